@@ -1,0 +1,57 @@
+"""The log-mel front end AudioLDM2's VAE was trained on, batched and differentiable in torch."""
+import librosa
+import torch
+from torch import nn
+
+
+class MelFrontEnd(nn.Module):
+    """Waveform -> log-mel `[B, 1, T, n_mels]` (time on H, mel on W).
+
+    STFT with a periodic Hann window, reflect padding of (n_fft - hop) / 2 on each side and no centring, so a
+    clip of N samples gives exactly N // hop frames; magnitude (not power); librosa's slaney mel filterbank;
+    log(clamp(mel, clamp_min)). `frame_multiple` pads T with silence (log clamp_min) up to a multiple of the
+    VAE's downsampling. The computation runs in the input's dtype (float64 in, float64 out).
+    """
+
+    def __init__(self, sample_rate: int, n_fft: int, win_length: int, hop_length: int, n_mels: int,
+                 fmin: float, fmax: float, clamp_min: float, normalize: bool, frame_multiple: int = 1):
+        super().__init__()
+        self.sample_rate, self.n_fft, self.win_length, self.hop_length = sample_rate, n_fft, win_length, hop_length
+        self.n_mels, self.clamp_min, self.normalize, self.frame_multiple = n_mels, clamp_min, normalize, frame_multiple
+        mel = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, norm="slaney")
+        self.register_buffer("mel_basis", torch.from_numpy(mel).double(), persistent=False)
+        self.register_buffer("window", torch.hann_window(win_length, dtype=torch.float64), persistent=False)
+
+    def prepare(self, waveform: torch.Tensor) -> torch.Tensor:
+        """AudioLDM's waveform normalisation of one clip `[N]`: 0.5 · (x − mean) / (max|x − mean| + 1e-8).
+
+        Applied per file at its true length, before any padding; identity when `normalize` is false.
+        """
+        if not self.normalize:
+            return waveform
+        centred = waveform - waveform.mean()
+        return 0.5 * centred / (centred.abs().max() + 1e-8)
+
+    def num_frames(self, num_samples: int) -> int:
+        return num_samples // self.hop_length
+
+    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+        """`[B, N]` or `[N]` prepared waveform -> `[B, 1, T, n_mels]` log-mel, T padded to `frame_multiple`."""
+        if waveform.dim() == 1:
+            waveform = waveform.unsqueeze(0)
+        dtype = waveform.dtype
+        pad = (self.n_fft - self.hop_length) // 2
+        padded = nn.functional.pad(waveform.unsqueeze(1), (pad, pad), mode="reflect").squeeze(1)
+        spec = torch.stft(padded, self.n_fft, hop_length=self.hop_length, win_length=self.win_length,
+                          window=self.window.to(dtype), center=False, return_complex=True).abs()
+        mel = torch.matmul(self.mel_basis.to(dtype), spec)  # [B, n_mels, T]
+        logmel = torch.log(torch.clamp(mel, min=self.clamp_min)).transpose(1, 2).unsqueeze(1)
+        return self.pad_frames(logmel)
+
+    def pad_frames(self, logmel: torch.Tensor) -> torch.Tensor:
+        """Pad T up to a multiple of `frame_multiple` with the silence value log(clamp_min)."""
+        extra = -logmel.shape[2] % self.frame_multiple
+        if extra == 0:
+            return logmel
+        silence = torch.log(torch.tensor(self.clamp_min, dtype=logmel.dtype))
+        return nn.functional.pad(logmel, (0, 0, 0, extra), value=float(silence))

@@ -1,0 +1,57 @@
+"""Read any file libsndfile reads as mono at a target rate; write float wavs."""
+from dataclasses import dataclass
+from pathlib import Path
+
+import librosa
+import numpy as np
+import soundfile as sf
+
+
+class AudioError(ValueError):
+    """An audio file that cannot be used; the message names the file and the reason."""
+
+    def __init__(self, path, reason: str):
+        self.path, self.reason = str(path), reason
+        super().__init__(f"{path}: {reason}")
+
+
+@dataclass
+class AudioClip:
+    waveform: np.ndarray  # float32 [N], mono, at `sample_rate`
+    sample_rate: int
+    orig_sample_rate: int
+    orig_channels: int
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.waveform) / self.sample_rate
+
+
+def load_audio(path, sample_rate: int) -> AudioClip:
+    """Load `path`, mix to mono (channel mean) and resample to `sample_rate` with soxr (high quality)."""
+    try:
+        data, orig_sr = sf.read(str(path), dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, OSError) as err:
+        raise AudioError(path, f"unreadable ({err})") from None
+    channels = data.shape[1]
+    mono = data.mean(axis=1) if channels > 1 else data[:, 0]
+    if mono.size and orig_sr != sample_rate:
+        mono = librosa.resample(mono, orig_sr=orig_sr, target_sr=sample_rate, res_type="soxr_hq")
+    return AudioClip(np.ascontiguousarray(mono, dtype=np.float32), sample_rate, orig_sr, channels)
+
+
+def check_waveform(path, waveform: np.ndarray, silence_threshold_db: float) -> None:
+    """Raise AudioError if the waveform is empty, non-finite, or silent (peak below the threshold, dBFS)."""
+    if waveform.size == 0:
+        raise AudioError(path, "empty (zero samples)")
+    if not np.all(np.isfinite(waveform)):
+        raise AudioError(path, "contains NaN or inf samples")
+    peak = float(np.max(np.abs(waveform)))
+    if peak == 0.0 or 20 * np.log10(peak) < silence_threshold_db:
+        raise AudioError(path, f"silent (peak below {silence_threshold_db:g} dBFS)")
+
+
+def save_wav(path: Path, waveform: np.ndarray, sample_rate: int) -> None:
+    """Write a 32-bit float wav."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), np.asarray(waveform, dtype=np.float32), sample_rate, subtype="FLOAT")

@@ -1,0 +1,128 @@
+"""Compose a run's config: primary YAML + chosen group files + dotted overrides, validated against a schema.
+
+Command-line words are `group=name` (a file `configs/<group>/<name>.yaml`) or `dotted.key=value`.
+"""
+import hashlib
+import json
+from pathlib import Path
+from typing import Callable, Iterable, Optional, Sequence
+
+import yaml
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
+
+
+class ConfigError(ValueError):
+    """A config that cannot be used; the message names the key or file at fault."""
+
+
+def config_groups(config_dir: Path = CONFIG_DIR) -> list[str]:
+    return sorted(p.name for p in config_dir.iterdir() if p.is_dir())
+
+
+def _load_yaml(path: Path) -> DictConfig:
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        return OmegaConf.load(path)
+    except (yaml.YAMLError, OmegaConfBaseException) as err:
+        raise ConfigError(f"cannot parse {path}: {err}") from None
+
+
+def _group_file(group: str, name: str, config_dir: Path) -> Path:
+    path = config_dir / group / f"{name}.yaml"
+    if not path.is_file():
+        choices = sorted(p.stem for p in (config_dir / group).glob("*.yaml"))
+        raise ConfigError(f"unknown {group} '{name}': choose one of {choices} (files in {config_dir / group})")
+    return path
+
+
+def _split_overrides(words: Iterable[str], groups: Sequence[str]) -> tuple[dict, list[str]]:
+    selections, dotted = {}, []
+    for word in words:
+        if "=" not in word:
+            raise ConfigError(f"override '{word}' is not of the form key=value")
+        key, value = word.split("=", 1)
+        if key in groups:
+            selections[key] = value
+        else:
+            dotted.append(word)
+    return selections, dotted
+
+
+def _apply_override(cfg: DictConfig, word: str) -> None:
+    """`a.b.0.c=value`, the value parsed as YAML; list indices allowed; typed sections reject unknown keys."""
+    key, value = word.split("=", 1)
+    parsed = OmegaConf.from_dotlist([f"value={value}"])["value"]
+    OmegaConf.update(cfg, key, parsed, merge=True)
+
+
+def _one_line(err: OmegaConfBaseException) -> str:
+    key = getattr(err, "full_key", None)
+    msg = str(err).splitlines()[0]
+    return f"config key '{key}': {msg}" if key else msg
+
+
+def compose(
+    primary: str,
+    overrides: Sequence[str] = (),
+    schema: Optional[type] = None,
+    config_dir: Path = CONFIG_DIR,
+    validators: Sequence[Callable[[DictConfig], None]] = (),
+) -> DictConfig:
+    """Build a resolved, read-only config.
+
+    `primary` is a name in `config_dir` (e.g. "eval") or a path to a YAML file, such as a run's saved
+    `config.yaml`. Its `defaults:` mapping picks one file per group; `group=name` words change the pick.
+    """
+    path = Path(primary)
+    if path.suffix not in {".yaml", ".yml"}:
+        path = config_dir / f"{primary}.yaml"
+    body = _load_yaml(path)
+    groups = config_groups(config_dir)
+    selections, dotted = _split_overrides(overrides, groups)
+    defaults = dict(body.pop("defaults", None) or {})
+    for group in selections:
+        if group not in defaults and group not in body:
+            raise ConfigError(f"'{group}' is not a part of the {primary} config")
+    defaults.update(selections)
+
+    layers = [OmegaConf.structured(schema)] if schema is not None else [OmegaConf.create({})]
+    for group, name in defaults.items():
+        layers.append(OmegaConf.create({group: _load_yaml(_group_file(group, name, config_dir))}))
+    # A chosen group file replaces that section of a saved config wholesale rather than merging into it.
+    for group in selections:
+        if group in body:
+            body.pop(group)
+    layers.append(body)
+    try:
+        cfg = OmegaConf.merge(*layers)
+        for word in dotted:
+            _apply_override(cfg, word)
+        OmegaConf.resolve(cfg)
+        missing = sorted(OmegaConf.missing_keys(cfg))
+    except OmegaConfBaseException as err:
+        raise ConfigError(_one_line(err)) from None
+    if missing:
+        raise ConfigError(f"config key '{missing[0]}' has no value: set it in YAML or as {missing[0]}=...")
+    for validate in validators:
+        validate(cfg)
+    OmegaConf.set_readonly(cfg, True)
+    return cfg
+
+
+def config_hash(cfg: DictConfig) -> str:
+    """Short stable hash of a resolved config (key order does not matter)."""
+    text = json.dumps(OmegaConf.to_container(cfg, resolve=True), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def save_config(cfg: DictConfig, out_dir: Path) -> Path:
+    """Write `config.yaml` (fully resolved) and `config_hash.txt` into `out_dir`."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "config.yaml"
+    OmegaConf.save(cfg, path, resolve=True)
+    (out_dir / "config_hash.txt").write_text(config_hash(cfg) + "\n")
+    return path

@@ -1,0 +1,105 @@
+"""Typed schemas of every config section. Values live in `configs/*.yaml`; these only fix keys and types."""
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from omegaconf import MISSING
+
+
+@dataclass
+class FrontEndConfig:
+    """Arguments of `audiovae.audio.frontend.MelFrontEnd`."""
+
+    sample_rate: int = MISSING
+    n_fft: int = MISSING
+    win_length: int = MISSING
+    hop_length: int = MISSING
+    n_mels: int = MISSING
+    fmin: float = MISSING
+    fmax: float = MISSING
+    clamp_min: float = MISSING
+    normalize: bool = MISSING
+
+
+@dataclass
+class ModelConfig:
+    """Arguments of `audiovae.models.loading.load_models`."""
+
+    name: str = MISSING
+    path: str = MISSING
+    vae_subfolder: str = MISSING
+    vocoder_subfolder: str = MISSING
+    build: Optional[str] = None
+    cache_dir: Optional[str] = None
+    sample_posterior: bool = MISSING
+
+
+@dataclass
+class DataConfig:
+    dir: Optional[str] = None
+    files: Optional[List[str]] = None
+    patterns: List[str] = MISSING
+    max_seconds: float = MISSING
+    chunking: bool = MISSING
+    chunk_overlap_seconds: float = MISSING
+    silence_threshold_db: float = MISSING
+    batch_size: int = MISSING
+    num_workers: int = MISSING
+
+
+@dataclass
+class LoggerConfig:
+    """W&B settings; `enabled: false` (logger=none) disables W&B."""
+
+    enabled: bool = MISSING
+    mode: str = MISSING
+    project: str = MISSING
+    entity: Optional[str] = None
+    group: Optional[str] = None
+    name: Optional[str] = None
+    tags: List[str] = field(default_factory=list)
+    log_audio: bool = MISSING
+    max_table_files: int = MISSING
+
+
+@dataclass
+class TrainerConfig:
+    """Arguments passed to `pytorch_lightning.Trainer`."""
+
+    accelerator: str = MISSING
+    devices: Any = MISSING
+    strategy: str = MISSING
+    num_nodes: int = MISSING
+    precision: str = MISSING
+
+
+@dataclass
+class MetricsConfig:
+    names: List[str] = MISSING
+    hf_cutoff_hz: Optional[float] = None
+    lsd_n_fft: int = MISSING
+    lsd_hop: int = MISSING
+    bootstrap_samples: int = MISSING
+
+
+@dataclass
+class OutputsConfig:
+    save_audio: bool = MISSING
+    save_plots: bool = MISSING
+    max_plots: int = MISSING
+
+
+@dataclass
+class EvalConfig:
+    """`evaluate.py`: the whole resolved configuration of an evaluation run."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    frontend: FrontEndConfig = field(default_factory=FrontEndConfig)
+    enhancement: Dict[str, Any] = MISSING
+    data: DataConfig = field(default_factory=DataConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    outputs: OutputsConfig = field(default_factory=OutputsConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    out_dir: Optional[str] = None
+    seed: int = MISSING
+    strict: bool = MISSING

@@ -1,0 +1,33 @@
+"""What every enhancer is: a small differentiable module acting on the latent or on the decoded log-mel."""
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+LATENT, MEL = "latent", "mel"
+
+
+class Enhancer(nn.Module):
+    """Maps a tensor of its `domain` to one of the same shape.
+
+    latent: `[B, C, T', F']` scaled VAE latents, applied between encode and decode.
+    mel: `[B, 1, T, n_mels]` decoded log-mel, applied after decode.
+    """
+
+    domain: ClassVar[str]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+def rfft_bin_frequencies(n: int, device=None) -> torch.Tensor:
+    """Normalised frequency (cycles/sample) of each one-sided rfft bin of a length-n axis."""
+    return torch.fft.rfftfreq(n, device=device, dtype=torch.float64)
+
+
+def apply_rfft_gains(x: torch.Tensor, gains: torch.Tensor, axis: int) -> torch.Tensor:
+    """irfft(rfft(x, axis) · gains): `gains` broadcasts against the spectrum with the bin axis at `axis`."""
+    n = x.shape[axis]
+    work = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+    spectrum = torch.fft.rfft(work, dim=axis)
+    return torch.fft.irfft(spectrum * gains.to(work.dtype), n=n, dim=axis).to(x.dtype)

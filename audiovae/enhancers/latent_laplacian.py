@@ -1,0 +1,24 @@
+"""Sharpen the latent grid with a discrete Laplacian."""
+import torch
+
+from audiovae.enhancers.base import LATENT, Enhancer
+
+
+class LatentLaplacian(Enhancer):
+    """z ← z + gain · scale · (4z − z_up − z_down − z_left − z_right) on the interior of the `[T', F']` grid.
+
+    Border rows and columns are left unchanged. Identity at gain 0 or scale 0.
+    """
+
+    domain = LATENT
+
+    def __init__(self, gain: float = 1.0, scale: float = 0.1):
+        super().__init__()
+        self.gain, self.scale = gain, scale
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        centre = z[..., 1:-1, 1:-1]
+        neighbours = z[..., :-2, 1:-1] + z[..., 2:, 1:-1] + z[..., 1:-1, :-2] + z[..., 1:-1, 2:]
+        out = z.clone()
+        out[..., 1:-1, 1:-1] = centre + self.gain * self.scale * (4 * centre - neighbours)
+        return out

@@ -1,0 +1,82 @@
+"""Enhancers by config name. A config is `{name: <registered name>, <constructor argument>: value, ...}`,
+or `{name: chain, stages: [<config>, ...]}`, or `{name: none}`. Keys are checked against the constructor."""
+import dataclasses
+import inspect
+import typing
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from audiovae.config.compose import ConfigError
+from audiovae.enhancers.base import Enhancer
+from audiovae.enhancers.chain import EnhancerChain
+from audiovae.enhancers.latent_fft_boost import LatentFFTBoost
+from audiovae.enhancers.latent_laplacian import LatentLaplacian
+from audiovae.enhancers.learnable_latent_filter import LearnableLatentFilter
+from audiovae.enhancers.mel_hf_shelf import MelHFShelf
+
+ENHANCERS: dict[str, type[Enhancer]] = {
+    "latent_fft_boost": LatentFFTBoost,
+    "latent_laplacian": LatentLaplacian,
+    "learnable_latent_filter": LearnableLatentFilter,
+    "mel_hf_shelf": MelHFShelf,
+}
+NONE, CHAIN = "none", "chain"
+# Keys of the `enhancement` section that are not constructor arguments of the enhancer itself.
+RESERVED = ("name",)
+
+
+def _schema(cls: type) -> type:
+    """A dataclass whose fields are `cls.__init__`'s arguments, with their types and defaults."""
+    hints = typing.get_type_hints(cls.__init__)
+    fields = [("name", str, dataclasses.field(default=""))]
+    for pname, param in inspect.signature(cls.__init__).parameters.items():
+        if pname == "self":
+            continue
+        default = param.default if param.default is not inspect.Parameter.empty else dataclasses.MISSING
+        fields.append((pname, hints.get(pname, Any), dataclasses.field(default=default)))
+    return dataclasses.make_dataclass(f"{cls.__name__}Config", fields)
+
+
+def _stage_configs(cfg: DictConfig, where: str) -> list[tuple[str, DictConfig]]:
+    name = cfg.get("name")
+    if name == NONE:
+        return []
+    if name == CHAIN:
+        unknown = set(cfg.keys()) - {"name", "stages"}
+        if unknown:
+            raise ConfigError(f"config key '{where}.{sorted(unknown)[0]}': a chain takes only 'stages'")
+        stages = []
+        for i, stage in enumerate(cfg.get("stages") or []):
+            stages += _stage_configs(stage, f"{where}.stages.{i}")
+        return stages
+    if name not in ENHANCERS:
+        raise ConfigError(f"config key '{where}.name': unknown enhancer '{name}'; "
+                          f"choose one of {sorted(ENHANCERS) + [CHAIN, NONE]}")
+    return [(where, cfg)]
+
+
+def validated_stages(cfg: DictConfig, where: str = "enhancement") -> list[tuple[type, dict]]:
+    """Each stage's class and its type-checked constructor arguments; ConfigError names any bad key."""
+    out = []
+    for stage_where, stage in _stage_configs(cfg, where):
+        cls = ENHANCERS[stage.name]
+        try:
+            typed = OmegaConf.merge(OmegaConf.structured(_schema(cls)), stage)
+        except OmegaConfBaseException as err:
+            key = getattr(err, "full_key", "?")
+            raise ConfigError(f"config key '{stage_where}.{key}': {str(err).splitlines()[0]}") from None
+        kwargs = {k: v for k, v in OmegaConf.to_container(typed).items() if k not in RESERVED}
+        out.append((cls, kwargs))
+    return out
+
+
+def validate_enhancement(run_cfg: DictConfig) -> None:
+    """Config validator for compose(): the run's `enhancement` section is buildable."""
+    validated_stages(run_cfg.enhancement)
+
+
+def build_enhancer(cfg: DictConfig) -> EnhancerChain:
+    """An EnhancerChain from an `enhancement` config (a single enhancer becomes a one-stage chain)."""
+    return EnhancerChain([cls(**kwargs) for cls, kwargs in validated_stages(cfg)])

@@ -1,0 +1,67 @@
+"""One frozen VAE, one enhancer, one vocoder: base and enhanced reconstructions from a single encode."""
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+from diffusers import AutoencoderKL
+from torch import nn
+
+from audiovae.enhancers.chain import EnhancerChain
+
+
+@dataclass
+class Reconstruction:
+    latent: torch.Tensor  # [B, C, T/d, F/d], scaled by vae.config.scaling_factor
+    base_mel: torch.Tensor  # [B, 1, T, F]
+    enhanced_mel: torch.Tensor  # [B, 1, T, F]
+
+
+class EnhancedVAE(nn.Module):
+    """Wraps a frozen base VAE and an enhancer that share the VAE's weights (there is one VAE).
+
+    encode: mel -> latent (posterior mode, or a sample when `sample_posterior` and a generator are given),
+    scaled by `vae.config.scaling_factor` as in AudioLDM2's diffusion space.
+    decode: latent -> mel, with the enhancer's latent stages before and mel stages after when `enhanced`.
+    vocode: mel -> waveform cropped to the input length.
+    """
+
+    def __init__(self, vae: AutoencoderKL, vocoder: nn.Module, enhancer: EnhancerChain,
+                 sample_posterior: bool = False):
+        super().__init__()
+        self.vae, self.vocoder, self.enhancer = vae, vocoder, enhancer
+        self.sample_posterior = sample_posterior
+        self.vae.requires_grad_(False).eval()
+        self.vocoder.requires_grad_(False).eval()
+
+    @property
+    def scaling_factor(self) -> float:
+        return float(self.vae.config.scaling_factor)
+
+    @property
+    def downsampling(self) -> int:
+        """How much the VAE shrinks each spatial axis (mel frames must be a multiple of it)."""
+        return 2 ** (len(self.vae.config.block_out_channels) - 1)
+
+    def encode(self, mel: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        posterior = self.vae.encode(mel).latent_dist
+        if self.sample_posterior:
+            if generator is None:
+                raise ValueError("model.sample_posterior=true needs an explicit seeded generator")
+            latent = posterior.sample(generator=generator)
+        else:
+            latent = posterior.mode()
+        return latent * self.scaling_factor
+
+    def decode(self, latent: torch.Tensor, enhanced: bool) -> torch.Tensor:
+        if enhanced:
+            latent = self.enhancer.enhance_latent(latent)
+        mel = self.vae.decode(latent / self.scaling_factor).sample
+        return self.enhancer.enhance_mel(mel) if enhanced else mel
+
+    def vocode(self, mel: torch.Tensor, num_samples: int) -> torch.Tensor:
+        """`[B, 1, T, F]` log-mel -> `[B, num_samples]` waveform."""
+        return self.vocoder(mel.squeeze(1))[..., :num_samples]
+
+    def reconstruct(self, mel: torch.Tensor, generator: Optional[torch.Generator] = None) -> Reconstruction:
+        latent = self.encode(mel, generator)
+        return Reconstruction(latent, self.decode(latent, enhanced=False), self.decode(latent, enhanced=True))

@@ -1,0 +1,81 @@
+"""Load AudioLDM2's VAE and vocoder subfolders with `from_pretrained`, from a hub id or a local folder."""
+import os
+import shutil
+import socket
+from pathlib import Path
+from urllib.parse import urlparse
+
+from diffusers import AutoencoderKL
+from transformers import SpeechT5HifiGan
+from transformers.utils import logging as transformers_logging
+
+from audiovae.models.tiny import BUILDERS
+
+
+class ModelUnavailableError(RuntimeError):
+    """The weights are neither local nor downloadable; the message says how to get them."""
+
+
+def _hub_reachable(timeout_s: float = 3.0) -> bool:
+    """One quick TCP connect to the hub endpoint (no retries); false when offline mode is set."""
+    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False"):
+        return False
+    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname
+    try:
+        socket.create_connection((host, 443), timeout=timeout_s).close()
+        return True
+    except OSError:
+        return False
+
+
+def _how_to_get(name: str, path: str, vae_subfolder: str, vocoder_subfolder: str) -> str:
+    return (f"model '{name}' ({path}) is not in the local cache and the Hugging Face hub is unreachable. "
+            f"On a machine with internet run: huggingface-cli download {path} --include "
+            f"'{vae_subfolder}/*' '{vocoder_subfolder}/*' --local-dir /some/dir, copy /some/dir here and set "
+            f"model.path=/some/dir (or model=tiny for an offline test model).")
+
+
+def _from_pretrained(cls, path: str, subfolder: str, cache_dir, local_only: bool):
+    extra = {"low_cpu_mem_usage": False} if cls is AutoencoderKL else {}  # no `accelerate` needed
+    return cls.from_pretrained(path, subfolder=subfolder, cache_dir=cache_dir, local_files_only=local_only, **extra)
+
+
+def ensure_built(path: str, build: str | None) -> str:
+    """For built models (`build: tiny`): create the folder on first use. Returns the expanded path."""
+    folder = Path(os.path.expanduser(path))
+    if build is None:
+        return str(folder) if folder.exists() else path
+    if build not in BUILDERS:
+        raise ValueError(f"config key 'model.build': unknown builder '{build}'; choose one of {sorted(BUILDERS)}")
+    if not (folder / "vae" / "config.json").is_file():
+        tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
+        BUILDERS[build](tmp)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            tmp.rename(folder)  # atomic: concurrent first uses (DDP ranks) never see half a model
+        except OSError:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return str(folder)
+
+
+def load_models(name: str, path: str, vae_subfolder: str, vocoder_subfolder: str, build: str | None = None,
+                cache_dir: str | None = None) -> tuple[AutoencoderKL, SpeechT5HifiGan]:
+    """Load only the VAE and the vocoder (never the whole AudioLDM2Pipeline), in eval mode.
+
+    `path` is a hub id (cvssp/audioldm2, cvssp/audioldm2-music, cvssp/audioldm2-large) or a local folder.
+    Fails within seconds when offline and not cached, naming the model and how to fetch it.
+    """
+    transformers_logging.disable_progress_bar()
+    source = ensure_built(path, build)
+    is_local = Path(source).is_dir()
+    try:
+        vae = _from_pretrained(AutoencoderKL, source, vae_subfolder, cache_dir, local_only=True)
+        vocoder = _from_pretrained(SpeechT5HifiGan, source, vocoder_subfolder, cache_dir, local_only=True)
+    except (OSError, ValueError) as err:
+        if is_local:
+            raise ModelUnavailableError(f"model '{name}': cannot load from folder {source}: {err}") from None
+        if not _hub_reachable():
+            raise ModelUnavailableError(_how_to_get(name, path, vae_subfolder, vocoder_subfolder)) from None
+        vae = _from_pretrained(AutoencoderKL, source, vae_subfolder, cache_dir, local_only=False)
+        vocoder = _from_pretrained(SpeechT5HifiGan, source, vocoder_subfolder, cache_dir, local_only=False)
+    return vae.eval(), vocoder.eval()

@@ -1,0 +1,45 @@
+"""Shared fixtures: offline W&B, a per-session model cache, generated clips."""
+import os
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+os.environ.setdefault("WANDB_MODE", "offline")
+os.environ.setdefault("WANDB_SILENT", "true")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def audiovae_home(tmp_path_factory):
+    """Tiny models are built once per test session into a temporary AUDIOVAE_HOME."""
+    home = tmp_path_factory.mktemp("audiovae_home")
+    os.environ["AUDIOVAE_HOME"] = str(home)
+    return home
+
+
+@pytest.fixture(autouse=True)
+def wandb_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path))
+    monkeypatch.setenv("WANDB_MODE", "offline")
+
+
+def tone(freq_hz: float, seconds: float, sr: int, amp: float = 0.5) -> np.ndarray:
+    t = np.arange(int(seconds * sr)) / sr
+    return (amp * np.sin(2 * np.pi * freq_hz * t)).astype(np.float32)
+
+
+def chirp(f0: float, f1: float, seconds: float, sr: int, amp: float = 0.5) -> np.ndarray:
+    t = np.arange(int(seconds * sr)) / sr
+    phase = 2 * np.pi * (f0 * t + (f1 - f0) * t ** 2 / (2 * seconds))
+    return (amp * np.sin(phase)).astype(np.float32)
+
+
+def noise(seconds: float, sr: int, seed: int = 0, amp: float = 0.3) -> np.ndarray:
+    return (amp * np.random.default_rng(seed).standard_normal(int(seconds * sr))).astype(np.float32)
+
+
+def write(path, data: np.ndarray, sr: int, subtype: str = "FLOAT"):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), data, sr, subtype=subtype)
+    return path

@@ -1,0 +1,110 @@
+import time
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from audiovae.config import EvalConfig, compose
+from audiovae.enhancers import EnhancerChain, LatentFFTBoost, MelHFShelf, validate_enhancement
+from audiovae.models import EnhancedVAE, ModelUnavailableError, build_tiny_model, load_models
+from audiovae.models.factory import build_enhanced_vae, build_frontend
+
+
+def tiny_cfg(*overrides):
+    return compose("eval", ["model=tiny", *overrides], schema=EvalConfig, validators=[validate_enhancement])
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    cfg = tiny_cfg()
+    return build_enhanced_vae(cfg.model, cfg.enhancement), cfg
+
+
+def test_tiny_model_is_deterministic_and_loads_through_from_pretrained(tmp_path):
+    a, b = build_tiny_model(tmp_path / "a"), build_tiny_model(tmp_path / "b")
+    for sub in ("vae", "vocoder"):
+        assert (a / sub / "config.json").is_file() and list((a / sub).glob("*.safetensors"))
+    vae_a, voc_a = load_models("tiny", str(a), "vae", "vocoder")
+    vae_b, voc_b = load_models("tiny", str(b), "vae", "vocoder")
+    for m, n in ((vae_a, vae_b), (voc_a, voc_b)):
+        for (ka, va), (kb, vb) in zip(m.state_dict().items(), n.state_dict().items()):
+            assert ka == kb and torch.equal(va, vb)
+    assert not vae_a.training and vae_a.config.latent_channels == 8
+
+
+def test_model_tiny_config_builds_into_the_cache_on_first_use(audiovae_home):
+    cfg = tiny_cfg()
+    build_enhanced_vae(cfg.model, cfg.enhancement)
+    assert (audiovae_home / "models" / "tiny-v1" / "vae" / "config.json").is_file()
+
+
+def test_offline_hub_id_fails_fast_with_instructions(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setenv("HF_ENDPOINT", "https://127.0.0.1:9")
+    start = time.monotonic()
+    with pytest.raises(ModelUnavailableError) as err:
+        load_models("audioldm2", "cvssp/audioldm2", "vae", "vocoder", cache_dir=str(tmp_path))
+    assert time.monotonic() - start < 10
+    message = str(err.value)
+    assert "audioldm2" in message and "huggingface-cli download cvssp/audioldm2" in message
+    assert "model.path" in message
+
+
+def test_missing_local_folder_error_names_the_folder(tmp_path):
+    (tmp_path / "vae").mkdir()
+    with pytest.raises(ModelUnavailableError, match=str(tmp_path)):
+        load_models("mine", str(tmp_path), "vae", "vocoder")
+
+
+def test_one_encode_gives_base_and_enhanced(tiny, monkeypatch):
+    evae, cfg = tiny
+    fe = build_frontend(cfg.frontend, evae.downsampling)
+    mel = fe(torch.randn(2, 16000))
+    calls = []
+    original = evae.vae.encode
+    monkeypatch.setattr(evae.vae, "encode", lambda x: calls.append(1) or original(x))
+    rec = evae.reconstruct(mel)
+    assert len(calls) == 1
+    assert rec.base_mel.shape == rec.enhanced_mel.shape == mel.shape
+    torch.testing.assert_close(rec.base_mel, evae.decode(rec.latent, enhanced=False))
+    assert not torch.allclose(rec.base_mel, rec.enhanced_mel)
+
+
+def test_latent_is_scaled_by_the_vae_config_and_encode_is_deterministic(tiny):
+    evae, cfg = tiny
+    mel = build_frontend(cfg.frontend, evae.downsampling)(torch.randn(1, 8000))
+    z = evae.encode(mel)
+    torch.testing.assert_close(z, evae.vae.encode(mel).latent_dist.mode() * evae.vae.config.scaling_factor)
+    assert torch.equal(z, evae.encode(mel))
+
+
+def test_sampling_needs_a_seeded_generator(tiny):
+    evae, cfg = tiny
+    sampling = EnhancedVAE(evae.vae, evae.vocoder, evae.enhancer, sample_posterior=True)
+    mel = torch.randn(1, 1, 16, 64)
+    with pytest.raises(ValueError, match="generator"):
+        sampling.encode(mel)
+    a = sampling.encode(mel, torch.Generator().manual_seed(3))
+    b = sampling.encode(mel, torch.Generator().manual_seed(3))
+    assert torch.equal(a, b) and not torch.equal(a, evae.encode(mel))
+
+
+def test_base_and_enhanced_share_one_vae_and_identity_enhancer_equals_base(tiny):
+    evae, _ = tiny
+    identity = EnhancedVAE(evae.vae, evae.vocoder, EnhancerChain([LatentFFTBoost(gain=1.0), MelHFShelf(gain=1.0)]))
+    assert sum(isinstance(m, type(evae.vae)) for m in identity.modules()) == 1
+    rec = identity.reconstruct(torch.randn(1, 1, 32, 64))
+    torch.testing.assert_close(rec.enhanced_mel, rec.base_mel, atol=1e-5, rtol=1e-5)
+
+
+def test_vae_and_vocoder_are_frozen_and_vocoder_output_is_cropped(tiny):
+    evae, _ = tiny
+    assert not any(p.requires_grad for p in evae.vae.parameters())
+    assert not any(p.requires_grad for p in evae.vocoder.parameters())
+    wave = evae.vocode(torch.randn(2, 1, 12, 64), num_samples=1850)
+    assert wave.shape == (2, 1850)
+
+
+def test_downsampling_follows_the_vae_config(tiny):
+    evae, _ = tiny
+    assert evae.downsampling == 4 and OmegaConf.select(tiny_cfg(), "model.build") == "tiny"
