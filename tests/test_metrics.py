@@ -1,0 +1,222 @@
+"""Each metric against an independent float64 reference, plus the behaviour evaluation relies on."""
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torchmetrics.functional.audio import scale_invariant_signal_distortion_ratio, signal_noise_ratio
+
+from audiovae.metrics import METRIC_NAMES, build_metric, build_metric_collection
+from audiovae.metrics import functional as F
+from tests import metric_references as ref
+from tests.conftest import chirp, noise, tone
+
+SR = 16000
+
+
+def distorted(x: np.ndarray, seed: int = 1) -> np.ndarray:
+    """A plausible reconstruction: smoothed (loses highs), slightly noisy."""
+    smooth = np.convolve(x, np.ones(5) / 5, mode="same")
+    return (smooth + 0.01 * np.random.default_rng(seed).standard_normal(len(x))).astype(np.float32)
+
+
+SIGNALS = {"sine": tone(440, 0.5, SR), "chirp": chirp(100, 7000, 0.5, SR), "noise": noise(0.5, SR, seed=3),
+           "mix": tone(3000, 0.5, SR) + noise(0.5, SR, seed=4, amp=0.05)}
+
+WAVE_CASES = [
+    ("snr", lambda y, x: F.snr(y, x), ref.snr, 1e-4),
+    ("si_sdr", lambda y, x: F.si_sdr(y, x), ref.si_sdr, 1e-4),
+    ("hf_retention", lambda y, x: F.hf_retention(y, x, SR), lambda y, x: ref.hf_retention(y, x, SR), 1e-4),
+    ("hf_retention_power", lambda y, x: F.hf_retention(y, x, SR, cutoff_hz=3000, power=True),
+     lambda y, x: ref.hf_retention(y, x, SR, fc=3000, power=True), 1e-4),
+    ("spectral_correlation", lambda y, x: F.spectral_correlation(y, x), ref.spectral_correlation, 1e-6),
+    ("lsd", lambda y, x: F.lsd(y, x, SR), lambda y, x: ref.lsd(y, x, SR), 1e-5),
+    ("lsd_hf", lambda y, x: F.lsd(y, x, SR, band="high"), lambda y, x: ref.lsd(y, x, SR, band="high"), 1e-5),
+    ("lsd_lf", lambda y, x: F.lsd(y, x, SR, n_fft=512, hop=128, band="low"),
+     lambda y, x: ref.lsd(y, x, SR, n_fft=512, hop=128, band="low"), 1e-5),
+    ("mel_distance", lambda y, x: F.mel_distance(y, x, SR), lambda y, x: ref.mel_distance(y, x, SR), 1e-5),
+]
+
+
+@pytest.mark.parametrize("signal", SIGNALS)
+@pytest.mark.parametrize("name, ours, theirs, rtol", WAVE_CASES, ids=[c[0] for c in WAVE_CASES])
+def test_waveform_metric_matches_float64_reference(name, ours, theirs, rtol, signal):
+    x = SIGNALS[signal]
+    y = distorted(x)
+    value = ours(torch.from_numpy(y).double(), torch.from_numpy(x).double()).item()
+    assert value == pytest.approx(theirs(y, x), rel=rtol, abs=1e-8, nan_ok=True)
+
+
+def test_float32_inputs_agree_with_reference_closely():
+    x = SIGNALS["chirp"]
+    y = distorted(x)
+    for name, ours, theirs, _ in WAVE_CASES:
+        assert ours(torch.from_numpy(y), torch.from_numpy(x)).item() == pytest.approx(theirs(y, x), rel=1e-3,
+                                                                                   nan_ok=True), name
+
+
+@pytest.mark.parametrize("ours, theirs", [(F.mel_l1, ref.mel_l1), (F.mel_psnr, ref.mel_psnr)])
+def test_mel_domain_metrics_match_reference(ours, theirs):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1, 1, 40, 64))
+    y = x + 0.1 * rng.standard_normal(x.shape)
+    assert ours(torch.from_numpy(y), torch.from_numpy(x)).item() == pytest.approx(theirs(y, x), rel=1e-10)
+
+
+def test_snr_and_si_sdr_agree_with_torchmetrics_on_equal_lengths():
+    x = torch.randn(3, 4000)
+    y = x + 0.3 * torch.randn(3, 4000)
+    torch.testing.assert_close(F.snr(y, x), signal_noise_ratio(y, x))
+    torch.testing.assert_close(F.si_sdr(y, x), scale_invariant_signal_distortion_ratio(y, x, zero_mean=False))
+
+
+def test_identity_cases():
+    x = torch.from_numpy(SIGNALS["mix"]).double().unsqueeze(0)
+    assert F.snr(x, x).item() > 90 and F.si_sdr(x, x).item() > 90  # bounded only by eps
+    assert F.hf_retention(x, x, SR).item() == pytest.approx(100.0)
+    assert F.spectral_correlation(x, x).item() == pytest.approx(1.0)
+    assert F.lsd(x, x, SR).item() == 0.0 and F.mel_distance(x, x, SR).item() == 0.0
+    mel = torch.randn(1, 1, 20, 64)
+    assert F.mel_l1(mel, mel).item() == 0.0 and F.mel_psnr(mel, mel).item() == float("inf")
+
+
+def test_half_amplitude_gives_known_values():
+    x = torch.from_numpy(SIGNALS["noise"]).double()
+    assert F.hf_retention(x / 2, x, SR).item() == pytest.approx(50.0)
+    assert F.snr(x / 2, x).item() == pytest.approx(6.0206, abs=1e-4)
+    assert F.lsd(x / 2, x, SR).item() == pytest.approx(np.log10(4), abs=1e-6)
+
+
+def test_hf_retention_uses_the_one_sided_spectrum_above_the_cutoff_only():
+    # Removing everything below fc leaves retention at 100 %, whatever the low band held.
+    x = torch.from_numpy(tone(500, 1.0, SR) + tone(6000, 1.0, SR)).double()
+    y = torch.from_numpy(tone(6000, 1.0, SR)).double()
+    assert F.hf_retention(y, x, SR).item() == pytest.approx(100.0, rel=1e-6)
+
+
+@settings(max_examples=25, deadline=None)
+@given(scale=st.floats(0.05, 3.0), seed=st.integers(0, 1000))
+def test_scaled_estimates_have_closed_form_values(scale, seed):
+    x = torch.from_numpy(noise(0.25, SR, seed=seed)).double()
+    assert F.hf_retention(scale * x, x, SR).item() == pytest.approx(100 * scale, rel=1e-9)
+    energy, eps = float((x ** 2).sum()), float(np.finfo(np.float32).eps)
+    expected_snr = 10 * np.log10((energy + eps) / ((1 - scale) ** 2 * energy + eps))
+    assert F.snr(scale * x, x).item() == pytest.approx(expected_snr, abs=1e-6)
+    assert F.spectral_correlation(scale * x, x).item() == pytest.approx(1.0, abs=1e-9)
+
+
+@pytest.mark.parametrize("name", [n for n in METRIC_NAMES if n not in ("mel_l1", "mel_psnr")])
+def test_batched_with_padding_equals_one_at_a_time(name):
+    clips = [SIGNALS["chirp"][:8000], SIGNALS["noise"][:5000], SIGNALS["sine"][:3000]]
+    lengths = torch.tensor([len(c) for c in clips])
+    x = torch.zeros(3, 8000)
+    y = torch.zeros(3, 8000)
+    for i, c in enumerate(clips):
+        x[i, : len(c)] = torch.from_numpy(c)
+        y[i, : len(c)] = torch.from_numpy(distorted(c))
+    y[:, 5000:] += 0.5  # garbage in the padding must not matter
+    batched = build_metric(name, SR)
+    batched.update(y, x, lengths)
+    singles = []
+    for i, n in enumerate(lengths.tolist()):
+        m = build_metric(name, SR)
+        m.update(y[i : i + 1, :n], x[i : i + 1, :n])
+        singles.append(m.values())
+    torch.testing.assert_close(batched.values(), torch.cat(singles))
+    torch.testing.assert_close(batched.compute(), torch.cat(singles).mean())
+
+
+def test_mel_metrics_respect_frame_lengths():
+    x = torch.randn(2, 1, 30, 64)
+    y = x + 0.1 * torch.randn_like(x)
+    y[1, :, 20:] = 99.0
+    m = build_metric("mel_l1", SR)
+    m.update(y, x, torch.tensor([30, 20]))
+    assert m.values()[1].item() == pytest.approx(F.mel_l1(y[1:, :, :20], x[1:, :, :20]).item())
+
+
+def test_unbatched_inputs_compare_over_the_common_length():
+    x = torch.from_numpy(SIGNALS["noise"]).double()
+    assert F.snr(x[:6000], x[:7000]).item() > 90
+
+
+@pytest.mark.parametrize("name", ["snr", "si_sdr", "hf_retention"])
+def test_silent_reference_gives_nan_excluded_from_the_mean(name):
+    m = build_metric(name, SR)
+    x = torch.zeros(2, 4000)
+    x[0] = torch.from_numpy(SIGNALS["noise"][:4000])
+    m.update(x * 0.9, x)
+    values = m.values()
+    assert torch.isfinite(values[0]) and torch.isnan(values[1])
+    assert m.compute().item() == pytest.approx(values[0].item()) and m.excluded == 1
+    assert m.nan_reason
+
+
+def test_reference_without_high_band_content_gives_nan_hf_retention():
+    x = torch.zeros(1, 4000, dtype=torch.float64)
+    x[0, 0] = 0.0
+    x += 0.3  # constant: all energy at DC
+    assert torch.isnan(F.hf_retention(x, x, SR)).all()
+
+
+def test_constant_spectrum_gives_nan_correlation():
+    impulse = torch.zeros(1, 1024, dtype=torch.float64)
+    impulse[0, 0] = 1.0  # flat magnitude spectrum
+    assert torch.isnan(F.spectral_correlation(impulse, impulse)).all()
+    constant_mel = torch.zeros(1, 1, 10, 64)
+    assert torch.isnan(F.mel_psnr(constant_mel + 1, constant_mel)).all()
+
+
+def test_all_nan_gives_nan_mean_not_zero():
+    m = build_metric("snr", SR)
+    m.update(torch.zeros(1, 100), torch.zeros(1, 100))
+    assert torch.isnan(m.compute()) and m.excluded == 1
+
+
+@pytest.mark.parametrize("name", METRIC_NAMES)
+def test_merged_states_equal_one_metric_that_saw_everything(name):
+    def batch(seed):
+        g = torch.Generator().manual_seed(seed)
+        if build_metric(name, SR).domain == "mel":
+            x = torch.randn(2, 1, 16, 64, generator=g)
+        else:
+            x = torch.randn(2, 3000, generator=g)
+        return x + 0.2 * torch.randn(x.shape, generator=g), x
+
+    a, b, whole = build_metric(name, SR), build_metric(name, SR), build_metric(name, SR)
+    for seed, part in ((0, a), (1, b)):
+        part.update(*batch(seed))
+        whole.update(*batch(seed))
+    b.merge_state(a)
+    torch.testing.assert_close(b.compute(), whole.compute())
+    assert sorted(b.values().tolist()) == pytest.approx(sorted(whole.values().tolist()))
+
+
+def test_collections_are_split_by_domain_prefixed_and_never_merged():
+    waves = build_metric_collection(["snr", "lsd", "lsd_hf", "mel_l1"], "waveform", prefix="base/", sample_rate=SR)
+    mels = build_metric_collection(["snr", "mel_l1", "mel_psnr"], "mel", prefix="enhanced/", sample_rate=SR)
+    assert sorted(waves.keys()) == ["base/lsd", "base/lsd_hf", "base/snr"]
+    assert sorted(mels.keys()) == ["enhanced/mel_l1", "enhanced/mel_psnr"]
+    x = torch.from_numpy(np.stack([SIGNALS["noise"], SIGNALS["mix"]]))
+    y = torch.from_numpy(np.stack([distorted(SIGNALS["noise"]), distorted(SIGNALS["mix"])]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        waves.update(y, x)
+    out = waves.compute()
+    assert out["base/lsd_hf"] > out["base/lsd"]  # smoothing hurts the high band most
+    assert out["base/snr"].item() == pytest.approx(F.snr(y, x).mean().item())
+
+
+def test_metric_attributes_follow_torchmetrics_conventions():
+    for name in METRIC_NAMES:
+        m = build_metric(name, SR)
+        assert m.full_state_update is False and isinstance(m.higher_is_better, bool)
+        assert m.delta_kind in ("absolute", "percent")
+        assert all(k.startswith(m.name + "_") for k in m._defaults)
+
+
+def test_unknown_metric_name_is_refused():
+    with pytest.raises(ValueError, match="unknown metric 'pesq'"):
+        build_metric("pesq", SR)
