@@ -1,0 +1,51 @@
+"""Command-line entry: parse `--config NAME|PATH` and `key=value` words, run the job, one-line errors."""
+import argparse
+import logging
+import sys
+import warnings
+from typing import Sequence
+
+from audiovae.audio.io import AudioError
+from audiovae.config.compose import ConfigError, compose
+from audiovae.data.files import DataError
+from audiovae.models.loading import ModelUnavailableError
+
+
+def _jobs():
+    from audiovae.config.schema import EvalConfig
+    from audiovae.enhancers.registry import validate_enhancement
+    from audiovae.evaluation.run import run_evaluation
+
+    def evaluate(cfg):
+        outcome = run_evaluation(cfg)
+        if outcome.n_files:
+            print(f"evaluated {outcome.n_ok}/{outcome.n_files} files ({outcome.n_failed} failed); "
+                  f"report: {outcome.out_dir / 'report.md'}")
+        return outcome.exit_code(cfg.strict)
+
+    return {"eval": (EvalConfig, [validate_enhancement], evaluate)}
+
+
+def _quiet_libraries() -> None:
+    """Keep the console to progress and results: no device banners, tips or third-party deprecations."""
+    for name in ("pytorch_lightning.utilities.rank_zero", "lightning.pytorch.utilities.rank_zero",
+                 "pytorch_lightning.accelerators.cuda"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+    warnings.filterwarnings("ignore", message=".*anonymous setting.*")
+
+
+def main(job: str, argv: Sequence[str]) -> int:
+    _quiet_libraries()
+    parser = argparse.ArgumentParser(prog=f"{job}.py", description=f"audiovae {job}: key=value overrides")
+    parser.add_argument("--config", default=job, help="a config name in configs/ or a saved config.yaml")
+    parser.add_argument("overrides", nargs="*", help="group=name or dotted.key=value")
+    args = parser.parse_args(argv)
+    schema, validators, run = _jobs()[job]
+    try:
+        cfg = compose(args.config, args.overrides, schema=schema, validators=validators)
+        return run(cfg)
+    except (ConfigError, DataError, ModelUnavailableError, AudioError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2

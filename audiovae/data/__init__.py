@@ -1,0 +1,1 @@
+"""Finding files, segmenting long signals, and the datasets/datamodules of each entry point."""

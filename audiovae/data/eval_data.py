@@ -1,0 +1,78 @@
+"""Evaluation data: every file loaded once, checked, normalised, cut or kept whole; bad files become records."""
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Sequence
+
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from audiovae.audio.frontend import MelFrontEnd
+from audiovae.audio.io import AudioError, check_waveform, load_audio
+
+
+@dataclass
+class EvalItem:
+    index: int
+    key: str  # file name relative to data.dir
+    path: str
+    waveform: torch.Tensor  # [N] prepared (normalised) at the model rate; empty when `error`
+    duration_s: float = float("nan")
+    sample_rate_in: int = 0
+    channels_in: int = 0
+    error: str = ""
+
+
+class EvalDataset(Dataset):
+    """Items for the files at `indices` (positions in the run's full file list)."""
+
+    def __init__(self, paths: Sequence[Path], keys: Sequence[str], indices: Sequence[int], frontend: MelFrontEnd,
+                 max_samples: Optional[int], silence_threshold_db: float):
+        self.paths, self.keys, self.indices = list(paths), list(keys), list(indices)
+        self.frontend, self.max_samples, self.silence_threshold_db = frontend, max_samples, silence_threshold_db
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i: int) -> EvalItem:
+        index = self.indices[i]
+        path, key = self.paths[index], self.keys[index]
+        item = EvalItem(index, key, str(path), torch.zeros(0))
+        try:
+            clip = load_audio(path, self.frontend.sample_rate)
+            item.duration_s, item.sample_rate_in, item.channels_in = clip.duration_s, clip.orig_sample_rate, clip.orig_channels
+            samples = clip.waveform[: self.max_samples] if self.max_samples else clip.waveform
+            check_waveform(path, samples, self.silence_threshold_db)
+            item.waveform = self.frontend.prepare(torch.from_numpy(samples.copy()))
+        except AudioError as err:
+            item.error = err.reason
+        return item
+
+
+def collate_items(items: list[EvalItem]) -> list[EvalItem]:
+    """Files are kept apart: they are cut into fixed-length segments later, so no padding happens here."""
+    return items
+
+
+class ShardSampler(Sampler):
+    """Rank r of w takes positions r, r + w, …: every file exactly once across ranks (no padding repeats)."""
+
+    def __init__(self, length: int, rank: int, world_size: int):
+        self.positions = list(range(rank, length, world_size))
+
+    def __iter__(self):
+        return iter(self.positions)
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+
+class EvalDataModule(pl.LightningDataModule):
+    def __init__(self, dataset: EvalDataset, batch_size: int, num_workers: int):
+        super().__init__()
+        self.dataset, self.batch_size, self.num_workers = dataset, batch_size, num_workers
+
+    def test_dataloader(self) -> DataLoader:
+        rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
+        return DataLoader(self.dataset, batch_size=self.batch_size, sampler=ShardSampler(len(self.dataset), rank, world),
+                          num_workers=self.num_workers, collate_fn=collate_items)

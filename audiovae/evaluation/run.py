@@ -1,0 +1,143 @@
+"""`evaluate.py`'s job: config -> files -> Trainer.test over the pipeline -> results, summary, report, W&B."""
+import os
+import time
+import warnings
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from audiovae.config.compose import ConfigError, config_hash, save_config
+from audiovae.data.eval_data import EvalDataModule, EvalDataset
+from audiovae.data.files import file_key, find_audio_files
+from audiovae.evaluation.engine import Segmenting
+from audiovae.evaluation.plots import plot_summary
+from audiovae.evaluation.report import write_report
+from audiovae.evaluation.results import OK, ResultStore, to_row, write_csv
+from audiovae.evaluation.summary import package_versions, summarize_metrics, summarize_timings, write_json
+from audiovae.evaluation.wandb_log import log_evaluation
+from audiovae.lightning.eval_module import EvalModule
+from audiovae.metrics.collection import build_metric
+from audiovae.models.factory import build_enhanced_vae, build_frontend
+from audiovae.pipeline import ReconstructionPipeline
+from audiovae.tracking.wandb_logger import make_wandb_logger
+
+RUN_DIR_ENV = "AUDIOVAE_RUN_DIR"  # lets DDP worker processes find the run directory rank 0 chose
+
+
+@dataclass
+class EvalOutcome:
+    out_dir: Path
+    n_files: int
+    n_ok: int
+    n_failed: int
+
+    def exit_code(self, strict: bool) -> int:
+        """Non-zero when nothing could be evaluated, or with strict=true when any file failed."""
+        return 1 if self.n_ok == 0 or (strict and self.n_failed > 0) else 0
+
+
+def run_hash(cfg: DictConfig) -> str:
+    """Hash of everything that decides the results (out_dir and logger settings excluded)."""
+    return config_hash(OmegaConf.masked_copy(cfg, [k for k in cfg if k not in ("out_dir", "logger")]))
+
+
+def resolve_out_dir(cfg: DictConfig) -> Path:
+    if cfg.out_dir:
+        return Path(cfg.out_dir).expanduser()
+    if os.environ.get(RUN_DIR_ENV):
+        return Path(os.environ[RUN_DIR_ENV])
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path("outputs") / "eval" / f"{stamp}-{run_hash(cfg)}"
+
+
+def prepare_out_dir(cfg: DictConfig, out_dir: Path) -> None:
+    """Save the config; an out_dir holding another config's results is refused rather than mixed."""
+    saved = out_dir / "config_hash.txt"
+    if saved.exists() and (out_dir / "run_hash.txt").exists():
+        previous = (out_dir / "run_hash.txt").read_text().strip()
+        if previous != run_hash(cfg):
+            raise ConfigError(f"out_dir '{out_dir}' holds results of another config (run hash {previous}, this "
+                              f"config {run_hash(cfg)}): choose a new out_dir to avoid mixing them")
+    save_config(cfg, out_dir)
+    (out_dir / "run_hash.txt").write_text(run_hash(cfg) + "\n")
+
+
+def segmenting_for(cfg: DictConfig, downsampling: int) -> Segmenting:
+    hop, sr = cfg.frontend.hop_length, cfg.frontend.sample_rate
+    unit = hop * downsampling
+    segment = max(unit, round(cfg.data.max_seconds * sr / unit) * unit)
+    overlap = round(cfg.data.chunk_overlap_seconds * sr / hop) * hop
+    if cfg.data.chunking and not 0 <= overlap < segment:
+        raise ConfigError(f"config key 'data.chunk_overlap_seconds': must be shorter than data.max_seconds")
+    return Segmenting(segment, overlap, cfg.data.chunking, cfg.data.batch_size, hop)
+
+
+def run_evaluation(cfg: DictConfig) -> EvalOutcome:
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    out_dir = resolve_out_dir(cfg)
+    os.environ[RUN_DIR_ENV] = str(out_dir)
+    paths = find_audio_files(cfg.data.dir, cfg.data.patterns, cfg.data.files)
+    keys = [file_key(p, cfg.data.dir) for p in paths]
+    if int(os.environ.get("LOCAL_RANK", 0)) == 0 and int(os.environ.get("NODE_RANK", 0)) == 0:
+        prepare_out_dir(cfg, out_dir)
+
+    model = build_enhanced_vae(cfg.model, cfg.enhancement)
+    frontend = build_frontend(cfg.frontend, model.downsampling)
+    pipeline = ReconstructionPipeline(frontend, model)
+    segmenting = segmenting_for(cfg, model.downsampling)
+    metric_args = dict(sample_rate=cfg.frontend.sample_rate, hf_cutoff_hz=cfg.metrics.hf_cutoff_hz,
+                       lsd_n_fft=cfg.metrics.lsd_n_fft, lsd_hop=cfg.metrics.lsd_hop)
+    metrics = {name: build_metric(name, **metric_args) for name in cfg.metrics.names}
+
+    done = ResultStore(out_dir / "partial").load_all()
+    todo = [i for i, key in enumerate(keys) if key not in done]
+    max_samples = None if cfg.data.chunking else segmenting.segment
+    dataset = EvalDataset(paths, keys, todo, frontend, max_samples, cfg.data.silence_threshold_db)
+    module = EvalModule(pipeline, metrics, segmenting, out_dir, cfg.outputs.save_audio, cfg.outputs.save_plots,
+                        cfg.outputs.max_plots, cfg.seed)
+    logger = make_wandb_logger(cfg.logger, cfg, out_dir, job_type="eval", config_hash=run_hash(cfg))
+    trainer = pl.Trainer(**OmegaConf.to_container(cfg.trainer), logger=logger if logger else False,
+                         use_distributed_sampler=False, enable_checkpointing=False, enable_model_summary=False,
+                         inference_mode=True)
+    start = time.perf_counter()
+    if todo:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", ".*does not have many workers.*")
+            trainer.test(module, datamodule=EvalDataModule(dataset, cfg.data.batch_size, cfg.data.num_workers),
+                         verbose=False)
+    wall = time.perf_counter() - start
+    if not trainer.is_global_zero:
+        return EvalOutcome(out_dir, len(paths), 0, 0)
+
+    results = sorted(list(done.values()) + module.results, key=lambda r: keys.index(r.file))
+    rows = [to_row(r, cfg.metrics.names) for r in results]
+    new_audio_s = sum(r.evaluated_s for r in module.results if r.status == OK)
+    summary = {
+        "run": {"out_dir": str(out_dir), "config_hash": run_hash(cfg), "model": cfg.model.name,
+                "enhancement": OmegaConf.to_container(cfg.enhancement), "sample_rate": cfg.frontend.sample_rate,
+                "device": str(trainer.strategy.root_device), "world_size": trainer.world_size,
+                "versions": package_versions(), "audio_seconds": sum(r["evaluated_s"] for r in rows if r["status"] == OK),
+                "throughput_audio_s_per_s": new_audio_s / wall if new_audio_s else None,
+                "resumed_files": len(done), "config": OmegaConf.to_container(cfg, resolve=True)},
+        "counts": {"files": len(rows), "ok": sum(r["status"] == OK for r in rows),
+                   "failed": sum(r["status"] != OK for r in rows)},
+        "metrics": summarize_metrics(rows, cfg.metrics.names, cfg.metrics.bootstrap_samples, cfg.seed),
+        "timings": summarize_timings(rows),
+    }
+    summary["counts"]["nan_values"] = sum(v["excluded"] for m in summary["metrics"].values() for v in m["variants"].values())
+    write_csv(out_dir / "results.csv", rows)
+    write_json(out_dir / "summary.json", summary)
+    plots_dir = out_dir / "plots" if cfg.outputs.save_plots else None
+    if plots_dir is not None and summary["counts"]["ok"]:
+        plot_summary(plots_dir / "summary.png", rows, cfg.metrics.names)
+    write_report(out_dir / "report.md", summary, rows, plots_dir)
+    if logger is not None:
+        log_evaluation(logger.experiment, summary, rows, out_dir, cfg.frontend.sample_rate,
+                       cfg.logger.max_table_files, cfg.logger.log_audio)
+        logger.experiment.finish()
+    return EvalOutcome(out_dir, len(rows), summary["counts"]["ok"], summary["counts"]["failed"])

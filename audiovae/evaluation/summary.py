@@ -1,0 +1,75 @@
+"""Aggregates of per-file rows: per-variant statistics and the paired base-vs-enhanced comparison."""
+import json
+import math
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from audiovae.evaluation.results import OK, VARIANTS
+from audiovae.metrics.collection import metric_info
+from audiovae.metrics.stats import compare_paired
+
+PACKAGES = ("audiovae", "torch", "pytorch-lightning", "diffusers", "transformers", "torchmetrics", "wandb",
+            "librosa")
+
+
+def package_versions() -> dict:
+    out = {}
+    for name in PACKAGES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def _describe(values: np.ndarray) -> dict:
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return {"mean": float("nan"), "std": float("nan"), "median": float("nan"), "n": 0,
+                "excluded": int(values.size)}
+    return {"mean": float(finite.mean()), "std": float(finite.std(ddof=1)) if finite.size > 1 else 0.0,
+            "median": float(np.median(finite)), "n": int(finite.size), "excluded": int(values.size - finite.size)}
+
+
+def summarize_metrics(rows: list[dict], metric_names: Sequence[str], n_bootstrap: int, seed: int) -> dict:
+    """metric -> {higher_is_better, unit, delta_kind, variants: {variant: stats}, comparison: PairedComparison}."""
+    ok = [r for r in rows if r["status"] == OK]
+    out = {}
+    for name in metric_names:
+        info = metric_info(name)
+        column = {v: np.array([r.get(f"{v}_{name}", np.nan) for r in ok], dtype=float) for v in VARIANTS
+                  if ok and f"{v}_{name}" in ok[0]}
+        comparison = compare_paired(column.get("base", []), column.get("enhanced", []), info.higher_is_better,
+                                    info.delta_kind, n_bootstrap=n_bootstrap, seed=seed)
+        out[name] = {"higher_is_better": info.higher_is_better, "unit": info.unit, "delta_kind": info.delta_kind,
+                     "variants": {v: _describe(values) for v, values in column.items()},
+                     "comparison": comparison.as_dict()}
+    return out
+
+
+def summarize_timings(rows: list[dict]) -> dict:
+    """Mean seconds per file of each stage, and the enhancer's share of the enhanced decode."""
+    ok = [r for r in rows if r["status"] == OK]
+    stages = [k for k in (ok[0] if ok else {}) if k.startswith("time_")]
+    means = {k[5:]: float(np.mean([r[k] for r in ok])) for k in stages}
+    if means.get("enhanced_decode"):
+        means["enhancer_share_of_decode"] = means.get("enhancer", 0.0) / means["enhanced_decode"]
+    return means
+
+
+def json_safe(obj):
+    """NaN and ±inf become null so the file is strict JSON."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    return obj
+
+
+def write_json(path: Path, obj: dict) -> None:
+    path.write_text(json.dumps(json_safe(obj), indent=2, allow_nan=False) + "\n")

@@ -1,0 +1,56 @@
+"""Read an offline W&B run back from disk (test oracle): summary and config from the `.wandb` record log,
+tables from `files/media/table`. The log is LevelDB-style: a 7-byte file header (':W&B', magic, version),
+then records in 32 KiB blocks, each chunk `<crc32 u32><length u16><type u8><data>` (1 full, 2 first, 3 middle,
+4 last)."""
+import json
+import struct
+from pathlib import Path
+
+from wandb.proto import wandb_internal_pb2 as pb
+
+BLOCK, HEADER = 32768, 7
+
+
+def _records(path: Path):
+    data = path.read_bytes()
+    assert data[:4] == b":W&B", f"{path} is not a W&B record log"
+    pos, pending = HEADER, b""
+    while pos + HEADER <= len(data):
+        left_in_block = BLOCK - pos % BLOCK
+        if left_in_block < HEADER:
+            pos += left_in_block
+            continue
+        _, length, kind = struct.unpack("<IHB", data[pos : pos + HEADER])
+        chunk = data[pos + HEADER : pos + HEADER + length]
+        pos += HEADER + length
+        if kind == 0 and length == 0:
+            break
+        pending = chunk if kind in (1, 2) else pending + chunk
+        if kind in (1, 4):
+            record = pb.Record()
+            record.ParseFromString(pending)
+            yield record
+
+
+def read_offline_run(run_dir: Path) -> dict:
+    """{'summary': {...}, 'config': {...}, 'job_type': str, 'group': str, 'tables': {key: table json}}."""
+    run_dir = Path(run_dir)
+    summary, config, run = {}, {}, None
+    for record in _records(next(run_dir.glob("run-*.wandb"))):
+        kind = record.WhichOneof("record_type")
+        if kind == "summary":
+            for item in record.summary.update:
+                summary[item.key or "/".join(item.nested_key)] = json.loads(item.value_json)
+        elif kind == "config":
+            for item in record.config.update:
+                config[item.key] = json.loads(item.value_json)
+        elif kind == "run":
+            run = record.run
+            for item in run.config.update:
+                config[item.key] = json.loads(item.value_json)
+    tables = {}
+    for path in (run_dir / "files" / "media" / "table").rglob("*.table.json"):
+        key = str(path.relative_to(run_dir / "files" / "media" / "table").parent / path.name.split("_")[0])
+        tables[key] = json.loads(path.read_text())
+    return {"summary": summary, "config": config, "job_type": run.job_type if run else None,
+            "group": run.run_group if run else None, "tables": tables}
