@@ -35,7 +35,7 @@ def test_tiny_model_is_deterministic_and_loads_through_from_pretrained(tmp_path)
 def test_model_tiny_config_builds_into_the_cache_on_first_use(audiovae_home):
     cfg = tiny_cfg()
     build_enhanced_vae(cfg.model, cfg.enhancement)
-    assert (audiovae_home / "models" / "tiny-v1" / "vae" / "config.json").is_file()
+    assert (audiovae_home / "models" / "tiny-v2" / "vae" / "config.json").is_file()
 
 
 def test_offline_hub_id_fails_fast_with_instructions(monkeypatch, tmp_path):

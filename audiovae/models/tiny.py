@@ -15,7 +15,7 @@ TINY_VAE = dict(
 TINY_VOCODER = dict(
     model_in_dim=64, sampling_rate=16000, upsample_initial_channel=32, upsample_rates=[4, 4, 10],
     upsample_kernel_sizes=[8, 8, 20], resblock_kernel_sizes=[3], resblock_dilation_sizes=[[1, 3]],
-    normalize_before=False,
+    normalize_before=False, initializer_range=0.1,  # audible output from random weights
 )
 
 

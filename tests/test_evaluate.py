@@ -1,0 +1,276 @@
+"""End to end on the tiny model: outputs, their agreement, W&B offline content, resume, bad input, DDP."""
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from audiovae.config import EvalConfig, compose
+from audiovae.enhancers import validate_enhancement
+from audiovae.evaluation import run as run_module
+from audiovae.evaluation.results import read_csv
+from audiovae.evaluation.run import run_evaluation
+from audiovae.metrics import functional as F
+from tests.conftest import chirp, noise, tone, write
+from tests.wandb_offline import read_offline_run
+
+ROOT = Path(__file__).resolve().parents[1]
+FAST = ["model=tiny", "data.max_seconds=1.0", "metrics.bootstrap_samples=200"]
+GOOD = ["tone.wav", "sub/chirp.flac", "noise.wav", "long.wav"]
+BAD = {"broken.wav": "unreadable", "empty.wav": "empty", "nan.wav": "NaN or inf", "silent.wav": "silent"}
+
+
+@pytest.fixture(autouse=True)
+def no_inherited_run_dir(monkeypatch):
+    monkeypatch.delenv(run_module.RUN_DIR_ENV, raising=False)
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("clips")
+    write(d / "tone.wav", tone(440, 0.8, 22050), 22050, "PCM_16")
+    write(d / "sub" / "chirp.flac", np.stack([chirp(100, 6000, 1.2, 44100), noise(1.2, 44100, amp=0.05)], 1),
+          44100, "PCM_24")
+    write(d / "noise.wav", noise(0.6, 16000), 16000)
+    write(d / "long.wav", chirp(200, 7000, 2.5, 16000) + noise(2.5, 16000, amp=0.02), 16000)
+    (d / "broken.wav").write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunk")
+    sf.write(str(d / "empty.wav"), np.zeros(0, dtype=np.float32), 16000)
+    bad = noise(0.5, 16000)
+    bad[10] = np.nan
+    write(d / "nan.wav", bad, 16000)
+    write(d / "silent.wav", np.zeros(8000, dtype=np.float32), 16000)
+    return d
+
+
+def evaluate(data_dir, out_dir, *overrides):
+    cfg = compose("eval", [*FAST, f"data.dir={data_dir}", f"out_dir={out_dir}", *overrides], schema=EvalConfig,
+                  validators=[validate_enhancement])
+    return run_evaluation(cfg)
+
+
+@pytest.fixture(scope="module")
+def reference_run(data_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "eval"
+    os.environ.pop(run_module.RUN_DIR_ENV, None)
+    evaluate(data_dir, out, "data.batch_size=3")
+    return out
+
+
+def metric_columns(rows):
+    return [{k: v for k, v in r.items() if k.split("_")[0] in ("file", "status", "error", "vocoder", "base",
+                                                                 "enhanced", "delta")} for r in rows]
+
+
+def assert_same_rows(a, b, rel=1e-9, deltas=True):
+    """Same files, statuses and metric values. Defaults: the same computation, equal values. Across batch
+    compositions (batch size, DDP shards, chunking) batched float32 convolutions round differently: values then
+    agree to rel 1e-4, and deltas (functions of those values, checked exactly elsewhere) are not compared, since a
+    percent change of a near-zero value amplifies rounding without bound."""
+    ca, cb = metric_columns(a), metric_columns(b)
+    assert [r["file"] for r in ca] == [r["file"] for r in cb]
+    for ra, rb in zip(ca, cb):
+        for k in ra:
+            if not isinstance(ra[k], float):
+                assert ra[k] == rb[k], k
+            elif math.isnan(ra[k]):
+                assert math.isnan(rb[k]), k
+            elif deltas or not k.startswith("delta_"):
+                assert ra[k] == pytest.approx(rb[k], rel=rel, abs=1e-9), k
+
+
+ACROSS_BATCHES = dict(rel=1e-4, deltas=False)
+
+
+def test_every_file_has_a_row_and_bad_files_say_why(reference_run):
+    rows = {r["file"]: r for r in read_csv(reference_run / "results.csv")}
+    assert sorted(rows) == sorted(GOOD + list(BAD))
+    for name in GOOD:
+        assert rows[name]["status"] == "ok" and rows[name]["error"] == ""
+        for col in ("vocoder_snr", "base_snr", "enhanced_snr", "delta_snr", "base_mel_l1", "time_encode",
+                    "time_enhancer", "time_vocoder"):
+            assert math.isfinite(rows[name][col]), (name, col)
+        assert "vocoder_mel_l1" not in rows[name]
+    for name, reason in BAD.items():
+        assert rows[name]["status"] == "error" and reason in rows[name]["error"]
+    assert rows["sub/chirp.flac"]["sample_rate_in"] == 44100 and rows["sub/chirp.flac"]["channels_in"] == 2
+    assert rows["long.wav"]["duration_s"] == pytest.approx(2.5) and rows["long.wav"]["evaluated_s"] == pytest.approx(1.0)
+
+
+def test_per_file_metrics_equal_the_metric_functions_on_the_saved_audio(reference_run):
+    rows = {r["file"]: r for r in read_csv(reference_run / "results.csv")}
+    for name, stem in (("tone.wav", "tone"), ("sub/chirp.flac", "sub__chirp")):
+        wav = {v: torch.from_numpy(sf.read(reference_run / "audio" / f"{stem}.{v}.wav")[0]).unsqueeze(0)
+               for v in ("reference", "vocoder", "base", "enhanced")}
+        for variant in ("vocoder", "base", "enhanced"):
+            y, x = wav[variant], wav["reference"]
+            assert rows[name][f"{variant}_snr"] == pytest.approx(F.snr(y, x).item(), rel=1e-6, abs=1e-9)
+            assert rows[name][f"{variant}_lsd"] == pytest.approx(F.lsd(y, x, 16000).item(), rel=1e-6)
+            assert rows[name][f"{variant}_mel_distance"] == pytest.approx(F.mel_distance(y, x, 16000).item(), rel=1e-6)
+        assert rows[name]["delta_snr"] == pytest.approx(rows[name]["enhanced_snr"] - rows[name]["base_snr"])
+        base, enh = rows[name]["base_lsd"], rows[name]["enhanced_lsd"]
+        assert rows[name]["delta_lsd"] == pytest.approx(100 * (enh - base) / abs(base))
+    assert sf.info(str(reference_run / "audio" / "tone.base.wav")).subtype == "FLOAT"
+    assert (reference_run / "plots" / "tone.png").exists() and (reference_run / "plots" / "summary.png").exists()
+
+
+def test_summary_aggregates_equal_the_csv_and_the_report_shows_them(reference_run):
+    rows = read_csv(reference_run / "results.csv")
+    summary = json.loads((reference_run / "summary.json").read_text())
+    assert summary["counts"] == {"files": 8, "ok": 4, "failed": 4, "nan_values": 0}
+    ok = [r for r in rows if r["status"] == "ok"]
+    for name in ("snr", "hf_retention", "mel_psnr"):
+        for variant in ("base", "enhanced"):
+            assert summary["metrics"][name]["variants"][variant]["mean"] == pytest.approx(
+                np.mean([r[f"{variant}_{name}"] for r in ok]))
+        comp = summary["metrics"][name]["comparison"]
+        assert comp["n"] == 4 and comp["delta"] == pytest.approx(
+            np.mean([r[f"enhanced_{name}"] - r[f"base_{name}"] for r in ok]))
+    assert summary["metrics"]["snr"]["comparison"]["delta_kind"] == "absolute"
+    assert summary["metrics"]["hf_retention"]["comparison"]["delta_kind"] == "percent"
+    assert summary["run"]["versions"]["torch"] and summary["run"]["config"]["model"]["name"] == "tiny"
+    report = (reference_run / "report.md").read_text()
+    assert "| metric | vocoder ceiling | base | enhanced | improvement |" in report
+    assert "## Conclusion" in report and "broken.wav" in report and "### sub/chirp.flac" in report
+    snr_mean = summary["metrics"]["snr"]["variants"]["base"]["mean"]
+    assert f"{snr_mean:.3f}" in report
+
+
+def test_wandb_offline_run_matches_results_csv(reference_run):
+    run_dir = next((reference_run / "wandb").glob("offline-run-*"))
+    logged = read_offline_run(run_dir)
+    assert logged["job_type"] == "eval"
+    assert logged["config"]["enhancement"]["gain"] == 1.4 and logged["config"]["model"]["name"] == "tiny"
+    summary = json.loads((reference_run / "summary.json").read_text())
+    for name in ("snr", "lsd", "mel_l1"):
+        for variant in ("base", "enhanced"):
+            assert logged["summary"][f"eval/{variant}/{name}"] == pytest.approx(
+                summary["metrics"][name]["variants"][variant]["mean"])
+        assert logged["summary"][f"eval/delta/{name}"] == pytest.approx(
+            summary["metrics"][name]["comparison"]["headline_delta"])
+        assert f"eval/win_rate/{name}" in logged["summary"]
+    assert logged["summary"]["eval/n_failed"] == 4
+    table = logged["tables"]["eval/files"]
+    csv_rows = read_csv(reference_run / "results.csv")
+    assert len(table["data"]) == len(csv_rows)
+    for values, row in zip(table["data"], csv_rows):
+        logged_row = dict(zip(table["columns"], values))
+        assert logged_row["file"] == row["file"] and logged_row["status"] == row["status"]
+        for col in ("base_snr", "enhanced_snr", "delta_hf_retention", "enhanced_mel_psnr"):
+            if row["status"] == "ok":
+                assert logged_row[col] == pytest.approx(row[col], rel=1e-9)
+        if row["status"] == "ok":
+            assert logged_row["audio_enhanced"] == "Audio" and logged_row["spectrogram"] == "Image"
+
+
+def test_same_config_same_files_same_metrics_whatever_the_batch_size(data_dir, reference_run, tmp_path):
+    evaluate(data_dir, tmp_path / "same", "data.batch_size=3", "logger=none")
+    assert_same_rows(read_csv(reference_run / "results.csv"), read_csv(tmp_path / "same" / "results.csv"))
+    evaluate(data_dir, tmp_path / "again", "data.batch_size=1", "logger=none")
+    assert_same_rows(read_csv(reference_run / "results.csv"), read_csv(tmp_path / "again" / "results.csv"),
+                     **ACROSS_BATCHES)
+    assert not (tmp_path / "again" / "wandb").exists()
+
+
+def test_interrupted_run_resumes_and_ends_like_an_uninterrupted_one(data_dir, reference_run, tmp_path, monkeypatch):
+    out = tmp_path / "resumed"
+    original = run_module.EvalModule.test_step
+
+    def crash_on_second_batch(self, batch, batch_idx):
+        if batch_idx == 1:
+            raise RuntimeError("simulated crash")
+        return original(self, batch, batch_idx)
+
+    monkeypatch.setattr(run_module.EvalModule, "test_step", crash_on_second_batch)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        evaluate(data_dir, out, "data.batch_size=3", "logger=none")
+    finished = (out / "partial" / "rows.rank0.jsonl").read_text().splitlines()
+    assert len(finished) == 3 and not (out / "results.csv").exists()
+    monkeypatch.setattr(run_module.EvalModule, "test_step", original)
+    evaluate(data_dir, out, "data.batch_size=3", "logger=none")
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["run"]["resumed_files"] == 3
+    assert_same_rows(read_csv(reference_run / "results.csv"), read_csv(out / "results.csv"))
+
+
+def test_resuming_with_another_config_is_refused(data_dir, tmp_path):
+    from audiovae.config import ConfigError
+    evaluate(data_dir, tmp_path / "r", "logger=none", "data.files=[" + str(data_dir / "noise.wav") + "]")
+    with pytest.raises(ConfigError, match="another config"):
+        evaluate(data_dir, tmp_path / "r", "logger=none", "enhancement.gain=2.0")
+
+
+def test_chunking_evaluates_whole_files_and_equals_cutting_for_short_ones(data_dir, reference_run, tmp_path):
+    evaluate(data_dir, tmp_path / "chunked", "data.chunking=true", "data.chunk_overlap_seconds=0.2", "logger=none")
+    rows = {r["file"]: r for r in read_csv(tmp_path / "chunked" / "results.csv")}
+    ref = {r["file"]: r for r in read_csv(reference_run / "results.csv")}
+    assert rows["long.wav"]["evaluated_s"] == pytest.approx(2.5)
+    assert len(sf.read(tmp_path / "chunked" / "audio" / "long.enhanced.wav")[0]) == 40000
+    for name in ("tone.wav", "noise.wav"):  # shorter than one segment: the cut run's values (other batches)
+        assert rows[name]["base_snr"] == pytest.approx(ref[name]["base_snr"], rel=1e-4)
+        assert rows[name]["enhanced_mel_l1"] == pytest.approx(ref[name]["enhanced_mel_l1"], rel=1e-4)
+
+
+def cli(*args, env_extra=None):
+    env = {**os.environ, "WANDB_MODE": "offline", **(env_extra or {})}
+    env.pop(run_module.RUN_DIR_ENV, None)
+    return subprocess.run([sys.executable, str(ROOT / "evaluate.py"), *args], capture_output=True, text=True,
+                          env=env, cwd=ROOT, timeout=600)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["data.dir=/does/not/exist"], "data.dir '/does/not/exist' is not a folder"),
+    (["data.bogus=1"], "config key 'data.bogus'"),
+    (["enhancement.gian=1"], "config key 'enhancement.gian'"),
+])
+def test_start_up_errors_are_one_line_with_exit_2(args, message, tmp_path):
+    done = cli("model=tiny", "logger=none", f"out_dir={tmp_path}", *args)
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_exit_status_reflects_failures(data_dir, tmp_path):
+    empty = tmp_path / "nothing"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("no audio")
+    done = cli(*FAST, "logger=none", f"data.dir={empty}", f"out_dir={tmp_path / 'a'}")
+    assert done.returncode == 2 and "no files matching" in done.stderr
+    only_bad = [str(data_dir / n) for n in BAD]
+    done = cli(*FAST, "logger=none", f"data.files=[{','.join(only_bad)}]", f"out_dir={tmp_path / 'b'}")
+    assert done.returncode == 1 and "evaluated 0/4" in done.stdout
+    mixed = [str(data_dir / "noise.wav"), str(data_dir / "silent.wav")]
+    done = cli(*FAST, "logger=none", f"data.files=[{','.join(mixed)}]", f"out_dir={tmp_path / 'c'}")
+    assert done.returncode == 0 and "report:" in done.stdout
+    done = cli(*FAST, "logger=none", "strict=true", f"data.files=[{','.join(mixed)}]", f"out_dir={tmp_path / 'd'}")
+    assert done.returncode == 1
+
+
+def test_saved_config_reproduces_the_run(data_dir, tmp_path):
+    first = tmp_path / "first"
+    files = f"data.files=[{data_dir / 'tone.wav'},{data_dir / 'noise.wav'}]"
+    assert cli(*FAST, "logger=none", files, f"out_dir={first}").returncode == 0
+    again = cli("--config", str(first / "config.yaml"), f"out_dir={tmp_path / 'again'}")
+    assert again.returncode == 0, again.stderr
+    assert_same_rows(read_csv(first / "results.csv"), read_csv(tmp_path / "again" / "results.csv"))
+
+
+def test_ddp_with_two_cpu_processes_equals_one_process(data_dir, reference_run, tmp_path):
+    done = cli(*FAST, "trainer=ddp_cpu2", "data.batch_size=3", "logger=none", f"data.dir={data_dir}",
+               f"out_dir={tmp_path / 'ddp'}")
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = read_csv(tmp_path / "ddp" / "results.csv")
+    assert len(rows) == 8 and len({r["file"] for r in rows}) == 8
+    assert_same_rows(read_csv(reference_run / "results.csv"), rows, **ACROSS_BATCHES)
+    summary = json.loads((tmp_path / "ddp" / "summary.json").read_text())
+    ref = json.loads((reference_run / "summary.json").read_text())
+    assert summary["run"]["world_size"] == 2
+    for name in ("snr", "lsd_hf", "mel_psnr"):
+        assert summary["metrics"][name]["comparison"]["headline_delta"] == pytest.approx(
+            ref["metrics"][name]["comparison"]["headline_delta"], rel=1e-2, abs=1e-3)
+    ranks = sorted(p.name for p in (tmp_path / "ddp" / "partial").glob("rows.rank*.jsonl"))
+    assert ranks == ["rows.rank0.jsonl", "rows.rank1.jsonl"]

@@ -1,0 +1,34 @@
+import pytest
+import torch
+
+from audiovae.data.segments import crossfade_join, cut_segments, segment_starts
+
+
+@pytest.mark.parametrize("n, seg, overlap", [(100, 40, 10), (40, 40, 10), (10, 40, 0), (1000, 64, 16), (81, 40, 0)])
+def test_segments_cover_the_signal_and_rejoin_exactly(n, seg, overlap):
+    x = torch.randn(n, dtype=torch.float64)
+    starts = segment_starts(n, seg, overlap)
+    assert starts[0] == 0 and starts[-1] + seg >= n
+    assert all(b - a == seg - overlap for a, b in zip(starts, starts[1:]))
+    pieces = cut_segments(x, starts, seg)
+    torch.testing.assert_close(crossfade_join(pieces, starts, overlap, n), x)
+
+
+def test_crossfade_blends_overlapping_segments_linearly():
+    starts, overlap = [0, 6], 4
+    pieces = torch.stack([torch.zeros(10), torch.ones(10)])
+    out = crossfade_join(pieces, starts, overlap, 16)
+    assert torch.all(out[:6] == 0) and torch.all(out[10:] == 1)
+    assert torch.all(torch.diff(out[5:11]) > 0)
+
+
+def test_joins_along_time_for_mel_shaped_segments():
+    mel = torch.randn(50, 64)
+    starts = segment_starts(50, 20, 4)
+    pieces = torch.stack([torch.nn.functional.pad(mel[s : s + 20], (0, 0, 0, max(0, s + 20 - 50))) for s in starts])
+    torch.testing.assert_close(crossfade_join(pieces, starts, 4, 50), mel)
+
+
+def test_overlap_must_be_shorter_than_a_segment():
+    with pytest.raises(ValueError, match="overlap"):
+        segment_starts(100, 10, 10)
