@@ -19,6 +19,7 @@ test: $(STAMP)
 	WANDB_MODE=offline $(PY) -m pytest -q $(PYTEST_ARGS)
 
 demo: $(STAMP)
+	$(PY) -m audiovae.demo outputs/demo/clips
 	WANDB_MODE=offline $(PY) evaluate.py --config eval_demo
 
 clean:

@@ -65,6 +65,22 @@ def _one_line(err: OmegaConfBaseException) -> str:
     return f"config key '{key}': {msg}" if key else msg
 
 
+def _load_primary(primary: str, config_dir: Path) -> DictConfig:
+    """A primary config; `extends: NAME` starts from another primary (its defaults and keys, then these)."""
+    path = Path(primary)
+    if path.suffix not in {".yaml", ".yml"}:
+        path = config_dir / f"{primary}.yaml"
+    body = _load_yaml(path)
+    parent_name = body.pop("extends", None)
+    if parent_name is None:
+        return body
+    parent = _load_primary(parent_name, config_dir)
+    defaults = {**(parent.pop("defaults", None) or {}), **(body.pop("defaults", None) or {})}
+    merged = OmegaConf.merge(parent, body)
+    merged.defaults = defaults
+    return merged
+
+
 def compose(
     primary: str,
     overrides: Sequence[str] = (),
@@ -76,11 +92,9 @@ def compose(
 
     `primary` is a name in `config_dir` (e.g. "eval") or a path to a YAML file, such as a run's saved
     `config.yaml`. Its `defaults:` mapping picks one file per group; `group=name` words change the pick.
+    Layers, later wins: schema, group files, the primary's own keys, dotted overrides.
     """
-    path = Path(primary)
-    if path.suffix not in {".yaml", ".yml"}:
-        path = config_dir / f"{primary}.yaml"
-    body = _load_yaml(path)
+    body = _load_primary(primary, config_dir)
     groups = config_groups(config_dir)
     selections, dotted = _split_overrides(overrides, groups)
     defaults = dict(body.pop("defaults", None) or {})
