@@ -8,12 +8,13 @@ from typing import Sequence
 from audiovae.audio.io import AudioError
 from audiovae.config.compose import ConfigError, compose
 from audiovae.data.files import DataError
+from audiovae.lightning.train_module import NonFiniteLossError
 from audiovae.models.loading import ModelUnavailableError
 
 
 def _jobs():
-    from audiovae.config.schema import EvalConfig
-    from audiovae.enhancers.registry import validate_enhancement
+    from audiovae.config.schema import EvalConfig, TrainConfig
+    from audiovae.enhancers.registry import resolve_enhancement
     from audiovae.evaluation.run import run_evaluation
 
     def evaluate(cfg):
@@ -23,7 +24,15 @@ def _jobs():
                   f"report: {outcome.out_dir / 'report.md'}")
         return outcome.exit_code(cfg.strict)
 
-    return {"eval": (EvalConfig, [validate_enhancement], evaluate)}
+    def train(cfg):
+        from audiovae.training.run import run_training
+        outcome = run_training(cfg)
+        if outcome.exported:
+            print(f"trained; best {cfg.checkpoint.monitor} = {outcome.best_score}; enhancer: {outcome.exported}")
+        return 0
+
+    return {"eval": (EvalConfig, [resolve_enhancement], evaluate),
+            "train": (TrainConfig, [resolve_enhancement], train)}
 
 
 def _quiet_libraries() -> None:
@@ -34,6 +43,7 @@ def _quiet_libraries() -> None:
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
     warnings.filterwarnings("ignore", message=".*anonymous setting.*")
+    warnings.filterwarnings("ignore", message=".*module\\(s\\) in eval mode.*")  # frozen VAE/vocoder: intended
 
 
 def main(job: str, argv: Sequence[str]) -> int:
@@ -49,3 +59,6 @@ def main(job: str, argv: Sequence[str]) -> int:
     except (ConfigError, DataError, ModelUnavailableError, AudioError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except NonFiniteLossError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 3

@@ -12,7 +12,8 @@ import soundfile as sf
 import torch
 
 from audiovae.config import EvalConfig, compose
-from audiovae.enhancers import validate_enhancement
+from audiovae.enhancers import resolve_enhancement
+from audiovae import runs as runs_module
 from audiovae.evaluation import run as run_module
 from audiovae.evaluation.results import read_csv
 from audiovae.evaluation.run import run_evaluation
@@ -28,7 +29,7 @@ BAD = {"broken.wav": "unreadable", "empty.wav": "empty", "nan.wav": "NaN or inf"
 
 @pytest.fixture(autouse=True)
 def no_inherited_run_dir(monkeypatch):
-    monkeypatch.delenv(run_module.RUN_DIR_ENV, raising=False)
+    monkeypatch.delenv(runs_module.RUN_DIR_ENV, raising=False)
 
 
 @pytest.fixture(scope="module")
@@ -50,14 +51,14 @@ def data_dir(tmp_path_factory):
 
 def evaluate(data_dir, out_dir, *overrides):
     cfg = compose("eval", [*FAST, f"data.dir={data_dir}", f"out_dir={out_dir}", *overrides], schema=EvalConfig,
-                  validators=[validate_enhancement])
+                  validators=[resolve_enhancement])
     return run_evaluation(cfg)
 
 
 @pytest.fixture(scope="module")
 def reference_run(data_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("run") / "eval"
-    os.environ.pop(run_module.RUN_DIR_ENV, None)
+    os.environ.pop(runs_module.RUN_DIR_ENV, None)
     evaluate(data_dir, out, "data.batch_size=3")
     return out
 
@@ -218,7 +219,7 @@ def test_chunking_evaluates_whole_files_and_equals_cutting_for_short_ones(data_d
 
 def cli(*args, env_extra=None):
     env = {**os.environ, "WANDB_MODE": "offline", **(env_extra or {})}
-    env.pop(run_module.RUN_DIR_ENV, None)
+    env.pop(runs_module.RUN_DIR_ENV, None)
     return subprocess.run([sys.executable, str(ROOT / "evaluate.py"), *args], capture_output=True, text=True,
                           env=env, cwd=ROOT, timeout=600)
 

@@ -5,13 +5,13 @@ import torch
 from omegaconf import OmegaConf
 
 from audiovae.config import EvalConfig, compose
-from audiovae.enhancers import EnhancerChain, LatentFFTBoost, MelHFShelf, validate_enhancement
+from audiovae.enhancers import EnhancerChain, LatentFFTBoost, MelHFShelf, resolve_enhancement
 from audiovae.models import EnhancedVAE, ModelUnavailableError, build_tiny_model, load_models
 from audiovae.models.factory import build_enhanced_vae, build_frontend
 
 
 def tiny_cfg(*overrides):
-    return compose("eval", ["model=tiny", *overrides], schema=EvalConfig, validators=[validate_enhancement])
+    return compose("eval", ["model=tiny", *overrides], schema=EvalConfig, validators=[resolve_enhancement])
 
 
 @pytest.fixture(scope="module")

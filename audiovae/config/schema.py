@@ -103,3 +103,93 @@ class EvalConfig:
     out_dir: Optional[str] = None
     seed: int = MISSING
     strict: bool = MISSING
+
+
+@dataclass
+class TrainDataConfig:
+    """Arguments of `audiovae.data.train_data.TrainDataModule`."""
+
+    dir: Optional[str] = None
+    val_dir: Optional[str] = None
+    patterns: List[str] = MISSING
+    val_ratio: float = MISSING
+    crop_seconds: float = MISSING
+    silence_threshold_db: float = MISSING
+    batch_size: int = MISSING
+    val_batch_size: int = MISSING
+    num_workers: int = MISSING
+
+
+@dataclass
+class LossConfig:
+    """Weights and settings of `audiovae.training.losses.ReconstructionLoss` (weight 0 turns a term off)."""
+
+    mel_l1: float = MISSING
+    mel_hf_l1: float = MISSING
+    hf_cutoff_band: int = MISSING
+    hf_band_weight: float = MISSING
+    stft: float = MISSING
+
+
+@dataclass
+class OptimConfig:
+    """AdamW and a linear warm-up followed by cosine decay (or a constant rate) over `total_steps`."""
+
+    lr: float = MISSING
+    weight_decay: float = MISSING
+    betas: List[float] = MISSING
+    schedule: str = MISSING
+    warmup_steps: int = MISSING
+    total_steps: Optional[int] = None
+    min_lr_ratio: float = MISSING
+
+
+@dataclass
+class LoopConfig:
+    """Lightning loop settings."""
+
+    max_steps: int = MISSING
+    max_epochs: Optional[int] = None
+    val_check_interval: Any = MISSING
+    check_val_every_n_epoch: Optional[int] = 1
+    gradient_clip_val: Optional[float] = None
+    log_every_n_steps: int = MISSING
+    validate_before_training: bool = MISSING
+
+
+@dataclass
+class CheckpointConfig:
+    monitor: str = MISSING
+    mode: str = MISSING
+    save_top_k: int = MISSING
+
+
+@dataclass
+class ExamplesConfig:
+    """Val examples logged to W&B as audio and spectrograms every `every_n_val` validations."""
+
+    every_n_val: int = MISSING
+    count: int = MISSING
+
+
+@dataclass
+class TrainConfig:
+    """`train.py`: the whole resolved configuration of a training run."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    frontend: FrontEndConfig = field(default_factory=FrontEndConfig)
+    enhancement: Dict[str, Any] = MISSING
+    data: TrainDataConfig = field(default_factory=TrainDataConfig)
+    trainable: List[str] = MISSING
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    loop: LoopConfig = field(default_factory=LoopConfig)
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    val_metrics: List[str] = MISSING
+    examples: ExamplesConfig = field(default_factory=ExamplesConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    resume: bool = MISSING
+    ckpt_path: Optional[str] = None
+    out_dir: Optional[str] = None
+    seed: int = MISSING

@@ -43,3 +43,9 @@ def crossfade_join(segments: torch.Tensor, starts: list[int], overlap: int, tota
         weight[s : s + length] += w
     out = out / weight.clamp(min=1e-8).view((out_len,) + (1,) * (segments.dim() - 2))
     return out[:total]
+
+
+def segment_samples(seconds: float, sample_rate: int, hop: int, downsampling: int) -> int:
+    """`seconds` of audio rounded to whole latent frames (a multiple of hop × downsampling samples), at least one."""
+    unit = hop * downsampling
+    return max(unit, round(seconds * sample_rate / unit) * unit)

@@ -5,8 +5,8 @@ from audiovae.enhancers.latent_fft_boost import LatentFFTBoost
 from audiovae.enhancers.latent_laplacian import LatentLaplacian
 from audiovae.enhancers.learnable_latent_filter import LearnableLatentFilter
 from audiovae.enhancers.mel_hf_shelf import MelHFShelf
-from audiovae.enhancers.registry import ENHANCERS, build_enhancer, validate_enhancement, validated_stages
+from audiovae.enhancers.registry import ENHANCERS, build_enhancer, resolve_enhancement, validated_stages
 
 __all__ = ["LATENT", "MEL", "Enhancer", "EnhancerChain", "LatentFFTBoost", "LatentLaplacian",
-           "LearnableLatentFilter", "MelHFShelf", "ENHANCERS", "build_enhancer", "validate_enhancement",
+           "LearnableLatentFilter", "MelHFShelf", "ENHANCERS", "build_enhancer", "resolve_enhancement",
            "validated_stages"]

@@ -1,5 +1,6 @@
 """Enhancers by config name. A config is `{name: <registered name>, <constructor argument>: value, ...}`,
-or `{name: chain, stages: [<config>, ...]}`, or `{name: none}`. Keys are checked against the constructor."""
+or `{name: chain, stages: [<config>, ...]}`, or `{name: none}`. Keys are checked against the constructor.
+Any of them may carry `checkpoint: PATH`, an exported enhancer whose config and weights are used instead."""
 import dataclasses
 import inspect
 import typing
@@ -15,6 +16,7 @@ from audiovae.enhancers.latent_fft_boost import LatentFFTBoost
 from audiovae.enhancers.latent_laplacian import LatentLaplacian
 from audiovae.enhancers.learnable_latent_filter import LearnableLatentFilter
 from audiovae.enhancers.mel_hf_shelf import MelHFShelf
+from audiovae.enhancers.serialization import load_enhancer_weights, read_enhancement_config
 
 ENHANCERS: dict[str, type[Enhancer]] = {
     "latent_fft_boost": LatentFFTBoost,
@@ -24,13 +26,13 @@ ENHANCERS: dict[str, type[Enhancer]] = {
 }
 NONE, CHAIN = "none", "chain"
 # Keys of the `enhancement` section that are not constructor arguments of the enhancer itself.
-RESERVED = ("name",)
+RESERVED = ("name", "checkpoint")
 
 
 def _schema(cls: type) -> type:
     """A dataclass whose fields are `cls.__init__`'s arguments, with their types and defaults."""
     hints = typing.get_type_hints(cls.__init__)
-    fields = [("name", str, dataclasses.field(default=""))]
+    fields = [("name", str, dataclasses.field(default="")), ("checkpoint", typing.Optional[str], None)]
     for pname, param in inspect.signature(cls.__init__).parameters.items():
         if pname == "self":
             continue
@@ -44,7 +46,7 @@ def _stage_configs(cfg: DictConfig, where: str) -> list[tuple[str, DictConfig]]:
     if name == NONE:
         return []
     if name == CHAIN:
-        unknown = set(cfg.keys()) - {"name", "stages"}
+        unknown = set(cfg.keys()) - {"name", "stages", "checkpoint"}
         if unknown:
             raise ConfigError(f"config key '{where}.{sorted(unknown)[0]}': a chain takes only 'stages'")
         stages = []
@@ -72,11 +74,23 @@ def validated_stages(cfg: DictConfig, where: str = "enhancement") -> list[tuple[
     return out
 
 
-def validate_enhancement(run_cfg: DictConfig) -> None:
-    """Config validator for compose(): the run's `enhancement` section is buildable."""
+def resolve_enhancement(run_cfg: DictConfig) -> None:
+    """compose() hook: with `enhancement.checkpoint`, the exported file's own config replaces the section (keeping
+    the path), so the saved run config says what was evaluated; then every stage is type-checked."""
+    checkpoint = run_cfg.enhancement.get("checkpoint")
+    if checkpoint:
+        try:
+            exported = read_enhancement_config(checkpoint)
+        except (FileNotFoundError, ValueError) as err:
+            raise ConfigError(f"config key 'enhancement.checkpoint': {err}") from None
+        run_cfg.enhancement = OmegaConf.create({**exported, "checkpoint": checkpoint})
     validated_stages(run_cfg.enhancement)
 
 
 def build_enhancer(cfg: DictConfig) -> EnhancerChain:
-    """An EnhancerChain from an `enhancement` config (a single enhancer becomes a one-stage chain)."""
-    return EnhancerChain([cls(**kwargs) for cls, kwargs in validated_stages(cfg)])
+    """An EnhancerChain from an `enhancement` config (a single enhancer becomes a one-stage chain); with
+    `checkpoint`, its exported weights are loaded."""
+    chain = EnhancerChain([cls(**kwargs) for cls, kwargs in validated_stages(cfg)])
+    if cfg.get("checkpoint"):
+        load_enhancer_weights(chain, cfg.checkpoint)
+    return chain

@@ -1,18 +1,17 @@
 """`evaluate.py`'s job: config -> files -> Trainer.test over the pipeline -> results, summary, report, W&B."""
-import os
 import time
 import warnings
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from audiovae.config.compose import ConfigError, config_hash, save_config
+from audiovae.config.compose import ConfigError
 from audiovae.data.eval_data import EvalDataModule, EvalDataset
 from audiovae.data.files import file_key, find_audio_files
+from audiovae.data.segments import segment_samples
 from audiovae.evaluation.engine import Segmenting
 from audiovae.evaluation.plots import plot_summary
 from audiovae.evaluation.report import write_report
@@ -23,9 +22,10 @@ from audiovae.lightning.eval_module import EvalModule
 from audiovae.metrics.collection import build_metric
 from audiovae.models.factory import build_enhanced_vae, build_frontend
 from audiovae.pipeline import ReconstructionPipeline
+from audiovae.runs import is_launcher_process, prepare_out_dir, resolve_out_dir, run_hash
 from audiovae.tracking.wandb_logger import make_wandb_logger
 
-RUN_DIR_ENV = "AUDIOVAE_RUN_DIR"  # lets DDP worker processes find the run directory rank 0 chose
+EVAL_IGNORE = ("out_dir", "logger")  # sections that do not change an evaluation's results
 
 
 @dataclass
@@ -40,51 +40,24 @@ class EvalOutcome:
         return 1 if self.n_ok == 0 or (strict and self.n_failed > 0) else 0
 
 
-def run_hash(cfg: DictConfig) -> str:
-    """Hash of everything that decides the results (out_dir and logger settings excluded)."""
-    return config_hash(OmegaConf.masked_copy(cfg, [k for k in cfg if k not in ("out_dir", "logger")]))
-
-
-def resolve_out_dir(cfg: DictConfig) -> Path:
-    if cfg.out_dir:
-        return Path(cfg.out_dir).expanduser()
-    if os.environ.get(RUN_DIR_ENV):
-        return Path(os.environ[RUN_DIR_ENV])
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    return Path("outputs") / "eval" / f"{stamp}-{run_hash(cfg)}"
-
-
-def prepare_out_dir(cfg: DictConfig, out_dir: Path) -> None:
-    """Save the config; an out_dir holding another config's results is refused rather than mixed."""
-    saved = out_dir / "config_hash.txt"
-    if saved.exists() and (out_dir / "run_hash.txt").exists():
-        previous = (out_dir / "run_hash.txt").read_text().strip()
-        if previous != run_hash(cfg):
-            raise ConfigError(f"out_dir '{out_dir}' holds results of another config (run hash {previous}, this "
-                              f"config {run_hash(cfg)}): choose a new out_dir to avoid mixing them")
-    save_config(cfg, out_dir)
-    (out_dir / "run_hash.txt").write_text(run_hash(cfg) + "\n")
-
-
 def segmenting_for(cfg: DictConfig, downsampling: int) -> Segmenting:
     hop, sr = cfg.frontend.hop_length, cfg.frontend.sample_rate
-    unit = hop * downsampling
-    segment = max(unit, round(cfg.data.max_seconds * sr / unit) * unit)
+    segment = segment_samples(cfg.data.max_seconds, sr, hop, downsampling)
     overlap = round(cfg.data.chunk_overlap_seconds * sr / hop) * hop
     if cfg.data.chunking and not 0 <= overlap < segment:
-        raise ConfigError(f"config key 'data.chunk_overlap_seconds': must be shorter than data.max_seconds")
+        raise ConfigError("config key 'data.chunk_overlap_seconds': must be shorter than data.max_seconds")
     return Segmenting(segment, overlap, cfg.data.chunking, cfg.data.batch_size, hop)
 
 
 def run_evaluation(cfg: DictConfig) -> EvalOutcome:
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     torch.use_deterministic_algorithms(True, warn_only=True)
-    out_dir = resolve_out_dir(cfg)
-    os.environ[RUN_DIR_ENV] = str(out_dir)
+    hash_ = run_hash(cfg, EVAL_IGNORE)
+    out_dir = resolve_out_dir(cfg.out_dir, "eval", hash_)
     paths = find_audio_files(cfg.data.dir, cfg.data.patterns, cfg.data.files)
     keys = [file_key(p, cfg.data.dir) for p in paths]
-    if int(os.environ.get("LOCAL_RANK", 0)) == 0 and int(os.environ.get("NODE_RANK", 0)) == 0:
-        prepare_out_dir(cfg, out_dir)
+    if is_launcher_process():
+        prepare_out_dir(cfg, out_dir, hash_)
 
     model = build_enhanced_vae(cfg.model, cfg.enhancement)
     frontend = build_frontend(cfg.frontend, model.downsampling)
@@ -100,7 +73,7 @@ def run_evaluation(cfg: DictConfig) -> EvalOutcome:
     dataset = EvalDataset(paths, keys, todo, frontend, max_samples, cfg.data.silence_threshold_db)
     module = EvalModule(pipeline, metrics, segmenting, out_dir, cfg.outputs.save_audio, cfg.outputs.save_plots,
                         cfg.outputs.max_plots, cfg.seed)
-    logger = make_wandb_logger(cfg.logger, cfg, out_dir, job_type="eval", config_hash=run_hash(cfg))
+    logger = make_wandb_logger(cfg.logger, cfg, out_dir, job_type="eval", config_hash=hash_)
     trainer = pl.Trainer(**OmegaConf.to_container(cfg.trainer), logger=logger if logger else False,
                          use_distributed_sampler=False, enable_checkpointing=False, enable_model_summary=False,
                          inference_mode=True)
@@ -118,7 +91,7 @@ def run_evaluation(cfg: DictConfig) -> EvalOutcome:
     rows = [to_row(r, cfg.metrics.names) for r in results]
     new_audio_s = sum(r.evaluated_s for r in module.results if r.status == OK)
     summary = {
-        "run": {"out_dir": str(out_dir), "config_hash": run_hash(cfg), "model": cfg.model.name,
+        "run": {"out_dir": str(out_dir), "config_hash": hash_, "model": cfg.model.name,
                 "enhancement": OmegaConf.to_container(cfg.enhancement), "sample_rate": cfg.frontend.sample_rate,
                 "device": str(trainer.strategy.root_device), "world_size": trainer.world_size,
                 "versions": package_versions(), "audio_seconds": sum(r["evaluated_s"] for r in rows if r["status"] == OK),

@@ -1,0 +1,135 @@
+"""Training data: clips scanned once (bad files skipped with a warning), a seeded split by file, random crops
+for training that depend only on (seed, epoch, file), and fixed crops for validation."""
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+
+from audiovae.audio.frontend import MelFrontEnd
+from audiovae.audio.io import AudioError, check_waveform, load_audio
+from audiovae.data.eval_data import ShardSampler
+from audiovae.data.files import DataError, find_audio_files
+
+
+@dataclass
+class Clip:
+    path: str
+    waveform: np.ndarray  # mono float32 at the model rate, not yet normalised
+
+
+def scan_clips(paths: list[Path], sample_rate: int, silence_threshold_db: float) -> tuple[list[Clip], list[str]]:
+    """Load every file once; returns the good clips and one 'file: reason' line per bad file."""
+    clips, bad = [], []
+    for path in paths:
+        try:
+            clip = load_audio(path, sample_rate)
+            check_waveform(path, clip.waveform, silence_threshold_db)
+            clips.append(Clip(str(path), clip.waveform))
+        except AudioError as err:
+            bad.append(str(err))
+    return clips, bad
+
+
+def split_by_file(n: int, val_ratio: float, seed: int) -> tuple[list[int], list[int]]:
+    """A seeded split of n files: (train positions, val positions), at least one of each when n ≥ 2."""
+    order = np.random.default_rng(seed).permutation(n).tolist()
+    n_val = min(max(1, round(val_ratio * n)), n - 1) if n >= 2 else 0
+    return sorted(order[n_val:]), sorted(order[:n_val])
+
+
+def fit_length(waveform: np.ndarray, length: int, offset: int = 0) -> np.ndarray:
+    """`length` samples from `offset`, zero-padded when the clip is shorter."""
+    piece = waveform[offset : offset + length]
+    return np.pad(piece, (0, length - len(piece))) if len(piece) < length else piece
+
+
+class RandomCrops(Dataset):
+    """Item (position, epoch) -> a prepared crop whose offset is drawn from (seed, epoch, position)."""
+
+    def __init__(self, clips: list[Clip], frontend: MelFrontEnd, crop: int, seed: int):
+        self.clips, self.frontend, self.crop, self.seed = clips, frontend, crop, seed
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def __getitem__(self, key: tuple[int, int]) -> dict:
+        position, epoch = key
+        wave = self.clips[position].waveform
+        room = max(len(wave) - self.crop, 0)
+        offset = int(np.random.default_rng([self.seed, epoch, position]).integers(0, room + 1))
+        crop = fit_length(wave, self.crop, offset)
+        length = min(self.crop, len(wave) - offset)
+        prepared = self.frontend.prepare(torch.from_numpy(np.ascontiguousarray(crop[:length])))
+        out = torch.zeros(self.crop)
+        out[:length] = prepared
+        return {"waveform": out, "length": length}
+
+
+class FixedCrops(Dataset):
+    """The first `crop` samples of each validation clip, prepared like evaluation prepares a cut file."""
+
+    def __init__(self, clips: list[Clip], frontend: MelFrontEnd, crop: int):
+        self.clips, self.frontend, self.crop = clips, frontend, crop
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def __getitem__(self, position: int) -> dict:
+        wave = self.clips[position].waveform[: self.crop]
+        out = torch.zeros(self.crop)
+        out[: len(wave)] = self.frontend.prepare(torch.from_numpy(np.ascontiguousarray(wave)))
+        return {"waveform": out, "length": len(wave), "index": position}
+
+
+class EpochSampler(DistributedSampler):
+    """This rank's share of a seeded shuffle per epoch, yielding (position, epoch) pairs."""
+
+    def __iter__(self):
+        return ((i, self.epoch) for i in super().__iter__())
+
+
+class TrainDataModule(pl.LightningDataModule):
+    def __init__(self, dir: Optional[str], val_dir: Optional[str], patterns: list[str], val_ratio: float,
+                 crop_samples: int, silence_threshold_db: float, batch_size: int, val_batch_size: int,
+                 num_workers: int, frontend: MelFrontEnd, seed: int):
+        super().__init__()
+        self.frontend, self.crop, self.seed = frontend, crop_samples, seed
+        self.batch_size, self.val_batch_size, self.num_workers = batch_size, val_batch_size, num_workers
+        train_paths = find_audio_files(dir, patterns)
+        clips, bad = scan_clips(train_paths, frontend.sample_rate, silence_threshold_db)
+        if val_dir:
+            self.train_clips = clips
+            self.val_clips, bad_val = scan_clips(find_audio_files(val_dir, patterns), frontend.sample_rate,
+                                                 silence_threshold_db)
+            bad += bad_val
+        else:
+            train_pos, val_pos = split_by_file(len(clips), val_ratio, seed)
+            self.train_clips = [clips[i] for i in train_pos]
+            self.val_clips = [clips[i] for i in val_pos]
+        self.skipped = bad
+        if bad:
+            warnings.warn(f"skipping {len(bad)} unusable file(s):\n  " + "\n  ".join(bad), stacklevel=2)
+        if not self.train_clips or not self.val_clips:
+            raise DataError(f"need at least one training and one validation file with usable audio; found "
+                            f"{len(self.train_clips)} and {len(self.val_clips)} (data.dir '{dir}')")
+
+    def _rank_world(self) -> tuple[int, int]:
+        return (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
+
+    def train_dataloader(self) -> DataLoader:
+        rank, world = self._rank_world()
+        sampler = EpochSampler(RandomCrops(self.train_clips, self.frontend, self.crop, self.seed), num_replicas=world,
+                               rank=rank, shuffle=True, seed=self.seed, drop_last=False)
+        return DataLoader(sampler.dataset, batch_size=self.batch_size, sampler=sampler, num_workers=self.num_workers,
+                          drop_last=False)
+
+    def val_dataloader(self) -> DataLoader:
+        rank, world = self._rank_world()
+        dataset = FixedCrops(self.val_clips, self.frontend, self.crop)
+        return DataLoader(dataset, batch_size=self.val_batch_size, sampler=ShardSampler(len(dataset), rank, world),
+                          num_workers=self.num_workers)

@@ -1,0 +1,38 @@
+"""An enhancer as one small file: safetensors weights with its enhancement config in the metadata."""
+import json
+from pathlib import Path
+
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
+
+from audiovae.enhancers.chain import EnhancerChain
+
+METADATA_KEY = "audiovae_enhancement"
+
+
+def export_enhancer(enhancer: EnhancerChain, enhancement: dict, path: Path) -> Path:
+    """Write the chain's weights and its (checkpoint-free) enhancement config to `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    config = {k: v for k, v in enhancement.items() if k != "checkpoint"}
+    state = {k: v.detach().cpu().contiguous() for k, v in enhancer.state_dict().items()}
+    save_file(state, str(path), metadata={METADATA_KEY: json.dumps(config)})
+    return path
+
+
+def read_enhancement_config(path: str) -> dict:
+    """The enhancement config stored in an exported enhancer file."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"'{path}' does not exist")
+    try:
+        with safe_open(path, framework="pt") as f:
+            metadata = f.metadata() or {}
+    except Exception as err:  # safetensors raises its own error types for foreign files
+        raise ValueError(f"'{path}' is not a safetensors file ({err})") from None
+    if METADATA_KEY not in metadata:
+        raise ValueError(f"'{path}' is not an exported audiovae enhancer")
+    return json.loads(metadata[METADATA_KEY])
+
+
+def load_enhancer_weights(enhancer: EnhancerChain, path: str) -> EnhancerChain:
+    enhancer.load_state_dict(load_file(path), strict=True)
+    return enhancer

@@ -1,0 +1,153 @@
+"""LightningModule that fine-tunes the enhancement; the VAE and vocoder stay frozen unless configured."""
+import math
+from typing import Any, Sequence
+
+import pytorch_lightning as pl
+import torch
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
+
+from audiovae.audio.frontend import MelFrontEnd
+from audiovae.evaluation.engine import FileSignals
+from audiovae.metrics.base import MEL
+from audiovae.metrics.collection import build_metric_collection
+from audiovae.models.enhanced_vae import EnhancedVAE
+from audiovae.pipeline import ReconstructionPipeline
+from audiovae.training.export import CHECKPOINT_KEY
+from audiovae.training.losses import ReconstructionLoss
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training produced NaN or inf; the run stops and keeps its last good checkpoint."""
+
+
+def trainable_modules(model: EnhancedVAE, names: Sequence[str]) -> dict[str, nn.Module]:
+    """`enhancer`, `vae.decoder`, … -> the submodules of the enhanced VAE to train."""
+    out = {}
+    for name in names:
+        module = model
+        for part in name.split("."):
+            if not hasattr(module, part):
+                raise ValueError(f"config key 'trainable': '{name}' is not a part of the model (try enhancer, vae.decoder)")
+            module = getattr(module, part)
+        out[name] = module
+    return out
+
+
+def lr_lambda(schedule: str, warmup_steps: int, total_steps: int, min_lr_ratio: float):
+    """Multiplier of the base rate at a step: linear warm-up, then cosine decay to min_lr_ratio (or constant)."""
+    if schedule not in ("cosine", "constant"):
+        raise ValueError(f"config key 'optim.schedule': '{schedule}' is not cosine or constant")
+
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        if schedule == "constant":
+            return 1.0
+        progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
+        return min_lr_ratio + (1 - min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return factor
+
+
+class TrainModule(pl.LightningModule):
+    def __init__(self, frontend: MelFrontEnd, model: EnhancedVAE, loss: ReconstructionLoss, trainable: Sequence[str],
+                 optim: DictConfig, val_metrics: Sequence[str], enhancement: DictConfig, total_steps: int,
+                 examples_every_n_val: int, examples_count: int):
+        super().__init__()
+        self.pipeline = ReconstructionPipeline(frontend, model)
+        self.model, self.frontend, self.loss = model, frontend, loss
+        self.model.requires_grad_(False)
+        self.trained = trainable_modules(model, trainable)
+        for module in self.trained.values():
+            module.requires_grad_(True)
+        if not any(p.requires_grad for p in self.parameters()):
+            raise ValueError(f"nothing to train: {list(trainable)} has no parameters (enhancement "
+                             f"'{enhancement.name}'); use enhancement=learnable_latent_filter or add vae.decoder")
+        self.optim_cfg, self.total_steps = optim, total_steps
+        self.enhancement = OmegaConf.to_container(enhancement)
+        self.examples_every_n_val, self.examples_count = examples_every_n_val, examples_count
+        metric_args = dict(sample_rate=frontend.sample_rate)
+        self.val_metrics = nn.ModuleDict({
+            variant: nn.ModuleDict({domain: build_metric_collection(val_metrics, domain, f"val/{variant}/",
+                                                                    **metric_args)
+                                    for domain in ("waveform", MEL)})
+            for variant in ("base", "enhanced")})
+        self._val_count = 0
+        self.strict_loading = False  # checkpoints carry only the trained parameters
+        self.example_sink = None  # set by the run: callable(list[FileSignals], step), called on rank 0
+
+    def train(self, mode: bool = True):
+        """Only the trained parts follow train/eval; frozen parts stay in eval mode (no dropout/norm updates)."""
+        super().train(False)
+        for module in self.trained.values():
+            module.train(mode)
+        self.training = mode
+        return self
+
+    def _reconstruct(self, waveform: torch.Tensor):
+        with torch.no_grad():
+            mel = self.frontend(waveform)
+            latent = self.model.encode(mel)
+        return mel, latent
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        waveform = batch["waveform"]
+        mel, latent = self._reconstruct(waveform)
+        enhanced = self.model.decode(latent, enhanced=True)
+        wave = self.model.vocode(enhanced, waveform.shape[-1]) if self.loss.needs_waveform else None
+        total, terms = self.loss(enhanced, mel, wave, waveform)
+        if not torch.isfinite(total):
+            raise NonFiniteLossError(
+                f"non-finite training loss {total.item()} at step {self.global_step} "
+                f"({', '.join(f'{k}={v.item():.4g}' for k, v in terms.items())}); the run stops and keeps its last "
+                f"good checkpoint: lower optim.lr or check the data")
+        self.log("train/loss", total, prog_bar=True)
+        self.log_dict({f"train/loss_{k}": v for k, v in terms.items()})
+        return total
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        waveform, lengths = batch["waveform"], batch["length"]
+        out = self.pipeline(waveform)
+        frames = lengths // self.frontend.hop_length
+        for variant, mel, wave in (("base", out.base_mel, out.base_wave), ("enhanced", out.enhanced_mel, out.enhanced_wave)):
+            total, _ = self.loss(mel, out.reference_mel, wave if self.loss.needs_waveform else None, waveform)
+            self.log(f"val/{variant}/loss", total, sync_dist=True, batch_size=waveform.shape[0])
+            self.val_metrics[variant]["waveform"].update(wave, waveform, lengths)
+            self.val_metrics[variant][MEL].update(mel, out.reference_mel, frames)
+        if (batch_idx == 0 and self.example_sink is not None and self.trainer.is_global_zero
+                and self._val_count % self.examples_every_n_val == 0):
+            self.example_sink([self._example(out, waveform, i, int(lengths[i]))
+                               for i in range(min(self.examples_count, waveform.shape[0]))], self.global_step)
+
+    def _example(self, out, waveform: torch.Tensor, i: int, n: int) -> FileSignals:
+        frames = n // self.frontend.hop_length
+        return FileSignals(waveform[i, :n], out.vocoder_wave[i, :n], out.base_wave[i, :n], out.enhanced_wave[i, :n],
+                           out.reference_mel[i : i + 1, :, :frames], out.base_mel[i : i + 1, :, :frames],
+                           out.enhanced_mel[i : i + 1, :, :frames])
+
+    def on_validation_epoch_end(self) -> None:
+        for variant in self.val_metrics.values():
+            for collection in variant.values():
+                self.log_dict(collection.compute(), sync_dist=False)
+                collection.reset()
+        self._val_count += 1
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        params = [p for p in self.parameters() if p.requires_grad]
+        opt = torch.optim.AdamW(params, lr=self.optim_cfg.lr, weight_decay=self.optim_cfg.weight_decay,
+                                betas=tuple(self.optim_cfg.betas))
+        schedule = lr_lambda(self.optim_cfg.schedule, self.optim_cfg.warmup_steps, self.total_steps,
+                             self.optim_cfg.min_lr_ratio)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": torch.optim.lr_scheduler.LambdaLR(opt, schedule),
+                                                   "interval": "step"}}
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        """Checkpoints hold the trained parameters only: the frozen VAE and vocoder come from `model.path`."""
+        prefixes = tuple(f"model.{name}." for name in self.trained)
+        checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefixes)}
+        checkpoint[CHECKPOINT_KEY] = self.enhancement
+        checkpoint["audiovae_val_count"] = self._val_count
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self._val_count = checkpoint.get("audiovae_val_count", 0)

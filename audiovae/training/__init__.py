@@ -1,0 +1,1 @@
+"""Fine-tuning the enhancement: losses, export, and the training run."""

@@ -1,0 +1,109 @@
+"""`train.py`'s job: config -> data -> Trainer.fit of the enhancer -> checkpoints, exported enhancer, W&B."""
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import pytorch_lightning as pl
+import wandb
+from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
+
+from audiovae.config.compose import ConfigError
+from audiovae.data.segments import segment_samples
+from audiovae.data.train_data import TrainDataModule
+from audiovae.evaluation.summary import package_versions, write_json
+from audiovae.lightning.train_module import TrainModule
+from audiovae.models.factory import build_enhanced_vae, build_frontend
+from audiovae.runs import is_launcher_process, prepare_out_dir, resolve_out_dir, run_hash
+from audiovae.tracking.wandb_logger import make_wandb_logger
+from audiovae.training.examples import wandb_example_sink
+from audiovae.training.export import export_from_checkpoint
+from audiovae.training.losses import ReconstructionLoss
+
+TRAIN_IGNORE = ("out_dir", "logger", "resume", "ckpt_path")  # sections that do not change the trained result
+EXPORT_NAME = "enhancer.safetensors"
+
+
+@dataclass
+class TrainOutcome:
+    out_dir: Path
+    exported: Optional[Path]
+    best_checkpoint: Optional[str]
+    best_score: Optional[float]
+
+
+def _resume_from(cfg: DictConfig, out_dir: Path) -> Optional[str]:
+    if cfg.ckpt_path:
+        if not Path(cfg.ckpt_path).is_file():
+            raise ConfigError(f"config key 'ckpt_path': '{cfg.ckpt_path}' does not exist")
+        return cfg.ckpt_path
+    if cfg.resume:
+        last = out_dir / "checkpoints" / "last.ckpt"
+        if not last.is_file():
+            raise ConfigError(f"config key 'resume': no checkpoint to resume at {last}; set out_dir to the run to "
+                              f"continue, or ckpt_path")
+        return str(last)
+    return None
+
+
+def _scalars(metrics: dict) -> dict:
+    return {k: float(v) for k, v in metrics.items()}
+
+
+def run_training(cfg: DictConfig) -> TrainOutcome:
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    hash_ = run_hash(cfg, TRAIN_IGNORE)
+    out_dir = resolve_out_dir(cfg.out_dir, "train", hash_)
+    if is_launcher_process():
+        prepare_out_dir(cfg, out_dir, hash_)
+    ckpt_path = _resume_from(cfg, out_dir)
+
+    model = build_enhanced_vae(cfg.model, cfg.enhancement)
+    frontend = build_frontend(cfg.frontend, model.downsampling)
+    crop = segment_samples(cfg.data.crop_seconds, frontend.sample_rate, frontend.hop_length, model.downsampling)
+    data_args = OmegaConf.to_container(cfg.data)
+    data_args.pop("crop_seconds")
+    datamodule = TrainDataModule(**data_args, crop_samples=crop, frontend=frontend, seed=cfg.seed)
+    module = TrainModule(frontend, model, ReconstructionLoss(**cfg.loss), cfg.trainable, cfg.optim, cfg.val_metrics,
+                         cfg.enhancement, cfg.optim.total_steps or cfg.loop.max_steps, cfg.examples.every_n_val,
+                         cfg.examples.count)
+    logger = make_wandb_logger(cfg.logger, cfg, out_dir, job_type="train", config_hash=hash_)
+    checkpoints = ModelCheckpoint(dirpath=out_dir / "checkpoints", monitor=cfg.checkpoint.monitor,
+                                  mode=cfg.checkpoint.mode, save_top_k=cfg.checkpoint.save_top_k, save_last=True,
+                                  filename="step{step:07d}", auto_insert_metric_name=False)
+    callbacks = [checkpoints] + ([LearningRateMonitor(logging_interval="step")] if logger else [])
+    loop = cfg.loop
+    trainer = pl.Trainer(**OmegaConf.to_container(cfg.trainer), logger=logger if logger else False,
+                         callbacks=callbacks, max_steps=loop.max_steps,
+                         max_epochs=loop.max_epochs,
+                         val_check_interval=loop.val_check_interval,
+                         check_val_every_n_epoch=loop.check_val_every_n_epoch,
+                         gradient_clip_val=loop.gradient_clip_val, log_every_n_steps=loop.log_every_n_steps,
+                         use_distributed_sampler=False, enable_model_summary=False, num_sanity_val_steps=0)
+    if logger is not None and cfg.examples.count > 0:
+        module.example_sink = wandb_example_sink(logger.experiment, frontend.sample_rate, out_dir / "examples")
+    initial = None
+    if loop.validate_before_training and ckpt_path is None:
+        initial = _scalars(trainer.validate(module, datamodule=datamodule, verbose=False)[0])
+    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    if not trainer.is_global_zero:
+        return TrainOutcome(out_dir, None, None, None)
+
+    best = checkpoints.best_model_path or checkpoints.last_model_path
+    exported = export_from_checkpoint(Path(best), out_dir / EXPORT_NAME)
+    best_score = float(checkpoints.best_model_score) if checkpoints.best_model_score is not None else None
+    summary = {"out_dir": str(out_dir), "config_hash": hash_, "versions": package_versions(),
+               "steps": trainer.global_step, "skipped_files": datamodule.skipped,
+               "train_files": len(datamodule.train_clips), "val_files": len(datamodule.val_clips),
+               "initial_validation": initial, "final_metrics": _scalars(trainer.callback_metrics),
+               "monitor": cfg.checkpoint.monitor, "best_score": best_score, "best_checkpoint": best,
+               "exported_enhancer": str(exported), "config": OmegaConf.to_container(cfg, resolve=True)}
+    write_json(out_dir / "train_summary.json", summary)
+    if logger is not None:
+        artifact = wandb.Artifact(f"enhancer-{hash_}", type="enhancer",
+                                  metadata={"monitor": cfg.checkpoint.monitor, "best_score": best_score,
+                                            "enhancement": OmegaConf.to_container(cfg.enhancement)})
+        artifact.add_file(str(exported))
+        logger.experiment.log_artifact(artifact)
+        logger.experiment.finish()
+    return TrainOutcome(out_dir, exported, best, best_score)
