@@ -33,9 +33,9 @@ def _records(path: Path):
 
 
 def read_offline_run(run_dir: Path) -> dict:
-    """{'summary': {...}, 'config': {...}, 'job_type': str, 'group': str, 'tables': {key: table json}}."""
+    """{'summary', 'config', 'job_type', 'group', 'tables': {key: table json}, 'artifacts': [{type, name}]}."""
     run_dir = Path(run_dir)
-    summary, config, run = {}, {}, None
+    summary, config, run, artifacts = {}, {}, None, []
     for record in _records(next(run_dir.glob("run-*.wandb"))):
         kind = record.WhichOneof("record_type")
         if kind == "summary":
@@ -44,6 +44,8 @@ def read_offline_run(run_dir: Path) -> dict:
         elif kind == "config":
             for item in record.config.update:
                 config[item.key] = json.loads(item.value_json)
+        elif kind == "artifact":
+            artifacts.append({"type": record.artifact.type, "name": record.artifact.name})
         elif kind == "run":
             run = record.run
             for item in run.config.update:
@@ -53,4 +55,4 @@ def read_offline_run(run_dir: Path) -> dict:
         key = str(path.relative_to(run_dir / "files" / "media" / "table").parent / path.name.split("_")[0])
         tables[key] = json.loads(path.read_text())
     return {"summary": summary, "config": config, "job_type": run.job_type if run else None,
-            "group": run.run_group if run else None, "tables": tables}
+            "group": run.run_group if run else None, "tables": tables, "artifacts": artifacts}

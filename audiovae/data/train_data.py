@@ -1,9 +1,10 @@
 """Training data: clips scanned once (bad files skipped with a warning), a seeded split by file, random crops
 for training that depend only on (seed, epoch, file), and fixed crops for validation."""
+import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 import pytorch_lightning as pl
@@ -87,10 +88,19 @@ class FixedCrops(Dataset):
 
 
 class EpochSampler(DistributedSampler):
-    """This rank's share of a seeded shuffle per epoch, yielding (position, epoch) pairs."""
+    """This rank's share of a seeded shuffle per epoch, yielding (position, epoch) pairs.
+
+    The epoch is `epoch_source()` when set (the run derives it from the global step, which a resumed run restores
+    exactly; Lightning's own epoch counter can run ahead by one after resuming from an end-of-epoch checkpoint).
+    """
+
+    epoch_source: Optional[Callable[[], int]] = None
 
     def __iter__(self):
-        return ((i, self.epoch) for i in super().__iter__())
+        if self.epoch_source is not None:
+            self.set_epoch(self.epoch_source())
+        epoch = self.epoch
+        return ((i, epoch) for i in super().__iter__())
 
 
 class TrainDataModule(pl.LightningDataModule):
@@ -125,6 +135,9 @@ class TrainDataModule(pl.LightningDataModule):
         rank, world = self._rank_world()
         sampler = EpochSampler(RandomCrops(self.train_clips, self.frontend, self.crop, self.seed), num_replicas=world,
                                rank=rank, shuffle=True, seed=self.seed, drop_last=False)
+        if self.trainer is not None:
+            steps_per_epoch = math.ceil(len(sampler) / self.batch_size)
+            sampler.epoch_source = lambda: self.trainer.global_step // steps_per_epoch
         return DataLoader(sampler.dataset, batch_size=self.batch_size, sampler=sampler, num_workers=self.num_workers,
                           drop_last=False)
 

@@ -68,10 +68,15 @@ def run_training(cfg: DictConfig) -> TrainOutcome:
                          cfg.enhancement, cfg.optim.total_steps or cfg.loop.max_steps, cfg.examples.every_n_val,
                          cfg.examples.count)
     logger = make_wandb_logger(cfg.logger, cfg, out_dir, job_type="train", config_hash=hash_)
-    checkpoints = ModelCheckpoint(dirpath=out_dir / "checkpoints", monitor=cfg.checkpoint.monitor,
-                                  mode=cfg.checkpoint.mode, save_top_k=cfg.checkpoint.save_top_k, save_last=True,
-                                  filename="step{step:07d}", auto_insert_metric_name=False)
-    callbacks = [checkpoints] + ([LearningRateMonitor(logging_interval="step")] if logger else [])
+    ckpt_dir = out_dir / "checkpoints"
+    checkpoints = ModelCheckpoint(dirpath=ckpt_dir, monitor=cfg.checkpoint.monitor, mode=cfg.checkpoint.mode,
+                                  save_top_k=cfg.checkpoint.save_top_k, filename="step{step:07d}",
+                                  auto_insert_metric_name=False)
+    # last.ckpt: the latest completed epoch (after its validation), so a resumed run starts the next epoch exactly
+    # where an uninterrupted one would. (`save_last=True` refreshes it only when a best checkpoint is written.)
+    latest = ModelCheckpoint(dirpath=ckpt_dir, filename="last", monitor=None, save_top_k=1,
+                             enable_version_counter=False, save_on_train_epoch_end=True)
+    callbacks = [checkpoints, latest] + ([LearningRateMonitor(logging_interval="step")] if logger else [])
     loop = cfg.loop
     trainer = pl.Trainer(**OmegaConf.to_container(cfg.trainer), logger=logger if logger else False,
                          callbacks=callbacks, max_steps=loop.max_steps,
@@ -86,15 +91,17 @@ def run_training(cfg: DictConfig) -> TrainOutcome:
     if loop.validate_before_training and ckpt_path is None:
         initial = _scalars(trainer.validate(module, datamodule=datamodule, verbose=False)[0])
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    trainer.save_checkpoint(ckpt_dir / "last.ckpt")  # the final state, also when max_steps ends mid-epoch
     if not trainer.is_global_zero:
         return TrainOutcome(out_dir, None, None, None)
 
-    best = checkpoints.best_model_path or checkpoints.last_model_path
+    best = checkpoints.best_model_path or str(ckpt_dir / "last.ckpt")
     exported = export_from_checkpoint(Path(best), out_dir / EXPORT_NAME)
     best_score = float(checkpoints.best_model_score) if checkpoints.best_model_score is not None else None
     summary = {"out_dir": str(out_dir), "config_hash": hash_, "versions": package_versions(),
                "steps": trainer.global_step, "skipped_files": datamodule.skipped,
-               "train_files": len(datamodule.train_clips), "val_files": len(datamodule.val_clips),
+               "train_files": [c.path for c in datamodule.train_clips],
+               "val_files": [c.path for c in datamodule.val_clips],
                "initial_validation": initial, "final_metrics": _scalars(trainer.callback_metrics),
                "monitor": cfg.checkpoint.monitor, "best_score": best_score, "best_checkpoint": best,
                "exported_enhancer": str(exported), "config": OmegaConf.to_container(cfg, resolve=True)}
