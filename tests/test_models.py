@@ -4,10 +4,13 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from audiovae.config import EvalConfig, compose
+from audiovae.config import ConfigError, EvalConfig, compose
 from audiovae.enhancers import EnhancerChain, LatentFFTBoost, MelHFShelf, resolve_enhancement
 from audiovae.models import EnhancedVAE, ModelUnavailableError, build_tiny_model, load_models
 from audiovae.models.factory import build_enhanced_vae, build_frontend
+from audiovae.models.griffin_lim import GriffinLimVocoder
+from audiovae.models.builders import build_demo_untrained
+from audiovae.demo import demo_clips
 
 
 def tiny_cfg(*overrides):
@@ -17,7 +20,7 @@ def tiny_cfg(*overrides):
 @pytest.fixture(scope="module")
 def tiny():
     cfg = tiny_cfg()
-    return build_enhanced_vae(cfg.model, cfg.enhancement), cfg
+    return build_enhanced_vae(cfg.model, cfg.enhancement, cfg.frontend), cfg
 
 
 def test_tiny_model_is_deterministic_and_loads_through_from_pretrained(tmp_path):
@@ -34,7 +37,7 @@ def test_tiny_model_is_deterministic_and_loads_through_from_pretrained(tmp_path)
 
 def test_model_tiny_config_builds_into_the_cache_on_first_use(audiovae_home):
     cfg = tiny_cfg()
-    build_enhanced_vae(cfg.model, cfg.enhancement)
+    build_enhanced_vae(cfg.model, cfg.enhancement, cfg.frontend)
     assert (audiovae_home / "models" / "tiny-v2" / "vae" / "config.json").is_file()
 
 
@@ -108,3 +111,38 @@ def test_vae_and_vocoder_are_frozen_and_vocoder_output_is_cropped(tiny):
 def test_downsampling_follows_the_vae_config(tiny):
     evae, _ = tiny
     assert evae.downsampling == 4 and OmegaConf.select(tiny_cfg(), "model.build") == "tiny"
+
+
+def test_griffin_lim_inverts_the_front_end_deterministically():
+    cfg = tiny_cfg()
+    frontend = build_frontend(cfg.frontend, frame_multiple=1)
+    music = demo_clips(seconds=1.0, sr=16000)
+    clips = torch.stack([torch.from_numpy(music["band"]), torch.from_numpy(music["chord"])]) * 0.6
+    mel = frontend(clips).squeeze(1)
+    vocoder = GriffinLimVocoder(frontend, n_iter=32)
+    wave = vocoder(mel)
+    assert wave.shape == clips.shape and torch.equal(wave, vocoder(mel))
+    torch.testing.assert_close(vocoder(mel[1]), wave[1], rtol=0, atol=1e-5)  # batch-independent
+    error = (frontend(wave).squeeze(1) - mel).abs()
+    loud = mel > mel.amax() - 6  # within ~52 dB of the peak
+    assert error[loud].mean() < 0.15  # log-mel of the re-synthesis; the phase is Griffin-Lim's, not the input's
+    assert (frontend(GriffinLimVocoder(frontend, n_iter=32, nnls_iters=0)(mel)).squeeze(1) - mel).abs()[loud].mean() \
+        > 1.25 * error[loud].mean()  # the NNLS refinement of the pseudo-inverse matters
+    assert GriffinLimVocoder(frontend, n_iter=1)(mel).shape == clips.shape
+    with pytest.raises(ValueError, match="griffin_lim_iters"):
+        GriffinLimVocoder(frontend, n_iter=0)
+
+
+def test_griffin_lim_vocoder_needs_only_the_vae_folder(tmp_path):
+    build_demo_untrained(tmp_path / "m")
+    cfg = tiny_cfg(f"model.path={tmp_path / 'm'}", "model.build=null", "model.vocoder=griffin_lim")
+    model = build_enhanced_vae(cfg.model, cfg.enhancement, cfg.frontend)
+    assert isinstance(model.vocoder, GriffinLimVocoder) and model.downsampling == 4
+    mel = torch.full((1, 1, 16, 64), -5.0)
+    assert model.vocode(mel, 2560).shape == (1, 2560)
+    with pytest.raises(ModelUnavailableError, match="vocoder"):
+        hifigan = tiny_cfg(f"model.path={tmp_path / 'm'}", "model.build=null")
+        build_enhanced_vae(hifigan.model, hifigan.enhancement, hifigan.frontend)
+    with pytest.raises(ConfigError, match="model.vocoder"):
+        bad = tiny_cfg("model.vocoder=wavenet")
+        build_enhanced_vae(bad.model, bad.enhancement, bad.frontend)

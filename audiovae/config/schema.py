@@ -22,12 +22,14 @@ class FrontEndConfig:
 
 @dataclass
 class ModelConfig:
-    """Arguments of `audiovae.models.loading.load_models`."""
+    """Arguments of `audiovae.models.factory.build_enhanced_vae` (and `load_models`)."""
 
     name: str = MISSING
     path: str = MISSING
     vae_subfolder: str = MISSING
     vocoder_subfolder: str = MISSING
+    vocoder: str = MISSING
+    griffin_lim_iters: int = MISSING
     build: Optional[str] = None
     cache_dir: Optional[str] = None
     sample_posterior: bool = MISSING
@@ -89,6 +91,15 @@ class OutputsConfig:
 
 
 @dataclass
+class SelectConfig:
+    """How a sweep names its best setting: the largest improvement over base in `metric` among the settings
+    whose improvement in each `min_improvement` metric is at least the given value (headline Δ units)."""
+
+    metric: str = MISSING
+    min_improvement: Dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
 class EvalConfig:
     """`evaluate.py`: the whole resolved configuration of an evaluation run."""
 
@@ -100,6 +111,8 @@ class EvalConfig:
     outputs: OutputsConfig = field(default_factory=OutputsConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    sweep: Dict[str, Any] = field(default_factory=dict)
+    select: SelectConfig = field(default_factory=SelectConfig)
     out_dir: Optional[str] = None
     seed: int = MISSING
     strict: bool = MISSING
@@ -129,6 +142,7 @@ class LossConfig:
     hf_cutoff_band: int = MISSING
     hf_band_weight: float = MISSING
     stft: float = MISSING
+    kl: float = MISSING
 
 
 @dataclass

@@ -4,6 +4,7 @@ from typing import Optional
 
 import torch
 from diffusers import AutoencoderKL
+from diffusers.models.autoencoders.vae import DiagonalGaussianDistribution
 from torch import nn
 
 from audiovae.enhancers.chain import EnhancerChain
@@ -42,8 +43,12 @@ class EnhancedVAE(nn.Module):
         """How much the VAE shrinks each spatial axis (mel frames must be a multiple of it)."""
         return 2 ** (len(self.vae.config.block_out_channels) - 1)
 
+    def posterior(self, mel: torch.Tensor) -> DiagonalGaussianDistribution:
+        """The VAE's posterior over the (unscaled) latent."""
+        return self.vae.encode(mel).latent_dist
+
     def encode(self, mel: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
-        posterior = self.vae.encode(mel).latent_dist
+        posterior = self.posterior(mel)
         if self.sample_posterior:
             if generator is None:
                 raise ValueError("model.sample_posterior=true needs an explicit seeded generator")
@@ -52,11 +57,13 @@ class EnhancedVAE(nn.Module):
             latent = posterior.mode()
         return latent * self.scaling_factor
 
-    def decode(self, latent: torch.Tensor, enhanced: bool) -> torch.Tensor:
+    def decode(self, latent: torch.Tensor, enhanced: bool, enhancer: Optional[EnhancerChain] = None) -> torch.Tensor:
+        """The base decode, or with `enhanced` the decode through `enhancer` (default: this model's own)."""
+        enhancer = self.enhancer if enhancer is None else enhancer
         if enhanced:
-            latent = self.enhancer.enhance_latent(latent)
+            latent = enhancer.enhance_latent(latent)
         mel = self.vae.decode(latent / self.scaling_factor).sample
-        return self.enhancer.enhance_mel(mel) if enhanced else mel
+        return enhancer.enhance_mel(mel) if enhanced else mel
 
     def vocode(self, mel: torch.Tensor, num_samples: int) -> torch.Tensor:
         """`[B, 1, T, F]` log-mel -> `[B, num_samples]` waveform."""

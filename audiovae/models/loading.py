@@ -9,7 +9,7 @@ from diffusers import AutoencoderKL
 from transformers import SpeechT5HifiGan
 from transformers.utils import logging as transformers_logging
 
-from audiovae.models.tiny import BUILDERS
+from audiovae.models.builders import BUILDERS
 
 
 class ModelUnavailableError(RuntimeError):
@@ -28,10 +28,11 @@ def _hub_reachable(timeout_s: float = 3.0) -> bool:
         return False
 
 
-def _how_to_get(name: str, path: str, vae_subfolder: str, vocoder_subfolder: str) -> str:
+def _how_to_get(name: str, path: str, vae_subfolder: str, vocoder_subfolder: str | None) -> str:
+    folders = " ".join(f"'{sub}/*'" for sub in (vae_subfolder, vocoder_subfolder) if sub)
     return (f"model '{name}' ({path}) is not in the local cache and the Hugging Face hub is unreachable. "
             f"On a machine with internet run: huggingface-cli download {path} --include "
-            f"'{vae_subfolder}/*' '{vocoder_subfolder}/*' --local-dir /some/dir, copy /some/dir here and set "
+            f"{folders} --local-dir /some/dir, copy /some/dir here and set "
             f"model.path=/some/dir (or model=tiny for an offline test model).")
 
 
@@ -58,24 +59,29 @@ def ensure_built(path: str, build: str | None) -> str:
     return str(folder)
 
 
-def load_models(name: str, path: str, vae_subfolder: str, vocoder_subfolder: str, build: str | None = None,
-                cache_dir: str | None = None) -> tuple[AutoencoderKL, SpeechT5HifiGan]:
-    """Load only the VAE and the vocoder (never the whole AudioLDM2Pipeline), in eval mode.
+def load_models(name: str, path: str, vae_subfolder: str, vocoder_subfolder: str | None, build: str | None = None,
+                cache_dir: str | None = None) -> tuple[AutoencoderKL, SpeechT5HifiGan | None]:
+    """Load only the VAE and the HiFi-GAN vocoder (never the whole AudioLDM2Pipeline), in eval mode.
 
     `path` is a hub id (cvssp/audioldm2, cvssp/audioldm2-music, cvssp/audioldm2-large) or a local folder.
-    Fails within seconds when offline and not cached, naming the model and how to fetch it.
+    `vocoder_subfolder=None` loads the VAE alone (for a weight-free vocoder). Fails within seconds when offline
+    and not cached, naming the model and how to fetch it.
     """
     transformers_logging.disable_progress_bar()
     source = ensure_built(path, build)
     is_local = Path(source).is_dir()
+
+    def load(local_only: bool):
+        vae = _from_pretrained(AutoencoderKL, source, vae_subfolder, cache_dir, local_only)
+        if vocoder_subfolder is None:
+            return vae.eval(), None
+        return vae.eval(), _from_pretrained(SpeechT5HifiGan, source, vocoder_subfolder, cache_dir, local_only).eval()
+
     try:
-        vae = _from_pretrained(AutoencoderKL, source, vae_subfolder, cache_dir, local_only=True)
-        vocoder = _from_pretrained(SpeechT5HifiGan, source, vocoder_subfolder, cache_dir, local_only=True)
+        return load(local_only=True)
     except (OSError, ValueError) as err:
         if is_local:
             raise ModelUnavailableError(f"model '{name}': cannot load from folder {source}: {err}") from None
         if not _hub_reachable():
             raise ModelUnavailableError(_how_to_get(name, path, vae_subfolder, vocoder_subfolder)) from None
-        vae = _from_pretrained(AutoencoderKL, source, vae_subfolder, cache_dir, local_only=False)
-        vocoder = _from_pretrained(SpeechT5HifiGan, source, vocoder_subfolder, cache_dir, local_only=False)
-    return vae.eval(), vocoder.eval()
+        return load(local_only=False)

@@ -1,0 +1,78 @@
+"""Seeded, diffusers-format AudioLDM2-shaped models built on first use (`model.build`): tiny random models for
+tests and CI, the demo VAE's initialisation, and random weights at AudioLDM2's full size for benchmarks."""
+import json
+from pathlib import Path
+
+import torch
+from diffusers import AutoencoderKL
+from transformers import SpeechT5HifiGan, SpeechT5HifiGanConfig
+from transformers.utils import logging as transformers_logging
+
+TINY_VAE = dict(
+    in_channels=1, out_channels=1, latent_channels=8, layers_per_block=1, norm_num_groups=8, sample_size=64,
+    block_out_channels=(8, 16, 16), down_block_types=("DownEncoderBlock2D",) * 3,
+    up_block_types=("UpDecoderBlock2D",) * 3, scaling_factor=0.5,
+)
+# The bundled demo VAE's architecture (AudioLDM2's VAE family at 1/8 of its channels); trained weights ship in
+# audiovae/assets/models/demo, trained from this seeded initialisation by `python -m audiovae.training.demo_vae`.
+DEMO_VAE = dict(
+    in_channels=1, out_channels=1, latent_channels=8, layers_per_block=1, norm_num_groups=8, sample_size=256,
+    block_out_channels=(16, 32, 64), down_block_types=("DownEncoderBlock2D",) * 3,
+    up_block_types=("UpDecoderBlock2D",) * 3, scaling_factor=1.0,
+)
+TINY_VOCODER = dict(
+    model_in_dim=64, sampling_rate=16000, upsample_initial_channel=32, upsample_rates=[4, 4, 10],
+    upsample_kernel_sizes=[8, 8, 20], resblock_kernel_sizes=[3], resblock_dilation_sizes=[[1, 3]],
+    normalize_before=False, initializer_range=0.1,  # audible output from random weights
+)
+
+
+def build_tiny_model(path: Path, seed: int = 0) -> Path:
+    """Write `vae/` and `vocoder/` (config.json + safetensors) under `path`; same seed, same weights."""
+    path = Path(path)
+    transformers_logging.disable_progress_bar()
+    torch.manual_seed(seed)
+    AutoencoderKL(**TINY_VAE).save_pretrained(path / "vae", safe_serialization=True)
+    torch.manual_seed(seed + 1)
+    SpeechT5HifiGan(SpeechT5HifiGanConfig(**TINY_VOCODER)).save_pretrained(path / "vocoder", safe_serialization=True)
+    (path / "audiovae_model.json").write_text(json.dumps({"builder": "tiny", "seed": seed}) + "\n")
+    return path
+
+
+def build_demo_untrained(path: Path, seed: int = 0) -> Path:
+    """Write the seeded, untrained demo VAE (`vae/` only: its vocoder is Griffin-Lim) under `path`."""
+    path = Path(path)
+    torch.manual_seed(seed)
+    AutoencoderKL(**DEMO_VAE).save_pretrained(path / "vae", safe_serialization=True)
+    (path / "audiovae_model.json").write_text(json.dumps({"builder": "demo_untrained", "seed": seed}) + "\n")
+    return path
+
+
+# AudioLDM2's VAE and HiFi-GAN at full size (as in cvssp/audioldm2's vae/ and vocoder/ configs); random weights.
+AUDIOLDM2_VAE = dict(
+    in_channels=1, out_channels=1, latent_channels=8, layers_per_block=2, norm_num_groups=32, sample_size=1024,
+    block_out_channels=(128, 256, 512), down_block_types=("DownEncoderBlock2D",) * 3,
+    up_block_types=("UpDecoderBlock2D",) * 3, scaling_factor=0.4342,
+)
+AUDIOLDM2_VOCODER = dict(
+    model_in_dim=64, sampling_rate=16000, upsample_initial_channel=1024, upsample_rates=[5, 4, 2, 2, 2],
+    upsample_kernel_sizes=[16, 16, 8, 4, 4], resblock_kernel_sizes=[3, 7, 11],
+    resblock_dilation_sizes=[[1, 3, 5], [1, 3, 5], [1, 3, 5]], normalize_before=False,
+)
+
+
+def build_audioldm2_random(path: Path, seed: int = 0) -> Path:
+    """AudioLDM2's VAE and vocoder architectures with seeded random weights: timing and memory benchmarks."""
+    path = Path(path)
+    transformers_logging.disable_progress_bar()
+    torch.manual_seed(seed)
+    AutoencoderKL(**AUDIOLDM2_VAE).save_pretrained(path / "vae", safe_serialization=True)
+    torch.manual_seed(seed + 1)
+    SpeechT5HifiGan(SpeechT5HifiGanConfig(**AUDIOLDM2_VOCODER)).save_pretrained(path / "vocoder",
+                                                                                 safe_serialization=True)
+    (path / "audiovae_model.json").write_text(json.dumps({"builder": "audioldm2_random", "seed": seed}) + "\n")
+    return path
+
+
+BUILDERS = {"tiny": build_tiny_model, "demo_untrained": build_demo_untrained,
+            "audioldm2_random": build_audioldm2_random}
