@@ -1,4 +1,5 @@
-"""Deterministic, music-like demo clips: `python -m audiovae.demo FOLDER` writes them if missing."""
+"""Deterministic, music-like material: the fixed demo clips (`python -m audiovae.demo FOLDER` writes them if
+missing) and seeded random clips of the same kinds that the bundled demo VAE was trained on."""
 import sys
 from pathlib import Path
 
@@ -21,7 +22,8 @@ def _note(freq: float, seconds: float, sr: int, harmonics: int = 8, decay: float
 
 def _place(track: np.ndarray, sound: np.ndarray, at: int) -> None:
     end = min(len(track), at + len(sound))
-    track[at:end] += sound[: end - at]
+    if end > at:
+        track[at:end] += sound[: end - at]
 
 
 def _drums(seconds: float, sr: int, rng: np.random.Generator, bpm: float = 120) -> np.ndarray:
@@ -58,6 +60,63 @@ def demo_clips(seconds: float = 4.0, sr: int = SAMPLE_RATE, seed: int = 0) -> di
     clips = {"chord": chord, "melody": melody, "drums": drums, "chirp": chirp,
              "band": 0.5 * melody + 0.4 * chord + 0.6 * drums}
     return {k: (0.8 * v / np.max(np.abs(v))).astype(np.float32) for k, v in clips.items()}
+
+
+def random_clip(rng: np.random.Generator, seconds: float = 4.0, sr: int = SAMPLE_RATE) -> np.ndarray:
+    """A mix of 1-3 random layers: a note sequence, chords, drums, a chirp, noise bursts; peak 0.8."""
+    n = int(seconds * sr)
+    track = np.zeros(n)
+
+    def notes() -> np.ndarray:
+        layer, count = np.zeros(n), int(rng.integers(2, 12))
+        for i in range(count):
+            f = 110 * 2 ** rng.uniform(0, 4)
+            _place(layer, _note(f, rng.uniform(0.2, 1.5), sr, int(rng.integers(2, 20)), rng.uniform(0.1, 1.0)),
+                   int(i * n / count))
+        return layer
+
+    def chords() -> np.ndarray:
+        layer, count = np.zeros(n), int(rng.integers(1, 5))
+        for i in range(count):
+            root = 80 * 2 ** rng.uniform(0, 2.5)
+            for ratio in rng.choice([1.0, 1.19, 1.26, 1.335, 1.5, 1.68, 2.0], size=3, replace=False):
+                _place(layer, _note(root * ratio, seconds / count + 0.3, sr, int(rng.integers(3, 12)), 0.8),
+                       int(i * n / count))
+        return layer
+
+    def chirp() -> np.ndarray:
+        t = np.arange(n) / sr
+        f0, f1 = 50 * 2 ** rng.uniform(0, 3), 400 * 2 ** rng.uniform(0, 4)
+        return np.sin(2 * np.pi * f0 * seconds / np.log(f1 / f0) * (np.exp(np.log(f1 / f0) * t / seconds) - 1))
+
+    def bursts() -> np.ndarray:
+        layer = np.zeros(n)
+        for _ in range(int(rng.integers(2, 10))):
+            length = int(rng.uniform(0.02, 0.4) * sr)
+            burst = rng.standard_normal(length)
+            if rng.random() < 0.5:
+                burst = np.diff(burst, prepend=0)  # brighter
+            _place(layer, burst * _envelope(length, sr, 0.001, rng.uniform(0.01, 0.2)), int(rng.integers(0, n)))
+        return layer
+
+    layers = [notes, chords, lambda: _drums(seconds, sr, rng, bpm=rng.uniform(70, 170)), chirp, bursts]
+    for pick in rng.choice(len(layers), size=int(rng.integers(1, 4)), replace=False):
+        layer = layers[pick]()
+        track += rng.uniform(0.3, 1.0) * layer / (np.max(np.abs(layer)) + 1e-9)
+    return (0.8 * track / (np.max(np.abs(track)) + 1e-9)).astype(np.float32)
+
+
+def write_random_clips(folder: Path, count: int, seconds: float = 4.0, seed: int = 1) -> list[Path]:
+    """`count` seeded random clips as 16-bit wavs (the demo VAE's training material)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    paths = []
+    for i in range(count):
+        clip = random_clip(rng, seconds)
+        path = folder / f"clip{i:04d}.wav"
+        sf.write(str(path), clip, SAMPLE_RATE, subtype="PCM_16")
+        paths.append(path)
+    return paths
 
 
 def write_demo_clips(folder: Path, seconds: float = 4.0, seed: int = 0) -> list[Path]:

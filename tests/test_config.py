@@ -77,7 +77,7 @@ def test_config_is_read_only():
 def test_a_primary_can_extend_another_and_override_its_defaults_and_keys():
     demo = compose("eval_demo", schema=EvalConfig, validators=[resolve_enhancement])
     base = eval_cfg()
-    assert demo.model.name == "tiny" and base.model.name == "audioldm2"
+    assert demo.model.name == "demo" and base.model.name == "audioldm2"
     assert demo.data.max_seconds == 4.0 and demo.data.batch_size == base.data.batch_size
     assert list(demo.metrics.names) == list(base.metrics.names) and list(demo.logger.tags) == ["demo"]
     assert compose("eval_demo", ["model=audioldm2"], schema=EvalConfig).model.name == "audioldm2"

@@ -1,4 +1,4 @@
-"""Fine-tuning on the tiny model: it helps, it resumes exactly, it exports what evaluate.py loads."""
+"""Fine-tuning on the demo and tiny models: it helps, it resumes exactly, it exports what evaluate.py loads."""
 import json
 import math
 import os
@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from diffusers.models.autoencoders.vae import DiagonalGaussianDistribution
 from omegaconf import OmegaConf
 
 from audiovae import runs as runs_module
@@ -25,7 +26,7 @@ from audiovae.models.factory import build_enhanced_vae, build_frontend
 from audiovae.training.export import export_from_checkpoint
 from audiovae.training.losses import ReconstructionLoss, band_weighted_l1
 from audiovae.training.run import run_training
-from tests.conftest import chirp, tone, write
+from tests.conftest import chirp, noise, tone, write
 from tests.wandb_offline import read_offline_run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,14 +55,37 @@ def train_cfg(data_dir, out_dir, *overrides):
 
 
 @pytest.fixture(scope="module")
-def proof_run(clips, tmp_path_factory):
-    """60 steps of learnable_latent_filter at a high rate, tracked in offline W&B."""
+def bright_clips(tmp_path_factory):
+    """Bright material the demo VAE was not trained on (rising chirps 1.5-7.5 kHz, noise, a low tone): it loses
+    much of its high band, as AudioLDM2's VAE does, which is what fine-tuning an enhancement is for."""
+    d = tmp_path_factory.mktemp("bright_clips")
+    rng = np.random.default_rng(0)
+    for i in range(16):
+        clip = (rng.uniform(0.2, 0.6) * chirp(rng.uniform(1500, 4000), rng.uniform(4000, 7500), 1.5, 16000)
+                + noise(1.5, 16000, amp=rng.uniform(0.02, 0.2)) + tone(rng.uniform(200, 800), 1.5, 16000, amp=0.3))
+        write(d / f"bright{i:02d}.wav", clip.astype(np.float32), 16000)
+    return d
+
+
+@pytest.fixture(scope="module")
+def proof_run(bright_clips, tmp_path_factory):
+    """60 steps of learnable_latent_filter on the bundled demo VAE at a high rate, tracked in offline W&B."""
     os.environ.pop(runs_module.RUN_DIR_ENV, None)
     out = tmp_path_factory.mktemp("proof") / "run"
-    cfg = train_cfg(clips, out, "loop.max_steps=60", "optim.lr=0.05", "data.val_ratio=0.25", "examples.count=1",
-                    "examples.every_n_val=10")
+    cfg = train_cfg(bright_clips, out, "model=demo", "loop.max_steps=60", "optim.lr=0.05", "data.val_ratio=0.25",
+                    "examples.count=1", "examples.every_n_val=10")
     outcome = run_training(cfg)
     return out, outcome, json.loads((out / "train_summary.json").read_text())
+
+
+def test_fine_tuning_lowers_the_enhanced_validation_loss_below_its_start_and_below_base(proof_run):
+    _, _, summary = proof_run
+    start, end = summary["initial_validation"], summary["final_metrics"]
+    assert end["val/base/loss"] == pytest.approx(start["val/base/loss"], rel=1e-5)  # the VAE itself is frozen
+    assert end["val/enhanced/loss"] < 0.9 * start["val/enhanced/loss"]
+    assert end["val/enhanced/loss"] < 0.9 * end["val/base/loss"]
+    assert end["val/enhanced/mel_l1"] < start["val/enhanced/mel_l1"]
+    assert end["val/enhanced/lsd_hf"] < end["val/base/lsd_hf"]  # the high band is what improved
 
 
 def test_exported_enhancer_evaluates_to_the_validation_numbers(proof_run, tmp_path):
@@ -69,7 +93,7 @@ def test_exported_enhancer_evaluates_to_the_validation_numbers(proof_run, tmp_pa
     exported = out / "enhancer.safetensors"
     assert outcome.exported == exported and exported.stat().st_size < 10_000
     files = "[" + ",".join(summary["val_files"]) + "]"
-    cfg = compose("eval", ["model=tiny", f"data.files={files}", "data.max_seconds=1.0", "logger=none",
+    cfg = compose("eval", ["model=demo", f"data.files={files}", "data.max_seconds=1.0", "logger=none",
                            f"enhancement.checkpoint={exported}", f"out_dir={tmp_path / 'eval'}",
                            "metrics.bootstrap_samples=100"], schema=EvalConfig, validators=[resolve_enhancement])
     assert cfg.enhancement.name == "learnable_latent_filter" and cfg.enhancement.checkpoint == str(exported)
@@ -93,12 +117,12 @@ def test_training_is_logged_to_wandb_offline(proof_run):
 def test_frozen_parts_are_unchanged_and_only_the_enhancer_is_checkpointed(proof_run):
     out, _, summary = proof_run
     cfg = OmegaConf.create(summary["config"])
-    fresh = build_enhanced_vae(cfg.model, cfg.enhancement)
+    fresh = build_enhanced_vae(cfg.model, cfg.enhancement, cfg.frontend)
     ckpt = torch.load(out / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
     assert set(ckpt["state_dict"]) == {"model.enhancer.latent_stages.0.gains"}
     trained = ckpt["state_dict"]["model.enhancer.latent_stages.0.gains"]
     assert not torch.equal(trained, fresh.enhancer.latent_stages[0].gains.detach())
-    reloaded = build_enhanced_vae(cfg.model, cfg.enhancement)
+    reloaded = build_enhanced_vae(cfg.model, cfg.enhancement, cfg.frontend)
     for a, b in zip(fresh.vae.state_dict().values(), reloaded.vae.state_dict().values()):
         assert torch.equal(a, b)
 
@@ -171,6 +195,20 @@ def test_decoder_can_be_unfrozen_while_the_encoder_and_vocoder_stay_frozen(clips
     assert not any(k.startswith(("model.vae.encoder.", "model.vocoder.")) for k in state)
 
 
+def test_the_whole_vae_trains_with_a_sampled_posterior_and_kl(clips, tmp_path):
+    """VAE training (how the bundled demo VAE is made): encoder and decoder change, the vocoder does not."""
+    out = tmp_path / "vae"
+    cfg = train_cfg(clips, out, "loop.max_steps=2", "optim.lr=0.01", "data.val_ratio=0.25", "logger=none",
+                    "enhancement=none", "trainable=[vae]", "loss.kl=0.01", "loop.validate_before_training=false",
+                    "checkpoint.monitor=val/base/mel_l1")
+    before = build_enhanced_vae(cfg.model, cfg.enhancement, cfg.frontend).vae.state_dict()
+    run_training(cfg)
+    state = torch.load(out / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)["state_dict"]
+    for part in ("encoder.conv_in.weight", "quant_conv.weight", "decoder.conv_out.weight"):
+        assert not torch.equal(state[f"model.vae.{part}"], before[part])
+    assert not any(k.startswith("model.vocoder.") for k in state)
+
+
 def test_nothing_to_train_is_a_clear_error(clips, tmp_path):
     with pytest.raises(ValueError, match="nothing to train"):
         run_training(train_cfg(clips, tmp_path / "x", "enhancement=latent_fft_boost", "logger=none"))
@@ -214,6 +252,13 @@ def test_losses():
     x = torch.randn(1, 8000)
     total, terms = wave_loss(pred, target, x, x)
     assert set(terms) == {"stft"} and total.item() == pytest.approx(0.0, abs=1e-4)
+    kl_loss = ReconstructionLoss(1.0, 0.0, 6, 4.0, stft=0.0, kl=0.1)
+    standard = DiagonalGaussianDistribution(torch.zeros(2, 8, 3, 4))  # mean 0, log-variance 0
+    shifted = DiagonalGaussianDistribution(torch.cat([torch.ones(2, 4, 3, 4), torch.zeros(2, 4, 3, 4)], dim=1))
+    assert set(kl_loss(pred, target)[1]) == {"mel_l1"}  # no posterior (frozen encoder): no KL term
+    assert kl_loss(pred, target, posterior=standard)[1]["kl"].item() == pytest.approx(0.0)
+    total, terms = kl_loss(pred, target, posterior=shifted)
+    assert terms["kl"].item() == pytest.approx(0.5) and total.item() == pytest.approx(0.25 + 0.05)
 
 
 def test_export_round_trip(tmp_path):

@@ -61,6 +61,8 @@ class TrainModule(pl.LightningModule):
         self.trained = trainable_modules(model, trainable)
         for module in self.trained.values():
             module.requires_grad_(True)
+        encoder = (model.vae.encoder, model.vae.quant_conv)
+        self.trains_encoder = any(p.requires_grad for part in encoder if part is not None for p in part.parameters())
         if not any(p.requires_grad for p in self.parameters()):
             raise ValueError(f"nothing to train: {list(trainable)} has no parameters (enhancement "
                              f"'{enhancement.name}'); use enhancement=learnable_latent_filter or add vae.decoder")
@@ -85,18 +87,23 @@ class TrainModule(pl.LightningModule):
         self.training = mode
         return self
 
-    def _reconstruct(self, waveform: torch.Tensor):
-        with torch.no_grad():
-            mel = self.frontend(waveform)
-            latent = self.model.encode(mel)
-        return mel, latent
+    def _encode(self, mel: torch.Tensor):
+        """(latent, posterior): a posterior sample with gradients when the encoder trains (VAE training), else
+        the frozen encoder's latent as in evaluation, and no posterior."""
+        if not self.trains_encoder:
+            with torch.no_grad():
+                return self.model.encode(mel), None
+        posterior = self.model.posterior(mel)
+        return posterior.sample() * self.model.scaling_factor, posterior
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         waveform = batch["waveform"]
-        mel, latent = self._reconstruct(waveform)
+        with torch.no_grad():
+            mel = self.frontend(waveform)
+        latent, posterior = self._encode(mel)
         enhanced = self.model.decode(latent, enhanced=True)
         wave = self.model.vocode(enhanced, waveform.shape[-1]) if self.loss.needs_waveform else None
-        total, terms = self.loss(enhanced, mel, wave, waveform)
+        total, terms = self.loss(enhanced, mel, wave, waveform, posterior)
         if not torch.isfinite(total):
             raise NonFiniteLossError(
                 f"non-finite training loss {total.item()} at step {self.global_step} "

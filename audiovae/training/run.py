@@ -58,7 +58,7 @@ def run_training(cfg: DictConfig) -> TrainOutcome:
         prepare_out_dir(cfg, out_dir, hash_)
     ckpt_path = _resume_from(cfg, out_dir)
 
-    model = build_enhanced_vae(cfg.model, cfg.enhancement)
+    model = build_enhanced_vae(cfg.model, cfg.enhancement, cfg.frontend)
     frontend = build_frontend(cfg.frontend, model.downsampling)
     crop = segment_samples(cfg.data.crop_seconds, frontend.sample_rate, frontend.hop_length, model.downsampling)
     data_args = OmegaConf.to_container(cfg.data)
