@@ -3,6 +3,7 @@
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Mapping
 
 import torch
 from torch import nn
@@ -20,17 +21,28 @@ def synchronize(device: torch.device) -> None:
         torch.mps.synchronize()
 
 
+DEFAULT = ""  # the key of the configured enhancer's outputs
+
+
 @dataclass
 class PipelineOutputs:
-    """Everything one pass produces for K equal-length segments `[K, S]`."""
+    """Everything one pass produces for K equal-length segments `[K, S]`, for one or several enhancers."""
 
     reference_mel: torch.Tensor  # [K, 1, T, F]
     base_mel: torch.Tensor
-    enhanced_mel: torch.Tensor
     vocoder_wave: torch.Tensor  # [K, S] reference mel straight through the vocoder (the vocoder ceiling)
     base_wave: torch.Tensor
-    enhanced_wave: torch.Tensor
-    seconds: dict = field(default_factory=dict)  # stage -> wall seconds for all K segments
+    enhanced_mels: dict  # enhancer key -> [K, 1, T, F]
+    enhanced_waves: dict  # enhancer key -> [K, S]
+    seconds: dict = field(default_factory=dict)  # enhancer key -> stage -> wall seconds for all K segments
+
+    @property
+    def enhanced_mel(self) -> torch.Tensor:
+        return self.enhanced_mels[DEFAULT]
+
+    @property
+    def enhanced_wave(self) -> torch.Tensor:
+        return self.enhanced_waves[DEFAULT]
 
 
 class ReconstructionPipeline(nn.Module):
@@ -49,22 +61,32 @@ class ReconstructionPipeline(nn.Module):
         seconds[stage] = seconds.get(stage, 0.0) + time.perf_counter() - start
 
     @torch.no_grad()
-    def forward(self, segments: torch.Tensor, generator: torch.Generator | None = None) -> PipelineOutputs:
-        device, seconds, num_samples = segments.device, {}, segments.shape[-1]
-        with self._timed(seconds, "frontend", device):
+    def forward(self, segments: torch.Tensor, generator: torch.Generator | None = None,
+                enhancers: Mapping[str, nn.Module] | None = None) -> PipelineOutputs:
+        """One front end, encode, base decode and two vocoder passes (reference, base) shared by every enhancer;
+        per enhancer (default: the model's own, key DEFAULT) only its decode and vocoder pass. Each key's
+        seconds include the shared stages; `vocoder` is one pass."""
+        enhancers = {DEFAULT: self.model.enhancer} if enhancers is None else enhancers
+        device, shared, num_samples = segments.device, {}, segments.shape[-1]
+        with self._timed(shared, "frontend", device):
             mel = self.frontend(segments)
-        with self._timed(seconds, "encode", device):
+        with self._timed(shared, "encode", device):
             latent = self.model.encode(mel, generator)
-        with self._timed(seconds, "base_decode", device):
+        with self._timed(shared, "base_decode", device):
             base_mel = self.model.decode(latent, enhanced=False)
-        with self._timed(seconds, "enhanced_decode", device):
-            enhanced_mel = self.model.decode(latent, enhanced=True)
-        with self._timed(seconds, "enhancer", device):  # the enhancer's stages alone, on inputs of their shape
-            self.model.enhancer.enhance_latent(latent)
-            self.model.enhancer.enhance_mel(base_mel)
-        with self._timed(seconds, "vocoder", device):
+        with self._timed(shared, "vocoder", device):
             vocoder_wave = self.model.vocode(mel, num_samples)
             base_wave = self.model.vocode(base_mel, num_samples)
-            enhanced_wave = self.model.vocode(enhanced_mel, num_samples)
-        seconds["vocoder"] /= 3  # one vocoder pass
-        return PipelineOutputs(mel, base_mel, enhanced_mel, vocoder_wave, base_wave, enhanced_wave, seconds)
+        mels, waves, seconds = {}, {}, {}
+        for key, enhancer in enhancers.items():
+            own = dict(shared)
+            with self._timed(own, "enhanced_decode", device):
+                mels[key] = self.model.decode(latent, enhanced=True, enhancer=enhancer)
+            with self._timed(own, "enhancer", device):  # the enhancer's stages alone, on inputs of their shape
+                enhancer.enhance_latent(latent)
+                enhancer.enhance_mel(base_mel)
+            with self._timed(own, "vocoder", device):
+                waves[key] = self.model.vocode(mels[key], num_samples)
+            own["vocoder"] /= 3  # one vocoder pass
+            seconds[key] = own
+        return PipelineOutputs(mel, base_mel, vocoder_wave, base_wave, mels, waves, seconds)

@@ -94,7 +94,7 @@ def test_every_file_has_a_row_and_bad_files_say_why(reference_run):
     for name in GOOD:
         assert rows[name]["status"] == "ok" and rows[name]["error"] == ""
         for col in ("vocoder_snr", "base_snr", "enhanced_snr", "delta_snr", "base_mel_l1", "time_encode",
-                    "time_enhancer", "time_vocoder"):
+                    "time_enhancer", "time_vocoder", "time_metrics"):
             assert math.isfinite(rows[name][col]), (name, col)
         assert "vocoder_mel_l1" not in rows[name]
     for name, reason in BAD.items():

@@ -1,15 +1,17 @@
 """Evaluate a batch of files: fixed-length segments through the pipeline, reassembled per file, measured."""
 import math
+import time
 from dataclasses import dataclass
-from typing import Optional
+from typing import Mapping, Optional, Sequence
 
 import torch
+from torch import nn
 
 from audiovae.data.eval_data import EvalItem
 from audiovae.data.segments import crossfade_join, cut_segments, segment_starts
-from audiovae.evaluation.results import ERROR, OK, FileResult
+from audiovae.evaluation.results import ERROR, OK, VARIANTS, FileResult
 from audiovae.metrics.base import MEL, PerItemMetric
-from audiovae.pipeline import PipelineOutputs, ReconstructionPipeline
+from audiovae.pipeline import DEFAULT, PipelineOutputs, ReconstructionPipeline
 
 
 @dataclass
@@ -41,15 +43,18 @@ class FileSignals:
 
 
 def _run_in_sub_batches(pipeline: ReconstructionPipeline, segments: torch.Tensor, size: int,
-                        generator: Optional[torch.Generator]) -> tuple[PipelineOutputs, list[dict]]:
-    """Run `[K, S]` in sub-batches of `size`; returns outputs concatenated and per-segment stage seconds."""
-    parts, per_segment = [], []
-    for chunk in segments.split(size):
-        out = pipeline(chunk, generator)
-        parts.append(out)
-        per_segment += [{k: v / chunk.shape[0] for k, v in out.seconds.items()}] * chunk.shape[0]
-    fields = ("reference_mel", "base_mel", "enhanced_mel", "vocoder_wave", "base_wave", "enhanced_wave")
-    joined = PipelineOutputs(*[torch.cat([getattr(p, f) for p in parts]) for f in fields])
+                        generator: Optional[torch.Generator], enhancers: Optional[Mapping[str, nn.Module]]
+                        ) -> tuple[PipelineOutputs, dict[str, list[dict]]]:
+    """Run `[K, S]` in sub-batches of `size`; returns outputs concatenated and, per enhancer key, per-segment
+    stage seconds."""
+    parts = [pipeline(chunk, generator, enhancers) for chunk in segments.split(size)]
+    keys = list(parts[0].enhanced_mels)
+    per_segment = {key: [{k: v / p.base_mel.shape[0] for k, v in p.seconds[key].items()}
+                         for p in parts for _ in range(p.base_mel.shape[0])] for key in keys}
+    cat = lambda name: torch.cat([getattr(p, name) for p in parts])  # noqa: E731
+    joined = PipelineOutputs(cat("reference_mel"), cat("base_mel"), cat("vocoder_wave"), cat("base_wave"),
+                             {k: torch.cat([p.enhanced_mels[k] for p in parts]) for k in keys},
+                             {k: torch.cat([p.enhanced_waves[k] for p in parts]) for k in keys})
     return joined, per_segment
 
 
@@ -59,9 +64,10 @@ def _join_mel(pieces: torch.Tensor, starts: list[int], seg: Segmenting, frames: 
     return joined.unsqueeze(0).unsqueeze(0)
 
 
-def measure(signals: FileSignals, metrics: dict[str, PerItemMetric]) -> tuple[dict, list[str]]:
-    """variant -> metric -> value for one file, and a note for every NaN value."""
-    values, notes = {"vocoder": {}, "base": {}, "enhanced": {}}, []
+def measure(signals: FileSignals, metrics: dict[str, PerItemMetric],
+            variants: Sequence[str] = VARIANTS) -> tuple[dict, list[str]]:
+    """variant -> metric -> value for one file (of `variants`), and a note for every NaN value."""
+    values, notes = {v: {} for v in variants}, []
     for name, metric in metrics.items():
         if metric.domain == MEL:
             pairs = {"base": signals.base_mel, "enhanced": signals.enhanced_mel}
@@ -70,6 +76,8 @@ def measure(signals: FileSignals, metrics: dict[str, PerItemMetric]) -> tuple[di
             pairs = {"vocoder": signals.vocoder, "base": signals.base, "enhanced": signals.enhanced}
             target = signals.reference.unsqueeze(0)
         for variant, estimate in pairs.items():
+            if variant not in variants:
+                continue
             estimate = estimate if metric.domain == MEL else estimate.unsqueeze(0)
             value = float(metric.per_item(estimate.double(), target.double(), None)[0])
             values[variant][name] = value
@@ -79,38 +87,52 @@ def measure(signals: FileSignals, metrics: dict[str, PerItemMetric]) -> tuple[di
 
 
 def evaluate_items(items: list[EvalItem], pipeline: ReconstructionPipeline, metrics: dict[str, PerItemMetric],
-                   seg: Segmenting, device: torch.device,
-                   generator: Optional[torch.Generator] = None) -> list[tuple[FileResult, Optional[FileSignals]]]:
-    """One FileResult per item (errors included, in item order) and, for good files, their signals."""
+                   seg: Segmenting, device: torch.device, generator: Optional[torch.Generator] = None,
+                   enhancers: Optional[Mapping[str, nn.Module]] = None
+                   ) -> dict[str, list[tuple[FileResult, Optional[FileSignals]]]]:
+    """Per enhancer key (default: the model's own, key DEFAULT), one FileResult per item (errors included, in item
+    order) and, for good files, their signals. Every file is encoded once whatever the number of enhancers, and
+    its vocoder-ceiling and base values are measured once and shared."""
     good = [it for it in items if not it.error]
     plans = [(it, seg.starts(it.waveform.shape[0])) for it in good]
-    outcome: dict[int, tuple[FileResult, Optional[FileSignals]]] = {}
+    keys = [DEFAULT] if enhancers is None else list(enhancers)
+    outcome: dict[str, dict[int, tuple[FileResult, Optional[FileSignals]]]] = {key: {} for key in keys}
     if plans:
         segments = torch.cat([cut_segments(it.waveform, starts, seg.segment) for it, starts in plans]).to(device)
-        out, per_segment = _run_in_sub_batches(pipeline, segments, seg.batch_segments, generator)
+        out, per_segment = _run_in_sub_batches(pipeline, segments, seg.batch_segments, generator, enhancers)
         first = 0
         for it, starts in plans:
             k, n = len(starts), it.waveform.shape[0]
             frames = n // seg.hop
             piece = slice(first, first + k)
-            signals = FileSignals(
-                reference=it.waveform.to(device),
-                vocoder=crossfade_join(out.vocoder_wave[piece], starts, seg.overlap, n),
-                base=crossfade_join(out.base_wave[piece], starts, seg.overlap, n),
-                enhanced=crossfade_join(out.enhanced_wave[piece], starts, seg.overlap, n),
-                reference_mel=_join_mel(out.reference_mel[piece], starts, seg, frames),
-                base_mel=_join_mel(out.base_mel[piece], starts, seg, frames),
-                enhanced_mel=_join_mel(out.enhanced_mel[piece], starts, seg, frames),
-            )
-            seconds = {stage: sum(s[stage] for s in per_segment[piece]) for stage in per_segment[first]}
-            values, notes = measure(signals, metrics)
-            result = FileResult(it.index, it.key, OK, notes="; ".join(notes), duration_s=it.duration_s,
-                                evaluated_s=n / pipeline.frontend.sample_rate, sample_rate_in=it.sample_rate_in,
-                                channels_in=it.channels_in, seconds=seconds, metrics=values)
-            outcome[it.index] = (result, signals)
+            shared = dict(reference=it.waveform.to(device),
+                          vocoder=crossfade_join(out.vocoder_wave[piece], starts, seg.overlap, n),
+                          base=crossfade_join(out.base_wave[piece], starts, seg.overlap, n),
+                          reference_mel=_join_mel(out.reference_mel[piece], starts, seg, frames),
+                          base_mel=_join_mel(out.base_mel[piece], starts, seg, frames))
+            shared_values = shared_notes = shared_seconds = None
+            for key in keys:
+                signals = FileSignals(**shared,
+                                      enhanced=crossfade_join(out.enhanced_waves[key][piece], starts, seg.overlap, n),
+                                      enhanced_mel=_join_mel(out.enhanced_mels[key][piece], starts, seg, frames))
+                seconds = {stage: sum(s[stage] for s in per_segment[key][piece]) for stage in per_segment[key][first]}
+                start = time.perf_counter()
+                if shared_values is None:
+                    shared_values, shared_notes = measure(signals, metrics, ("vocoder", "base"))
+                    shared_seconds = time.perf_counter() - start
+                    start = time.perf_counter()
+                values, notes = measure(signals, metrics, ("enhanced",))
+                seconds["metrics"] = shared_seconds + time.perf_counter() - start
+                result = FileResult(it.index, it.key, OK, notes="; ".join(shared_notes + notes),
+                                    duration_s=it.duration_s, evaluated_s=n / pipeline.frontend.sample_rate,
+                                    sample_rate_in=it.sample_rate_in, channels_in=it.channels_in, seconds=seconds,
+                                    metrics={**shared_values, **values})
+                outcome[key][it.index] = (result, signals)
             first += k
     for it in items:
         if it.error:
-            outcome[it.index] = (FileResult(it.index, it.key, ERROR, error=it.error, duration_s=it.duration_s,
-                                            sample_rate_in=it.sample_rate_in, channels_in=it.channels_in), None)
-    return [outcome[it.index] for it in items]
+            for key in keys:
+                outcome[key][it.index] = (FileResult(it.index, it.key, ERROR, error=it.error,
+                                                     duration_s=it.duration_s, sample_rate_in=it.sample_rate_in,
+                                                     channels_in=it.channels_in), None)
+    return {key: [outcome[key][it.index] for it in items] for key in keys}

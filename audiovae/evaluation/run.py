@@ -21,7 +21,7 @@ from audiovae.evaluation.wandb_log import log_evaluation
 from audiovae.lightning.eval_module import EvalModule
 from audiovae.metrics.collection import build_metric
 from audiovae.models.factory import build_enhanced_vae, build_frontend
-from audiovae.pipeline import ReconstructionPipeline
+from audiovae.pipeline import DEFAULT, ReconstructionPipeline
 from audiovae.runs import is_launcher_process, prepare_out_dir, resolve_out_dir, run_hash
 from audiovae.tracking.wandb_logger import make_wandb_logger
 
@@ -49,31 +49,33 @@ def segmenting_for(cfg: DictConfig, downsampling: int) -> Segmenting:
     return Segmenting(segment, overlap, cfg.data.chunking, cfg.data.batch_size, hop)
 
 
-def run_evaluation(cfg: DictConfig) -> EvalOutcome:
-    pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    hash_ = run_hash(cfg, EVAL_IGNORE)
-    out_dir = resolve_out_dir(cfg.out_dir, "eval", hash_)
+@dataclass
+class EvalSetup:
+    """What every evaluation (and every sweep) builds once: files, model, pipeline, metrics."""
+
+    paths: list[Path]
+    keys: list[str]
+    pipeline: ReconstructionPipeline
+    segmenting: Segmenting
+    metrics: dict
+
+
+def build_setup(cfg: DictConfig) -> EvalSetup:
     paths = find_audio_files(cfg.data.dir, cfg.data.patterns, cfg.data.files)
     keys = [file_key(p, cfg.data.dir) for p in paths]
-    if is_launcher_process():
-        prepare_out_dir(cfg, out_dir, hash_)
-
-    model = build_enhanced_vae(cfg.model, cfg.enhancement)
-    frontend = build_frontend(cfg.frontend, model.downsampling)
-    pipeline = ReconstructionPipeline(frontend, model)
-    segmenting = segmenting_for(cfg, model.downsampling)
+    model = build_enhanced_vae(cfg.model, cfg.enhancement, cfg.frontend)
+    pipeline = ReconstructionPipeline(build_frontend(cfg.frontend, model.downsampling), model)
     metric_args = dict(sample_rate=cfg.frontend.sample_rate, hf_cutoff_hz=cfg.metrics.hf_cutoff_hz,
                        lsd_n_fft=cfg.metrics.lsd_n_fft, lsd_hop=cfg.metrics.lsd_hop)
     metrics = {name: build_metric(name, **metric_args) for name in cfg.metrics.names}
+    return EvalSetup(paths, keys, pipeline, segmenting_for(cfg, model.downsampling), metrics)
 
-    done = ResultStore(out_dir / "partial").load_all()
-    todo = [i for i, key in enumerate(keys) if key not in done]
-    max_samples = None if cfg.data.chunking else segmenting.segment
-    dataset = EvalDataset(paths, keys, todo, frontend, max_samples, cfg.data.silence_threshold_db)
-    module = EvalModule(pipeline, metrics, segmenting, out_dir, cfg.outputs.save_audio, cfg.outputs.save_plots,
-                        cfg.outputs.max_plots, cfg.seed)
-    logger = make_wandb_logger(cfg.logger, cfg, out_dir, job_type="eval", config_hash=hash_)
+
+def run_test(cfg: DictConfig, setup: EvalSetup, module: EvalModule, todo: list[int], logger) -> tuple[pl.Trainer, float]:
+    """Trainer.test of `module` over the files at positions `todo`; returns the trainer and the wall seconds."""
+    max_samples = None if cfg.data.chunking else setup.segmenting.segment
+    frontend = setup.pipeline.frontend
+    dataset = EvalDataset(setup.paths, setup.keys, todo, frontend, max_samples, cfg.data.silence_threshold_db)
     trainer = pl.Trainer(**OmegaConf.to_container(cfg.trainer), logger=logger if logger else False,
                          use_distributed_sampler=False, enable_checkpointing=False, enable_model_summary=False,
                          inference_mode=True)
@@ -83,13 +85,16 @@ def run_evaluation(cfg: DictConfig) -> EvalOutcome:
             warnings.filterwarnings("ignore", ".*does not have many workers.*")
             trainer.test(module, datamodule=EvalDataModule(dataset, cfg.data.batch_size, cfg.data.num_workers),
                          verbose=False)
-    wall = time.perf_counter() - start
-    if not trainer.is_global_zero:
-        return EvalOutcome(out_dir, len(paths), 0, 0)
+    return trainer, time.perf_counter() - start
 
-    results = sorted(list(done.values()) + module.results, key=lambda r: keys.index(r.file))
+
+def write_outputs(cfg: DictConfig, out_dir: Path, hash_: str, keys: list[str], done: dict, new: list,
+                  wall: float, trainer: pl.Trainer) -> tuple[dict, list[dict]]:
+    """results.csv, summary.json, plots/summary.png and report.md of one evaluation (or one sweep setting) from
+    its resumed and new FileResults; returns the summary and the rows."""
+    results = sorted(list(done.values()) + new, key=lambda r: keys.index(r.file))
     rows = [to_row(r, cfg.metrics.names) for r in results]
-    new_audio_s = sum(r.evaluated_s for r in module.results if r.status == OK)
+    new_audio_s = sum(r.evaluated_s for r in new if r.status == OK)
     summary = {
         "run": {"out_dir": str(out_dir), "config_hash": hash_, "model": cfg.model.name,
                 "enhancement": OmegaConf.to_container(cfg.enhancement), "sample_rate": cfg.frontend.sample_rate,
@@ -109,6 +114,31 @@ def run_evaluation(cfg: DictConfig) -> EvalOutcome:
     if plots_dir is not None and summary["counts"]["ok"]:
         plot_summary(plots_dir / "summary.png", rows, cfg.metrics.names)
     write_report(out_dir / "report.md", summary, rows, plots_dir)
+    return summary, rows
+
+
+def run_evaluation(cfg: DictConfig) -> EvalOutcome:
+    if cfg.sweep:
+        from audiovae.evaluation.sweep import run_sweep
+        return run_sweep(cfg)
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    hash_ = run_hash(cfg, EVAL_IGNORE)
+    out_dir = resolve_out_dir(cfg.out_dir, "eval", hash_)
+    setup = build_setup(cfg)
+    if is_launcher_process():
+        prepare_out_dir(cfg, out_dir, hash_)
+
+    done = ResultStore(out_dir / "partial").load_all()
+    todo = [i for i, key in enumerate(setup.keys) if key not in done]
+    module = EvalModule(setup.pipeline, setup.metrics, setup.segmenting, {DEFAULT: out_dir}, cfg.outputs.save_audio,
+                        cfg.outputs.save_plots, cfg.outputs.max_plots, cfg.seed)
+    logger = make_wandb_logger(cfg.logger, cfg, out_dir, job_type="eval", config_hash=hash_)
+    trainer, wall = run_test(cfg, setup, module, todo, logger)
+    if not trainer.is_global_zero:
+        return EvalOutcome(out_dir, len(setup.paths), 0, 0)
+    summary, rows = write_outputs(cfg, out_dir, hash_, setup.keys, done, module.results.get(DEFAULT, []), wall,
+                                  trainer)
     if logger is not None:
         log_evaluation(logger.experiment, summary, rows, out_dir, cfg.frontend.sample_rate,
                        cfg.logger.max_table_files, cfg.logger.log_audio)

@@ -1,10 +1,12 @@
-"""LightningModule that evaluates files under `Trainer.test`: one row per file, persisted as it finishes."""
+"""LightningModule that evaluates files under `Trainer.test`: one row per file (and per enhancer setting of a
+sweep), persisted as it finishes."""
 from pathlib import Path
-from typing import Optional
+from typing import Mapping, Optional
 
 import pytorch_lightning as pl
 import torch
 import torch.distributed as dist
+from torch import nn
 
 from audiovae.audio.io import save_wav
 from audiovae.data.eval_data import EvalItem
@@ -13,47 +15,69 @@ from audiovae.evaluation.engine import FileSignals, Segmenting, evaluate_items
 from audiovae.evaluation.plots import plot_file
 from audiovae.evaluation.results import FileResult, ResultStore
 from audiovae.metrics.base import PerItemMetric
-from audiovae.pipeline import ReconstructionPipeline
+from audiovae.pipeline import DEFAULT, ReconstructionPipeline
 
 
 class EvalModule(pl.LightningModule):
-    """Wraps the reconstruction pipeline; `results` holds every rank's FileResults after the test epoch."""
+    """Wraps the reconstruction pipeline. `out_dirs` maps each enhancer key to its output folder (one key,
+    DEFAULT, for a plain evaluation; one per setting for a sweep, with `enhancers` giving their chains).
+    `done` holds the file keys each setting already has (resume); a batch runs only the settings some of its
+    files still need. `results[key]` holds every rank's new FileResults after the test epoch."""
 
     def __init__(self, pipeline: ReconstructionPipeline, metrics: dict[str, PerItemMetric], segmenting: Segmenting,
-                 out_dir: Path, save_audio: bool, save_plots: bool, max_plots: int, seed: int):
+                 out_dirs: Mapping[str, Path], save_audio: bool, save_plots: bool, max_plots: int, seed: int,
+                 enhancers: Optional[Mapping[str, nn.Module]] = None, done: Optional[Mapping[str, set]] = None):
         super().__init__()
-        self.pipeline, self.segmenting, self.out_dir = pipeline, segmenting, out_dir
+        self.pipeline, self.segmenting, self.out_dirs = pipeline, segmenting, dict(out_dirs)
         self.metrics = metrics  # used as functions only: not registered as submodules
+        self.enhancers = enhancers  # not registered either: the model's own enhancer is already a submodule
+        self.done = {key: set(done.get(key, ())) if done else set() for key in self.out_dirs}
         self.save_audio, self.save_plots, self.max_plots, self.seed = save_audio, save_plots, max_plots, seed
-        self.results: list[FileResult] = []
-        self._store: Optional[ResultStore] = None
+        self.results: dict[str, list[FileResult]] = {}
+        self._stores: dict[str, ResultStore] = {}
 
     def on_test_start(self) -> None:
-        self._store = ResultStore(self.out_dir / "partial", rank=self.global_rank)
-        self.results = []
+        self._stores = {key: ResultStore(folder / "partial", rank=self.global_rank)
+                        for key, folder in self.out_dirs.items()}
+        self.results = {key: [] for key in self.out_dirs}
+
+    def _needed(self, batch: list[EvalItem]) -> Optional[dict[str, nn.Module]]:
+        if self.enhancers is None:
+            return None
+        return {key: chain for key, chain in self.enhancers.items()
+                if any(item.key not in self.done[key] for item in batch)}
 
     def test_step(self, batch: list[EvalItem], batch_idx: int) -> None:
         generator = None
         if self.pipeline.model.sample_posterior:
             generator = torch.Generator(self.device).manual_seed(self.seed + batch[0].index)
-        for result, signals in evaluate_items(batch, self.pipeline, self.metrics, self.segmenting, self.device,
-                                              generator):
-            if signals is not None:
-                self._write_media(result, signals)
-            self._store.append(result)  # only after its audio and plot exist: a stored file is a finished file
-            self.results.append(result)
+        enhancers = self._needed(batch)
+        if enhancers is not None and not enhancers:
+            return
+        outputs = evaluate_items(batch, self.pipeline, self.metrics, self.segmenting, self.device, generator,
+                                 enhancers)
+        for key, pairs in outputs.items():
+            for result, signals in pairs:
+                if result.file in self.done[key]:
+                    continue
+                if signals is not None:
+                    self._write_media(self.out_dirs[key], result, signals)
+                self._stores[key].append(result)  # only after its audio and plot exist: stored = finished
+                self.results[key].append(result)
 
-    def _write_media(self, result: FileResult, signals: FileSignals) -> None:
+    def _write_media(self, out_dir: Path, result: FileResult, signals: FileSignals) -> None:
         stem, sr = output_stem(result.file), self.pipeline.frontend.sample_rate
         if self.save_audio:
             for variant in ("reference", "vocoder", "base", "enhanced"):
-                save_wav(self.out_dir / "audio" / f"{stem}.{variant}.wav", getattr(signals, variant).float().cpu().numpy(), sr)
+                save_wav(out_dir / "audio" / f"{stem}.{variant}.wav", getattr(signals, variant).float().cpu().numpy(),
+                         sr)
         if self.save_plots and result.index < self.max_plots:
-            plot_file(self.out_dir / "plots" / f"{stem}.png", signals, sr, result.file)
+            plot_file(out_dir / "plots" / f"{stem}.png", signals, sr, result.file)
 
     def on_test_epoch_end(self) -> None:
         if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
             gathered = [None] * dist.get_world_size()
             dist.all_gather_object(gathered, self.results)
-            self.results = [r for part in gathered for r in part]
-        self.results.sort(key=lambda r: r.index)
+            self.results = {key: [r for part in gathered for r in part[key]] for key in self.out_dirs}
+        for results in self.results.values():
+            results.sort(key=lambda r: r.index)

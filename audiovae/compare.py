@@ -1,0 +1,202 @@
+"""Compare evaluation runs from their local outputs alone (offline machines included).
+
+    python -m audiovae.compare RUN_A RUN_B [RUN_C ...] [--variant enhanced] [--out DIR] [--force] [--wandb]
+
+Each RUN is an evaluation `out_dir` (results.csv + config.yaml). Files are aligned by their key; every run after
+the first is compared with the first, per metric, over the files both evaluated: means, Δ (headline: absolute
+for dB metrics, percent otherwise), win rate of the later run, seeded bootstrap 95 % CI of Δ and Wilcoxon p.
+Runs whose model or front-end config differ are refused unless `--force`.
+"""
+import argparse
+import math
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from omegaconf import OmegaConf  # noqa: E402
+
+from audiovae.evaluation.results import OK, read_csv, write_csv  # noqa: E402
+from audiovae.metrics.collection import metric_info  # noqa: E402
+from audiovae.metrics.stats import compare_paired  # noqa: E402
+
+MUST_MATCH = ("model", "frontend")  # sections that make two runs' numbers comparable
+
+
+class CompareError(ValueError):
+    """Runs that cannot be compared; the message says which and why."""
+
+
+@dataclass
+class Run:
+    name: str
+    folder: Path
+    config: dict
+    rows: dict[str, dict]  # file -> results.csv row (status ok)
+
+
+def load_run(folder: Path) -> Run:
+    results, config = folder / "results.csv", folder / "config.yaml"
+    for path in (results, config):
+        if not path.is_file():
+            raise CompareError(f"{folder}: not an evaluation output folder ({path.name} is missing)")
+    rows = {r["file"]: r for r in read_csv(results) if r["status"] == OK}
+    return Run(folder.name, folder, OmegaConf.to_container(OmegaConf.load(config), resolve=False), rows)
+
+
+def _differences(a: dict, b: dict, prefix: str) -> list[str]:
+    keys = sorted(set(a) | set(b))
+    out = []
+    for key in keys:
+        if isinstance(a.get(key), dict) and isinstance(b.get(key), dict):
+            out += _differences(a[key], b[key], f"{prefix}{key}.")
+        elif a.get(key) != b.get(key):
+            out.append(f"{prefix}{key}: {a.get(key)!r} vs {b.get(key)!r}")
+    return out
+
+
+def check_comparable(runs: list[Run], force: bool) -> list[str]:
+    """The config differences in MUST_MATCH sections; raises unless `force`."""
+    found = []
+    for run in runs[1:]:
+        for section in MUST_MATCH:
+            found += [f"{runs[0].name} vs {run.name}: {d}"
+                      for d in _differences(runs[0].config.get(section, {}), run.config.get(section, {}),
+                                            f"{section}.")]
+    if found and not force:
+        raise CompareError("runs differ in model or front end, so their numbers are not comparable ("
+                           + "; ".join(found) + "); pass --force to compare anyway")
+    return found
+
+
+def common_metrics(runs: list[Run], variant: str) -> list[str]:
+    names = [m for m in runs[0].config["metrics"]["names"]
+             if all(m in r.config["metrics"]["names"] for r in runs[1:])]
+    sample = next(iter(runs[0].rows.values()), {})
+    return [m for m in names if f"{variant}_{m}" in sample]
+
+
+def compare_runs(runs: list[Run], variant: str, n_bootstrap: int, seed: int) -> tuple[list[dict], list[dict]]:
+    """(one row per later run × metric with the paired statistics, one row per file × metric with every run's
+    value and Δ to the first)."""
+    metrics = common_metrics(runs, variant)
+    files = sorted(set(runs[0].rows).intersection(*[r.rows for r in runs[1:]]))
+    table, per_file = [], []
+    for metric in metrics:
+        info = metric_info(metric)
+        column = {r.name: np.array([r.rows[f][f"{variant}_{metric}"] for f in files], dtype=float) for r in runs}
+        first = runs[0].name
+        for run in runs[1:]:
+            c = compare_paired(column[first], column[run.name], info.higher_is_better, info.delta_kind,
+                               n_bootstrap=n_bootstrap, seed=seed)
+            table.append({"metric": metric, "higher_is_better": info.higher_is_better, "run_a": first,
+                          "run_b": run.name, "n_files": c.n, "a_mean": c.base_mean, "b_mean": c.enhanced_mean,
+                          "delta": c.delta, "percent_change": c.percent_change, "delta_kind": c.delta_kind,
+                          "headline_delta": c.headline_delta, "b_win_rate": c.win_rate, "ci_low": c.ci_low,
+                          "ci_high": c.ci_high, "wilcoxon_p": c.wilcoxon_p})
+        for i, f in enumerate(files):
+            row = {"file": f, "metric": metric, **{r.name: float(column[r.name][i]) for r in runs}}
+            row.update({f"delta_{r.name}": float(column[r.name][i] - column[first][i]) for r in runs[1:]})
+            per_file.append(row)
+    return table, per_file
+
+
+def _fmt(value, digits: int = 3) -> str:
+    return "n/a" if value is None or (isinstance(value, float) and not math.isfinite(value)) else f"{value:.{digits}f}"
+
+
+def markdown(table: list[dict], runs: list[Run], variant: str, unaligned: dict[str, int], notes: list[str]) -> str:
+    lines = [f"# Comparison of {len(runs)} runs ({variant} reconstructions)", ""]
+    lines += [f"- `{r.name}`: {r.folder}, enhancement `{r.config.get('enhancement')}`" for r in runs]
+    lines += [f"- files evaluated by some runs only, left out: {unaligned}" if any(unaligned.values()) else
+              "- every run evaluated the same files"]
+    lines += [f"- compared despite: {n}" for n in notes]
+    lines += ["", "| metric | run A | run B | files | A mean | B mean | Δ (B − A) | B wins | 95 % CI of Δ | Wilcoxon p |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
+    for t in table:
+        unit = " %" if t["delta_kind"] == "percent" else ""
+        arrow = "↑" if t["higher_is_better"] else "↓"
+        lines.append(f"| {t['metric']} {arrow} | {t['run_a']} | {t['run_b']} | {t['n_files']} | {_fmt(t['a_mean'])} | "
+                     f"{_fmt(t['b_mean'])} | {_fmt(t['headline_delta'])}{unit} | {_fmt(100 * t['b_win_rate'], 0)} % | "
+                     f"[{_fmt(t['ci_low'])}, {_fmt(t['ci_high'])}] | {_fmt(t['wilcoxon_p'], 4)} |")
+    lines += ["", "Δ is B − A for dB metrics and the percent change of the mean otherwise.", "",
+              "![per-file values](compare.png)", ""]
+    return "\n".join(lines)
+
+
+def plot(path: Path, per_file: list[dict], runs: list[Run]) -> Path:
+    """One panel per metric: each file's value across the runs as a line, means as thick markers."""
+    metrics = list(dict.fromkeys(r["metric"] for r in per_file))
+    cols = max(1, min(4, len(metrics)))
+    n_rows = max(1, math.ceil(len(metrics) / cols))
+    fig, axes = plt.subplots(n_rows, cols, figsize=(4 * cols, 3.2 * n_rows), squeeze=False)
+    x = np.arange(len(runs))
+    for ax, metric in zip(axes.flat, metrics):
+        values = np.array([[r[run.name] for run in runs] for r in per_file if r["metric"] == metric], dtype=float)
+        for line in values:
+            ax.plot(x, line, color="0.6", linewidth=0.8, marker="o", markersize=3)
+        ax.plot(x, np.nanmean(values, axis=0), color="C3", linewidth=2.5, marker="D")
+        arrow = "↑" if metric_info(metric).higher_is_better else "↓"
+        ax.set(xticks=x, xticklabels=[r.name[-12:] for r in runs], title=f"{metric} ({arrow} better)")
+    for ax in list(axes.flat)[len(metrics):]:
+        ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path
+
+
+def log_to_wandb(table: list[dict], per_file: list[dict], out: Path, runs: list[Run]) -> None:
+    import wandb
+    run = wandb.init(project="audiovae", job_type="compare", dir=str(out), mode=None,
+                     config={"runs": [str(r.folder) for r in runs]})
+    columns = list(table[0]) if table else []
+    run.log({"compare/metrics": wandb.Table(columns=columns, data=[list(t.values()) for t in table]),
+             "compare/plot": wandb.Image(str(out / "compare.png"))})
+    run.finish()
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m audiovae.compare", description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", type=Path, help="evaluation output folders; the first is the reference")
+    parser.add_argument("--variant", default="enhanced", choices=["enhanced", "base", "vocoder"])
+    parser.add_argument("--out", type=Path, help="default: outputs/compare/<timestamp>")
+    parser.add_argument("--force", action="store_true", help="compare runs whose model or front end differ")
+    parser.add_argument("--bootstrap", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--wandb", action="store_true", help="also log the tables to a W&B run (WANDB_MODE applies)")
+    args = parser.parse_args(argv)
+    try:
+        if len(args.runs) < 2:
+            raise CompareError("give at least two run folders")
+        runs = [load_run(folder) for folder in args.runs]
+        if len({r.name for r in runs}) < len(runs):
+            runs = [Run(f"{i}:{r.name}", r.folder, r.config, r.rows) for i, r in enumerate(runs)]
+        notes = check_comparable(runs, args.force)
+    except CompareError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    table, per_file = compare_runs(runs, args.variant, args.bootstrap, args.seed)
+    common = set(runs[0].rows).intersection(*[r.rows for r in runs[1:]])
+    unaligned = {r.name: len(set(r.rows) - common) for r in runs}
+    out = args.out or Path("outputs/compare") / time.strftime("%Y%m%d-%H%M%S")
+    out.mkdir(parents=True, exist_ok=True)
+    write_csv(out / "compare.csv", table)
+    write_csv(out / "compare_files.csv", per_file)
+    plot(out / "compare.png", per_file, runs)
+    report = markdown(table, runs, args.variant, unaligned, notes)
+    (out / "compare.md").write_text(report)
+    if args.wandb:
+        log_to_wandb(table, per_file, out, runs)
+    print(report)
+    print(f"written to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,89 @@
+"""`python -m audiovae.compare`: runs aligned by file, the expected deltas, refusal of incomparable runs."""
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from audiovae import compare
+from audiovae import runs as runs_module
+from audiovae.config import EvalConfig, compose
+from audiovae.enhancers import resolve_enhancement
+from audiovae.evaluation.results import read_csv
+from audiovae.evaluation.run import run_evaluation
+from tests.conftest import chirp, noise, tone, write
+from tests.wandb_offline import read_offline_run
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    os.environ.pop(runs_module.RUN_DIR_ENV, None)
+    clips = tmp_path_factory.mktemp("clips")
+    write(clips / "tone.wav", tone(440, 1.0, 16000) + tone(5000, 1.0, 16000, amp=0.1), 16000)
+    write(clips / "chirp.wav", chirp(200, 7000, 1.0, 16000), 16000)
+    write(clips / "noisy.wav", tone(300, 1.0, 16000) + noise(1.0, 16000, amp=0.05), 16000)
+    out = tmp_path_factory.mktemp("runs")
+    for name, gain in (("gain10", 1.0), ("gain16", 1.6)):
+        cfg = compose("eval", ["model=demo", f"data.dir={clips}", "data.max_seconds=1.0", "logger=none",
+                               "outputs.save_audio=false", "outputs.save_plots=false", f"enhancement.gain={gain}",
+                               "metrics.bootstrap_samples=200", f"out_dir={out / name}"],
+                      schema=EvalConfig, validators=[resolve_enhancement])
+        run_evaluation(cfg)
+    return out / "gain10", out / "gain16"
+
+
+def test_compare_gives_the_deltas_of_the_two_results_files(two_runs, tmp_path):
+    a, b = two_runs
+    rc = compare.main([str(a), str(b), "--out", str(tmp_path / "cmp"), "--bootstrap", "200"])
+    assert rc == 0
+    rows_a = {r["file"]: r for r in read_csv(a / "results.csv")}
+    rows_b = {r["file"]: r for r in read_csv(b / "results.csv")}
+    table = {r["metric"]: r for r in read_csv(tmp_path / "cmp" / "compare.csv")}
+    for metric in ("snr", "hf_retention", "mel_l1", "lsd"):
+        va = np.array([rows_a[f][f"enhanced_{metric}"] for f in sorted(rows_a)])
+        vb = np.array([rows_b[f][f"enhanced_{metric}"] for f in sorted(rows_a)])
+        t = table[metric]
+        assert t["n_files"] == 3 and t["a_mean"] == pytest.approx(va.mean()) and t["b_mean"] == pytest.approx(vb.mean())
+        assert t["delta"] == pytest.approx((vb - va).mean())
+        higher = compare.metric_info(metric).higher_is_better
+        assert t["b_win_rate"] == pytest.approx(np.mean(vb > va if higher else vb < va))
+    per_file = [r for r in read_csv(tmp_path / "cmp" / "compare_files.csv") if r["metric"] == "snr"]
+    assert {r["file"] for r in per_file} == set(rows_a)
+    for r in per_file:
+        assert r["delta_gain16"] == pytest.approx(rows_b[r["file"]]["enhanced_snr"] - rows_a[r["file"]]["enhanced_snr"])
+    assert (tmp_path / "cmp" / "compare.png").stat().st_size > 0
+    assert "| hf_retention ↑ | gain10 | gain16 | 3 |" in (tmp_path / "cmp" / "compare.md").read_text()
+    # the base reconstructions are the same in both runs (only the enhancement differs): Δ 0
+    compare.main([str(a), str(b), "--variant", "base", "--out", str(tmp_path / "base")])
+    base = {r["metric"]: r for r in read_csv(tmp_path / "base" / "compare.csv")}
+    assert base["snr"]["delta"] == pytest.approx(0.0, abs=1e-9) and base["snr"]["b_win_rate"] == 0
+
+
+def test_compare_refuses_runs_of_another_model_unless_forced(two_runs, tmp_path, capsys):
+    a, b = two_runs
+    other = tmp_path / "other"
+    shutil.copytree(b, other)
+    cfg = yaml.safe_load((other / "config.yaml").read_text())
+    cfg["frontend"]["fmax"] = 7000.0
+    (other / "config.yaml").write_text(yaml.safe_dump(cfg))
+    assert compare.main([str(a), str(other), "--out", str(tmp_path / "x")]) == 2
+    assert "frontend.fmax: 8000.0 vs 7000.0" in capsys.readouterr().err
+    assert compare.main([str(a), str(other), "--out", str(tmp_path / "y"), "--force"]) == 0
+    assert "compared despite" in (tmp_path / "y" / "compare.md").read_text()
+    assert compare.main([str(a), str(tmp_path / "nothing"), "--out", str(tmp_path / "z")]) == 2
+
+
+def test_compare_works_as_a_module_and_logs_to_wandb_offline(two_runs, tmp_path):
+    a, b = two_runs
+    done = subprocess.run([sys.executable, "-m", "audiovae.compare", str(a), str(b), "--out", str(tmp_path / "c"),
+                           "--wandb", "--bootstrap", "100"], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "| snr ↑ | gain10 | gain16 |" in done.stdout
+    logged = read_offline_run(next((tmp_path / "c" / "wandb").glob("offline-run-*")))
+    assert logged["job_type"] == "compare" and "compare/metrics" in logged["tables"]

@@ -1,0 +1,153 @@
+"""Sweeps: one encode per file, each setting equal to its stand-alone evaluation, resume, the best config."""
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from audiovae import runs as runs_module
+from audiovae.config import ConfigError, EvalConfig, compose
+from audiovae.enhancers import resolve_enhancement
+from audiovae.evaluation.results import read_csv
+from audiovae.evaluation.run import run_evaluation
+from audiovae.lightning.eval_module import EvalModule
+from audiovae.models.enhanced_vae import EnhancedVAE
+from tests.conftest import chirp, noise, tone, write
+from tests.wandb_offline import read_offline_run
+
+FAST = ["model=demo", "data.max_seconds=1.0", "data.batch_size=1", "metrics.bootstrap_samples=200",
+        "outputs.save_audio=false", "select.metric=hf_retention", "select.min_improvement.spectral_correlation=-50"]
+GAINS = "sweep.enhancement.gain=[1.0,1.4,1.8]"
+COLUMNS = ("base_snr", "vocoder_snr", "enhanced_snr", "enhanced_hf_retention", "enhanced_mel_l1", "delta_lsd")
+
+
+@pytest.fixture(autouse=True)
+def no_inherited_run_dir(monkeypatch):
+    monkeypatch.delenv(runs_module.RUN_DIR_ENV, raising=False)
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    d = tmp_path_factory.mktemp("sweep_clips")
+    write(d / "a_tone.wav", tone(440, 1.0, 16000) + tone(5000, 1.0, 16000, amp=0.1), 16000)
+    write(d / "b_chirp.wav", chirp(200, 7000, 1.0, 16000), 16000)
+    write(d / "c_noisy.wav", tone(300, 1.0, 16000) + noise(1.0, 16000, amp=0.05), 16000)
+    return d
+
+
+def cfg_for(clips, out, *overrides):
+    return compose("eval", [*FAST, f"data.dir={clips}", f"out_dir={out}", *overrides], schema=EvalConfig,
+                   validators=[resolve_enhancement])
+
+
+class EncodeCounter:
+    def __init__(self, monkeypatch):
+        self.segments = 0
+        original = EnhancedVAE.encode
+
+        def counting(model, mel, generator=None):
+            self.segments += mel.shape[0]
+            return original(model, mel, generator)
+        monkeypatch.setattr(EnhancedVAE, "encode", counting)
+
+
+@pytest.fixture(scope="module")
+def sweep_run(clips, tmp_path_factory):
+    os.environ.pop(runs_module.RUN_DIR_ENV, None)
+    out = tmp_path_factory.mktemp("sweep") / "run"
+    mp = pytest.MonkeyPatch()
+    counter = EncodeCounter(mp)
+    try:
+        run_evaluation(cfg_for(clips, out, GAINS))
+    finally:
+        mp.undo()
+    return out, counter.segments
+
+
+def rows_of(folder: Path) -> dict:
+    return {r["file"]: r for r in read_csv(folder / "results.csv")}
+
+
+def test_each_file_is_encoded_once_for_all_settings(sweep_run):
+    out, encoded = sweep_run
+    assert encoded == 3  # three files, not three files x three settings
+    assert sorted(p.name for p in (out / "settings").iterdir()) == ["gain=1.0", "gain=1.4", "gain=1.8"]
+
+
+def test_every_setting_equals_its_stand_alone_evaluation(sweep_run, clips, tmp_path):
+    out, _ = sweep_run
+    for gain in ("1.0", "1.8"):
+        alone = tmp_path / gain
+        run_evaluation(cfg_for(clips, alone, f"enhancement.gain={gain}", "logger=none"))
+        swept, single = rows_of(out / "settings" / f"gain={gain}"), rows_of(alone)
+        assert swept.keys() == single.keys()
+        for f in single:
+            for col in COLUMNS:
+                assert swept[f][col] == pytest.approx(single[f][col], rel=1e-5, abs=1e-9), (gain, f, col)
+        # the saved per-setting config reproduces that setting alone (same run hash as the stand-alone run)
+        assert (out / "settings" / f"gain={gain}" / "run_hash.txt").read_text() == (alone / "run_hash.txt").read_text()
+    base = [rows_of(out / "settings" / f"gain={g}") for g in ("1.0", "1.4", "1.8")]
+    assert all(b[f]["base_snr"] == base[0][f]["base_snr"] for b in base for f in b)  # shared, computed once
+
+
+def test_sweep_table_plot_and_best_setting_that_evaluates_to_the_reported_numbers(sweep_run, tmp_path):
+    out, _ = sweep_run
+    table = {r["setting"]: r for r in read_csv(out / "sweep.csv")}
+    assert list(table) == ["gain=1.0", "gain=1.4", "gain=1.8"]
+    for name, row in table.items():
+        summary = json.loads((out / "settings" / name / "summary.json").read_text())
+        comp = summary["metrics"]["hf_retention"]["comparison"]
+        assert row["hf_retention_delta"] == pytest.approx(comp["headline_delta"])
+        assert row["enhancement.gain"] == float(name.split("=")[1])
+    assert table["gain=1.0"]["snr_delta"] == pytest.approx(0.0, abs=0.01)  # gain 1: the identity up to rfft rounding
+    allowed = [r for r in table.values() if r["spectral_correlation_improvement"] >= -50]
+    best = max(allowed, key=lambda r: r["hf_retention_improvement"])
+    assert f"`{best['setting']}` **(best)**" in (out / "sweep.md").read_text()
+    assert (out / "sweep.png").stat().st_size > 0
+    best_cfg = compose(str(out / "best_config.yaml"), [f"out_dir={tmp_path / 'best'}", "logger=none"],
+                       schema=EvalConfig, validators=[resolve_enhancement])
+    assert not best_cfg.sweep and best_cfg.enhancement.gain == best["enhancement.gain"]
+    run_evaluation(best_cfg)
+    again = json.loads((tmp_path / "best" / "summary.json").read_text())["metrics"]["hf_retention"]["comparison"]
+    assert again["headline_delta"] == pytest.approx(best["hf_retention_delta"], rel=1e-5)
+
+
+def test_each_setting_is_a_wandb_run_of_one_group(sweep_run):
+    out, _ = sweep_run
+    logged = [read_offline_run(next((out / "settings" / n / "wandb").glob("offline-run-*")))
+              for n in ("gain=1.0", "gain=1.4", "gain=1.8")]
+    assert {r["job_type"] for r in logged} == {"sweep"}
+    assert len({r["group"] for r in logged}) == 1 and logged[0]["group"].startswith("sweep-")
+    assert [r["config"]["enhancement"]["gain"] for r in logged] == [1.0, 1.4, 1.8]
+    assert [r["config"]["sweep_setting"] for r in logged] == [{"enhancement.gain": g} for g in (1.0, 1.4, 1.8)]
+    top = read_offline_run(next((out / "wandb").glob("offline-run-*")))
+    assert top["job_type"] == "sweep_summary" and "sweep/settings" in top["tables"]
+
+
+def test_interrupted_sweep_resumes_per_setting_and_file(sweep_run, clips, tmp_path, monkeypatch):
+    out, _ = sweep_run
+    original = EvalModule.test_step
+
+    def crash_on_second_batch(self, batch, batch_idx):
+        if batch_idx == 1:
+            raise RuntimeError("simulated crash")
+        return original(self, batch, batch_idx)
+    monkeypatch.setattr(EvalModule, "test_step", crash_on_second_batch)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        run_evaluation(cfg_for(clips, tmp_path / "r", GAINS, "logger=none"))
+    monkeypatch.setattr(EvalModule, "test_step", original)
+    counter = EncodeCounter(monkeypatch)
+    run_evaluation(cfg_for(clips, tmp_path / "r", GAINS, "logger=none"))
+    assert counter.segments == 2  # the file finished before the interruption is not encoded again
+    for name in ("gain=1.0", "gain=1.4", "gain=1.8"):
+        resumed, straight = rows_of(tmp_path / "r" / "settings" / name), rows_of(out / "settings" / name)
+        for f in straight:
+            for col in COLUMNS:
+                assert resumed[f][col] == pytest.approx(straight[f][col], rel=1e-5, abs=1e-9)
+
+
+def test_sweeping_anything_but_the_enhancement_is_a_clear_error(clips, tmp_path):
+    with pytest.raises(ConfigError, match="only enhancement"):
+        run_evaluation(cfg_for(clips, tmp_path / "x", "sweep.data.max_seconds=[1.0,2.0]"))
+    with pytest.raises(ConfigError, match="non-empty list"):
+        run_evaluation(cfg_for(clips, tmp_path / "y", "sweep.enhancement.gain=1.2"))
