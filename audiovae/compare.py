@@ -8,22 +8,19 @@ for dB metrics, percent otherwise), win rate of the later run, seeded bootstrap 
 Runs whose model or front-end config differ are refused unless `--force`.
 """
 import argparse
-import math
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from omegaconf import OmegaConf
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from omegaconf import OmegaConf  # noqa: E402
-
-from audiovae.evaluation.results import OK, read_csv, write_csv  # noqa: E402
-from audiovae.metrics.collection import metric_info  # noqa: E402
-from audiovae.metrics.stats import compare_paired  # noqa: E402
+from audiovae.evaluation.plots import metric_panels, metric_title, save_figure
+from audiovae.evaluation.report import fmt
+from audiovae.evaluation.results import OK, read_csv, write_csv
+from audiovae.metrics.collection import metric_info
+from audiovae.metrics.stats import compare_paired
 
 MUST_MATCH = ("model", "frontend")  # sections that make two runs' numbers comparable
 
@@ -106,9 +103,6 @@ def compare_runs(runs: list[Run], variant: str, n_bootstrap: int, seed: int) -> 
     return table, per_file
 
 
-def _fmt(value, digits: int = 3) -> str:
-    return "n/a" if value is None or (isinstance(value, float) and not math.isfinite(value)) else f"{value:.{digits}f}"
-
 
 def markdown(table: list[dict], runs: list[Run], variant: str, unaligned: dict[str, int], notes: list[str]) -> str:
     lines = [f"# Comparison of {len(runs)} runs ({variant} reconstructions)", ""]
@@ -121,9 +115,9 @@ def markdown(table: list[dict], runs: list[Run], variant: str, unaligned: dict[s
     for t in table:
         unit = " %" if t["delta_kind"] == "percent" else ""
         arrow = "↑" if t["higher_is_better"] else "↓"
-        lines.append(f"| {t['metric']} {arrow} | {t['run_a']} | {t['run_b']} | {t['n_files']} | {_fmt(t['a_mean'])} | "
-                     f"{_fmt(t['b_mean'])} | {_fmt(t['headline_delta'])}{unit} | {_fmt(100 * t['b_win_rate'], 0)} % | "
-                     f"[{_fmt(t['ci_low'])}, {_fmt(t['ci_high'])}] | {_fmt(t['wilcoxon_p'], 4)} |")
+        lines.append(f"| {t['metric']} {arrow} | {t['run_a']} | {t['run_b']} | {t['n_files']} | {fmt(t['a_mean'])} | "
+                     f"{fmt(t['b_mean'])} | {fmt(t['headline_delta'])}{unit} | {fmt(100 * t['b_win_rate'], 0)} % | "
+                     f"[{fmt(t['ci_low'])}, {fmt(t['ci_high'])}] | {fmt(t['wilcoxon_p'], 4)} |")
     lines += ["", "Δ is B − A for dB metrics and the percent change of the mean otherwise.", "",
               "![per-file values](compare.png)", ""]
     return "\n".join(lines)
@@ -132,23 +126,15 @@ def markdown(table: list[dict], runs: list[Run], variant: str, unaligned: dict[s
 def plot(path: Path, per_file: list[dict], runs: list[Run]) -> Path:
     """One panel per metric: each file's value across the runs as a line, means as thick markers."""
     metrics = list(dict.fromkeys(r["metric"] for r in per_file))
-    cols = max(1, min(4, len(metrics)))
-    n_rows = max(1, math.ceil(len(metrics) / cols))
-    fig, axes = plt.subplots(n_rows, cols, figsize=(4 * cols, 3.2 * n_rows), squeeze=False)
+    fig, panels = metric_panels(metrics)
     x = np.arange(len(runs))
-    for ax, metric in zip(axes.flat, metrics):
+    for ax, metric in zip(panels, metrics):
         values = np.array([[r[run.name] for run in runs] for r in per_file if r["metric"] == metric], dtype=float)
         for line in values:
             ax.plot(x, line, color="0.6", linewidth=0.8, marker="o", markersize=3)
         ax.plot(x, np.nanmean(values, axis=0), color="C3", linewidth=2.5, marker="D")
-        arrow = "↑" if metric_info(metric).higher_is_better else "↓"
-        ax.set(xticks=x, xticklabels=[r.name[-12:] for r in runs], title=f"{metric} ({arrow} better)")
-    for ax in list(axes.flat)[len(metrics):]:
-        ax.axis("off")
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return path
+        ax.set(xticks=x, xticklabels=[r.name[-12:] for r in runs], title=metric_title(metric))
+    return save_figure(fig, path)
 
 
 def log_to_wandb(table: list[dict], per_file: list[dict], out: Path, runs: list[Run]) -> None:

@@ -41,13 +41,34 @@ def plot_file(path: Path, signals: FileSignals, sample_rate: int, title: str) ->
     return path
 
 
+def metric_panels(names: Sequence[str]):
+    """A figure with one panel per metric (up to 4 a row); returns it and the panels in `names` order."""
+    cols = max(1, min(4, len(names)))
+    fig, axes = plt.subplots(max(1, math.ceil(len(names) / cols)), cols, figsize=(4 * cols, 3.2 * math.ceil(len(names) / cols)),
+                             squeeze=False)
+    for ax in list(axes.flat)[len(names):]:
+        ax.axis("off")
+    return fig, list(axes.flat)[: len(names)]
+
+
+def metric_title(name: str, prefix: str = "", suffix: str = "") -> str:
+    arrow = "↑" if metric_info(name).higher_is_better else "↓"
+    return f"{prefix}{name} ({arrow} better){suffix}"
+
+
+def save_figure(fig, path: Path) -> Path:
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path
+
+
 def plot_summary(path: Path, rows: list[dict], metric_names: Sequence[str]) -> Path:
     """One panel per metric: each file's base → enhanced value as a line, means as thick markers."""
     ok = [r for r in rows if r["status"] == "ok"]
-    cols = min(4, len(metric_names))
-    n_rows = math.ceil(len(metric_names) / cols)
-    fig, axes = plt.subplots(n_rows, cols, figsize=(4 * cols, 3.2 * n_rows), squeeze=False)
-    for ax, name in zip(axes.flat, metric_names):
+    fig, panels = metric_panels(metric_names)
+    for ax, name in zip(panels, metric_names):
         base = np.array([r[f"base_{name}"] for r in ok], dtype=float)
         enhanced = np.array([r[f"enhanced_{name}"] for r in ok], dtype=float)
         finite = np.isfinite(base) & np.isfinite(enhanced)
@@ -55,12 +76,5 @@ def plot_summary(path: Path, rows: list[dict], metric_names: Sequence[str]) -> P
             ax.plot([0, 1], [b, e], color="0.6", linewidth=0.8, marker="o", markersize=3)
         if finite.any():
             ax.plot([0, 1], [base[finite].mean(), enhanced[finite].mean()], color="C3", linewidth=2.5, marker="D")
-        arrow = "↑" if metric_info(name).higher_is_better else "↓"
-        ax.set(xticks=[0, 1], xticklabels=["base", "enhanced"], title=f"{name} ({arrow} better)", xlim=(-0.2, 1.2))
-    for ax in list(axes.flat)[len(metric_names):]:
-        ax.axis("off")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return path
+        ax.set(xticks=[0, 1], xticklabels=["base", "enhanced"], title=metric_title(name), xlim=(-0.2, 1.2))
+    return save_figure(fig, path)

@@ -10,25 +10,23 @@ import re
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import numpy as np
+import pytorch_lightning as pl
+import torch
+import wandb
+from omegaconf import DictConfig, OmegaConf
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pytorch_lightning as pl  # noqa: E402
-import torch  # noqa: E402
-import wandb  # noqa: E402
-from omegaconf import DictConfig, OmegaConf  # noqa: E402
-
-from audiovae.config.compose import ConfigError  # noqa: E402
-from audiovae.enhancers.registry import build_enhancer, resolve_enhancement  # noqa: E402
-from audiovae.evaluation.results import ResultStore, write_csv  # noqa: E402
-from audiovae.evaluation.run import (EVAL_IGNORE, EvalOutcome, build_setup, run_test,  # noqa: E402
-                                     write_outputs)
-from audiovae.evaluation.wandb_log import log_evaluation  # noqa: E402
-from audiovae.lightning.eval_module import EvalModule  # noqa: E402
-from audiovae.metrics.collection import metric_info  # noqa: E402
-from audiovae.runs import is_launcher_process, prepare_out_dir, resolve_out_dir, run_hash  # noqa: E402
-from audiovae.tracking.wandb_logger import make_wandb_logger  # noqa: E402
+from audiovae.config.compose import ConfigError
+from audiovae.enhancers.registry import build_enhancer, resolve_enhancement
+from audiovae.evaluation.plots import metric_panels, metric_title, save_figure
+from audiovae.evaluation.report import fmt
+from audiovae.evaluation.results import ResultStore, write_csv
+from audiovae.evaluation.run import EVAL_IGNORE, EvalOutcome, build_setup, run_test, write_outputs
+from audiovae.evaluation.wandb_log import log_evaluation
+from audiovae.lightning.eval_module import EvalModule
+from audiovae.metrics.collection import metric_info
+from audiovae.runs import is_launcher_process, prepare_out_dir, resolve_out_dir, run_hash
+from audiovae.tracking.wandb_logger import make_wandb_logger
 
 SWEEPABLE = "enhancement."  # only the enhancer may vary: the encode and the base decode are shared
 
@@ -109,9 +107,6 @@ def select_best(rows: list[dict], select: DictConfig) -> tuple[dict | None, str]
                   f"{constraints}")
 
 
-def _fmt(value) -> str:
-    return "n/a" if value is None or (isinstance(value, float) and not math.isfinite(value)) else f"{value:.3f}"
-
 
 def write_markdown(path: Path, rows: list[dict], metrics: list[str], keys: list[str], best: dict | None,
                    reason: str) -> None:
@@ -120,7 +115,7 @@ def write_markdown(path: Path, rows: list[dict], metrics: list[str], keys: list[
              "| setting | " + " | ".join(f"{m} Δ [CI]" for m in metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
     for r in rows:
         mark = " **(best)**" if best is not None and r["setting"] == best["setting"] else ""
-        cells = [f"{_fmt(r[f'{m}_delta'])} [{_fmt(r[f'{m}_ci_low'])}, {_fmt(r[f'{m}_ci_high'])}]" for m in metrics]
+        cells = [f"{fmt(r[f'{m}_delta'])} [{fmt(r[f'{m}_ci_low'])}, {fmt(r[f'{m}_ci_high'])}]" for m in metrics]
         lines.append(f"| `{r['setting']}`{mark} | " + " | ".join(cells) + " |")
     lines += ["", f"Best: `{best['setting']}`: {reason}; its configs: best_enhancement.yaml, best_config.yaml."
               if best is not None else f"Best: none, {reason}.", "", "![sweep](sweep.png)", ""]
@@ -131,28 +126,18 @@ def plot_sweep(path: Path, rows: list[dict], metrics: list[str], keys: list[str]
     """Each metric's Δ (enhanced vs base) against the swept value (or the setting, for several keys), with CIs."""
     single = len(keys) == 1 and all(isinstance(r[keys[0]], (int, float)) for r in rows)
     x = [float(r[keys[0]]) for r in rows] if single else list(range(len(rows)))
-    cols = min(4, len(metrics))
-    n_rows = math.ceil(len(metrics) / cols)
-    fig, axes = plt.subplots(n_rows, cols, figsize=(4 * cols, 3.2 * n_rows), squeeze=False)
-    for ax, metric in zip(axes.flat, metrics):
-        delta = [r[f"{metric}_delta"] for r in rows]
-        low = [d - r[f"{metric}_ci_low"] if math.isfinite(r[f"{metric}_ci_low"] or math.nan) else 0
-               for d, r in zip(delta, rows)]
-        high = [r[f"{metric}_ci_high"] - d if math.isfinite(r[f"{metric}_ci_high"] or math.nan) else 0
-                for d, r in zip(delta, rows)]
-        ax.errorbar(x, delta, yerr=[low, high], marker="o", capsize=3)
+    fig, panels = metric_panels(metrics)
+    for ax, metric in zip(panels, metrics):
+        delta = np.array([r[f"{metric}_delta"] for r in rows], dtype=float)
+        low = np.array([r[f"{metric}_ci_low"] for r in rows], dtype=float)
+        high = np.array([r[f"{metric}_ci_high"] for r in rows], dtype=float)
+        ax.errorbar(x, delta, yerr=[np.nan_to_num(delta - low), np.nan_to_num(high - delta)], marker="o", capsize=3)
         ax.axhline(0, color="0.5", linewidth=0.8)
         unit = " (%)" if metric_info(metric).delta_kind == "percent" else " (dB)"
-        arrow = "↑" if metric_info(metric).higher_is_better else "↓"
-        ax.set(title=f"Δ {metric} ({arrow} better){unit}", xlabel=keys[0] if single else "setting")
+        ax.set(title=metric_title(metric, "Δ ", unit), xlabel=keys[0] if single else "setting")
         if not single:
             ax.set_xticks(x, [r["setting"] for r in rows], rotation=45, ha="right", fontsize=6)
-    for ax in list(axes.flat)[len(metrics):]:
-        ax.axis("off")
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def run_sweep(cfg: DictConfig) -> EvalOutcome:
@@ -175,8 +160,7 @@ def run_sweep(cfg: DictConfig) -> EvalOutcome:
 
     done = {name: ResultStore(Path(c.out_dir) / "partial").load_all() for name, c in configs.items()}
     todo = [i for i, key in enumerate(setup.keys) if any(key not in done[name] for name in names)]
-    device = setup.pipeline.model.vae.device
-    enhancers = {name: build_enhancer(c.enhancement).to(device) for name, c in configs.items()}
+    enhancers = {name: build_enhancer(c.enhancement) for name, c in configs.items()}
     module = EvalModule(setup.pipeline, setup.metrics, setup.segmenting,
                         {name: Path(c.out_dir) for name, c in configs.items()}, cfg.outputs.save_audio,
                         cfg.outputs.save_plots, cfg.outputs.max_plots, cfg.seed, enhancers=enhancers,
