@@ -15,7 +15,7 @@ from audiovae.evaluation.engine import FileSignals, Segmenting, evaluate_items
 from audiovae.evaluation.plots import plot_file
 from audiovae.evaluation.results import FileResult, ResultStore
 from audiovae.metrics.base import PerItemMetric
-from audiovae.pipeline import DEFAULT, ReconstructionPipeline
+from audiovae.pipeline import ReconstructionPipeline
 
 
 class EvalModule(pl.LightningModule):
@@ -30,13 +30,15 @@ class EvalModule(pl.LightningModule):
         super().__init__()
         self.pipeline, self.segmenting, self.out_dirs = pipeline, segmenting, dict(out_dirs)
         self.metrics = metrics  # used as functions only: not registered as submodules
-        self.enhancers = enhancers  # not registered either: the model's own enhancer is already a submodule
+        self.enhancers = enhancers
         self.done = {key: set(done.get(key, ())) if done else set() for key in self.out_dirs}
         self.save_audio, self.save_plots, self.max_plots, self.seed = save_audio, save_plots, max_plots, seed
         self.results: dict[str, list[FileResult]] = {}
         self._stores: dict[str, ResultStore] = {}
 
     def on_test_start(self) -> None:
+        for chain in (self.enhancers or {}).values():  # not submodules (setting names hold dots): move them here
+            chain.to(self.device)
         self._stores = {key: ResultStore(folder / "partial", rank=self.global_rank)
                         for key, folder in self.out_dirs.items()}
         self.results = {key: [] for key in self.out_dirs}
