@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test venv clean
+.PHONY: demo test bench venv clean
 
 venv: $(STAMP)
 
@@ -21,6 +21,12 @@ test: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m audiovae.demo outputs/demo/clips
 	WANDB_MODE=offline $(PY) evaluate.py --config eval_demo
+
+# Full-size benchmarks (random AudioLDM2-sized weights, built on first use); see README "Benchmarks".
+bench: $(STAMP)
+	$(PY) benchmarks/enhancer_overhead.py
+	WANDB_MODE=offline $(PY) benchmarks/eval_throughput.py
+	WANDB_MODE=offline $(PY) benchmarks/memory_vs_length.py
 
 clean:
 	rm -rf outputs wandb .pytest_cache
