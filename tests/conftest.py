@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from audiovae.runs import RUN_DIR_ENV
+
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -22,6 +24,12 @@ def audiovae_home(tmp_path_factory):
 def wandb_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_DIR", str(tmp_path))
     monkeypatch.setenv("WANDB_MODE", "offline")
+
+
+@pytest.fixture(autouse=True)
+def no_inherited_run_dir(monkeypatch):
+    """Every run picks its own out_dir: a previous run in this process exported AUDIOVAE_RUN_DIR for DDP."""
+    monkeypatch.delenv(RUN_DIR_ENV, raising=False)
 
 
 def tone(freq_hz: float, seconds: float, sr: int, amp: float = 0.5) -> np.ndarray:

@@ -27,11 +27,6 @@ GOOD = ["tone.wav", "sub/chirp.flac", "noise.wav", "long.wav"]
 BAD = {"broken.wav": "unreadable", "empty.wav": "empty", "nan.wav": "NaN or inf", "silent.wav": "silent"}
 
 
-@pytest.fixture(autouse=True)
-def no_inherited_run_dir(monkeypatch):
-    monkeypatch.delenv(runs_module.RUN_DIR_ENV, raising=False)
-
-
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp("clips")

@@ -21,11 +21,6 @@ GAINS = "sweep.enhancement.gain=[1.0,1.4,1.8]"
 COLUMNS = ("base_snr", "vocoder_snr", "enhanced_snr", "enhanced_hf_retention", "enhanced_mel_l1", "delta_lsd")
 
 
-@pytest.fixture(autouse=True)
-def no_inherited_run_dir(monkeypatch):
-    monkeypatch.delenv(runs_module.RUN_DIR_ENV, raising=False)
-
-
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory):
     d = tmp_path_factory.mktemp("sweep_clips")

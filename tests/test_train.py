@@ -34,11 +34,6 @@ FAST = ["model=tiny", "data.crop_seconds=1.0", "data.batch_size=2", "data.val_ba
         "optim.warmup_steps=2", "loop.log_every_n_steps=1", "checkpoint.monitor=val/enhanced/mel_l1"]
 
 
-@pytest.fixture(autouse=True)
-def no_inherited_run_dir(monkeypatch):
-    monkeypatch.delenv(runs_module.RUN_DIR_ENV, raising=False)
-
-
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory):
     d = tmp_path_factory.mktemp("train_clips")

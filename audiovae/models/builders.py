@@ -27,25 +27,28 @@ TINY_VOCODER = dict(
 )
 
 
-def build_tiny_model(path: Path, seed: int = 0) -> Path:
-    """Write `vae/` and `vocoder/` (config.json + safetensors) under `path`; same seed, same weights."""
+def write_seeded_model(path: Path, builder: str, seed: int, vae: dict, vocoder: dict | None = None) -> Path:
+    """`vae/` (and `vocoder/` unless None) as config.json + safetensors under `path`, from seeded random
+    initialisation (the VAE from `seed`, the vocoder from `seed + 1`), and a model card naming the builder."""
     path = Path(path)
     transformers_logging.disable_progress_bar()
     torch.manual_seed(seed)
-    AutoencoderKL(**TINY_VAE).save_pretrained(path / "vae", safe_serialization=True)
-    torch.manual_seed(seed + 1)
-    SpeechT5HifiGan(SpeechT5HifiGanConfig(**TINY_VOCODER)).save_pretrained(path / "vocoder", safe_serialization=True)
-    (path / "audiovae_model.json").write_text(json.dumps({"builder": "tiny", "seed": seed}) + "\n")
+    AutoencoderKL(**vae).save_pretrained(path / "vae", safe_serialization=True)
+    if vocoder is not None:
+        torch.manual_seed(seed + 1)
+        SpeechT5HifiGan(SpeechT5HifiGanConfig(**vocoder)).save_pretrained(path / "vocoder", safe_serialization=True)
+    (path / "audiovae_model.json").write_text(json.dumps({"builder": builder, "seed": seed}) + "\n")
     return path
+
+
+def build_tiny_model(path: Path, seed: int = 0) -> Path:
+    """The tiny AudioLDM2-shaped VAE and vocoder; same seed, same weights."""
+    return write_seeded_model(path, "tiny", seed, TINY_VAE, TINY_VOCODER)
 
 
 def build_demo_untrained(path: Path, seed: int = 0) -> Path:
-    """Write the seeded, untrained demo VAE (`vae/` only: its vocoder is Griffin-Lim) under `path`."""
-    path = Path(path)
-    torch.manual_seed(seed)
-    AutoencoderKL(**DEMO_VAE).save_pretrained(path / "vae", safe_serialization=True)
-    (path / "audiovae_model.json").write_text(json.dumps({"builder": "demo_untrained", "seed": seed}) + "\n")
-    return path
+    """The seeded, untrained demo VAE (`vae/` only: its vocoder is Griffin-Lim)."""
+    return write_seeded_model(path, "demo_untrained", seed, DEMO_VAE)
 
 
 # AudioLDM2's VAE and HiFi-GAN at full size (as in cvssp/audioldm2's vae/ and vocoder/ configs); random weights.
@@ -63,15 +66,7 @@ AUDIOLDM2_VOCODER = dict(
 
 def build_audioldm2_random(path: Path, seed: int = 0) -> Path:
     """AudioLDM2's VAE and vocoder architectures with seeded random weights: timing and memory benchmarks."""
-    path = Path(path)
-    transformers_logging.disable_progress_bar()
-    torch.manual_seed(seed)
-    AutoencoderKL(**AUDIOLDM2_VAE).save_pretrained(path / "vae", safe_serialization=True)
-    torch.manual_seed(seed + 1)
-    SpeechT5HifiGan(SpeechT5HifiGanConfig(**AUDIOLDM2_VOCODER)).save_pretrained(path / "vocoder",
-                                                                                 safe_serialization=True)
-    (path / "audiovae_model.json").write_text(json.dumps({"builder": "audioldm2_random", "seed": seed}) + "\n")
-    return path
+    return write_seeded_model(path, "audioldm2_random", seed, AUDIOLDM2_VAE, AUDIOLDM2_VOCODER)
 
 
 BUILDERS = {"tiny": build_tiny_model, "demo_untrained": build_demo_untrained,
