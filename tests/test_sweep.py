@@ -1,6 +1,8 @@
 """Sweeps: one encode per file, each setting equal to its stand-alone evaluation, resume, the best config."""
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ from audiovae.models.enhanced_vae import EnhancedVAE
 from tests.conftest import chirp, noise, tone, write
 from tests.wandb_offline import read_offline_run
 
+ROOT = Path(__file__).resolve().parents[1]
 FAST = ["model=demo", "data.max_seconds=1.0", "data.batch_size=1", "metrics.bootstrap_samples=200",
         "outputs.save_audio=false", "select.metric=hf_retention", "select.min_improvement.spectral_correlation=-50"]
 GAINS = "sweep.enhancement.gain=[1.0,1.4,1.8]"
@@ -146,3 +149,21 @@ def test_sweeping_anything_but_the_enhancement_is_a_clear_error(clips, tmp_path)
         run_evaluation(cfg_for(clips, tmp_path / "x", "sweep.data.max_seconds=[1.0,2.0]"))
     with pytest.raises(ConfigError, match="non-empty list"):
         run_evaluation(cfg_for(clips, tmp_path / "y", "sweep.enhancement.gain=1.2"))
+
+
+def test_ddp_sweep_with_two_cpu_processes_equals_one_process(sweep_run, clips, tmp_path):
+    out, _ = sweep_run
+    env = {k: v for k, v in os.environ.items() if k != runs_module.RUN_DIR_ENV}
+    done = subprocess.run([sys.executable, str(ROOT / "evaluate.py"), *FAST, GAINS, "trainer=ddp_cpu2", "logger=none",
+                           f"data.dir={clips}", f"out_dir={tmp_path / 'ddp'}"], capture_output=True, text=True,
+                          env={**env, "WANDB_MODE": "offline"}, cwd=ROOT, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    for name in ("gain=1.0", "gain=1.4", "gain=1.8"):
+        ddp, single = rows_of(tmp_path / "ddp" / "settings" / name), rows_of(out / "settings" / name)
+        assert ddp.keys() == single.keys()
+        for f in single:  # mel-domain values: each DDP process runs torch with fewer threads, so float32
+            for col in ("base_mel_l1", "enhanced_mel_l1", "enhanced_mel_psnr"):  # convolutions round differently,
+                assert ddp[f][col] == pytest.approx(single[f][col], rel=1e-4)  # which Griffin-Lim amplifies
+        ranks = sorted(p.name for p in (tmp_path / "ddp" / "settings" / name / "partial").glob("rows.rank*.jsonl"))
+        assert ranks == ["rows.rank0.jsonl", "rows.rank1.jsonl"]
+    assert len(read_csv(tmp_path / "ddp" / "sweep.csv")) == 3
