@@ -21,7 +21,7 @@ def _jobs():
         outcome = run_evaluation(cfg)
         if outcome.n_files:
             print(f"evaluated {outcome.n_ok}/{outcome.n_files} files ({outcome.n_failed} failed); "
-                  f"report: {outcome.out_dir / 'report.md'}")
+                  f"report: {outcome.report}")
         return outcome.exit_code(cfg.strict)
 
     def train(cfg):

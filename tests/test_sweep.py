@@ -167,3 +167,4 @@ def test_ddp_sweep_with_two_cpu_processes_equals_one_process(sweep_run, clips, t
         ranks = sorted(p.name for p in (tmp_path / "ddp" / "settings" / name / "partial").glob("rows.rank*.jsonl"))
         assert ranks == ["rows.rank0.jsonl", "rows.rank1.jsonl"]
     assert len(read_csv(tmp_path / "ddp" / "sweep.csv")) == 3
+    assert f"report: {tmp_path / 'ddp' / 'sweep.md'}" in done.stdout

@@ -34,6 +34,11 @@ class EvalOutcome:
     n_files: int
     n_ok: int
     n_failed: int
+    report_name: str = "report.md"  # sweeps: sweep.md
+
+    @property
+    def report(self) -> Path:
+        return self.out_dir / self.report_name
 
     def exit_code(self, strict: bool) -> int:
         """Non-zero when nothing could be evaluated, or with strict=true when any file failed."""

@@ -205,4 +205,4 @@ def run_sweep(cfg: DictConfig) -> EvalOutcome:
         run.finish()
     print(f"sweep of {len(settings)} settings: {out_dir / 'sweep.md'}; best: "
           f"{best['setting'] if best else 'none'} ({reason})")
-    return EvalOutcome(out_dir, counts["files"], counts["ok"], counts["failed"])
+    return EvalOutcome(out_dir, counts["files"], counts["ok"], counts["failed"], report_name="sweep.md")
