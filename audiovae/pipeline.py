@@ -11,9 +11,6 @@ from torch import nn
 from audiovae.audio.frontend import MelFrontEnd
 from audiovae.models.enhanced_vae import EnhancedVAE
 
-TIMED_STAGES = ("frontend", "encode", "base_decode", "enhanced_decode", "enhancer", "vocoder")
-
-
 def synchronize(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)

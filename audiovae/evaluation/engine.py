@@ -116,11 +116,11 @@ def evaluate_items(items: list[EvalItem], pipeline: ReconstructionPipeline, metr
                                       enhanced=crossfade_join(out.enhanced_waves[key][piece], starts, seg.overlap, n),
                                       enhanced_mel=_join_mel(out.enhanced_mels[key][piece], starts, seg, frames))
                 seconds = {stage: sum(s[stage] for s in per_segment[key][piece]) for stage in per_segment[key][first]}
-                start = time.perf_counter()
-                if shared_values is None:
+                if shared_values is None:  # the first setting measures the shared variants for all
+                    start = time.perf_counter()
                     shared_values, shared_notes = measure(signals, metrics, ("vocoder", "base"))
                     shared_seconds = time.perf_counter() - start
-                    start = time.perf_counter()
+                start = time.perf_counter()
                 values, notes = measure(signals, metrics, ("enhanced",))
                 seconds["metrics"] = shared_seconds + time.perf_counter() - start
                 result = FileResult(it.index, it.key, OK, notes="; ".join(shared_notes + notes),
