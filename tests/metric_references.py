@@ -16,20 +16,24 @@ def si_sdr(y, x):
     return 10 * np.log10((np.sum((alpha * x) ** 2) + EPS) / (np.sum((alpha * x - y) ** 2) + EPS))
 
 
-def hf_retention(y, x, sr, fc=None, power=False):
-    n = len(x)
+def _magnitude(x, n_fft=2048, hop=512):
+    return np.abs(librosa.stft(np.float64(x), n_fft=n_fft, hop_length=hop, window="hann", center=True,
+                               pad_mode="constant"))
+
+
+def hf_retention(y, x, sr, fc=None, power=False, n_fft=2048, hop=512):
     fc = sr / 4 if fc is None else fc
-    X, Y = np.abs(np.fft.rfft(np.float64(x))), np.abs(np.fft.rfft(np.float64(y)))
+    X, Y = _magnitude(x, n_fft, hop), _magnitude(y, n_fft, hop)
     if power:
         X, Y = X ** 2, Y ** 2
-    high = np.arange(len(X)) * sr / n >= fc
+    high = np.arange(X.shape[0]) * sr / n_fft >= fc
     if X[high].sum() <= EPS:
         return np.nan  # undefined: no reference content above fc
     return 100 * Y[high].sum() / X[high].sum()
 
 
-def spectral_correlation(y, x):
-    return np.corrcoef(np.abs(np.fft.rfft(np.float64(x))), np.abs(np.fft.rfft(np.float64(y))))[0, 1]
+def spectral_correlation(y, x, n_fft=2048, hop=512):
+    return np.corrcoef(_magnitude(x, n_fft, hop).mean(axis=1), _magnitude(y, n_fft, hop).mean(axis=1))[0, 1]
 
 
 def _power(x, n_fft, hop):

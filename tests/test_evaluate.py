@@ -206,7 +206,20 @@ def test_chunking_evaluates_whole_files_and_equals_cutting_for_short_ones(data_d
     rows = {r["file"]: r for r in read_csv(tmp_path / "chunked" / "results.csv")}
     ref = {r["file"]: r for r in read_csv(reference_run / "results.csv")}
     assert rows["long.wav"]["evaluated_s"] == pytest.approx(2.5)
-    assert len(sf.read(tmp_path / "chunked" / "audio" / "long.enhanced.wav")[0]) == 40000
+    # The long file streams out segment by segment (joined, measured, written as it goes): its values equal the
+    # whole-file metric functions on the joined audio it wrote.
+    wav = {v: torch.from_numpy(sf.read(tmp_path / "chunked" / "audio" / f"long.{v}.wav")[0])
+           for v in ("reference", "vocoder", "base", "enhanced")}
+    assert len(wav["enhanced"]) == 40000
+    for variant in ("vocoder", "base", "enhanced"):
+        y, x = wav[variant], wav["reference"]
+        row = rows["long.wav"]
+        for name, fn in (("snr", F.snr), ("si_sdr", F.si_sdr), ("spectral_correlation", F.spectral_correlation),
+                         ("hf_retention", lambda y, x: F.hf_retention(y, x, 16000)),
+                         ("lsd_hf", lambda y, x: F.lsd(y, x, 16000, band="high")),
+                         ("mel_distance", lambda y, x: F.mel_distance(y, x, 16000))):
+            assert row[f"{variant}_{name}"] == pytest.approx(fn(y, x).item(), rel=1e-5, abs=1e-9), (variant, name)
+    assert (tmp_path / "chunked" / "plots" / "long.png").stat().st_size > 10_000
     for name in ("tone.wav", "noise.wav"):  # shorter than one segment: the cut run's values (other batches)
         assert rows[name]["base_snr"] == pytest.approx(ref[name]["base_snr"], rel=1e-4)
         assert rows[name]["enhanced_mel_l1"] == pytest.approx(ref[name]["enhanced_mel_l1"], rel=1e-4)

@@ -32,3 +32,17 @@ def test_joins_along_time_for_mel_shaped_segments():
 def test_overlap_must_be_shorter_than_a_segment():
     with pytest.raises(ValueError, match="overlap"):
         segment_starts(100, 10, 10)
+
+
+def test_streaming_join_returns_each_part_once_no_later_segment_touches_it():
+    from audiovae.data.segments import OverlapAdd
+    n, seg, overlap = 1000, 64, 16
+    starts = segment_starts(n, seg, overlap)
+    pieces = torch.randn(len(starts), seg, 3)
+    join = OverlapAdd(starts, overlap, n)
+    parts = [join.push(p) for p in pieces]
+    ends = [*starts[1:], n]
+    assert [p.shape[0] for p in parts] == [b - a for a, b in zip([0, *starts[1:]], ends)]
+    assert torch.equal(torch.cat(parts), crossfade_join(pieces, starts, overlap, n))
+    with pytest.raises(ValueError, match="already pushed"):
+        join.push(pieces[0])

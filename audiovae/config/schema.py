@@ -80,6 +80,8 @@ class MetricsConfig:
     hf_cutoff_hz: Optional[float] = None
     lsd_n_fft: int = MISSING
     lsd_hop: int = MISSING
+    spectrum_n_fft: int = MISSING
+    spectrum_hop: int = MISSING
     bootstrap_samples: int = MISSING
 
 

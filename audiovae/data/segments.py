@@ -13,36 +13,70 @@ def segment_starts(num_samples: int, segment: int, overlap: int) -> list[int]:
     return starts
 
 
+def cut_segment(signal: torch.Tensor, start: int, segment: int) -> torch.Tensor:
+    """`[N]` -> `[segment]` from `start`, zero-padded past the end."""
+    out = signal.new_zeros(segment)
+    piece = signal[start : start + segment]
+    out[: piece.shape[0]] = piece
+    return out
+
+
 def cut_segments(signal: torch.Tensor, starts: list[int], segment: int) -> torch.Tensor:
     """`[N]` -> `[K, segment]`, zero-padded past the end."""
-    out = signal.new_zeros(len(starts), segment)
-    for i, s in enumerate(starts):
-        piece = signal[s : s + segment]
-        out[i, : piece.shape[0]] = piece
-    return out
+    return torch.stack([cut_segment(signal, s, segment) for s in starts])
+
+
+class OverlapAdd:
+    """Streaming cross-fade join: `push` segments `[L, ...]` in order; each push returns the part of the joined
+    signal (along dim 0) that no later segment overlaps, so a long file is never held whole. Segments sit at
+    `starts` with linear cross-fades of `overlap` samples (weights sum to 1 everywhere); the join is cropped to
+    `total`. The concatenated pushes equal `crossfade_join` exactly."""
+
+    def __init__(self, starts: list[int], overlap: int, total: int):
+        self.starts, self.overlap, self.total = list(starts), overlap, total
+        self.done, self.count = 0, 0  # samples returned, segments pushed
+        self.sum = self.weight = None  # weighted sum and weights of [done, end of the last segment)
+
+    def _weights(self, i: int, length: int, like: torch.Tensor) -> torch.Tensor:
+        w = torch.ones(length, dtype=like.dtype, device=like.device)
+        if self.overlap > 0 and len(self.starts) > 1:
+            fade = torch.linspace(0, 1, self.overlap + 2, dtype=like.dtype, device=like.device)[1:-1]
+            if i > 0:
+                w[: self.overlap] *= fade
+            if i < len(self.starts) - 1:
+                w[-self.overlap :] *= fade.flip(0)
+        return w
+
+    def push(self, segment: torch.Tensor) -> torch.Tensor:
+        i, length = self.count, segment.shape[0]
+        if i >= len(self.starts):
+            raise ValueError(f"all {len(self.starts)} segments were already pushed")
+        offset, end = self.starts[i] - self.done, self.starts[i] + length - self.done
+        if self.sum is None:
+            self.sum = segment.new_zeros((0,) + tuple(segment.shape[1:]))
+            self.weight = segment.new_zeros(0)
+        grow = end - self.sum.shape[0]
+        if grow > 0:
+            self.sum = torch.cat([self.sum, segment.new_zeros((grow,) + tuple(segment.shape[1:]))])
+            self.weight = torch.cat([self.weight, segment.new_zeros(grow)])
+        w = self._weights(i, length, segment)
+        self.sum[offset:end] += segment * w.view((length,) + (1,) * (segment.dim() - 1))
+        self.weight[offset:end] += w
+        self.count += 1
+        last = self.count == len(self.starts)
+        final = min(self.total, self.starts[i] + length if last else self.starts[i + 1]) - self.done
+        final = max(final, 0)
+        scale = self.weight[:final].clamp(min=1e-8).view((final,) + (1,) * (segment.dim() - 1))
+        out = self.sum[:final] / scale
+        self.sum, self.weight, self.done = self.sum[final:], self.weight[final:], self.done + final
+        return out
 
 
 def crossfade_join(segments: torch.Tensor, starts: list[int], overlap: int, total: int) -> torch.Tensor:
     """Overlap-add `[K, L, ...]` segments placed at `starts` along dim 1 with linear cross-fades of `overlap`
     samples (weights sum to 1 everywhere), cropped to `total`. Exact for K = 1."""
-    k, length = segments.shape[0], segments.shape[1]
-    out_len = starts[-1] + length
-    out = segments.new_zeros((out_len,) + tuple(segments.shape[2:]))
-    weight = segments.new_zeros(out_len)
-    ramp = torch.ones(length, dtype=segments.dtype, device=segments.device)
-    if overlap > 0 and k > 1:
-        fade = torch.linspace(0, 1, overlap + 2, dtype=segments.dtype, device=segments.device)[1:-1]
-        ramp_in, ramp_out = ramp.clone(), ramp.clone()
-        ramp_in[:overlap], ramp_out[-overlap:] = fade, fade.flip(0)
-    for i, s in enumerate(starts):
-        w = ramp
-        if overlap > 0 and k > 1:
-            w = (ramp_in if i > 0 else ramp) * (ramp_out if i < k - 1 else ramp)
-        shape = (length,) + (1,) * (segments.dim() - 2)
-        out[s : s + length] += segments[i] * w.view(shape)
-        weight[s : s + length] += w
-    out = out / weight.clamp(min=1e-8).view((out_len,) + (1,) * (segments.dim() - 2))
-    return out[:total]
+    join = OverlapAdd(starts, overlap, total)
+    return torch.cat([join.push(segment) for segment in segments])
 
 
 def segment_samples(seconds: float, sample_rate: int, hop: int, downsampling: int) -> int:

@@ -1,15 +1,17 @@
-"""Evaluate a batch of files: fixed-length segments through the pipeline, reassembled per file, measured."""
+"""Evaluate a batch of files: fixed-length segments through the pipeline, reassembled and measured per file as
+they stream out, in memory that does not grow with a file's length."""
 import math
 import time
 from dataclasses import dataclass
-from typing import Mapping, Optional, Sequence
+from typing import Callable, Mapping, Optional, Sequence
 
 import torch
 from torch import nn
 
 from audiovae.data.eval_data import EvalItem
-from audiovae.data.segments import crossfade_join, cut_segments, segment_starts
-from audiovae.evaluation.results import ERROR, OK, VARIANTS, FileResult
+from audiovae.data.segments import OverlapAdd, cut_segment, segment_starts
+from audiovae.evaluation.media import FileMedia
+from audiovae.evaluation.results import ERROR, OK, FileResult
 from audiovae.metrics.base import MEL, PerItemMetric
 from audiovae.pipeline import DEFAULT, PipelineOutputs, ReconstructionPipeline
 
@@ -31,7 +33,7 @@ class Segmenting:
 
 @dataclass
 class FileSignals:
-    """A file's reassembled signals at its own length, for metrics, audio and plots."""
+    """Whole signals of one clip at its own length (training's validation examples)."""
 
     reference: torch.Tensor  # [N]
     vocoder: torch.Tensor
@@ -42,97 +44,127 @@ class FileSignals:
     enhanced_mel: torch.Tensor
 
 
-def _run_in_sub_batches(pipeline: ReconstructionPipeline, segments: torch.Tensor, size: int,
-                        generator: Optional[torch.Generator], enhancers: Optional[Mapping[str, nn.Module]]
-                        ) -> tuple[PipelineOutputs, dict[str, list[dict]]]:
-    """Run `[K, S]` in sub-batches of `size`; returns outputs concatenated and, per enhancer key, per-segment
-    stage seconds."""
-    parts = [pipeline(chunk, generator, enhancers) for chunk in segments.split(size)]
-    keys = list(parts[0].enhanced_mels)
-    per_segment = {key: [{k: v / p.base_mel.shape[0] for k, v in p.seconds[key].items()}
-                         for p in parts for _ in range(p.base_mel.shape[0])] for key in keys}
-    cat = lambda name: torch.cat([getattr(p, name) for p in parts])  # noqa: E731
-    joined = PipelineOutputs(cat("reference_mel"), cat("base_mel"), cat("vocoder_wave"), cat("base_wave"),
-                             {k: torch.cat([p.enhanced_mels[k] for p in parts]) for k in keys},
-                             {k: torch.cat([p.enhanced_waves[k] for p in parts]) for k in keys})
-    return joined, per_segment
+MediaFactory = Callable[[str, EvalItem, int], Optional[FileMedia]]  # (key, item, frames) -> the file's media
 
 
-def _join_mel(pieces: torch.Tensor, starts: list[int], seg: Segmenting, frames: int) -> torch.Tensor:
-    """`[k, 1, T, F]` mel segments -> `[1, 1, frames, F]` joined along time."""
-    joined = crossfade_join(pieces[:, 0], [s // seg.hop for s in starts], seg.overlap // seg.hop, frames)
-    return joined.unsqueeze(0).unsqueeze(0)
+class FileStream:
+    """One file on its way through the pipeline. Its segments' outputs arrive in order (`push`); each is
+    cross-faded onto the previous ones and the part no later segment touches goes straight to the metrics'
+    accumulators and the media, so memory does not grow with the file's length. `results()` ends the file.
 
+    Per file, the vocoder ceiling and base are measured once and shared by every enhancer key."""
 
-def measure(signals: FileSignals, metrics: dict[str, PerItemMetric],
-            variants: Sequence[str] = VARIANTS) -> tuple[dict, list[str]]:
-    """variant -> metric -> value for one file (of `variants`), and a note for every NaN value."""
-    values, notes = {v: {} for v in variants}, []
-    for name, metric in metrics.items():
-        if metric.domain == MEL:
-            pairs = {"base": signals.base_mel, "enhanced": signals.enhanced_mel}
-            target = signals.reference_mel
-        else:
-            pairs = {"vocoder": signals.vocoder, "base": signals.base, "enhanced": signals.enhanced}
-            target = signals.reference.unsqueeze(0)
-        for variant, estimate in pairs.items():
-            if variant not in variants:
-                continue
-            estimate = estimate if metric.domain == MEL else estimate.unsqueeze(0)
-            value = float(metric.per_item(estimate.double(), target.double(), None)[0])
-            values[variant][name] = value
-            if math.isnan(value):
-                notes.append(f"{variant}/{name}: {metric.nan_reason}")
-    return values, notes
+    def __init__(self, item: EvalItem, starts: list[int], seg: Segmenting, metrics: dict[str, PerItemMetric],
+                 keys: Sequence[str], media: dict[str, Optional[FileMedia]], sample_rate: int):
+        self.item, self.keys, self.media, self.sample_rate = item, list(keys), media, sample_rate
+        self.num_samples = item.waveform.shape[0]
+        frames = self.num_samples // seg.hop
+        wave_join = lambda: OverlapAdd(starts, seg.overlap, self.num_samples)  # noqa: E731
+        mel_join = lambda: OverlapAdd([s // seg.hop for s in starts], seg.overlap // seg.hop, frames)  # noqa: E731
+        self.wave_joins = {"vocoder": wave_join(), "base": wave_join()}
+        self.mel_joins = {"reference": mel_join(), "base": mel_join()}
+        self.enhanced_joins = {key: (wave_join(), mel_join()) for key in self.keys}
+        self.metrics = metrics
+        self.shared = {variant: {name: m.accumulator() for name, m in metrics.items()
+                                 if m.domain != MEL or variant == "base"} for variant in ("vocoder", "base")}
+        self.own = {key: {name: m.accumulator() for name, m in metrics.items()} for key in self.keys}
+        self.seconds = {key: {"metrics": 0.0} for key in self.keys}
+        self.shared_metric_seconds, self.position = 0.0, 0
+
+    def push(self, out: PipelineOutputs, row: int, seconds: dict[str, dict[str, float]]) -> None:
+        """Segment `row` of `out`, with the pipeline seconds charged to it per enhancer key."""
+        waves = {name: join.push(getattr(out, f"{name}_wave")[row]) for name, join in self.wave_joins.items()}
+        mels = {name: join.push(getattr(out, f"{name}_mel")[row, 0]) for name, join in self.mel_joins.items()}
+        enhanced = {key: (wave.push(out.enhanced_waves[key][row]), mel.push(out.enhanced_mels[key][row, 0]))
+                    for key, (wave, mel) in self.enhanced_joins.items()}
+        n = waves["base"].shape[0]
+        reference = self.item.waveform[self.position : self.position + n].to(waves["base"].device)
+        self.position += n
+        start = time.perf_counter()
+        for variant, accumulators in self.shared.items():
+            self._update(accumulators, waves[variant], reference, mels[variant] if variant == "base" else None,
+                         mels["reference"])
+        self.shared_metric_seconds += time.perf_counter() - start
+        for key in self.keys:
+            start = time.perf_counter()
+            wave, mel = enhanced[key]
+            self._update(self.own[key], wave, reference, mel, mels["reference"])
+            own = self.seconds[key]
+            own["metrics"] += time.perf_counter() - start
+            for stage, value in seconds[key].items():
+                own[stage] = own.get(stage, 0.0) + value
+            if self.media.get(key) is not None:
+                self.media[key].add({"reference": reference, "vocoder": waves["vocoder"], "base": waves["base"],
+                                     "enhanced": wave},
+                                    {"reference": mels["reference"], "base": mels["base"], "enhanced": mel})
+
+    def _update(self, accumulators: dict, wave, reference, mel, reference_mel) -> None:
+        for name, acc in accumulators.items():
+            if self.metrics[name].domain == MEL:
+                acc.update(mel, reference_mel)
+            else:
+                acc.update(wave, reference)
+
+    def _values(self, variant: str, accumulators: dict) -> tuple[dict, list[str]]:
+        values = {name: float(acc.value()) for name, acc in accumulators.items()}
+        notes = [f"{variant}/{name}: {self.metrics[name].nan_reason}" for name, v in values.items() if math.isnan(v)]
+        return values, notes
+
+    def results(self) -> dict[str, FileResult]:
+        """Every key's FileResult; media are closed (written) first."""
+        start = time.perf_counter()
+        shared = {variant: self._values(variant, accs) for variant, accs in self.shared.items()}
+        self.shared_metric_seconds += time.perf_counter() - start
+        it, out = self.item, {}
+        shared_notes = shared["vocoder"][1] + shared["base"][1]
+        for key in self.keys:
+            start = time.perf_counter()
+            values, notes = self._values("enhanced", self.own[key])
+            seconds = self.seconds[key]
+            seconds["metrics"] += time.perf_counter() - start + self.shared_metric_seconds
+            if self.media.get(key) is not None:
+                self.media[key].close()
+            out[key] = FileResult(it.index, it.key, OK, notes="; ".join(shared_notes + notes),
+                                  duration_s=it.duration_s, evaluated_s=self.num_samples / self.sample_rate,
+                                  sample_rate_in=it.sample_rate_in, channels_in=it.channels_in, seconds=seconds,
+                                  metrics={"vocoder": shared["vocoder"][0], "base": shared["base"][0],
+                                           "enhanced": values})
+        return out
 
 
 def evaluate_items(items: list[EvalItem], pipeline: ReconstructionPipeline, metrics: dict[str, PerItemMetric],
                    seg: Segmenting, device: torch.device, generator: Optional[torch.Generator] = None,
-                   enhancers: Optional[Mapping[str, nn.Module]] = None
-                   ) -> dict[str, list[tuple[FileResult, Optional[FileSignals]]]]:
+                   enhancers: Optional[Mapping[str, nn.Module]] = None, media: Optional[MediaFactory] = None
+                   ) -> dict[str, list[FileResult]]:
     """Per enhancer key (default: the model's own, key DEFAULT), one FileResult per item (errors included, in item
-    order) and, for good files, their signals. Every file is encoded once whatever the number of enhancers, and
-    its vocoder-ceiling and base values are measured once and shared."""
-    good = [it for it in items if not it.error]
-    plans = [(it, seg.starts(it.waveform.shape[0])) for it in good]
+    order). The files' segments go through the pipeline `seg.batch_segments` at a time, cut as they are needed,
+    and every file is encoded once whatever the number of enhancers. `media(key, item, frames)` gives the
+    FileMedia a file's outputs stream into (None: none)."""
     keys = [DEFAULT] if enhancers is None else list(enhancers)
-    outcome: dict[str, dict[int, tuple[FileResult, Optional[FileSignals]]]] = {key: {} for key in keys}
-    if plans:
-        segments = torch.cat([cut_segments(it.waveform, starts, seg.segment) for it, starts in plans]).to(device)
-        out, per_segment = _run_in_sub_batches(pipeline, segments, seg.batch_segments, generator, enhancers)
-        first = 0
-        for it, starts in plans:
-            k, n = len(starts), it.waveform.shape[0]
-            frames = n // seg.hop
-            piece = slice(first, first + k)
-            shared = dict(reference=it.waveform.to(device),
-                          vocoder=crossfade_join(out.vocoder_wave[piece], starts, seg.overlap, n),
-                          base=crossfade_join(out.base_wave[piece], starts, seg.overlap, n),
-                          reference_mel=_join_mel(out.reference_mel[piece], starts, seg, frames),
-                          base_mel=_join_mel(out.base_mel[piece], starts, seg, frames))
-            shared_values = shared_notes = shared_seconds = None
-            for key in keys:
-                signals = FileSignals(**shared,
-                                      enhanced=crossfade_join(out.enhanced_waves[key][piece], starts, seg.overlap, n),
-                                      enhanced_mel=_join_mel(out.enhanced_mels[key][piece], starts, seg, frames))
-                seconds = {stage: sum(s[stage] for s in per_segment[key][piece]) for stage in per_segment[key][first]}
-                if shared_values is None:  # the first setting measures the shared variants for all
-                    start = time.perf_counter()
-                    shared_values, shared_notes = measure(signals, metrics, ("vocoder", "base"))
-                    shared_seconds = time.perf_counter() - start
-                start = time.perf_counter()
-                values, notes = measure(signals, metrics, ("enhanced",))
-                seconds["metrics"] = shared_seconds + time.perf_counter() - start
-                result = FileResult(it.index, it.key, OK, notes="; ".join(shared_notes + notes),
-                                    duration_s=it.duration_s, evaluated_s=n / pipeline.frontend.sample_rate,
-                                    sample_rate_in=it.sample_rate_in, channels_in=it.channels_in, seconds=seconds,
-                                    metrics={**shared_values, **values})
-                outcome[key][it.index] = (result, signals)
-            first += k
+    rate = pipeline.frontend.sample_rate
+    streams: dict[int, FileStream] = {}
+    work = []  # (item, its segment starts, segment position) in pipeline order
+    for it in items:
+        if not it.error:
+            starts = seg.starts(it.waveform.shape[0])
+            frames = it.waveform.shape[0] // seg.hop
+            files = {key: media(key, it, frames) if media else None for key in keys}
+            streams[it.index] = FileStream(it, starts, seg, metrics, keys, files, rate)
+            work += [(it, starts, i) for i in range(len(starts))]
+    results: dict[int, dict[str, FileResult]] = {}
+    for first in range(0, len(work), seg.batch_segments):
+        batch = work[first : first + seg.batch_segments]
+        segments = torch.stack([cut_segment(it.waveform, starts[i], seg.segment) for it, starts, i in batch])
+        out = pipeline(segments.to(device), generator, enhancers)
+        share = {key: {stage: value / len(batch) for stage, value in out.seconds[key].items()} for key in keys}
+        for row, (it, starts, i) in enumerate(batch):
+            streams[it.index].push(out, row, share)
+            if i == len(starts) - 1:
+                results[it.index] = streams.pop(it.index).results()
+        del out, segments
     for it in items:
         if it.error:
-            for key in keys:
-                outcome[key][it.index] = (FileResult(it.index, it.key, ERROR, error=it.error,
-                                                     duration_s=it.duration_s, sample_rate_in=it.sample_rate_in,
-                                                     channels_in=it.channels_in), None)
-    return {key: [outcome[key][it.index] for it in items] for key in keys}
+            results[it.index] = {key: FileResult(it.index, it.key, ERROR, error=it.error, duration_s=it.duration_s,
+                                                 sample_rate_in=it.sample_rate_in, channels_in=it.channels_in)
+                                 for key in keys}
+    return {key: [results[it.index][key] for it in items] for key in keys}

@@ -1,5 +1,6 @@
 """Figures of an evaluation: per-file spectrograms and spectra, and a paired summary across files."""
 import math
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -8,37 +9,92 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from scipy.signal import welch  # noqa: E402
+import torch  # noqa: E402
 
-from audiovae.evaluation.engine import FileSignals  # noqa: E402
 from audiovae.metrics.collection import metric_info  # noqa: E402
+from audiovae.metrics.functional.frames import StftStream  # noqa: E402
+
+MEL_NAMES = ("reference", "base", "enhanced")
+WAVE_NAMES = ("reference", "vocoder", "base", "enhanced")
 
 
-def plot_file(path: Path, signals: FileSignals, sample_rate: int, title: str) -> Path:
+@dataclass
+class FilePlot:
+    """What a file's figure shows, gathered as its signals stream in, in memory bounded by `columns` whatever
+    the file's length: log-mels averaged over blocks of frames into at most `columns` time columns, and each
+    waveform's mean power spectrum (Hann `n_fft`, hop n_fft/4: Welch's estimate)."""
+
+    frames: int  # the file's log-mel frames
+    seconds: float  # its duration
+    sample_rate: int
+    columns: int = 1200
+    n_fft: int = 2048
+    _mels: dict = field(default_factory=dict)  # name -> (sum [columns, F], count [columns], frames seen)
+    _spectra: dict = field(default_factory=dict)  # name -> (StftStream, power sum [bins], frame count)
+
+    @property
+    def block(self) -> int:
+        return max(1, math.ceil(self.frames / self.columns))
+
+    def add_mel(self, name: str, chunk: torch.Tensor) -> None:
+        """The next `[t, F]` frames of log-mel `name`."""
+        chunk = chunk.detach().float().cpu()
+        n_cols = max(1, math.ceil(self.frames / self.block))
+        total, count, seen = self._mels.get(name) or (torch.zeros(n_cols, chunk.shape[-1]), torch.zeros(n_cols), 0)
+        column = ((torch.arange(chunk.shape[0]) + seen) // self.block).clamp(max=n_cols - 1)
+        total.index_add_(0, column, chunk)
+        count.index_add_(0, column, torch.ones(chunk.shape[0]))
+        self._mels[name] = (total, count, seen + chunk.shape[0])
+
+    def add_wave(self, name: str, chunk: torch.Tensor) -> None:
+        """The next samples of waveform `name`."""
+        stream, power, count = self._spectra.get(name) or (StftStream(self.n_fft, self.n_fft // 4), 0.0, 0)
+        frames = stream.push(chunk.detach().double().cpu())
+        self._spectra[name] = (stream, power + (frames.abs() ** 2).sum(-1), count + frames.shape[-1])
+
+    def mel(self, name: str) -> np.ndarray:
+        total, count, _ = self._mels[name]
+        return (total / count.clamp(min=1)[:, None]).numpy()
+
+    def spectrum_db(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """Frequencies (Hz) and the mean power spectrum (dB) of waveform `name`; the stream is finished here."""
+        stream, power, count = self._spectra[name]
+        frames = stream.finish()
+        power, count = power + (frames.abs() ** 2).sum(-1), count + frames.shape[-1]
+        self._spectra[name] = (stream, power, count)
+        freqs = np.arange(self.n_fft // 2 + 1) * self.sample_rate / self.n_fft
+        return freqs, 10 * np.log10((power / max(count, 1)).numpy() + 1e-12)
+
+    @classmethod
+    def of_signals(cls, signals, sample_rate: int) -> "FilePlot":
+        """A FilePlot of whole signals (an object with the attributes of MEL_NAMES as `<name>_mel` `[1, 1, T, F]`
+        and of WAVE_NAMES as waveforms `[N]`)."""
+        mels = {name: getattr(signals, f"{name}_mel")[0, 0] for name in MEL_NAMES}
+        plot = cls(frames=mels["reference"].shape[0], seconds=signals.reference.shape[-1] / sample_rate,
+                   sample_rate=sample_rate)
+        for name, mel in mels.items():
+            plot.add_mel(name, mel)
+        for name in WAVE_NAMES:
+            plot.add_wave(name, getattr(signals, name))
+        return plot
+
+
+def plot_file(path: Path, plot: FilePlot, title: str) -> Path:
     """Log-mel of reference / base / enhanced side by side, and the mean spectrum (dB vs Hz) of all four."""
     fig, axes = plt.subplots(1, 4, figsize=(18, 3.8), gridspec_kw={"width_ratios": [1, 1, 1, 1.2]})
-    mels = {"reference": signals.reference_mel, "base": signals.base_mel, "enhanced": signals.enhanced_mel}
-    low = float(signals.reference_mel.min())
-    high = float(signals.reference_mel.max())
+    mels = {name: plot.mel(name) for name in MEL_NAMES}
+    low, high = float(mels["reference"].min()), float(mels["reference"].max())
     for ax, (name, mel) in zip(axes, mels.items()):
-        image = ax.imshow(mel[0, 0].float().cpu().numpy().T, origin="lower", aspect="auto", vmin=low, vmax=high,
-                          cmap="magma")
-        ax.set(title=f"{name} log-mel", xlabel="frame", ylabel="mel band")
+        image = ax.imshow(mel.T, origin="lower", aspect="auto", vmin=low, vmax=high, cmap="magma",
+                          extent=(0, plot.seconds, 0, mel.shape[1]))
+        ax.set(title=f"{name} log-mel", xlabel="s", ylabel="mel band")
     fig.colorbar(image, ax=axes[2], fraction=0.046)
-    waves = {"reference": signals.reference, "vocoder": signals.vocoder, "base": signals.base,
-             "enhanced": signals.enhanced}
-    for name, wave in waves.items():
-        x = wave.float().cpu().numpy()
-        freqs, power = welch(x, fs=sample_rate, nperseg=min(2048, len(x)))
-        axes[3].plot(freqs, 10 * np.log10(power + 1e-12), label=name, linewidth=1)
+    for name in WAVE_NAMES:
+        axes[3].plot(*plot.spectrum_db(name), label=name, linewidth=1)
     axes[3].set(title="mean spectrum", xlabel="Hz", ylabel="dB")
     axes[3].legend(fontsize=8)
     fig.suptitle(title)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def metric_panels(names: Sequence[str]):

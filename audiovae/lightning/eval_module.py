@@ -8,11 +8,10 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from audiovae.audio.io import save_wav
 from audiovae.data.eval_data import EvalItem
 from audiovae.data.files import output_stem
-from audiovae.evaluation.engine import FileSignals, Segmenting, evaluate_items
-from audiovae.evaluation.plots import plot_file
+from audiovae.evaluation.engine import Segmenting, evaluate_items
+from audiovae.evaluation.media import FileMedia
 from audiovae.evaluation.results import FileResult, ResultStore
 from audiovae.metrics.base import PerItemMetric
 from audiovae.pipeline import ReconstructionPipeline
@@ -57,24 +56,21 @@ class EvalModule(pl.LightningModule):
         if enhancers is not None and not enhancers:
             return
         outputs = evaluate_items(batch, self.pipeline, self.metrics, self.segmenting, self.device, generator,
-                                 enhancers)
-        for key, pairs in outputs.items():
-            for result, signals in pairs:
+                                 enhancers, media=self._media)
+        for key, results in outputs.items():
+            for result in results:
                 if result.file in self.done[key]:
                     continue
-                if signals is not None:
-                    self._write_media(self.out_dirs[key], result, signals)
                 self._stores[key].append(result)  # only after its audio and plot exist: stored = finished
                 self.results[key].append(result)
 
-    def _write_media(self, out_dir: Path, result: FileResult, signals: FileSignals) -> None:
-        stem, sr = output_stem(result.file), self.pipeline.frontend.sample_rate
-        if self.save_audio:
-            for variant in ("reference", "vocoder", "base", "enhanced"):
-                save_wav(out_dir / "audio" / f"{stem}.{variant}.wav", getattr(signals, variant).float().cpu().numpy(),
-                         sr)
-        if self.save_plots and result.index < self.max_plots:
-            plot_file(out_dir / "plots" / f"{stem}.png", signals, sr, result.file)
+    def _media(self, key: str, item: EvalItem, frames: int) -> Optional[FileMedia]:
+        """Where a file's audio and plot go as it streams out; None for a file this setting already has."""
+        plot = self.save_plots and item.index < self.max_plots
+        if item.key in self.done[key] or not (self.save_audio or plot):
+            return None
+        return FileMedia(self.out_dirs[key], output_stem(item.key), item.key, self.pipeline.frontend.sample_rate,
+                         frames, item.waveform.shape[0], audio=self.save_audio, plot=plot)
 
     def on_test_epoch_end(self) -> None:
         if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:

@@ -5,6 +5,8 @@ import torch
 from torch import Tensor
 from torchmetrics import Metric
 
+from audiovae.metrics.functional.items import Accumulator, per_item, whole
+
 WAVEFORM, MEL = "waveform", "mel"
 ABSOLUTE, PERCENT = "absolute", "percent"
 
@@ -12,7 +14,8 @@ ABSOLUTE, PERCENT = "absolute", "percent"
 class PerItemMetric(Metric):
     """Mean over items of a per-item functional; NaN items are excluded and counted.
 
-    Subclasses set `name` and the class attributes below and implement `per_item(preds, target, lengths)`.
+    Subclasses set `name` and the class attributes below and implement `accumulator()`: the statistics of one
+    item, fed in consecutive chunks (how evaluation follows a long file) or whole (`per_item`, `update`).
     States are named after the metric (`<name>_sum`, …) so that no two metrics in a MetricCollection look alike.
     `values()` holds every item's value (NaN included) in update order.
     """
@@ -35,8 +38,12 @@ class PerItemMetric(Metric):
         self.add_state(self._state["excluded"], torch.tensor(0), dist_reduce_fx="sum")
         self.add_state(self._state["values"], [], dist_reduce_fx="cat")
 
-    def per_item(self, preds: Tensor, target: Tensor, lengths: Optional[Tensor]) -> Tensor:  # pragma: no cover
+    def accumulator(self) -> Accumulator:  # pragma: no cover
         raise NotImplementedError
+
+    def per_item(self, preds: Tensor, target: Tensor, lengths: Optional[Tensor]) -> Tensor:
+        """`[B]` values of a padded batch, each item at its own length (`lengths` in samples, or frames for MEL)."""
+        return per_item(whole(self.accumulator), preds, target, lengths, time_dim=-2 if self.domain == MEL else -1)
 
     def update(self, preds: Tensor, target: Tensor, lengths: Optional[Tensor] = None) -> None:
         values = self.per_item(preds, target, lengths).detach().double()

@@ -12,14 +12,16 @@ METRIC_NAMES = ("snr", "si_sdr", "hf_retention", "spectral_correlation", "lsd", 
 
 
 def build_metric(name: str, sample_rate: int, hf_cutoff_hz: Optional[float] = None, lsd_n_fft: int = 2048,
-                 lsd_hop: int = 512) -> PerItemMetric:
-    """One metric by its config name; `hf_cutoff_hz` (default sr/4) is shared by hf_retention and lsd_hf/lf."""
+                 lsd_hop: int = 512, spectrum_n_fft: int = 2048, spectrum_hop: int = 512) -> PerItemMetric:
+    """One metric by its config name; `hf_cutoff_hz` (default sr/4) is shared by hf_retention and lsd_hf/lf;
+    `spectrum_*` set the STFT of hf_retention and spectral_correlation."""
     lsd = dict(sample_rate=sample_rate, n_fft=lsd_n_fft, hop=lsd_hop, cutoff_hz=hf_cutoff_hz)
+    spectrum = dict(n_fft=spectrum_n_fft, hop=spectrum_hop)
     makers = {
         "snr": lambda: SNR(),
         "si_sdr": lambda: SISDR(),
-        "hf_retention": lambda: HFRetention(sample_rate=sample_rate, cutoff_hz=hf_cutoff_hz),
-        "spectral_correlation": lambda: SpectralCorrelation(),
+        "hf_retention": lambda: HFRetention(sample_rate=sample_rate, cutoff_hz=hf_cutoff_hz, **spectrum),
+        "spectral_correlation": lambda: SpectralCorrelation(**spectrum),
         "lsd": lambda: LSD(band="all", **lsd),
         "lsd_hf": lambda: LSD(band="high", **lsd),
         "lsd_lf": lambda: LSD(band="low", **lsd),

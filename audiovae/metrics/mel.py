@@ -1,9 +1,5 @@
 """Metrics between a reference log-mel and a decoded one, `[B, 1, T, F]` + lengths in frames."""
-from typing import Optional
-
-from torch import Tensor
-
-from audiovae.metrics import functional as F
+from audiovae.metrics.functional import mel_domain
 from audiovae.metrics.base import ABSOLUTE, MEL, PERCENT, PerItemMetric
 
 
@@ -14,8 +10,8 @@ class MelL1(PerItemMetric):
     nan_reason = "never undefined"
     plot_lower_bound = 0.0
 
-    def per_item(self, preds: Tensor, target: Tensor, lengths: Optional[Tensor]) -> Tensor:
-        return F.mel_l1(preds, target, lengths)
+    def accumulator(self) -> mel_domain.MelL1:
+        return mel_domain.MelL1()
 
 
 class MelPSNR(PerItemMetric):
@@ -24,5 +20,5 @@ class MelPSNR(PerItemMetric):
     name, higher_is_better, domain, unit, delta_kind = "mel_psnr", True, MEL, "dB", ABSOLUTE
     nan_reason = "constant reference log-mel"
 
-    def per_item(self, preds: Tensor, target: Tensor, lengths: Optional[Tensor]) -> Tensor:
-        return F.mel_psnr(preds, target, lengths)
+    def accumulator(self) -> mel_domain.MelPSNR:
+        return mel_domain.MelPSNR()

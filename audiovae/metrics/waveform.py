@@ -1,10 +1,11 @@
 """Metrics between a reference waveform x (target) and a reconstruction y (preds), `[B, T]` + lengths."""
 from typing import Optional
 
-from torch import Tensor
-
-from audiovae.metrics import functional as F
 from audiovae.metrics.base import ABSOLUTE, PERCENT, PerItemMetric
+from audiovae.metrics.functional.lsd import LSDSums, band_mask
+from audiovae.metrics.functional.mel_distance import N_MELS, WINDOW_LENGTHS, MelDistanceSums
+from audiovae.metrics.functional.snr import SISDRSums, SNRSums
+from audiovae.metrics.functional.spectrum import AverageSpectra, HighBandSums
 
 
 class SNR(PerItemMetric):
@@ -13,44 +14,50 @@ class SNR(PerItemMetric):
     name, higher_is_better, unit, delta_kind = "snr", True, "dB", ABSOLUTE
     nan_reason = "silent reference"
 
-    def per_item(self, preds: Tensor, target: Tensor, lengths: Optional[Tensor]) -> Tensor:
-        return F.snr(preds, target, lengths)
+    def accumulator(self) -> SNRSums:
+        return SNRSums()
 
 
 class SISDR(PerItemMetric):
-    """Scale-invariant SDR in dB (torchmetrics, zero_mean=False)."""
+    """Scale-invariant SDR in dB (torchmetrics' definition, zero_mean=False)."""
 
     name, higher_is_better, unit, delta_kind = "si_sdr", True, "dB", ABSOLUTE
     nan_reason = "silent reference"
 
-    def per_item(self, preds: Tensor, target: Tensor, lengths: Optional[Tensor]) -> Tensor:
-        return F.si_sdr(preds, target, lengths)
+    def accumulator(self) -> SISDRSums:
+        return SISDRSums()
 
 
 class HFRetention(PerItemMetric):
-    """100 · Σ_{f ≥ fc}|Y| / Σ_{f ≥ fc}|X| over each clip's one-sided spectrum, in %."""
+    """100 · Σ_t Σ_{f ≥ fc}|Y| / Σ_t Σ_{f ≥ fc}|X| over the clips' STFTs, in %."""
 
     name, higher_is_better, unit, delta_kind = "hf_retention", True, "%", PERCENT
     nan_reason = "reference has no content above the cutoff"
     plot_lower_bound = 0.0
 
-    def __init__(self, sample_rate: int, cutoff_hz: Optional[float] = None, power: bool = False, **kwargs):
+    def __init__(self, sample_rate: int, cutoff_hz: Optional[float] = None, power: bool = False, n_fft: int = 2048,
+                 hop: int = 512, **kwargs):
         super().__init__(**kwargs)
-        self.sample_rate, self.cutoff_hz, self.power = sample_rate, cutoff_hz, power
+        self.sample_rate, self.power, self.n_fft, self.hop = sample_rate, power, n_fft, hop
+        self.cutoff_hz = sample_rate / 4 if cutoff_hz is None else cutoff_hz
 
-    def per_item(self, preds: Tensor, target: Tensor, lengths: Optional[Tensor]) -> Tensor:
-        return F.hf_retention(preds, target, self.sample_rate, self.cutoff_hz, self.power, lengths)
+    def accumulator(self) -> HighBandSums:
+        return HighBandSums(self.sample_rate, self.n_fft, self.hop, self.cutoff_hz, self.power)
 
 
 class SpectralCorrelation(PerItemMetric):
-    """Pearson correlation of one-sided magnitude spectra, −1…1."""
+    """Pearson correlation of the long-term average magnitude spectra, −1…1."""
 
     name, higher_is_better, unit, delta_kind = "spectral_correlation", True, "", PERCENT
-    nan_reason = "constant magnitude spectrum"
+    nan_reason = "flat average magnitude spectrum"
     plot_lower_bound, plot_upper_bound = -1.0, 1.0
 
-    def per_item(self, preds: Tensor, target: Tensor, lengths: Optional[Tensor]) -> Tensor:
-        return F.spectral_correlation(preds, target, lengths)
+    def __init__(self, n_fft: int = 2048, hop: int = 512, **kwargs):
+        super().__init__(**kwargs)
+        self.n_fft, self.hop = n_fft, hop
+
+    def accumulator(self) -> AverageSpectra:
+        return AverageSpectra(self.n_fft, self.hop)
 
 
 class LSD(PerItemMetric):
@@ -64,10 +71,12 @@ class LSD(PerItemMetric):
                  cutoff_hz: Optional[float] = None, **kwargs):
         kwargs.setdefault("name", {"all": "lsd", "high": "lsd_hf", "low": "lsd_lf"}.get(band, "lsd"))
         super().__init__(**kwargs)
-        self.sample_rate, self.n_fft, self.hop, self.band, self.cutoff_hz = sample_rate, n_fft, hop, band, cutoff_hz
+        self.sample_rate, self.n_fft, self.hop, self.band = sample_rate, n_fft, hop, band
+        self.cutoff_hz = sample_rate / 4 if cutoff_hz is None else cutoff_hz
+        band_mask(1, n_fft, sample_rate, band, self.cutoff_hz)  # validates `band`
 
-    def per_item(self, preds: Tensor, target: Tensor, lengths: Optional[Tensor]) -> Tensor:
-        return F.lsd(preds, target, self.sample_rate, self.n_fft, self.hop, self.band, self.cutoff_hz, lengths)
+    def accumulator(self) -> LSDSums:
+        return LSDSums(self.sample_rate, self.n_fft, self.hop, self.band, self.cutoff_hz)
 
 
 class MelDistance(PerItemMetric):
@@ -81,5 +90,5 @@ class MelDistance(PerItemMetric):
         super().__init__(**kwargs)
         self.sample_rate = sample_rate
 
-    def per_item(self, preds: Tensor, target: Tensor, lengths: Optional[Tensor]) -> Tensor:
-        return F.mel_distance(preds, target, self.sample_rate, lengths=lengths)
+    def accumulator(self) -> MelDistanceSums:
+        return MelDistanceSums(self.sample_rate, WINDOW_LENGTHS, N_MELS)

@@ -5,7 +5,7 @@ from typing import Callable
 import wandb
 
 from audiovae.evaluation.engine import FileSignals
-from audiovae.evaluation.plots import plot_file
+from audiovae.evaluation.plots import FilePlot, plot_file
 
 
 def wandb_example_sink(experiment, sample_rate: int, folder: Path) -> Callable[[list[FileSignals], int], None]:
@@ -13,7 +13,8 @@ def wandb_example_sink(experiment, sample_rate: int, folder: Path) -> Callable[[
     def sink(signals: list[FileSignals], step: int) -> None:
         rows = []
         for i, s in enumerate(signals):
-            png = plot_file(folder / f"step{step:07d}_{i}.png", s, sample_rate, f"val example {i}, step {step}")
+            png = plot_file(folder / f"step{step:07d}_{i}.png", FilePlot.of_signals(s, sample_rate),
+                            f"val example {i}, step {step}")
             audio = [wandb.Audio(x.float().cpu().numpy(), sample_rate=sample_rate)
                      for x in (s.reference, s.base, s.enhanced)]
             rows.append([i, *audio, wandb.Image(str(png))])

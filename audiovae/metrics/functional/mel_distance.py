@@ -7,7 +7,8 @@ import librosa
 import torch
 from torch import Tensor
 
-from audiovae.metrics.functional.items import per_item
+from audiovae.metrics.functional.frames import PairedStft
+from audiovae.metrics.functional.items import Accumulator, per_item, whole
 
 WINDOW_LENGTHS = (32, 64, 128, 256, 512, 1024, 2048)
 N_MELS = (5, 10, 20, 40, 80, 160, 320)
@@ -17,20 +18,41 @@ N_MELS = (5, 10, 20, 40, 80, 160, 320)
 def _mel_basis(sample_rate: int, n_fft: int, n_mels: int) -> Tensor:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # high n_mels at short windows leave some filters empty, as in DAC
-        basis = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=0, fmax=sample_rate / 2)
+        basis = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=0, fmax=sample_rate / 2,
+                                    dtype="float64")
     return torch.from_numpy(basis)
 
 
-def _log_mel(x: Tensor, sample_rate: int, window: int, n_mels: int) -> Tensor:
-    stft = torch.stft(x, window, hop_length=window // 4, window=torch.hann_window(window, dtype=x.dtype,
-                      device=x.device), center=True, pad_mode="constant", return_complex=True).abs()
-    mel = _mel_basis(sample_rate, window, n_mels).to(x.device, x.dtype) @ stft
-    return torch.log10(torch.clamp(mel, min=1e-5))
+class MelDistanceSums(Accumulator):
+    """Per scale: Σ|log10 mel_y − log10 mel_x| and the element count."""
 
+    def __init__(self, sample_rate: int, window_lengths: Sequence[int], n_mels: Sequence[int]):
+        if len(window_lengths) != len(n_mels):
+            raise ValueError("window_lengths and n_mels must have the same length")
+        self.scales = [(PairedStft(w, w // 4), _mel_basis(sample_rate, w, m)) for w, m in zip(window_lengths, n_mels)]
+        self.sums = [torch.zeros((), dtype=torch.float64) for _ in self.scales]
+        self.counts = [0 for _ in self.scales]
+        self.finished = False
 
-def _mel_distance_item(y: Tensor, x: Tensor, sample_rate: int, windows, n_mels) -> Tensor:
-    return sum((_log_mel(y, sample_rate, w, m) - _log_mel(x, sample_rate, w, m)).abs().mean()
-               for w, m in zip(windows, n_mels))
+    def _add(self, i: int, Y: Tensor, X: Tensor) -> None:
+        basis = self.scales[i][1].to(X.device)
+        log_y = torch.log10(torch.clamp(basis @ Y.abs(), min=1e-5))
+        log_x = torch.log10(torch.clamp(basis @ X.abs(), min=1e-5))
+        self.sums[i] = self.sums[i] + (log_y - log_x).abs().sum().cpu()
+        self.counts[i] += log_x.numel()
+
+    def update(self, y: Tensor, x: Tensor) -> "MelDistanceSums":
+        y, x = y.double(), x.double()
+        for i, (stft, _) in enumerate(self.scales):
+            self._add(i, *stft.push(y, x))
+        return self
+
+    def value(self) -> Tensor:
+        if not self.finished:
+            for i, (stft, _) in enumerate(self.scales):
+                self._add(i, *stft.finish())
+            self.finished = True
+        return sum(total / count for total, count in zip(self.sums, self.counts))
 
 
 def mel_distance(preds: Tensor, target: Tensor, sample_rate: int, window_lengths: Sequence[int] = WINDOW_LENGTHS,
@@ -40,7 +62,4 @@ def mel_distance(preds: Tensor, target: Tensor, sample_rate: int, window_lengths
     Per scale: magnitude STFT with a Hann window of length w, hop w/4, centred with zero padding; librosa slaney
     mel filterbank with m bands over 0…sr/2. Lower is better; 0 for y = x.
     """
-    if len(window_lengths) != len(n_mels):
-        raise ValueError("window_lengths and n_mels must have the same length")
-    return per_item(lambda y, x: _mel_distance_item(y, x, sample_rate, window_lengths, n_mels), preds, target,
-                    lengths)
+    return per_item(whole(lambda: MelDistanceSums(sample_rate, window_lengths, n_mels)), preds, target, lengths)

@@ -4,19 +4,43 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from audiovae.metrics.functional.items import nan_like, per_item
+from audiovae.metrics.functional.items import Accumulator, nan64, per_item, whole
+
+
+class MelErrorSums(Accumulator):
+    """Σ|y − x|, Σ(y − x)², the element count, and the reference's min and max."""
+
+    def __init__(self):
+        self.abs = self.square = torch.zeros((), dtype=torch.float64)
+        self.count = 0
+        self.low, self.high = float("inf"), float("-inf")
+
+    def update(self, y: Tensor, x: Tensor) -> "MelErrorSums":
+        diff = y.double() - x.double()
+        self.abs = self.abs + diff.abs().sum().cpu()
+        self.square = self.square + (diff ** 2).sum().cpu()
+        self.count += diff.numel()
+        if x.numel():
+            self.low, self.high = min(self.low, float(x.min())), max(self.high, float(x.max()))
+        return self
+
+
+class MelL1(MelErrorSums):
+    def value(self) -> Tensor:
+        return self.abs / self.count if self.count else nan64()
+
+
+class MelPSNR(MelErrorSums):
+    def value(self) -> Tensor:
+        data_range = self.high - self.low
+        if not self.count or data_range <= 0:
+            return nan64()
+        return 10 * torch.log10(data_range ** 2 / (self.square / self.count))
 
 
 def mel_l1(preds: Tensor, target: Tensor, lengths: Optional[Tensor] = None) -> Tensor:
     """mean |log-mel_y − log-mel_x| over each item's valid frames; inputs `[B, 1, T, F]`, lengths in frames."""
-    return per_item(lambda y, x: (y - x).abs().mean(), preds, target, lengths, time_dim=-2)
-
-
-def _psnr_item(y: Tensor, x: Tensor) -> Tensor:
-    data_range = x.max() - x.min()
-    if data_range <= 0:
-        return nan_like(x)
-    return 10 * torch.log10(data_range ** 2 / ((y - x) ** 2).mean())
+    return per_item(whole(MelL1), preds, target, lengths, time_dim=-2)
 
 
 def mel_psnr(preds: Tensor, target: Tensor, lengths: Optional[Tensor] = None) -> Tensor:
@@ -24,4 +48,4 @@ def mel_psnr(preds: Tensor, target: Tensor, lengths: Optional[Tensor] = None) ->
 
     Inputs `[B, 1, T, F]`, lengths in frames. NaN where the reference is constant; +inf where y = x.
     """
-    return per_item(_psnr_item, preds, target, lengths, time_dim=-2)
+    return per_item(whole(MelPSNR), preds, target, lengths, time_dim=-2)

@@ -1,0 +1,40 @@
+"""A file's audio and plot, written while its reconstruction streams in (never held whole)."""
+from pathlib import Path
+from typing import Mapping
+
+import soundfile as sf
+import torch
+
+from audiovae.evaluation.plots import WAVE_NAMES, FilePlot, plot_file
+
+
+class FileMedia:
+    """`audio/<stem>.<variant>.wav` (32-bit float) for the four waveforms and, with `plot`, `plots/<stem>.png`,
+    under `out_dir`. Feed consecutive chunks with `add`; `close()` finishes the files and draws the plot."""
+
+    def __init__(self, out_dir: Path, stem: str, title: str, sample_rate: int, frames: int, num_samples: int,
+                 audio: bool, plot: bool):
+        self.title, self.plot_path = title, out_dir / "plots" / f"{stem}.png"
+        self.writers = {}
+        if audio:
+            (out_dir / "audio").mkdir(parents=True, exist_ok=True)
+            self.writers = {name: sf.SoundFile(str(out_dir / "audio" / f"{stem}.{name}.wav"), "w", sample_rate, 1,
+                                               subtype="FLOAT") for name in WAVE_NAMES}
+        self.plot = FilePlot(frames, num_samples / sample_rate, sample_rate) if plot else None
+
+    def add(self, waves: Mapping[str, torch.Tensor], mels: Mapping[str, torch.Tensor]) -> None:
+        """The next samples of every waveform in WAVE_NAMES and the next `[t, F]` frames of every log-mel."""
+        for name, chunk in waves.items():
+            if name in self.writers:
+                self.writers[name].write(chunk.detach().float().cpu().numpy())
+            if self.plot is not None:
+                self.plot.add_wave(name, chunk)
+        if self.plot is not None:
+            for name, chunk in mels.items():
+                self.plot.add_mel(name, chunk)
+
+    def close(self) -> None:
+        for writer in self.writers.values():
+            writer.close()
+        if self.plot is not None:
+            plot_file(self.plot_path, self.plot, self.title)

@@ -1,0 +1,57 @@
+"""STFT frames of signals that arrive in consecutive chunks, equal to the STFT of the whole signal."""
+import torch
+from torch import Tensor
+
+
+class StftStream:
+    """`torch.stft(x, n_fft, hop, hann_window(n_fft), center=True, pad_mode="constant")` of a signal `[..., N]`
+    given as consecutive chunks: `push(chunk)` returns the frames `[..., n_fft // 2 + 1, t]` whose samples have
+    all arrived, `finish()` the rest; together the 1 + N // hop frames of the whole signal."""
+
+    def __init__(self, n_fft: int, hop: int):
+        self.n_fft, self.hop = n_fft, hop
+        self.buffer: Tensor | None = None  # samples from the start of the next frame (zero padding included)
+        self.received = self.emitted = 0
+
+    def _frames(self, count: int) -> Tensor:
+        window = torch.hann_window(self.n_fft, dtype=self.buffer.dtype, device=self.buffer.device)
+        if count <= 0:
+            return torch.stft(self.buffer.new_zeros(self.buffer.shape[:-1] + (self.n_fft,)), self.n_fft, self.hop,
+                              window=window, center=False, return_complex=True)[..., :0]
+        used = self.buffer[..., : (count - 1) * self.hop + self.n_fft]
+        frames = torch.stft(used.reshape(-1, used.shape[-1]), self.n_fft, self.hop, window=window, center=False,
+                            return_complex=True)
+        self.buffer = self.buffer[..., count * self.hop :]
+        self.emitted += count
+        return frames.reshape(used.shape[:-1] + frames.shape[-2:])
+
+    def push(self, chunk: Tensor) -> Tensor:
+        if self.buffer is None:
+            self.buffer = chunk.new_zeros(chunk.shape[:-1] + (self.n_fft // 2,))
+        self.buffer = torch.cat([self.buffer, chunk], dim=-1)
+        self.received += chunk.shape[-1]
+        available = (self.buffer.shape[-1] - self.n_fft) // self.hop + 1
+        return self._frames(available)
+
+    def finish(self) -> Tensor:
+        """The frames that reach past the end of the signal (zero padded); the stream is spent afterwards."""
+        if self.buffer is None:
+            raise ValueError("finish() before any push(): the signal is empty")
+        self.buffer = torch.cat([self.buffer, self.buffer.new_zeros(self.buffer.shape[:-1] + (self.n_fft // 2,))],
+                                dim=-1)
+        return self._frames(1 + self.received // self.hop - self.emitted)
+
+
+class PairedStft:
+    """Frames of an estimate y and a reference x pushed together (always equal lengths): `(Y, X)` per push."""
+
+    def __init__(self, n_fft: int, hop: int):
+        self.y, self.x = StftStream(n_fft, hop), StftStream(n_fft, hop)
+
+    def push(self, y: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
+        if y.shape != x.shape:
+            raise ValueError(f"estimate {tuple(y.shape)} and reference {tuple(x.shape)} chunks must have one shape")
+        return self.y.push(y), self.x.push(x)
+
+    def finish(self) -> tuple[Tensor, Tensor]:
+        return self.y.finish(), self.x.finish()
