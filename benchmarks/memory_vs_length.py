@@ -1,11 +1,16 @@
 """Peak memory of evaluation with chunking (data.chunking=true) for 10 s, 60 s and 300 s inputs: should be flat,
-since a long file goes through the VAE in fixed-length segments. Each length runs in a fresh process.
+since a long file goes through the VAE in fixed-length segments and streams out (joined, measured, its audio and
+plot written) segment by segment. Default outputs (audio and plot on). Each length runs in a fresh process.
 
     python benchmarks/memory_vs_length.py [--lengths 10 60 300] [--model audioldm2_random] [--batch-size 4]
                                           [--name NAME] [key=value ...]   (evaluation config overrides)
+
+Peak RSS includes what glibc's allocator keeps after frees; `MALLOC_MMAP_THRESHOLD_=65536 python ...` (recorded in
+the result) makes large blocks go back to the system when freed, so the figure follows live memory.
 """
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -22,6 +27,8 @@ from audiovae.demo import random_clip
 from audiovae.enhancers.registry import resolve_enhancement
 from audiovae.evaluation.run import run_evaluation
 
+ALLOCATOR_ENV = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_ARENA_MAX")
+
 
 def one_length(seconds: float, model: str, batch: int, device: str, overrides: list[str]) -> dict:
     """Evaluate one file of `seconds` in this process; peak resident memory and peak CUDA memory."""
@@ -33,7 +40,7 @@ def one_length(seconds: float, model: str, batch: int, device: str, overrides: l
         sf.write(str(clips / "long.wav"), clip[: int(seconds * 16000)], 16000, subtype="FLOAT")
         cfg = compose("eval", [f"model={model}", f"data.dir={clips}", "data.chunking=true", "data.max_seconds=10.24",
                                f"data.batch_size={batch}", f"trainer.accelerator={device}", "logger=none",
-                               "outputs.save_audio=false", "outputs.save_plots=false", f"out_dir={tmp}/out",
+                               f"out_dir={tmp}/out",
                                *overrides],
                       schema=EvalConfig, validators=[resolve_enhancement])
         run_evaluation(cfg)
@@ -66,8 +73,9 @@ def main() -> None:
         print(f"{seconds:6.0f} s: peak RSS {r['peak_rss_mb']:.0f} MB"
               + (f", peak CUDA {r['peak_cuda_mb']:.0f} MB" if r["peak_cuda_mb"] is not None else "")
               + f" ({r['peak_rss_mb'] / results[0]['peak_rss_mb']:.2f}x the {args.lengths[0]:.0f} s run)")
+    allocator = {k: os.environ[k] for k in ALLOCATOR_ENV if k in os.environ}  # glibc malloc tuning, if any
     payload = {"model": args.model, "device": args.device, "batch_size": args.batch_size,
-               "overrides": args.overrides, "results": results}
+               "overrides": args.overrides, "allocator_env": allocator, "results": results}
     print(f"wrote {write_result(args.name or f'memory_vs_length-{args.model}', payload)}")
 
 

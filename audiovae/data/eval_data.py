@@ -41,9 +41,12 @@ class EvalDataset(Dataset):
         try:
             clip = load_audio(path, self.frontend.sample_rate)
             item.duration_s, item.sample_rate_in, item.channels_in = clip.duration_s, clip.orig_sample_rate, clip.orig_channels
-            samples = clip.waveform[: self.max_samples] if self.max_samples else clip.waveform
+            samples = clip.waveform
+            if self.max_samples and len(samples) > self.max_samples:
+                samples = samples[: self.max_samples].copy()  # a view would keep the whole file alive
+            del clip
             check_waveform(path, samples, self.silence_threshold_db)
-            item.waveform = self.frontend.prepare(torch.from_numpy(samples.copy()))
+            item.waveform = self.frontend.prepare(torch.from_numpy(samples))
         except AudioError as err:
             item.error = err.reason
         return item
