@@ -2,7 +2,8 @@
 from typing import Optional
 
 from audiovae.metrics.base import ABSOLUTE, PERCENT, PerItemMetric
-from audiovae.metrics.functional.lsd import LSDSums, band_mask
+from audiovae.metrics.functional.frames import band_mask
+from audiovae.metrics.functional.lsd import LSDSums
 from audiovae.metrics.functional.mel_distance import N_MELS, WINDOW_LENGTHS, MelDistanceSums
 from audiovae.metrics.functional.snr import SISDRSums, SNRSums
 from audiovae.metrics.functional.spectrum import AverageSpectra, HighBandSums

@@ -1,6 +1,11 @@
-"""STFT frames of signals that arrive in consecutive chunks, equal to the STFT of the whole signal."""
+"""STFT frames of signals that arrive in consecutive chunks, equal to the STFT of the whole signal, and the base
+of the metrics that sum over them."""
 import torch
 from torch import Tensor
+
+from audiovae.metrics.functional.items import Accumulator
+
+BANDS = ("all", "high", "low")
 
 
 class StftStream:
@@ -14,10 +19,10 @@ class StftStream:
         self.received = self.emitted = 0
 
     def _frames(self, count: int) -> Tensor:
-        window = torch.hann_window(self.n_fft, dtype=self.buffer.dtype, device=self.buffer.device)
         if count <= 0:
-            return torch.stft(self.buffer.new_zeros(self.buffer.shape[:-1] + (self.n_fft,)), self.n_fft, self.hop,
-                              window=window, center=False, return_complex=True)[..., :0]
+            return torch.zeros(self.buffer.shape[:-1] + (self.n_fft // 2 + 1, 0), dtype=self.buffer.dtype.to_complex(),
+                               device=self.buffer.device)
+        window = torch.hann_window(self.n_fft, dtype=self.buffer.dtype, device=self.buffer.device)
         used = self.buffer[..., : (count - 1) * self.hop + self.n_fft]
         frames = torch.stft(used.reshape(-1, used.shape[-1]), self.n_fft, self.hop, window=window, center=False,
                             return_complex=True)
@@ -55,3 +60,35 @@ class PairedStft:
 
     def finish(self) -> tuple[Tensor, Tensor]:
         return self.y.finish(), self.x.finish()
+
+
+def band_mask(n_bins: int, n_fft: int, sample_rate: int, band: str, cutoff_hz: float, device=None) -> Tensor:
+    """Bins k (f_k = k·sr/n_fft) of `band`: "all", "high" (f_k ≥ fc) or "low" (f_k < fc)."""
+    if band not in BANDS:
+        raise ValueError(f"band must be one of {BANDS}, got {band!r}")
+    freqs = torch.arange(n_bins, device=device) * sample_rate / n_fft
+    return {"all": torch.ones_like(freqs, dtype=torch.bool), "high": freqs >= cutoff_hz, "low": freqs < cutoff_hz}[band]
+
+
+class FrameSums(Accumulator):
+    """Base of the STFT metrics: frames of y and x as they complete, `add(Y, X)` per batch of frames `[bins, t]`
+    (complex, float64)."""
+
+    def __init__(self, n_fft: int, hop: int):
+        self.stft, self.finished = PairedStft(n_fft, hop), False
+
+    def add(self, Y: Tensor, X: Tensor) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    def result(self) -> Tensor:  # pragma: no cover
+        raise NotImplementedError
+
+    def update(self, y: Tensor, x: Tensor) -> "FrameSums":
+        self.add(*self.stft.push(y.double(), x.double()))
+        return self
+
+    def value(self) -> Tensor:
+        if not self.finished:
+            self.add(*self.stft.finish())
+            self.finished = True
+        return self.result()

@@ -4,42 +4,8 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from audiovae.metrics.functional.frames import PairedStft
-from audiovae.metrics.functional.items import Accumulator, nan64, per_item, whole
-
-BANDS = ("all", "high", "low")
-
-
-def band_mask(n_bins: int, n_fft: int, sample_rate: int, band: str, cutoff_hz: float, device=None) -> Tensor:
-    """Bins k (f_k = k·sr/n_fft) of `band`: "all", "high" (f_k ≥ fc) or "low" (f_k < fc)."""
-    if band not in BANDS:
-        raise ValueError(f"band must be one of {BANDS}, got {band!r}")
-    freqs = torch.arange(n_bins, device=device) * sample_rate / n_fft
-    return {"all": torch.ones_like(freqs, dtype=torch.bool), "high": freqs >= cutoff_hz, "low": freqs < cutoff_hz}[band]
-
-
-class FrameSums(Accumulator):
-    """Base of the STFT metrics: frames of y and x as they complete, `add(Y, X)` per batch of frames `[bins, t]`
-    (complex, float64)."""
-
-    def __init__(self, n_fft: int, hop: int):
-        self.stft, self.finished = PairedStft(n_fft, hop), False
-
-    def add(self, Y: Tensor, X: Tensor) -> None:  # pragma: no cover
-        raise NotImplementedError
-
-    def result(self) -> Tensor:  # pragma: no cover
-        raise NotImplementedError
-
-    def update(self, y: Tensor, x: Tensor) -> "FrameSums":
-        self.add(*self.stft.push(y.double(), x.double()))
-        return self
-
-    def value(self) -> Tensor:
-        if not self.finished:
-            self.add(*self.stft.finish())
-            self.finished = True
-        return self.result()
+from audiovae.metrics.functional.frames import FrameSums, band_mask
+from audiovae.metrics.functional.items import nan64, per_item, whole
 
 
 class LSDSums(FrameSums):

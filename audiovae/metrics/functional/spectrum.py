@@ -8,8 +8,8 @@ from typing import Optional
 import torch
 from torch import Tensor
 
+from audiovae.metrics.functional.frames import FrameSums, band_mask
 from audiovae.metrics.functional.items import EPS, nan64, per_item, whole
-from audiovae.metrics.functional.lsd import FrameSums, band_mask
 
 
 class HighBandSums(FrameSums):
