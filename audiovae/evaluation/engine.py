@@ -31,19 +31,6 @@ class Segmenting:
         return segment_starts(num_samples, self.segment, self.overlap) if self.chunking else [0]
 
 
-@dataclass
-class FileSignals:
-    """Whole signals of one clip at its own length (training's validation examples)."""
-
-    reference: torch.Tensor  # [N]
-    vocoder: torch.Tensor
-    base: torch.Tensor
-    enhanced: torch.Tensor
-    reference_mel: torch.Tensor  # [1, 1, N // hop, F]
-    base_mel: torch.Tensor
-    enhanced_mel: torch.Tensor
-
-
 MediaFactory = Callable[[str, EvalItem, int], Optional[FileMedia]]  # (key, item, frames) -> the file's media
 
 

@@ -8,7 +8,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from audiovae.audio.frontend import MelFrontEnd
-from audiovae.evaluation.engine import FileSignals
+from audiovae.training.examples import FileSignals
 from audiovae.metrics.base import MEL
 from audiovae.metrics.collection import build_metric_collection
 from audiovae.models.enhanced_vae import EnhancedVAE

@@ -1,11 +1,25 @@
 """Val examples for W&B: reference / base / enhanced audio and spectrograms of a few validation clips."""
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import torch
 import wandb
 
-from audiovae.evaluation.engine import FileSignals
 from audiovae.evaluation.plots import FilePlot, plot_file
+
+
+@dataclass
+class FileSignals:
+    """Whole signals of one clip at its own length (training's validation examples)."""
+
+    reference: torch.Tensor  # [N]
+    vocoder: torch.Tensor
+    base: torch.Tensor
+    enhanced: torch.Tensor
+    reference_mel: torch.Tensor  # [1, 1, N // hop, F]
+    base_mel: torch.Tensor
+    enhanced_mel: torch.Tensor
 
 
 def wandb_example_sink(experiment, sample_rate: int, folder: Path) -> Callable[[list[FileSignals], int], None]:
