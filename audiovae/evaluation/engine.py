@@ -55,7 +55,8 @@ class FileStream:
         self.shared = {variant: {name: m.accumulator() for name, m in metrics.items()
                                  if m.domain != MEL or variant == "base"} for variant in ("vocoder", "base")}
         self.own = {key: {name: m.accumulator() for name, m in metrics.items()} for key in self.keys}
-        self.seconds = {key: {"metrics": 0.0} for key in self.keys}
+        self.seconds = {key: {} for key in self.keys}  # key -> pipeline stage -> seconds
+        self.metric_seconds = {key: 0.0 for key in self.keys}  # each key's own metric passes
         self.shared_metric_seconds, self.position = 0.0, 0
 
     def push(self, out: PipelineOutputs, row: int, seconds: dict[str, dict[str, float]]) -> None:
@@ -76,10 +77,10 @@ class FileStream:
             start = time.perf_counter()
             wave, mel = enhanced[key]
             self._update(self.own[key], wave, reference, mel, mels["reference"])
-            own = self.seconds[key]
-            own["metrics"] += time.perf_counter() - start
+            self.metric_seconds[key] += time.perf_counter() - start
+            stages = self.seconds[key]
             for stage, value in seconds[key].items():
-                own[stage] = own.get(stage, 0.0) + value
+                stages[stage] = stages.get(stage, 0.0) + value
             if self.media.get(key) is not None:
                 self.media[key].add({"reference": reference, "vocoder": waves["vocoder"], "base": waves["base"],
                                      "enhanced": wave},
@@ -107,8 +108,8 @@ class FileStream:
         for key in self.keys:
             start = time.perf_counter()
             values, notes = self._values("enhanced", self.own[key])
-            seconds = self.seconds[key]
-            seconds["metrics"] += time.perf_counter() - start + self.shared_metric_seconds
+            own = time.perf_counter() - start + self.metric_seconds[key]
+            seconds = {**self.seconds[key], "metrics": own + self.shared_metric_seconds}
             if self.media.get(key) is not None:
                 self.media[key].close()
             out[key] = FileResult(it.index, it.key, OK, notes="; ".join(shared_notes + notes),
