@@ -51,7 +51,7 @@ def check_waveform(path, waveform: np.ndarray, silence_threshold_db: float) -> N
         raise AudioError(path, f"silent (peak below {silence_threshold_db:g} dBFS)")
 
 
-def save_wav(path: Path, waveform: np.ndarray, sample_rate: int) -> None:
-    """Write a 32-bit float wav."""
+def wav_writer(path: Path, sample_rate: int) -> sf.SoundFile:
+    """A mono 32-bit float wav open for writing in consecutive chunks (`.write(float32 array)`, then `.close()`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(str(path), np.asarray(waveform, dtype=np.float32), sample_rate, subtype="FLOAT")
+    return sf.SoundFile(str(path), "w", sample_rate, 1, subtype="FLOAT")

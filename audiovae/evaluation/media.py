@@ -2,9 +2,9 @@
 from pathlib import Path
 from typing import Mapping
 
-import soundfile as sf
 import torch
 
+from audiovae.audio.io import wav_writer
 from audiovae.evaluation.plots import WAVE_NAMES, FilePlot, plot_file
 
 
@@ -15,11 +15,8 @@ class FileMedia:
     def __init__(self, out_dir: Path, stem: str, title: str, sample_rate: int, frames: int, num_samples: int,
                  audio: bool, plot: bool):
         self.title, self.plot_path = title, out_dir / "plots" / f"{stem}.png"
-        self.writers = {}
-        if audio:
-            (out_dir / "audio").mkdir(parents=True, exist_ok=True)
-            self.writers = {name: sf.SoundFile(str(out_dir / "audio" / f"{stem}.{name}.wav"), "w", sample_rate, 1,
-                                               subtype="FLOAT") for name in WAVE_NAMES}
+        self.writers = {name: wav_writer(out_dir / "audio" / f"{stem}.{name}.wav", sample_rate)
+                        for name in WAVE_NAMES} if audio else {}
         self.plot = FilePlot(frames, num_samples / sample_rate, sample_rate) if plot else None
 
     def add(self, waves: Mapping[str, torch.Tensor], mels: Mapping[str, torch.Tensor]) -> None:

@@ -52,9 +52,5 @@ def _out_dtype(x: Tensor) -> torch.dtype:
     return x.dtype if x.is_floating_point() else torch.float64
 
 
-def nan_like(x: Tensor) -> Tensor:
-    return torch.tensor(float("nan"), dtype=x.dtype if x.is_floating_point() else torch.float32, device=x.device)
-
-
 def nan64() -> Tensor:
     return torch.tensor(float("nan"), dtype=torch.float64)

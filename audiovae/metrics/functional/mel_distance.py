@@ -7,7 +7,7 @@ import librosa
 import torch
 from torch import Tensor
 
-from audiovae.metrics.functional.frames import PairedStft
+from audiovae.metrics.functional.frames import FrameSums
 from audiovae.metrics.functional.items import Accumulator, per_item, whole
 
 WINDOW_LENGTHS = (32, 64, 128, 256, 512, 1024, 2048)
@@ -23,36 +23,41 @@ def _mel_basis(sample_rate: int, n_fft: int, n_mels: int) -> Tensor:
     return torch.from_numpy(basis)
 
 
+class LogMelL1Sums(FrameSums):
+    """One scale: Σ|log10 mel_y − log10 mel_x| over the STFT frames (window w, hop w/4) and the element count."""
+
+    def __init__(self, sample_rate: int, window: int, n_mels: int):
+        super().__init__(window, window // 4)
+        self.basis = _mel_basis(sample_rate, window, n_mels)
+        self.total, self.count = torch.zeros((), dtype=torch.float64), 0
+
+    def add(self, Y: Tensor, X: Tensor) -> None:
+        basis = self.basis.to(X.device)
+        log_y = torch.log10(torch.clamp(basis @ Y.abs(), min=1e-5))
+        log_x = torch.log10(torch.clamp(basis @ X.abs(), min=1e-5))
+        self.total = self.total + (log_y - log_x).abs().sum().cpu()
+        self.count += log_x.numel()
+
+    def result(self) -> Tensor:
+        return self.total / self.count
+
+
 class MelDistanceSums(Accumulator):
-    """Per scale: Σ|log10 mel_y − log10 mel_x| and the element count."""
+    """One LogMelL1Sums per scale; the value is the sum of their means."""
 
     def __init__(self, sample_rate: int, window_lengths: Sequence[int], n_mels: Sequence[int]):
         if len(window_lengths) != len(n_mels):
             raise ValueError("window_lengths and n_mels must have the same length")
-        self.scales = [(PairedStft(w, w // 4), _mel_basis(sample_rate, w, m)) for w, m in zip(window_lengths, n_mels)]
-        self.sums = [torch.zeros((), dtype=torch.float64) for _ in self.scales]
-        self.counts = [0 for _ in self.scales]
-        self.finished = False
-
-    def _add(self, i: int, Y: Tensor, X: Tensor) -> None:
-        basis = self.scales[i][1].to(X.device)
-        log_y = torch.log10(torch.clamp(basis @ Y.abs(), min=1e-5))
-        log_x = torch.log10(torch.clamp(basis @ X.abs(), min=1e-5))
-        self.sums[i] = self.sums[i] + (log_y - log_x).abs().sum().cpu()
-        self.counts[i] += log_x.numel()
+        self.scales = [LogMelL1Sums(sample_rate, w, m) for w, m in zip(window_lengths, n_mels)]
 
     def update(self, y: Tensor, x: Tensor) -> "MelDistanceSums":
         y, x = y.double(), x.double()
-        for i, (stft, _) in enumerate(self.scales):
-            self._add(i, *stft.push(y, x))
+        for scale in self.scales:
+            scale.update(y, x)
         return self
 
     def value(self) -> Tensor:
-        if not self.finished:
-            for i, (stft, _) in enumerate(self.scales):
-                self._add(i, *stft.finish())
-            self.finished = True
-        return sum(total / count for total, count in zip(self.sums, self.counts))
+        return sum(scale.value() for scale in self.scales)
 
 
 def mel_distance(preds: Tensor, target: Tensor, sample_rate: int, window_lengths: Sequence[int] = WINDOW_LENGTHS,
