@@ -1,3 +1,3 @@
 """audiovae: training and evaluation of AudioLDM2's VAE and its high-frequency enhancement."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -5,7 +5,8 @@
 Each RUN is an evaluation `out_dir` (results.csv + config.yaml). Files are aligned by their key; every run after
 the first is compared with the first, per metric, over the files both evaluated: means, Δ (headline: absolute
 for dB metrics, percent otherwise), win rate of the later run, seeded bootstrap 95 % CI of Δ and Wilcoxon p.
-Runs whose model or front-end config differ are refused unless `--force`.
+Runs whose model, front end or metric definitions (cutoff, STFT settings) differ are refused unless `--force`;
+so is a run of audiovae 0.1, whose hf_retention and spectral_correlation read one whole-clip FFT.
 """
 import argparse
 import sys
@@ -23,6 +24,7 @@ from audiovae.metrics.collection import metric_info
 from audiovae.metrics.stats import compare_paired
 
 MUST_MATCH = ("model", "frontend")  # sections that make two runs' numbers comparable
+METRIC_DEFINITION = ("hf_cutoff_hz", "lsd_n_fft", "lsd_hop", "spectrum_n_fft", "spectrum_hop")  # metrics.* keys
 
 
 class CompareError(ValueError):
@@ -57,17 +59,22 @@ def _differences(a: dict, b: dict, prefix: str) -> list[str]:
     return out
 
 
+def _definition(config: dict) -> dict:
+    """What decides the numbers: the MUST_MATCH sections and the METRIC_DEFINITION keys (absent: a 0.1 run)."""
+    metrics = config.get("metrics", {})
+    return {**{section: config.get(section, {}) for section in MUST_MATCH},
+            "metrics": {key: metrics.get(key) for key in METRIC_DEFINITION}}
+
+
 def check_comparable(runs: list[Run], force: bool) -> list[str]:
-    """The config differences in MUST_MATCH sections; raises unless `force`."""
+    """The config differences in model, front end and metric definitions; raises unless `force`."""
     found = []
     for run in runs[1:]:
-        for section in MUST_MATCH:
-            found += [f"{runs[0].name} vs {run.name}: {d}"
-                      for d in _differences(runs[0].config.get(section, {}), run.config.get(section, {}),
-                                            f"{section}.")]
+        found += [f"{runs[0].name} vs {run.name}: {d}"
+                  for d in _differences(_definition(runs[0].config), _definition(run.config), "")]
     if found and not force:
-        raise CompareError("runs differ in model or front end, so their numbers are not comparable ("
-                           + "; ".join(found) + "); pass --force to compare anyway")
+        raise CompareError("runs differ in model, front end or metric definitions, so their numbers are not "
+                           "comparable (" + "; ".join(found) + "); pass --force to compare anyway")
     return found
 
 

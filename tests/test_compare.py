@@ -79,6 +79,17 @@ def test_compare_refuses_runs_of_another_model_unless_forced(two_runs, tmp_path,
     assert compare.main([str(a), str(tmp_path / "nothing"), "--out", str(tmp_path / "z")]) == 2
 
 
+def test_compare_refuses_a_run_whose_spectrum_metrics_were_defined_otherwise(two_runs, tmp_path, capsys):
+    a, b = two_runs
+    old = tmp_path / "v01"  # audiovae 0.1 configs have no metrics.spectrum_*: whole-clip FFT metrics
+    shutil.copytree(b, old)
+    cfg = yaml.safe_load((old / "config.yaml").read_text())
+    del cfg["metrics"]["spectrum_n_fft"], cfg["metrics"]["spectrum_hop"]
+    (old / "config.yaml").write_text(yaml.safe_dump(cfg))
+    assert compare.main([str(a), str(old), "--out", str(tmp_path / "x")]) == 2
+    assert "metrics.spectrum_n_fft: 2048 vs None" in capsys.readouterr().err
+
+
 def test_compare_works_as_a_module_and_logs_to_wandb_offline(two_runs, tmp_path):
     a, b = two_runs
     done = subprocess.run([sys.executable, "-m", "audiovae.compare", str(a), str(b), "--out", str(tmp_path / "c"),
