@@ -1,9 +1,12 @@
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 from audiovae.audio import AudioError, check_waveform, load_audio
-from tests.conftest import tone, write
+from audiovae.audio import stream
+from audiovae.audio.frontend import MelFrontEnd
+from tests.conftest import noise, tone, write
 
 
 def dominant_hz(x: np.ndarray, sr: int) -> float:
@@ -56,3 +59,29 @@ def test_check_waveform_reasons(data, reason):
     with pytest.raises(AudioError, match=reason):
         check_waveform("x.wav", data, -80)
     check_waveform("ok.wav", tone(440, 0.1, 16000), -80)
+
+
+def test_a_file_read_block_by_block_equals_the_whole_file_load(tmp_path, monkeypatch):
+    monkeypatch.setattr(stream, "BLOCK_FRAMES", 1000)  # many blocks, and the resampler's state across them
+    left, right = tone(440, 1.3, 44100), noise(1.3, 44100, seed=5)
+    path = tmp_path / "stereo.wav"
+    write(path, np.stack([left, right], 1), 44100)
+    whole = load_audio(path, 16000).waveform
+    np.testing.assert_array_equal(np.concatenate(list(stream.mono_blocks(path, 16000))), whole)
+    frontend = MelFrontEnd(16000, 1024, 1024, 160, 64, 0, 8000, 1e-5, normalize=True)
+    audio = stream.PreparedAudio.scan(path, 16000, None, -80.0, normalize=True)
+    prepared = frontend.prepare(torch.from_numpy(whole))
+    assert audio.num_samples == len(whole)
+    torch.testing.assert_close(audio.read_all(), prepared, rtol=0, atol=0)
+    reader = audio.reader()  # overlapping reads in order, releasing what is done: the engine's pattern
+    torch.testing.assert_close(reader.read(0, 9000), prepared[:9000], rtol=0, atol=0)
+    torch.testing.assert_close(reader.read(7000, 16000), prepared[7000:16000], rtol=0, atol=0)
+    reader.release(7000)
+    tail = reader.read(15000, len(whole) + 50)
+    torch.testing.assert_close(tail[:-50], prepared[15000:], rtol=0, atol=0)
+    assert torch.all(tail[-50:] == 0) and reader.buffer.shape[0] <= len(whole) - 7000
+    with pytest.raises(ValueError, match="released"):
+        reader.read(6000, 7000)
+    cut = stream.PreparedAudio.scan(path, 16000, 5000, -80.0, normalize=False)
+    assert cut.num_samples == 5000
+    np.testing.assert_array_equal(cut.read_all().numpy(), whole[:5000])

@@ -1,7 +1,22 @@
 """The log-mel front end AudioLDM2's VAE was trained on, batched and differentiable in torch."""
 import librosa
+import numpy as np
 import torch
 from torch import nn
+
+
+def normalisation_stats(total: float, count: int, low: float, high: float) -> tuple[float, float]:
+    """AudioLDM's normalisation statistics from a signal's sum, length, min and max (so a file read block by block
+    gets the same as a whole one): the float32 mean, and max |x − mean| in float32 arithmetic, which is reached at
+    the max or the min."""
+    mean = np.float32(total / count)
+    return float(mean), float(max(np.float32(np.float32(high) - mean), np.float32(mean - np.float32(low))))
+
+
+def normalise(x: torch.Tensor, mean: float, peak: float) -> torch.Tensor:
+    """0.5 · (x − mean) / (peak + 1e-8), in x's dtype (a new tensor; x is not changed)."""
+    mean_t, peak_t = torch.tensor(mean, dtype=x.dtype), torch.tensor(peak, dtype=x.dtype)
+    return (x - mean_t).mul_(0.5).div_(peak_t + 1e-8)
 
 
 class MelFrontEnd(nn.Module):
@@ -29,9 +44,9 @@ class MelFrontEnd(nn.Module):
         """
         if not self.normalize:
             return waveform
-        centred = waveform - waveform.mean()
-        peak = centred.abs().max()
-        return centred.mul_(0.5).div_(peak + 1e-8)  # in place, the same arithmetic: no more whole-file copies
+        stats = normalisation_stats(float(waveform.double().sum()), waveform.numel(), float(waveform.min()),
+                                    float(waveform.max()))
+        return normalise(waveform, *stats)
 
     def num_frames(self, num_samples: int) -> int:
         return num_samples // self.hop_length

@@ -46,7 +46,11 @@ def check_waveform(path, waveform: np.ndarray, silence_threshold_db: float) -> N
         raise AudioError(path, "empty (zero samples)")
     if not np.all(np.isfinite(waveform)):
         raise AudioError(path, "contains NaN or inf samples")
-    peak = float(np.max(np.abs(waveform)))
+    check_peak(path, float(np.max(np.abs(waveform))), silence_threshold_db)
+
+
+def check_peak(path, peak: float, silence_threshold_db: float) -> None:
+    """Raise AudioError if the peak |sample| is below the threshold (dBFS): a silent file."""
     if peak == 0.0 or 20 * np.log10(peak) < silence_threshold_db:
         raise AudioError(path, f"silent (peak below {silence_threshold_db:g} dBFS)")
 

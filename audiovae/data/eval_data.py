@@ -1,14 +1,16 @@
-"""Evaluation data: every file loaded once, checked, normalised, cut or kept whole; bad files become records."""
+"""Evaluation data: every file scanned once (checked, its normalisation measured) and read later block by block
+as evaluation needs it, cut or kept whole; bad files become records."""
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
 import pytorch_lightning as pl
-import torch
+import soundfile as sf
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from audiovae.audio.frontend import MelFrontEnd
-from audiovae.audio.io import AudioError, check_waveform, load_audio
+from audiovae.audio.io import AudioError
+from audiovae.audio.stream import PreparedAudio
 
 
 @dataclass
@@ -16,7 +18,7 @@ class EvalItem:
     index: int
     key: str  # file name relative to data.dir
     path: str
-    waveform: torch.Tensor  # [N] prepared (normalised) at the model rate; empty when `error`
+    audio: Optional[PreparedAudio] = None  # the prepared waveform at the model rate, read on demand; None on error
     duration_s: float = float("nan")
     sample_rate_in: int = 0
     channels_in: int = 0
@@ -37,16 +39,15 @@ class EvalDataset(Dataset):
     def __getitem__(self, i: int) -> EvalItem:
         index = self.indices[i]
         path, key = self.paths[index], self.keys[index]
-        item = EvalItem(index, key, str(path), torch.zeros(0))
+        item = EvalItem(index, key, str(path))
         try:
-            clip = load_audio(path, self.frontend.sample_rate)
-            item.duration_s, item.sample_rate_in, item.channels_in = clip.duration_s, clip.orig_sample_rate, clip.orig_channels
-            samples = clip.waveform
-            if self.max_samples and len(samples) > self.max_samples:
-                samples = samples[: self.max_samples].copy()  # a view would keep the whole file alive
-            del clip
-            check_waveform(path, samples, self.silence_threshold_db)
-            item.waveform = self.frontend.prepare(torch.from_numpy(samples))
+            try:
+                info = sf.info(str(path))
+            except (sf.LibsndfileError, RuntimeError, OSError) as err:
+                raise AudioError(path, f"unreadable ({err})") from None
+            item.duration_s, item.sample_rate_in, item.channels_in = info.duration, info.samplerate, info.channels
+            item.audio = PreparedAudio.scan(path, self.frontend.sample_rate, self.max_samples or None,
+                                            self.silence_threshold_db, self.frontend.normalize)
         except AudioError as err:
             item.error = err.reason
         return item

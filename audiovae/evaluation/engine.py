@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from audiovae.data.eval_data import EvalItem
-from audiovae.data.segments import OverlapAdd, cut_segment, segment_starts
+from audiovae.data.segments import OverlapAdd, segment_starts
 from audiovae.evaluation.media import FileMedia
 from audiovae.evaluation.results import ERROR, OK, FileResult
 from audiovae.metrics.base import MEL, PerItemMetric
@@ -44,7 +44,7 @@ class FileStream:
     def __init__(self, item: EvalItem, starts: list[int], seg: Segmenting, metrics: dict[str, PerItemMetric],
                  keys: Sequence[str], media: dict[str, Optional[FileMedia]], sample_rate: int):
         self.item, self.keys, self.media, self.sample_rate = item, list(keys), media, sample_rate
-        self.num_samples = item.waveform.shape[0]
+        self.num_samples, self.reader = item.audio.num_samples, item.audio.reader()
         frames = self.num_samples // seg.hop
         wave_join = lambda: OverlapAdd(starts, seg.overlap, self.num_samples)  # noqa: E731
         mel_join = lambda: OverlapAdd([s // seg.hop for s in starts], seg.overlap // seg.hop, frames)  # noqa: E731
@@ -66,8 +66,9 @@ class FileStream:
         enhanced = {key: (wave.push(out.enhanced_waves[key][row]), mel.push(out.enhanced_mels[key][row, 0]))
                     for key, (wave, mel) in self.enhanced_joins.items()}
         n = waves["base"].shape[0]
-        reference = self.item.waveform[self.position : self.position + n].to(waves["base"].device)
+        reference = self.reader.read(self.position, self.position + n).to(waves["base"].device)
         self.position += n
+        self.reader.release(self.position)
         start = time.perf_counter()
         for variant, accumulators in self.shared.items():
             self._update(accumulators, waves[variant], reference, mels[variant] if variant == "base" else None,
@@ -134,15 +135,16 @@ def evaluate_items(items: list[EvalItem], pipeline: ReconstructionPipeline, metr
     work = []  # (item, its segment starts, segment position) in pipeline order
     for it in items:
         if not it.error:
-            starts = seg.starts(it.waveform.shape[0])
-            frames = it.waveform.shape[0] // seg.hop
+            starts = seg.starts(it.audio.num_samples)
+            frames = it.audio.num_samples // seg.hop
             files = {key: media(key, it, frames) if media else None for key in keys}
             streams[it.index] = FileStream(it, starts, seg, metrics, keys, files, rate)
             work += [(it, starts, i) for i in range(len(starts))]
     results: dict[int, dict[str, FileResult]] = {}
     for first in range(0, len(work), seg.batch_segments):
         batch = work[first : first + seg.batch_segments]
-        segments = torch.stack([cut_segment(it.waveform, starts[i], seg.segment) for it, starts, i in batch])
+        segments = torch.stack([streams[it.index].reader.read(starts[i], starts[i] + seg.segment)
+                                for it, starts, i in batch])
         out = pipeline(segments.to(device), generator, enhancers)
         share = {key: {stage: value / len(batch) for stage, value in out.seconds[key].items()} for key in keys}
         for row, (it, starts, i) in enumerate(batch):

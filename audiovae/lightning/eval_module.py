@@ -70,7 +70,7 @@ class EvalModule(pl.LightningModule):
         if item.key in self.done[key] or not (self.save_audio or plot):
             return None
         return FileMedia(self.out_dirs[key], output_stem(item.key), item.key, self.pipeline.frontend.sample_rate,
-                         frames, item.waveform.shape[0], audio=self.save_audio, plot=plot)
+                         frames, item.audio.num_samples, audio=self.save_audio, plot=plot)
 
     def on_test_epoch_end(self) -> None:
         if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:

@@ -1,0 +1,117 @@
+"""A file read, mixed to mono and resampled block by block, so that a long recording is never held whole: one
+pass for the statistics that checking and normalising need, then its prepared samples in order."""
+from dataclasses import dataclass
+from typing import Iterator, Optional
+
+import numpy as np
+import soundfile as sf
+import soxr
+import torch
+
+from audiovae.audio.frontend import normalisation_stats, normalise
+from audiovae.audio.io import AudioError, check_peak
+
+BLOCK_FRAMES = 1 << 16  # frames read at a time, at the file's own rate
+
+
+def mono_blocks(path, sample_rate: int, max_samples: Optional[int] = None) -> Iterator[np.ndarray]:
+    """The file as float32 mono (channel mean) at `sample_rate` in consecutive blocks, at most `max_samples` in
+    all: the samples `load_audio` gives (soxr's stream resampler equals its one-shot high-quality resample)."""
+    try:
+        file = sf.SoundFile(str(path))
+    except (sf.LibsndfileError, RuntimeError, OSError) as err:
+        raise AudioError(path, f"unreadable ({err})") from None
+    with file:
+        resampler = None
+        if file.samplerate != sample_rate:
+            resampler = soxr.ResampleStream(file.samplerate, sample_rate, 1, dtype="float32", quality="HQ")
+        left = float("inf") if max_samples is None else max_samples
+        blocks = file.blocks(blocksize=BLOCK_FRAMES, dtype="float32", always_2d=True)
+        for block in blocks:
+            mono = block.mean(axis=1) if block.shape[1] > 1 else block[:, 0]
+            out = resampler.resample_chunk(mono, last=False) if resampler else mono
+            if out.size:
+                yield out[: int(min(left, out.size))]
+                left -= out.size
+            if left <= 0:
+                return
+        if resampler is not None:
+            tail = resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
+            if tail.size and left > 0:
+                yield tail[: int(min(left, tail.size))]
+
+
+@dataclass
+class PreparedAudio:
+    """A file's prepared waveform (mono, model rate, cut to `max_samples`, AudioLDM's normalisation
+    0.5 · (x − mean) / (max|x − mean| + 1e-8) when `normalize`), described by one statistics pass and read in order
+    with `reader()`. Picklable (a path and numbers), so DataLoader workers and DDP ranks can pass it around."""
+
+    path: str
+    sample_rate: int
+    max_samples: Optional[int]
+    num_samples: int
+    mean: float
+    peak: float  # max |x − mean|, in float32 arithmetic
+    normalize: bool
+
+    @classmethod
+    def scan(cls, path, sample_rate: int, max_samples: Optional[int], silence_threshold_db: float,
+             normalize: bool) -> "PreparedAudio":
+        """One pass: length, sum, min and max; raises AudioError if empty, non-finite or silent."""
+        count, total, low, high = 0, 0.0, np.float32(np.inf), np.float32(-np.inf)
+        for block in mono_blocks(path, sample_rate, max_samples):
+            if not np.all(np.isfinite(block)):
+                raise AudioError(path, "contains NaN or inf samples")
+            count, total = count + block.size, total + float(block.sum(dtype=np.float64))
+            low, high = min(low, block.min()), max(high, block.max())
+        if count == 0:
+            raise AudioError(path, "empty (zero samples)")
+        check_peak(path, float(max(abs(low), abs(high))), silence_threshold_db)
+        mean, peak = normalisation_stats(total, count, float(low), float(high))
+        return cls(str(path), sample_rate, max_samples, count, mean, peak, normalize)
+
+    def normalise(self, block: torch.Tensor) -> torch.Tensor:
+        return normalise(block, self.mean, self.peak) if self.normalize else block
+
+    def reader(self) -> "SequentialReader":
+        return SequentialReader(self)
+
+    def read_all(self) -> torch.Tensor:
+        """The whole prepared waveform `[N]` (for short clips and tests)."""
+        return self.reader().read(0, self.num_samples)
+
+
+class SequentialReader:
+    """Prepared samples of one file: `read(a, b)` (zero-padded past the end) for any a at or after the last
+    `release(position)`; only [released, furthest read) is kept in memory."""
+
+    def __init__(self, audio: PreparedAudio):
+        self.audio, self.blocks = audio, mono_blocks(audio.path, audio.sample_rate, audio.max_samples)
+        self.buffer, self.start = torch.zeros(0), 0  # buffer holds samples [start, start + len)
+
+    def _fill(self, end: int) -> None:
+        parts = [self.buffer]
+        have = self.start + self.buffer.shape[0]
+        for block in self.blocks:
+            parts.append(self.audio.normalise(torch.from_numpy(block.copy())))
+            have += block.size
+            if have >= end:
+                break
+        self.buffer = torch.cat(parts)
+
+    def read(self, a: int, b: int) -> torch.Tensor:
+        if a < self.start:
+            raise ValueError(f"{self.audio.path}: samples before {self.start} were released (asked from {a})")
+        if self.start + self.buffer.shape[0] < min(b, self.audio.num_samples):
+            self._fill(min(b, self.audio.num_samples))
+        out = torch.zeros(b - a)
+        piece = self.buffer[a - self.start : b - self.start]
+        out[: piece.shape[0]] = piece
+        return out
+
+    def release(self, position: int) -> None:
+        """Samples before `position` will not be read again."""
+        drop = max(0, min(position - self.start, self.buffer.shape[0]))
+        self.buffer, self.start = self.buffer[drop:].clone(), self.start + drop
+
