@@ -13,17 +13,13 @@ def segment_starts(num_samples: int, segment: int, overlap: int) -> list[int]:
     return starts
 
 
-def cut_segment(signal: torch.Tensor, start: int, segment: int) -> torch.Tensor:
-    """`[N]` -> `[segment]` from `start`, zero-padded past the end."""
-    out = signal.new_zeros(segment)
-    piece = signal[start : start + segment]
-    out[: piece.shape[0]] = piece
-    return out
-
-
 def cut_segments(signal: torch.Tensor, starts: list[int], segment: int) -> torch.Tensor:
     """`[N]` -> `[K, segment]`, zero-padded past the end."""
-    return torch.stack([cut_segment(signal, s, segment) for s in starts])
+    out = signal.new_zeros(len(starts), segment)
+    for i, s in enumerate(starts):
+        piece = signal[s : s + segment]
+        out[i, : piece.shape[0]] = piece
+    return out
 
 
 class OverlapAdd:
