@@ -19,7 +19,7 @@ def _jobs():
 
     def evaluate(cfg):
         outcome = run_evaluation(cfg)
-        if outcome.n_files:
+        if outcome.reporting:
             print(f"evaluated {outcome.n_ok}/{outcome.n_files} files ({outcome.n_failed} failed); "
                   f"report: {outcome.report}")
         return outcome.exit_code(cfg.strict)

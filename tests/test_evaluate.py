@@ -268,6 +268,29 @@ def test_saved_config_reproduces_the_run(data_dir, tmp_path):
     assert_same_rows(read_csv(first / "results.csv"), read_csv(tmp_path / "again" / "results.csv"))
 
 
+class WorkerRank:
+    """A finished Trainer as a DDP rank other than 0 sees it."""
+    is_global_zero = False
+
+
+@pytest.mark.parametrize("sweep", [[], ["sweep.enhancement.gain=[1.0,1.4]"]], ids=["evaluation", "sweep"])
+def test_a_worker_rank_exits_0_and_prints_nothing(sweep, data_dir, tmp_path, monkeypatch, capsys):
+    # Lightning's launcher kills every process, rank 0 included, as soon as one rank exits non-zero; a worker rank
+    # that reported "0 files ok" with status 1 killed rank 0 before it wrote the results whenever it finished first
+    from audiovae import cli as cli_module
+    from audiovae.evaluation import sweep as sweep_module
+
+    def worker_test(*args, **kwargs):
+        return WorkerRank(), 0.0
+    monkeypatch.setattr(run_module, "run_test", worker_test)
+    monkeypatch.setattr(sweep_module, "run_test", worker_test)
+    status = cli_module.main("eval", [*FAST, "logger=none", f"data.files=[{data_dir / 'tone.wav'}]",
+                                      f"out_dir={tmp_path}", *sweep])
+    assert status == 0
+    assert capsys.readouterr().out == ""
+    assert not (tmp_path / "results.csv").exists() and not (tmp_path / "sweep.csv").exists()
+
+
 def test_ddp_with_two_cpu_processes_equals_one_process(data_dir, reference_run, tmp_path):
     done = cli(*FAST, "trainer=ddp_cpu2", "data.batch_size=3", "logger=none", f"data.dir={data_dir}",
                f"out_dir={tmp_path / 'ddp'}")

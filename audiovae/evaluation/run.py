@@ -35,13 +35,21 @@ class EvalOutcome:
     n_ok: int
     n_failed: int
     report_name: str = "report.md"  # sweeps: sweep.md
+    reporting: bool = True  # False on DDP ranks other than 0: they evaluate files but write no results
+
+    @classmethod
+    def of_worker_rank(cls, out_dir: Path) -> "EvalOutcome":
+        return cls(out_dir, 0, 0, 0, reporting=False)
 
     @property
     def report(self) -> Path:
         return self.out_dir / self.report_name
 
     def exit_code(self, strict: bool) -> int:
-        """Non-zero when nothing could be evaluated, or with strict=true when any file failed."""
+        """Non-zero when nothing could be evaluated, or with strict=true when any file failed. Worker ranks exit 0:
+        Lightning's launcher kills every process as soon as one exits non-zero, rank 0 included."""
+        if not self.reporting:
+            return 0
         return 1 if self.n_ok == 0 or (strict and self.n_failed > 0) else 0
 
 
@@ -142,7 +150,7 @@ def run_evaluation(cfg: DictConfig) -> EvalOutcome:
     logger = make_wandb_logger(cfg.logger, cfg, out_dir, job_type="eval", config_hash=hash_)
     trainer, wall = run_test(cfg, setup, module, todo, logger)
     if not trainer.is_global_zero:
-        return EvalOutcome(out_dir, len(setup.paths), 0, 0)
+        return EvalOutcome.of_worker_rank(out_dir)
     summary, rows = write_outputs(cfg, out_dir, hash_, setup.keys, done, module.results.get(DEFAULT, []), wall,
                                   trainer)
     if logger is not None:

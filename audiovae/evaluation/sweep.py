@@ -167,7 +167,7 @@ def run_sweep(cfg: DictConfig) -> EvalOutcome:
                         done={name: set(d) for name, d in done.items()})
     trainer, wall = run_test(cfg, setup, module, todo, logger=None)
     if not trainer.is_global_zero:
-        return EvalOutcome(out_dir, len(setup.paths), 0, 0)
+        return EvalOutcome.of_worker_rank(out_dir)
 
     rows, counts = [], None
     for name, setting in zip(names, settings):
