@@ -1,38 +1,43 @@
-"""Command-line entry: parse `--config NAME|PATH` and `key=value` words, run the job, one-line errors."""
+"""Command-line entry points: `audiovae-eval` / `evaluate.py`, `audiovae-train` / `train.py` (config words), and
+`audiovae-compare`, `audiovae-export`. Every user-caused error is one line on stderr and its exit status."""
 import argparse
 import logging
 import sys
 import warnings
-from typing import Sequence
+from typing import Optional, Sequence
 
-from audiovae.audio.io import AudioError
-from audiovae.config.compose import ConfigError, compose
-from audiovae.data.files import DataError
-from audiovae.lightning.train_module import NonFiniteLossError
-from audiovae.models.loading import ModelUnavailableError
+from audiovae.config.compose import CONFIG_DIR, compose, config_groups
+from audiovae.errors import AudiovaeError
+
+PRIMARY = {"eval": "eval", "train": "train"}
 
 
-def _jobs():
-    from audiovae.config.schema import EvalConfig, TrainConfig
-    from audiovae.enhancers.registry import resolve_enhancement
+def _evaluate(cfg) -> int:
     from audiovae.evaluation.run import run_evaluation
 
-    def evaluate(cfg):
-        outcome = run_evaluation(cfg)
-        if outcome.reporting:
-            print(f"evaluated {outcome.n_ok}/{outcome.n_files} files ({outcome.n_failed} failed); "
-                  f"report: {outcome.report}")
-        return outcome.exit_code(cfg.strict)
+    outcome = run_evaluation(cfg)
+    if outcome.reporting:
+        print(f"evaluated {outcome.n_ok}/{outcome.n_files} files ({outcome.n_failed} failed); "
+              f"report: {outcome.report}")
+    return outcome.exit_code(cfg.strict)
 
-    def train(cfg):
-        from audiovae.training.run import run_training
-        outcome = run_training(cfg)
-        if outcome.exported:
-            print(f"trained; best {cfg.checkpoint.monitor} = {outcome.best_score}; enhancer: {outcome.exported}")
-        return 0
 
-    return {"eval": (EvalConfig, [resolve_enhancement], evaluate),
-            "train": (TrainConfig, [resolve_enhancement], train)}
+def _train(cfg) -> int:
+    from audiovae.training.run import run_training
+
+    outcome = run_training(cfg)
+    if outcome.exported:
+        print(f"trained; best {cfg.checkpoint.monitor} = {outcome.best_score}; enhancer: {outcome.exported}")
+    return 0
+
+
+def _schema(job: str) -> type:
+    from audiovae.config.schema import EvalConfig, TrainConfig
+
+    return {"eval": EvalConfig, "train": TrainConfig}[job]
+
+
+JOBS = {"eval": _evaluate, "train": _train}
 
 
 def _quiet_libraries() -> None:
@@ -46,19 +51,50 @@ def _quiet_libraries() -> None:
     warnings.filterwarnings("ignore", message=".*module\\(s\\) in eval mode.*")  # frozen VAE/vocoder: intended
 
 
+def groups_help(config_dir=CONFIG_DIR) -> str:
+    """The config groups and their choices, for --help: `model: audioldm2, demo, tiny, ...`."""
+    lines = ["config groups (pick one with group=name):"]
+    for group in config_groups(config_dir):
+        choices = sorted(p.stem for p in (config_dir / group).glob("*.yaml"))
+        lines.append(f"  {group}: {', '.join(choices)}")
+    lines.append("any key: dotted.key=value (e.g. enhancement.gain=1.6, data.dir=/path)")
+    return "\n".join(lines)
+
+
 def main(job: str, argv: Sequence[str]) -> int:
+    """Compose the job's config from `--config` and `key=value` words and run it; an AudiovaeError is printed as
+    `error: <message>` and returns its exit status."""
     _quiet_libraries()
-    parser = argparse.ArgumentParser(prog=f"{job}.py", description=f"audiovae {job}: key=value overrides")
-    parser.add_argument("--config", default=job, help="a config name in configs/ or a saved config.yaml")
+    parser = argparse.ArgumentParser(prog=f"audiovae-{job}", description=f"audiovae {job}: key=value overrides",
+                                     epilog=groups_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default=PRIMARY[job], help="a config name in configs/ or a saved config.yaml")
     parser.add_argument("overrides", nargs="*", help="group=name or dotted.key=value")
     args = parser.parse_args(argv)
-    schema, validators, run = _jobs()[job]
     try:
-        cfg = compose(args.config, args.overrides, schema=schema, validators=validators)
-        return run(cfg)
-    except (ConfigError, DataError, ModelUnavailableError, AudioError) as err:
+        from audiovae.enhancers.registry import resolve_enhancement
+
+        cfg = compose(args.config, args.overrides, schema=_schema(job), validators=[resolve_enhancement])
+        return JOBS[job](cfg)
+    except AudiovaeError as err:
         print(f"error: {err}", file=sys.stderr)
-        return 2
-    except NonFiniteLossError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 3
+        return err.exit_code
+
+
+def eval_main(argv: Optional[Sequence[str]] = None) -> int:
+    return main("eval", sys.argv[1:] if argv is None else argv)
+
+
+def train_main(argv: Optional[Sequence[str]] = None) -> int:
+    return main("train", sys.argv[1:] if argv is None else argv)
+
+
+def compare_main(argv: Optional[Sequence[str]] = None) -> int:
+    from audiovae.compare import main as compare
+
+    return compare(sys.argv[1:] if argv is None else list(argv))
+
+
+def export_main(argv: Optional[Sequence[str]] = None) -> int:
+    from audiovae.training.export import main as export
+
+    return export(sys.argv[1:] if argv is None else list(argv))

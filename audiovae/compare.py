@@ -1,6 +1,7 @@
 """Compare evaluation runs from their local outputs alone (offline machines included).
 
-    python -m audiovae.compare RUN_A RUN_B [RUN_C ...] [--variant enhanced] [--out DIR] [--force] [--wandb]
+    audiovae-compare RUN_A RUN_B [RUN_C ...] [--variant enhanced] [--out DIR] [--force] [--wandb]
+    (or python -m audiovae.compare ...)
 
 Each RUN is an evaluation `out_dir` (results.csv + config.yaml). Files are aligned by their key; every run after
 the first is compared with the first, per metric, over the files both evaluated: means, Δ (headline: absolute
@@ -17,18 +18,15 @@ from pathlib import Path
 import numpy as np
 from omegaconf import OmegaConf
 
-from audiovae.evaluation.plots import metric_panels, metric_title, save_figure
-from audiovae.evaluation.report import fmt
-from audiovae.evaluation.results import OK, read_csv, write_csv
-from audiovae.metrics.collection import metric_info
+from audiovae.errors import AudiovaeError, CompareError
+from audiovae.metrics.registry import METRIC_NAMES, metric_info
 from audiovae.metrics.stats import compare_paired
+from audiovae.reporting.format import ComparisonLine, comparison_table
+from audiovae.reporting.plots import paired_plot
+from audiovae.reporting.records import OK, FileResult, read_results, write_csv
 
 MUST_MATCH = ("model", "frontend")  # sections that make two runs' numbers comparable
 METRIC_DEFINITION = ("hf_cutoff_hz", "lsd_n_fft", "lsd_hop", "spectrum_n_fft", "spectrum_hop")  # metrics.* keys
-
-
-class CompareError(ValueError):
-    """Runs that cannot be compared; the message says which and why."""
 
 
 @dataclass
@@ -36,7 +34,7 @@ class Run:
     name: str
     folder: Path
     config: dict
-    rows: dict[str, dict]  # file -> results.csv row (status ok)
+    results: dict[str, FileResult]  # file -> its result (status ok)
 
 
 def load_run(folder: Path) -> Run:
@@ -44,8 +42,10 @@ def load_run(folder: Path) -> Run:
     for path in (results, config):
         if not path.is_file():
             raise CompareError(f"{folder}: not an evaluation output folder ({path.name} is missing)")
-    rows = {r["file"]: r for r in read_csv(results) if r["status"] == OK}
-    return Run(folder.name, folder, OmegaConf.to_container(OmegaConf.load(config), resolve=False), rows)
+    config = OmegaConf.to_container(OmegaConf.load(config), resolve=False)
+    names = [m for m in config.get("metrics", {}).get("names", []) if m in METRIC_NAMES]
+    ok = {r.file: r for r in read_results(results, names) if r.status == OK}
+    return Run(folder.name, folder, config, ok)
 
 
 def _differences(a: dict, b: dict, prefix: str) -> list[str]:
@@ -79,21 +79,26 @@ def check_comparable(runs: list[Run], force: bool) -> list[str]:
 
 
 def common_metrics(runs: list[Run], variant: str) -> list[str]:
+    """Metrics every run evaluated that `variant` has (mel-domain metrics have no vocoder ceiling)."""
+    sample = next(iter(runs[0].results.values()), None)
     names = [m for m in runs[0].config["metrics"]["names"]
-             if all(m in r.config["metrics"]["names"] for r in runs[1:])]
-    sample = next(iter(runs[0].rows.values()), {})
-    return [m for m in names if f"{variant}_{m}" in sample]
+             if m in METRIC_NAMES and all(m in r.config["metrics"]["names"] for r in runs[1:])]
+    return [m for m in names if sample is not None and m in sample.metrics.get(variant, {})]
+
+
+def common_files(runs: list[Run]) -> list[str]:
+    return sorted(set(runs[0].results).intersection(*[r.results for r in runs[1:]]))
 
 
 def compare_runs(runs: list[Run], variant: str, n_bootstrap: int, seed: int) -> tuple[list[dict], list[dict]]:
     """(one row per later run × metric with the paired statistics, one row per file × metric with every run's
     value and Δ to the first)."""
     metrics = common_metrics(runs, variant)
-    files = sorted(set(runs[0].rows).intersection(*[r.rows for r in runs[1:]]))
+    files = common_files(runs)
     table, per_file = [], []
     for metric in metrics:
         info = metric_info(metric)
-        column = {r.name: np.array([r.rows[f][f"{variant}_{metric}"] for f in files], dtype=float) for r in runs}
+        column = {r.name: np.array([r.results[f].value(variant, metric) for f in files], dtype=float) for r in runs}
         first = runs[0].name
         for run in runs[1:]:
             c = compare_paired(column[first], column[run.name], info.higher_is_better, info.delta_kind,
@@ -117,66 +122,74 @@ def markdown(table: list[dict], runs: list[Run], variant: str, unaligned: dict[s
     lines += [f"- files evaluated by some runs only, left out: {unaligned}" if any(unaligned.values()) else
               "- every run evaluated the same files"]
     lines += [f"- compared despite: {n}" for n in notes]
-    lines += ["", "| metric | run A | run B | files | A mean | B mean | Δ (B − A) | B wins | 95 % CI of Δ | Wilcoxon p |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
-    for t in table:
-        unit = " %" if t["delta_kind"] == "percent" else ""
-        arrow = "↑" if t["higher_is_better"] else "↓"
-        lines.append(f"| {t['metric']} {arrow} | {t['run_a']} | {t['run_b']} | {t['n_files']} | {fmt(t['a_mean'])} | "
-                     f"{fmt(t['b_mean'])} | {fmt(t['headline_delta'])}{unit} | {fmt(100 * t['b_win_rate'], 0)} % | "
-                     f"[{fmt(t['ci_low'])}, {fmt(t['ci_high'])}] | {fmt(t['wilcoxon_p'], 4)} |")
+    comparisons = [ComparisonLine(t["metric"], {**t, "base_mean": t["a_mean"], "enhanced_mean": t["b_mean"],
+                                                "win_rate": t["b_win_rate"]},
+                                  labels={"run A": t["run_a"], "run B": t["run_b"]}, extra={"files": str(t["n_files"])})
+                   for t in table]
+    lines += ["", *comparison_table(comparisons, a="A mean", b="B mean", delta="Δ (B − A)", wins="B wins")]
     lines += ["", "Δ is B − A for dB metrics and the percent change of the mean otherwise.", "",
               "![per-file values](compare.png)", ""]
     return "\n".join(lines)
 
 
 def plot(path: Path, per_file: list[dict], runs: list[Run]) -> Path:
-    """One panel per metric: each file's value across the runs as a line, means as thick markers."""
+    """Each metric's per-file values across the runs (the one paired plot), means as thick markers."""
     metrics = list(dict.fromkeys(r["metric"] for r in per_file))
-    fig, panels = metric_panels(metrics)
-    x = np.arange(len(runs))
-    for ax, metric in zip(panels, metrics):
-        values = np.array([[r[run.name] for run in runs] for r in per_file if r["metric"] == metric], dtype=float)
-        for line in values:
-            ax.plot(x, line, color="0.6", linewidth=0.8, marker="o", markersize=3)
-        ax.plot(x, np.nanmean(values, axis=0), color="C3", linewidth=2.5, marker="D")
-        ax.set(xticks=x, xticklabels=[r.name[-12:] for r in runs], title=metric_title(metric))
-    return save_figure(fig, path)
+    values = {m: np.array([[r[run.name] for run in runs] for r in per_file if r["metric"] == m], dtype=float)
+              for m in metrics}
+    return paired_plot(path, [r.name for r in runs], values)
 
 
-def log_to_wandb(table: list[dict], per_file: list[dict], out: Path, runs: list[Run]) -> None:
+def logger_config(args: argparse.Namespace):
+    """The `logger` settings of the other jobs (configs/logger/wandb.yaml: offline unless WANDB_MODE says
+    otherwise), with `--project` if given."""
+    from audiovae.config.compose import CONFIG_DIR
+
+    logger = OmegaConf.load(CONFIG_DIR / "logger" / "wandb.yaml")
+    if args.project:
+        logger.project = args.project
+    return logger
+
+
+def log_to_wandb(table: list[dict], out: Path, runs: list[Run], logger) -> None:
+    """The comparison table and plot as a W&B run (`job_type=compare`) with the `logger.*` settings."""
     import wandb
-    run = wandb.init(project="audiovae", job_type="compare", dir=str(out), mode=None,
-                     config={"runs": [str(r.folder) for r in runs]})
-    columns = list(table[0]) if table else []
-    run.log({"compare/metrics": wandb.Table(columns=columns, data=[list(t.values()) for t in table]),
-             "compare/plot": wandb.Image(str(out / "compare.png"))})
-    run.finish()
+
+    from audiovae.reporting.tracking import wandb_run
+
+    with wandb_run(logger, OmegaConf.create({"runs": [str(r.folder) for r in runs]}), out, "compare", "") as run:
+        columns = list(table[0]) if table else []
+        run.log({"compare/metrics": wandb.Table(columns=columns, data=[list(t.values()) for t in table]),
+                 "compare/plot": wandb.Image(str(out / "compare.png"))})
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m audiovae.compare", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="audiovae-compare", description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=Path, help="evaluation output folders; the first is the reference")
     parser.add_argument("--variant", default="enhanced", choices=["enhanced", "base", "vocoder"])
     parser.add_argument("--out", type=Path, help="default: outputs/compare/<timestamp>")
     parser.add_argument("--force", action="store_true", help="compare runs whose model or front end differ")
     parser.add_argument("--bootstrap", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--wandb", action="store_true", help="also log the tables to a W&B run (WANDB_MODE applies)")
+    parser.add_argument("--wandb", action="store_true", help="also log the tables to a W&B run (offline unless "
+                        "WANDB_MODE=online, like the other jobs)")
+    parser.add_argument("--project", help="W&B project (default: configs/logger/wandb.yaml's)")
     args = parser.parse_args(argv)
     try:
         if len(args.runs) < 2:
             raise CompareError("give at least two run folders")
         runs = [load_run(folder) for folder in args.runs]
         if len({r.name for r in runs}) < len(runs):
-            runs = [Run(f"{i}:{r.name}", r.folder, r.config, r.rows) for i, r in enumerate(runs)]
+            runs = [Run(f"{i}:{r.name}", r.folder, r.config, r.results) for i, r in enumerate(runs)]
         notes = check_comparable(runs, args.force)
-    except CompareError as err:
+        if not common_files(runs):
+            raise CompareError("the runs have no successfully evaluated file in common: nothing to compare")
+    except AudiovaeError as err:
         print(f"error: {err}", file=sys.stderr)
-        return 2
+        return err.exit_code
     table, per_file = compare_runs(runs, args.variant, args.bootstrap, args.seed)
-    common = set(runs[0].rows).intersection(*[r.rows for r in runs[1:]])
-    unaligned = {r.name: len(set(r.rows) - common) for r in runs}
+    common = set(common_files(runs))
+    unaligned = {r.name: len(set(r.results) - common) for r in runs}
     out = args.out or Path("outputs/compare") / time.strftime("%Y%m%d-%H%M%S")
     out.mkdir(parents=True, exist_ok=True)
     write_csv(out / "compare.csv", table)
@@ -185,7 +198,7 @@ def main(argv: list[str]) -> int:
     report = markdown(table, runs, args.variant, unaligned, notes)
     (out / "compare.md").write_text(report)
     if args.wandb:
-        log_to_wandb(table, per_file, out, runs)
+        log_to_wandb(table, out, runs, logger_config(args))
     print(report)
     print(f"written to {out}")
     return 0

@@ -18,9 +18,6 @@ def synchronize(device: torch.device) -> None:
         torch.mps.synchronize()
 
 
-DEFAULT = ""  # the key of the configured enhancer's outputs
-
-
 @dataclass
 class PipelineOutputs:
     """Everything one pass produces for K equal-length segments `[K, S]`, for one or several enhancers."""
@@ -32,14 +29,6 @@ class PipelineOutputs:
     enhanced_mels: dict  # enhancer key -> [K, 1, T, F]
     enhanced_waves: dict  # enhancer key -> [K, S]
     seconds: dict = field(default_factory=dict)  # enhancer key -> stage -> wall seconds for all K segments
-
-    @property
-    def enhanced_mel(self) -> torch.Tensor:
-        return self.enhanced_mels[DEFAULT]
-
-    @property
-    def enhanced_wave(self) -> torch.Tensor:
-        return self.enhanced_waves[DEFAULT]
 
 
 class ReconstructionPipeline(nn.Module):
@@ -58,12 +47,11 @@ class ReconstructionPipeline(nn.Module):
         seconds[stage] = seconds.get(stage, 0.0) + time.perf_counter() - start
 
     @torch.no_grad()
-    def forward(self, segments: torch.Tensor, generator: torch.Generator | None = None,
-                enhancers: Mapping[str, nn.Module] | None = None) -> PipelineOutputs:
+    def forward(self, segments: torch.Tensor, enhancers: Mapping[str, nn.Module],
+                generator: torch.Generator | None = None) -> PipelineOutputs:
         """One front end, encode, base decode and two vocoder passes (reference, base) shared by every enhancer;
-        per enhancer (default: the model's own, key DEFAULT) only its decode and vocoder pass. Each key's
-        seconds include the shared stages; `vocoder` is one pass."""
-        enhancers = {DEFAULT: self.model.enhancer} if enhancers is None else enhancers
+        per named enhancer only its decode and vocoder pass. Each name's seconds include the shared stages;
+        `vocoder` is one pass."""
         device, shared, num_samples = segments.device, {}, segments.shape[-1]
         with self._timed(shared, "frontend", device):
             mel = self.frontend(segments)

@@ -6,7 +6,8 @@ from typing import Sequence
 
 from omegaconf import DictConfig, OmegaConf
 
-from audiovae.config.compose import ConfigError, config_hash, save_config
+from audiovae.config.compose import config_hash, save_config
+from audiovae.errors import ConfigError
 
 RUN_DIR_ENV = "AUDIOVAE_RUN_DIR"  # lets DDP worker processes find the run directory rank 0 chose
 

@@ -13,7 +13,7 @@ from audiovae import compare
 from audiovae import runs as runs_module
 from audiovae.config import EvalConfig, compose
 from audiovae.enhancers import resolve_enhancement
-from audiovae.evaluation.results import read_csv
+from audiovae.reporting.records import read_csv
 from audiovae.evaluation.run import run_evaluation
 from tests.conftest import chirp, noise, tone, write
 from tests.wandb_offline import read_offline_run

@@ -15,7 +15,7 @@ from audiovae.config import EvalConfig, compose
 from audiovae.enhancers import resolve_enhancement
 from audiovae import runs as runs_module
 from audiovae.evaluation import run as run_module
-from audiovae.evaluation.results import read_csv
+from audiovae.reporting.records import read_csv
 from audiovae.evaluation.run import run_evaluation
 from audiovae.metrics import functional as F
 from tests.conftest import chirp, noise, tone, write
@@ -278,12 +278,10 @@ def test_a_worker_rank_exits_0_and_prints_nothing(sweep, data_dir, tmp_path, mon
     # Lightning's launcher kills every process, rank 0 included, as soon as one rank exits non-zero; a worker rank
     # that reported "0 files ok" with status 1 killed rank 0 before it wrote the results whenever it finished first
     from audiovae import cli as cli_module
-    from audiovae.evaluation import sweep as sweep_module
 
     def worker_test(*args, **kwargs):
         return WorkerRank(), 0.0
     monkeypatch.setattr(run_module, "run_test", worker_test)
-    monkeypatch.setattr(sweep_module, "run_test", worker_test)
     status = cli_module.main("eval", [*FAST, "logger=none", f"data.files=[{data_dir / 'tone.wav'}]",
                                       f"out_dir={tmp_path}", *sweep])
     assert status == 0

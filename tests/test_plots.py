@@ -2,7 +2,7 @@
 import numpy as np
 import torch
 
-from audiovae.evaluation.plots import FilePlot
+from audiovae.reporting.plots import FilePlot
 
 
 def test_long_log_mels_are_averaged_into_at_most_the_column_budget_whatever_the_chunking():

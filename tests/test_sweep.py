@@ -10,9 +10,9 @@ import pytest
 from audiovae import runs as runs_module
 from audiovae.config import ConfigError, EvalConfig, compose
 from audiovae.enhancers import resolve_enhancement
-from audiovae.evaluation.results import read_csv
+from audiovae.reporting.records import read_csv
 from audiovae.evaluation.run import run_evaluation
-from audiovae.lightning.eval_module import EvalModule
+from audiovae.evaluation.module import EvalModule
 from audiovae.models.enhanced_vae import EnhancedVAE
 from tests.conftest import chirp, noise, tone, write
 from tests.wandb_offline import read_offline_run

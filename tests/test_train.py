@@ -20,8 +20,9 @@ from audiovae.demo import write_demo_clips
 from audiovae.enhancers import LearnableLatentFilter, build_enhancer, resolve_enhancement
 from audiovae.enhancers.serialization import export_enhancer, read_enhancement_config
 from audiovae.evaluation.run import run_evaluation
-from audiovae.lightning import train_module as train_module_mod
-from audiovae.lightning.train_module import NonFiniteLossError, lr_lambda
+from audiovae.training import module as train_module_mod
+from audiovae.errors import NonFiniteLossError
+from audiovae.training.module import lr_lambda
 from audiovae.models.factory import build_enhanced_vae, build_frontend
 from audiovae.training.export import export_from_checkpoint
 from audiovae.training.losses import ReconstructionLoss, band_weighted_l1

@@ -33,9 +33,10 @@ def _records(path: Path):
 
 
 def read_offline_run(run_dir: Path) -> dict:
-    """{'summary', 'config', 'job_type', 'group', 'tables': {key: table json}, 'artifacts': [{type, name}]}."""
+    """{'summary', 'config', 'job_type', 'group', 'tables': {key: table json}, 'artifacts': [{type, name}],
+    'exit_code': the run's recorded exit code (None: never finished)}."""
     run_dir = Path(run_dir)
-    summary, config, run, artifacts = {}, {}, None, []
+    summary, config, run, artifacts, exit_code = {}, {}, None, [], None
     for record in _records(next(run_dir.glob("run-*.wandb"))):
         kind = record.WhichOneof("record_type")
         if kind == "summary":
@@ -44,6 +45,8 @@ def read_offline_run(run_dir: Path) -> dict:
         elif kind == "config":
             for item in record.config.update:
                 config[item.key] = json.loads(item.value_json)
+        elif kind == "exit":
+            exit_code = record.exit.exit_code
         elif kind == "artifact":
             artifacts.append({"type": record.artifact.type, "name": record.artifact.name})
         elif kind == "run":
@@ -55,4 +58,5 @@ def read_offline_run(run_dir: Path) -> dict:
         key = str(path.relative_to(run_dir / "files" / "media" / "table").parent / path.name.split("_")[0])
         tables[key] = json.loads(path.read_text())
     return {"summary": summary, "config": config, "job_type": run.job_type if run else None,
-            "group": run.run_group if run else None, "tables": tables, "artifacts": artifacts}
+            "group": run.run_group if run else None, "tables": tables, "artifacts": artifacts,
+            "exit_code": exit_code}

@@ -6,13 +6,7 @@ import librosa
 import numpy as np
 import soundfile as sf
 
-
-class AudioError(ValueError):
-    """An audio file that cannot be used; the message names the file and the reason."""
-
-    def __init__(self, path, reason: str):
-        self.path, self.reason = str(path), reason
-        super().__init__(f"{path}: {reason}")
+from audiovae.errors import AudioError
 
 
 @dataclass

@@ -9,7 +9,8 @@ import soxr
 import torch
 
 from audiovae.audio.frontend import normalisation_stats, normalise
-from audiovae.audio.io import AudioError, check_peak
+from audiovae.audio.io import check_peak
+from audiovae.errors import AudioError
 
 BLOCK_FRAMES = 1 << 16  # frames read at a time, at the file's own rate
 

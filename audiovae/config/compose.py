@@ -11,15 +11,13 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from audiovae.errors import ConfigError
+
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 ASSET_DIR = Path(__file__).resolve().parents[1] / "assets"
 # `${audiovae.asset:models/demo}`: a file shipped inside the package (the bundled demo model)
 _register = getattr(OmegaConf, "register_resolver", None) or OmegaConf.register_new_resolver  # omegaconf 2.4 | 2.3
 _register("audiovae.asset", lambda name: str(ASSET_DIR / name), replace=True)
-
-
-class ConfigError(ValueError):
-    """A config that cannot be used; the message names the key or file at fault."""
 
 
 def config_groups(config_dir: Path = CONFIG_DIR) -> list[str]:

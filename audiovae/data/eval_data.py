@@ -9,7 +9,7 @@ import soundfile as sf
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from audiovae.audio.frontend import MelFrontEnd
-from audiovae.audio.io import AudioError
+from audiovae.errors import AudioError
 from audiovae.audio.stream import PreparedAudio
 
 

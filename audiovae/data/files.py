@@ -2,9 +2,7 @@
 from pathlib import Path
 from typing import Optional, Sequence
 
-
-class DataError(ValueError):
-    """No usable input at start-up (missing folder, no matching files)."""
+from audiovae.errors import DataError
 
 
 def find_audio_files(directory: Optional[str], patterns: Sequence[str],

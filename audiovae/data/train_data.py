@@ -12,9 +12,10 @@ import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from audiovae.audio.frontend import MelFrontEnd
-from audiovae.audio.io import AudioError, check_waveform, load_audio
+from audiovae.audio.io import check_waveform, load_audio
 from audiovae.data.eval_data import ShardSampler
-from audiovae.data.files import DataError, find_audio_files
+from audiovae.data.files import find_audio_files
+from audiovae.errors import AudioError, DataError
 
 
 @dataclass

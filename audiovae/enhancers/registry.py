@@ -9,7 +9,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from audiovae.config.compose import ConfigError
+from audiovae.errors import ConfigError
 from audiovae.enhancers.base import Enhancer
 from audiovae.enhancers.chain import EnhancerChain
 from audiovae.enhancers.latent_fft_boost import LatentFFTBoost

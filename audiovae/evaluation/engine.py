@@ -11,9 +11,9 @@ from torch import nn
 from audiovae.data.eval_data import EvalItem
 from audiovae.data.segments import OverlapAdd, segment_starts
 from audiovae.evaluation.media import FileMedia
-from audiovae.evaluation.results import ERROR, OK, FileResult
 from audiovae.metrics.base import MEL, PerItemMetric
-from audiovae.pipeline import DEFAULT, PipelineOutputs, ReconstructionPipeline
+from audiovae.pipeline import PipelineOutputs, ReconstructionPipeline
+from audiovae.reporting.records import ERROR, OK, FileResult
 
 
 @dataclass
@@ -122,14 +122,14 @@ class FileStream:
 
 
 def evaluate_items(items: list[EvalItem], pipeline: ReconstructionPipeline, metrics: dict[str, PerItemMetric],
-                   seg: Segmenting, device: torch.device, generator: Optional[torch.Generator] = None,
-                   enhancers: Optional[Mapping[str, nn.Module]] = None, media: Optional[MediaFactory] = None
+                   seg: Segmenting, device: torch.device, enhancers: Mapping[str, nn.Module],
+                   generator: Optional[torch.Generator] = None, media: Optional[MediaFactory] = None
                    ) -> dict[str, list[FileResult]]:
-    """Per enhancer key (default: the model's own, key DEFAULT), one FileResult per item (errors included, in item
-    order). The files' segments go through the pipeline `seg.batch_segments` at a time, cut as they are needed,
-    and every file is encoded once whatever the number of enhancers. `media(key, item, frames)` gives the
-    FileMedia a file's outputs stream into (None: none)."""
-    keys = [DEFAULT] if enhancers is None else list(enhancers)
+    """Per named enhancer (setting), one FileResult per item (errors included, in item order). The files'
+    segments go through the pipeline `seg.batch_segments` at a time, cut as they are needed, and every file is
+    encoded once whatever the number of enhancers. `media(key, item, frames)` gives the FileMedia a file's outputs
+    stream into (None: none)."""
+    keys = list(enhancers)
     rate = pipeline.frontend.sample_rate
     streams: dict[int, FileStream] = {}
     work = []  # (item, its segment starts, segment position) in pipeline order
@@ -145,7 +145,7 @@ def evaluate_items(items: list[EvalItem], pipeline: ReconstructionPipeline, metr
         batch = work[first : first + seg.batch_segments]
         segments = torch.stack([streams[it.index].reader.read(starts[i], starts[i] + seg.segment)
                                 for it, starts, i in batch])
-        out = pipeline(segments.to(device), generator, enhancers)
+        out = pipeline(segments.to(device), enhancers, generator)
         share = {key: {stage: value / len(batch) for stage, value in out.seconds[key].items()} for key in keys}
         for row, (it, starts, i) in enumerate(batch):
             streams[it.index].push(out, row, share)

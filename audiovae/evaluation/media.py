@@ -5,7 +5,7 @@ from typing import Mapping
 import torch
 
 from audiovae.audio.io import wav_writer
-from audiovae.evaluation.plots import WAVE_NAMES, FilePlot, plot_file
+from audiovae.reporting.plots import WAVE_NAMES, FilePlot, plot_file
 
 
 class FileMedia:

@@ -1,31 +1,32 @@
-"""`evaluate.py`'s job: config -> files -> Trainer.test over the pipeline -> results, summary, report, W&B."""
+"""`evaluate.py`'s job, with or without `sweep.*`: config -> settings -> one Trainer.test over the files (each
+file encoded once for every setting) -> per-setting results, summary, report, W&B -> the sweep's outputs."""
 import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional, Sequence
 
 import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from audiovae.config.compose import ConfigError
 from audiovae.data.eval_data import EvalDataModule, EvalDataset
 from audiovae.data.files import file_key, find_audio_files
 from audiovae.data.segments import segment_samples
+from audiovae.enhancers.registry import build_enhancer
+from audiovae.errors import ConfigError
 from audiovae.evaluation.engine import Segmenting
-from audiovae.evaluation.plots import plot_summary
-from audiovae.evaluation.report import write_report
-from audiovae.evaluation.results import OK, ResultStore, to_row, write_csv
-from audiovae.evaluation.summary import package_versions, summarize_metrics, summarize_timings, write_json
-from audiovae.evaluation.wandb_log import log_evaluation
-from audiovae.lightning.eval_module import EvalModule
-from audiovae.metrics.collection import build_metric
+from audiovae.evaluation.module import EvalModule
+from audiovae.evaluation.outputs import RunInfo, write_setting_outputs
+from audiovae.evaluation.selection import check_selection
+from audiovae.evaluation.settings import EVAL_IGNORE, Setting, plan_settings
+from audiovae.evaluation.store import ResultStore
+from audiovae.evaluation.sweep import write_sweep_outputs
+from audiovae.metrics.registry import build_metric, check_metric_names
 from audiovae.models.factory import build_enhanced_vae, build_frontend
-from audiovae.pipeline import DEFAULT, ReconstructionPipeline
+from audiovae.pipeline import ReconstructionPipeline
+from audiovae.reporting.records import FileResult
 from audiovae.runs import is_launcher_process, prepare_out_dir, resolve_out_dir, run_hash
-from audiovae.tracking.wandb_logger import make_wandb_logger
-
-EVAL_IGNORE = ("out_dir", "logger")  # sections that do not change an evaluation's results
 
 
 @dataclass
@@ -64,7 +65,7 @@ def segmenting_for(cfg: DictConfig, downsampling: int) -> Segmenting:
 
 @dataclass
 class EvalSetup:
-    """What every evaluation (and every sweep) builds once: files, model, pipeline, metrics."""
+    """What every evaluation builds once, whatever its number of settings: files, pipeline, metrics."""
 
     paths: list[Path]
     keys: list[str]
@@ -85,14 +86,13 @@ def build_setup(cfg: DictConfig) -> EvalSetup:
     return EvalSetup(paths, keys, pipeline, segmenting_for(cfg, model.downsampling), metrics)
 
 
-def run_test(cfg: DictConfig, setup: EvalSetup, module: EvalModule, todo: list[int], logger) -> tuple[pl.Trainer, float]:
+def run_test(cfg: DictConfig, setup: EvalSetup, module: EvalModule, todo: list[int]) -> tuple[pl.Trainer, float]:
     """Trainer.test of `module` over the files at positions `todo`; returns the trainer and the wall seconds."""
     max_samples = None if cfg.data.chunking else setup.segmenting.segment
     frontend = setup.pipeline.frontend
     dataset = EvalDataset(setup.paths, setup.keys, todo, frontend, max_samples, cfg.data.silence_threshold_db)
-    trainer = pl.Trainer(**OmegaConf.to_container(cfg.trainer), logger=logger if logger else False,
-                         use_distributed_sampler=False, enable_checkpointing=False, enable_model_summary=False,
-                         inference_mode=True)
+    trainer = pl.Trainer(**OmegaConf.to_container(cfg.trainer), logger=False, use_distributed_sampler=False,
+                         enable_checkpointing=False, enable_model_summary=False, inference_mode=True)
     start = time.perf_counter()
     if todo:
         with warnings.catch_warnings():
@@ -102,59 +102,52 @@ def run_test(cfg: DictConfig, setup: EvalSetup, module: EvalModule, todo: list[i
     return trainer, time.perf_counter() - start
 
 
-def write_outputs(cfg: DictConfig, out_dir: Path, hash_: str, keys: list[str], done: dict, new: list,
-                  wall: float, trainer: pl.Trainer) -> tuple[dict, list[dict]]:
-    """results.csv, summary.json, plots/summary.png and report.md of one evaluation (or one sweep setting) from
-    its resumed and new FileResults; returns the summary and the rows."""
-    results = sorted(list(done.values()) + new, key=lambda r: keys.index(r.file))
-    rows = [to_row(r, cfg.metrics.names) for r in results]
-    new_audio_s = sum(r.evaluated_s for r in new if r.status == OK)
-    summary = {
-        "run": {"out_dir": str(out_dir), "config_hash": hash_, "model": cfg.model.name,
-                "enhancement": OmegaConf.to_container(cfg.enhancement), "sample_rate": cfg.frontend.sample_rate,
-                "device": str(trainer.strategy.root_device), "world_size": trainer.world_size,
-                "versions": package_versions(), "audio_seconds": sum(r["evaluated_s"] for r in rows if r["status"] == OK),
-                "throughput_audio_s_per_s": new_audio_s / wall if new_audio_s else None,
-                "resumed_files": len(done), "config": OmegaConf.to_container(cfg, resolve=True)},
-        "counts": {"files": len(rows), "ok": sum(r["status"] == OK for r in rows),
-                   "failed": sum(r["status"] != OK for r in rows)},
-        "metrics": summarize_metrics(rows, cfg.metrics.names, cfg.metrics.bootstrap_samples, cfg.seed),
-        "timings": summarize_timings(rows),
-    }
-    summary["counts"]["nan_values"] = sum(v["excluded"] for m in summary["metrics"].values() for v in m["variants"].values())
-    write_csv(out_dir / "results.csv", rows)
-    write_json(out_dir / "summary.json", summary)
-    plots_dir = out_dir / "plots" if cfg.outputs.save_plots else None
-    if plots_dir is not None and summary["counts"]["ok"]:
-        plot_summary(plots_dir / "summary.png", rows, cfg.metrics.names)
-    write_report(out_dir / "report.md", summary, rows, plots_dir)
-    return summary, rows
+def evaluate_settings(cfg: DictConfig, setup: EvalSetup, settings: Sequence[Setting]
+                      ) -> tuple[Optional[dict[str, tuple[list[FileResult], list[FileResult]]]], Optional[RunInfo]]:
+    """Every setting over every file it lacks (resume), each file encoded once for all of them. Returns, on the
+    global-zero rank, `{setting: (all its results in file order, the new ones)}`; None on the other ranks."""
+    done = {s.name: ResultStore(s.out_dir / "partial").load_all() for s in settings}
+    todo = [i for i, key in enumerate(setup.keys) if any(key not in done[s.name] for s in settings)]
+    module = EvalModule(setup.pipeline, setup.metrics, setup.segmenting,
+                        {s.name: build_enhancer(s.config.enhancement) for s in settings},
+                        {s.name: s.out_dir for s in settings}, cfg.outputs.save_audio, cfg.outputs.save_plots,
+                        cfg.outputs.max_plots, cfg.seed, done={name: set(d) for name, d in done.items()})
+    trainer, wall = run_test(cfg, setup, module, todo)
+    if not trainer.is_global_zero:
+        return None, None
+    info = RunInfo(str(trainer.strategy.root_device), trainer.world_size, wall)
+    order = {key: i for i, key in enumerate(setup.keys)}
+    out = {}
+    for s in settings:
+        new = module.results.get(s.name, [])
+        out[s.name] = (sorted([*done[s.name].values(), *new], key=lambda r: order[r.file]), new)
+    return out, info
 
 
 def run_evaluation(cfg: DictConfig) -> EvalOutcome:
-    if cfg.sweep:
-        from audiovae.evaluation.sweep import run_sweep
-        return run_sweep(cfg)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     torch.use_deterministic_algorithms(True, warn_only=True)
+    check_metric_names(cfg.metrics.names)
+    if cfg.sweep:
+        check_selection(cfg.select, cfg.metrics.names)
     hash_ = run_hash(cfg, EVAL_IGNORE)
-    out_dir = resolve_out_dir(cfg.out_dir, "eval", hash_)
+    out_dir = resolve_out_dir(cfg.out_dir, "sweep" if cfg.sweep else "eval", hash_)
+    settings = plan_settings(cfg, out_dir, hash_)
     setup = build_setup(cfg)
     if is_launcher_process():
         prepare_out_dir(cfg, out_dir, hash_)
+        for s in settings:
+            if s.out_dir != out_dir:
+                prepare_out_dir(s.config, s.out_dir, s.run_hash)
 
-    done = ResultStore(out_dir / "partial").load_all()
-    todo = [i for i, key in enumerate(setup.keys) if key not in done]
-    module = EvalModule(setup.pipeline, setup.metrics, setup.segmenting, {DEFAULT: out_dir}, cfg.outputs.save_audio,
-                        cfg.outputs.save_plots, cfg.outputs.max_plots, cfg.seed)
-    logger = make_wandb_logger(cfg.logger, cfg, out_dir, job_type="eval", config_hash=hash_)
-    trainer, wall = run_test(cfg, setup, module, todo, logger)
-    if not trainer.is_global_zero:
+    evaluated, info = evaluate_settings(cfg, setup, settings)
+    if evaluated is None:
         return EvalOutcome.of_worker_rank(out_dir)
-    summary, rows = write_outputs(cfg, out_dir, hash_, setup.keys, done, module.results.get(DEFAULT, []), wall,
-                                  trainer)
-    if logger is not None:
-        log_evaluation(logger.experiment, summary, rows, out_dir, cfg.frontend.sample_rate,
-                       cfg.logger.max_table_files, cfg.logger.log_audio)
-        logger.experiment.finish()
-    return EvalOutcome(out_dir, len(rows), summary["counts"]["ok"], summary["counts"]["failed"])
+    job_type = "sweep" if cfg.sweep else "eval"
+    summaries = {s.name: write_setting_outputs(s, *evaluated[s.name], info, job_type) for s in settings}
+    counts = summaries[settings[-1].name]["counts"]
+    if not cfg.sweep:
+        return EvalOutcome(out_dir, counts["files"], counts["ok"], counts["failed"])
+    best, reason = write_sweep_outputs(cfg, out_dir, hash_, settings, summaries)
+    print(f"sweep of {len(settings)} settings: {out_dir / 'sweep.md'}; best: {best or 'none'} ({reason})")
+    return EvalOutcome(out_dir, counts["files"], counts["ok"], counts["failed"], report_name="sweep.md")

@@ -2,7 +2,7 @@
 from omegaconf import DictConfig, OmegaConf
 
 from audiovae.audio.frontend import MelFrontEnd
-from audiovae.config.compose import ConfigError
+from audiovae.errors import ConfigError
 from audiovae.enhancers.registry import build_enhancer
 from audiovae.models.enhanced_vae import EnhancedVAE
 from audiovae.models.griffin_lim import GriffinLimVocoder

@@ -9,11 +9,8 @@ from diffusers import AutoencoderKL
 from transformers import SpeechT5HifiGan
 from transformers.utils import logging as transformers_logging
 
+from audiovae.errors import ConfigError, ModelUnavailableError
 from audiovae.models.builders import BUILDERS
-
-
-class ModelUnavailableError(RuntimeError):
-    """The weights are neither local nor downloadable; the message says how to get them."""
 
 
 def _hub_reachable(timeout_s: float = 3.0) -> bool:
@@ -47,7 +44,7 @@ def ensure_built(path: str, build: str | None) -> str:
     if build is None:
         return str(folder) if folder.exists() else path
     if build not in BUILDERS:
-        raise ValueError(f"config key 'model.build': unknown builder '{build}'; choose one of {sorted(BUILDERS)}")
+        raise ConfigError(f"config key 'model.build': unknown builder '{build}'; choose one of {sorted(BUILDERS)}")
     if not (folder / "vae" / "config.json").is_file():
         tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
         BUILDERS[build](tmp)

@@ -1,12 +1,13 @@
-"""Val examples for W&B: reference / base / enhanced audio and spectrograms of a few validation clips."""
+"""Validation examples: reference / base / enhanced audio and spectrograms of a few validation clips, logged to W&B
+by a Lightning Callback every `every_n_val` validations."""
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
+import pytorch_lightning as pl
 import torch
-import wandb
 
-from audiovae.evaluation.plots import FilePlot, plot_file
+from audiovae.pipeline import PipelineOutputs
+from audiovae.reporting.plots import FilePlot, plot_file
 
 
 @dataclass
@@ -21,17 +22,52 @@ class FileSignals:
     base_mel: torch.Tensor
     enhanced_mel: torch.Tensor
 
+    @classmethod
+    def of_outputs(cls, out: PipelineOutputs, key: str, waveform: torch.Tensor, i: int, n: int,
+                   hop: int) -> "FileSignals":
+        """Clip `i` of a validation batch (its first `n` samples) from the pipeline's outputs for enhancer `key`."""
+        frames = n // hop
+        return cls(waveform[i, :n], out.vocoder_wave[i, :n], out.base_wave[i, :n], out.enhanced_waves[key][i, :n],
+                   out.reference_mel[i : i + 1, :, :frames], out.base_mel[i : i + 1, :, :frames],
+                   out.enhanced_mels[key][i : i + 1, :, :frames])
 
-def wandb_example_sink(experiment, sample_rate: int, folder: Path) -> Callable[[list[FileSignals], int], None]:
-    """A callable that logs `val/examples` (a table with audio and a spectrogram image per clip) at a step."""
-    def sink(signals: list[FileSignals], step: int) -> None:
+
+class ValidationExamples(pl.Callback):
+    """Every `every_n_val`-th validation (the first included), on rank 0 and with a W&B logger: the first `count`
+    clips of the first validation batch as `val/examples`, a table of audio and a spectrogram image per clip,
+    whose PNGs are also kept under `folder`. The validation count is saved in checkpoints, so a resumed run logs
+    at the same validations as an uninterrupted one."""
+
+    def __init__(self, folder: Path, every_n_val: int, count: int, enhancer_key: str):
+        self.folder, self.every_n_val, self.count, self.key = Path(folder), every_n_val, count, enhancer_key
+        self.validations = 0
+
+    def on_validation_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch,
+                                batch_idx: int, dataloader_idx: int = 0) -> None:
+        if (batch_idx != 0 or self.count <= 0 or trainer.sanity_checking or not trainer.is_global_zero
+                or trainer.logger is None or self.validations % self.every_n_val != 0):
+            return
+        import wandb
+
+        frontend, step = pl_module.frontend, trainer.global_step
+        waveform, lengths = batch["waveform"], batch["length"]
         rows = []
-        for i, s in enumerate(signals):
-            png = plot_file(folder / f"step{step:07d}_{i}.png", FilePlot.of_signals(s, sample_rate),
+        for i in range(min(self.count, waveform.shape[0])):
+            signals = FileSignals.of_outputs(outputs, self.key, waveform, i, int(lengths[i]), frontend.hop_length)
+            png = plot_file(self.folder / f"step{step:07d}_{i}.png", FilePlot.of_signals(signals, frontend.sample_rate),
                             f"val example {i}, step {step}")
-            audio = [wandb.Audio(x.float().cpu().numpy(), sample_rate=sample_rate)
-                     for x in (s.reference, s.base, s.enhanced)]
+            audio = [wandb.Audio(x.float().cpu().numpy(), sample_rate=frontend.sample_rate)
+                     for x in (signals.reference, signals.base, signals.enhanced)]
             rows.append([i, *audio, wandb.Image(str(png))])
         table = wandb.Table(columns=["example", "reference", "base", "enhanced", "spectrogram"], data=rows)
-        experiment.log({"val/examples": table, "trainer/global_step": step})
-    return sink
+        trainer.logger.experiment.log({"val/examples": table, "trainer/global_step": step})
+
+    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not trainer.sanity_checking:
+            self.validations += 1
+
+    def state_dict(self) -> dict:
+        return {"validations": self.validations}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.validations = state_dict.get("validations", 0)

@@ -1,7 +1,8 @@
 """Export the enhancer of a training checkpoint for `evaluate.py enhancement.checkpoint=PATH`.
 
-    python -m audiovae.training.export CHECKPOINT.ckpt [OUT.safetensors]
+    audiovae-export CHECKPOINT.ckpt [OUT.safetensors]       (or python -m audiovae.training.export ...)
 """
+import argparse
 import sys
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import torch
 from omegaconf import OmegaConf
 
 from audiovae.enhancers.registry import build_enhancer
+from audiovae.errors import AudiovaeError, CheckpointError
 from audiovae.enhancers.serialization import export_enhancer
 
 CHECKPOINT_KEY = "audiovae_enhancement"  # where a training checkpoint keeps the enhancement config
@@ -17,9 +19,14 @@ STATE_PREFIX = "model.enhancer."         # the enhancer's parameters inside the 
 
 def export_from_checkpoint(checkpoint: Path, out: Path) -> Path:
     """Export the enhancer saved in a training checkpoint (last, best or any other)."""
-    ckpt = torch.load(str(checkpoint), map_location="cpu", weights_only=False)
-    if CHECKPOINT_KEY not in ckpt:
-        raise ValueError(f"{checkpoint} is not an audiovae training checkpoint")
+    if not Path(checkpoint).is_file():
+        raise CheckpointError(f"{checkpoint}: no such file")
+    try:
+        ckpt = torch.load(str(checkpoint), map_location="cpu", weights_only=False)
+    except Exception as err:  # torch raises many kinds for a file that is not a checkpoint
+        raise CheckpointError(f"{checkpoint}: not a PyTorch checkpoint ({type(err).__name__})") from None
+    if not isinstance(ckpt, dict) or CHECKPOINT_KEY not in ckpt:
+        raise CheckpointError(f"{checkpoint} is not an audiovae training checkpoint")
     enhancement = ckpt[CHECKPOINT_KEY]
     enhancer = build_enhancer(OmegaConf.create({k: v for k, v in enhancement.items() if k != "checkpoint"}))
     state = {k[len(STATE_PREFIX):]: v for k, v in ckpt["state_dict"].items() if k.startswith(STATE_PREFIX)}
@@ -27,9 +34,19 @@ def export_from_checkpoint(checkpoint: Path, out: Path) -> Path:
     return export_enhancer(enhancer, enhancement, out)
 
 
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="audiovae-export", description=__doc__.splitlines()[0])
+    parser.add_argument("checkpoint", type=Path, help="a training checkpoint (last.ckpt, step*.ckpt)")
+    parser.add_argument("out", type=Path, nargs="?", help="default: <checkpoint>.enhancer.safetensors")
+    args = parser.parse_args(argv)
+    try:
+        out = args.out or args.checkpoint.with_suffix(".enhancer.safetensors")
+        print(f"exported {export_from_checkpoint(args.checkpoint, out)}")
+    except AudiovaeError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return err.exit_code
+    return 0
+
+
 if __name__ == "__main__":
-    if len(sys.argv) not in (2, 3):
-        sys.exit(__doc__)
-    source = Path(sys.argv[1])
-    target = Path(sys.argv[2]) if len(sys.argv) == 3 else source.with_suffix(".enhancer.safetensors")
-    print(f"exported {export_from_checkpoint(source, target)}")
+    sys.exit(main(sys.argv[1:]))

@@ -4,21 +4,20 @@ from pathlib import Path
 from typing import Optional
 
 import pytorch_lightning as pl
-import wandb
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
 
-from audiovae.config.compose import ConfigError
 from audiovae.data.segments import segment_samples
 from audiovae.data.train_data import TrainDataModule
-from audiovae.evaluation.summary import package_versions, write_json
-from audiovae.lightning.train_module import TrainModule
+from audiovae.errors import ConfigError
 from audiovae.models.factory import build_enhanced_vae, build_frontend
+from audiovae.reporting.summary import package_versions, write_json
+from audiovae.reporting.tracking import finish_run, make_wandb_logger
 from audiovae.runs import is_launcher_process, prepare_out_dir, resolve_out_dir, run_hash
-from audiovae.tracking.wandb_logger import make_wandb_logger
-from audiovae.training.examples import wandb_example_sink
+from audiovae.training.examples import ValidationExamples
 from audiovae.training.export import export_from_checkpoint
 from audiovae.training.losses import ReconstructionLoss
+from audiovae.training.module import ENHANCED, TrainModule
 
 TRAIN_IGNORE = ("out_dir", "logger", "resume", "ckpt_path")  # sections that do not change the trained result
 EXPORT_NAME = "enhancer.safetensors"
@@ -51,6 +50,7 @@ def _scalars(metrics: dict) -> dict:
 
 
 def run_training(cfg: DictConfig) -> TrainOutcome:
+    """Fit, export and summarise; the W&B run (if any) is finished whatever happens, with exit code 1 on failure."""
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     hash_ = run_hash(cfg, TRAIN_IGNORE)
     out_dir = resolve_out_dir(cfg.out_dir, "train", hash_)
@@ -65,9 +65,20 @@ def run_training(cfg: DictConfig) -> TrainOutcome:
     data_args.pop("crop_seconds")
     datamodule = TrainDataModule(**data_args, crop_samples=crop, frontend=frontend, seed=cfg.seed)
     module = TrainModule(frontend, model, ReconstructionLoss(**cfg.loss), cfg.trainable, cfg.optim, cfg.val_metrics,
-                         cfg.enhancement, cfg.optim.total_steps or cfg.loop.max_steps, cfg.examples.every_n_val,
-                         cfg.examples.count)
+                         cfg.enhancement, cfg.optim.total_steps or cfg.loop.max_steps)
     logger = make_wandb_logger(cfg.logger, cfg, out_dir, job_type="train", config_hash=hash_)
+    failed = True
+    try:
+        outcome = _fit_and_export(cfg, out_dir, hash_, ckpt_path, module, datamodule, logger)
+        failed = False
+        return outcome
+    finally:
+        # the run as started (None if nothing was logged yet, and on DDP ranks other than 0, which log nothing)
+        finish_run(getattr(logger, "_experiment", None), failed)
+
+
+def _fit_and_export(cfg: DictConfig, out_dir: Path, hash_: str, ckpt_path: Optional[str], module: TrainModule,
+                    datamodule: TrainDataModule, logger) -> TrainOutcome:
     ckpt_dir = out_dir / "checkpoints"
     checkpoints = ModelCheckpoint(dirpath=ckpt_dir, monitor=cfg.checkpoint.monitor, mode=cfg.checkpoint.mode,
                                   save_top_k=cfg.checkpoint.save_top_k, filename="step{step:07d}",
@@ -76,7 +87,9 @@ def run_training(cfg: DictConfig) -> TrainOutcome:
     # where an uninterrupted one would. (`save_last=True` refreshes it only when a best checkpoint is written.)
     latest = ModelCheckpoint(dirpath=ckpt_dir, filename="last", monitor=None, save_top_k=1,
                              enable_version_counter=False, save_on_train_epoch_end=True)
-    callbacks = [checkpoints, latest] + ([LearningRateMonitor(logging_interval="step")] if logger else [])
+    callbacks = [checkpoints, latest, ValidationExamples(out_dir / "examples", cfg.examples.every_n_val,
+                                                        cfg.examples.count, ENHANCED)]
+    callbacks += [LearningRateMonitor(logging_interval="step")] if logger else []
     loop = cfg.loop
     trainer = pl.Trainer(**OmegaConf.to_container(cfg.trainer), logger=logger if logger else False,
                          callbacks=callbacks, max_steps=loop.max_steps,
@@ -85,8 +98,6 @@ def run_training(cfg: DictConfig) -> TrainOutcome:
                          check_val_every_n_epoch=loop.check_val_every_n_epoch,
                          gradient_clip_val=loop.gradient_clip_val, log_every_n_steps=loop.log_every_n_steps,
                          use_distributed_sampler=False, enable_model_summary=False, num_sanity_val_steps=0)
-    if logger is not None and cfg.examples.count > 0:
-        module.example_sink = wandb_example_sink(logger.experiment, frontend.sample_rate, out_dir / "examples")
     initial = None
     if loop.validate_before_training and ckpt_path is None:
         initial = _scalars(trainer.validate(module, datamodule=datamodule, verbose=False)[0])
@@ -107,10 +118,11 @@ def run_training(cfg: DictConfig) -> TrainOutcome:
                "exported_enhancer": str(exported), "config": OmegaConf.to_container(cfg, resolve=True)}
     write_json(out_dir / "train_summary.json", summary)
     if logger is not None:
+        import wandb
+
         artifact = wandb.Artifact(f"enhancer-{hash_}", type="enhancer",
                                   metadata={"monitor": cfg.checkpoint.monitor, "best_score": best_score,
                                             "enhancement": OmegaConf.to_container(cfg.enhancement)})
         artifact.add_file(str(exported))
         logger.experiment.log_artifact(artifact)
-        logger.experiment.finish()
     return TrainOutcome(out_dir, exported, best, best_score)

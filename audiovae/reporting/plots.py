@@ -1,4 +1,5 @@
-"""Figures of an evaluation: per-file spectrograms and spectra, and a paired summary across files."""
+"""Figures: per-file spectrograms and spectra, and one paired plot of per-file values across columns (base vs
+enhanced, or several runs)."""
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,8 +12,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from audiovae.metrics.collection import metric_info  # noqa: E402
 from audiovae.metrics.functional.frames import StftStream  # noqa: E402
+from audiovae.reporting.format import metric_label  # noqa: E402
 
 MEL_NAMES = ("reference", "base", "enhanced")
 WAVE_NAMES = ("reference", "vocoder", "base", "enhanced")
@@ -108,8 +109,8 @@ def metric_panels(names: Sequence[str]):
 
 
 def metric_title(name: str, prefix: str = "", suffix: str = "") -> str:
-    arrow = "↑" if metric_info(name).higher_is_better else "↓"
-    return f"{prefix}{name} ({arrow} better){suffix}"
+    """`<prefix>name (unit) ↑<suffix>`: a panel title that says which way is better."""
+    return f"{prefix}{metric_label(name, unit=True)}{suffix}"
 
 
 def save_figure(fig, path: Path) -> Path:
@@ -120,17 +121,19 @@ def save_figure(fig, path: Path) -> Path:
     return path
 
 
-def plot_summary(path: Path, rows: list[dict], metric_names: Sequence[str]) -> Path:
-    """One panel per metric: each file's base → enhanced value as a line, means as thick markers."""
-    ok = [r for r in rows if r["status"] == "ok"]
-    fig, panels = metric_panels(metric_names)
-    for ax, name in zip(panels, metric_names):
-        base = np.array([r[f"base_{name}"] for r in ok], dtype=float)
-        enhanced = np.array([r[f"enhanced_{name}"] for r in ok], dtype=float)
-        finite = np.isfinite(base) & np.isfinite(enhanced)
-        for b, e in zip(base[finite], enhanced[finite]):
-            ax.plot([0, 1], [b, e], color="0.6", linewidth=0.8, marker="o", markersize=3)
-        if finite.any():
-            ax.plot([0, 1], [base[finite].mean(), enhanced[finite].mean()], color="C3", linewidth=2.5, marker="D")
-        ax.set(xticks=[0, 1], xticklabels=["base", "enhanced"], title=metric_title(name), xlim=(-0.2, 1.2))
+def paired_plot(path: Path, columns: Sequence[str], values: dict[str, np.ndarray]) -> Path:
+    """One panel per metric (`values`: metric -> `[files, columns]`): each file's values across the columns as a
+    grey line, the column means (over files defined in every column) as a thick line."""
+    names = list(values)
+    fig, panels = metric_panels(names)
+    x = np.arange(len(columns))
+    for ax, name in zip(panels, names):
+        table = np.asarray(values[name], dtype=float).reshape(-1, len(columns))
+        finite = table[np.isfinite(table).all(axis=1)]
+        for line in finite:
+            ax.plot(x, line, color="0.6", linewidth=0.8, marker="o", markersize=3)
+        if len(finite):
+            ax.plot(x, finite.mean(axis=0), color="C3", linewidth=2.5, marker="D")
+        ax.set(xticks=x, xlim=(-0.2, len(columns) - 0.8), title=metric_title(name))
+        ax.set_xticklabels([c[-12:] for c in columns])
     return save_figure(fig, path)

@@ -8,17 +8,15 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from audiovae.audio.frontend import MelFrontEnd
-from audiovae.training.examples import FileSignals
+from audiovae.errors import ConfigError, NonFiniteLossError
 from audiovae.metrics.base import MEL
-from audiovae.metrics.collection import build_metric_collection
+from audiovae.metrics.registry import build_metric_collection
 from audiovae.models.enhanced_vae import EnhancedVAE
-from audiovae.pipeline import ReconstructionPipeline
+from audiovae.pipeline import PipelineOutputs, ReconstructionPipeline
 from audiovae.training.export import CHECKPOINT_KEY
 from audiovae.training.losses import ReconstructionLoss
 
-
-class NonFiniteLossError(RuntimeError):
-    """Training produced NaN or inf; the run stops and keeps its last good checkpoint."""
+ENHANCED = "enhanced"  # the name of the trained enhancer's outputs in the pipeline's results
 
 
 def trainable_modules(model: EnhancedVAE, names: Sequence[str]) -> dict[str, nn.Module]:
@@ -28,7 +26,7 @@ def trainable_modules(model: EnhancedVAE, names: Sequence[str]) -> dict[str, nn.
         module = model
         for part in name.split("."):
             if not hasattr(module, part):
-                raise ValueError(f"config key 'trainable': '{name}' is not a part of the model (try enhancer, vae.decoder)")
+                raise ConfigError(f"config key 'trainable': '{name}' is not a part of the model (try enhancer, vae.decoder)")
             module = getattr(module, part)
         out[name] = module
     return out
@@ -37,7 +35,7 @@ def trainable_modules(model: EnhancedVAE, names: Sequence[str]) -> dict[str, nn.
 def lr_lambda(schedule: str, warmup_steps: int, total_steps: int, min_lr_ratio: float):
     """Multiplier of the base rate at a step: linear warm-up, then cosine decay to min_lr_ratio (or constant)."""
     if schedule not in ("cosine", "constant"):
-        raise ValueError(f"config key 'optim.schedule': '{schedule}' is not cosine or constant")
+        raise ConfigError(f"config key 'optim.schedule': '{schedule}' is not cosine or constant")
 
     def factor(step: int) -> float:
         if step < warmup_steps:
@@ -52,8 +50,7 @@ def lr_lambda(schedule: str, warmup_steps: int, total_steps: int, min_lr_ratio: 
 
 class TrainModule(pl.LightningModule):
     def __init__(self, frontend: MelFrontEnd, model: EnhancedVAE, loss: ReconstructionLoss, trainable: Sequence[str],
-                 optim: DictConfig, val_metrics: Sequence[str], enhancement: DictConfig, total_steps: int,
-                 examples_every_n_val: int, examples_count: int):
+                 optim: DictConfig, val_metrics: Sequence[str], enhancement: DictConfig, total_steps: int):
         super().__init__()
         self.pipeline = ReconstructionPipeline(frontend, model)
         self.model, self.frontend, self.loss = model, frontend, loss
@@ -64,20 +61,18 @@ class TrainModule(pl.LightningModule):
         encoder = (model.vae.encoder, model.vae.quant_conv)
         self.trains_encoder = any(p.requires_grad for part in encoder if part is not None for p in part.parameters())
         if not any(p.requires_grad for p in self.parameters()):
-            raise ValueError(f"nothing to train: {list(trainable)} has no parameters (enhancement "
+            raise ConfigError(f"config key 'trainable': nothing to train: {list(trainable)} has no parameters (enhancement "
                              f"'{enhancement.name}'); use enhancement=learnable_latent_filter or add vae.decoder")
         self.optim_cfg, self.total_steps = optim, total_steps
+        lr_lambda(optim.schedule, optim.warmup_steps, total_steps, optim.min_lr_ratio)  # checked before any step
         self.enhancement = OmegaConf.to_container(enhancement)
-        self.examples_every_n_val, self.examples_count = examples_every_n_val, examples_count
         metric_args = dict(sample_rate=frontend.sample_rate)
         self.val_metrics = nn.ModuleDict({
             variant: nn.ModuleDict({domain: build_metric_collection(val_metrics, domain, f"val/{variant}/",
                                                                     **metric_args)
                                     for domain in ("waveform", MEL)})
             for variant in ("base", "enhanced")})
-        self._val_count = 0
         self.strict_loading = False  # checkpoints carry only the trained parameters
-        self.example_sink = None  # set by the run: callable(list[FileSignals], step), called on rank 0
 
     def train(self, mode: bool = True):
         """Only the trained parts follow train/eval; frozen parts stay in eval mode (no dropout/norm updates)."""
@@ -113,32 +108,25 @@ class TrainModule(pl.LightningModule):
         self.log_dict({f"train/loss_{k}": v for k, v in terms.items()})
         return total
 
-    def validation_step(self, batch: dict, batch_idx: int) -> None:
+    def validation_step(self, batch: dict, batch_idx: int) -> PipelineOutputs:
+        """Loss and metrics of the base and enhanced reconstructions; returns the pipeline's outputs (for callbacks
+        such as the validation examples)."""
         waveform, lengths = batch["waveform"], batch["length"]
-        out = self.pipeline(waveform)
+        out = self.pipeline(waveform, {ENHANCED: self.model.enhancer})
         frames = lengths // self.frontend.hop_length
-        for variant, mel, wave in (("base", out.base_mel, out.base_wave), ("enhanced", out.enhanced_mel, out.enhanced_wave)):
+        for variant, mel, wave in (("base", out.base_mel, out.base_wave),
+                                   ("enhanced", out.enhanced_mels[ENHANCED], out.enhanced_waves[ENHANCED])):
             total, _ = self.loss(mel, out.reference_mel, wave if self.loss.needs_waveform else None, waveform)
             self.log(f"val/{variant}/loss", total, sync_dist=True, batch_size=waveform.shape[0])
             self.val_metrics[variant]["waveform"].update(wave, waveform, lengths)
             self.val_metrics[variant][MEL].update(mel, out.reference_mel, frames)
-        if (batch_idx == 0 and self.example_sink is not None and self.trainer.is_global_zero
-                and self._val_count % self.examples_every_n_val == 0):
-            self.example_sink([self._example(out, waveform, i, int(lengths[i]))
-                               for i in range(min(self.examples_count, waveform.shape[0]))], self.global_step)
-
-    def _example(self, out, waveform: torch.Tensor, i: int, n: int) -> FileSignals:
-        frames = n // self.frontend.hop_length
-        return FileSignals(waveform[i, :n], out.vocoder_wave[i, :n], out.base_wave[i, :n], out.enhanced_wave[i, :n],
-                           out.reference_mel[i : i + 1, :, :frames], out.base_mel[i : i + 1, :, :frames],
-                           out.enhanced_mel[i : i + 1, :, :frames])
+        return out
 
     def on_validation_epoch_end(self) -> None:
         for variant in self.val_metrics.values():
             for collection in variant.values():
                 self.log_dict(collection.compute(), sync_dist=False)
                 collection.reset()
-        self._val_count += 1
 
     def configure_optimizers(self) -> dict[str, Any]:
         params = [p for p in self.parameters() if p.requires_grad]
@@ -154,7 +142,3 @@ class TrainModule(pl.LightningModule):
         prefixes = tuple(f"model.{name}." for name in self.trained)
         checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefixes)}
         checkpoint[CHECKPOINT_KEY] = self.enhancement
-        checkpoint["audiovae_val_count"] = self._val_count
-
-    def on_load_checkpoint(self, checkpoint: dict) -> None:
-        self._val_count = checkpoint.get("audiovae_val_count", 0)

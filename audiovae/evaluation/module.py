@@ -12,39 +12,38 @@ from audiovae.data.eval_data import EvalItem
 from audiovae.data.files import output_stem
 from audiovae.evaluation.engine import Segmenting, evaluate_items
 from audiovae.evaluation.media import FileMedia
-from audiovae.evaluation.results import FileResult, ResultStore
+from audiovae.evaluation.store import ResultStore
 from audiovae.metrics.base import PerItemMetric
 from audiovae.pipeline import ReconstructionPipeline
+from audiovae.reporting.records import FileResult
 
 
 class EvalModule(pl.LightningModule):
-    """Wraps the reconstruction pipeline. `out_dirs` maps each enhancer key to its output folder (one key,
-    DEFAULT, for a plain evaluation; one per setting for a sweep, with `enhancers` giving their chains).
-    `done` holds the file keys each setting already has (resume); a batch runs only the settings some of its
-    files still need. `results[key]` holds every rank's new FileResults after the test epoch."""
+    """Wraps the reconstruction pipeline for a set of named enhancer settings (one for a plain evaluation, one per
+    combination for a sweep): `enhancers` and `out_dirs` map each setting's name to its enhancer chain and output
+    folder. `done` holds the file keys each setting already has (resume); a batch runs only the settings some of
+    its files still need. `results[name]` holds every rank's new FileResults after the test epoch."""
 
     def __init__(self, pipeline: ReconstructionPipeline, metrics: dict[str, PerItemMetric], segmenting: Segmenting,
-                 out_dirs: Mapping[str, Path], save_audio: bool, save_plots: bool, max_plots: int, seed: int,
-                 enhancers: Optional[Mapping[str, nn.Module]] = None, done: Optional[Mapping[str, set]] = None):
+                 enhancers: Mapping[str, nn.Module], out_dirs: Mapping[str, Path], save_audio: bool,
+                 save_plots: bool, max_plots: int, seed: int, done: Optional[Mapping[str, set]] = None):
         super().__init__()
         self.pipeline, self.segmenting, self.out_dirs = pipeline, segmenting, dict(out_dirs)
         self.metrics = metrics  # used as functions only: not registered as submodules
-        self.enhancers = enhancers
+        self.enhancers = dict(enhancers)
         self.done = {key: set(done.get(key, ())) if done else set() for key in self.out_dirs}
         self.save_audio, self.save_plots, self.max_plots, self.seed = save_audio, save_plots, max_plots, seed
         self.results: dict[str, list[FileResult]] = {}
         self._stores: dict[str, ResultStore] = {}
 
     def on_test_start(self) -> None:
-        for chain in (self.enhancers or {}).values():  # not submodules (setting names hold dots): move them here
+        for chain in self.enhancers.values():  # not submodules (setting names hold dots): move them here
             chain.to(self.device)
         self._stores = {key: ResultStore(folder / "partial", rank=self.global_rank)
                         for key, folder in self.out_dirs.items()}
         self.results = {key: [] for key in self.out_dirs}
 
-    def _needed(self, batch: list[EvalItem]) -> Optional[dict[str, nn.Module]]:
-        if self.enhancers is None:
-            return None
+    def _needed(self, batch: list[EvalItem]) -> dict[str, nn.Module]:
         return {key: chain for key, chain in self.enhancers.items()
                 if any(item.key not in self.done[key] for item in batch)}
 
@@ -53,10 +52,10 @@ class EvalModule(pl.LightningModule):
         if self.pipeline.model.sample_posterior:
             generator = torch.Generator(self.device).manual_seed(self.seed + batch[0].index)
         enhancers = self._needed(batch)
-        if enhancers is not None and not enhancers:
+        if not enhancers:
             return
-        outputs = evaluate_items(batch, self.pipeline, self.metrics, self.segmenting, self.device, generator,
-                                 enhancers, media=self._media)
+        outputs = evaluate_items(batch, self.pipeline, self.metrics, self.segmenting, self.device, enhancers,
+                                 generator, media=self._media)
         for key, results in outputs.items():
             for result in results:
                 if result.file in self.done[key]:

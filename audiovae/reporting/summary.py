@@ -1,4 +1,5 @@
-"""Aggregates of per-file rows: per-variant statistics and the paired base-vs-enhanced comparison."""
+"""Aggregates of per-file results: per-variant statistics and the paired base-vs-enhanced comparison, kept
+structured (`{metric: {variants: {variant: stats}, comparison: ...}}`) until a writer flattens them."""
 import json
 import math
 from importlib.metadata import PackageNotFoundError, version
@@ -7,9 +8,9 @@ from typing import Sequence
 
 import numpy as np
 
-from audiovae.evaluation.results import OK, VARIANTS
-from audiovae.metrics.collection import metric_info
+from audiovae.metrics.registry import metric_info
 from audiovae.metrics.stats import compare_paired
+from audiovae.reporting.records import OK, FileResult, variants_of
 
 PACKAGES = ("audiovae", "torch", "pytorch-lightning", "diffusers", "transformers", "torchmetrics", "wandb",
             "librosa")
@@ -34,27 +35,27 @@ def _describe(values: np.ndarray) -> dict:
             "median": float(np.median(finite)), "n": int(finite.size), "excluded": int(values.size - finite.size)}
 
 
-def summarize_metrics(rows: list[dict], metric_names: Sequence[str], n_bootstrap: int, seed: int) -> dict:
+def summarize_metrics(results: Sequence[FileResult], metric_names: Sequence[str], n_bootstrap: int,
+                      seed: int) -> dict:
     """metric -> {higher_is_better, unit, delta_kind, variants: {variant: stats}, comparison: PairedComparison}."""
-    ok = [r for r in rows if r["status"] == OK]
+    ok = [r for r in results if r.status == OK]
     out = {}
     for name in metric_names:
         info = metric_info(name)
-        column = {v: np.array([r.get(f"{v}_{name}", np.nan) for r in ok], dtype=float) for v in VARIANTS
-                  if ok and f"{v}_{name}" in ok[0]}
-        comparison = compare_paired(column.get("base", []), column.get("enhanced", []), info.higher_is_better,
-                                    info.delta_kind, n_bootstrap=n_bootstrap, seed=seed)
+        column = {v: np.array([r.value(v, name) for r in ok], dtype=float) for v in variants_of(name)}
+        comparison = compare_paired(column["base"], column["enhanced"], info.higher_is_better, info.delta_kind,
+                                    n_bootstrap=n_bootstrap, seed=seed)
         out[name] = {"higher_is_better": info.higher_is_better, "unit": info.unit, "delta_kind": info.delta_kind,
                      "variants": {v: _describe(values) for v, values in column.items()},
                      "comparison": comparison.as_dict()}
     return out
 
 
-def summarize_timings(rows: list[dict]) -> dict:
+def summarize_timings(results: Sequence[FileResult]) -> dict:
     """Mean seconds per file of each stage, and the enhancer's share of the enhanced decode."""
-    ok = [r for r in rows if r["status"] == OK]
-    stages = [k for k in (ok[0] if ok else {}) if k.startswith("time_")]
-    means = {k[5:]: float(np.mean([r[k] for r in ok])) for k in stages}
+    ok = [r for r in results if r.status == OK]
+    stages = list(dict.fromkeys(stage for r in ok for stage in r.seconds))
+    means = {stage: float(np.mean([r.seconds.get(stage, np.nan) for r in ok])) for stage in stages}
     if means.get("enhanced_decode"):
         means["enhancer_share_of_decode"] = means.get("enhancer", 0.0) / means["enhanced_decode"]
     return means

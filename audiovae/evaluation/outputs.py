@@ -1,0 +1,73 @@
+"""The outputs of one evaluated setting: results.csv, summary.json, plots/summary.png, report.md and its W&B run."""
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+from omegaconf import OmegaConf
+
+from audiovae.evaluation.settings import Setting
+from audiovae.reporting.plots import paired_plot
+from audiovae.reporting.records import OK, FileResult, to_row, write_csv
+from audiovae.reporting.report import write_report
+from audiovae.reporting.summary import package_versions, summarize_metrics, summarize_timings, write_json
+from audiovae.reporting.tracking import log_evaluation, wandb_run
+
+
+@dataclass
+class RunInfo:
+    """What the Trainer ran on, and how long the new files took."""
+
+    device: str
+    world_size: int
+    wall_s: float
+
+
+def build_summary(setting: Setting, results: Sequence[FileResult], new: Sequence[FileResult], info: RunInfo) -> dict:
+    """summary.json's content: run info, counts, per-metric statistics and mean timings. `results` are all of the
+    setting's files (resumed and `new`); throughput counts the new ones."""
+    cfg = setting.config
+    ok = [r for r in results if r.status == OK]
+    new_audio_s = sum(r.evaluated_s for r in new if r.status == OK)
+    summary = {
+        "run": {"out_dir": str(setting.out_dir), "config_hash": setting.run_hash, "model": cfg.model.name,
+                "enhancement": OmegaConf.to_container(cfg.enhancement), "sample_rate": cfg.frontend.sample_rate,
+                "device": info.device, "world_size": info.world_size, "versions": package_versions(),
+                "audio_seconds": sum(r.evaluated_s for r in ok),
+                "throughput_audio_s_per_s": new_audio_s / info.wall_s if new_audio_s else None,
+                "resumed_files": len(results) - len(new), "config": OmegaConf.to_container(cfg, resolve=True)},
+        "counts": {"files": len(results), "ok": len(ok), "failed": len(results) - len(ok)},
+        "metrics": summarize_metrics(results, cfg.metrics.names, cfg.metrics.bootstrap_samples, cfg.seed),
+        "timings": summarize_timings(results),
+    }
+    summary["counts"]["nan_values"] = sum(v["excluded"] for m in summary["metrics"].values()
+                                          for v in m["variants"].values())
+    return summary
+
+
+def plot_summary(path, results: Sequence[FileResult], metric_names: Sequence[str]):
+    """Each metric's per-file base -> enhanced values, means as thick markers."""
+    ok = [r for r in results if r.status == OK]
+    values = {n: np.array([[r.value("base", n), r.value("enhanced", n)] for r in ok], dtype=float)
+              for n in metric_names}
+    return paired_plot(path, ["base", "enhanced"], values)
+
+
+def write_setting_outputs(setting: Setting, results: Sequence[FileResult], new: Sequence[FileResult],
+                          info: RunInfo, job_type: str) -> dict:
+    """results.csv, summary.json, the summary plot, report.md and the W&B run of one setting; returns the summary."""
+    cfg, out_dir = setting.config, setting.out_dir
+    names = list(cfg.metrics.names)
+    summary = build_summary(setting, results, new, info)
+    write_csv(out_dir / "results.csv", [to_row(r, names) for r in results])
+    write_json(out_dir / "summary.json", summary)
+    plots_dir = out_dir / "plots" if cfg.outputs.save_plots else None
+    if plots_dir is not None and summary["counts"]["ok"]:
+        plot_summary(plots_dir / "summary.png", results, names)
+    write_report(out_dir / "report.md", summary, results, plots_dir)
+    with wandb_run(cfg.logger, cfg, out_dir, job_type, setting.run_hash) as run:
+        if run is not None:
+            if setting.values:
+                run.config.update({"sweep_setting": setting.values})
+            log_evaluation(run, summary, results, names, out_dir, cfg.frontend.sample_rate,
+                           cfg.logger.max_table_files, cfg.logger.log_audio)
+    return summary

@@ -1,1 +1,0 @@
-"""LightningModules and DataModules of the entry points."""

@@ -1,0 +1,78 @@
+"""The metric table: config name -> class and arguments. Attributes a report needs (direction, unit, Δ kind,
+domain) are read from the class, so nothing is built to read them (audiocraft's builders do the same).
+
+>>> metric_info("lsd_hf").higher_is_better, metric_info("snr").unit
+(False, 'dB')
+>>> build_metric("lsd_hf", sample_rate=16000).cutoff_hz
+4000.0
+"""
+from dataclasses import dataclass, field
+from typing import Optional, Sequence
+
+from torchmetrics import MetricCollection
+
+from audiovae.errors import ConfigError
+from audiovae.metrics.base import PerItemMetric
+from audiovae.metrics.mel import MelL1, MelPSNR
+from audiovae.metrics.waveform import LSD, SISDR, SNR, HFRetention, MelDistance, SpectralCorrelation
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """A metric's class, which of its constructor arguments come from the shared settings (argument -> settings
+    key, see `build_metric`), and the arguments fixed by its name (e.g. `band="high"` for lsd_hf)."""
+
+    cls: type[PerItemMetric]
+    from_settings: dict = field(default_factory=dict)
+    fixed: dict = field(default_factory=dict)
+
+
+_LSD = {"sample_rate": "sample_rate", "n_fft": "lsd_n_fft", "hop": "lsd_hop", "cutoff_hz": "hf_cutoff_hz"}
+_SPECTRUM = {"n_fft": "spectrum_n_fft", "hop": "spectrum_hop"}
+
+METRICS: dict[str, MetricSpec] = {
+    "snr": MetricSpec(SNR),
+    "si_sdr": MetricSpec(SISDR),
+    "hf_retention": MetricSpec(HFRetention, {"sample_rate": "sample_rate", "cutoff_hz": "hf_cutoff_hz", **_SPECTRUM}),
+    "spectral_correlation": MetricSpec(SpectralCorrelation, _SPECTRUM),
+    "lsd": MetricSpec(LSD, _LSD, {"band": "all"}),
+    "lsd_hf": MetricSpec(LSD, _LSD, {"band": "high"}),
+    "lsd_lf": MetricSpec(LSD, _LSD, {"band": "low"}),
+    "mel_distance": MetricSpec(MelDistance, {"sample_rate": "sample_rate"}),
+    "mel_l1": MetricSpec(MelL1),
+    "mel_psnr": MetricSpec(MelPSNR),
+}
+METRIC_NAMES = tuple(METRICS)
+
+
+def _spec(name: str) -> MetricSpec:
+    if name not in METRICS:
+        raise ConfigError(f"config key 'metrics.names': unknown metric '{name}'; choose from {list(METRIC_NAMES)}")
+    return METRICS[name]
+
+
+def check_metric_names(names: Sequence[str]) -> None:
+    """ConfigError naming the first unknown metric (run at start-up, before any file is evaluated)."""
+    for name in names:
+        _spec(name)
+
+
+def build_metric(name: str, sample_rate: int, hf_cutoff_hz: Optional[float] = None, lsd_n_fft: int = 2048,
+                 lsd_hop: int = 512, spectrum_n_fft: int = 2048, spectrum_hop: int = 512) -> PerItemMetric:
+    """One metric by its config name; `hf_cutoff_hz` (default sr/4) is shared by hf_retention and lsd_hf/lf;
+    `spectrum_*` set the STFT of hf_retention and spectral_correlation, `lsd_*` that of the lsd family."""
+    settings = dict(sample_rate=sample_rate, hf_cutoff_hz=hf_cutoff_hz, lsd_n_fft=lsd_n_fft, lsd_hop=lsd_hop,
+                    spectrum_n_fft=spectrum_n_fft, spectrum_hop=spectrum_hop)
+    spec = _spec(name)
+    return spec.cls(**{arg: settings[key] for arg, key in spec.from_settings.items()}, **spec.fixed)
+
+
+def build_metric_collection(names: Sequence[str], domain: str, prefix: str = "", **kwargs) -> MetricCollection:
+    """The configured metrics of one `domain` ("waveform" or "mel") as a collection, keys `<prefix><name>`."""
+    metrics = [build_metric(n, **kwargs) for n in names if metric_info(n).domain == domain]
+    return MetricCollection({m.name: m for m in metrics}, prefix=prefix, compute_groups=False)
+
+
+def metric_info(name: str) -> type[PerItemMetric]:
+    """The class of a configured metric, for its attributes (higher_is_better, delta_kind, unit, domain)."""
+    return _spec(name).cls

@@ -1,0 +1,107 @@
+"""Per-file results: the structured record every job produces, and its flat results.csv form (written and read
+back only here).
+
+>>> r = FileResult(0, "a.wav", OK, metrics={"base": {"snr": 10.0}, "enhanced": {"snr": 12.5}})
+>>> row = to_row(r, ["snr"])
+>>> row["base_snr"], row["enhanced_snr"], row["delta_snr"]
+(10.0, 12.5, 2.5)
+>>> back = from_row(row, ["snr"])
+>>> back.file, back.metrics["enhanced"]
+('a.wav', {'snr': 12.5})
+"""
+import csv
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+from audiovae.metrics.base import ABSOLUTE, WAVEFORM
+from audiovae.metrics.registry import metric_info
+
+VARIANTS = ("vocoder", "base", "enhanced")
+OK, ERROR = "ok", "error"
+TEXT_COLUMNS = ("file", "status", "error", "notes")
+
+
+@dataclass
+class FileResult:
+    index: int
+    file: str
+    status: str
+    error: str = ""
+    notes: str = ""  # why a metric value is NaN, e.g. "base/hf_retention: reference has no content above the cutoff"
+    duration_s: float = float("nan")
+    evaluated_s: float = float("nan")
+    sample_rate_in: int = 0
+    channels_in: int = 0
+    seconds: dict = field(default_factory=dict)  # stage -> seconds for this file
+    metrics: dict = field(default_factory=dict)  # variant -> metric -> value
+
+    def value(self, variant: str, name: str) -> float:
+        return self.metrics.get(variant, {}).get(name, float("nan"))
+
+
+def variants_of(name: str) -> tuple[str, ...]:
+    """The variants a metric is measured on: mel-domain metrics have no vocoder ceiling."""
+    return VARIANTS if metric_info(name).domain == WAVEFORM else VARIANTS[1:]
+
+
+def file_delta(name: str, base: float, enhanced: float) -> float:
+    """Per-file Δ: enhanced − base for dB-valued metrics, percent change for ratio-valued ones."""
+    if metric_info(name).delta_kind == ABSOLUTE:
+        return enhanced - base
+    return 100.0 * (enhanced - base) / abs(base) if base != 0 else float("nan")
+
+
+def to_row(result: FileResult, metric_names: Sequence[str]) -> dict:
+    """The results.csv row: file, status, error, notes, durations, time_*, and vocoder_m/base_m/enhanced_m/delta_m."""
+    row = {"file": result.file, "status": result.status, "error": result.error, "notes": result.notes,
+           "duration_s": result.duration_s, "evaluated_s": result.evaluated_s,
+           "sample_rate_in": result.sample_rate_in, "channels_in": result.channels_in}
+    for stage, seconds in result.seconds.items():
+        row[f"time_{stage}"] = seconds
+    for name in metric_names:
+        for variant in variants_of(name):
+            row[f"{variant}_{name}"] = result.value(variant, name)
+        base, enhanced = result.value("base", name), result.value("enhanced", name)
+        row[f"delta_{name}"] = file_delta(name, base, enhanced) if result.status == OK else float("nan")
+    return row
+
+
+def from_row(row: dict, metric_names: Sequence[str], index: int = 0) -> FileResult:
+    """The FileResult of a results.csv row (`read_csv`'s parsed form); the inverse of `to_row`."""
+    number = lambda key: row.get(key, float("nan"))  # noqa: E731
+    metrics = {variant: {name: row[f"{variant}_{name}"] for name in metric_names if f"{variant}_{name}" in row}
+               for variant in VARIANTS}
+    return FileResult(index, row["file"], row["status"], row.get("error", ""), row.get("notes", ""),
+                      number("duration_s"), number("evaluated_s"), int(number("sample_rate_in") or 0),
+                      int(number("channels_in") or 0),
+                      {k[5:]: v for k, v in row.items() if k.startswith("time_")}, metrics)
+
+
+def write_csv(path: Path, rows: list[dict]) -> None:
+    """Rows (dicts) as CSV, columns in first-seen order; NaN written as an empty cell."""
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: ("" if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()})
+
+
+def read_csv(path: Path) -> list[dict]:
+    """A CSV written by `write_csv` back as dicts with numbers parsed (empty cells -> NaN)."""
+    def parse(value: str):
+        if value == "":
+            return float("nan")
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    with open(path, newline="") as f:
+        return [{k: (parse(v) if k not in TEXT_COLUMNS else v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def read_results(path: Path, metric_names: Sequence[str]) -> list[FileResult]:
+    """results.csv back as FileResults."""
+    return [from_row(row, metric_names, i) for i, row in enumerate(read_csv(path))]

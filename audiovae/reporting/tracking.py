@@ -1,0 +1,119 @@
+"""Weights & Biases: the run every job opens (always finished, with the job's exit code), and what an evaluation
+logs to it (aggregates under stable summary keys, a per-file table with media)."""
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, Optional, Sequence
+
+from omegaconf import DictConfig, OmegaConf
+
+from audiovae.data.files import output_stem
+from audiovae.reporting.records import OK, FileResult, to_row
+
+AUDIO_VARIANTS = ("reference", "base", "enhanced")
+
+
+def _run_arguments(logger: DictConfig, run_config: DictConfig, out_dir: Path, job_type: str,
+                   config_hash: str) -> dict:
+    """`wandb.init` arguments: run files under `out_dir/wandb`, run config = the resolved config + its hash.
+    `WANDB_MODE` in the environment wins over `logger.mode`."""
+    os.environ.setdefault("WANDB_SILENT", "true")
+    config = OmegaConf.to_container(run_config, resolve=True)
+    config["config_hash"] = config_hash
+    return dict(project=logger.project, entity=logger.entity, group=logger.group, name=logger.name,
+                tags=list(logger.tags), mode=os.environ.get("WANDB_MODE", logger.mode), dir=str(out_dir),
+                job_type=job_type, config=config)
+
+
+def make_wandb_logger(logger: DictConfig, run_config: DictConfig, out_dir: Path, job_type: str, config_hash: str):
+    """Lightning's WandbLogger for a Trainer (training); None when `logger.enabled` is false. The caller finishes
+    its run with `finish_run` in a `finally`."""
+    if not logger.enabled:
+        return None
+    from pytorch_lightning.loggers import WandbLogger
+
+    args = _run_arguments(logger, run_config, out_dir, job_type, config_hash)
+    args["save_dir"] = args.pop("dir")
+    return WandbLogger(**args)
+
+
+def finish_run(run, failed: bool) -> None:
+    """Finish a W&B run (None: nothing to do), recording exit code 1 when the job failed."""
+    if run is not None:
+        run.finish(exit_code=1 if failed else 0)
+
+
+@contextmanager
+def wandb_run(logger: DictConfig, run_config: DictConfig, out_dir: Path, job_type: str,
+              config_hash: str) -> Iterator[Optional[object]]:
+    """A W&B run for the block (None when `logger.enabled` is false), finished when the block ends, with exit
+    code 1 when it raised."""
+    if not logger.enabled:
+        yield None
+        return
+    import wandb
+
+    run = wandb.init(**_run_arguments(logger, run_config, out_dir, job_type, config_hash))
+    failed = True
+    try:
+        yield run
+        failed = False
+    finally:
+        finish_run(run, failed)
+
+
+def summary_keys(summary: dict) -> dict:
+    """Flat `eval/...` keys that dashboards compare across runs, e.g. eval/base/snr, eval/delta/snr."""
+    out = {"eval/n_files": summary["counts"]["files"], "eval/n_ok": summary["counts"]["ok"],
+           "eval/n_failed": summary["counts"]["failed"],
+           "eval/throughput_audio_s_per_s": summary["run"]["throughput_audio_s_per_s"]}
+    for name, m in summary["metrics"].items():
+        for variant, stats in m["variants"].items():
+            out[f"eval/{variant}/{name}"] = stats["mean"]
+            out[f"eval/excluded/{variant}/{name}"] = stats["excluded"]
+        comp = m["comparison"]
+        out[f"eval/delta/{name}"] = comp["headline_delta"]
+        out[f"eval/abs_delta/{name}"] = comp["delta"]
+        out[f"eval/percent_change/{name}"] = comp["percent_change"]
+        out[f"eval/win_rate/{name}"] = comp["win_rate"]
+        out[f"eval/ci_low/{name}"] = comp["ci_low"]
+        out[f"eval/ci_high/{name}"] = comp["ci_high"]
+        out[f"eval/wilcoxon_p/{name}"] = comp["wilcoxon_p"]
+    for stage, seconds in summary["timings"].items():
+        out[f"eval/time/{stage}"] = seconds
+    return out
+
+
+def files_table(results: Sequence[FileResult], metric_names: Sequence[str], out_dir: Path, sample_rate: int,
+                max_media_rows: int, log_audio: bool):
+    """Every results.csv row; reference/base/enhanced audio and the spectrogram plot for the first rows."""
+    import wandb
+
+    rows = [to_row(r, metric_names) for r in results]
+    scalar_columns = list(dict.fromkeys(k for r in rows for k in r))
+    media_columns = [f"audio_{v}" for v in AUDIO_VARIANTS] + ["spectrogram"]
+    table = wandb.Table(columns=scalar_columns + media_columns)
+    for i, (result, row) in enumerate(zip(results, rows)):
+        stem = output_stem(result.file)
+        media = [None] * len(media_columns)
+        if result.status == OK and i < max_media_rows:
+            if log_audio:
+                for j, variant in enumerate(AUDIO_VARIANTS):
+                    wav = out_dir / "audio" / f"{stem}.{variant}.wav"
+                    media[j] = wandb.Audio(str(wav), sample_rate=sample_rate) if wav.exists() else None
+            plot = out_dir / "plots" / f"{stem}.png"
+            media[-1] = wandb.Image(str(plot)) if plot.exists() else None
+        table.add_data(*[row.get(c) for c in scalar_columns], *media)
+    return table
+
+
+def log_evaluation(run, summary: dict, results: Sequence[FileResult], metric_names: Sequence[str], out_dir: Path,
+                   sample_rate: int, max_media_rows: int, log_audio: bool) -> None:
+    import wandb
+
+    run.log({"eval/files": files_table(results, metric_names, out_dir, sample_rate, max_media_rows, log_audio)})
+    summary_plot = out_dir / "plots" / "summary.png"
+    if summary_plot.exists():
+        run.log({"eval/summary_plot": wandb.Image(str(summary_plot))})
+    for key, value in summary_keys(summary).items():
+        run.summary[key] = value
