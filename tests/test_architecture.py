@@ -163,6 +163,7 @@ def script(name: str) -> Path:
     return Path(sys.executable).parent / name
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["audiovae-eval", "audiovae-train"])
 def test_console_entry_points_list_the_config_groups_and_their_choices(name):
     done = subprocess.run([str(script(name)), "--help"], capture_output=True, text=True, timeout=120)
@@ -171,6 +172,7 @@ def test_console_entry_points_list_the_config_groups_and_their_choices(name):
     assert "enhancement: " in done.stdout and "mel_hf_shelf" in done.stdout
 
 
+@pytest.mark.slow
 def test_compare_and_export_entry_points_give_one_line_errors(tmp_path):
     env = {**os.environ, "WANDB_MODE": "offline"}
     done = subprocess.run([str(script("audiovae-compare")), str(tmp_path), str(tmp_path)], capture_output=True,

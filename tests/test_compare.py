@@ -90,6 +90,7 @@ def test_compare_refuses_a_run_whose_spectrum_metrics_were_defined_otherwise(two
     assert "metrics.spectrum_n_fft: 2048 vs None" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_compare_works_as_a_module_and_logs_to_wandb_offline(two_runs, tmp_path):
     a, b = two_runs
     done = subprocess.run([sys.executable, "-m", "audiovae.compare", str(a), str(b), "--out", str(tmp_path / "c"),

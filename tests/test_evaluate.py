@@ -237,12 +237,14 @@ def cli(*args, env_extra=None):
     (["data.bogus=1"], "config key 'data.bogus'"),
     (["enhancement.gian=1"], "config key 'enhancement.gian'"),
 ])
+@pytest.mark.slow
 def test_start_up_errors_are_one_line_with_exit_2(args, message, tmp_path):
     done = cli("model=tiny", "logger=none", f"out_dir={tmp_path}", *args)
     assert done.returncode == 2, done.stderr
     assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_exit_status_reflects_failures(data_dir, tmp_path):
     empty = tmp_path / "nothing"
     empty.mkdir()
@@ -259,6 +261,7 @@ def test_exit_status_reflects_failures(data_dir, tmp_path):
     assert done.returncode == 1
 
 
+@pytest.mark.slow
 def test_saved_config_reproduces_the_run(data_dir, tmp_path):
     first = tmp_path / "first"
     files = f"data.files=[{data_dir / 'tone.wav'},{data_dir / 'noise.wav'}]"
@@ -289,6 +292,7 @@ def test_a_worker_rank_exits_0_and_prints_nothing(sweep, data_dir, tmp_path, mon
     assert not (tmp_path / "results.csv").exists() and not (tmp_path / "sweep.csv").exists()
 
 
+@pytest.mark.slow
 def test_ddp_with_two_cpu_processes_equals_one_process(data_dir, reference_run, tmp_path):
     done = cli(*FAST, "trainer=ddp_cpu2", "data.batch_size=3", "logger=none", f"data.dir={data_dir}",
                f"out_dir={tmp_path / 'ddp'}")

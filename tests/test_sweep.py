@@ -122,6 +122,7 @@ def test_each_setting_is_a_wandb_run_of_one_group(sweep_run):
     assert top["job_type"] == "sweep_summary" and "sweep/settings" in top["tables"]
 
 
+@pytest.mark.slow
 def test_interrupted_sweep_resumes_per_setting_and_file(sweep_run, clips, tmp_path, monkeypatch):
     out, _ = sweep_run
     original = EvalModule.test_step
@@ -151,6 +152,7 @@ def test_sweeping_anything_but_the_enhancement_is_a_clear_error(clips, tmp_path)
         run_evaluation(cfg_for(clips, tmp_path / "y", "sweep.enhancement.gain=1.2"))
 
 
+@pytest.mark.slow
 def test_ddp_sweep_with_two_cpu_processes_equals_one_process(sweep_run, clips, tmp_path):
     out, _ = sweep_run
     env = {k: v for k, v in os.environ.items() if k != runs_module.RUN_DIR_ENV}

@@ -74,6 +74,7 @@ def proof_run(bright_clips, tmp_path_factory):
     return out, outcome, json.loads((out / "train_summary.json").read_text())
 
 
+@pytest.mark.slow
 def test_fine_tuning_lowers_the_enhanced_validation_loss_below_its_start_and_below_base(proof_run):
     _, _, summary = proof_run
     start, end = summary["initial_validation"], summary["final_metrics"]
@@ -84,6 +85,7 @@ def test_fine_tuning_lowers_the_enhanced_validation_loss_below_its_start_and_bel
     assert end["val/enhanced/hf_retention"] > 1.2 * end["val/base/hf_retention"]  # the high band comes back
 
 
+@pytest.mark.slow
 def test_exported_enhancer_evaluates_to_the_validation_numbers(proof_run, tmp_path):
     out, outcome, summary = proof_run
     exported = out / "enhancer.safetensors"
@@ -100,6 +102,7 @@ def test_exported_enhancer_evaluates_to_the_validation_numbers(proof_run, tmp_pa
     assert saved.enhancement.checkpoint == str(exported)
 
 
+@pytest.mark.slow
 def test_training_is_logged_to_wandb_offline(proof_run):
     out, outcome, summary = proof_run
     logged = read_offline_run(next((out / "wandb").glob("offline-run-*")))
@@ -110,6 +113,7 @@ def test_training_is_logged_to_wandb_offline(proof_run):
     assert "val/examples" in logged["tables"] and list((out / "examples").glob("*.png"))
 
 
+@pytest.mark.slow
 def test_frozen_parts_are_unchanged_and_only_the_enhancer_is_checkpointed(proof_run):
     out, _, summary = proof_run
     cfg = OmegaConf.create(summary["config"])
@@ -276,6 +280,7 @@ def test_export_round_trip(tmp_path):
                     validators=[resolve_enhancement])
 
 
+@pytest.mark.slow
 def test_export_from_any_checkpoint_matches_the_exported_file(proof_run, tmp_path):
     out, _, _ = proof_run
     again = export_from_checkpoint(Path(next((out / "checkpoints").glob("step*.ckpt"))), tmp_path / "again.safetensors")
@@ -284,6 +289,7 @@ def test_export_from_any_checkpoint_matches_the_exported_file(proof_run, tmp_pat
                        load_file(str(out / "enhancer.safetensors"))["latent_stages.0.gains"])
 
 
+@pytest.mark.slow
 def test_ddp_training_with_two_cpu_processes(clips, tmp_path):
     env = {**os.environ, "WANDB_MODE": "offline"}
     env.pop(runs_module.RUN_DIR_ENV, None)
