@@ -19,8 +19,9 @@ import numpy as np
 from omegaconf import OmegaConf
 
 from audiovae.errors import AudiovaeError, CompareError
-from audiovae.metrics.registry import METRIC_NAMES, metric_info
-from audiovae.metrics.stats import compare_paired
+from audiovae.metrics.registry import METRIC_NAMES
+from audiovae.metrics.scoring import scoring
+from audiovae.metrics.stats import adjust_p, compare_paired
 from audiovae.reporting.format import ComparisonLine, comparison_table
 from audiovae.reporting.plots import paired_plot
 from audiovae.reporting.records import OK, FileResult, read_results, write_csv
@@ -90,28 +91,38 @@ def common_files(runs: list[Run]) -> list[str]:
     return sorted(set(runs[0].results).intersection(*[r.results for r in runs[1:]]))
 
 
-def compare_runs(runs: list[Run], variant: str, n_bootstrap: int, seed: int) -> tuple[list[dict], list[dict]]:
-    """(one row per later run × metric with the paired statistics, one row per file × metric with every run's
-    value and Δ to the first)."""
+def compare_runs(runs: list[Run], variant: str, n_bootstrap: int, seed: int, tolerance: float = 1e-6,
+                 p_adjust: str = "holm") -> tuple[list[dict], list[dict]]:
+    """(one row per later run × metric with the paired statistics of the scores — a target metric's distance to
+    its target — and p corrected across the metrics of that pair of runs, one row per file × metric with every
+    run's raw value and Δ to the first)."""
     metrics = common_metrics(runs, variant)
     files = common_files(runs)
     table, per_file = [], []
     for metric in metrics:
-        info = metric_info(metric)
+        s = scoring(metric)
         column = {r.name: np.array([r.results[f].value(variant, metric) for f in files], dtype=float) for r in runs}
         first = runs[0].name
         for run in runs[1:]:
-            c = compare_paired(column[first], column[run.name], info.higher_is_better, info.delta_kind,
-                               n_bootstrap=n_bootstrap, seed=seed)
-            table.append({"metric": metric, "higher_is_better": info.higher_is_better, "run_a": first,
+            c = compare_paired(s.score(column[first]), s.score(column[run.name]), s.higher_is_better, s.delta_kind,
+                               n_bootstrap=n_bootstrap, seed=seed, tolerance=tolerance)
+            table.append({"metric": metric, "direction": s.direction, "target": s.target, "run_a": first,
                           "run_b": run.name, "n_files": c.n, "a_mean": c.base_mean, "b_mean": c.enhanced_mean,
+                          "a_raw_mean": float(np.nanmean(column[first])) if files else float("nan"),
+                          "b_raw_mean": float(np.nanmean(column[run.name])) if files else float("nan"),
                           "delta": c.delta, "percent_change": c.percent_change, "delta_kind": c.delta_kind,
-                          "headline_delta": c.headline_delta, "b_win_rate": c.win_rate, "ci_low": c.ci_low,
-                          "ci_high": c.ci_high, "wilcoxon_p": c.wilcoxon_p})
+                          "delta_unit": s.delta_unit, "headline_delta": c.headline_delta, "b_wins": c.wins,
+                          "b_losses": c.losses, "ties": c.ties, "b_win_rate": c.win_rate, "ci_low": c.ci_low,
+                          "ci_high": c.ci_high, "median_delta": c.median_delta, "median_ci_low": c.median_ci_low,
+                          "median_ci_high": c.median_ci_high, "wilcoxon_p": c.wilcoxon_p, "min_p": c.min_p})
         for i, f in enumerate(files):
             row = {"file": f, "metric": metric, **{r.name: float(column[r.name][i]) for r in runs}}
             row.update({f"delta_{r.name}": float(column[r.name][i] - column[first][i]) for r in runs[1:]})
             per_file.append(row)
+    for run in runs[1:]:  # corrected for the metrics compared between the same two runs
+        family = [t for t in table if t["run_b"] == run.name]
+        for t, p in zip(family, adjust_p([t["wilcoxon_p"] for t in family], p_adjust)):
+            t["p_adjusted"] = float(p)
     return table, per_file
 
 
@@ -123,8 +134,10 @@ def markdown(table: list[dict], runs: list[Run], variant: str, unaligned: dict[s
               "- every run evaluated the same files"]
     lines += [f"- compared despite: {n}" for n in notes]
     comparisons = [ComparisonLine(t["metric"], {**t, "base_mean": t["a_mean"], "enhanced_mean": t["b_mean"],
-                                                "win_rate": t["b_win_rate"]},
-                                  labels={"run A": t["run_a"], "run B": t["run_b"]}, extra={"files": str(t["n_files"])})
+                                                "win_rate": t["b_win_rate"], "wins": t["b_wins"],
+                                                "losses": t["b_losses"], "n": t["n_files"]},
+                                  labels={"run A": t["run_a"], "run B": t["run_b"]}, extra={"files": str(t["n_files"])},
+                                  raw=(t["a_raw_mean"], t["b_raw_mean"]) if t["direction"] == "target" else None)
                    for t in table]
     lines += ["", *comparison_table(comparisons, a="A mean", b="B mean", delta="Δ (B − A)", wins="B wins")]
     lines += ["", "Δ is B − A for dB metrics and the percent change of the mean otherwise.", "",
@@ -171,6 +184,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--force", action="store_true", help="compare runs whose model or front end differ")
     parser.add_argument("--bootstrap", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--tie-tolerance", type=float, default=1e-6,
+                        help="per-file differences within this relative tolerance are ties")
+    parser.add_argument("--p-adjust", default="holm", choices=["holm", "bh", "none"],
+                        help="correction for the metrics tested together")
     parser.add_argument("--wandb", action="store_true", help="also log the tables to a W&B run (offline unless "
                         "WANDB_MODE=online, like the other jobs)")
     parser.add_argument("--project", help="W&B project (default: configs/logger/wandb.yaml's)")
@@ -187,7 +204,7 @@ def main(argv: list[str]) -> int:
     except AudiovaeError as err:
         print(f"error: {err}", file=sys.stderr)
         return err.exit_code
-    table, per_file = compare_runs(runs, args.variant, args.bootstrap, args.seed)
+    table, per_file = compare_runs(runs, args.variant, args.bootstrap, args.seed, args.tie_tolerance, args.p_adjust)
     common = set(common_files(runs))
     unaligned = {r.name: len(set(r.results) - common) for r in runs}
     out = args.out or Path("outputs/compare") / time.strftime("%Y%m%d-%H%M%S")

@@ -65,6 +65,11 @@ class ReconstructionPipeline(nn.Module):
         mels, waves, seconds = {}, {}, {}
         for key, enhancer in enhancers.items():
             own = dict(shared)
+            if enhancer.is_identity():  # the base decode exactly: rounding noise is not an effect
+                mels[key], waves[key] = base_mel, base_wave
+                own.update(enhanced_decode=0.0, enhancer=0.0, vocoder=own["vocoder"] / 2)
+                seconds[key] = own
+                continue
             with self._timed(own, "enhanced_decode", device):
                 mels[key] = self.model.decode(latent, enhanced=True, enhancer=enhancer)
             with self._timed(own, "enhancer", device):  # the enhancer's stages alone, on inputs of their shape

@@ -12,6 +12,7 @@ import yaml
 from audiovae import compare
 from audiovae import runs as runs_module
 from audiovae.config import EvalConfig, compose
+from audiovae.metrics.scoring import scoring
 from audiovae.enhancers import resolve_enhancement
 from audiovae.reporting.records import read_csv
 from audiovae.evaluation.run import run_evaluation
@@ -46,19 +47,21 @@ def test_compare_gives_the_deltas_of_the_two_results_files(two_runs, tmp_path):
     rows_b = {r["file"]: r for r in read_csv(b / "results.csv")}
     table = {r["metric"]: r for r in read_csv(tmp_path / "cmp" / "compare.csv")}
     for metric in ("snr", "hf_retention", "mel_l1", "lsd"):
-        va = np.array([rows_a[f][f"enhanced_{metric}"] for f in sorted(rows_a)])
-        vb = np.array([rows_b[f][f"enhanced_{metric}"] for f in sorted(rows_a)])
+        score = scoring(metric)  # hf_retention: the distance to its 100 % target (dB), lower is better
+        va = score.score([rows_a[f][f"enhanced_{metric}"] for f in sorted(rows_a)])
+        vb = score.score([rows_b[f][f"enhanced_{metric}"] for f in sorted(rows_a)])
         t = table[metric]
         assert t["n_files"] == 3 and t["a_mean"] == pytest.approx(va.mean()) and t["b_mean"] == pytest.approx(vb.mean())
         assert t["delta"] == pytest.approx((vb - va).mean())
-        higher = compare.metric_info(metric).higher_is_better
+        higher = score.higher_is_better
         assert t["b_win_rate"] == pytest.approx(np.mean(vb > va if higher else vb < va))
     per_file = [r for r in read_csv(tmp_path / "cmp" / "compare_files.csv") if r["metric"] == "snr"]
     assert {r["file"] for r in per_file} == set(rows_a)
     for r in per_file:
         assert r["delta_gain16"] == pytest.approx(rows_b[r["file"]]["enhanced_snr"] - rows_a[r["file"]]["enhanced_snr"])
     assert (tmp_path / "cmp" / "compare.png").stat().st_size > 0
-    assert "| hf_retention ↑ | gain10 | gain16 | 3 |" in (tmp_path / "cmp" / "compare.md").read_text()
+    assert "| spectral_correlation ↑ | gain10 | gain16 | 3 |" in (tmp_path / "cmp" / "compare.md").read_text()
+    assert "| hf_retention → 100 % | gain10 | gain16 | 3 |" in (tmp_path / "cmp" / "compare.md").read_text()
     # the base reconstructions are the same in both runs (only the enhancement differs): Δ 0
     compare.main([str(a), str(b), "--variant", "base", "--out", str(tmp_path / "base")])
     base = {r["metric"]: r for r in read_csv(tmp_path / "base" / "compare.csv")}

@@ -15,6 +15,7 @@ from audiovae.config import EvalConfig, compose
 from audiovae.enhancers import resolve_enhancement
 from audiovae import runs as runs_module
 from audiovae.evaluation import run as run_module
+from audiovae.metrics.scoring import scoring
 from audiovae.reporting.records import read_csv
 from audiovae.evaluation.run import run_evaluation
 from audiovae.metrics import functional as F
@@ -124,11 +125,15 @@ def test_summary_aggregates_equal_the_csv_and_the_report_shows_them(reference_ru
         for variant in ("base", "enhanced"):
             assert summary["metrics"][name]["variants"][variant]["mean"] == pytest.approx(
                 np.mean([r[f"{variant}_{name}"] for r in ok]))
+        score = scoring(name).score  # what the comparison compares: hf_retention's distance to 100 % (dB)
         comp = summary["metrics"][name]["comparison"]
         assert comp["n"] == 4 and comp["delta"] == pytest.approx(
-            np.mean([r[f"enhanced_{name}"] - r[f"base_{name}"] for r in ok]))
+            np.mean([score(r[f"enhanced_{name}"]) - score(r[f"base_{name}"]) for r in ok]))
+    assert [r["enhanced_hf_retention_from_target"] for r in ok] == pytest.approx(
+        [float(scoring("hf_retention").score(r["enhanced_hf_retention"])) for r in ok])
     assert summary["metrics"]["snr"]["comparison"]["delta_kind"] == "absolute"
-    assert summary["metrics"]["hf_retention"]["comparison"]["delta_kind"] == "percent"
+    assert summary["metrics"]["lsd"]["comparison"]["delta_kind"] == "percent"
+    assert summary["metrics"]["hf_retention"]["direction"] == "target"
     assert summary["run"]["versions"]["torch"] and summary["run"]["config"]["model"]["name"] == "tiny"
     report = (reference_run / "report.md").read_text()
     assert "| metric | vocoder ceiling | base | enhanced | improvement |" in report

@@ -225,7 +225,10 @@ def test_collections_are_split_by_domain_prefixed_and_never_merged():
 def test_metric_attributes_follow_torchmetrics_conventions():
     for name in METRIC_NAMES:
         m = build_metric(name, SR)
-        assert m.full_state_update is False and isinstance(m.higher_is_better, bool)
+        assert m.full_state_update is False and m.direction in ("higher", "lower", "target")
+        # torchmetrics' flag follows the direction; a target metric (hf_retention → 100 %) has none
+        assert m.higher_is_better == {"higher": True, "lower": False, "target": None}[m.direction]
+        assert (m.target is not None) == (m.direction == "target")
         assert m.delta_kind in ("absolute", "percent")
         assert all(k.startswith(m.name + "_") for k in m._defaults)
 

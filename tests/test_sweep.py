@@ -12,6 +12,7 @@ from audiovae.config import ConfigError, EvalConfig, compose
 from audiovae.enhancers import resolve_enhancement
 from audiovae.reporting.records import read_csv
 from audiovae.evaluation.run import run_evaluation
+from audiovae.evaluation.selection import select_best
 from audiovae.evaluation.module import EvalModule
 from audiovae.models.enhanced_vae import EnhancedVAE
 from tests.conftest import chirp, noise, tone, write
@@ -19,7 +20,8 @@ from tests.wandb_offline import read_offline_run
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ["model=demo", "data.max_seconds=1.0", "data.batch_size=1", "metrics.bootstrap_samples=200",
-        "outputs.save_audio=false", "select.metric=hf_retention", "select.min_improvement.spectral_correlation=-50"]
+        "outputs.save_audio=false", "select.metric=lsd_hf", "select.guards=[]",
+        "select.min_improvement.spectral_correlation=-50"]
 GAINS = "sweep.enhancement.gain=[1.0,1.4,1.8]"
 COLUMNS = ("base_snr", "vocoder_snr", "enhanced_snr", "enhanced_hf_retention", "enhanced_mel_l1", "delta_lsd")
 
@@ -94,20 +96,32 @@ def test_sweep_table_plot_and_best_setting_that_evaluates_to_the_reported_number
     assert list(table) == ["gain=1.0", "gain=1.4", "gain=1.8"]
     for name, row in table.items():
         summary = json.loads((out / "settings" / name / "summary.json").read_text())
-        comp = summary["metrics"]["hf_retention"]["comparison"]
-        assert row["hf_retention_delta"] == pytest.approx(comp["headline_delta"])
+        comp = summary["metrics"]["lsd_hf"]["comparison"]
+        assert row["lsd_hf_delta"] == pytest.approx(comp["headline_delta"])
         assert row["enhancement.gain"] == float(name.split("=")[1])
-    assert table["gain=1.0"]["snr_delta"] == pytest.approx(0.0, abs=0.01)  # gain 1: the identity up to rfft rounding
-    allowed = [r for r in table.values() if r["spectral_correlation_improvement"] >= -50]
-    best = max(allowed, key=lambda r: r["hf_retention_improvement"])
+    assert table["gain=1.0"]["snr_delta"] == 0.0  # gain 1 is the identity: the base decode exactly
+    allowed = [r for r in table.values() if r["spectral_correlation_improvement"] >= -50 and r["lsd_hf_improvement"] > 0]
+    best = max(allowed, key=lambda r: r["lsd_hf_improvement"])
     assert f"`{best['setting']}` **(best)**" in (out / "sweep.md").read_text()
     assert (out / "sweep.png").stat().st_size > 0
     best_cfg = compose(str(out / "best_config.yaml"), [f"out_dir={tmp_path / 'best'}", "logger=none"],
                        schema=EvalConfig, validators=[resolve_enhancement])
     assert not best_cfg.sweep and best_cfg.enhancement.gain == best["enhancement.gain"]
     run_evaluation(best_cfg)
-    again = json.loads((tmp_path / "best" / "summary.json").read_text())["metrics"]["hf_retention"]["comparison"]
-    assert again["headline_delta"] == pytest.approx(best["hf_retention_delta"], rel=1e-5)
+    again = json.loads((tmp_path / "best" / "summary.json").read_text())["metrics"]["lsd_hf"]["comparison"]
+    assert again["headline_delta"] == pytest.approx(best["lsd_hf_delta"], rel=1e-5)
+
+
+def test_the_default_guards_refuse_a_setting_that_buys_lsd_hf_with_damage(sweep_run):
+    # gain 1.4 improves lsd_hf a little but worsens mel_distance, lsd_lf and spectral_correlation on every file:
+    # the rule of audiovae 0.2 (largest improvement, loose constraints) called such a setting "best"
+    out, _ = sweep_run
+    summaries = {n: json.loads((out / "settings" / n / "summary.json").read_text())
+                 for n in ("gain=1.0", "gain=1.4", "gain=1.8")}
+    assert summaries["gain=1.4"]["metrics"]["lsd_hf"]["comparison"]["headline_delta"] < 0  # lsd_hf improves
+    defaults = compose("eval", [], schema=EvalConfig, validators=[resolve_enhancement])
+    best, reason = select_best(summaries, defaults.select, defaults.metrics.alpha)
+    assert best is None and "gain=1.4 significantly worse in" in reason
 
 
 def test_each_setting_is_a_wandb_run_of_one_group(sweep_run):

@@ -71,3 +71,8 @@ class MelFrontEnd(nn.Module):
             return logmel
         silence = torch.log(torch.tensor(self.clamp_min, dtype=logmel.dtype))
         return nn.functional.pad(logmel, (0, 0, 0, extra), value=float(silence))
+
+
+def mel_band_centres(n_mels: int, fmin: float, fmax: float) -> np.ndarray:
+    """Centre frequency (Hz) of each band of the front end's slaney mel filterbank, low to high."""
+    return librosa.mel_frequencies(n_mels + 2, fmin=fmin, fmax=fmax)[1:-1]

@@ -83,6 +83,9 @@ class MetricsConfig:
     spectrum_n_fft: int = MISSING
     spectrum_hop: int = MISSING
     bootstrap_samples: int = MISSING
+    tie_tolerance: float = MISSING
+    alpha: float = MISSING
+    p_adjust: str = MISSING
 
 
 @dataclass
@@ -94,10 +97,12 @@ class OutputsConfig:
 
 @dataclass
 class SelectConfig:
-    """How a sweep names its best setting: the largest improvement over base in `metric` among the settings
-    whose improvement in each `min_improvement` metric is at least the given value (headline Δ units)."""
+    """How a sweep names its best setting (`audiovae.evaluation.selection`): the largest improvement over base in
+    `metric`, among the settings that improve it, are not significantly worse than base in any `guards` metric,
+    and improve each `min_improvement` metric by at least the given value (headline Δ units); else none."""
 
     metric: str = MISSING
+    guards: List[str] = field(default_factory=list)
     min_improvement: Dict[str, float] = field(default_factory=dict)
 
 

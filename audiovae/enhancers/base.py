@@ -16,6 +16,10 @@ class Enhancer(nn.Module):
 
     domain: ClassVar[str]
 
+    def is_identity(self) -> bool:
+        """True when this enhancer's settings leave every input unchanged (then it is not run at all)."""
+        return False
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 

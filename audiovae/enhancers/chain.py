@@ -13,6 +13,10 @@ class EnhancerChain(nn.Module):
         self.latent_stages = nn.ModuleList(s for s in stages if s.domain == LATENT)
         self.mel_stages = nn.ModuleList(s for s in stages if s.domain == MEL)
 
+    def is_identity(self) -> bool:
+        """Every stage is the identity (an empty chain is): the enhanced decode is the base decode, exactly."""
+        return all(stage.is_identity() for stage in [*self.latent_stages, *self.mel_stages])
+
     def enhance_latent(self, z: torch.Tensor) -> torch.Tensor:
         for stage in self.latent_stages:
             z = stage(z)

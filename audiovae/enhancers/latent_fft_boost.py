@@ -23,6 +23,9 @@ class LatentFFTBoost(Enhancer):
         super().__init__()
         self.gain, self.cutoff, self.axis = gain, cutoff, axis
 
+    def is_identity(self) -> bool:
+        return self.gain == 1
+
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         gains = fft_boost_gains(z.shape[self.axis], self.cutoff, self.gain, device=z.device)
         shape = [1] * z.dim()

@@ -16,6 +16,9 @@ class LatentLaplacian(Enhancer):
         super().__init__()
         self.gain, self.scale = gain, scale
 
+    def is_identity(self) -> bool:
+        return self.gain * self.scale == 0
+
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         centre = z[..., 1:-1, 1:-1]
         neighbours = z[..., :-2, 1:-1] + z[..., 2:, 1:-1] + z[..., 1:-1, :-2] + z[..., 1:-1, 2:]

@@ -22,6 +22,9 @@ class LearnableLatentFilter(Enhancer):
         init = fft_boost_gains(axis_length, cutoff, gain)
         self.gains = nn.Parameter(init.float().repeat(channels, 1))
 
+    def is_identity(self) -> bool:
+        return bool(torch.all(self.gains == 1))
+
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         if z.shape[1] != self.channels or z.shape[self.axis] != self.axis_length:
             raise ValueError(

@@ -25,6 +25,9 @@ class MelHFShelf(Enhancer):
         super().__init__()
         self.gain, self.cutoff_band, self.transition_bands = gain, cutoff_band, transition_bands
 
+    def is_identity(self) -> bool:
+        return self.gain == 1
+
     def forward(self, logmel: torch.Tensor) -> torch.Tensor:
         ramp = shelf_ramp(logmel.shape[-1], self.cutoff_band, self.transition_bands, device=logmel.device)
         return logmel + math.log(self.gain) * ramp.to(logmel.dtype)

@@ -12,6 +12,7 @@ from audiovae.data.eval_data import EvalItem
 from audiovae.data.segments import OverlapAdd, segment_starts
 from audiovae.evaluation.media import FileMedia
 from audiovae.metrics.base import MEL, PerItemMetric
+from audiovae.metrics.functional.mel_domain import BandEnergySums
 from audiovae.pipeline import PipelineOutputs, ReconstructionPipeline
 from audiovae.reporting.records import ERROR, OK, FileResult
 
@@ -55,6 +56,8 @@ class FileStream:
         self.shared = {variant: {name: m.accumulator() for name, m in metrics.items()
                                  if m.domain != MEL or variant == "base"} for variant in ("vocoder", "base")}
         self.own = {key: {name: m.accumulator() for name, m in metrics.items()} for key in self.keys}
+        self.base_bands = BandEnergySums()  # per-band retention of the base decode, and of each enhanced one
+        self.enhanced_bands = {key: BandEnergySums() for key in self.keys}
         self.seconds = {key: {} for key in self.keys}  # key -> pipeline stage -> seconds
         self.metric_seconds = {key: 0.0 for key in self.keys}  # each key's own metric passes
         self.shared_metric_seconds, self.position = 0.0, 0
@@ -73,11 +76,13 @@ class FileStream:
         for variant, accumulators in self.shared.items():
             self._update(accumulators, waves[variant], reference, mels[variant] if variant == "base" else None,
                          mels["reference"])
+        self.base_bands.update(mels["base"], mels["reference"])
         self.shared_metric_seconds += time.perf_counter() - start
         for key in self.keys:
             start = time.perf_counter()
             wave, mel = enhanced[key]
             self._update(self.own[key], wave, reference, mel, mels["reference"])
+            self.enhanced_bands[key].update(mel, mels["reference"])
             self.metric_seconds[key] += time.perf_counter() - start
             stages = self.seconds[key]
             for stage, value in seconds[key].items():
@@ -106,6 +111,7 @@ class FileStream:
         self.shared_metric_seconds += time.perf_counter() - start
         it, out = self.item, {}
         shared_notes = shared["vocoder"][1] + shared["base"][1]
+        base_bands = self.base_bands.value().tolist()
         for key in self.keys:
             start = time.perf_counter()
             values, notes = self._values("enhanced", self.own[key])
@@ -117,7 +123,8 @@ class FileStream:
                                   duration_s=it.duration_s, evaluated_s=self.num_samples / self.sample_rate,
                                   sample_rate_in=it.sample_rate_in, channels_in=it.channels_in, seconds=seconds,
                                   metrics={"vocoder": shared["vocoder"][0], "base": shared["base"][0],
-                                           "enhanced": values})
+                                           "enhanced": values},
+                                  bands={"base": base_bands, "enhanced": self.enhanced_bands[key].value().tolist()})
         return out
 
 

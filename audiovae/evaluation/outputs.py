@@ -5,9 +5,11 @@ from typing import Sequence
 import numpy as np
 from omegaconf import OmegaConf
 
+from audiovae.audio.frontend import mel_band_centres
 from audiovae.evaluation.settings import Setting
-from audiovae.reporting.plots import paired_plot
-from audiovae.reporting.records import OK, FileResult, to_row, write_csv
+from audiovae.reporting.bands import band_table, summarize_bands, write_band_csv
+from audiovae.reporting.plots import paired_plot, plot_band_retention
+from audiovae.reporting.records import OK, FileResult, column_units, to_row, write_csv
 from audiovae.reporting.report import write_report
 from audiovae.reporting.summary import package_versions, summarize_metrics, summarize_timings, write_json
 from audiovae.reporting.tracking import log_evaluation, wandb_run
@@ -36,12 +38,24 @@ def build_summary(setting: Setting, results: Sequence[FileResult], new: Sequence
                 "throughput_audio_s_per_s": new_audio_s / info.wall_s if new_audio_s else None,
                 "resumed_files": len(results) - len(new), "config": OmegaConf.to_container(cfg, resolve=True)},
         "counts": {"files": len(results), "ok": len(ok), "failed": len(results) - len(ok)},
-        "metrics": summarize_metrics(results, cfg.metrics.names, cfg.metrics.bootstrap_samples, cfg.seed),
+        "statistics": {"alpha": cfg.metrics.alpha, "p_adjust": cfg.metrics.p_adjust,
+                       "tie_tolerance": cfg.metrics.tie_tolerance, "bootstrap_samples": cfg.metrics.bootstrap_samples},
+        "metrics": summarize_metrics(results, cfg.metrics.names, cfg.metrics.bootstrap_samples, cfg.seed,
+                                     cfg.metrics.tie_tolerance, cfg.metrics.alpha, cfg.metrics.p_adjust),
         "timings": summarize_timings(results),
     }
     summary["counts"]["nan_values"] = sum(v["excluded"] for m in summary["metrics"].values()
                                           for v in m["variants"].values())
+    summary["band_retention"] = summarize_bands(band_table(results), band_centres(cfg), cutoff_hz(cfg))
     return summary
+
+
+def band_centres(cfg) -> np.ndarray:
+    return mel_band_centres(cfg.frontend.n_mels, cfg.frontend.fmin, cfg.frontend.fmax)
+
+
+def cutoff_hz(cfg) -> float:
+    return cfg.metrics.hf_cutoff_hz if cfg.metrics.hf_cutoff_hz is not None else cfg.frontend.sample_rate / 4
 
 
 def plot_summary(path, results: Sequence[FileResult], metric_names: Sequence[str]):
@@ -58,11 +72,15 @@ def write_setting_outputs(setting: Setting, results: Sequence[FileResult], new: 
     cfg, out_dir = setting.config, setting.out_dir
     names = list(cfg.metrics.names)
     summary = build_summary(setting, results, new, info)
-    write_csv(out_dir / "results.csv", [to_row(r, names) for r in results])
+    rows = [to_row(r, names) for r in results]
+    write_csv(out_dir / "results.csv", rows)
+    write_csv(out_dir / "columns.csv", column_units(max(rows, key=len)) if rows else [])
+    write_band_csv(out_dir / "band_retention.csv", results, band_centres(cfg))
     write_json(out_dir / "summary.json", summary)
     plots_dir = out_dir / "plots" if cfg.outputs.save_plots else None
     if plots_dir is not None and summary["counts"]["ok"]:
         plot_summary(plots_dir / "summary.png", results, names)
+        plot_band_retention(plots_dir / "band_retention.png", band_table(results), summary["band_retention"])
     write_report(out_dir / "report.md", summary, results, plots_dir)
     with wandb_run(cfg.logger, cfg, out_dir, job_type, setting.run_hash) as run:
         if run is not None:

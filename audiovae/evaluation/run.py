@@ -149,5 +149,6 @@ def run_evaluation(cfg: DictConfig) -> EvalOutcome:
     if not cfg.sweep:
         return EvalOutcome(out_dir, counts["files"], counts["ok"], counts["failed"])
     best, reason = write_sweep_outputs(cfg, out_dir, hash_, settings, summaries)
-    print(f"sweep of {len(settings)} settings: {out_dir / 'sweep.md'}; best: {best or 'none'} ({reason})")
+    print(f"sweep of {len(settings)} settings: {out_dir / 'sweep.md'}; best: "
+          + (f"{best} ({reason})" if best else f"none — {reason}"))
     return EvalOutcome(out_dir, counts["files"], counts["ok"], counts["failed"], report_name="sweep.md")

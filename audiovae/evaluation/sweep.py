@@ -15,18 +15,22 @@ from audiovae.reporting.records import write_csv
 from audiovae.reporting.tracking import wandb_run
 
 COMPARISON_COLUMNS = {"base_mean": "base", "enhanced_mean": "enhanced", "headline_delta": "delta",
-                      "ci_low": "ci_low", "ci_high": "ci_high", "win_rate": "win_rate", "wilcoxon_p": "wilcoxon_p"}
+                      "ci_low": "ci_low", "ci_high": "ci_high", "wins": "wins", "losses": "losses", "ties": "ties",
+                      "win_rate": "win_rate", "median_delta": "median_delta", "wilcoxon_p": "wilcoxon_p",
+                      "p_adjusted": "p_adjusted"}
 
 
 def sweep_rows(settings: Sequence[Setting], summaries: dict[str, dict]) -> list[dict]:
-    """sweep.csv: per setting its swept values, and per metric `<metric>_<base|enhanced|delta|ci_low|ci_high|
-    win_rate|wilcoxon_p|improvement>`."""
+    """sweep.csv: per setting its swept values, and per metric `<metric>_<base|enhanced|delta|ci_low|ci_high|wins|
+    losses|ties|win_rate|median_delta|wilcoxon_p|p_adjusted|improvement|verdict>` (of the scores: a target metric's
+    base/enhanced are its mean distances to the target, in dB)."""
     rows = []
     for s in settings:
         row = {"setting": s.name, **s.values}
         for metric, m in summaries[s.name]["metrics"].items():
             row.update({f"{metric}_{column}": m["comparison"][key] for key, column in COMPARISON_COLUMNS.items()})
             row[f"{metric}_improvement"] = metric_improvement(summaries[s.name], metric)
+            row[f"{metric}_verdict"] = m["verdict"]["outcome"]
         rows.append(row)
     return rows
 
@@ -35,14 +39,16 @@ def write_markdown(path: Path, settings: Sequence[Setting], summaries: dict[str,
                    reason: str) -> None:
     keys = list(settings[0].values)
     lines = [f"# Sweep of {', '.join(keys)}", ""]
+    lines += [f"Best: `{best}`: {reason}; its configs: best_enhancement.yaml, best_config.yaml."
+              if best is not None else f"Best: none — {reason}.", ""]
     lines += comparison_table([
         ComparisonLine(metric, m["comparison"],
-                       labels={"setting": f"`{s.name}`" + (" **(best)**" if s.name == best else "")})
+                       labels={"setting": f"`{s.name}`" + (" **(best)**" if s.name == best else "")},
+                       raw=(m["variants"]["base"]["mean"], m["variants"]["enhanced"]["mean"]) if "scores" in m else None)
         for s in settings for metric, m in summaries[s.name]["metrics"].items()])
-    lines += ["", "Improvement is enhanced − base for dB metrics and the percent change of the mean otherwise, "
-              "with its 95 % bootstrap CI.", "",
-              f"Best: `{best}`: {reason}; its configs: best_enhancement.yaml, best_config.yaml."
-              if best is not None else f"Best: none, {reason}.", "", "![sweep](sweep.png)", ""]
+    lines += ["", "Improvement is enhanced − base for dB metrics, the percent change of the mean for ratio-valued "
+              "ones, and the change in distance to the target (dB, negative is closer) for target metrics (→).",
+              "", "![sweep](sweep.png)", ""]
     path.write_text("\n".join(lines))
 
 
@@ -78,7 +84,7 @@ def write_sweep_outputs(cfg: DictConfig, out_dir: Path, hash_: str, settings: Se
     """Every sweep-level output; returns the best setting's name (None: none qualifies) and why."""
     rows = sweep_rows(settings, summaries)
     write_csv(out_dir / "sweep.csv", rows)
-    best, reason = select_best(summaries, cfg.select)
+    best, reason = select_best(summaries, cfg.select, cfg.metrics.alpha)
     if best is not None:
         write_best(out_dir, next(s for s in settings if s.name == best))
     plot_sweep(out_dir / "sweep.png", rows, list(cfg.metrics.names), list(settings[0].values))

@@ -9,6 +9,7 @@ from audiovae.metrics.functional.items import Accumulator, per_item, whole
 
 WAVEFORM, MEL = "waveform", "mel"
 ABSOLUTE, PERCENT = "absolute", "percent"
+HIGHER, LOWER, TARGET = "higher", "lower", "target"  # which way is better: up, down, or towards `target`
 
 
 class PerItemMetric(Metric):
@@ -22,12 +23,19 @@ class PerItemMetric(Metric):
 
     full_state_update: ClassVar[bool] = False
     is_differentiable: ClassVar[bool] = True
-    higher_is_better: ClassVar[bool]
+    direction: ClassVar[str]                  # HIGHER, LOWER or TARGET
+    target: ClassVar[Optional[float]] = None  # TARGET: the ideal value (hf_retention: 100 %)
+    higher_is_better: ClassVar[Optional[bool]]  # torchmetrics' flag, derived: None for a target metric
     domain: ClassVar[str] = WAVEFORM          # what update() receives: waveforms [B, T] or log-mels [B, 1, T, F]
     delta_kind: ClassVar[str] = ABSOLUTE      # how Δ (enhanced − base) is reported: absolute or percent change
     unit: ClassVar[str] = ""
     nan_reason: ClassVar[str] = ""            # the one case in which an item's value is undefined
     name: str
+
+    def __init_subclass__(cls, **kwargs: Any):
+        super().__init_subclass__(**kwargs)
+        if "direction" in cls.__dict__:
+            cls.higher_is_better = {HIGHER: True, LOWER: False}.get(cls.direction)
 
     def __init__(self, name: Optional[str] = None, **kwargs: Any):
         super().__init__(**kwargs)

@@ -1,12 +1,12 @@
 """Metrics between a reference log-mel and a decoded one, `[B, 1, T, F]` + lengths in frames."""
 from audiovae.metrics.functional import mel_domain
-from audiovae.metrics.base import ABSOLUTE, MEL, PERCENT, PerItemMetric
+from audiovae.metrics.base import ABSOLUTE, HIGHER, LOWER, MEL, PERCENT, PerItemMetric
 
 
 class MelL1(PerItemMetric):
     """mean |log-mel_y − log-mel_x| (natural-log mel units)."""
 
-    name, higher_is_better, domain, delta_kind = "mel_l1", False, MEL, PERCENT
+    name, direction, domain, delta_kind = "mel_l1", LOWER, MEL, PERCENT
     nan_reason = "never undefined"
     plot_lower_bound = 0.0
 
@@ -17,7 +17,7 @@ class MelL1(PerItemMetric):
 class MelPSNR(PerItemMetric):
     """PSNR of the log-mels in dB, data range = the reference's max − min."""
 
-    name, higher_is_better, domain, unit, delta_kind = "mel_psnr", True, MEL, "dB", ABSOLUTE
+    name, direction, domain, unit, delta_kind = "mel_psnr", HIGHER, MEL, "dB", ABSOLUTE
     nan_reason = "constant reference log-mel"
 
     def accumulator(self) -> mel_domain.MelPSNR:

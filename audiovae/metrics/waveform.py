@@ -1,7 +1,7 @@
 """Metrics between a reference waveform x (target) and a reconstruction y (preds), `[B, T]` + lengths."""
 from typing import Optional
 
-from audiovae.metrics.base import ABSOLUTE, PERCENT, PerItemMetric
+from audiovae.metrics.base import ABSOLUTE, HIGHER, LOWER, PERCENT, TARGET, PerItemMetric
 from audiovae.metrics.functional.frames import band_mask
 from audiovae.metrics.functional.lsd import LSDSums
 from audiovae.metrics.functional.mel_distance import N_MELS, WINDOW_LENGTHS, MelDistanceSums
@@ -12,7 +12,7 @@ from audiovae.metrics.functional.spectrum import AverageSpectra, HighBandSums
 class SNR(PerItemMetric):
     """10·log10((Σx² + eps) / (Σ(x − y)² + eps)) in dB."""
 
-    name, higher_is_better, unit, delta_kind = "snr", True, "dB", ABSOLUTE
+    name, direction, unit, delta_kind = "snr", HIGHER, "dB", ABSOLUTE
     nan_reason = "silent reference"
 
     def accumulator(self) -> SNRSums:
@@ -22,7 +22,7 @@ class SNR(PerItemMetric):
 class SISDR(PerItemMetric):
     """Scale-invariant SDR in dB (torchmetrics' definition, zero_mean=False)."""
 
-    name, higher_is_better, unit, delta_kind = "si_sdr", True, "dB", ABSOLUTE
+    name, direction, unit, delta_kind = "si_sdr", HIGHER, "dB", ABSOLUTE
     nan_reason = "silent reference"
 
     def accumulator(self) -> SISDRSums:
@@ -30,9 +30,10 @@ class SISDR(PerItemMetric):
 
 
 class HFRetention(PerItemMetric):
-    """100 · Σ_t Σ_{f ≥ fc}|Y| / Σ_t Σ_{f ≥ fc}|X| over the clips' STFTs, in %."""
+    """100 · Σ_t Σ_{f ≥ fc}|Y| / Σ_t Σ_{f ≥ fc}|X| over the clips' STFTs, in %. Its target is 100 %: a
+    reconstruction with more high band than the reference is as wrong as one with less (see `metrics.scoring`)."""
 
-    name, higher_is_better, unit, delta_kind = "hf_retention", True, "%", PERCENT
+    name, direction, target, unit, delta_kind = "hf_retention", TARGET, 100.0, "%", ABSOLUTE
     nan_reason = "reference has no content above the cutoff"
     plot_lower_bound = 0.0
 
@@ -49,7 +50,7 @@ class HFRetention(PerItemMetric):
 class SpectralCorrelation(PerItemMetric):
     """Pearson correlation of the long-term average magnitude spectra, −1…1."""
 
-    name, higher_is_better, unit, delta_kind = "spectral_correlation", True, "", PERCENT
+    name, direction, unit, delta_kind = "spectral_correlation", HIGHER, "", PERCENT
     nan_reason = "flat average magnitude spectrum"
     plot_lower_bound, plot_upper_bound = -1.0, 1.0
 
@@ -64,7 +65,7 @@ class SpectralCorrelation(PerItemMetric):
 class LSD(PerItemMetric):
     """Log-spectral distance in log10-power units over all, high (f ≥ fc) or low (f < fc) bins."""
 
-    name, higher_is_better, unit, delta_kind = "lsd", False, "", PERCENT
+    name, direction, unit, delta_kind = "lsd", LOWER, "", PERCENT
     nan_reason = "never undefined"
     plot_lower_bound = 0.0
 
@@ -83,7 +84,7 @@ class LSD(PerItemMetric):
 class MelDistance(PerItemMetric):
     """Multi-scale log10-mel L1 distance (DAC's 7 scales)."""
 
-    name, higher_is_better, unit, delta_kind = "mel_distance", False, "", PERCENT
+    name, direction, unit, delta_kind = "mel_distance", LOWER, "", PERCENT
     nan_reason = "never undefined"
     plot_lower_bound = 0.0
 

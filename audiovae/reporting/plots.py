@@ -137,3 +137,25 @@ def paired_plot(path: Path, columns: Sequence[str], values: dict[str, np.ndarray
         ax.set(xticks=x, xlim=(-0.2, len(columns) - 0.8), title=metric_title(name))
         ax.set_xticklabels([c[-12:] for c in columns])
     return save_figure(fig, path)
+
+
+def plot_band_retention(path: Path, table: np.ndarray, bands: dict) -> Path:
+    """Per mel band, energy kept relative to the reference (dB) of base and enhanced: each file thin, the mean over
+    files thick; 0 dB is the reference, the dotted line the high-band cutoff."""
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    hz = np.array(bands["hz"])
+    for i, variant in enumerate(bands["mean_db"]):
+        colour = f"C{i}"
+        for curve in table[:, i] if len(table) else []:
+            ax.plot(hz, curve, color=colour, alpha=0.25, linewidth=0.7)
+        ax.plot(hz, bands["mean_db"][variant], color=colour, linewidth=2.2,
+                label=f"{variant} (mean above cutoff {bands['above_cutoff_db'][variant]:+.2f} dB)")
+    ax.axhline(0, color="0.3", linewidth=0.9, linestyle="--")
+    ax.axvline(bands["cutoff_hz"], color="0.3", linewidth=0.9, linestyle=":")
+    means = np.array([m for m in bands["mean_db"].values()], dtype=float)
+    if np.isfinite(means).any():  # the means decide the scale; single files' near-empty bands may leave it
+        ax.set_ylim(min(-6.0, np.nanmin(means) - 3), max(6.0, np.nanmax(means) + 3))
+    ax.set(title=f"energy kept per mel band ({bands['n_files']} files)", xlabel="mel band centre (Hz)",
+           ylabel="dB relative to the reference")
+    ax.legend(fontsize=8)
+    return save_figure(fig, path)

@@ -17,8 +17,10 @@ from typing import Sequence
 
 from audiovae.metrics.base import ABSOLUTE, WAVEFORM
 from audiovae.metrics.registry import metric_info
+from audiovae.metrics.scoring import scoring
 
 VARIANTS = ("vocoder", "base", "enhanced")
+FROM_TARGET = "_from_target"  # suffix of a target metric's distance columns (dB from the target)
 OK, ERROR = "ok", "error"
 TEXT_COLUMNS = ("file", "status", "error", "notes")
 
@@ -36,6 +38,7 @@ class FileResult:
     channels_in: int = 0
     seconds: dict = field(default_factory=dict)  # stage -> seconds for this file
     metrics: dict = field(default_factory=dict)  # variant -> metric -> value
+    bands: dict = field(default_factory=dict)  # variant (base, enhanced) -> per mel band retention (dB), low to high
 
     def value(self, variant: str, name: str) -> float:
         return self.metrics.get(variant, {}).get(name, float("nan"))
@@ -47,14 +50,18 @@ def variants_of(name: str) -> tuple[str, ...]:
 
 
 def file_delta(name: str, base: float, enhanced: float) -> float:
-    """Per-file Δ: enhanced − base for dB-valued metrics, percent change for ratio-valued ones."""
-    if metric_info(name).delta_kind == ABSOLUTE:
+    """Per-file Δ of the scores (`metrics.scoring`): enhanced − base for dB-valued metrics and for a target metric's
+    distance to its target (dB), percent change for ratio-valued ones."""
+    s = scoring(name)
+    base, enhanced = (float(v) for v in s.score([base, enhanced]))
+    if s.delta_kind == ABSOLUTE:
         return enhanced - base
     return 100.0 * (enhanced - base) / abs(base) if base != 0 else float("nan")
 
 
 def to_row(result: FileResult, metric_names: Sequence[str]) -> dict:
-    """The results.csv row: file, status, error, notes, durations, time_*, and vocoder_m/base_m/enhanced_m/delta_m."""
+    """The results.csv row: file, status, error, notes, durations, time_*, and per metric vocoder_m/base_m/
+    enhanced_m, for a target metric <variant>_m_from_target (dB from the target), and delta_m (of the scores)."""
     row = {"file": result.file, "status": result.status, "error": result.error, "notes": result.notes,
            "duration_s": result.duration_s, "evaluated_s": result.evaluated_s,
            "sample_rate_in": result.sample_rate_in, "channels_in": result.channels_in}
@@ -63,6 +70,9 @@ def to_row(result: FileResult, metric_names: Sequence[str]) -> dict:
     for name in metric_names:
         for variant in variants_of(name):
             row[f"{variant}_{name}"] = result.value(variant, name)
+        if scoring(name).is_target:  # what "better" compares, beside the raw values
+            for variant in variants_of(name):
+                row[f"{variant}_{name}{FROM_TARGET}"] = float(scoring(name).score(result.value(variant, name)))
         base, enhanced = result.value("base", name), result.value("enhanced", name)
         row[f"delta_{name}"] = file_delta(name, base, enhanced) if result.status == OK else float("nan")
     return row
@@ -105,3 +115,37 @@ def read_csv(path: Path) -> list[dict]:
 def read_results(path: Path, metric_names: Sequence[str]) -> list[FileResult]:
     """results.csv back as FileResults."""
     return [from_row(row, metric_names, i) for i, row in enumerate(read_csv(path))]
+
+
+STAGE_UNIT = ("s", "seconds of this file in stage")
+
+
+def column_units(row: dict) -> list[dict]:
+    """columns.csv: every results.csv column of `row` (a `to_row` row) with its unit (dB, %, s, Hz or none) and
+    what it holds, so a reader of the flat file knows what each number means."""
+    fixed = {"file": ("", "path under data.dir"), "status": ("", "ok or error"), "error": ("", "why it failed"),
+             "notes": ("", "why a value is NaN"), "duration_s": ("s", "length of the input file"),
+             "evaluated_s": ("s", "length evaluated"), "sample_rate_in": ("Hz", "input sample rate"),
+             "channels_in": ("", "input channels")}
+    out = []
+    for column in row:
+        if column in fixed:
+            unit, text = fixed[column]
+        elif column.startswith("time_"):
+            unit, text = STAGE_UNIT[0], f"{STAGE_UNIT[1]} {column[5:]}"
+        elif column.startswith("delta_"):
+            name = column[6:]
+            s = scoring(name)
+            unit = s.delta_unit
+            text = (f"enhanced − base distance of {name} to its target {s.target:g} (negative: closer)" if s.is_target
+                    else f"enhanced vs base {name}: " + ("percent change" if unit == "%" else "difference"))
+        else:
+            variant, name = column.split("_", 1)
+            distance = name.endswith(FROM_TARGET)
+            name = name[: -len(FROM_TARGET)] if distance else name
+            s = scoring(name)
+            unit = "dB" if distance else s.value_unit
+            text = (f"{variant} {name}: distance to {s.target:g} {s.value_unit}" if distance
+                    else f"{variant} {name} ({s.direction}" + (f" {s.target:g}" if s.is_target else "") + " is better)")
+        out.append({"column": column, "unit": unit, "description": text})
+    return out

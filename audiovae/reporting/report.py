@@ -4,50 +4,31 @@ from pathlib import Path
 from typing import Sequence
 
 from audiovae.data.files import output_stem
-from audiovae.reporting.format import ComparisonLine, comparison_table, delta_unit, fmt, metric_label, signed_delta
+from audiovae.reporting.format import (ComparisonLine, comparison_table, delta_unit, fmt, metric_label, min_p_note,
+                                       signed_delta)
 from audiovae.reporting.records import OK, FileResult, file_delta, variants_of
-
-
-def conclusion(metrics: dict, alpha: float = 0.05) -> list[str]:
-    """Which metrics the enhancement improves or worsens, significantly (Wilcoxon p < alpha) or not."""
-    better, worse, unclear = [], [], []
-    for name, m in metrics.items():
-        comp = m["comparison"]
-        if comp["n"] == 0 or comp["headline_delta"] is None or not math.isfinite(comp["headline_delta"]):
-            continue
-        improved = (comp["delta"] > 0) == m["higher_is_better"] and comp["delta"] != 0
-        significant = comp["wilcoxon_p"] is not None and math.isfinite(comp["wilcoxon_p"]) and comp["wilcoxon_p"] < alpha
-        text = (f"{name} ({signed_delta(comp['headline_delta'], delta_unit(name))}, wins "
-                f"{fmt(100 * comp['win_rate'], 0)} % of files)")
-        if not significant:
-            unclear.append(text)
-        elif improved:
-            better.append(text)
-        else:
-            worse.append(text)
-    lines = []
-    if better:
-        lines.append(f"- Significantly better with the enhancement (Wilcoxon p < {alpha}): " + "; ".join(better) + ".")
-    if worse:
-        lines.append(f"- Significantly worse with the enhancement (Wilcoxon p < {alpha}): " + "; ".join(worse) + ".")
-    if unclear:
-        lines.append("- No significant difference: " + "; ".join(unclear) + ".")
-    return lines or ["- Not enough evaluated files to compare base and enhanced."]
+from audiovae.reporting.verdict import conclusion_lines
 
 
 def summary_lines(metrics: dict) -> list[ComparisonLine]:
-    """One comparison line per metric, with the vocoder ceiling's mean where the metric has one."""
-    return [ComparisonLine(name, m["comparison"],
-                           extra={"vocoder ceiling": m["variants"]["vocoder"]["mean"] if "vocoder" in m["variants"]
-                                  else "–"})
-            for name, m in metrics.items()]
+    """One comparison line per metric, with the vocoder ceiling's mean where the metric has one; a target metric
+    shows its raw means beside their distances to the target."""
+    lines = []
+    for name, m in metrics.items():
+        v = m["variants"]
+        ceiling = fmt(v["vocoder"]["mean"]) if "vocoder" in v else "–"
+        if "scores" in m and "vocoder" in v:
+            ceiling += f" ({fmt(m['scores']['vocoder']['mean'])} dB off)"
+        raw = (v["base"]["mean"], v["enhanced"]["mean"]) if "scores" in m else None
+        lines.append(ComparisonLine(name, m["comparison"], extra={"vocoder ceiling": ceiling}, raw=raw))
+    return lines
 
 
 def _file_section(result: FileResult, names: Sequence[str], plots_dir: Path | None) -> list[str]:
     lines = ["", f"### {result.file}", "",
              f"{fmt(result.evaluated_s, 2)} s evaluated of {fmt(result.duration_s, 2)} s (input "
              f"{int(result.sample_rate_in)} Hz, {int(result.channels_in)} ch)", "",
-             "| metric | vocoder | base | enhanced | Δ |", "|---|---|---|---|---|"]
+             "| metric | vocoder | base | enhanced | Δ (better: ↑ above 0, ↓ and → below) |", "|---|---|---|---|---|"]
     for n in names:
         ceiling = fmt(result.value("vocoder", n)) if "vocoder" in variants_of(n) else "–"
         delta = signed_delta(file_delta(n, result.value("base", n), result.value("enhanced", n)), delta_unit(n))
@@ -62,7 +43,7 @@ def _file_section(result: FileResult, names: Sequence[str], plots_dir: Path | No
 
 
 def write_report(path: Path, summary: dict, results: Sequence[FileResult], plots_dir: Path | None) -> Path:
-    run, metrics, counts = summary["run"], summary["metrics"], summary["counts"]
+    run, metrics, counts, stats = summary["run"], summary["metrics"], summary["counts"], summary["statistics"]
     lines = [
         "# Evaluation report: base vs enhanced VAE", "",
         f"- run: `{run['out_dir']}` (config hash `{run['config_hash']}`)",
@@ -73,8 +54,12 @@ def write_report(path: Path, summary: dict, results: Sequence[FileResult], plots
         "- reference: the model-rate waveform after the front end's normalisation, so every signal shares one scale",
         "", "## Summary", "",
         *comparison_table(summary_lines(metrics)),
-        "", "Improvement is enhanced − base for dB metrics and the percent change of the mean otherwise.",
-        "", "## Conclusion", "", *conclusion(metrics), "", "## Timing (mean seconds per file)", "",
+        "", "Improvement is enhanced − base for dB metrics, the percent change of the mean for ratio-valued ones, and "
+        "for a target metric (→) the change in distance to the target (dB; negative is closer). Better in: files "
+        "where enhanced is better beyond the numerical tolerance.",
+        *min_p_note([m["comparison"] for m in metrics.values()], stats["alpha"]),
+        "", "## Conclusion", "", *conclusion_lines(metrics, stats["alpha"], stats["p_adjust"]), "",
+        "## Timing (mean seconds per file)", "",
     ]
     timing = summary["timings"]
     lines += [f"- {stage}: {fmt(sec, 4)}" for stage, sec in timing.items() if stage != "enhancer_share_of_decode"]
@@ -84,6 +69,7 @@ def write_report(path: Path, summary: dict, results: Sequence[FileResult], plots
     if failed:
         lines += ["", "## Files that could not be evaluated", ""]
         lines += [f"- `{r.file}`: {r.error}" for r in failed]
+    lines += ["", *band_section(summary["band_retention"], plots_dir)]
     if plots_dir is not None and (plots_dir / "summary.png").exists():
         lines += ["", "## Across files", "", "![summary](plots/summary.png)"]
     lines += ["", "## Per file"]
@@ -92,3 +78,19 @@ def write_report(path: Path, summary: dict, results: Sequence[FileResult], plots
             lines += _file_section(result, list(metrics), plots_dir)
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def band_section(bands: dict, plots_dir: Path | None) -> list[str]:
+    """Where the high band goes: mean retention above and below the cutoff per variant, and the per-band plot."""
+    if not bands["n_files"]:
+        return []
+    lines = ["## Where the high band goes", "",
+             f"Energy each reconstruction keeps per mel band, relative to the reference (dB; 0 = kept, negative = "
+             f"lost, positive = added), averaged over {bands['n_files']} files and over the bands below and above "
+             f"{bands['cutoff_hz']:g} Hz (per file and band: band_retention.csv).", "",
+             "| variant | below cutoff (dB) | above cutoff (dB) |", "|---|---|---|"]
+    lines += [f"| {v} | {signed_delta(bands['below_cutoff_db'][v], '')} | {signed_delta(bands['above_cutoff_db'][v], '')} |"
+              for v in bands["mean_db"]]
+    if plots_dir is not None and (plots_dir / "band_retention.png").exists():
+        lines += ["", "![band retention](plots/band_retention.png)"]
+    return lines

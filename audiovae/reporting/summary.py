@@ -8,9 +8,10 @@ from typing import Sequence
 
 import numpy as np
 
-from audiovae.metrics.registry import metric_info
-from audiovae.metrics.stats import compare_paired
+from audiovae.metrics.scoring import scoring
+from audiovae.metrics.stats import adjust_p, compare_paired
 from audiovae.reporting.records import OK, FileResult, variants_of
+from audiovae.reporting.verdict import verdict
 
 PACKAGES = ("audiovae", "torch", "pytorch-lightning", "diffusers", "transformers", "torchmetrics", "wandb",
             "librosa")
@@ -35,19 +36,30 @@ def _describe(values: np.ndarray) -> dict:
             "median": float(np.median(finite)), "n": int(finite.size), "excluded": int(values.size - finite.size)}
 
 
-def summarize_metrics(results: Sequence[FileResult], metric_names: Sequence[str], n_bootstrap: int,
-                      seed: int) -> dict:
-    """metric -> {higher_is_better, unit, delta_kind, variants: {variant: stats}, comparison: PairedComparison}."""
+def summarize_metrics(results: Sequence[FileResult], metric_names: Sequence[str], n_bootstrap: int, seed: int,
+                      tolerance: float = 0.0, alpha: float = 0.05, p_adjust: str = "holm") -> dict:
+    """metric -> {direction, target, unit, score_unit, delta_kind, variants: {variant: stats of the raw values},
+    scores: {variant: stats of the scores} (target metrics), comparison: PairedComparison of the scores with its
+    p corrected across the metrics, verdict}. Scores are what "better" compares (`metrics.scoring`)."""
     ok = [r for r in results if r.status == OK]
     out = {}
     for name in metric_names:
-        info = metric_info(name)
-        column = {v: np.array([r.value(v, name) for r in ok], dtype=float) for v in variants_of(name)}
-        comparison = compare_paired(column["base"], column["enhanced"], info.higher_is_better, info.delta_kind,
-                                    n_bootstrap=n_bootstrap, seed=seed)
-        out[name] = {"higher_is_better": info.higher_is_better, "unit": info.unit, "delta_kind": info.delta_kind,
-                     "variants": {v: _describe(values) for v, values in column.items()},
+        scorer = scoring(name)
+        raw = {v: np.array([r.value(v, name) for r in ok], dtype=float) for v in variants_of(name)}
+        scores = {v: scorer.score(values) for v, values in raw.items()}
+        comparison = compare_paired(scores["base"], scores["enhanced"], scorer.higher_is_better,
+                                    scorer.delta_kind, n_bootstrap=n_bootstrap, seed=seed, tolerance=tolerance)
+        out[name] = {"direction": scorer.direction, "target": scorer.target,
+                     "higher_is_better": scorer.higher_is_better, "unit": scorer.value_unit,
+                     "score_unit": scorer.unit, "delta_kind": scorer.delta_kind, "delta_unit": scorer.delta_unit,
+                     "variants": {v: _describe(values) for v, values in raw.items()},
                      "comparison": comparison.as_dict()}
+        if scorer.is_target:
+            out[name]["scores"] = {v: _describe(values) for v, values in scores.items()}
+    adjusted = adjust_p([m["comparison"]["wilcoxon_p"] for m in out.values()], p_adjust)
+    for m, p in zip(out.values(), adjusted):
+        m["comparison"]["p_adjusted"] = float(p)
+        m["verdict"] = verdict(m["comparison"], m["higher_is_better"], alpha)
     return out
 
 

@@ -71,7 +71,15 @@ def summary_keys(summary: dict) -> dict:
         for variant, stats in m["variants"].items():
             out[f"eval/{variant}/{name}"] = stats["mean"]
             out[f"eval/excluded/{variant}/{name}"] = stats["excluded"]
+        out[f"eval/unit/{name}"] = m["unit"]  # of eval/<variant>/<name>; eval/delta/<name> is in delta_unit
+        out[f"eval/delta_unit/{name}"] = m["delta_unit"]
+        for variant, stats in m.get("scores", {}).items():  # a target metric's distance to its target (dB)
+            out[f"eval/distance/{variant}/{name}"] = stats["mean"]
         comp = m["comparison"]
+        out[f"eval/verdict/{name}"] = m["verdict"]["outcome"]
+        out[f"eval/better_in/{name}"] = comp["wins"]
+        out[f"eval/median_delta/{name}"] = comp["median_delta"]
+        out[f"eval/p_adjusted/{name}"] = comp["p_adjusted"]
         out[f"eval/delta/{name}"] = comp["headline_delta"]
         out[f"eval/abs_delta/{name}"] = comp["delta"]
         out[f"eval/percent_change/{name}"] = comp["percent_change"]
@@ -79,6 +87,9 @@ def summary_keys(summary: dict) -> dict:
         out[f"eval/ci_low/{name}"] = comp["ci_low"]
         out[f"eval/ci_high/{name}"] = comp["ci_high"]
         out[f"eval/wilcoxon_p/{name}"] = comp["wilcoxon_p"]
+    for side in ("above_cutoff_db", "below_cutoff_db"):
+        for variant, value in summary["band_retention"][side].items():
+            out[f"eval/band_retention_{side}/{variant}"] = value
     for stage, seconds in summary["timings"].items():
         out[f"eval/time/{stage}"] = seconds
     return out
@@ -112,8 +123,13 @@ def log_evaluation(run, summary: dict, results: Sequence[FileResult], metric_nam
     import wandb
 
     run.log({"eval/files": files_table(results, metric_names, out_dir, sample_rate, max_media_rows, log_audio)})
-    summary_plot = out_dir / "plots" / "summary.png"
-    if summary_plot.exists():
-        run.log({"eval/summary_plot": wandb.Image(str(summary_plot))})
+    for key, name in (("eval/summary_plot", "summary.png"), ("eval/band_retention_plot", "band_retention.png")):
+        if (out_dir / "plots" / name).exists():
+            run.log({key: wandb.Image(str(out_dir / "plots" / name))})
+    bands = summary["band_retention"]
+    if bands["n_files"]:
+        run.log({"eval/band_retention": wandb.Table(
+            columns=["hz", *bands["mean_db"]], data=[[hz, *(bands["mean_db"][v][i] for v in bands["mean_db"])]
+                                                     for i, hz in enumerate(bands["hz"])])})
     for key, value in summary_keys(summary).items():
         run.summary[key] = value

@@ -49,3 +49,37 @@ def mel_psnr(preds: Tensor, target: Tensor, lengths: Optional[Tensor] = None) ->
     Inputs `[B, 1, T, F]`, lengths in frames. NaN where the reference is constant; +inf where y = x.
     """
     return per_item(whole(MelPSNR), preds, target, lengths, time_dim=-2)
+
+
+class BandEnergySums(Accumulator):
+    """Per mel band, the energies Σ_t exp(2·y) and Σ_t exp(2·x) of a decoded and a reference log-mel (natural log
+    of mel magnitudes, `[..., T, F]`); `value()` is the per-band retention `10·log10(Σ exp(2y) / Σ exp(2x))` in dB,
+    `[F]`: 0 dB where the band kept the reference's energy, negative where it lost some. NaN where the reference
+    band has no energy."""
+
+    def __init__(self):
+        self.estimate = self.reference = None
+
+    def update(self, y: Tensor, x: Tensor) -> "BandEnergySums":
+        y = torch.exp(2 * y.double()).reshape(-1, y.shape[-1]).sum(0).cpu()
+        x = torch.exp(2 * x.double()).reshape(-1, x.shape[-1]).sum(0).cpu()
+        self.estimate = y if self.estimate is None else self.estimate + y
+        self.reference = x if self.reference is None else self.reference + x
+        return self
+
+    def value(self) -> Tensor:
+        if self.reference is None:
+            return nan64()
+        ratio = self.estimate / self.reference
+        return torch.where(self.reference > 0, 10 * torch.log10(ratio), torch.full_like(ratio, float("nan")))
+
+
+def band_retention(preds: Tensor, target: Tensor) -> Tensor:
+    """Per-band retention (dB) of one decoded log-mel `preds` against the reference `target`, both `[T, F]`.
+
+    >>> x = torch.zeros(10, 3)
+    >>> y = x + torch.tensor([0.0, -0.3466, 0.6931])  # magnitudes ×1, ×1/√2, ×2
+    >>> band_retention(y, x).round(decimals=2).tolist()
+    [0.0, -3.01, 6.02]
+    """
+    return BandEnergySums().update(preds, target).value()
