@@ -136,7 +136,7 @@ def test_summary_aggregates_equal_the_csv_and_the_report_shows_them(reference_ru
     assert summary["metrics"]["hf_retention"]["direction"] == "target"
     assert summary["run"]["versions"]["torch"] and summary["run"]["config"]["model"]["name"] == "tiny"
     report = (reference_run / "report.md").read_text()
-    assert "| metric | vocoder ceiling | base | enhanced | improvement |" in report
+    assert "| metric | vocoder ceiling | base | enhanced | Δ | better in |" in report
     assert "## Conclusion" in report and "broken.wav" in report and "### sub/chirp.flac" in report
     snr_mean = summary["metrics"]["snr"]["variants"]["base"]["mean"]
     assert f"{snr_mean:.3f}" in report

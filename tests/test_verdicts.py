@@ -163,7 +163,7 @@ def test_the_report_says_when_no_p_can_reach_alpha(clips, tmp_path):
     report = (tmp_path / "r" / "report.md").read_text()
     assert "no Wilcoxon p can fall below 0.25" in report  # 3 files: 2 / 2^3
     assert "Could not be decided" in report and "hf_retention → 100 %" in report
-    assert "| metric | vocoder ceiling | base | enhanced | improvement | better in |" in report
+    assert "| metric | vocoder ceiling | base | enhanced | Δ | better in |" in report
 
 
 def test_every_results_column_has_its_unit_in_columns_csv(clips, tmp_path):

@@ -46,7 +46,7 @@ def write_markdown(path: Path, settings: Sequence[Setting], summaries: dict[str,
                        labels={"setting": f"`{s.name}`" + (" **(best)**" if s.name == best else "")},
                        raw=(m["variants"]["base"]["mean"], m["variants"]["enhanced"]["mean"]) if "scores" in m else None)
         for s in settings for metric, m in summaries[s.name]["metrics"].items()])
-    lines += ["", "Improvement is enhanced − base for dB metrics, the percent change of the mean for ratio-valued "
+    lines += ["", "Δ is enhanced − base for dB metrics, the percent change of the mean for ratio-valued "
               "ones, and the change in distance to the target (dB, negative is closer) for target metrics (→).",
               "", "![sweep](sweep.png)", ""]
     path.write_text("\n".join(lines))

@@ -85,7 +85,7 @@ def _median_cell(c: dict, unit: str) -> str:
 
 
 def comparison_table(lines: Sequence[ComparisonLine], a: str = "base", b: str = "enhanced",
-                     delta: str = "improvement", wins: str = "better in") -> list[str]:
+                     delta: str = "Δ", wins: str = "better in") -> list[str]:
     """A markdown table: metric (and which way is better), labels, extra columns (numbers, or text as given),
     mean of A and of B, the headline Δ with its unit, in how many files B is better (ties within the numerical
     tolerance), the 95 % bootstrap CI of Δ, the median per-file difference with its CI (effect size), the

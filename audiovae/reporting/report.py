@@ -54,7 +54,7 @@ def write_report(path: Path, summary: dict, results: Sequence[FileResult], plots
         "- reference: the model-rate waveform after the front end's normalisation, so every signal shares one scale",
         "", "## Summary", "",
         *comparison_table(summary_lines(metrics)),
-        "", "Improvement is enhanced − base for dB metrics, the percent change of the mean for ratio-valued ones, and "
+        "", "Δ is enhanced − base for dB metrics, the percent change of the mean for ratio-valued ones, and "
         "for a target metric (→) the change in distance to the target (dB; negative is closer). Better in: files "
         "where enhanced is better beyond the numerical tolerance.",
         *min_p_note([m["comparison"] for m in metrics.values()], stats["alpha"]),
