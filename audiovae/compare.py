@@ -153,15 +153,12 @@ def plot(path: Path, per_file: list[dict], runs: list[Run]) -> Path:
     return paired_plot(path, [r.name for r in runs], values)
 
 
-def logger_config(args: argparse.Namespace):
+def logger_config(words: list[str]):
     """The `logger` settings of the other jobs (configs/logger/wandb.yaml: offline unless WANDB_MODE says
-    otherwise), with `--project` if given."""
-    from audiovae.config.compose import CONFIG_DIR
+    otherwise) with `logger.<key>=<value>` words applied, checked against the same schema."""
+    from audiovae.config.compose import compose_section
 
-    logger = OmegaConf.load(CONFIG_DIR / "logger" / "wandb.yaml")
-    if args.project:
-        logger.project = args.project
-    return logger
+    return compose_section("logger", "wandb", words)
 
 
 def log_to_wandb(table: list[dict], out: Path, runs: list[Run], logger) -> None:
@@ -178,7 +175,8 @@ def log_to_wandb(table: list[dict], out: Path, runs: list[Run], logger) -> None:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="audiovae-compare", description=__doc__.splitlines()[0])
-    parser.add_argument("runs", nargs="+", type=Path, help="evaluation output folders; the first is the reference")
+    parser.add_argument("runs", nargs="+", help="evaluation output folders, the first is the reference; and "
+                        "logger.<key>=<value> words for --wandb (logger.project=x, logger.mode=online, ...)")
     parser.add_argument("--variant", default="enhanced", choices=["enhanced", "base", "vocoder"])
     parser.add_argument("--out", type=Path, help="default: outputs/compare/<timestamp>")
     parser.add_argument("--force", action="store_true", help="compare runs whose model or front end differ")
@@ -190,9 +188,14 @@ def main(argv: list[str]) -> int:
                         help="correction for the metrics tested together")
     parser.add_argument("--wandb", action="store_true", help="also log the tables to a W&B run (offline unless "
                         "WANDB_MODE=online, like the other jobs)")
-    parser.add_argument("--project", help="W&B project (default: configs/logger/wandb.yaml's)")
-    args = parser.parse_args(argv)
+    parser.add_argument("--project", help="W&B project (same as logger.project=...)")
+    args = parser.parse_intermixed_args(argv)
+    words = [w for w in args.runs if w.startswith("logger.") and "=" in w]
+    args.runs = [Path(r) for r in args.runs if r not in words]
+    if args.project:
+        words.append(f"logger.project={args.project}")
     try:
+        logger = logger_config(words) if args.wandb else None
         if len(args.runs) < 2:
             raise CompareError("give at least two run folders")
         runs = [load_run(folder) for folder in args.runs]
@@ -215,7 +218,7 @@ def main(argv: list[str]) -> int:
     report = markdown(table, runs, args.variant, unaligned, notes)
     (out / "compare.md").write_text(report)
     if args.wandb:
-        log_to_wandb(table, out, runs, logger_config(args))
+        log_to_wandb(table, out, runs, logger)
     print(report)
     print(f"written to {out}")
     return 0

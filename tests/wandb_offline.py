@@ -34,9 +34,10 @@ def _records(path: Path):
 
 def read_offline_run(run_dir: Path) -> dict:
     """{'summary', 'config', 'job_type', 'group', 'tables': {key: table json}, 'artifacts': [{type, name}],
-    'exit_code': the run's recorded exit code (None: never finished)}."""
+    'exit_code': the run's recorded exit code (None: never finished), 'history': [{key: value} per log call],
+    'id': the run id}; artifacts also carry their aliases, metadata (JSON) and the local paths of their files."""
     run_dir = Path(run_dir)
-    summary, config, run, artifacts, exit_code = {}, {}, None, [], None
+    summary, config, run, artifacts, exit_code, history = {}, {}, None, [], None, []
     for record in _records(next(run_dir.glob("run-*.wandb"))):
         kind = record.WhichOneof("record_type")
         if kind == "summary":
@@ -48,7 +49,13 @@ def read_offline_run(run_dir: Path) -> dict:
         elif kind == "exit":
             exit_code = record.exit.exit_code
         elif kind == "artifact":
-            artifacts.append({"type": record.artifact.type, "name": record.artifact.name})
+            artifacts.append({"type": record.artifact.type, "name": record.artifact.name,
+                              "aliases": list(record.artifact.aliases), "metadata": record.artifact.metadata,
+                              "paths": [e.local_path for e in record.artifact.manifest.contents],
+                              "entries": {e.path: e.local_path for e in record.artifact.manifest.contents}})
+        elif kind == "history":
+            history.append({item.key or "/".join(item.nested_key): json.loads(item.value_json)
+                            for item in record.history.item})
         elif kind == "run":
             run = record.run
             for item in run.config.update:
@@ -59,4 +66,5 @@ def read_offline_run(run_dir: Path) -> dict:
         tables[key] = json.loads(path.read_text())
     return {"summary": summary, "config": config, "job_type": run.job_type if run else None,
             "group": run.run_group if run else None, "tables": tables, "artifacts": artifacts,
-            "exit_code": exit_code}
+            "exit_code": exit_code, "history": history, "id": run.run_id if run else None,
+            "project": run.project if run else None}

@@ -142,3 +142,21 @@ def save_config(cfg: DictConfig, out_dir: Path) -> Path:
     OmegaConf.save(cfg, path, resolve=True)
     (out_dir / "config_hash.txt").write_text(config_hash(cfg) + "\n")
     return path
+
+
+def compose_section(group: str, name: str, words: Sequence[str], config_dir: Path = CONFIG_DIR) -> DictConfig:
+    """One group file (`configs/<group>/<name>.yaml`) with `<group>.<key>=<value>` words applied, checked against
+    the group's schema; for tools that need one section of a job's config (e.g. compare's `logger`)."""
+    from audiovae.config.schema import SECTION_SCHEMAS
+
+    try:
+        cfg = OmegaConf.merge(OmegaConf.structured(SECTION_SCHEMAS[group]),
+                              _load_yaml(_group_file(group, name, config_dir)))
+        for word in words:
+            key, value = word.split("=", 1)
+            if not key.startswith(f"{group}."):
+                raise ConfigError(f"'{word}' is not a {group}.<key>=<value> setting")
+            _apply_override(cfg, f"{key[len(group) + 1:]}={value}")
+    except OmegaConfBaseException as err:
+        raise ConfigError(_one_line(err).replace("config key '", f"config key '{group}.")) from None
+    return cfg

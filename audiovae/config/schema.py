@@ -214,3 +214,6 @@ class TrainConfig:
     ckpt_path: Optional[str] = None
     out_dir: Optional[str] = None
     seed: int = MISSING
+
+
+SECTION_SCHEMAS = {"logger": LoggerConfig, "trainer": TrainerConfig, "model": ModelConfig, "frontend": FrontEndConfig}

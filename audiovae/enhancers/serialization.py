@@ -8,15 +8,26 @@ from safetensors.torch import load_file, save_file
 from audiovae.enhancers.chain import EnhancerChain
 
 METADATA_KEY = "audiovae_enhancement"
+PROVENANCE_KEY = "audiovae_provenance"  # where it was trained: W&B run id, model artifact, out_dir, checkpoint
 
 
-def export_enhancer(enhancer: EnhancerChain, enhancement: dict, path: Path) -> Path:
-    """Write the chain's weights and its (checkpoint-free) enhancement config to `path`."""
+def export_enhancer(enhancer: EnhancerChain, enhancement: dict, path: Path, provenance: dict | None = None) -> Path:
+    """Write the chain's weights, its (checkpoint-free) enhancement config and, if given, its provenance."""
     path.parent.mkdir(parents=True, exist_ok=True)
     config = {k: v for k, v in enhancement.items() if k != "checkpoint"}
     state = {k: v.detach().cpu().contiguous() for k, v in enhancer.state_dict().items()}
-    save_file(state, str(path), metadata={METADATA_KEY: json.dumps(config)})
+    metadata = {METADATA_KEY: json.dumps(config)}
+    if provenance:
+        metadata[PROVENANCE_KEY] = json.dumps(provenance)
+    save_file(state, str(path), metadata=metadata)
     return path
+
+
+def read_provenance(path: str) -> dict:
+    """Where an exported enhancer was trained (empty for a hand-made export)."""
+    with safe_open(path, framework="pt") as f:
+        metadata = f.metadata() or {}
+    return json.loads(metadata.get(PROVENANCE_KEY, "{}"))
 
 
 def read_enhancement_config(path: str) -> dict:

@@ -6,6 +6,7 @@ import numpy as np
 from omegaconf import OmegaConf
 
 from audiovae.audio.frontend import mel_band_centres
+from audiovae.enhancers.serialization import read_provenance
 from audiovae.evaluation.settings import Setting
 from audiovae.reporting.bands import band_table, summarize_bands, write_band_csv
 from audiovae.reporting.plots import paired_plot, plot_band_retention
@@ -58,6 +59,11 @@ def cutoff_hz(cfg) -> float:
     return cfg.metrics.hf_cutoff_hz if cfg.metrics.hf_cutoff_hz is not None else cfg.frontend.sample_rate / 4
 
 
+def swept_keys(values: dict) -> dict:
+    """`{enhancement.gain: 1.4}` -> `{gain: 1.4}`: a sweep setting's values under short top-level config keys."""
+    return {key.split(".", 1)[1] if key.startswith("enhancement.") else key: value for key, value in values.items()}
+
+
 def plot_summary(path, results: Sequence[FileResult], metric_names: Sequence[str]):
     """Each metric's per-file base -> enhanced values, means as thick markers."""
     ok = [r for r in results if r.status == OK]
@@ -84,8 +90,10 @@ def write_setting_outputs(setting: Setting, results: Sequence[FileResult], new: 
     write_report(out_dir / "report.md", summary, results, plots_dir)
     with wandb_run(cfg.logger, cfg, out_dir, job_type, setting.run_hash) as run:
         if run is not None:
-            if setting.values:
-                run.config.update({"sweep_setting": setting.values})
+            if cfg.enhancement.get("checkpoint"):  # lineage: the training run and model artifact it came from
+                run.config.update({"enhancer_source": read_provenance(cfg.enhancement.checkpoint)})
+            if setting.values:  # the swept keys also at top level, for parallel-coordinates views
+                run.config.update({"sweep_setting": setting.values, **swept_keys(setting.values)})
             log_evaluation(run, summary, results, names, out_dir, cfg.frontend.sample_rate,
                            cfg.logger.max_table_files, cfg.logger.log_audio)
     return summary

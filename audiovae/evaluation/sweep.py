@@ -79,6 +79,26 @@ def write_best(out_dir: Path, best: Setting) -> None:
     OmegaConf.save(reproducible, out_dir / "best_config.yaml", resolve=True)
 
 
+def summary_logger(cfg: DictConfig, hash_: str) -> DictConfig:
+    """The summary run's logger settings: in the sweep's W&B group, named after the sweep folder's group."""
+    logger = OmegaConf.create(OmegaConf.to_container(cfg.logger))
+    logger.group = cfg.logger.group or f"sweep-{hash_}"
+    logger.name = cfg.logger.name or f"sweep-{hash_}-summary"
+    return logger
+
+
+def summary_config(cfg: DictConfig, settings: Sequence[Setting]) -> DictConfig:
+    """The summary run's config: what every setting shares (model, front end, data, metrics, selection) and the
+    swept keys with their values; no one setting's enhancement (it would be a stray point in parallel-coordinate
+    views)."""
+    shared = {key: OmegaConf.to_container(cfg[key], resolve=True) for key in ("model", "frontend", "data", "metrics",
+                                                                               "select")}
+    shared["seed"] = cfg.seed
+    swept = {key: [s.values[key] for s in settings] for key in settings[0].values}
+    return OmegaConf.create({**shared, "sweep": swept, "enhancement_name": cfg.enhancement.name,
+                             "settings": [s.name for s in settings]})
+
+
 def write_sweep_outputs(cfg: DictConfig, out_dir: Path, hash_: str, settings: Sequence[Setting],
                         summaries: dict[str, dict]) -> tuple[Optional[str], str]:
     """Every sweep-level output; returns the best setting's name (None: none qualifies) and why."""
@@ -89,7 +109,7 @@ def write_sweep_outputs(cfg: DictConfig, out_dir: Path, hash_: str, settings: Se
         write_best(out_dir, next(s for s in settings if s.name == best))
     plot_sweep(out_dir / "sweep.png", rows, list(cfg.metrics.names), list(settings[0].values))
     write_markdown(out_dir / "sweep.md", settings, summaries, best, reason)
-    with wandb_run(cfg.logger, cfg, out_dir, "sweep_summary", hash_) as run:
+    with wandb_run(summary_logger(cfg, hash_), summary_config(cfg, settings), out_dir, "sweep_summary", hash_) as run:
         if run is not None:
             import wandb
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-import matplotlib
+import matplotlib  # audiovae/__init__ has pointed its cache at $AUDIOVAE_HOME
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402

@@ -10,7 +10,20 @@ from omegaconf import DictConfig, OmegaConf
 from audiovae.data.files import output_stem
 from audiovae.reporting.records import OK, FileResult, to_row
 
-AUDIO_VARIANTS = ("reference", "base", "enhanced")
+AUDIO_VARIANTS = ("reference", "vocoder", "base", "enhanced")  # vocoder: the vocoder ceiling
+
+
+WANDB_FOLDERS = {"WANDB_DATA_DIR": "data", "WANDB_CACHE_DIR": "cache", "WANDB_CONFIG_DIR": "config",
+                 "WANDB_ARTIFACT_DIR": "artifacts"}  # where W&B would otherwise write under the user's home
+
+
+def keep_wandb_in(out_dir: Path) -> None:
+    """Every file W&B writes for this run under `out_dir/wandb`: run files, staged artifact files (table media,
+    the exported enhancer), its cache, logs and settings. So an offline run folder is complete: copy `out_dir`,
+    then `audiovae-sync` (or `wandb sync` at the same path) uploads tables with their audio and images."""
+    root = Path(out_dir).absolute() / "wandb"
+    for variable, folder in WANDB_FOLDERS.items():
+        os.environ[variable] = str(root / folder)
 
 
 def _run_arguments(logger: DictConfig, run_config: DictConfig, out_dir: Path, job_type: str,
@@ -18,22 +31,47 @@ def _run_arguments(logger: DictConfig, run_config: DictConfig, out_dir: Path, jo
     """`wandb.init` arguments: run files under `out_dir/wandb`, run config = the resolved config + its hash.
     `WANDB_MODE` in the environment wins over `logger.mode`."""
     os.environ.setdefault("WANDB_SILENT", "true")
+    keep_wandb_in(out_dir)
     config = OmegaConf.to_container(run_config, resolve=True)
     config["config_hash"] = config_hash
-    return dict(project=logger.project, entity=logger.entity, group=logger.group, name=logger.name,
+    return dict(project=logger.project, entity=logger.entity, group=logger.group,
+                name=logger.name or Path(out_dir).absolute().name,
                 tags=list(logger.tags), mode=os.environ.get("WANDB_MODE", logger.mode), dir=str(out_dir),
                 job_type=job_type, config=config)
 
 
-def make_wandb_logger(logger: DictConfig, run_config: DictConfig, out_dir: Path, job_type: str, config_hash: str):
-    """Lightning's WandbLogger for a Trainer (training); None when `logger.enabled` is false. The caller finishes
-    its run with `finish_run` in a `finally`."""
+RUN_ID_FILE = "run_id"  # under out_dir/wandb: the training's W&B run id, so a resumed training continues it
+
+
+def training_run_id(out_dir: Path, resuming: bool) -> str:
+    """The W&B run id of the training in `out_dir`: the saved one when resuming, else a new one (saved)."""
+    from wandb.sdk.lib import runid
+
+    path = Path(out_dir) / "wandb" / RUN_ID_FILE
+    if resuming and path.is_file():
+        return path.read_text().strip()
+    run_id = os.environ.get("WANDB_RUN_ID") or runid.generate_id()  # a W&B Sweeps agent chooses the run id
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(run_id + "\n")
+    return run_id
+
+
+def make_wandb_logger(logger: DictConfig, run_config: DictConfig, out_dir: Path, job_type: str, config_hash: str,
+                      run_id: str | None = None):
+    """Lightning's WandbLogger for a Trainer (training), continuing run `run_id` if it exists; None when
+    `logger.enabled` is false. The caller finishes its run with `finish_run` in a `finally`."""
     if not logger.enabled:
         return None
     from pytorch_lightning.loggers import WandbLogger
 
     args = _run_arguments(logger, run_config, out_dir, job_type, config_hash)
-    args["save_dir"] = args.pop("dir")
+    if run_id is not None:
+        args.update(id=run_id, resume="allow")
+    if int(os.environ.get("LOCAL_RANK", 0)) == 0 and int(os.environ.get("NODE_RANK", 0)) == 0:
+        import wandb  # rank 0 starts the run with audiovae's arguments (Lightning's add a deprecated one)
+
+        return WandbLogger(experiment=wandb.init(**args), save_dir=args["dir"])
+    args["save_dir"] = args.pop("dir")  # DDP workers: a logger that never starts a run (rank != 0)
     return WandbLogger(**args)
 
 
@@ -97,7 +135,8 @@ def summary_keys(summary: dict) -> dict:
 
 def files_table(results: Sequence[FileResult], metric_names: Sequence[str], out_dir: Path, sample_rate: int,
                 max_media_rows: int, log_audio: bool):
-    """Every results.csv row; reference/base/enhanced audio and the spectrogram plot for the first rows."""
+    """Every results.csv row; for the first rows the reference, vocoder-ceiling, base and enhanced audio and the
+    spectrogram plot, each captioned `<file> · <variant>`."""
     import wandb
 
     rows = [to_row(r, metric_names) for r in results]
@@ -111,9 +150,10 @@ def files_table(results: Sequence[FileResult], metric_names: Sequence[str], out_
             if log_audio:
                 for j, variant in enumerate(AUDIO_VARIANTS):
                     wav = out_dir / "audio" / f"{stem}.{variant}.wav"
-                    media[j] = wandb.Audio(str(wav), sample_rate=sample_rate) if wav.exists() else None
+                    media[j] = (wandb.Audio(str(wav), sample_rate=sample_rate, caption=f"{result.file} · {variant}")
+                                if wav.exists() else None)
             plot = out_dir / "plots" / f"{stem}.png"
-            media[-1] = wandb.Image(str(plot)) if plot.exists() else None
+            media[-1] = wandb.Image(str(plot), caption=f"{result.file} · spectrograms") if plot.exists() else None
         table.add_data(*[row.get(c) for c in scalar_columns], *media)
     return table
 

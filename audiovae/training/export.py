@@ -17,8 +17,8 @@ CHECKPOINT_KEY = "audiovae_enhancement"  # where a training checkpoint keeps the
 STATE_PREFIX = "model.enhancer."         # the enhancer's parameters inside the training module's state_dict
 
 
-def export_from_checkpoint(checkpoint: Path, out: Path) -> Path:
-    """Export the enhancer saved in a training checkpoint (last, best or any other)."""
+def export_from_checkpoint(checkpoint: Path, out: Path, provenance: dict | None = None) -> Path:
+    """Export the enhancer saved in a training checkpoint (last, best or any other), with its `provenance`."""
     if not Path(checkpoint).is_file():
         raise CheckpointError(f"{checkpoint}: no such file")
     try:
@@ -31,7 +31,7 @@ def export_from_checkpoint(checkpoint: Path, out: Path) -> Path:
     enhancer = build_enhancer(OmegaConf.create({k: v for k, v in enhancement.items() if k != "checkpoint"}))
     state = {k[len(STATE_PREFIX):]: v for k, v in ckpt["state_dict"].items() if k.startswith(STATE_PREFIX)}
     enhancer.load_state_dict(state, strict=True)
-    return export_enhancer(enhancer, enhancement, out)
+    return export_enhancer(enhancer, enhancement, out, provenance)
 
 
 def main(argv: list[str]) -> int:

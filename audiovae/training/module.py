@@ -10,13 +10,40 @@ from torch import nn
 from audiovae.audio.frontend import MelFrontEnd
 from audiovae.errors import ConfigError, NonFiniteLossError
 from audiovae.metrics.base import MEL
-from audiovae.metrics.registry import build_metric_collection
+from audiovae.metrics.registry import METRIC_NAMES, build_metric_collection
+from audiovae.metrics.scoring import scoring
+from audiovae.reporting.records import FROM_TARGET
 from audiovae.models.enhanced_vae import EnhancedVAE
 from audiovae.pipeline import PipelineOutputs, ReconstructionPipeline
 from audiovae.training.export import CHECKPOINT_KEY
 from audiovae.training.losses import ReconstructionLoss
 
 ENHANCED = "enhanced"  # the name of the trained enhancer's outputs in the pipeline's results
+
+
+def target_distances(values: dict) -> dict:
+    """`val/<variant>/<m>_from_target` (dB) for each target metric among `values` (`val/<variant>/<m>`)."""
+    out = {}
+    for key, value in values.items():
+        name = key.rsplit("/", 1)[-1]
+        if name in METRIC_NAMES and scoring(name).is_target:
+            out[f"{key}{FROM_TARGET}"] = torch.tensor(float(scoring(name).score(float(value))))
+    return out
+
+
+def validation_keys(val_metrics: Sequence[str]) -> dict[str, str]:
+    """Every validation key this module logs -> the W&B summary its direction implies (min or max)."""
+    out = {}
+    for variant in ("base", "enhanced"):
+        out[f"val/{variant}/loss"] = "min"
+        for name in val_metrics:
+            s = scoring(name)
+            if s.is_target:
+                out[f"val/{variant}/{name}{FROM_TARGET}"] = "min"
+                out[f"val/{variant}/{name}"] = "last"
+            else:
+                out[f"val/{variant}/{name}"] = "max" if s.higher_is_better else "min"
+    return out
 
 
 def trainable_modules(model: EnhancedVAE, names: Sequence[str]) -> dict[str, nn.Module]:
@@ -72,6 +99,7 @@ class TrainModule(pl.LightningModule):
                                                                     **metric_args)
                                     for domain in ("waveform", MEL)})
             for variant in ("base", "enhanced")})
+        self._val_loss = {variant: [0.0, 0] for variant in ("base", "enhanced")}  # Σ loss · clips, clips
         self.strict_loading = False  # checkpoints carry only the trained parameters
 
     def train(self, mode: bool = True):
@@ -104,9 +132,18 @@ class TrainModule(pl.LightningModule):
                 f"non-finite training loss {total.item()} at step {self.global_step} "
                 f"({', '.join(f'{k}={v.item():.4g}' for k, v in terms.items())}); the run stops and keeps its last "
                 f"good checkpoint: lower optim.lr or check the data")
-        self.log("train/loss", total, prog_bar=True)
-        self.log_dict({f"train/loss_{k}": v for k, v in terms.items()})
+        self.log("train/loss", total, prog_bar=True, logger=False)
+        if self.global_step % self.trainer.log_every_n_steps == 0:
+            self._to_logger({"train/loss": total, **{f"train/loss_{k}": v for k, v in terms.items()}})
         return total
+
+    def _to_logger(self, values: dict) -> None:
+        """Log `values` at the optimizer step at which they were measured (`global_step`: the weights after that
+        many steps), so train losses, validation metrics, example tables and checkpoint names share one axis and
+        the step-0 validation is at 0. Lightning's own logging would put validation one step back."""
+        if self.logger is not None and not self.trainer.sanity_checking and self.trainer.is_global_zero:
+            self.logger.log_metrics({k: float(v.detach()) if torch.is_tensor(v) else float(v)
+                                     for k, v in values.items()}, step=self.global_step)
 
     def validation_step(self, batch: dict, batch_idx: int) -> PipelineOutputs:
         """Loss and metrics of the base and enhanced reconstructions; returns the pipeline's outputs (for callbacks
@@ -117,16 +154,27 @@ class TrainModule(pl.LightningModule):
         for variant, mel, wave in (("base", out.base_mel, out.base_wave),
                                    ("enhanced", out.enhanced_mels[ENHANCED], out.enhanced_waves[ENHANCED])):
             total, _ = self.loss(mel, out.reference_mel, wave if self.loss.needs_waveform else None, waveform)
-            self.log(f"val/{variant}/loss", total, sync_dist=True, batch_size=waveform.shape[0])
+            self._val_loss[variant][0] += float(total) * waveform.shape[0]
+            self._val_loss[variant][1] += waveform.shape[0]
             self.val_metrics[variant]["waveform"].update(wave, waveform, lengths)
             self.val_metrics[variant][MEL].update(mel, out.reference_mel, frames)
         return out
 
     def on_validation_epoch_end(self) -> None:
-        for variant in self.val_metrics.values():
-            for collection in variant.values():
-                self.log_dict(collection.compute(), sync_dist=False)
+        """Every validation value (synchronised across ranks by torchmetrics) to the callbacks (checkpoint monitor)
+        and, at this optimizer step, to the logger; a target metric also as its distance to the target."""
+        values = {}
+        for variant in ("base", "enhanced"):
+            sums = torch.tensor(self._val_loss[variant], dtype=torch.float64, device=self.device)
+            total, clips = self.trainer.strategy.reduce(sums, reduce_op="sum")  # over DDP ranks
+            values[f"val/{variant}/loss"] = total / clips.clamp(min=1)
+            self._val_loss[variant] = [0.0, 0]
+            for collection in self.val_metrics[variant].values():
+                values.update(collection.compute())
                 collection.reset()
+        values.update(target_distances(values))
+        self.log_dict(values, logger=False)
+        self._to_logger(values)
 
     def configure_optimizers(self) -> dict[str, Any]:
         params = [p for p in self.parameters() if p.requires_grad]

@@ -1,4 +1,5 @@
 """`train.py`'s job: config -> data -> Trainer.fit of the enhancer -> checkpoints, exported enhancer, W&B."""
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -12,12 +13,12 @@ from audiovae.data.train_data import TrainDataModule
 from audiovae.errors import ConfigError
 from audiovae.models.factory import build_enhanced_vae, build_frontend
 from audiovae.reporting.summary import package_versions, write_json
-from audiovae.reporting.tracking import finish_run, make_wandb_logger
+from audiovae.reporting.tracking import finish_run, make_wandb_logger, training_run_id
 from audiovae.runs import is_launcher_process, prepare_out_dir, resolve_out_dir, run_hash
 from audiovae.training.examples import ValidationExamples
 from audiovae.training.export import export_from_checkpoint
 from audiovae.training.losses import ReconstructionLoss
-from audiovae.training.module import ENHANCED, TrainModule
+from audiovae.training.module import ENHANCED, TrainModule, validation_keys
 
 TRAIN_IGNORE = ("out_dir", "logger", "resume", "ckpt_path")  # sections that do not change the trained result
 EXPORT_NAME = "enhancer.safetensors"
@@ -45,6 +46,21 @@ def _resume_from(cfg: DictConfig, out_dir: Path) -> Optional[str]:
     return None
 
 
+def model_artifact_name(cfg: DictConfig) -> str:
+    """One W&B model collection per model and enhancer kind (`enhancer-demo-learnable_latent_filter`), so every
+    training of that pair is a new version of it."""
+    return re.sub(r"[^A-Za-z0-9._-]", "-", f"enhancer-{cfg.model.name}-{cfg.enhancement.name}")
+
+
+def define_summaries(experiment, cfg: DictConfig) -> None:
+    """Each validation metric's run summary is its best value (min or max by its direction), the monitored one
+    by `checkpoint.mode`; all on the optimizer-step axis."""
+    summaries = validation_keys(cfg.val_metrics)
+    summaries[cfg.checkpoint.monitor] = cfg.checkpoint.mode
+    for key, summary in summaries.items():
+        experiment.define_metric(key, summary=summary, step_metric="trainer/global_step")
+
+
 def _scalars(metrics: dict) -> dict:
     return {k: float(v) for k, v in metrics.items()}
 
@@ -66,7 +82,10 @@ def run_training(cfg: DictConfig) -> TrainOutcome:
     datamodule = TrainDataModule(**data_args, crop_samples=crop, frontend=frontend, seed=cfg.seed)
     module = TrainModule(frontend, model, ReconstructionLoss(**cfg.loss), cfg.trainable, cfg.optim, cfg.val_metrics,
                          cfg.enhancement, cfg.optim.total_steps or cfg.loop.max_steps)
-    logger = make_wandb_logger(cfg.logger, cfg, out_dir, job_type="train", config_hash=hash_)
+    run_id = training_run_id(out_dir, resuming=ckpt_path is not None) if cfg.logger.enabled else None
+    logger = make_wandb_logger(cfg.logger, cfg, out_dir, job_type="train", config_hash=hash_, run_id=run_id)
+    if logger is not None and is_launcher_process():
+        define_summaries(logger.experiment, cfg)
     failed = True
     try:
         outcome = _fit_and_export(cfg, out_dir, hash_, ckpt_path, module, datamodule, logger)
@@ -100,14 +119,20 @@ def _fit_and_export(cfg: DictConfig, out_dir: Path, hash_: str, ckpt_path: Optio
                          use_distributed_sampler=False, enable_model_summary=False, num_sanity_val_steps=0)
     initial = None
     if loop.validate_before_training and ckpt_path is None:
-        initial = _scalars(trainer.validate(module, datamodule=datamodule, verbose=False)[0])
+        trainer.validate(module, datamodule=datamodule, verbose=False)
+        initial = _scalars(trainer.callback_metrics)
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
-    trainer.save_checkpoint(ckpt_dir / "last.ckpt")  # the final state, also when max_steps ends mid-epoch
+    trainer.save_checkpoint(ckpt_dir / "last.ckpt", weights_only=False)  # the final state, also mid-epoch
     if not trainer.is_global_zero:
         return TrainOutcome(out_dir, None, None, None)
 
     best = checkpoints.best_model_path or str(ckpt_dir / "last.ckpt")
-    exported = export_from_checkpoint(Path(best), out_dir / EXPORT_NAME)
+    artifact_name = model_artifact_name(cfg)
+    provenance = {"out_dir": str(out_dir.absolute()), "checkpoint": str(best), "config_hash": hash_,
+                  "wandb_run_id": logger.experiment.id if logger is not None else None,
+                  "wandb_project": cfg.logger.project if logger is not None else None,
+                  "wandb_artifact": f"{artifact_name}:latest" if logger is not None else None}
+    exported = export_from_checkpoint(Path(best), out_dir / EXPORT_NAME, provenance)
     best_score = float(checkpoints.best_model_score) if checkpoints.best_model_score is not None else None
     summary = {"out_dir": str(out_dir), "config_hash": hash_, "versions": package_versions(),
                "steps": trainer.global_step, "skipped_files": datamodule.skipped,
@@ -120,9 +145,11 @@ def _fit_and_export(cfg: DictConfig, out_dir: Path, hash_: str, ckpt_path: Optio
     if logger is not None:
         import wandb
 
-        artifact = wandb.Artifact(f"enhancer-{hash_}", type="enhancer",
-                                  metadata={"monitor": cfg.checkpoint.monitor, "best_score": best_score,
-                                            "enhancement": OmegaConf.to_container(cfg.enhancement)})
+        artifact = wandb.Artifact(artifact_name, type="model", metadata={
+            "monitor": cfg.checkpoint.monitor, "mode": cfg.checkpoint.mode, "best_score": best_score,
+            "best_checkpoint": Path(best).name, "steps": trainer.global_step, "config_hash": hash_,
+            "model": cfg.model.name, "enhancement": OmegaConf.to_container(cfg.enhancement),
+            "final_metrics": summary["final_metrics"], "config": summary["config"]})
         artifact.add_file(str(exported))
-        logger.experiment.log_artifact(artifact)
+        logger.experiment.log_artifact(artifact, aliases=["best", "latest"])
     return TrainOutcome(out_dir, exported, best, best_score)
