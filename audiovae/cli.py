@@ -75,7 +75,9 @@ def main(job: str, argv: Sequence[str]) -> int:
     try:
         from audiovae.enhancers.registry import resolve_enhancement
 
-        cfg = compose(args.config, args.overrides, schema=_schema(job), validators=[resolve_enhancement])
+        from audiovae.config.ranges import check_ranges
+
+        cfg = compose(args.config, args.overrides, schema=_schema(job), validators=[check_ranges, resolve_enhancement])
         return JOBS[job](cfg)
     except AudiovaeError as err:
         print(f"error: {err}", file=sys.stderr)

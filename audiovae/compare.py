@@ -196,6 +196,10 @@ def main(argv: list[str]) -> int:
         words.append(f"logger.project={args.project}")
     try:
         logger = logger_config(words) if args.wandb else None
+        if logger is not None:
+            from audiovae.reporting.tracking import check_logger
+
+            check_logger(logger)
         if len(args.runs) < 2:
             raise CompareError("give at least two run folders")
         runs = [load_run(folder) for folder in args.runs]

@@ -17,7 +17,11 @@ BLOCK_FRAMES = 1 << 16  # frames read at a time, at the file's own rate
 
 def mono_blocks(path, sample_rate: int, max_samples: Optional[int] = None) -> Iterator[np.ndarray]:
     """The file as float32 mono (channel mean) at `sample_rate` in consecutive blocks, at most `max_samples` in
-    all: the samples `load_audio` gives (soxr's stream resampler equals its one-shot high-quality resample)."""
+    all: the samples `load_audio` gives (soxr's stream resampler equals its one-shot high-quality resample).
+
+    Only what actually decodes is yielded: a truncated file ends where its decoder stops, whatever its header
+    claims (soundfile's `blocks()` trusts the header and repeats its last buffer past the end). A decoding error
+    part-way is an AudioError naming the file and the position."""
     try:
         file = sf.SoundFile(str(path))
     except (sf.LibsndfileError, RuntimeError, OSError) as err:
@@ -26,19 +30,23 @@ def mono_blocks(path, sample_rate: int, max_samples: Optional[int] = None) -> It
         resampler = None
         if file.samplerate != sample_rate:
             resampler = soxr.ResampleStream(file.samplerate, sample_rate, 1, dtype="float32", quality="HQ")
-        left = float("inf") if max_samples is None else max_samples
-        blocks = file.blocks(blocksize=BLOCK_FRAMES, dtype="float32", always_2d=True)
-        for block in blocks:
+        left, decoded = float("inf") if max_samples is None else max_samples, 0
+        while left > 0:
+            try:
+                block = file.read(BLOCK_FRAMES, dtype="float32", always_2d=True)
+            except (sf.LibsndfileError, RuntimeError, OSError, ValueError) as err:
+                raise AudioError(path, f"decoding failed after {decoded} frames ({err})") from None
+            if not len(block):
+                break
+            decoded += len(block)
             mono = block.mean(axis=1) if block.shape[1] > 1 else block[:, 0]
             out = resampler.resample_chunk(mono, last=False) if resampler else mono
             if out.size:
                 yield out[: int(min(left, out.size))]
                 left -= out.size
-            if left <= 0:
-                return
-        if resampler is not None:
+        if resampler is not None and left > 0:
             tail = resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
-            if tail.size and left > 0:
+            if tail.size:
                 yield tail[: int(min(left, tail.size))]
 
 

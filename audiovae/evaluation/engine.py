@@ -10,6 +10,7 @@ from torch import nn
 
 from audiovae.data.eval_data import EvalItem
 from audiovae.data.segments import OverlapAdd, segment_starts
+from audiovae.errors import AudioError
 from audiovae.evaluation.media import FileMedia
 from audiovae.metrics.base import MEL, PerItemMetric
 from audiovae.metrics.functional.mel_domain import BandEnergySums
@@ -33,6 +34,7 @@ class Segmenting:
 
 
 MediaFactory = Callable[[str, EvalItem, int], Optional[FileMedia]]  # (key, item, frames) -> the file's media
+Finished = Callable[[str, FileResult], None]  # (enhancer key, result): called as each file finishes
 
 
 class FileStream:
@@ -104,6 +106,12 @@ class FileStream:
         notes = [f"{variant}/{name}: {self.metrics[name].nan_reason}" for name, v in values.items() if math.isnan(v)]
         return values, notes
 
+    def abort(self) -> None:
+        """The file failed while streaming: partial media are removed."""
+        for media in self.media.values():
+            if media is not None:
+                media.abort()
+
     def results(self) -> dict[str, FileResult]:
         """Every key's FileResult; media are closed (written) first."""
         start = time.perf_counter()
@@ -130,12 +138,13 @@ class FileStream:
 
 def evaluate_items(items: list[EvalItem], pipeline: ReconstructionPipeline, metrics: dict[str, PerItemMetric],
                    seg: Segmenting, device: torch.device, enhancers: Mapping[str, nn.Module],
-                   generator: Optional[torch.Generator] = None, media: Optional[MediaFactory] = None
-                   ) -> dict[str, list[FileResult]]:
+                   generator: Optional[torch.Generator] = None, media: Optional[MediaFactory] = None,
+                   finished: Optional[Finished] = None) -> dict[str, list[FileResult]]:
     """Per named enhancer (setting), one FileResult per item (errors included, in item order). The files'
     segments go through the pipeline `seg.batch_segments` at a time, cut as they are needed, and every file is
     encoded once whatever the number of enhancers. `media(key, item, frames)` gives the FileMedia a file's outputs
-    stream into (None: none)."""
+    stream into (None: none); `finished(key, result)` is called as soon as a file's result exists (to persist it).
+    An AudioError while a file streams (a decoder that fails part-way) ends that file alone with status error."""
     keys = list(enhancers)
     rate = pipeline.frontend.sample_rate
     streams: dict[int, FileStream] = {}
@@ -148,20 +157,46 @@ def evaluate_items(items: list[EvalItem], pipeline: ReconstructionPipeline, metr
             streams[it.index] = FileStream(it, starts, seg, metrics, keys, files, rate)
             work += [(it, starts, i) for i in range(len(starts))]
     results: dict[int, dict[str, FileResult]] = {}
-    for first in range(0, len(work), seg.batch_segments):
-        batch = work[first : first + seg.batch_segments]
-        segments = torch.stack([streams[it.index].reader.read(starts[i], starts[i] + seg.segment)
-                                for it, starts, i in batch])
-        out = pipeline(segments.to(device), enhancers, generator)
-        share = {key: {stage: value / len(batch) for stage, value in out.seconds[key].items()} for key in keys}
-        for row, (it, starts, i) in enumerate(batch):
-            streams[it.index].push(out, row, share)
-            if i == len(starts) - 1:
-                results[it.index] = streams.pop(it.index).results()
-        del out, segments
+
+    def done(it: EvalItem, outcome: dict[str, FileResult]) -> None:
+        results[it.index] = outcome
+        for key, result in outcome.items():
+            if finished is not None:
+                finished(key, result)
+
+    def fail(it: EvalItem, reason: str) -> None:
+        stream = streams.pop(it.index, None)
+        if stream is not None:
+            stream.abort()
+        done(it, {key: FileResult(it.index, it.key, ERROR, error=reason, duration_s=it.duration_s,
+                                  sample_rate_in=it.sample_rate_in, channels_in=it.channels_in) for key in keys})
+
     for it in items:
         if it.error:
-            results[it.index] = {key: FileResult(it.index, it.key, ERROR, error=it.error, duration_s=it.duration_s,
-                                                 sample_rate_in=it.sample_rate_in, channels_in=it.channels_in)
-                                 for key in keys}
+            fail(it, it.error)
+    for first in range(0, len(work), seg.batch_segments):
+        batch, segments = [], []
+        for it, starts, i in work[first : first + seg.batch_segments]:
+            if it.index not in streams:  # failed earlier
+                continue
+            try:
+                segments.append(streams[it.index].reader.read(starts[i], starts[i] + seg.segment))
+                batch.append((it, starts, i))
+            except AudioError as err:
+                fail(it, err.reason)
+        if not batch:
+            continue
+        out = pipeline(torch.stack(segments).to(device), enhancers, generator)
+        share = {key: {stage: value / len(batch) for stage, value in out.seconds[key].items()} for key in keys}
+        for row, (it, starts, i) in enumerate(batch):
+            if it.index not in streams:
+                continue
+            try:
+                streams[it.index].push(out, row, share)
+            except AudioError as err:
+                fail(it, err.reason)
+                continue
+            if i == len(starts) - 1:
+                done(it, streams.pop(it.index).results())
+        del out, segments
     return {key: [results[it.index][key] for it in items] for key in keys}

@@ -30,6 +30,13 @@ class FileMedia:
             for name, chunk in mels.items():
                 self.plot.add_mel(name, chunk)
 
+    def abort(self) -> None:
+        """The file failed part-way: its partial wavs are removed and no plot is drawn."""
+        for writer in self.writers.values():
+            writer.close()
+            Path(writer.name).unlink(missing_ok=True)
+        self.writers, self.plot = {}, None
+
     def close(self) -> None:
         for writer in self.writers.values():
             writer.close()

@@ -26,11 +26,13 @@ class EvalModule(pl.LightningModule):
 
     def __init__(self, pipeline: ReconstructionPipeline, metrics: dict[str, PerItemMetric], segmenting: Segmenting,
                  enhancers: Mapping[str, nn.Module], out_dirs: Mapping[str, Path], save_audio: bool,
-                 save_plots: bool, max_plots: int, seed: int, done: Optional[Mapping[str, set]] = None):
+                 save_plots: bool, max_plots: int, seed: int, done: Optional[Mapping[str, set]] = None,
+                 fingerprints: Optional[Mapping[str, str]] = None):
         super().__init__()
         self.pipeline, self.segmenting, self.out_dirs = pipeline, segmenting, dict(out_dirs)
         self.metrics = metrics  # used as functions only: not registered as submodules
         self.enhancers = dict(enhancers)
+        self.fingerprints = dict(fingerprints or {})  # file key -> content fingerprint, stored with its row
         self.done = {key: set(done.get(key, ())) if done else set() for key in self.out_dirs}
         self.save_audio, self.save_plots, self.max_plots, self.seed = save_audio, save_plots, max_plots, seed
         self.results: dict[str, list[FileResult]] = {}
@@ -54,14 +56,15 @@ class EvalModule(pl.LightningModule):
         enhancers = self._needed(batch)
         if not enhancers:
             return
-        outputs = evaluate_items(batch, self.pipeline, self.metrics, self.segmenting, self.device, enhancers,
-                                 generator, media=self._media)
-        for key, results in outputs.items():
-            for result in results:
-                if result.file in self.done[key]:
-                    continue
-                self._stores[key].append(result)  # only after its audio and plot exist: stored = finished
-                self.results[key].append(result)
+        evaluate_items(batch, self.pipeline, self.metrics, self.segmenting, self.device, enhancers, generator,
+                       media=self._media, finished=self._finished)
+
+    def _finished(self, key: str, result: FileResult) -> None:
+        """Persist a file's result the moment it exists (after its audio and plot): stored = finished."""
+        if result.file not in self.done[key]:
+            result.fingerprint = self.fingerprints.get(result.file, "")
+            self._stores[key].append(result)
+            self.results[key].append(result)
 
     def _media(self, key: str, item: EvalItem, frames: int) -> Optional[FileMedia]:
         """Where a file's audio and plot go as it streams out; None for a file this setting already has."""

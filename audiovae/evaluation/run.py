@@ -20,12 +20,13 @@ from audiovae.evaluation.module import EvalModule
 from audiovae.evaluation.outputs import RunInfo, write_setting_outputs
 from audiovae.evaluation.selection import check_selection
 from audiovae.evaluation.settings import EVAL_IGNORE, Setting, plan_settings
-from audiovae.evaluation.store import ResultStore
+from audiovae.evaluation.store import ResultStore, file_fingerprint, resume_note, still_valid
 from audiovae.evaluation.sweep import write_sweep_outputs
 from audiovae.metrics.registry import build_metric, check_metric_names
 from audiovae.models.factory import build_enhanced_vae, build_frontend
 from audiovae.pipeline import ReconstructionPipeline
 from audiovae.reporting.records import FileResult
+from audiovae.reporting.tracking import check_logger
 from audiovae.runs import is_launcher_process, prepare_out_dir, resolve_out_dir, run_hash
 
 
@@ -106,12 +107,19 @@ def evaluate_settings(cfg: DictConfig, setup: EvalSetup, settings: Sequence[Sett
                       ) -> tuple[Optional[dict[str, tuple[list[FileResult], list[FileResult]]]], Optional[RunInfo]]:
     """Every setting over every file it lacks (resume), each file encoded once for all of them. Returns, on the
     global-zero rank, `{setting: (all its results in file order, the new ones)}`; None on the other ranks."""
-    done = {s.name: ResultStore(s.out_dir / "partial").load_all() for s in settings}
+    fingerprints = {key: file_fingerprint(path) for key, path in zip(setup.keys, setup.paths)}
+    done = {}
+    for s in settings:
+        done[s.name], removed, changed = still_valid(ResultStore(s.out_dir / "partial").load_all(fingerprints),
+                                                     fingerprints)
+        if (removed or changed) and is_launcher_process():
+            print(resume_note(s.name if len(settings) > 1 else "", removed, changed))
     todo = [i for i, key in enumerate(setup.keys) if any(key not in done[s.name] for s in settings)]
     module = EvalModule(setup.pipeline, setup.metrics, setup.segmenting,
                         {s.name: build_enhancer(s.config.enhancement) for s in settings},
                         {s.name: s.out_dir for s in settings}, cfg.outputs.save_audio, cfg.outputs.save_plots,
-                        cfg.outputs.max_plots, cfg.seed, done={name: set(d) for name, d in done.items()})
+                        cfg.outputs.max_plots, cfg.seed, done={name: set(d) for name, d in done.items()},
+                        fingerprints=fingerprints)
     trainer, wall = run_test(cfg, setup, module, todo)
     if not trainer.is_global_zero:
         return None, None
@@ -128,6 +136,7 @@ def run_evaluation(cfg: DictConfig) -> EvalOutcome:
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     torch.use_deterministic_algorithms(True, warn_only=True)
     check_metric_names(cfg.metrics.names)
+    check_logger(cfg.logger)
     if cfg.sweep:
         check_selection(cfg.select, cfg.metrics.names)
     hash_ = run_hash(cfg, EVAL_IGNORE)

@@ -39,6 +39,7 @@ class FileResult:
     seconds: dict = field(default_factory=dict)  # stage -> seconds for this file
     metrics: dict = field(default_factory=dict)  # variant -> metric -> value
     bands: dict = field(default_factory=dict)  # variant (base, enhanced) -> per mel band retention (dB), low to high
+    fingerprint: str = ""  # of the file's bytes when evaluated: resume re-evaluates a file whose content changed
 
     def value(self, variant: str, name: str) -> float:
         return self.metrics.get(variant, {}).get(name, float("nan"))

@@ -1,13 +1,16 @@
 """Weights & Biases: the run every job opens (always finished, with the job's exit code), and what an evaluation
 logs to it (aggregates under stable summary keys, a per-file table with media)."""
+import netrc
 import os
 from contextlib import contextmanager
+from urllib.parse import urlparse
 from pathlib import Path
 from typing import Iterator, Optional, Sequence
 
 from omegaconf import DictConfig, OmegaConf
 
 from audiovae.data.files import output_stem
+from audiovae.errors import ConfigError
 from audiovae.reporting.records import OK, FileResult, to_row
 
 AUDIO_VARIANTS = ("reference", "vocoder", "base", "enhanced")  # vocoder: the vocoder ceiling
@@ -24,6 +27,25 @@ def keep_wandb_in(out_dir: Path) -> None:
     root = Path(out_dir).absolute() / "wandb"
     for variable, folder in WANDB_FOLDERS.items():
         os.environ[variable] = str(root / folder)
+
+
+def has_wandb_credentials() -> bool:
+    """A W&B API key in WANDB_API_KEY, or in the netrc entry `wandb login` writes for the W&B host."""
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    host = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname
+    try:
+        return netrc.netrc(str(Path(os.environ.get("NETRC", "~/.netrc")).expanduser())).authenticators(host) is not None
+    except (OSError, netrc.NetrcParseError):
+        return False
+
+
+def check_logger(logger: DictConfig) -> None:
+    """Start-up check: an online run needs credentials (one line, exit 2, before any file is evaluated)."""
+    mode = os.environ.get("WANDB_MODE", logger.mode)
+    if logger.enabled and mode == "online" and not has_wandb_credentials():
+        raise ConfigError("config key 'logger.mode': online needs W&B credentials: run `wandb login` or set "
+                          "WANDB_API_KEY; or keep logger.mode=offline and upload later with audiovae-sync")
 
 
 def _run_arguments(logger: DictConfig, run_config: DictConfig, out_dir: Path, job_type: str,

@@ -28,7 +28,7 @@ STATE_PREFIX = "model.vae."
 def load_trained_vae(cfg, checkpoint: Path):
     """The configured (untrained) VAE with the trained weights of a checkpoint, and the front end."""
     model = build_enhanced_vae(cfg.model, cfg.enhancement, cfg.frontend)
-    state = torch.load(str(checkpoint), map_location="cpu", weights_only=False)["state_dict"]
+    state = torch.load(str(checkpoint), map_location="cpu", weights_only=True)["state_dict"]
     model.vae.load_state_dict({k[len(STATE_PREFIX):]: v for k, v in state.items() if k.startswith(STATE_PREFIX)})
     return model, build_frontend(cfg.frontend, model.downsampling)
 

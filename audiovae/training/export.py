@@ -3,6 +3,7 @@
     audiovae-export CHECKPOINT.ckpt [OUT.safetensors]       (or python -m audiovae.training.export ...)
 """
 import argparse
+import pickle
 import sys
 from pathlib import Path
 
@@ -17,15 +18,29 @@ CHECKPOINT_KEY = "audiovae_enhancement"  # where a training checkpoint keeps the
 STATE_PREFIX = "model.enhancer."         # the enhancer's parameters inside the training module's state_dict
 
 
-def export_from_checkpoint(checkpoint: Path, out: Path, provenance: dict | None = None) -> Path:
-    """Export the enhancer saved in a training checkpoint (last, best or any other), with its `provenance`."""
+def load_checkpoint(checkpoint: Path) -> dict:
+    """A training checkpoint loaded safely: tensors and plain Python values only (`weights_only=True`), so a crafted
+    file cannot run code; anything else is refused with one line."""
     if not Path(checkpoint).is_file():
         raise CheckpointError(f"{checkpoint}: no such file")
     try:
-        ckpt = torch.load(str(checkpoint), map_location="cpu", weights_only=False)
+        ckpt = torch.load(str(checkpoint), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        if "unsupported global" in str(err).lower():  # a pickle that names functions or classes to call
+            raise CheckpointError(f"{checkpoint}: refused: it holds objects that loading would have to execute "
+                                  f"(not an audiovae checkpoint, or a tampered one)") from None
+        raise CheckpointError(f"{checkpoint}: not a PyTorch checkpoint ({type(err).__name__})") from None
     except Exception as err:  # torch raises many kinds for a file that is not a checkpoint
         raise CheckpointError(f"{checkpoint}: not a PyTorch checkpoint ({type(err).__name__})") from None
-    if not isinstance(ckpt, dict) or CHECKPOINT_KEY not in ckpt:
+    if not isinstance(ckpt, dict):
+        raise CheckpointError(f"{checkpoint} is not an audiovae training checkpoint")
+    return ckpt
+
+
+def export_from_checkpoint(checkpoint: Path, out: Path, provenance: dict | None = None) -> Path:
+    """Export the enhancer saved in a training checkpoint (last, best or any other), with its `provenance`."""
+    ckpt = load_checkpoint(checkpoint)
+    if CHECKPOINT_KEY not in ckpt:
         raise CheckpointError(f"{checkpoint} is not an audiovae training checkpoint")
     enhancement = ckpt[CHECKPOINT_KEY]
     enhancer = build_enhancer(OmegaConf.create({k: v for k, v in enhancement.items() if k != "checkpoint"}))

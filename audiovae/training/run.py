@@ -13,10 +13,10 @@ from audiovae.data.train_data import TrainDataModule
 from audiovae.errors import ConfigError
 from audiovae.models.factory import build_enhanced_vae, build_frontend
 from audiovae.reporting.summary import package_versions, write_json
-from audiovae.reporting.tracking import finish_run, make_wandb_logger, training_run_id
+from audiovae.reporting.tracking import check_logger, finish_run, make_wandb_logger, training_run_id
 from audiovae.runs import is_launcher_process, prepare_out_dir, resolve_out_dir, run_hash
 from audiovae.training.examples import ValidationExamples
-from audiovae.training.export import export_from_checkpoint
+from audiovae.training.export import export_from_checkpoint, load_checkpoint
 from audiovae.training.losses import ReconstructionLoss
 from audiovae.training.module import ENHANCED, TrainModule, validation_keys
 
@@ -36,6 +36,7 @@ def _resume_from(cfg: DictConfig, out_dir: Path) -> Optional[str]:
     if cfg.ckpt_path:
         if not Path(cfg.ckpt_path).is_file():
             raise ConfigError(f"config key 'ckpt_path': '{cfg.ckpt_path}' does not exist")
+        load_checkpoint(Path(cfg.ckpt_path))  # refused with one line unless it is a plain (safe) checkpoint
         return cfg.ckpt_path
     if cfg.resume:
         last = out_dir / "checkpoints" / "last.ckpt"
@@ -68,6 +69,7 @@ def _scalars(metrics: dict) -> dict:
 def run_training(cfg: DictConfig) -> TrainOutcome:
     """Fit, export and summarise; the W&B run (if any) is finished whatever happens, with exit code 1 on failure."""
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    check_logger(cfg.logger)
     hash_ = run_hash(cfg, TRAIN_IGNORE)
     out_dir = resolve_out_dir(cfg.out_dir, "train", hash_)
     if is_launcher_process():
@@ -121,7 +123,7 @@ def _fit_and_export(cfg: DictConfig, out_dir: Path, hash_: str, ckpt_path: Optio
     if loop.validate_before_training and ckpt_path is None:
         trainer.validate(module, datamodule=datamodule, verbose=False)
         initial = _scalars(trainer.callback_metrics)
-    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     trainer.save_checkpoint(ckpt_dir / "last.ckpt", weights_only=False)  # the final state, also mid-epoch
     if not trainer.is_global_zero:
         return TrainOutcome(out_dir, None, None, None)

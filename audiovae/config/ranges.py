@@ -1,0 +1,63 @@
+"""The allowed range of every numeric config key and the choices of every enumerated one, checked at start-up (one
+line, exit 2, before any file is evaluated). Keys a job does not have are skipped.
+
+>>> from omegaconf import OmegaConf
+>>> check_ranges(OmegaConf.create({"data": {"batch_size": 0}}))
+Traceback (most recent call last):
+...
+audiovae.errors.ConfigError: config key 'data.batch_size': must be >= 1, got 0
+"""
+import math
+
+from omegaconf import DictConfig, OmegaConf
+
+from audiovae.errors import ConfigError
+
+INF = math.inf
+# key -> (lowest, highest, lowest allowed itself, highest allowed itself)
+RANGES = {
+    "data.batch_size": (1, INF, True, True), "data.val_batch_size": (1, INF, True, True),
+    "data.num_workers": (0, INF, True, True), "data.max_seconds": (0, INF, False, True),
+    "data.chunk_overlap_seconds": (0, INF, True, True), "data.crop_seconds": (0, INF, False, True),
+    "data.val_ratio": (0, 1, True, False), "data.silence_threshold_db": (-INF, 0, True, True),
+    "metrics.bootstrap_samples": (1, INF, True, True), "metrics.lsd_n_fft": (2, INF, True, True),
+    "metrics.lsd_hop": (1, INF, True, True), "metrics.spectrum_n_fft": (2, INF, True, True),
+    "metrics.spectrum_hop": (1, INF, True, True), "metrics.hf_cutoff_hz": (0, INF, False, True),
+    "metrics.tie_tolerance": (0, 1, True, False), "metrics.alpha": (0, 1, False, False),
+    "outputs.max_plots": (0, INF, True, True), "logger.max_table_files": (0, INF, True, True),
+    "model.griffin_lim_iters": (1, INF, True, True), "seed": (0, 2 ** 32 - 1, True, True),
+    "optim.lr": (0, INF, False, True), "optim.weight_decay": (0, INF, True, True),
+    "optim.warmup_steps": (0, INF, True, True), "optim.total_steps": (1, INF, True, True),
+    "optim.min_lr_ratio": (0, 1, True, True), "loop.max_steps": (1, INF, True, True),
+    "loop.max_epochs": (1, INF, True, True), "loop.log_every_n_steps": (1, INF, True, True),
+    "loop.gradient_clip_val": (0, INF, False, True), "checkpoint.save_top_k": (-1, INF, True, True),
+    "examples.every_n_val": (1, INF, True, True), "examples.count": (0, INF, True, True),
+    "loss.mel_l1": (0, INF, True, True), "loss.mel_hf_l1": (0, INF, True, True), "loss.stft": (0, INF, True, True),
+    "loss.kl": (0, INF, True, True), "loss.hf_band_weight": (0, INF, True, True),
+}
+# (model.vocoder and optim.schedule are checked where they are used, also at start-up)
+CHOICES = {"metrics.p_adjust": ("holm", "bh", "none"), "logger.mode": ("offline", "online", "disabled"),
+           "checkpoint.mode": ("min", "max")}
+
+
+def _bound(low: float, high: float, low_in: bool, high_in: bool) -> str:
+    if high == INF:
+        return f"must be {'>=' if low_in else '>'} {low:g}"
+    if low == -INF:
+        return f"must be {'<=' if high_in else '<'} {high:g}"
+    return f"must be in {'[' if low_in else '('}{low:g}, {high:g}{']' if high_in else ')'}"
+
+
+def check_ranges(cfg: DictConfig) -> None:
+    """ConfigError naming the first key outside its range or choices (null values are left to their key's own
+    meaning)."""
+    for key, (low, high, low_in, high_in) in RANGES.items():
+        value = OmegaConf.select(cfg, key, default=None)
+        if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        if not ((low < value or (low_in and value == low)) and (value < high or (high_in and value == high))):
+            raise ConfigError(f"config key '{key}': {_bound(low, high, low_in, high_in)}, got {value}")
+    for key, choices in CHOICES.items():
+        value = OmegaConf.select(cfg, key, default=None)
+        if value is not None and value not in choices:
+            raise ConfigError(f"config key '{key}': must be one of {', '.join(choices)}, got {value!r}")

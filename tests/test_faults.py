@@ -1,0 +1,189 @@
+"""Faults that must not stop a batch or make it silently wrong: files that fail while they stream, truncated files,
+resume after inputs were removed or changed, torn store lines, rows persisted per file, crafted checkpoints."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from audiovae import cli
+from audiovae import runs as runs_module
+from audiovae.audio.stream import SequentialReader
+from audiovae.errors import AudioError
+from audiovae.evaluation import engine
+from audiovae.reporting.records import read_csv
+from tests.conftest import chirp, tone, write
+
+ROOT = Path(__file__).resolve().parents[1]
+EVAL = ["model=tiny", "logger=none", "data.max_seconds=1.0", "metrics.bootstrap_samples=50", "outputs.save_plots=false"]
+
+
+@pytest.fixture
+def folder(tmp_path):
+    d = tmp_path / "in"
+    write(d / "a.wav", tone(440, 1.0, 16000) + tone(5000, 1.0, 16000, amp=0.1), 16000)
+    write(d / "b.wav", chirp(200, 7000, 1.0, 16000), 16000)
+    write(d / "c.wav", tone(300, 0.8, 16000), 16000)
+    return d
+
+
+def evaluate(data: Path, out: Path, *extra, capsys=None) -> dict:
+    os.environ.pop(runs_module.RUN_DIR_ENV, None)
+    status = cli.main("eval", [*EVAL, f"data.dir={data}", f"out_dir={out}", *extra])
+    assert status in (0, 1)
+    return {r["file"]: r for r in read_csv(out / "results.csv")}
+
+
+def same_numbers(a: dict, b: dict) -> None:
+    for column in ("base_snr", "enhanced_lsd", "enhanced_mel_l1", "delta_hf_retention"):
+        assert a[column] == pytest.approx(b[column], rel=1e-4, abs=1e-9), column  # batch-mates round differently
+
+
+def test_a_file_that_fails_while_it_streams_ends_alone(folder, tmp_path, monkeypatch):
+    reference = evaluate(folder, tmp_path / "ref")
+    original = SequentialReader.read
+
+    def broken_b(self, a, b):  # b.wav passed its scan; its decoder fails when its samples are read for the model
+        if self.audio.path.endswith("b.wav"):
+            raise AudioError(self.audio.path, "decoding failed after 8192 frames (simulated lost sync)")
+        return original(self, a, b)
+    monkeypatch.setattr(SequentialReader, "read", broken_b)
+    rows = evaluate(folder, tmp_path / "run", "data.batch_size=2")
+    assert rows["b.wav"]["status"] == "error" and "simulated lost sync" in rows["b.wav"]["error"]
+    for key in ("a.wav", "c.wav"):
+        assert rows[key]["status"] == "ok"
+        same_numbers(rows[key], reference[key])
+    assert not list((tmp_path / "run" / "audio").glob("b*.wav"))  # no partial audio of the failed file
+
+
+def test_a_truncated_mp3_is_evaluated_at_the_length_that_decodes(tmp_path):
+    data = tmp_path / "mp3"
+    data.mkdir()
+    sf.write(str(data / "full.mp3"), tone(440, 4.0, 16000, amp=0.3), 16000)
+    raw = (data / "full.mp3").read_bytes()
+    (data / "full.mp3").unlink()
+    (data / "cut.mp3").write_bytes(raw[: len(raw) // 2])
+    decoded = len(sf.read(str(data / "cut.mp3"))[0])
+    assert sf.info(str(data / "cut.mp3")).frames > 1.5 * decoded  # the header claims far more
+    rows = evaluate(data, tmp_path / "out", "data.chunking=true", "data.chunk_overlap_seconds=0.32")
+    assert rows["cut.mp3"]["status"] == "ok"
+    assert rows["cut.mp3"]["evaluated_s"] == pytest.approx(decoded / 16000)
+    again = evaluate(data, tmp_path / "again", "data.chunking=true", "data.chunk_overlap_seconds=0.32")  # same numbers
+    same_numbers(rows["cut.mp3"], again["cut.mp3"])
+
+
+def test_a_corrupt_flac_is_an_error_row_and_the_batch_goes_on(folder, tmp_path):
+    flac = folder / "broken.flac"
+    sf.write(str(flac), chirp(100, 5000, 3.0, 16000), 16000, format="FLAC")
+    raw = bytearray(flac.read_bytes())
+    raw[len(raw) // 2 : len(raw) // 2 + 400] = os.urandom(400)
+    flac.write_bytes(bytes(raw))
+    rows = evaluate(folder, tmp_path / "out")
+    assert [rows[k]["status"] for k in ("a.wav", "b.wav", "c.wav")] == ["ok"] * 3
+    assert rows["broken.flac"]["status"] in ("ok", "error")  # libsndfile may resync past the damage ...
+    if rows["broken.flac"]["status"] == "error":  # ... or stop: then it says so, naming what failed
+        assert "decoding failed after" in rows["broken.flac"]["error"] or "unreadable" in rows["broken.flac"]["error"]
+
+
+def test_resume_drops_removed_inputs_and_reevaluates_changed_ones(folder, tmp_path, capsys):
+    out = tmp_path / "out"
+    first = evaluate(folder, out)
+    (folder / "c.wav").unlink()
+    write(folder / "b.wav", tone(880, 1.0, 16000), 16000)  # new content, same name
+    write(folder / "d.wav", tone(660, 1.0, 16000), 16000)  # a new file
+    capsys.readouterr()
+    rows = evaluate(folder, out)
+    printed = capsys.readouterr().out
+    assert "1 file(s) no longer in the input dropped (c.wav)" in printed and "1 changed file(s)" in printed
+    assert sorted(rows) == ["a.wav", "b.wav", "d.wav"]
+    same_numbers(rows["a.wav"], first["a.wav"])
+    fresh = evaluate(folder, tmp_path / "fresh")
+    same_numbers(rows["b.wav"], fresh["b.wav"])  # b evaluated again from its new content
+    assert rows["b.wav"]["base_snr"] != pytest.approx(first["b.wav"]["base_snr"])
+
+
+def test_a_torn_store_line_is_repaired_and_the_file_evaluated_once(folder, tmp_path):
+    out = tmp_path / "out"
+    evaluate(folder, out)
+    store = out / "partial" / "rows.rank0.jsonl"
+    lines = store.read_text().splitlines()
+    store.write_text("\n".join(lines[:2]) + "\n" + lines[2][: len(lines[2]) // 2])  # killed mid-write
+    (out / "results.csv").unlink()
+    rows = evaluate(folder, out)
+    assert len(rows) == 3 and all(r["status"] == "ok" for r in rows.values())
+    stored = store.read_text().splitlines()
+    assert len(stored) == 3 and all(json.loads(line)["file"] for line in stored)
+
+
+def test_rows_are_persisted_per_file_not_per_batch(folder, tmp_path, monkeypatch):
+    original = engine.FileStream.results
+    finished = []
+
+    def crash_on_second(self):
+        if len(finished) == 1:
+            raise RuntimeError("killed after one file")
+        finished.append(self.item.key)
+        return original(self)
+    monkeypatch.setattr(engine.FileStream, "results", crash_on_second)
+    with pytest.raises(RuntimeError, match="killed after one file"):
+        evaluate(folder, tmp_path / "out", "data.batch_size=3")
+    stored = (tmp_path / "out" / "partial" / "rows.rank0.jsonl").read_text().splitlines()
+    assert [json.loads(line)["file"] for line in stored] == finished  # the finished file is not lost
+
+
+def test_a_crafted_checkpoint_is_refused_without_running_it(tmp_path):
+    marker = tmp_path / "pwned"
+    payload = tmp_path / "evil.ckpt"
+    code = (f"import torch, os\nclass Evil:\n    def __reduce__(self):\n        return (os.system, ('touch {marker}',))\n"
+            f"torch.save({{'state_dict': {{}}, 'audiovae_enhancement': {{'name': 'none'}}, 'x': Evil()}}, '{payload}')")
+    subprocess.run([sys.executable, "-c", code], check=True)
+    done = subprocess.run([str(Path(sys.executable).parent / "audiovae-export"), str(payload)], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 2 and "refused" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    status = cli.main("train", ["model=tiny", "logger=none", f"data.dir={tmp_path}", f"ckpt_path={payload}",
+                                f"out_dir={tmp_path / 'train'}"])
+    assert status == 2 and not marker.exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["data.batch_size=0"], "config key 'data.batch_size': must be >= 1, got 0"),
+    (["data.max_seconds=0"], "config key 'data.max_seconds': must be > 0, got 0"),
+    (["metrics.alpha=1.5"], "config key 'metrics.alpha': must be in (0, 1), got 1.5"),
+    (["metrics.p_adjust=bonferroni"], "config key 'metrics.p_adjust': must be one of holm, bh, none"),
+    (["outputs.max_plots=-1"], "config key 'outputs.max_plots': must be >= 0, got -1"),
+    (["out_dir=/proc/1/audiovae-run"], "config key 'out_dir': cannot write to '/proc/1/audiovae-run'"),
+], ids=["batch_size", "max_seconds", "alpha", "p_adjust", "max_plots", "unwritable_out_dir"])
+def test_bad_values_and_paths_are_one_line_exit_2_before_any_file(args, message, folder, tmp_path, capsys,
+                                                                  monkeypatch):
+    from audiovae.evaluation.module import EvalModule
+
+    monkeypatch.setattr(EvalModule, "test_step", lambda *a: pytest.fail("a file was evaluated"))
+    monkeypatch.delenv(runs_module.RUN_DIR_ENV, raising=False)
+    out = [] if any(a.startswith("out_dir=") for a in args) else [f"out_dir={tmp_path / 'o'}"]
+    assert cli.main("eval", [*EVAL, f"data.dir={folder}", *out, *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_an_out_dir_where_a_file_stands_is_refused(folder, tmp_path, capsys):
+    (tmp_path / "taken").write_text("a user's file")
+    assert cli.main("eval", [*EVAL, f"data.dir={folder}", f"out_dir={tmp_path / 'taken'}"]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+    assert (tmp_path / "taken").read_text() == "a user's file"
+
+
+def test_online_wandb_without_credentials_is_one_line_before_any_file(folder, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "online")
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
+    monkeypatch.delenv(runs_module.RUN_DIR_ENV, raising=False)
+    assert cli.main("eval", [*EVAL[:1], "logger=wandb", "data.max_seconds=1.0", f"data.dir={folder}",
+                             f"out_dir={tmp_path / 'o'}"]) == 2
+    err = capsys.readouterr().err
+    assert "online needs W&B credentials" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "o" / "results.csv").exists()
