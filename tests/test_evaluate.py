@@ -101,7 +101,7 @@ def test_every_file_has_a_row_and_bad_files_say_why(reference_run):
 
 def test_per_file_metrics_equal_the_metric_functions_on_the_saved_audio(reference_run):
     rows = {r["file"]: r for r in read_csv(reference_run / "results.csv")}
-    for name, stem in (("tone.wav", "tone"), ("sub/chirp.flac", "sub__chirp")):
+    for name, stem in (("tone.wav", "tone.wav"), ("sub/chirp.flac", "sub__chirp.flac")):  # unique: extension kept
         wav = {v: torch.from_numpy(sf.read(reference_run / "audio" / f"{stem}.{v}.wav")[0]).unsqueeze(0)
                for v in ("reference", "vocoder", "base", "enhanced")}
         for variant in ("vocoder", "base", "enhanced"):
@@ -112,8 +112,8 @@ def test_per_file_metrics_equal_the_metric_functions_on_the_saved_audio(referenc
         assert rows[name]["delta_snr"] == pytest.approx(rows[name]["enhanced_snr"] - rows[name]["base_snr"])
         base, enh = rows[name]["base_lsd"], rows[name]["enhanced_lsd"]
         assert rows[name]["delta_lsd"] == pytest.approx(100 * (enh - base) / abs(base))
-    assert sf.info(str(reference_run / "audio" / "tone.base.wav")).subtype == "FLOAT"
-    assert (reference_run / "plots" / "tone.png").exists() and (reference_run / "plots" / "summary.png").exists()
+    assert sf.info(str(reference_run / "audio" / "tone.wav.base.wav")).subtype == "FLOAT"
+    assert (reference_run / "plots" / "tone.wav.png").exists() and (reference_run / "plots" / "summary.png").exists()
 
 
 def test_summary_aggregates_equal_the_csv_and_the_report_shows_them(reference_run):
@@ -213,7 +213,7 @@ def test_chunking_evaluates_whole_files_and_equals_cutting_for_short_ones(data_d
     assert rows["long.wav"]["evaluated_s"] == pytest.approx(2.5)
     # The long file streams out segment by segment (joined, measured, written as it goes): its values equal the
     # whole-file metric functions on the joined audio it wrote.
-    wav = {v: torch.from_numpy(sf.read(tmp_path / "chunked" / "audio" / f"long.{v}.wav")[0])
+    wav = {v: torch.from_numpy(sf.read(tmp_path / "chunked" / "audio" / f"long.wav.{v}.wav")[0])
            for v in ("reference", "vocoder", "base", "enhanced")}
     assert len(wav["enhanced"]) == 40000
     for variant in ("vocoder", "base", "enhanced"):
@@ -224,7 +224,7 @@ def test_chunking_evaluates_whole_files_and_equals_cutting_for_short_ones(data_d
                          ("lsd_hf", lambda y, x: F.lsd(y, x, 16000, band="high")),
                          ("mel_distance", lambda y, x: F.mel_distance(y, x, 16000))):
             assert row[f"{variant}_{name}"] == pytest.approx(fn(y, x).item(), rel=1e-5, abs=1e-9), (variant, name)
-    assert (tmp_path / "chunked" / "plots" / "long.png").stat().st_size > 10_000
+    assert (tmp_path / "chunked" / "plots" / "long.wav.png").stat().st_size > 10_000
     for name in ("tone.wav", "noise.wav"):  # shorter than one segment: the cut run's values (other batches)
         assert rows[name]["base_snr"] == pytest.approx(ref[name]["base_snr"], rel=1e-4)
         assert rows[name]["enhanced_mel_l1"] == pytest.approx(ref[name]["enhanced_mel_l1"], rel=1e-4)
@@ -290,6 +290,7 @@ def test_a_worker_rank_exits_0_and_prints_nothing(sweep, data_dir, tmp_path, mon
     def worker_test(*args, **kwargs):
         return WorkerRank(), 0.0
     monkeypatch.setattr(run_module, "run_test", worker_test)
+    monkeypatch.setenv("LOCAL_RANK", "1")  # as Lightning's launcher sets it in the processes it starts
     status = cli_module.main("eval", [*FAST, "logger=none", f"data.files=[{data_dir / 'tone.wav'}]",
                                       f"out_dir={tmp_path}", *sweep])
     assert status == 0

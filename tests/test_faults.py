@@ -187,3 +187,95 @@ def test_online_wandb_without_credentials_is_one_line_before_any_file(folder, tm
     err = capsys.readouterr().err
     assert "online needs W&B credentials" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "o" / "results.csv").exists()
+
+
+def test_discovery_is_case_insensitive_reads_opus_and_lists_what_it_skips(tmp_path, capsys):
+    data = tmp_path / "in"
+    write(data / "UPPER.WAV", tone(440, 1.0, 16000), 16000)
+    data.mkdir(exist_ok=True)
+    sf.write(str(data / "voice.opus"), tone(300, 1.0, 48000, amp=0.3), 48000, format="OGG", subtype="OPUS")
+    (data / "notes.txt").write_text("not audio")
+    (data / "gone.wav").symlink_to(tmp_path / "nowhere.wav")
+    old_run = data / "old-run"
+    write(old_run / "audio" / "x.wav", tone(500, 1.0, 16000), 16000)
+    (old_run / ".audiovae-run").write_text("{}")
+    capsys.readouterr()
+    rows = evaluate(data, tmp_path / "out")
+    printed = capsys.readouterr().out
+    assert sorted(rows) == ["UPPER.WAV", "voice.opus"] and all(r["status"] == "ok" for r in rows.values())
+    assert "found 2 audio files; skipped 3:" in printed
+    skipped = {s["path"]: s["reason"] for s in json.loads((tmp_path / "out" / "summary.json").read_text())["skipped_inputs"]}
+    assert skipped == {"gone.wav": "broken link", "notes.txt": "not matched by data.patterns",
+                       "old-run/": "an audiovae run folder"}
+
+
+def test_output_names_are_unique_for_every_input_and_the_report_links_work(tmp_path):
+    data = tmp_path / "in"
+    for name in ("a/b.wav", "a__b.wav", "same.wav", "same.flac", ".hidden.wav", "hidden.wav", "with space ü.wav"):
+        write(data / name, tone(200 + 50 * len(name), 1.0, 16000), 16000, subtype="PCM_16")
+    rows = evaluate(data, tmp_path / "out", "outputs.save_plots=true")
+    assert len(rows) == 7 and all(r["status"] == "ok" for r in rows.values())
+    assert len(list((tmp_path / "out" / "audio").glob("*.enhanced.wav"))) == 7
+    report = (tmp_path / "out" / "report.md").read_text()
+    from urllib.parse import unquote
+    import re
+    links = re.findall(r"!\[[^\]]*\]\((plots/[^)]+)\)", report)
+    assert len([link for link in links if "summary" not in link and "band_retention" not in link]) == 7
+    assert all((tmp_path / "out" / unquote(link)).is_file() for link in links)
+
+
+def test_a_foreign_out_dir_is_refused_and_its_files_are_untouched(folder, tmp_path, capsys):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "results.csv").write_text("my own table")
+    assert cli.main("eval", [*EVAL, f"data.dir={folder}", f"out_dir={mine}"]) == 2
+    assert "holds files that are not an audiovae run's (results.csv)" in capsys.readouterr().err
+    assert (mine / "results.csv").read_text() == "my own table" and sorted(p.name for p in mine.iterdir()) == ["results.csv"]
+    assert cli.main("eval", [*EVAL, f"data.dir={folder}", f"out_dir={folder}"]) == 2  # out_dir = data.dir
+    assert sorted(p.name for p in folder.iterdir()) == ["a.wav", "b.wav", "c.wav"]
+
+
+def test_a_second_run_on_a_folder_in_use_is_refused_and_a_stale_lock_taken_over(folder, tmp_path, capsys):
+    out = tmp_path / "out"
+    evaluate(folder, out)
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        import socket
+        (out / ".audiovae-lock").write_text(json.dumps({"pid": holder.pid, "host": socket.gethostname()}))
+        assert cli.main("eval", [*EVAL, f"data.dir={folder}", f"out_dir={out}"]) == 2
+        assert f"is in use by another run (pid {holder.pid}" in capsys.readouterr().err
+    finally:
+        holder.kill()
+        holder.wait()
+    assert cli.main("eval", [*EVAL, f"data.dir={folder}", f"out_dir={out}"]) == 0  # its process is gone: stale
+    assert not (out / ".audiovae-lock").exists()
+
+
+def test_degenerate_inputs_are_decided_not_averaged(tmp_path):
+    data = tmp_path / "in"
+    write(data / "one_sample.wav", np.array([0.5], dtype=np.float32), 16000)
+    write(data / "hundred.wav", tone(440, 100 / 16000, 16000), 16000)
+    write(data / "dc.wav", np.full(16000, 0.3, dtype=np.float32), 16000)
+    write(data / "narrow.wav", tone(1000, 1.0, 8000), 8000)  # an 8 kHz source: nothing above 4 kHz
+    write(data / "good.wav", tone(440, 1.0, 16000) + tone(5000, 1.0, 16000, amp=0.1), 16000)
+    rows = evaluate(data, tmp_path / "out")
+    for name in ("one_sample.wav", "hundred.wav"):
+        assert rows[name]["status"] == "error" and "too short" in rows[name]["error"]
+        assert "at least 2048 (0.128 s, one metric STFT window)" in rows[name]["error"]
+    assert rows["dc.wav"]["status"] == "error" and "once its mean is removed" in rows["dc.wav"]["error"]
+    narrow = rows["narrow.wav"]
+    assert narrow["status"] == "ok" and np.isnan(narrow["base_hf_retention"]) and np.isnan(narrow["enhanced_lsd_hf"])
+    assert "the input's rate (8000 Hz) holds nothing above 4000 Hz" in narrow["notes"]
+    assert np.isfinite(narrow["base_lsd_lf"]) and np.isfinite(narrow["base_mel_distance"])
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["counts"]["ok"] == 2 and summary["metrics"]["hf_retention"]["variants"]["base"]["n"] == 1
+
+
+def test_data_files_with_a_missing_file_and_a_duplicate(folder, tmp_path, capsys):
+    os.environ.pop(runs_module.RUN_DIR_ENV, None)
+    a, missing = folder / "a.wav", folder / "missing.wav"
+    assert cli.main("eval", [*EVAL, f"data.files=[{a},{a},{missing}]", f"out_dir={tmp_path / 'o'}"]) == 0
+    assert "found 2 audio files; skipped 1:" in capsys.readouterr().out
+    rows = {r["file"]: r for r in read_csv(tmp_path / "o" / "results.csv")}
+    assert len(rows) == 2 and rows[str(a)]["status"] == "ok"
+    assert rows[str(missing)]["status"] == "error" and rows[str(missing)]["error"] == "no such file"

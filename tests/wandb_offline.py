@@ -4,6 +4,7 @@ then records in 32 KiB blocks, each chunk `<crc32 u32><length u16><type u8><data
 4 last)."""
 import json
 import struct
+import time
 from pathlib import Path
 
 from wandb.proto import wandb_internal_pb2 as pb
@@ -32,7 +33,23 @@ def _records(path: Path):
             yield record
 
 
-def read_offline_run(run_dir: Path) -> dict:
+def read_offline_run(run_dir: Path, wait_s: float = 20.0) -> dict:
+    """`_read_offline_run`, once the run's exit record is on disk: within one Python process W&B's core (a separate
+    process) may still be writing the log when `run.finish()` returns; a finished process has flushed it."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            logged = _read_offline_run(run_dir)
+        except Exception:  # a record still being written
+            if time.monotonic() > deadline:
+                raise
+            logged = None
+        if logged is not None and (logged["exit_code"] is not None or time.monotonic() > deadline):
+            return logged
+        time.sleep(0.2)
+
+
+def _read_offline_run(run_dir: Path) -> dict:
     """{'summary', 'config', 'job_type', 'group', 'tables': {key: table json}, 'artifacts': [{type, name}],
     'exit_code': the run's recorded exit code (None: never finished), 'history': [{key: value} per log call],
     'id': the run id}; artifacts also carry their aliases, metadata (JSON) and the local paths of their files."""

@@ -35,18 +35,19 @@ def load_audio(path, sample_rate: int) -> AudioClip:
 
 
 def check_waveform(path, waveform: np.ndarray, silence_threshold_db: float) -> None:
-    """Raise AudioError if the waveform is empty, non-finite, or silent (peak below the threshold, dBFS)."""
+    """Raise AudioError if the waveform is empty, non-finite, or silent once its mean is removed (peak of
+    |x − mean| below the threshold, dBFS: a constant offset is no signal), as evaluation's scan decides."""
     if waveform.size == 0:
         raise AudioError(path, "empty (zero samples)")
     if not np.all(np.isfinite(waveform)):
         raise AudioError(path, "contains NaN or inf samples")
-    check_peak(path, float(np.max(np.abs(waveform))), silence_threshold_db)
+    check_peak(path, float(np.max(np.abs(waveform - waveform.mean(dtype=np.float64)))), silence_threshold_db)
 
 
 def check_peak(path, peak: float, silence_threshold_db: float) -> None:
-    """Raise AudioError if the peak |sample| is below the threshold (dBFS): a silent file."""
+    """Raise AudioError if the peak |x − mean| is below the threshold (dBFS): a silent (or constant) file."""
     if peak == 0.0 or 20 * np.log10(peak) < silence_threshold_db:
-        raise AudioError(path, f"silent (peak below {silence_threshold_db:g} dBFS)")
+        raise AudioError(path, f"silent (peak below {silence_threshold_db:g} dBFS once its mean is removed)")
 
 
 def wav_writer(path: Path, sample_rate: int) -> sf.SoundFile:

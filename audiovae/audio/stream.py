@@ -66,8 +66,9 @@ class PreparedAudio:
 
     @classmethod
     def scan(cls, path, sample_rate: int, max_samples: Optional[int], silence_threshold_db: float,
-             normalize: bool) -> "PreparedAudio":
-        """One pass: length, sum, min and max; raises AudioError if empty, non-finite or silent."""
+             normalize: bool, min_samples: int = 1) -> "PreparedAudio":
+        """One pass: length, sum, min and max; raises AudioError if empty, shorter than `min_samples`, non-finite,
+        or silent once its mean is removed (a constant offset is no signal)."""
         count, total, low, high = 0, 0.0, np.float32(np.inf), np.float32(-np.inf)
         for block in mono_blocks(path, sample_rate, max_samples):
             if not np.all(np.isfinite(block)):
@@ -76,8 +77,12 @@ class PreparedAudio:
             low, high = min(low, block.min()), max(high, block.max())
         if count == 0:
             raise AudioError(path, "empty (zero samples)")
-        check_peak(path, float(max(abs(low), abs(high))), silence_threshold_db)
+        if count < min_samples:
+            raise AudioError(path, f"too short: {count} samples ({count / sample_rate:.3f} s) at {sample_rate} Hz; "
+                                   f"at least {min_samples} ({min_samples / sample_rate:.3f} s, one metric STFT "
+                                   f"window) are needed")
         mean, peak = normalisation_stats(total, count, float(low), float(high))
+        check_peak(path, peak, silence_threshold_db)
         return cls(str(path), sample_rate, max_samples, count, mean, peak, normalize)
 
     def normalise(self, block: torch.Tensor) -> torch.Tensor:

@@ -34,6 +34,11 @@ RANGES = {
     "examples.every_n_val": (1, INF, True, True), "examples.count": (0, INF, True, True),
     "loss.mel_l1": (0, INF, True, True), "loss.mel_hf_l1": (0, INF, True, True), "loss.stft": (0, INF, True, True),
     "loss.kl": (0, INF, True, True), "loss.hf_band_weight": (0, INF, True, True),
+    "loss.hf_cutoff_band": (0, INF, True, True), "trainer.num_nodes": (1, INF, True, True),
+    "frontend.sample_rate": (1, INF, True, True), "frontend.n_fft": (2, INF, True, True),
+    "frontend.win_length": (1, INF, True, True), "frontend.hop_length": (1, INF, True, True),
+    "frontend.n_mels": (1, INF, True, True), "frontend.fmin": (0, INF, True, True),
+    "frontend.fmax": (0, INF, False, True), "frontend.clamp_min": (0, INF, False, True),
 }
 # (model.vocoder and optim.schedule are checked where they are used, also at start-up)
 CHOICES = {"metrics.p_adjust": ("holm", "bh", "none"), "logger.mode": ("offline", "online", "disabled"),

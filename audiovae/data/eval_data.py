@@ -23,14 +23,18 @@ class EvalItem:
     sample_rate_in: int = 0
     channels_in: int = 0
     error: str = ""
+    stem: str = ""  # unique output name (data.files.output_stems)
 
 
 class EvalDataset(Dataset):
     """Items for the files at `indices` (positions in the run's full file list)."""
 
     def __init__(self, paths: Sequence[Path], keys: Sequence[str], indices: Sequence[int], frontend: MelFrontEnd,
-                 max_samples: Optional[int], silence_threshold_db: float):
+                 max_samples: Optional[int], silence_threshold_db: float, stems: Optional[Sequence[str]] = None,
+                 min_samples: int = 1):
         self.paths, self.keys, self.indices = list(paths), list(keys), list(indices)
+        self.stems = list(stems) if stems is not None else list(keys)
+        self.min_samples = min_samples
         self.frontend, self.max_samples, self.silence_threshold_db = frontend, max_samples, silence_threshold_db
 
     def __len__(self) -> int:
@@ -39,15 +43,17 @@ class EvalDataset(Dataset):
     def __getitem__(self, i: int) -> EvalItem:
         index = self.indices[i]
         path, key = self.paths[index], self.keys[index]
-        item = EvalItem(index, key, str(path))
+        item = EvalItem(index, key, str(path), stem=self.stems[index])
         try:
+            if not Path(path).exists():
+                raise AudioError(path, "no such file" + (" (a broken link)" if Path(path).is_symlink() else ""))
             try:
                 info = sf.info(str(path))
             except (sf.LibsndfileError, RuntimeError, OSError) as err:
                 raise AudioError(path, f"unreadable ({err})") from None
             item.duration_s, item.sample_rate_in, item.channels_in = info.duration, info.samplerate, info.channels
             item.audio = PreparedAudio.scan(path, self.frontend.sample_rate, self.max_samples or None,
-                                            self.silence_threshold_db, self.frontend.normalize)
+                                            self.silence_threshold_db, self.frontend.normalize, self.min_samples)
         except AudioError as err:
             item.error = err.reason
         return item

@@ -1,25 +1,96 @@
-"""Find the audio files a run works on."""
+"""Find the audio files a run works on, name them, and give each a unique name for its outputs.
+
+>>> output_stems(["a/b.wav", "a__b.wav", "same.wav", "same.flac", ".hidden.wav"])["a/b.wav"] != \
+output_stems(["a/b.wav", "a__b.wav"])["a__b.wav"]
+True
+>>> output_stems(["sub/chirp.flac", ".hidden.wav"])
+{'sub/chirp.flac': 'sub__chirp.flac', '.hidden.wav': '_.hidden.wav'}
+"""
+import fnmatch
+import hashlib
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
 
 from audiovae.errors import DataError
 
+RUN_MARKERS = (".audiovae-run", "run_hash.txt")  # a folder holding one is an audiovae run folder, never an input
 
-def find_audio_files(directory: Optional[str], patterns: Sequence[str],
-                     files: Optional[Sequence[str]] = None) -> list[Path]:
-    """The explicit `files` list if given, else every file under `directory` (recursive) matching `patterns`,
-    sorted by path so that runs and ranks agree on the order."""
+
+@dataclass
+class Discovery:
+    """The files a run evaluates, and the entries it skipped with why."""
+
+    paths: list[Path]
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+
+    def line(self) -> str:
+        """`found 18 audio files; skipped 2: notes.txt (not matched by data.patterns), …`."""
+        text = f"found {len(self.paths)} audio file{'s' if len(self.paths) != 1 else ''}"
+        if self.skipped:
+            shown = ", ".join(f"{p} ({why})" for p, why in self.skipped[:5])
+            text += f"; skipped {len(self.skipped)}: {shown}" + (", …" if len(self.skipped) > 5 else "")
+        return text
+
+
+def _matches(name: str, patterns: Sequence[str]) -> bool:
+    """Case-insensitive: `UPPER.WAV` matches `*.wav`."""
+    return any(fnmatch.fnmatch(name.lower(), pattern.lower()) for pattern in patterns)
+
+
+def is_run_folder(folder: Path) -> bool:
+    return any((folder / marker).exists() for marker in RUN_MARKERS)
+
+
+def discover_audio_files(directory: Optional[str], patterns: Sequence[str],
+                         files: Optional[Sequence[str]] = None) -> Discovery:
+    """The explicit `files` list if given (each once, in order; a missing one stays, to be reported as an error
+    row), else every file under `directory` (recursive) whose name matches `patterns` case-insensitively, sorted by
+    path so that runs and ranks agree on the order. Broken links, files the patterns do not match and anything
+    inside an audiovae run folder are skipped and listed."""
     if files:
-        return [Path(f) for f in files]
+        seen, paths, skipped = set(), [], []
+        for f in files:
+            key = str(Path(f).expanduser().absolute())
+            if key in seen:
+                skipped.append((str(f), "listed twice in data.files"))
+                continue
+            seen.add(key)
+            paths.append(Path(f).expanduser())
+        return Discovery(paths, skipped)
     if not directory:
         raise DataError("no input: set data.dir=PATH (a folder of audio) or data.files=[a.wav,b.wav]")
     root = Path(directory).expanduser()
     if not root.is_dir():
         raise DataError(f"data.dir '{directory}' is not a folder")
-    found = sorted({p for pattern in patterns for p in root.rglob(pattern) if p.is_file()})
-    if not found:
-        raise DataError(f"no files matching {list(patterns)} under data.dir '{directory}'")
-    return found
+    if is_run_folder(root):
+        raise DataError(f"data.dir '{directory}' is an audiovae run folder (its outputs are not inputs)")
+    paths, skipped, run_folders = [], [], []
+    for p in sorted(root.rglob("*")):
+        relative = p.relative_to(root).as_posix()
+        if any(p.is_relative_to(run) for run in run_folders):
+            continue
+        if p.is_dir():
+            if is_run_folder(p):
+                run_folders.append(p)
+                skipped.append((relative + "/", "an audiovae run folder"))
+            continue
+        if p.is_symlink() and not p.exists():
+            skipped.append((relative, "broken link"))
+        elif _matches(p.name, patterns):
+            paths.append(p)
+        else:
+            skipped.append((relative, "not matched by data.patterns"))
+    if not paths:
+        raise DataError(f"no files matching {list(patterns)} under data.dir '{directory}'"
+                        + (f" ({len(skipped)} other entries skipped)" if skipped else ""))
+    return Discovery(paths, skipped)
+
+
+def find_audio_files(directory: Optional[str], patterns: Sequence[str],
+                     files: Optional[Sequence[str]] = None) -> list[Path]:
+    """`discover_audio_files(...).paths`."""
+    return discover_audio_files(directory, patterns, files).paths
 
 
 def file_key(path: Path, root: Optional[str]) -> str:
@@ -33,5 +104,17 @@ def file_key(path: Path, root: Optional[str]) -> str:
 
 
 def output_stem(key: str) -> str:
-    """A flat, unique file stem for a file key: 'a/b/c.wav' -> 'a__b__c'."""
-    return str(Path(key).with_suffix("")).replace("/", "__").lstrip(".")
+    """A flat file name for a file key, extension kept: 'a/b/c.wav' -> 'a__b__c.wav', '.x.wav' -> '_.x.wav'."""
+    stem = key.replace("/", "__")
+    return "_" + stem if stem.startswith(".") else stem
+
+
+def output_stems(keys: Sequence[str]) -> dict[str, str]:
+    """A unique output name per file key: `output_stem`, and where two keys would share one (also differing only in
+    case, for case-insensitive file systems) each of them gets `-<6 hex of sha1(key)>` appended."""
+    plain = {key: output_stem(key) for key in keys}
+    counts: dict[str, int] = {}
+    for stem in plain.values():
+        counts[stem.lower()] = counts.get(stem.lower(), 0) + 1
+    return {key: stem if counts[stem.lower()] == 1 else f"{stem}-{hashlib.sha1(key.encode()).hexdigest()[:6]}"
+            for key, stem in plain.items()}

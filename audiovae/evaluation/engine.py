@@ -103,7 +103,15 @@ class FileStream:
 
     def _values(self, variant: str, accumulators: dict) -> tuple[dict, list[str]]:
         values = {name: float(acc.value()) for name, acc in accumulators.items()}
-        notes = [f"{variant}/{name}: {self.metrics[name].nan_reason}" for name, v in values.items() if math.isnan(v)]
+        notes = []
+        for name in values:
+            metric, rate = self.metrics[name], self.item.sample_rate_in
+            if metric.high_band and rate and rate / 2 <= metric.cutoff_hz:  # the input never held that band
+                values[name] = float("nan")
+                notes.append(f"{variant}/{name}: the input's rate ({rate} Hz) holds nothing above "
+                             f"{metric.cutoff_hz:g} Hz (metrics.hf_cutoff_hz): excluded")
+            elif math.isnan(values[name]):
+                notes.append(f"{variant}/{name}: {metric.nan_reason}")
         return values, notes
 
     def abort(self) -> None:
@@ -127,7 +135,7 @@ class FileStream:
             seconds = {**self.seconds[key], "metrics": own + self.shared_metric_seconds}
             if self.media.get(key) is not None:
                 self.media[key].close()
-            out[key] = FileResult(it.index, it.key, OK, notes="; ".join(shared_notes + notes),
+            out[key] = FileResult(it.index, it.key, OK, notes="; ".join(shared_notes + notes), stem=it.stem,
                                   duration_s=it.duration_s, evaluated_s=self.num_samples / self.sample_rate,
                                   sample_rate_in=it.sample_rate_in, channels_in=it.channels_in, seconds=seconds,
                                   metrics={"vocoder": shared["vocoder"][0], "base": shared["base"][0],
@@ -168,7 +176,7 @@ def evaluate_items(items: list[EvalItem], pipeline: ReconstructionPipeline, metr
         stream = streams.pop(it.index, None)
         if stream is not None:
             stream.abort()
-        done(it, {key: FileResult(it.index, it.key, ERROR, error=reason, duration_s=it.duration_s,
+        done(it, {key: FileResult(it.index, it.key, ERROR, error=reason, duration_s=it.duration_s, stem=it.stem,
                                   sample_rate_in=it.sample_rate_in, channels_in=it.channels_in) for key in keys})
 
     for it in items:

@@ -7,9 +7,9 @@ import pytorch_lightning as pl
 import torch
 import torch.distributed as dist
 from torch import nn
+from tqdm import tqdm
 
 from audiovae.data.eval_data import EvalItem
-from audiovae.data.files import output_stem
 from audiovae.evaluation.engine import Segmenting, evaluate_items
 from audiovae.evaluation.media import FileMedia
 from audiovae.evaluation.store import ResultStore
@@ -44,6 +44,13 @@ class EvalModule(pl.LightningModule):
         self._stores = {key: ResultStore(folder / "partial", rank=self.global_rank)
                         for key, folder in self.out_dirs.items()}
         self.results = {key: [] for key in self.out_dirs}
+        loader = self.trainer.test_dataloaders
+        loader = loader[0] if isinstance(loader, (list, tuple)) else loader
+        settings = f" ({len(self.out_dirs)} settings)" if len(self.out_dirs) > 1 else ""
+        rank = f" [rank {self.global_rank}/{self.trainer.world_size}]" if self.trainer.world_size > 1 else ""
+        self._progress = tqdm(total=len(loader.sampler), desc=f"evaluating{settings}{rank}", unit="file",
+                              disable=not self.trainer.is_global_zero, dynamic_ncols=True,
+                              bar_format="{desc}: {n_fmt}/{total_fmt} files [{elapsed}<{remaining}]{postfix}")
 
     def _needed(self, batch: list[EvalItem]) -> dict[str, nn.Module]:
         return {key: chain for key, chain in self.enhancers.items()
@@ -65,13 +72,19 @@ class EvalModule(pl.LightningModule):
             result.fingerprint = self.fingerprints.get(result.file, "")
             self._stores[key].append(result)
             self.results[key].append(result)
+        if key == next(iter(self.out_dirs)):  # one tick per file, whatever the number of settings
+            self._progress.set_postfix_str(result.file + ("" if result.status == "ok" else " (error)"), refresh=False)
+            self._progress.update(1)
+
+    def on_test_end(self) -> None:
+        self._progress.close()
 
     def _media(self, key: str, item: EvalItem, frames: int) -> Optional[FileMedia]:
         """Where a file's audio and plot go as it streams out; None for a file this setting already has."""
         plot = self.save_plots and item.index < self.max_plots
         if item.key in self.done[key] or not (self.save_audio or plot):
             return None
-        return FileMedia(self.out_dirs[key], output_stem(item.key), item.key, self.pipeline.frontend.sample_rate,
+        return FileMedia(self.out_dirs[key], item.stem, item.key, self.pipeline.frontend.sample_rate,
                          frames, item.audio.num_samples, audio=self.save_audio, plot=plot)
 
     def on_test_epoch_end(self) -> None:

@@ -1,5 +1,5 @@
 """The outputs of one evaluated setting: results.csv, summary.json, plots/summary.png, report.md and its W&B run."""
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
@@ -23,6 +23,7 @@ class RunInfo:
     device: str
     world_size: int
     wall_s: float
+    skipped_inputs: list = field(default_factory=list)  # (path, reason) of entries discovery skipped
 
 
 def build_summary(setting: Setting, results: Sequence[FileResult], new: Sequence[FileResult], info: RunInfo) -> dict:
@@ -39,6 +40,7 @@ def build_summary(setting: Setting, results: Sequence[FileResult], new: Sequence
                 "throughput_audio_s_per_s": new_audio_s / info.wall_s if new_audio_s else None,
                 "resumed_files": len(results) - len(new), "config": OmegaConf.to_container(cfg, resolve=True)},
         "counts": {"files": len(results), "ok": len(ok), "failed": len(results) - len(ok)},
+        "skipped_inputs": [{"path": p, "reason": why} for p, why in info.skipped_inputs],
         "statistics": {"alpha": cfg.metrics.alpha, "p_adjust": cfg.metrics.p_adjust,
                        "tie_tolerance": cfg.metrics.tie_tolerance, "bootstrap_samples": cfg.metrics.bootstrap_samples},
         "metrics": summarize_metrics(results, cfg.metrics.names, cfg.metrics.bootstrap_samples, cfg.seed,

@@ -11,7 +11,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from audiovae.data.eval_data import EvalDataModule, EvalDataset
-from audiovae.data.files import file_key, find_audio_files
+from audiovae.data.files import Discovery, discover_audio_files, file_key, output_stems
 from audiovae.data.segments import segment_samples
 from audiovae.enhancers.registry import build_enhancer
 from audiovae.errors import ConfigError
@@ -27,7 +27,7 @@ from audiovae.models.factory import build_enhanced_vae, build_frontend
 from audiovae.pipeline import ReconstructionPipeline
 from audiovae.reporting.records import FileResult
 from audiovae.reporting.tracking import check_logger
-from audiovae.runs import is_launcher_process, prepare_out_dir, resolve_out_dir, run_hash
+from audiovae.runs import is_launcher_process, prepare_out_dir, resolve_out_dir, run_hash, run_lock
 
 
 @dataclass
@@ -70,30 +70,43 @@ class EvalSetup:
 
     paths: list[Path]
     keys: list[str]
+    stems: list[str]
+    discovery: Discovery
     pipeline: ReconstructionPipeline
     segmenting: Segmenting
     metrics: dict
 
 
 def build_setup(cfg: DictConfig) -> EvalSetup:
-    paths = find_audio_files(cfg.data.dir, cfg.data.patterns, cfg.data.files)
+    discovery = discover_audio_files(cfg.data.dir, cfg.data.patterns, cfg.data.files)
+    paths = discovery.paths
     keys = [file_key(p, cfg.data.dir) for p in paths]
+    stems = output_stems(keys)
     model = build_enhanced_vae(cfg.model, cfg.enhancement, cfg.frontend)
     pipeline = ReconstructionPipeline(build_frontend(cfg.frontend, model.downsampling), model)
     metric_args = dict(sample_rate=cfg.frontend.sample_rate, hf_cutoff_hz=cfg.metrics.hf_cutoff_hz,
                        lsd_n_fft=cfg.metrics.lsd_n_fft, lsd_hop=cfg.metrics.lsd_hop,
                        spectrum_n_fft=cfg.metrics.spectrum_n_fft, spectrum_hop=cfg.metrics.spectrum_hop)
     metrics = {name: build_metric(name, **metric_args) for name in cfg.metrics.names}
-    return EvalSetup(paths, keys, pipeline, segmenting_for(cfg, model.downsampling), metrics)
+    return EvalSetup(paths, keys, [stems[k] for k in keys], discovery, pipeline,
+                     segmenting_for(cfg, model.downsampling), metrics)
+
+
+def min_samples(metrics: dict) -> int:
+    """The shortest clip every configured metric is defined on: the longest STFT window among them (2048 samples
+    at the defaults: 0.128 s at 16 kHz)."""
+    return max([1, *(m.min_samples for m in metrics.values())])
 
 
 def run_test(cfg: DictConfig, setup: EvalSetup, module: EvalModule, todo: list[int]) -> tuple[pl.Trainer, float]:
     """Trainer.test of `module` over the files at positions `todo`; returns the trainer and the wall seconds."""
     max_samples = None if cfg.data.chunking else setup.segmenting.segment
     frontend = setup.pipeline.frontend
-    dataset = EvalDataset(setup.paths, setup.keys, todo, frontend, max_samples, cfg.data.silence_threshold_db)
+    dataset = EvalDataset(setup.paths, setup.keys, todo, frontend, max_samples, cfg.data.silence_threshold_db,
+                          setup.stems, min_samples=min_samples(setup.metrics))
     trainer = pl.Trainer(**OmegaConf.to_container(cfg.trainer), logger=False, use_distributed_sampler=False,
-                         enable_checkpointing=False, enable_model_summary=False, inference_mode=True)
+                         enable_checkpointing=False, enable_model_summary=False, inference_mode=True,
+                         enable_progress_bar=False)  # EvalModule shows progress per file, with an ETA
     start = time.perf_counter()
     if todo:
         with warnings.catch_warnings():
@@ -144,15 +157,23 @@ def run_evaluation(cfg: DictConfig) -> EvalOutcome:
     settings = plan_settings(cfg, out_dir, hash_)
     setup = build_setup(cfg)
     if is_launcher_process():
+        print(setup.discovery.line())
         prepare_out_dir(cfg, out_dir, hash_)
+    with run_lock(out_dir):
+        return _evaluate_and_report(cfg, out_dir, hash_, settings, setup)
+
+
+def _evaluate_and_report(cfg: DictConfig, out_dir: Path, hash_: str, settings: Sequence[Setting],
+                         setup: EvalSetup) -> EvalOutcome:
+    if is_launcher_process():
         for s in settings:
             if s.out_dir != out_dir:
                 prepare_out_dir(s.config, s.out_dir, s.run_hash)
-
     evaluated, info = evaluate_settings(cfg, setup, settings)
     if evaluated is None:
         return EvalOutcome.of_worker_rank(out_dir)
     job_type = "sweep" if cfg.sweep else "eval"
+    info.skipped_inputs = setup.discovery.skipped
     summaries = {s.name: write_setting_outputs(s, *evaluated[s.name], info, job_type) for s in settings}
     counts = summaries[settings[-1].name]["counts"]
     if not cfg.sweep:

@@ -31,6 +31,12 @@ class PerItemMetric(Metric):
     unit: ClassVar[str] = ""
     nan_reason: ClassVar[str] = ""            # the one case in which an item's value is undefined
     name: str
+    high_band: ClassVar[bool] = False  # measures only the band above `cutoff_hz` (undefined for inputs without one)
+
+    @property
+    def min_samples(self) -> int:
+        """The shortest clip this metric is defined on (its longest STFT window; 1 without one)."""
+        return int(getattr(self, "n_fft", 1))
 
     def __init_subclass__(cls, **kwargs: Any):
         super().__init_subclass__(**kwargs)

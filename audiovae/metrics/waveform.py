@@ -35,6 +35,7 @@ class HFRetention(PerItemMetric):
 
     name, direction, target, unit, delta_kind = "hf_retention", TARGET, 100.0, "%", ABSOLUTE
     nan_reason = "reference has no content above the cutoff"
+    high_band = True
     plot_lower_bound = 0.0
 
     def __init__(self, sample_rate: int, cutoff_hz: Optional[float] = None, power: bool = False, n_fft: int = 2048,
@@ -76,6 +77,7 @@ class LSD(PerItemMetric):
         self.sample_rate, self.n_fft, self.hop, self.band = sample_rate, n_fft, hop, band
         self.cutoff_hz = sample_rate / 4 if cutoff_hz is None else cutoff_hz
         band_mask(1, n_fft, sample_rate, band, self.cutoff_hz)  # validates `band`
+        self.high_band = band == "high"
 
     def accumulator(self) -> LSDSums:
         return LSDSums(self.sample_rate, self.n_fft, self.hop, self.band, self.cutoff_hz)
@@ -91,6 +93,7 @@ class MelDistance(PerItemMetric):
     def __init__(self, sample_rate: int, **kwargs):
         super().__init__(**kwargs)
         self.sample_rate = sample_rate
+        self.n_fft = max(WINDOW_LENGTHS)  # its longest scale
 
     def accumulator(self) -> MelDistanceSums:
         return MelDistanceSums(self.sample_rate, WINDOW_LENGTHS, N_MELS)

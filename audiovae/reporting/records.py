@@ -40,6 +40,7 @@ class FileResult:
     metrics: dict = field(default_factory=dict)  # variant -> metric -> value
     bands: dict = field(default_factory=dict)  # variant (base, enhanced) -> per mel band retention (dB), low to high
     fingerprint: str = ""  # of the file's bytes when evaluated: resume re-evaluates a file whose content changed
+    stem: str = ""  # its unique output name: audio/<stem>.<variant>.wav, plots/<stem>.png
 
     def value(self, variant: str, name: str) -> float:
         return self.metrics.get(variant, {}).get(name, float("nan"))

@@ -1,6 +1,6 @@
 """report.md: a readable account of an evaluation, with a conclusion computed from the numbers."""
-import math
 from pathlib import Path
+from urllib.parse import quote
 from typing import Sequence
 
 from audiovae.data.files import output_stem
@@ -36,9 +36,9 @@ def _file_section(result: FileResult, names: Sequence[str], plots_dir: Path | No
                      f"{fmt(result.value('enhanced', n))} | {delta} |")
     if result.notes:
         lines += ["", f"Notes: {result.notes}"]
-    stem = output_stem(result.file)
-    if plots_dir is not None and (plots_dir / f"{stem}.png").exists():
-        lines += ["", f"![{result.file}](plots/{stem}.png)"]
+    stem = result.stem or output_stem(result.file)
+    if plots_dir is not None and (plots_dir / f"{stem}.png").exists():  # a link that works for any name
+        lines += ["", f"![{result.file}](plots/{quote(stem)}.png)"]
     return lines
 
 

@@ -166,7 +166,7 @@ def files_table(results: Sequence[FileResult], metric_names: Sequence[str], out_
     media_columns = [f"audio_{v}" for v in AUDIO_VARIANTS] + ["spectrogram"]
     table = wandb.Table(columns=scalar_columns + media_columns)
     for i, (result, row) in enumerate(zip(results, rows)):
-        stem = output_stem(result.file)
+        stem = result.stem or output_stem(result.file)
         media = [None] * len(media_columns)
         if result.status == OK and i < max_media_rows:
             if log_audio:

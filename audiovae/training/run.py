@@ -14,7 +14,7 @@ from audiovae.errors import ConfigError
 from audiovae.models.factory import build_enhanced_vae, build_frontend
 from audiovae.reporting.summary import package_versions, write_json
 from audiovae.reporting.tracking import check_logger, finish_run, make_wandb_logger, training_run_id
-from audiovae.runs import is_launcher_process, prepare_out_dir, resolve_out_dir, run_hash
+from audiovae.runs import is_launcher_process, prepare_out_dir, resolve_out_dir, run_hash, run_lock
 from audiovae.training.examples import ValidationExamples
 from audiovae.training.export import export_from_checkpoint, load_checkpoint
 from audiovae.training.losses import ReconstructionLoss
@@ -90,7 +90,8 @@ def run_training(cfg: DictConfig) -> TrainOutcome:
         define_summaries(logger.experiment, cfg)
     failed = True
     try:
-        outcome = _fit_and_export(cfg, out_dir, hash_, ckpt_path, module, datamodule, logger)
+        with run_lock(out_dir):
+            outcome = _fit_and_export(cfg, out_dir, hash_, ckpt_path, module, datamodule, logger)
         failed = False
         return outcome
     finally:
