@@ -99,6 +99,6 @@ def test_compare_works_as_a_module_and_logs_to_wandb_offline(two_runs, tmp_path)
     done = subprocess.run([sys.executable, "-m", "audiovae.compare", str(a), str(b), "--out", str(tmp_path / "c"),
                            "--wandb", "--bootstrap", "100"], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert "| snr ↑ | gain10 | gain16 |" in done.stdout
+    assert "| snr (dB) ↑ | gain10 | gain16 |" in done.stdout  # every metric cell says its unit
     logged = read_offline_run(next((tmp_path / "c" / "wandb").glob("offline-run-*")))
     assert logged["job_type"] == "compare" and "compare/metrics" in logged["tables"]

@@ -136,6 +136,8 @@ def test_an_identity_setting_in_a_sweep_is_the_base_exactly(clips, tmp_path):
     assert all(r[f"delta_{m}"] == 0 for r in rows for m in summary["metrics"])
     sweep = {r["setting"]: r for r in read_csv(tmp_path / "s" / "sweep.csv")}
     assert sweep["gain=1.0"]["lsd_hf_wins"] == 0 and sweep["gain=1.0"]["lsd_hf_verdict"] == "unchanged"
+    assert sweep["gain=1.0"]["snr_delta_unit"] == "dB" and sweep["gain=1.0"]["lsd_delta_unit"] == "%"
+    assert sweep["gain=1.0"]["hf_retention_unit"] == "dB"  # its base/enhanced columns: distances to 100 %
 
 
 def test_per_band_retention_shows_where_a_mel_shelf_adds_energy(clips, tmp_path):

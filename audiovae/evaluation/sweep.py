@@ -31,6 +31,8 @@ def sweep_rows(settings: Sequence[Setting], summaries: dict[str, dict]) -> list[
             row.update({f"{metric}_{column}": m["comparison"][key] for key, column in COMPARISON_COLUMNS.items()})
             row[f"{metric}_improvement"] = metric_improvement(summaries[s.name], metric)
             row[f"{metric}_verdict"] = m["verdict"]["outcome"]
+            row[f"{metric}_unit"] = m["score_unit"]  # of <metric>_base/_enhanced (a target metric: dB off it)
+            row[f"{metric}_delta_unit"] = m["delta_unit"]  # of <metric>_delta, _ci_*, _median_delta, _improvement
         rows.append(row)
     return rows
 

@@ -86,7 +86,7 @@ def _median_cell(c: dict, unit: str) -> str:
 
 def comparison_table(lines: Sequence[ComparisonLine], a: str = "base", b: str = "enhanced",
                      delta: str = "Δ", wins: str = "better in") -> list[str]:
-    """A markdown table: metric (and which way is better), labels, extra columns (numbers, or text as given),
+    """A markdown table: metric (its unit, and which way is better), labels, extra columns (numbers, or text),
     mean of A and of B, the headline Δ with its unit, in how many files B is better (ties within the numerical
     tolerance), the 95 % bootstrap CI of Δ, the median per-file difference with its CI (effect size), the
     Wilcoxon p and the p corrected for the metrics tested together."""
@@ -98,7 +98,7 @@ def comparison_table(lines: Sequence[ComparisonLine], a: str = "base", b: str = 
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for line in lines:
         c, unit = line.comparison, delta_unit(line.metric)
-        cells = [metric_label(line.metric), *(str(line.labels[k]) for k in label_names),
+        cells = [metric_label(line.metric, unit=True), *(str(line.labels[k]) for k in label_names),
                  *(fmt(line.extra[k]) if not isinstance(line.extra[k], str) else line.extra[k] for k in extra_names),
                  _mean_cell(line, 0), _mean_cell(line, 1), signed_delta(c["headline_delta"], unit), _better_in(c),
                  f"[{fmt(c['ci_low'])}, {fmt(c['ci_high'])}]", _median_cell(c, scoring(line.metric).unit),
