@@ -2,7 +2,6 @@
 seeded random moments and rerun, two runs on one folder, and a killed training resumed. Each asserts every row's
 status and reason, that good files equal their evaluation alone, the exit status, and that nothing outside out_dir
 was written and no user file changed."""
-import json
 import os
 import random
 import signal
