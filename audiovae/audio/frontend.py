@@ -33,9 +33,15 @@ class MelFrontEnd(nn.Module):
         super().__init__()
         self.sample_rate, self.n_fft, self.win_length, self.hop_length = sample_rate, n_fft, win_length, hop_length
         self.n_mels, self.clamp_min, self.normalize, self.frame_multiple = n_mels, clamp_min, normalize, frame_multiple
+        self.fmin, self.fmax = fmin, fmax
         mel = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, norm="slaney")
         self.register_buffer("mel_basis", torch.from_numpy(mel).double(), persistent=False)
         self.register_buffer("window", torch.hann_window(win_length, dtype=torch.float64), persistent=False)
+
+    @property
+    def band_centres(self) -> np.ndarray:
+        """Centre frequency (Hz) of each mel band, low to high."""
+        return mel_band_centres(self.n_mels, self.fmin, self.fmax)
 
     def prepare(self, waveform: torch.Tensor) -> torch.Tensor:
         """AudioLDM's waveform normalisation of one clip `[N]`: 0.5 · (x − mean) / (max|x − mean| + 1e-8).

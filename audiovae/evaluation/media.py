@@ -13,19 +13,17 @@ class FileMedia:
     under `out_dir`. Feed consecutive chunks with `add`; `close()` finishes the files and draws the plot."""
 
     def __init__(self, out_dir: Path, stem: str, title: str, sample_rate: int, frames: int, num_samples: int,
-                 audio: bool, plot: bool):
+                 audio: bool, plot: bool, hz=None, cutoff_hz: float = 0.0):
         self.title, self.plot_path = title, out_dir / "plots" / f"{stem}.png"
         self.writers = {name: wav_writer(out_dir / "audio" / f"{stem}.{name}.wav", sample_rate)
                         for name in WAVE_NAMES} if audio else {}
-        self.plot = FilePlot(frames, num_samples / sample_rate, sample_rate) if plot else None
+        self.plot = FilePlot(frames, num_samples / sample_rate, hz, cutoff_hz) if plot else None
 
     def add(self, waves: Mapping[str, torch.Tensor], mels: Mapping[str, torch.Tensor]) -> None:
         """The next samples of every waveform in WAVE_NAMES and the next `[t, F]` frames of every log-mel."""
         for name, chunk in waves.items():
             if name in self.writers:
                 self.writers[name].write(chunk.detach().float().cpu().numpy())
-            if self.plot is not None:
-                self.plot.add_wave(name, chunk)
         if self.plot is not None:
             for name, chunk in mels.items():
                 self.plot.add_mel(name, chunk)

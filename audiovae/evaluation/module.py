@@ -84,8 +84,12 @@ class EvalModule(pl.LightningModule):
         plot = self.save_plots and item.index < self.max_plots
         if item.key in self.done[key] or not (self.save_audio or plot):
             return None
-        return FileMedia(self.out_dirs[key], item.stem, item.key, self.pipeline.frontend.sample_rate,
-                         frames, item.audio.num_samples, audio=self.save_audio, plot=plot)
+        frontend = self.pipeline.frontend
+        cutoff = next((m.cutoff_hz for m in self.metrics.values() if getattr(m, "cutoff_hz", None)),
+                      frontend.sample_rate / 4)  # metrics.hf_cutoff_hz
+        return FileMedia(self.out_dirs[key], item.stem, item.key, frontend.sample_rate, frames,
+                         item.audio.num_samples, audio=self.save_audio, plot=plot, hz=frontend.band_centres,
+                         cutoff_hz=cutoff)
 
     def on_test_epoch_end(self) -> None:
         if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:

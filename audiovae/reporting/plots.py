@@ -12,26 +12,26 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from audiovae.metrics.functional.frames import StftStream  # noqa: E402
 from audiovae.reporting.format import metric_label  # noqa: E402
 
 MEL_NAMES = ("reference", "base", "enhanced")
-WAVE_NAMES = ("reference", "vocoder", "base", "enhanced")
+WAVE_NAMES = ("reference", "vocoder", "base", "enhanced")  # the audio each file writes
 
 
 @dataclass
 class FilePlot:
-    """What a file's figure shows, gathered as its signals stream in, in memory bounded by `columns` whatever
-    the file's length: log-mels averaged over blocks of frames into at most `columns` time columns, and each
-    waveform's mean power spectrum (Hann `n_fft`, hop n_fft/4: Welch's estimate)."""
+    """What a file's figure shows, gathered as its log-mels stream in, in memory bounded by `columns` whatever the
+    file's length: log-mels averaged over blocks of frames into at most `columns` time columns, and per mel band
+    the energy Σ_t exp(2·log-mel) of each (for the per-band retention, as `metrics.functional.BandEnergySums`).
+    `hz` are the mel bands' centre frequencies, `cutoff_hz` the high band's lower edge."""
 
     frames: int  # the file's log-mel frames
     seconds: float  # its duration
-    sample_rate: int
+    hz: np.ndarray
+    cutoff_hz: float
     columns: int = 1200
-    n_fft: int = 2048
     _mels: dict = field(default_factory=dict)  # name -> (sum [columns, F], count [columns], frames seen)
-    _spectra: dict = field(default_factory=dict)  # name -> (StftStream, power sum [bins], frame count)
+    _bands: dict = field(default_factory=dict)  # name -> BandEnergySums against the reference
 
     @property
     def block(self) -> int:
@@ -46,54 +46,73 @@ class FilePlot:
         total.index_add_(0, column, chunk)
         count.index_add_(0, column, torch.ones(chunk.shape[0]))
         self._mels[name] = (total, count, seen + chunk.shape[0])
-
-    def add_wave(self, name: str, chunk: torch.Tensor) -> None:
-        """The next samples of waveform `name`."""
-        stream, power, count = self._spectra.get(name) or (StftStream(self.n_fft, self.n_fft // 4), 0.0, 0)
-        frames = stream.push(chunk.detach().double().cpu())
-        self._spectra[name] = (stream, power + (frames.abs() ** 2).sum(-1), count + frames.shape[-1])
+        energy = torch.exp(2 * chunk.double()).sum(0)
+        self._bands[name] = energy if name not in self._bands else self._bands[name] + energy
 
     def mel(self, name: str) -> np.ndarray:
         total, count, _ = self._mels[name]
         return (total / count.clamp(min=1)[:, None]).numpy()
 
-    def spectrum_db(self, name: str) -> tuple[np.ndarray, np.ndarray]:
-        """Frequencies (Hz) and the mean power spectrum (dB) of waveform `name`; the stream is finished here."""
-        stream, power, count = self._spectra[name]
-        frames = stream.finish()
-        power, count = power + (frames.abs() ** 2).sum(-1), count + frames.shape[-1]
-        self._spectra[name] = (stream, power, count)
-        freqs = np.arange(self.n_fft // 2 + 1) * self.sample_rate / self.n_fft
-        return freqs, 10 * np.log10((power / max(count, 1)).numpy() + 1e-12)
+    def retention_db(self, name: str) -> np.ndarray:
+        """Per mel band, 10·log10(energy of `name` / energy of the reference) in dB."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return 10 * np.log10(self._bands[name].numpy() / self._bands["reference"].numpy())
 
     @classmethod
-    def of_signals(cls, signals, sample_rate: int) -> "FilePlot":
+    def of_signals(cls, signals, hz: np.ndarray, cutoff_hz: float, sample_rate: int) -> "FilePlot":
         """A FilePlot of whole signals (an object with the attributes of MEL_NAMES as `<name>_mel` `[1, 1, T, F]`
-        and of WAVE_NAMES as waveforms `[N]`)."""
+        and `reference` as a waveform `[N]`)."""
         mels = {name: getattr(signals, f"{name}_mel")[0, 0] for name in MEL_NAMES}
-        plot = cls(frames=mels["reference"].shape[0], seconds=signals.reference.shape[-1] / sample_rate,
-                   sample_rate=sample_rate)
+        plot = cls(frames=mels["reference"].shape[0], seconds=signals.reference.shape[-1] / sample_rate, hz=hz,
+                   cutoff_hz=cutoff_hz)
         for name, mel in mels.items():
             plot.add_mel(name, mel)
-        for name in WAVE_NAMES:
-            plot.add_wave(name, getattr(signals, name))
         return plot
 
 
+DB_PER_NEPER = 20 / math.log(10)  # a natural-log magnitude difference in dB
+
+
+def _hz_axis(ax, hz: np.ndarray, cutoff_hz: float) -> None:
+    """Mel-band y axis labelled in Hz (mel-spaced ticks) with a line at the cutoff."""
+    ticks = [f for f in (0, 250, 500, 1000, 2000, 4000, 8000, 16000, 24000) if hz[0] <= f <= hz[-1]]
+    ax.set_yticks(np.interp(ticks, hz, np.arange(len(hz))) + 0.5,
+                  [f"{f // 1000}k" if f >= 1000 else str(f) for f in ticks])
+    ax.axhline(np.interp(cutoff_hz, hz, np.arange(len(hz))) + 0.5, color="w", linewidth=0.8, linestyle="--")
+    ax.set_ylabel("Hz")
+
+
 def plot_file(path: Path, plot: FilePlot, title: str) -> Path:
-    """Log-mel of reference / base / enhanced side by side, and the mean spectrum (dB vs Hz) of all four."""
-    fig, axes = plt.subplots(1, 4, figsize=(18, 3.8), gridspec_kw={"width_ratios": [1, 1, 1, 1.2]})
+    """Top: log-mels of reference, base and enhanced (one colour scale). Bottom: |base − reference| and
+    |enhanced − reference| in dB (one colour scale) and their difference (blue: enhanced closer, red: farther).
+    Right: energy kept per band (dB, 0 = the reference's). Mel axes in Hz, the dashed line at the cutoff."""
+    fig = plt.figure(figsize=(19, 7))
+    grid = fig.add_gridspec(2, 4, width_ratios=[1, 1, 1, 1.1])
     mels = {name: plot.mel(name) for name in MEL_NAMES}
+    extent = (0, plot.seconds, 0, mels["reference"].shape[1])
     low, high = float(mels["reference"].min()), float(mels["reference"].max())
-    for ax, (name, mel) in zip(axes, mels.items()):
-        image = ax.imshow(mel.T, origin="lower", aspect="auto", vmin=low, vmax=high, cmap="magma",
-                          extent=(0, plot.seconds, 0, mel.shape[1]))
-        ax.set(title=f"{name} log-mel", xlabel="s", ylabel="mel band")
-    fig.colorbar(image, ax=axes[2], fraction=0.046)
-    for name in WAVE_NAMES:
-        axes[3].plot(*plot.spectrum_db(name), label=name, linewidth=1)
-    axes[3].set(title="mean spectrum", xlabel="Hz", ylabel="dB")
-    axes[3].legend(fontsize=8)
+    errors = {name: DB_PER_NEPER * np.abs(mels[name] - mels["reference"]) for name in ("base", "enhanced")}
+    top = max(1e-6, float(np.percentile(np.concatenate([e.ravel() for e in errors.values()]), 99)))
+    change = errors["enhanced"] - errors["base"]
+    spread = max(1e-6, float(np.percentile(np.abs(change), 99)))
+    panels = [(0, i, f"{name} log-mel", mels[name], "magma", low, high) for i, name in enumerate(MEL_NAMES)]
+    panels += [(1, 0, "|base − reference| (dB)", errors["base"], "viridis", 0, top),
+               (1, 1, "|enhanced − reference| (dB)", errors["enhanced"], "viridis", 0, top),
+               (1, 2, "enhanced error − base error (dB)", change, "RdBu_r", -spread, spread)]
+    for row, col, name, image, cmap, vmin, vmax in panels:
+        ax = fig.add_subplot(grid[row, col])
+        shown = ax.imshow(image.T, origin="lower", aspect="auto", cmap=cmap, vmin=vmin, vmax=vmax, extent=extent)
+        ax.set(title=name, xlabel="s")
+        _hz_axis(ax, plot.hz, plot.cutoff_hz)
+        if col == 2 or (row == 1 and col == 1):
+            fig.colorbar(shown, ax=ax, fraction=0.046)
+    ax = fig.add_subplot(grid[:, 3])
+    for i, name in enumerate(("base", "enhanced")):
+        ax.plot(plot.hz, plot.retention_db(name), color=f"C{i}", linewidth=1.6, label=name)
+    ax.axhline(0, color="0.3", linewidth=0.9, linestyle="--")
+    ax.axvline(plot.cutoff_hz, color="0.3", linewidth=0.9, linestyle=":")
+    ax.set(title="energy kept per mel band", xlabel="Hz", ylabel="dB relative to the reference")
+    ax.legend(fontsize=8)
     fig.suptitle(title)
     return save_figure(fig, path)
 

@@ -54,8 +54,8 @@ class ValidationExamples(pl.Callback):
         rows = []
         for i in range(min(self.count, waveform.shape[0])):
             signals = FileSignals.of_outputs(outputs, self.key, waveform, i, int(lengths[i]), frontend.hop_length)
-            png = plot_file(self.folder / f"step{step:07d}_{i}.png", FilePlot.of_signals(signals, frontend.sample_rate),
-                            f"val example {i}, step {step}")
+            shown = FilePlot.of_signals(signals, frontend.band_centres, frontend.sample_rate / 4, frontend.sample_rate)
+            png = plot_file(self.folder / f"step{step:07d}_{i}.png", shown, f"val example {i}, step {step}")
             audio = [wandb.Audio(x.float().cpu().numpy(), sample_rate=frontend.sample_rate)
                      for x in (signals.reference, signals.base, signals.enhanced)]
             rows.append([i, *audio, wandb.Image(str(png))])
