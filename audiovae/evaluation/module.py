@@ -14,6 +14,7 @@ from audiovae.evaluation.engine import Segmenting, evaluate_items
 from audiovae.evaluation.media import FileMedia
 from audiovae.evaluation.store import ResultStore
 from audiovae.metrics.base import PerItemMetric
+from audiovae.metrics.functional.frames import hf_cutoff
 from audiovae.pipeline import ReconstructionPipeline
 from audiovae.reporting.records import FileResult
 
@@ -27,7 +28,7 @@ class EvalModule(pl.LightningModule):
     def __init__(self, pipeline: ReconstructionPipeline, metrics: dict[str, PerItemMetric], segmenting: Segmenting,
                  enhancers: Mapping[str, nn.Module], out_dirs: Mapping[str, Path], save_audio: bool,
                  save_plots: bool, max_plots: int, seed: int, done: Optional[Mapping[str, set]] = None,
-                 fingerprints: Optional[Mapping[str, str]] = None):
+                 fingerprints: Optional[Mapping[str, str]] = None, cutoff_hz: Optional[float] = None):
         super().__init__()
         self.pipeline, self.segmenting, self.out_dirs = pipeline, segmenting, dict(out_dirs)
         self.metrics = metrics  # used as functions only: not registered as submodules
@@ -35,6 +36,7 @@ class EvalModule(pl.LightningModule):
         self.fingerprints = dict(fingerprints or {})  # file key -> content fingerprint, stored with its row
         self.done = {key: set(done.get(key, ())) if done else set() for key in self.out_dirs}
         self.save_audio, self.save_plots, self.max_plots, self.seed = save_audio, save_plots, max_plots, seed
+        self.cutoff_hz = hf_cutoff(pipeline.frontend.sample_rate, cutoff_hz)  # the line in file plots
         self.results: dict[str, list[FileResult]] = {}
         self._stores: dict[str, ResultStore] = {}
 
@@ -85,11 +87,9 @@ class EvalModule(pl.LightningModule):
         if item.key in self.done[key] or not (self.save_audio or plot):
             return None
         frontend = self.pipeline.frontend
-        cutoff = next((m.cutoff_hz for m in self.metrics.values() if getattr(m, "cutoff_hz", None)),
-                      frontend.sample_rate / 4)  # metrics.hf_cutoff_hz
         return FileMedia(self.out_dirs[key], item.stem, item.key, frontend.sample_rate, frames,
                          item.audio.num_samples, audio=self.save_audio, plot=plot, hz=frontend.band_centres,
-                         cutoff_hz=cutoff)
+                         cutoff_hz=self.cutoff_hz)
 
     def on_test_epoch_end(self) -> None:
         if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:

@@ -8,6 +8,7 @@ from omegaconf import OmegaConf
 from audiovae.audio.frontend import mel_band_centres
 from audiovae.enhancers.serialization import read_provenance
 from audiovae.evaluation.settings import Setting
+from audiovae.metrics.functional.frames import hf_cutoff
 from audiovae.reporting.bands import band_table, summarize_bands, write_band_csv
 from audiovae.reporting.plots import paired_plot, plot_band_retention
 from audiovae.reporting.records import OK, FileResult, column_units, to_row, write_csv
@@ -49,16 +50,13 @@ def build_summary(setting: Setting, results: Sequence[FileResult], new: Sequence
     }
     summary["counts"]["nan_values"] = sum(v["excluded"] for m in summary["metrics"].values()
                                           for v in m["variants"].values())
-    summary["band_retention"] = summarize_bands(band_table(results), band_centres(cfg), cutoff_hz(cfg))
+    summary["band_retention"] = summarize_bands(band_table(results), band_centres(cfg),
+                                                hf_cutoff(cfg.frontend.sample_rate, cfg.metrics.hf_cutoff_hz))
     return summary
 
 
 def band_centres(cfg) -> np.ndarray:
     return mel_band_centres(cfg.frontend.n_mels, cfg.frontend.fmin, cfg.frontend.fmax)
-
-
-def cutoff_hz(cfg) -> float:
-    return cfg.metrics.hf_cutoff_hz if cfg.metrics.hf_cutoff_hz is not None else cfg.frontend.sample_rate / 4
 
 
 def swept_keys(values: dict) -> dict:

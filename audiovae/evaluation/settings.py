@@ -77,6 +77,11 @@ def setting_config(cfg: DictConfig, values: dict[str, Any], out_dir: Path, group
     return one
 
 
+def sweep_group(hash_: str) -> str:
+    """The W&B group of a sweep's runs (every setting and the summary), unless `logger.group` is set."""
+    return f"sweep-{hash_}"
+
+
 def plan_settings(cfg: DictConfig, out_dir: Path, hash_: str) -> list[Setting]:
     """The settings of a run: itself (a plain evaluation), or each sweep combination under `settings/<name>/`."""
     if not cfg.sweep:
@@ -87,6 +92,6 @@ def plan_settings(cfg: DictConfig, out_dir: Path, hash_: str) -> list[Setting]:
         raise ConfigError("config key 'sweep': two settings have the same name; give distinct values")
     settings = []
     for name, values in zip(names, grid):
-        config = setting_config(cfg, values, out_dir / "settings" / name, f"sweep-{hash_}")
+        config = setting_config(cfg, values, out_dir / "settings" / name, sweep_group(hash_))
         settings.append(Setting(name, config, Path(config.out_dir), run_hash(config, EVAL_IGNORE), values))
     return settings

@@ -8,7 +8,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from audiovae.evaluation.selection import metric_improvement, select_best
-from audiovae.evaluation.settings import Setting
+from audiovae.evaluation.settings import Setting, sweep_group
 from audiovae.reporting.format import ComparisonLine, comparison_table, delta_unit, metric_label
 from audiovae.reporting.plots import metric_panels, save_figure
 from audiovae.reporting.records import write_csv
@@ -84,8 +84,8 @@ def write_best(out_dir: Path, best: Setting) -> None:
 def summary_logger(cfg: DictConfig, hash_: str) -> DictConfig:
     """The summary run's logger settings: in the sweep's W&B group, named after the sweep folder's group."""
     logger = OmegaConf.create(OmegaConf.to_container(cfg.logger))
-    logger.group = cfg.logger.group or f"sweep-{hash_}"
-    logger.name = cfg.logger.name or f"sweep-{hash_}-summary"
+    logger.group = cfg.logger.group or sweep_group(hash_)
+    logger.name = cfg.logger.name or f"{sweep_group(hash_)}-summary"
     return logger
 
 

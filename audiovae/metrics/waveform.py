@@ -2,7 +2,7 @@
 from typing import Optional
 
 from audiovae.metrics.base import ABSOLUTE, HIGHER, LOWER, PERCENT, TARGET, PerItemMetric
-from audiovae.metrics.functional.frames import band_mask
+from audiovae.metrics.functional.frames import band_mask, hf_cutoff
 from audiovae.metrics.functional.lsd import LSDSums
 from audiovae.metrics.functional.mel_distance import N_MELS, WINDOW_LENGTHS, MelDistanceSums
 from audiovae.metrics.functional.snr import SISDRSums, SNRSums
@@ -42,7 +42,7 @@ class HFRetention(PerItemMetric):
                  hop: int = 512, **kwargs):
         super().__init__(**kwargs)
         self.sample_rate, self.power, self.n_fft, self.hop = sample_rate, power, n_fft, hop
-        self.cutoff_hz = sample_rate / 4 if cutoff_hz is None else cutoff_hz
+        self.cutoff_hz = hf_cutoff(sample_rate, cutoff_hz)
 
     def accumulator(self) -> HighBandSums:
         return HighBandSums(self.sample_rate, self.n_fft, self.hop, self.cutoff_hz, self.power)
@@ -75,7 +75,7 @@ class LSD(PerItemMetric):
         kwargs.setdefault("name", {"all": "lsd", "high": "lsd_hf", "low": "lsd_lf"}.get(band, "lsd"))
         super().__init__(**kwargs)
         self.sample_rate, self.n_fft, self.hop, self.band = sample_rate, n_fft, hop, band
-        self.cutoff_hz = sample_rate / 4 if cutoff_hz is None else cutoff_hz
+        self.cutoff_hz = hf_cutoff(sample_rate, cutoff_hz)
         band_mask(1, n_fft, sample_rate, band, self.cutoff_hz)  # validates `band`
         self.high_band = band == "high"
 

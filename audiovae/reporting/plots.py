@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from audiovae.metrics.functional.mel_domain import band_energies, retention_db  # noqa: E402
 from audiovae.reporting.format import metric_label  # noqa: E402
 
 MEL_NAMES = ("reference", "base", "enhanced")
@@ -31,7 +32,7 @@ class FilePlot:
     cutoff_hz: float
     columns: int = 1200
     _mels: dict = field(default_factory=dict)  # name -> (sum [columns, F], count [columns], frames seen)
-    _bands: dict = field(default_factory=dict)  # name -> BandEnergySums against the reference
+    _bands: dict = field(default_factory=dict)  # name -> band energies [F] so far (`band_energies`)
 
     @property
     def block(self) -> int:
@@ -46,7 +47,7 @@ class FilePlot:
         total.index_add_(0, column, chunk)
         count.index_add_(0, column, torch.ones(chunk.shape[0]))
         self._mels[name] = (total, count, seen + chunk.shape[0])
-        energy = torch.exp(2 * chunk.double()).sum(0)
+        energy = band_energies(chunk)
         self._bands[name] = energy if name not in self._bands else self._bands[name] + energy
 
     def mel(self, name: str) -> np.ndarray:
@@ -55,8 +56,7 @@ class FilePlot:
 
     def retention_db(self, name: str) -> np.ndarray:
         """Per mel band, 10·log10(energy of `name` / energy of the reference) in dB."""
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return 10 * np.log10(self._bands[name].numpy() / self._bands["reference"].numpy())
+        return retention_db(self._bands[name], self._bands["reference"]).numpy()
 
     @classmethod
     def of_signals(cls, signals, hz: np.ndarray, cutoff_hz: float, sample_rate: int) -> "FilePlot":

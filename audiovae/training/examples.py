@@ -6,6 +6,7 @@ from pathlib import Path
 import pytorch_lightning as pl
 import torch
 
+from audiovae.metrics.functional.frames import hf_cutoff
 from audiovae.pipeline import PipelineOutputs
 from audiovae.reporting.plots import FilePlot, plot_file
 
@@ -54,7 +55,8 @@ class ValidationExamples(pl.Callback):
         rows = []
         for i in range(min(self.count, waveform.shape[0])):
             signals = FileSignals.of_outputs(outputs, self.key, waveform, i, int(lengths[i]), frontend.hop_length)
-            shown = FilePlot.of_signals(signals, frontend.band_centres, frontend.sample_rate / 4, frontend.sample_rate)
+            shown = FilePlot.of_signals(signals, frontend.band_centres, hf_cutoff(frontend.sample_rate),
+                                        frontend.sample_rate)
             png = plot_file(self.folder / f"step{step:07d}_{i}.png", shown, f"val example {i}, step {step}")
             audio = [wandb.Audio(x.float().cpu().numpy(), sample_rate=frontend.sample_rate)
                      for x in (signals.reference, signals.base, signals.enhanced)]

@@ -1,5 +1,7 @@
 """STFT frames of signals that arrive in consecutive chunks, equal to the STFT of the whole signal, and the base
 of the metrics that sum over them."""
+from typing import Optional
+
 import torch
 from torch import Tensor
 
@@ -60,6 +62,15 @@ class PairedStft:
 
     def finish(self) -> tuple[Tensor, Tensor]:
         return self.y.finish(), self.x.finish()
+
+
+def hf_cutoff(sample_rate: int, cutoff_hz: Optional[float] = None) -> float:
+    """The high band's lower edge (Hz): `cutoff_hz` (`metrics.hf_cutoff_hz`), by default sample_rate / 4.
+
+    >>> hf_cutoff(16000), hf_cutoff(16000, 6000.0)
+    (4000.0, 6000.0)
+    """
+    return sample_rate / 4 if cutoff_hz is None else float(cutoff_hz)
 
 
 def band_mask(n_bins: int, n_fft: int, sample_rate: int, band: str, cutoff_hz: float, device=None) -> Tensor:

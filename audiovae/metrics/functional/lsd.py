@@ -4,7 +4,7 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from audiovae.metrics.functional.frames import FrameSums, band_mask
+from audiovae.metrics.functional.frames import FrameSums, band_mask, hf_cutoff
 from audiovae.metrics.functional.items import nan64, per_item, whole
 
 
@@ -34,6 +34,6 @@ def lsd(preds: Tensor, target: Tensor, sample_rate: int, n_fft: int = 2048, hop:
 
     `band`: "all" bins, "high" (f ≥ fc) or "low" (f < fc); fc = sr/4 by default. Lower is better; 0 for y = x.
     """
-    cutoff = sample_rate / 4 if cutoff_hz is None else cutoff_hz
+    cutoff = hf_cutoff(sample_rate, cutoff_hz)
     band_mask(1, n_fft, sample_rate, band, cutoff)  # validates `band`
     return per_item(whole(lambda: LSDSums(sample_rate, n_fft, hop, band, cutoff)), preds, target, lengths)

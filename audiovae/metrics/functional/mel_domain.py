@@ -61,8 +61,7 @@ class BandEnergySums(Accumulator):
         self.estimate = self.reference = None
 
     def update(self, y: Tensor, x: Tensor) -> "BandEnergySums":
-        y = torch.exp(2 * y.double()).reshape(-1, y.shape[-1]).sum(0).cpu()
-        x = torch.exp(2 * x.double()).reshape(-1, x.shape[-1]).sum(0).cpu()
+        y, x = band_energies(y), band_energies(x)
         self.estimate = y if self.estimate is None else self.estimate + y
         self.reference = x if self.reference is None else self.reference + x
         return self
@@ -70,8 +69,18 @@ class BandEnergySums(Accumulator):
     def value(self) -> Tensor:
         if self.reference is None:
             return nan64()
-        ratio = self.estimate / self.reference
-        return torch.where(self.reference > 0, 10 * torch.log10(ratio), torch.full_like(ratio, float("nan")))
+        return retention_db(self.estimate, self.reference)
+
+
+def band_energies(log_mel: Tensor) -> Tensor:
+    """`[F]` float64: Σ over frames of exp(2·log-mel) (mel magnitude squared) per band of `[..., T, F]`."""
+    return torch.exp(2 * log_mel.double()).reshape(-1, log_mel.shape[-1]).sum(0).cpu()
+
+
+def retention_db(estimate: Tensor, reference: Tensor) -> Tensor:
+    """Per band 10·log10(estimate / reference) of band energies, dB; NaN where the reference has none."""
+    ratio = estimate / reference
+    return torch.where(reference > 0, 10 * torch.log10(ratio), torch.full_like(ratio, float("nan")))
 
 
 def band_retention(preds: Tensor, target: Tensor) -> Tensor:

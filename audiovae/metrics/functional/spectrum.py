@@ -8,7 +8,7 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from audiovae.metrics.functional.frames import FrameSums, band_mask
+from audiovae.metrics.functional.frames import FrameSums, band_mask, hf_cutoff
 from audiovae.metrics.functional.items import EPS, nan64, per_item, whole
 
 
@@ -60,7 +60,7 @@ def hf_retention(preds: Tensor, target: Tensor, sample_rate: int, cutoff_hz: Opt
     >>> x = torch.randn(16000); hf_retention(x / 2, x, 16000)
     tensor([50.])
     """
-    cutoff = sample_rate / 4 if cutoff_hz is None else cutoff_hz
+    cutoff = hf_cutoff(sample_rate, cutoff_hz)
     return per_item(whole(lambda: HighBandSums(sample_rate, n_fft, hop, cutoff, power)), preds, target, lengths)
 
 
