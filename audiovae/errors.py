@@ -44,6 +44,10 @@ class CompareError(AudiovaeError, ValueError):
     """Runs that cannot be compared; the message says which and why."""
 
 
+class ListeningError(AudiovaeError, ValueError):
+    """Listening-test answers or keys that cannot be read or do not belong together."""
+
+
 class NonFiniteLossError(AudiovaeError, RuntimeError):
     """Training produced NaN or inf; the run stops and keeps its last good checkpoint."""
 

@@ -93,6 +93,7 @@ class OutputsConfig:
     save_audio: bool = MISSING
     save_plots: bool = MISSING
     max_plots: int = MISSING
+    listening_files: int = MISSING
 
 
 @dataclass

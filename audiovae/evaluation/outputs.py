@@ -1,4 +1,5 @@
-"""The outputs of one evaluated setting: results.csv, summary.json, plots/summary.png, report.md and its W&B run."""
+"""The outputs of one evaluated setting: results.csv, summary.json, plots, report.md, report.html, the blind
+listening pages and its W&B run."""
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -7,12 +8,14 @@ from omegaconf import OmegaConf
 
 from audiovae.audio.frontend import mel_band_centres
 from audiovae.enhancers.serialization import read_provenance
+from audiovae.listening.blind import write_listening_pages
 from audiovae.evaluation.settings import Setting
 from audiovae.metrics.functional.frames import hf_cutoff
 from audiovae.reporting.bands import band_table, summarize_bands, write_band_csv
 from audiovae.reporting.plots import paired_plot, plot_band_retention
 from audiovae.reporting.records import OK, FileResult, column_units, to_row, write_csv
 from audiovae.reporting.report import write_report
+from audiovae.reporting.report_html import write_report_html
 from audiovae.reporting.summary import package_versions, summarize_metrics, summarize_timings, write_json
 from audiovae.reporting.tracking import log_evaluation, wandb_run
 
@@ -88,6 +91,9 @@ def write_setting_outputs(setting: Setting, results: Sequence[FileResult], new: 
         plot_summary(plots_dir / "summary.png", results, names)
         plot_band_retention(plots_dir / "band_retention.png", band_table(results), summary["band_retention"])
     write_report(out_dir / "report.md", summary, results, plots_dir)
+    if cfg.outputs.save_audio:
+        write_listening_pages(out_dir, results, cfg.seed, cfg.outputs.listening_files)
+    write_report_html(out_dir / "report.html", summary, results)
     with wandb_run(cfg.logger, cfg, out_dir, job_type, setting.run_hash) as run:
         if run is not None:
             if cfg.enhancement.get("checkpoint"):  # lineage: the training run and model artifact it came from

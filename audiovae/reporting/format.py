@@ -84,18 +84,19 @@ def _median_cell(c: dict, unit: str) -> str:
         (f" {unit}" if unit and unit != "%" else "")
 
 
-def comparison_table(lines: Sequence[ComparisonLine], a: str = "base", b: str = "enhanced",
-                     delta: str = "Δ", wins: str = "better in") -> list[str]:
-    """A markdown table: metric (its unit, and which way is better), labels, extra columns (numbers, or text),
-    mean of A and of B, the headline Δ with its unit, in how many files B is better (ties within the numerical
-    tolerance), the 95 % bootstrap CI of Δ, the median per-file difference with its CI (effect size), the
-    Wilcoxon p and the p corrected for the metrics tested together."""
+def comparison_rows(lines: Sequence[ComparisonLine], a: str = "base", b: str = "enhanced",
+                    delta: str = "Δ", wins: str = "better in") -> tuple[list[str], list[list[str]]]:
+    """The comparison table's header and text cells: metric (its unit, and which way is better), labels, extra
+    columns (numbers, or text), mean of A and of B, the headline Δ with its unit, in how many files B is better
+    (ties within the numerical tolerance), the 95 % bootstrap CI of Δ, the median per-file difference with its CI
+    (effect size), the Wilcoxon p and the p corrected for the metrics tested together. Markdown and HTML writers
+    render these same cells."""
     if not lines:
-        return []
+        return [], []
     label_names, extra_names = list(lines[0].labels), list(lines[0].extra)
     header = ["metric", *label_names, *extra_names, a, b, delta, wins, "95 % CI of Δ", "median Δ [95 % CI]",
               "Wilcoxon p", "corrected p"]
-    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    rows = []
     for line in lines:
         c, unit = line.comparison, delta_unit(line.metric)
         cells = [metric_label(line.metric, unit=True), *(str(line.labels[k]) for k in label_names),
@@ -103,8 +104,20 @@ def comparison_table(lines: Sequence[ComparisonLine], a: str = "base", b: str = 
                  _mean_cell(line, 0), _mean_cell(line, 1), signed_delta(c["headline_delta"], unit), _better_in(c),
                  f"[{fmt(c['ci_low'])}, {fmt(c['ci_high'])}]", _median_cell(c, scoring(line.metric).unit),
                  fmt(c["wilcoxon_p"], 4), fmt(c.get("p_adjusted"), 4)]
-        out.append("| " + " | ".join(cells) + " |")
-    return out
+        rows.append(cells)
+    return header, rows
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """`| a | b |` lines; no lines for an empty table."""
+    if not header:
+        return []
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *("| " + " | ".join(r) + " |" for r in rows)]
+
+
+def comparison_table(lines: Sequence[ComparisonLine], **names) -> list[str]:
+    """The comparison table (`comparison_rows`) as markdown lines."""
+    return markdown_table(*comparison_rows(lines, **names))
 
 
 def min_p_note(comparisons: Sequence[dict], alpha: float) -> list[str]:

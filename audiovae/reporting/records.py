@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+from audiovae.data.files import output_stems
 from audiovae.metrics.base import ABSOLUTE, WAVEFORM
 from audiovae.metrics.registry import metric_info
 from audiovae.metrics.scoring import scoring
@@ -115,8 +116,13 @@ def read_csv(path: Path) -> list[dict]:
 
 
 def read_results(path: Path, metric_names: Sequence[str]) -> list[FileResult]:
-    """results.csv back as FileResults."""
-    return [from_row(row, metric_names, i) for i, row in enumerate(read_csv(path))]
+    """results.csv back as FileResults, each with the output stem the run gave it (`output_stems` over all of its
+    files, as discovery did)."""
+    results = [from_row(row, metric_names, i) for i, row in enumerate(read_csv(path))]
+    stems = output_stems([r.file for r in results])
+    for r in results:
+        r.stem = r.stem or stems[r.file]
+    return results
 
 
 STAGE_UNIT = ("s", "seconds of this file in stage")

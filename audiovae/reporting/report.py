@@ -4,8 +4,8 @@ from urllib.parse import quote
 from typing import Sequence
 
 from audiovae.data.files import output_stem
-from audiovae.reporting.format import (ComparisonLine, comparison_table, delta_unit, fmt, metric_label, min_p_note,
-                                       signed_delta)
+from audiovae.reporting.format import (ComparisonLine, comparison_table, delta_unit, fmt, markdown_table, metric_label,
+                                       min_p_note, signed_delta)
 from audiovae.reporting.records import OK, FileResult, file_delta, variants_of
 from audiovae.reporting.verdict import conclusion_lines
 
@@ -24,16 +24,24 @@ def summary_lines(metrics: dict) -> list[ComparisonLine]:
     return lines
 
 
-def _file_section(result: FileResult, names: Sequence[str], plots_dir: Path | None) -> list[str]:
-    lines = ["", f"### {result.file}", "",
-             f"{fmt(result.evaluated_s, 2)} s evaluated of {fmt(result.duration_s, 2)} s (input "
-             f"{int(result.sample_rate_in)} Hz, {int(result.channels_in)} ch)", "",
-             "| metric | vocoder | base | enhanced | Δ (better: ↑ above 0, ↓ and → below) |", "|---|---|---|---|---|"]
+def file_facts(result: FileResult) -> str:
+    return (f"{fmt(result.evaluated_s, 2)} s evaluated of {fmt(result.duration_s, 2)} s (input "
+            f"{int(result.sample_rate_in)} Hz, {int(result.channels_in)} ch)")
+
+
+def file_metric_rows(result: FileResult, names: Sequence[str]) -> tuple[list[str], list[list[str]]]:
+    """A file's metric table: per metric the vocoder ceiling, base, enhanced and the Δ of the scores."""
+    header = ["metric", "vocoder", "base", "enhanced", "Δ (better: ↑ above 0, ↓ and → below)"]
+    rows = []
     for n in names:
         ceiling = fmt(result.value("vocoder", n)) if "vocoder" in variants_of(n) else "–"
         delta = signed_delta(file_delta(n, result.value("base", n), result.value("enhanced", n)), delta_unit(n))
-        lines.append(f"| {metric_label(n)} | {ceiling} | {fmt(result.value('base', n))} | "
-                     f"{fmt(result.value('enhanced', n))} | {delta} |")
+        rows.append([metric_label(n), ceiling, fmt(result.value("base", n)), fmt(result.value("enhanced", n)), delta])
+    return header, rows
+
+
+def _file_section(result: FileResult, names: Sequence[str], plots_dir: Path | None) -> list[str]:
+    lines = ["", f"### {result.file}", "", file_facts(result), "", *markdown_table(*file_metric_rows(result, names))]
     if result.notes:
         lines += ["", f"Notes: {result.notes}"]
     stem = result.stem or output_stem(result.file)
@@ -42,29 +50,40 @@ def _file_section(result: FileResult, names: Sequence[str], plots_dir: Path | No
     return lines
 
 
+def run_facts(summary: dict) -> list[str]:
+    """The report's opening facts: run, model, files, device."""
+    run, counts = summary["run"], summary["counts"]
+    return [f"run: {run['out_dir']} (config hash {run['config_hash']})",
+            f"model: {run['model']}; enhancement: {run['enhancement']}",
+            f"files: {counts['ok']} evaluated, {counts['failed']} failed, of {counts['files']}; "
+            f"{fmt(run['audio_seconds'], 1)} s of audio at {run['sample_rate']} Hz",
+            f"device: {run['device']}; throughput {fmt(run['throughput_audio_s_per_s'], 2)} s of audio per second",
+            "reference: the model-rate waveform after the front end's normalisation, so every signal shares one "
+            "scale"]
+
+
+DELTA_NOTE = ("Δ is enhanced − base for dB metrics, the percent change of the mean for ratio-valued ones, and for a "
+              "target metric (→) the change in distance to the target (dB; negative is closer). Better in: files "
+              "where enhanced is better beyond the numerical tolerance.")
+
+
+def timing_lines(timing: dict) -> list[str]:
+    lines = [f"{stage}: {fmt(sec, 4)}" for stage, sec in timing.items() if stage != "enhancer_share_of_decode"]
+    if "enhancer_share_of_decode" in timing:
+        lines.append(f"the enhancer is {fmt(100 * timing['enhancer_share_of_decode'], 2)} % of the enhanced decode")
+    return lines
+
+
 def write_report(path: Path, summary: dict, results: Sequence[FileResult], plots_dir: Path | None) -> Path:
-    run, metrics, counts, stats = summary["run"], summary["metrics"], summary["counts"], summary["statistics"]
+    metrics, stats = summary["metrics"], summary["statistics"]
     lines = [
-        "# Evaluation report: base vs enhanced VAE", "",
-        f"- run: `{run['out_dir']}` (config hash `{run['config_hash']}`)",
-        f"- model: `{run['model']}`; enhancement: `{run['enhancement']}`",
-        f"- files: {counts['ok']} evaluated, {counts['failed']} failed, of {counts['files']}; "
-        f"{fmt(run['audio_seconds'], 1)} s of audio at {run['sample_rate']} Hz",
-        f"- device: {run['device']}; throughput {fmt(run['throughput_audio_s_per_s'], 2)} s of audio per second",
-        "- reference: the model-rate waveform after the front end's normalisation, so every signal shares one scale",
+        "# Evaluation report: base vs enhanced VAE", "", *(f"- {fact}" for fact in run_facts(summary)),
         "", "## Summary", "",
         *comparison_table(summary_lines(metrics)),
-        "", "Δ is enhanced − base for dB metrics, the percent change of the mean for ratio-valued ones, and "
-        "for a target metric (→) the change in distance to the target (dB; negative is closer). Better in: files "
-        "where enhanced is better beyond the numerical tolerance.",
-        *min_p_note([m["comparison"] for m in metrics.values()], stats["alpha"]),
+        "", DELTA_NOTE, *min_p_note([m["comparison"] for m in metrics.values()], stats["alpha"]),
         "", "## Conclusion", "", *conclusion_lines(metrics, stats["alpha"], stats["p_adjust"]), "",
-        "## Timing (mean seconds per file)", "",
+        "## Timing (mean seconds per file)", "", *(f"- {line}" for line in timing_lines(summary["timings"])),
     ]
-    timing = summary["timings"]
-    lines += [f"- {stage}: {fmt(sec, 4)}" for stage, sec in timing.items() if stage != "enhancer_share_of_decode"]
-    if "enhancer_share_of_decode" in timing:
-        lines.append(f"- the enhancer is {fmt(100 * timing['enhancer_share_of_decode'], 2)} % of the enhanced decode")
     failed = [r for r in results if r.status != OK]
     if failed:
         lines += ["", "## Files that could not be evaluated", ""]
@@ -80,17 +99,23 @@ def write_report(path: Path, summary: dict, results: Sequence[FileResult], plots
     return path
 
 
+BAND_NOTE = ("Energy each reconstruction keeps per mel band, relative to the reference (dB; 0 = kept, negative = "
+             "lost, positive = added), averaged over {n} files and over the bands below and above {cutoff:g} Hz "
+             "(per file and band: band_retention.csv).")
+
+
+def band_rows(bands: dict) -> tuple[list[str], list[list[str]]]:
+    return (["variant", "below cutoff (dB)", "above cutoff (dB)"],
+            [[v, signed_delta(bands["below_cutoff_db"][v], ""), signed_delta(bands["above_cutoff_db"][v], "")]
+             for v in bands["mean_db"]])
+
+
 def band_section(bands: dict, plots_dir: Path | None) -> list[str]:
     """Where the high band goes: mean retention above and below the cutoff per variant, and the per-band plot."""
     if not bands["n_files"]:
         return []
-    lines = ["## Where the high band goes", "",
-             f"Energy each reconstruction keeps per mel band, relative to the reference (dB; 0 = kept, negative = "
-             f"lost, positive = added), averaged over {bands['n_files']} files and over the bands below and above "
-             f"{bands['cutoff_hz']:g} Hz (per file and band: band_retention.csv).", "",
-             "| variant | below cutoff (dB) | above cutoff (dB) |", "|---|---|---|"]
-    lines += [f"| {v} | {signed_delta(bands['below_cutoff_db'][v], '')} | {signed_delta(bands['above_cutoff_db'][v], '')} |"
-              for v in bands["mean_db"]]
+    lines = ["## Where the high band goes", "", BAND_NOTE.format(n=bands["n_files"], cutoff=bands["cutoff_hz"]), "",
+             *markdown_table(*band_rows(bands))]
     if plots_dir is not None and (plots_dir / "band_retention.png").exists():
         lines += ["", "![band retention](plots/band_retention.png)"]
     return lines

@@ -1,0 +1,127 @@
+"""Blind listening pages of a run: `listening/<mode>/index.html` with its audio under neutral names
+(`audio/t03.B.wav`), the variant behind each letter shuffled per file with a seeded RNG, and the key that
+un-blinds it in `listening/keys/<mode>.json` (outside the page's folder: hand out `listening/<mode>/` alone).
+
+Modes: `mushra` rates the hidden reference, vocoder ceiling, base and enhanced on 0–100 against the open
+reference (MUSHRA-style, ITU-R BS.1534 without anchors); `ab` asks which of base and enhanced is closer to it.
+"""
+import hashlib
+import json
+import os
+import random
+import shutil
+from dataclasses import asdict, dataclass
+from html import escape
+from pathlib import Path
+from typing import Sequence
+
+from audiovae.data.files import output_stem
+from audiovae.reporting.html import player_html, write_page
+from audiovae.reporting.plots import WAVE_NAMES
+from audiovae.reporting.records import OK, FileResult
+
+MODES = {"mushra": ("reference", "vocoder", "base", "enhanced"), "ab": ("base", "enhanced")}
+KEY_FORMAT = "audiovae-listening-key"
+
+
+@dataclass
+class Trial:
+    trial: str  # t01, t02, ...: the only name a listener sees
+    file: str
+    stem: str
+    slots: dict  # letter -> variant
+
+
+def listenable(results: Sequence[FileResult], folder: Path) -> list[tuple[str, str]]:
+    """(file, output stem) of the evaluated files whose four wavs are in `folder/audio`."""
+    items = []
+    for r in results:
+        stem = r.stem or output_stem(r.file)
+        if r.status == OK and all((folder / "audio" / f"{stem}.{v}.wav").exists() for v in WAVE_NAMES):
+            items.append((r.file, stem))
+    return items
+
+
+def plan_trials(items: Sequence[tuple[str, str]], mode: str, seed: int, max_files: int) -> list[Trial]:
+    """Up to `max_files` files in a seeded random order; in each, the mode's variants behind letters A, B, ... in
+    an order drawn from (seed, mode, file), so a file's letters do not depend on which other files take part."""
+    chosen = sorted(items)
+    random.Random(f"{seed}:{mode}").shuffle(chosen)
+    trials = []
+    for i, (file, stem) in enumerate(chosen[:max_files]):
+        variants = list(MODES[mode])
+        random.Random(f"{seed}:{mode}:{file}").shuffle(variants)
+        trials.append(Trial(f"t{i + 1:02d}", file, stem, {chr(65 + j): v for j, v in enumerate(variants)}))
+    return trials
+
+
+def key_of(mode: str, seed: int, trials: Sequence[Trial]) -> dict:
+    """The un-blinding key; `key_id` (a hash of the mapping) ties answers to it."""
+    body = {"mode": mode, "seed": seed, "trials": [asdict(t) for t in trials]}
+    key_id = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
+    return {"format": KEY_FORMAT, "version": 1, "key_id": key_id, **body}
+
+
+def place(source: Path, target: Path) -> None:
+    """`target` as a hard link to `source` (no second copy of the audio), or a copy where links are refused."""
+    target.unlink(missing_ok=True)
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+
+
+def trial_html(trial: Trial, index: int, total: int, mode: str, page_dir: Path) -> str:
+    sources = [("reference", f"audio/{trial.trial}.ref.wav")] + [(letter, f"audio/{trial.trial}.{letter}.wav")
+                                                                  for letter in trial.slots]
+    if mode == "mushra":
+        answer = '<div class="rating">' + "".join(
+            f'<label for="{trial.trial}-{s}">{s}</label><input id="{trial.trial}-{s}" type="range" min="0" max="100" '
+            f'step="1" value="50" data-slot="{s}"><output data-slot="{s}">–</output>' for s in trial.slots) + "</div>"
+    else:
+        answer = ('<div class="choices"><span>Closer to the reference: </span>' + "".join(
+            f'<label><input type="radio" name="{trial.trial}" value="{v}"> {label}</label>'
+            for v, label in (("A", "A"), ("B", "B"), ("none", "no preference"))) + "</div>")
+    return (f'<article class="trial" tabindex="-1" data-trial="{trial.trial}"><h3>Trial {index + 1} of {total}</h3>'
+            f"{player_html(sources, page_dir)}{answer}</article>")
+
+
+INSTRUCTIONS = {
+    "mushra": "Listen to the reference, then rate how close each of A–D is to it: 100 = indistinguishable, "
+              "0 = very different. One of them is the reference itself. Keys 1–5 switch between reference and A–D "
+              "at the same position; space plays and pauses. A slider you did not move is saved as empty.",
+    "ab": "Listen to the reference, then say which of A and B is closer to it (or no preference). Keys 1–3 switch "
+          "between reference, A and B at the same position; space plays and pauses.",
+}
+
+
+def write_mode(folder: Path, items: Sequence[tuple[str, str]], mode: str, seed: int, max_files: int) -> Path:
+    page_dir, keys_dir = folder / "listening" / mode, folder / "listening" / "keys"
+    trials = plan_trials(items, mode, seed, max_files)
+    key = key_of(mode, seed, trials)
+    shutil.rmtree(page_dir / "audio", ignore_errors=True)
+    (page_dir / "audio").mkdir(parents=True)
+    for t in trials:
+        audio = folder / "audio"
+        place(audio / f"{t.stem}.reference.wav", page_dir / "audio" / f"{t.trial}.ref.wav")
+        for letter, variant in t.slots.items():
+            place(audio / f"{t.stem}.{variant}.wav", page_dir / "audio" / f"{t.trial}.{letter}.wav")
+    keys_dir.mkdir(parents=True, exist_ok=True)
+    (keys_dir / f"{mode}.json").write_text(json.dumps(key, indent=1))
+    title = {"mushra": "Blind listening: rate against the reference", "ab": "Blind listening: A or B"}[mode]
+    body = (f"<header><h1>{title}</h1><p>{escape(INSTRUCTIONS[mode])}</p></header>" +
+            "".join(trial_html(t, i, len(trials), mode, page_dir) for i, t in enumerate(trials)) +
+            '<div class="submit"><label>Your name or id <input id="listener" autocomplete="off"></label>'
+            '<button type="button" id="download-json">Download answers (JSON)</button>'
+            '<button type="button" id="download-csv">Download answers (CSV)</button><span id="status"></span></div>')
+    return write_page(page_dir / "index.html", title, body, scripts=("player.js", "listening.js"),
+                      data={"listening-data": {"mode": mode, "key_id": key["key_id"], "trials": len(trials)}})
+
+
+def write_listening_pages(folder: Path, results: Sequence[FileResult], seed: int, max_files: int) -> dict[str, Path]:
+    """The blind pages of every mode over up to `max_files` of the run's files with saved audio; none when there
+    are none (or `max_files` is 0)."""
+    items = listenable(results, folder)
+    if not items or max_files <= 0:
+        return {}
+    return {mode: write_mode(folder, items, mode, seed, max_files) for mode in MODES}
