@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test bench venv clean
+.PHONY: demo test bench venv browser clean
 
 venv: $(STAMP)
 
@@ -15,7 +15,17 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
 	@touch $(STAMP)
 
-test: $(STAMP)
+# Chromium for the page tests (tests/browser.py drives it with Playwright): from the system packages when missing
+# and apt-get can run as root; otherwise those tests skip and say why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	      echo "installing chromium (apt-get) for the browser tests"; \
+	      (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || \
+	      echo "chromium could not be installed: the browser tests will skip"; \
+	    else echo "no chromium and no root apt-get: the browser tests will skip"; fi; }
+
+test: $(STAMP) browser
 	WANDB_MODE=offline $(PY) -m pytest -q $(PYTEST_ARGS)
 
 demo: $(STAMP)

@@ -22,7 +22,8 @@ from audiovae.errors import AudiovaeError, CompareError
 from audiovae.metrics.registry import METRIC_NAMES
 from audiovae.metrics.scoring import scoring
 from audiovae.metrics.stats import adjust_p, compare_paired
-from audiovae.reporting.format import ComparisonLine, comparison_table
+from audiovae.reporting.compare_html import write_compare_html
+from audiovae.reporting.format import ComparisonLine, comparison_rows, comparison_table
 from audiovae.reporting.plots import paired_plot
 from audiovae.reporting.records import OK, FileResult, read_results, write_csv
 
@@ -127,22 +128,34 @@ def compare_runs(runs: list[Run], variant: str, n_bootstrap: int, seed: int, tol
 
 
 
+def comparison_lines(table: list[dict]) -> list[ComparisonLine]:
+    return [ComparisonLine(t["metric"], {**t, "base_mean": t["a_mean"], "enhanced_mean": t["b_mean"],
+                                         "win_rate": t["b_win_rate"], "wins": t["b_wins"], "losses": t["b_losses"],
+                                         "n": t["n_files"]},
+                           labels={"run A": t["run_a"], "run B": t["run_b"]}, extra={"files": str(t["n_files"])},
+                           raw=(t["a_raw_mean"], t["b_raw_mean"]) if t["direction"] == "target" else None)
+            for t in table]
+
+
+TABLE_NAMES = {"a": "A mean", "b": "B mean", "delta": "Δ (B − A)", "wins": "B wins"}
+
+
+def run_lines(runs: list[Run], unaligned: dict[str, int], notes: list[str]) -> list[str]:
+    lines = [f"{r.name}: {r.folder}, enhancement {r.config.get('enhancement')}" for r in runs]
+    lines += [f"files evaluated by some runs only, left out: {unaligned}" if any(unaligned.values()) else
+              "every run evaluated the same files"]
+    return lines + [f"compared despite: {n}" for n in notes]
+
+
 def markdown(table: list[dict], runs: list[Run], variant: str, unaligned: dict[str, int], notes: list[str]) -> str:
     lines = [f"# Comparison of {len(runs)} runs ({variant} reconstructions)", ""]
-    lines += [f"- `{r.name}`: {r.folder}, enhancement `{r.config.get('enhancement')}`" for r in runs]
-    lines += [f"- files evaluated by some runs only, left out: {unaligned}" if any(unaligned.values()) else
-              "- every run evaluated the same files"]
-    lines += [f"- compared despite: {n}" for n in notes]
-    comparisons = [ComparisonLine(t["metric"], {**t, "base_mean": t["a_mean"], "enhanced_mean": t["b_mean"],
-                                                "win_rate": t["b_win_rate"], "wins": t["b_wins"],
-                                                "losses": t["b_losses"], "n": t["n_files"]},
-                                  labels={"run A": t["run_a"], "run B": t["run_b"]}, extra={"files": str(t["n_files"])},
-                                  raw=(t["a_raw_mean"], t["b_raw_mean"]) if t["direction"] == "target" else None)
-                   for t in table]
-    lines += ["", *comparison_table(comparisons, a="A mean", b="B mean", delta="Δ (B − A)", wins="B wins")]
-    lines += ["", "Δ is B − A for dB metrics and the percent change of the mean otherwise.", "",
-              "![per-file values](compare.png)", ""]
+    lines += [f"- {line}" for line in run_lines(runs, unaligned, notes)]
+    lines += ["", *comparison_table(comparison_lines(table), **TABLE_NAMES)]
+    lines += ["", DELTA_NOTE, "", "![per-file values](compare.png)", ""]
     return "\n".join(lines)
+
+
+DELTA_NOTE = "Δ is B − A for dB metrics and the percent change of the mean otherwise."
 
 
 def plot(path: Path, per_file: list[dict], runs: list[Run]) -> Path:
@@ -221,6 +234,8 @@ def main(argv: list[str]) -> int:
     plot(out / "compare.png", per_file, runs)
     report = markdown(table, runs, args.variant, unaligned, notes)
     (out / "compare.md").write_text(report)
+    write_compare_html(out / "compare.html", runs, comparison_rows(comparison_lines(table), **TABLE_NAMES),
+                       per_file, args.variant, run_lines(runs, unaligned, notes), DELTA_NOTE)
     if args.wandb:
         log_to_wandb(table, out, runs, logger)
     print(report)

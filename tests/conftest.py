@@ -1,4 +1,4 @@
-"""Shared fixtures: offline W&B, a per-session model cache, generated clips."""
+"""Shared fixtures: offline W&B, a per-session model cache, generated clips, a headless browser."""
 import os
 
 import numpy as np
@@ -6,6 +6,7 @@ import pytest
 import soundfile as sf
 
 from audiovae.runs import RUN_DIR_ENV
+from tests.browser import PageLog, chromium_path
 
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
@@ -51,3 +52,26 @@ def write(path, data: np.ndarray, sr: int, subtype: str = "FLOAT"):
     path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(str(path), data, sr, subtype=subtype)
     return path
+
+
+@pytest.fixture(scope="session")
+def browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("playwright is not installed (pip install -e '.[test]')")
+    path = chromium_path()
+    if path is None:
+        pytest.skip("no Chromium on this machine (apt-get install chromium, or set AUDIOVAE_CHROMIUM)")
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=path, args=["--autoplay-policy=no-user-gesture-required"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(accept_downloads=True, viewport={"width": 1300, "height": 900})
+    log = PageLog(context.new_page())
+    yield log
+    context.close()

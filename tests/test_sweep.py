@@ -1,5 +1,6 @@
 """Sweeps: one encode per file, each setting equal to its stand-alone evaluation, resume, the best config."""
 import json
+from urllib.parse import quote
 import os
 import subprocess
 import sys
@@ -104,6 +105,10 @@ def test_sweep_table_plot_and_best_setting_that_evaluates_to_the_reported_number
     best = max(allowed, key=lambda r: r["lsd_hf_improvement"])
     assert f"`{best['setting']}` **(best)**" in (out / "sweep.md").read_text()
     assert (out / "sweep.png").stat().st_size > 0
+    page = (out / "sweep.html").read_text()  # the same table, and each setting's own page
+    assert f"{best['setting']} (best)" in page
+    for name in table:
+        assert f'href="settings/{quote(name)}/report.html"' in page and (out / "settings" / name / "report.html").exists()
     best_cfg = compose(str(out / "best_config.yaml"), [f"out_dir={tmp_path / 'best'}", "logger=none"],
                        schema=EvalConfig, validators=[resolve_enhancement])
     assert not best_cfg.sweep and best_cfg.enhancement.gain == best["enhancement.gain"]

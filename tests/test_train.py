@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 import torch
 from diffusers.models.autoencoders.vae import DiagonalGaussianDistribution
 from omegaconf import OmegaConf
@@ -114,6 +115,19 @@ def test_training_is_logged_to_wandb_offline(proof_run):
     assert {"type": "model", "name": "enhancer-demo-learnable_latent_filter"} in [
         {k: a[k] for k in ("type", "name")} for a in logged["artifacts"]]
     assert "val/examples" in logged["tables"] and list((out / "examples").glob("*.png"))
+
+
+@pytest.mark.slow
+def test_validation_examples_have_audio_and_a_page_listing_every_one(proof_run):
+    out, _, _ = proof_run
+    pngs = sorted((out / "examples").glob("step*_*.png"))
+    page = (out / "examples" / "index.html").read_text()
+    assert pngs and page.count('<article class="file"') == len(pngs)
+    for png in pngs:
+        assert f'src="{png.name}"' in page
+        waves = [png.with_name(f"{png.stem}.{v}.wav") for v in ("reference", "vocoder", "base", "enhanced")]
+        assert all(f'src="{w.name}"' in page for w in waves)
+        assert len({sf.info(str(w)).frames for w in waves}) == 1
 
 
 @pytest.mark.slow

@@ -1,6 +1,8 @@
-"""A sweep's own outputs, beside each setting's: `sweep.csv`, `sweep.md`, `sweep.png`, `best_enhancement.yaml`,
-`best_config.yaml` and the `sweep_summary` W&B run. The settings themselves are evaluated like any evaluation
+"""A sweep's own outputs, beside each setting's: `sweep.csv`, `sweep.md`, `sweep.html`, `sweep.png`,
+`best_enhancement.yaml`, `best_config.yaml` and the `sweep_summary` W&B run. The settings themselves are evaluated like any evaluation
 (`audiovae.evaluation.run`)."""
+import os
+from html import escape
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -9,7 +11,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from audiovae.evaluation.selection import metric_improvement, select_best
 from audiovae.evaluation.settings import Setting, sweep_group
-from audiovae.reporting.format import ComparisonLine, comparison_table, delta_unit, metric_label
+from audiovae.reporting.format import ComparisonLine, comparison_rows, comparison_table, delta_unit, metric_label
+from audiovae.reporting.html import figure_html, link, table_html, write_page
 from audiovae.reporting.plots import metric_panels, save_figure
 from audiovae.reporting.records import write_csv
 from audiovae.reporting.tracking import wandb_run
@@ -37,21 +40,49 @@ def sweep_rows(settings: Sequence[Setting], summaries: dict[str, dict]) -> list[
     return rows
 
 
+def comparison_lines(settings: Sequence[Setting], summaries: dict[str, dict], best: Optional[str],
+                     marked=lambda name, best: f"{name} (best)" if best else name) -> list[ComparisonLine]:
+    """Every setting's comparison with base, per metric; `marked` writes a setting's label."""
+    return [ComparisonLine(metric, m["comparison"], labels={"setting": marked(s.name, s.name == best)},
+                           raw=(m["variants"]["base"]["mean"], m["variants"]["enhanced"]["mean"]) if "scores" in m
+                           else None)
+            for s in settings for metric, m in summaries[s.name]["metrics"].items()]
+
+
+def best_line(best: Optional[str], reason: str) -> str:
+    return (f"Best: {best}: {reason}; its configs: best_enhancement.yaml, best_config.yaml." if best is not None
+            else f"Best: none — {reason}.")
+
+
+SWEEP_DELTA_NOTE = ("Δ is enhanced − base for dB metrics, the percent change of the mean for ratio-valued ones, and "
+                    "the change in distance to the target (dB, negative is closer) for target metrics (→).")
+
+
 def write_markdown(path: Path, settings: Sequence[Setting], summaries: dict[str, dict], best: Optional[str],
                    reason: str) -> None:
-    keys = list(settings[0].values)
-    lines = [f"# Sweep of {', '.join(keys)}", ""]
-    lines += [f"Best: `{best}`: {reason}; its configs: best_enhancement.yaml, best_config.yaml."
-              if best is not None else f"Best: none — {reason}.", ""]
-    lines += comparison_table([
-        ComparisonLine(metric, m["comparison"],
-                       labels={"setting": f"`{s.name}`" + (" **(best)**" if s.name == best else "")},
-                       raw=(m["variants"]["base"]["mean"], m["variants"]["enhanced"]["mean"]) if "scores" in m else None)
-        for s in settings for metric, m in summaries[s.name]["metrics"].items()])
-    lines += ["", "Δ is enhanced − base for dB metrics, the percent change of the mean for ratio-valued "
-              "ones, and the change in distance to the target (dB, negative is closer) for target metrics (→).",
-              "", "![sweep](sweep.png)", ""]
+    lines = [f"# Sweep of {', '.join(settings[0].values)}", "",
+             best_line(best, reason).replace(f"Best: {best}:", f"Best: `{best}`:"), ""]
+    lines += comparison_table(comparison_lines(settings, summaries, best,
+                                               lambda name, b: f"`{name}`" + (" **(best)**" if b else "")))
+    lines += ["", SWEEP_DELTA_NOTE, "", "![sweep](sweep.png)", ""]
     path.write_text("\n".join(lines))
+
+
+def write_html(path: Path, settings: Sequence[Setting], summaries: dict[str, dict], best: Optional[str],
+               reason: str) -> None:
+    """sweep.html: the same table and plot, and a link to each setting's report.html."""
+    reports = "".join(f'<li><a href="{link(rel)}/report.html">{escape(s.name)}</a>{" (best)" if s.name == best else ""}'
+                      f"</li>" for s in settings if (path.parent / (rel := relative_to(s.out_dir, path.parent))
+                                                      / "report.html").exists())
+    body = (f"<header><h1>Sweep of {escape(', '.join(settings[0].values))}</h1><p>{escape(best_line(best, reason))}"
+            f'</p></header><div class="wide">{table_html(*comparison_rows(comparison_lines(settings, summaries, best)))}'
+            f'</div><p class="note">{escape(SWEEP_DELTA_NOTE)}</p>{figure_html("sweep.png", "Δ per setting", path.parent)}'
+            f"<h2>Each setting's report</h2><ul>{reports}</ul>")
+    write_page(path, "audiovae sweep", body, scripts=())
+
+
+def relative_to(folder: Path, start: Path) -> str:
+    return os.path.relpath(Path(folder).resolve(), Path(start).resolve())
 
 
 def plot_sweep(path: Path, rows: list[dict], metrics: Sequence[str], keys: Sequence[str]) -> Path:
@@ -111,6 +142,7 @@ def write_sweep_outputs(cfg: DictConfig, out_dir: Path, hash_: str, settings: Se
         write_best(out_dir, next(s for s in settings if s.name == best))
     plot_sweep(out_dir / "sweep.png", rows, list(cfg.metrics.names), list(settings[0].values))
     write_markdown(out_dir / "sweep.md", settings, summaries, best, reason)
+    write_html(out_dir / "sweep.html", settings, summaries, best, reason)
     with wandb_run(summary_logger(cfg, hash_), summary_config(cfg, settings), out_dir, "sweep_summary", hash_) as run:
         if run is not None:
             import wandb

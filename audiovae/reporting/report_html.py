@@ -59,16 +59,21 @@ def file_article(result: FileResult, order: int, names: Sequence[str], folder: P
             "</article>")
 
 
+def file_controls(names: Sequence[str], keys_note: str, delta_of: str = "enhanced over base") -> str:
+    """The sort/limit/search controls `web/report.js` drives, and what the keys do."""
+    return (f'<div class="controls"><label>Sort <select id="sort">{sort_options(names)}</select></label>'
+            '<label>Show at most <input id="limit" type="number" min="0" placeholder="all"> files</label>'
+            '<label>Name contains <input id="search" type="search"></label><span id="shown"></span></div>'
+            f'<p class="keys">{escape(keys_note)} Space: play/pause; j/k: next/previous file. Δ sorting: per-file '
+            f"improvement of {escape(delta_of)}, signed so that larger is better.</p>")
+
+
 def files_section(results: Sequence[FileResult], names: Sequence[str], folder: Path) -> str:
     ok = [r for r in results if r.status == OK]
     articles = "".join(file_article(r, i, names, folder) for i, r in enumerate(ok))
-    return (f'<section id="files"><h2>Per file</h2>'
-            f'<div class="controls"><label>Sort <select id="sort">{sort_options(names)}</select></label>'
-            '<label>Show at most <input id="limit" type="number" min="0" placeholder="all"> files</label>'
-            '<label>Name contains <input id="search" type="search"></label><span id="shown"></span></div>'
-            '<p class="keys">Click a file, then 1–4: reference, vocoder, base, enhanced at the same position; '
-            "space: play/pause; j/k: next/previous file. Δ sorting: per-file improvement of enhanced over base, "
-            f'signed so that larger is better.</p><div id="file-list">{articles}</div></section>')
+    return ('<section id="files"><h2>Per file</h2>' +
+            file_controls(names, "Click a file, then 1–4: reference, vocoder, base, enhanced at the same position.") +
+            f'<div id="file-list">{articles}</div></section>')
 
 
 def summary_section(summary: dict, folder: Path) -> str:

@@ -1,14 +1,17 @@
-"""Validation examples: reference / base / enhanced audio and spectrograms of a few validation clips, logged to W&B
-by a Lightning Callback every `every_n_val` validations."""
+"""Validation examples: reference / vocoder / base / enhanced audio and figures of a few validation clips, kept
+under `examples/` with a page to listen (`examples/index.html`) and logged to W&B, by a Lightning Callback every
+`every_n_val` validations."""
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytorch_lightning as pl
+import soundfile as sf
 import torch
 
 from audiovae.metrics.functional.frames import hf_cutoff
 from audiovae.pipeline import PipelineOutputs
-from audiovae.reporting.plots import FilePlot, plot_file
+from audiovae.reporting.examples_html import write_examples_page
+from audiovae.reporting.plots import WAVE_NAMES, FilePlot, plot_file
 
 
 @dataclass
@@ -34,9 +37,9 @@ class FileSignals:
 
 
 class ValidationExamples(pl.Callback):
-    """Every `every_n_val`-th validation (the first included), on rank 0 and with a W&B logger: the first `count`
-    clips of the first validation batch as `val/examples`, a table of audio and a spectrogram image per clip,
-    whose PNGs are also kept under `folder`. The validation count is saved in checkpoints, so a resumed run logs
+    """Every `every_n_val`-th validation (the first included), on rank 0: the first `count` clips of the first
+    validation batch as wavs and figures under `folder` with its index.html, and with a logger as `val/examples`,
+    a W&B table of audio and figure per clip. The validation count is saved in checkpoints, so a resumed run logs
     at the same validations as an uninterrupted one."""
 
     def __init__(self, folder: Path, every_n_val: int, count: int, enhancer_key: str):
@@ -46,9 +49,8 @@ class ValidationExamples(pl.Callback):
     def on_validation_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch,
                                 batch_idx: int, dataloader_idx: int = 0) -> None:
         if (batch_idx != 0 or self.count <= 0 or trainer.sanity_checking or not trainer.is_global_zero
-                or trainer.logger is None or self.validations % self.every_n_val != 0):
+                or self.validations % self.every_n_val != 0):
             return
-        import wandb
 
         frontend, step = pl_module.frontend, trainer.global_step
         waveform, lengths = batch["waveform"], batch["length"]
@@ -58,10 +60,21 @@ class ValidationExamples(pl.Callback):
             shown = FilePlot.of_signals(signals, frontend.band_centres, hf_cutoff(frontend.sample_rate),
                                         frontend.sample_rate)
             png = plot_file(self.folder / f"step{step:07d}_{i}.png", shown, f"val example {i}, step {step}")
-            audio = [wandb.Audio(x.float().cpu().numpy(), sample_rate=frontend.sample_rate)
-                     for x in (signals.reference, signals.base, signals.enhanced)]
-            rows.append([i, *audio, wandb.Image(str(png))])
-        table = wandb.Table(columns=["example", "reference", "base", "enhanced", "spectrogram"], data=rows)
+            for name in WAVE_NAMES:
+                sf.write(str(png.with_name(f"{png.stem}.{name}.wav")), getattr(signals, name).float().cpu().numpy(),
+                         frontend.sample_rate, subtype="FLOAT")
+            rows.append((i, signals, png))
+        write_examples_page(self.folder)
+        if trainer.logger is not None:
+            self._log(trainer, rows, step, frontend.sample_rate)
+
+    @staticmethod
+    def _log(trainer: pl.Trainer, rows, step: int, sample_rate: int) -> None:
+        import wandb
+
+        data = [[i, *(wandb.Audio(getattr(s, name).float().cpu().numpy(), sample_rate=sample_rate)
+                      for name in WAVE_NAMES), wandb.Image(str(png))] for i, s, png in rows]
+        table = wandb.Table(columns=["example", *WAVE_NAMES, "spectrogram"], data=data)
         trainer.logger.experiment.log({"val/examples": table, "trainer/global_step": step})
 
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
