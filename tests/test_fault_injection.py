@@ -118,14 +118,26 @@ def test_every_bad_input_gets_its_row_and_reason_and_good_files_equal_their_run_
             assert rows[name][column] == pytest.approx(single[Path(name).name][column], rel=1e-6), (name, column)
 
 
+def rows_done(out: Path) -> int:
+    """Files finished so far by the run writing `out` (lines of its per-file store)."""
+    store = out / "partial" / "rows.rank0.jsonl"
+    return store.read_text().count("\n") if store.exists() else 0
+
+
 @pytest.mark.slow
 def test_runs_killed_at_random_moments_resume_to_identical_results(reference, bad_folder, tmp_path, audiovae_home):
     expected = numbers({r["file"]: r for r in read_csv(reference[0] / "results.csv")})
     out, env, rng, kills = tmp_path / "killed", env_for(tmp_path / "h", audiovae_home), random.Random(7), 0
+    n_files = len(read_csv(reference[0] / "results.csv"))
     for attempt in range(6):
         process = start("evaluate.py", *EVAL, f"data.dir={bad_folder}", f"out_dir={out}", env=env)
-        if attempt < 3:  # kill -9 somewhere between start-up and the last file
-            time.sleep(rng.uniform(0.3, 0.85) * reference[2])  # a fraction of the uninterrupted run's time
+        if attempt < 3:  # kill -9 at a random moment: in start-up, or once a random number of files are done
+            done_before = rows_done(out)
+            target = done_before + rng.randint(0, max(0, (n_files - done_before) // 2))
+            deadline = time.monotonic() + 300
+            while rows_done(out) < target and process.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(rng.uniform(0.0, 0.5))  # and not exactly at a file's end
             if process.poll() is None:
                 process.send_signal(signal.SIGKILL)
                 kills += 1

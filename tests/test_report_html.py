@@ -205,7 +205,7 @@ def wait_until(page, expression: str, seconds: float = 15.0, arg=None):
 def open_page(page, path: Path, fragment: str = ""):
     page.page.goto("about:blank")  # a new document even where only the fragment differs
     page.page.goto(url(path, fragment))
-    wait_until(page, "() => [...document.querySelectorAll('audio')].every(a => a.readyState >= 1)")
+    wait_until(page, "() => [...document.querySelectorAll('audio[preload=metadata]')].every(a => a.readyState >= 1)")
 
 
 def test_report_loads_from_disk_with_no_error_and_no_network(run, page):
@@ -238,16 +238,39 @@ def test_switching_variant_keeps_the_playback_position(run, page):
     now = active(page, first)
     assert now["label"] == "enhanced" and now["time"] == pytest.approx(0.4, abs=0.02) and now["paused"]
     page.page.click(f"{first} button:has-text('enhanced')")  # playing, then keys 3 (base) and 2 (vocoder)
-    page.page.evaluate(f"document.querySelector(\"{first} audio:not([hidden])\").play()")
-    wait_until(page, "(a) => document.querySelector(`${a} audio:not([hidden])`).currentTime > 0.55", arg=first)
-    page.page.keyboard.press("3")
+    page.page.evaluate("(a) => { const x = document.querySelector(`${a} audio:not([hidden])`); x.currentTime = 0; "
+                       "x.play(); }", first)
+    wait_until(page, "(a) => document.querySelector(`${a} audio:not([hidden])`).currentTime > 0.15", arg=first)
+    page.page.keyboard.press("3")  # the clip is 1 s long: the switches happen while it plays
     before = active(page, first)
-    assert before["label"] == "base" and not before["paused"] and before["time"] > 0.5
+    assert before["label"] == "base" and not before["paused"] and before["time"] > 0.15
     page.page.keyboard.press("2")
     after = active(page, first)
     assert after["label"] == "vocoder" and not after["paused"]
     assert after["time"] == pytest.approx(before["time"], abs=0.15)
     assert page.page.evaluate("[...document.querySelectorAll('audio')].filter(a => !a.paused).length") == 1
+
+
+def test_players_of_a_long_page_load_when_played_and_still_switch_in_place(run, page, tmp_path, monkeypatch):
+    import shutil
+
+    from audiovae.reporting import report_html
+
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy, ignore=shutil.ignore_patterns("wandb", "listening"))
+    monkeypatch.setattr(report_html, "PRELOADED_FILES", 2)  # as on a page of more files than that
+    report_html.write_report_html(copy / "report.html", json.loads((copy / "summary.json").read_text()),
+                                  read_results(copy / "results.csv", ["lsd_hf", "snr"]))
+    open_page(page, copy / "report.html")
+    preload = page.page.evaluate("[...document.querySelectorAll('article.file')].map(a => a.querySelector('audio')"
+                                 ".getAttribute('preload'))")
+    assert preload == ["metadata", "metadata", "none", "none"]
+    third = "article.file[data-order='2']"
+    page.page.evaluate("(a) => document.querySelector(`${a} audio`).play()", third)
+    wait_until(page, "(a) => document.querySelector(`${a} audio:not([hidden])`).currentTime > 0.1", arg=third)
+    page.page.click(f"{third} button:has-text('base')")
+    now = active(page, third)
+    assert now["label"] == "base" and not now["paused"] and now["time"] > 0.1
 
 
 def row_files(page) -> list[str]:

@@ -55,15 +55,16 @@ def figure_html(relative: str, alt: str, folder: Path) -> str:
     return f'<a href="{link(relative)}"><img class="figure" src="{link(relative)}" alt="{escape(alt)}" loading="lazy"></a>'
 
 
-def player_html(sources: Sequence[tuple[str, str]], folder: Path) -> str:
+def player_html(sources: Sequence[tuple[str, str]], folder: Path, preload: str = "metadata") -> str:
     """Synchronised players (`web/player.js`): a button per (label, relative wav path) that exists under `folder`,
-    keyed 1, 2, ...; one `<audio>` each, the first shown."""
+    keyed 1, 2, ...; one `<audio>` each, the first shown. `preload="none"` loads nothing before playback (long
+    pages: browsers cap how many media elements may hold a loaded resource)."""
     present = [(label, path) for label, path in sources if (folder / path).exists()]
     if not present:
         return '<p class="note">no audio saved for this file</p>'
     buttons = "".join(f'<button type="button" data-index="{i}" aria-pressed="{str(i == 0).lower()}">'
                       f'{i + 1} · {escape(label)}</button>' for i, (label, _) in enumerate(present))
-    audios = "".join(f'<audio controls preload="metadata" data-label="{escape(label)}" src="{link(path)}"'
+    audios = "".join(f'<audio controls preload="{preload}" data-label="{escape(label)}" src="{link(path)}"'
                      f'{"" if i == 0 else " hidden"}></audio>' for i, (label, path) in enumerate(present))
     return f'<div class="player">{buttons}{audios}</div>'
 

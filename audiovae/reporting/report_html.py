@@ -17,6 +17,7 @@ from audiovae.reporting.report import (BAND_NOTE, DELTA_NOTE, band_rows, file_fa
                                        summary_lines, timing_lines)
 from audiovae.reporting.verdict import conclusion_lines
 
+PRELOADED_FILES = 50  # files whose players load their durations with the page; later ones load when played
 LISTENING_PAGES = {"mushra": "listening/mushra/index.html", "ab": "listening/ab/index.html"}
 
 
@@ -49,12 +50,13 @@ def marked_rows(result: FileResult, names: Sequence[str], gains: dict) -> tuple[
 
 def file_article(result: FileResult, order: int, names: Sequence[str], folder: Path) -> str:
     stem, gains = result.stem or output_stem(result.file), file_gains(result, names)
+    preload = "metadata" if order < PRELOADED_FILES else "none"
     sources = [(variant, f"audio/{stem}.{variant}.wav") for variant in WAVE_NAMES]
     notes = f'<p class="note">Notes: {escape(result.notes)}</p>' if result.notes else ""
     return (f'<article class="file" tabindex="-1" data-order="{order}" data-file="{escape(result.file)}" '
             f"data-gains='{escape(json.dumps(gains))}'>"
             f"<h3>{escape(result.file)}</h3><p class=\"note\">{escape(file_facts(result))}</p>"
-            f"{player_html(sources, folder)}<div class=\"row\">{table_html(*marked_rows(result, names, gains))}</div>"
+            f"{player_html(sources, folder, preload)}<div class=\"row\">{table_html(*marked_rows(result, names, gains))}</div>"
             f"{notes}{figure_html(f'plots/{stem}.png', f'{result.file}: spectrograms and error maps', folder)}"
             "</article>")
 

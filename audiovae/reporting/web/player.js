@@ -34,6 +34,8 @@
     });
   });
   document.addEventListener("play", (event) => {  // one sound at a time
+    // A play event arrives after the call that caused it: if the listener switched away meanwhile, it is stale.
+    if (event.target.hidden) { event.target.pause(); return; }
     document.querySelectorAll("audio").forEach((a) => { if (a !== event.target) a.pause(); });
     setCurrent(event.target.closest("article"));
   }, true);
