@@ -34,6 +34,22 @@ def test_multichannel_is_mixed_to_mono_by_mean(tmp_path):
     np.testing.assert_allclose(clip.waveform, (left + right) / 3, atol=1e-6)
 
 
+def test_first_channel_rule_keeps_channel_0_whole_and_streamed(tmp_path):
+    left, right = tone(500, 1.5, 44100), noise(1.5, 44100, amp=0.4)
+    stereo = write(tmp_path / "st.wav", np.stack([left, right], axis=1), 44100)
+    alone = write(tmp_path / "left.wav", left, 44100)
+    first = load_audio(stereo, 16000, "first")
+    np.testing.assert_array_equal(first.waveform, load_audio(alone, 16000).waveform)  # resampled exactly alike
+    assert first.orig_channels == 2
+    for rule in ("first", "mix"):
+        whole = load_audio(stereo, 16000, rule).waveform
+        np.testing.assert_array_equal(np.concatenate(list(stream.mono_blocks(stereo, 16000, channels=rule))), whole)
+        prepared = stream.PreparedAudio.scan(stereo, 16000, None, -80.0, normalize=False, channels=rule)
+        np.testing.assert_array_equal(prepared.read_all().numpy(), whole)
+    mixed = load_audio(stereo, 16000, "mix").waveform
+    assert 20 * np.log10(np.linalg.norm(mixed - first.waveform) / np.linalg.norm(first.waveform)) > -20  # they differ
+
+
 def test_unreadable_file_names_file_and_reason(tmp_path):
     bad = tmp_path / "broken.wav"
     bad.write_bytes(b"RIFF\x00\x00not really a wav")

@@ -84,6 +84,18 @@ def assert_same_rows(a, b, rel=1e-9, deltas=True):
 ACROSS_BATCHES = dict(rel=1e-4, deltas=False)
 
 
+def test_first_channel_rule_evaluates_a_stereo_file_as_its_channel_0(tmp_path):
+    left, right = chirp(200, 7000, 1.0, 16000), noise(1.0, 16000, amp=0.3)
+    write(tmp_path / "stereo" / "a.wav", np.stack([left, right], axis=1), 16000)
+    write(tmp_path / "mono" / "a.wav", left, 16000)
+    evaluate(tmp_path / "stereo", tmp_path / "first", "data.channels=first", "logger=none", "outputs.save_audio=false")
+    evaluate(tmp_path / "stereo", tmp_path / "mix", "logger=none", "outputs.save_audio=false")
+    evaluate(tmp_path / "mono", tmp_path / "alone", "logger=none", "outputs.save_audio=false")
+    first, mix, alone = (read_csv(tmp_path / name / "results.csv") for name in ("first", "mix", "alone"))
+    assert_same_rows(first, alone)
+    assert first[0]["channels_in"] == 2 and mix[0]["base_snr"] != pytest.approx(first[0]["base_snr"], rel=1e-3)
+
+
 def test_every_file_has_a_row_and_bad_files_say_why(reference_run):
     rows = {r["file"]: r for r in read_csv(reference_run / "results.csv")}
     assert sorted(rows) == sorted(GOOD + list(BAD))

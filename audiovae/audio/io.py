@@ -1,4 +1,8 @@
-"""Read any file libsndfile reads as mono at a target rate; write float wavs."""
+"""Read any file libsndfile reads as one channel at a target rate; write float wavs.
+
+>>> to_mono(np.array([[1.0, 3.0], [2.0, 4.0]]), "mix"), to_mono(np.array([[1.0, 3.0], [2.0, 4.0]]), "first")
+(array([2., 3.]), array([1., 2.]))
+"""
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,17 +25,30 @@ class AudioClip:
         return len(self.waveform) / self.sample_rate
 
 
-def load_audio(path, sample_rate: int) -> AudioClip:
-    """Load `path`, mix to mono (channel mean) and resample to `sample_rate` with soxr (high quality)."""
+CHANNEL_RULES = ("mix", "first")  # data.channels
+
+
+def to_mono(frames: np.ndarray, channels: str = "mix") -> np.ndarray:
+    """`[N, C]` frames as one channel: `mix` is the mean of the channels, `first` channel 0 alone (as AudioLDM2's
+    `read_wav_file`, which keeps `waveform[0]` of what torchaudio loads)."""
+    if channels not in CHANNEL_RULES:
+        raise ValueError(f"channels must be one of {CHANNEL_RULES}, got {channels!r}")
+    if frames.shape[1] == 1 or channels == "first":
+        return frames[:, 0]
+    return frames.mean(axis=1)
+
+
+def load_audio(path, sample_rate: int, channels: str = "mix") -> AudioClip:
+    """Load `path`, make it one channel (`to_mono`) and resample to `sample_rate` with soxr (high quality)."""
     try:
         data, orig_sr = sf.read(str(path), dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, OSError) as err:
         raise AudioError(path, f"unreadable ({err})") from None
-    channels = data.shape[1]
-    mono = data.mean(axis=1) if channels > 1 else data[:, 0]
+    n_channels = data.shape[1]
+    mono = to_mono(data, channels)
     if mono.size and orig_sr != sample_rate:
         mono = librosa.resample(mono, orig_sr=orig_sr, target_sr=sample_rate, res_type="soxr_hq")
-    return AudioClip(np.ascontiguousarray(mono, dtype=np.float32), sample_rate, orig_sr, channels)
+    return AudioClip(np.ascontiguousarray(mono, dtype=np.float32), sample_rate, orig_sr, n_channels)
 
 
 def check_waveform(path, waveform: np.ndarray, silence_threshold_db: float) -> None:

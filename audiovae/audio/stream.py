@@ -9,14 +9,15 @@ import soxr
 import torch
 
 from audiovae.audio.frontend import normalisation_stats, normalise
-from audiovae.audio.io import check_peak
+from audiovae.audio.io import check_peak, to_mono
 from audiovae.errors import AudioError
 
 BLOCK_FRAMES = 1 << 16  # frames read at a time, at the file's own rate
 
 
-def mono_blocks(path, sample_rate: int, max_samples: Optional[int] = None) -> Iterator[np.ndarray]:
-    """The file as float32 mono (channel mean) at `sample_rate` in consecutive blocks, at most `max_samples` in
+def mono_blocks(path, sample_rate: int, max_samples: Optional[int] = None,
+                channels: str = "mix") -> Iterator[np.ndarray]:
+    """The file as float32 mono (`to_mono` by the `channels` rule) at `sample_rate` in consecutive blocks, at most `max_samples` in
     all: the samples `load_audio` gives (soxr's stream resampler equals its one-shot high-quality resample).
 
     Only what actually decodes is yielded: a truncated file ends where its decoder stops, whatever its header
@@ -39,7 +40,7 @@ def mono_blocks(path, sample_rate: int, max_samples: Optional[int] = None) -> It
             if not len(block):
                 break
             decoded += len(block)
-            mono = block.mean(axis=1) if block.shape[1] > 1 else block[:, 0]
+            mono = to_mono(block, channels)
             out = resampler.resample_chunk(mono, last=False) if resampler else mono
             if out.size:
                 yield out[: int(min(left, out.size))]
@@ -63,14 +64,15 @@ class PreparedAudio:
     mean: float
     peak: float  # max |x − mean|, in float32 arithmetic
     normalize: bool
+    channels: str = "mix"  # data.channels: how several channels become one
 
     @classmethod
     def scan(cls, path, sample_rate: int, max_samples: Optional[int], silence_threshold_db: float,
-             normalize: bool, min_samples: int = 1) -> "PreparedAudio":
+             normalize: bool, min_samples: int = 1, channels: str = "mix") -> "PreparedAudio":
         """One pass: length, sum, min and max; raises AudioError if empty, shorter than `min_samples`, non-finite,
         or silent once its mean is removed (a constant offset is no signal)."""
         count, total, low, high = 0, 0.0, np.float32(np.inf), np.float32(-np.inf)
-        for block in mono_blocks(path, sample_rate, max_samples):
+        for block in mono_blocks(path, sample_rate, max_samples, channels):
             if not np.all(np.isfinite(block)):
                 raise AudioError(path, "contains NaN or inf samples")
             count, total = count + block.size, total + float(block.sum(dtype=np.float64))
@@ -83,7 +85,7 @@ class PreparedAudio:
                                    f"window) are needed")
         mean, peak = normalisation_stats(total, count, float(low), float(high))
         check_peak(path, peak, silence_threshold_db)
-        return cls(str(path), sample_rate, max_samples, count, mean, peak, normalize)
+        return cls(str(path), sample_rate, max_samples, count, mean, peak, normalize, channels)
 
     def normalise(self, block: torch.Tensor) -> torch.Tensor:
         return normalise(block, self.mean, self.peak) if self.normalize else block
@@ -101,7 +103,7 @@ class SequentialReader:
     `release(position)`; only [released, furthest read) is kept in memory."""
 
     def __init__(self, audio: PreparedAudio):
-        self.audio, self.blocks = audio, mono_blocks(audio.path, audio.sample_rate, audio.max_samples)
+        self.audio, self.blocks = audio, mono_blocks(audio.path, audio.sample_rate, audio.max_samples, audio.channels)
         self.buffer, self.start = torch.zeros(0), 0  # buffer holds samples [start, start + len)
 
     def _fill(self, end: int) -> None:

@@ -44,6 +44,7 @@ class DataConfig:
     chunking: bool = MISSING
     chunk_overlap_seconds: float = MISSING
     silence_threshold_db: float = MISSING
+    channels: str = MISSING
     batch_size: int = MISSING
     num_workers: int = MISSING
 
@@ -136,6 +137,7 @@ class TrainDataConfig:
     val_ratio: float = MISSING
     crop_seconds: float = MISSING
     silence_threshold_db: float = MISSING
+    channels: str = MISSING
     batch_size: int = MISSING
     val_batch_size: int = MISSING
     num_workers: int = MISSING

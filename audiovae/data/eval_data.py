@@ -31,10 +31,10 @@ class EvalDataset(Dataset):
 
     def __init__(self, paths: Sequence[Path], keys: Sequence[str], indices: Sequence[int], frontend: MelFrontEnd,
                  max_samples: Optional[int], silence_threshold_db: float, stems: Optional[Sequence[str]] = None,
-                 min_samples: int = 1):
+                 min_samples: int = 1, channels: str = "mix"):
         self.paths, self.keys, self.indices = list(paths), list(keys), list(indices)
         self.stems = list(stems) if stems is not None else list(keys)
-        self.min_samples = min_samples
+        self.min_samples, self.channels = min_samples, channels
         self.frontend, self.max_samples, self.silence_threshold_db = frontend, max_samples, silence_threshold_db
 
     def __len__(self) -> int:
@@ -53,7 +53,8 @@ class EvalDataset(Dataset):
                 raise AudioError(path, f"unreadable ({err})") from None
             item.duration_s, item.sample_rate_in, item.channels_in = info.duration, info.samplerate, info.channels
             item.audio = PreparedAudio.scan(path, self.frontend.sample_rate, self.max_samples or None,
-                                            self.silence_threshold_db, self.frontend.normalize, self.min_samples)
+                                            self.silence_threshold_db, self.frontend.normalize, self.min_samples,
+                                            self.channels)
         except AudioError as err:
             item.error = err.reason
         return item
