@@ -17,6 +17,8 @@ def _evaluate(cfg) -> int:
 
     outcome = run_evaluation(cfg)
     if outcome.reporting:
+        for line in outcome.warnings:
+            print(line, file=sys.stderr)
         print(f"evaluated {outcome.n_ok}/{outcome.n_files} files ({outcome.n_failed} failed); "
               f"report: {outcome.report} (to listen: {outcome.report.with_suffix('.html')})")
     return outcome.exit_code(cfg.strict)

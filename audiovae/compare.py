@@ -28,7 +28,9 @@ from audiovae.reporting.plots import paired_plot
 from audiovae.reporting.records import OK, FileResult, read_results, write_csv
 
 MUST_MATCH = ("model", "frontend")  # sections that make two runs' numbers comparable
-METRIC_DEFINITION = ("hf_cutoff_hz", "lsd_n_fft", "lsd_hop", "spectrum_n_fft", "spectrum_hop")  # metrics.* keys
+METRIC_DEFINITION = ("hf_cutoff_hz", "lsd_n_fft", "lsd_hop", "spectrum_n_fft", "spectrum_hop",
+                     "align_samples")  # metrics.* keys
+LATER_KEYS = {"align_samples": 0}  # keys added after runs were written, and the value those runs used
 
 
 @dataclass
@@ -65,7 +67,7 @@ def _definition(config: dict) -> dict:
     """What decides the numbers: the MUST_MATCH sections and the METRIC_DEFINITION keys (absent: a 0.1 run)."""
     metrics = config.get("metrics", {})
     return {**{section: config.get(section, {}) for section in MUST_MATCH},
-            "metrics": {key: metrics.get(key) for key in METRIC_DEFINITION}}
+            "metrics": {key: metrics.get(key, LATER_KEYS.get(key)) for key in METRIC_DEFINITION}}
 
 
 def check_comparable(runs: list[Run], force: bool) -> list[str]:

@@ -25,7 +25,7 @@ RANGES = {
     "metrics.spectrum_hop": (1, INF, True, True), "metrics.hf_cutoff_hz": (0, INF, False, True),
     "metrics.tie_tolerance": (0, 1, True, False), "metrics.alpha": (0, 1, False, False),
     "outputs.max_plots": (0, INF, True, True),
-    "outputs.listening_files": (0, INF, True, True), "logger.max_table_files": (0, INF, True, True),
+    "outputs.listening_files": (0, INF, True, True), "metrics.max_lag_samples": (0, INF, True, True), "logger.max_table_files": (0, INF, True, True),
     "model.griffin_lim_iters": (1, INF, True, True), "seed": (0, 2 ** 32 - 1, True, True),
     "optim.lr": (0, INF, False, True), "optim.weight_decay": (0, INF, True, True),
     "optim.warmup_steps": (0, INF, True, True), "optim.total_steps": (1, INF, True, True),

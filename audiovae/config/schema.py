@@ -87,6 +87,8 @@ class MetricsConfig:
     tie_tolerance: float = MISSING
     alpha: float = MISSING
     p_adjust: str = MISSING
+    max_lag_samples: int = MISSING
+    align_samples: int = MISSING
 
 
 @dataclass

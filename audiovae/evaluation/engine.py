@@ -13,6 +13,7 @@ from audiovae.data.segments import OverlapAdd, segment_starts
 from audiovae.errors import AudioError
 from audiovae.evaluation.media import FileMedia
 from audiovae.metrics.base import MEL, PerItemMetric
+from audiovae.metrics.functional.lag import LagSearch, Shift
 from audiovae.metrics.functional.mel_domain import BandEnergySums
 from audiovae.pipeline import PipelineOutputs, ReconstructionPipeline
 from audiovae.reporting.records import ERROR, OK, FileResult
@@ -33,6 +34,16 @@ class Segmenting:
         return segment_starts(num_samples, self.segment, self.overlap) if self.chunking else [0]
 
 
+@dataclass
+class Alignment:
+    """`max_lag`: the vocoder ceiling's lag against the reference is searched within ±max_lag samples per file
+    (0: not searched); `shift`: reconstructions are compared sample t + shift with reference sample t in the
+    waveform metrics (`metrics.align_samples`; mel-domain metrics and media are not shifted)."""
+
+    max_lag: int = 0
+    shift: int = 0
+
+
 MediaFactory = Callable[[str, EvalItem, int], Optional[FileMedia]]  # (key, item, frames) -> the file's media
 Finished = Callable[[str, FileResult], None]  # (enhancer key, result): called as each file finishes
 
@@ -45,7 +56,8 @@ class FileStream:
     Per file, the vocoder ceiling and base are measured once and shared by every enhancer key."""
 
     def __init__(self, item: EvalItem, starts: list[int], seg: Segmenting, metrics: dict[str, PerItemMetric],
-                 keys: Sequence[str], media: dict[str, Optional[FileMedia]], sample_rate: int):
+                 keys: Sequence[str], media: dict[str, Optional[FileMedia]], sample_rate: int,
+                 alignment: Alignment = Alignment()):
         self.item, self.keys, self.media, self.sample_rate = item, list(keys), media, sample_rate
         self.num_samples, self.reader = item.audio.num_samples, item.audio.reader()
         frames = self.num_samples // seg.hop
@@ -63,6 +75,8 @@ class FileStream:
         self.seconds = {key: {} for key in self.keys}  # key -> pipeline stage -> seconds
         self.metric_seconds = {key: 0.0 for key in self.keys}  # each key's own metric passes
         self.shared_metric_seconds, self.position = 0.0, 0
+        self.lag = LagSearch(alignment.max_lag) if alignment.max_lag else None
+        self.shift = Shift(alignment.shift)
 
     def push(self, out: PipelineOutputs, row: int, seconds: dict[str, dict[str, float]]) -> None:
         """Segment `row` of `out`, with the pipeline seconds charged to it per enhancer key."""
@@ -75,15 +89,19 @@ class FileStream:
         self.position += n
         self.reader.release(self.position)
         start = time.perf_counter()
+        if self.lag is not None:
+            self.lag.update(waves["vocoder"], reference)
+        measured_ref, measured = self.shift(reference, {**{("shared", v): w for v, w in waves.items()},
+                                                        **{("own", key): e[0] for key, e in enhanced.items()}})
         for variant, accumulators in self.shared.items():
-            self._update(accumulators, waves[variant], reference, mels[variant] if variant == "base" else None,
+            self._update(accumulators, measured[("shared", variant)], measured_ref, mels[variant] if variant == "base" else None,
                          mels["reference"])
         self.base_bands.update(mels["base"], mels["reference"])
         self.shared_metric_seconds += time.perf_counter() - start
         for key in self.keys:
             start = time.perf_counter()
             wave, mel = enhanced[key]
-            self._update(self.own[key], wave, reference, mel, mels["reference"])
+            self._update(self.own[key], measured[("own", key)], measured_ref, mel, mels["reference"])
             self.enhanced_bands[key].update(mel, mels["reference"])
             self.metric_seconds[key] += time.perf_counter() - start
             stages = self.seconds[key]
@@ -98,7 +116,7 @@ class FileStream:
         for name, acc in accumulators.items():
             if self.metrics[name].domain == MEL:
                 acc.update(mel, reference_mel)
-            else:
+            elif reference.shape[0]:  # a shifted stream's first chunk may hold nothing yet
                 acc.update(wave, reference)
 
     def _values(self, variant: str, accumulators: dict) -> tuple[dict, list[str]]:
@@ -127,6 +145,9 @@ class FileStream:
         self.shared_metric_seconds += time.perf_counter() - start
         it, out = self.item, {}
         shared_notes = shared["vocoder"][1] + shared["base"][1]
+        lag = {}
+        if self.lag is not None:
+            lag["vocoder_lag"], lag["vocoder_lag_corr"] = self.lag.value()
         base_bands = self.base_bands.value().tolist()
         for key in self.keys:
             start = time.perf_counter()
@@ -140,14 +161,15 @@ class FileStream:
                                   sample_rate_in=it.sample_rate_in, channels_in=it.channels_in, seconds=seconds,
                                   metrics={"vocoder": shared["vocoder"][0], "base": shared["base"][0],
                                            "enhanced": values},
-                                  bands={"base": base_bands, "enhanced": self.enhanced_bands[key].value().tolist()})
+                                  bands={"base": base_bands, "enhanced": self.enhanced_bands[key].value().tolist()},
+                                  **lag)
         return out
 
 
 def evaluate_items(items: list[EvalItem], pipeline: ReconstructionPipeline, metrics: dict[str, PerItemMetric],
                    seg: Segmenting, device: torch.device, enhancers: Mapping[str, nn.Module],
                    generator: Optional[torch.Generator] = None, media: Optional[MediaFactory] = None,
-                   finished: Optional[Finished] = None) -> dict[str, list[FileResult]]:
+                   finished: Optional[Finished] = None, alignment: Alignment = Alignment()) -> dict[str, list[FileResult]]:
     """Per named enhancer (setting), one FileResult per item (errors included, in item order). The files'
     segments go through the pipeline `seg.batch_segments` at a time, cut as they are needed, and every file is
     encoded once whatever the number of enhancers. `media(key, item, frames)` gives the FileMedia a file's outputs
@@ -162,7 +184,7 @@ def evaluate_items(items: list[EvalItem], pipeline: ReconstructionPipeline, metr
             starts = seg.starts(it.audio.num_samples)
             frames = it.audio.num_samples // seg.hop
             files = {key: media(key, it, frames) if media else None for key in keys}
-            streams[it.index] = FileStream(it, starts, seg, metrics, keys, files, rate)
+            streams[it.index] = FileStream(it, starts, seg, metrics, keys, files, rate, alignment)
             work += [(it, starts, i) for i in range(len(starts))]
     results: dict[int, dict[str, FileResult]] = {}
 

@@ -10,7 +10,7 @@ from torch import nn
 from tqdm import tqdm
 
 from audiovae.data.eval_data import EvalItem
-from audiovae.evaluation.engine import Segmenting, evaluate_items
+from audiovae.evaluation.engine import Alignment, Segmenting, evaluate_items
 from audiovae.evaluation.media import FileMedia
 from audiovae.evaluation.store import ResultStore
 from audiovae.metrics.base import PerItemMetric
@@ -28,7 +28,8 @@ class EvalModule(pl.LightningModule):
     def __init__(self, pipeline: ReconstructionPipeline, metrics: dict[str, PerItemMetric], segmenting: Segmenting,
                  enhancers: Mapping[str, nn.Module], out_dirs: Mapping[str, Path], save_audio: bool,
                  save_plots: bool, max_plots: int, seed: int, done: Optional[Mapping[str, set]] = None,
-                 fingerprints: Optional[Mapping[str, str]] = None, cutoff_hz: Optional[float] = None):
+                 fingerprints: Optional[Mapping[str, str]] = None, cutoff_hz: Optional[float] = None,
+                 alignment: Alignment = Alignment()):
         super().__init__()
         self.pipeline, self.segmenting, self.out_dirs = pipeline, segmenting, dict(out_dirs)
         self.metrics = metrics  # used as functions only: not registered as submodules
@@ -37,6 +38,7 @@ class EvalModule(pl.LightningModule):
         self.done = {key: set(done.get(key, ())) if done else set() for key in self.out_dirs}
         self.save_audio, self.save_plots, self.max_plots, self.seed = save_audio, save_plots, max_plots, seed
         self.cutoff_hz = hf_cutoff(pipeline.frontend.sample_rate, cutoff_hz)  # the line in file plots
+        self.alignment = alignment
         self.results: dict[str, list[FileResult]] = {}
         self._stores: dict[str, ResultStore] = {}
 
@@ -66,7 +68,7 @@ class EvalModule(pl.LightningModule):
         if not enhancers:
             return
         evaluate_items(batch, self.pipeline, self.metrics, self.segmenting, self.device, enhancers, generator,
-                       media=self._media, finished=self._finished)
+                       media=self._media, finished=self._finished, alignment=self.alignment)
 
     def _finished(self, key: str, result: FileResult) -> None:
         """Persist a file's result the moment it exists (after its audio and plot): stored = finished."""

@@ -16,7 +16,8 @@ from audiovae.reporting.plots import paired_plot, plot_band_retention
 from audiovae.reporting.records import OK, FileResult, column_units, to_row, write_csv
 from audiovae.reporting.report import write_report
 from audiovae.reporting.report_html import write_report_html
-from audiovae.reporting.summary import package_versions, summarize_metrics, summarize_timings, write_json
+from audiovae.reporting.summary import (package_versions, summarize_lags, summarize_metrics, summarize_timings,
+                                        write_json)
 from audiovae.reporting.tracking import log_evaluation, wandb_run
 
 
@@ -53,6 +54,8 @@ def build_summary(setting: Setting, results: Sequence[FileResult], new: Sequence
     }
     summary["counts"]["nan_values"] = sum(v["excluded"] for m in summary["metrics"].values()
                                           for v in m["variants"].values())
+    summary["alignment"] = summarize_lags(results, cfg.metrics.max_lag_samples, cfg.metrics.align_samples,
+                                          cfg.frontend.sample_rate)
     summary["band_retention"] = summarize_bands(band_table(results), band_centres(cfg),
                                                 hf_cutoff(cfg.frontend.sample_rate, cfg.metrics.hf_cutoff_hz))
     return summary

@@ -2,7 +2,7 @@
 file encoded once for every setting) -> per-setting results, summary, report, W&B -> the sweep's outputs."""
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -15,7 +15,7 @@ from audiovae.data.files import Discovery, discover_audio_files, file_key, outpu
 from audiovae.data.segments import segment_samples
 from audiovae.enhancers.registry import build_enhancer
 from audiovae.errors import ConfigError
-from audiovae.evaluation.engine import Segmenting
+from audiovae.evaluation.engine import Alignment, Segmenting
 from audiovae.evaluation.module import EvalModule
 from audiovae.evaluation.outputs import RunInfo, write_setting_outputs
 from audiovae.evaluation.selection import check_selection
@@ -26,6 +26,7 @@ from audiovae.metrics.registry import build_metric, check_metric_names
 from audiovae.models.factory import build_enhanced_vae, build_frontend
 from audiovae.pipeline import ReconstructionPipeline
 from audiovae.reporting.records import FileResult
+from audiovae.reporting.report import alignment_lines
 from audiovae.reporting.tracking import check_logger
 from audiovae.runs import is_launcher_process, prepare_out_dir, resolve_out_dir, run_hash, run_lock
 
@@ -38,6 +39,7 @@ class EvalOutcome:
     n_failed: int
     report_name: str = "report.md"  # sweeps: sweep.md
     reporting: bool = True  # False on DDP ranks other than 0: they evaluate files but write no results
+    warnings: list = field(default_factory=list)  # lines the command line prints to stderr (e.g. misalignment)
 
     @classmethod
     def of_worker_rank(cls, out_dir: Path) -> "EvalOutcome":
@@ -132,7 +134,8 @@ def evaluate_settings(cfg: DictConfig, setup: EvalSetup, settings: Sequence[Sett
                         {s.name: build_enhancer(s.config.enhancement) for s in settings},
                         {s.name: s.out_dir for s in settings}, cfg.outputs.save_audio, cfg.outputs.save_plots,
                         cfg.outputs.max_plots, cfg.seed, done={name: set(d) for name, d in done.items()},
-                        fingerprints=fingerprints, cutoff_hz=cfg.metrics.hf_cutoff_hz)
+                        fingerprints=fingerprints, cutoff_hz=cfg.metrics.hf_cutoff_hz,
+                        alignment=Alignment(cfg.metrics.max_lag_samples, cfg.metrics.align_samples))
     trainer, wall = run_test(cfg, setup, module, todo)
     if not trainer.is_global_zero:
         return None, None
@@ -176,9 +179,11 @@ def _evaluate_and_report(cfg: DictConfig, out_dir: Path, hash_: str, settings: S
     info.skipped_inputs = setup.discovery.skipped
     summaries = {s.name: write_setting_outputs(s, *evaluated[s.name], info, job_type) for s in settings}
     counts = summaries[settings[-1].name]["counts"]
+    warned = [line for line in alignment_lines(summaries[settings[-1].name]["alignment"]) if line.startswith("WARNING")]
     if not cfg.sweep:
-        return EvalOutcome(out_dir, counts["files"], counts["ok"], counts["failed"])
+        return EvalOutcome(out_dir, counts["files"], counts["ok"], counts["failed"], warnings=warned)
     best, reason = write_sweep_outputs(cfg, out_dir, hash_, settings, summaries)
     print(f"sweep of {len(settings)} settings: {out_dir / 'sweep.md'}; best: "
           + (f"{best} ({reason})" if best else f"none — {reason}"))
-    return EvalOutcome(out_dir, counts["files"], counts["ok"], counts["failed"], report_name="sweep.md")
+    return EvalOutcome(out_dir, counts["files"], counts["ok"], counts["failed"], report_name="sweep.md",
+                       warnings=warned)

@@ -23,6 +23,7 @@ from audiovae.metrics.scoring import scoring
 VARIANTS = ("vocoder", "base", "enhanced")
 FROM_TARGET = "_from_target"  # suffix of a target metric's distance columns (dB from the target)
 OK, ERROR = "ok", "error"
+LAG_COLUMN, LAG_CORR_COLUMN = "vocoder_lag_samples", "vocoder_lag_corr"
 TEXT_COLUMNS = ("file", "status", "error", "notes")
 
 
@@ -40,6 +41,8 @@ class FileResult:
     seconds: dict = field(default_factory=dict)  # stage -> seconds for this file
     metrics: dict = field(default_factory=dict)  # variant -> metric -> value
     bands: dict = field(default_factory=dict)  # variant (base, enhanced) -> per mel band retention (dB), low to high
+    vocoder_lag: float = float("nan")  # samples; the vocoder ceiling's lag against the reference (NaN: not searched)
+    vocoder_lag_corr: float = float("nan")  # the normalised cross-correlation at that lag
     fingerprint: str = ""  # of the file's bytes when evaluated: resume re-evaluates a file whose content changed
     stem: str = ""  # its unique output name: audio/<stem>.<variant>.wav, plots/<stem>.png
 
@@ -67,7 +70,8 @@ def to_row(result: FileResult, metric_names: Sequence[str]) -> dict:
     enhanced_m, for a target metric <variant>_m_from_target (dB from the target), and delta_m (of the scores)."""
     row = {"file": result.file, "status": result.status, "error": result.error, "notes": result.notes,
            "duration_s": result.duration_s, "evaluated_s": result.evaluated_s,
-           "sample_rate_in": result.sample_rate_in, "channels_in": result.channels_in}
+           "sample_rate_in": result.sample_rate_in, "channels_in": result.channels_in,
+           LAG_COLUMN: result.vocoder_lag, LAG_CORR_COLUMN: result.vocoder_lag_corr}
     for stage, seconds in result.seconds.items():
         row[f"time_{stage}"] = seconds
     for name in metric_names:
@@ -89,7 +93,8 @@ def from_row(row: dict, metric_names: Sequence[str], index: int = 0) -> FileResu
     return FileResult(index, row["file"], row["status"], row.get("error", ""), row.get("notes", ""),
                       number("duration_s"), number("evaluated_s"), int(number("sample_rate_in") or 0),
                       int(number("channels_in") or 0),
-                      {k[5:]: v for k, v in row.items() if k.startswith("time_")}, metrics)
+                      {k[5:]: v for k, v in row.items() if k.startswith("time_")}, metrics,
+                      vocoder_lag=number(LAG_COLUMN), vocoder_lag_corr=number(LAG_CORR_COLUMN))
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:
@@ -134,7 +139,11 @@ def column_units(row: dict) -> list[dict]:
     fixed = {"file": ("", "path under data.dir"), "status": ("", "ok or error"), "error": ("", "why it failed"),
              "notes": ("", "why a value is NaN"), "duration_s": ("s", "length of the input file"),
              "evaluated_s": ("s", "length evaluated"), "sample_rate_in": ("Hz", "input sample rate"),
-             "channels_in": ("", "input channels")}
+             "channels_in": ("", "input channels"),
+             LAG_COLUMN: ("samples", "lag maximising the cross-correlation of the vocoder ceiling with the reference "
+                                     "within ±metrics.max_lag_samples (positive: the vocoder's output is late)"),
+             LAG_CORR_COLUMN: ("", "normalised cross-correlation at that lag: 1 for a delayed copy, near 0 when the "
+                                   "waveforms are unrelated")}
     out = []
     for column in row:
         if column in fixed:

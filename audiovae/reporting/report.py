@@ -50,6 +50,31 @@ def _file_section(result: FileResult, names: Sequence[str], plots_dir: Path | No
     return lines
 
 
+CLEAR_PEAK = 0.3  # median normalised correlation from which a lag is taken as measured
+
+
+def alignment_lines(alignment: dict) -> list[str]:
+    """The vocoder alignment check in words, and a warning when the ceiling is not aligned with the reference."""
+    if not alignment.get("n_files"):
+        return []
+    a, n = alignment, alignment["n_files"]
+    if not a["median_corr"] >= CLEAR_PEAK:  # NaN included
+        return [f"vocoder alignment: no clear cross-correlation peak between the vocoder ceiling and the reference "
+                f"(median normalised correlation {a['median_corr']:.2f} < {CLEAR_PEAK:g} over {n} files): its output "
+                "does not follow the reference's waveform closely enough to measure a lag"]
+    lines = [f"vocoder alignment: the vocoder ceiling's lag against the reference (cross-correlation peak within "
+             f"±{a['max_lag_samples']} samples) is {a['median_lag_samples']:g} samples in the median "
+             f"(range {a['min_lag_samples']:g} to {a['max_lag_samples_found']:g}; {a['files_off']} of {n} files not "
+             f"at 0; median normalised correlation {a['median_corr']:.2f}); waveform metrics compare reconstruction sample t + {a['align_samples']} with reference sample t"]
+    if a["median_lag_samples"] != a["align_samples"]:
+        lines.append(f"WARNING: the vocoder ceiling is {a['median_lag_samples'] - a['align_samples']:g} samples "
+                     f"({a['median_lag_ms']:.2f} ms before compensation) off the reference in the median: the front "
+                     "end's framing may not match the model's own preprocessing (frontend.* against its config), and "
+                     "waveform metrics (snr, si_sdr, ...) count the misalignment as error; metrics.align_samples="
+                     f"{a['median_lag_samples']:g} compensates a constant lag")
+    return lines
+
+
 def run_facts(summary: dict) -> list[str]:
     """The report's opening facts: run, model, files, device."""
     run, counts = summary["run"], summary["counts"]
@@ -59,7 +84,7 @@ def run_facts(summary: dict) -> list[str]:
             f"{fmt(run['audio_seconds'], 1)} s of audio at {run['sample_rate']} Hz",
             f"device: {run['device']}; throughput {fmt(run['throughput_audio_s_per_s'], 2)} s of audio per second",
             "reference: the model-rate waveform after the front end's normalisation, so every signal shares one "
-            "scale"]
+            "scale", *alignment_lines(summary.get("alignment", {}))]
 
 
 DELTA_NOTE = ("Δ is enhanced − base for dB metrics, the percent change of the mean for ratio-valued ones, and for a "

@@ -84,5 +84,22 @@ def json_safe(obj):
     return obj
 
 
+def summarize_lags(results: Sequence[FileResult], max_lag: int, align: int, sample_rate: int) -> dict:
+    """The vocoder alignment check over the evaluated files: the ceiling's lag per file (samples, positive: late)
+    as median, range and how many files are off, the median normalised correlation at the lag (how clear the
+    peaks are), with the search radius and the shift applied to the metrics."""
+    found = [r for r in results if r.status == OK and np.isfinite(r.vocoder_lag)]
+    lags = np.array([r.vocoder_lag for r in found], dtype=float)
+    out = {"max_lag_samples": max_lag, "align_samples": align, "n_files": int(len(lags)),
+           "median_corr": float(np.nanmedian([r.vocoder_lag_corr for r in found])) if found else float("nan")}
+    if len(lags):
+        median = float(np.median(lags))
+        out.update({"median_lag_samples": median, "median_lag_ms": 1000 * median / sample_rate,
+                    "min_lag_samples": float(lags.min()), "max_lag_samples_found": float(lags.max()),
+                    "files_off": int(np.count_nonzero(lags != 0)),
+                    "at_search_edge": int(np.count_nonzero(np.abs(lags) >= max_lag))})
+    return out
+
+
 def write_json(path: Path, obj: dict) -> None:
     path.write_text(json.dumps(json_safe(obj), indent=2, allow_nan=False) + "\n")

@@ -152,6 +152,10 @@ def summary_keys(summary: dict) -> dict:
             out[f"eval/band_retention_{side}/{variant}"] = value
     for stage, seconds in summary["timings"].items():
         out[f"eval/time/{stage}"] = seconds
+    alignment = summary.get("alignment", {})
+    for key in ("median_lag_samples", "median_corr", "files_off"):
+        if key in alignment:
+            out[f"eval/vocoder_alignment/{key}"] = alignment[key]
     return out
 
 
