@@ -30,7 +30,8 @@ from audiovae.reporting.records import OK, FileResult, read_results, write_csv
 MUST_MATCH = ("model", "frontend")  # sections that make two runs' numbers comparable
 METRIC_DEFINITION = ("hf_cutoff_hz", "lsd_n_fft", "lsd_hop", "spectrum_n_fft", "spectrum_hop",
                      "align_samples")  # metrics.* keys
-LATER_KEYS = {"align_samples": 0}  # keys added after runs were written, and the value those runs used
+LATER_KEYS = {"metrics": {"align_samples": 0}, "frontend": {"framing": "training_repo"}}  # keys added after runs
+# were written, and the value those runs used
 
 
 @dataclass
@@ -66,8 +67,8 @@ def _differences(a: dict, b: dict, prefix: str) -> list[str]:
 def _definition(config: dict) -> dict:
     """What decides the numbers: the MUST_MATCH sections and the METRIC_DEFINITION keys (absent: a 0.1 run)."""
     metrics = config.get("metrics", {})
-    return {**{section: config.get(section, {}) for section in MUST_MATCH},
-            "metrics": {key: metrics.get(key, LATER_KEYS.get(key)) for key in METRIC_DEFINITION}}
+    return {**{section: {**LATER_KEYS.get(section, {}), **config.get(section, {})} for section in MUST_MATCH},
+            "metrics": {key: metrics.get(key, LATER_KEYS["metrics"].get(key)) for key in METRIC_DEFINITION}}
 
 
 def check_comparable(runs: list[Run], force: bool) -> list[str]:

@@ -116,3 +116,16 @@ def test_a_late_ceiling_is_measured_warned_about_and_compensated(clips, tmp_path
         assert late["vocoder_snr"] < 3 and fixed["vocoder_snr"] > 90  # the ceiling is the reference (float32), once aligned
         assert fixed["evaluated_s"] == late["evaluated_s"]
     assert "WARNING" not in (tmp_path / "aligned" / "report.md").read_text()
+
+
+def test_the_audioldm2_framing_evaluates_end_to_end_and_compare_refuses_to_mix_framings(clips, tmp_path, monkeypatch,
+                                                                                      capsys):
+    from audiovae.compare import main as compare_main
+
+    _, default, _ = evaluate_with_ceiling(clips, tmp_path / "training", 0, monkeypatch)
+    _, inference, _ = evaluate_with_ceiling(clips, tmp_path / "inference", 0, monkeypatch,
+                                            "frontend.framing=audioldm2")
+    assert [r["status"] for r in inference] == ["ok", "ok"]
+    assert all(a["base_mel_l1"] != pytest.approx(b["base_mel_l1"], rel=1e-3) for a, b in zip(default, inference))
+    assert compare_main([str(tmp_path / "training"), str(tmp_path / "inference"), "--out", str(tmp_path / "c")]) == 2
+    assert "frontend.framing: 'training_repo' vs 'audioldm2'" in capsys.readouterr().err

@@ -19,18 +19,32 @@ def normalise(x: torch.Tensor, mean: float, peak: float) -> torch.Tensor:
     return (x - mean_t).mul_(0.5).div_(peak_t + 1e-8)
 
 
+FRAMINGS = ("training_repo", "audioldm2")  # frontend.framing
+
+
 class MelFrontEnd(nn.Module):
     """Waveform -> log-mel `[B, 1, T, n_mels]` (time on H, mel on W).
 
-    STFT with a periodic Hann window, reflect padding of (n_fft - hop) / 2 on each side and no centring, so a
-    clip of N samples gives exactly N // hop frames; magnitude (not power); librosa's slaney mel filterbank;
-    log(clamp(mel, clamp_min)). `frame_multiple` pads T with silence (log clamp_min) up to a multiple of the
+    STFT with a periodic Hann window and reflect padding, then the first N // hop frames of a clip of N samples;
+    magnitude (not power); librosa's slaney mel filterbank; log(clamp(mel, clamp_min)). `framing` says where
+    frame t sits:
+
+    - `training_repo`: pad (n_fft − hop) / 2 each side, frame t centred at t·hop + hop/2 (AudioLDM's training code,
+      `mel_spectrogram_train`, and HiFi-GAN's mel, on which the VAE and its vocoder were trained);
+    - `audioldm2`: pad n_fft / 2 each side, frame t centred at t·hop (AudioLDM2's inference code, `TacotronSTFT`
+      in `utilities/audio/stft.py` with `_pad_spec` cutting its N // hop + 1 frames to N // hop).
+
+    The two are the same frames hop / 2 samples apart. `frame_multiple` pads T with silence (log clamp_min) up to a multiple of the
     VAE's downsampling. The computation runs in the input's dtype (float64 in, float64 out).
     """
 
     def __init__(self, sample_rate: int, n_fft: int, win_length: int, hop_length: int, n_mels: int,
-                 fmin: float, fmax: float, clamp_min: float, normalize: bool, frame_multiple: int = 1):
+                 fmin: float, fmax: float, clamp_min: float, normalize: bool, frame_multiple: int = 1,
+                 framing: str = "training_repo"):
         super().__init__()
+        if framing not in FRAMINGS:
+            raise ValueError(f"framing must be one of {FRAMINGS}, got {framing!r}")
+        self.framing = framing
         self.sample_rate, self.n_fft, self.win_length, self.hop_length = sample_rate, n_fft, win_length, hop_length
         self.n_mels, self.clamp_min, self.normalize, self.frame_multiple = n_mels, clamp_min, normalize, frame_multiple
         self.fmin, self.fmax = fmin, fmax
@@ -61,11 +75,11 @@ class MelFrontEnd(nn.Module):
         """`[B, N]` or `[N]` prepared waveform -> `[B, 1, T, n_mels]` log-mel, T padded to `frame_multiple`."""
         if waveform.dim() == 1:
             waveform = waveform.unsqueeze(0)
-        dtype = waveform.dtype
-        pad = (self.n_fft - self.hop_length) // 2
+        dtype, frames = waveform.dtype, self.num_frames(waveform.shape[-1])
+        pad = (self.n_fft - self.hop_length) // 2 if self.framing == "training_repo" else self.n_fft // 2
         padded = nn.functional.pad(waveform.unsqueeze(1), (pad, pad), mode="reflect").squeeze(1)
         spec = torch.stft(padded, self.n_fft, hop_length=self.hop_length, win_length=self.win_length,
-                          window=self.window.to(dtype), center=False, return_complex=True).abs()
+                          window=self.window.to(dtype), center=False, return_complex=True)[..., :frames].abs()
         mel = torch.matmul(self.mel_basis.to(dtype), spec)  # [B, n_mels, T]
         logmel = torch.log(torch.clamp(mel, min=self.clamp_min)).transpose(1, 2).unsqueeze(1)
         return self.pad_frames(logmel)

@@ -43,7 +43,8 @@ RANGES = {
 }
 # (model.vocoder and optim.schedule are checked where they are used, also at start-up)
 CHOICES = {"metrics.p_adjust": ("holm", "bh", "none"), "logger.mode": ("offline", "online", "disabled"),
-           "checkpoint.mode": ("min", "max"), "data.channels": ("mix", "first")}
+           "checkpoint.mode": ("min", "max"), "data.channels": ("mix", "first"),
+           "frontend.framing": ("training_repo", "audioldm2")}
 
 
 def _bound(low: float, high: float, low_in: bool, high_in: bool) -> str:

@@ -18,6 +18,7 @@ class FrontEndConfig:
     fmax: float = MISSING
     clamp_min: float = MISSING
     normalize: bool = MISSING
+    framing: str = MISSING
 
 
 @dataclass
