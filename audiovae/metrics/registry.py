@@ -14,6 +14,7 @@ from torchmetrics import MetricCollection
 from audiovae.errors import ConfigError
 from audiovae.metrics.base import PerItemMetric
 from audiovae.metrics.mel import MelL1, MelPSNR
+from audiovae.metrics.perceptual import PESQ, STOI
 from audiovae.metrics.waveform import LSD, SISDR, SNR, HFRetention, MelDistance, SpectralCorrelation
 
 
@@ -41,6 +42,8 @@ METRICS: dict[str, MetricSpec] = {
     "mel_distance": MetricSpec(MelDistance, {"sample_rate": "sample_rate"}),
     "mel_l1": MetricSpec(MelL1),
     "mel_psnr": MetricSpec(MelPSNR),
+    "pesq_wb": MetricSpec(PESQ, {"sample_rate": "sample_rate"}),
+    "stoi": MetricSpec(STOI, {"sample_rate": "sample_rate"}),
 }
 METRIC_NAMES = tuple(METRICS)
 
