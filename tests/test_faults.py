@@ -156,8 +156,10 @@ def test_a_crafted_checkpoint_is_refused_without_running_it(tmp_path):
     (["metrics.p_adjust=bonferroni"], "config key 'metrics.p_adjust': must be one of holm, bh, none"),
     (["outputs.max_plots=-1"], "config key 'outputs.max_plots': must be >= 0, got -1"),
     (["data.channels=left"], "config key 'data.channels': must be one of mix, first, got 'left'"),
+    (["data.resampler=kaiser"], "config key 'data.resampler': must be one of soxr_hq, audioldm2, got 'kaiser'"),
     (["out_dir=/proc/1/audiovae-run"], "config key 'out_dir': cannot write to '/proc/1/audiovae-run'"),
-], ids=["batch_size", "max_seconds", "alpha", "p_adjust", "max_plots", "channels", "unwritable_out_dir"])
+], ids=["batch_size", "max_seconds", "alpha", "p_adjust", "max_plots", "channels", "resampler",
+                                                      "unwritable_out_dir"])
 def test_bad_values_and_paths_are_one_line_exit_2_before_any_file(args, message, folder, tmp_path, capsys,
                                                                   monkeypatch):
     from audiovae.evaluation.module import EvalModule

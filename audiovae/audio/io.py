@@ -10,6 +10,7 @@ import librosa
 import numpy as np
 import soundfile as sf
 
+from audiovae.audio.resample import sinc_resample
 from audiovae.errors import AudioError
 
 
@@ -38,8 +39,12 @@ def to_mono(frames: np.ndarray, channels: str = "mix") -> np.ndarray:
     return frames.mean(axis=1)
 
 
-def load_audio(path, sample_rate: int, channels: str = "mix") -> AudioClip:
-    """Load `path`, make it one channel (`to_mono`) and resample to `sample_rate` with soxr (high quality)."""
+RESAMPLERS = ("soxr_hq", "audioldm2")  # data.resampler
+
+
+def load_audio(path, sample_rate: int, channels: str = "mix", resampler: str = "soxr_hq") -> AudioClip:
+    """Load `path`, make it one channel (`to_mono`) and resample to `sample_rate`: soxr's high quality, or the
+    windowed sinc AudioLDM2 uses (`audio.resample`)."""
     try:
         data, orig_sr = sf.read(str(path), dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, OSError) as err:
@@ -47,7 +52,10 @@ def load_audio(path, sample_rate: int, channels: str = "mix") -> AudioClip:
     n_channels = data.shape[1]
     mono = to_mono(data, channels)
     if mono.size and orig_sr != sample_rate:
-        mono = librosa.resample(mono, orig_sr=orig_sr, target_sr=sample_rate, res_type="soxr_hq")
+        if resampler == "audioldm2":
+            mono = sinc_resample(mono, orig_sr, sample_rate)
+        else:
+            mono = librosa.resample(mono, orig_sr=orig_sr, target_sr=sample_rate, res_type="soxr_hq")
     return AudioClip(np.ascontiguousarray(mono, dtype=np.float32), sample_rate, orig_sr, n_channels)
 
 

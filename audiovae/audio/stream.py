@@ -10,13 +10,14 @@ import torch
 
 from audiovae.audio.frontend import normalisation_stats, normalise
 from audiovae.audio.io import check_peak, to_mono
+from audiovae.audio.resample import SincResampleStream
 from audiovae.errors import AudioError
 
 BLOCK_FRAMES = 1 << 16  # frames read at a time, at the file's own rate
 
 
-def mono_blocks(path, sample_rate: int, max_samples: Optional[int] = None,
-                channels: str = "mix") -> Iterator[np.ndarray]:
+def mono_blocks(path, sample_rate: int, max_samples: Optional[int] = None, channels: str = "mix",
+                resampler: str = "soxr_hq") -> Iterator[np.ndarray]:
     """The file as float32 mono (`to_mono` by the `channels` rule) at `sample_rate` in consecutive blocks, at most `max_samples` in
     all: the samples `load_audio` gives (soxr's stream resampler equals its one-shot high-quality resample).
 
@@ -28,9 +29,10 @@ def mono_blocks(path, sample_rate: int, max_samples: Optional[int] = None,
     except (sf.LibsndfileError, RuntimeError, OSError) as err:
         raise AudioError(path, f"unreadable ({err})") from None
     with file:
-        resampler = None
+        stream = None
         if file.samplerate != sample_rate:
-            resampler = soxr.ResampleStream(file.samplerate, sample_rate, 1, dtype="float32", quality="HQ")
+            stream = (SincResampleStream(file.samplerate, sample_rate) if resampler == "audioldm2" else
+                      soxr.ResampleStream(file.samplerate, sample_rate, 1, dtype="float32", quality="HQ"))
         left, decoded = float("inf") if max_samples is None else max_samples, 0
         while left > 0:
             try:
@@ -41,12 +43,12 @@ def mono_blocks(path, sample_rate: int, max_samples: Optional[int] = None,
                 break
             decoded += len(block)
             mono = to_mono(block, channels)
-            out = resampler.resample_chunk(mono, last=False) if resampler else mono
+            out = stream.resample_chunk(mono, last=False) if stream else mono
             if out.size:
                 yield out[: int(min(left, out.size))]
                 left -= out.size
-        if resampler is not None and left > 0:
-            tail = resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
+        if stream is not None and left > 0:
+            tail = stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
             if tail.size:
                 yield tail[: int(min(left, tail.size))]
 
@@ -65,14 +67,16 @@ class PreparedAudio:
     peak: float  # max |x − mean|, in float32 arithmetic
     normalize: bool
     channels: str = "mix"  # data.channels: how several channels become one
+    resampler: str = "soxr_hq"  # data.resampler
 
     @classmethod
     def scan(cls, path, sample_rate: int, max_samples: Optional[int], silence_threshold_db: float,
-             normalize: bool, min_samples: int = 1, channels: str = "mix") -> "PreparedAudio":
+             normalize: bool, min_samples: int = 1, channels: str = "mix",
+             resampler: str = "soxr_hq") -> "PreparedAudio":
         """One pass: length, sum, min and max; raises AudioError if empty, shorter than `min_samples`, non-finite,
         or silent once its mean is removed (a constant offset is no signal)."""
         count, total, low, high = 0, 0.0, np.float32(np.inf), np.float32(-np.inf)
-        for block in mono_blocks(path, sample_rate, max_samples, channels):
+        for block in mono_blocks(path, sample_rate, max_samples, channels, resampler):
             if not np.all(np.isfinite(block)):
                 raise AudioError(path, "contains NaN or inf samples")
             count, total = count + block.size, total + float(block.sum(dtype=np.float64))
@@ -85,7 +89,7 @@ class PreparedAudio:
                                    f"window) are needed")
         mean, peak = normalisation_stats(total, count, float(low), float(high))
         check_peak(path, peak, silence_threshold_db)
-        return cls(str(path), sample_rate, max_samples, count, mean, peak, normalize, channels)
+        return cls(str(path), sample_rate, max_samples, count, mean, peak, normalize, channels, resampler)
 
     def normalise(self, block: torch.Tensor) -> torch.Tensor:
         return normalise(block, self.mean, self.peak) if self.normalize else block
@@ -103,7 +107,8 @@ class SequentialReader:
     `release(position)`; only [released, furthest read) is kept in memory."""
 
     def __init__(self, audio: PreparedAudio):
-        self.audio, self.blocks = audio, mono_blocks(audio.path, audio.sample_rate, audio.max_samples, audio.channels)
+        self.audio, self.blocks = audio, mono_blocks(audio.path, audio.sample_rate, audio.max_samples, audio.channels,
+                                                audio.resampler)
         self.buffer, self.start = torch.zeros(0), 0  # buffer holds samples [start, start + len)
 
     def _fill(self, end: int) -> None:

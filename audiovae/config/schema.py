@@ -46,6 +46,7 @@ class DataConfig:
     chunk_overlap_seconds: float = MISSING
     silence_threshold_db: float = MISSING
     channels: str = MISSING
+    resampler: str = MISSING
     batch_size: int = MISSING
     num_workers: int = MISSING
 
@@ -141,6 +142,7 @@ class TrainDataConfig:
     crop_seconds: float = MISSING
     silence_threshold_db: float = MISSING
     channels: str = MISSING
+    resampler: str = MISSING
     batch_size: int = MISSING
     val_batch_size: int = MISSING
     num_workers: int = MISSING

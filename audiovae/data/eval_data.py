@@ -31,10 +31,10 @@ class EvalDataset(Dataset):
 
     def __init__(self, paths: Sequence[Path], keys: Sequence[str], indices: Sequence[int], frontend: MelFrontEnd,
                  max_samples: Optional[int], silence_threshold_db: float, stems: Optional[Sequence[str]] = None,
-                 min_samples: int = 1, channels: str = "mix"):
+                 min_samples: int = 1, channels: str = "mix", resampler: str = "soxr_hq"):
         self.paths, self.keys, self.indices = list(paths), list(keys), list(indices)
         self.stems = list(stems) if stems is not None else list(keys)
-        self.min_samples, self.channels = min_samples, channels
+        self.min_samples, self.channels, self.resampler = min_samples, channels, resampler
         self.frontend, self.max_samples, self.silence_threshold_db = frontend, max_samples, silence_threshold_db
 
     def __len__(self) -> int:
@@ -54,7 +54,7 @@ class EvalDataset(Dataset):
             item.duration_s, item.sample_rate_in, item.channels_in = info.duration, info.samplerate, info.channels
             item.audio = PreparedAudio.scan(path, self.frontend.sample_rate, self.max_samples or None,
                                             self.silence_threshold_db, self.frontend.normalize, self.min_samples,
-                                            self.channels)
+                                            self.channels, self.resampler)
         except AudioError as err:
             item.error = err.reason
         return item

@@ -25,12 +25,12 @@ class Clip:
 
 
 def scan_clips(paths: list[Path], sample_rate: int, silence_threshold_db: float,
-               channels: str = "mix") -> tuple[list[Clip], list[str]]:
+               channels: str = "mix", resampler: str = "soxr_hq") -> tuple[list[Clip], list[str]]:
     """Load every file once; returns the good clips and one 'file: reason' line per bad file."""
     clips, bad = [], []
     for path in paths:
         try:
-            clip = load_audio(path, sample_rate, channels)
+            clip = load_audio(path, sample_rate, channels, resampler)
             check_waveform(path, clip.waveform, silence_threshold_db)
             clips.append(Clip(str(path), clip.waveform))
         except AudioError as err:
@@ -108,16 +108,17 @@ class EpochSampler(DistributedSampler):
 class TrainDataModule(pl.LightningDataModule):
     def __init__(self, dir: Optional[str], val_dir: Optional[str], patterns: list[str], val_ratio: float,
                  crop_samples: int, silence_threshold_db: float, batch_size: int, val_batch_size: int,
-                 num_workers: int, frontend: MelFrontEnd, seed: int, channels: str = "mix"):
+                 num_workers: int, frontend: MelFrontEnd, seed: int, channels: str = "mix",
+                 resampler: str = "soxr_hq"):
         super().__init__()
         self.frontend, self.crop, self.seed = frontend, crop_samples, seed
         self.batch_size, self.val_batch_size, self.num_workers = batch_size, val_batch_size, num_workers
         train_paths = find_audio_files(dir, patterns)
-        clips, bad = scan_clips(train_paths, frontend.sample_rate, silence_threshold_db, channels)
+        clips, bad = scan_clips(train_paths, frontend.sample_rate, silence_threshold_db, channels, resampler)
         if val_dir:
             self.train_clips = clips
             self.val_clips, bad_val = scan_clips(find_audio_files(val_dir, patterns), frontend.sample_rate,
-                                                 silence_threshold_db, channels)
+                                                 silence_threshold_db, channels, resampler)
             bad += bad_val
         else:
             train_pos, val_pos = split_by_file(len(clips), val_ratio, seed)

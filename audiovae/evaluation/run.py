@@ -105,7 +105,8 @@ def run_test(cfg: DictConfig, setup: EvalSetup, module: EvalModule, todo: list[i
     max_samples = None if cfg.data.chunking else setup.segmenting.segment
     frontend = setup.pipeline.frontend
     dataset = EvalDataset(setup.paths, setup.keys, todo, frontend, max_samples, cfg.data.silence_threshold_db,
-                          setup.stems, min_samples=min_samples(setup.metrics), channels=cfg.data.channels)
+                          setup.stems, min_samples=min_samples(setup.metrics), channels=cfg.data.channels,
+                          resampler=cfg.data.resampler)
     trainer = pl.Trainer(**OmegaConf.to_container(cfg.trainer), logger=False, use_distributed_sampler=False,
                          enable_checkpointing=False, enable_model_summary=False, inference_mode=True,
                          enable_progress_bar=False)  # EvalModule shows progress per file, with an ETA
