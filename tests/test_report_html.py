@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import yaml
+from PIL import Image
 
 from audiovae import runs as runs_module
 from audiovae.config import EvalConfig, compose
@@ -83,6 +84,24 @@ def test_every_link_is_relative_and_resolves_inside_the_run(run):
             assert "://" not in link and not link.startswith("/"), (html, link)
             assert (html.parent / unquote(link)).resolve().is_relative_to(run.resolve())
             assert (html.parent / unquote(link)).exists(), (html, link)
+
+
+def test_every_image_reserves_its_size_so_the_page_does_not_move_under_a_click(run):
+    class Images(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.images = []
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "img":
+                self.images.append(dict(attrs))
+
+    parser = Images()
+    parser.feed((run / "report.html").read_text())
+    assert len(parser.images) >= 4 + 2  # the files' figures, band retention and summary
+    for image in parser.images:
+        width, height = Image.open(run / unquote(image["src"])).size
+        assert (int(image["width"]), int(image["height"])) == (width, height), image["src"]
 
 
 def test_blind_audio_is_the_variant_its_key_names_and_the_page_names_none(run):

@@ -48,11 +48,24 @@ def facts_html(facts: Sequence[str]) -> str:
     return "<ul class=\"facts\">" + "".join(f"<li>{escape(f)}</li>" for f in facts) + "</ul>"
 
 
+def png_size(path: Path) -> Optional[tuple[int, int]]:
+    """(width, height) from a PNG's header, None for anything else."""
+    with open(path, "rb") as f:
+        head = f.read(24)
+    if head[:8] != b"\x89PNG\r\n\x1a\n":
+        return None
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+
+
 def figure_html(relative: str, alt: str, folder: Path) -> str:
-    """The image at `folder/relative` (linked to itself), or nothing when it was not drawn."""
+    """The image at `folder/relative` (linked to itself), or nothing when it was not drawn. Its size is given, so
+    the page does not move when a lazily loaded image arrives (a click would land on something else)."""
     if not (folder / relative).exists():
         return ""
-    return f'<a href="{link(relative)}"><img class="figure" src="{link(relative)}" alt="{escape(alt)}" loading="lazy"></a>'
+    size = png_size(folder / relative)
+    dims = f' width="{size[0]}" height="{size[1]}"' if size else ""
+    return (f'<a href="{link(relative)}"><img class="figure" src="{link(relative)}" alt="{escape(alt)}"{dims} '
+            'loading="lazy"></a>')
 
 
 def player_html(sources: Sequence[tuple[str, str]], folder: Path, preload: str = "metadata") -> str:
