@@ -65,8 +65,8 @@ class LagSearch:
         wx, wy = np.concatenate([self.x_tail, x]), np.concatenate([self.y_tail, y])
         self.sums += cross_correlation(wx, wy, self.max_lag) - cross_correlation(self.x_tail, self.y_tail,
                                                                                 self.max_lag)
-        self.x_tail, self.y_tail = wx[-self.max_lag:] if self.max_lag else wx[:0], \
-            wy[-self.max_lag:] if self.max_lag else wy[:0]
+        keep = len(wx) - min(self.max_lag, len(wx))  # the last max_lag samples (none when max_lag is 0)
+        self.x_tail, self.y_tail = wx[keep:], wy[keep:]
 
     def value(self) -> tuple[int, float]:
         """(lag, ρ at the lag); ρ is NaN when either signal is all zeros."""
