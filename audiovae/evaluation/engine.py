@@ -34,7 +34,7 @@ class Segmenting:
         return segment_starts(num_samples, self.segment, self.overlap) if self.chunking else [0]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Alignment:
     """`max_lag`: the vocoder ceiling's lag against the reference is searched within ±max_lag samples per file
     (0: not searched); `shift`: reconstructions are compared sample t + shift with reference sample t in the

@@ -26,7 +26,7 @@ from audiovae.metrics.registry import build_metric, check_metric_names
 from audiovae.models.factory import build_enhanced_vae, build_frontend
 from audiovae.pipeline import ReconstructionPipeline
 from audiovae.reporting.records import FileResult
-from audiovae.reporting.report import alignment_lines
+from audiovae.reporting.report import alignment_warning
 from audiovae.reporting.tracking import check_logger
 from audiovae.runs import is_launcher_process, prepare_out_dir, resolve_out_dir, run_hash, run_lock
 
@@ -180,7 +180,7 @@ def _evaluate_and_report(cfg: DictConfig, out_dir: Path, hash_: str, settings: S
     info.skipped_inputs = setup.discovery.skipped
     summaries = {s.name: write_setting_outputs(s, *evaluated[s.name], info, job_type) for s in settings}
     counts = summaries[settings[-1].name]["counts"]
-    warned = [line for line in alignment_lines(summaries[settings[-1].name]["alignment"]) if line.startswith("WARNING")]
+    warned = [w for w in [alignment_warning(summaries[settings[-1].name]["alignment"])] if w]
     if not cfg.sweep:
         return EvalOutcome(out_dir, counts["files"], counts["ok"], counts["failed"], warnings=warned)
     best, reason = write_sweep_outputs(cfg, out_dir, hash_, settings, summaries)

@@ -49,8 +49,8 @@ def comparison_lines(settings: Sequence[Setting], summaries: dict[str, dict], be
             for s in settings for metric, m in summaries[s.name]["metrics"].items()]
 
 
-def best_line(best: Optional[str], reason: str) -> str:
-    return (f"Best: {best}: {reason}; its configs: best_enhancement.yaml, best_config.yaml." if best is not None
+def best_line(best: Optional[str], reason: str, name=lambda setting: setting) -> str:
+    return (f"Best: {name(best)}: {reason}; its configs: best_enhancement.yaml, best_config.yaml." if best is not None
             else f"Best: none — {reason}.")
 
 
@@ -61,7 +61,7 @@ SWEEP_DELTA_NOTE = ("Δ is enhanced − base for dB metrics, the percent change 
 def write_markdown(path: Path, settings: Sequence[Setting], summaries: dict[str, dict], best: Optional[str],
                    reason: str) -> None:
     lines = [f"# Sweep of {', '.join(settings[0].values)}", "",
-             best_line(best, reason).replace(f"Best: {best}:", f"Best: `{best}`:"), ""]
+             best_line(best, reason, lambda setting: f"`{setting}`"), ""]
     lines += comparison_table(comparison_lines(settings, summaries, best,
                                                lambda name, b: f"`{name}`" + (" **(best)**" if b else "")))
     lines += ["", SWEEP_DELTA_NOTE, "", "![sweep](sweep.png)", ""]

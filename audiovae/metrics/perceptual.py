@@ -61,7 +61,7 @@ class STOI(PerItemMetric):
 
     name, direction, unit, delta_kind = "stoi", HIGHER, "", ABSOLUTE
     is_differentiable = False
-    nan_reason = "STOI is undefined for this reference (no frames above its silence threshold)"
+    nan_reason = "pystoi failed on this pair"  # a reference without frames above its silence threshold scores 0
 
     def __init__(self, sample_rate: int, **kwargs):
         super().__init__(**kwargs)

@@ -3,28 +3,19 @@ reference and each run's reconstruction (keys 1, 2, ...), the file's values per 
 improvement of the last run over the first. Audio is linked from the runs' own folders (relative links: keep the
 comparison folder beside the runs when copying)."""
 import json
-import math
 import os
 from html import escape
 from pathlib import Path
 from typing import Sequence
 
-from audiovae.metrics.scoring import scoring
 from audiovae.reporting.format import fmt, signed_delta, delta_unit, metric_label
 from audiovae.reporting.html import facts_html, figure_html, player_html, table_html, write_page
-from audiovae.reporting.records import file_delta
+from audiovae.reporting.records import file_delta, file_improvement
 from audiovae.reporting.report_html import file_controls
 
 
 def relative(path: Path, start: Path) -> str:
     return Path(os.path.relpath(Path(path).resolve(), Path(start).resolve())).as_posix()
-
-
-def gain(metric: str, first: float, last: float):
-    """The last run's per-file improvement over the first, signed so that positive is better (None: undefined)."""
-    delta = file_delta(metric, first, last)
-    value = delta if scoring(metric).higher_is_better else -delta
-    return value if math.isfinite(value) else None
 
 
 def file_article(file: str, order: int, runs, rows: Sequence[dict], variant: str, folder: Path) -> str:
@@ -35,7 +26,7 @@ def file_article(file: str, order: int, runs, rows: Sequence[dict], variant: str
     table = [[metric_label(row["metric"]), *(fmt(row[r.name]) for r in runs),
               *(signed_delta(file_delta(row["metric"], row[first.name], row[r.name]), delta_unit(row["metric"]))
                 for r in runs[1:])] for row in rows]
-    gains = {row["metric"]: gain(row["metric"], row[first.name], row[last.name]) for row in rows}
+    gains = {row["metric"]: file_improvement(row["metric"], row[first.name], row[last.name]) for row in rows}
     return (f'<article class="file" tabindex="-1" data-order="{order}" data-file="{escape(file)}" '
             f"data-gains='{escape(json.dumps(gains))}'><h3>{escape(file)}</h3>"
             f"{player_html(sources, folder)}{table_html(header, table)}</article>")

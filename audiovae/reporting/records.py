@@ -13,7 +13,7 @@ import csv
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Optional, Sequence
 
 from audiovae.data.files import output_stems
 from audiovae.metrics.base import ABSOLUTE, WAVEFORM
@@ -63,6 +63,13 @@ def file_delta(name: str, base: float, enhanced: float) -> float:
     if s.delta_kind == ABSOLUTE:
         return enhanced - base
     return 100.0 * (enhanced - base) / abs(base) if base != 0 else float("nan")
+
+
+def file_improvement(name: str, base: float, other: float) -> Optional[float]:
+    """`file_delta` signed so that positive is better whatever the metric's direction; None where undefined."""
+    delta = file_delta(name, base, other)
+    value = delta if scoring(name).higher_is_better else -delta
+    return value if math.isfinite(value) else None
 
 
 def to_row(result: FileResult, metric_names: Sequence[str]) -> dict:

@@ -1,7 +1,7 @@
 """report.md: a readable account of an evaluation, with a conclusion computed from the numbers."""
 from pathlib import Path
 from urllib.parse import quote
-from typing import Sequence
+from typing import Optional, Sequence
 
 from audiovae.data.files import output_stem
 from audiovae.reporting.format import (ComparisonLine, comparison_table, delta_unit, fmt, markdown_table, metric_label,
@@ -66,13 +66,20 @@ def alignment_lines(alignment: dict) -> list[str]:
              f"±{a['max_lag_samples']} samples) is {a['median_lag_samples']:g} samples in the median "
              f"(range {a['min_lag_samples']:g} to {a['max_lag_samples_found']:g}; {a['files_off']} of {n} files not "
              f"at 0; median normalised correlation {a['median_corr']:.2f}); waveform metrics compare reconstruction sample t + {a['align_samples']} with reference sample t"]
-    if a["median_lag_samples"] != a["align_samples"]:
-        lines.append(f"WARNING: the vocoder ceiling is {a['median_lag_samples'] - a['align_samples']:g} samples "
-                     f"({a['median_lag_ms']:.2f} ms before compensation) off the reference in the median: the front "
-                     "end's framing may not match the model's own preprocessing (frontend.* against its config), and "
-                     "waveform metrics (snr, si_sdr, ...) count the misalignment as error; metrics.align_samples="
-                     f"{a['median_lag_samples']:g} compensates a constant lag")
-    return lines
+    warning = alignment_warning(a)
+    return lines + ([warning] if warning else [])
+
+
+def alignment_warning(alignment: dict) -> Optional[str]:
+    """The warning when a clear cross-correlation peak sits off the applied shift in the median; None otherwise."""
+    a = alignment
+    if not a.get("n_files") or not a["median_corr"] >= CLEAR_PEAK or a["median_lag_samples"] == a["align_samples"]:
+        return None
+    return (f"WARNING: the vocoder ceiling is {a['median_lag_samples'] - a['align_samples']:g} samples "
+            f"({a['median_lag_ms']:.2f} ms before compensation) off the reference in the median: the front "
+            "end's framing may not match the model's own preprocessing (frontend.framing and frontend.* against its "
+            "config), and waveform metrics (snr, si_sdr, ...) count the misalignment as error; "
+            f"metrics.align_samples={a['median_lag_samples']:g} compensates a constant lag")
 
 
 def run_facts(summary: dict) -> list[str]:

@@ -2,17 +2,15 @@
 retention, and per file synchronised players for reference, vocoder ceiling, base and enhanced (keys 1–4), the
 file's metrics and its figure; files sortable by any metric's per-file Δ and filterable."""
 import json
-import math
 from html import escape
 from pathlib import Path
 from typing import Sequence
 
 from audiovae.data.files import output_stem
-from audiovae.metrics.scoring import scoring
 from audiovae.reporting.format import comparison_rows, min_p_note
 from audiovae.reporting.html import facts_html, figure_html, link, player_html, table_html, write_page
 from audiovae.reporting.plots import WAVE_NAMES
-from audiovae.reporting.records import OK, FileResult, file_delta
+from audiovae.reporting.records import OK, FileResult, file_improvement
 from audiovae.reporting.report import (BAND_NOTE, DELTA_NOTE, band_rows, file_facts, file_metric_rows, run_facts,
                                        summary_lines, timing_lines)
 from audiovae.reporting.verdict import conclusion_lines
@@ -24,12 +22,8 @@ LISTENING_PAGES = {"mushra": "listening/mushra/index.html", "ab": "listening/ab/
 def file_gains(result: FileResult, names: Sequence[str]) -> dict:
     """Per metric, the file's improvement of enhanced over base in the metric's Δ units, signed so that positive
     is better whatever the metric's direction (NaN → None)."""
-    gains = {}
-    for name in names:
-        delta = file_delta(name, result.value("base", name), result.value("enhanced", name))
-        gain = delta if scoring(name).higher_is_better else -delta
-        gains[name] = gain if math.isfinite(gain) else None
-    return gains
+    return {name: file_improvement(name, result.value("base", name), result.value("enhanced", name))
+            for name in names}
 
 
 def sort_options(names: Sequence[str]) -> str:
