@@ -48,6 +48,27 @@ def noise(seconds: float, sr: int, seed: int = 0, amp: float = 0.3) -> np.ndarra
     return (amp * np.random.default_rng(seed).standard_normal(int(seconds * sr))).astype(np.float32)
 
 
+def evaluate_folder(data_dir, out_dir, *overrides):
+    """One evaluation of `data_dir` into `out_dir` in this process (config words as on the command line); returns
+    its EvalOutcome. Usable from module-scoped fixtures, which run before the per-test environment clean-up."""
+    from audiovae.config import EvalConfig, compose
+    from audiovae.enhancers import resolve_enhancement
+    from audiovae.evaluation.run import run_evaluation
+
+    os.environ.pop(RUN_DIR_ENV, None)
+    cfg = compose("eval", [*overrides, f"data.dir={data_dir}", f"out_dir={out_dir}"], schema=EvalConfig,
+                  validators=[resolve_enhancement])
+    return run_evaluation(cfg)
+
+
+def last_gains(run_dir):
+    """The learnable latent filter's gains and the global step in `run_dir/checkpoints/last.ckpt`."""
+    import torch
+
+    state = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    return state["state_dict"]["model.enhancer.latent_stages.0.gains"], state["global_step"]
+
+
 def write(path, data: np.ndarray, sr: int, subtype: str = "FLOAT"):
     path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(str(path), data, sr, subtype=subtype)

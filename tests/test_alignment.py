@@ -1,22 +1,17 @@
 """The vocoder alignment check and the constant shift before the waveform metrics: exact lags from streamed
 chunks, and end to end on a vocoder ceiling that is the reference itself, delayed or not."""
 import json
-import os
 
 import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
-from audiovae import runs as runs_module
-from audiovae.config import EvalConfig, compose
-from audiovae.enhancers import resolve_enhancement
-from audiovae.evaluation.run import run_evaluation
 from audiovae.metrics.functional.lag import LagSearch, Shift, best_lag, cross_correlation
 from audiovae.pipeline import ReconstructionPipeline
 from audiovae.reporting.records import read_csv
 from audiovae.reporting.tracking import summary_keys
-from tests.conftest import chirp, noise, write
+from tests.conftest import chirp, evaluate_folder, noise, write
 
 
 def delayed(x: np.ndarray, lag: int) -> np.ndarray:
@@ -87,11 +82,8 @@ def evaluate_with_ceiling(folder, out, lag: int, monkeypatch, *overrides):
         return out
 
     monkeypatch.setattr(ReconstructionPipeline, "forward", ceiling_is_the_reference)
-    os.environ.pop(runs_module.RUN_DIR_ENV, None)
-    cfg = compose("eval", ["model=tiny", "logger=none", "metrics.bootstrap_samples=100", "outputs.save_audio=false",
-                           "outputs.save_plots=false", f"data.dir={folder}", f"out_dir={out}", *overrides],
-                  schema=EvalConfig, validators=[resolve_enhancement])
-    outcome = run_evaluation(cfg)
+    outcome = evaluate_folder(folder, out, "model=tiny", "logger=none", "metrics.bootstrap_samples=100",
+                              "outputs.save_audio=false", "outputs.save_plots=false", *overrides)
     return outcome, read_csv(out / "results.csv"), json.loads((out / "summary.json").read_text())
 
 

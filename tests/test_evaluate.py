@@ -11,15 +11,12 @@ import pytest
 import soundfile as sf
 import torch
 
-from audiovae.config import EvalConfig, compose
-from audiovae.enhancers import resolve_enhancement
 from audiovae import runs as runs_module
 from audiovae.evaluation import run as run_module
 from audiovae.metrics.scoring import scoring
 from audiovae.reporting.records import read_csv
-from audiovae.evaluation.run import run_evaluation
 from audiovae.metrics import functional as F
-from tests.conftest import chirp, noise, tone, write
+from tests.conftest import chirp, evaluate_folder, noise, tone, write
 from tests.wandb_offline import read_offline_run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,15 +43,12 @@ def data_dir(tmp_path_factory):
 
 
 def evaluate(data_dir, out_dir, *overrides):
-    cfg = compose("eval", [*FAST, f"data.dir={data_dir}", f"out_dir={out_dir}", *overrides], schema=EvalConfig,
-                  validators=[resolve_enhancement])
-    return run_evaluation(cfg)
+    return evaluate_folder(data_dir, out_dir, *FAST, *overrides)
 
 
 @pytest.fixture(scope="module")
 def reference_run(data_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("run") / "eval"
-    os.environ.pop(runs_module.RUN_DIR_ENV, None)
     evaluate(data_dir, out, "data.batch_size=3")
     return out
 

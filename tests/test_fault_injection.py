@@ -17,7 +17,7 @@ import torch
 
 from audiovae import runs as runs_module
 from audiovae.reporting.records import read_csv
-from tests.conftest import chirp, noise, tone, write
+from tests.conftest import chirp, last_gains, noise, tone, write
 
 ROOT = Path(__file__).resolve().parents[1]
 EVAL = ["model=tiny", "logger=none", "data.max_seconds=1.0", "metrics.bootstrap_samples=50", "data.batch_size=1"]
@@ -183,10 +183,6 @@ def test_a_killed_training_resumes_to_the_weights_of_an_uninterrupted_one(tmp_pa
     finish(killed)
     code, _, stderr = finish(start("train.py", *train, f"out_dir={tmp_path / 'killed'}", "resume=true", env=env))
     assert code == 0, stderr[-2000:]
-
-    def weights(run):
-        state = torch.load(tmp_path / run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
-        return state["state_dict"]["model.enhancer.latent_stages.0.gains"], state["global_step"]
-    (straight, steps), (resumed, resumed_steps) = weights("straight"), weights("killed")
+    (straight, steps), (resumed, resumed_steps) = last_gains(tmp_path / "straight"), last_gains(tmp_path / "killed")
     assert steps == resumed_steps == 12
     torch.testing.assert_close(resumed, straight, rtol=1e-6, atol=1e-7)

@@ -1,6 +1,5 @@
 """PESQ (wide band) and STOI: equal to torchmetrics' functions on the saved audio, NaN with a reason where undefined,
 refused at start-up where the rate does not fit."""
-import os
 
 import numpy as np
 import pytest
@@ -8,14 +7,10 @@ import soundfile as sf
 import torch
 from torchmetrics.functional.audio import perceptual_evaluation_speech_quality, short_time_objective_intelligibility
 
-from audiovae import runs as runs_module
-from audiovae.config import EvalConfig, compose
-from audiovae.enhancers import resolve_enhancement
 from audiovae.errors import ConfigError
-from audiovae.evaluation.run import run_evaluation
 from audiovae.metrics.registry import build_metric
 from audiovae.reporting.records import read_csv
-from tests.conftest import noise, write
+from tests.conftest import evaluate_folder, noise, write
 
 
 def voiced(seconds: float, sr: int, f0: float, seed: int) -> np.ndarray:
@@ -29,11 +24,8 @@ def voiced(seconds: float, sr: int, f0: float, seed: int) -> np.ndarray:
 def test_pesq_and_stoi_equal_torchmetrics_on_the_saved_audio(tmp_path):
     write(tmp_path / "clips" / "a.wav", voiced(2.0, 16000, 120, 0), 16000)
     write(tmp_path / "clips" / "b.wav", voiced(1.5, 16000, 210, 1), 16000)
-    os.environ.pop(runs_module.RUN_DIR_ENV, None)
-    cfg = compose("eval", ["model=tiny", "logger=none", "metrics.bootstrap_samples=100", "outputs.save_plots=false",
-                           "metrics.names=[pesq_wb,stoi,snr]", f"data.dir={tmp_path / 'clips'}",
-                           f"out_dir={tmp_path / 'out'}"], schema=EvalConfig, validators=[resolve_enhancement])
-    run_evaluation(cfg)
+    evaluate_folder(tmp_path / "clips", tmp_path / "out", "model=tiny", "logger=none", "metrics.bootstrap_samples=100",
+                    "outputs.save_plots=false", "metrics.names=[pesq_wb,stoi,snr]")
     rows = read_csv(tmp_path / "out" / "results.csv")
     assert [r["status"] for r in rows] == ["ok", "ok"]
     for row in rows:

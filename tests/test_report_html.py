@@ -1,7 +1,6 @@
 """report.html and the blind listening pages, the way a person meets them: in headless Chromium from file://,
 plus the un-blinding of scripted answers and the webMUSHRA export."""
 import json
-import os
 import subprocess
 import sys
 import time
@@ -15,17 +14,13 @@ import soundfile as sf
 import yaml
 from PIL import Image
 
-from audiovae import runs as runs_module
-from audiovae.config import EvalConfig, compose
-from audiovae.enhancers import resolve_enhancement
 from audiovae.errors import ListeningError
-from audiovae.evaluation.run import run_evaluation
 from audiovae.listening.blind import MODES, plan_trials
 from audiovae.listening.score import score
 from audiovae.listening.webmushra import export_webmushra
 from audiovae.metrics.scoring import scoring
 from audiovae.reporting.records import OK, file_delta, read_results
-from tests.conftest import chirp, noise, tone, write
+from tests.conftest import chirp, evaluate_folder, noise, tone, write
 
 ROOT = Path(__file__).resolve().parents[1]
 RATING = {"reference": 100, "vocoder": 80, "base": 40, "enhanced": 65}  # what the scripted listener answers
@@ -40,10 +35,7 @@ def run(tmp_path_factory):
     write(clips / "long.wav", chirp(200, 7000, 2.5, 16000) + noise(2.5, 16000, amp=0.02), 16000)
     (clips / "broken.wav").write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunk")
     out = tmp_path_factory.mktemp("run") / "eval"
-    os.environ.pop(runs_module.RUN_DIR_ENV, None)
-    cfg = compose("eval", ["model=tiny", "data.max_seconds=1.0", "metrics.bootstrap_samples=200", f"data.dir={clips}",
-                           f"out_dir={out}"], schema=EvalConfig, validators=[resolve_enhancement])
-    run_evaluation(cfg)
+    evaluate_folder(clips, out, "model=tiny", "data.max_seconds=1.0", "metrics.bootstrap_samples=200")
     return out
 
 

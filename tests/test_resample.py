@@ -10,7 +10,7 @@ from hypothesis import given, settings, strategies as st
 from audiovae.audio import load_audio
 from audiovae.audio import stream
 from audiovae.audio.resample import SincResampleStream, sinc_kernel, sinc_resample
-from tests.conftest import chirp, noise, write
+from tests.conftest import chirp, evaluate_folder, noise, write
 
 
 def torchaudio_port(x: np.ndarray, orig: int, new: int, width_zc: int = 6, rolloff: float = 0.99,
@@ -79,23 +79,13 @@ def test_files_read_whole_and_block_by_block_agree_and_differ_from_soxr_in_the_h
 
 
 def test_the_evaluation_reference_is_resampled_as_configured(tmp_path):
-    import os
-
     import soundfile as sf
 
-    from audiovae import runs as runs_module
-    from audiovae.config import EvalConfig, compose
-    from audiovae.enhancers import resolve_enhancement
-    from audiovae.evaluation.run import run_evaluation
-
     write(tmp_path / "clips" / "a.wav", chirp(100, 20000, 1.0, 44100), 44100)
-    os.environ.pop(runs_module.RUN_DIR_ENV, None)
     saved = {}
     for rule in ("audioldm2", "soxr_hq"):
-        cfg = compose("eval", ["model=tiny", "logger=none", "metrics.bootstrap_samples=50", "outputs.save_plots=false",
-                               "metrics.names=[snr]", f"data.resampler={rule}", f"data.dir={tmp_path / 'clips'}",
-                               f"out_dir={tmp_path / rule}"], schema=EvalConfig, validators=[resolve_enhancement])
-        run_evaluation(cfg)
+        evaluate_folder(tmp_path / "clips", tmp_path / rule, "model=tiny", "logger=none", "metrics.bootstrap_samples=50",
+                        "outputs.save_plots=false", "metrics.names=[snr]", f"data.resampler={rule}")
         saved[rule] = sf.read(str(tmp_path / rule / "audio" / "a.wav.reference.wav"), dtype="float32")[0]
         expected = stream.PreparedAudio.scan(tmp_path / "clips" / "a.wav", 16000, None, -80.0, normalize=True,
                                              resampler=rule).read_all().numpy()

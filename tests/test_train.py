@@ -28,7 +28,7 @@ from audiovae.models.factory import build_enhanced_vae, build_frontend
 from audiovae.training.export import export_from_checkpoint
 from audiovae.training.losses import ReconstructionLoss, band_weighted_l1
 from audiovae.training.run import run_training
-from tests.conftest import chirp, noise, tone, write
+from tests.conftest import chirp, last_gains, noise, tone, write
 from tests.wandb_offline import read_offline_run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -161,12 +161,7 @@ def test_resumed_training_equals_uninterrupted(clips, tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="another config"):
         run_training(train_cfg(clips, tmp_path / "resumed", *common, "optim.lr=0.01", "resume=true"))
     run_training(train_cfg(clips, tmp_path / "resumed", *common, "resume=true"))
-
-    def gains(run):
-        state = torch.load(tmp_path / run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
-        return state["state_dict"]["model.enhancer.latent_stages.0.gains"], state["global_step"]
-
-    (straight, s_steps), (resumed, r_steps) = gains("straight"), gains("resumed")
+    (straight, s_steps), (resumed, r_steps) = last_gains(tmp_path / "straight"), last_gains(tmp_path / "resumed")
     assert s_steps == r_steps == 8
     torch.testing.assert_close(resumed, straight, rtol=1e-6, atol=1e-7)
 

@@ -2,23 +2,18 @@
 what they can and cannot show, a selection rule that cannot reward damage, identity = base exactly, and where
 the high band goes."""
 import json
-import os
 
 import numpy as np
 import pytest
 from omegaconf import OmegaConf
 from scipy import stats
 
-from audiovae import runs as runs_module
-from audiovae.config import EvalConfig, compose
-from audiovae.enhancers import resolve_enhancement
-from audiovae.evaluation.run import run_evaluation
 from audiovae.evaluation.selection import select_best
 from audiovae.metrics.scoring import scoring
 from audiovae.metrics.stats import adjust_p, compare_paired, min_achievable_p
 from audiovae.reporting.records import OK, FileResult, read_csv
 from audiovae.reporting.summary import summarize_metrics
-from tests.conftest import chirp, noise, tone, write
+from tests.conftest import chirp, evaluate_folder, noise, tone, write
 
 SELECT = OmegaConf.create({"metric": "lsd_hf", "guards": ["mel_distance", "lsd_lf", "spectral_correlation"],
                            "min_improvement": {}})
@@ -117,11 +112,8 @@ def clips(tmp_path_factory):
 
 
 def evaluate(clips, out, *overrides):
-    os.environ.pop(runs_module.RUN_DIR_ENV, None)
-    cfg = compose("eval", ["model=demo", "data.max_seconds=1.0", "logger=none", "outputs.save_audio=false",
-                           "metrics.bootstrap_samples=200", f"data.dir={clips}", f"out_dir={out}", *overrides],
-                  schema=EvalConfig, validators=[resolve_enhancement])
-    run_evaluation(cfg)
+    evaluate_folder(clips, out, "model=demo", "data.max_seconds=1.0", "logger=none", "outputs.save_audio=false",
+                    "metrics.bootstrap_samples=200", *overrides)
     return json.loads((out / "summary.json").read_text()) if (out / "summary.json").exists() else None
 
 
