@@ -26,13 +26,11 @@ def main(argv: list[str]) -> int:
         if args.command == "pages":
             from omegaconf import OmegaConf
 
-            from audiovae.listening.blind import write_listening_pages
-            from audiovae.reporting.records import read_results
+            from audiovae.listening.blind import run_results, write_listening_pages
 
-            if not (args.run / "results.csv").exists():
-                raise AudiovaeError(f"{args.run}: not an evaluation output folder (results.csv is missing)")
+            results = run_results(args.run)
             seed = args.seed if args.seed is not None else OmegaConf.load(args.run / "config.yaml").seed
-            written = write_listening_pages(args.run, read_results(args.run / "results.csv", []), seed, args.max_files)
+            written = write_listening_pages(args.run, results, seed, args.max_files)
             for path in written.values():
                 print(path)
             if not written:

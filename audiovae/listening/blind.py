@@ -18,7 +18,8 @@ from typing import Sequence
 from audiovae.data.files import output_stem
 from audiovae.reporting.html import player_html, write_page
 from audiovae.reporting.plots import WAVE_NAMES
-from audiovae.reporting.records import OK, FileResult
+from audiovae.errors import ListeningError
+from audiovae.reporting.records import OK, FileResult, read_results
 
 MODES = {"mushra": ("reference", "vocoder", "base", "enhanced"), "ab": ("base", "enhanced")}
 KEY_FORMAT = "audiovae-listening-key"
@@ -30,6 +31,13 @@ class Trial:
     file: str
     stem: str
     slots: dict  # letter -> variant
+
+
+def run_results(run: Path) -> list[FileResult]:
+    """An evaluation folder's results.csv (every file, with its output stem); a ListeningError if it is none."""
+    if not (Path(run) / "results.csv").exists():
+        raise ListeningError(f"{run}: not an evaluation output folder (results.csv is missing)")
+    return read_results(Path(run) / "results.csv", [])
 
 
 def listenable(results: Sequence[FileResult], folder: Path) -> list[tuple[str, str]]:
@@ -101,8 +109,8 @@ def write_mode(folder: Path, items: Sequence[tuple[str, str]], mode: str, seed: 
     key = key_of(mode, seed, trials)
     shutil.rmtree(page_dir / "audio", ignore_errors=True)
     (page_dir / "audio").mkdir(parents=True)
+    audio = folder / "audio"
     for t in trials:
-        audio = folder / "audio"
         place(audio / f"{t.stem}.reference.wav", page_dir / "audio" / f"{t.trial}.ref.wav")
         for letter, variant in t.slots.items():
             place(audio / f"{t.stem}.{variant}.wav", page_dir / "audio" / f"{t.trial}.{letter}.wav")

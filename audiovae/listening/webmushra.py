@@ -11,8 +11,7 @@ import soundfile as sf
 from omegaconf import OmegaConf
 
 from audiovae.errors import ListeningError
-from audiovae.listening.blind import listenable
-from audiovae.reporting.records import read_results
+from audiovae.listening.blind import listenable, run_results
 
 STIMULI = ("vocoder", "base", "enhanced")
 
@@ -29,10 +28,9 @@ def pcm16_copy(source: Path, target: Path) -> int:
 def export_webmushra(run: Path, out: Optional[Path] = None, max_files: int = 20) -> Path:
     """Write the experiment for up to `max_files` of the run's files (in results order) and return its config."""
     run = Path(run)
-    if not (run / "results.csv").exists():
-        raise ListeningError(f"{run}: not an evaluation output folder (results.csv is missing)")
+    results = run_results(run)
     out = Path(out) if out else run / "webmushra"
-    items = listenable(read_results(run / "results.csv", []), run)[:max_files]
+    items = listenable(results, run)[:max_files]
     if not items:
         raise ListeningError(f"{run}: no evaluated file has its four wavs under audio/ (outputs.save_audio=false?)")
     resources = "configs/resources/audio/audiovae"
