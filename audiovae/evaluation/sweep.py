@@ -1,7 +1,6 @@
 """A sweep's own outputs, beside each setting's: `sweep.csv`, `sweep.md`, `sweep.html`, `sweep.png`,
 `best_enhancement.yaml`, `best_config.yaml` and the `sweep_summary` W&B run. The settings themselves are evaluated like any evaluation
 (`audiovae.evaluation.run`)."""
-import os
 from html import escape
 from pathlib import Path
 from typing import Optional, Sequence
@@ -12,7 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 from audiovae.evaluation.selection import metric_improvement, select_best
 from audiovae.evaluation.settings import Setting, sweep_group
 from audiovae.reporting.format import ComparisonLine, comparison_rows, comparison_table, delta_unit, metric_label
-from audiovae.reporting.html import figure_html, link, table_html, write_page
+from audiovae.reporting.html import figure_html, link, relative_path, table_html, write_page
 from audiovae.reporting.plots import metric_panels, save_figure
 from audiovae.reporting.records import write_csv
 from audiovae.reporting.tracking import wandb_run
@@ -71,18 +70,14 @@ def write_markdown(path: Path, settings: Sequence[Setting], summaries: dict[str,
 def write_html(path: Path, settings: Sequence[Setting], summaries: dict[str, dict], best: Optional[str],
                reason: str) -> None:
     """sweep.html: the same table and plot, and a link to each setting's report.html."""
-    reports = "".join(f'<li><a href="{link(rel)}/report.html">{escape(s.name)}</a>{" (best)" if s.name == best else ""}'
-                      f"</li>" for s in settings if (path.parent / (rel := relative_to(s.out_dir, path.parent))
-                                                      / "report.html").exists())
+    reports = "".join(f'<li><a href="{link(relative_path(s.out_dir / "report.html", path.parent))}">'
+                      f'{escape(s.name)}</a>{" (best)" if s.name == best else ""}</li>'
+                      for s in settings if (s.out_dir / "report.html").exists())
     body = (f"<header><h1>Sweep of {escape(', '.join(settings[0].values))}</h1><p>{escape(best_line(best, reason))}"
             f'</p></header><div class="wide">{table_html(*comparison_rows(comparison_lines(settings, summaries, best)))}'
             f'</div><p class="note">{escape(SWEEP_DELTA_NOTE)}</p>{figure_html("sweep.png", "Δ per setting", path.parent)}'
             f"<h2>Each setting's report</h2><ul>{reports}</ul>")
     write_page(path, "audiovae sweep", body, scripts=())
-
-
-def relative_to(folder: Path, start: Path) -> str:
-    return os.path.relpath(Path(folder).resolve(), Path(start).resolve())
 
 
 def plot_sweep(path: Path, rows: list[dict], metrics: Sequence[str], keys: Sequence[str]) -> Path:

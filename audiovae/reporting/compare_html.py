@@ -3,25 +3,20 @@ reference and each run's reconstruction (keys 1, 2, ...), the file's values per 
 improvement of the last run over the first. Audio is linked from the runs' own folders (relative links: keep the
 comparison folder beside the runs when copying)."""
 import json
-import os
 from html import escape
 from pathlib import Path
 from typing import Sequence
 
 from audiovae.reporting.format import fmt, signed_delta, delta_unit, metric_label
-from audiovae.reporting.html import facts_html, figure_html, player_html, table_html, write_page
+from audiovae.reporting.html import facts_html, figure_html, player_html, relative_path, table_html, write_page
 from audiovae.reporting.records import file_delta, file_improvement
 from audiovae.reporting.report_html import file_controls
 
 
-def relative(path: Path, start: Path) -> str:
-    return Path(os.path.relpath(Path(path).resolve(), Path(start).resolve())).as_posix()
-
-
 def file_article(file: str, order: int, runs, rows: Sequence[dict], variant: str, folder: Path) -> str:
     first, last = runs[0], runs[-1]
-    sources = [("reference", relative(first.folder / "audio" / f"{first.results[file].stem}.reference.wav", folder))]
-    sources += [(r.name, relative(r.folder / "audio" / f"{r.results[file].stem}.{variant}.wav", folder)) for r in runs]
+    sources = [("reference", relative_path(first.folder / "audio" / f"{first.results[file].stem}.reference.wav", folder))]
+    sources += [(r.name, relative_path(r.folder / "audio" / f"{r.results[file].stem}.{variant}.wav", folder)) for r in runs]
     header = ["metric", *(r.name for r in runs), *(f"Δ {r.name} vs {first.name}" for r in runs[1:])]
     table = [[metric_label(row["metric"]), *(fmt(row[r.name]) for r in runs),
               *(signed_delta(file_delta(row["metric"], row[first.name], row[r.name]), delta_unit(row["metric"]))

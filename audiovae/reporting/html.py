@@ -8,6 +8,7 @@ disk, can be copied, or served as it is.
 'plots/a%20b.png'
 """
 import json
+import os
 from html import escape
 from importlib.resources import files
 from pathlib import Path
@@ -32,6 +33,11 @@ def link(relative: str) -> str:
 def _cell(cell) -> str:
     text, cls = cell if isinstance(cell, tuple) else (cell, "")
     return f'<td class="{cls}">{escape(str(text))}</td>' if cls else f"<td>{escape(str(text))}</td>"
+
+
+def relative_path(path: Path, start: Path) -> str:
+    """`path` relative to the folder `start` (with `..` where needed), `/`-separated as a link wants it."""
+    return Path(os.path.relpath(Path(path).resolve(), Path(start).resolve())).as_posix()
 
 
 def table_html(header: Sequence[str], rows: Sequence[Sequence], cls: str = "") -> str:
