@@ -18,6 +18,7 @@ from typing import Sequence
 from audiovae.data.files import output_stem
 from audiovae.reporting.html import player_html, write_page
 from audiovae.reporting.plots import WAVE_NAMES
+from audiovae.reporting.report_html import LISTENING_PAGES
 from audiovae.errors import ListeningError
 from audiovae.reporting.records import OK, FileResult, read_results
 
@@ -104,7 +105,8 @@ INSTRUCTIONS = {
 
 
 def write_mode(folder: Path, items: Sequence[tuple[str, str]], mode: str, seed: int, max_files: int) -> Path:
-    page_dir, keys_dir = folder / "listening" / mode, folder / "listening" / "keys"
+    page_dir = (folder / LISTENING_PAGES[mode]).parent  # where report.html links it
+    keys_dir = page_dir.parent / "keys"
     trials = plan_trials(items, mode, seed, max_files)
     key = key_of(mode, seed, trials)
     shutil.rmtree(page_dir / "audio", ignore_errors=True)
