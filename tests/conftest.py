@@ -48,6 +48,15 @@ def noise(seconds: float, sr: int, seed: int = 0, amp: float = 0.3) -> np.ndarra
     return (amp * np.random.default_rng(seed).standard_normal(int(seconds * sr))).astype(np.float32)
 
 
+def write_three_clips(folder):
+    """Three 1 s clips at 16 kHz with a high band to keep or lose: a tone with a 5 kHz partial, a chirp to 7 kHz, a
+    tone in noise."""
+    write(folder / "a_tone.wav", tone(440, 1.0, 16000) + tone(5000, 1.0, 16000, amp=0.1), 16000)
+    write(folder / "b_chirp.wav", chirp(200, 7000, 1.0, 16000), 16000)
+    write(folder / "c_noisy.wav", tone(300, 1.0, 16000) + noise(1.0, 16000, amp=0.05), 16000)
+    return folder
+
+
 def evaluate_folder(data_dir, out_dir, *overrides):
     """One evaluation of `data_dir` into `out_dir` in this process (config words as on the command line); returns
     its EvalOutcome. Usable from module-scoped fixtures, which run before the per-test environment clean-up."""

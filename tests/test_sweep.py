@@ -16,7 +16,7 @@ from audiovae.evaluation.run import run_evaluation
 from audiovae.evaluation.selection import select_best
 from audiovae.evaluation.module import EvalModule
 from audiovae.models.enhanced_vae import EnhancedVAE
-from tests.conftest import chirp, noise, tone, write
+from tests.conftest import write_three_clips
 from tests.wandb_offline import read_offline_run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,11 +29,7 @@ COLUMNS = ("base_snr", "vocoder_snr", "enhanced_snr", "enhanced_hf_retention", "
 
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory):
-    d = tmp_path_factory.mktemp("sweep_clips")
-    write(d / "a_tone.wav", tone(440, 1.0, 16000) + tone(5000, 1.0, 16000, amp=0.1), 16000)
-    write(d / "b_chirp.wav", chirp(200, 7000, 1.0, 16000), 16000)
-    write(d / "c_noisy.wav", tone(300, 1.0, 16000) + noise(1.0, 16000, amp=0.05), 16000)
-    return d
+    return write_three_clips(tmp_path_factory.mktemp("sweep_clips"))
 
 
 def cfg_for(clips, out, *overrides):

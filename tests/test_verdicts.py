@@ -13,7 +13,7 @@ from audiovae.metrics.scoring import scoring
 from audiovae.metrics.stats import adjust_p, compare_paired, min_achievable_p
 from audiovae.reporting.records import OK, FileResult, read_csv
 from audiovae.reporting.summary import summarize_metrics
-from tests.conftest import chirp, evaluate_folder, noise, tone, write
+from tests.conftest import evaluate_folder, write_three_clips
 
 SELECT = OmegaConf.create({"metric": "lsd_hf", "guards": ["mel_distance", "lsd_lf", "spectral_correlation"],
                            "min_improvement": {}})
@@ -104,11 +104,7 @@ def test_median_effect_size_with_its_ci():
 
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory):
-    d = tmp_path_factory.mktemp("verdict_clips")
-    write(d / "a.wav", tone(440, 1.0, 16000) + tone(5000, 1.0, 16000, amp=0.1), 16000)
-    write(d / "b.wav", chirp(200, 7000, 1.0, 16000), 16000)
-    write(d / "c.wav", tone(300, 1.0, 16000) + noise(1.0, 16000, amp=0.05), 16000)
-    return d
+    return write_three_clips(tmp_path_factory.mktemp("verdict_clips"))
 
 
 def evaluate(clips, out, *overrides):
