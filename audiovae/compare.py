@@ -30,8 +30,10 @@ from audiovae.reporting.records import OK, FileResult, read_results, write_csv
 MUST_MATCH = ("model", "frontend")  # sections that make two runs' numbers comparable
 METRIC_DEFINITION = ("hf_cutoff_hz", "lsd_n_fft", "lsd_hop", "spectrum_n_fft", "spectrum_hop",
                      "align_samples")  # metrics.* keys
-LATER_KEYS = {"metrics": {"align_samples": 0}, "frontend": {"framing": "training_repo"}}  # keys added after runs
-# were written, and the value those runs used
+DATA_DEFINITION = ("channels", "resampler", "pad")  # data.* keys that decide the reference and what the VAE sees
+LATER_KEYS = {"metrics": {"align_samples": 0}, "frontend": {"framing": "training_repo"},
+              "data": {"channels": "mix", "resampler": "soxr_hq", "pad": "silence"}}  # keys added after runs were
+# written, and the value those runs used
 
 
 @dataclass
@@ -65,10 +67,14 @@ def _differences(a: dict, b: dict, prefix: str) -> list[str]:
 
 
 def _definition(config: dict) -> dict:
-    """What decides the numbers: the MUST_MATCH sections and the METRIC_DEFINITION keys (absent: a 0.1 run)."""
-    metrics = config.get("metrics", {})
+    """What decides the numbers: the MUST_MATCH sections, the METRIC_DEFINITION and DATA_DEFINITION keys (absent:
+    a run written before the key existed, LATER_KEYS)."""
+    def picked(section: str, keys: tuple) -> dict:
+        values = config.get(section, {})
+        return {key: values.get(key, LATER_KEYS[section].get(key)) for key in keys}
+
     return {**{section: {**LATER_KEYS.get(section, {}), **config.get(section, {})} for section in MUST_MATCH},
-            "metrics": {key: metrics.get(key, LATER_KEYS["metrics"].get(key)) for key in METRIC_DEFINITION}}
+            "metrics": picked("metrics", METRIC_DEFINITION), "data": picked("data", DATA_DEFINITION)}
 
 
 def check_comparable(runs: list[Run], force: bool) -> list[str]:

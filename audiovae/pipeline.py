@@ -9,7 +9,9 @@ import torch
 from torch import nn
 
 from audiovae.audio.frontend import MelFrontEnd
+from audiovae.data.padding import zero_log_mel
 from audiovae.models.enhanced_vae import EnhancedVAE
+
 
 def synchronize(device: torch.device) -> None:
     if device.type == "cuda":
@@ -48,13 +50,17 @@ class ReconstructionPipeline(nn.Module):
 
     @torch.no_grad()
     def forward(self, segments: torch.Tensor, enhancers: Mapping[str, nn.Module],
-                generator: torch.Generator | None = None) -> PipelineOutputs:
+                generator: torch.Generator | None = None,
+                zero_frames_after: list[int] | None = None) -> PipelineOutputs:
         """One front end, encode, base decode and two vocoder passes (reference, base) shared by every enhancer;
         per named enhancer only its decode and vocoder pass. Each name's seconds include the shared stages;
-        `vocoder` is one pass."""
+        `vocoder` is one pass. `zero_frames_after[k]`: segment k's log-mel frames from its sample
+        zero_frames_after[k] on are set to 0 (`data.pad=log_mel_zeros`)."""
         device, shared, num_samples = segments.device, {}, segments.shape[-1]
         with self._timed(shared, "frontend", device):
             mel = self.frontend(segments)
+            if zero_frames_after is not None:
+                mel = zero_log_mel(mel, zero_frames_after, self.frontend.hop_length)
         with self._timed(shared, "encode", device):
             latent = self.model.encode(mel, generator)
         with self._timed(shared, "base_decode", device):

@@ -102,3 +102,19 @@ def test_compare_works_as_a_module_and_logs_to_wandb_offline(two_runs, tmp_path)
     assert "| snr (dB) ↑ | gain10 | gain16 |" in done.stdout  # every metric cell says its unit
     logged = read_offline_run(next((tmp_path / "c" / "wandb").glob("offline-run-*")))
     assert logged["job_type"] == "compare" and "compare/metrics" in logged["tables"]
+
+
+def test_compare_refuses_runs_padded_otherwise_and_reads_old_runs_as_silence(two_runs, tmp_path, capsys):
+    a, b = two_runs
+    for name, change in (("repeat", "repeat"), ("old", None)):
+        other = tmp_path / name
+        shutil.copytree(b, other)
+        cfg = yaml.safe_load((other / "config.yaml").read_text())
+        if change is None:
+            del cfg["data"]["pad"]  # written before data.pad existed: those runs padded with silence
+        else:
+            cfg["data"]["pad"] = change
+        (other / "config.yaml").write_text(yaml.safe_dump(cfg))
+    assert compare.main([str(a), str(tmp_path / "repeat"), "--out", str(tmp_path / "x")]) == 2
+    assert "data.pad: 'silence' vs 'repeat'" in capsys.readouterr().err
+    assert compare.main([str(a), str(tmp_path / "old"), "--out", str(tmp_path / "y")]) == 0

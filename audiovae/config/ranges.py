@@ -44,7 +44,7 @@ RANGES = {
 # (model.vocoder and optim.schedule are checked where they are used, also at start-up)
 CHOICES = {"metrics.p_adjust": ("holm", "bh", "none"), "logger.mode": ("offline", "online", "disabled"),
            "checkpoint.mode": ("min", "max"), "data.channels": ("mix", "first"),
-           "data.resampler": ("soxr_hq", "audioldm2"),
+           "data.resampler": ("soxr_hq", "audioldm2"), "data.pad": ("silence", "repeat", "log_mel_zeros"),
            "frontend.framing": ("training_repo", "audioldm2")}
 
 

@@ -47,6 +47,7 @@ class DataConfig:
     silence_threshold_db: float = MISSING
     channels: str = MISSING
     resampler: str = MISSING
+    pad: str = MISSING
     batch_size: int = MISSING
     num_workers: int = MISSING
 

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from audiovae.data.eval_data import EvalItem
+from audiovae.data.padding import pad_wave
 from audiovae.data.segments import OverlapAdd, segment_starts
 from audiovae.errors import AudioError
 from audiovae.evaluation.media import FileMedia
@@ -22,13 +23,15 @@ from audiovae.reporting.records import ERROR, OK, FileResult
 @dataclass
 class Segmenting:
     """How files become VAE inputs. Every segment has `segment` samples (a multiple of hop × VAE downsampling),
-    so the VAE always sees the same shape and a file's result never depends on what it was batched with."""
+    so the VAE always sees the same shape and a file's result never depends on what it was batched with; a
+    segment past the file's end is filled by the `pad` rule (`audiovae.data.padding`)."""
 
     segment: int
     overlap: int
     chunking: bool
     batch_segments: int
     hop: int
+    pad: str = "silence"
 
     def starts(self, num_samples: int) -> list[int]:
         return segment_starts(num_samples, self.segment, self.overlap) if self.chunking else [0]
@@ -205,18 +208,22 @@ def evaluate_items(items: list[EvalItem], pipeline: ReconstructionPipeline, metr
         if it.error:
             fail(it, it.error)
     for first in range(0, len(work), seg.batch_segments):
-        batch, segments = [], []
+        batch, segments, valid = [], [], []
         for it, starts, i in work[first : first + seg.batch_segments]:
             if it.index not in streams:  # failed earlier
                 continue
             try:
-                segments.append(streams[it.index].reader.read(starts[i], starts[i] + seg.segment))
-                batch.append((it, starts, i))
+                piece = streams[it.index].reader.read(starts[i], min(starts[i] + seg.segment, it.audio.num_samples))
             except AudioError as err:
                 fail(it, err.reason)
+                continue
+            segments.append(pad_wave(piece, seg.segment, seg.pad))
+            valid.append(piece.shape[0])
+            batch.append((it, starts, i))
         if not batch:
             continue
-        out = pipeline(torch.stack(segments).to(device), enhancers, generator)
+        out = pipeline(torch.stack(segments).to(device), enhancers, generator,
+                       zero_frames_after=valid if seg.pad == "log_mel_zeros" else None)
         share = {key: {stage: value / len(batch) for stage, value in out.seconds[key].items()} for key in keys}
         for row, (it, starts, i) in enumerate(batch):
             if it.index not in streams:

@@ -63,7 +63,7 @@ def segmenting_for(cfg: DictConfig, downsampling: int) -> Segmenting:
     overlap = round(cfg.data.chunk_overlap_seconds * sr / hop) * hop
     if cfg.data.chunking and not 0 <= overlap < segment:
         raise ConfigError("config key 'data.chunk_overlap_seconds': must be shorter than data.max_seconds")
-    return Segmenting(segment, overlap, cfg.data.chunking, cfg.data.batch_size, hop)
+    return Segmenting(segment, overlap, cfg.data.chunking, cfg.data.batch_size, hop, cfg.data.pad)
 
 
 @dataclass
