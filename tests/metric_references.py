@@ -71,3 +71,52 @@ def mel_l1(y, x):
 def mel_psnr(y, x):
     x, y = np.float64(x), np.float64(y)
     return 10 * np.log10((x.max() - x.min()) ** 2 / np.mean((y - x) ** 2))
+
+
+# audioldm_eval's paired metrics, ported from its eval.py / datasets/load_mel.py / audio/stft.py and ssr_eval's
+# metrics.py as those run them: float32, a conv1d Fourier-basis STFT, skimage's PSNR and SSIM, librosa's STFT.
+def _audioldm_eval_mel(audio):
+    import torch
+
+    n_fft, hop = 512, 160
+    basis = np.fft.fft(np.eye(n_fft))[: n_fft // 2 + 1]
+    window = librosa.util.pad_center(__import__("scipy.signal", fromlist=["get_window"]).get_window("hann", n_fft, fftbins=True), size=n_fft)
+    forward = torch.FloatTensor(np.vstack([basis.real, basis.imag])[:, None, :]) * torch.from_numpy(window).float()
+    a = torch.from_numpy(np.asarray(audio, dtype=np.float32)).view(1, -1)
+    a = a - a.mean()
+    a = torch.clip(a, -1, 1)
+    padded = torch.nn.functional.pad(a.view(1, 1, 1, -1), (n_fft // 2, n_fft // 2, 0, 0), mode="reflect").squeeze(1)
+    out = torch.nn.functional.conv1d(padded, forward, stride=hop)
+    magnitude = torch.sqrt(out[:, : n_fft // 2 + 1] ** 2 + out[:, n_fft // 2 + 1 :] ** 2)
+    mel_basis = torch.from_numpy(librosa.filters.mel(sr=16000, n_fft=n_fft, n_mels=64, fmin=50, fmax=8000)).float()
+    mel = torch.log10(torch.clamp(torch.matmul(mel_basis, magnitude), min=1e-5))
+    mel = torch.clip(((mel * 20) - 20 + 100) / 100, min=0, max=1.0)
+    return torch.squeeze(mel, 0).numpy().astype(np.float32)
+
+
+def audioldm_eval_psnr_ssim(generated, target):
+    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+    mel_gen, mel_target = _audioldm_eval_mel(generated), _audioldm_eval_mel(target)
+    n = min(mel_gen.shape[-1], mel_target.shape[-1])
+    mel_gen, mel_target = mel_gen[..., :n], mel_target[..., :n]
+    value = peak_signal_noise_ratio(mel_gen, mel_target)
+    data_range = max(np.max(mel_gen), np.max(mel_target)) - min(np.min(mel_gen), np.min(mel_target))
+    return value, structural_similarity(mel_gen, mel_target, data_range=data_range)
+
+
+def audioldm_eval_lsd(generated, target, time_offset=160 * 7):
+    import torch
+
+    audio1, audio2 = np.asarray(generated, dtype=np.float32)[time_offset:], np.asarray(target, dtype=np.float32)
+    audio1, audio2 = audio1 - np.mean(audio1), audio2 - np.mean(audio2)
+    audio1, audio2 = audio1 / np.max(np.abs(audio1)), audio2 / np.max(np.abs(audio2))
+    n = min(audio1.shape[0], audio2.shape[0])
+    n_fft = int(2048 / (44100 / 16000))
+
+    def spectrogram(wav):
+        return torch.tensor(np.abs(librosa.stft(wav, hop_length=160, n_fft=n_fft)).T[None, None])
+
+    est, ref = spectrogram(audio1[:n]), spectrogram(audio2[:n])
+    d = torch.log10(ref ** 2 / ((est + 1e-12) ** 2) + 1e-12) ** 2
+    return float(torch.mean(torch.mean(d, dim=3) ** 0.5, dim=2))

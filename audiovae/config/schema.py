@@ -92,6 +92,7 @@ class MetricsConfig:
     p_adjust: str = MISSING
     max_lag_samples: int = MISSING
     align_samples: int = MISSING
+    audioldm_eval_offset: int = MISSING
 
 
 @dataclass

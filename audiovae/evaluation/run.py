@@ -88,7 +88,8 @@ def build_setup(cfg: DictConfig) -> EvalSetup:
     pipeline = ReconstructionPipeline(build_frontend(cfg.frontend, model.downsampling), model)
     metric_args = dict(sample_rate=cfg.frontend.sample_rate, hf_cutoff_hz=cfg.metrics.hf_cutoff_hz,
                        lsd_n_fft=cfg.metrics.lsd_n_fft, lsd_hop=cfg.metrics.lsd_hop,
-                       spectrum_n_fft=cfg.metrics.spectrum_n_fft, spectrum_hop=cfg.metrics.spectrum_hop)
+                       spectrum_n_fft=cfg.metrics.spectrum_n_fft, spectrum_hop=cfg.metrics.spectrum_hop,
+                       audioldm_eval_offset=cfg.metrics.audioldm_eval_offset)
     metrics = {name: build_metric(name, **metric_args) for name in cfg.metrics.names}
     return EvalSetup(paths, keys, [stems[k] for k in keys], discovery, pipeline,
                      segmenting_for(cfg, model.downsampling), metrics)

@@ -12,6 +12,7 @@ from typing import Optional, Sequence
 from torchmetrics import MetricCollection
 
 from audiovae.errors import ConfigError
+from audiovae.metrics.audioldm_eval import LSDAudioLDMEval, PSNRAudioLDMEval, SSIMAudioLDMEval
 from audiovae.metrics.base import PerItemMetric
 from audiovae.metrics.mel import MelL1, MelPSNR
 from audiovae.metrics.perceptual import PESQ, STOI
@@ -44,6 +45,9 @@ METRICS: dict[str, MetricSpec] = {
     "mel_psnr": MetricSpec(MelPSNR),
     "pesq_wb": MetricSpec(PESQ, {"sample_rate": "sample_rate"}),
     "stoi": MetricSpec(STOI, {"sample_rate": "sample_rate"}),
+    "lsd_audioldm_eval": MetricSpec(LSDAudioLDMEval, {"sample_rate": "sample_rate", "offset": "audioldm_eval_offset"}),
+    "psnr_audioldm_eval": MetricSpec(PSNRAudioLDMEval, {"sample_rate": "sample_rate"}),
+    "ssim_audioldm_eval": MetricSpec(SSIMAudioLDMEval, {"sample_rate": "sample_rate"}),
 }
 METRIC_NAMES = tuple(METRICS)
 
@@ -61,11 +65,14 @@ def check_metric_names(names: Sequence[str]) -> None:
 
 
 def build_metric(name: str, sample_rate: int, hf_cutoff_hz: Optional[float] = None, lsd_n_fft: int = 2048,
-                 lsd_hop: int = 512, spectrum_n_fft: int = 2048, spectrum_hop: int = 512) -> PerItemMetric:
+                 lsd_hop: int = 512, spectrum_n_fft: int = 2048, spectrum_hop: int = 512,
+                 audioldm_eval_offset: int = 1120) -> PerItemMetric:
     """One metric by its config name; `hf_cutoff_hz` (default sr/4) is shared by hf_retention and lsd_hf/lf;
-    `spectrum_*` set the STFT of hf_retention and spectral_correlation, `lsd_*` that of the lsd family."""
+    `spectrum_*` set the STFT of hf_retention and spectral_correlation, `lsd_*` that of the lsd family,
+    `audioldm_eval_offset` the samples lsd_audioldm_eval drops from the estimate's start."""
     settings = dict(sample_rate=sample_rate, hf_cutoff_hz=hf_cutoff_hz, lsd_n_fft=lsd_n_fft, lsd_hop=lsd_hop,
-                    spectrum_n_fft=spectrum_n_fft, spectrum_hop=spectrum_hop)
+                    spectrum_n_fft=spectrum_n_fft, spectrum_hop=spectrum_hop,
+                    audioldm_eval_offset=audioldm_eval_offset)
     spec = _spec(name)
     return spec.cls(**{arg: settings[key] for arg, key in spec.from_settings.items()}, **spec.fixed)
 
