@@ -120,3 +120,20 @@ def audioldm_eval_lsd(generated, target, time_offset=160 * 7):
     est, ref = spectrogram(audio1[:n]), spectrogram(audio2[:n])
     d = torch.log10(ref ** 2 / ((est + 1e-12) ** 2) + 1e-12) ** 2
     return float(torch.mean(torch.mean(d, dim=3) ** 0.5, dim=2))
+
+
+def frechet_distance_scipy(a, b, eps=1e-6):
+    """The Fréchet distance as FAD implementations compute it (audioldm_eval's metrics/fad.py, fadtk): mean and
+    np.cov of each set, scipy.linalg.sqrtm of the product (with an eps·I offset when it is not finite), real part."""
+    from scipy import linalg
+
+    a, b = np.float64(a), np.float64(b)
+    mu1, mu2 = a.mean(axis=0), b.mean(axis=0)
+    sigma1, sigma2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    covmean, _ = linalg.sqrtm(sigma1.dot(sigma2), disp=False)
+    if not np.isfinite(covmean).all():
+        offset = np.eye(sigma1.shape[0]) * eps
+        covmean = linalg.sqrtm((sigma1 + offset).dot(sigma2 + offset))
+    covmean = covmean.real
+    diff = mu1 - mu2
+    return diff.dot(diff) + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean)

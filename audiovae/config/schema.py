@@ -53,6 +53,17 @@ class DataConfig:
 
 
 @dataclass
+class EmbeddingConfig:
+    """Arguments of `audiovae.models.embedding.load_embedder`: the embedding model of set metrics (fad)."""
+
+    name: str = MISSING
+    path: str = MISSING
+    build: Optional[str] = None
+    cache_dir: Optional[str] = None
+    batch_size: int = MISSING
+
+
+@dataclass
 class LoggerConfig:
     """W&B settings; `enabled: false` (logger=none) disables W&B."""
 
@@ -93,6 +104,7 @@ class MetricsConfig:
     max_lag_samples: int = MISSING
     align_samples: int = MISSING
     audioldm_eval_offset: int = MISSING
+    fad_bootstrap_samples: int = MISSING
 
 
 @dataclass
@@ -123,6 +135,7 @@ class EvalConfig:
     enhancement: Dict[str, Any] = MISSING
     data: DataConfig = field(default_factory=DataConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
     outputs: OutputsConfig = field(default_factory=OutputsConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)

@@ -3,7 +3,7 @@ they stream out, in memory that does not grow with a file's length."""
 import math
 import time
 from dataclasses import dataclass
-from typing import Callable, Mapping, Optional, Sequence
+from typing import Callable, Mapping, Optional, Protocol, Sequence
 
 import torch
 from torch import nn
@@ -17,7 +17,7 @@ from audiovae.metrics.base import MEL, PerItemMetric
 from audiovae.metrics.functional.lag import LagSearch, Shift
 from audiovae.metrics.functional.mel_domain import BandEnergySums
 from audiovae.pipeline import PipelineOutputs, ReconstructionPipeline
-from audiovae.reporting.records import ERROR, OK, FileResult
+from audiovae.reporting.records import ERROR, OK, FileResult, encode_embedding
 
 
 @dataclass
@@ -47,6 +47,25 @@ class Alignment:
     shift: int = 0
 
 
+class Embedder(Protocol):
+    """The embedding model of set metrics (`audiovae.models.embedding.ClapEmbedder`)."""
+
+    def embed(self, wave: torch.Tensor, sample_rate: int): ...
+
+
+class WholeWaves:
+    """A file's waveforms per variant, kept whole for the embedding model (set metrics see whole files)."""
+
+    def __init__(self):
+        self.parts: dict[str, list[torch.Tensor]] = {}
+
+    def add(self, variant: str, chunk: torch.Tensor) -> None:
+        self.parts.setdefault(variant, []).append(chunk.detach().float().cpu())
+
+    def embeddings(self, embedder: Embedder, sample_rate: int, variants: Sequence[str]) -> dict[str, str]:
+        return {v: encode_embedding(embedder.embed(torch.cat(self.parts[v]), sample_rate)) for v in variants}
+
+
 MediaFactory = Callable[[str, EvalItem, int], Optional[FileMedia]]  # (key, item, frames) -> the file's media
 Finished = Callable[[str, FileResult], None]  # (enhancer key, result): called as each file finishes
 
@@ -60,7 +79,7 @@ class FileStream:
 
     def __init__(self, item: EvalItem, starts: list[int], seg: Segmenting, metrics: dict[str, PerItemMetric],
                  keys: Sequence[str], media: dict[str, Optional[FileMedia]], sample_rate: int,
-                 alignment: Alignment = Alignment()):
+                 alignment: Alignment = Alignment(), embedder: Optional[Embedder] = None):
         self.item, self.keys, self.media, self.sample_rate = item, list(keys), media, sample_rate
         self.num_samples, self.reader = item.audio.num_samples, item.audio.reader()
         frames = self.num_samples // seg.hop
@@ -80,6 +99,8 @@ class FileStream:
         self.shared_metric_seconds, self.position = 0.0, 0
         self.lag = LagSearch(alignment.max_lag) if alignment.max_lag else None
         self.shift = Shift(alignment.shift)
+        self.embedder = embedder
+        self.whole = {key: WholeWaves() for key in ("shared", *self.keys)} if embedder is not None else None
 
     def push(self, out: PipelineOutputs, row: int, seconds: dict[str, dict[str, float]]) -> None:
         """Segment `row` of `out`, with the pipeline seconds charged to it per enhancer key."""
@@ -94,6 +115,11 @@ class FileStream:
         start = time.perf_counter()
         if self.lag is not None:
             self.lag.update(waves["vocoder"], reference)
+        if self.whole is not None:
+            for variant, wave in (("reference", reference), ("vocoder", waves["vocoder"]), ("base", waves["base"])):
+                self.whole["shared"].add(variant, wave)
+            for key, (wave, _) in enhanced.items():
+                self.whole[key].add("enhanced", wave)
         measured_ref, measured = self.shift(reference, {**{("shared", v): w for v, w in waves.items()},
                                                         **{("own", key): e[0] for key, e in enhanced.items()}})
         for variant, accumulators in self.shared.items():
@@ -152,9 +178,19 @@ class FileStream:
         if self.lag is not None:
             lag["vocoder_lag"], lag["vocoder_lag_corr"] = self.lag.value()
         base_bands = self.base_bands.value().tolist()
+        shared_embeddings = {}
+        if self.whole is not None:
+            start = time.perf_counter()
+            shared_embeddings = self.whole["shared"].embeddings(self.embedder, self.sample_rate,
+                                                                ("reference", "vocoder", "base"))
+            self.shared_metric_seconds += time.perf_counter() - start
         for key in self.keys:
             start = time.perf_counter()
             values, notes = self._values("enhanced", self.own[key])
+            embeddings = {}
+            if self.whole is not None:
+                embeddings = {**shared_embeddings,
+                              **self.whole[key].embeddings(self.embedder, self.sample_rate, ("enhanced",))}
             own = time.perf_counter() - start + self.metric_seconds[key]
             seconds = {**self.seconds[key], "metrics": own + self.shared_metric_seconds}
             if self.media.get(key) is not None:
@@ -165,18 +201,20 @@ class FileStream:
                                   metrics={"vocoder": shared["vocoder"][0], "base": shared["base"][0],
                                            "enhanced": values},
                                   bands={"base": base_bands, "enhanced": self.enhanced_bands[key].value().tolist()},
-                                  **lag)
+                                  embeddings=embeddings, **lag)
         return out
 
 
 def evaluate_items(items: list[EvalItem], pipeline: ReconstructionPipeline, metrics: dict[str, PerItemMetric],
                    seg: Segmenting, device: torch.device, enhancers: Mapping[str, nn.Module],
                    generator: Optional[torch.Generator] = None, media: Optional[MediaFactory] = None,
-                   finished: Optional[Finished] = None, alignment: Alignment = Alignment()) -> dict[str, list[FileResult]]:
+                   finished: Optional[Finished] = None, alignment: Alignment = Alignment(),
+                   embedder: Optional[Embedder] = None) -> dict[str, list[FileResult]]:
     """Per named enhancer (setting), one FileResult per item (errors included, in item order). The files'
     segments go through the pipeline `seg.batch_segments` at a time, cut as they are needed, and every file is
     encoded once whatever the number of enhancers. `media(key, item, frames)` gives the FileMedia a file's outputs
-    stream into (None: none); `finished(key, result)` is called as soon as a file's result exists (to persist it).
+    stream into (None: none); `finished(key, result)` is called as soon as a file's result exists (to persist it);
+    with an `embedder`, each result carries its file's embeddings (reference and every variant) for set metrics.
     An AudioError while a file streams (a decoder that fails part-way) ends that file alone with status error."""
     keys = list(enhancers)
     rate = pipeline.frontend.sample_rate
@@ -187,7 +225,7 @@ def evaluate_items(items: list[EvalItem], pipeline: ReconstructionPipeline, metr
             starts = seg.starts(it.audio.num_samples)
             frames = it.audio.num_samples // seg.hop
             files = {key: media(key, it, frames) if media else None for key in keys}
-            streams[it.index] = FileStream(it, starts, seg, metrics, keys, files, rate, alignment)
+            streams[it.index] = FileStream(it, starts, seg, metrics, keys, files, rate, alignment, embedder)
             work += [(it, starts, i) for i in range(len(starts))]
     results: dict[int, dict[str, FileResult]] = {}
 

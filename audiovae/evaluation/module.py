@@ -10,7 +10,7 @@ from torch import nn
 from tqdm import tqdm
 
 from audiovae.data.eval_data import EvalItem
-from audiovae.evaluation.engine import Alignment, Segmenting, evaluate_items
+from audiovae.evaluation.engine import Alignment, Embedder, Segmenting, evaluate_items
 from audiovae.evaluation.media import FileMedia
 from audiovae.evaluation.store import ResultStore
 from audiovae.metrics.base import PerItemMetric
@@ -29,7 +29,7 @@ class EvalModule(pl.LightningModule):
                  enhancers: Mapping[str, nn.Module], out_dirs: Mapping[str, Path], save_audio: bool,
                  save_plots: bool, max_plots: int, seed: int, done: Optional[Mapping[str, set]] = None,
                  fingerprints: Optional[Mapping[str, str]] = None, cutoff_hz: Optional[float] = None,
-                 alignment: Alignment = Alignment()):
+                 alignment: Alignment = Alignment(), embedder: Optional[Embedder] = None):
         super().__init__()
         self.pipeline, self.segmenting, self.out_dirs = pipeline, segmenting, dict(out_dirs)
         self.metrics = metrics  # used as functions only: not registered as submodules
@@ -39,12 +39,16 @@ class EvalModule(pl.LightningModule):
         self.save_audio, self.save_plots, self.max_plots, self.seed = save_audio, save_plots, max_plots, seed
         self.cutoff_hz = hf_cutoff(pipeline.frontend.sample_rate, cutoff_hz)  # the line in file plots
         self.alignment = alignment
+        self.embedder = embedder  # set metrics' embedding model (not a submodule: its weights are not ours)
         self.results: dict[str, list[FileResult]] = {}
         self._stores: dict[str, ResultStore] = {}
 
     def on_test_start(self) -> None:
         for chain in self.enhancers.values():  # not submodules (setting names hold dots): move them here
             chain.to(self.device)
+        if self.embedder is not None:
+            self.embedder.model.to(self.device)
+            self.embedder.device = self.device
         self._stores = {key: ResultStore(folder / "partial", rank=self.global_rank)
                         for key, folder in self.out_dirs.items()}
         self.results = {key: [] for key in self.out_dirs}
@@ -68,7 +72,7 @@ class EvalModule(pl.LightningModule):
         if not enhancers:
             return
         evaluate_items(batch, self.pipeline, self.metrics, self.segmenting, self.device, enhancers, generator,
-                       media=self._media, finished=self._finished, alignment=self.alignment)
+                       media=self._media, finished=self._finished, alignment=self.alignment, embedder=self.embedder)
 
     def _finished(self, key: str, result: FileResult) -> None:
         """Persist a file's result the moment it exists (after its audio and plot): stored = finished."""

@@ -10,10 +10,12 @@ from audiovae.audio.frontend import mel_band_centres
 from audiovae.enhancers.serialization import read_provenance
 from audiovae.listening.blind import write_listening_pages
 from audiovae.evaluation.settings import Setting
+from audiovae.metrics.fad import summarize_fad
 from audiovae.metrics.functional.frames import hf_cutoff
+from audiovae.metrics.registry import file_metric_names
 from audiovae.reporting.bands import band_table, summarize_bands, write_band_csv
 from audiovae.reporting.plots import paired_plot, plot_band_retention
-from audiovae.reporting.records import OK, FileResult, column_units, to_row, write_csv
+from audiovae.reporting.records import OK, FileResult, column_units, decode_embedding, to_row, write_csv
 from audiovae.reporting.report import write_report
 from audiovae.reporting.report_html import write_report_html
 from audiovae.reporting.summary import (package_versions, summarize_lags, summarize_metrics, summarize_timings,
@@ -48,7 +50,7 @@ def build_summary(setting: Setting, results: Sequence[FileResult], new: Sequence
         "skipped_inputs": [{"path": p, "reason": why} for p, why in info.skipped_inputs],
         "statistics": {"alpha": cfg.metrics.alpha, "p_adjust": cfg.metrics.p_adjust,
                        "tie_tolerance": cfg.metrics.tie_tolerance, "bootstrap_samples": cfg.metrics.bootstrap_samples},
-        "metrics": summarize_metrics(results, cfg.metrics.names, cfg.metrics.bootstrap_samples, cfg.seed,
+        "metrics": summarize_metrics(results, file_metric_names(cfg.metrics.names), cfg.metrics.bootstrap_samples, cfg.seed,
                                      cfg.metrics.tie_tolerance, cfg.metrics.alpha, cfg.metrics.p_adjust),
         "timings": summarize_timings(results),
     }
@@ -58,7 +60,30 @@ def build_summary(setting: Setting, results: Sequence[FileResult], new: Sequence
                                           cfg.frontend.sample_rate)
     summary["band_retention"] = summarize_bands(band_table(results), band_centres(cfg),
                                                 hf_cutoff(cfg.frontend.sample_rate, cfg.metrics.hf_cutoff_hz))
+    if "fad" in cfg.metrics.names:
+        _, sets = embedding_sets(results)
+        summary["sets"] = {"fad": {**summarize_fad(sets, cfg.metrics.fad_bootstrap_samples, cfg.seed, cfg.metrics.alpha),
+                                   "embedding": f"{cfg.embedding.name} ({cfg.embedding.path})"}}
     return summary
+
+
+SET_VARIANTS = ("reference", "vocoder", "base", "enhanced")
+
+
+def embedding_sets(results: Sequence[FileResult]) -> tuple[list[str], dict[str, np.ndarray]]:
+    """(files, variant -> `[n, D]` embeddings) over the evaluated files that carry all four embeddings."""
+    have = [r for r in results if r.status == OK and all(v in r.embeddings for v in SET_VARIANTS)]
+    if not have:
+        return [], {v: np.zeros((0, 0)) for v in SET_VARIANTS}
+    return [r.file for r in have], {v: np.stack([decode_embedding(r.embeddings[v]) for r in have])
+                                    for v in SET_VARIANTS}
+
+
+def write_embeddings(path, results: Sequence[FileResult]) -> None:
+    """embeddings.npz: `files` and one `[n, D]` float32 array per variant (the sets FAD was computed on)."""
+    files, sets = embedding_sets(results)
+    if files:
+        np.savez(path, files=np.array(files), **{v: a.astype(np.float32) for v, a in sets.items()})
 
 
 def band_centres(cfg) -> np.ndarray:
@@ -82,8 +107,10 @@ def write_setting_outputs(setting: Setting, results: Sequence[FileResult], new: 
                           info: RunInfo, job_type: str) -> dict:
     """results.csv, summary.json, the summary plot, report.md and the W&B run of one setting; returns the summary."""
     cfg, out_dir = setting.config, setting.out_dir
-    names = list(cfg.metrics.names)
+    names = file_metric_names(cfg.metrics.names)
     summary = build_summary(setting, results, new, info)
+    if "sets" in summary:
+        write_embeddings(out_dir / "embeddings.npz", results)
     rows = [to_row(r, names) for r in results]
     write_csv(out_dir / "results.csv", rows)
     write_csv(out_dir / "columns.csv", column_units(max(rows, key=len)) if rows else [])

@@ -22,7 +22,8 @@ from audiovae.evaluation.selection import check_selection
 from audiovae.evaluation.settings import EVAL_IGNORE, Setting, plan_settings
 from audiovae.evaluation.store import ResultStore, file_fingerprint, resume_note, still_valid
 from audiovae.evaluation.sweep import write_sweep_outputs
-from audiovae.metrics.registry import build_metric, check_metric_names
+from audiovae.metrics.registry import build_metric, check_metric_names, file_metric_names
+from audiovae.models.embedding import ClapEmbedder, load_embedder
 from audiovae.models.factory import build_enhanced_vae, build_frontend
 from audiovae.pipeline import ReconstructionPipeline
 from audiovae.reporting.records import FileResult
@@ -77,6 +78,7 @@ class EvalSetup:
     pipeline: ReconstructionPipeline
     segmenting: Segmenting
     metrics: dict
+    embedder: Optional[ClapEmbedder] = None  # set metrics' embedding model, loaded only when they are configured
 
 
 def build_setup(cfg: DictConfig) -> EvalSetup:
@@ -90,9 +92,10 @@ def build_setup(cfg: DictConfig) -> EvalSetup:
                        lsd_n_fft=cfg.metrics.lsd_n_fft, lsd_hop=cfg.metrics.lsd_hop,
                        spectrum_n_fft=cfg.metrics.spectrum_n_fft, spectrum_hop=cfg.metrics.spectrum_hop,
                        audioldm_eval_offset=cfg.metrics.audioldm_eval_offset)
-    metrics = {name: build_metric(name, **metric_args) for name in cfg.metrics.names}
+    metrics = {name: build_metric(name, **metric_args) for name in file_metric_names(cfg.metrics.names)}
+    embedder = load_embedder(cfg.embedding) if "fad" in cfg.metrics.names else None
     return EvalSetup(paths, keys, [stems[k] for k in keys], discovery, pipeline,
-                     segmenting_for(cfg, model.downsampling), metrics)
+                     segmenting_for(cfg, model.downsampling), metrics, embedder)
 
 
 def min_samples(metrics: dict) -> int:
@@ -137,7 +140,8 @@ def evaluate_settings(cfg: DictConfig, setup: EvalSetup, settings: Sequence[Sett
                         {s.name: s.out_dir for s in settings}, cfg.outputs.save_audio, cfg.outputs.save_plots,
                         cfg.outputs.max_plots, cfg.seed, done={name: set(d) for name, d in done.items()},
                         fingerprints=fingerprints, cutoff_hz=cfg.metrics.hf_cutoff_hz,
-                        alignment=Alignment(cfg.metrics.max_lag_samples, cfg.metrics.align_samples))
+                        alignment=Alignment(cfg.metrics.max_lag_samples, cfg.metrics.align_samples),
+                        embedder=setup.embedder)
     trainer, wall = run_test(cfg, setup, module, todo)
     if not trainer.is_global_zero:
         return None, None

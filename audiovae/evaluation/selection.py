@@ -16,6 +16,7 @@ from typing import Optional, Sequence
 from omegaconf import DictConfig
 
 from audiovae.errors import ConfigError
+from audiovae.metrics.registry import SET_METRICS
 from audiovae.reporting.verdict import improvement, is_significantly_worse
 
 
@@ -24,6 +25,9 @@ def check_selection(select: DictConfig, metric_names: Sequence[str]) -> None:
     named = [("select.metric", select.metric), *((f"select.guards.{i}", m) for i, m in enumerate(select.guards)),
              *((f"select.min_improvement.{m}", m) for m in select.min_improvement)]
     for key, metric in named:
+        if metric in SET_METRICS:
+            raise ConfigError(f"config key '{key}': '{metric}' is a set metric (one value per setting, no per-file "
+                              "comparison); select on a per-file metric")
         if metric not in metric_names:
             raise ConfigError(f"config key '{key}': metric '{metric}' is not in metrics.names {list(metric_names)}")
 

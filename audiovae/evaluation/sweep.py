@@ -10,6 +10,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from audiovae.evaluation.selection import metric_improvement, select_best
 from audiovae.evaluation.settings import Setting, sweep_group
+from audiovae.metrics.registry import file_metric_names
 from audiovae.reporting.format import ComparisonLine, comparison_rows, comparison_table, delta_unit, metric_label
 from audiovae.reporting.html import figure_html, link, relative_path, table_html, write_page
 from audiovae.reporting.plots import metric_panels, save_figure
@@ -135,7 +136,7 @@ def write_sweep_outputs(cfg: DictConfig, out_dir: Path, hash_: str, settings: Se
     best, reason = select_best(summaries, cfg.select, cfg.metrics.alpha)
     if best is not None:
         write_best(out_dir, next(s for s in settings if s.name == best))
-    plot_sweep(out_dir / "sweep.png", rows, list(cfg.metrics.names), list(settings[0].values))
+    plot_sweep(out_dir / "sweep.png", rows, file_metric_names(cfg.metrics.names), list(settings[0].values))
     write_markdown(out_dir / "sweep.md", settings, summaries, best, reason)
     write_html(out_dir / "sweep.html", settings, summaries, best, reason)
     with wandb_run(summary_logger(cfg, hash_), summary_config(cfg, settings), out_dir, "sweep_summary", hash_) as run:

@@ -17,6 +17,7 @@ from scipy import stats as scipy_stats
 
 from audiovae.errors import ListeningError
 from audiovae.listening.blind import KEY_FORMAT, MODES
+from audiovae.metrics.registry import file_metric_names
 from audiovae.metrics.stats import compare_paired
 from audiovae.reporting.format import fmt, markdown_table, metric_label, signed_delta, delta_unit
 from audiovae.reporting.records import OK, file_delta, read_results
@@ -157,7 +158,7 @@ def objective_deltas(run: Path, files: Sequence[str]) -> tuple[list[str], dict]:
 
     if not (run / "results.csv").exists() or not (run / "config.yaml").exists():
         return [], {}
-    names = list(OmegaConf.load(run / "config.yaml").metrics.names)
+    names = file_metric_names(OmegaConf.load(run / "config.yaml").metrics.names)
     results = {r.file: r for r in read_results(run / "results.csv", names) if r.status == OK}
     return names, {f: {n: file_delta(n, results[f].value("base", n), results[f].value("enhanced", n)) for n in names}
                    for f in files if f in results}

@@ -49,19 +49,27 @@ METRICS: dict[str, MetricSpec] = {
     "psnr_audioldm_eval": MetricSpec(PSNRAudioLDMEval, {"sample_rate": "sample_rate"}),
     "ssim_audioldm_eval": MetricSpec(SSIMAudioLDMEval, {"sample_rate": "sample_rate"}),
 }
-METRIC_NAMES = tuple(METRICS)
+METRIC_NAMES = tuple(METRICS)  # per-file metrics
+SET_METRICS = ("fad",)  # measured between the sets of files (audiovae.metrics.fad): summary, report, W&B only
 
 
 def _spec(name: str) -> MetricSpec:
     if name not in METRICS:
-        raise ConfigError(f"config key 'metrics.names': unknown metric '{name}'; choose from {list(METRIC_NAMES)}")
+        raise ConfigError(f"config key 'metrics.names': unknown metric '{name}'; choose from "
+                          f"{list(METRIC_NAMES + SET_METRICS)}")
     return METRICS[name]
 
 
 def check_metric_names(names: Sequence[str]) -> None:
     """ConfigError naming the first unknown metric (run at start-up, before any file is evaluated)."""
     for name in names:
-        _spec(name)
+        if name not in SET_METRICS:
+            _spec(name)
+
+
+def file_metric_names(names: Sequence[str]) -> list[str]:
+    """The per-file metrics of `metrics.names` (without the set metrics)."""
+    return [name for name in names if name not in SET_METRICS]
 
 
 def build_metric(name: str, sample_rate: int, hf_cutoff_hz: Optional[float] = None, lsd_n_fft: int = 2048,

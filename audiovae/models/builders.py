@@ -69,5 +69,28 @@ def build_audioldm2_random(path: Path, seed: int = 0) -> Path:
     return write_seeded_model(path, "audioldm2_random", seed, AUDIOLDM2_VAE, AUDIOLDM2_VOCODER)
 
 
+# A CLAP of the real one's input format (48 kHz, 10 s windows, 64 mel bins, spec_size 256) with tiny towers: the
+# embedding model of set metrics (fad) in tests and CI.
+TINY_CLAP_AUDIO = dict(depths=[1, 1], num_attention_heads=[1, 2], hidden_size=32, patch_embeds_hidden_size=16,
+                       window_size=8, spec_size=256, num_mel_bins=64, patch_stride=[4, 4], projection_dim=16,
+                       num_classes=10, enable_fusion=False)
+TINY_CLAP_TEXT = dict(vocab_size=100, hidden_size=16, num_hidden_layers=1, num_attention_heads=1,
+                      intermediate_size=16, projection_dim=16, max_position_embeddings=40)
+
+
+def build_tiny_clap(path: Path, seed: int = 0) -> Path:
+    """A seeded random ClapModel with tiny towers and CLAP's feature extractor, saved as a hub folder would be."""
+    from transformers import ClapConfig, ClapFeatureExtractor, ClapModel
+
+    path = Path(path)
+    transformers_logging.disable_progress_bar()
+    torch.manual_seed(seed)
+    config = ClapConfig(text_config=TINY_CLAP_TEXT, audio_config=TINY_CLAP_AUDIO, projection_dim=16)
+    ClapModel(config).save_pretrained(path, safe_serialization=True)
+    ClapFeatureExtractor().save_pretrained(path)
+    (path / "audiovae_model.json").write_text(json.dumps({"builder": "tiny_clap", "seed": seed}) + "\n")
+    return path
+
+
 BUILDERS = {"tiny": build_tiny_model, "demo_untrained": build_demo_untrained,
-            "audioldm2_random": build_audioldm2_random}
+            "audioldm2_random": build_audioldm2_random, "tiny_clap": build_tiny_clap}

@@ -1,8 +1,10 @@
-"""Load AudioLDM2's VAE and vocoder subfolders with `from_pretrained`, from a hub id or a local folder."""
+"""Load AudioLDM2's VAE and vocoder subfolders (and the embedding model of set metrics) with `from_pretrained`,
+from a hub id or a local folder: the local cache first, the hub only when it answers."""
 import os
 import shutil
 import socket
 from pathlib import Path
+from typing import Callable, TypeVar
 from urllib.parse import urlparse
 
 from diffusers import AutoencoderKL
@@ -11,6 +13,8 @@ from transformers.utils import logging as transformers_logging
 
 from audiovae.errors import ConfigError, ModelUnavailableError
 from audiovae.models.builders import BUILDERS
+
+Loaded = TypeVar("Loaded")
 
 
 def _hub_reachable(timeout_s: float = 3.0) -> bool:
@@ -38,14 +42,15 @@ def _from_pretrained(cls, path: str, subfolder: str, cache_dir, local_only: bool
     return cls.from_pretrained(path, subfolder=subfolder, cache_dir=cache_dir, local_files_only=local_only, **extra)
 
 
-def ensure_built(path: str, build: str | None) -> str:
-    """For built models (`build: tiny`): create the folder on first use. Returns the expanded path."""
+def ensure_built(path: str, build: str | None, marker: str = "vae/config.json", key: str = "model.build") -> str:
+    """For built models (`build: tiny`): create the folder on first use (it is built when `marker` exists in it).
+    Returns the expanded path."""
     folder = Path(os.path.expanduser(path))
     if build is None:
         return str(folder) if folder.exists() else path
     if build not in BUILDERS:
-        raise ConfigError(f"config key 'model.build': unknown builder '{build}'; choose one of {sorted(BUILDERS)}")
-    if not (folder / "vae" / "config.json").is_file():
+        raise ConfigError(f"config key '{key}': unknown builder '{build}'; choose one of {sorted(BUILDERS)}")
+    if not (folder / marker).is_file():
         tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
         BUILDERS[build](tmp)
         folder.parent.mkdir(parents=True, exist_ok=True)
@@ -64,9 +69,7 @@ def load_models(name: str, path: str, vae_subfolder: str, vocoder_subfolder: str
     `vocoder_subfolder=None` loads the VAE alone (for a weight-free vocoder). Fails within seconds when offline
     and not cached, naming the model and how to fetch it.
     """
-    transformers_logging.disable_progress_bar()
     source = ensure_built(path, build)
-    is_local = Path(source).is_dir()
 
     def load(local_only: bool):
         vae = _from_pretrained(AutoencoderKL, source, vae_subfolder, cache_dir, local_only)
@@ -74,11 +77,18 @@ def load_models(name: str, path: str, vae_subfolder: str, vocoder_subfolder: str
             return vae.eval(), None
         return vae.eval(), _from_pretrained(SpeechT5HifiGan, source, vocoder_subfolder, cache_dir, local_only).eval()
 
+    return load_offline_aware(f"model '{name}'", source, load, _how_to_get(name, path, vae_subfolder, vocoder_subfolder))
+
+
+def load_offline_aware(what: str, source: str, load: Callable[[bool], Loaded], how_to_get: str) -> Loaded:
+    """`load(local_only)` from the local cache or folder first; from the hub only when `source` is not a folder and
+    the hub answers a quick connect, else ModelUnavailableError(`how_to_get`) within seconds."""
+    transformers_logging.disable_progress_bar()
     try:
-        return load(local_only=True)
+        return load(True)
     except (OSError, ValueError) as err:
-        if is_local:
-            raise ModelUnavailableError(f"model '{name}': cannot load from folder {source}: {err}") from None
+        if Path(source).is_dir():
+            raise ModelUnavailableError(f"{what}: cannot load from folder {source}: {err}") from None
         if not _hub_reachable():
-            raise ModelUnavailableError(_how_to_get(name, path, vae_subfolder, vocoder_subfolder)) from None
-        return load(local_only=False)
+            raise ModelUnavailableError(how_to_get) from None
+        return load(False)

@@ -9,11 +9,14 @@ back only here).
 >>> back.file, back.metrics["enhanced"]
 ('a.wav', {'snr': 12.5})
 """
+import base64
 import csv
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
+
+import numpy as np
 
 from audiovae.data.files import output_stems
 from audiovae.metrics.base import ABSOLUTE, WAVEFORM
@@ -45,9 +48,19 @@ class FileResult:
     vocoder_lag_corr: float = float("nan")  # the normalised cross-correlation at that lag
     fingerprint: str = ""  # of the file's bytes when evaluated: resume re-evaluates a file whose content changed
     stem: str = ""  # its unique output name: audio/<stem>.<variant>.wav, plots/<stem>.png
+    embeddings: dict = field(default_factory=dict)  # reference/vocoder/base/enhanced -> encode_embedding (set metrics)
 
     def value(self, variant: str, name: str) -> float:
         return self.metrics.get(variant, {}).get(name, float("nan"))
+
+
+def encode_embedding(vector) -> str:
+    """A file's embedding as stored with its row: base64 of its float32 values (little-endian)."""
+    return base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode("ascii")
+
+
+def decode_embedding(text: str) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(text), dtype="<f4").astype(np.float64)
 
 
 def variants_of(name: str) -> tuple[str, ...]:

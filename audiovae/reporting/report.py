@@ -114,6 +114,7 @@ def write_report(path: Path, summary: dict, results: Sequence[FileResult], plots
         *comparison_table(summary_lines(metrics)),
         "", DELTA_NOTE, *min_p_note([m["comparison"] for m in metrics.values()], stats["alpha"]),
         "", "## Conclusion", "", *conclusion_lines(metrics, stats["alpha"], stats["p_adjust"]), "",
+        *set_section(summary.get("sets", {}), stats["alpha"]),
         "## Timing (mean seconds per file)", "", *(f"- {line}" for line in timing_lines(summary["timings"])),
     ]
     failed = [r for r in results if r.status != OK]
@@ -129,6 +130,44 @@ def write_report(path: Path, summary: dict, results: Sequence[FileResult], plots
             lines += _file_section(result, list(metrics), plots_dir)
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+SET_NOTE = ("FAD between the reference set and each variant's set of the {n} files evaluated (lower is better; "
+            "embeddings: {embedding}); [{level} % CI] from {boot} resamples of the files, re-centred on the estimate. "
+            "FAD grows as sets shrink: compare values at equal set sizes only.")
+
+
+def interval(value: float, ci) -> str:
+    return f"{fmt(value)} [{fmt(ci[0])}, {fmt(ci[1])}]" if ci else fmt(value)
+
+
+def set_rows(sets: dict, alpha: float) -> tuple[list[str], list[list[str]]]:
+    """Per set metric: each variant's value with its CI, enhanced − base with its CI and what that says."""
+    level = f"{100 * (1 - alpha):g} %"
+    header = ["metric", f"vocoder ceiling [{level} CI]", "base", "enhanced", "Δ (enhanced − base)",
+              "enhanced vs base"]
+    rows = []
+    for name, s in sets.items():
+        v, delta = s["variants"], s.get("delta")
+        said = {"lower": "lower: closer to the reference set", "higher": "higher: further from the reference set",
+                "not distinguishable": "not distinguishable at this set size"}.get(delta["enhanced_vs_base"], "")\
+            if delta else f"undefined with {s['n_files']} file(s)"
+        rows.append([f"{name} ↓", *(interval(v[k]["value"], v[k].get("ci")) for k in ("vocoder", "base", "enhanced")),
+                     interval(delta["value"], delta["ci"]) if delta else "n/a", said])
+    return header, rows
+
+
+def set_note(sets: dict, alpha: float) -> str:
+    fad = sets["fad"]
+    return SET_NOTE.format(n=fad["n_files"], embedding=fad["embedding"], level=f"{100 * (1 - alpha):g}",
+                           boot=fad["bootstrap_samples"])
+
+
+def set_section(sets: dict, alpha: float) -> list[str]:
+    """The set metrics (FAD): one value per variant for the whole set of files."""
+    if not sets:
+        return []
+    return ["## Set metrics", "", *markdown_table(*set_rows(sets, alpha)), "", set_note(sets, alpha), ""]
 
 
 BAND_NOTE = ("Energy each reconstruction keeps per mel band, relative to the reference (dB; 0 = kept, negative = "

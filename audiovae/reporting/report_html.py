@@ -11,7 +11,7 @@ from audiovae.reporting.format import comparison_rows, min_p_note
 from audiovae.reporting.html import facts_html, figure_html, link, player_html, table_html, write_page
 from audiovae.reporting.plots import WAVE_NAMES
 from audiovae.reporting.records import OK, FileResult, file_improvement
-from audiovae.reporting.report import (BAND_NOTE, DELTA_NOTE, band_rows, file_facts, file_metric_rows, run_facts,
+from audiovae.reporting.report import (BAND_NOTE, DELTA_NOTE, band_rows, set_note, set_rows, file_facts, file_metric_rows, run_facts,
                                        summary_lines, timing_lines)
 from audiovae.reporting.verdict import conclusion_lines
 
@@ -82,6 +82,10 @@ def summary_section(summary: dict, folder: Path) -> str:
              "<h2>Conclusion</h2><ul>",
              *(f"<li>{escape(line[2:] if line.startswith('- ') else line)}</li>"
                for line in conclusion_lines(metrics, stats["alpha"], stats["p_adjust"])), "</ul>"]
+    sets = summary.get("sets", {})
+    if sets:
+        parts += ["<h2>Set metrics</h2>", f'<div class="wide">{table_html(*set_rows(sets, stats["alpha"]))}</div>',
+                  f'<p class="note">{escape(set_note(sets, stats["alpha"]))}</p>']
     if bands["n_files"]:
         parts += ["<h2>Where the high band goes</h2>",
                   f'<p class="note">{escape(BAND_NOTE.format(n=bands["n_files"], cutoff=bands["cutoff_hz"]))}</p>',

@@ -147,6 +147,16 @@ def summary_keys(summary: dict) -> dict:
         out[f"eval/ci_low/{name}"] = comp["ci_low"]
         out[f"eval/ci_high/{name}"] = comp["ci_high"]
         out[f"eval/wilcoxon_p/{name}"] = comp["wilcoxon_p"]
+    for name, s in summary.get("sets", {}).items():  # set metrics: one value per variant for the whole set
+        for variant, stats in s["variants"].items():
+            out[f"eval/{variant}/{name}"] = stats["value"]
+            if "ci" in stats:
+                out[f"eval/{name}_ci_low/{variant}"], out[f"eval/{name}_ci_high/{variant}"] = stats["ci"]
+        if "delta" in s:
+            out[f"eval/delta/{name}"] = s["delta"]["value"]
+            out[f"eval/ci_low/{name}"], out[f"eval/ci_high/{name}"] = s["delta"]["ci"]
+            out[f"eval/verdict/{name}"] = s["delta"]["enhanced_vs_base"]
+        out[f"eval/n_set/{name}"] = s["n_files"]
     for side in ("above_cutoff_db", "below_cutoff_db"):
         for variant, value in summary["band_retention"][side].items():
             out[f"eval/band_retention_{side}/{variant}"] = value

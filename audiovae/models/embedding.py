@@ -1,0 +1,75 @@
+"""The embedding model of set metrics (`fad`): CLAP's audio tower through transformers (`embedding` config
+group), loaded like the VAE (hub id or local folder, offline-aware).
+
+A file's embedding: its model-rate waveform resampled to the embedder's rate (soxr HQ), cut into windows of the
+embedder's input length (CLAP: 10 s at 48 kHz; the last window shorter), each window through the feature
+extractor (CLAP's repeat padding, no random crop since no window is longer than the input) and
+`get_audio_features`; the window embeddings averaged with weights = window lengths. So a file's embedding does
+not depend on anything random, and every second of the file counts once.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+import soxr
+import torch
+from omegaconf import DictConfig
+
+from audiovae.models.loading import ensure_built, load_offline_aware
+
+
+def _how_to_get(name: str, path: str) -> str:
+    return (f"embedding model '{name}' ({path}) is not in the local cache and the Hugging Face hub is unreachable. "
+            f"On a machine with internet run: huggingface-cli download {path} --local-dir /some/dir, copy /some/dir "
+            f"here and set embedding.path=/some/dir (or embedding=tiny_clap for an offline test model; "
+            f"metrics.names without fad needs no embedding model).")
+
+
+@dataclass
+class ClapEmbedder:
+    """`embed(wave, sample_rate)` -> the file's `[D]` float64 embedding."""
+
+    model: torch.nn.Module
+    feature_extractor: object
+    batch_size: int
+    device: torch.device = torch.device("cpu")
+
+    @property
+    def sample_rate(self) -> int:
+        return int(self.feature_extractor.sampling_rate)
+
+    @property
+    def window(self) -> int:
+        return int(self.feature_extractor.nb_max_samples)
+
+    @torch.no_grad()
+    def embed(self, wave: torch.Tensor, sample_rate: int) -> np.ndarray:
+        x = wave.detach().float().cpu().numpy().reshape(-1)
+        if sample_rate != self.sample_rate:
+            x = soxr.resample(x, sample_rate, self.sample_rate, quality="HQ").astype(np.float32)
+        windows = [x[i : i + self.window] for i in range(0, max(len(x), 1), self.window)]
+        fused = bool(getattr(self.model.config.audio_config, "enable_fusion", False))
+        out = []
+        for first in range(0, len(windows), self.batch_size):
+            batch = windows[first : first + self.batch_size]
+            inputs = self.feature_extractor(batch, sampling_rate=self.sample_rate, return_tensors="pt",
+                                            truncation="fusion" if fused else "rand_trunc", padding="repeatpad")
+            features = self.model.get_audio_features(**{k: v.to(self.device) for k, v in inputs.items()})
+            features = getattr(features, "pooler_output", features)  # transformers 5 returns an output object
+            out.append(features.double().cpu())
+        weights = torch.tensor([len(w) for w in windows], dtype=torch.float64)
+        return (torch.cat(out) * weights[:, None]).sum(0).div(weights.sum()).numpy()
+
+
+def load_embedder(cfg: DictConfig, device: torch.device = torch.device("cpu")) -> ClapEmbedder:
+    """The `embedding` config group's model, in eval mode (ModelUnavailableError within seconds when offline)."""
+    from transformers import ClapFeatureExtractor, ClapModel
+
+    source = ensure_built(cfg.path, cfg.build, marker="config.json", key="embedding.build")
+
+    def load(local_only: bool):
+        model = ClapModel.from_pretrained(source, cache_dir=cfg.cache_dir, local_files_only=local_only)
+        extractor = ClapFeatureExtractor.from_pretrained(source, cache_dir=cfg.cache_dir, local_files_only=local_only)
+        return model.eval().to(device), extractor
+
+    model, extractor = load_offline_aware(f"embedding model '{cfg.name}'", source, load, _how_to_get(cfg.name, cfg.path))
+    return ClapEmbedder(model, extractor, cfg.batch_size, device)
