@@ -29,9 +29,9 @@ from audiovae.reporting.records import OK, FileResult, read_results, write_csv
 
 MUST_MATCH = ("model", "frontend")  # sections that make two runs' numbers comparable
 METRIC_DEFINITION = ("hf_cutoff_hz", "lsd_n_fft", "lsd_hop", "spectrum_n_fft", "spectrum_hop",
-                     "align_samples", "audioldm_eval_offset")  # metrics.* keys
+                     "align", "align_samples", "audioldm_eval_offset")  # metrics.* keys
 DATA_DEFINITION = ("channels", "resampler", "pad")  # data.* keys that decide the reference and what the VAE sees
-LATER_KEYS = {"metrics": {"align_samples": 0, "audioldm_eval_offset": 1120}, "frontend": {"framing": "training_repo"},
+LATER_KEYS = {"metrics": {"align": "fixed", "align_samples": 0, "audioldm_eval_offset": 1120}, "frontend": {"framing": "training_repo"},
               "data": {"channels": "mix", "resampler": "soxr_hq", "pad": "silence"}}  # keys added after runs were
 # written, and the value those runs used
 

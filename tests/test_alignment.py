@@ -121,3 +121,21 @@ def test_the_audioldm2_framing_evaluates_end_to_end_and_compare_refuses_to_mix_f
     assert all(a["base_mel_l1"] != pytest.approx(b["base_mel_l1"], rel=1e-3) for a, b in zip(default, inference))
     assert compare_main([str(tmp_path / "training"), str(tmp_path / "inference"), "--out", str(tmp_path / "c")]) == 2
     assert "frontend.framing: 'training_repo' vs 'audioldm2'" in capsys.readouterr().err
+
+
+def test_align_vocoder_lag_measures_the_lag_before_the_run_and_compensates_it(clips, tmp_path, monkeypatch, capsys):
+    _, rows, summary = evaluate_with_ceiling(clips, tmp_path / "auto", 80, monkeypatch, "metrics.align=vocoder_lag")
+    assert "the vocoder ceiling is 80 samples late on a.wav" in capsys.readouterr().out
+    assert summary["alignment"]["align"] == "vocoder_lag" and summary["alignment"]["align_samples"] == 80
+    assert summary["alignment"]["measured_before_run"]["lag"] == 80
+    assert all(r["vocoder_snr"] > 90 for r in rows)  # compensated like metrics.align_samples=80
+    assert "WARNING" not in (tmp_path / "auto" / "report.md").read_text()
+
+
+def test_align_vocoder_lag_without_a_clear_peak_applies_no_shift(clips, tmp_path, capsys):
+    evaluate_folder(clips, tmp_path / "gl", "model=demo", "logger=none", "metrics.bootstrap_samples=20",
+                    "outputs.save_audio=false", "outputs.save_plots=false", "metrics.names=[snr]",
+                    "metrics.align=vocoder_lag", "data.max_seconds=1.0")
+    assert "no clear cross-correlation peak on a.wav" in capsys.readouterr().out  # Griffin-Lim invents its phase
+    summary = json.loads((tmp_path / "gl" / "summary.json").read_text())
+    assert summary["alignment"]["align_samples"] == 0

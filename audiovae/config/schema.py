@@ -102,6 +102,7 @@ class MetricsConfig:
     alpha: float = MISSING
     p_adjust: str = MISSING
     max_lag_samples: int = MISSING
+    align: str = MISSING
     align_samples: int = MISSING
     audioldm_eval_offset: int = MISSING
     fad_bootstrap_samples: int = MISSING

@@ -1,7 +1,7 @@
 """The outputs of one evaluated setting: results.csv, summary.json, plots, report.md, report.html, the blind
 listening pages and its W&B run."""
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 from omegaconf import OmegaConf
@@ -31,6 +31,8 @@ class RunInfo:
     world_size: int
     wall_s: float
     skipped_inputs: list = field(default_factory=list)  # (path, reason) of entries discovery skipped
+    align_samples: int = 0  # the shift applied to the waveform metrics (measured with metrics.align=vocoder_lag)
+    measured_lag: Optional[dict] = None  # metrics.align=vocoder_lag: calibration.MeasuredLag as a dict
 
 
 def build_summary(setting: Setting, results: Sequence[FileResult], new: Sequence[FileResult], info: RunInfo) -> dict:
@@ -56,8 +58,9 @@ def build_summary(setting: Setting, results: Sequence[FileResult], new: Sequence
     }
     summary["counts"]["nan_values"] = sum(v["excluded"] for m in summary["metrics"].values()
                                           for v in m["variants"].values())
-    summary["alignment"] = summarize_lags(results, cfg.metrics.max_lag_samples, cfg.metrics.align_samples,
-                                          cfg.frontend.sample_rate)
+    summary["alignment"] = {**summarize_lags(results, cfg.metrics.max_lag_samples, info.align_samples,
+                                             cfg.frontend.sample_rate),
+                            "align": cfg.metrics.align, "measured_before_run": info.measured_lag}
     summary["band_retention"] = summarize_bands(band_table(results), band_centres(cfg),
                                                 hf_cutoff(cfg.frontend.sample_rate, cfg.metrics.hf_cutoff_hz))
     if "fad" in cfg.metrics.names:

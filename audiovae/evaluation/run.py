@@ -2,7 +2,7 @@
 file encoded once for every setting) -> per-setting results, summary, report, W&B -> the sweep's outputs."""
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -15,6 +15,7 @@ from audiovae.data.files import Discovery, discover_audio_files, file_key, outpu
 from audiovae.data.segments import segment_samples
 from audiovae.enhancers.registry import build_enhancer
 from audiovae.errors import ConfigError
+from audiovae.evaluation.calibration import MeasuredLag, measure_vocoder_lag
 from audiovae.evaluation.engine import Alignment, Segmenting
 from audiovae.evaluation.module import EvalModule
 from audiovae.evaluation.outputs import RunInfo, write_setting_outputs
@@ -123,6 +124,19 @@ def run_test(cfg: DictConfig, setup: EvalSetup, module: EvalModule, todo: list[i
     return trainer, time.perf_counter() - start
 
 
+def alignment_for(cfg: DictConfig, setup: EvalSetup) -> tuple[Alignment, Optional[MeasuredLag]]:
+    """The lag search and the shift of the waveform metrics: `metrics.align_samples` (`metrics.align: fixed`),
+    or the vocoder ceiling's lag measured before the run (`vocoder_lag`, `audiovae.evaluation.calibration`)."""
+    if cfg.metrics.align != "vocoder_lag":
+        return Alignment(cfg.metrics.max_lag_samples, cfg.metrics.align_samples), None
+    measured = measure_vocoder_lag(setup.pipeline, setup.paths, setup.keys, setup.segmenting.segment,
+                                   cfg.metrics.max_lag_samples, cfg.data.silence_threshold_db, cfg.data.channels,
+                                   cfg.data.resampler, cfg.data.pad)
+    if is_launcher_process():
+        print(measured.line())
+    return Alignment(cfg.metrics.max_lag_samples, measured.shift), measured
+
+
 def evaluate_settings(cfg: DictConfig, setup: EvalSetup, settings: Sequence[Setting]
                       ) -> tuple[Optional[dict[str, tuple[list[FileResult], list[FileResult]]]], Optional[RunInfo]]:
     """Every setting over every file it lacks (resume), each file encoded once for all of them. Returns, on the
@@ -135,17 +149,18 @@ def evaluate_settings(cfg: DictConfig, setup: EvalSetup, settings: Sequence[Sett
         if (removed or changed) and is_launcher_process():
             print(resume_note(s.name if len(settings) > 1 else "", removed, changed))
     todo = [i for i, key in enumerate(setup.keys) if any(key not in done[s.name] for s in settings)]
+    alignment, measured = alignment_for(cfg, setup)
     module = EvalModule(setup.pipeline, setup.metrics, setup.segmenting,
                         {s.name: build_enhancer(s.config.enhancement) for s in settings},
                         {s.name: s.out_dir for s in settings}, cfg.outputs.save_audio, cfg.outputs.save_plots,
                         cfg.outputs.max_plots, cfg.seed, done={name: set(d) for name, d in done.items()},
                         fingerprints=fingerprints, cutoff_hz=cfg.metrics.hf_cutoff_hz,
-                        alignment=Alignment(cfg.metrics.max_lag_samples, cfg.metrics.align_samples),
-                        embedder=setup.embedder)
+                        alignment=alignment, embedder=setup.embedder)
     trainer, wall = run_test(cfg, setup, module, todo)
     if not trainer.is_global_zero:
         return None, None
-    info = RunInfo(str(trainer.strategy.root_device), trainer.world_size, wall)
+    info = RunInfo(str(trainer.strategy.root_device), trainer.world_size, wall, align_samples=alignment.shift,
+                   measured_lag=asdict(measured) if measured else None)
     order = {key: i for i, key in enumerate(setup.keys)}
     out = {}
     for s in settings:

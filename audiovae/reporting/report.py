@@ -4,6 +4,7 @@ from urllib.parse import quote
 from typing import Optional, Sequence
 
 from audiovae.data.files import output_stem
+from audiovae.metrics.functional.lag import CLEAR_PEAK
 from audiovae.reporting.format import (ComparisonLine, comparison_table, delta_unit, fmt, markdown_table, metric_label,
                                        min_p_note, signed_delta)
 from audiovae.reporting.records import OK, FileResult, file_delta, variants_of
@@ -50,7 +51,6 @@ def _file_section(result: FileResult, names: Sequence[str], plots_dir: Path | No
     return lines
 
 
-CLEAR_PEAK = 0.3  # median normalised correlation from which a lag is taken as measured
 
 
 def alignment_lines(alignment: dict) -> list[str]:
@@ -79,7 +79,8 @@ def alignment_warning(alignment: dict) -> Optional[str]:
             f"({a['median_lag_ms']:.2f} ms before compensation) off the reference in the median: the front "
             "end's framing may not match the model's own preprocessing (frontend.framing and frontend.* against its "
             "config), and waveform metrics (snr, si_sdr, ...) count the misalignment as error; "
-            f"metrics.align_samples={a['median_lag_samples']:g} compensates a constant lag")
+            f"metrics.align_samples={a['median_lag_samples']:g} (or metrics.align=vocoder_lag, which measures it "
+            "before the run) compensates a constant lag")
 
 
 def run_facts(summary: dict) -> list[str]:

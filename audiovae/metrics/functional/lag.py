@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from scipy.signal import correlate
 
+CLEAR_PEAK = 0.3  # the normalised correlation ρ from which a peak counts as a measured lag
+
 
 def cross_correlation(x: np.ndarray, y: np.ndarray, max_lag: int) -> np.ndarray:
     """c[k + K] = Σ_t x[t]·y[t + k] for k in [−K, K] over the indices where both exist (float64)."""
