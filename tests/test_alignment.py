@@ -139,3 +139,11 @@ def test_align_vocoder_lag_without_a_clear_peak_applies_no_shift(clips, tmp_path
     assert "no clear cross-correlation peak on a.wav" in capsys.readouterr().out  # Griffin-Lim invents its phase
     summary = json.loads((tmp_path / "gl" / "summary.json").read_text())
     assert summary["alignment"]["align_samples"] == 0
+
+
+def test_the_tiny_models_random_vocoder_gives_no_clear_peak_and_no_false_warning(clips, tmp_path):
+    outcome = evaluate_folder(clips, tmp_path / "tiny", "model=tiny", "logger=none", "metrics.bootstrap_samples=20",
+                              "outputs.save_audio=false", "outputs.save_plots=false", "metrics.names=[snr]")
+    summary = json.loads((tmp_path / "tiny" / "summary.json").read_text())
+    assert summary["alignment"]["median_corr"] < 0.3  # random weights: its output does not follow the waveform
+    assert outcome.warnings == [] and "no clear cross-correlation peak" in (tmp_path / "tiny" / "report.md").read_text()
