@@ -20,6 +20,33 @@ def synchronize(device: torch.device) -> None:
         torch.mps.synchronize()
 
 
+SHARED = ("latent", "reference_mel", "base_mel", "vocoder_wave", "base_wave")  # what no enhancer changes
+
+
+@dataclass
+class SharedOutputs:
+    """The enhancer-independent part of a pass over K equal-length segments `[K, S]` (what the cross-run cache
+    keeps): the latent, the reference and base log-mels `[K, 1, T, F]`, the vocoder-ceiling and base waveforms
+    `[K, S]`, and the stages' seconds (`vocoder_passes`: 2 when computed here, 0 when loaded)."""
+
+    latent: torch.Tensor
+    reference_mel: torch.Tensor
+    base_mel: torch.Tensor
+    vocoder_wave: torch.Tensor
+    base_wave: torch.Tensor
+    seconds: dict = field(default_factory=dict)
+    vocoder_passes: int = 2
+
+    def row(self, i: int) -> dict[str, torch.Tensor]:
+        return {name: getattr(self, name)[i] for name in SHARED}
+
+    @classmethod
+    def stack(cls, rows: list[dict[str, torch.Tensor]], device: torch.device, seconds: dict) -> "SharedOutputs":
+        """Rows saved with `row` (e.g. loaded from the cache) as one batch on `device`."""
+        return cls(**{name: torch.stack([r[name] for r in rows]).to(device) for name in SHARED}, seconds=seconds,
+                   vocoder_passes=0)
+
+
 @dataclass
 class PipelineOutputs:
     """Everything one pass produces for K equal-length segments `[K, S]`, for one or several enhancers."""
@@ -31,6 +58,7 @@ class PipelineOutputs:
     enhanced_mels: dict  # enhancer key -> [K, 1, T, F]
     enhanced_waves: dict  # enhancer key -> [K, S]
     seconds: dict = field(default_factory=dict)  # enhancer key -> stage -> wall seconds for all K segments
+    shared: SharedOutputs | None = None
 
 
 class ReconstructionPipeline(nn.Module):
@@ -49,40 +77,56 @@ class ReconstructionPipeline(nn.Module):
         seconds[stage] = seconds.get(stage, 0.0) + time.perf_counter() - start
 
     @torch.no_grad()
-    def forward(self, segments: torch.Tensor, enhancers: Mapping[str, nn.Module],
-                generator: torch.Generator | None = None,
-                zero_frames_after: list[int] | None = None) -> PipelineOutputs:
-        """One front end, encode, base decode and two vocoder passes (reference, base) shared by every enhancer;
-        per named enhancer only its decode and vocoder pass. Each name's seconds include the shared stages;
-        `vocoder` is one pass. `zero_frames_after[k]`: segment k's log-mel frames from its sample
-        zero_frames_after[k] on are set to 0 (`data.pad=log_mel_zeros`)."""
-        device, shared, num_samples = segments.device, {}, segments.shape[-1]
-        with self._timed(shared, "frontend", device):
+    def shared(self, segments: torch.Tensor, generator: torch.Generator | None = None,
+               zero_frames_after: list[int] | None = None) -> SharedOutputs:
+        """Front end, one encode, the base decode and two vocoder passes (reference, base): what every enhancer
+        shares. `zero_frames_after[k]`: segment k's log-mel frames from its sample zero_frames_after[k] on are set
+        to 0 (`data.pad=log_mel_zeros`)."""
+        device, seconds, num_samples = segments.device, {}, segments.shape[-1]
+        with self._timed(seconds, "frontend", device):
             mel = self.frontend(segments)
             if zero_frames_after is not None:
                 mel = zero_log_mel(mel, zero_frames_after, self.frontend.hop_length)
-        with self._timed(shared, "encode", device):
+        with self._timed(seconds, "encode", device):
             latent = self.model.encode(mel, generator)
-        with self._timed(shared, "base_decode", device):
+        with self._timed(seconds, "base_decode", device):
             base_mel = self.model.decode(latent, enhanced=False)
-        with self._timed(shared, "vocoder", device):
+        with self._timed(seconds, "vocoder", device):
             vocoder_wave = self.model.vocode(mel, num_samples)
             base_wave = self.model.vocode(base_mel, num_samples)
+        return SharedOutputs(latent, mel, base_mel, vocoder_wave, base_wave, seconds)
+
+    @torch.no_grad()
+    def enhance(self, shared: SharedOutputs, enhancers: Mapping[str, nn.Module]) -> PipelineOutputs:
+        """Per named enhancer its decode and vocoder pass on top of `shared`. Each name's seconds include the
+        shared stages; `vocoder` is the mean of the passes made for it."""
+        device, num_samples = shared.latent.device, shared.base_wave.shape[-1]
         mels, waves, seconds = {}, {}, {}
         for key, enhancer in enhancers.items():
-            own = dict(shared)
+            own = dict(shared.seconds)
             if enhancer.is_identity():  # the base decode exactly: rounding noise is not an effect
-                mels[key], waves[key] = base_mel, base_wave
-                own.update(enhanced_decode=0.0, enhancer=0.0, vocoder=own["vocoder"] / 2)
+                mels[key], waves[key] = shared.base_mel, shared.base_wave
+                own.update(enhanced_decode=0.0, enhancer=0.0)
+                if shared.vocoder_passes:
+                    own["vocoder"] = own["vocoder"] / shared.vocoder_passes
                 seconds[key] = own
                 continue
             with self._timed(own, "enhanced_decode", device):
-                mels[key] = self.model.decode(latent, enhanced=True, enhancer=enhancer)
+                mels[key] = self.model.decode(shared.latent, enhanced=True, enhancer=enhancer)
             with self._timed(own, "enhancer", device):  # the enhancer's stages alone, on inputs of their shape
-                enhancer.enhance_latent(latent)
-                enhancer.enhance_mel(base_mel)
+                enhancer.enhance_latent(shared.latent)
+                enhancer.enhance_mel(shared.base_mel)
             with self._timed(own, "vocoder", device):
                 waves[key] = self.model.vocode(mels[key], num_samples)
-            own["vocoder"] /= 3  # one vocoder pass
+            own["vocoder"] /= shared.vocoder_passes + 1  # one vocoder pass
             seconds[key] = own
-        return PipelineOutputs(mel, base_mel, vocoder_wave, base_wave, mels, waves, seconds)
+        return PipelineOutputs(shared.reference_mel, shared.base_mel, shared.vocoder_wave, shared.base_wave, mels,
+                               waves, seconds, shared)
+
+    @torch.no_grad()
+    def forward(self, segments: torch.Tensor, enhancers: Mapping[str, nn.Module],
+                generator: torch.Generator | None = None,
+                zero_frames_after: list[int] | None = None) -> PipelineOutputs:
+        """`shared` then `enhance`: one front end, encode, base decode and two vocoder passes shared by every
+        enhancer; per named enhancer only its decode and vocoder pass."""
+        return self.enhance(self.shared(segments, generator, zero_frames_after), enhancers)

@@ -21,6 +21,18 @@ def audiovae_home(tmp_path_factory):
     return home
 
 
+@pytest.fixture(scope="session", autouse=True)
+def session_cache(tmp_path_factory):
+    """The cross-run cache of runs made outside a test function (module fixtures, subprocesses): one per session."""
+    os.environ["AUDIOVAE_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+
+
+@pytest.fixture(autouse=True)
+def own_cache(tmp_path, monkeypatch):
+    """Each test starts with an empty cross-run cache (its own runs share it: warm runs are tested on purpose)."""
+    monkeypatch.setenv("AUDIOVAE_CACHE_DIR", str(tmp_path / "cache"))
+
+
 @pytest.fixture(autouse=True)
 def wandb_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_DIR", str(tmp_path))

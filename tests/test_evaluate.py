@@ -125,7 +125,7 @@ def test_per_file_metrics_equal_the_metric_functions_on_the_saved_audio(referenc
 def test_summary_aggregates_equal_the_csv_and_the_report_shows_them(reference_run):
     rows = read_csv(reference_run / "results.csv")
     summary = json.loads((reference_run / "summary.json").read_text())
-    assert summary["counts"] == {"files": 8, "ok": 4, "failed": 4, "nan_values": 0}
+    assert summary["counts"] == {"files": 8, "ok": 4, "failed": 4, "nan_values": 0, "from_cache": 0}
     ok = [r for r in rows if r["status"] == "ok"]
     for name in ("snr", "hf_retention", "mel_psnr"):
         for variant in ("base", "enhanced"):

@@ -27,7 +27,7 @@ RANGES = {
     "outputs.max_plots": (0, INF, True, True),
     "outputs.listening_files": (0, INF, True, True), "metrics.max_lag_samples": (0, INF, True, True),
     "metrics.audioldm_eval_offset": (0, INF, True, True), "metrics.fad_bootstrap_samples": (1, INF, True, True),
-    "embedding.batch_size": (1, INF, True, True), "logger.max_table_files": (0, INF, True, True),
+    "embedding.batch_size": (1, INF, True, True), "cache.max_gb": (0, INF, False, True), "logger.max_table_files": (0, INF, True, True),
     "model.griffin_lim_iters": (1, INF, True, True), "seed": (0, 2 ** 32 - 1, True, True),
     "optim.lr": (0, INF, False, True), "optim.weight_decay": (0, INF, True, True),
     "optim.warmup_steps": (0, INF, True, True), "optim.total_steps": (1, INF, True, True),

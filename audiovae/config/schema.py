@@ -53,6 +53,15 @@ class DataConfig:
 
 
 @dataclass
+class CacheConfig:
+    """The cross-run cache of enhancer-independent work (`audiovae.cache`)."""
+
+    enabled: bool = MISSING
+    dir: Optional[str] = None
+    max_gb: float = MISSING
+
+
+@dataclass
 class EmbeddingConfig:
     """Arguments of `audiovae.models.embedding.load_embedder`: the embedding model of set metrics (fad)."""
 
@@ -137,6 +146,7 @@ class EvalConfig:
     data: DataConfig = field(default_factory=DataConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
+    cache: CacheConfig = field(default_factory=CacheConfig)
     outputs: OutputsConfig = field(default_factory=OutputsConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)

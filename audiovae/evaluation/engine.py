@@ -8,15 +8,17 @@ from typing import Callable, Mapping, Optional, Protocol, Sequence
 import torch
 from torch import nn
 
+from audiovae.cache.store import CacheEntry
 from audiovae.data.eval_data import EvalItem
 from audiovae.data.padding import pad_wave
 from audiovae.data.segments import OverlapAdd, segment_starts
 from audiovae.errors import AudioError
+from audiovae.evaluation.caching import RunCache
 from audiovae.evaluation.media import FileMedia
 from audiovae.metrics.base import MEL, PerItemMetric
 from audiovae.metrics.functional.lag import LagSearch, Shift
 from audiovae.metrics.functional.mel_domain import BandEnergySums
-from audiovae.pipeline import PipelineOutputs, ReconstructionPipeline
+from audiovae.pipeline import PipelineOutputs, ReconstructionPipeline, SharedOutputs
 from audiovae.reporting.records import ERROR, OK, FileResult, encode_embedding
 
 
@@ -79,8 +81,10 @@ class FileStream:
 
     def __init__(self, item: EvalItem, starts: list[int], seg: Segmenting, metrics: dict[str, PerItemMetric],
                  keys: Sequence[str], media: dict[str, Optional[FileMedia]], sample_rate: int,
-                 alignment: Alignment = Alignment(), embedder: Optional[Embedder] = None):
+                 alignment: Alignment = Alignment(), embedder: Optional[Embedder] = None,
+                 cached: Optional[dict] = None):
         self.item, self.keys, self.media, self.sample_rate = item, list(keys), media, sample_rate
+        self.cached = cached  # the shared values (vocoder ceiling and base) from the cache: not measured again
         self.num_samples, self.reader = item.audio.num_samples, item.audio.reader()
         frames = self.num_samples // seg.hop
         wave_join = lambda: OverlapAdd(starts, seg.overlap, self.num_samples)  # noqa: E731
@@ -89,18 +93,21 @@ class FileStream:
         self.mel_joins = {"reference": mel_join(), "base": mel_join()}
         self.enhanced_joins = {key: (wave_join(), mel_join()) for key in self.keys}
         self.metrics = metrics
-        self.shared = {variant: {name: m.accumulator() for name, m in metrics.items()
-                                 if m.domain != MEL or variant == "base"} for variant in ("vocoder", "base")}
+        self.shared = {} if cached is not None else {
+            variant: {name: m.accumulator() for name, m in metrics.items() if m.domain != MEL or variant == "base"}
+            for variant in ("vocoder", "base")}
         self.own = {key: {name: m.accumulator() for name, m in metrics.items()} for key in self.keys}
         self.base_bands = BandEnergySums()  # per-band retention of the base decode, and of each enhanced one
         self.enhanced_bands = {key: BandEnergySums() for key in self.keys}
         self.seconds = {key: {} for key in self.keys}  # key -> pipeline stage -> seconds
         self.metric_seconds = {key: 0.0 for key in self.keys}  # each key's own metric passes
         self.shared_metric_seconds, self.position = 0.0, 0
-        self.lag = LagSearch(alignment.max_lag) if alignment.max_lag else None
+        self.lag = LagSearch(alignment.max_lag) if alignment.max_lag and cached is None else None
         self.shift = Shift(alignment.shift)
         self.embedder = embedder
-        self.whole = {key: WholeWaves() for key in ("shared", *self.keys)} if embedder is not None else None
+        whole_keys = self.keys if cached is not None else ["shared", *self.keys]
+        self.whole = {key: WholeWaves() for key in whole_keys} if embedder is not None else None
+        self.shared_values: Optional[dict] = None  # set by results(): what the cache keeps for this file
 
     def push(self, out: PipelineOutputs, row: int, seconds: dict[str, dict[str, float]]) -> None:
         """Segment `row` of `out`, with the pipeline seconds charged to it per enhancer key."""
@@ -116,16 +123,19 @@ class FileStream:
         if self.lag is not None:
             self.lag.update(waves["vocoder"], reference)
         if self.whole is not None:
-            for variant, wave in (("reference", reference), ("vocoder", waves["vocoder"]), ("base", waves["base"])):
-                self.whole["shared"].add(variant, wave)
+            if "shared" in self.whole:
+                for variant, wave in (("reference", reference), ("vocoder", waves["vocoder"]),
+                                      ("base", waves["base"])):
+                    self.whole["shared"].add(variant, wave)
             for key, (wave, _) in enhanced.items():
                 self.whole[key].add("enhanced", wave)
-        measured_ref, measured = self.shift(reference, {**{("shared", v): w for v, w in waves.items()},
+        measured_ref, measured = self.shift(reference, {**{("shared", v): w for v, w in waves.items() if self.shared},
                                                         **{("own", key): e[0] for key, e in enhanced.items()}})
         for variant, accumulators in self.shared.items():
-            self._update(accumulators, measured[("shared", variant)], measured_ref, mels[variant] if variant == "base" else None,
-                         mels["reference"])
-        self.base_bands.update(mels["base"], mels["reference"])
+            self._update(accumulators, measured[("shared", variant)], measured_ref,
+                         mels[variant] if variant == "base" else None, mels["reference"])
+        if self.cached is None:
+            self.base_bands.update(mels["base"], mels["reference"])
         self.shared_metric_seconds += time.perf_counter() - start
         for key in self.keys:
             start = time.perf_counter()
@@ -167,26 +177,33 @@ class FileStream:
             if media is not None:
                 media.abort()
 
-    def results(self) -> dict[str, FileResult]:
-        """Every key's FileResult; media are closed (written) first."""
+    def _shared_values(self) -> dict:
+        """The vocoder ceiling's and the base's values, notes, band retention, lag and embeddings: measured here,
+        or as the cache holds them (JSON-able, so the cache can keep them)."""
+        if self.cached is not None:
+            return self.cached
         start = time.perf_counter()
         shared = {variant: self._values(variant, accs) for variant, accs in self.shared.items()}
-        self.shared_metric_seconds += time.perf_counter() - start
-        it, out = self.item, {}
-        shared_notes = shared["vocoder"][1] + shared["base"][1]
-        lag = {}
+        values = {"metrics": {variant: v for variant, (v, _) in shared.items()},
+                  "notes": shared["vocoder"][1] + shared["base"][1], "bands": self.base_bands.value().tolist()}
         if self.lag is not None:
-            lag["vocoder_lag"], lag["vocoder_lag_corr"] = self.lag.value()
-        base_bands = self.base_bands.value().tolist()
-        shared_embeddings = {}
+            values["vocoder_lag"], values["vocoder_lag_corr"] = self.lag.value()
         if self.whole is not None:
-            start = time.perf_counter()
-            shared_embeddings = self.whole["shared"].embeddings(self.embedder, self.sample_rate,
-                                                                ("reference", "vocoder", "base"))
-            self.shared_metric_seconds += time.perf_counter() - start
+            values["embeddings"] = self.whole["shared"].embeddings(self.embedder, self.sample_rate,
+                                                                   ("reference", "vocoder", "base"))
+        self.shared_metric_seconds += time.perf_counter() - start
+        return values
+
+    def results(self) -> dict[str, FileResult]:
+        """Every key's FileResult; media are closed (written) first."""
+        self.shared_values = values = self._shared_values()
+        it, out = self.item, {}
+        shared_notes, base_bands = values["notes"], values["bands"]
+        shared_embeddings = values.get("embeddings", {})
+        lag = {k: values[k] for k in ("vocoder_lag", "vocoder_lag_corr") if k in values}
         for key in self.keys:
             start = time.perf_counter()
-            values, notes = self._values("enhanced", self.own[key])
+            own_values, notes = self._values("enhanced", self.own[key])
             embeddings = {}
             if self.whole is not None:
                 embeddings = {**shared_embeddings,
@@ -198,10 +215,9 @@ class FileStream:
             out[key] = FileResult(it.index, it.key, OK, notes="; ".join(shared_notes + notes), stem=it.stem,
                                   duration_s=it.duration_s, evaluated_s=self.num_samples / self.sample_rate,
                                   sample_rate_in=it.sample_rate_in, channels_in=it.channels_in, seconds=seconds,
-                                  metrics={"vocoder": shared["vocoder"][0], "base": shared["base"][0],
-                                           "enhanced": values},
+                                  metrics={**values["metrics"], "enhanced": own_values},
                                   bands={"base": base_bands, "enhanced": self.enhanced_bands[key].value().tolist()},
-                                  embeddings=embeddings, **lag)
+                                  embeddings=embeddings, from_cache=self.cached is not None, **lag)
         return out
 
 
@@ -209,23 +225,36 @@ def evaluate_items(items: list[EvalItem], pipeline: ReconstructionPipeline, metr
                    seg: Segmenting, device: torch.device, enhancers: Mapping[str, nn.Module],
                    generator: Optional[torch.Generator] = None, media: Optional[MediaFactory] = None,
                    finished: Optional[Finished] = None, alignment: Alignment = Alignment(),
-                   embedder: Optional[Embedder] = None) -> dict[str, list[FileResult]]:
+                   embedder: Optional[Embedder] = None, cache: Optional[RunCache] = None) -> dict[str, list[FileResult]]:
     """Per named enhancer (setting), one FileResult per item (errors included, in item order). The files'
     segments go through the pipeline `seg.batch_segments` at a time, cut as they are needed, and every file is
     encoded once whatever the number of enhancers. `media(key, item, frames)` gives the FileMedia a file's outputs
     stream into (None: none); `finished(key, result)` is called as soon as a file's result exists (to persist it);
     with an `embedder`, each result carries its file's embeddings (reference and every variant) for set metrics.
+    With a `cache`, a file whose enhancer-independent work is there skips the front end, encode, base decode and
+    both shared vocoder passes (and, when its shared values fit this run's metrics, their metrics); a file that
+    is not there is written to it as it streams.
     An AudioError while a file streams (a decoder that fails part-way) ends that file alone with status error."""
     keys = list(enhancers)
     rate = pipeline.frontend.sample_rate
     streams: dict[int, FileStream] = {}
+    hits: dict[int, CacheEntry] = {}  # item index -> its cache entry
+    writing: dict[int, tuple[str, list[int]]] = {}  # item index -> (cache key, sizes of the segments written)
     work = []  # (item, its segment starts, segment position) in pipeline order
     for it in items:
         if not it.error:
             starts = seg.starts(it.audio.num_samples)
             frames = it.audio.num_samples // seg.hop
             files = {key: media(key, it, frames) if media else None for key in keys}
-            streams[it.index] = FileStream(it, starts, seg, metrics, keys, files, rate, alignment, embedder)
+            entry = cache.lookup(it.key, len(starts)) if cache is not None else None
+            if entry is not None:
+                hits[it.index] = entry
+                cache.counts["hits"] += 1
+            elif cache is not None and cache.key(it.key):
+                writing[it.index] = (cache.key(it.key), [])
+                cache.counts["misses"] += 1
+            cached = entry.values(cache.metric_key) if entry is not None else None
+            streams[it.index] = FileStream(it, starts, seg, metrics, keys, files, rate, alignment, embedder, cached)
             work += [(it, starts, i) for i in range(len(starts))]
     results: dict[int, dict[str, FileResult]] = {}
 
@@ -236,6 +265,8 @@ def evaluate_items(items: list[EvalItem], pipeline: ReconstructionPipeline, metr
                 finished(key, result)
 
     def fail(it: EvalItem, reason: str) -> None:
+        if it.index in writing:
+            cache.store.discard(writing.pop(it.index)[0])
         stream = streams.pop(it.index, None)
         if stream is not None:
             stream.abort()
@@ -245,10 +276,33 @@ def evaluate_items(items: list[EvalItem], pipeline: ReconstructionPipeline, metr
     for it in items:
         if it.error:
             fail(it, it.error)
+    def finish(it: EvalItem) -> None:
+        stream = streams.pop(it.index)
+        outcome = stream.results()
+        if it.index in writing:
+            key, sizes = writing.pop(it.index)
+            cache.store.finish(key, sizes, {cache.metric_key: stream.shared_values})
+        elif it.index in hits and stream.cached is None:  # its tensors were there, its values for these metrics not
+            cache.store.add_values(hits[it.index], cache.metric_key, stream.shared_values)
+        done(it, outcome)
+
     for first in range(0, len(work), seg.batch_segments):
-        batch, segments, valid = [], [], []
+        fresh, segments, valid, loaded, rows = [], [], [], [], []
+        load_seconds = 0.0
         for it, starts, i in work[first : first + seg.batch_segments]:
             if it.index not in streams:  # failed earlier
+                continue
+            if it.index in hits:
+                start = time.perf_counter()
+                try:
+                    rows.append(hits[it.index].segment(i))
+                except Exception as err:  # a damaged entry: this file fails once, the entry goes
+                    cache.store.discard(cache.key(it.key))
+                    fail(it, f"its cache entry could not be read ({type(err).__name__}) and was removed: evaluate "
+                             "it again")
+                    continue
+                load_seconds += time.perf_counter() - start
+                loaded.append((it, starts, i))
                 continue
             try:
                 piece = streams[it.index].reader.read(starts[i], min(starts[i] + seg.segment, it.audio.num_samples))
@@ -257,21 +311,27 @@ def evaluate_items(items: list[EvalItem], pipeline: ReconstructionPipeline, metr
                 continue
             segments.append(pad_wave(piece, seg.segment, seg.pad))
             valid.append(piece.shape[0])
-            batch.append((it, starts, i))
-        if not batch:
-            continue
-        out = pipeline(torch.stack(segments).to(device), enhancers, generator,
-                       zero_frames_after=valid if seg.pad == "log_mel_zeros" else None)
-        share = {key: {stage: value / len(batch) for stage, value in out.seconds[key].items()} for key in keys}
-        for row, (it, starts, i) in enumerate(batch):
-            if it.index not in streams:
-                continue
-            try:
-                streams[it.index].push(out, row, share)
-            except AudioError as err:
-                fail(it, err.reason)
-                continue
-            if i == len(starts) - 1:
-                done(it, streams.pop(it.index).results())
-        del out, segments
+            fresh.append((it, starts, i))
+        groups = []
+        if fresh:
+            groups.append((fresh, pipeline(torch.stack(segments).to(device), enhancers, generator,
+                                           zero_frames_after=valid if seg.pad == "log_mel_zeros" else None)))
+        if loaded:
+            shared = SharedOutputs.stack(rows, device, {"cache_load": load_seconds})
+            groups.append((loaded, pipeline.enhance(shared, enhancers)))
+        for batch, out in groups:
+            share = {key: {stage: value / len(batch) for stage, value in out.seconds[key].items()} for key in keys}
+            for row, (it, starts, i) in enumerate(batch):
+                if it.index not in streams:
+                    continue
+                try:
+                    streams[it.index].push(out, row, share)
+                except AudioError as err:
+                    fail(it, err.reason)
+                    continue
+                if it.index in writing:
+                    writing[it.index][1].append(cache.store.put_segment(writing[it.index][0], i, out.shared.row(row)))
+                if i == len(starts) - 1:
+                    finish(it)
+        del groups, segments, rows
     return {key: [results[it.index][key] for it in items] for key in keys}

@@ -10,6 +10,7 @@ from torch import nn
 from tqdm import tqdm
 
 from audiovae.data.eval_data import EvalItem
+from audiovae.evaluation.caching import RunCache
 from audiovae.evaluation.engine import Alignment, Embedder, Segmenting, evaluate_items
 from audiovae.evaluation.media import FileMedia
 from audiovae.evaluation.store import ResultStore
@@ -29,7 +30,8 @@ class EvalModule(pl.LightningModule):
                  enhancers: Mapping[str, nn.Module], out_dirs: Mapping[str, Path], save_audio: bool,
                  save_plots: bool, max_plots: int, seed: int, done: Optional[Mapping[str, set]] = None,
                  fingerprints: Optional[Mapping[str, str]] = None, cutoff_hz: Optional[float] = None,
-                 alignment: Alignment = Alignment(), embedder: Optional[Embedder] = None):
+                 alignment: Alignment = Alignment(), embedder: Optional[Embedder] = None,
+                 cache: Optional[RunCache] = None):
         super().__init__()
         self.pipeline, self.segmenting, self.out_dirs = pipeline, segmenting, dict(out_dirs)
         self.metrics = metrics  # used as functions only: not registered as submodules
@@ -40,12 +42,15 @@ class EvalModule(pl.LightningModule):
         self.cutoff_hz = hf_cutoff(pipeline.frontend.sample_rate, cutoff_hz)  # the line in file plots
         self.alignment = alignment
         self.embedder = embedder  # set metrics' embedding model (not a submodule: its weights are not ours)
+        self.cache = cache  # the cross-run cache of enhancer-independent work (None: off)
         self.results: dict[str, list[FileResult]] = {}
         self._stores: dict[str, ResultStore] = {}
 
     def on_test_start(self) -> None:
         for chain in self.enhancers.values():  # not submodules (setting names hold dots): move them here
             chain.to(self.device)
+        if self.cache is not None:
+            self.cache.device_type = self.device.type
         if self.embedder is not None:
             self.embedder.model.to(self.device)
             self.embedder.device = self.device
@@ -72,7 +77,8 @@ class EvalModule(pl.LightningModule):
         if not enhancers:
             return
         evaluate_items(batch, self.pipeline, self.metrics, self.segmenting, self.device, enhancers, generator,
-                       media=self._media, finished=self._finished, alignment=self.alignment, embedder=self.embedder)
+                       media=self._media, finished=self._finished, alignment=self.alignment, embedder=self.embedder,
+                       cache=self.cache)
 
     def _finished(self, key: str, result: FileResult) -> None:
         """Persist a file's result the moment it exists (after its audio and plot): stored = finished."""

@@ -15,6 +15,7 @@ from audiovae.data.files import Discovery, discover_audio_files, file_key, outpu
 from audiovae.data.segments import segment_samples
 from audiovae.enhancers.registry import build_enhancer
 from audiovae.errors import ConfigError
+from audiovae.evaluation.caching import build_run_cache
 from audiovae.evaluation.calibration import MeasuredLag, measure_vocoder_lag
 from audiovae.evaluation.engine import Alignment, Segmenting
 from audiovae.evaluation.module import EvalModule
@@ -82,6 +83,13 @@ class EvalSetup:
     embedder: Optional[ClapEmbedder] = None  # set metrics' embedding model, loaded only when they are configured
 
 
+def metric_settings(cfg: DictConfig) -> dict:
+    """The `build_metric` arguments from `metrics.*` (shared by every metric)."""
+    return dict(sample_rate=cfg.frontend.sample_rate, hf_cutoff_hz=cfg.metrics.hf_cutoff_hz,
+                lsd_n_fft=cfg.metrics.lsd_n_fft, lsd_hop=cfg.metrics.lsd_hop, spectrum_n_fft=cfg.metrics.spectrum_n_fft,
+                spectrum_hop=cfg.metrics.spectrum_hop, audioldm_eval_offset=cfg.metrics.audioldm_eval_offset)
+
+
 def build_setup(cfg: DictConfig) -> EvalSetup:
     discovery = discover_audio_files(cfg.data.dir, cfg.data.patterns, cfg.data.files)
     paths = discovery.paths
@@ -89,11 +97,7 @@ def build_setup(cfg: DictConfig) -> EvalSetup:
     stems = output_stems(keys)
     model = build_enhanced_vae(cfg.model, cfg.enhancement, cfg.frontend)
     pipeline = ReconstructionPipeline(build_frontend(cfg.frontend, model.downsampling), model)
-    metric_args = dict(sample_rate=cfg.frontend.sample_rate, hf_cutoff_hz=cfg.metrics.hf_cutoff_hz,
-                       lsd_n_fft=cfg.metrics.lsd_n_fft, lsd_hop=cfg.metrics.lsd_hop,
-                       spectrum_n_fft=cfg.metrics.spectrum_n_fft, spectrum_hop=cfg.metrics.spectrum_hop,
-                       audioldm_eval_offset=cfg.metrics.audioldm_eval_offset)
-    metrics = {name: build_metric(name, **metric_args) for name in file_metric_names(cfg.metrics.names)}
+    metrics = {name: build_metric(name, **metric_settings(cfg)) for name in file_metric_names(cfg.metrics.names)}
     embedder = load_embedder(cfg.embedding) if "fad" in cfg.metrics.names else None
     return EvalSetup(paths, keys, [stems[k] for k in keys], discovery, pipeline,
                      segmenting_for(cfg, model.downsampling), metrics, embedder)
@@ -150,12 +154,14 @@ def evaluate_settings(cfg: DictConfig, setup: EvalSetup, settings: Sequence[Sett
             print(resume_note(s.name if len(settings) > 1 else "", removed, changed))
     todo = [i for i, key in enumerate(setup.keys) if any(key not in done[s.name] for s in settings)]
     alignment, measured = alignment_for(cfg, setup)
+    cache = build_run_cache(cfg, setup.pipeline, metric_settings(cfg), fingerprints, setup.segmenting.segment,
+                            setup.segmenting.overlap, (alignment.max_lag, alignment.shift))
     module = EvalModule(setup.pipeline, setup.metrics, setup.segmenting,
                         {s.name: build_enhancer(s.config.enhancement) for s in settings},
                         {s.name: s.out_dir for s in settings}, cfg.outputs.save_audio, cfg.outputs.save_plots,
                         cfg.outputs.max_plots, cfg.seed, done={name: set(d) for name, d in done.items()},
                         fingerprints=fingerprints, cutoff_hz=cfg.metrics.hf_cutoff_hz,
-                        alignment=alignment, embedder=setup.embedder)
+                        alignment=alignment, embedder=setup.embedder, cache=cache)
     trainer, wall = run_test(cfg, setup, module, todo)
     if not trainer.is_global_zero:
         return None, None

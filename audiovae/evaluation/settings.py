@@ -21,7 +21,7 @@ from audiovae.errors import ConfigError
 from audiovae.runs import run_hash
 
 SWEEPABLE = "enhancement."  # only the enhancer may vary: the encode and the base decode are shared
-EVAL_IGNORE = ("out_dir", "logger")  # sections that do not change an evaluation's results
+EVAL_IGNORE = ("out_dir", "logger", "cache")  # sections that do not change an evaluation's results (a warm cache = cold)
 
 
 @dataclass

@@ -49,6 +49,7 @@ class FileResult:
     fingerprint: str = ""  # of the file's bytes when evaluated: resume re-evaluates a file whose content changed
     stem: str = ""  # its unique output name: audio/<stem>.<variant>.wav, plots/<stem>.png
     embeddings: dict = field(default_factory=dict)  # reference/vocoder/base/enhanced -> encode_embedding (set metrics)
+    from_cache: bool = False  # its enhancer-independent work (and shared values) came from the cross-run cache
 
     def value(self, variant: str, name: str) -> float:
         return self.metrics.get(variant, {}).get(name, float("nan"))

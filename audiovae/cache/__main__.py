@@ -1,0 +1,25 @@
+"""`python -m audiovae.cache info|clear [--dir DIR]`: what the cross-run cache holds, or empty it."""
+import argparse
+import sys
+
+from audiovae.cache.store import CacheStore
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m audiovae.cache", description=__doc__)
+    parser.add_argument("command", choices=["info", "clear"])
+    parser.add_argument("--dir", default=None, help="the cache folder (default: $AUDIOVAE_CACHE_DIR or "
+                                                     "$AUDIOVAE_HOME/cache)")
+    args = parser.parse_args(argv)
+    store = CacheStore(args.dir)
+    if args.command == "info":
+        info = store.info()
+        print(f"cache: {info['dir']}\nentries: {info['entries']} files ({info['unfinished']} unfinished)\n"
+              f"size: {info['bytes'] / 1024 ** 2:.1f} MiB")
+    else:
+        print(f"removed {store.clear()} entries from {store.folder}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""A run's view of the cross-run cache (`audiovae.cache`): which entry holds a file's enhancer-independent work
+under this run's settings, and which of its shared values fit this run's metric definitions."""
+from dataclasses import dataclass, field
+from typing import Mapping, Optional
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from audiovae import __version__
+from audiovae.cache.keys import metric_key, tensor_key, weights_fingerprint
+from audiovae.cache.store import CacheEntry, CacheStore
+
+
+@dataclass
+class RunCache:
+    """`store` under this run's `run_part` (everything but the file and the device type that decides a file's
+    model outputs) and `metric_key` (what decides its shared values); `fingerprints`: file key -> content hash."""
+
+    store: CacheStore
+    run_part: dict
+    metric_key: str
+    fingerprints: Mapping[str, str]
+    device_type: str = "cpu"
+    counts: dict = field(default_factory=lambda: {"hits": 0, "misses": 0})
+
+    def key(self, file_key: str) -> Optional[str]:
+        fingerprint = self.fingerprints.get(file_key)
+        if not fingerprint:
+            return None
+        return tensor_key(fingerprint, {**self.run_part, "device_type": self.device_type})
+
+    def lookup(self, file_key: str, segments: int) -> Optional[CacheEntry]:
+        key = self.key(file_key)
+        entry = self.store.get(key) if key else None
+        return entry if entry is not None and entry.segments == segments else None
+
+
+def build_run_cache(cfg: DictConfig, pipeline, metric_args: dict, fingerprints: Mapping[str, str],
+                    segment: int, overlap: int, alignment: tuple[int, int]) -> Optional[RunCache]:
+    """The cache for this evaluation, or None (`cache.enabled: false`, or a sampled posterior, whose latents
+    depend on the batch a file lands in)."""
+    if not cfg.cache.enabled or cfg.model.sample_posterior:
+        return None
+    model = pipeline.model
+    run_part = {
+        "frontend": OmegaConf.to_container(cfg.frontend, resolve=True),
+        "data": {k: cfg.data[k] for k in ("chunking", "channels", "resampler", "pad")},
+        "segment": segment, "overlap": overlap,
+        "model": {"weights": weights_fingerprint(model.vae, model.vocoder), "vae_config": dict(model.vae.config),
+                  "vocoder": cfg.model.vocoder, "griffin_lim_iters": cfg.model.griffin_lim_iters},
+        "precision": str(cfg.trainer.precision), "torch": torch.__version__,
+    }
+    metrics_part = {"metrics": {name: metric_args for name in cfg.metrics.names},
+                    "alignment": list(alignment),  # (lag search radius, applied shift)
+                    "embedding": OmegaConf.to_container(cfg.embedding, resolve=True) if "fad" in cfg.metrics.names
+                    else None, "audiovae": __version__}
+    return RunCache(CacheStore(cfg.cache.dir, cfg.cache.max_gb), run_part, metric_key(metrics_part), fingerprints)
