@@ -3,12 +3,13 @@ machine (`cache.dir`, default `$AUDIOVAE_CACHE_DIR` or `$AUDIOVAE_HOME/cache`).
 
 One entry per (file content, everything that decides its model outputs) = a folder `<key[:2]>/<key>/`:
 `seg<i>.pt` per segment (its latent, reference and base log-mels, vocoder-ceiling and base waveforms), and
-`entry.json`, written last, with the segment count and sizes and, per metric definition key, the file's shared
-metric values. Every file is written to a temporary name and renamed (atomic on POSIX), so concurrent runs and
-DDP ranks never see half a file; an entry whose `entry.json` is missing (a writer that died) or whose segment
-files do not have the recorded sizes is a miss and is written again. Reads refresh the folder's time; when the
+`entry.json`, written last, with the segment count and each segment file's sha256 and, per metric definition
+key, the file's shared metric values. Every file is written to a temporary name and renamed (atomic on POSIX),
+so concurrent runs and DDP ranks never see half a file; an entry whose `entry.json` is missing (a writer that
+died) or whose segment files do not match their recorded sha256 (damaged) is a miss and is written again. Reads refresh the folder's time; when the
 store exceeds `max_gb`, the least recently used entries are removed.
 """
+import hashlib
 import json
 import os
 import shutil
@@ -27,6 +28,11 @@ ENTRY = "entry.json"
 
 def default_cache_dir() -> Path:
     return Path(os.environ.get("AUDIOVAE_CACHE_DIR") or audiovae_home() / "cache").expanduser()
+
+
+def _sha256(path: Path) -> str:
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
 
 
 def _atomic_write(path: Path, write) -> None:
@@ -69,9 +75,9 @@ class CacheStore:
         folder = self._folder(key)
         try:
             meta = json.loads((folder / ENTRY).read_text())
-            sizes = meta["sizes"]
-            if len(sizes) != meta["segments"] or any((folder / f"seg{i}.pt").stat().st_size != size
-                                                     for i, size in enumerate(sizes)):
+            digests = meta["sha256"]
+            if len(digests) != meta["segments"] or any(_sha256(folder / f"seg{i}.pt") != digest
+                                                       for i, digest in enumerate(digests)):
                 return None
         except (OSError, ValueError, KeyError, TypeError):
             return None
@@ -81,18 +87,19 @@ class CacheStore:
             pass
         return CacheEntry(folder, meta)
 
-    def put_segment(self, key: str, i: int, tensors: dict[str, torch.Tensor]) -> int:
-        """Segment `i` of the entry under `key`; returns its size in bytes."""
+    def put_segment(self, key: str, i: int, tensors: dict[str, torch.Tensor]) -> str:
+        """Segment `i` of the entry under `key`; returns its sha256."""
         folder = self._folder(key)
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"seg{i}.pt"
         _atomic_write(path, lambda tmp: torch.save({k: v.detach().cpu().contiguous() for k, v in tensors.items()},
                                                    tmp))
-        return path.stat().st_size
+        return _sha256(path)
 
-    def finish(self, key: str, sizes: list[int], values: dict) -> None:
-        """Complete the entry: its segment sizes and `{metric key: shared values}`; then keep the store in size."""
-        meta = {"segments": len(sizes), "sizes": sizes, "values": values, "written": time.time()}
+    def finish(self, key: str, digests: list[str], values: dict) -> None:
+        """Complete the entry: its segments' sha256 and `{metric key: shared values}`; then keep the store in
+        size."""
+        meta = {"segments": len(digests), "sha256": digests, "values": values, "written": time.time()}
         folder = self._folder(key)
         _atomic_write(folder / ENTRY, lambda tmp: tmp.write_text(json.dumps(meta)))
         self.evict()

@@ -82,8 +82,9 @@ class FileStream:
     def __init__(self, item: EvalItem, starts: list[int], seg: Segmenting, metrics: dict[str, PerItemMetric],
                  keys: Sequence[str], media: dict[str, Optional[FileMedia]], sample_rate: int,
                  alignment: Alignment = Alignment(), embedder: Optional[Embedder] = None,
-                 cached: Optional[dict] = None):
+                 cached: Optional[dict] = None, from_cache: bool = False):
         self.item, self.keys, self.media, self.sample_rate = item, list(keys), media, sample_rate
+        self.from_cache = from_cache  # its model outputs come from the cross-run cache
         self.cached = cached  # the shared values (vocoder ceiling and base) from the cache: not measured again
         self.num_samples, self.reader = item.audio.num_samples, item.audio.reader()
         frames = self.num_samples // seg.hop
@@ -217,7 +218,7 @@ class FileStream:
                                   sample_rate_in=it.sample_rate_in, channels_in=it.channels_in, seconds=seconds,
                                   metrics={**values["metrics"], "enhanced": own_values},
                                   bands={"base": base_bands, "enhanced": self.enhanced_bands[key].value().tolist()},
-                                  embeddings=embeddings, from_cache=self.cached is not None, **lag)
+                                  embeddings=embeddings, from_cache=self.from_cache, **lag)
         return out
 
 
@@ -239,7 +240,7 @@ def evaluate_items(items: list[EvalItem], pipeline: ReconstructionPipeline, metr
     rate = pipeline.frontend.sample_rate
     streams: dict[int, FileStream] = {}
     hits: dict[int, CacheEntry] = {}  # item index -> its cache entry
-    writing: dict[int, tuple[str, list[int]]] = {}  # item index -> (cache key, sizes of the segments written)
+    writing: dict[int, tuple[str, list[str]]] = {}  # item index -> (cache key, sha256 of the segments written)
     work = []  # (item, its segment starts, segment position) in pipeline order
     for it in items:
         if not it.error:
@@ -254,7 +255,8 @@ def evaluate_items(items: list[EvalItem], pipeline: ReconstructionPipeline, metr
                 writing[it.index] = (cache.key(it.key), [])
                 cache.counts["misses"] += 1
             cached = entry.values(cache.metric_key) if entry is not None else None
-            streams[it.index] = FileStream(it, starts, seg, metrics, keys, files, rate, alignment, embedder, cached)
+            streams[it.index] = FileStream(it, starts, seg, metrics, keys, files, rate, alignment, embedder, cached,
+                                           from_cache=entry is not None)
             work += [(it, starts, i) for i in range(len(starts))]
     results: dict[int, dict[str, FileResult]] = {}
 
@@ -280,8 +282,8 @@ def evaluate_items(items: list[EvalItem], pipeline: ReconstructionPipeline, metr
         stream = streams.pop(it.index)
         outcome = stream.results()
         if it.index in writing:
-            key, sizes = writing.pop(it.index)
-            cache.store.finish(key, sizes, {cache.metric_key: stream.shared_values})
+            key, digests = writing.pop(it.index)
+            cache.store.finish(key, digests, {cache.metric_key: stream.shared_values})
         elif it.index in hits and stream.cached is None:  # its tensors were there, its values for these metrics not
             cache.store.add_values(hits[it.index], cache.metric_key, stream.shared_values)
         done(it, outcome)
