@@ -8,11 +8,13 @@ from typing import Optional, Sequence
 
 from audiovae.config.compose import CONFIG_DIR, compose, config_groups
 from audiovae.errors import AudiovaeError
+from audiovae.models.availability import preflight
 
 PRIMARY = {"eval": "eval", "train": "train"}
 
 
 def _evaluate(cfg) -> int:
+    preflight(cfg)  # an unavailable model fails before the heavy imports below
     from audiovae.evaluation.run import run_evaluation
 
     outcome = run_evaluation(cfg)
@@ -25,6 +27,7 @@ def _evaluate(cfg) -> int:
 
 
 def _train(cfg) -> int:
+    preflight(cfg)
     from audiovae.training.run import run_training
 
     outcome = run_training(cfg)

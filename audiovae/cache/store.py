@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-import torch
-
 from audiovae.home import audiovae_home
 
 ENTRY = "entry.json"
@@ -55,7 +53,10 @@ class CacheEntry:
     def segments(self) -> int:
         return int(self.meta["segments"])
 
-    def segment(self, i: int) -> dict[str, torch.Tensor]:
+    def segment(self, i: int) -> dict:
+        """Segment `i`'s tensors (on the CPU)."""
+        import torch  # here, so `python -m audiovae.cache` starts without torch
+
         return torch.load(self.folder / f"seg{i}.pt", map_location="cpu", weights_only=True)
 
     def values(self, metric_key: str) -> Optional[dict]:
@@ -87,8 +88,10 @@ class CacheStore:
             pass
         return CacheEntry(folder, meta)
 
-    def put_segment(self, key: str, i: int, tensors: dict[str, torch.Tensor]) -> str:
-        """Segment `i` of the entry under `key`; returns its sha256."""
+    def put_segment(self, key: str, i: int, tensors: dict) -> str:
+        """Segment `i` of the entry under `key` (name -> tensor); returns its sha256."""
+        import torch
+
         folder = self._folder(key)
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"seg{i}.pt"

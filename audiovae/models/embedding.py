@@ -14,14 +14,8 @@ import soxr
 import torch
 from omegaconf import DictConfig
 
+from audiovae.models.availability import embedding_how_to_get
 from audiovae.models.loading import ensure_built, load_offline_aware
-
-
-def _how_to_get(name: str, path: str) -> str:
-    return (f"embedding model '{name}' ({path}) is not in the local cache and the Hugging Face hub is unreachable. "
-            f"On a machine with internet run: huggingface-cli download {path} --local-dir /some/dir, copy /some/dir "
-            f"here and set embedding.path=/some/dir (or embedding=tiny_clap for an offline test model; "
-            f"metrics.names without fad needs no embedding model).")
 
 
 @dataclass
@@ -71,5 +65,5 @@ def load_embedder(cfg: DictConfig, device: torch.device = torch.device("cpu")) -
         extractor = ClapFeatureExtractor.from_pretrained(source, cache_dir=cfg.cache_dir, local_files_only=local_only)
         return model.eval().to(device), extractor
 
-    model, extractor = load_offline_aware(f"embedding model '{cfg.name}'", source, load, _how_to_get(cfg.name, cfg.path))
+    model, extractor = load_offline_aware(f"embedding model '{cfg.name}'", source, load, embedding_how_to_get(cfg.name, cfg.path))
     return ClapEmbedder(model, extractor, cfg.batch_size, device)

@@ -2,39 +2,18 @@
 from a hub id or a local folder: the local cache first, the hub only when it answers."""
 import os
 import shutil
-import socket
 from pathlib import Path
 from typing import Callable, TypeVar
-from urllib.parse import urlparse
 
 from diffusers import AutoencoderKL
 from transformers import SpeechT5HifiGan
 from transformers.utils import logging as transformers_logging
 
 from audiovae.errors import ConfigError, ModelUnavailableError
+from audiovae.models.availability import hub_reachable, model_how_to_get
 from audiovae.models.builders import BUILDERS
 
 Loaded = TypeVar("Loaded")
-
-
-def _hub_reachable(timeout_s: float = 3.0) -> bool:
-    """One quick TCP connect to the hub endpoint (no retries); false when offline mode is set."""
-    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False"):
-        return False
-    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname
-    try:
-        socket.create_connection((host, 443), timeout=timeout_s).close()
-        return True
-    except OSError:
-        return False
-
-
-def _how_to_get(name: str, path: str, vae_subfolder: str, vocoder_subfolder: str | None) -> str:
-    folders = " ".join(f"'{sub}/*'" for sub in (vae_subfolder, vocoder_subfolder) if sub)
-    return (f"model '{name}' ({path}) is not in the local cache and the Hugging Face hub is unreachable. "
-            f"On a machine with internet run: huggingface-cli download {path} --include "
-            f"{folders} --local-dir /some/dir, copy /some/dir here and set "
-            f"model.path=/some/dir (or model=tiny for an offline test model).")
 
 
 def _from_pretrained(cls, path: str, subfolder: str, cache_dir, local_only: bool):
@@ -77,7 +56,7 @@ def load_models(name: str, path: str, vae_subfolder: str, vocoder_subfolder: str
             return vae.eval(), None
         return vae.eval(), _from_pretrained(SpeechT5HifiGan, source, vocoder_subfolder, cache_dir, local_only).eval()
 
-    return load_offline_aware(f"model '{name}'", source, load, _how_to_get(name, path, vae_subfolder, vocoder_subfolder))
+    return load_offline_aware(f"model '{name}'", source, load, model_how_to_get(name, path, vae_subfolder, vocoder_subfolder))
 
 
 def load_offline_aware(what: str, source: str, load: Callable[[bool], Loaded], how_to_get: str) -> Loaded:
@@ -89,6 +68,6 @@ def load_offline_aware(what: str, source: str, load: Callable[[bool], Loaded], h
     except (OSError, ValueError) as err:
         if Path(source).is_dir():
             raise ModelUnavailableError(f"{what}: cannot load from folder {source}: {err}") from None
-        if not _hub_reachable():
+        if not hub_reachable():
             raise ModelUnavailableError(how_to_get) from None
         return load(False)

@@ -1,0 +1,70 @@
+"""Whether a configured model can be loaded, answered before any heavy import (torch, diffusers, Lightning): a
+built or local folder can; a hub id can when the local Hugging Face cache has its config files or the hub
+answers a quick connect. Otherwise ModelUnavailableError with the download command, within seconds."""
+import os
+import socket
+from pathlib import Path
+from typing import Optional, Sequence
+from urllib.parse import urlparse
+
+from audiovae.errors import ModelUnavailableError
+
+
+def hub_reachable(timeout_s: float = 3.0) -> bool:
+    """One quick TCP connect to the hub endpoint (no retries); false when offline mode is set."""
+    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False"):
+        return False
+    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname
+    try:
+        socket.create_connection((host, 443), timeout=timeout_s).close()
+        return True
+    except OSError:
+        return False
+
+
+def model_how_to_get(name: str, path: str, vae_subfolder: str, vocoder_subfolder: Optional[str]) -> str:
+    folders = " ".join(f"'{sub}/*'" for sub in (vae_subfolder, vocoder_subfolder) if sub)
+    return (f"model '{name}' ({path}) is not in the local cache and the Hugging Face hub is unreachable. "
+            f"On a machine with internet run: huggingface-cli download {path} --include "
+            f"{folders} --local-dir /some/dir, copy /some/dir here and set "
+            f"model.path=/some/dir (or model=tiny for an offline test model).")
+
+
+def embedding_how_to_get(name: str, path: str) -> str:
+    return (f"embedding model '{name}' ({path}) is not in the local cache and the Hugging Face hub is unreachable. "
+            f"On a machine with internet run: huggingface-cli download {path} --local-dir /some/dir, copy /some/dir "
+            f"here and set embedding.path=/some/dir (or embedding=tiny_clap for an offline test model; "
+            f"metrics.names without fad needs no embedding model).")
+
+
+def in_hub_cache(repo: str, files: Sequence[str], cache_dir: Optional[str]) -> bool:
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        return all(isinstance(try_to_load_from_cache(repo, f, cache_dir=cache_dir), str) for f in files)
+    except Exception:  # not a valid repo id: the loader reports it
+        return True
+
+
+def check_available(path: str, build: Optional[str], config_files: Sequence[str], cache_dir: Optional[str],
+                    how_to_get: str) -> None:
+    """ModelUnavailableError(`how_to_get`) when `path` is neither built on use, a folder, in the local hub cache
+    (`config_files`), nor reachable on the hub."""
+    if build is not None or Path(os.path.expanduser(path)).is_dir():
+        return
+    if not in_hub_cache(path, config_files, cache_dir) and not hub_reachable():
+        raise ModelUnavailableError(how_to_get)
+
+
+def preflight(cfg) -> None:
+    """The models a job will load (the VAE and vocoder; the embedding model when `fad` is measured), checked
+    before the heavy imports so an offline run without them stops in seconds."""
+    model = cfg.model
+    vocoder = model.vocoder_subfolder if model.vocoder == "hifigan" else None
+    files = [f"{sub}/config.json" for sub in (model.vae_subfolder, vocoder) if sub]
+    check_available(model.path, model.build, files, model.cache_dir,
+                    model_how_to_get(model.name, model.path, model.vae_subfolder, vocoder))
+    metrics = cfg.get("metrics")
+    if metrics is not None and "fad" in (metrics.get("names") or []) and cfg.get("embedding") is not None:
+        e = cfg.embedding
+        check_available(e.path, e.build, ["config.json"], e.cache_dir, embedding_how_to_get(e.name, e.path))
