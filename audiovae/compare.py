@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from omegaconf import OmegaConf
 
+from audiovae.config.later_keys import LATER_KEYS
 from audiovae.errors import AudiovaeError, CompareError
 from audiovae.metrics.registry import METRIC_NAMES
 from audiovae.metrics.scoring import scoring
@@ -31,9 +32,6 @@ MUST_MATCH = ("model", "frontend")  # sections that make two runs' numbers compa
 METRIC_DEFINITION = ("hf_cutoff_hz", "lsd_n_fft", "lsd_hop", "spectrum_n_fft", "spectrum_hop",
                      "align", "align_samples", "audioldm_eval_offset")  # metrics.* keys
 DATA_DEFINITION = ("channels", "resampler", "pad")  # data.* keys that decide the reference and what the VAE sees
-LATER_KEYS = {"metrics": {"align": "fixed", "align_samples": 0, "audioldm_eval_offset": 1120}, "frontend": {"framing": "training_repo"},
-              "data": {"channels": "mix", "resampler": "soxr_hq", "pad": "silence"}}  # keys added after runs were
-# written, and the value those runs used
 
 
 @dataclass

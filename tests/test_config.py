@@ -81,3 +81,25 @@ def test_a_primary_can_extend_another_and_override_its_defaults_and_keys():
     assert demo.data.max_seconds == 4.0 and demo.data.batch_size == base.data.batch_size
     assert list(demo.metrics.names) == list(base.metrics.names) and list(demo.logger.tags) == ["demo"]
     assert compose("eval_demo", ["model=audioldm2"], schema=EvalConfig).model.name == "audioldm2"
+
+
+def test_a_saved_config_from_before_later_keys_still_composes_as_it_behaved(tmp_path):
+    """`evaluate.py --config old/config.yaml`: keys added since (config/later_keys.py) take the value those runs
+    behaved as; the keys it has are kept."""
+    import yaml
+
+    from audiovae.config import EvalConfig, compose
+    from audiovae.config.later_keys import LATER_KEYS
+
+    current = compose("eval", ["data.dir=/x", "frontend.framing=audioldm2"], schema=EvalConfig)
+    old = yaml.safe_load(yaml.safe_dump(__import__("omegaconf").OmegaConf.to_container(current)))
+    for section, keys in LATER_KEYS.items():
+        for key in keys:
+            if key != "framing":
+                old.get(section, {}).pop(key, None)
+    old.pop("embedding"), old.pop("cache")
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(old))
+    cfg = compose(str(tmp_path / "config.yaml"), schema=EvalConfig)
+    assert cfg.data.pad == "silence" and cfg.metrics.align == "fixed" and cfg.metrics.max_lag_samples == 0
+    assert cfg.model.vocoder_precision == "fp32" and cfg.embedding.name == "clap" and cfg.cache.enabled
+    assert cfg.frontend.framing == "audioldm2"  # what the saved config says wins

@@ -146,3 +146,19 @@ def test_griffin_lim_vocoder_needs_only_the_vae_folder(tmp_path):
     with pytest.raises(ConfigError, match="model.vocoder"):
         bad = tiny_cfg("model.vocoder=wavenet")
         build_enhanced_vae(bad.model, bad.enhancement, bad.frontend)
+
+
+def test_the_bf16_vocoder_runs_under_autocast_and_stays_close_to_fp32(tmp_path):
+    cfg = tiny_cfg()
+    from audiovae.models.factory import build_enhanced_vae
+
+    model = build_enhanced_vae(cfg.model, cfg.enhancement, cfg.frontend)
+    mel = torch.randn(2, 1, 64, 64, generator=torch.Generator().manual_seed(0)) - 4
+    fp32 = model.vocode(mel, 10000)
+    model.vocoder_precision = "bf16"
+    bf16 = model.vocode(mel, 10000)
+    assert bf16.dtype == torch.float32 and bf16.shape == fp32.shape
+    rel = float((bf16 - fp32).norm() / fp32.norm())
+    assert 0 < rel < 0.05  # bf16 arithmetic: close, not equal (README "Speed": measured on the real sizes)
+    with pytest.raises(ValueError, match="vocoder_precision must be one of"):
+        type(model)(model.vae, model.vocoder, model.enhancer, vocoder_precision="fp16")

@@ -11,6 +11,7 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from audiovae.config.later_keys import later_layer
 from audiovae.errors import ConfigError
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
@@ -94,7 +95,8 @@ def compose(
 
     `primary` is a name in `config_dir` (e.g. "eval") or a path to a YAML file, such as a run's saved
     `config.yaml`. Its `defaults:` mapping picks one file per group; `group=name` words change the pick.
-    Layers, later wins: schema, group files, the primary's own keys, dotted overrides.
+    Layers, later wins: schema, (for a saved config: the keys added since it was written, `later_keys`), group
+    files, the primary's own keys, dotted overrides.
     """
     body = _load_primary(primary, config_dir)
     groups = config_groups(config_dir)
@@ -106,6 +108,8 @@ def compose(
     defaults.update(selections)
 
     layers = [OmegaConf.structured(schema)] if schema is not None else [OmegaConf.create({})]
+    if schema is not None and Path(primary).suffix in {".yaml", ".yml"}:  # a saved config: keys added since
+        layers.append(later_layer(layers[0], config_dir))
     for group, name in defaults.items():
         layers.append(OmegaConf.create({group: _load_yaml(_group_file(group, name, config_dir))}))
     # A chosen group file replaces that section of a saved config wholesale rather than merging into it.

@@ -34,6 +34,7 @@ class ModelConfig:
     build: Optional[str] = None
     cache_dir: Optional[str] = None
     sample_posterior: bool = MISSING
+    vocoder_precision: str = MISSING
 
 
 @dataclass

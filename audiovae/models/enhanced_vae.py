@@ -10,6 +10,9 @@ from torch import nn
 from audiovae.enhancers.chain import EnhancerChain
 
 
+VOCODER_PRECISIONS = ("fp32", "bf16")  # model.vocoder_precision
+
+
 @dataclass
 class Reconstruction:
     latent: torch.Tensor  # [B, C, T/d, F/d], scaled by vae.config.scaling_factor
@@ -27,10 +30,12 @@ class EnhancedVAE(nn.Module):
     """
 
     def __init__(self, vae: AutoencoderKL, vocoder: nn.Module, enhancer: EnhancerChain,
-                 sample_posterior: bool = False):
+                 sample_posterior: bool = False, vocoder_precision: str = "fp32"):
         super().__init__()
+        if vocoder_precision not in VOCODER_PRECISIONS:
+            raise ValueError(f"vocoder_precision must be one of {VOCODER_PRECISIONS}, got {vocoder_precision!r}")
         self.vae, self.vocoder, self.enhancer = vae, vocoder, enhancer
-        self.sample_posterior = sample_posterior
+        self.sample_posterior, self.vocoder_precision = sample_posterior, vocoder_precision
         self.vae.requires_grad_(False).eval()
         self.vocoder.requires_grad_(False).eval()
 
@@ -66,7 +71,11 @@ class EnhancedVAE(nn.Module):
         return enhancer.enhance_mel(mel) if enhanced else mel
 
     def vocode(self, mel: torch.Tensor, num_samples: int) -> torch.Tensor:
-        """`[B, 1, T, F]` log-mel -> `[B, num_samples]` waveform."""
+        """`[B, 1, T, F]` log-mel -> `[B, num_samples]` waveform (float32; with `vocoder_precision="bf16"` the
+        vocoder runs under bf16 autocast)."""
+        if self.vocoder_precision == "bf16":
+            with torch.autocast(device_type=mel.device.type, dtype=torch.bfloat16):
+                return self.vocoder(mel.squeeze(1))[..., :num_samples].float()
         return self.vocoder(mel.squeeze(1))[..., :num_samples]
 
     def reconstruct(self, mel: torch.Tensor, generator: Optional[torch.Generator] = None) -> Reconstruction:

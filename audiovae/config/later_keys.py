@@ -1,0 +1,30 @@
+"""Keys added after runs were written, with the value those runs behaved as: a saved `config.yaml` of an older
+version still composes (`evaluate.py --config old/config.yaml` reproduces it) and `compare` reads it. A group
+file's whole section (`embedding`) stands for a section added later."""
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+LATER_KEYS = {
+    "model": {"vocoder_precision": "fp32"},
+    "frontend": {"framing": "training_repo"},
+    "data": {"channels": "mix", "resampler": "soxr_hq", "pad": "silence"},
+    "metrics": {"max_lag_samples": 0, "align": "fixed", "align_samples": 0, "audioldm_eval_offset": 1120,
+                "fad_bootstrap_samples": 200},
+    "outputs": {"listening_files": 20},
+    "cache": {"enabled": True, "dir": None, "max_gb": 20.0},
+}
+LATER_GROUPS = {"embedding": "clap"}  # sections added later: their group file's values
+
+
+def later_layer(schema_cfg: DictConfig, config_dir: Path) -> DictConfig:
+    """The LATER_KEYS (and LATER_GROUPS files) that `schema_cfg`'s sections have, as one layer under a saved
+    config."""
+    layer = {}
+    for section, keys in LATER_KEYS.items():
+        if section in schema_cfg.keys():
+            layer[section] = {k: v for k, v in keys.items() if k in schema_cfg[section].keys()}  # MISSING too
+    for group, name in LATER_GROUPS.items():
+        if group in schema_cfg.keys():
+            layer[group] = OmegaConf.to_container(OmegaConf.load(config_dir / group / f"{name}.yaml"))
+    return OmegaConf.create(layer)
