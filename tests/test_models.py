@@ -162,3 +162,10 @@ def test_the_bf16_vocoder_runs_under_autocast_and_stays_close_to_fp32(tmp_path):
     assert 0 < rel < 0.05  # bf16 arithmetic: close, not equal (README "Speed": measured on the real sizes)
     with pytest.raises(ValueError, match="vocoder_precision must be one of"):
         type(model)(model.vae, model.vocoder, model.enhancer, vocoder_precision="fp16")
+    latent = model.encode(mel)
+    base = model.decode(latent, enhanced=False)
+    model.vae_precision = "bf16"
+    latent16, base16 = model.encode(mel), model.decode(latent, enhanced=False)
+    assert latent16.dtype == base16.dtype == torch.float32
+    assert 0 < float((base16 - base).norm() / base.norm()) < 0.05
+    assert 0 < float((latent16 - latent).norm() / latent.norm()) < 0.05

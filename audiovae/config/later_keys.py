@@ -6,7 +6,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 LATER_KEYS = {
-    "model": {"vocoder_precision": "fp32"},
+    "model": {"vocoder_precision": "fp32", "vae_precision": "fp32"},
     "frontend": {"framing": "training_repo"},
     "data": {"channels": "mix", "resampler": "soxr_hq", "pad": "silence"},
     "metrics": {"max_lag_samples": 0, "align": "fixed", "align_samples": 0, "audioldm_eval_offset": 1120,

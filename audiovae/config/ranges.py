@@ -48,6 +48,7 @@ CHOICES = {"metrics.p_adjust": ("holm", "bh", "none"), "logger.mode": ("offline"
            "checkpoint.mode": ("min", "max"), "data.channels": ("mix", "first"),
            "data.resampler": ("soxr_hq", "audioldm2"), "data.pad": ("silence", "repeat", "log_mel_zeros"),
            "metrics.align": ("fixed", "vocoder_lag"), "model.vocoder_precision": ("fp32", "bf16"),
+           "model.vae_precision": ("fp32", "bf16"),
            "frontend.framing": ("training_repo", "audioldm2")}
 
 

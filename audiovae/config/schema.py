@@ -35,6 +35,7 @@ class ModelConfig:
     cache_dir: Optional[str] = None
     sample_posterior: bool = MISSING
     vocoder_precision: str = MISSING
+    vae_precision: str = MISSING
 
 
 @dataclass
@@ -49,7 +50,7 @@ class DataConfig:
     channels: str = MISSING
     resampler: str = MISSING
     pad: str = MISSING
-    batch_size: int = MISSING
+    batch_size: Optional[int] = MISSING
     num_workers: int = MISSING
 
 

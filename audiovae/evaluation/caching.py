@@ -48,7 +48,7 @@ def build_run_cache(cfg: DictConfig, pipeline, metric_args: dict, fingerprints: 
         "segment": segment, "overlap": overlap,
         "model": {"weights": weights_fingerprint(model.vae, model.vocoder), "vae_config": dict(model.vae.config),
                   "vocoder": cfg.model.vocoder, "griffin_lim_iters": cfg.model.griffin_lim_iters,
-                  "vocoder_precision": cfg.model.vocoder_precision},
+                  "vocoder_precision": cfg.model.vocoder_precision, "vae_precision": cfg.model.vae_precision},
         "precision": str(cfg.trainer.precision), "torch": torch.__version__,
     }
     metrics_part = {"metrics": {name: metric_args for name in cfg.metrics.names},

@@ -10,7 +10,7 @@ from torch import nn
 from audiovae.enhancers.chain import EnhancerChain
 
 
-VOCODER_PRECISIONS = ("fp32", "bf16")  # model.vocoder_precision
+PRECISIONS = ("fp32", "bf16")  # model.vae_precision, model.vocoder_precision
 
 
 @dataclass
@@ -30,12 +30,14 @@ class EnhancedVAE(nn.Module):
     """
 
     def __init__(self, vae: AutoencoderKL, vocoder: nn.Module, enhancer: EnhancerChain,
-                 sample_posterior: bool = False, vocoder_precision: str = "fp32"):
+                 sample_posterior: bool = False, vocoder_precision: str = "fp32", vae_precision: str = "fp32"):
         super().__init__()
-        if vocoder_precision not in VOCODER_PRECISIONS:
-            raise ValueError(f"vocoder_precision must be one of {VOCODER_PRECISIONS}, got {vocoder_precision!r}")
+        for name, value in (("vocoder_precision", vocoder_precision), ("vae_precision", vae_precision)):
+            if value not in PRECISIONS:
+                raise ValueError(f"{name} must be one of {PRECISIONS}, got {value!r}")
         self.vae, self.vocoder, self.enhancer = vae, vocoder, enhancer
-        self.sample_posterior, self.vocoder_precision = sample_posterior, vocoder_precision
+        self.sample_posterior = sample_posterior
+        self.vocoder_precision, self.vae_precision = vocoder_precision, vae_precision
         self.vae.requires_grad_(False).eval()
         self.vocoder.requires_grad_(False).eval()
 
@@ -48,9 +50,15 @@ class EnhancedVAE(nn.Module):
         """How much the VAE shrinks each spatial axis (mel frames must be a multiple of it)."""
         return 2 ** (len(self.vae.config.block_out_channels) - 1)
 
+    def _vae_autocast(self, device: torch.device):
+        """bf16 autocast around the VAE when `vae_precision="bf16"` (its outputs are cast back to float32)."""
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=self.vae_precision == "bf16")
+
     def posterior(self, mel: torch.Tensor) -> DiagonalGaussianDistribution:
         """The VAE's posterior over the (unscaled) latent."""
-        return self.vae.encode(mel).latent_dist
+        with self._vae_autocast(mel.device):
+            parameters = self.vae.encode(mel).latent_dist.parameters
+        return DiagonalGaussianDistribution(parameters.float())
 
     def encode(self, mel: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
         posterior = self.posterior(mel)
@@ -67,7 +75,8 @@ class EnhancedVAE(nn.Module):
         enhancer = self.enhancer if enhancer is None else enhancer
         if enhanced:
             latent = enhancer.enhance_latent(latent)
-        mel = self.vae.decode(latent / self.scaling_factor).sample
+        with self._vae_autocast(latent.device):
+            mel = self.vae.decode(latent / self.scaling_factor).sample.float()
         return enhancer.enhance_mel(mel) if enhanced else mel
 
     def vocode(self, mel: torch.Tensor, num_samples: int) -> torch.Tensor:

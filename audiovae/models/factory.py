@@ -16,7 +16,7 @@ def build_enhanced_vae(model: DictConfig, enhancement: DictConfig, frontend: Dic
     front end's mel filterbank (no weights)."""
     kwargs = OmegaConf.to_container(model)
     sample_posterior, vocoder_kind = kwargs.pop("sample_posterior"), kwargs.pop("vocoder")
-    vocoder_precision = kwargs.pop("vocoder_precision")
+    vocoder_precision, vae_precision = kwargs.pop("vocoder_precision"), kwargs.pop("vae_precision")
     griffin_lim_iters = kwargs.pop("griffin_lim_iters")
     if vocoder_kind not in VOCODERS:
         raise ConfigError(f"config key 'model.vocoder': '{vocoder_kind}' is not one of {', '.join(VOCODERS)}")
@@ -26,7 +26,7 @@ def build_enhanced_vae(model: DictConfig, enhancement: DictConfig, frontend: Dic
     if vocoder is None:
         vocoder = GriffinLimVocoder(build_frontend(frontend, frame_multiple=1), griffin_lim_iters)
     return EnhancedVAE(vae, vocoder, build_enhancer(enhancement), sample_posterior=sample_posterior,
-                       vocoder_precision=vocoder_precision)
+                       vocoder_precision=vocoder_precision, vae_precision=vae_precision)
 
 
 def build_frontend(frontend: DictConfig, frame_multiple: int) -> MelFrontEnd:
