@@ -37,6 +37,8 @@ bench: $(STAMP)
 	$(PY) benchmarks/enhancer_overhead.py
 	WANDB_MODE=offline $(PY) benchmarks/eval_throughput.py
 	WANDB_MODE=offline $(PY) benchmarks/memory_vs_length.py
+	$(PY) benchmarks/first_run_options.py
+	$(PY) benchmarks/vs_plain_loop.py
 
 clean:
 	rm -rf outputs wandb .pytest_cache

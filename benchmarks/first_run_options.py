@@ -1,6 +1,7 @@
 """What makes a first (cold-cache) evaluation faster, measured against eager float32 on the same inputs with the
 outputs compared: channels-last VAE, torch.compile (inductor) of the decoder and the vocoder, bf16 autocast of
-the vocoder (`model.vocoder_precision: bf16`), and the three vocoder passes as one batched call. An option may
+the vocoder (`model.vocoder_precision: bf16`) and of the VAE (`model.vae_precision: bf16`), and the three vocoder
+passes as one batched call. An option may
 be a default only where it is faster and equal within 1e-5 (relative L2 of the waveform).
 
     python benchmarks/first_run_options.py [--model audioldm2_random] [--seconds 10.24] [--repeats 3]
@@ -61,7 +62,6 @@ def main() -> None:
                 "vocoder_rel_l2_after_decode": relative_l2(
                     model.vocode(cl.decode(latent.contiguous(memory_format=torch.channels_last), enhanced=False), n),
                     model.vocode(reference["decode"], n))}
-        del cl
 
         autocast = dict(device_type=device.type, dtype=torch.bfloat16)
 
@@ -73,6 +73,12 @@ def main() -> None:
             rows["bf16_vocoder"] = {"vocoder_s": timed(bf16_vocode),
                                     "vocoder_rel_l2": relative_l2(bf16_vocode(), reference["vocoder"]),
                                     "vocoder_max_abs": float((bf16_vocode() - reference["vocoder"]).abs().max())}
+            model.vae_precision = "bf16"  # model.vae_precision: encode and decode under bf16 autocast
+            rows["bf16_vae"] = {"encode_s": timed(lambda: model.encode(mel)),
+                                "decode_s": timed(lambda: model.decode(latent, enhanced=False)),
+                                "latent_rel_l2": relative_l2(model.encode(mel), latent),
+                                "decode_rel_l2": relative_l2(model.decode(latent, enhanced=False), reference["decode"])}
+            model.vae_precision = "fp32"
             three = torch.cat([mel, base_mel, base_mel])
             rows["batched_vocoder_3"] = {"vocoder_s_per_pass": timed(lambda: model.vocode(three, n)) / 3,
                                          "rel_l2": relative_l2(model.vocode(three, n)[:1], reference["vocoder"])}

@@ -185,3 +185,31 @@ def test_compare_and_export_entry_points_give_one_line_errors(tmp_path):
                           timeout=120)
     assert done.returncode == 2 and "not a PyTorch checkpoint" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_mel_only_enhancer_reuses_the_base_decode_exactly():
+    """With no latent stage, the enhanced decode is the base decode (same latent, same batch): the pipeline
+    applies the mel stages to the base log-mel instead of decoding again, and the numbers are the same."""
+    import torch
+
+    from audiovae.config import EvalConfig, compose
+    from audiovae.enhancers import resolve_enhancement
+    from audiovae.enhancers.registry import build_enhancer
+    from audiovae.models.factory import build_enhanced_vae, build_frontend
+    from audiovae.pipeline import ReconstructionPipeline
+
+    cfg = compose("eval", ["model=tiny", "enhancement=mel_hf_shelf"], schema=EvalConfig,
+                  validators=[resolve_enhancement])
+    model = build_enhanced_vae(cfg.model, cfg.enhancement, cfg.frontend)
+    pipeline = ReconstructionPipeline(build_frontend(cfg.frontend, model.downsampling), model)
+    shelf = build_enhancer(cfg.enhancement)
+    segments = torch.randn(2, 16000 * 2 // 640 * 640, generator=torch.Generator().manual_seed(0)) * 0.1
+    calls = []
+    decode = model.decode
+    model.decode = lambda *a, **k: calls.append(k.get("enhanced")) or decode(*a, **k)
+    out = pipeline(segments, {"shelf": shelf})
+    assert calls == [False]  # one decode: the base
+    model.decode = decode
+    with torch.no_grad():
+        expected = model.decode(out.shared.latent, enhanced=True, enhancer=shelf)
+    assert torch.equal(out.enhanced_mels["shelf"], expected)
