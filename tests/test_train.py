@@ -313,3 +313,18 @@ def test_ddp_training_with_two_cpu_processes(clips, tmp_path):
     summary = json.loads((tmp_path / "ddp" / "train_summary.json").read_text())
     assert summary["steps"] == 4 and (tmp_path / "ddp" / "enhancer.safetensors").exists()
     assert math.isfinite(summary["final_metrics"]["val/enhanced/mel_l1"])
+
+
+def test_a_warmup_as_long_as_training_is_warned_about():
+    from audiovae.config import compose
+    from audiovae.config.schema import TrainConfig
+    from audiovae.enhancers.registry import resolve_enhancement
+    from audiovae.training.run import warmup_warning
+
+    def warned(*words):
+        return warmup_warning(compose("train", ["model=tiny", *words], schema=TrainConfig,
+                                      validators=[resolve_enhancement]))
+
+    assert "optim.warmup_steps=50 >= 20 training steps" in warned("loop.max_steps=20")
+    assert warned("loop.max_steps=20", "optim.warmup_steps=5") is None
+    assert "optim.warmup_steps=50 >= 40" in warned("loop.max_steps=200", "optim.total_steps=40")

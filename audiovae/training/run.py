@@ -1,5 +1,6 @@
 """`train.py`'s job: config -> data -> Trainer.fit of the enhancer -> checkpoints, exported enhancer, W&B."""
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -66,10 +67,23 @@ def _scalars(metrics: dict) -> dict:
     return {k: float(v) for k, v in metrics.items()}
 
 
+def warmup_warning(cfg: DictConfig) -> Optional[str]:
+    """A line when the linear warm-up does not end before training does (the learning rate never reaches
+    `optim.lr`), else None."""
+    steps = cfg.optim.total_steps or cfg.loop.max_steps
+    if cfg.optim.warmup_steps >= steps:
+        return (f"warning: optim.warmup_steps={cfg.optim.warmup_steps} >= {steps} training steps: the learning "
+                f"rate never reaches optim.lr={cfg.optim.lr:g}; lower optim.warmup_steps")
+    return None
+
+
 def run_training(cfg: DictConfig) -> TrainOutcome:
     """Fit, export and summarise; the W&B run (if any) is finished whatever happens, with exit code 1 on failure."""
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     check_logger(cfg.logger)
+    warning = warmup_warning(cfg)
+    if warning and is_launcher_process():
+        print(warning, file=sys.stderr)
     hash_ = run_hash(cfg, TRAIN_IGNORE)
     out_dir = resolve_out_dir(cfg.out_dir, "train", hash_)
     if is_launcher_process():
