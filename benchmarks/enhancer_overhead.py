@@ -15,7 +15,7 @@ from audiovae.enhancers.registry import build_enhancer
 from audiovae.models.builders import AUDIOLDM2_VAE
 
 ENHANCEMENTS = ["latent_fft_boost", "latent_laplacian", "learnable_latent_filter", "mel_hf_shelf",
-                "fft_boost_and_shelf"]
+                "fft_boost_and_shelf", "mel_postfilter", "latent_resnet"]
 
 
 def old_numpy_row_loop(latent: torch.Tensor, gain: float = 1.4, cutoff: float = 0.3) -> torch.Tensor:
@@ -47,7 +47,8 @@ def bench(device: torch.device, seconds: float, repeats: int) -> dict:
         chain = build_enhancer(OmegaConf.load(ROOT / "configs" / "enhancement" / f"{name}.yaml")).to(device)
         seconds_ = median_seconds(lambda: (chain.enhance_latent(latent), chain.enhance_mel(mel)), device,
                                   max(repeats, 20))
-        rows[name] = {"enhancer_s": seconds_, "share_of_decode": seconds_ / decode, "speedup_vs_old_loop": old / seconds_}
+        rows[name] = {"enhancer_s": seconds_, "share_of_decode": seconds_ / decode, "speedup_vs_old_loop": old / seconds_,
+                      "parameters": sum(p.numel() for p in chain.parameters())}
     boost = build_enhancer(OmegaConf.load(ROOT / "configs" / "enhancement" / "latent_fft_boost.yaml")).to(device)
     rows["max_abs_diff_old_vs_latent_fft_boost"] = float((old_numpy_row_loop(latent) - boost.enhance_latent(latent))
                                                          .abs().max())

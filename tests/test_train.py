@@ -328,3 +328,20 @@ def test_a_warmup_as_long_as_training_is_warned_about():
     assert "optim.warmup_steps=50 >= 20 training steps" in warned("loop.max_steps=20")
     assert warned("loop.max_steps=20", "optim.warmup_steps=5") is None
     assert "optim.warmup_steps=50 >= 40" in warned("loop.max_steps=200", "optim.total_steps=40")
+
+
+@pytest.mark.parametrize("name,stages", [("mel_postfilter", "mel_stages"), ("latent_resnet", "latent_stages")])
+def test_neural_enhancers_start_as_the_identity_train_and_round_trip_through_export(clips, tmp_path, name, stages):
+    chain = build_enhancer(OmegaConf.create({"name": name}))
+    stage = getattr(chain, stages)[0]
+    x = torch.randn(2, 1, 32, 64) if name == "mel_postfilter" else torch.randn(2, 8, 8, 16)
+    assert stage.is_identity() and torch.equal(stage(x), x)
+    assert stage(x.bfloat16()).dtype == torch.bfloat16  # runs in the input's precision
+    out = tmp_path / name
+    run_training(train_cfg(clips, out, f"enhancement={name}", "loop.max_steps=2", "optim.lr=0.01",
+                           "data.val_ratio=0.25", "logger=none", "loop.validate_before_training=false"))
+    exported = out / "enhancer.safetensors"
+    loaded = build_enhancer(OmegaConf.create({**read_enhancement_config(str(exported)), "checkpoint": str(exported)}))
+    trained = getattr(loaded, stages)[0]
+    assert not trained.is_identity() and not torch.equal(trained(x), x)  # two steps moved it off the identity
+    assert sum(p.numel() for p in trained.parameters()) < 100_000

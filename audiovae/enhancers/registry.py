@@ -16,6 +16,7 @@ from audiovae.enhancers.latent_fft_boost import LatentFFTBoost
 from audiovae.enhancers.latent_laplacian import LatentLaplacian
 from audiovae.enhancers.learnable_latent_filter import LearnableLatentFilter
 from audiovae.enhancers.mel_hf_shelf import MelHFShelf
+from audiovae.enhancers.neural import LatentResNet, MelPostFilter
 from audiovae.enhancers.serialization import load_enhancer_weights, read_enhancement_config
 
 ENHANCERS: dict[str, type[Enhancer]] = {
@@ -23,6 +24,8 @@ ENHANCERS: dict[str, type[Enhancer]] = {
     "latent_laplacian": LatentLaplacian,
     "learnable_latent_filter": LearnableLatentFilter,
     "mel_hf_shelf": MelHFShelf,
+    "mel_postfilter": MelPostFilter,
+    "latent_resnet": LatentResNet,
 }
 NONE, CHAIN = "none", "chain"
 # Keys of the `enhancement` section that are not constructor arguments of the enhancer itself.
