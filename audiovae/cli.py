@@ -54,7 +54,7 @@ def _quiet_libraries() -> None:
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
     warnings.filterwarnings("ignore", message=".*anonymous setting.*")
     warnings.filterwarnings("ignore", message=".*module\\(s\\) in eval mode.*")  # frozen VAE/vocoder: intended
-    # audiovae logs train metrics itself, every loop.log_every_n_steps optimizer steps, whatever the epoch length
+    # audiovae logs train metrics itself, every trainer.log_every_n_steps optimizer steps, whatever the epoch length
     warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
 
 

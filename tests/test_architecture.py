@@ -89,7 +89,8 @@ def clips(tmp_path_factory):
 
 
 EVAL = ["model=tiny", "logger=none", "data.max_seconds=1.0", "outputs.save_audio=false", "outputs.save_plots=false"]
-TRAIN = ["model=tiny", "logger=none", "data.crop_seconds=1.0", "data.val_ratio=0.34", "loop.max_steps=1"]
+TRAIN = ["model=tiny", "logger=none", "data.crop_seconds=1.0", "data.val_ratio=0.34", "trainer.max_steps=1",
+         "optim.warmup_steps=0"]
 
 
 @pytest.mark.parametrize("job, args, message", [

@@ -169,7 +169,7 @@ def test_a_killed_training_resumes_to_the_weights_of_an_uninterrupted_one(tmp_pa
         write(data / f"c{i}.wav", tone(200 + 90 * i, 1.2, 16000) + noise(1.2, 16000, seed=i, amp=0.05), 16000)
     (data / "junk.wav").write_bytes(b"not audio")  # skipped with a warning, as in evaluation
     train = ["model=tiny", "logger=none", "data.crop_seconds=1.0", "data.batch_size=2", "data.val_ratio=0.25",
-             "optim.lr=0.05", "optim.warmup_steps=1", "loop.max_steps=12", "examples.count=0", f"data.dir={data}"]
+             "optim.lr=0.05", "optim.warmup_steps=1", "trainer.max_steps=12", "examples.count=0", f"data.dir={data}"]
     env = env_for(tmp_path / "h", audiovae_home)
     code, _, stderr = finish(start("train.py", *train, f"out_dir={tmp_path / 'straight'}", env=env))
     assert code == 0 and "junk.wav" in stderr, stderr[-2000:]

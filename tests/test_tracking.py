@@ -24,9 +24,9 @@ from tests.wandb_offline import read_offline_run
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN = ["model=tiny", "data.crop_seconds=1.0", "data.batch_size=2", "data.val_batch_size=2", "data.val_ratio=0.25",
-         "optim.warmup_steps=1", "loop.log_every_n_steps=1", "checkpoint.monitor=val/enhanced/mel_l1",
-         "checkpoint.save_top_k=-1", "loop.check_val_every_n_epoch=null", "loop.val_check_interval=2",
-         "loop.max_steps=4", "examples.count=1", "examples.every_n_val=1"]
+         "optim.warmup_steps=1", "trainer.log_every_n_steps=1", "checkpoint.monitor=val/enhanced/mel_l1",
+         "checkpoint.save_top_k=-1", "trainer.check_val_every_n_epoch=null", "trainer.val_check_interval=2",
+         "trainer.max_steps=4", "examples.count=1", "examples.every_n_val=1"]
 
 
 def run_job(script: str, *args, home: Path, audiovae_home: Path):
@@ -169,7 +169,7 @@ def test_a_killed_and_resumed_training_is_one_wandb_run(clips, tmp_path, monkeyp
         return original(self, batch, batch_idx)
 
     def cfg(*extra):
-        return compose("train", [*TRAIN, "examples.count=0", "loop.max_steps=6", "loop.val_check_interval=3",
+        return compose("train", [*TRAIN, "examples.count=0", "trainer.max_steps=6", "trainer.val_check_interval=3",
                                  f"data.dir={clips}", f"out_dir={tmp_path / 'run'}", *extra], schema=TrainConfig,
                        validators=[resolve_enhancement])
     monkeypatch.setattr(train_module_mod.TrainModule, "training_step", crash_at_step_3)
@@ -190,7 +190,7 @@ def test_the_wandb_sweep_config_runs_train_py_unchanged(clips, tmp_path, audiova
     sampled = {}
     for key, spec in sweep["parameters"].items():
         sampled[key] = spec["value"] if "value" in spec else spec["values"][-1] if "values" in spec else spec["min"]
-    sampled.update({"model": "tiny", "data.dir": str(clips), "loop.max_steps": 2})
+    sampled.update({"model": "tiny", "data.dir": str(clips), "trainer.max_steps": 2})
     args_no_hyphens = [f"{key}={value}" for key, value in sampled.items()]
     rendered = {"${env}": [], "${interpreter}": [sys.executable], "${program}": [str(ROOT / sweep["program"])],
                 "${args_no_hyphens}": args_no_hyphens + [f"out_dir={tmp_path / 'agent'}", "examples.count=0",

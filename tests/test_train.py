@@ -33,7 +33,7 @@ from tests.wandb_offline import read_offline_run
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ["model=tiny", "data.crop_seconds=1.0", "data.batch_size=2", "data.val_batch_size=2", "examples.count=0",
-        "optim.warmup_steps=2", "loop.log_every_n_steps=1", "checkpoint.monitor=val/enhanced/mel_l1"]
+        "optim.warmup_steps=2", "trainer.log_every_n_steps=1", "checkpoint.monitor=val/enhanced/mel_l1"]
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +69,7 @@ def proof_run(bright_clips, tmp_path_factory):
     """60 steps of learnable_latent_filter on the bundled demo VAE at a high rate, tracked in offline W&B."""
     os.environ.pop(runs_module.RUN_DIR_ENV, None)
     out = tmp_path_factory.mktemp("proof") / "run"
-    cfg = train_cfg(bright_clips, out, "model=demo", "loop.max_steps=60", "optim.lr=0.05", "data.val_ratio=0.25",
+    cfg = train_cfg(bright_clips, out, "model=demo", "trainer.max_steps=60", "optim.lr=0.05", "data.val_ratio=0.25",
                     "examples.count=1", "examples.every_n_val=10")
     outcome = run_training(cfg)
     return out, outcome, json.loads((out / "train_summary.json").read_text())
@@ -145,7 +145,7 @@ def test_frozen_parts_are_unchanged_and_only_the_enhancer_is_checkpointed(proof_
 
 
 def test_resumed_training_equals_uninterrupted(clips, tmp_path, monkeypatch):
-    common = ["loop.max_steps=8", "optim.lr=0.05", "data.val_ratio=0.25", "logger=none"]
+    common = ["trainer.max_steps=8", "optim.lr=0.05", "data.val_ratio=0.25", "logger=none"]
     run_training(train_cfg(clips, tmp_path / "straight", *common))
     original = train_module_mod.TrainModule.training_step
 
@@ -178,7 +178,7 @@ def test_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(clips,
     monkeypatch.setattr(train_module_mod.TrainModule, "on_train_batch_end",
                         lambda self, *a: nan_state.__setitem__("steps", self.global_step), raising=False)
     with pytest.raises(NonFiniteLossError, match="non-finite training loss nan at step 3"):
-        run_training(train_cfg(clips, tmp_path / "nan", "loop.max_steps=10", "data.val_ratio=0.25", "logger=none"))
+        run_training(train_cfg(clips, tmp_path / "nan", "trainer.max_steps=10", "data.val_ratio=0.25", "logger=none"))
     last = torch.load(tmp_path / "nan" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
     assert last["global_step"] == 3  # saved at the end of epoch 1 (3 steps), before the NaN at step 3
     assert torch.isfinite(last["state_dict"]["model.enhancer.latent_stages.0.gains"]).all()
@@ -192,7 +192,7 @@ def test_bad_training_files_are_skipped_with_one_warning(clips, tmp_path):
     (data / "broken.wav").write_bytes(b"RIFF....junk")
     write(data / "silent.wav", np.zeros(8000, dtype=np.float32), 16000)
     with pytest.warns(UserWarning, match=r"skipping 2 unusable file\(s\):\n.*broken.wav: unreadable.*\n.*silent"):
-        run_training(train_cfg(data, tmp_path / "out", "loop.max_steps=1", "data.val_ratio=0.3", "logger=none",
+        run_training(train_cfg(data, tmp_path / "out", "trainer.max_steps=1", "data.val_ratio=0.3", "logger=none",
                                "loop.validate_before_training=false"))
     summary = json.loads((tmp_path / "out" / "train_summary.json").read_text())
     assert len(summary["skipped_files"]) == 2
@@ -200,7 +200,7 @@ def test_bad_training_files_are_skipped_with_one_warning(clips, tmp_path):
 
 def test_decoder_can_be_unfrozen_while_the_encoder_and_vocoder_stay_frozen(clips, tmp_path):
     out = tmp_path / "dec"
-    run_training(train_cfg(clips, out, "loop.max_steps=2", "optim.lr=0.01", "data.val_ratio=0.25", "logger=none",
+    run_training(train_cfg(clips, out, "trainer.max_steps=2", "optim.lr=0.01", "data.val_ratio=0.25", "logger=none",
                            "trainable=[enhancer,vae.decoder]", "loop.validate_before_training=false"))
     state = torch.load(out / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)["state_dict"]
     assert any(k.startswith("model.vae.decoder.") for k in state)
@@ -210,7 +210,7 @@ def test_decoder_can_be_unfrozen_while_the_encoder_and_vocoder_stay_frozen(clips
 def test_the_whole_vae_trains_with_a_sampled_posterior_and_kl(clips, tmp_path):
     """VAE training (how the bundled demo VAE is made): encoder and decoder change, the vocoder does not."""
     out = tmp_path / "vae"
-    cfg = train_cfg(clips, out, "loop.max_steps=2", "optim.lr=0.01", "data.val_ratio=0.25", "logger=none",
+    cfg = train_cfg(clips, out, "trainer.max_steps=2", "optim.lr=0.01", "data.val_ratio=0.25", "logger=none",
                     "enhancement=none", "trainable=[vae]", "loss.kl=0.01", "loop.validate_before_training=false",
                     "checkpoint.monitor=val/base/mel_l1")
     before = build_enhanced_vae(cfg.model, cfg.enhancement, cfg.frontend).vae.state_dict()
@@ -306,7 +306,7 @@ def test_ddp_training_with_two_cpu_processes(clips, tmp_path):
     env = {**os.environ, "WANDB_MODE": "offline"}
     env.pop(runs_module.RUN_DIR_ENV, None)
     done = subprocess.run([sys.executable, str(ROOT / "train.py"), *FAST, f"data.dir={clips}",
-                           f"out_dir={tmp_path / 'ddp'}", "trainer=ddp_cpu2", "loop.max_steps=4", "optim.lr=0.05",
+                           f"out_dir={tmp_path / 'ddp'}", "trainer=ddp_cpu2", "trainer.max_steps=4", "optim.lr=0.05",
                            "data.val_ratio=0.25", "logger=none"], capture_output=True, text=True, env=env, cwd=ROOT,
                           timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -325,9 +325,9 @@ def test_a_warmup_as_long_as_training_is_warned_about():
         return warmup_warning(compose("train", ["model=tiny", *words], schema=TrainConfig,
                                       validators=[resolve_enhancement]))
 
-    assert "optim.warmup_steps=50 >= 20 training steps" in warned("loop.max_steps=20")
-    assert warned("loop.max_steps=20", "optim.warmup_steps=5") is None
-    assert "optim.warmup_steps=50 >= 40" in warned("loop.max_steps=200", "optim.total_steps=40")
+    assert "optim.warmup_steps=50 >= 20 training steps" in warned("trainer.max_steps=20")
+    assert warned("trainer.max_steps=20", "optim.warmup_steps=5") is None
+    assert "optim.warmup_steps=50 >= 40" in warned("trainer.max_steps=200", "optim.total_steps=40")
 
 
 @pytest.mark.parametrize("name,stages", [("mel_postfilter", "mel_stages"), ("latent_resnet", "latent_stages")])
@@ -338,10 +338,34 @@ def test_neural_enhancers_start_as_the_identity_train_and_round_trip_through_exp
     assert stage.is_identity() and torch.equal(stage(x), x)
     assert stage(x.bfloat16()).dtype == torch.bfloat16  # runs in the input's precision
     out = tmp_path / name
-    run_training(train_cfg(clips, out, f"enhancement={name}", "loop.max_steps=2", "optim.lr=0.01",
+    run_training(train_cfg(clips, out, f"enhancement={name}", "trainer.max_steps=2", "optim.lr=0.01",
                            "data.val_ratio=0.25", "logger=none", "loop.validate_before_training=false"))
     exported = out / "enhancer.safetensors"
     loaded = build_enhancer(OmegaConf.create({**read_enhancement_config(str(exported)), "checkpoint": str(exported)}))
     trained = getattr(loaded, stages)[0]
     assert not trained.is_identity() and not torch.equal(trained(x), x)  # two steps moved it off the identity
     assert sum(p.numel() for p in trained.parameters()) < 100_000
+
+
+def test_trainer_takes_lightnings_own_arguments_and_old_loop_keys_name_the_new_one(clips, tmp_path):
+    out = tmp_path / "acc"
+    run_training(train_cfg(clips, out, "trainer.max_steps=2", "trainer.accumulate_grad_batches=2",
+                           "data.val_ratio=0.25", "logger=none", "loop.validate_before_training=false"))
+    state = torch.load(out / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert state["global_step"] == 2  # two optimizer steps, each over two batches
+    with pytest.raises(ConfigError, match="config key 'loop.max_steps' is now 'trainer.max_steps'"):
+        train_cfg(clips, out, "loop.max_steps=20")
+    with pytest.raises(ConfigError, match="config key 'trainer.max_step': not an argument of pytorch_lightning"):
+        run_training(train_cfg(clips, tmp_path / "typo", "trainer.max_step=2", "logger=none"))
+    with pytest.raises(ConfigError, match="config key 'trainer.callbacks': set by audiovae"):
+        run_training(train_cfg(clips, tmp_path / "owned", "trainer.callbacks=[]", "logger=none"))
+
+
+def test_a_saved_training_config_with_loop_keys_is_migrated(clips, tmp_path):
+    import yaml
+
+    cfg = OmegaConf.to_container(train_cfg(clips, tmp_path / "x"))
+    cfg["loop"]["max_steps"] = cfg["trainer"].pop("max_steps")  # as written before the move
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    again = compose(str(tmp_path / "config.yaml"), schema=TrainConfig, validators=[resolve_enhancement])
+    assert again.trainer.max_steps == cfg["loop"]["max_steps"] and "max_steps" not in again.loop

@@ -11,7 +11,7 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from audiovae.config.later_keys import later_layer
+from audiovae.config.later_keys import check_not_moved, later_layer, migrate_moved
 from audiovae.errors import ConfigError
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
@@ -99,8 +99,13 @@ def compose(
     files, the primary's own keys, dotted overrides.
     """
     body = _load_primary(primary, config_dir)
+    saved = Path(primary).suffix in {".yaml", ".yml"}  # a run's saved config (not a name in configs/)
+    if saved:
+        migrate_moved(body)
     groups = config_groups(config_dir)
     selections, dotted = _split_overrides(overrides, groups)
+    for word in dotted:
+        check_not_moved(word.split("=", 1)[0])
     defaults = dict(body.pop("defaults", None) or {})
     for group in selections:
         if group not in defaults and group not in body:
@@ -108,13 +113,14 @@ def compose(
     defaults.update(selections)
 
     layers = [OmegaConf.structured(schema)] if schema is not None else [OmegaConf.create({})]
-    if schema is not None and Path(primary).suffix in {".yaml", ".yml"}:  # a saved config: keys added since
+    if schema is not None and saved:  # keys added since it was written
         layers.append(later_layer(layers[0], config_dir))
     for group, name in defaults.items():
         layers.append(OmegaConf.create({group: _load_yaml(_group_file(group, name, config_dir))}))
-    # A chosen group file replaces that section of a saved config wholesale rather than merging into it.
+    # A chosen group file replaces that section of a saved config wholesale rather than merging into it (a
+    # primary's own keys of a group, e.g. train.yaml's trainer.max_steps, still apply on top of the choice).
     for group in selections:
-        if group in body:
+        if saved and group in body:
             body.pop(group)
     layers.append(body)
     try:

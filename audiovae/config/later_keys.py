@@ -15,6 +15,31 @@ LATER_KEYS = {
     "cache": {"enabled": True, "dir": None, "max_gb": 20.0},
 }
 LATER_GROUPS = {"embedding": "clap"}  # sections added later: their group file's values
+# keys that moved: Lightning's own loop settings are `trainer.*` (the Trainer's argument names)
+MOVED = {f"loop.{key}": f"trainer.{key}" for key in ("max_steps", "max_epochs", "val_check_interval",
+                                                      "check_val_every_n_epoch", "gradient_clip_val",
+                                                      "log_every_n_steps")}
+
+
+def check_not_moved(key: str) -> None:
+    """ConfigError naming the new key when a command line uses a moved one."""
+    from audiovae.errors import ConfigError
+
+    if key in MOVED:
+        raise ConfigError(f"config key '{key}' is now '{MOVED[key]}' (an argument of Lightning's Trainer): "
+                          f"write {MOVED[key]}=...")
+
+
+def migrate_moved(body: DictConfig) -> None:
+    """A saved config's moved keys, put where they are now (in place)."""
+    for old, new in MOVED.items():
+        section, key = old.split(".")
+        if section in body and key in body[section]:
+            value = body[section].pop(key)
+            new_section, new_key = new.split(".")
+            if new_section not in body:
+                body[new_section] = {}
+            body[new_section][new_key] = value
 
 
 def later_layer(schema_cfg: DictConfig, config_dir: Path) -> DictConfig:

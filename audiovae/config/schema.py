@@ -151,7 +151,7 @@ class EvalConfig:
     cache: CacheConfig = field(default_factory=CacheConfig)
     outputs: OutputsConfig = field(default_factory=OutputsConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
-    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    trainer: Dict[str, Any] = MISSING  # pytorch_lightning.Trainer's own arguments (config/trainer_args.py)
     sweep: Dict[str, Any] = field(default_factory=dict)
     select: SelectConfig = field(default_factory=SelectConfig)
     out_dir: Optional[str] = None
@@ -203,14 +203,8 @@ class OptimConfig:
 
 @dataclass
 class LoopConfig:
-    """Lightning loop settings."""
+    """What audiovae adds to Lightning's loop (whose own settings are `trainer.*`)."""
 
-    max_steps: int = MISSING
-    max_epochs: Optional[int] = None
-    val_check_interval: Any = MISSING
-    check_val_every_n_epoch: Optional[int] = 1
-    gradient_clip_val: Optional[float] = None
-    log_every_n_steps: int = MISSING
     validate_before_training: bool = MISSING
 
 
@@ -245,7 +239,7 @@ class TrainConfig:
     val_metrics: List[str] = MISSING
     examples: ExamplesConfig = field(default_factory=ExamplesConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
-    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    trainer: Dict[str, Any] = MISSING  # pytorch_lightning.Trainer's own arguments (config/trainer_args.py)
     resume: bool = MISSING
     ckpt_path: Optional[str] = None
     out_dir: Optional[str] = None

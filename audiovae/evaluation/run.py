@@ -8,8 +8,9 @@ from typing import Optional, Sequence
 
 import pytorch_lightning as pl
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
+from audiovae.config.trainer_args import trainer_args
 from audiovae.data.eval_data import EvalDataModule, EvalDataset
 from audiovae.data.files import Discovery, discover_audio_files, file_key, output_stems
 from audiovae.data.segments import segment_samples
@@ -69,6 +70,8 @@ def segmenting_for(cfg: DictConfig, downsampling: int) -> Segmenting:
     return Segmenting(segment, overlap, cfg.data.chunking, eval_batch_size(cfg), hop, cfg.data.pad)
 
 
+OWNED = ("logger", "use_distributed_sampler", "enable_checkpointing", "enable_model_summary", "inference_mode",
+         "enable_progress_bar")  # Trainer arguments evaluation sets itself
 GPU_BATCH = 8  # data.batch_size: null on a GPU
 
 
@@ -128,9 +131,8 @@ def run_test(cfg: DictConfig, setup: EvalSetup, module: EvalModule, todo: list[i
     dataset = EvalDataset(setup.paths, setup.keys, todo, frontend, max_samples, cfg.data.silence_threshold_db,
                           setup.stems, min_samples=min_samples(setup.metrics), channels=cfg.data.channels,
                           resampler=cfg.data.resampler)
-    trainer = pl.Trainer(**OmegaConf.to_container(cfg.trainer), logger=False, use_distributed_sampler=False,
-                         enable_checkpointing=False, enable_model_summary=False, inference_mode=True,
-                         enable_progress_bar=False)  # EvalModule shows progress per file, with an ETA
+    owned = dict(zip(OWNED, (False, False, False, False, True, False)))  # EvalModule shows progress per file
+    trainer = pl.Trainer(**trainer_args(cfg.trainer, owned), **owned)
     start = time.perf_counter()
     if todo:
         with warnings.catch_warnings():
@@ -192,6 +194,7 @@ def run_evaluation(cfg: DictConfig) -> EvalOutcome:
     torch.use_deterministic_algorithms(True, warn_only=True)
     check_metric_names(cfg.metrics.names)
     check_logger(cfg.logger)
+    trainer_args(cfg.trainer, OWNED)
     if cfg.sweep:
         check_selection(cfg.select, cfg.metrics.names)
     hash_ = run_hash(cfg, EVAL_IGNORE)

@@ -60,7 +60,7 @@ def main(argv: list[str]) -> int:
     scaling = 1.0 / latent_std(model, frontend, clips, cfg.data.crop_seconds)
     model.vae.register_to_config(scaling_factor=round(scaling, 4))
     model.vae.save_pretrained(args.target / "vae", safe_serialization=True)
-    card = {"builder": "audiovae.training.demo_vae", "training_clips": len(clips), "steps": cfg.loop.max_steps,
+    card = {"builder": "audiovae.training.demo_vae", "training_clips": len(clips), "steps": cfg.trainer.max_steps,
             "monitor": cfg.checkpoint.monitor, "best_score": outcome.best_score,
             "scaling_factor": round(scaling, 4), "config": "configs/train_demo_vae.yaml",
             "overrides": args.overrides, "seed": cfg.seed}

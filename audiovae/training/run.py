@@ -9,6 +9,7 @@ import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
 
+from audiovae.config.trainer_args import trainer_args
 from audiovae.data.segments import segment_samples
 from audiovae.data.train_data import TrainDataModule
 from audiovae.errors import ConfigError
@@ -21,6 +22,8 @@ from audiovae.training.export import export_from_checkpoint, load_checkpoint
 from audiovae.training.losses import ReconstructionLoss
 from audiovae.training.module import ENHANCED, TrainModule, validation_keys
 
+OWNED = ("logger", "callbacks", "use_distributed_sampler", "enable_model_summary", "num_sanity_val_steps")  # Trainer
+# arguments training sets itself
 TRAIN_IGNORE = ("out_dir", "logger", "resume", "ckpt_path")  # sections that do not change the trained result
 EXPORT_NAME = "enhancer.safetensors"
 
@@ -70,7 +73,7 @@ def _scalars(metrics: dict) -> dict:
 def warmup_warning(cfg: DictConfig) -> Optional[str]:
     """A line when the linear warm-up does not end before training does (the learning rate never reaches
     `optim.lr`), else None."""
-    steps = cfg.optim.total_steps or cfg.loop.max_steps
+    steps = cfg.optim.total_steps or cfg.trainer.max_steps
     if cfg.optim.warmup_steps >= steps:
         return (f"warning: optim.warmup_steps={cfg.optim.warmup_steps} >= {steps} training steps: the learning "
                 f"rate never reaches optim.lr={cfg.optim.lr:g}; lower optim.warmup_steps")
@@ -81,6 +84,7 @@ def run_training(cfg: DictConfig) -> TrainOutcome:
     """Fit, export and summarise; the W&B run (if any) is finished whatever happens, with exit code 1 on failure."""
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     check_logger(cfg.logger)
+    trainer_args(cfg.trainer, OWNED)  # an unknown or job-owned trainer.* key fails before anything is written
     warning = warmup_warning(cfg)
     if warning and is_launcher_process():
         print(warning, file=sys.stderr)
@@ -97,7 +101,7 @@ def run_training(cfg: DictConfig) -> TrainOutcome:
     data_args.pop("crop_seconds")
     datamodule = TrainDataModule(**data_args, crop_samples=crop, frontend=frontend, seed=cfg.seed)
     module = TrainModule(frontend, model, ReconstructionLoss(**cfg.loss), cfg.trainable, cfg.optim, cfg.val_metrics,
-                         cfg.enhancement, cfg.optim.total_steps or cfg.loop.max_steps)
+                         cfg.enhancement, cfg.optim.total_steps or cfg.trainer.max_steps)
     run_id = training_run_id(out_dir, resuming=ckpt_path is not None) if cfg.logger.enabled else None
     logger = make_wandb_logger(cfg.logger, cfg, out_dir, job_type="train", config_hash=hash_, run_id=run_id)
     if logger is not None and is_launcher_process():
@@ -126,16 +130,10 @@ def _fit_and_export(cfg: DictConfig, out_dir: Path, hash_: str, ckpt_path: Optio
     callbacks = [checkpoints, latest, ValidationExamples(out_dir / "examples", cfg.examples.every_n_val,
                                                         cfg.examples.count, ENHANCED)]
     callbacks += [LearningRateMonitor(logging_interval="step")] if logger else []
-    loop = cfg.loop
-    trainer = pl.Trainer(**OmegaConf.to_container(cfg.trainer), logger=logger if logger else False,
-                         callbacks=callbacks, max_steps=loop.max_steps,
-                         max_epochs=loop.max_epochs,
-                         val_check_interval=loop.val_check_interval,
-                         check_val_every_n_epoch=loop.check_val_every_n_epoch,
-                         gradient_clip_val=loop.gradient_clip_val, log_every_n_steps=loop.log_every_n_steps,
-                         use_distributed_sampler=False, enable_model_summary=False, num_sanity_val_steps=0)
+    owned = dict(zip(OWNED, (logger if logger else False, callbacks, False, False, 0)))
+    trainer = pl.Trainer(**trainer_args(cfg.trainer, owned), **owned)
     initial = None
-    if loop.validate_before_training and ckpt_path is None:
+    if cfg.loop.validate_before_training and ckpt_path is None:
         trainer.validate(module, datamodule=datamodule, verbose=False)
         initial = _scalars(trainer.callback_metrics)
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
