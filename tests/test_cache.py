@@ -106,29 +106,39 @@ def test_damaged_and_unfinished_entries_are_recomputed(clips, tmp_path):
     assert counts(tmp_path / "third")["from_cache"] == 3
 
 
-def _writer(folder, seed):
+def _writer(folder, seed, same):
     store = CacheStore(folder, max_gb=1.0)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(0 if same else seed)
     for _ in range(15):
-        digests = [store.put_segment("k" * 64, i, {"x": torch.from_numpy(rng.normal(size=2000))}) for i in range(3)]
-        store.finish("k" * 64, digests, {"m": {"seed": seed}})
+        tensors = {"x": torch.from_numpy(rng.normal(size=2000)), "writer": torch.tensor(0 if same else seed)}
+        digests = [store.put_segment("k" * 64, i, tensors) for i in range(3)]
+        store.finish("k" * 64, digests, {"m": {"writer": 0 if same else seed}})
 
 
-def test_concurrent_writers_leave_a_valid_entry(tmp_path):
+def _race(folder, same):
     ctx = multiprocessing.get_context("fork")
-    workers = [ctx.Process(target=_writer, args=(tmp_path, seed)) for seed in range(4)]
+    workers = [ctx.Process(target=_writer, args=(folder, seed, same)) for seed in range(4)]
     for w in workers:
         w.start()
     for w in workers:
         w.join(60)
         assert w.exitcode == 0
-    entry = CacheStore(tmp_path).get("k" * 64)
+    assert not list(folder.glob("**/*.tmp"))  # every write was whole and renamed
+    return CacheStore(folder).get("k" * 64)
+
+
+def test_concurrent_writers_leave_a_valid_entry_or_a_miss_never_a_mixed_one(tmp_path):
+    # concurrent runs of one file write the same content: the entry is valid whoever finished last
+    entry = _race(tmp_path / "same", same=True)
     assert entry is not None and entry.segments == 3
-    # each segment is whole (one writer's); entry.json names the digests of the files that are there now or the
-    # entry is a miss: never a half-written file
-    for i in range(3):
-        assert entry.segment(i)["x"].shape == (2000,)
-    assert not list(tmp_path.glob("**/*.tmp"))
+    assert all(entry.segment(i)["x"].shape == (2000,) for i in range(3))
+    # writers of different content (never the case for one key, the adversarial case): what `get` returns is one
+    # writer's complete entry (each segment's sha256 checked against entry.json), else a miss that is rewritten
+    for attempt in range(3):
+        entry = _race(tmp_path / f"mixed{attempt}", same=False)
+        if entry is not None:
+            writers = {int(entry.segment(i)["writer"]) for i in range(3)}
+            assert writers == {entry.meta["values"]["m"]["writer"]}
 
 
 def test_eviction_keeps_the_store_under_max_gb_least_recently_used_first(tmp_path):

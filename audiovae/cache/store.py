@@ -89,15 +89,20 @@ class CacheStore:
         return CacheEntry(folder, meta)
 
     def put_segment(self, key: str, i: int, tensors: dict) -> str:
-        """Segment `i` of the entry under `key` (name -> tensor); returns its sha256."""
+        """Segment `i` of the entry under `key` (name -> tensor); returns its sha256. The bytes depend only on the
+        tensors (serialised in memory, not under the temporary file's name), so concurrent writers of one entry
+        write identical files."""
+        import io
+
         import torch
 
         folder = self._folder(key)
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"seg{i}.pt"
-        _atomic_write(path, lambda tmp: torch.save({k: v.detach().cpu().contiguous() for k, v in tensors.items()},
-                                                   tmp))
-        return _sha256(path)
+        buffer = io.BytesIO()
+        torch.save({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, buffer)
+        data = buffer.getvalue()
+        _atomic_write(folder / f"seg{i}.pt", lambda tmp: tmp.write_bytes(data))
+        return hashlib.sha256(data).hexdigest()
 
     def finish(self, key: str, digests: list[str], values: dict) -> None:
         """Complete the entry: its segments' sha256 and `{metric key: shared values}`; then keep the store in
