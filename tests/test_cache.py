@@ -153,6 +153,13 @@ def test_eviction_keeps_the_store_under_max_gb_least_recently_used_first(tmp_pat
     removed = store.evict()
     assert [p.name for p in removed] == ["b" * 64]
     assert store.info()["bytes"] <= store.max_bytes and store.get("a" * 64) is not None
+    # finishing entries keeps a store within its size, the least recently used going first
+    small = CacheStore(tmp_path / "small", max_gb=int(size * 0.7) / 1024 ** 3)
+    for key in ("d" * 64, "e" * 64, "f" * 64):
+        small.finish(key, [small.put_segment(key, 0, payload)], {})
+        time.sleep(0.01)  # distinct folder times
+    assert small.info()["bytes"] <= small.max_bytes
+    assert small.get("d" * 64) is None and small.get("f" * 64) is not None
 
 
 def test_cache_command_info_and_clear(clips, tmp_path, capsys):

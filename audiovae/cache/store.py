@@ -6,8 +6,11 @@ One entry per (file content, everything that decides its model outputs) = a fold
 `entry.json`, written last, with the segment count and each segment file's sha256 and, per metric definition
 key, the file's shared metric values. Every file is written to a temporary name and renamed (atomic on POSIX),
 so concurrent runs and DDP ranks never see half a file; an entry whose `entry.json` is missing (a writer that
-died) or whose segment files do not match their recorded sha256 (damaged) is a miss and is written again. Reads refresh the folder's time; when the
-store exceeds `max_gb`, the least recently used entries are removed.
+died) or whose segment files do not match their recorded sha256 (damaged) is a miss and is written again. Reads
+refresh the folder's time; when the store exceeds `max_gb`, the least recently used entries are removed. The
+store's size is measured by one walk of the folder, then kept up to date with what this process writes; the
+folder is walked again only when that total passes `max_gb` (so finishing an entry does not walk the whole
+store; another process's writes count from the next walk).
 """
 import hashlib
 import json
@@ -67,6 +70,7 @@ class CacheStore:
     def __init__(self, folder: Optional[Path] = None, max_gb: float = 20.0):
         self.folder = Path(folder).expanduser() if folder else default_cache_dir()
         self.max_bytes = int(max_gb * 1024 ** 3)
+        self._bytes: Optional[int] = None  # the store's size as of the last walk, plus this process's writes
 
     def _folder(self, key: str) -> Path:
         return self.folder / key[:2] / key
@@ -102,15 +106,24 @@ class CacheStore:
         torch.save({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, buffer)
         data = buffer.getvalue()
         _atomic_write(folder / f"seg{i}.pt", lambda tmp: tmp.write_bytes(data))
+        self._count(len(data))
         return hashlib.sha256(data).hexdigest()
 
     def finish(self, key: str, digests: list[str], values: dict) -> None:
         """Complete the entry: its segments' sha256 and `{metric key: shared values}`; then keep the store in
         size."""
         meta = {"segments": len(digests), "sha256": digests, "values": values, "written": time.time()}
-        folder = self._folder(key)
-        _atomic_write(folder / ENTRY, lambda tmp: tmp.write_text(json.dumps(meta)))
-        self.evict()
+        text = json.dumps(meta)
+        _atomic_write(self._folder(key) / ENTRY, lambda tmp: tmp.write_text(text))
+        self._count(len(text))
+        if self._bytes > self.max_bytes:
+            self.evict()
+
+    def _count(self, written: int) -> None:
+        if self._bytes is None:
+            self._bytes = sum(size for _, size, _ in self.entries())  # the walk includes what was just written
+        else:
+            self._bytes += written
 
     def discard(self, key: str) -> None:
         """Remove the entry under `key` (unfinished or damaged)."""
@@ -148,6 +161,7 @@ class CacheStore:
             shutil.rmtree(folder, ignore_errors=True)
             total -= size
             removed.append(folder)
+        self._bytes = total
         return removed
 
     def info(self) -> dict:

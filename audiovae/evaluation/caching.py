@@ -1,6 +1,6 @@
 """A run's view of the cross-run cache (`audiovae.cache`): which entry holds a file's enhancer-independent work
 under this run's settings, and which of its shared values fit this run's metric definitions."""
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Mapping, Optional
 
 import torch
@@ -21,7 +21,6 @@ class RunCache:
     metric_key: str
     fingerprints: Mapping[str, str]
     device_type: str = "cpu"
-    counts: dict = field(default_factory=lambda: {"hits": 0, "misses": 0})
 
     def key(self, file_key: str) -> Optional[str]:
         fingerprint = self.fingerprints.get(file_key)
@@ -29,9 +28,9 @@ class RunCache:
             return None
         return tensor_key(fingerprint, {**self.run_part, "device_type": self.device_type})
 
-    def lookup(self, file_key: str, segments: int) -> Optional[CacheEntry]:
-        key = self.key(file_key)
-        entry = self.store.get(key) if key else None
+    def lookup(self, key: str, segments: int) -> Optional[CacheEntry]:
+        """The complete entry under `key` (from `key()`) if it holds `segments` segments."""
+        entry = self.store.get(key)
         return entry if entry is not None and entry.segments == segments else None
 
 

@@ -239,21 +239,23 @@ def evaluate_items(items: list[EvalItem], pipeline: ReconstructionPipeline, metr
     keys = list(enhancers)
     rate = pipeline.frontend.sample_rate
     streams: dict[int, FileStream] = {}
+    cache_keys: dict[int, str] = {}  # item index -> its cache key (files without a content hash have none)
     hits: dict[int, CacheEntry] = {}  # item index -> its cache entry
-    writing: dict[int, tuple[str, list[str]]] = {}  # item index -> (cache key, sha256 of the segments written)
+    writing: dict[int, list[str]] = {}  # item index -> sha256 of its segments written so far
     work = []  # (item, its segment starts, segment position) in pipeline order
     for it in items:
         if not it.error:
             starts = seg.starts(it.audio.num_samples)
             frames = it.audio.num_samples // seg.hop
             files = {key: media(key, it, frames) if media else None for key in keys}
-            entry = cache.lookup(it.key, len(starts)) if cache is not None else None
-            if entry is not None:
-                hits[it.index] = entry
-                cache.counts["hits"] += 1
-            elif cache is not None and cache.key(it.key):
-                writing[it.index] = (cache.key(it.key), [])
-                cache.counts["misses"] += 1
+            key = cache.key(it.key) if cache is not None else None
+            entry = cache.lookup(key, len(starts)) if key else None
+            if key:
+                cache_keys[it.index] = key
+                if entry is not None:
+                    hits[it.index] = entry
+                else:
+                    writing[it.index] = []
             cached = entry.values(cache.metric_key) if entry is not None else None
             streams[it.index] = FileStream(it, starts, seg, metrics, keys, files, rate, alignment, embedder, cached,
                                            from_cache=entry is not None)
@@ -267,8 +269,8 @@ def evaluate_items(items: list[EvalItem], pipeline: ReconstructionPipeline, metr
                 finished(key, result)
 
     def fail(it: EvalItem, reason: str) -> None:
-        if it.index in writing:
-            cache.store.discard(writing.pop(it.index)[0])
+        if writing.pop(it.index, None) is not None:
+            cache.store.discard(cache_keys[it.index])
         stream = streams.pop(it.index, None)
         if stream is not None:
             stream.abort()
@@ -282,8 +284,7 @@ def evaluate_items(items: list[EvalItem], pipeline: ReconstructionPipeline, metr
         stream = streams.pop(it.index)
         outcome = stream.results()
         if it.index in writing:
-            key, digests = writing.pop(it.index)
-            cache.store.finish(key, digests, {cache.metric_key: stream.shared_values})
+            cache.store.finish(cache_keys[it.index], writing.pop(it.index), {cache.metric_key: stream.shared_values})
         elif it.index in hits and stream.cached is None:  # its tensors were there, its values for these metrics not
             cache.store.add_values(hits[it.index], cache.metric_key, stream.shared_values)
         done(it, outcome)
@@ -299,7 +300,7 @@ def evaluate_items(items: list[EvalItem], pipeline: ReconstructionPipeline, metr
                 try:
                     rows.append(hits[it.index].segment(i))
                 except Exception as err:  # a damaged entry: this file fails once, the entry goes
-                    cache.store.discard(cache.key(it.key))
+                    cache.store.discard(cache_keys[it.index])
                     fail(it, f"its cache entry could not be read ({type(err).__name__}) and was removed: evaluate "
                              "it again")
                     continue
@@ -332,7 +333,7 @@ def evaluate_items(items: list[EvalItem], pipeline: ReconstructionPipeline, metr
                     fail(it, err.reason)
                     continue
                 if it.index in writing:
-                    writing[it.index][1].append(cache.store.put_segment(writing[it.index][0], i, out.shared.row(row)))
+                    writing[it.index].append(cache.store.put_segment(cache_keys[it.index], i, out.shared.row(row)))
                 if i == len(starts) - 1:
                     finish(it)
         del groups, segments, rows
