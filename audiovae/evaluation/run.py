@@ -70,8 +70,9 @@ def segmenting_for(cfg: DictConfig, downsampling: int) -> Segmenting:
     return Segmenting(segment, overlap, cfg.data.chunking, eval_batch_size(cfg), hop, cfg.data.pad)
 
 
-OWNED = ("logger", "use_distributed_sampler", "enable_checkpointing", "enable_model_summary", "inference_mode",
-         "enable_progress_bar")  # Trainer arguments evaluation sets itself
+OWNED = dict(logger=False, use_distributed_sampler=False, enable_checkpointing=False, enable_model_summary=False,
+             inference_mode=True, enable_progress_bar=False)  # Trainer arguments evaluation sets itself (EvalModule
+# shows progress per file, with an ETA)
 GPU_BATCH = 8  # data.batch_size: null on a GPU
 
 
@@ -131,13 +132,12 @@ def run_test(cfg: DictConfig, setup: EvalSetup, module: EvalModule, todo: list[i
     dataset = EvalDataset(setup.paths, setup.keys, todo, frontend, max_samples, cfg.data.silence_threshold_db,
                           setup.stems, min_samples=min_samples(setup.metrics), channels=cfg.data.channels,
                           resampler=cfg.data.resampler)
-    owned = dict(zip(OWNED, (False, False, False, False, True, False)))  # EvalModule shows progress per file
-    trainer = pl.Trainer(**trainer_args(cfg.trainer, owned), **owned)
+    trainer = pl.Trainer(**trainer_args(cfg.trainer, OWNED), **OWNED)
     start = time.perf_counter()
     if todo:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", ".*does not have many workers.*")
-            trainer.test(module, datamodule=EvalDataModule(dataset, eval_batch_size(cfg), cfg.data.num_workers),
+            trainer.test(module, datamodule=EvalDataModule(dataset, setup.segmenting.batch_segments, cfg.data.num_workers),
                          verbose=False)
     return trainer, time.perf_counter() - start
 

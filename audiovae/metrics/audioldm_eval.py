@@ -1,7 +1,6 @@
 """audioldm_eval's paired autoencoder metrics under their own names (`audiovae.metrics.functional.audioldm_eval`
 has the definitions): the numbers AudioLDM-family papers print, defined at 16 kHz on whole files."""
-from audiovae.errors import ConfigError
-from audiovae.metrics.base import ABSOLUTE, HIGHER, LOWER, PERCENT, PerItemMetric
+from audiovae.metrics.base import ABSOLUTE, HIGHER, LOWER, PERCENT, PerItemMetric, check_rate
 from audiovae.metrics.functional import audioldm_eval as upstream
 from audiovae.metrics.perceptual import WholeSignal
 
@@ -10,9 +9,7 @@ class _AudioLDMEvalMetric(PerItemMetric):
     is_differentiable = False
 
     def __init__(self, sample_rate: int, **kwargs):
-        if sample_rate != upstream.SAMPLE_RATE:
-            raise ConfigError(f"config key 'metrics.names': {self.name} is defined at {upstream.SAMPLE_RATE} Hz, the "
-                              f"front end runs at {sample_rate} Hz")
+        check_rate(self.name, sample_rate, upstream.SAMPLE_RATE)
         super().__init__(**kwargs)
         self.sample_rate = sample_rate
 

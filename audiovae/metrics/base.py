@@ -5,11 +5,19 @@ import torch
 from torch import Tensor
 from torchmetrics import Metric
 
+from audiovae.errors import ConfigError
 from audiovae.metrics.functional.items import Accumulator, per_item, whole
 
 WAVEFORM, MEL = "waveform", "mel"
 ABSOLUTE, PERCENT = "absolute", "percent"
 HIGHER, LOWER, TARGET = "higher", "lower", "target"  # which way is better: up, down, or towards `target`
+
+
+def check_rate(name: str, sample_rate: int, defined_at: int) -> None:
+    """ConfigError (at start-up) when a metric defined at one rate is configured for a front end at another."""
+    if sample_rate != defined_at:
+        raise ConfigError(f"config key 'metrics.names': {name} is defined at {defined_at} Hz, the front end runs at "
+                          f"{sample_rate} Hz")
 
 
 class PerItemMetric(Metric):

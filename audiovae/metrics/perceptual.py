@@ -5,8 +5,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from audiovae.errors import ConfigError
-from audiovae.metrics.base import ABSOLUTE, HIGHER, PerItemMetric
+from audiovae.metrics.base import ABSOLUTE, HIGHER, PerItemMetric, check_rate
 from audiovae.metrics.functional.items import Accumulator, nan64
 
 
@@ -39,9 +38,7 @@ class PESQ(PerItemMetric):
     nan_reason = "PESQ found no speech-like activity in the reference (silence, or too short)"
 
     def __init__(self, sample_rate: int, **kwargs):
-        if sample_rate != 16000:
-            raise ConfigError(f"config key 'metrics.names': pesq_wb is defined at 16000 Hz, the front end runs at "
-                              f"{sample_rate} Hz")
+        check_rate(self.name, sample_rate, 16000)
         super().__init__(**kwargs)
         self.sample_rate = sample_rate
 

@@ -22,8 +22,8 @@ from audiovae.training.export import export_from_checkpoint, load_checkpoint
 from audiovae.training.losses import ReconstructionLoss
 from audiovae.training.module import ENHANCED, TrainModule, validation_keys
 
-OWNED = ("logger", "callbacks", "use_distributed_sampler", "enable_model_summary", "num_sanity_val_steps")  # Trainer
-# arguments training sets itself
+FIXED_TRAINER = dict(use_distributed_sampler=False, enable_model_summary=False, num_sanity_val_steps=0)
+OWNED = (*FIXED_TRAINER, "logger", "callbacks")  # Trainer arguments training sets itself
 TRAIN_IGNORE = ("out_dir", "logger", "resume", "ckpt_path")  # sections that do not change the trained result
 EXPORT_NAME = "enhancer.safetensors"
 
@@ -130,8 +130,8 @@ def _fit_and_export(cfg: DictConfig, out_dir: Path, hash_: str, ckpt_path: Optio
     callbacks = [checkpoints, latest, ValidationExamples(out_dir / "examples", cfg.examples.every_n_val,
                                                         cfg.examples.count, ENHANCED)]
     callbacks += [LearningRateMonitor(logging_interval="step")] if logger else []
-    owned = dict(zip(OWNED, (logger if logger else False, callbacks, False, False, 0)))
-    trainer = pl.Trainer(**trainer_args(cfg.trainer, owned), **owned)
+    trainer = pl.Trainer(**trainer_args(cfg.trainer, OWNED), **FIXED_TRAINER, logger=logger if logger else False,
+                         callbacks=callbacks)
     initial = None
     if cfg.loop.validate_before_training and ckpt_path is None:
         trainer.validate(module, datamodule=datamodule, verbose=False)
