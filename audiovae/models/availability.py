@@ -56,11 +56,16 @@ def check_available(path: str, build: Optional[str], config_files: Sequence[str]
         raise ModelUnavailableError(how_to_get)
 
 
+def vocoder_weights(model) -> Optional[str]:
+    """The subfolder of the vocoder's weights, None for a vocoder without weights (`griffin_lim`)."""
+    return None if model.vocoder == "griffin_lim" else model.vocoder_subfolder
+
+
 def preflight(cfg) -> None:
     """The models a job will load (the VAE and vocoder; the embedding model when `fad` is measured), checked
     before the heavy imports so an offline run without them stops in seconds."""
     model = cfg.model
-    vocoder = model.vocoder_subfolder if model.vocoder == "hifigan" else None
+    vocoder = vocoder_weights(model)
     files = [f"{sub}/config.json" for sub in (model.vae_subfolder, vocoder) if sub]
     check_available(model.path, model.build, files, model.cache_dir,
                     model_how_to_get(model.name, model.path, model.vae_subfolder, vocoder))

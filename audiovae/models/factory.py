@@ -4,6 +4,7 @@ from omegaconf import DictConfig, OmegaConf
 from audiovae.audio.frontend import MelFrontEnd
 from audiovae.errors import ConfigError
 from audiovae.enhancers.registry import build_enhancer
+from audiovae.models.availability import vocoder_weights
 from audiovae.models.enhanced_vae import EnhancedVAE
 from audiovae.models.griffin_lim import GriffinLimVocoder
 from audiovae.models.loading import load_models
@@ -20,8 +21,7 @@ def build_enhanced_vae(model: DictConfig, enhancement: DictConfig, frontend: Dic
     griffin_lim_iters = kwargs.pop("griffin_lim_iters")
     if vocoder_kind not in VOCODERS:
         raise ConfigError(f"config key 'model.vocoder': '{vocoder_kind}' is not one of {', '.join(VOCODERS)}")
-    if vocoder_kind == "griffin_lim":
-        kwargs["vocoder_subfolder"] = None
+    kwargs["vocoder_subfolder"] = vocoder_weights(model)
     vae, vocoder = load_models(**kwargs)
     if vocoder is None:
         vocoder = GriffinLimVocoder(build_frontend(frontend, frame_multiple=1), griffin_lim_iters)
