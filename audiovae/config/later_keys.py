@@ -8,11 +8,16 @@ from omegaconf import DictConfig, OmegaConf
 LATER_KEYS = {
     "model": {"vocoder_precision": "fp32", "vae_precision": "fp32"},
     "frontend": {"framing": "training_repo"},
-    "data": {"channels": "mix", "resampler": "soxr_hq", "pad": "silence"},
+    "data": {"channels": "mix", "resampler": "soxr_hq", "pad": "silence", "pre_encode": False},
     "metrics": {"max_lag_samples": 0, "align": "fixed", "align_samples": 0, "audioldm_eval_offset": 1120,
                 "fad_bootstrap_samples": 200},
     "outputs": {"listening_files": 20},
     "cache": {"enabled": True, "dir": None, "max_gb": 20.0},
+    "adversarial": {"discriminator": "none", "loss": "lsgan", "weight": 1.0, "feature_matching": 2.0,
+                    "start_step": 0, "channels": 32,
+                    "optim": {"lr": 2.0e-4, "weight_decay": 0.0, "betas": [0.8, 0.99], "schedule": "constant",
+                              "warmup_steps": 0, "total_steps": None, "min_lr_ratio": 0.1}},
+    "ema": {"enabled": False, "decay": 0.999, "every_n_steps": 1, "start_step": 0},
 }
 LATER_GROUPS = {"embedding": "clap"}  # sections added later: their group file's values
 # keys that moved: Lightning's own loop settings are `trainer.*` (the Trainer's argument names)

@@ -38,6 +38,12 @@ RANGES = {
     "loss.mel_l1": (0, INF, True, True), "loss.mel_hf_l1": (0, INF, True, True), "loss.stft": (0, INF, True, True),
     "loss.kl": (0, INF, True, True), "loss.hf_band_weight": (0, INF, True, True),
     "loss.hf_cutoff_band": (0, INF, True, True), "trainer.num_nodes": (1, INF, True, True),
+    "adversarial.weight": (0, INF, True, True), "adversarial.feature_matching": (0, INF, True, True),
+    "adversarial.start_step": (0, INF, True, True), "adversarial.channels": (1, INF, True, True),
+    "adversarial.optim.lr": (0, INF, False, True), "adversarial.optim.weight_decay": (0, INF, True, True),
+    "adversarial.optim.warmup_steps": (0, INF, True, True), "adversarial.optim.total_steps": (1, INF, True, True),
+    "adversarial.optim.min_lr_ratio": (0, 1, True, True), "ema.decay": (0, 1, True, False),
+    "ema.every_n_steps": (1, INF, True, True), "ema.start_step": (0, INF, True, True),
     "frontend.sample_rate": (1, INF, True, True), "frontend.n_fft": (2, INF, True, True),
     "frontend.win_length": (1, INF, True, True), "frontend.hop_length": (1, INF, True, True),
     "frontend.n_mels": (1, INF, True, True), "frontend.fmin": (0, INF, True, True),
@@ -48,7 +54,8 @@ CHOICES = {"metrics.p_adjust": ("holm", "bh", "none"), "logger.mode": ("offline"
            "checkpoint.mode": ("min", "max"), "data.channels": ("mix", "first"),
            "data.resampler": ("soxr_hq", "audioldm2"), "data.pad": ("silence", "repeat", "log_mel_zeros"),
            "metrics.align": ("fixed", "vocoder_lag"), "model.vocoder_precision": ("fp32", "bf16"),
-           "model.vae_precision": ("fp32", "bf16"),
+           "model.vae_precision": ("fp32", "bf16"), "adversarial.discriminator": ("none", "mel", "stft"),
+           "adversarial.loss": ("lsgan", "hinge"),
            "frontend.framing": ("training_repo", "audioldm2")}
 
 

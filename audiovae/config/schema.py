@@ -174,6 +174,7 @@ class TrainDataConfig:
     batch_size: int = MISSING
     val_batch_size: int = MISSING
     num_workers: int = MISSING
+    pre_encode: bool = MISSING
 
 
 @dataclass
@@ -199,6 +200,30 @@ class OptimConfig:
     warmup_steps: int = MISSING
     total_steps: Optional[int] = None
     min_lr_ratio: float = MISSING
+
+
+@dataclass
+class AdversarialConfig:
+    """`audiovae.training.adversarial.AdversarialTraining` (discriminator `none`: no adversarial training) and the
+    discriminator's own optimizer and schedule (`optim`, as the generator's)."""
+
+    discriminator: str = MISSING
+    loss: str = MISSING
+    weight: float = MISSING
+    feature_matching: float = MISSING
+    start_step: int = MISSING
+    channels: int = MISSING
+    optim: OptimConfig = field(default_factory=OptimConfig)
+
+
+@dataclass
+class EMAConfig:
+    """`audiovae.training.ema.TrainedWeightsEMA`: an average of the trained weights for validation and export."""
+
+    enabled: bool = MISSING
+    decay: float = MISSING
+    every_n_steps: int = MISSING
+    start_step: int = MISSING
 
 
 @dataclass
@@ -234,11 +259,14 @@ class TrainConfig:
     trainable: List[str] = MISSING
     loss: LossConfig = field(default_factory=LossConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
+    adversarial: AdversarialConfig = field(default_factory=AdversarialConfig)
+    ema: EMAConfig = field(default_factory=EMAConfig)
     loop: LoopConfig = field(default_factory=LoopConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     val_metrics: List[str] = MISSING
     examples: ExamplesConfig = field(default_factory=ExamplesConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
+    cache: CacheConfig = field(default_factory=CacheConfig)
     trainer: Dict[str, Any] = MISSING  # pytorch_lightning.Trainer's own arguments (config/trainer_args.py)
     resume: bool = MISSING
     ckpt_path: Optional[str] = None

@@ -1,5 +1,6 @@
-"""Training data: clips scanned once (bad files skipped with a warning), a seeded split by file, random crops
-for training that depend only on (seed, epoch, file), and fixed crops for validation."""
+"""Training data: clips scanned once (bad files skipped with a warning), a seeded split by file, training crops
+(random ones that depend only on (seed, epoch, file), or each file's fixed tiles when they are pre-encoded), and
+fixed crops for validation."""
 import math
 import warnings
 from dataclasses import dataclass
@@ -16,12 +17,14 @@ from audiovae.audio.io import check_waveform, load_audio
 from audiovae.data.eval_data import ShardSampler
 from audiovae.data.files import find_audio_files
 from audiovae.errors import AudioError, DataError
+from audiovae.evaluation.store import file_fingerprint
 
 
 @dataclass
 class Clip:
     path: str
     waveform: np.ndarray  # mono float32 at the model rate, not yet normalised
+    fingerprint: str = ""  # sha256 of the file's bytes (its pre-encoded crops are cached under it)
 
 
 def scan_clips(paths: list[Path], sample_rate: int, silence_threshold_db: float,
@@ -32,7 +35,7 @@ def scan_clips(paths: list[Path], sample_rate: int, silence_threshold_db: float,
         try:
             clip = load_audio(path, sample_rate, channels, resampler)
             check_waveform(path, clip.waveform, silence_threshold_db)
-            clips.append(Clip(str(path), clip.waveform))
+            clips.append(Clip(str(path), clip.waveform, file_fingerprint(path)))
         except AudioError as err:
             bad.append(str(err))
     return clips, bad
@@ -45,10 +48,13 @@ def split_by_file(n: int, val_ratio: float, seed: int) -> tuple[list[int], list[
     return sorted(order[n_val:]), sorted(order[:n_val])
 
 
-def fit_length(waveform: np.ndarray, length: int, offset: int = 0) -> np.ndarray:
-    """`length` samples from `offset`, zero-padded when the clip is shorter."""
-    piece = waveform[offset : offset + length]
-    return np.pad(piece, (0, length - len(piece))) if len(piece) < length else piece
+def prepared_crop(frontend: MelFrontEnd, wave: np.ndarray, crop: int, offset: int) -> tuple[torch.Tensor, int]:
+    """(`crop` samples from `offset`, prepared by the front end and zero-padded, the number of real samples)."""
+    length = max(0, min(crop, len(wave) - offset))
+    out = torch.zeros(crop)
+    if length:
+        out[:length] = frontend.prepare(torch.from_numpy(np.ascontiguousarray(wave[offset : offset + length])))
+    return out, length
 
 
 class RandomCrops(Dataset):
@@ -65,12 +71,28 @@ class RandomCrops(Dataset):
         wave = self.clips[position].waveform
         room = max(len(wave) - self.crop, 0)
         offset = int(np.random.default_rng([self.seed, epoch, position]).integers(0, room + 1))
-        crop = fit_length(wave, self.crop, offset)
-        length = min(self.crop, len(wave) - offset)
-        prepared = self.frontend.prepare(torch.from_numpy(np.ascontiguousarray(crop[:length])))
-        out = torch.zeros(self.crop)
-        out[:length] = prepared
+        out, length = prepared_crop(self.frontend, wave, self.crop, offset)
         return {"waveform": out, "length": length}
+
+
+class TiledCrops(Dataset):
+    """Every training clip cut into consecutive crops at offsets 0, crop, 2·crop, … (the last one zero-padded):
+    the same items every epoch, so their encodings are computed once (`data.pre_encode`). Item (index, epoch) ->
+    the crop with its file's fingerprint and offset (its cache key)."""
+
+    def __init__(self, clips: list[Clip], frontend: MelFrontEnd, crop: int):
+        self.clips, self.frontend, self.crop = clips, frontend, crop
+        self.items = [(position, offset) for position, clip in enumerate(clips)
+                      for offset in range(0, max(len(clip.waveform), 1), crop)]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, key: tuple[int, int]) -> dict:
+        position, offset = self.items[key[0]]
+        clip = self.clips[position]
+        out, length = prepared_crop(self.frontend, clip.waveform, self.crop, offset)
+        return {"waveform": out, "length": length, "fingerprint": clip.fingerprint, "offset": offset}
 
 
 class FixedCrops(Dataset):
@@ -83,10 +105,8 @@ class FixedCrops(Dataset):
         return len(self.clips)
 
     def __getitem__(self, position: int) -> dict:
-        wave = self.clips[position].waveform[: self.crop]
-        out = torch.zeros(self.crop)
-        out[: len(wave)] = self.frontend.prepare(torch.from_numpy(np.ascontiguousarray(wave)))
-        return {"waveform": out, "length": len(wave), "index": position}
+        out, length = prepared_crop(self.frontend, self.clips[position].waveform, self.crop, 0)
+        return {"waveform": out, "length": length, "index": position}
 
 
 class EpochSampler(DistributedSampler):
@@ -109,9 +129,10 @@ class TrainDataModule(pl.LightningDataModule):
     def __init__(self, dir: Optional[str], val_dir: Optional[str], patterns: list[str], val_ratio: float,
                  crop_samples: int, silence_threshold_db: float, batch_size: int, val_batch_size: int,
                  num_workers: int, frontend: MelFrontEnd, seed: int, channels: str = "mix",
-                 resampler: str = "soxr_hq"):
+                 resampler: str = "soxr_hq", pre_encode: bool = False, accumulate_grad_batches: int = 1):
         super().__init__()
-        self.frontend, self.crop, self.seed = frontend, crop_samples, seed
+        self.frontend, self.crop, self.seed, self.pre_encode = frontend, crop_samples, seed, pre_encode
+        self.accumulate = accumulate_grad_batches
         self.batch_size, self.val_batch_size, self.num_workers = batch_size, val_batch_size, num_workers
         train_paths = find_audio_files(dir, patterns)
         clips, bad = scan_clips(train_paths, frontend.sample_rate, silence_threshold_db, channels, resampler)
@@ -136,10 +157,11 @@ class TrainDataModule(pl.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         rank, world = self._rank_world()
-        sampler = EpochSampler(RandomCrops(self.train_clips, self.frontend, self.crop, self.seed), num_replicas=world,
-                               rank=rank, shuffle=True, seed=self.seed, drop_last=False)
-        if self.trainer is not None:
-            steps_per_epoch = math.ceil(len(sampler) / self.batch_size)
+        dataset = (TiledCrops(self.train_clips, self.frontend, self.crop) if self.pre_encode
+                   else RandomCrops(self.train_clips, self.frontend, self.crop, self.seed))
+        sampler = EpochSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=self.seed, drop_last=False)
+        if self.trainer is not None:  # optimizer steps per epoch (the last partial accumulation steps too)
+            steps_per_epoch = math.ceil(math.ceil(len(sampler) / self.batch_size) / self.accumulate)
             sampler.epoch_source = lambda: self.trainer.global_step // steps_per_epoch
         return DataLoader(sampler.dataset, batch_size=self.batch_size, sampler=sampler, num_workers=self.num_workers,
                           drop_last=False)

@@ -29,14 +29,17 @@ TINY_VOCODER = dict(
 
 def write_seeded_model(path: Path, builder: str, seed: int, vae: dict, vocoder: dict | None = None) -> Path:
     """`vae/` (and `vocoder/` unless None) as config.json + safetensors under `path`, from seeded random
-    initialisation (the VAE from `seed`, the vocoder from `seed + 1`), and a model card naming the builder."""
+    initialisation (the VAE from `seed`, the vocoder from `seed + 1`), and a model card naming the builder. The
+    caller's random state is left as it was (building on first use must not change what a seeded run draws next)."""
     path = Path(path)
     transformers_logging.disable_progress_bar()
-    torch.manual_seed(seed)
-    AutoencoderKL(**vae).save_pretrained(path / "vae", safe_serialization=True)
-    if vocoder is not None:
-        torch.manual_seed(seed + 1)
-        SpeechT5HifiGan(SpeechT5HifiGanConfig(**vocoder)).save_pretrained(path / "vocoder", safe_serialization=True)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        AutoencoderKL(**vae).save_pretrained(path / "vae", safe_serialization=True)
+        if vocoder is not None:
+            torch.manual_seed(seed + 1)
+            SpeechT5HifiGan(SpeechT5HifiGanConfig(**vocoder)).save_pretrained(path / "vocoder",
+                                                                             safe_serialization=True)
     (path / "audiovae_model.json").write_text(json.dumps({"builder": builder, "seed": seed}) + "\n")
     return path
 
@@ -84,9 +87,10 @@ def build_tiny_clap(path: Path, seed: int = 0) -> Path:
 
     path = Path(path)
     transformers_logging.disable_progress_bar()
-    torch.manual_seed(seed)
-    config = ClapConfig(text_config=TINY_CLAP_TEXT, audio_config=TINY_CLAP_AUDIO, projection_dim=16)
-    ClapModel(config).save_pretrained(path, safe_serialization=True)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        config = ClapConfig(text_config=TINY_CLAP_TEXT, audio_config=TINY_CLAP_AUDIO, projection_dim=16)
+        ClapModel(config).save_pretrained(path, safe_serialization=True)
     ClapFeatureExtractor().save_pretrained(path)
     (path / "audiovae_model.json").write_text(json.dumps({"builder": "tiny_clap", "seed": seed}) + "\n")
     return path

@@ -16,6 +16,7 @@ from audiovae.enhancers.serialization import export_enhancer
 
 CHECKPOINT_KEY = "audiovae_enhancement"  # where a training checkpoint keeps the enhancement config
 STATE_PREFIX = "model.enhancer."         # the enhancer's parameters inside the training module's state_dict
+EMA_KEY = "audiovae_ema"                 # the average of the trained parameters (training/ema.py), when kept
 
 
 def load_checkpoint(checkpoint: Path) -> dict:
@@ -38,13 +39,15 @@ def load_checkpoint(checkpoint: Path) -> dict:
 
 
 def export_from_checkpoint(checkpoint: Path, out: Path, provenance: dict | None = None) -> Path:
-    """Export the enhancer saved in a training checkpoint (last, best or any other), with its `provenance`."""
+    """Export the enhancer saved in a training checkpoint (last, best or any other), with its `provenance`: its
+    EMA weights when the run kept an average (`ema.enabled`), else its raw weights."""
     ckpt = load_checkpoint(checkpoint)
     if CHECKPOINT_KEY not in ckpt:
         raise CheckpointError(f"{checkpoint} is not an audiovae training checkpoint")
     enhancement = ckpt[CHECKPOINT_KEY]
     enhancer = build_enhancer(OmegaConf.create({k: v for k, v in enhancement.items() if k != "checkpoint"}))
-    state = {k[len(STATE_PREFIX):]: v for k, v in ckpt["state_dict"].items() if k.startswith(STATE_PREFIX)}
+    weights = {**ckpt["state_dict"], **ckpt.get(EMA_KEY, {})}  # (an average covers the parameters, not buffers)
+    state = {k[len(STATE_PREFIX):]: v for k, v in weights.items() if k.startswith(STATE_PREFIX)}
     enhancer.load_state_dict(state, strict=True)
     return export_enhancer(enhancer, enhancement, out, provenance)
 

@@ -1,6 +1,6 @@
 """LightningModule that fine-tunes the enhancement; the VAE and vocoder stay frozen unless configured."""
 import math
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 import pytorch_lightning as pl
 import torch
@@ -14,7 +14,9 @@ from audiovae.metrics.registry import METRIC_NAMES, build_metric_collection
 from audiovae.metrics.scoring import scoring
 from audiovae.reporting.records import FROM_TARGET
 from audiovae.models.enhanced_vae import EnhancedVAE
-from audiovae.pipeline import PipelineOutputs, ReconstructionPipeline
+from audiovae.pipeline import PipelineOutputs, ReconstructionPipeline, SharedOutputs
+from audiovae.training.adversarial import AdversarialTraining
+from audiovae.training.encodings import CropEncodings, Encodings
 from audiovae.training.export import CHECKPOINT_KEY
 from audiovae.training.losses import ReconstructionLoss
 
@@ -75,9 +77,22 @@ def lr_lambda(schedule: str, warmup_steps: int, total_steps: int, min_lr_ratio: 
     return factor
 
 
+def adamw_with_schedule(params, optim: DictConfig, total_steps: int) -> tuple[torch.optim.Optimizer, Any]:
+    """AdamW over `params` and its LambdaLR schedule (`optim.*`, over `optim.total_steps` or `total_steps`)."""
+    opt = torch.optim.AdamW(params, lr=optim.lr, weight_decay=optim.weight_decay, betas=tuple(optim.betas))
+    schedule = lr_lambda(optim.schedule, optim.warmup_steps, optim.total_steps or total_steps, optim.min_lr_ratio)
+    return opt, torch.optim.lr_scheduler.LambdaLR(opt, schedule)
+
+
 class TrainModule(pl.LightningModule):
+    """Trains `trainable` parts of the enhanced VAE on the reconstruction loss, and with `adversarial` also against
+    its discriminator (manual optimisation: per batch one discriminator step, then one generator step; only the
+    generator's steps count as `global_step`). With `encodings`, training crops' encodings are computed once."""
+
     def __init__(self, frontend: MelFrontEnd, model: EnhancedVAE, loss: ReconstructionLoss, trainable: Sequence[str],
-                 optim: DictConfig, val_metrics: Sequence[str], enhancement: DictConfig, total_steps: int):
+                 optim: DictConfig, val_metrics: Sequence[str], enhancement: DictConfig, total_steps: int,
+                 adversarial: Optional[AdversarialTraining] = None, adversarial_optim: Optional[DictConfig] = None,
+                 encodings: Optional[CropEncodings] = None, gradient_clip_val: Optional[float] = None):
         super().__init__()
         self.pipeline = ReconstructionPipeline(frontend, model)
         self.model, self.frontend, self.loss = model, frontend, loss
@@ -101,6 +116,18 @@ class TrainModule(pl.LightningModule):
             for variant in ("base", "enhanced")})
         self._val_loss = {variant: [0.0, 0] for variant in ("base", "enhanced")}  # Σ loss · clips, clips
         self.strict_loading = False  # checkpoints carry only the trained parameters
+        self.adversarial, self.adversarial_optim = adversarial, adversarial_optim
+        self.automatic_optimization = adversarial is None
+        self.gradient_clip_val = gradient_clip_val  # applied here under manual optimisation
+        if encodings is not None and self.trains_encoder:
+            raise ConfigError("config key 'data.pre_encode': pre-encoded crops need a frozen encoder; set "
+                              "data.pre_encode=false to train the encoder")
+        self.encodings = encodings
+        self.decoder_frozen = not any(p.requires_grad for part in (model.vae.decoder, model.vae.post_quant_conv)
+                                      if part is not None for p in part.parameters())
+        self.model_frozen = not any(p.requires_grad for p in (*model.vae.parameters(), *model.vocoder.parameters()))
+        self._val_shared: dict[int, SharedOutputs] = {}  # frozen model: batch -> its enhancer-independent outputs
+        self._base_values: Optional[dict] = None  # frozen model: the base variant's validation values
 
     def train(self, mode: bool = True):
         """Only the trained parts follow train/eval; frozen parts stay in eval mode (no dropout/norm updates)."""
@@ -119,40 +146,114 @@ class TrainModule(pl.LightningModule):
         posterior = self.model.posterior(mel)
         return posterior.sample() * self.model.scaling_factor, posterior
 
-    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        waveform = batch["waveform"]
+    def _encodings(self, waveform: torch.Tensor) -> Encodings:
+        """Reference log-mel and frozen encoder's latent of training crops (and the base decode when the decoder
+        is frozen), as pre-encoding keeps them."""
         with torch.no_grad():
             mel = self.frontend(waveform)
+            out = {"mel": mel, "latent": self.model.encode(mel)}
+            if self.decoder_frozen:
+                out["base_mel"] = self.model.decode(out["latent"], enhanced=False)
+        return out
+
+    def _generate(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, Any]:
+        """(enhanced log-mel with gradients to the trained parts, reference log-mel, posterior or None)."""
+        if self.encodings is not None:
+            known = self.encodings.fetch(batch, self._encodings)
+            enhancer = self.model.enhancer
+            if "base_mel" in known and not enhancer.latent_stages:
+                return enhancer.enhance_mel(known["base_mel"]), known["mel"], None  # mel stages only: no decode
+            return self.model.decode(known["latent"], enhanced=True), known["mel"], None
+        with torch.no_grad():
+            mel = self.frontend(batch["waveform"])
         latent, posterior = self._encode(mel)
-        enhanced = self.model.decode(latent, enhanced=True)
-        wave = self.model.vocode(enhanced, waveform.shape[-1]) if self.loss.needs_waveform else None
-        total, terms = self.loss(enhanced, mel, wave, waveform, posterior)
+        return self.model.decode(latent, enhanced=True), mel, posterior
+
+    def _reconstruction_loss(self, batch: dict) -> tuple[torch.Tensor, dict, torch.Tensor, torch.Tensor, Any]:
+        waveform = batch["waveform"]
+        enhanced, mel, posterior = self._generate(batch)
+        needs_wave = self.loss.needs_waveform or (self.adversarial is not None and self.adversarial.on_audio)
+        wave = self.model.vocode(enhanced, waveform.shape[-1]) if needs_wave else None
+        total, terms = self.loss(enhanced, mel, wave if self.loss.needs_waveform else None, waveform, posterior)
+        return total, terms, enhanced, mel, wave
+
+    def _check_finite(self, total: torch.Tensor, terms: dict) -> None:
         if not torch.isfinite(total):
             raise NonFiniteLossError(
                 f"non-finite training loss {total.item()} at step {self.global_step} "
                 f"({', '.join(f'{k}={v.item():.4g}' for k, v in terms.items())}); the run stops and keeps its last "
                 f"good checkpoint: lower optim.lr or check the data")
+
+    def _log_train(self, total: torch.Tensor, terms: dict, step: int) -> None:
         self.log("train/loss", total, prog_bar=True, logger=False)
-        if self.global_step % self.trainer.log_every_n_steps == 0:
-            self._to_logger({"train/loss": total, **{f"train/loss_{k}": v for k, v in terms.items()}})
+        if step % self.trainer.log_every_n_steps == 0:
+            self._to_logger({"train/loss": total, **{f"train/loss_{k}": v for k, v in terms.items()}}, step)
+
+    def training_step(self, batch: dict, batch_idx: int) -> Optional[torch.Tensor]:
+        if self.adversarial is not None:
+            return self._adversarial_step(batch)
+        total, terms, *_ = self._reconstruction_loss(batch)
+        self._check_finite(total, terms)
+        self._log_train(total, terms, self.global_step)
         return total
 
-    def _to_logger(self, values: dict) -> None:
+    def _adversarial_step(self, batch: dict) -> None:
+        """One discriminator step (from `adversarial.start_step` on), then one generator step on the
+        reconstruction loss plus the weighted adversarial and feature-matching terms (HiFi-GAN's order)."""
+        opt_g, opt_d = self.optimizers()
+        sched_g, sched_d = self.lr_schedulers()
+        step = self.global_step  # generator steps taken
+        total, terms, enhanced, mel, wave = self._reconstruction_loss(batch)
+        if self.adversarial.active(step):
+            if self.adversarial.on_audio:
+                with torch.no_grad():  # real: the vocoder on the reference log-mel (the ceiling)
+                    real = self.model.vocode(mel, batch["waveform"].shape[-1])
+                fake = wave
+            else:
+                real, fake = mel, enhanced
+            d_loss = self.adversarial.discriminator_step_loss(real, fake)
+            self._check_finite(d_loss, {"disc": d_loss})
+            opt_d.zero_grad(set_to_none=True)
+            self.manual_backward(d_loss)
+            self._clip(opt_d)
+            opt_d.optimizer.step()  # the wrapped optimizer's step would count as a global step
+            sched_d.step()
+            adv = self.adversarial.generator_terms(real, fake)
+            total = total + self.adversarial.weighted(adv)
+            terms = {**terms, **adv, "disc": d_loss.detach()}
+        self._check_finite(total, terms)
+        opt_g.zero_grad(set_to_none=True)
+        self.manual_backward(total)
+        self._clip(opt_g)
+        opt_g.step()
+        sched_g.step()
+        self._log_train(total, terms, step)
+
+    def _clip(self, optimizer) -> None:
+        if self.gradient_clip_val:
+            self.clip_gradients(optimizer, gradient_clip_val=self.gradient_clip_val, gradient_clip_algorithm="norm")
+
+    def _to_logger(self, values: dict, step: Optional[int] = None) -> None:
         """Log `values` at the optimizer step at which they were measured (`global_step`: the weights after that
         many steps), so train losses, validation metrics, example tables and checkpoint names share one axis and
         the step-0 validation is at 0. Lightning's own logging would put validation one step back."""
         if self.logger is not None and not self.trainer.sanity_checking and self.trainer.is_global_zero:
             self.logger.log_metrics({k: float(v.detach()) if torch.is_tensor(v) else float(v)
-                                     for k, v in values.items()}, step=self.global_step)
+                                     for k, v in values.items()}, step=self.global_step if step is None else step)
 
     def validation_step(self, batch: dict, batch_idx: int) -> PipelineOutputs:
         """Loss and metrics of the base and enhanced reconstructions; returns the pipeline's outputs (for callbacks
         such as the validation examples)."""
         waveform, lengths = batch["waveform"], batch["length"]
-        out = self.pipeline(waveform, {ENHANCED: self.model.enhancer})
+        shared = self._val_shared.get(batch_idx)
+        if shared is None:
+            shared = self.pipeline.shared(waveform)
+            if self.model_frozen:  # the same every validation: computed once
+                self._val_shared[batch_idx] = shared
+        out = self.pipeline.enhance(shared, {ENHANCED: self.model.enhancer})
         frames = lengths // self.frontend.hop_length
-        for variant, mel, wave in (("base", out.base_mel, out.base_wave),
-                                   ("enhanced", out.enhanced_mels[ENHANCED], out.enhanced_waves[ENHANCED])):
+        variants = [("base", out.base_mel, out.base_wave)] if self._base_values is None else []
+        for variant, mel, wave in (*variants, ("enhanced", out.enhanced_mels[ENHANCED], out.enhanced_waves[ENHANCED])):
             total, _ = self.loss(mel, out.reference_mel, wave if self.loss.needs_waveform else None, waveform)
             self._val_loss[variant][0] += float(total) * waveform.shape[0]
             self._val_loss[variant][1] += waveform.shape[0]
@@ -163,8 +264,8 @@ class TrainModule(pl.LightningModule):
     def on_validation_epoch_end(self) -> None:
         """Every validation value (synchronised across ranks by torchmetrics) to the callbacks (checkpoint monitor)
         and, at this optimizer step, to the logger; a target metric also as its distance to the target."""
-        values = {}
-        for variant in ("base", "enhanced"):
+        values = dict(self._base_values or {})
+        for variant in ("enhanced",) if self._base_values is not None else ("base", "enhanced"):
             sums = torch.tensor(self._val_loss[variant], dtype=torch.float64, device=self.device)
             total, clips = self.trainer.strategy.reduce(sums, reduce_op="sum")  # over DDP ranks
             values[f"val/{variant}/loss"] = total / clips.clamp(min=1)
@@ -173,20 +274,23 @@ class TrainModule(pl.LightningModule):
                 values.update(collection.compute())
                 collection.reset()
         values.update(target_distances(values))
+        if self.model_frozen and self._base_values is None:  # the base variant never changes: measured once
+            self._base_values = {k: v for k, v in values.items() if k.startswith("val/base/")}
         self.log_dict(values, logger=False)
         self._to_logger(values)
 
-    def configure_optimizers(self) -> dict[str, Any]:
-        params = [p for p in self.parameters() if p.requires_grad]
-        opt = torch.optim.AdamW(params, lr=self.optim_cfg.lr, weight_decay=self.optim_cfg.weight_decay,
-                                betas=tuple(self.optim_cfg.betas))
-        schedule = lr_lambda(self.optim_cfg.schedule, self.optim_cfg.warmup_steps, self.total_steps,
-                             self.optim_cfg.min_lr_ratio)
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": torch.optim.lr_scheduler.LambdaLR(opt, schedule),
-                                                   "interval": "step"}}
+    def configure_optimizers(self) -> Any:
+        params = [p for name, p in self.named_parameters() if p.requires_grad and not name.startswith("adversarial.")]
+        opt, schedule = adamw_with_schedule(params, self.optim_cfg, self.total_steps)
+        if self.adversarial is None:
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+        opt_d, schedule_d = adamw_with_schedule(self.adversarial.parameters(), self.adversarial_optim,
+                                                self.total_steps)
+        return [opt, opt_d], [schedule, schedule_d]
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        """Checkpoints hold the trained parameters only: the frozen VAE and vocoder come from `model.path`."""
-        prefixes = tuple(f"model.{name}." for name in self.trained)
+        """Checkpoints hold the trained parameters (and the discriminator's) only: the frozen VAE and vocoder come
+        from `model.path`."""
+        prefixes = (*(f"model.{name}." for name in self.trained), "adversarial.")
         checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefixes)}
         checkpoint[CHECKPOINT_KEY] = self.enhancement

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Optional
 
 import pytorch_lightning as pl
+import torch
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
 
@@ -17,6 +18,11 @@ from audiovae.models.factory import build_enhanced_vae, build_frontend
 from audiovae.reporting.summary import package_versions, write_json
 from audiovae.reporting.tracking import check_logger, finish_run, make_wandb_logger, training_run_id
 from audiovae.runs import is_launcher_process, prepare_out_dir, resolve_out_dir, run_hash, run_lock
+from audiovae.cache.keys import weights_fingerprint
+from audiovae.cache.store import CacheStore
+from audiovae.training.adversarial import AdversarialTraining
+from audiovae.training.ema import TrainedWeightsEMA
+from audiovae.training.encodings import CropEncodings
 from audiovae.training.examples import ValidationExamples
 from audiovae.training.export import export_from_checkpoint, load_checkpoint
 from audiovae.training.losses import ReconstructionLoss
@@ -80,11 +86,40 @@ def warmup_warning(cfg: DictConfig) -> Optional[str]:
     return None
 
 
+def adversarial_trainer_args(cfg: DictConfig, args: dict) -> tuple[dict, Optional[float]]:
+    """The Trainer's arguments under adversarial (manual) optimisation, where the module clips gradients itself:
+    (arguments without `gradient_clip_val`, that value). Without a discriminator: (args, None)."""
+    if cfg.adversarial.discriminator == "none":
+        return args, None
+    if (args.get("accumulate_grad_batches") or 1) > 1:
+        raise ConfigError("config key 'trainer.accumulate_grad_batches': must be 1 with adversarial.discriminator "
+                          f"'{cfg.adversarial.discriminator}' (one discriminator and one generator step per batch); "
+                          "raise data.batch_size instead")
+    if str(args.get("precision")) in ("16-mixed", "16"):
+        raise ConfigError("config key 'trainer.precision': 16-mixed is not supported with adversarial training "
+                          "(its loss scaling spans two optimizers); use bf16-mixed or 32-true")
+    args = dict(args)
+    return args, args.pop("gradient_clip_val", None)
+
+
+def crop_encodings(cfg: DictConfig, model, crop: int) -> Optional[CropEncodings]:
+    """The store of pre-encoded training crops (`data.pre_encode`), keyed by what decides a crop's encodings."""
+    if not cfg.data.pre_encode:
+        return None
+    run_part = {"frontend": OmegaConf.to_container(cfg.frontend, resolve=True),
+                "data": {k: cfg.data[k] for k in ("channels", "resampler")}, "crop": crop,
+                "model": {"weights": weights_fingerprint(model.vae), "vae_config": dict(model.vae.config),
+                          "vae_precision": cfg.model.vae_precision},
+                "precision": str(cfg.trainer.get("precision", "32-true")), "torch": torch.__version__}
+    store = CacheStore(cfg.cache.dir, cfg.cache.max_gb) if cfg.cache.enabled else None
+    return CropEncodings(run_part, store)
+
+
 def run_training(cfg: DictConfig) -> TrainOutcome:
     """Fit, export and summarise; the W&B run (if any) is finished whatever happens, with exit code 1 on failure."""
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     check_logger(cfg.logger)
-    trainer_args(cfg.trainer, OWNED)  # an unknown or job-owned trainer.* key fails before anything is written
+    adversarial_trainer_args(cfg, trainer_args(cfg.trainer, OWNED))  # a bad trainer.* key fails before any write
     warning = warmup_warning(cfg)
     if warning and is_launcher_process():
         print(warning, file=sys.stderr)
@@ -99,9 +134,17 @@ def run_training(cfg: DictConfig) -> TrainOutcome:
     crop = segment_samples(cfg.data.crop_seconds, frontend.sample_rate, frontend.hop_length, model.downsampling)
     data_args = OmegaConf.to_container(cfg.data)
     data_args.pop("crop_seconds")
-    datamodule = TrainDataModule(**data_args, crop_samples=crop, frontend=frontend, seed=cfg.seed)
+    accumulate = cfg.trainer.get("accumulate_grad_batches") or 1
+    datamodule = TrainDataModule(**data_args, crop_samples=crop, frontend=frontend, seed=cfg.seed,
+                                 accumulate_grad_batches=accumulate)
+    adv = cfg.adversarial
+    adversarial = (None if adv.discriminator == "none" else
+                   AdversarialTraining(adv.discriminator, adv.loss, adv.weight, adv.feature_matching, adv.start_step,
+                                       adv.channels))
+    _, clip = adversarial_trainer_args(cfg, trainer_args(cfg.trainer, OWNED))
     module = TrainModule(frontend, model, ReconstructionLoss(**cfg.loss), cfg.trainable, cfg.optim, cfg.val_metrics,
-                         cfg.enhancement, cfg.optim.total_steps or cfg.trainer.max_steps)
+                         cfg.enhancement, cfg.optim.total_steps or cfg.trainer.max_steps, adversarial, adv.optim,
+                         crop_encodings(cfg, model, crop), clip)
     run_id = training_run_id(out_dir, resuming=ckpt_path is not None) if cfg.logger.enabled else None
     logger = make_wandb_logger(cfg.logger, cfg, out_dir, job_type="train", config_hash=hash_, run_id=run_id)
     if logger is not None and is_launcher_process():
@@ -130,8 +173,10 @@ def _fit_and_export(cfg: DictConfig, out_dir: Path, hash_: str, ckpt_path: Optio
     callbacks = [checkpoints, latest, ValidationExamples(out_dir / "examples", cfg.examples.every_n_val,
                                                         cfg.examples.count, ENHANCED)]
     callbacks += [LearningRateMonitor(logging_interval="step")] if logger else []
-    trainer = pl.Trainer(**trainer_args(cfg.trainer, OWNED), **FIXED_TRAINER, logger=logger if logger else False,
-                         callbacks=callbacks)
+    if cfg.ema.enabled:
+        callbacks.append(TrainedWeightsEMA(cfg.ema.decay, cfg.ema.every_n_steps, cfg.ema.start_step))
+    args, _ = adversarial_trainer_args(cfg, trainer_args(cfg.trainer, OWNED))
+    trainer = pl.Trainer(**args, **FIXED_TRAINER, logger=logger if logger else False, callbacks=callbacks)
     initial = None
     if cfg.loop.validate_before_training and ckpt_path is None:
         trainer.validate(module, datamodule=datamodule, verbose=False)
@@ -151,6 +196,7 @@ def _fit_and_export(cfg: DictConfig, out_dir: Path, hash_: str, ckpt_path: Optio
     best_score = float(checkpoints.best_model_score) if checkpoints.best_model_score is not None else None
     summary = {"out_dir": str(out_dir), "config_hash": hash_, "versions": package_versions(),
                "steps": trainer.global_step, "skipped_files": datamodule.skipped,
+               "pre_encoded_crops_computed": module.encodings.encoded if module.encodings is not None else None,
                "train_files": [c.path for c in datamodule.train_clips],
                "val_files": [c.path for c in datamodule.val_clips],
                "initial_validation": initial, "final_metrics": _scalars(trainer.callback_metrics),
