@@ -39,6 +39,8 @@ bench: $(STAMP)
 	WANDB_MODE=offline $(PY) benchmarks/memory_vs_length.py
 	$(PY) benchmarks/first_run_options.py
 	$(PY) benchmarks/vs_plain_loop.py
+	$(PY) benchmarks/train_steps.py
+	$(PY) benchmarks/gan_proof.py
 
 clean:
 	rm -rf outputs wandb .pytest_cache

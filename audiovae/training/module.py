@@ -61,6 +61,13 @@ def trainable_modules(model: EnhancedVAE, names: Sequence[str]) -> dict[str, nn.
     return out
 
 
+def trains_encoder(model: EnhancedVAE, trainable: Sequence[str]) -> bool:
+    """Whether `trainable` includes any parameter of the VAE's encoder (then latents change as it trains)."""
+    encoder = {id(p) for part in (model.vae.encoder, model.vae.quant_conv) if part is not None
+               for p in part.parameters()}
+    return any(id(p) in encoder for module in trainable_modules(model, trainable).values() for p in module.parameters())
+
+
 def lr_lambda(schedule: str, warmup_steps: int, total_steps: int, min_lr_ratio: float):
     """Multiplier of the base rate at a step: linear warm-up, then cosine decay to min_lr_ratio (or constant)."""
     if schedule not in ("cosine", "constant"):
@@ -100,8 +107,7 @@ class TrainModule(pl.LightningModule):
         self.trained = trainable_modules(model, trainable)
         for module in self.trained.values():
             module.requires_grad_(True)
-        encoder = (model.vae.encoder, model.vae.quant_conv)
-        self.trains_encoder = any(p.requires_grad for part in encoder if part is not None for p in part.parameters())
+        self.trains_encoder = trains_encoder(model, trainable)
         if not any(p.requires_grad for p in self.parameters()):
             raise ConfigError(f"config key 'trainable': nothing to train: {list(trainable)} has no parameters (enhancement "
                              f"'{enhancement.name}'); use enhancement=learnable_latent_filter or add vae.decoder")

@@ -26,7 +26,7 @@ from audiovae.training.encodings import CropEncodings
 from audiovae.training.examples import ValidationExamples
 from audiovae.training.export import export_from_checkpoint, load_checkpoint
 from audiovae.training.losses import ReconstructionLoss
-from audiovae.training.module import ENHANCED, TrainModule, validation_keys
+from audiovae.training.module import ENHANCED, TrainModule, trains_encoder, validation_keys
 
 FIXED_TRAINER = dict(use_distributed_sampler=False, enable_model_summary=False, num_sanity_val_steps=0)
 OWNED = (*FIXED_TRAINER, "logger", "callbacks")  # Trainer arguments training sets itself
@@ -103,8 +103,9 @@ def adversarial_trainer_args(cfg: DictConfig, args: dict) -> tuple[dict, Optiona
 
 
 def crop_encodings(cfg: DictConfig, model, crop: int) -> Optional[CropEncodings]:
-    """The store of pre-encoded training crops (`data.pre_encode`), keyed by what decides a crop's encodings."""
-    if not cfg.data.pre_encode:
+    """The store of pre-encoded training crops (`data.pre_encode`, with the encoder frozen), keyed by what decides
+    a crop's encodings; None when crops are encoded at every step."""
+    if not cfg.data.pre_encode or trains_encoder(model, cfg.trainable):
         return None
     run_part = {"frontend": OmegaConf.to_container(cfg.frontend, resolve=True),
                 "data": {k: cfg.data[k] for k in ("channels", "resampler")}, "crop": crop,
@@ -134,6 +135,11 @@ def run_training(cfg: DictConfig) -> TrainOutcome:
     crop = segment_samples(cfg.data.crop_seconds, frontend.sample_rate, frontend.hop_length, model.downsampling)
     data_args = OmegaConf.to_container(cfg.data)
     data_args.pop("crop_seconds")
+    encodings = crop_encodings(cfg, model, crop)
+    if cfg.data.pre_encode and encodings is None and is_launcher_process():
+        print("note: the encoder trains, so training crops are random and encoded at every step "
+              "(data.pre_encode applies to a frozen encoder)", file=sys.stderr)
+    data_args["pre_encode"] = encodings is not None
     accumulate = cfg.trainer.get("accumulate_grad_batches") or 1
     datamodule = TrainDataModule(**data_args, crop_samples=crop, frontend=frontend, seed=cfg.seed,
                                  accumulate_grad_batches=accumulate)
@@ -144,7 +150,7 @@ def run_training(cfg: DictConfig) -> TrainOutcome:
     _, clip = adversarial_trainer_args(cfg, trainer_args(cfg.trainer, OWNED))
     module = TrainModule(frontend, model, ReconstructionLoss(**cfg.loss), cfg.trainable, cfg.optim, cfg.val_metrics,
                          cfg.enhancement, cfg.optim.total_steps or cfg.trainer.max_steps, adversarial, adv.optim,
-                         crop_encodings(cfg, model, crop), clip)
+                         encodings, clip)
     run_id = training_run_id(out_dir, resuming=ckpt_path is not None) if cfg.logger.enabled else None
     logger = make_wandb_logger(cfg.logger, cfg, out_dir, job_type="train", config_hash=hash_, run_id=run_id)
     if logger is not None and is_launcher_process():
