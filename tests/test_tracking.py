@@ -24,7 +24,7 @@ from tests.wandb_offline import read_offline_run
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN = ["model=tiny", "data.crop_seconds=1.0", "data.batch_size=2", "data.val_batch_size=2", "data.val_ratio=0.25",
-         "optim.warmup_steps=1", "trainer.log_every_n_steps=1", "checkpoint.monitor=val/enhanced/mel_l1",
+         "optim.warmup_steps=1", "checkpoint.last_every_n_steps=1", "trainer.log_every_n_steps=1", "checkpoint.monitor=val/enhanced/mel_l1",
          "checkpoint.save_top_k=-1", "trainer.check_val_every_n_epoch=null", "trainer.val_check_interval=2",
          "trainer.max_steps=4", "examples.count=1", "examples.every_n_val=1"]
 

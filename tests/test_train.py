@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FAST = ["model=tiny", "data.crop_seconds=1.0", "data.batch_size=2", "data.val_batch_size=2", "examples.count=0",
         "optim.warmup_steps=2", "trainer.log_every_n_steps=1", "checkpoint.monitor=val/enhanced/mel_l1",
         "trainer.val_check_interval=1.0", "trainer.check_val_every_n_epoch=1", "trainer.limit_val_batches=1.0",
-        "examples.every_n_val=1"]
+        "examples.every_n_val=1", "checkpoint.last_every_n_steps=1"]
 
 
 @pytest.fixture(scope="module")

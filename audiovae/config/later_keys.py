@@ -17,6 +17,7 @@ LATER_KEYS = {
                     "start_step": 0, "channels": 32,
                     "optim": {"lr": 2.0e-4, "weight_decay": 0.0, "betas": [0.8, 0.99], "schedule": "constant",
                               "warmup_steps": 0, "total_steps": None, "min_lr_ratio": 0.1}},
+    "checkpoint": {"last_every_n_steps": None},
     "ema": {"enabled": False, "decay": 0.999, "every_n_steps": 1, "start_step": 0},
 }
 LATER_GROUPS = {"embedding": "clap"}  # sections added later: their group file's values

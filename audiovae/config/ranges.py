@@ -34,6 +34,7 @@ RANGES = {
     "optim.min_lr_ratio": (0, 1, True, True), "trainer.max_steps": (1, INF, True, True),
     "trainer.max_epochs": (1, INF, True, True), "trainer.log_every_n_steps": (1, INF, True, True),
     "trainer.gradient_clip_val": (0, INF, False, True), "trainer.accumulate_grad_batches": (1, INF, True, True), "checkpoint.save_top_k": (-1, INF, True, True),
+    "checkpoint.last_every_n_steps": (1, INF, True, True),
     "examples.every_n_val": (1, INF, True, True), "examples.count": (0, INF, True, True),
     "loss.mel_l1": (0, INF, True, True), "loss.mel_hf_l1": (0, INF, True, True), "loss.stft": (0, INF, True, True),
     "loss.kl": (0, INF, True, True), "loss.hf_band_weight": (0, INF, True, True),

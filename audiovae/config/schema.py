@@ -235,6 +235,7 @@ class LoopConfig:
 
 @dataclass
 class CheckpointConfig:
+    last_every_n_steps: Optional[int] = None  # null: last.ckpt after every epoch only
     monitor: str = MISSING
     mode: str = MISSING
     save_top_k: int = MISSING

@@ -1,6 +1,7 @@
 """Training data: clips scanned once (bad files skipped with a warning), a seeded split by file, training crops
 (random ones that depend only on (seed, epoch, file), or each file's fixed tiles when they are pre-encoded), and
 fixed crops for validation."""
+import itertools
 import math
 import warnings
 from dataclasses import dataclass
@@ -112,17 +113,21 @@ class FixedCrops(Dataset):
 class EpochSampler(DistributedSampler):
     """This rank's share of a seeded shuffle per epoch, yielding (position, epoch) pairs.
 
-    The epoch is `epoch_source()` when set (the run derives it from the global step, which a resumed run restores
-    exactly; Lightning's own epoch counter can run ahead by one after resuming from an end-of-epoch checkpoint).
+    With `position_source` set, each pass starts where the run stands: `(epoch, items of this epoch already
+    trained on)`, which the run derives from the global step — restored exactly by a resumed run, also from a
+    checkpoint written mid-epoch (Lightning itself would restart the epoch's data from its beginning, and its
+    epoch counter can run ahead by one after resuming from an end-of-epoch checkpoint).
     """
 
-    epoch_source: Optional[Callable[[], int]] = None
+    position_source: Optional[Callable[[], tuple[int, int]]] = None
 
     def __iter__(self):
-        if self.epoch_source is not None:
-            self.set_epoch(self.epoch_source())
+        done = 0
+        if self.position_source is not None:
+            epoch, done = self.position_source()
+            self.set_epoch(epoch)
         epoch = self.epoch
-        return ((i, epoch) for i in super().__iter__())
+        return ((i, epoch) for i in itertools.islice(super().__iter__(), done, None))
 
 
 class TrainDataModule(pl.LightningDataModule):
@@ -162,7 +167,12 @@ class TrainDataModule(pl.LightningDataModule):
         sampler = EpochSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=self.seed, drop_last=False)
         if self.trainer is not None:  # optimizer steps per epoch (the last partial accumulation steps too)
             steps_per_epoch = math.ceil(math.ceil(len(sampler) / self.batch_size) / self.accumulate)
-            sampler.epoch_source = lambda: self.trainer.global_step // steps_per_epoch
+
+            def position() -> tuple[int, int]:
+                step = self.trainer.global_step
+                return step // steps_per_epoch, (step % steps_per_epoch) * self.batch_size * self.accumulate
+
+            sampler.position_source = position
         return DataLoader(sampler.dataset, batch_size=self.batch_size, sampler=sampler, num_workers=self.num_workers,
                           drop_last=False)
 

@@ -172,10 +172,13 @@ def _fit_and_export(cfg: DictConfig, out_dir: Path, hash_: str, ckpt_path: Optio
     checkpoints = ModelCheckpoint(dirpath=ckpt_dir, monitor=cfg.checkpoint.monitor, mode=cfg.checkpoint.mode,
                                   save_top_k=cfg.checkpoint.save_top_k, filename="step{step:07d}",
                                   auto_insert_metric_name=False)
-    # last.ckpt: the latest completed epoch (after its validation), so a resumed run starts the next epoch exactly
-    # where an uninterrupted one would. (`save_last=True` refreshes it only when a best checkpoint is written.)
+    # last.ckpt: every `checkpoint.last_every_n_steps` optimizer steps (null: after every epoch); a resumed run
+    # continues exactly where an uninterrupted one would, also mid-epoch (the sampler resumes the epoch's order from
+    # the global step). (`save_last=True` would refresh it only when a best checkpoint is written.)
+    every = cfg.checkpoint.last_every_n_steps
     latest = ModelCheckpoint(dirpath=ckpt_dir, filename="last", monitor=None, save_top_k=1,
-                             enable_version_counter=False, save_on_train_epoch_end=True)
+                             enable_version_counter=False, **(dict(every_n_train_steps=every) if every else
+                                                              dict(save_on_train_epoch_end=True)))
     callbacks = [checkpoints, latest, ValidationExamples(out_dir / "examples", cfg.examples.every_n_val,
                                                         cfg.examples.count, ENHANCED)]
     callbacks += [LearningRateMonitor(logging_interval="step")] if logger else []
