@@ -90,6 +90,27 @@ def last_gains(run_dir):
     return state["state_dict"]["model.enhancer.latent_stages.0.gains"], state["global_step"]
 
 
+def train_crashing_at_step(cfg, step: int, monkeypatch) -> None:
+    """`run_training(cfg)` with its training step raising at global step `step` (a simulated crash, after the
+    checkpoints written before it); the step is restored afterwards."""
+    from audiovae.training import module as train_module
+    from audiovae.training.run import run_training
+
+    original = train_module.TrainModule.training_step
+
+    def crash(self, batch, batch_idx):
+        if self.global_step == step:
+            raise RuntimeError("simulated crash")
+        return original(self, batch, batch_idx)
+
+    monkeypatch.setattr(train_module.TrainModule, "training_step", crash)
+    try:
+        with pytest.raises(RuntimeError, match="simulated crash"):
+            run_training(cfg)
+    finally:
+        monkeypatch.setattr(train_module.TrainModule, "training_step", original)
+
+
 def write(path, data: np.ndarray, sr: int, subtype: str = "FLOAT"):
     path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(str(path), data, sr, subtype=subtype)

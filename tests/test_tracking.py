@@ -17,9 +17,8 @@ from audiovae.config.schema import TrainConfig
 from audiovae.config import compose
 from audiovae.enhancers import resolve_enhancement
 from audiovae.reporting.wandb_records import artifact_paths, read_records
-from audiovae.training import module as train_module_mod
 from audiovae.training.run import run_training
-from tests.conftest import chirp, noise, tone, write
+from tests.conftest import chirp, noise, tone, train_crashing_at_step, write
 from tests.wandb_offline import read_offline_run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -161,21 +160,12 @@ def test_the_exported_enhancer_is_a_model_artifact_and_its_evaluation_names_its_
 
 def test_a_killed_and_resumed_training_is_one_wandb_run(clips, tmp_path, monkeypatch):
     monkeypatch.delenv(runs_module.RUN_DIR_ENV, raising=False)
-    original = train_module_mod.TrainModule.training_step
-
-    def crash_at_step_3(self, batch, batch_idx):
-        if self.global_step == 3:
-            raise RuntimeError("simulated crash")
-        return original(self, batch, batch_idx)
 
     def cfg(*extra):
         return compose("train", [*TRAIN, "examples.count=0", "trainer.max_steps=6", "trainer.val_check_interval=3",
                                  f"data.dir={clips}", f"out_dir={tmp_path / 'run'}", *extra], schema=TrainConfig,
                        validators=[resolve_enhancement])
-    monkeypatch.setattr(train_module_mod.TrainModule, "training_step", crash_at_step_3)
-    with pytest.raises(RuntimeError, match="simulated crash"):
-        run_training(cfg())
-    monkeypatch.setattr(train_module_mod.TrainModule, "training_step", original)
+    train_crashing_at_step(cfg(), 3, monkeypatch)
     run_training(cfg("resume=true"))
     runs = [read_offline_run(p) for p in sorted((tmp_path / "run" / "wandb").glob("offline-run-*"))]
     assert len(runs) == 2 and runs[0]["id"] == runs[1]["id"]

@@ -28,7 +28,7 @@ from audiovae.models.factory import build_enhanced_vae, build_frontend
 from audiovae.training.export import export_from_checkpoint
 from audiovae.training.losses import ReconstructionLoss, band_weighted_l1
 from audiovae.training.run import run_training
-from tests.conftest import chirp, last_gains, noise, tone, write
+from tests.conftest import chirp, last_gains, noise, tone, train_crashing_at_step, write
 from tests.wandb_offline import read_offline_run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -149,17 +149,7 @@ def test_frozen_parts_are_unchanged_and_only_the_enhancer_is_checkpointed(proof_
 def test_resumed_training_equals_uninterrupted(clips, tmp_path, monkeypatch):
     common = ["trainer.max_steps=8", "optim.lr=0.05", "data.val_ratio=0.25", "logger=none"]
     run_training(train_cfg(clips, tmp_path / "straight", *common))
-    original = train_module_mod.TrainModule.training_step
-
-    def crash_after_step_4(self, batch, batch_idx):
-        if self.global_step == 5:
-            raise RuntimeError("simulated crash")
-        return original(self, batch, batch_idx)
-
-    monkeypatch.setattr(train_module_mod.TrainModule, "training_step", crash_after_step_4)
-    with pytest.raises(RuntimeError, match="simulated crash"):
-        run_training(train_cfg(clips, tmp_path / "resumed", *common))
-    monkeypatch.setattr(train_module_mod.TrainModule, "training_step", original)
+    train_crashing_at_step(train_cfg(clips, tmp_path / "resumed", *common), 5, monkeypatch)
     with pytest.raises(ConfigError, match="another config"):
         run_training(train_cfg(clips, tmp_path / "resumed", *common, "optim.lr=0.01", "resume=true"))
     run_training(train_cfg(clips, tmp_path / "resumed", *common, "resume=true"))

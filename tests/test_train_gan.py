@@ -11,12 +11,11 @@ from audiovae.config import ConfigError
 from audiovae.demo import write_demo_clips
 from audiovae.models.enhanced_vae import EnhancedVAE
 from audiovae.models.factory import build_enhanced_vae
-from audiovae.training import module as train_module_mod
 from audiovae.training.adversarial import discriminator_loss, feature_matching, generator_loss
 from audiovae.training.discriminators import MelDiscriminator, STFTDiscriminator
 from audiovae.training.export import EMA_KEY
 from audiovae.training.run import crop_encodings, run_training
-from tests.conftest import chirp, write
+from tests.conftest import chirp, train_crashing_at_step, write
 from tests.test_train import train_cfg
 
 GAN = ["enhancement=mel_postfilter", "adversarial.discriminator=mel", "adversarial.channels=4", "logger=none",
@@ -59,17 +58,7 @@ def test_gan_training_resumes_to_the_same_weights_as_uninterrupted_discriminator
                                                                                           monkeypatch):
     common = [*GAN, "trainer.max_steps=6", "adversarial.start_step=2", "ema.enabled=true", "ema.decay=0.5"]
     run_training(train_cfg(clips, tmp_path / "straight", *common))
-    original = train_module_mod.TrainModule.training_step
-
-    def crash_at_step_4(self, batch, batch_idx):
-        if self.global_step == 4:
-            raise RuntimeError("simulated crash")
-        return original(self, batch, batch_idx)
-
-    monkeypatch.setattr(train_module_mod.TrainModule, "training_step", crash_at_step_4)
-    with pytest.raises(RuntimeError, match="simulated crash"):
-        run_training(train_cfg(clips, tmp_path / "resumed", *common))
-    monkeypatch.setattr(train_module_mod.TrainModule, "training_step", original)
+    train_crashing_at_step(train_cfg(clips, tmp_path / "resumed", *common), 4, monkeypatch)
     run_training(train_cfg(clips, tmp_path / "resumed", *common, "resume=true"))
     straight, resumed = checkpoint(tmp_path / "straight"), checkpoint(tmp_path / "resumed")
     assert straight["global_step"] == resumed["global_step"] == 6  # generator steps only
