@@ -322,6 +322,18 @@ def test_a_warmup_as_long_as_training_is_warned_about():
     assert "optim.warmup_steps=50 >= 40" in warned("trainer.max_steps=200", "optim.total_steps=40")
 
 
+def test_steps_after_the_last_validation_are_warned_about():
+    from audiovae.training.run import validation_warning
+
+    def warned(*words):
+        return validation_warning(compose("train", ["model=tiny", *words], schema=TrainConfig,
+                                          validators=[resolve_enhancement]))
+
+    assert "the last 50 steps are not validated" in warned("trainer.max_steps=300")  # every 250
+    assert warned("trainer.max_steps=500") is None
+    assert warned("trainer.max_steps=300", "trainer.val_check_interval=1.0") is None  # per epoch
+
+
 @pytest.mark.parametrize("name,stages", [("mel_postfilter", "mel_stages"), ("latent_resnet", "latent_stages")])
 def test_neural_enhancers_start_as_the_identity_train_and_round_trip_through_export(clips, tmp_path, name, stages):
     chain = build_enhancer(OmegaConf.create({"name": name}))

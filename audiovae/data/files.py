@@ -118,3 +118,15 @@ def output_stems(keys: Sequence[str]) -> dict[str, str]:
         counts[stem.lower()] = counts.get(stem.lower(), 0) + 1
     return {key: stem if counts[stem.lower()] == 1 else f"{stem}-{hashlib.sha1(key.encode()).hexdigest()[:6]}"
             for key, stem in plain.items()}
+
+
+def file_fingerprint(path: Path) -> str:
+    """sha256 of the file's bytes (first 16 hex digits); "" when it cannot be read."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError:
+        return ""
+    return digest.hexdigest()[:16]

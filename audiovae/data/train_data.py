@@ -16,9 +16,8 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from audiovae.audio.frontend import MelFrontEnd
 from audiovae.audio.io import check_waveform, load_audio
 from audiovae.data.eval_data import ShardSampler
-from audiovae.data.files import find_audio_files
+from audiovae.data.files import file_fingerprint, find_audio_files
 from audiovae.errors import AudioError, DataError
-from audiovae.evaluation.store import file_fingerprint
 
 
 @dataclass

@@ -12,7 +12,7 @@ from omegaconf import DictConfig
 
 from audiovae.config.trainer_args import trainer_args
 from audiovae.data.eval_data import EvalDataModule, EvalDataset
-from audiovae.data.files import Discovery, discover_audio_files, file_key, output_stems
+from audiovae.data.files import Discovery, discover_audio_files, file_fingerprint, file_key, output_stems
 from audiovae.data.segments import segment_samples
 from audiovae.enhancers.registry import build_enhancer
 from audiovae.errors import ConfigError
@@ -23,7 +23,7 @@ from audiovae.evaluation.module import EvalModule
 from audiovae.evaluation.outputs import RunInfo, write_setting_outputs
 from audiovae.evaluation.selection import check_selection
 from audiovae.evaluation.settings import EVAL_IGNORE, Setting, plan_settings
-from audiovae.evaluation.store import ResultStore, file_fingerprint, resume_note, still_valid
+from audiovae.evaluation.store import ResultStore, resume_note, still_valid
 from audiovae.evaluation.sweep import write_sweep_outputs
 from audiovae.metrics.registry import build_metric, check_metric_names, file_metric_names
 from audiovae.models.embedding import ClapEmbedder, load_embedder

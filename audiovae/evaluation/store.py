@@ -1,24 +1,11 @@
 """The append-only store of finished files that makes evaluation resumable (one JSON-lines file per rank), and
 the content fingerprints that decide which stored rows still hold."""
-import hashlib
 import json
 from dataclasses import asdict
 from pathlib import Path
 from typing import Sequence
 
 from audiovae.reporting.records import FileResult
-
-
-def file_fingerprint(path: Path) -> str:
-    """sha256 of the file's bytes (first 16 hex digits); "" when it cannot be read."""
-    digest = hashlib.sha256()
-    try:
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                digest.update(chunk)
-    except OSError:
-        return ""
-    return digest.hexdigest()[:16]
 
 
 class ResultStore:

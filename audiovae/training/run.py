@@ -116,14 +116,21 @@ def crop_encodings(cfg: DictConfig, model, crop: int) -> Optional[CropEncodings]
     return CropEncodings(run_part, store)
 
 
+def validation_warning(cfg: DictConfig) -> Optional[str]:
+    """A line when validation every N steps leaves the last steps of `trainer.max_steps` unvalidated (the export is
+    the best *validated* checkpoint), else None."""
+    interval, steps = cfg.trainer.get("val_check_interval"), cfg.trainer.get("max_steps")
+    if isinstance(interval, int) and not isinstance(interval, bool) and steps and steps > 0 and steps % interval:
+        return (f"warning: trainer.max_steps={steps} is not a multiple of trainer.val_check_interval={interval}: "
+                f"the last {steps % interval} steps are not validated and cannot be exported as best")
+    return None
+
+
 def run_training(cfg: DictConfig) -> TrainOutcome:
     """Fit, export and summarise; the W&B run (if any) is finished whatever happens, with exit code 1 on failure."""
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     check_logger(cfg.logger)
     adversarial_trainer_args(cfg, trainer_args(cfg.trainer, OWNED))  # a bad trainer.* key fails before any write
-    warning = warmup_warning(cfg)
-    if warning and is_launcher_process():
-        print(warning, file=sys.stderr)
     hash_ = run_hash(cfg, TRAIN_IGNORE)
     out_dir = resolve_out_dir(cfg.out_dir, "train", hash_)
     if is_launcher_process():
@@ -151,6 +158,9 @@ def run_training(cfg: DictConfig) -> TrainOutcome:
     module = TrainModule(frontend, model, ReconstructionLoss(**cfg.loss), cfg.trainable, cfg.optim, cfg.val_metrics,
                          cfg.enhancement, cfg.optim.total_steps or cfg.trainer.max_steps, adversarial, adv.optim,
                          encodings, clip)
+    for warning in (warmup_warning(cfg), validation_warning(cfg)):  # once the run is known to start
+        if warning and is_launcher_process():
+            print(warning, file=sys.stderr)
     run_id = training_run_id(out_dir, resuming=ckpt_path is not None) if cfg.logger.enabled else None
     logger = make_wandb_logger(cfg.logger, cfg, out_dir, job_type="train", config_hash=hash_, run_id=run_id)
     if logger is not None and is_launcher_process():
