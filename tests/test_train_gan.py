@@ -74,6 +74,22 @@ def test_gan_training_resumes_to_the_same_weights_as_uninterrupted_discriminator
     assert not any("discriminator" in k for k in exported)  # not part of the export
 
 
+def test_gan_losses_and_both_learning_rates_are_logged_to_wandb(clips, tmp_path, monkeypatch):
+    from audiovae import runs as runs_module
+    from tests.wandb_offline import read_offline_run
+
+    monkeypatch.delenv(runs_module.RUN_DIR_ENV, raising=False)
+    out = tmp_path / "logged"
+    run_training(train_cfg(clips, out, *GAN, "logger=wandb", "trainer.max_steps=3", "adversarial.start_step=1",
+                           "loop.validate_before_training=false"))
+    logged = read_offline_run(next((out / "wandb").glob("offline-run-*")))
+    summary = logged["summary"]
+    for key in ("train/loss", "train/loss_mel_l1", "train/loss_adv", "train/loss_fm", "train/loss_disc",
+                "lr-AdamW", "lr-AdamW-1"):
+        assert key in summary, key
+    assert logged["config"]["adversarial"]["discriminator"] == "mel"
+
+
 def test_ema_weights_differ_from_raw_and_are_what_is_exported(clips, tmp_path):
     out = tmp_path / "ema"
     run_training(train_cfg(clips, out, "enhancement=mel_postfilter", "trainer.max_steps=6", "optim.lr=0.01",
