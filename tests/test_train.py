@@ -294,13 +294,16 @@ def test_export_from_any_checkpoint_matches_the_exported_file(proof_run, tmp_pat
 
 
 @pytest.mark.slow
-def test_ddp_training_with_two_cpu_processes(clips, tmp_path):
+@pytest.mark.parametrize("extra", [[], ["enhancement=mel_postfilter", "adversarial.discriminator=mel",
+                                         "adversarial.channels=4", "ema.enabled=true"]], ids=["plain", "gan"])
+def test_ddp_training_with_two_cpu_processes(clips, tmp_path, extra):
     env = {**os.environ, "WANDB_MODE": "offline"}
     env.pop(runs_module.RUN_DIR_ENV, None)
     done = subprocess.run([sys.executable, str(ROOT / "train.py"), *FAST, f"data.dir={clips}",
                            f"out_dir={tmp_path / 'ddp'}", "trainer=ddp_cpu2", "trainer.max_steps=4", "optim.lr=0.05",
-                           "data.val_ratio=0.25", "logger=none"], capture_output=True, text=True, env=env, cwd=ROOT,
-                          timeout=600)
+                           "data.val_ratio=0.25", "logger=none", "trainer.val_check_interval=2",
+                           "trainer.check_val_every_n_epoch=null", *extra], capture_output=True, text=True, env=env,
+                          cwd=ROOT, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads((tmp_path / "ddp" / "train_summary.json").read_text())
     assert summary["steps"] == 4 and (tmp_path / "ddp" / "enhancer.safetensors").exists()

@@ -88,7 +88,8 @@ def warmup_warning(cfg: DictConfig) -> Optional[str]:
 
 def adversarial_trainer_args(cfg: DictConfig, args: dict) -> tuple[dict, Optional[float]]:
     """The Trainer's arguments under adversarial (manual) optimisation, where the module clips gradients itself:
-    (arguments without `gradient_clip_val`, that value). Without a discriminator: (args, None)."""
+    (arguments without `gradient_clip_val`, that value; plain `ddp` as DDP that finds unused parameters). Without a
+    discriminator: (args, None)."""
     if cfg.adversarial.discriminator == "none":
         return args, None
     if (args.get("accumulate_grad_batches") or 1) > 1:
@@ -99,6 +100,8 @@ def adversarial_trainer_args(cfg: DictConfig, args: dict) -> tuple[dict, Optiona
         raise ConfigError("config key 'trainer.precision': 16-mixed is not supported with adversarial training "
                           "(its loss scaling spans two optimizers); use bf16-mixed or 32-true")
     args = dict(args)
+    if args.get("strategy") == "ddp":  # the discriminator's backward leaves the generator's parameters unused (and
+        args["strategy"] = "ddp_find_unused_parameters_true"  # back): each backward reduces only what it reached
     return args, args.pop("gradient_clip_val", None)
 
 
