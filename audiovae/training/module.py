@@ -125,10 +125,7 @@ class TrainModule(pl.LightningModule):
         self.adversarial, self.adversarial_optim = adversarial, adversarial_optim
         self.automatic_optimization = adversarial is None
         self.gradient_clip_val = gradient_clip_val  # applied here under manual optimisation
-        if encodings is not None and self.trains_encoder:
-            raise ConfigError("config key 'data.pre_encode': pre-encoded crops need a frozen encoder; set "
-                              "data.pre_encode=false to train the encoder")
-        self.encodings = encodings
+        self.encodings = encodings  # (None when the encoder trains: run.crop_encodings decides)
         self.decoder_frozen = not any(p.requires_grad for part in (model.vae.decoder, model.vae.post_quant_conv)
                                       if part is not None for p in part.parameters())
         self.model_frozen = not any(p.requires_grad for p in (*model.vae.parameters(), *model.vocoder.parameters()))

@@ -133,7 +133,8 @@ def run_training(cfg: DictConfig) -> TrainOutcome:
     """Fit, export and summarise; the W&B run (if any) is finished whatever happens, with exit code 1 on failure."""
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     check_logger(cfg.logger)
-    adversarial_trainer_args(cfg, trainer_args(cfg.trainer, OWNED))  # a bad trainer.* key fails before any write
+    # the Trainer's arguments, checked before anything is written (a bad trainer.* key fails here)
+    args, clip = adversarial_trainer_args(cfg, trainer_args(cfg.trainer, OWNED))
     hash_ = run_hash(cfg, TRAIN_IGNORE)
     out_dir = resolve_out_dir(cfg.out_dir, "train", hash_)
     if is_launcher_process():
@@ -157,7 +158,6 @@ def run_training(cfg: DictConfig) -> TrainOutcome:
     adversarial = (None if adv.discriminator == "none" else
                    AdversarialTraining(adv.discriminator, adv.loss, adv.weight, adv.feature_matching, adv.start_step,
                                        adv.channels))
-    _, clip = adversarial_trainer_args(cfg, trainer_args(cfg.trainer, OWNED))
     module = TrainModule(frontend, model, ReconstructionLoss(**cfg.loss), cfg.trainable, cfg.optim, cfg.val_metrics,
                          cfg.enhancement, cfg.optim.total_steps or cfg.trainer.max_steps, adversarial, adv.optim,
                          encodings, clip)
@@ -171,7 +171,7 @@ def run_training(cfg: DictConfig) -> TrainOutcome:
     failed = True
     try:
         with run_lock(out_dir):
-            outcome = _fit_and_export(cfg, out_dir, hash_, ckpt_path, module, datamodule, logger)
+            outcome = _fit_and_export(cfg, args, out_dir, hash_, ckpt_path, module, datamodule, logger)
         failed = False
         return outcome
     finally:
@@ -179,8 +179,9 @@ def run_training(cfg: DictConfig) -> TrainOutcome:
         finish_run(getattr(logger, "_experiment", None), failed)
 
 
-def _fit_and_export(cfg: DictConfig, out_dir: Path, hash_: str, ckpt_path: Optional[str], module: TrainModule,
-                    datamodule: TrainDataModule, logger) -> TrainOutcome:
+def _fit_and_export(cfg: DictConfig, args: dict, out_dir: Path, hash_: str, ckpt_path: Optional[str],
+                    module: TrainModule, datamodule: TrainDataModule, logger) -> TrainOutcome:
+    """`args`: the Trainer's arguments (`trainer.*` as checked, adapted to adversarial training)."""
     ckpt_dir = out_dir / "checkpoints"
     checkpoints = ModelCheckpoint(dirpath=ckpt_dir, monitor=cfg.checkpoint.monitor, mode=cfg.checkpoint.mode,
                                   save_top_k=cfg.checkpoint.save_top_k, filename="step{step:07d}",
@@ -197,7 +198,6 @@ def _fit_and_export(cfg: DictConfig, out_dir: Path, hash_: str, ckpt_path: Optio
     callbacks += [LearningRateMonitor(logging_interval="step")] if logger else []
     if cfg.ema.enabled:
         callbacks.append(TrainedWeightsEMA(cfg.ema.decay, cfg.ema.every_n_steps, cfg.ema.start_step))
-    args, _ = adversarial_trainer_args(cfg, trainer_args(cfg.trainer, OWNED))
     trainer = pl.Trainer(**args, **FIXED_TRAINER, logger=logger if logger else False, callbacks=callbacks)
     initial = None
     if cfg.loop.validate_before_training and ckpt_path is None:
