@@ -9,14 +9,14 @@ from typing import Optional, Sequence
 from audiovae.config.compose import CONFIG_DIR, compose, config_groups
 from audiovae.errors import AudiovaeError
 from audiovae.models.availability import preflight
+from audiovae.startup import import_job
 
 PRIMARY = {"eval": "eval", "train": "train"}
 
 
 def _evaluate(cfg) -> int:
     preflight(cfg)  # an unavailable model fails before the heavy imports below
-    from audiovae.evaluation.run import run_evaluation
-
+    run_evaluation = import_job("audiovae.evaluation.run", "run_evaluation")
     outcome = run_evaluation(cfg)
     if outcome.reporting:
         for line in outcome.warnings:
@@ -28,8 +28,7 @@ def _evaluate(cfg) -> int:
 
 def _train(cfg) -> int:
     preflight(cfg)
-    from audiovae.training.run import run_training
-
+    run_training = import_job("audiovae.training.run", "run_training")
     outcome = run_training(cfg)
     if outcome.exported:
         print(f"trained; best {cfg.checkpoint.monitor} = {outcome.best_score}; enhancer: {outcome.exported}")
@@ -78,9 +77,9 @@ def main(job: str, argv: Sequence[str]) -> int:
     parser.add_argument("overrides", nargs="*", help="group=name or dotted.key=value")
     args = parser.parse_args(argv)
     try:
-        from audiovae.enhancers.registry import resolve_enhancement
-
         from audiovae.config.ranges import check_ranges
+
+        resolve_enhancement = import_job("audiovae.enhancers.registry", "resolve_enhancement")  # imports torch
 
         cfg = compose(args.config, args.overrides, schema=_schema(job), validators=[check_ranges, resolve_enhancement])
         return JOBS[job](cfg)
@@ -98,12 +97,10 @@ def train_main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def compare_main(argv: Optional[Sequence[str]] = None) -> int:
-    from audiovae.compare import main as compare
-
+    compare = import_job("audiovae.compare", "main")
     return compare(sys.argv[1:] if argv is None else list(argv))
 
 
 def export_main(argv: Optional[Sequence[str]] = None) -> int:
-    from audiovae.training.export import main as export
-
+    export = import_job("audiovae.training.export", "main")
     return export(sys.argv[1:] if argv is None else list(argv))
