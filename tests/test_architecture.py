@@ -107,12 +107,12 @@ TRAIN = ["model=tiny", "logger=none", "data.crop_seconds=1.0", "data.val_ratio=0
         "schedule"])
 def test_start_up_errors_are_one_line_exit_2_before_any_file_is_evaluated(job, args, message, clips, tmp_path,
                                                                          capsys, monkeypatch):
-    from audiovae.evaluation.module import EvalModule
+    from audiovae.evaluation.evaluator import FileEvaluator
     from audiovae.training.module import TrainModule
 
     def never(*a, **k):
         raise AssertionError("a file was evaluated before the config error was raised")
-    monkeypatch.setattr(EvalModule, "test_step", never)
+    monkeypatch.setattr(FileEvaluator, "step", never)
     monkeypatch.setattr(TrainModule, "training_step", never)
     monkeypatch.setattr(TrainModule, "validation_step", never)
     monkeypatch.delenv(runs_module.RUN_DIR_ENV, raising=False)

@@ -13,6 +13,8 @@ import torch
 
 from audiovae import runs as runs_module
 from audiovae.evaluation import run as run_module
+from audiovae.evaluation.evaluator import FileEvaluator
+from audiovae.evaluation.runner import FilesRun
 from audiovae.metrics.scoring import scoring
 from audiovae.reporting.records import read_csv
 from audiovae.metrics import functional as F
@@ -186,19 +188,20 @@ def test_same_config_same_files_same_metrics_whatever_the_batch_size(data_dir, r
 
 def test_interrupted_run_resumes_and_ends_like_an_uninterrupted_one(data_dir, reference_run, tmp_path, monkeypatch):
     out = tmp_path / "resumed"
-    original = run_module.EvalModule.test_step
+    original, batches = FileEvaluator.step, []
 
-    def crash_on_second_batch(self, batch, batch_idx):
-        if batch_idx == 1:
+    def crash_on_second_batch(self, batch):
+        batches.append(batch)
+        if len(batches) == 2:
             raise RuntimeError("simulated crash")
-        return original(self, batch, batch_idx)
+        return original(self, batch)
 
-    monkeypatch.setattr(run_module.EvalModule, "test_step", crash_on_second_batch)
+    monkeypatch.setattr(FileEvaluator, "step", crash_on_second_batch)
     with pytest.raises(RuntimeError, match="simulated crash"):
         evaluate(data_dir, out, "data.batch_size=3", "logger=none")
     finished = (out / "partial" / "rows.rank0.jsonl").read_text().splitlines()
     assert len(finished) == 3 and not (out / "results.csv").exists()
-    monkeypatch.setattr(run_module.EvalModule, "test_step", original)
+    monkeypatch.setattr(FileEvaluator, "step", original)
     evaluate(data_dir, out, "data.batch_size=3", "logger=none")
     summary = json.loads((out / "summary.json").read_text())
     assert summary["run"]["resumed_files"] == 3
@@ -282,10 +285,7 @@ def test_saved_config_reproduces_the_run(data_dir, tmp_path):
     assert_same_rows(read_csv(first / "results.csv"), read_csv(tmp_path / "again" / "results.csv"))
 
 
-class WorkerRank:
-    """A finished Trainer as a DDP rank other than 0 sees it."""
-    is_global_zero = False
-
+WORKER_RANK = FilesRun("cpu", 2, is_global_zero=False, wall_s=0.0)  # what a DDP rank other than 0 sees
 
 @pytest.mark.parametrize("sweep", [[], ["sweep.enhancement.gain=[1.0,1.4]"]], ids=["evaluation", "sweep"])
 def test_a_worker_rank_exits_0_and_prints_nothing(sweep, data_dir, tmp_path, monkeypatch, capsys):
@@ -294,7 +294,7 @@ def test_a_worker_rank_exits_0_and_prints_nothing(sweep, data_dir, tmp_path, mon
     from audiovae import cli as cli_module
 
     def worker_test(*args, **kwargs):
-        return WorkerRank(), 0.0
+        return WORKER_RANK
     monkeypatch.setattr(run_module, "run_test", worker_test)
     monkeypatch.setenv("LOCAL_RANK", "1")  # as Lightning's launcher sets it in the processes it starts
     status = cli_module.main("eval", [*FAST, "logger=none", f"data.files=[{data_dir / 'tone.wav'}]",
@@ -302,6 +302,37 @@ def test_a_worker_rank_exits_0_and_prints_nothing(sweep, data_dir, tmp_path, mon
     assert status == 0
     assert capsys.readouterr().out == ""
     assert not (tmp_path / "results.csv").exists() and not (tmp_path / "sweep.csv").exists()
+
+
+def test_lightning_on_one_device_gives_the_rows_of_the_plain_loop(data_dir, reference_run, tmp_path, monkeypatch):
+    """The default trainer section runs the files in this process without Lightning; any other Trainer argument
+    (here `benchmark`) runs them under Trainer.test: same rows, same device."""
+    from audiovae.evaluation import runner
+
+    lightning_runs = []
+    original = runner._lightning_test
+    monkeypatch.setattr(runner, "_lightning_test", lambda *a: lightning_runs.append(a) or original(*a))
+    evaluate(data_dir, tmp_path / "lightning", "data.batch_size=3", "trainer.benchmark=false", "logger=none")
+    assert len(lightning_runs) == 1
+    assert_same_rows(read_csv(reference_run / "results.csv"), read_csv(tmp_path / "lightning" / "results.csv"))
+    runs = [json.loads((out / "summary.json").read_text())["run"] for out in (reference_run, tmp_path / "lightning")]
+    assert [(r["device"], r["world_size"]) for r in runs] == [("cpu", 1), ("cpu", 1)]
+
+
+@pytest.mark.parametrize("trainer, alone", [
+    ({"accelerator": "auto", "devices": 1, "strategy": "auto", "num_nodes": 1, "precision": "32-true"}, True),
+    ({"accelerator": "cpu", "devices": 1}, True),
+    ({"accelerator": "cpu", "devices": 2, "strategy": "ddp"}, False),
+    ({"accelerator": "auto", "devices": "auto"}, False),
+    ({"accelerator": "auto", "devices": 1, "precision": "bf16-mixed"}, False),
+    ({"accelerator": "auto", "devices": 1, "limit_test_batches": 2}, False),
+], ids=["default", "cpu", "ddp", "devices_auto", "bf16_mixed", "other_argument"])
+def test_only_one_float32_device_and_no_other_trainer_argument_runs_without_lightning(trainer, alone):
+    from omegaconf import OmegaConf
+
+    from audiovae.evaluation.runner import single_process
+
+    assert single_process(OmegaConf.create(trainer)) is alone
 
 
 @pytest.mark.slow

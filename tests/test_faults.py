@@ -162,9 +162,9 @@ def test_a_crafted_checkpoint_is_refused_without_running_it(tmp_path):
                                                       "unwritable_out_dir"])
 def test_bad_values_and_paths_are_one_line_exit_2_before_any_file(args, message, folder, tmp_path, capsys,
                                                                   monkeypatch):
-    from audiovae.evaluation.module import EvalModule
+    from audiovae.evaluation.evaluator import FileEvaluator
 
-    monkeypatch.setattr(EvalModule, "test_step", lambda *a: pytest.fail("a file was evaluated"))
+    monkeypatch.setattr(FileEvaluator, "step", lambda *a: pytest.fail("a file was evaluated"))
     monkeypatch.delenv(runs_module.RUN_DIR_ENV, raising=False)
     out = [] if any(a.startswith("out_dir=") for a in args) else [f"out_dir={tmp_path / 'o'}"]
     assert cli.main("eval", [*EVAL, f"data.dir={folder}", *out, *args]) == 2

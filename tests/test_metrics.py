@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from torchmetrics.functional.audio import scale_invariant_signal_distortion_ratio, signal_noise_ratio
 
 from audiovae.metrics import METRIC_NAMES, build_metric, build_metric_collection
+from audiovae.metrics.synced import SyncedMetric
 from audiovae.metrics import functional as F
 from tests import metric_references as ref
 from tests.conftest import chirp, noise, tone
@@ -198,7 +199,7 @@ def test_merged_states_equal_one_metric_that_saw_everything(name):
             x = torch.randn(2, max(3000, build_metric(name, SR).min_samples), generator=g)
         return x + 0.2 * torch.randn(x.shape, generator=g), x
 
-    a, b, whole = build_metric(name, SR), build_metric(name, SR), build_metric(name, SR)
+    a, b, whole = (SyncedMetric(build_metric(name, SR)) for _ in range(3))  # how training's ranks merge
     for seed, part in ((0, a), (1, b)):
         part.update(*batch(seed))
         whole.update(*batch(seed))
@@ -225,12 +226,13 @@ def test_collections_are_split_by_domain_prefixed_and_never_merged():
 def test_metric_attributes_follow_torchmetrics_conventions():
     for name in METRIC_NAMES:
         m = build_metric(name, SR)
-        assert m.full_state_update is False and m.direction in ("higher", "lower", "target")
+        assert SyncedMetric(m).full_state_update is False and m.direction in ("higher", "lower", "target")
         # torchmetrics' flag follows the direction; a target metric (hf_retention → 100 %) has none
         assert m.higher_is_better == {"higher": True, "lower": False, "target": None}[m.direction]
+        assert SyncedMetric(m).higher_is_better == m.higher_is_better
         assert (m.target is not None) == (m.direction == "target")
         assert m.delta_kind in ("absolute", "percent")
-        assert all(k.startswith(m.name + "_") for k in m._defaults)
+        assert all(k.startswith(m.name + "_") for k in SyncedMetric(m)._defaults)  # unique in a collection
 
 
 def test_unknown_metric_name_is_refused():

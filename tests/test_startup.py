@@ -1,6 +1,7 @@
 """Start-up: the command line and the model check import nothing heavy, so `--help` and an unavailable model
 answer at once (their times are measured by benchmarks/vs_plain_loop.py, not here)."""
 import gc
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -59,3 +60,24 @@ def test_a_failing_job_import_leaves_the_collector_on(tmp_path, monkeypatch):
     with pytest.raises(ImportError, match="no such library"):
         import_job(name, "job")
     assert gc.isenabled()
+
+
+def test_a_single_process_evaluation_imports_neither_lightning_nor_torchmetrics(tmp_path):
+    """Their imports are ~0.5 s of every start; with the default trainer section evaluation needs neither (nor
+    matplotlib without plots)."""
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    import numpy as np
+    import soundfile as sf
+
+    sf.write(str(clips / "tone.wav"), 0.3 * np.sin(np.arange(8000) * 0.05).astype(np.float32), 16000)
+    code = ("import sys; from audiovae.cli import main; "
+            f"status = main('eval', ['model=tiny', 'logger=none', 'outputs.save_plots=false', 'data.dir={clips}', "
+            f"'out_dir={tmp_path / 'o'}', 'cache.dir={tmp_path / 'cache'}']); "
+            "print(status, [m for m in ('pytorch_lightning', 'lightning_fabric', 'torchmetrics', 'matplotlib') "
+            "if m in sys.modules])")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "WANDB_MODE": "offline"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "0 []", done.stdout
+    assert (tmp_path / "o" / "results.csv").exists()

@@ -14,7 +14,7 @@ from audiovae.enhancers import resolve_enhancement
 from audiovae.reporting.records import read_csv
 from audiovae.evaluation.run import run_evaluation
 from audiovae.evaluation.selection import select_best
-from audiovae.evaluation.module import EvalModule
+from audiovae.evaluation.evaluator import FileEvaluator
 from audiovae.models.enhanced_vae import EnhancedVAE
 from tests.conftest import write_three_clips
 from tests.wandb_offline import read_offline_run
@@ -140,16 +140,17 @@ def test_each_setting_is_a_wandb_run_of_one_group(sweep_run):
 @pytest.mark.slow
 def test_interrupted_sweep_resumes_per_setting_and_file(sweep_run, clips, tmp_path, monkeypatch):
     out, _ = sweep_run
-    original = EvalModule.test_step
+    original, batches = FileEvaluator.step, []
 
-    def crash_on_second_batch(self, batch, batch_idx):
-        if batch_idx == 1:
+    def crash_on_second_batch(self, batch):
+        batches.append(batch)
+        if len(batches) == 2:
             raise RuntimeError("simulated crash")
-        return original(self, batch, batch_idx)
-    monkeypatch.setattr(EvalModule, "test_step", crash_on_second_batch)
+        return original(self, batch)
+    monkeypatch.setattr(FileEvaluator, "step", crash_on_second_batch)
     with pytest.raises(RuntimeError, match="simulated crash"):
         run_evaluation(cfg_for(clips, tmp_path / "r", GAINS, "logger=none"))
-    monkeypatch.setattr(EvalModule, "test_step", original)
+    monkeypatch.setattr(FileEvaluator, "step", original)
     counter = EncodeCounter(monkeypatch)
     run_evaluation(cfg_for(clips, tmp_path / "r", GAINS, "logger=none"))
     assert counter.segments == 2  # the file finished before the interruption is not encoded again

@@ -4,7 +4,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
-import pytorch_lightning as pl
 import soundfile as sf
 from torch.utils.data import DataLoader, Dataset, Sampler
 
@@ -78,12 +77,8 @@ class ShardSampler(Sampler):
         return len(self.positions)
 
 
-class EvalDataModule(pl.LightningDataModule):
-    def __init__(self, dataset: EvalDataset, batch_size: int, num_workers: int):
-        super().__init__()
-        self.dataset, self.batch_size, self.num_workers = dataset, batch_size, num_workers
-
-    def test_dataloader(self) -> DataLoader:
-        rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
-        return DataLoader(self.dataset, batch_size=self.batch_size, sampler=ShardSampler(len(self.dataset), rank, world),
-                          num_workers=self.num_workers, collate_fn=collate_items)
+def eval_loader(dataset: EvalDataset, batch_size: int, num_workers: int, rank: int = 0,
+                world_size: int = 1) -> DataLoader:
+    """Rank `rank` of `world_size`'s share of the files (`ShardSampler`), `batch_size` files at a time."""
+    return DataLoader(dataset, batch_size=batch_size, sampler=ShardSampler(len(dataset), rank, world_size),
+                      num_workers=num_workers, collate_fn=collate_items)

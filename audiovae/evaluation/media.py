@@ -1,11 +1,12 @@
-"""A file's audio and plot, written while its reconstruction streams in (never held whole)."""
+"""A file's audio and plot, written while its reconstruction streams in (never held whole). matplotlib is
+imported only by a run that draws plots."""
 from pathlib import Path
 from typing import Mapping
 
 import torch
 
 from audiovae.audio.io import wav_writer
-from audiovae.reporting.plots import WAVE_NAMES, FilePlot, plot_file
+from audiovae.reporting.records import WAVE_NAMES
 
 
 class FileMedia:
@@ -17,7 +18,11 @@ class FileMedia:
         self.title, self.plot_path = title, out_dir / "plots" / f"{stem}.png"
         self.writers = {name: wav_writer(out_dir / "audio" / f"{stem}.{name}.wav", sample_rate)
                         for name in WAVE_NAMES} if audio else {}
-        self.plot = FilePlot(frames, num_samples / sample_rate, hz, cutoff_hz) if plot else None
+        self.plot = None
+        if plot:
+            from audiovae.reporting.plots import FilePlot
+
+            self.plot = FilePlot(frames, num_samples / sample_rate, hz, cutoff_hz)
 
     def add(self, waves: Mapping[str, torch.Tensor], mels: Mapping[str, torch.Tensor]) -> None:
         """The next samples of every waveform in WAVE_NAMES and the next `[t, F]` frames of every log-mel."""
@@ -39,4 +44,6 @@ class FileMedia:
         for writer in self.writers.values():
             writer.close()
         if self.plot is not None:
+            from audiovae.reporting.plots import plot_file
+
             plot_file(self.plot_path, self.plot, self.title)

@@ -1,112 +1,39 @@
-"""LightningModule that evaluates files under `Trainer.test`: one row per file (and per enhancer setting of a
-sweep), persisted as it finishes."""
-from pathlib import Path
-from typing import Mapping, Optional
-
+"""Evaluation on several devices or processes (DDP): Lightning's `Trainer.test` runs a `FileEvaluator` on each
+rank over its share of the files. A single process runs it without Lightning (`audiovae.evaluation.runner`)."""
 import pytorch_lightning as pl
-import torch
-import torch.distributed as dist
-from torch import nn
-from tqdm import tqdm
+from torch.utils.data import DataLoader
 
-from audiovae.data.eval_data import EvalItem
-from audiovae.evaluation.caching import RunCache
-from audiovae.evaluation.engine import Alignment, Embedder, Segmenting, evaluate_items
-from audiovae.evaluation.media import FileMedia
-from audiovae.evaluation.store import ResultStore
-from audiovae.metrics.base import PerItemMetric
-from audiovae.metrics.functional.frames import hf_cutoff
-from audiovae.pipeline import ReconstructionPipeline
-from audiovae.reporting.records import FileResult
+from audiovae.data.eval_data import EvalDataset, EvalItem, eval_loader
+from audiovae.evaluation.evaluator import FileEvaluator
 
 
 class EvalModule(pl.LightningModule):
-    """Wraps the reconstruction pipeline for a set of named enhancer settings (one for a plain evaluation, one per
-    combination for a sweep): `enhancers` and `out_dirs` map each setting's name to its enhancer chain and output
-    folder. `done` holds the file keys each setting already has (resume); a batch runs only the settings some of
-    its files still need. `results[name]` holds every rank's new FileResults after the test epoch."""
+    """`evaluator` under Trainer.test: its pipeline is a submodule (Lightning moves it to the rank's device)."""
 
-    def __init__(self, pipeline: ReconstructionPipeline, metrics: dict[str, PerItemMetric], segmenting: Segmenting,
-                 enhancers: Mapping[str, nn.Module], out_dirs: Mapping[str, Path], save_audio: bool,
-                 save_plots: bool, max_plots: int, seed: int, done: Optional[Mapping[str, set]] = None,
-                 fingerprints: Optional[Mapping[str, str]] = None, cutoff_hz: Optional[float] = None,
-                 alignment: Alignment = Alignment(), embedder: Optional[Embedder] = None,
-                 cache: Optional[RunCache] = None):
+    def __init__(self, evaluator: FileEvaluator):
         super().__init__()
-        self.pipeline, self.segmenting, self.out_dirs = pipeline, segmenting, dict(out_dirs)
-        self.metrics = metrics  # used as functions only: not registered as submodules
-        self.enhancers = dict(enhancers)
-        self.fingerprints = dict(fingerprints or {})  # file key -> content fingerprint, stored with its row
-        self.done = {key: set(done.get(key, ())) if done else set() for key in self.out_dirs}
-        self.save_audio, self.save_plots, self.max_plots, self.seed = save_audio, save_plots, max_plots, seed
-        self.cutoff_hz = hf_cutoff(pipeline.frontend.sample_rate, cutoff_hz)  # the line in file plots
-        self.alignment = alignment
-        self.embedder = embedder  # set metrics' embedding model (not a submodule: its weights are not ours)
-        self.cache = cache  # the cross-run cache of enhancer-independent work (None: off)
-        self.results: dict[str, list[FileResult]] = {}
-        self._stores: dict[str, ResultStore] = {}
+        self.evaluator = evaluator
+        self.pipeline = evaluator.pipeline
 
     def on_test_start(self) -> None:
-        for chain in self.enhancers.values():  # not submodules (setting names hold dots): move them here
-            chain.to(self.device)
-        if self.cache is not None:
-            self.cache.device_type = self.device.type
-        if self.embedder is not None:
-            self.embedder.model.to(self.device)
-            self.embedder.device = self.device
-        self._stores = {key: ResultStore(folder / "partial", rank=self.global_rank)
-                        for key, folder in self.out_dirs.items()}
-        self.results = {key: [] for key in self.out_dirs}
         loader = self.trainer.test_dataloaders
         loader = loader[0] if isinstance(loader, (list, tuple)) else loader
-        settings = f" ({len(self.out_dirs)} settings)" if len(self.out_dirs) > 1 else ""
-        rank = f" [rank {self.global_rank}/{self.trainer.world_size}]" if self.trainer.world_size > 1 else ""
-        self._progress = tqdm(total=len(loader.sampler), desc=f"evaluating{settings}{rank}", unit="file",
-                              disable=not self.trainer.is_global_zero, dynamic_ncols=True,
-                              bar_format="{desc}: {n_fmt}/{total_fmt} files [{elapsed}<{remaining}]{postfix}")
-
-    def _needed(self, batch: list[EvalItem]) -> dict[str, nn.Module]:
-        return {key: chain for key, chain in self.enhancers.items()
-                if any(item.key not in self.done[key] for item in batch)}
+        self.evaluator.start(self.device, len(loader.sampler), self.global_rank, self.trainer.world_size)
 
     def test_step(self, batch: list[EvalItem], batch_idx: int) -> None:
-        generator = None
-        if self.pipeline.model.sample_posterior:
-            generator = torch.Generator(self.device).manual_seed(self.seed + batch[0].index)
-        enhancers = self._needed(batch)
-        if not enhancers:
-            return
-        evaluate_items(batch, self.pipeline, self.metrics, self.segmenting, self.device, enhancers, generator,
-                       media=self._media, finished=self._finished, alignment=self.alignment, embedder=self.embedder,
-                       cache=self.cache)
-
-    def _finished(self, key: str, result: FileResult) -> None:
-        """Persist a file's result the moment it exists (after its audio and plot): stored = finished."""
-        if result.file not in self.done[key]:
-            result.fingerprint = self.fingerprints.get(result.file, "")
-            self._stores[key].append(result)
-            self.results[key].append(result)
-        if key == next(iter(self.out_dirs)):  # one tick per file, whatever the number of settings
-            self._progress.set_postfix_str(result.file + ("" if result.status == "ok" else " (error)"), refresh=False)
-            self._progress.update(1)
-
-    def on_test_end(self) -> None:
-        self._progress.close()
-
-    def _media(self, key: str, item: EvalItem, frames: int) -> Optional[FileMedia]:
-        """Where a file's audio and plot go as it streams out; None for a file this setting already has."""
-        plot = self.save_plots and item.index < self.max_plots
-        if item.key in self.done[key] or not (self.save_audio or plot):
-            return None
-        frontend = self.pipeline.frontend
-        return FileMedia(self.out_dirs[key], item.stem, item.key, frontend.sample_rate, frames,
-                         item.audio.num_samples, audio=self.save_audio, plot=plot, hz=frontend.band_centres,
-                         cutoff_hz=self.cutoff_hz)
+        self.evaluator.step(batch)
 
     def on_test_epoch_end(self) -> None:
-        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-            gathered = [None] * dist.get_world_size()
-            dist.all_gather_object(gathered, self.results)
-            self.results = {key: [r for part in gathered for r in part[key]] for key in self.out_dirs}
-        for results in self.results.values():
-            results.sort(key=lambda r: r.index)
+        self.evaluator.end()
+
+
+class EvalDataModule(pl.LightningDataModule):
+    """Each rank's share of the files (`eval_loader`)."""
+
+    def __init__(self, dataset: EvalDataset, batch_size: int, num_workers: int):
+        super().__init__()
+        self.dataset, self.batch_size, self.num_workers = dataset, batch_size, num_workers
+
+    def test_dataloader(self) -> DataLoader:
+        rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
+        return eval_loader(self.dataset, self.batch_size, self.num_workers, rank, world)

@@ -14,7 +14,6 @@ from audiovae.metrics.fad import summarize_fad
 from audiovae.metrics.functional.frames import hf_cutoff
 from audiovae.metrics.registry import file_metric_names
 from audiovae.reporting.bands import band_table, summarize_bands, write_band_csv
-from audiovae.reporting.plots import paired_plot, plot_band_retention
 from audiovae.reporting.records import OK, FileResult, column_units, decode_embedding, to_row, write_csv
 from audiovae.reporting.report import write_report
 from audiovae.reporting.report_html import write_report_html
@@ -101,6 +100,8 @@ def swept_keys(values: dict) -> dict:
 
 def plot_summary(path, results: Sequence[FileResult], metric_names: Sequence[str]):
     """Each metric's per-file base -> enhanced values, means as thick markers."""
+    from audiovae.reporting.plots import paired_plot  # matplotlib: only for a run that draws plots
+
     ok = [r for r in results if r.status == OK]
     values = {n: np.array([[r.value("base", n), r.value("enhanced", n)] for r in ok], dtype=float)
               for n in metric_names}
@@ -122,6 +123,8 @@ def write_setting_outputs(setting: Setting, results: Sequence[FileResult], new: 
     write_json(out_dir / "summary.json", summary)
     plots_dir = out_dir / "plots" if cfg.outputs.save_plots else None
     if plots_dir is not None and summary["counts"]["ok"]:
+        from audiovae.reporting.plots import plot_band_retention
+
         plot_summary(plots_dir / "summary.png", results, names)
         plot_band_retention(plots_dir / "band_retention.png", band_table(results), summary["band_retention"])
     write_report(out_dir / "report.md", summary, results, plots_dir)

@@ -1,17 +1,14 @@
-"""`evaluate.py`'s job, with or without `sweep.*`: config -> settings -> one Trainer.test over the files (each
-file encoded once for every setting) -> per-setting results, summary, report, W&B -> the sweep's outputs."""
-import time
-import warnings
+"""`evaluate.py`'s job, with or without `sweep.*`: config -> settings -> one pass over the files (each file
+encoded once for every setting; `audiovae.evaluation.runner`) -> per-setting results, summary, report, W&B -> the
+sweep's outputs."""
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
 
-import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig
 
-from audiovae.config.trainer_args import trainer_args
-from audiovae.data.eval_data import EvalDataModule, EvalDataset
+from audiovae.data.eval_data import EvalDataset
 from audiovae.data.files import Discovery, discover_audio_files, file_fingerprint, file_key, output_stems
 from audiovae.data.segments import segment_samples
 from audiovae.enhancers.registry import build_enhancer
@@ -19,8 +16,9 @@ from audiovae.errors import ConfigError
 from audiovae.evaluation.caching import build_run_cache
 from audiovae.evaluation.calibration import MeasuredLag, measure_vocoder_lag
 from audiovae.evaluation.engine import Alignment, Segmenting
-from audiovae.evaluation.module import EvalModule
+from audiovae.evaluation.evaluator import FileEvaluator
 from audiovae.evaluation.outputs import RunInfo, write_setting_outputs
+from audiovae.evaluation.runner import FilesRun, check_trainer, run_files, seed_everything
 from audiovae.evaluation.selection import check_selection
 from audiovae.evaluation.settings import EVAL_IGNORE, Setting, plan_settings
 from audiovae.evaluation.store import ResultStore, resume_note, still_valid
@@ -70,9 +68,6 @@ def segmenting_for(cfg: DictConfig, downsampling: int) -> Segmenting:
     return Segmenting(segment, overlap, cfg.data.chunking, eval_batch_size(cfg), hop, cfg.data.pad)
 
 
-OWNED = dict(logger=False, use_distributed_sampler=False, enable_checkpointing=False, enable_model_summary=False,
-             inference_mode=True, enable_progress_bar=False)  # Trainer arguments evaluation sets itself (EvalModule
-# shows progress per file, with an ETA)
 GPU_BATCH = 8  # data.batch_size: null on a GPU
 
 
@@ -125,21 +120,13 @@ def min_samples(metrics: dict) -> int:
     return max([1, *(m.min_samples for m in metrics.values())])
 
 
-def run_test(cfg: DictConfig, setup: EvalSetup, module: EvalModule, todo: list[int]) -> tuple[pl.Trainer, float]:
-    """Trainer.test of `module` over the files at positions `todo`; returns the trainer and the wall seconds."""
+def run_test(cfg: DictConfig, setup: EvalSetup, evaluator: FileEvaluator, todo: list[int]) -> FilesRun:
+    """`evaluator` over the files at positions `todo` (`audiovae.evaluation.runner`)."""
     max_samples = None if cfg.data.chunking else setup.segmenting.segment
-    frontend = setup.pipeline.frontend
-    dataset = EvalDataset(setup.paths, setup.keys, todo, frontend, max_samples, cfg.data.silence_threshold_db,
-                          setup.stems, min_samples=min_samples(setup.metrics), channels=cfg.data.channels,
-                          resampler=cfg.data.resampler)
-    trainer = pl.Trainer(**trainer_args(cfg.trainer, OWNED), **OWNED)
-    start = time.perf_counter()
-    if todo:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", ".*does not have many workers.*")
-            trainer.test(module, datamodule=EvalDataModule(dataset, setup.segmenting.batch_segments, cfg.data.num_workers),
-                         verbose=False)
-    return trainer, time.perf_counter() - start
+    dataset = EvalDataset(setup.paths, setup.keys, todo, setup.pipeline.frontend, max_samples,
+                          cfg.data.silence_threshold_db, setup.stems, min_samples=min_samples(setup.metrics),
+                          channels=cfg.data.channels, resampler=cfg.data.resampler)
+    return run_files(cfg.trainer, evaluator, dataset, setup.segmenting.batch_segments, cfg.data.num_workers)
 
 
 def alignment_for(cfg: DictConfig, setup: EvalSetup) -> tuple[Alignment, Optional[MeasuredLag]]:
@@ -170,31 +157,31 @@ def evaluate_settings(cfg: DictConfig, setup: EvalSetup, settings: Sequence[Sett
     alignment, measured = alignment_for(cfg, setup)
     cache = build_run_cache(cfg, setup.pipeline, metric_settings(cfg), fingerprints, setup.segmenting.segment,
                             setup.segmenting.overlap, (alignment.max_lag, alignment.shift))
-    module = EvalModule(setup.pipeline, setup.metrics, setup.segmenting,
+    evaluator = FileEvaluator(setup.pipeline, setup.metrics, setup.segmenting,
                         {s.name: build_enhancer(s.config.enhancement) for s in settings},
                         {s.name: s.out_dir for s in settings}, cfg.outputs.save_audio, cfg.outputs.save_plots,
                         cfg.outputs.max_plots, cfg.seed, done={name: set(d) for name, d in done.items()},
                         fingerprints=fingerprints, cutoff_hz=cfg.metrics.hf_cutoff_hz,
                         alignment=alignment, embedder=setup.embedder, cache=cache)
-    trainer, wall = run_test(cfg, setup, module, todo)
-    if not trainer.is_global_zero:
+    run = run_test(cfg, setup, evaluator, todo)
+    if not run.is_global_zero:
         return None, None
-    info = RunInfo(str(trainer.strategy.root_device), trainer.world_size, wall, align_samples=alignment.shift,
+    info = RunInfo(run.device, run.world_size, run.wall_s, align_samples=alignment.shift,
                    measured_lag=asdict(measured) if measured else None)
     order = {key: i for i, key in enumerate(setup.keys)}
     out = {}
     for s in settings:
-        new = module.results.get(s.name, [])
+        new = evaluator.results.get(s.name, [])
         out[s.name] = (sorted([*done[s.name].values(), *new], key=lambda r: order[r.file]), new)
     return out, info
 
 
 def run_evaluation(cfg: DictConfig) -> EvalOutcome:
-    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    seed_everything(cfg.seed, cfg.trainer)
     torch.use_deterministic_algorithms(True, warn_only=True)
     check_metric_names(cfg.metrics.names)
     check_logger(cfg.logger)
-    trainer_args(cfg.trainer, OWNED)
+    check_trainer(cfg.trainer)
     if cfg.sweep:
         check_selection(cfg.select, cfg.metrics.names)
     hash_ = run_hash(cfg, EVAL_IGNORE)

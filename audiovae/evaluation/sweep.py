@@ -13,7 +13,6 @@ from audiovae.evaluation.settings import Setting, sweep_group
 from audiovae.metrics.registry import file_metric_names
 from audiovae.reporting.format import ComparisonLine, comparison_rows, comparison_table, delta_unit, metric_label
 from audiovae.reporting.html import figure_html, link, relative_path, table_html, write_page
-from audiovae.reporting.plots import metric_panels, save_figure
 from audiovae.reporting.records import write_csv
 from audiovae.reporting.tracking import wandb_run
 
@@ -83,6 +82,8 @@ def write_html(path: Path, settings: Sequence[Setting], summaries: dict[str, dic
 
 def plot_sweep(path: Path, rows: list[dict], metrics: Sequence[str], keys: Sequence[str]) -> Path:
     """Each metric's Δ (enhanced vs base) against the swept value (or the setting, for several keys), with CIs."""
+    from audiovae.reporting.plots import metric_panels, save_figure  # matplotlib: only when a sweep plots
+
     single = len(keys) == 1 and all(isinstance(r[keys[0]], (int, float)) for r in rows)
     x = [float(r[keys[0]]) for r in rows] if single else list(range(len(rows)))
     fig, panels = metric_panels(metrics)

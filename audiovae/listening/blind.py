@@ -17,10 +17,9 @@ from typing import Sequence
 
 from audiovae.data.files import output_stem
 from audiovae.reporting.html import player_html, write_page
-from audiovae.reporting.plots import WAVE_NAMES
 from audiovae.reporting.report_html import LISTENING_PAGES
 from audiovae.errors import ListeningError
-from audiovae.reporting.records import OK, FileResult, read_results
+from audiovae.reporting.records import OK, WAVE_NAMES, FileResult, read_results
 
 MODES = {"mushra": ("reference", "vocoder", "base", "enhanced"), "ab": ("base", "enhanced")}
 KEY_FORMAT = "audiovae-listening-key"

@@ -1,9 +1,8 @@
-"""Bookkeeping shared by every reconstruction metric: per-item values, NaN exclusion, DDP-safe sums."""
+"""What every reconstruction metric is: its direction, domain and unit, per-item values and NaN exclusion."""
 from typing import Any, ClassVar, Optional
 
 import torch
 from torch import Tensor
-from torchmetrics import Metric
 
 from audiovae.errors import ConfigError
 from audiovae.metrics.functional.items import Accumulator, per_item, whole
@@ -20,24 +19,23 @@ def check_rate(name: str, sample_rate: int, defined_at: int) -> None:
                           f"{sample_rate} Hz")
 
 
-class PerItemMetric(Metric):
+class PerItemMetric:
     """Mean over items of a per-item functional; NaN items are excluded and counted.
 
     Subclasses set `name` and the class attributes below and implement `accumulator()`: the statistics of one
     item, fed in consecutive chunks (how evaluation follows a long file) or whole (`per_item`, `update`).
-    States are named after the metric (`<name>_sum`, …) so that no two metrics in a MetricCollection look alike.
-    `values()` holds every item's value (NaN included) in update order.
+    `update`/`compute`/`values()` keep this process's items (NaN included, in update order); training sums them
+    across DDP ranks through `audiovae.metrics.synced` (torchmetrics), which evaluation does not import.
     """
 
-    full_state_update: ClassVar[bool] = False
-    is_differentiable: ClassVar[bool] = True
     direction: ClassVar[str]                  # HIGHER, LOWER or TARGET
     target: ClassVar[Optional[float]] = None  # TARGET: the ideal value (hf_retention: 100 %)
-    higher_is_better: ClassVar[Optional[bool]]  # torchmetrics' flag, derived: None for a target metric
+    higher_is_better: ClassVar[Optional[bool]]  # derived from `direction`: None for a target metric
     domain: ClassVar[str] = WAVEFORM          # what update() receives: waveforms [B, T] or log-mels [B, 1, T, F]
     delta_kind: ClassVar[str] = ABSOLUTE      # how Δ (enhanced − base) is reported: absolute or percent change
     unit: ClassVar[str] = ""
     nan_reason: ClassVar[str] = ""            # the one case in which an item's value is undefined
+    is_differentiable: ClassVar[bool] = True  # per_item passes gradients (training losses may use it)
     name: str
     high_band: ClassVar[bool] = False  # measures only the band above `cutoff_hz` (undefined for inputs without one)
 
@@ -51,14 +49,9 @@ class PerItemMetric(Metric):
         if "direction" in cls.__dict__:
             cls.higher_is_better = {HIGHER: True, LOWER: False}.get(cls.direction)
 
-    def __init__(self, name: Optional[str] = None, **kwargs: Any):
-        super().__init__(**kwargs)
+    def __init__(self, name: Optional[str] = None):
         self.name = name or self.name
-        self._state = {k: f"{self.name}_{k}" for k in ("sum", "count", "excluded", "values")}
-        self.add_state(self._state["sum"], torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
-        self.add_state(self._state["count"], torch.tensor(0), dist_reduce_fx="sum")
-        self.add_state(self._state["excluded"], torch.tensor(0), dist_reduce_fx="sum")
-        self.add_state(self._state["values"], [], dist_reduce_fx="cat")
+        self.reset()
 
     def accumulator(self) -> Accumulator:  # pragma: no cover
         raise NotImplementedError
@@ -67,27 +60,27 @@ class PerItemMetric(Metric):
         """`[B]` values of a padded batch, each item at its own length (`lengths` in samples, or frames for MEL)."""
         return per_item(whole(self.accumulator), preds, target, lengths, time_dim=-2 if self.domain == MEL else -1)
 
+    def reset(self) -> None:
+        self._values: list[Tensor] = []
+
     def update(self, preds: Tensor, target: Tensor, lengths: Optional[Tensor] = None) -> None:
-        values = self.per_item(preds, target, lengths).detach().double()
-        valid = ~torch.isnan(values)
-        setattr(self, self._state["sum"], getattr(self, self._state["sum"]) + values[valid].sum())
-        setattr(self, self._state["count"], getattr(self, self._state["count"]) + valid.sum())
-        setattr(self, self._state["excluded"], getattr(self, self._state["excluded"]) + (~valid).sum())
-        getattr(self, self._state["values"]).append(values)
+        self._values.append(self.per_item(preds, target, lengths).detach().double().cpu())
 
     def compute(self) -> Tensor:
-        count = getattr(self, self._state["count"])
-        total = getattr(self, self._state["sum"])
-        return total / count if count > 0 else torch.tensor(float("nan"), dtype=torch.float64)
+        """The mean over the items that are not NaN (float64); NaN when there are none."""
+        return nan_excluded_mean(self.values())
 
     @property
     def excluded(self) -> int:
         """How many items were NaN (undefined) and left out of the mean."""
-        return int(getattr(self, self._state["excluded"]))
+        return int(torch.isnan(self.values()).sum())
 
     def values(self) -> Tensor:
         """Every item's value seen so far, `[N]`, NaN where undefined."""
-        vals = getattr(self, self._state["values"])
-        if isinstance(vals, Tensor):
-            return vals
-        return torch.cat(vals) if vals else torch.zeros(0, dtype=torch.float64)
+        return torch.cat(self._values) if self._values else torch.zeros(0, dtype=torch.float64)
+
+
+def nan_excluded_mean(values: Tensor) -> Tensor:
+    """Σ v / n over the n values that are not NaN, in float64; NaN when n = 0."""
+    valid = values[~torch.isnan(values)].double()
+    return valid.sum() / valid.numel() if valid.numel() else torch.tensor(float("nan"), dtype=torch.float64)

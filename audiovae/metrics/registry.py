@@ -9,8 +9,6 @@ domain) are read from the class, so nothing is built to read them (audiocraft's 
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
-from torchmetrics import MetricCollection
-
 from audiovae.errors import ConfigError
 from audiovae.metrics.audioldm_eval import LSDAudioLDMEval, PSNRAudioLDMEval, SSIMAudioLDMEval
 from audiovae.metrics.base import PerItemMetric
@@ -83,12 +81,6 @@ def build_metric(name: str, sample_rate: int, hf_cutoff_hz: Optional[float] = No
                     audioldm_eval_offset=audioldm_eval_offset)
     spec = _spec(name)
     return spec.cls(**{arg: settings[key] for arg, key in spec.from_settings.items()}, **spec.fixed)
-
-
-def build_metric_collection(names: Sequence[str], domain: str, prefix: str = "", **kwargs) -> MetricCollection:
-    """The configured metrics of one `domain` ("waveform" or "mel") as a collection, keys `<prefix><name>`."""
-    metrics = [build_metric(n, **kwargs) for n in names if metric_info(n).domain == domain]
-    return MetricCollection({m.name: m for m in metrics}, prefix=prefix, compute_groups=False)
 
 
 def metric_info(name: str) -> type[PerItemMetric]:

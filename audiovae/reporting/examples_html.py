@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from audiovae.reporting.html import figure_html, player_html, write_page
-from audiovae.reporting.plots import WAVE_NAMES
+from audiovae.reporting.records import WAVE_NAMES
 
 EXAMPLE = re.compile(r"step(\d+)_(\d+)\.png")
 

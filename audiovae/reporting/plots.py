@@ -16,7 +16,6 @@ from audiovae.metrics.functional.mel_domain import band_energies, retention_db  
 from audiovae.reporting.format import metric_label  # noqa: E402
 
 MEL_NAMES = ("reference", "base", "enhanced")
-WAVE_NAMES = ("reference", "vocoder", "base", "enhanced")  # the audio each file writes
 
 
 @dataclass

@@ -23,6 +23,8 @@ from audiovae.metrics.base import ABSOLUTE, WAVEFORM
 from audiovae.metrics.registry import metric_info
 from audiovae.metrics.scoring import scoring
 
+WAVE_NAMES = ("reference", "vocoder", "base", "enhanced")  # the audio each file writes: audio/<stem>.<name>.wav
+
 VARIANTS = ("vocoder", "base", "enhanced")
 FROM_TARGET = "_from_target"  # suffix of a target metric's distance columns (dB from the target)
 OK, ERROR = "ok", "error"

@@ -11,7 +11,8 @@ import torch
 from audiovae.metrics.functional.frames import hf_cutoff
 from audiovae.pipeline import PipelineOutputs
 from audiovae.reporting.examples_html import write_examples_page
-from audiovae.reporting.plots import WAVE_NAMES, FilePlot, plot_file
+from audiovae.reporting.plots import FilePlot, plot_file
+from audiovae.reporting.records import WAVE_NAMES
 
 
 @dataclass

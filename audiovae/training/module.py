@@ -10,7 +10,8 @@ from torch import nn
 from audiovae.audio.frontend import MelFrontEnd
 from audiovae.errors import ConfigError, NonFiniteLossError
 from audiovae.metrics.base import MEL
-from audiovae.metrics.registry import METRIC_NAMES, build_metric_collection
+from audiovae.metrics.registry import METRIC_NAMES
+from audiovae.metrics.synced import build_metric_collection
 from audiovae.metrics.scoring import scoring
 from audiovae.reporting.records import FROM_TARGET
 from audiovae.models.enhanced_vae import EnhancedVAE

@@ -16,10 +16,10 @@ whole signals of one file at 16 kHz, estimate y against reference x, in float32 
   padding (librosa ≥ 0.10's default); LSD = mean_t sqrt(mean_f (log10(S_x² / (S_y + ε)² + ε))²), ε = 1e-12
   (log10 of power: Bels, one tenth of a dB-scale LSD).
 """
-import librosa
+import functools
+
 import numpy as np
 import torch
-from scipy.ndimage import uniform_filter
 from torch import Tensor
 
 SAMPLE_RATE = 16000
@@ -28,8 +28,13 @@ LSD_N_FFT, LSD_HOP, LSD_EPS = int(2048 / (44100 / SAMPLE_RATE)), 160, 1e-12
 OFFSET = 160 * 7  # upstream's time offset of the estimate in `calculate_lsd`
 SSIM_WIN, K1, K2 = 7, 0.01, 0.03
 
-_MEL_BASIS = torch.from_numpy(librosa.filters.mel(sr=SAMPLE_RATE, n_fft=MEL_N_FFT, n_mels=N_MELS, fmin=FMIN,
-                                                  fmax=FMAX)).float()
+
+@functools.cache
+def _mel_basis() -> Tensor:
+    import librosa  # here, not at import: librosa (numba, scipy) costs ~0.3 s of every evaluation's start
+
+    return torch.from_numpy(librosa.filters.mel(sr=SAMPLE_RATE, n_fft=MEL_N_FFT, n_mels=N_MELS, fmin=FMIN,
+                                                fmax=FMAX)).float()
 
 
 def _windowed_fourier_basis(n_fft: int) -> Tensor:
@@ -51,7 +56,7 @@ def eval_mel(audio: Tensor) -> np.ndarray:
     out = torch.nn.functional.conv1d(padded, _BASIS, stride=MEL_HOP)[0]
     half = MEL_N_FFT // 2 + 1
     spec = torch.sqrt(out[:half] ** 2 + out[half:] ** 2)
-    mel = torch.log10(torch.clamp(_MEL_BASIS @ spec, min=CLAMP))
+    mel = torch.log10(torch.clamp(_mel_basis() @ spec, min=CLAMP))
     return torch.clip((mel * 20 - 20 + 100) / 100, 0.0, 1.0).numpy()
 
 
@@ -75,6 +80,8 @@ def ssim(y: Tensor, x: Tensor) -> float:
         return float("nan")
     data_range = max(my.max(), mx.max()) - min(my.min(), mx.min())
     n = SSIM_WIN ** 2
+    from scipy.ndimage import uniform_filter
+
     mean = lambda a: uniform_filter(a, size=SSIM_WIN)  # noqa: E731  (float32 in, float32 out, as skimage)
     uy, ux = mean(my), mean(mx)
     cov_norm = n / (n - 1)
