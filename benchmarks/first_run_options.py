@@ -1,5 +1,6 @@
 """What makes a first (cold-cache) evaluation faster, measured against eager float32 on the same inputs with the
-outputs compared: channels-last VAE, torch.compile (inductor) of the decoder and the vocoder, bf16 autocast of
+outputs compared: channels-last VAE, torch.compile (inductor) and TorchScript (trace, freeze,
+optimize_for_inference) of the decoder and the vocoder, bf16 autocast of
 the vocoder (`model.vocoder_precision: bf16`) and of the VAE (`model.vae_precision: bf16`), and the three vocoder
 passes as one batched call. An option may
 be a default only where it is faster and equal within 1e-5 (relative L2 of the waveform).
@@ -19,6 +20,40 @@ from audiovae.models.factory import build_enhanced_vae, build_frontend
 
 def relative_l2(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a.double() - b.double()).norm() / b.double().norm())
+
+
+class _Decode(torch.nn.Module):
+    """`EnhancedVAE.decode(latent, enhanced=False)` as a traceable module."""
+
+    def __init__(self, vae, scaling_factor: float):
+        super().__init__()
+        self.vae, self.scaling_factor = vae, scaling_factor
+
+    def forward(self, latent):
+        return self.vae.decode(latent / self.scaling_factor).sample
+
+
+def torchscript_row(model, mel, latent, n, reference, timed) -> dict:
+    """TorchScript (deprecated since torch 2.10, but CPU inference still uses it): trace, freeze and
+    `optimize_for_inference` (oneDNN weight prepacking, conv fusions) of the vocoder and of the decoder."""
+    import time
+    import warnings
+
+    out = {}
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        stages = (("vocoder", model.vocoder, mel.squeeze(1)), ("decode", _Decode(model.vae, model.scaling_factor), latent))
+        for stage, module, example in stages:
+            start = time.perf_counter()
+            scripted = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(module.eval(), (example,),
+                                                                                         check_trace=False)))
+            scripted(example)
+            out[f"{stage}_first_call_s_incl_trace"] = time.perf_counter() - start
+            out[f"{stage}_s"] = timed(lambda: scripted(example))
+            result = scripted(example)
+            out[f"{stage}_rel_l2"] = relative_l2(result[..., :n] if stage == "vocoder" else result,
+                                                 reference[stage][..., :n] if stage == "vocoder" else reference[stage])
+    return out
 
 
 def main() -> None:
@@ -82,6 +117,8 @@ def main() -> None:
             three = torch.cat([mel, base_mel, base_mel])
             rows["batched_vocoder_3"] = {"vocoder_s_per_pass": timed(lambda: model.vocode(three, n)) / 3,
                                          "rel_l2": relative_l2(model.vocode(three, n)[:1], reference["vocoder"])}
+
+        rows["torchscript"] = torchscript_row(model, mel, latent, n, reference, timed)
 
         if not args.skip_compile:
             compiled = copy.deepcopy(model)

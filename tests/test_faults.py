@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import soundfile as sf
 
 from audiovae import cli
@@ -170,6 +171,14 @@ def test_bad_values_and_paths_are_one_line_exit_2_before_any_file(args, message,
     assert cli.main("eval", [*EVAL, f"data.dir={folder}", *out, *args]) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA GPU is visible here")
+def test_a_gpu_asked_for_where_there_is_none_is_one_line_before_anything_is_written(folder, tmp_path, capsys):
+    assert cli.main("eval", [*EVAL, f"data.dir={folder}", f"out_dir={tmp_path / 'o'}", "trainer.accelerator=gpu"]) == 2
+    err = capsys.readouterr().err
+    assert "config key 'trainer.accelerator': 'gpu', but no CUDA GPU is visible" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "o").exists()
 
 
 def test_an_out_dir_where_a_file_stands_is_refused(folder, tmp_path, capsys):
