@@ -98,8 +98,10 @@ def plot_file(path: Path, plot: FilePlot, title: str) -> Path:
     panels += [(1, 0, "|base − reference| (dB)", errors["base"], "viridis", 0, top),
                (1, 1, "|enhanced − reference| (dB)", errors["enhanced"], "viridis", 0, top),
                (1, 2, "enhanced error − base error (dB)", change, "RdBu_r", -spread, spread)]
+    first = None  # one time axis: panels narrowed by a colour bar keep their neighbours' ticks
     for row, col, name, image, cmap, vmin, vmax in panels:
-        ax = fig.add_subplot(grid[row, col])
+        ax = fig.add_subplot(grid[row, col], sharex=first)
+        first = first or ax
         shown = ax.imshow(image.T, origin="lower", aspect="auto", cmap=cmap, vmin=vmin, vmax=vmax, extent=extent)
         ax.set(title=name, xlabel="s")
         _hz_axis(ax, plot.hz, plot.cutoff_hz)
