@@ -19,7 +19,23 @@ def check_rate(name: str, sample_rate: int, defined_at: int) -> None:
                           f"{sample_rate} Hz")
 
 
-class PerItemMetric:
+class ItemValues:
+    """The mean over per-item values and how many were left out, from `values()` (NaN: undefined)."""
+
+    def values(self) -> Tensor:  # pragma: no cover
+        raise NotImplementedError
+
+    def compute(self) -> Tensor:
+        """The mean over the items that are not NaN (float64); NaN when there are none."""
+        return nan_excluded_mean(self.values())
+
+    @property
+    def excluded(self) -> int:
+        """How many items were NaN (undefined) and left out of the mean."""
+        return int(torch.isnan(self.values()).sum())
+
+
+class PerItemMetric(ItemValues):
     """Mean over items of a per-item functional; NaN items are excluded and counted.
 
     Subclasses set `name` and the class attributes below and implement `accumulator()`: the statistics of one
@@ -66,18 +82,14 @@ class PerItemMetric:
     def update(self, preds: Tensor, target: Tensor, lengths: Optional[Tensor] = None) -> None:
         self._values.append(self.per_item(preds, target, lengths).detach().double().cpu())
 
-    def compute(self) -> Tensor:
-        """The mean over the items that are not NaN (float64); NaN when there are none."""
-        return nan_excluded_mean(self.values())
-
-    @property
-    def excluded(self) -> int:
-        """How many items were NaN (undefined) and left out of the mean."""
-        return int(torch.isnan(self.values()).sum())
-
     def values(self) -> Tensor:
         """Every item's value seen so far, `[N]`, NaN where undefined."""
-        return torch.cat(self._values) if self._values else torch.zeros(0, dtype=torch.float64)
+        return concat_values(self._values)
+
+
+def concat_values(parts: list[Tensor]) -> Tensor:
+    """Per-item value batches as one float64 `[N]` tensor (empty without any)."""
+    return torch.cat(parts) if parts else torch.zeros(0, dtype=torch.float64)
 
 
 def nan_excluded_mean(values: Tensor) -> Tensor:

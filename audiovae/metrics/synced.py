@@ -2,17 +2,16 @@
 state. Evaluation does not need this (each file's values are gathered as rows), so it never imports torchmetrics."""
 from typing import Optional, Sequence
 
-import torch
 from torch import Tensor
 from torchmetrics import Metric, MetricCollection
 
-from audiovae.metrics.base import PerItemMetric, nan_excluded_mean
+from audiovae.metrics.base import ItemValues, PerItemMetric, concat_values
 from audiovae.metrics.registry import build_metric, metric_info
 
 
-class SyncedMetric(Metric):
-    """`metric`'s per-item values as a torchmetrics state gathered across ranks (`dist_reduce_fx="cat"`); the
-    mean over the valid ones is `nan_excluded_mean`, as for the metric itself. The state is named after the
+class SyncedMetric(ItemValues, Metric):
+    """`metric`'s per-item values as a torchmetrics state gathered across ranks (`dist_reduce_fx="cat"`); its
+    mean and excluded count are the metric's own (`ItemValues`). The state is named after the
     metric (`<name>_values`) so that no two metrics in a MetricCollection look alike."""
 
     full_state_update = False
@@ -33,19 +32,10 @@ class SyncedMetric(Metric):
     def update(self, preds: Tensor, target: Tensor, lengths: Optional[Tensor] = None) -> None:
         getattr(self, self._state).append(self.metric.per_item(preds, target, lengths).detach().double())
 
-    def compute(self) -> Tensor:
-        return nan_excluded_mean(self.values())
-
-    @property
-    def excluded(self) -> int:
-        return int(torch.isnan(self.values()).sum())
-
     def values(self) -> Tensor:
         """Every item's value (all ranks' after a synchronised compute), `[N]`, NaN where undefined."""
         vals = getattr(self, self._state)
-        if isinstance(vals, Tensor):
-            return vals
-        return torch.cat(vals) if vals else torch.zeros(0, dtype=torch.float64)
+        return vals if isinstance(vals, Tensor) else concat_values(vals)
 
 
 def build_metric_collection(names: Sequence[str], domain: str, prefix: str = "", **kwargs) -> MetricCollection:
