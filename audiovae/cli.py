@@ -78,6 +78,9 @@ def main(job: str, argv: Sequence[str]) -> int:
     args = parser.parse_args(argv)
     try:
         from audiovae.config.ranges import check_ranges
+        from audiovae.home import check_home
+
+        check_home()
 
         resolve_enhancement = import_job("audiovae.enhancers.registry", "resolve_enhancement")  # imports torch
 

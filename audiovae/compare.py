@@ -27,6 +27,7 @@ from audiovae.reporting.compare_html import write_compare_html
 from audiovae.reporting.format import ComparisonLine, comparison_rows, comparison_table
 from audiovae.reporting.plots import paired_plot
 from audiovae.reporting.records import OK, FileResult, read_results, write_csv
+from audiovae.written import claim_outputs
 
 MUST_MATCH = ("model", "frontend")  # sections that make two runs' numbers comparable
 METRIC_DEFINITION = ("hf_cutoff_hz", "lsd_n_fft", "lsd_hop", "spectrum_n_fft", "spectrum_hop",
@@ -193,13 +194,17 @@ def log_to_wandb(table: list[dict], out: Path, runs: list[Run], logger) -> None:
                  "compare/plot": wandb.Image(str(out / "compare.png"))})
 
 
+COMPARE_OUTPUTS = ("compare.csv", "compare_files.csv", "compare.png", "compare.md", "compare.html")
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="audiovae-compare", description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", help="evaluation output folders, the first is the reference; and "
                         "logger.<key>=<value> words for --wandb (logger.project=x, logger.mode=online, ...)")
     parser.add_argument("--variant", default="enhanced", choices=["enhanced", "base", "vocoder"])
     parser.add_argument("--out", type=Path, help="default: outputs/compare/<timestamp>")
-    parser.add_argument("--force", action="store_true", help="compare runs whose model or front end differ")
+    parser.add_argument("--force", action="store_true", help="compare runs whose model or front end differ, and "
+                        "overwrite files in --out that audiovae did not write")
     parser.add_argument("--bootstrap", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--tie-tolerance", type=float, default=1e-6,
@@ -228,14 +233,14 @@ def main(argv: list[str]) -> int:
         notes = check_comparable(runs, args.force)
         if not common_files(runs):
             raise CompareError("the runs have no successfully evaluated file in common: nothing to compare")
+        out = args.out or Path("outputs/compare") / time.strftime("%Y%m%d-%H%M%S")
+        claim_outputs(out, COMPARE_OUTPUTS, args.force)
     except AudiovaeError as err:
         print(f"error: {err}", file=sys.stderr)
         return err.exit_code
     table, per_file = compare_runs(runs, args.variant, args.bootstrap, args.seed, args.tie_tolerance, args.p_adjust)
     common = set(common_files(runs))
     unaligned = {r.name: len(set(r.results) - common) for r in runs}
-    out = args.out or Path("outputs/compare") / time.strftime("%Y%m%d-%H%M%S")
-    out.mkdir(parents=True, exist_ok=True)
     write_csv(out / "compare.csv", table)
     write_csv(out / "compare_files.csv", per_file)
     plot(out / "compare.png", per_file, runs)

@@ -8,6 +8,7 @@ that one class to one line on stderr and its status. Library callers may still c
 >>> NonFiniteLossError("loss is nan at step 3").exit_code
 3
 """
+import os
 
 
 class AudiovaeError(Exception):
@@ -29,7 +30,8 @@ class AudioError(AudiovaeError, ValueError):
 
     def __init__(self, path, reason: str):
         self.path, self.reason = str(path), reason
-        super().__init__(f"{path}: {reason}")
+        shown = os.fsencode(self.path).decode("utf-8", "backslashreplace")  # any name prints (data.files.display_name)
+        super().__init__(f"{shown}: {reason}")
 
 
 class ModelUnavailableError(AudiovaeError, RuntimeError):

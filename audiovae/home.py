@@ -11,3 +11,13 @@ def audiovae_home() -> Path:
 def use_home_for_matplotlib() -> None:
     """matplotlib's cache under `$AUDIOVAE_HOME/matplotlib` unless MPLCONFIGDIR says otherwise (call before import)."""
     os.environ.setdefault("MPLCONFIGDIR", str(audiovae_home() / "matplotlib"))
+
+
+def check_home() -> None:
+    """ConfigError (one line) when `$AUDIOVAE_HOME` (or `$AUDIOVAE_CACHE_DIR`) names something that is not a folder."""
+    from audiovae.errors import ConfigError
+
+    for variable, path in (("AUDIOVAE_HOME", audiovae_home()), ("AUDIOVAE_CACHE_DIR", os.environ.get(
+            "AUDIOVAE_CACHE_DIR"))):
+        if path and Path(path).expanduser().exists() and not Path(path).expanduser().is_dir():
+            raise ConfigError(f"${variable} '{path}' is a file, not a folder: point it at a folder (or unset it)")

@@ -96,7 +96,7 @@ TRAIN = ["model=tiny", "logger=none", "data.crop_seconds=1.0", "data.val_ratio=0
 @pytest.mark.parametrize("job, args, message", [
     ("eval", ["metrics.names=[snr,pesq]"], "config key 'metrics.names': unknown metric 'pesq'"),
     ("eval", ["model.build=bogus"], "config key 'model.build': unknown builder 'bogus'"),
-    ("eval", ["model=demo", "model.griffin_lim_iters=0"], "config key 'model.griffin_lim_iters': must be >= 1"),
+    ("eval", ["model=demo", "model.griffin_lim_iters=0"], "config key 'model.griffin_lim_iters': must be in [1, 10000]"),
     ("eval", ["sweep.enhancement.gain=[1.0,1.4]", "select.metric=lsd_hff"], "config key 'select.metric': metric 'lsd_hff'"),
     ("eval", ["sweep.enhancement.gain=[1.0,1.4]", "select.min_improvement.snrr=1"],
      "config key 'select.min_improvement.snrr'"),

@@ -3,6 +3,7 @@
 >>> to_mono(np.array([[1.0, 3.0], [2.0, 4.0]]), "mix"), to_mono(np.array([[1.0, 3.0], [2.0, 4.0]]), "first")
 (array([2., 3.]), array([1., 2.]))
 """
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import numpy as np
 import soundfile as sf
 
 from audiovae.audio.resample import sinc_resample
+from audiovae.data.files import not_regular, open_name
 from audiovae.errors import AudioError
 
 
@@ -42,13 +44,37 @@ def to_mono(frames: np.ndarray, channels: str = "mix") -> np.ndarray:
 RESAMPLERS = ("soxr_hq", "audioldm2")  # data.resampler
 
 
+def open_sound(path) -> sf.SoundFile:
+    """`path` open for reading (by its bytes, so any name works); AudioError naming the real cause otherwise: not a
+    regular file (never opened), permission denied, missing, or what libsndfile says."""
+    kind = not_regular(path)
+    if kind:
+        raise AudioError(path, f"not a regular file ({kind})")
+    try:
+        return sf.SoundFile(open_name(path))
+    except (sf.LibsndfileError, RuntimeError, OSError) as err:
+        raise AudioError(path, open_failure(path, err)) from None
+
+
+def open_failure(path, err: Exception) -> str:
+    """Why a file could not be opened, in words: libsndfile says "System error" for a file it may not read."""
+    if not os.path.lexists(path):
+        return "no such file"
+    if not os.path.exists(path):
+        return "no such file (a broken link)"
+    if not os.access(path, os.R_OK):
+        return "permission denied (the file cannot be read by this user)"
+    return f"unreadable ({err})"
+
+
 def load_audio(path, sample_rate: int, channels: str = "mix", resampler: str = "soxr_hq") -> AudioClip:
     """Load `path`, make it one channel (`to_mono`) and resample to `sample_rate`: soxr's high quality, or the
     windowed sinc AudioLDM2 uses (`audio.resample`)."""
-    try:
-        data, orig_sr = sf.read(str(path), dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, OSError) as err:
-        raise AudioError(path, f"unreadable ({err})") from None
+    with open_sound(path) as file:
+        try:
+            data, orig_sr = file.read(dtype="float32", always_2d=True), file.samplerate
+        except (sf.LibsndfileError, RuntimeError, OSError, ValueError) as err:
+            raise AudioError(path, f"decoding failed ({err})") from None
     n_channels = data.shape[1]
     mono = to_mono(data, channels)
     if mono.size and orig_sr != sample_rate:

@@ -9,11 +9,21 @@ import soxr
 import torch
 
 from audiovae.audio.frontend import normalisation_stats, normalise
-from audiovae.audio.io import check_peak, to_mono
+from audiovae.audio.io import check_peak, open_sound, to_mono
 from audiovae.audio.resample import SincResampleStream
 from audiovae.errors import AudioError
 
-BLOCK_FRAMES = 1 << 16  # frames read at a time, at the file's own rate
+BLOCK_FRAMES = 1 << 16  # samples a block holds at the model rate (and at most frames read at a time)
+
+
+def block_frames(file_rate: int, sample_rate: int) -> int:
+    """Frames read at a time: BLOCK_FRAMES, fewer when upsampling, so a block holds about BLOCK_FRAMES samples at the
+    model rate whatever rate a file declares (a 1 Hz header would make one block of 2^16 frames 10^9 samples).
+
+    >>> block_frames(16000, 16000), block_frames(48000, 16000), block_frames(1, 16000)
+    (65536, 65536, 4)
+    """
+    return max(1, min(BLOCK_FRAMES, BLOCK_FRAMES * file_rate // sample_rate))
 
 
 def mono_blocks(path, sample_rate: int, max_samples: Optional[int] = None, channels: str = "mix",
@@ -24,19 +34,16 @@ def mono_blocks(path, sample_rate: int, max_samples: Optional[int] = None, chann
     Only what actually decodes is yielded: a truncated file ends where its decoder stops, whatever its header
     claims (soundfile's `blocks()` trusts the header and repeats its last buffer past the end). A decoding error
     part-way is an AudioError naming the file and the position."""
-    try:
-        file = sf.SoundFile(str(path))
-    except (sf.LibsndfileError, RuntimeError, OSError) as err:
-        raise AudioError(path, f"unreadable ({err})") from None
-    with file:
+    with open_sound(path) as file:
         stream = None
         if file.samplerate != sample_rate:
             stream = (SincResampleStream(file.samplerate, sample_rate) if resampler == "audioldm2" else
                       soxr.ResampleStream(file.samplerate, sample_rate, 1, dtype="float32", quality="HQ"))
         left, decoded = float("inf") if max_samples is None else max_samples, 0
+        frames = block_frames(file.samplerate, sample_rate)
         while left > 0:
             try:
-                block = file.read(BLOCK_FRAMES, dtype="float32", always_2d=True)
+                block = file.read(frames, dtype="float32", always_2d=True)
             except (sf.LibsndfileError, RuntimeError, OSError, ValueError) as err:
                 raise AudioError(path, f"decoding failed after {decoded} frames ({err})") from None
             if not len(block):

@@ -1,8 +1,10 @@
-"""`python -m audiovae.cache info|clear [--dir DIR]`: what the cross-run cache holds, or empty it."""
+"""`python -m audiovae.cache info|clear [--dir DIR]`: what the cross-run cache holds, or empty it. Only the entries
+the cache wrote are removed; a folder that is not a cache is refused with one line and left as it is."""
 import argparse
 import sys
 
 from audiovae.cache.store import CacheStore
+from audiovae.errors import AudiovaeError
 
 
 def main(argv=None) -> int:
@@ -12,12 +14,18 @@ def main(argv=None) -> int:
                                                      "$AUDIOVAE_HOME/cache)")
     args = parser.parse_args(argv)
     store = CacheStore(args.dir)
-    if args.command == "info":
-        info = store.info()
-        print(f"cache: {info['dir']}\nentries: {info['entries']} files ({info['unfinished']} unfinished)\n"
-              f"size: {info['bytes'] / 1024 ** 2:.1f} MiB")
-    else:
-        print(f"removed {store.clear()} entries from {store.folder}")
+    try:
+        if args.command == "info":
+            if store.folder.exists():
+                store.check()
+            info = store.info()
+            print(f"cache: {info['dir']}\nentries: {info['entries']} files ({info['unfinished']} unfinished)\n"
+                  f"size: {info['bytes'] / 1024 ** 2:.1f} MiB")
+        else:
+            print(f"removed {store.clear()} entries from {store.folder}")
+    except AudiovaeError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return err.exit_code
     return 0
 
 

@@ -25,13 +25,29 @@ def config_groups(config_dir: Path = CONFIG_DIR) -> list[str]:
     return sorted(p.name for p in config_dir.iterdir() if p.is_dir())
 
 
+MAX_CONFIG_BYTES = 1 << 20  # a config file is text of a few KB; anything larger is not one
+
+
 def _load_yaml(path: Path) -> DictConfig:
+    """A YAML mapping from `path`; ConfigError (one line) for a missing, binary, oversized, unparsable or non-mapping
+    file. Safe loading only: YAML tags that would build Python objects are refused."""
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
+    if path.stat().st_size > MAX_CONFIG_BYTES:
+        raise ConfigError(f"cannot parse {path}: {path.stat().st_size} bytes is not a config file (at most "
+                          f"{MAX_CONFIG_BYTES} bytes)")
     try:
-        return OmegaConf.load(path)
-    except (yaml.YAMLError, OmegaConfBaseException) as err:
-        raise ConfigError(f"cannot parse {path}: {err}") from None
+        loaded = OmegaConf.load(path)
+    except UnicodeDecodeError:
+        raise ConfigError(f"cannot parse {path}: not a text file (not UTF-8)") from None
+    except (yaml.YAMLError, OmegaConfBaseException, ValueError) as err:
+        raise ConfigError(f"cannot parse {path}: {' '.join(str(err).split())}") from None
+    except OSError as err:
+        raise ConfigError(f"cannot read {path}: {err.strerror}") from None
+    if not isinstance(loaded, DictConfig):
+        raise ConfigError(f"cannot parse {path}: a config is a mapping of keys to values, this is a "
+                          f"{type(loaded).__name__}")
+    return loaded
 
 
 def _group_file(group: str, name: str, config_dir: Path) -> Path:
@@ -58,7 +74,12 @@ def _split_overrides(words: Iterable[str], groups: Sequence[str]) -> tuple[dict,
 def _apply_override(cfg: DictConfig, word: str) -> None:
     """`a.b.0.c=value`, the value parsed as YAML; list indices allowed; typed sections reject unknown keys."""
     key, value = word.split("=", 1)
-    parsed = OmegaConf.from_dotlist([f"value={value}"])["value"]
+    try:
+        parsed = OmegaConf.from_dotlist([f"value={value}"])["value"]
+    except (yaml.YAMLError, ValueError) as err:
+        reason = " ".join(str(err).splitlines()[0].split())
+        raise ConfigError(f"override '{word}': the value is not valid YAML ({reason}); quote it, e.g. "
+                          f"{key}='\"...\"'") from None
     OmegaConf.update(cfg, key, parsed, merge=True)
 
 
@@ -68,16 +89,22 @@ def _one_line(err: OmegaConfBaseException) -> str:
     return f"config key '{key}': {msg}" if key else msg
 
 
-def _load_primary(primary: str, config_dir: Path) -> DictConfig:
-    """A primary config; `extends: NAME` starts from another primary (its defaults and keys, then these)."""
+def _load_primary(primary: str, config_dir: Path, chain: tuple = ()) -> DictConfig:
+    """A primary config; `extends: NAME` starts from another primary (its defaults and keys, then these). A chain
+    that comes back to a config it passed is refused."""
     path = Path(primary)
     if path.suffix not in {".yaml", ".yml"}:
         path = config_dir / f"{primary}.yaml"
+    if path.resolve() in chain:
+        names = " -> ".join(str(p.name) for p in (*chain, path.resolve()))
+        raise ConfigError(f"config {path}: 'extends' comes back to itself ({names})")
     body = _load_yaml(path)
     parent_name = body.pop("extends", None)
     if parent_name is None:
         return body
-    parent = _load_primary(parent_name, config_dir)
+    if not isinstance(parent_name, str):
+        raise ConfigError(f"config {path}: 'extends' must name a config, got {parent_name!r}")
+    parent = _load_primary(parent_name, config_dir, (*chain, path.resolve()))
     defaults = {**(parent.pop("defaults", None) or {}), **(body.pop("defaults", None) or {})}
     merged = OmegaConf.merge(parent, body)
     merged.defaults = defaults

@@ -1,11 +1,13 @@
 """The allowed range of every numeric config key and the choices of every enumerated one, checked at start-up (one
-line, exit 2, before any file is evaluated). Keys a job does not have are skipped.
+line, exit 2, before any file is evaluated). Keys a job does not have are skipped. Every number anywhere in a config
+(enhancer settings and sweep values included) must be finite; the keys that size memory have an upper bound
+(`MEMORY_BOUNDS`, README "Bad input and faults"), so no value can make a run take unbounded memory.
 
 >>> from omegaconf import OmegaConf
 >>> check_ranges(OmegaConf.create({"data": {"batch_size": 0}}))
 Traceback (most recent call last):
 ...
-audiovae.errors.ConfigError: config key 'data.batch_size': must be >= 1, got 0
+audiovae.errors.ConfigError: config key 'data.batch_size': must be in [1, 256], got 0
 """
 import math
 
@@ -50,6 +52,24 @@ RANGES = {
     "frontend.n_mels": (1, INF, True, True), "frontend.fmin": (0, INF, True, True),
     "frontend.fmax": (0, INF, False, True), "frontend.clamp_min": (0, INF, False, True),
 }
+# upper bounds of the keys that size memory (README "Bad input and faults"): a value past them is refused
+MEMORY_BOUNDS = {
+    "data.max_seconds": 600.0,           # one segment: the VAE's activations grow with it (3600 s: 7.1 GB on the demo)
+    "data.crop_seconds": 600.0,
+    "data.batch_size": 256, "data.val_batch_size": 256, "embedding.batch_size": 256,
+    "data.num_workers": 64,
+    "metrics.max_lag_samples": 65536,    # the lag search keeps 2N+1 sums and correlates N-sample tails
+    "metrics.bootstrap_samples": 100000, "metrics.fad_bootstrap_samples": 10000,
+    "metrics.lsd_n_fft": 65536, "metrics.lsd_hop": 65536, "metrics.spectrum_n_fft": 65536,
+    "metrics.spectrum_hop": 65536, "metrics.audioldm_eval_offset": 1 << 20,
+    "frontend.sample_rate": 384000, "frontend.n_fft": 65536, "frontend.win_length": 65536,
+    "frontend.hop_length": 65536, "frontend.n_mels": 1024, "model.griffin_lim_iters": 10000,
+    "adversarial.channels": 1024, "examples.count": 1024,
+}
+for _key, _high in MEMORY_BOUNDS.items():
+    _low, _, _low_in, _ = RANGES[_key]
+    RANGES[_key] = (_low, _high, _low_in, True)
+RANGES["metrics.align_samples"] = (-65536, 65536, True, True)
 # (model.vocoder and optim.schedule are checked where they are used, also at start-up)
 CHOICES = {"metrics.p_adjust": ("holm", "bh", "none"), "logger.mode": ("offline", "online", "disabled"),
            "checkpoint.mode": ("min", "max"), "data.channels": ("mix", "first"),
@@ -68,9 +88,43 @@ def _bound(low: float, high: float, low_in: bool, high_in: bool) -> str:
     return f"must be in {'[' if low_in else '('}{low:g}, {high:g}{']' if high_in else ')'}"
 
 
+UNTYPED = ("enhancement", "sweep", "trainer")  # sections whose values are typed later: "nan" is still a string there
+
+
+def _non_finite(value, untyped: bool) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if untyped and isinstance(value, str):
+        try:
+            return not math.isfinite(float(value))
+        except ValueError:
+            return False
+    return False
+
+
+def non_finite_key(node, where: str = "") -> str:
+    """The dotted key of the first NaN or infinite number in `node` (a container), or "" (in the untyped sections,
+    strings such as "nan" or "inf", which become numbers once typed, count too).
+
+    >>> non_finite_key({"enhancement": {"gain": "nan"}, "logger": {"name": "nan"}, "seed": 0})
+    'enhancement.gain'
+    """
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for key, value in items:
+        path = f"{where}.{key}" if where else str(key)
+        if _non_finite(value, path.split(".")[0] in UNTYPED):
+            return path
+        if isinstance(value, (dict, list)) and (found := non_finite_key(value, path)):
+            return found
+    return ""
+
+
 def check_ranges(cfg: DictConfig) -> None:
-    """ConfigError naming the first key outside its range or choices (null values are left to their key's own
-    meaning)."""
+    """ConfigError naming the first key that is not finite, outside its range or not one of its choices (null
+    values are left to their key's own meaning)."""
+    bad = non_finite_key(OmegaConf.to_container(cfg, resolve=True))
+    if bad:
+        raise ConfigError(f"config key '{bad}': must be a finite number, got {OmegaConf.select(cfg, bad)}")
     for key, (low, high, low_in, high_in) in RANGES.items():
         value = OmegaConf.select(cfg, key, default=None)
         if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):

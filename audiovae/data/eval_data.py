@@ -4,10 +4,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
-import soundfile as sf
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from audiovae.audio.frontend import MelFrontEnd
+from audiovae.audio.io import open_sound
+from audiovae.data.files import file_fingerprint
 from audiovae.errors import AudioError
 from audiovae.audio.stream import PreparedAudio
 
@@ -23,6 +24,17 @@ class EvalItem:
     channels_in: int = 0
     error: str = ""
     stem: str = ""  # unique output name (data.files.output_stems)
+    fingerprint: str = ""  # its content hash when the run started ("": not checked); see `changed_since_start`
+
+
+CHANGED = ("changed while being read (its content differs from when the run started): nothing was kept for it; "
+           "evaluate it again")
+
+
+def changed_since_start(item: EvalItem) -> bool:
+    """True when the file's content is no longer what was hashed at the start of the run: its numbers may mix two
+    contents, so it becomes an error row and nothing of it is cached."""
+    return bool(item.fingerprint) and file_fingerprint(Path(item.path)) != item.fingerprint
 
 
 class EvalDataset(Dataset):
@@ -30,11 +42,13 @@ class EvalDataset(Dataset):
 
     def __init__(self, paths: Sequence[Path], keys: Sequence[str], indices: Sequence[int], frontend: MelFrontEnd,
                  max_samples: Optional[int], silence_threshold_db: float, stems: Optional[Sequence[str]] = None,
-                 min_samples: int = 1, channels: str = "mix", resampler: str = "soxr_hq"):
+                 min_samples: int = 1, channels: str = "mix", resampler: str = "soxr_hq",
+                 fingerprints: Optional[dict] = None):
         self.paths, self.keys, self.indices = list(paths), list(keys), list(indices)
         self.stems = list(stems) if stems is not None else list(keys)
         self.min_samples, self.channels, self.resampler = min_samples, channels, resampler
         self.frontend, self.max_samples, self.silence_threshold_db = frontend, max_samples, silence_threshold_db
+        self.fingerprints = dict(fingerprints or {})
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -42,15 +56,11 @@ class EvalDataset(Dataset):
     def __getitem__(self, i: int) -> EvalItem:
         index = self.indices[i]
         path, key = self.paths[index], self.keys[index]
-        item = EvalItem(index, key, str(path), stem=self.stems[index])
+        item = EvalItem(index, key, str(path), stem=self.stems[index], fingerprint=self.fingerprints.get(key, ""))
         try:
-            if not Path(path).exists():
-                raise AudioError(path, "no such file" + (" (a broken link)" if Path(path).is_symlink() else ""))
-            try:
-                info = sf.info(str(path))
-            except (sf.LibsndfileError, RuntimeError, OSError) as err:
-                raise AudioError(path, f"unreadable ({err})") from None
-            item.duration_s, item.sample_rate_in, item.channels_in = info.duration, info.samplerate, info.channels
+            with open_sound(path) as info:
+                item.duration_s = info.frames / info.samplerate if info.samplerate else float("nan")
+                item.sample_rate_in, item.channels_in = info.samplerate, info.channels
             item.audio = PreparedAudio.scan(path, self.frontend.sample_rate, self.max_samples or None,
                                             self.silence_threshold_db, self.frontend.normalize, self.min_samples,
                                             self.channels, self.resampler)

@@ -1,5 +1,9 @@
 """Find the audio files a run works on, name them, and give each a unique name for its outputs.
 
+Any name the file system holds works: names that are not UTF-8 are shown with `\\xNN` escapes (`display_name`) and
+opened by their bytes (`open_name`); output names longer than `MAX_STEM_BYTES` are shortened with a hash of the
+whole name, so that `<stem>.reference.wav` fits the 255-byte limit of file names.
+
 >>> output_stems(["a/b.wav", "a__b.wav", "same.wav", "same.flac", ".hidden.wav"])["a/b.wav"] != \
 output_stems(["a/b.wav", "a__b.wav"])["a__b.wav"]
 True
@@ -8,6 +12,8 @@ True
 """
 import fnmatch
 import hashlib
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
@@ -15,6 +21,30 @@ from typing import Optional, Sequence
 from audiovae.errors import DataError
 
 RUN_MARKERS = (".audiovae-run", "run_hash.txt")  # a folder holding one is an audiovae run folder, never an input
+MAX_STEM_BYTES = 200  # an output stem, in UTF-8 bytes: room for ".reference.wav" and a temporary suffix in 255
+KINDS = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+         (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder"))
+
+
+def display_name(name) -> str:
+    """`name` as printable text: bytes that are not UTF-8 become `\\xNN` (a name the file system holds, whatever
+    its encoding, can be printed, written to CSV and JSON)."""
+    return os.fsencode(str(name)).decode("utf-8", "backslashreplace")
+
+
+def open_name(path) -> bytes:
+    """The path as bytes, for libraries that encode a `str` path strictly (libsndfile's name of a non-UTF-8 file)."""
+    return os.fsencode(str(path))
+
+
+def not_regular(path) -> str:
+    """Why `path` (links followed) is not a regular file to read ("a FIFO", "a character device", ...), else "".
+    Checked before a file is opened: opening a FIFO blocks, a device never ends."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return ""  # missing or unreadable: reported when it is opened
+    return next((why for test, why in KINDS if test(mode)), "")
 
 
 @dataclass
@@ -39,15 +69,19 @@ def _matches(name: str, patterns: Sequence[str]) -> bool:
 
 
 def is_run_folder(folder: Path) -> bool:
-    return any((folder / marker).exists() for marker in RUN_MARKERS)
+    try:
+        return any((folder / marker).exists() for marker in RUN_MARKERS)
+    except OSError:  # an unreadable folder: listed as skipped by the walk
+        return False
 
 
 def discover_audio_files(directory: Optional[str], patterns: Sequence[str],
                          files: Optional[Sequence[str]] = None) -> Discovery:
     """The explicit `files` list if given (each once, in order; a missing one stays, to be reported as an error
     row), else every file under `directory` (recursive) whose name matches `patterns` case-insensitively, sorted by
-    path so that runs and ranks agree on the order. Broken links, files the patterns do not match and anything
-    inside an audiovae run folder are skipped and listed."""
+    path so that runs and ranks agree on the order. Broken links, files the patterns do not match, entries that are
+    not regular files (FIFOs, devices, sockets: never opened), unreadable folders and anything inside an audiovae
+    run folder are skipped and listed."""
     if files:
         seen, paths, skipped = set(), [], []
         for f in files:
@@ -65,22 +99,34 @@ def discover_audio_files(directory: Optional[str], patterns: Sequence[str],
         raise DataError(f"data.dir '{directory}' is not a folder")
     if is_run_folder(root):
         raise DataError(f"data.dir '{directory}' is an audiovae run folder (its outputs are not inputs)")
-    paths, skipped, run_folders = [], [], []
-    for p in sorted(root.rglob("*")):
-        relative = p.relative_to(root).as_posix()
-        if any(p.is_relative_to(run) for run in run_folders):
-            continue
-        if p.is_dir():
-            if is_run_folder(p):
-                run_folders.append(p)
-                skipped.append((relative + "/", "an audiovae run folder"))
-            continue
-        if p.is_symlink() and not p.exists():
-            skipped.append((relative, "broken link"))
-        elif _matches(p.name, patterns):
-            paths.append(p)
-        else:
-            skipped.append((relative, "not matched by data.patterns"))
+    paths, skipped = [], []
+
+    def unreadable(err: OSError) -> None:
+        skipped.append((display_name(Path(err.filename).relative_to(root).as_posix()) + "/",
+                        f"unreadable folder ({err.strerror})"))
+
+    visited = set()  # real paths of the folders walked: a link back up is not followed twice
+    for folder, dirs, names in os.walk(root, onerror=unreadable, followlinks=True):
+        here = Path(folder)
+        visited.add(os.path.realpath(here))
+        for d in sorted(dirs):
+            if is_run_folder(here / d):
+                skipped.append((display_name((here / d).relative_to(root).as_posix()) + "/", "an audiovae run folder"))
+        dirs[:] = sorted(d for d in dirs if not is_run_folder(here / d)
+                         and os.path.realpath(here / d) not in visited)
+        for name in names:
+            p = here / name
+            relative = display_name(p.relative_to(root).as_posix())
+            if p.is_symlink() and not p.exists():
+                skipped.append((relative, "broken link"))
+            elif not _matches(display_name(name), patterns):
+                skipped.append((relative, "not matched by data.patterns"))
+            elif not_regular(p):
+                skipped.append((relative, f"not a regular file ({not_regular(p)})"))
+            else:
+                paths.append(p)
+    paths.sort()
+    skipped.sort()
     if not paths:
         raise DataError(f"no files matching {list(patterns)} under data.dir '{directory}'"
                         + (f" ({len(skipped)} other entries skipped)" if skipped else ""))
@@ -97,16 +143,29 @@ def file_key(path: Path, root: Optional[str]) -> str:
     """A stable name for outputs: the path relative to data.dir (or as given), '/' kept."""
     if root:
         try:
-            return Path(path).resolve().relative_to(Path(root).expanduser().resolve()).as_posix()
+            return display_name(Path(path).resolve().relative_to(Path(root).expanduser().resolve()).as_posix())
         except ValueError:
             pass
-    return Path(path).as_posix()
+    return display_name(Path(path).as_posix())
 
 
 def output_stem(key: str) -> str:
-    """A flat file name for a file key, extension kept: 'a/b/c.wav' -> 'a__b__c.wav', '.x.wav' -> '_.x.wav'."""
+    """A flat file name for a file key, extension kept: 'a/b/c.wav' -> 'a__b__c.wav', '.x.wav' -> '_.x.wav'; past
+    MAX_STEM_BYTES, its start cut at a character boundary and `-<8 hex of sha1(key)>` added before the extension.
+
+    >>> len(output_stem("d/" + "é" * 300 + ".wav").encode()) <= MAX_STEM_BYTES
+    True
+    """
     stem = key.replace("/", "__")
-    return "_" + stem if stem.startswith(".") else stem
+    stem = "_" + stem if stem.startswith(".") else stem
+    if len(stem.encode()) <= MAX_STEM_BYTES:
+        return stem
+    base, dot, extension = stem.rpartition(".")
+    extension = "." + extension if dot and len(extension.encode()) <= 16 else ""
+    base = stem[: len(stem) - len(extension)] if extension else stem
+    tag = "-" + hashlib.sha1(key.encode(errors="backslashreplace")).hexdigest()[:8]
+    room = MAX_STEM_BYTES - len(tag.encode()) - len(extension.encode())
+    return base.encode()[:room].decode(errors="ignore") + tag + extension
 
 
 def output_stems(keys: Sequence[str]) -> dict[str, str]:
@@ -121,8 +180,11 @@ def output_stems(keys: Sequence[str]) -> dict[str, str]:
 
 
 def file_fingerprint(path: Path) -> str:
-    """sha256 of the file's bytes (first 16 hex digits); "" when it cannot be read."""
+    """sha256 of the file's bytes (first 16 hex digits); "" when it cannot be read or is not a regular file (a FIFO
+    or a device is never opened)."""
     digest = hashlib.sha256()
+    if not_regular(path):
+        return ""
     try:
         with open(path, "rb") as f:
             for chunk in iter(lambda: f.read(1 << 20), b""):

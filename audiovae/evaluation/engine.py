@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from audiovae.cache.store import CacheEntry
-from audiovae.data.eval_data import EvalItem
+from audiovae.data.eval_data import CHANGED, EvalItem, changed_since_start
 from audiovae.data.padding import pad_wave
 from audiovae.data.segments import OverlapAdd, segment_starts
 from audiovae.errors import AudioError
@@ -280,7 +280,11 @@ def evaluate_items(items: list[EvalItem], pipeline: ReconstructionPipeline, metr
     for it in items:
         if it.error:
             fail(it, it.error)
+
     def finish(it: EvalItem) -> None:
+        if changed_since_start(it):  # its numbers could mix two contents: no row values, no cache entry
+            fail(it, CHANGED)
+            return
         stream = streams.pop(it.index)
         outcome = stream.results()
         if it.index in writing:

@@ -13,7 +13,7 @@ from audiovae.data.files import Discovery, discover_audio_files, file_fingerprin
 from audiovae.data.segments import segment_samples
 from audiovae.enhancers.registry import build_enhancer
 from audiovae.errors import ConfigError
-from audiovae.evaluation.caching import build_run_cache
+from audiovae.evaluation.caching import build_run_cache, check_cache
 from audiovae.evaluation.calibration import MeasuredLag, measure_vocoder_lag
 from audiovae.evaluation.engine import Alignment, Segmenting
 from audiovae.evaluation.evaluator import FileEvaluator
@@ -120,12 +120,14 @@ def min_samples(metrics: dict) -> int:
     return max([1, *(m.min_samples for m in metrics.values())])
 
 
-def run_test(cfg: DictConfig, setup: EvalSetup, evaluator: FileEvaluator, todo: list[int]) -> FilesRun:
-    """`evaluator` over the files at positions `todo` (`audiovae.evaluation.runner`)."""
+def run_test(cfg: DictConfig, setup: EvalSetup, evaluator: FileEvaluator, todo: list[int],
+             fingerprints: Optional[dict] = None) -> FilesRun:
+    """`evaluator` over the files at positions `todo` (`audiovae.evaluation.runner`); `fingerprints` (file key ->
+    content hash taken before the run) let a file that changes while it is read end as an error row."""
     max_samples = None if cfg.data.chunking else setup.segmenting.segment
     dataset = EvalDataset(setup.paths, setup.keys, todo, setup.pipeline.frontend, max_samples,
                           cfg.data.silence_threshold_db, setup.stems, min_samples=min_samples(setup.metrics),
-                          channels=cfg.data.channels, resampler=cfg.data.resampler)
+                          channels=cfg.data.channels, resampler=cfg.data.resampler, fingerprints=fingerprints)
     return run_files(cfg.trainer, evaluator, dataset, setup.segmenting.batch_segments, cfg.data.num_workers)
 
 
@@ -142,9 +144,10 @@ def alignment_for(cfg: DictConfig, setup: EvalSetup) -> tuple[Alignment, Optiona
     return Alignment(cfg.metrics.max_lag_samples, measured.shift), measured
 
 
-def evaluate_settings(cfg: DictConfig, setup: EvalSetup, settings: Sequence[Setting]
+def evaluate_settings(cfg: DictConfig, setup: EvalSetup, settings: Sequence[Setting], enhancers: dict
                       ) -> tuple[Optional[dict[str, tuple[list[FileResult], list[FileResult]]]], Optional[RunInfo]]:
-    """Every setting over every file it lacks (resume), each file encoded once for all of them. Returns, on the
+    """Every setting (its enhancer chain in `enhancers`) over every file it lacks (resume), each file encoded once
+    for all of them. Returns, on the
     global-zero rank, `{setting: (all its results in file order, the new ones)}`; None on the other ranks."""
     fingerprints = {key: file_fingerprint(path) for key, path in zip(setup.keys, setup.paths)}
     done = {}
@@ -158,12 +161,12 @@ def evaluate_settings(cfg: DictConfig, setup: EvalSetup, settings: Sequence[Sett
     cache = build_run_cache(cfg, setup.pipeline, metric_settings(cfg), fingerprints, setup.segmenting.segment,
                             setup.segmenting.overlap, (alignment.max_lag, alignment.shift))
     evaluator = FileEvaluator(setup.pipeline, setup.metrics, setup.segmenting,
-                        {s.name: build_enhancer(s.config.enhancement) for s in settings},
+                        enhancers,
                         {s.name: s.out_dir for s in settings}, cfg.outputs.save_audio, cfg.outputs.save_plots,
                         cfg.outputs.max_plots, cfg.seed, done={name: set(d) for name, d in done.items()},
                         fingerprints=fingerprints, cutoff_hz=cfg.metrics.hf_cutoff_hz,
                         alignment=alignment, embedder=setup.embedder, cache=cache)
-    run = run_test(cfg, setup, evaluator, todo)
+    run = run_test(cfg, setup, evaluator, todo, fingerprints)
     if not run.is_global_zero:
         return None, None
     info = RunInfo(run.device, run.world_size, run.wall_s, align_samples=alignment.shift,
@@ -182,26 +185,32 @@ def run_evaluation(cfg: DictConfig) -> EvalOutcome:
     check_metric_names(cfg.metrics.names)
     check_logger(cfg.logger)
     check_trainer(cfg.trainer)
+    check_cache(cfg)
     if cfg.sweep:
         check_selection(cfg.select, cfg.metrics.names)
     hash_ = run_hash(cfg, EVAL_IGNORE)
     out_dir = resolve_out_dir(cfg.out_dir, "sweep" if cfg.sweep else "eval", hash_)
     settings = plan_settings(cfg, out_dir, hash_)
     setup = build_setup(cfg)
+    enhancers = {s.name: build_enhancer(s.config.enhancement) for s in settings}
+    for s in settings:  # an enhancer made for another model fails here, not at the first file
+        setup.pipeline.model.check_enhancer(enhancers[s.name], setup.segmenting.segment // cfg.frontend.hop_length,
+                                            cfg.frontend.n_mels, f"enhancement (setting {s.name})" if cfg.sweep
+                                            else "enhancement")
     if is_launcher_process():
         print(setup.discovery.line())
         prepare_out_dir(cfg, out_dir, hash_)
     with run_lock(out_dir):
-        return _evaluate_and_report(cfg, out_dir, hash_, settings, setup)
+        return _evaluate_and_report(cfg, out_dir, hash_, settings, setup, enhancers)
 
 
 def _evaluate_and_report(cfg: DictConfig, out_dir: Path, hash_: str, settings: Sequence[Setting],
-                         setup: EvalSetup) -> EvalOutcome:
+                         setup: EvalSetup, enhancers: dict) -> EvalOutcome:
     if is_launcher_process():
         for s in settings:
             if s.out_dir != out_dir:
                 prepare_out_dir(s.config, s.out_dir, s.run_hash)
-    evaluated, info = evaluate_settings(cfg, setup, settings)
+    evaluated, info = evaluate_settings(cfg, setup, settings, enhancers)
     if evaluated is None:
         return EvalOutcome.of_worker_rank(out_dir)
     job_type = "sweep" if cfg.sweep else "eval"

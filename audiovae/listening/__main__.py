@@ -17,10 +17,12 @@ def main(argv: list[str]) -> int:
     scoring.add_argument("answers", nargs="+", type=Path, help="answers-*.json or .csv files of one page")
     scoring.add_argument("--key", type=Path, help="RUN/listening/keys/<mode>.json (default: found from the page)")
     scoring.add_argument("--out", type=Path, help="default: the run's listening/ folder")
+    scoring.add_argument("--force", action="store_true", help="overwrite files in --out that audiovae did not write")
     export = commands.add_parser("webmushra", help="export a run as a webMUSHRA experiment (RUN/webmushra/)")
     export.add_argument("run", type=Path)
     export.add_argument("--out", type=Path)
     export.add_argument("--max-files", type=int, default=20)
+    export.add_argument("--force", action="store_true", help="overwrite files in --out that audiovae did not write")
     args = parser.parse_args(argv)
     try:
         if args.command == "pages":
@@ -38,13 +40,13 @@ def main(argv: list[str]) -> int:
         elif args.command == "score":
             from audiovae.listening.score import score
 
-            text, out = score(args.answers, args.key, args.out)
+            text, out = score(args.answers, args.key, args.out, args.force)
             print(text)
             print(f"written to {out}")
         else:
             from audiovae.listening.webmushra import export_webmushra
 
-            print(export_webmushra(args.run, args.out, args.max_files))
+            print(export_webmushra(args.run, args.out, args.max_files, args.force))
     except AudiovaeError as err:
         print(f"error: {err}", file=sys.stderr)
         return err.exit_code

@@ -22,6 +22,7 @@ from audiovae.metrics.stats import compare_paired
 from audiovae.reporting.format import fmt, markdown_table, metric_label, signed_delta, delta_unit
 from audiovae.reporting.records import OK, file_delta, read_results
 from audiovae.reporting.summary import write_json
+from audiovae.written import claim_outputs
 
 ANSWER_FORMAT = "audiovae-listening"
 
@@ -31,15 +32,21 @@ def read_answers(path: Path) -> dict:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as err:
-        raise ListeningError(f"{path}: cannot read answers ({err.strerror})") from err
+        raise ListeningError(f"{path}: cannot read answers ({err.strerror})") from None
+    except UnicodeDecodeError as err:
+        raise ListeningError(f"{path}: not a text file (byte {err.start} is not UTF-8): not an answers file "
+                             f"downloaded from a listening page") from None
     if Path(path).suffix.lower() == ".csv":
         rows = list(csv.DictReader(text.splitlines()))
         if not rows or rows[0].get("format") != ANSWER_FORMAT:
             raise ListeningError(f"{path}: not an audiovae listening answers CSV")
-        answers = {"mode": rows[0]["mode"], "key_id": rows[0]["key_id"], "listener": rows[0]["listener"], "page": None,
-                   "answers": [{"trial": r["trial"], "slot": r["slot"] or None,
-                                "rating": float(r["rating"]) if r["rating"] else None,
-                                "choice": r["choice"] or None} for r in rows]}
+        try:
+            answers = {"mode": rows[0]["mode"], "key_id": rows[0]["key_id"], "listener": rows[0]["listener"],
+                       "page": None, "answers": [{"trial": r["trial"], "slot": r["slot"] or None,
+                                                  "rating": float(r["rating"]) if r["rating"] else None,
+                                                  "choice": r["choice"] or None} for r in rows]}
+        except (KeyError, TypeError, ValueError) as err:
+            raise ListeningError(f"{path}: a row of the answers CSV is damaged ({type(err).__name__}: {err})") from None
     else:
         try:
             answers = json.loads(text)
@@ -64,10 +71,10 @@ def key_path_of(answers: dict) -> Optional[Path]:
 
 def load_key(path: Path) -> dict:
     try:
-        key = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise ListeningError(f"{path}: cannot read the listening key ({err})") from err
-    if key.get("format") != KEY_FORMAT:
+        key = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:  # ValueError: JSON errors and bytes that are not UTF-8
+        raise ListeningError(f"{path}: cannot read the listening key ({err})") from None
+    if not isinstance(key, dict) or key.get("format") != KEY_FORMAT:
         raise ListeningError(f"{path}: not an audiovae listening key")
     key["path"] = str(path)
     return key
@@ -196,9 +203,11 @@ def report_lines(mode: str, summary: dict, names: Sequence[str], deltas: dict, l
     return lines
 
 
-def score(answer_paths: Sequence[Path], key: Optional[Path] = None, out: Optional[Path] = None) -> tuple[str, Path]:
+def score(answer_paths: Sequence[Path], key: Optional[Path] = None, out: Optional[Path] = None,
+          force: bool = False) -> tuple[str, Path]:
     """Un-blind and summarise; writes `scores-<mode>.md`, `.json` and `ratings-<mode>.csv` (the un-blinded answers)
-    into `out` (default: the run's `listening/` folder); returns the markdown and the folder."""
+    into `out` (default: the run's `listening/` folder), never over a file audiovae did not write unless `force`;
+    returns the markdown and the folder."""
     if not answer_paths:
         raise ListeningError("give at least one answers file")
     answers = [read_answers(Path(p)) for p in answer_paths]
@@ -214,7 +223,7 @@ def score(answer_paths: Sequence[Path], key: Optional[Path] = None, out: Optiona
     listeners = sorted({a["listener"] for a in answers})
     text = "\n".join(report_lines(mode, summary, names, deltas, listeners)) + "\n"
     out = Path(out) if out else key_file.parent.parent
-    out.mkdir(parents=True, exist_ok=True)
+    claim_outputs(out, [f"scores-{mode}.md", f"scores-{mode}.json", f"ratings-{mode}.csv"], force)
     (out / f"scores-{mode}.md").write_text(text)
     write_json(out / f"scores-{mode}.json", {"mode": mode, "key_id": keys[0]["key_id"], "listeners": listeners,
                                             **summary, "objective_deltas": deltas})

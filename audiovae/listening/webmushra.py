@@ -12,6 +12,7 @@ from omegaconf import OmegaConf
 
 from audiovae.errors import ListeningError
 from audiovae.listening.blind import listenable, run_results
+from audiovae.written import claim_outputs
 
 STIMULI = ("vocoder", "base", "enhanced")
 
@@ -25,8 +26,9 @@ def pcm16_copy(source: Path, target: Path) -> int:
     return clipped
 
 
-def export_webmushra(run: Path, out: Optional[Path] = None, max_files: int = 20) -> Path:
-    """Write the experiment for up to `max_files` of the run's files (in results order) and return its config."""
+def export_webmushra(run: Path, out: Optional[Path] = None, max_files: int = 20, force: bool = False) -> Path:
+    """Write the experiment for up to `max_files` of the run's files (in results order) and return its config. A file
+    in `out` that audiovae did not write is never replaced (OverwriteError) unless `force`."""
     run = Path(run)
     results = run_results(run)
     out = Path(out) if out else run / "webmushra"
@@ -34,6 +36,8 @@ def export_webmushra(run: Path, out: Optional[Path] = None, max_files: int = 20)
     if not items:
         raise ListeningError(f"{run}: no evaluated file has its four wavs under audio/ (outputs.save_audio=false?)")
     resources = "configs/resources/audio/audiovae"
+    names = [f"{resources}/t{i + 1:02d}/{name}.wav" for i in range(len(items)) for name in ("reference", *STIMULI)]
+    claim_outputs(out, [*names, "configs/audiovae.yaml", "trials.csv"], force)
     pages = [{"type": "generic", "id": "welcome", "name": "Welcome",
               "content": "Rate how close each condition is to the reference (100: indistinguishable)."}]
     clipped, mapping = 0, []

@@ -59,7 +59,11 @@ def _spec(name: str) -> MetricSpec:
 
 
 def check_metric_names(names: Sequence[str]) -> None:
-    """ConfigError naming the first unknown metric (run at start-up, before any file is evaluated)."""
+    """ConfigError for an empty list or naming the first unknown metric (run at start-up, before any file is
+    evaluated)."""
+    if not names:
+        raise ConfigError(f"config key 'metrics.names': name at least one metric, e.g. metrics.names=[lsd_hf] (one "
+                          f"of {sorted([*METRICS, *SET_METRICS])})")
     for name in names:
         if name not in SET_METRICS:
             _spec(name)

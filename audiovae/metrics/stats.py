@@ -72,11 +72,19 @@ def _median_delta(base, enhanced, axis=-1):
     return np.median(enhanced - base, axis=axis)
 
 
+BOOTSTRAP_VALUES = 1 << 22  # resampled values held at once (files × resamples per batch): memory stays ~100 MB
+
+
 def _bootstrap(base, enhanced, statistic, n_bootstrap: int, seed: int) -> tuple[float, float]:
+    """Percentile CI; the resamples are drawn in batches of at most BOOTSTRAP_VALUES values, so memory does not grow
+    with `metrics.bootstrap_samples` (below that size: one batch, as before)."""
+    n = max(1, len(base))
+    batch = None if n_bootstrap * n <= BOOTSTRAP_VALUES else max(1, BOOTSTRAP_VALUES // n)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ci = stats.bootstrap((base, enhanced), statistic, paired=True, vectorized=True, n_resamples=n_bootstrap,
-                             confidence_level=0.95, method="percentile", rng=np.random.default_rng(seed))
+                             batch=batch, confidence_level=0.95, method="percentile",
+                             rng=np.random.default_rng(seed))
     return float(ci.confidence_interval.low), float(ci.confidence_interval.high)
 
 

@@ -7,7 +7,7 @@ from diffusers import AutoencoderKL
 from diffusers.models.autoencoders.vae import DiagonalGaussianDistribution
 from torch import nn
 
-from audiovae.enhancers.chain import EnhancerChain
+from audiovae.enhancers.chain import EnhancerChain, check_fits
 
 
 PRECISIONS = ("fp32", "bf16")  # model.vae_precision, model.vocoder_precision
@@ -86,6 +86,12 @@ class EnhancedVAE(nn.Module):
             with torch.autocast(device_type=mel.device.type, dtype=torch.bfloat16):
                 return self.vocoder(mel.squeeze(1))[..., :num_samples].float()
         return self.vocoder(mel.squeeze(1))[..., :num_samples]
+
+    def check_enhancer(self, enhancer: EnhancerChain, frames: int, n_mels: int, where: str = "enhancement") -> None:
+        """ConfigError at start-up when `enhancer` cannot take this model's latents and log-mels of `frames` frames."""
+        d = self.downsampling
+        check_fits(enhancer, (1, int(self.vae.config.latent_channels), frames // d, n_mels // d), (1, 1, frames, n_mels),
+                   where)
 
     def reconstruct(self, mel: torch.Tensor, generator: Optional[torch.Generator] = None) -> Reconstruction:
         latent = self.encode(mel, generator)

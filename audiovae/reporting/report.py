@@ -71,7 +71,8 @@ def alignment_lines(alignment: dict) -> list[str]:
 
 
 def alignment_warning(alignment: dict) -> Optional[str]:
-    """The warning when a clear cross-correlation peak sits off the applied shift in the median; None otherwise."""
+    """The warning when a clear cross-correlation peak sits off the applied shift in the median; None otherwise. The
+    value it suggests is an integer (the median of an even count of lags can fall between two)."""
     a = alignment
     if not a.get("n_files") or not a["median_corr"] >= CLEAR_PEAK or a["median_lag_samples"] == a["align_samples"]:
         return None
@@ -79,7 +80,7 @@ def alignment_warning(alignment: dict) -> Optional[str]:
             f"({a['median_lag_ms']:.2f} ms before compensation) off the reference in the median: the front "
             "end's framing may not match the model's own preprocessing (frontend.framing and frontend.* against its "
             "config), and waveform metrics (snr, si_sdr, ...) count the misalignment as error; "
-            f"metrics.align_samples={a['median_lag_samples']:g} (or metrics.align=vocoder_lag, which measures it "
+            f"metrics.align_samples={round(a['median_lag_samples'])} (or metrics.align=vocoder_lag, which measures it "
             "before the run) compensates a constant lag")
 
 

@@ -1,6 +1,8 @@
 """Export the enhancer of a training checkpoint for `evaluate.py enhancement.checkpoint=PATH`.
 
-    audiovae-export CHECKPOINT.ckpt [OUT.safetensors]       (or python -m audiovae.training.export ...)
+    audiovae-export CHECKPOINT.ckpt [OUT.safetensors] [--force]      (or python -m audiovae.training.export ...)
+
+An existing output is never replaced without --force, and never the checkpoint itself.
 """
 import argparse
 import pickle
@@ -13,6 +15,7 @@ from omegaconf import OmegaConf
 from audiovae.enhancers.registry import build_enhancer
 from audiovae.errors import AudiovaeError, CheckpointError
 from audiovae.enhancers.serialization import export_enhancer
+from audiovae.written import check_single_output
 
 CHECKPOINT_KEY = "audiovae_enhancement"  # where a training checkpoint keeps the enhancement config
 STATE_PREFIX = "model.enhancer."         # the enhancer's parameters inside the training module's state_dict
@@ -56,9 +59,11 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="audiovae-export", description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint", type=Path, help="a training checkpoint (last.ckpt, step*.ckpt)")
     parser.add_argument("out", type=Path, nargs="?", help="default: <checkpoint>.enhancer.safetensors")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing output file")
     args = parser.parse_args(argv)
     try:
         out = args.out or args.checkpoint.with_suffix(".enhancer.safetensors")
+        check_single_output(out, [args.checkpoint], args.force)
         print(f"exported {export_from_checkpoint(args.checkpoint, out)}")
     except AudiovaeError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -9,22 +9,24 @@ import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from audiovae.config.trainer_args import trainer_args
 from audiovae.data.segments import segment_samples
 from audiovae.data.train_data import TrainDataModule
-from audiovae.errors import ConfigError
+from audiovae.errors import AudiovaeError, ConfigError
 from audiovae.models.factory import build_enhanced_vae, build_frontend
 from audiovae.reporting.summary import package_versions, write_json
 from audiovae.reporting.tracking import check_logger, finish_run, make_wandb_logger, training_run_id
 from audiovae.runs import is_launcher_process, prepare_out_dir, resolve_out_dir, run_hash, run_lock
 from audiovae.cache.keys import weights_fingerprint
-from audiovae.cache.store import CacheStore
+from audiovae.cache.store import CacheStore, checked_store
 from audiovae.training.adversarial import AdversarialTraining
 from audiovae.training.ema import TrainedWeightsEMA
 from audiovae.training.encodings import CropEncodings
 from audiovae.training.examples import ValidationExamples
 from audiovae.training.export import export_from_checkpoint, load_checkpoint
+from audiovae.training.interrupt import GracefulStop, TrainingStopped
 from audiovae.training.losses import ReconstructionLoss
 from audiovae.training.module import ENHANCED, TrainModule, trains_encoder, validation_keys
 
@@ -42,18 +44,44 @@ class TrainOutcome:
     best_score: Optional[float]
 
 
+def _readable_step(path: Path) -> Optional[int]:
+    """The global step of a training checkpoint that loads, else None."""
+    try:
+        ckpt = load_checkpoint(path)
+    except AudiovaeError:
+        return None
+    step = ckpt.get("global_step")
+    return int(step) if isinstance(step, int) and "state_dict" in ckpt else None
+
+
 def _resume_from(cfg: DictConfig, out_dir: Path) -> Optional[str]:
+    """The checkpoint to continue from: `ckpt_path`, or with `resume` the run's `last.ckpt` — or, when that one cannot
+    be read (a crash while it was written, a damaged disk), the newest readable checkpoint of the run, said in one
+    line."""
     if cfg.ckpt_path:
         if not Path(cfg.ckpt_path).is_file():
             raise ConfigError(f"config key 'ckpt_path': '{cfg.ckpt_path}' does not exist")
         load_checkpoint(Path(cfg.ckpt_path))  # refused with one line unless it is a plain (safe) checkpoint
         return cfg.ckpt_path
     if cfg.resume:
-        last = out_dir / "checkpoints" / "last.ckpt"
-        if not last.is_file():
+        folder = out_dir / "checkpoints"
+        last = folder / "last.ckpt"
+        candidates = sorted(folder.glob("*.ckpt")) if folder.is_dir() else []
+        if not candidates:
             raise ConfigError(f"config key 'resume': no checkpoint to resume at {last}; set out_dir to the run to "
                               f"continue, or ckpt_path")
-        return str(last)
+        if last.is_file() and _readable_step(last) is not None:
+            return str(last)
+        steps = {path: _readable_step(path) for path in candidates if path != last}
+        readable = {path: step for path, step in steps.items() if step is not None}
+        if not readable:
+            raise ConfigError(f"config key 'resume': no checkpoint in {folder} can be read (last.ckpt "
+                              f"{'is damaged' if last.is_file() else 'is missing'}): start a new run")
+        best = max(readable, key=lambda path: (readable[path], path.stat().st_mtime))
+        if is_launcher_process():
+            print(f"warning: {last} {'cannot be read' if last.is_file() else 'is missing'}: resuming from the newest "
+                  f"readable checkpoint, {best.name} (step {readable[best]})", file=sys.stderr)
+        return str(best)
     return None
 
 
@@ -137,13 +165,16 @@ def run_training(cfg: DictConfig) -> TrainOutcome:
     args, clip = adversarial_trainer_args(cfg, trainer_args(cfg.trainer, OWNED))
     hash_ = run_hash(cfg, TRAIN_IGNORE)
     out_dir = resolve_out_dir(cfg.out_dir, "train", hash_)
+    if cfg.cache.enabled:
+        checked_store(cfg.cache.dir, cfg.cache.max_gb)
+    model = build_enhanced_vae(cfg.model, cfg.enhancement, cfg.frontend)
+    frontend = build_frontend(cfg.frontend, model.downsampling)
+    crop = segment_samples(cfg.data.crop_seconds, frontend.sample_rate, frontend.hop_length, model.downsampling)
+    model.check_enhancer(model.enhancer, crop // frontend.hop_length, cfg.frontend.n_mels)
     if is_launcher_process():
         prepare_out_dir(cfg, out_dir, hash_)
     ckpt_path = _resume_from(cfg, out_dir)
 
-    model = build_enhanced_vae(cfg.model, cfg.enhancement, cfg.frontend)
-    frontend = build_frontend(cfg.frontend, model.downsampling)
-    crop = segment_samples(cfg.data.crop_seconds, frontend.sample_rate, frontend.hop_length, model.downsampling)
     data_args = OmegaConf.to_container(cfg.data)
     data_args.pop("crop_seconds")
     encodings = crop_encodings(cfg, model, crop)
@@ -195,7 +226,8 @@ def _fit_and_export(cfg: DictConfig, args: dict, out_dir: Path, hash_: str, ckpt
                                                               dict(save_on_train_epoch_end=True)))
     callbacks = [checkpoints, latest, ValidationExamples(out_dir / "examples", cfg.examples.every_n_val,
                                                         cfg.examples.count, ENHANCED)]
-    callbacks += [LearningRateMonitor(logging_interval="step")] if logger else []
+    stop = GracefulStop(ckpt_dir / "last.ckpt")
+    callbacks += [stop] + ([LearningRateMonitor(logging_interval="step")] if logger else [])
     if cfg.ema.enabled:
         callbacks.append(TrainedWeightsEMA(cfg.ema.decay, cfg.ema.every_n_steps, cfg.ema.start_step))
     trainer = pl.Trainer(**args, **FIXED_TRAINER, logger=logger if logger else False, callbacks=callbacks)
@@ -203,7 +235,10 @@ def _fit_and_export(cfg: DictConfig, args: dict, out_dir: Path, hash_: str, ckpt
     if cfg.loop.validate_before_training and ckpt_path is None:
         trainer.validate(module, datamodule=datamodule, verbose=False)
         initial = _scalars(trainer.callback_metrics)
-    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+    except SIGTERMException:  # SIGTERM or a first Ctrl+C: last.ckpt was saved at the end of the step
+        raise TrainingStopped(stop.signum, trainer.global_step, ckpt_dir / "last.ckpt", out_dir) from None
     trainer.save_checkpoint(ckpt_dir / "last.ckpt", weights_only=False)  # the final state, also mid-epoch
     if not trainer.is_global_zero:
         return TrainOutcome(out_dir, None, None, None)
