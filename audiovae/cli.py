@@ -1,17 +1,22 @@
 """Command-line entry points: `audiovae-eval` / `evaluate.py`, `audiovae-train` / `train.py` (config words), and
 `audiovae-compare`, `audiovae-export`. Every user-caused error is one line on stderr and its exit status."""
 import argparse
+import errno
 import logging
 import sys
 import warnings
 from typing import Optional, Sequence
 
 from audiovae.config.compose import CONFIG_DIR, compose, config_groups
+from audiovae.paths import display_name
 from audiovae.errors import AudiovaeError
 from audiovae.models.availability import preflight
 from audiovae.startup import import_job
 
 PRIMARY = {"eval": "eval", "train": "train"}
+# a run that stops because its outputs cannot be written (disk full, quota, read-only or unwritable folder, I/O error)
+STORAGE_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO)
+STORAGE_EXIT = 4
 
 
 def _evaluate(cfg) -> int:
@@ -89,6 +94,13 @@ def main(job: str, argv: Sequence[str]) -> int:
     except AudiovaeError as err:
         print(f"error: {err}", file=sys.stderr)
         return err.exit_code
+    except OSError as err:
+        if err.errno not in STORAGE_ERRORS:
+            raise
+        where = f" {display_name(err.filename)}" if err.filename else ""
+        print(f"error: cannot write{where} ({err.strerror}): what finished is kept; free space or fix the folder's "
+              f"permissions, then run the same command again to continue", file=sys.stderr)
+        return STORAGE_EXIT
 
 
 def eval_main(argv: Optional[Sequence[str]] = None) -> int:

@@ -323,6 +323,21 @@ def test_config_files_that_are_no_configs_are_one_line(folder, tmp_path, capsys)
         assert words in one_line(capsys.readouterr().err)
 
 
+def test_crafted_configs_run_no_code_and_expand_no_bomb(folder, tmp_path, capsys):
+    """Kept from the fuzz: YAML tags that would build Python objects and a "billion laughs" file are refused."""
+    tagged = tmp_path / "tagged.yaml"
+    tagged.write_text(f'seed: !!python/object/apply:os.system ["touch {tmp_path / "pwned"}"]\n')
+    laughs = tmp_path / "laughs.yaml"
+    levels = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    levels += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 10)]  # 9^10 strings expanded
+    laughs.write_text("\n".join(levels) + "\n")
+    for path, words in ((tagged, "could not determine a constructor"), (laughs, "expansion exceeds")):
+        os.environ.pop(runs_module.RUN_DIR_ENV, None)
+        assert cli.main("eval", ["--config", str(path), f"data.dir={folder}"]) == 2
+        assert words in one_line(capsys.readouterr().err)
+    assert not (tmp_path / "pwned").exists()
+
+
 def test_audiovae_home_pointing_at_a_file_is_one_line(folder, tmp_path, capsys, monkeypatch):
     (tmp_path / "home").write_text("a user's file")
     monkeypatch.setenv("AUDIOVAE_HOME", str(tmp_path / "home"))
@@ -466,3 +481,22 @@ def test_resume_with_a_damaged_last_ckpt_falls_back_to_the_newest_readable_one(t
     assert "cannot be read: resuming from the newest readable checkpoint, step0000004.ckpt (step 4)" in err
     torch.testing.assert_close(last_gains(tmp_path / "crashed")[0], last_gains(tmp_path / "straight")[0], rtol=1e-6,
                                atol=1e-7)
+
+
+def test_a_first_ctrl_c_stops_training_at_the_end_of_the_step_with_exit_130(train_clips, tmp_path, capsys,
+                                                                            monkeypatch):
+    from audiovae.training import module as train_module
+    from tests.conftest import last_gains
+
+    original = train_module.TrainModule.training_step
+
+    def interrupted(self, batch, batch_idx):
+        if self.global_step == 1:
+            os.kill(os.getpid(), signal.SIGINT)  # handled: the step finishes, nothing is cut half-way
+        return original(self, batch, batch_idx)
+    monkeypatch.setattr(train_module.TrainModule, "training_step", interrupted)
+    code, err = run_train(capsys, train_clips, tmp_path / "stopped")
+    assert code == 130 and "training stopped by SIGINT at step 2" in one_line(err.replace(
+        "\nstopping at the end of this step (Ctrl+C again to stop at once)", ""))
+    assert last_gains(tmp_path / "stopped")[1] == 2
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is given back

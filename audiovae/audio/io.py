@@ -12,7 +12,7 @@ import numpy as np
 import soundfile as sf
 
 from audiovae.audio.resample import sinc_resample
-from audiovae.data.files import not_regular, open_name
+from audiovae.paths import not_regular, open_name
 from audiovae.errors import AudioError
 
 
@@ -64,7 +64,7 @@ def open_failure(path, err: Exception) -> str:
         return "no such file (a broken link)"
     if not os.access(path, os.R_OK):
         return "permission denied (the file cannot be read by this user)"
-    return f"unreadable ({err})"
+    return f"unreadable ({getattr(err, 'error_string', None) or err})"  # libsndfile's words, without the path
 
 
 def load_audio(path, sample_rate: int, channels: str = "mix", resampler: str = "soxr_hq") -> AudioClip:

@@ -135,3 +135,36 @@ def check_ranges(cfg: DictConfig) -> None:
         value = OmegaConf.select(cfg, key, default=None)
         if value is not None and value not in choices:
             raise ConfigError(f"config key '{key}': must be one of {', '.join(choices)}, got {value!r}")
+    check_consistency(cfg)
+
+
+def _get(cfg: DictConfig, key: str):
+    value = OmegaConf.select(cfg, key, default=None)
+    return None if isinstance(value, bool) or not isinstance(value, (int, float)) else value
+
+
+# (key, other key, how `key` must compare with `factor` · other: "<", "<=", ">") for keys whose range depends on another
+RELATIONS = (("frontend.fmax", "frontend.sample_rate", "<=", 0.5, "frontend.sample_rate / 2"),
+             ("frontend.fmin", "frontend.fmax", "<", 1, "frontend.fmax"),
+             ("frontend.win_length", "frontend.n_fft", "<=", 1, "frontend.n_fft"),
+             ("frontend.hop_length", "frontend.win_length", "<=", 1, "frontend.win_length"),
+             ("frontend.n_mels", "frontend.n_fft", "<=", 0.5, "frontend.n_fft / 2"),
+             ("metrics.hf_cutoff_hz", "frontend.sample_rate", "<", 0.5, "frontend.sample_rate / 2"),
+             ("metrics.lsd_hop", "metrics.lsd_n_fft", "<=", 1, "metrics.lsd_n_fft"),
+             ("metrics.spectrum_hop", "metrics.spectrum_n_fft", "<=", 1, "metrics.spectrum_n_fft"))
+
+
+def check_consistency(cfg: DictConfig) -> None:
+    """ConfigError naming the first key whose value does not fit another's (a mel band above the Nyquist frequency,
+    a window longer than its FFT, ...): each alone is in range, together they describe nothing.
+
+    >>> check_consistency(OmegaConf.create({"frontend": {"sample_rate": 16000, "fmax": 9000}}))
+    Traceback (most recent call last):
+    ...
+    audiovae.errors.ConfigError: config key 'frontend.fmax': must be <= frontend.sample_rate / 2 = 8000, got 9000
+    """
+    compare = {"<": lambda a, b: a < b, "<=": lambda a, b: a <= b}
+    for key, other, relation, factor, words in RELATIONS:
+        value, limit = _get(cfg, key), _get(cfg, other)
+        if value is not None and limit is not None and not compare[relation](value, factor * limit):
+            raise ConfigError(f"config key '{key}': must be {relation} {words} = {factor * limit:g}, got {value:g}")

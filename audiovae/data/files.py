@@ -13,40 +13,15 @@ True
 import fnmatch
 import hashlib
 import os
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
 
 from audiovae.errors import DataError
+from audiovae.paths import display_name, not_regular
 
 RUN_MARKERS = (".audiovae-run", "run_hash.txt")  # a folder holding one is an audiovae run folder, never an input
 MAX_STEM_BYTES = 200  # an output stem, in UTF-8 bytes: room for ".reference.wav" and a temporary suffix in 255
-KINDS = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-         (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder"))
-
-
-def display_name(name) -> str:
-    """`name` as printable text: bytes that are not UTF-8 become `\\xNN` (a name the file system holds, whatever
-    its encoding, can be printed, written to CSV and JSON)."""
-    return os.fsencode(str(name)).decode("utf-8", "backslashreplace")
-
-
-def open_name(path) -> bytes:
-    """The path as bytes, for libraries that encode a `str` path strictly (libsndfile's name of a non-UTF-8 file)."""
-    return os.fsencode(str(path))
-
-
-def not_regular(path) -> str:
-    """Why `path` (links followed) is not a regular file to read ("a FIFO", "a character device", ...), else "".
-    Checked before a file is opened: opening a FIFO blocks, a device never ends."""
-    try:
-        mode = os.stat(path).st_mode
-    except OSError:
-        return ""  # missing or unreadable: reported when it is opened
-    return next((why for test, why in KINDS if test(mode)), "")
-
-
 @dataclass
 class Discovery:
     """The files a run evaluates, and the entries it skipped with why."""
@@ -94,6 +69,8 @@ def discover_audio_files(directory: Optional[str], patterns: Sequence[str],
         return Discovery(paths, skipped)
     if not directory:
         raise DataError("no input: set data.dir=PATH (a folder of audio) or data.files=[a.wav,b.wav]")
+    if not patterns:
+        raise DataError("config key 'data.patterns': name at least one file name pattern, e.g. ['*.wav']")
     root = Path(directory).expanduser()
     if not root.is_dir():
         raise DataError(f"data.dir '{directory}' is not a folder")
@@ -128,7 +105,7 @@ def discover_audio_files(directory: Optional[str], patterns: Sequence[str],
     paths.sort()
     skipped.sort()
     if not paths:
-        raise DataError(f"no files matching {list(patterns)} under data.dir '{directory}'"
+        raise DataError(f"config key 'data.dir': no files matching {list(patterns)} under '{directory}'"
                         + (f" ({len(skipped)} other entries skipped)" if skipped else ""))
     return Discovery(paths, skipped)
 

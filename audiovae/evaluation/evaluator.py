@@ -103,6 +103,10 @@ class FileEvaluator:
                          item.audio.num_samples, audio=self.save_audio, plot=plot, hz=frontend.band_centres,
                          cutoff_hz=self.cutoff_hz)
 
+    def stop(self) -> None:
+        """The run ends early (an error): the progress line is closed."""
+        self._progress.close()
+
     def end(self) -> None:
         """After the last batch: every rank's results gathered (DDP) and put in file order."""
         self._progress.close()

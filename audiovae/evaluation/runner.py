@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from audiovae.config.trainer_args import trainer_args
+from audiovae.config.trainer_args import build_trainer, trainer_args
 from audiovae.data.eval_data import EvalDataset, eval_loader
 from audiovae.errors import ConfigError
 from audiovae.evaluation.evaluator import FileEvaluator
@@ -87,9 +87,13 @@ def run_files(trainer: DictConfig, evaluator: FileEvaluator, dataset: EvalDatase
     if len(dataset):
         loader = eval_loader(dataset, batch_size, num_workers)
         evaluator.start(device, len(loader.sampler))
-        with torch.inference_mode():
-            for batch in loader:
-                evaluator.step(batch)
+        try:
+            with torch.inference_mode():
+                for batch in loader:
+                    evaluator.step(batch)
+        except BaseException:
+            evaluator.stop()  # the progress line ends before the error is said
+            raise
         evaluator.end()
     return FilesRun(str(device), 1, True, time.perf_counter() - start)
 
@@ -100,7 +104,7 @@ def _lightning_test(trainer_cfg: DictConfig, evaluator: FileEvaluator, dataset: 
 
     from audiovae.evaluation.module import EvalDataModule, EvalModule
 
-    trainer = pl.Trainer(**trainer_args(trainer_cfg, OWNED), **OWNED)
+    trainer = build_trainer(**trainer_args(trainer_cfg, OWNED), **OWNED)
     start = time.perf_counter()
     if len(dataset):
         with warnings.catch_warnings():

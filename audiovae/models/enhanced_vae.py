@@ -87,8 +87,22 @@ class EnhancedVAE(nn.Module):
                 return self.vocoder(mel.squeeze(1))[..., :num_samples].float()
         return self.vocoder(mel.squeeze(1))[..., :num_samples]
 
+    def check_frontend(self, n_mels: int) -> None:
+        """ConfigError at start-up when log-mels of `n_mels` bands cannot go through this VAE and vocoder."""
+        from audiovae.errors import ConfigError
+
+        d, vocoder_bands = self.downsampling, getattr(getattr(self.vocoder, "config", None), "model_in_dim", None)
+        if n_mels % d:
+            raise ConfigError(f"config key 'frontend.n_mels': the model's VAE halves the mel axis "
+                              f"{d.bit_length() - 1} times, so it must be a multiple of {d}, got {n_mels}")
+        if vocoder_bands is not None and vocoder_bands != n_mels:
+            raise ConfigError(f"config key 'frontend.n_mels': the model's vocoder takes {vocoder_bands} mel bands, "
+                              f"got {n_mels}")
+
     def check_enhancer(self, enhancer: EnhancerChain, frames: int, n_mels: int, where: str = "enhancement") -> None:
-        """ConfigError at start-up when `enhancer` cannot take this model's latents and log-mels of `frames` frames."""
+        """ConfigError at start-up when `enhancer` cannot take this model's latents and log-mels of `frames` frames
+        (the front end is checked first: `check_frontend`)."""
+        self.check_frontend(n_mels)
         d = self.downsampling
         check_fits(enhancer, (1, int(self.vae.config.latent_channels), frames // d, n_mels // d), (1, 1, frames, n_mels),
                    where)

@@ -35,7 +35,8 @@ class GracefulStop(pl.Callback):
         self._trainer: Optional[pl.Trainer] = None
         self._previous = None
 
-    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Installed once Lightning has recorded the process's handlers (it restores those when the fit ends)."""
         self._trainer = trainer
         if threading.current_thread() is threading.main_thread():
             self._previous = signal.signal(signal.SIGINT, self._on_sigint)

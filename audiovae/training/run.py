@@ -11,7 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
-from audiovae.config.trainer_args import trainer_args
+from audiovae.config.trainer_args import build_trainer, trainer_args
 from audiovae.data.segments import segment_samples
 from audiovae.data.train_data import TrainDataModule
 from audiovae.errors import AudiovaeError, ConfigError
@@ -230,7 +230,7 @@ def _fit_and_export(cfg: DictConfig, args: dict, out_dir: Path, hash_: str, ckpt
     callbacks += [stop] + ([LearningRateMonitor(logging_interval="step")] if logger else [])
     if cfg.ema.enabled:
         callbacks.append(TrainedWeightsEMA(cfg.ema.decay, cfg.ema.every_n_steps, cfg.ema.start_step))
-    trainer = pl.Trainer(**args, **FIXED_TRAINER, logger=logger if logger else False, callbacks=callbacks)
+    trainer = build_trainer(**args, **FIXED_TRAINER, logger=logger if logger else False, callbacks=callbacks)
     initial = None
     if cfg.loop.validate_before_training and ckpt_path is None:
         trainer.validate(module, datamodule=datamodule, verbose=False)
