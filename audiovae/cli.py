@@ -1,22 +1,17 @@
 """Command-line entry points: `audiovae-eval` / `evaluate.py`, `audiovae-train` / `train.py` (config words), and
 `audiovae-compare`, `audiovae-export`. Every user-caused error is one line on stderr and its exit status."""
 import argparse
-import errno
 import logging
 import sys
 import warnings
 from typing import Optional, Sequence
 
 from audiovae.config.compose import CONFIG_DIR, compose, config_groups
-from audiovae.paths import display_name
-from audiovae.errors import AudiovaeError
+from audiovae.errors import exit_status
 from audiovae.models.availability import preflight
 from audiovae.startup import import_job
 
 PRIMARY = {"eval": "eval", "train": "train"}
-# a run that stops because its outputs cannot be written (disk full, quota, read-only or unwritable folder, I/O error)
-STORAGE_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO)
-STORAGE_EXIT = 4
 
 
 def _evaluate(cfg) -> int:
@@ -81,26 +76,16 @@ def main(job: str, argv: Sequence[str]) -> int:
     parser.add_argument("--config", default=PRIMARY[job], help="a config name in configs/ or a saved config.yaml")
     parser.add_argument("overrides", nargs="*", help="group=name or dotted.key=value")
     args = parser.parse_args(argv)
-    try:
+
+    def run() -> int:
         from audiovae.config.ranges import check_ranges
         from audiovae.home import check_home
 
         check_home()
-
         resolve_enhancement = import_job("audiovae.enhancers.registry", "resolve_enhancement")  # imports torch
-
         cfg = compose(args.config, args.overrides, schema=_schema(job), validators=[check_ranges, resolve_enhancement])
         return JOBS[job](cfg)
-    except AudiovaeError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return err.exit_code
-    except OSError as err:
-        if err.errno not in STORAGE_ERRORS:
-            raise
-        where = f" {display_name(err.filename)}" if err.filename else ""
-        print(f"error: cannot write{where} ({err.strerror}): what finished is kept; free space or fix the folder's "
-              f"permissions, then run the same command again to continue", file=sys.stderr)
-        return STORAGE_EXIT
+    return exit_status(run)
 
 
 def eval_main(argv: Optional[Sequence[str]] = None) -> int:

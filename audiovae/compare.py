@@ -19,7 +19,7 @@ import numpy as np
 from omegaconf import OmegaConf
 
 from audiovae.config.later_keys import LATER_KEYS
-from audiovae.errors import AudiovaeError, CompareError
+from audiovae.errors import CompareError, exit_status
 from audiovae.metrics.registry import METRIC_NAMES
 from audiovae.metrics.scoring import scoring
 from audiovae.metrics.stats import adjust_p, compare_paired
@@ -219,7 +219,8 @@ def main(argv: list[str]) -> int:
     args.runs = [Path(r) for r in args.runs if r not in words]
     if args.project:
         words.append(f"logger.project={args.project}")
-    try:
+
+    def run() -> int:
         logger = logger_config(words) if args.wandb else None
         if logger is not None:
             from audiovae.reporting.tracking import check_logger
@@ -235,24 +236,23 @@ def main(argv: list[str]) -> int:
             raise CompareError("the runs have no successfully evaluated file in common: nothing to compare")
         out = args.out or Path("outputs/compare") / time.strftime("%Y%m%d-%H%M%S")
         claim_outputs(out, COMPARE_OUTPUTS, args.force)
-    except AudiovaeError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return err.exit_code
-    table, per_file = compare_runs(runs, args.variant, args.bootstrap, args.seed, args.tie_tolerance, args.p_adjust)
-    common = set(common_files(runs))
-    unaligned = {r.name: len(set(r.results) - common) for r in runs}
-    write_csv(out / "compare.csv", table)
-    write_csv(out / "compare_files.csv", per_file)
-    plot(out / "compare.png", per_file, runs)
-    report = markdown(table, runs, args.variant, unaligned, notes)
-    (out / "compare.md").write_text(report)
-    write_compare_html(out / "compare.html", runs, comparison_rows(comparison_lines(table), **TABLE_NAMES),
-                       per_file, args.variant, run_lines(runs, unaligned, notes), DELTA_NOTE)
-    if args.wandb:
-        log_to_wandb(table, out, runs, logger)
-    print(report)
-    print(f"written to {out}")
-    return 0
+        table, per_file = compare_runs(runs, args.variant, args.bootstrap, args.seed, args.tie_tolerance,
+                                       args.p_adjust)
+        common = set(common_files(runs))
+        unaligned = {r.name: len(set(r.results) - common) for r in runs}
+        write_csv(out / "compare.csv", table)
+        write_csv(out / "compare_files.csv", per_file)
+        plot(out / "compare.png", per_file, runs)
+        report = markdown(table, runs, args.variant, unaligned, notes)
+        (out / "compare.md").write_text(report)
+        write_compare_html(out / "compare.html", runs, comparison_rows(comparison_lines(table), **TABLE_NAMES),
+                           per_file, args.variant, run_lines(runs, unaligned, notes), DELTA_NOTE)
+        if args.wandb:
+            log_to_wandb(table, out, runs, logger)
+        print(report)
+        print(f"written to {out}")
+        return 0
+    return exit_status(run)
 
 
 if __name__ == "__main__":

@@ -7,8 +7,38 @@ that one class to one line on stderr and its status. Library callers may still c
 (True, True, 2)
 >>> NonFiniteLossError("loss is nan at step 3").exit_code
 3
+>>> import contextlib, io; said = io.StringIO()
+>>> def bad_seed(): raise ConfigError("config key 'seed': must be >= 0")
+>>> with contextlib.redirect_stderr(said): status = exit_status(bad_seed)
+>>> status, said.getvalue()
+(2, "error: config key 'seed': must be >= 0\\n")
 """
+import errno
 import os
+import sys
+from typing import Callable, Optional
+
+# a run that stops because its outputs cannot be written (disk full, quota, read-only or unwritable folder, I/O error)
+STORAGE_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO)
+STORAGE_EXIT = 4
+
+
+def exit_status(command: Callable[[], Optional[int]]) -> int:
+    """Every command-line entry point's body runs through here: its own status (None: 0); an AudiovaeError becomes
+    `error: <message>` on stderr and its exit status; an OSError of storage (STORAGE_ERRORS) one line naming the file
+    and STORAGE_EXIT (what finished is kept; the same command continues). Anything else is a bug and propagates."""
+    try:
+        return command() or 0
+    except AudiovaeError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return err.exit_code
+    except OSError as err:
+        if err.errno not in STORAGE_ERRORS:
+            raise
+        where = f" {os.fsencode(str(err.filename)).decode('utf-8', 'backslashreplace')}" if err.filename else ""
+        print(f"error: cannot write{where} ({err.strerror}): what finished is kept; free space or fix the folder's "
+              f"permissions, then run the same command again to continue", file=sys.stderr)
+        return STORAGE_EXIT
 
 
 class AudiovaeError(Exception):

@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from audiovae.errors import AudiovaeError, DataError
+from audiovae.errors import DataError, exit_status
 from audiovae.reporting.wandb_records import relocate
 
 
@@ -26,7 +26,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("out_dirs", nargs="+", type=Path)
     parser.add_argument("--dry-run", action="store_true", help="relocate and list, do not upload")
     args = parser.parse_args(argv)
-    try:
+
+    def upload() -> int:
         runs = [run for folder in args.out_dirs for run in offline_runs(folder)]
         if not runs:
             raise DataError(f"no offline W&B run under {', '.join(map(str, args.out_dirs))}")
@@ -37,9 +38,7 @@ def main(argv: list[str]) -> int:
             return 0
         wandb_cli = shutil.which("wandb") or str(Path(sys.executable).parent / "wandb")
         return subprocess.call([wandb_cli, "sync", *map(str, runs)])
-    except AudiovaeError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return err.exit_code
+    return exit_status(upload)
 
 
 def cli() -> int:

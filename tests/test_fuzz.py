@@ -28,6 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from audiovae import cli
+from audiovae.errors import STORAGE_EXIT
 from audiovae import runs as runs_module
 from audiovae.reporting.records import read_csv
 from tests.conftest import chirp, tone, write
@@ -122,8 +123,8 @@ class Fuzz:
             raise crash
         assert outcome.peak < RSS_BOUND, f"memory grew by {outcome.peak / 2 ** 20:.0f} MiB"
         assert "Traceback" not in outcome.err, outcome.err[-3000:]
-        assert code in (0, 1, 2, cli.STORAGE_EXIT), (code, outcome.err[-3000:])
-        if code == cli.STORAGE_EXIT:  # outputs could not be written: one line at the end, what finished kept
+        assert code in (0, 1, 2, STORAGE_EXIT), (code, outcome.err[-3000:])
+        if code == STORAGE_EXIT:  # outputs could not be written: one line at the end, what finished kept
             assert outcome.err.strip().splitlines()[-1].startswith("error: cannot write"), outcome.err
         elif code == 2:
             lines = outcome.err.strip().splitlines()

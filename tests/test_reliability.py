@@ -500,3 +500,22 @@ def test_a_first_ctrl_c_stops_training_at_the_end_of_the_step_with_exit_130(trai
         "\nstopping at the end of this step (Ctrl+C again to stop at once)", ""))
     assert last_gains(tmp_path / "stopped")[1] == 2
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is given back
+
+
+def test_every_command_says_a_storage_failure_in_one_line_with_exit_4(capsys):
+    from audiovae.errors import STORAGE_EXIT, exit_status
+
+    def full_disk():
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "/data/out/results.csv")
+    assert exit_status(full_disk) == STORAGE_EXIT == 4
+    assert "cannot write /data/out/results.csv (No space left on device)" in one_line(capsys.readouterr().err)
+
+    def a_bug():
+        raise FileNotFoundError(errno.ENOENT, "not a storage failure")
+    with pytest.raises(FileNotFoundError):  # anything else is a bug and is not hidden
+        exit_status(a_bug)
+    entry_points = ["audiovae/cli.py", "audiovae/compare.py", "audiovae/training/export.py", "audiovae/sync.py",
+                    "audiovae/listening/__main__.py", "audiovae/cache/__main__.py"]
+    for path in entry_points:  # one wrapper for every entry point, no copies of the catch-print-exit block
+        text = (ROOT / path).read_text()
+        assert "return exit_status(" in text and "except AudiovaeError" not in text, path

@@ -4,7 +4,7 @@ import argparse
 import sys
 
 from audiovae.cache.store import CacheStore
-from audiovae.errors import AudiovaeError
+from audiovae.errors import exit_status
 
 
 def main(argv=None) -> int:
@@ -14,7 +14,8 @@ def main(argv=None) -> int:
                                                      "$AUDIOVAE_HOME/cache)")
     args = parser.parse_args(argv)
     store = CacheStore(args.dir)
-    try:
+
+    def run() -> None:
         if args.command == "info":
             if store.folder.exists():
                 store.check()
@@ -23,10 +24,7 @@ def main(argv=None) -> int:
                   f"size: {info['bytes'] / 1024 ** 2:.1f} MiB")
         else:
             print(f"removed {store.clear()} entries from {store.folder}")
-    except AudiovaeError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return err.exit_code
-    return 0
+    return exit_status(run)
 
 
 if __name__ == "__main__":

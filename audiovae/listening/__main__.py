@@ -3,7 +3,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from audiovae.errors import AudiovaeError
+from audiovae.errors import exit_status
 
 
 def main(argv: list[str]) -> int:
@@ -24,7 +24,8 @@ def main(argv: list[str]) -> int:
     export.add_argument("--max-files", type=int, default=20)
     export.add_argument("--force", action="store_true", help="overwrite files in --out that audiovae did not write")
     args = parser.parse_args(argv)
-    try:
+
+    def run() -> None:
         if args.command == "pages":
             from omegaconf import OmegaConf
 
@@ -47,10 +48,7 @@ def main(argv: list[str]) -> int:
             from audiovae.listening.webmushra import export_webmushra
 
             print(export_webmushra(args.run, args.out, args.max_files, args.force))
-    except AudiovaeError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return err.exit_code
-    return 0
+    return exit_status(run)
 
 
 def cli() -> None:

@@ -13,7 +13,7 @@ import torch
 from omegaconf import OmegaConf
 
 from audiovae.enhancers.registry import build_enhancer
-from audiovae.errors import AudiovaeError, CheckpointError
+from audiovae.errors import CheckpointError, exit_status
 from audiovae.enhancers.serialization import export_enhancer
 from audiovae.written import check_single_output
 
@@ -61,14 +61,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("out", type=Path, nargs="?", help="default: <checkpoint>.enhancer.safetensors")
     parser.add_argument("--force", action="store_true", help="overwrite an existing output file")
     args = parser.parse_args(argv)
-    try:
+
+    def run() -> None:
         out = args.out or args.checkpoint.with_suffix(".enhancer.safetensors")
         check_single_output(out, [args.checkpoint], args.force)
         print(f"exported {export_from_checkpoint(args.checkpoint, out)}")
-    except AudiovaeError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return err.exit_code
-    return 0
+    return exit_status(run)
 
 
 if __name__ == "__main__":
