@@ -519,3 +519,19 @@ def test_every_command_says_a_storage_failure_in_one_line_with_exit_4(capsys):
     for path in entry_points:  # one wrapper for every entry point, no copies of the catch-print-exit block
         text = (ROOT / path).read_text()
         assert "return exit_status(" in text and "except AudiovaeError" not in text, path
+
+
+def test_a_training_file_changed_while_it_is_read_is_skipped(tmp_path, monkeypatch):
+    from audiovae.data import train_data
+
+    paths = [write(tmp_path / f"{name}.wav", tone(f, 1.0, 16000), 16000) for name, f in (("a", 440), ("b", 550))]
+    load = train_data.load_audio
+
+    def rewritten(path, *args):
+        clip = load(path, *args)
+        if str(path).endswith("b.wav"):  # replaced after it was read: its crops would be cached under new bytes
+            write(Path(path), tone(1234, 1.0, 16000), 16000)
+        return clip
+    monkeypatch.setattr(train_data, "load_audio", rewritten)
+    clips, bad = train_data.scan_clips(paths, 16000, -60.0)
+    assert [Path(c.path).name for c in clips] == ["a.wav"] and "b.wav: changed while being read" in bad[0]

@@ -29,13 +29,18 @@ class Clip:
 
 def scan_clips(paths: list[Path], sample_rate: int, silence_threshold_db: float,
                channels: str = "mix", resampler: str = "soxr_hq") -> tuple[list[Clip], list[str]]:
-    """Load every file once; returns the good clips and one 'file: reason' line per bad file."""
+    """Load every file once; returns the good clips and one 'file: reason' line per bad file. A file's content is
+    hashed before and after it is read: one that changed in between is bad (its crops would be cached under a hash
+    of other bytes)."""
     clips, bad = [], []
     for path in paths:
         try:
+            before = file_fingerprint(path)
             clip = load_audio(path, sample_rate, channels, resampler)
             check_waveform(path, clip.waveform, silence_threshold_db)
-            clips.append(Clip(str(path), clip.waveform, file_fingerprint(path)))
+            if file_fingerprint(path) != before:
+                raise AudioError(path, "changed while being read: skipped")
+            clips.append(Clip(str(path), clip.waveform, before))
         except AudioError as err:
             bad.append(str(err))
     return clips, bad
