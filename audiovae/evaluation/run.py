@@ -147,8 +147,8 @@ def alignment_for(cfg: DictConfig, setup: EvalSetup) -> tuple[Alignment, Optiona
 def evaluate_settings(cfg: DictConfig, setup: EvalSetup, settings: Sequence[Setting], enhancers: dict
                       ) -> tuple[Optional[dict[str, tuple[list[FileResult], list[FileResult]]]], Optional[RunInfo]]:
     """Every setting (its enhancer chain in `enhancers`) over every file it lacks (resume), each file encoded once
-    for all of them. Returns, on the
-    global-zero rank, `{setting: (all its results in file order, the new ones)}`; None on the other ranks."""
+    for all of them. Returns, on the global-zero rank, `{setting: (all its results in file order, the new ones)}`;
+    None on the other ranks."""
     fingerprints = {key: file_fingerprint(path) for key, path in zip(setup.keys, setup.paths)}
     done = {}
     for s in settings:
@@ -160,8 +160,7 @@ def evaluate_settings(cfg: DictConfig, setup: EvalSetup, settings: Sequence[Sett
     alignment, measured = alignment_for(cfg, setup)
     cache = build_run_cache(cfg, setup.pipeline, metric_settings(cfg), fingerprints, setup.segmenting.segment,
                             setup.segmenting.overlap, (alignment.max_lag, alignment.shift))
-    evaluator = FileEvaluator(setup.pipeline, setup.metrics, setup.segmenting,
-                        enhancers,
+    evaluator = FileEvaluator(setup.pipeline, setup.metrics, setup.segmenting, enhancers,
                         {s.name: s.out_dir for s in settings}, cfg.outputs.save_audio, cfg.outputs.save_plots,
                         cfg.outputs.max_plots, cfg.seed, done={name: set(d) for name, d in done.items()},
                         fingerprints=fingerprints, cutoff_hz=cfg.metrics.hf_cutoff_hz,
