@@ -9,7 +9,7 @@ exists, and never written onto the command's own input, `--force` or not.
 >>> (folder / "b.csv").write_text("a user's"); claim_outputs(folder, ["b.csv"])  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-audiovae.written.OverwriteError: .../b.csv exists and was not written by audiovae: nothing was written; choose another --out, or add --force to overwrite it
+audiovae.written.OverwriteError: .../b.csv exists and was not written by audiovae: nothing was written; ...
 """
 import os
 from pathlib import Path

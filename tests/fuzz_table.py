@@ -40,8 +40,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         counts_file = Path(tmp) / "counts.json"
         env = {**os.environ, "AUDIOVAE_FUZZ_COUNTS": str(counts_file), "WANDB_MODE": "offline"}
-        done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_fuzz.py", "-k", "not readme"],
-                              cwd=ROOT, env=env)
+        done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_fuzz.py",
+                               "-k", "not readme"], cwd=ROOT, env=env)
         if done.returncode != 0:
             print("the fuzz suite failed: the README table is left as it is", file=sys.stderr)
             return done.returncode

@@ -152,7 +152,7 @@ def test_a_crafted_checkpoint_is_refused_without_running_it(tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["data.batch_size=0"], "config key 'data.batch_size': must be in [1, 256], got 0"),
-    (["data.max_seconds=0"], "config key 'data.max_seconds': must be in (0, 600], got 0"),
+    (["data.max_seconds=0"], "config key 'data.max_seconds': must be in (0, 60], got 0"),
     (["metrics.alpha=1.5"], "config key 'metrics.alpha': must be in (0, 1), got 1.5"),
     (["metrics.p_adjust=bonferroni"], "config key 'metrics.p_adjust': must be one of holm, bh, none"),
     (["outputs.max_plots=-1"], "config key 'outputs.max_plots': must be >= 0, got -1"),

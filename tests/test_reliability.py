@@ -298,7 +298,7 @@ def test_the_discovery_line_lists_fifos_devices_and_unreadable_folders(folder, t
 
 @pytest.mark.parametrize("args, message", [
     (["data.max_seconds=inf"], "config key 'data.max_seconds': must be a finite number, got inf"),
-    (["data.max_seconds=3600"], "config key 'data.max_seconds': must be in (0, 600], got 3600"),
+    (["data.max_seconds=3600"], "config key 'data.max_seconds': must be in (0, 60], got 3600"),
     (["metrics.max_lag_samples=1000000000"], "config key 'metrics.max_lag_samples': must be in [0, 65536]"),
     (["metrics.bootstrap_samples=1000000000"], "config key 'metrics.bootstrap_samples': must be in [1, 100000]"),
     (["metrics.names=[]"], "config key 'metrics.names': name at least one metric"),

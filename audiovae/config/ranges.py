@@ -54,8 +54,8 @@ RANGES = {
 }
 # upper bounds of the keys that size memory (README "Bad input and faults"): a value past them is refused
 MEMORY_BOUNDS = {
-    "data.max_seconds": 600.0,           # one segment: the VAE's activations grow with it (3600 s: 7.1 GB on the demo)
-    "data.crop_seconds": 600.0,
+    "data.max_seconds": 60.0,  # one segment: the VAE's activations grow with it (demo: 1.2 GB at 60 s, 7.1 at 3600)
+    "data.crop_seconds": 60.0,
     "data.batch_size": 256, "data.val_batch_size": 256, "embedding.batch_size": 256,
     "data.num_workers": 64,
     "metrics.max_lag_samples": 65536,    # the lag search keeps 2N+1 sums and correlates N-sample tails
@@ -143,7 +143,7 @@ def _get(cfg: DictConfig, key: str):
     return None if isinstance(value, bool) or not isinstance(value, (int, float)) else value
 
 
-# (key, other key, how `key` must compare with `factor` · other: "<", "<=", ">") for keys whose range depends on another
+# keys whose range depends on another: (key, other key, how `key` compares with `factor` · other, in words)
 RELATIONS = (("frontend.fmax", "frontend.sample_rate", "<=", 0.5, "frontend.sample_rate / 2"),
              ("frontend.fmin", "frontend.fmax", "<", 1, "frontend.fmax"),
              ("frontend.win_length", "frontend.n_fft", "<=", 1, "frontend.n_fft"),

@@ -104,8 +104,8 @@ class EnhancedVAE(nn.Module):
         (the front end is checked first: `check_frontend`)."""
         self.check_frontend(n_mels)
         d = self.downsampling
-        check_fits(enhancer, (1, int(self.vae.config.latent_channels), frames // d, n_mels // d), (1, 1, frames, n_mels),
-                   where)
+        latent = (1, int(self.vae.config.latent_channels), frames // d, n_mels // d)
+        check_fits(enhancer, latent, (1, 1, frames, n_mels), where)
 
     def reconstruct(self, mel: torch.Tensor, generator: Optional[torch.Generator] = None) -> Reconstruction:
         latent = self.encode(mel, generator)
