@@ -535,3 +535,21 @@ def test_a_training_file_changed_while_it_is_read_is_skipped(tmp_path, monkeypat
     monkeypatch.setattr(train_data, "load_audio", rewritten)
     clips, bad = train_data.scan_clips(paths, 16000, -60.0)
     assert [Path(c.path).name for c in clips] == ["a.wav"] and "b.wav: changed while being read" in bad[0]
+
+
+@pytest.mark.slow
+def test_names_that_are_not_utf8_print_in_a_real_process_under_the_c_locale(tmp_path):
+    """A process prints what the run found and skipped; under LANG=C with a non-UTF-8 name neither may crash."""
+    data = tmp_path / "in"
+    write(data / "a.wav", tone(440, 1.0, 16000), 16000)
+    sf.write(os.path.join(os.fsencode(data), b"b\xe9.wav"), chirp(200, 7000, 1.0, 16000), 16000)
+    (Path(os.fsdecode(os.path.join(os.fsencode(data), b"notes\xff.txt")))).write_text("not audio")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LC_", "LANG", "PYTHONIOENCODING", "PYTHONUTF8"))}
+    env.update(LANG="C", LC_ALL="C", WANDB_MODE="offline")
+    env.pop(runs_module.RUN_DIR_ENV, None)
+    done = subprocess.run([sys.executable, "evaluate.py", *EVAL, f"data.dir={data}", f"out_dir={tmp_path / 'o'}"],
+                          capture_output=True, cwd=ROOT, env=env, timeout=600)
+    out = done.stdout.decode(errors="replace")
+    assert done.returncode == 0, done.stderr.decode(errors="replace")[-2000:]
+    assert "skipped 1: notes\\xff.txt (not matched by data.patterns)" in out
+    assert {r["status"] for r in rows_of(tmp_path / "o").values()} == {"ok"} and "b\\xe9.wav" in rows_of(tmp_path / "o")
