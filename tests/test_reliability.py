@@ -553,3 +553,15 @@ def test_names_that_are_not_utf8_print_in_a_real_process_under_the_c_locale(tmp_
     assert done.returncode == 0, done.stderr.decode(errors="replace")[-2000:]
     assert "skipped 1: notes\\xff.txt (not matched by data.patterns)" in out
     assert {r["status"] for r in rows_of(tmp_path / "o").values()} == {"ok"} and "b\\xe9.wav" in rows_of(tmp_path / "o")
+
+
+def test_a_cache_another_process_is_claiming_is_not_taken_for_a_users_folder(tmp_path):
+    from audiovae.cache.store import NotACacheError
+
+    folder = tmp_path / "c"
+    folder.mkdir()
+    (folder / "..audiovae-cache.4242.0123abcd.tmp").write_text("{}")  # a rank writing the marker right now
+    CacheStore(folder).check()
+    (folder / "photo.jpg").write_bytes(b"a user's")
+    with pytest.raises(NotACacheError, match="is not an audiovae cache"):
+        CacheStore(folder).check()

@@ -81,11 +81,16 @@ def _atomic_write(path: Path, write) -> None:
         tmp.unlink(missing_ok=True)
 
 
+OWN_ROOT_FILE = re.compile(rf"{re.escape(MANIFEST)}|\.{re.escape(MARKER)}\.\d+\.[0-9a-f]{{8}}\.tmp")  # a claim under way
+
+
 def _is_legacy_store(folder: Path) -> bool:
     """True for a folder holding only entry folders of the store's layout (`<2 hex>/<64 hex>/` with only the files the
-    store writes): a store written before the marker existed."""
+    store writes): a store written before the marker existed, or one another process is claiming right now."""
     try:
         for prefix in folder.iterdir():
+            if OWN_ROOT_FILE.fullmatch(prefix.name) and prefix.is_file():
+                continue
             if not (prefix.is_dir() and not prefix.is_symlink() and PREFIX.fullmatch(prefix.name)):
                 return False
             for entry in prefix.iterdir():
