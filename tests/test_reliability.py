@@ -565,3 +565,27 @@ def test_a_cache_another_process_is_claiming_is_not_taken_for_a_users_folder(tmp
     (folder / "photo.jpg").write_bytes(b"a user's")
     with pytest.raises(NotACacheError, match="is not an audiovae cache"):
         CacheStore(folder).check()
+
+
+def _claim(folder, start):
+    start.wait(10)
+    store = CacheStore(folder)
+    store.check()
+    assert store.claim()
+
+
+def test_processes_claiming_one_new_cache_at_once_all_succeed(tmp_path):
+    """DDP ranks start together on a new cache: none may take another's half-written marker for a user's file."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    for round_ in range(15):
+        folder, start = tmp_path / f"c{round_}", ctx.Event()
+        workers = [ctx.Process(target=_claim, args=(folder, start)) for _ in range(4)]
+        for w in workers:
+            w.start()
+        start.set()
+        for w in workers:
+            w.join(30)
+        assert [w.exitcode for w in workers] == [0, 0, 0, 0], round_
+        assert (folder / MARKER).is_file()

@@ -145,7 +145,8 @@ class CacheStore:
             return
         if folder.exists() and not folder.is_dir():
             raise NotACacheError(f"cache folder '{folder}' is a file, not a folder: choose another cache.dir")
-        if folder.is_dir() and any(True for _ in folder.iterdir()) and not _is_legacy_store(folder):
+        if folder.is_dir() and any(True for _ in folder.iterdir()) and not _is_legacy_store(folder) \
+                and not self.is_cache():  # (a marker that landed meanwhile: another process claimed the folder)
             raise NotACacheError(f"'{folder}' is not an audiovae cache (no {MARKER} marker, and it holds other "
                                  f"files): nothing there is touched; choose an empty or new cache folder")
 
