@@ -589,3 +589,24 @@ def test_processes_claiming_one_new_cache_at_once_all_succeed(tmp_path):
             w.join(30)
         assert [w.exitcode for w in workers] == [0, 0, 0, 0], round_
         assert (folder / MARKER).is_file()
+
+
+def test_linked_folders_are_walked_once_and_a_link_back_up_does_not_loop(folder, tmp_path):
+    from audiovae.data.files import discover_audio_files
+
+    elsewhere = tmp_path / "elsewhere"
+    write(elsewhere / "c.wav", tone(660, 1.0, 16000), 16000)
+    (folder / "linked").symlink_to(elsewhere)  # a data set linked into the folder
+    (folder / "loop").symlink_to(folder)  # a link back up
+    found = discover_audio_files(str(folder), ["*.wav"])
+    assert [p.relative_to(folder).as_posix() for p in found.paths] == ["a.wav", "b.wav", "linked/c.wav"]
+
+
+def test_training_lists_fifos_and_devices_as_unusable_without_opening_them(folder):
+    from audiovae.data.train_data import usable_paths
+
+    os.mkfifo(folder / "pipe.wav")
+    (folder / "random.wav").symlink_to("/dev/urandom")
+    paths, unusable = usable_paths(str(folder), ["*.wav"])
+    assert [p.name for p in paths] == ["a.wav", "b.wav"]
+    assert unusable == ["pipe.wav: not a regular file (a FIFO)", "random.wav: not a regular file (a character device)"]

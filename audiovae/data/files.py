@@ -110,12 +110,6 @@ def discover_audio_files(directory: Optional[str], patterns: Sequence[str],
     return Discovery(paths, skipped)
 
 
-def find_audio_files(directory: Optional[str], patterns: Sequence[str],
-                     files: Optional[Sequence[str]] = None) -> list[Path]:
-    """`discover_audio_files(...).paths`."""
-    return discover_audio_files(directory, patterns, files).paths
-
-
 def file_key(path: Path, root: Optional[str]) -> str:
     """A stable name for outputs: the path relative to data.dir (or as given), '/' kept."""
     if root:

@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from audiovae.audio.frontend import MelFrontEnd
 from audiovae.audio.io import check_waveform, load_audio
 from audiovae.data.eval_data import ShardSampler
-from audiovae.data.files import file_fingerprint, find_audio_files
+from audiovae.data.files import discover_audio_files, file_fingerprint
 from audiovae.errors import AudioError, DataError
 
 
@@ -44,6 +44,15 @@ def scan_clips(paths: list[Path], sample_rate: int, silence_threshold_db: float,
         except AudioError as err:
             bad.append(str(err))
     return clips, bad
+
+
+def usable_paths(directory: Optional[str], patterns: list[str]) -> tuple[list[Path], list[str]]:
+    """The audio files under `directory`, and a 'path: reason' line for each entry that looked like one but cannot be
+    read (a FIFO, a device, an unreadable folder: skipped without being opened, as in evaluation)."""
+    found = discover_audio_files(directory, patterns)
+    unusable = [f"{path}: {why}" for path, why in found.skipped
+                if why.startswith(("not a regular file", "unreadable folder"))]
+    return found.paths, unusable
 
 
 def split_by_file(n: int, val_ratio: float, seed: int) -> tuple[list[int], list[int]]:
@@ -143,13 +152,15 @@ class TrainDataModule(pl.LightningDataModule):
         self.frontend, self.crop, self.seed, self.pre_encode = frontend, crop_samples, seed, pre_encode
         self.accumulate = accumulate_grad_batches
         self.batch_size, self.val_batch_size, self.num_workers = batch_size, val_batch_size, num_workers
-        train_paths = find_audio_files(dir, patterns)
-        clips, bad = scan_clips(train_paths, frontend.sample_rate, silence_threshold_db, channels, resampler)
+        train_paths, bad = usable_paths(dir, patterns)
+        clips, bad_train = scan_clips(train_paths, frontend.sample_rate, silence_threshold_db, channels, resampler)
+        bad += bad_train
         if val_dir:
             self.train_clips = clips
-            self.val_clips, bad_val = scan_clips(find_audio_files(val_dir, patterns), frontend.sample_rate,
-                                                 silence_threshold_db, channels, resampler)
-            bad += bad_val
+            val_paths, bad_val = usable_paths(val_dir, patterns)
+            self.val_clips, bad_scan = scan_clips(val_paths, frontend.sample_rate, silence_threshold_db, channels,
+                                                  resampler)
+            bad += bad_val + bad_scan
         else:
             train_pos, val_pos = split_by_file(len(clips), val_ratio, seed)
             self.train_clips = [clips[i] for i in train_pos]
