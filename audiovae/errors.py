@@ -14,9 +14,10 @@ that one class to one line on stderr and its status. Library callers may still c
 (2, "error: config key 'seed': must be >= 0\\n")
 """
 import errno
-import os
 import sys
 from typing import Callable, Optional
+
+from audiovae.paths import display_name
 
 # a run that stops because its outputs cannot be written (disk full, quota, read-only or unwritable folder, I/O error)
 STORAGE_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO)
@@ -35,7 +36,7 @@ def exit_status(command: Callable[[], Optional[int]]) -> int:
     except OSError as err:
         if err.errno not in STORAGE_ERRORS:
             raise
-        where = f" {os.fsencode(str(err.filename)).decode('utf-8', 'backslashreplace')}" if err.filename else ""
+        where = f" {display_name(err.filename)}" if err.filename else ""
         print(f"error: cannot write{where} ({err.strerror}): what finished is kept; free space or fix the folder's "
               f"permissions, then run the same command again to continue", file=sys.stderr)
         return STORAGE_EXIT
@@ -60,8 +61,7 @@ class AudioError(AudiovaeError, ValueError):
 
     def __init__(self, path, reason: str):
         self.path, self.reason = str(path), reason
-        shown = os.fsencode(self.path).decode("utf-8", "backslashreplace")  # any name prints (data.files.display_name)
-        super().__init__(f"{shown}: {reason}")
+        super().__init__(f"{display_name(self.path)}: {reason}")  # any name prints
 
 
 class ModelUnavailableError(AudiovaeError, RuntimeError):

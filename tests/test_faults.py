@@ -159,8 +159,15 @@ def test_a_crafted_checkpoint_is_refused_without_running_it(tmp_path):
     (["data.channels=left"], "config key 'data.channels': must be one of mix, first, got 'left'"),
     (["data.resampler=kaiser"], "config key 'data.resampler': must be one of soxr_hq, audioldm2, got 'kaiser'"),
     (["out_dir=/proc/1/audiovae-run"], "config key 'out_dir': cannot write to '/proc/1/audiovae-run'"),
+    # values that crashed or exhausted memory (#26: 13 GB for a 1e9 lag search, 29.8 GiB for 1e9 resamples)
+    (["data.max_seconds=inf"], "config key 'data.max_seconds': must be a finite number, got inf"),
+    (["data.max_seconds=3600"], "config key 'data.max_seconds': must be in (0, 60], got 3600"),
+    (["metrics.max_lag_samples=1000000000"], "config key 'metrics.max_lag_samples': must be in [0, 65536]"),
+    (["metrics.bootstrap_samples=1000000000"], "config key 'metrics.bootstrap_samples': must be in [1, 100000]"),
+    (["metrics.names=[]"], "config key 'metrics.names': name at least one metric"),
+    (["metrics.alpha=[0.1"], "override 'metrics.alpha=[0.1': the value is not valid YAML"),
 ], ids=["batch_size", "max_seconds", "alpha", "p_adjust", "max_plots", "channels", "resampler",
-                                                      "unwritable_out_dir"])
+        "unwritable_out_dir", "inf_seconds", "hour_segments", "lag_1e9", "bootstrap_1e9", "no_metrics", "yaml_syntax"])
 def test_bad_values_and_paths_are_one_line_exit_2_before_any_file(args, message, folder, tmp_path, capsys,
                                                                   monkeypatch):
     from audiovae.evaluation.evaluator import FileEvaluator
@@ -170,7 +177,8 @@ def test_bad_values_and_paths_are_one_line_exit_2_before_any_file(args, message,
     out = [] if any(a.startswith("out_dir=") for a in args) else [f"out_dir={tmp_path / 'o'}"]
     assert cli.main("eval", [*EVAL, f"data.dir={folder}", *out, *args]) == 2
     err = capsys.readouterr().err
-    assert message in err and len(err.strip().splitlines()) == 1, err
+    assert message in err and len(err.strip().splitlines()) == 1 and err.startswith("error: "), err
+    assert not (tmp_path / "o").exists()
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA GPU is visible here")

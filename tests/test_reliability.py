@@ -296,18 +296,7 @@ def test_the_discovery_line_lists_fifos_devices_and_unreadable_folders(folder, t
                                    "random.wav": "not a regular file (a character device)"}
 
 
-@pytest.mark.parametrize("args, message", [
-    (["data.max_seconds=inf"], "config key 'data.max_seconds': must be a finite number, got inf"),
-    (["data.max_seconds=3600"], "config key 'data.max_seconds': must be in (0, 60], got 3600"),
-    (["metrics.max_lag_samples=1000000000"], "config key 'metrics.max_lag_samples': must be in [0, 65536]"),
-    (["metrics.bootstrap_samples=1000000000"], "config key 'metrics.bootstrap_samples': must be in [1, 100000]"),
-    (["metrics.names=[]"], "config key 'metrics.names': name at least one metric"),
-    (["metrics.alpha=[0.1"], "override 'metrics.alpha=[0.1': the value is not valid YAML"),
-], ids=["inf_seconds", "hour_segments", "lag_1e9", "bootstrap_1e9", "no_metrics", "yaml_syntax"])
-def test_values_that_would_crash_or_exhaust_memory_are_one_line_before_any_file(args, message, folder, tmp_path,
-                                                                              capsys):
-    code, err = run_eval(capsys, f"data.dir={folder}", f"out_dir={tmp_path / 'o'}", *args)
-    assert code == 2 and message in one_line(err) and not (tmp_path / "o").exists()
+# (values that crashed or would exhaust memory: in test_faults.py's table of one-line start-up errors)
 
 
 def test_config_files_that_are_no_configs_are_one_line(folder, tmp_path, capsys):

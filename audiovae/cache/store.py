@@ -52,20 +52,30 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("AUDIOVAE_CACHE_DIR") or audiovae_home() / "cache").expanduser()
 
 
-def checked_store(folder: Optional[str], max_gb: float) -> "CacheStore":
-    """The store at `cache.dir` (None: the default folder), refused at start-up with one line naming `cache.dir` when
-    the folder is not a cache."""
-    store = CacheStore(folder, max_gb)
+def check_cache(cache) -> None:
+    """At a job's start-up, before anything is written: with a `cache` section that is enabled, a `cache.dir` (None:
+    the default folder) that is not a cache is refused with one line naming the key."""
+    if not cache.enabled:
+        return
     try:
-        store.check()
+        CacheStore(cache.dir, cache.max_gb).check()
     except NotACacheError as err:
         raise ConfigError(f"config key 'cache.dir': {err}") from None
-    return store
 
 
 def _sha256(path: Path) -> str:
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
+
+
+def _entry_files(folder: Path) -> list[Path]:
+    """The files of an entry folder that the store writes (OSError when the folder cannot be listed)."""
+    return [f for f in folder.iterdir() if ENTRY_FILE.fullmatch(f.name)]
+
+
+def _keys(manifest_text: str) -> list[str]:
+    """The entry keys a manifest lists, each once, in order."""
+    return list(dict.fromkeys(k for k in manifest_text.split() if KEY.fullmatch(k)))
 
 
 def _meta_digest(meta: dict) -> str:
@@ -178,10 +188,9 @@ class CacheStore:
 
     def _manifest_keys(self) -> list[str]:
         try:
-            text = (self.folder / MANIFEST).read_text(errors="replace")
+            return _keys((self.folder / MANIFEST).read_text(errors="replace"))
         except OSError:
             return []
-        return list(dict.fromkeys(k for k in text.split() if KEY.fullmatch(k)))
 
     def _add_to_manifest(self, key: str) -> None:
         with open(self.folder / MANIFEST, "a") as f:
@@ -246,7 +255,7 @@ class CacheStore:
     def finish(self, key: str, digests: list[Optional[str]], values: dict) -> None:
         """Complete the entry: its segments' sha256 and `{metric key: shared values}`; then keep the store in
         size. Nothing is written when a segment could not be (a None digest)."""
-        if self.broken is not None or any(d is None for d in digests) or not self.claim():
+        if any(d is None for d in digests) or not self.claim():  # (claim() is False once a write has failed)
             return
         meta = {"segments": len(digests), "sha256": digests, "values": values, "written": time.time()}
         try:
@@ -277,8 +286,8 @@ class CacheStore:
     # removing: only the manifest's entries, and in them only the store's own file names
     def _remove(self, folder: Path) -> None:
         try:
-            for f in folder.iterdir():
-                if ENTRY_FILE.fullmatch(f.name) and f.is_file() and not f.is_symlink():
+            for f in _entry_files(folder):
+                if f.is_file() and not f.is_symlink():
                     f.unlink(missing_ok=True)
             folder.rmdir()  # fails, and so keeps it, if anything else is inside
             folder.parent.rmdir()  # the prefix folder, when it is empty now
@@ -298,7 +307,7 @@ class CacheStore:
         for key in self._manifest_keys():
             folder = self._folder(key)
             try:
-                files = [f for f in folder.iterdir() if ENTRY_FILE.fullmatch(f.name)]
+                files = _entry_files(folder)
                 if files:  # (a folder left holding only what someone else put there is no entry any more)
                     out.append((folder, sum(f.stat().st_size for f in files), folder.stat().st_mtime))
             except OSError:  # removed meanwhile by another run's eviction
@@ -310,7 +319,7 @@ class CacheStore:
         try:
             with open(self.folder / MANIFEST, "r+") as f:
                 fcntl.flock(f, fcntl.LOCK_EX)
-                keys = list(dict.fromkeys(k for k in f.read().split() if KEY.fullmatch(k)))
+                keys = _keys(f.read())
                 f.seek(0)
                 f.truncate()
                 f.write("".join(f"{k}\n" for k in keys if self._holds_entry_files(k)))
@@ -319,7 +328,7 @@ class CacheStore:
 
     def _holds_entry_files(self, key: str) -> bool:
         try:
-            return any(ENTRY_FILE.fullmatch(f.name) for f in self._folder(key).iterdir())
+            return bool(_entry_files(self._folder(key)))
         except OSError:
             return False
 

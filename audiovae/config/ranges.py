@@ -16,7 +16,8 @@ from omegaconf import DictConfig, OmegaConf
 from audiovae.errors import ConfigError
 
 INF = math.inf
-# key -> (lowest, highest, lowest allowed itself, highest allowed itself)
+# key -> (lowest, highest, lowest allowed itself, highest allowed itself); the keys of MEMORY_BOUNDS get their
+# highest from it, below
 RANGES = {
     "data.batch_size": (1, INF, True, True), "data.val_batch_size": (1, INF, True, True),
     "data.num_workers": (0, INF, True, True), "data.max_seconds": (0, INF, False, True),
@@ -28,6 +29,7 @@ RANGES = {
     "metrics.tie_tolerance": (0, 1, True, False), "metrics.alpha": (0, 1, False, False),
     "outputs.max_plots": (0, INF, True, True),
     "outputs.listening_files": (0, INF, True, True), "metrics.max_lag_samples": (0, INF, True, True),
+    "metrics.align_samples": (-65536, 65536, True, True),
     "metrics.audioldm_eval_offset": (0, INF, True, True), "metrics.fad_bootstrap_samples": (1, INF, True, True),
     "embedding.batch_size": (1, INF, True, True), "cache.max_gb": (0, INF, False, True), "logger.max_table_files": (0, INF, True, True),
     "model.griffin_lim_iters": (1, INF, True, True), "seed": (0, 2 ** 32 - 1, True, True),
@@ -69,7 +71,6 @@ MEMORY_BOUNDS = {
 for _key, _high in MEMORY_BOUNDS.items():
     _low, _, _low_in, _ = RANGES[_key]
     RANGES[_key] = (_low, _high, _low_in, True)
-RANGES["metrics.align_samples"] = (-65536, 65536, True, True)
 # (model.vocoder and optim.schedule are checked where they are used, also at start-up)
 CHOICES = {"metrics.p_adjust": ("holm", "bh", "none"), "logger.mode": ("offline", "online", "disabled"),
            "checkpoint.mode": ("min", "max"), "data.channels": ("mix", "first"),

@@ -86,11 +86,10 @@ def discover_audio_files(directory: Optional[str], patterns: Sequence[str],
     for folder, dirs, names in os.walk(root, onerror=unreadable, followlinks=True):
         here = Path(folder)
         visited.add(os.path.realpath(here))
-        for d in sorted(dirs):
-            if is_run_folder(here / d):
-                skipped.append((display_name((here / d).relative_to(root).as_posix()) + "/", "an audiovae run folder"))
-        dirs[:] = sorted(d for d in dirs if not is_run_folder(here / d)
-                         and os.path.realpath(here / d) not in visited)
+        runs = {d for d in dirs if is_run_folder(here / d)}
+        skipped += [(display_name((here / d).relative_to(root).as_posix()) + "/", "an audiovae run folder")
+                    for d in sorted(runs)]
+        dirs[:] = sorted(d for d in dirs if d not in runs and os.path.realpath(here / d) not in visited)
         for name in names:
             p = here / name
             relative = display_name(p.relative_to(root).as_posix())
@@ -98,8 +97,8 @@ def discover_audio_files(directory: Optional[str], patterns: Sequence[str],
                 skipped.append((relative, "broken link"))
             elif not _matches(display_name(name), patterns):
                 skipped.append((relative, "not matched by data.patterns"))
-            elif not_regular(p):
-                skipped.append((relative, f"not a regular file ({not_regular(p)})"))
+            elif kind := not_regular(p):
+                skipped.append((relative, f"not a regular file ({kind})"))
             else:
                 paths.append(p)
     paths.sort()

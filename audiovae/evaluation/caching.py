@@ -8,7 +8,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from audiovae import __version__
 from audiovae.cache.keys import metric_key, tensor_key, weights_fingerprint
-from audiovae.cache.store import CacheEntry, CacheStore, checked_store
+from audiovae.cache.store import CacheEntry, CacheStore
 
 
 @dataclass
@@ -55,9 +55,3 @@ def build_run_cache(cfg: DictConfig, pipeline, metric_args: dict, fingerprints: 
                     "embedding": OmegaConf.to_container(cfg.embedding, resolve=True) if "fad" in cfg.metrics.names
                     else None, "audiovae": __version__}
     return RunCache(CacheStore(cfg.cache.dir, cfg.cache.max_gb), run_part, metric_key(metrics_part), fingerprints)
-
-
-def check_cache(cfg: DictConfig) -> None:
-    """At start-up, before anything is written: a `cache.dir` that is not a cache is refused (one line)."""
-    if cfg.cache.enabled:
-        checked_store(cfg.cache.dir, cfg.cache.max_gb)

@@ -13,7 +13,8 @@ from audiovae.data.files import Discovery, discover_audio_files, file_fingerprin
 from audiovae.data.segments import segment_samples
 from audiovae.enhancers.registry import build_enhancer
 from audiovae.errors import ConfigError
-from audiovae.evaluation.caching import build_run_cache, check_cache
+from audiovae.cache.store import check_cache
+from audiovae.evaluation.caching import build_run_cache
 from audiovae.evaluation.calibration import MeasuredLag, measure_vocoder_lag
 from audiovae.evaluation.engine import Alignment, Segmenting
 from audiovae.evaluation.evaluator import FileEvaluator
@@ -184,7 +185,7 @@ def run_evaluation(cfg: DictConfig) -> EvalOutcome:
     check_metric_names(cfg.metrics.names)
     check_logger(cfg.logger)
     check_trainer(cfg.trainer)
-    check_cache(cfg)
+    check_cache(cfg.cache)
     if cfg.sweep:
         check_selection(cfg.select, cfg.metrics.names)
     hash_ = run_hash(cfg, EVAL_IGNORE)

@@ -20,7 +20,7 @@ from audiovae.reporting.summary import package_versions, write_json
 from audiovae.reporting.tracking import check_logger, finish_run, make_wandb_logger, training_run_id
 from audiovae.runs import is_launcher_process, prepare_out_dir, resolve_out_dir, run_hash, run_lock
 from audiovae.cache.keys import weights_fingerprint
-from audiovae.cache.store import CacheStore, checked_store
+from audiovae.cache.store import CacheStore, check_cache
 from audiovae.training.adversarial import AdversarialTraining
 from audiovae.training.ema import TrainedWeightsEMA
 from audiovae.training.encodings import CropEncodings
@@ -165,8 +165,7 @@ def run_training(cfg: DictConfig) -> TrainOutcome:
     args, clip = adversarial_trainer_args(cfg, trainer_args(cfg.trainer, OWNED))
     hash_ = run_hash(cfg, TRAIN_IGNORE)
     out_dir = resolve_out_dir(cfg.out_dir, "train", hash_)
-    if cfg.cache.enabled:
-        checked_store(cfg.cache.dir, cfg.cache.max_gb)
+    check_cache(cfg.cache)
     model = build_enhanced_vae(cfg.model, cfg.enhancement, cfg.frontend)
     frontend = build_frontend(cfg.frontend, model.downsampling)
     crop = segment_samples(cfg.data.crop_seconds, frontend.sample_rate, frontend.hop_length, model.downsampling)
