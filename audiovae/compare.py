@@ -6,7 +6,8 @@
 Each RUN is an evaluation `out_dir` (results.csv + config.yaml). Files are aligned by their key; every run after
 the first is compared with the first, per metric, over the files both evaluated: means, Δ (headline: absolute
 for dB metrics, percent otherwise), win rate of the later run, seeded bootstrap 95 % CI of Δ and Wilcoxon p.
-Runs whose model, front end or metric definitions (cutoff, STFT settings) differ are refused unless `--force`;
+Runs of different models (any family) compare on the same files; runs whose references or metric definitions
+differ (front end: rate, normalisation, mel bands; cutoff, STFT settings; data rules) are refused unless `--force`;
 so is a run of audiovae 0.1, whose hf_retention and spectral_correlation read one whole-clip FFT.
 """
 import argparse
@@ -29,7 +30,8 @@ from audiovae.reporting.plots import paired_plot
 from audiovae.reporting.records import OK, FileResult, read_results, write_csv
 from audiovae.written import claim_outputs
 
-MUST_MATCH = ("model", "frontend")  # sections that make two runs' numbers comparable
+MUST_MATCH = ("frontend",)  # sections that make two runs' numbers comparable (the model may differ: that is the
+# comparison across models; the front end decides the reference's rate and level and the mel-domain metrics)
 METRIC_DEFINITION = ("hf_cutoff_hz", "lsd_n_fft", "lsd_hop", "spectrum_n_fft", "spectrum_hop",
                      "align", "align_samples", "audioldm_eval_offset")  # metrics.* keys
 DATA_DEFINITION = ("channels", "resampler", "pad")  # data.* keys that decide the reference and what the VAE sees

@@ -1,5 +1,7 @@
-"""The one data path of every run: waveform segments -> log-mel -> one encode -> base and enhanced decode
--> vocoder, with per-stage timings measured under device synchronisation."""
+"""The one data path of every run, for every model (`audiovae.models.interface`): waveform segments -> analysis
+(the front end's log-mel) -> one encode -> base and enhanced decode -> synthesis (a mel model's vocoder), with
+per-stage timings measured under device synchronisation. A waveform model encodes the waveform itself; the front
+end's log-mel of its input and outputs is what mel-domain metrics, band retention and plots measure."""
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -10,7 +12,8 @@ from torch import nn
 
 from audiovae.audio.frontend import MelFrontEnd
 from audiovae.data.padding import zero_log_mel
-from audiovae.models.enhanced_vae import EnhancedVAE
+from audiovae.enhancers.base import MEL
+from audiovae.models.interface import AudioAutoencoder
 
 
 def synchronize(device: torch.device) -> None:
@@ -26,25 +29,26 @@ SHARED = ("latent", "reference_mel", "base_mel", "vocoder_wave", "base_wave")  #
 @dataclass
 class SharedOutputs:
     """The enhancer-independent part of a pass over K equal-length segments `[K, S]` (what the cross-run cache
-    keeps): the latent, the reference and base log-mels `[K, 1, T, F]`, the vocoder-ceiling and base waveforms
-    `[K, S]`, and the stages' seconds (`vocoder_passes`: 2 when computed here, 0 when loaded)."""
+    keeps): the latent, the reference and base log-mels `[K, 1, T, F]`, the vocoder-ceiling (mel models; None
+    otherwise) and base waveforms `[K, S]`, and the stages' seconds (`vocoder_passes`: 2 when computed here, 0
+    when loaded)."""
 
     latent: torch.Tensor
     reference_mel: torch.Tensor
     base_mel: torch.Tensor
-    vocoder_wave: torch.Tensor
+    vocoder_wave: torch.Tensor | None
     base_wave: torch.Tensor
     seconds: dict = field(default_factory=dict)
     vocoder_passes: int = 2
 
     def row(self, i: int) -> dict[str, torch.Tensor]:
-        return {name: getattr(self, name)[i] for name in SHARED}
+        return {name: getattr(self, name)[i] for name in SHARED if getattr(self, name) is not None}
 
     @classmethod
     def stack(cls, rows: list[dict[str, torch.Tensor]], device: torch.device, seconds: dict) -> "SharedOutputs":
         """Rows saved with `row` (e.g. loaded from the cache) as one batch on `device`."""
-        return cls(**{name: torch.stack([r[name] for r in rows]).to(device) for name in SHARED}, seconds=seconds,
-                   vocoder_passes=0)
+        return cls(**{name: torch.stack([r[name] for r in rows]).to(device) if name in rows[0] else None
+                      for name in SHARED}, seconds=seconds, vocoder_passes=0)
 
 
 @dataclass
@@ -53,7 +57,7 @@ class PipelineOutputs:
 
     reference_mel: torch.Tensor  # [K, 1, T, F]
     base_mel: torch.Tensor
-    vocoder_wave: torch.Tensor  # [K, S] reference mel straight through the vocoder (the vocoder ceiling)
+    vocoder_wave: torch.Tensor | None  # [K, S] reference mel through the vocoder (the ceiling; mel models only)
     base_wave: torch.Tensor
     enhanced_mels: dict  # enhancer key -> [K, 1, T, F]
     enhanced_waves: dict  # enhancer key -> [K, S]
@@ -62,11 +66,16 @@ class PipelineOutputs:
 
 
 class ReconstructionPipeline(nn.Module):
-    """Composes the front end and the enhanced VAE; owns no weights of its own."""
+    """Composes the front end and the model; owns no weights of its own."""
 
-    def __init__(self, frontend: MelFrontEnd, model: EnhancedVAE):
+    def __init__(self, frontend: MelFrontEnd, model: AudioAutoencoder):
         super().__init__()
         self.frontend, self.model = frontend, model
+
+    @property
+    def encodes_mel(self) -> bool:
+        """The model encodes the front end's log-mel (a mel model), not the waveform."""
+        return self.model.analysis == MEL
 
     @contextmanager
     def _timed(self, seconds: dict, stage: str, device: torch.device):
@@ -79,49 +88,79 @@ class ReconstructionPipeline(nn.Module):
     @torch.no_grad()
     def shared(self, segments: torch.Tensor, generator: torch.Generator | None = None,
                zero_frames_after: list[int] | None = None) -> SharedOutputs:
-        """Front end, one encode, the base decode and two vocoder passes (reference, base): what every enhancer
-        shares. `zero_frames_after[k]`: segment k's log-mel frames from its sample zero_frames_after[k] on are set
-        to 0 (`data.pad=log_mel_zeros`)."""
+        """Front end, one encode, the base decode and its synthesis (for a mel model two vocoder passes: reference
+        and base): what every enhancer shares. `zero_frames_after[k]`: segment k's log-mel frames from its sample
+        zero_frames_after[k] on are set to 0 (`data.pad=log_mel_zeros`, mel models)."""
         device, seconds, num_samples = segments.device, {}, segments.shape[-1]
         with self._timed(seconds, "frontend", device):
             mel = self.frontend(segments)
             if zero_frames_after is not None:
                 mel = zero_log_mel(mel, zero_frames_after, self.frontend.hop_length)
         with self._timed(seconds, "encode", device):
-            latent = self.model.encode(mel, generator)
+            latent = self.model.encode(mel if self.encodes_mel else segments, generator)
         with self._timed(seconds, "base_decode", device):
-            base_mel = self.model.decode(latent, enhanced=False)
+            base = self.model.decode(latent, enhanced=False)
+        if self.encodes_mel:
+            with self._timed(seconds, "vocoder", device):
+                vocoder_wave = self.model.synthesise(mel, num_samples)
+                base_wave = self.model.synthesise(base, num_samples)
+            return SharedOutputs(latent, mel, base, vocoder_wave, base_wave, seconds)
+        base_wave = self.model.synthesise(base, num_samples)
+        with self._timed(seconds, "analysis", device):
+            base_mel = self.frontend(base_wave)
+        return SharedOutputs(latent, mel, base_mel, None, base_wave, seconds, vocoder_passes=0)
+
+    def _enhanced_mel(self, shared: SharedOutputs, enhancer, seconds: dict, device) -> tuple[torch.Tensor, torch.Tensor]:
+        """(enhanced log-mel, enhanced waveform) of a mel model: the decode through the enhancer, one vocoder pass."""
+        num_samples = shared.base_wave.shape[-1]
+        with self._timed(seconds, "enhanced_decode", device):
+            if all(stage.is_identity() for stage in enhancer.latent_stages):  # the base decode, then its mel
+                mel = enhancer.enhance_mel(shared.base_mel)  # stages: one decode fewer, same numbers
+            else:
+                mel = self.model.decode(shared.latent, enhanced=True, enhancer=enhancer)
+        with self._timed(seconds, "enhancer", device):  # the enhancer's stages alone, on inputs of their shape
+            enhancer.enhance_latent(shared.latent)
+            enhancer.enhance_mel(shared.base_mel)
+            enhancer.enhance_wave(shared.base_wave)
         with self._timed(seconds, "vocoder", device):
-            vocoder_wave = self.model.vocode(mel, num_samples)
-            base_wave = self.model.vocode(base_mel, num_samples)
-        return SharedOutputs(latent, mel, base_mel, vocoder_wave, base_wave, seconds)
+            wave = self.model.vocode(mel, num_samples, enhanced=True, enhancer=enhancer)
+        seconds["vocoder"] /= shared.vocoder_passes + 1  # one vocoder pass
+        return mel, wave
+
+    def _enhanced_wave(self, shared: SharedOutputs, enhancer, seconds: dict, device) -> tuple[torch.Tensor, torch.Tensor]:
+        """(enhanced log-mel, enhanced waveform) of a waveform model: the decode through the enhancer, then the
+        front end's log-mel of its waveform."""
+        num_samples = shared.base_wave.shape[-1]
+        with self._timed(seconds, "enhanced_decode", device):
+            if all(stage.is_identity() for stage in enhancer.latent_stages):  # the base decode's waveform
+                wave = enhancer.enhance_wave(shared.base_wave)
+            else:
+                decoded = self.model.decode(shared.latent, enhanced=True, enhancer=enhancer)
+                wave = self.model.vocode(decoded, num_samples, enhanced=True, enhancer=enhancer)
+        with self._timed(seconds, "enhancer", device):
+            enhancer.enhance_latent(shared.latent)
+            enhancer.enhance_wave(shared.base_wave)
+        with self._timed(seconds, "analysis", device):
+            mel = self.frontend(wave)
+        return mel, wave
 
     @torch.no_grad()
     def enhance(self, shared: SharedOutputs, enhancers: Mapping[str, nn.Module]) -> PipelineOutputs:
-        """Per named enhancer its decode and vocoder pass on top of `shared`. Each name's seconds include the
-        shared stages; `vocoder` is the mean of the passes made for it."""
-        device, num_samples = shared.latent.device, shared.base_wave.shape[-1]
+        """Per named enhancer its decode and synthesis on top of `shared`. Each name's seconds include the shared
+        stages; `vocoder` (mel models) is the mean of the passes made for it."""
+        device = shared.latent.device
         mels, waves, seconds = {}, {}, {}
         for key, enhancer in enhancers.items():
             own = dict(shared.seconds)
             if enhancer.is_identity():  # the base decode exactly: rounding noise is not an effect
                 mels[key], waves[key] = shared.base_mel, shared.base_wave
                 own.update(enhanced_decode=0.0, enhancer=0.0)
-                if shared.vocoder_passes:
+                if shared.vocoder_passes and "vocoder" in own:
                     own["vocoder"] = own["vocoder"] / shared.vocoder_passes
                 seconds[key] = own
                 continue
-            with self._timed(own, "enhanced_decode", device):
-                if all(stage.is_identity() for stage in enhancer.latent_stages):  # the base decode, then its mel
-                    mels[key] = enhancer.enhance_mel(shared.base_mel)  # stages: one decode fewer, same numbers
-                else:
-                    mels[key] = self.model.decode(shared.latent, enhanced=True, enhancer=enhancer)
-            with self._timed(own, "enhancer", device):  # the enhancer's stages alone, on inputs of their shape
-                enhancer.enhance_latent(shared.latent)
-                enhancer.enhance_mel(shared.base_mel)
-            with self._timed(own, "vocoder", device):
-                waves[key] = self.model.vocode(mels[key], num_samples)
-            own["vocoder"] /= shared.vocoder_passes + 1  # one vocoder pass
+            enhanced = self._enhanced_mel if self.encodes_mel else self._enhanced_wave
+            mels[key], waves[key] = enhanced(shared, enhancer, own, device)
             seconds[key] = own
         return PipelineOutputs(shared.reference_mel, shared.base_mel, shared.vocoder_wave, shared.base_wave, mels,
                                waves, seconds, shared)
@@ -130,6 +169,6 @@ class ReconstructionPipeline(nn.Module):
     def forward(self, segments: torch.Tensor, enhancers: Mapping[str, nn.Module],
                 generator: torch.Generator | None = None,
                 zero_frames_after: list[int] | None = None) -> PipelineOutputs:
-        """`shared` then `enhance`: one front end, encode, base decode and two vocoder passes shared by every
-        enhancer; per named enhancer only its decode and vocoder pass."""
+        """`shared` then `enhance`: one front end, encode, base decode and synthesis shared by every enhancer; per
+        named enhancer only its decode and synthesis."""
         return self.enhance(self.shared(segments, generator, zero_frames_after), enhancers)

@@ -15,7 +15,7 @@ import torch
 from common import devices, median_seconds, write_result
 from audiovae.config import EvalConfig, compose
 from audiovae.enhancers.registry import resolve_enhancement
-from audiovae.models.factory import build_enhanced_vae, build_frontend
+from audiovae.models.factory import build_model, build_frontend
 
 
 def relative_l2(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -67,7 +67,7 @@ def main() -> None:
                   validators=[resolve_enhancement])
     out = {"model": args.model, "seconds": args.seconds, "repeats": args.repeats, "devices": {}}
     for device in devices():
-        model = build_enhanced_vae(cfg.model, cfg.enhancement, cfg.frontend).to(device)
+        model = build_model(cfg.model, cfg.enhancement, cfg.frontend).to(device)
         frontend = build_frontend(cfg.frontend, model.downsampling).to(device)
         n = int(args.seconds * cfg.frontend.sample_rate)
         wave = 0.1 * torch.randn(1, n, generator=torch.Generator().manual_seed(0)).to(device)

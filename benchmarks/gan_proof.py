@@ -54,11 +54,11 @@ def high_band_l1(files: list[Path], exported: Path, cutoff_band: int) -> dict:
     from audiovae.audio.io import load_audio
     from audiovae.config import EvalConfig, compose
     from audiovae.enhancers import resolve_enhancement
-    from audiovae.models.factory import build_enhanced_vae, build_frontend
+    from audiovae.models.factory import build_model, build_frontend
 
     cfg = compose("eval", ["model=demo", f"enhancement.checkpoint={exported}"], schema=EvalConfig,
                   validators=[resolve_enhancement])
-    model = build_enhanced_vae(cfg.model, cfg.enhancement, cfg.frontend)
+    model = build_model(cfg.model, cfg.enhancement, cfg.frontend)
     frontend = build_frontend(cfg.frontend, model.downsampling)
     per_file = {"base": [], "enhanced": []}
     with torch.no_grad():

@@ -69,6 +69,39 @@ def test_the_package_has_no_import_cycle():
     assert find_cycle(graph) == []
 
 
+# The floors, lowest first: a module imports only from its own floor or below (models/ sits below evaluation/,
+# training/ and reporting/, so a new family never touches the jobs, and the jobs speak of the model interface).
+FLOORS = [
+    {"audiovae", "audiovae.errors", "audiovae.paths", "audiovae.home", "audiovae.written", "audiovae.config"},
+    {"audiovae.audio", "audiovae.enhancers", "audiovae.cache", "audiovae.metrics", "audiovae.data"},
+    {"audiovae.models", "audiovae.pipeline"},
+    {"audiovae.reporting", "audiovae.listening", "audiovae.runs"},
+    {"audiovae.evaluation", "audiovae.training", "audiovae.compare", "audiovae.demo"},
+    {"audiovae.cli", "audiovae.__main__"},
+]
+
+
+def floor_of(module: str) -> int:
+    for level, names in enumerate(FLOORS):
+        if any(module == n or (n != "audiovae" and module.startswith(n + ".")) for n in names):
+            return level
+    return -1
+
+
+def test_models_sit_below_evaluation_training_and_reporting():
+    files = sorted(PACKAGE.rglob("*.py"))
+    modules = {module_name(p) for p in files}
+    climbing = []
+    for path in files:
+        name = module_name(path)
+        if name.startswith("audiovae.models") or name == "audiovae.pipeline":
+            for imported in imported_modules(path, modules):
+                if floor_of(imported) > floor_of(name):
+                    climbing.append(f"{name} -> {imported}")
+    assert floor_of("audiovae.models.interface") < floor_of("audiovae.evaluation.engine")
+    assert climbing == []
+
+
 def test_the_cycle_finder_finds_a_cycle():
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) == []
@@ -196,12 +229,12 @@ def test_a_mel_only_enhancer_reuses_the_base_decode_exactly():
     from audiovae.config import EvalConfig, compose
     from audiovae.enhancers import resolve_enhancement
     from audiovae.enhancers.registry import build_enhancer
-    from audiovae.models.factory import build_enhanced_vae, build_frontend
+    from audiovae.models.factory import build_model, build_frontend
     from audiovae.pipeline import ReconstructionPipeline
 
     cfg = compose("eval", ["model=tiny", "enhancement=mel_hf_shelf"], schema=EvalConfig,
                   validators=[resolve_enhancement])
-    model = build_enhanced_vae(cfg.model, cfg.enhancement, cfg.frontend)
+    model = build_model(cfg.model, cfg.enhancement, cfg.frontend)
     pipeline = ReconstructionPipeline(build_frontend(cfg.frontend, model.downsampling), model)
     shelf = build_enhancer(cfg.enhancement)
     segments = torch.randn(2, 16000 * 2 // 640 * 640, generator=torch.Generator().manual_seed(0)) * 0.1

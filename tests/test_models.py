@@ -6,11 +6,23 @@ from omegaconf import OmegaConf
 
 from audiovae.config import ConfigError, EvalConfig, compose
 from audiovae.enhancers import EnhancerChain, LatentFFTBoost, MelHFShelf, resolve_enhancement
-from audiovae.models import EnhancedVAE, ModelUnavailableError, build_tiny_model, load_models
-from audiovae.models.factory import build_enhanced_vae, build_frontend
+from audiovae.models import EnhancedVAE, ModelUnavailableError, build_tiny_model
+from audiovae.models.loading import load_pretrained
+from audiovae.models.factory import build_model, build_frontend
 from audiovae.models.griffin_lim import GriffinLimVocoder
 from audiovae.models.builders import build_demo_untrained
 from audiovae.demo import demo_clips
+
+
+def load_models(name, path, vae_subfolder, vocoder_subfolder, cache_dir=None):
+    """The VAE and HiFi-GAN of a mel model at `path` (a hub id or folder), through the loader every run uses."""
+    from diffusers import AutoencoderKL
+    from transformers import SpeechT5HifiGan
+
+    model = OmegaConf.create({"name": name, "path": path, "vae_subfolder": vae_subfolder, "build": None,
+                              "cache_dir": cache_dir, "family": "audioldm"})
+    return load_pretrained(model, AutoencoderKL, vae_subfolder), load_pretrained(model, SpeechT5HifiGan,
+                                                                                 vocoder_subfolder)
 
 
 def tiny_cfg(*overrides):
@@ -20,7 +32,7 @@ def tiny_cfg(*overrides):
 @pytest.fixture(scope="module")
 def tiny():
     cfg = tiny_cfg()
-    return build_enhanced_vae(cfg.model, cfg.enhancement, cfg.frontend), cfg
+    return build_model(cfg.model, cfg.enhancement, cfg.frontend), cfg
 
 
 def test_tiny_model_is_deterministic_and_loads_through_from_pretrained(tmp_path):
@@ -38,11 +50,11 @@ def test_tiny_model_is_deterministic_and_loads_through_from_pretrained(tmp_path)
 def test_model_tiny_config_builds_into_the_cache_on_first_use_without_touching_the_random_state(audiovae_home):
     cfg = tiny_cfg()
     torch.manual_seed(7)
-    build_enhanced_vae(cfg.model, cfg.enhancement, cfg.frontend)  # builds the model
+    build_model(cfg.model, cfg.enhancement, cfg.frontend)  # builds the model
     assert (audiovae_home / "models" / "tiny-v2" / "vae" / "config.json").is_file()
     after_building = torch.rand(3)
     torch.manual_seed(7)
-    build_enhanced_vae(cfg.model, cfg.enhancement, cfg.frontend)  # loads it
+    build_model(cfg.model, cfg.enhancement, cfg.frontend)  # loads it
     assert torch.equal(torch.rand(3), after_building)  # a seeded run draws the same either way
 
 
@@ -141,23 +153,23 @@ def test_griffin_lim_inverts_the_front_end_deterministically():
 def test_griffin_lim_vocoder_needs_only_the_vae_folder(tmp_path):
     build_demo_untrained(tmp_path / "m")
     cfg = tiny_cfg(f"model.path={tmp_path / 'm'}", "model.build=null", "model.vocoder=griffin_lim")
-    model = build_enhanced_vae(cfg.model, cfg.enhancement, cfg.frontend)
+    model = build_model(cfg.model, cfg.enhancement, cfg.frontend)
     assert isinstance(model.vocoder, GriffinLimVocoder) and model.downsampling == 4
     mel = torch.full((1, 1, 16, 64), -5.0)
     assert model.vocode(mel, 2560).shape == (1, 2560)
     with pytest.raises(ModelUnavailableError, match="vocoder"):
         hifigan = tiny_cfg(f"model.path={tmp_path / 'm'}", "model.build=null")
-        build_enhanced_vae(hifigan.model, hifigan.enhancement, hifigan.frontend)
+        build_model(hifigan.model, hifigan.enhancement, hifigan.frontend)
     with pytest.raises(ConfigError, match="model.vocoder"):
         bad = tiny_cfg("model.vocoder=wavenet")
-        build_enhanced_vae(bad.model, bad.enhancement, bad.frontend)
+        build_model(bad.model, bad.enhancement, bad.frontend)
 
 
 def test_the_bf16_vocoder_runs_under_autocast_and_stays_close_to_fp32(tmp_path):
     cfg = tiny_cfg()
-    from audiovae.models.factory import build_enhanced_vae
+    from audiovae.models.factory import build_model
 
-    model = build_enhanced_vae(cfg.model, cfg.enhancement, cfg.frontend)
+    model = build_model(cfg.model, cfg.enhancement, cfg.frontend)
     mel = torch.randn(2, 1, 64, 64, generator=torch.Generator().manual_seed(0)) - 4
     fp32 = model.vocode(mel, 10000)
     model.vocoder_precision = "bf16"

@@ -24,7 +24,7 @@ from audiovae.evaluation.run import run_evaluation
 from audiovae.training import module as train_module_mod
 from audiovae.errors import NonFiniteLossError
 from audiovae.training.module import lr_lambda
-from audiovae.models.factory import build_enhanced_vae, build_frontend
+from audiovae.models.factory import build_model, build_frontend
 from audiovae.training.export import export_from_checkpoint
 from audiovae.training.losses import ReconstructionLoss, band_weighted_l1
 from audiovae.training.run import run_training
@@ -136,12 +136,12 @@ def test_validation_examples_have_audio_and_a_page_listing_every_one(proof_run):
 def test_frozen_parts_are_unchanged_and_only_the_enhancer_is_checkpointed(proof_run):
     out, _, summary = proof_run
     cfg = OmegaConf.create(summary["config"])
-    fresh = build_enhanced_vae(cfg.model, cfg.enhancement, cfg.frontend)
+    fresh = build_model(cfg.model, cfg.enhancement, cfg.frontend)
     ckpt = torch.load(out / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
     assert set(ckpt["state_dict"]) == {"model.enhancer.latent_stages.0.gains"}
     trained = ckpt["state_dict"]["model.enhancer.latent_stages.0.gains"]
     assert not torch.equal(trained, fresh.enhancer.latent_stages[0].gains.detach())
-    reloaded = build_enhanced_vae(cfg.model, cfg.enhancement, cfg.frontend)
+    reloaded = build_model(cfg.model, cfg.enhancement, cfg.frontend)
     for a, b in zip(fresh.vae.state_dict().values(), reloaded.vae.state_dict().values()):
         assert torch.equal(a, b)
 
@@ -205,7 +205,7 @@ def test_the_whole_vae_trains_with_a_sampled_posterior_and_kl(clips, tmp_path):
     cfg = train_cfg(clips, out, "trainer.max_steps=2", "optim.lr=0.01", "data.val_ratio=0.25", "logger=none",
                     "enhancement=none", "trainable=[vae]", "loss.kl=0.01", "loop.validate_before_training=false",
                     "checkpoint.monitor=val/base/mel_l1")
-    before = build_enhanced_vae(cfg.model, cfg.enhancement, cfg.frontend).vae.state_dict()
+    before = build_model(cfg.model, cfg.enhancement, cfg.frontend).vae.state_dict()
     run_training(cfg)
     state = torch.load(out / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)["state_dict"]
     for part in ("encoder.conv_in.weight", "quant_conv.weight", "decoder.conv_out.weight"):

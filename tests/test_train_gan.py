@@ -10,7 +10,7 @@ from safetensors.torch import load_file
 from audiovae.config import ConfigError
 from audiovae.demo import write_demo_clips
 from audiovae.models.enhanced_vae import EnhancedVAE
-from audiovae.models.factory import build_enhanced_vae
+from audiovae.models.factory import build_model
 from audiovae.training.adversarial import discriminator_loss, feature_matching, generator_loss
 from audiovae.training.discriminators import MelDiscriminator, STFTDiscriminator
 from audiovae.training.export import EMA_KEY
@@ -155,7 +155,7 @@ def test_pre_encoded_crops_are_encoded_once_and_miss_when_the_file_changes(clips
 
 def test_a_crops_cache_key_changes_with_the_model_weights_and_the_front_end(clips, tmp_path):
     cfg = train_cfg(clips, tmp_path / "k")
-    model = build_enhanced_vae(cfg.model, cfg.enhancement, cfg.frontend)
+    model = build_model(cfg.model, cfg.enhancement, cfg.frontend)
     key = crop_encodings(cfg, model, 16000).key("abc", 0, "cpu")
     assert crop_encodings(cfg, model, 16000).key("abc", 0, "cpu") == key
     assert crop_encodings(cfg, model, 16000).key("abd", 0, "cpu") != key
@@ -164,7 +164,7 @@ def test_a_crops_cache_key_changes_with_the_model_weights_and_the_front_end(clip
         next(model.vae.encoder.parameters()).add_(1e-3)
     assert crop_encodings(cfg, model, 16000).key("abc", 0, "cpu") != key
     other = train_cfg(clips, tmp_path / "k", "frontend.fmax=7000")
-    model = build_enhanced_vae(other.model, other.enhancement, other.frontend)
+    model = build_model(other.model, other.enhancement, other.frontend)
     assert crop_encodings(other, model, 16000).key("abc", 0, "cpu") != key
     assert crop_encodings(train_cfg(clips, tmp_path / "k", "data.pre_encode=false"), model, 16000) is None
 

@@ -89,6 +89,24 @@ def _one_line(err: OmegaConfBaseException) -> str:
     return f"config key '{key}': {msg}" if key else msg
 
 
+def _group_sections(defaults: dict, selections: dict, config_dir: Path) -> dict[str, DictConfig]:
+    """Each chosen group file's section. A group file may pick other groups with its own `defaults:` mapping (a
+    model picks the front end of its rate: `defaults: {frontend: wave_44k}`); a pick on the command line wins."""
+    sections = {group: _load_yaml(_group_file(group, name, config_dir)) for group, name in defaults.items()}
+    for group in list(sections):
+        picks = sections[group].pop("defaults", None)
+        if picks is None:
+            continue
+        if not isinstance(picks, DictConfig):
+            raise ConfigError(f"config file {_group_file(group, defaults[group], config_dir)}: 'defaults' must map "
+                              f"groups to names")
+        for other, name in picks.items():
+            if other not in selections and other in defaults:
+                sections[other] = _load_yaml(_group_file(other, str(name), config_dir))
+                sections[other].pop("defaults", None)
+    return sections
+
+
 def _load_primary(primary: str, config_dir: Path, chain: tuple = ()) -> DictConfig:
     """A primary config; `extends: NAME` starts from another primary (its defaults and keys, then these). A chain
     that comes back to a config it passed is refused."""
@@ -142,8 +160,8 @@ def compose(
     layers = [OmegaConf.structured(schema)] if schema is not None else [OmegaConf.create({})]
     if schema is not None and saved:  # keys added since it was written
         layers.append(later_layer(layers[0], config_dir))
-    for group, name in defaults.items():
-        layers.append(OmegaConf.create({group: _load_yaml(_group_file(group, name, config_dir))}))
+    for group, section in _group_sections(defaults, selections, config_dir).items():
+        layers.append(OmegaConf.create({group: section}))
     # A chosen group file replaces that section of a saved config wholesale rather than merging into it (a
     # primary's own keys of a group, e.g. train.yaml's trainer.max_steps, still apply on top of the choice).
     for group in selections:

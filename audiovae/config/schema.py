@@ -23,19 +23,23 @@ class FrontEndConfig:
 
 @dataclass
 class ModelConfig:
-    """Arguments of `audiovae.models.factory.build_enhanced_vae` (and `load_models`)."""
+    """Arguments of `audiovae.models.factory.build_model`: the family (`audiovae.models.families`), where its
+    weights are, and its settings. The vocoder keys apply to the mel family (audioldm) alone; `options` holds a
+    family's own arguments (encodec: bandwidth; dac: n_quantizers), checked against its class's signature."""
 
+    family: str = "audioldm"
     name: str = MISSING
-    path: str = MISSING
-    vae_subfolder: str = MISSING
-    vocoder_subfolder: str = MISSING
-    vocoder: str = MISSING
-    griffin_lim_iters: int = MISSING
+    path: Optional[str] = MISSING  # null: a family that loads no weights
+    vae_subfolder: Optional[str] = "vae"  # null: the weights are the folder itself
+    vocoder_subfolder: Optional[str] = None  # the mel family: where the HiFi-GAN's weights are
+    vocoder: Optional[str] = None  # the mel family: hifigan | griffin_lim
+    griffin_lim_iters: Optional[int] = None  # the mel family with vocoder=griffin_lim
     build: Optional[str] = None
     cache_dir: Optional[str] = None
-    sample_posterior: bool = MISSING
-    vocoder_precision: str = MISSING
-    vae_precision: str = MISSING
+    sample_posterior: bool = False
+    vocoder_precision: Optional[str] = None  # the mel family: fp32 | bf16
+    vae_precision: str = "fp32"
+    options: Dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

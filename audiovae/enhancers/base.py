@@ -1,17 +1,21 @@
-"""What every enhancer is: a small differentiable module acting on the latent or on the decoded log-mel."""
+"""What every enhancer is: a small differentiable module acting on the latent, the decoded log-mel or the
+synthesised waveform (its `domain`: where in a model it acts; `audiovae.models.interface` says which a model has)."""
 from typing import ClassVar
 
 import torch
 from torch import nn
 
-LATENT, MEL = "latent", "mel"
+LATENT, MEL, WAVE = "latent", "mel", "wave"
+DOMAINS = (LATENT, MEL, WAVE)
 
 
 class Enhancer(nn.Module):
     """Maps a tensor of its `domain` to one of the same shape.
 
-    latent: `[B, C, T', F']` scaled VAE latents, applied between encode and decode.
-    mel: `[B, 1, T, n_mels]` decoded log-mel, applied after decode.
+    latent: the model's latents (`[B, C, T', F']` for a mel VAE, `[B, C, T']` for a waveform VAE or codec),
+    applied between encode and decode.
+    mel: `[B, 1, T, n_mels]` decoded log-mel of a mel model, applied after decode (before the vocoder).
+    wave: `[B, S]` synthesised waveform, applied last.
     """
 
     domain: ClassVar[str]

@@ -2,20 +2,27 @@
 import torch
 from torch import nn
 
-from audiovae.enhancers.base import LATENT, MEL, Enhancer
+from audiovae.enhancers.base import LATENT, MEL, WAVE, Enhancer
 
 
 class EnhancerChain(nn.Module):
-    """Latent stages run in order before decode, mel stages in order after it. Empty = no enhancement."""
+    """Latent stages run in order before decode, mel stages in order after it (mel models), wave stages on the
+    synthesised waveform. Empty = no enhancement."""
 
     def __init__(self, stages: list[Enhancer]):
         super().__init__()
         self.latent_stages = nn.ModuleList(s for s in stages if s.domain == LATENT)
         self.mel_stages = nn.ModuleList(s for s in stages if s.domain == MEL)
+        self.wave_stages = nn.ModuleList(s for s in stages if s.domain == WAVE)
+
+    @property
+    def domains(self) -> set[str]:
+        """Where this chain's stages act."""
+        return {stage.domain for stage in [*self.latent_stages, *self.mel_stages, *self.wave_stages]}
 
     def is_identity(self) -> bool:
         """Every stage is the identity (an empty chain is): the enhanced decode is the base decode, exactly."""
-        return all(stage.is_identity() for stage in [*self.latent_stages, *self.mel_stages])
+        return all(stage.is_identity() for stage in [*self.latent_stages, *self.mel_stages, *self.wave_stages])
 
     def enhance_latent(self, z: torch.Tensor) -> torch.Tensor:
         for stage in self.latent_stages:
@@ -27,16 +34,23 @@ class EnhancerChain(nn.Module):
             logmel = stage(logmel)
         return logmel
 
+    def enhance_wave(self, wave: torch.Tensor) -> torch.Tensor:
+        for stage in self.wave_stages:
+            wave = stage(wave)
+        return wave
 
-def check_fits(chain: EnhancerChain, latent_shape: tuple, mel_shape: tuple, where: str = "enhancement") -> None:
-    """ConfigError (one line, at start-up) when the chain's stages cannot take the model's latents `[1, C, T, F]` or
-    log-mels `[1, 1, T, F]` (e.g. an enhancer made for another number of latent channels), found by one pass over
-    zeros of those shapes instead of at the first file."""
+
+def check_fits(chain: EnhancerChain, latent_shape: tuple, mel_shape: tuple, where: str = "enhancement",
+               wave_shape: tuple = (1, 1)) -> None:
+    """ConfigError (one line, at start-up) when the chain's stages cannot take the model's latents, log-mels
+    `[1, 1, T, F]` or waveforms `[1, S]` (e.g. an enhancer made for another number of latent channels), found by one
+    pass over zeros of those shapes instead of at the first file."""
     from audiovae.errors import ConfigError
 
     with torch.no_grad():
-        for stages, shape, what in ((chain.latent_stages, latent_shape, "latents"), (chain.mel_stages, mel_shape,
-                                                                                      "log-mels")):
+        for stages, shape, what in ((chain.latent_stages, latent_shape, "latents"),
+                                    (chain.mel_stages, mel_shape, "log-mels"),
+                                    (chain.wave_stages, wave_shape, "waveforms")):
             x = torch.zeros(shape)
             for stage in stages:
                 try:

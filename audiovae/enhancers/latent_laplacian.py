@@ -5,7 +5,8 @@ from audiovae.enhancers.base import LATENT, Enhancer
 
 
 class LatentLaplacian(Enhancer):
-    """z ← z + gain · scale · (4z − z_up − z_down − z_left − z_right) on the interior of the `[T', F']` grid.
+    """z ← z + gain · scale · (4z − z_up − z_down − z_left − z_right) on the interior of a mel VAE's `[T', F']`
+    latent grid; on a waveform model's `[B, C, T']` latent along time: z ← z + gain · scale · (2z − z_prev − z_next).
 
     Border rows and columns are left unchanged. Identity at gain 0 or scale 0.
     """
@@ -20,6 +21,11 @@ class LatentLaplacian(Enhancer):
         return self.gain * self.scale == 0
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
+        if z.dim() == 3:
+            centre = z[..., 1:-1]
+            out = z.clone()
+            out[..., 1:-1] = centre + self.gain * self.scale * (2 * centre - z[..., :-2] - z[..., 2:])
+            return out
         centre = z[..., 1:-1, 1:-1]
         neighbours = z[..., :-2, 1:-1] + z[..., 2:, 1:-1] + z[..., 1:-1, :-2] + z[..., 1:-1, 2:]
         out = z.clone()

@@ -62,7 +62,8 @@ class MelPostFilter(_Residual):
 
 class LatentResNet(_Residual):
     """A residual network on the scaled latent `[B, latent_channels, T', F']` (64 × 4 with 8 latent channels:
-    83 k parameters)."""
+    83 k parameters); a waveform model's `[B, latent_channels, T']` latent goes through it as `[B, C, T', 1]`
+    (the kernels' centre column: 1-D convolutions along time)."""
 
     domain = LATENT
 
@@ -74,4 +75,6 @@ class LatentResNet(_Residual):
         if x.shape[1] != self.net[0].in_channels:
             raise ValueError(f"latent_resnet expects {self.net[0].in_channels} latent channels, got latent shape "
                              f"{tuple(x.shape)}: set enhancement.latent_channels")
+        if x.dim() == 3:
+            return super().forward(x.unsqueeze(-1)).squeeze(-1)
         return super().forward(x)

@@ -18,6 +18,7 @@ from audiovae.enhancers.learnable_latent_filter import LearnableLatentFilter
 from audiovae.enhancers.mel_hf_shelf import MelHFShelf
 from audiovae.enhancers.neural import LatentResNet, MelPostFilter
 from audiovae.enhancers.serialization import load_enhancer_weights, read_enhancement_config
+from audiovae.enhancers.wave_fft_boost import WaveFFTBoost
 
 ENHANCERS: dict[str, type[Enhancer]] = {
     "latent_fft_boost": LatentFFTBoost,
@@ -26,6 +27,7 @@ ENHANCERS: dict[str, type[Enhancer]] = {
     "mel_hf_shelf": MelHFShelf,
     "mel_postfilter": MelPostFilter,
     "latent_resnet": LatentResNet,
+    "wave_fft_boost": WaveFFTBoost,
 }
 NONE, CHAIN = "none", "chain"
 # Keys of the `enhancement` section that are not constructor arguments of the enhancer itself.

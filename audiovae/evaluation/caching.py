@@ -34,20 +34,29 @@ class RunCache:
         return entry if entry is not None and entry.segments == segments else None
 
 
+def model_key(model_cfg: DictConfig, model) -> dict:
+    """What decides a model's outputs: its weights, its networks' configs and the settings of its family (the
+    mel family's vocoder keys; every family's precision and options)."""
+    key = {"weights": weights_fingerprint(*model.weights()), **model.config_summary(),
+           "vae_precision": model_cfg.vae_precision}
+    if model.family != "audioldm":
+        return {**key, "family": model.family, "options": OmegaConf.to_container(model_cfg.options, resolve=True)}
+    return {**key, "vocoder": model_cfg.vocoder, "griffin_lim_iters": model_cfg.griffin_lim_iters,
+            "vocoder_precision": model_cfg.vocoder_precision}
+
+
 def build_run_cache(cfg: DictConfig, pipeline, metric_args: dict, fingerprints: Mapping[str, str],
                     segment: int, overlap: int, alignment: tuple[int, int]) -> Optional[RunCache]:
     """The cache for this evaluation, or None (`cache.enabled: false`, or a sampled posterior, whose latents
     depend on the batch a file lands in)."""
-    if not cfg.cache.enabled or cfg.model.sample_posterior:
+    if not cfg.cache.enabled or pipeline.model.sample_posterior:
         return None
     model = pipeline.model
     run_part = {
         "frontend": OmegaConf.to_container(cfg.frontend, resolve=True),
         "data": {k: cfg.data[k] for k in ("chunking", "channels", "resampler", "pad")},
         "segment": segment, "overlap": overlap,
-        "model": {"weights": weights_fingerprint(model.vae, model.vocoder), "vae_config": dict(model.vae.config),
-                  "vocoder": cfg.model.vocoder, "griffin_lim_iters": cfg.model.griffin_lim_iters,
-                  "vocoder_precision": cfg.model.vocoder_precision, "vae_precision": cfg.model.vae_precision},
+        "model": model_key(cfg.model, model),
         "precision": str(cfg.trainer.precision), "torch": torch.__version__,
     }
     metrics_part = {"metrics": {name: metric_args for name in cfg.metrics.names},

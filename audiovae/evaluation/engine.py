@@ -18,6 +18,7 @@ from audiovae.evaluation.media import FileMedia
 from audiovae.metrics.base import MEL, PerItemMetric
 from audiovae.metrics.functional.lag import LagSearch, Shift
 from audiovae.metrics.functional.mel_domain import BandEnergySums
+from audiovae.models.variants import BASE, CEILING, ENHANCED
 from audiovae.pipeline import PipelineOutputs, ReconstructionPipeline, SharedOutputs
 from audiovae.reporting.records import ERROR, OK, FileResult, encode_embedding
 
@@ -77,33 +78,37 @@ class FileStream:
     cross-faded onto the previous ones and the part no later segment touches goes straight to the metrics'
     accumulators and the media, so memory does not grow with the file's length. `results()` ends the file.
 
-    Per file, the vocoder ceiling and base are measured once and shared by every enhancer key."""
+    Per file, the shared variants (the vocoder ceiling of a mel model, and base: `variants` less "enhanced") are
+    measured once and shared by every enhancer key."""
 
     def __init__(self, item: EvalItem, starts: list[int], seg: Segmenting, metrics: dict[str, PerItemMetric],
                  keys: Sequence[str], media: dict[str, Optional[FileMedia]], sample_rate: int,
                  alignment: Alignment = Alignment(), embedder: Optional[Embedder] = None,
-                 cached: Optional[dict] = None, from_cache: bool = False):
+                 cached: Optional[dict] = None, from_cache: bool = False,
+                 variants: Sequence[str] = (CEILING, BASE, ENHANCED)):
         self.item, self.keys, self.media, self.sample_rate = item, list(keys), media, sample_rate
+        self.shared_variants = [v for v in variants if v != ENHANCED]
         self.from_cache = from_cache  # its model outputs come from the cross-run cache
         self.cached = cached  # the shared values (vocoder ceiling and base) from the cache: not measured again
         self.num_samples, self.reader = item.audio.num_samples, item.audio.reader()
         frames = self.num_samples // seg.hop
         wave_join = lambda: OverlapAdd(starts, seg.overlap, self.num_samples)  # noqa: E731
         mel_join = lambda: OverlapAdd([s // seg.hop for s in starts], seg.overlap // seg.hop, frames)  # noqa: E731
-        self.wave_joins = {"vocoder": wave_join(), "base": wave_join()}
+        self.wave_joins = {variant: wave_join() for variant in self.shared_variants}
         self.mel_joins = {"reference": mel_join(), "base": mel_join()}
         self.enhanced_joins = {key: (wave_join(), mel_join()) for key in self.keys}
         self.metrics = metrics
         self.shared = {} if cached is not None else {
             variant: {name: m.accumulator() for name, m in metrics.items() if m.domain != MEL or variant == "base"}
-            for variant in ("vocoder", "base")}
+            for variant in self.shared_variants}
         self.own = {key: {name: m.accumulator() for name, m in metrics.items()} for key in self.keys}
         self.base_bands = BandEnergySums()  # per-band retention of the base decode, and of each enhanced one
         self.enhanced_bands = {key: BandEnergySums() for key in self.keys}
         self.seconds = {key: {} for key in self.keys}  # key -> pipeline stage -> seconds
         self.metric_seconds = {key: 0.0 for key in self.keys}  # each key's own metric passes
         self.shared_metric_seconds, self.position = 0.0, 0
-        self.lag = LagSearch(alignment.max_lag) if alignment.max_lag and cached is None else None
+        self.lag = (LagSearch(alignment.max_lag) if alignment.max_lag and cached is None
+                    and CEILING in self.shared_variants else None)  # the vocoder ceiling's lag
         self.shift = Shift(alignment.shift)
         self.embedder = embedder
         whole_keys = self.keys if cached is not None else ["shared", *self.keys]
@@ -122,11 +127,10 @@ class FileStream:
         self.reader.release(self.position)
         start = time.perf_counter()
         if self.lag is not None:
-            self.lag.update(waves["vocoder"], reference)
+            self.lag.update(waves[CEILING], reference)
         if self.whole is not None:
             if "shared" in self.whole:
-                for variant, wave in (("reference", reference), ("vocoder", waves["vocoder"]),
-                                      ("base", waves["base"])):
+                for variant, wave in (("reference", reference), *waves.items()):
                     self.whole["shared"].add(variant, wave)
             for key, (wave, _) in enhanced.items():
                 self.whole[key].add("enhanced", wave)
@@ -148,8 +152,7 @@ class FileStream:
             for stage, value in seconds[key].items():
                 stages[stage] = stages.get(stage, 0.0) + value
             if self.media.get(key) is not None:
-                self.media[key].add({"reference": reference, "vocoder": waves["vocoder"], "base": waves["base"],
-                                     "enhanced": wave},
+                self.media[key].add({"reference": reference, **waves, "enhanced": wave},
                                     {"reference": mels["reference"], "base": mels["base"], "enhanced": mel})
 
     def _update(self, accumulators: dict, wave, reference, mel, reference_mel) -> None:
@@ -186,12 +189,13 @@ class FileStream:
         start = time.perf_counter()
         shared = {variant: self._values(variant, accs) for variant, accs in self.shared.items()}
         values = {"metrics": {variant: v for variant, (v, _) in shared.items()},
-                  "notes": shared["vocoder"][1] + shared["base"][1], "bands": self.base_bands.value().tolist()}
+                  "notes": [note for _, notes in shared.values() for note in notes],
+                  "bands": self.base_bands.value().tolist()}
         if self.lag is not None:
             values["vocoder_lag"], values["vocoder_lag_corr"] = self.lag.value()
         if self.whole is not None:
             values["embeddings"] = self.whole["shared"].embeddings(self.embedder, self.sample_rate,
-                                                                   ("reference", "vocoder", "base"))
+                                                                   ("reference", *self.shared_variants))
         self.shared_metric_seconds += time.perf_counter() - start
         return values
 
@@ -258,7 +262,7 @@ def evaluate_items(items: list[EvalItem], pipeline: ReconstructionPipeline, metr
                     writing[it.index] = []
             cached = entry.values(cache.metric_key) if entry is not None else None
             streams[it.index] = FileStream(it, starts, seg, metrics, keys, files, rate, alignment, embedder, cached,
-                                           from_cache=entry is not None)
+                                           from_cache=entry is not None, variants=pipeline.model.variants)
             work += [(it, starts, i) for i in range(len(starts))]
     results: dict[int, dict[str, FileResult]] = {}
 

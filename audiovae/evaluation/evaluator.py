@@ -74,7 +74,7 @@ class FileEvaluator:
     def step(self, batch: list[EvalItem]) -> None:
         """Evaluate the batch's files for every setting that still lacks one of them."""
         generator = None
-        if self.pipeline.model.sample_posterior:
+        if getattr(self.pipeline.model, "sample_posterior", False):
             generator = torch.Generator(self.device).manual_seed(self.seed + batch[0].index)
         enhancers = self._needed(batch)
         if not enhancers:
@@ -101,7 +101,7 @@ class FileEvaluator:
         frontend = self.pipeline.frontend
         return FileMedia(self.out_dirs[key], item.stem, item.key, frontend.sample_rate, frames,
                          item.audio.num_samples, audio=self.save_audio, plot=plot, hz=frontend.band_centres,
-                         cutoff_hz=self.cutoff_hz)
+                         cutoff_hz=self.cutoff_hz, names=("reference", *self.pipeline.model.variants))
 
     def stop(self) -> None:
         """The run ends early (an error): the progress line is closed."""

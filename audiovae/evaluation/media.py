@@ -1,7 +1,7 @@
 """A file's audio and plot, written while its reconstruction streams in (never held whole). matplotlib is
 imported only by a run that draws plots."""
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import torch
 
@@ -10,14 +10,15 @@ from audiovae.reporting.records import WAVE_NAMES
 
 
 class FileMedia:
-    """`audio/<stem>.<variant>.wav` (32-bit float) for the four waveforms and, with `plot`, `plots/<stem>.png`,
-    under `out_dir`. Feed consecutive chunks with `add`; `close()` finishes the files and draws the plot."""
+    """`audio/<stem>.<name>.wav` (32-bit float) for each waveform of `names` (the reference and the model's
+    variants) and, with `plot`, `plots/<stem>.png`, under `out_dir`. Feed consecutive chunks with `add`; `close()`
+    finishes the files and draws the plot."""
 
     def __init__(self, out_dir: Path, stem: str, title: str, sample_rate: int, frames: int, num_samples: int,
-                 audio: bool, plot: bool, hz=None, cutoff_hz: float = 0.0):
+                 audio: bool, plot: bool, hz=None, cutoff_hz: float = 0.0, names: Sequence[str] = WAVE_NAMES):
         self.title, self.plot_path = title, out_dir / "plots" / f"{stem}.png"
         self.writers = {name: wav_writer(out_dir / "audio" / f"{stem}.{name}.wav", sample_rate)
-                        for name in WAVE_NAMES} if audio else {}
+                        for name in names} if audio else {}
         self.plot = None
         if plot:
             from audiovae.reporting.plots import FilePlot
@@ -25,7 +26,7 @@ class FileMedia:
             self.plot = FilePlot(frames, num_samples / sample_rate, hz, cutoff_hz)
 
     def add(self, waves: Mapping[str, torch.Tensor], mels: Mapping[str, torch.Tensor]) -> None:
-        """The next samples of every waveform in WAVE_NAMES and the next `[t, F]` frames of every log-mel."""
+        """The next samples of every waveform of `names` and the next `[t, F]` frames of every log-mel."""
         for name, chunk in waves.items():
             if name in self.writers:
                 self.writers[name].write(chunk.detach().float().cpu().numpy())

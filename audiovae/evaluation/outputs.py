@@ -14,7 +14,7 @@ from audiovae.metrics.fad import summarize_fad
 from audiovae.metrics.functional.frames import hf_cutoff
 from audiovae.metrics.registry import file_metric_names
 from audiovae.reporting.bands import band_table, summarize_bands, write_band_csv
-from audiovae.reporting.records import OK, FileResult, column_units, decode_embedding, to_row, write_csv
+from audiovae.reporting.records import OK, VARIANTS, FileResult, column_units, decode_embedding, to_row, write_csv
 from audiovae.reporting.report import write_report
 from audiovae.reporting.report_html import write_report_html
 from audiovae.reporting.summary import (package_versions, summarize_lags, summarize_metrics, summarize_timings,
@@ -32,6 +32,7 @@ class RunInfo:
     skipped_inputs: list = field(default_factory=list)  # (path, reason) of entries discovery skipped
     align_samples: int = 0  # the shift applied to the waveform metrics (measured with metrics.align=vocoder_lag)
     measured_lag: Optional[dict] = None  # metrics.align=vocoder_lag: calibration.MeasuredLag as a dict
+    model: dict = field(default_factory=lambda: {"variants": list(VARIANTS)})  # the model's `describe()`
 
 
 def build_summary(setting: Setting, results: Sequence[FileResult], new: Sequence[FileResult], info: RunInfo) -> dict:
@@ -42,6 +43,7 @@ def build_summary(setting: Setting, results: Sequence[FileResult], new: Sequence
     new_audio_s = sum(r.evaluated_s for r in new if r.status == OK)
     summary = {
         "run": {"out_dir": str(setting.out_dir), "config_hash": setting.run_hash, "model": cfg.model.name,
+                "model_interface": info.model,
                 "enhancement": OmegaConf.to_container(cfg.enhancement), "sample_rate": cfg.frontend.sample_rate,
                 "device": info.device, "world_size": info.world_size, "versions": package_versions(),
                 "audio_seconds": sum(r.evaluated_s for r in ok),
@@ -53,7 +55,8 @@ def build_summary(setting: Setting, results: Sequence[FileResult], new: Sequence
         "statistics": {"alpha": cfg.metrics.alpha, "p_adjust": cfg.metrics.p_adjust,
                        "tie_tolerance": cfg.metrics.tie_tolerance, "bootstrap_samples": cfg.metrics.bootstrap_samples},
         "metrics": summarize_metrics(results, file_metric_names(cfg.metrics.names), cfg.metrics.bootstrap_samples, cfg.seed,
-                                     cfg.metrics.tie_tolerance, cfg.metrics.alpha, cfg.metrics.p_adjust),
+                                     cfg.metrics.tie_tolerance, cfg.metrics.alpha, cfg.metrics.p_adjust,
+                                     info.model["variants"]),
         "timings": summarize_timings(results),
     }
     summary["counts"]["nan_values"] = sum(v["excluded"] for m in summary["metrics"].values()
@@ -64,27 +67,26 @@ def build_summary(setting: Setting, results: Sequence[FileResult], new: Sequence
     summary["band_retention"] = summarize_bands(band_table(results), band_centres(cfg),
                                                 hf_cutoff(cfg.frontend.sample_rate, cfg.metrics.hf_cutoff_hz))
     if "fad" in cfg.metrics.names:
-        _, sets = embedding_sets(results)
+        _, sets = embedding_sets(results, info.model["variants"])
         summary["sets"] = {"fad": {**summarize_fad(sets, cfg.metrics.fad_bootstrap_samples, cfg.seed, cfg.metrics.alpha),
                                    "embedding": f"{cfg.embedding.name} ({cfg.embedding.path})"}}
     return summary
 
 
-SET_VARIANTS = ("reference", "vocoder", "base", "enhanced")
-
-
-def embedding_sets(results: Sequence[FileResult]) -> tuple[list[str], dict[str, np.ndarray]]:
-    """(files, variant -> `[n, D]` embeddings) over the evaluated files that carry all four embeddings."""
-    have = [r for r in results if r.status == OK and all(v in r.embeddings for v in SET_VARIANTS)]
+def embedding_sets(results: Sequence[FileResult], variants: Sequence[str] = VARIANTS
+                   ) -> tuple[list[str], dict[str, np.ndarray]]:
+    """(files, name -> `[n, D]` embeddings) of the reference and each of the model's `variants`, over the
+    evaluated files that carry all of them."""
+    names = ("reference", *variants)
+    have = [r for r in results if r.status == OK and all(v in r.embeddings for v in names)]
     if not have:
-        return [], {v: np.zeros((0, 0)) for v in SET_VARIANTS}
-    return [r.file for r in have], {v: np.stack([decode_embedding(r.embeddings[v]) for r in have])
-                                    for v in SET_VARIANTS}
+        return [], {v: np.zeros((0, 0)) for v in names}
+    return [r.file for r in have], {v: np.stack([decode_embedding(r.embeddings[v]) for r in have]) for v in names}
 
 
-def write_embeddings(path, results: Sequence[FileResult]) -> None:
+def write_embeddings(path, results: Sequence[FileResult], variants: Sequence[str] = VARIANTS) -> None:
     """embeddings.npz: `files` and one `[n, D]` float32 array per variant (the sets FAD was computed on)."""
-    files, sets = embedding_sets(results)
+    files, sets = embedding_sets(results, variants)
     if files:
         np.savez(path, files=np.array(files), **{v: a.astype(np.float32) for v, a in sets.items()})
 
@@ -115,8 +117,8 @@ def write_setting_outputs(setting: Setting, results: Sequence[FileResult], new: 
     names = file_metric_names(cfg.metrics.names)
     summary = build_summary(setting, results, new, info)
     if "sets" in summary:
-        write_embeddings(out_dir / "embeddings.npz", results)
-    rows = [to_row(r, names) for r in results]
+        write_embeddings(out_dir / "embeddings.npz", results, info.model["variants"])
+    rows = [to_row(r, names, info.model["variants"]) for r in results]
     write_csv(out_dir / "results.csv", rows)
     write_csv(out_dir / "columns.csv", column_units(max(rows, key=len)) if rows else [])
     write_band_csv(out_dir / "band_retention.csv", results, band_centres(cfg))
@@ -138,5 +140,5 @@ def write_setting_outputs(setting: Setting, results: Sequence[FileResult], new: 
             if setting.values:  # the swept keys also at top level, for parallel-coordinates views
                 run.config.update({"sweep_setting": setting.values, **swept_keys(setting.values)})
             log_evaluation(run, summary, results, names, out_dir, cfg.frontend.sample_rate,
-                           cfg.logger.max_table_files, cfg.logger.log_audio)
+                           cfg.logger.max_table_files, cfg.logger.log_audio, info.model["variants"])
     return summary

@@ -26,7 +26,9 @@ from audiovae.evaluation.store import ResultStore, resume_note, still_valid
 from audiovae.evaluation.sweep import write_sweep_outputs
 from audiovae.metrics.registry import build_metric, check_metric_names, file_metric_names
 from audiovae.models.embedding import ClapEmbedder, load_embedder
-from audiovae.models.factory import build_enhanced_vae, build_frontend
+from audiovae.models.factory import build_model, frontend_for
+from audiovae.enhancers.base import MEL
+from audiovae.models.variants import CEILING
 from audiovae.pipeline import ReconstructionPipeline
 from audiovae.reporting.records import FileResult
 from audiovae.reporting.report import alignment_warning
@@ -60,9 +62,11 @@ class EvalOutcome:
         return 1 if self.n_ok == 0 or (strict and self.n_failed > 0) else 0
 
 
-def segmenting_for(cfg: DictConfig, downsampling: int) -> Segmenting:
+def segmenting_for(cfg: DictConfig, frame_multiple: int) -> Segmenting:
+    """Segments of `data.max_seconds` rounded to whole multiples of `frame_multiple` front-end frames (the model's
+    latent frames: `AudioAutoencoder.frame_multiple`)."""
     hop, sr = cfg.frontend.hop_length, cfg.frontend.sample_rate
-    segment = segment_samples(cfg.data.max_seconds, sr, hop, downsampling)
+    segment = segment_samples(cfg.data.max_seconds, sr, hop, frame_multiple)
     overlap = round(cfg.data.chunk_overlap_seconds * sr / hop) * hop
     if cfg.data.chunking and not 0 <= overlap < segment:
         raise ConfigError("config key 'data.chunk_overlap_seconds': must be shorter than data.max_seconds")
@@ -107,12 +111,26 @@ def build_setup(cfg: DictConfig) -> EvalSetup:
     paths = discovery.paths
     keys = [file_key(p, cfg.data.dir) for p in paths]
     stems = output_stems(keys)
-    model = build_enhanced_vae(cfg.model, cfg.enhancement, cfg.frontend)
-    pipeline = ReconstructionPipeline(build_frontend(cfg.frontend, model.downsampling), model)
+    model = build_model(cfg.model, cfg.enhancement, cfg.frontend)
+    check_model_settings(cfg, model)
+    frontend = frontend_for(cfg.frontend, model)
+    pipeline = ReconstructionPipeline(frontend, model)
     metrics = {name: build_metric(name, **metric_settings(cfg)) for name in file_metric_names(cfg.metrics.names)}
     embedder = load_embedder(cfg.embedding) if "fad" in cfg.metrics.names else None
     return EvalSetup(paths, keys, [stems[k] for k in keys], discovery, pipeline,
-                     segmenting_for(cfg, model.downsampling), metrics, embedder)
+                     segmenting_for(cfg, frontend.frame_multiple), metrics, embedder)
+
+
+def check_model_settings(cfg: DictConfig, model) -> None:
+    """ConfigError (one line, at start-up) for settings the model cannot honour: a front end of another rate, the
+    vocoder lag of a model without a vocoder ceiling, log-mel padding of a model that encodes waveforms."""
+    model.check_frontend(cfg.frontend.sample_rate, cfg.frontend.n_mels)
+    if CEILING not in model.variants and cfg.metrics.align == "vocoder_lag":
+        raise ConfigError(f"config key 'metrics.align': vocoder_lag aligns to the vocoder ceiling, which the "
+                          f"{model.family} model has not; use fixed")
+    if not model.analysis == MEL and cfg.data.pad == "log_mel_zeros":
+        raise ConfigError(f"config key 'data.pad': log_mel_zeros pads the encoded log-mel, but the {model.family} "
+                          f"model encodes waveforms; use silence or repeat")
 
 
 def min_samples(metrics: dict) -> int:
@@ -170,7 +188,7 @@ def evaluate_settings(cfg: DictConfig, setup: EvalSetup, settings: Sequence[Sett
     if not run.is_global_zero:
         return None, None
     info = RunInfo(run.device, run.world_size, run.wall_s, align_samples=alignment.shift,
-                   measured_lag=asdict(measured) if measured else None)
+                   measured_lag=asdict(measured) if measured else None, model=setup.pipeline.model.describe())
     order = {key: i for i, key in enumerate(setup.keys)}
     out = {}
     for s in settings:
@@ -195,8 +213,8 @@ def run_evaluation(cfg: DictConfig) -> EvalOutcome:
     enhancers = {s.name: build_enhancer(s.config.enhancement) for s in settings}
     for s in settings:  # an enhancer made for another model fails here, not at the first file
         setup.pipeline.model.check_enhancer(enhancers[s.name], setup.segmenting.segment // cfg.frontend.hop_length,
-                                            cfg.frontend.n_mels, f"enhancement (setting {s.name})" if cfg.sweep
-                                            else "enhancement")
+                                            cfg.frontend.n_mels, cfg.frontend.hop_length, cfg.frontend.sample_rate,
+                                            f"enhancement (setting {s.name})" if cfg.sweep else "enhancement")
     if is_launcher_process():
         print(setup.discovery.line())
         prepare_out_dir(cfg, out_dir, hash_)

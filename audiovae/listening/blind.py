@@ -40,26 +40,36 @@ def run_results(run: Path) -> list[FileResult]:
     return read_results(Path(run) / "results.csv", [])
 
 
+REQUIRED = ("reference", "base", "enhanced")  # every model's; a mel model's vocoder ceiling joins when saved
+
+
 def listenable(results: Sequence[FileResult], folder: Path) -> list[tuple[str, str]]:
-    """(file, output stem) of the evaluated files whose four wavs are in `folder/audio`."""
+    """(file, output stem) of the evaluated files whose reference, base and enhanced wavs are in `folder/audio`."""
     items = []
     for r in results:
         stem = r.stem or output_stem(r.file)
-        if r.status == OK and all((folder / "audio" / f"{stem}.{v}.wav").exists() for v in WAVE_NAMES):
+        if r.status == OK and all((folder / "audio" / f"{stem}.{v}.wav").exists() for v in REQUIRED):
             items.append((r.file, stem))
     return items
 
 
-def plan_trials(items: Sequence[tuple[str, str]], mode: str, seed: int, max_files: int) -> list[Trial]:
+def mode_variants(mode: str, folder: Path, items: Sequence[tuple[str, str]]) -> tuple[str, ...]:
+    """The variants a mode rates: the vocoder ceiling only where every file has it (mel models)."""
+    ceiling = all((folder / "audio" / f"{stem}.{WAVE_NAMES[1]}.wav").exists() for _, stem in items)
+    return tuple(v for v in MODES[mode] if ceiling or v != WAVE_NAMES[1])
+
+
+def plan_trials(items: Sequence[tuple[str, str]], mode: str, seed: int, max_files: int,
+                variants: Sequence[str] | None = None) -> list[Trial]:
     """Up to `max_files` files in a seeded random order; in each, the mode's variants behind letters A, B, ... in
     an order drawn from (seed, mode, file), so a file's letters do not depend on which other files take part."""
     chosen = sorted(items)
     random.Random(f"{seed}:{mode}").shuffle(chosen)
     trials = []
     for i, (file, stem) in enumerate(chosen[:max_files]):
-        variants = list(MODES[mode])
-        random.Random(f"{seed}:{mode}:{file}").shuffle(variants)
-        trials.append(Trial(f"t{i + 1:02d}", file, stem, {chr(65 + j): v for j, v in enumerate(variants)}))
+        order = list(MODES[mode] if variants is None else variants)
+        random.Random(f"{seed}:{mode}:{file}").shuffle(order)
+        trials.append(Trial(f"t{i + 1:02d}", file, stem, {chr(65 + j): v for j, v in enumerate(order)}))
     return trials
 
 
@@ -95,9 +105,10 @@ def trial_html(trial: Trial, index: int, total: int, mode: str, page_dir: Path) 
 
 
 INSTRUCTIONS = {
-    "mushra": "Listen to the reference, then rate how close each of A–D is to it: 100 = indistinguishable, "
-              "0 = very different. One of them is the reference itself. Keys 1–5 switch between reference and A–D "
-              "at the same position; space plays and pauses. A slider you did not move is saved as empty.",
+    "mushra": "Listen to the reference, then rate how close each lettered sound is to it: 100 = indistinguishable, "
+              "0 = very different. One of them is the reference itself. Keys 1, 2, ... switch between the reference "
+              "and the letters at the same position; space plays and pauses. A slider you did not move is saved as "
+              "empty.",
     "ab": "Listen to the reference, then say which of A and B is closer to it (or no preference). Keys 1–3 switch "
           "between reference, A and B at the same position; space plays and pauses.",
 }
@@ -106,7 +117,7 @@ INSTRUCTIONS = {
 def write_mode(folder: Path, items: Sequence[tuple[str, str]], mode: str, seed: int, max_files: int) -> Path:
     page_dir = (folder / LISTENING_PAGES[mode]).parent  # where report.html links it
     keys_dir = page_dir.parent / "keys"
-    trials = plan_trials(items, mode, seed, max_files)
+    trials = plan_trials(items, mode, seed, max_files, mode_variants(mode, folder, items))
     key = key_of(mode, seed, trials)
     shutil.rmtree(page_dir / "audio", ignore_errors=True)
     (page_dir / "audio").mkdir(parents=True)

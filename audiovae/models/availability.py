@@ -22,12 +22,18 @@ def hub_reachable(timeout_s: float = 3.0) -> bool:
         return False
 
 
-def model_how_to_get(name: str, path: str, vae_subfolder: str, vocoder_subfolder: Optional[str]) -> str:
+GATED = {"stable_audio_open": "accept the model's licence on its hub page and log in (huggingface-cli login), then "}
+OFFLINE_MODELS = {"stable_audio_open": "tiny_oobleck", "encodec": "tiny_encodec", "dac": "tiny_dac"}
+
+
+def model_how_to_get(name: str, path: str, vae_subfolder: Optional[str], vocoder_subfolder: Optional[str],
+                     family: Optional[str] = None) -> str:
     folders = " ".join(f"'{sub}/*'" for sub in (vae_subfolder, vocoder_subfolder) if sub)
+    include = f" --include {folders}" if folders else ""
     return (f"model '{name}' ({path}) is not in the local cache and the Hugging Face hub is unreachable. "
-            f"On a machine with internet run: huggingface-cli download {path} --include "
-            f"{folders} --local-dir /some/dir, copy /some/dir here and set "
-            f"model.path=/some/dir (or model=tiny for an offline test model).")
+            f"On a machine with internet {GATED.get(family, '')}run: huggingface-cli download {path}{include} "
+            f"--local-dir /some/dir, copy /some/dir here and set model.path=/some/dir (or "
+            f"model={OFFLINE_MODELS.get(family, 'tiny')} for an offline test model).")
 
 
 def embedding_how_to_get(name: str, path: str) -> str:
@@ -56,19 +62,26 @@ def check_available(path: str, build: Optional[str], config_files: Sequence[str]
         raise ModelUnavailableError(how_to_get)
 
 
-def vocoder_weights(model) -> Optional[str]:
-    """The subfolder of the vocoder's weights, None for a vocoder without weights (`griffin_lim`)."""
-    return None if model.vocoder == "griffin_lim" else model.vocoder_subfolder
+def model_subfolders(model) -> list[str]:
+    """The subfolders of the weights a model config loads: the autoencoder's, and a mel model's vocoder's unless it
+    has no weights (`griffin_lim`); None stands for the folder itself."""
+    subs = [model.vae_subfolder]
+    if model.get("family", "audioldm") == "audioldm" and model.vocoder != "griffin_lim":
+        subs.append(model.vocoder_subfolder)
+    return subs
 
 
 def preflight(cfg) -> None:
     """The models a job will load (the VAE and vocoder; the embedding model when `fad` is measured), checked
     before the heavy imports so an offline run without them stops in seconds."""
     model = cfg.model
-    vocoder = vocoder_weights(model)
-    files = [f"{sub}/config.json" for sub in (model.vae_subfolder, vocoder) if sub]
+    if model.path is None:  # a family without weights to load
+        return
+    subs = model_subfolders(model)
+    files = [f"{sub}/config.json" if sub else "config.json" for sub in subs]
     check_available(model.path, model.build, files, model.cache_dir,
-                    model_how_to_get(model.name, model.path, model.vae_subfolder, vocoder))
+                    model_how_to_get(model.name, model.path, *subs[:1], subs[1] if len(subs) > 1 else None,
+                                     model.get("family")))
     metrics = cfg.get("metrics")
     if metrics is not None and "fad" in (metrics.get("names") or []) and cfg.get("embedding") is not None:
         e = cfg.embedding

@@ -1,5 +1,6 @@
-"""Seeded, diffusers-format AudioLDM2-shaped models built on first use (`model.build`): tiny random models for
-tests and CI, the demo VAE's initialisation, and random weights at AudioLDM2's full size for benchmarks."""
+"""Seeded models in their hub format, built on first use (`model.build`): tiny random models of every family for
+tests and CI (AudioLDM2-shaped, Oobleck, EnCodec, DAC), the demo VAE's initialisation, and random weights at
+AudioLDM2's full size for benchmarks."""
 import json
 from pathlib import Path
 
@@ -96,5 +97,49 @@ def build_tiny_clap(path: Path, seed: int = 0) -> Path:
     return path
 
 
-BUILDERS = {"tiny": build_tiny_model, "demo_untrained": build_demo_untrained,
+def _write_seeded(path: Path, builder: str, seed: int, make, subfolder: str = "") -> Path:
+    """`make()` under `torch.manual_seed(seed)` (the caller's random state kept), saved as `path/subfolder`, with a
+    model card naming the builder."""
+    path = Path(path)
+    transformers_logging.disable_progress_bar()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        make().save_pretrained(path / subfolder if subfolder else path, safe_serialization=True)
+    (path / "audiovae_model.json").write_text(json.dumps({"builder": builder, "seed": seed}) + "\n")
+    return path
+
+
+# Stable Audio Open's AutoencoderOobleck (44.1 kHz stereo, hop 2048, 64 latent channels) at a tiny width with its
+# hop cut to 64 (2 · 4 · 8), so a test clip has several latent frames (the encoder outputs mean and scale: its
+# hidden size is twice the latent channels).
+TINY_OOBLECK = dict(encoder_hidden_size=16, downsampling_ratios=[2, 4, 8], channel_multiples=[1, 2, 2],
+                    decoder_channels=8, decoder_input_channels=8, audio_channels=2, sampling_rate=44100)
+# EnCodec 24 kHz (hop 320, 75 frames/s, bandwidths 1.5-24 kbps) with tiny convolutions and 64-entry codebooks.
+TINY_ENCODEC = dict(num_filters=4, codebook_size=64, codebook_dim=8, hidden_size=8, upsampling_ratios=[8, 5, 4, 2],
+                    num_lstm_layers=1, sampling_rate=24000, target_bandwidths=[1.5, 3.0, 6.0])
+# DAC 44.1 kHz (hop 512 as the real one: 2 · 4 · 8 · 8) with tiny convolutions and 3 codebooks.
+TINY_DAC = dict(encoder_hidden_size=4, downsampling_ratios=[2, 4, 8, 8], decoder_hidden_size=16, n_codebooks=3,
+                codebook_size=32, codebook_dim=4, hidden_size=16, sampling_rate=44100)
+
+
+def build_tiny_oobleck(path: Path, seed: int = 0) -> Path:
+    from diffusers import AutoencoderOobleck
+
+    return _write_seeded(path, "tiny_oobleck", seed, lambda: AutoencoderOobleck(**TINY_OOBLECK), "vae")
+
+
+def build_tiny_encodec(path: Path, seed: int = 0) -> Path:
+    from transformers import EncodecConfig, EncodecModel
+
+    return _write_seeded(path, "tiny_encodec", seed, lambda: EncodecModel(EncodecConfig(**TINY_ENCODEC)))
+
+
+def build_tiny_dac(path: Path, seed: int = 0) -> Path:
+    from transformers import DacConfig, DacModel
+
+    return _write_seeded(path, "tiny_dac", seed, lambda: DacModel(DacConfig(**TINY_DAC)))
+
+
+BUILDERS = {"tiny": build_tiny_model, "tiny_oobleck": build_tiny_oobleck, "tiny_encodec": build_tiny_encodec,
+            "tiny_dac": build_tiny_dac, "demo_untrained": build_demo_untrained,
             "audioldm2_random": build_audioldm2_random, "tiny_clap": build_tiny_clap}

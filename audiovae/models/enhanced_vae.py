@@ -1,4 +1,5 @@
-"""One frozen VAE, one enhancer, one vocoder: base and enhanced reconstructions from a single encode."""
+"""The mel family (AudioLDM, MusicLDM, AudioLDM2): a frozen log-mel VAE (diffusers `AutoencoderKL`), an enhancer
+and a vocoder (transformers `SpeechT5HifiGan`, or Griffin-Lim); base and enhanced reconstructions from one encode."""
 from dataclasses import dataclass
 from typing import Optional
 
@@ -7,10 +8,11 @@ from diffusers import AutoencoderKL
 from diffusers.models.autoencoders.vae import DiagonalGaussianDistribution
 from torch import nn
 
-from audiovae.enhancers.chain import EnhancerChain, check_fits
+from audiovae.enhancers.base import MEL
+from audiovae.enhancers.chain import EnhancerChain
+from audiovae.models.interface import PRECISIONS, AudioAutoencoder
 
-
-PRECISIONS = ("fp32", "bf16")  # model.vae_precision, model.vocoder_precision
+__all__ = ["EnhancedVAE", "PRECISIONS", "Reconstruction"]
 
 
 @dataclass
@@ -20,24 +22,29 @@ class Reconstruction:
     enhanced_mel: torch.Tensor  # [B, 1, T, F]
 
 
-class EnhancedVAE(nn.Module):
+class EnhancedVAE(AudioAutoencoder):
     """Wraps a frozen base VAE and an enhancer that share the VAE's weights (there is one VAE).
 
+    analysis: the front end's log-mel (`audiovae.audio.frontend`), outside the model.
     encode: mel -> latent (posterior mode, or a sample when `sample_posterior` and a generator are given),
     scaled by `vae.config.scaling_factor` as in AudioLDM2's diffusion space.
     decode: latent -> mel, with the enhancer's latent stages before and mel stages after when `enhanced`.
-    vocode: mel -> waveform cropped to the input length.
+    synthesis: mel -> waveform cropped to the input length (the vocoder; the reference mel through it is the
+    vocoder ceiling).
     """
 
+    family = "audioldm"
+    analysis = MEL
+    has_ceiling = True
+
     def __init__(self, vae: AutoencoderKL, vocoder: nn.Module, enhancer: EnhancerChain,
-                 sample_posterior: bool = False, vocoder_precision: str = "fp32", vae_precision: str = "fp32"):
-        super().__init__()
-        for name, value in (("vocoder_precision", vocoder_precision), ("vae_precision", vae_precision)):
-            if value not in PRECISIONS:
-                raise ValueError(f"{name} must be one of {PRECISIONS}, got {value!r}")
-        self.vae, self.vocoder, self.enhancer = vae, vocoder, enhancer
-        self.sample_posterior = sample_posterior
-        self.vocoder_precision, self.vae_precision = vocoder_precision, vae_precision
+                 sample_posterior: bool = False, vocoder_precision: str = "fp32", vae_precision: str = "fp32",
+                 sample_rate: int = 16000):
+        if vocoder_precision not in PRECISIONS:
+            raise ValueError(f"vocoder_precision must be one of {PRECISIONS}, got {vocoder_precision!r}")
+        super().__init__(enhancer, sample_rate, 1, sample_posterior, vae_precision)
+        self.vae, self.vocoder = vae, vocoder
+        self.vocoder_precision = vocoder_precision
         self.vae.requires_grad_(False).eval()
         self.vocoder.requires_grad_(False).eval()
 
@@ -50,9 +57,18 @@ class EnhancedVAE(nn.Module):
         """How much the VAE shrinks each spatial axis (mel frames must be a multiple of it)."""
         return 2 ** (len(self.vae.config.block_out_channels) - 1)
 
-    def _vae_autocast(self, device: torch.device):
-        """bf16 autocast around the VAE when `vae_precision="bf16"` (its outputs are cast back to float32)."""
-        return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=self.vae_precision == "bf16")
+    def frame_multiple(self, hop_length: int) -> int:
+        return self.downsampling
+
+    def latent_shape(self, frames: int, n_mels: int, hop_length: int) -> tuple[int, ...]:
+        d = self.downsampling
+        return (1, int(self.vae.config.latent_channels), frames // d, n_mels // d)
+
+    def weights(self) -> tuple[nn.Module, ...]:
+        return (self.vae, self.vocoder)
+
+    def config_summary(self) -> dict:
+        return {"vae_config": dict(self.vae.config)}
 
     def posterior(self, mel: torch.Tensor) -> DiagonalGaussianDistribution:
         """The VAE's posterior over the (unscaled) latent."""
@@ -70,16 +86,11 @@ class EnhancedVAE(nn.Module):
             latent = posterior.mode()
         return latent * self.scaling_factor
 
-    def decode(self, latent: torch.Tensor, enhanced: bool, enhancer: Optional[EnhancerChain] = None) -> torch.Tensor:
-        """The base decode, or with `enhanced` the decode through `enhancer` (default: this model's own)."""
-        enhancer = self.enhancer if enhancer is None else enhancer
-        if enhanced:
-            latent = enhancer.enhance_latent(latent)
+    def decode_raw(self, latent: torch.Tensor) -> torch.Tensor:
         with self._vae_autocast(latent.device):
-            mel = self.vae.decode(latent / self.scaling_factor).sample.float()
-        return enhancer.enhance_mel(mel) if enhanced else mel
+            return self.vae.decode(latent / self.scaling_factor).sample.float()
 
-    def vocode(self, mel: torch.Tensor, num_samples: int) -> torch.Tensor:
+    def synthesise(self, mel: torch.Tensor, num_samples: int) -> torch.Tensor:
         """`[B, 1, T, F]` log-mel -> `[B, num_samples]` waveform (float32; with `vocoder_precision="bf16"` the
         vocoder runs under bf16 autocast)."""
         if self.vocoder_precision == "bf16":
@@ -87,7 +98,7 @@ class EnhancedVAE(nn.Module):
                 return self.vocoder(mel.squeeze(1))[..., :num_samples].float()
         return self.vocoder(mel.squeeze(1))[..., :num_samples]
 
-    def check_frontend(self, n_mels: int) -> None:
+    def check_frontend(self, sample_rate: int, n_mels: int) -> None:
         """ConfigError at start-up when log-mels of `n_mels` bands cannot go through this VAE and vocoder."""
         from audiovae.errors import ConfigError
 
@@ -98,14 +109,6 @@ class EnhancedVAE(nn.Module):
         if vocoder_bands is not None and vocoder_bands != n_mels:
             raise ConfigError(f"config key 'frontend.n_mels': the model's vocoder takes {vocoder_bands} mel bands, "
                               f"got {n_mels}")
-
-    def check_enhancer(self, enhancer: EnhancerChain, frames: int, n_mels: int, where: str = "enhancement") -> None:
-        """ConfigError at start-up when `enhancer` cannot take this model's latents and log-mels of `frames` frames
-        (the front end is checked first: `check_frontend`)."""
-        self.check_frontend(n_mels)
-        d = self.downsampling
-        latent = (1, int(self.vae.config.latent_channels), frames // d, n_mels // d)
-        check_fits(enhancer, latent, (1, 1, frames, n_mels), where)
 
     def reconstruct(self, mel: torch.Tensor, generator: Optional[torch.Generator] = None) -> Reconstruction:
         latent = self.encode(mel, generator)

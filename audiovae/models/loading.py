@@ -1,12 +1,10 @@
-"""Load AudioLDM2's VAE and vocoder subfolders (and the embedding model of set metrics) with `from_pretrained`,
-from a hub id or a local folder: the local cache first, the hub only when it answers."""
+"""Load a model's networks (and the embedding model of set metrics) with `from_pretrained`, from a hub id or a local
+folder: the local cache first, the hub only when it answers."""
 import os
 import shutil
 from pathlib import Path
 from typing import Callable, TypeVar
 
-from diffusers import AutoencoderKL
-from transformers import SpeechT5HifiGan
 from transformers.utils import logging as transformers_logging
 
 from audiovae.errors import ConfigError, ModelUnavailableError
@@ -14,11 +12,6 @@ from audiovae.models.availability import hub_reachable, model_how_to_get
 from audiovae.models.builders import BUILDERS
 
 Loaded = TypeVar("Loaded")
-
-
-def _from_pretrained(cls, path: str, subfolder: str, cache_dir, local_only: bool):
-    extra = {"low_cpu_mem_usage": False} if cls is AutoencoderKL else {}  # no `accelerate` needed
-    return cls.from_pretrained(path, subfolder=subfolder, cache_dir=cache_dir, local_files_only=local_only, **extra)
 
 
 def ensure_built(path: str, build: str | None, marker: str = "vae/config.json", key: str = "model.build") -> str:
@@ -40,23 +33,20 @@ def ensure_built(path: str, build: str | None, marker: str = "vae/config.json", 
     return str(folder)
 
 
-def load_models(name: str, path: str, vae_subfolder: str, vocoder_subfolder: str | None, build: str | None = None,
-                cache_dir: str | None = None) -> tuple[AutoencoderKL, SpeechT5HifiGan | None]:
-    """Load only the VAE and the HiFi-GAN vocoder (never the whole AudioLDM2Pipeline), in eval mode.
-
-    `path` is a hub id (cvssp/audioldm2, cvssp/audioldm2-music, cvssp/audioldm2-large) or a local folder.
-    `vocoder_subfolder=None` loads the VAE alone (for a weight-free vocoder). Fails within seconds when offline
-    and not cached, naming the model and how to fetch it.
-    """
-    source = ensure_built(path, build)
+def load_pretrained(model, cls, subfolder: str | None):
+    """`cls.from_pretrained(model.path, subfolder=subfolder)` in eval mode (a model built on first use is built
+    first): the local cache or folder, the hub only when it answers (`load_offline_aware`)."""
+    marker = f"{model.vae_subfolder}/config.json" if model.vae_subfolder else "config.json"
+    source = ensure_built(model.path, model.build, marker)
+    extra = {"low_cpu_mem_usage": False} if cls.__module__.startswith("diffusers") else {}  # no `accelerate` needed
+    sub = {"subfolder": subfolder} if subfolder else {}
 
     def load(local_only: bool):
-        vae = _from_pretrained(AutoencoderKL, source, vae_subfolder, cache_dir, local_only)
-        if vocoder_subfolder is None:
-            return vae.eval(), None
-        return vae.eval(), _from_pretrained(SpeechT5HifiGan, source, vocoder_subfolder, cache_dir, local_only).eval()
+        return cls.from_pretrained(source, cache_dir=model.cache_dir, local_files_only=local_only, **sub,
+                                   **extra).eval()
 
-    return load_offline_aware(f"model '{name}'", source, load, model_how_to_get(name, path, vae_subfolder, vocoder_subfolder))
+    return load_offline_aware(f"model '{model.name}'", source, load,
+                              model_how_to_get(model.name, model.path, subfolder, None, model.get("family")))
 
 
 def load_offline_aware(what: str, source: str, load: Callable[[bool], Loaded], how_to_get: str) -> Loaded:

@@ -22,10 +22,11 @@ from audiovae.data.files import output_stems
 from audiovae.metrics.base import ABSOLUTE, WAVEFORM
 from audiovae.metrics.registry import metric_info
 from audiovae.metrics.scoring import scoring
+from audiovae.models.variants import BASE, CEILING, ENHANCED
 
-WAVE_NAMES = ("reference", "vocoder", "base", "enhanced")  # the audio each file writes: audio/<stem>.<name>.wav
+WAVE_NAMES = ("reference", CEILING, BASE, ENHANCED)  # the audio a file may write: audio/<stem>.<name>.wav
 
-VARIANTS = ("vocoder", "base", "enhanced")
+VARIANTS = (CEILING, BASE, ENHANCED)  # a mel model's; a waveform model has no vocoder ceiling (models.interface)
 FROM_TARGET = "_from_target"  # suffix of a target metric's distance columns (dB from the target)
 OK, ERROR = "ok", "error"
 LAG_COLUMN, LAG_CORR_COLUMN = "vocoder_lag_samples", "vocoder_lag_corr"
@@ -66,9 +67,9 @@ def decode_embedding(text: str) -> np.ndarray:
     return np.frombuffer(base64.b64decode(text), dtype="<f4").astype(np.float64)
 
 
-def variants_of(name: str) -> tuple[str, ...]:
-    """The variants a metric is measured on: mel-domain metrics have no vocoder ceiling."""
-    return VARIANTS if metric_info(name).domain == WAVEFORM else VARIANTS[1:]
+def variants_of(name: str, variants: Sequence[str] = VARIANTS) -> tuple[str, ...]:
+    """The variants of a model's `variants` a metric is measured on: mel-domain metrics have no vocoder ceiling."""
+    return tuple(v for v in variants if v != CEILING or metric_info(name).domain == WAVEFORM)
 
 
 def file_delta(name: str, base: float, enhanced: float) -> float:
@@ -88,20 +89,22 @@ def file_improvement(name: str, base: float, other: float) -> Optional[float]:
     return value if math.isfinite(value) else None
 
 
-def to_row(result: FileResult, metric_names: Sequence[str]) -> dict:
-    """The results.csv row: file, status, error, notes, durations, time_*, and per metric vocoder_m/base_m/
-    enhanced_m, for a target metric <variant>_m_from_target (dB from the target), and delta_m (of the scores)."""
+def to_row(result: FileResult, metric_names: Sequence[str], variants: Sequence[str] = VARIANTS) -> dict:
+    """The results.csv row: file, status, error, notes, durations, time_*, and per metric and variant of the
+    model's `variants` <variant>_m (vocoder_m, base_m, enhanced_m), for a target metric <variant>_m_from_target
+    (dB from the target), and delta_m (of the scores)."""
     row = {"file": result.file, "status": result.status, "error": result.error, "notes": result.notes,
            "duration_s": result.duration_s, "evaluated_s": result.evaluated_s,
-           "sample_rate_in": result.sample_rate_in, "channels_in": result.channels_in,
-           LAG_COLUMN: result.vocoder_lag, LAG_CORR_COLUMN: result.vocoder_lag_corr}
+           "sample_rate_in": result.sample_rate_in, "channels_in": result.channels_in}
+    if CEILING in variants:  # the vocoder ceiling's alignment (mel models)
+        row.update({LAG_COLUMN: result.vocoder_lag, LAG_CORR_COLUMN: result.vocoder_lag_corr})
     for stage, seconds in result.seconds.items():
         row[f"time_{stage}"] = seconds
     for name in metric_names:
-        for variant in variants_of(name):
+        for variant in variants_of(name, variants):
             row[f"{variant}_{name}"] = result.value(variant, name)
         if scoring(name).is_target:  # what "better" compares, beside the raw values
-            for variant in variants_of(name):
+            for variant in variants_of(name, variants):
                 row[f"{variant}_{name}{FROM_TARGET}"] = float(scoring(name).score(result.value(variant, name)))
         base, enhanced = result.value("base", name), result.value("enhanced", name)
         row[f"delta_{name}"] = file_delta(name, base, enhanced) if result.status == OK else float("nan")

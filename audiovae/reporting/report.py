@@ -7,21 +7,24 @@ from audiovae.data.files import output_stem
 from audiovae.metrics.functional.lag import CLEAR_PEAK
 from audiovae.reporting.format import (ComparisonLine, comparison_table, delta_unit, fmt, markdown_table, metric_label,
                                        min_p_note, signed_delta)
-from audiovae.reporting.records import OK, FileResult, file_delta, variants_of
+from audiovae.reporting.records import OK, VARIANTS, FileResult, file_delta, variants_of
+from audiovae.models.variants import CEILING
 from audiovae.reporting.verdict import conclusion_lines
 
 
 def summary_lines(metrics: dict) -> list[ComparisonLine]:
-    """One comparison line per metric, with the vocoder ceiling's mean where the metric has one; a target metric
-    shows its raw means beside their distances to the target."""
+    """One comparison line per metric, with the vocoder ceiling's mean where the metric has one (a model without a
+    ceiling has no such column); a target metric shows its raw means beside their distances to the target."""
     lines = []
+    has_ceiling = any(CEILING in m["variants"] for m in metrics.values())
     for name, m in metrics.items():
         v = m["variants"]
-        ceiling = fmt(v["vocoder"]["mean"]) if "vocoder" in v else "–"
-        if "scores" in m and "vocoder" in v:
-            ceiling += f" ({fmt(m['scores']['vocoder']['mean'])} dB off)"
+        ceiling = fmt(v[CEILING]["mean"]) if CEILING in v else "–"
+        if "scores" in m and CEILING in v:
+            ceiling += f" ({fmt(m['scores'][CEILING]['mean'])} dB off)"
         raw = (v["base"]["mean"], v["enhanced"]["mean"]) if "scores" in m else None
-        lines.append(ComparisonLine(name, m["comparison"], extra={"vocoder ceiling": ceiling}, raw=raw))
+        extra = {"vocoder ceiling": ceiling} if has_ceiling else {}
+        lines.append(ComparisonLine(name, m["comparison"], extra=extra, raw=raw))
     return lines
 
 
@@ -32,12 +35,13 @@ def file_facts(result: FileResult) -> str:
 
 def file_metric_rows(result: FileResult, names: Sequence[str]) -> tuple[list[str], list[list[str]]]:
     """A file's metric table: per metric the vocoder ceiling, base, enhanced and the Δ of the scores."""
-    header = ["metric", "vocoder", "base", "enhanced", "Δ (better: ↑ above 0, ↓ and → below)"]
+    has_ceiling = CEILING in result.metrics
+    header = ["metric", *[CEILING] * has_ceiling, "base", "enhanced", "Δ (better: ↑ above 0, ↓ and → below)"]
     rows = []
     for n in names:
-        ceiling = fmt(result.value("vocoder", n)) if "vocoder" in variants_of(n) else "–"
+        ceiling = [fmt(result.value(CEILING, n)) if CEILING in variants_of(n) else "–"] * has_ceiling
         delta = signed_delta(file_delta(n, result.value("base", n), result.value("enhanced", n)), delta_unit(n))
-        rows.append([metric_label(n), ceiling, fmt(result.value("base", n)), fmt(result.value("enhanced", n)), delta])
+        rows.append([metric_label(n), *ceiling, fmt(result.value("base", n)), fmt(result.value("enhanced", n)), delta])
     return header, rows
 
 
@@ -154,7 +158,7 @@ def set_rows(sets: dict, alpha: float) -> tuple[list[str], list[list[str]]]:
         said = {"lower": "lower: closer to the reference set", "higher": "higher: further from the reference set",
                 "not distinguishable": "not distinguishable at this set size"}.get(delta["enhanced_vs_base"], "")\
             if delta else f"undefined with {s['n_files']} file(s)"
-        rows.append([f"{name} ↓", *(interval(v[k]["value"], v[k].get("ci")) for k in ("vocoder", "base", "enhanced")),
+        rows.append([f"{name} ↓", *(interval(v[k]["value"], v[k].get("ci")) if k in v else "–" for k in VARIANTS),
                      interval(delta["value"], delta["ci"]) if delta else "n/a", said])
     return header, rows
 

@@ -67,7 +67,8 @@ def files_section(results: Sequence[FileResult], names: Sequence[str], folder: P
     ok = [r for r in results if r.status == OK]
     articles = "".join(file_article(r, i, names, folder) for i, r in enumerate(ok))
     return ('<section id="files"><h2>Per file</h2>' +
-            file_controls(names, "Click a file, then 1–4: reference, vocoder, base, enhanced at the same position.") +
+            file_controls(names, "Click a file, then 1, 2, ...: reference, (vocoder ceiling,) base, enhanced at the "
+                          "same position.") +
             f'<div id="file-list">{articles}</div></section>')
 
 

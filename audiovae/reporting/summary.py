@@ -10,7 +10,7 @@ import numpy as np
 
 from audiovae.metrics.scoring import scoring
 from audiovae.metrics.stats import adjust_p, compare_paired
-from audiovae.reporting.records import OK, FileResult, variants_of
+from audiovae.reporting.records import OK, VARIANTS, FileResult, variants_of
 from audiovae.reporting.verdict import verdict
 
 PACKAGES = ("audiovae", "torch", "pytorch-lightning", "diffusers", "transformers", "torchmetrics", "wandb",
@@ -37,7 +37,8 @@ def _describe(values: np.ndarray) -> dict:
 
 
 def summarize_metrics(results: Sequence[FileResult], metric_names: Sequence[str], n_bootstrap: int, seed: int,
-                      tolerance: float = 0.0, alpha: float = 0.05, p_adjust: str = "holm") -> dict:
+                      tolerance: float = 0.0, alpha: float = 0.05, p_adjust: str = "holm",
+                      variants: Sequence[str] = VARIANTS) -> dict:
     """metric -> {direction, target, unit, score_unit, delta_kind, variants: {variant: stats of the raw values},
     scores: {variant: stats of the scores} (target metrics), comparison: PairedComparison of the scores with its
     p corrected across the metrics, verdict}. Scores are what "better" compares (`metrics.scoring`)."""
@@ -45,7 +46,7 @@ def summarize_metrics(results: Sequence[FileResult], metric_names: Sequence[str]
     out = {}
     for name in metric_names:
         scorer = scoring(name)
-        raw = {v: np.array([r.value(v, name) for r in ok], dtype=float) for v in variants_of(name)}
+        raw = {v: np.array([r.value(v, name) for r in ok], dtype=float) for v in variants_of(name, variants)}
         scores = {v: scorer.score(values) for v, values in raw.items()}
         comparison = compare_paired(scores["base"], scores["enhanced"], scorer.higher_is_better,
                                     scorer.delta_kind, n_bootstrap=n_bootstrap, seed=seed, tolerance=tolerance)

@@ -11,9 +11,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from audiovae.data.files import output_stem
 from audiovae.errors import ConfigError
-from audiovae.reporting.records import OK, FileResult, to_row
+from audiovae.reporting.records import OK, VARIANTS, FileResult, to_row
 
-AUDIO_VARIANTS = ("reference", "vocoder", "base", "enhanced")  # vocoder: the vocoder ceiling
+
 
 
 WANDB_FOLDERS = {"WANDB_DATA_DIR": "data", "WANDB_CACHE_DIR": "cache", "WANDB_CONFIG_DIR": "config",
@@ -170,21 +170,22 @@ def summary_keys(summary: dict) -> dict:
 
 
 def files_table(results: Sequence[FileResult], metric_names: Sequence[str], out_dir: Path, sample_rate: int,
-                max_media_rows: int, log_audio: bool):
+                max_media_rows: int, log_audio: bool, variants: Sequence[str] = VARIANTS):
     """Every results.csv row; for the first rows the reference, vocoder-ceiling, base and enhanced audio and the
     spectrogram plot, each captioned `<file> · <variant>`."""
     import wandb
 
-    rows = [to_row(r, metric_names) for r in results]
+    rows = [to_row(r, metric_names, variants) for r in results]
     scalar_columns = list(dict.fromkeys(k for r in rows for k in r))
-    media_columns = [f"audio_{v}" for v in AUDIO_VARIANTS] + ["spectrogram"]
+    audio_variants = ("reference", *variants)
+    media_columns = [f"audio_{v}" for v in audio_variants] + ["spectrogram"]
     table = wandb.Table(columns=scalar_columns + media_columns)
     for i, (result, row) in enumerate(zip(results, rows)):
         stem = result.stem or output_stem(result.file)
         media = [None] * len(media_columns)
         if result.status == OK and i < max_media_rows:
             if log_audio:
-                for j, variant in enumerate(AUDIO_VARIANTS):
+                for j, variant in enumerate(audio_variants):
                     wav = out_dir / "audio" / f"{stem}.{variant}.wav"
                     media[j] = (wandb.Audio(str(wav), sample_rate=sample_rate, caption=f"{result.file} · {variant}")
                                 if wav.exists() else None)
@@ -195,10 +196,11 @@ def files_table(results: Sequence[FileResult], metric_names: Sequence[str], out_
 
 
 def log_evaluation(run, summary: dict, results: Sequence[FileResult], metric_names: Sequence[str], out_dir: Path,
-                   sample_rate: int, max_media_rows: int, log_audio: bool) -> None:
+                   sample_rate: int, max_media_rows: int, log_audio: bool, variants: Sequence[str] = VARIANTS) -> None:
     import wandb
 
-    run.log({"eval/files": files_table(results, metric_names, out_dir, sample_rate, max_media_rows, log_audio)})
+    run.log({"eval/files": files_table(results, metric_names, out_dir, sample_rate, max_media_rows, log_audio,
+                                       variants)})
     for key, name in (("eval/summary_plot", "summary.png"), ("eval/band_retention_plot", "band_retention.png")):
         if (out_dir / "plots" / name).exists():
             run.log({key: wandb.Image(str(out_dir / "plots" / name))})

@@ -19,7 +19,7 @@ from audiovae.config.schema import TrainConfig
 from audiovae.data.segments import segment_samples
 from audiovae.demo import write_random_clips
 from audiovae.enhancers.registry import resolve_enhancement
-from audiovae.models.factory import build_enhanced_vae, build_frontend
+from audiovae.models.factory import build_model, build_frontend
 from audiovae.training.run import run_training
 
 STATE_PREFIX = "model.vae."
@@ -27,7 +27,7 @@ STATE_PREFIX = "model.vae."
 
 def load_trained_vae(cfg, checkpoint: Path):
     """The configured (untrained) VAE with the trained weights of a checkpoint, and the front end."""
-    model = build_enhanced_vae(cfg.model, cfg.enhancement, cfg.frontend)
+    model = build_model(cfg.model, cfg.enhancement, cfg.frontend)
     state = torch.load(str(checkpoint), map_location="cpu", weights_only=True)["state_dict"]
     model.vae.load_state_dict({k[len(STATE_PREFIX):]: v for k, v in state.items() if k.startswith(STATE_PREFIX)})
     return model, build_frontend(cfg.frontend, model.downsampling)

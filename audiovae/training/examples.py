@@ -3,6 +3,7 @@ under `examples/` with a page to listen (`examples/index.html`) and logged to W&
 `every_n_val` validations."""
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 import pytorch_lightning as pl
 import soundfile as sf
@@ -20,7 +21,7 @@ class FileSignals:
     """Whole signals of one clip at its own length (training's validation examples)."""
 
     reference: torch.Tensor  # [N]
-    vocoder: torch.Tensor
+    vocoder: Optional[torch.Tensor]  # the vocoder ceiling (mel models; None for a model without one)
     base: torch.Tensor
     enhanced: torch.Tensor
     reference_mel: torch.Tensor  # [1, 1, N // hop, F]
@@ -32,7 +33,8 @@ class FileSignals:
                    hop: int) -> "FileSignals":
         """Clip `i` of a validation batch (its first `n` samples) from the pipeline's outputs for enhancer `key`."""
         frames = n // hop
-        return cls(waveform[i, :n], out.vocoder_wave[i, :n], out.base_wave[i, :n], out.enhanced_waves[key][i, :n],
+        ceiling = out.vocoder_wave[i, :n] if out.vocoder_wave is not None else None
+        return cls(waveform[i, :n], ceiling, out.base_wave[i, :n], out.enhanced_waves[key][i, :n],
                    out.reference_mel[i : i + 1, :, :frames], out.base_mel[i : i + 1, :, :frames],
                    out.enhanced_mels[key][i : i + 1, :, :frames])
 
@@ -61,7 +63,7 @@ class ValidationExamples(pl.Callback):
             shown = FilePlot.of_signals(signals, frontend.band_centres, hf_cutoff(frontend.sample_rate),
                                         frontend.sample_rate)
             png = plot_file(self.folder / f"step{step:07d}_{i}.png", shown, f"val example {i}, step {step}")
-            for name in WAVE_NAMES:
+            for name in self.names(signals):
                 sf.write(str(png.with_name(f"{png.stem}.{name}.wav")), getattr(signals, name).float().cpu().numpy(),
                          frontend.sample_rate, subtype="FLOAT")
             rows.append((i, signals, png))
@@ -73,10 +75,16 @@ class ValidationExamples(pl.Callback):
     def _log(trainer: pl.Trainer, rows, step: int, sample_rate: int) -> None:
         import wandb
 
+        names = ValidationExamples.names(rows[0][1])
         data = [[i, *(wandb.Audio(getattr(s, name).float().cpu().numpy(), sample_rate=sample_rate)
-                      for name in WAVE_NAMES), wandb.Image(str(png))] for i, s, png in rows]
-        table = wandb.Table(columns=["example", *WAVE_NAMES, "spectrogram"], data=data)
+                      for name in names), wandb.Image(str(png))] for i, s, png in rows]
+        table = wandb.Table(columns=["example", *names, "spectrogram"], data=data)
         trainer.logger.experiment.log({"val/examples": table, "trainer/global_step": step})
+
+    @staticmethod
+    def names(signals: FileSignals) -> list[str]:
+        """The waveforms a clip has: the vocoder ceiling only for mel models."""
+        return [name for name in WAVE_NAMES if getattr(signals, name) is not None]
 
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not trainer.sanity_checking:

@@ -1,4 +1,5 @@
-"""LightningModule that fine-tunes the enhancement; the VAE and vocoder stay frozen unless configured."""
+"""LightningModule that fine-tunes the enhancement of any model (`audiovae.models.interface`); the model's networks
+stay frozen unless configured."""
 import math
 from typing import Any, Optional, Sequence
 
@@ -14,7 +15,7 @@ from audiovae.metrics.registry import METRIC_NAMES
 from audiovae.metrics.synced import build_metric_collection
 from audiovae.metrics.scoring import scoring
 from audiovae.reporting.records import FROM_TARGET
-from audiovae.models.enhanced_vae import EnhancedVAE
+from audiovae.models.interface import AudioAutoencoder
 from audiovae.pipeline import PipelineOutputs, ReconstructionPipeline, SharedOutputs
 from audiovae.training.adversarial import AdversarialTraining
 from audiovae.training.encodings import CropEncodings, Encodings
@@ -49,8 +50,8 @@ def validation_keys(val_metrics: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def trainable_modules(model: EnhancedVAE, names: Sequence[str]) -> dict[str, nn.Module]:
-    """`enhancer`, `vae.decoder`, … -> the submodules of the enhanced VAE to train."""
+def trainable_modules(model: AudioAutoencoder, names: Sequence[str]) -> dict[str, nn.Module]:
+    """`enhancer`, `vae.decoder`, … -> the submodules of the model to train."""
     out = {}
     for name in names:
         module = model
@@ -62,10 +63,25 @@ def trainable_modules(model: EnhancedVAE, names: Sequence[str]) -> dict[str, nn.
     return out
 
 
-def trains_encoder(model: EnhancedVAE, trainable: Sequence[str]) -> bool:
-    """Whether `trainable` includes any parameter of the VAE's encoder (then latents change as it trains)."""
-    encoder = {id(p) for part in (model.vae.encoder, model.vae.quant_conv) if part is not None
-               for p in part.parameters()}
+def model_parts(model: AudioAutoencoder, *names: str) -> list[nn.Module]:
+    """The model's submodules of these dotted names that it has (`vae.encoder`, `vae.quant_conv`, ...)."""
+    out = []
+    for name in names:
+        module = model
+        for part in name.split("."):
+            module = getattr(module, part, None)
+        if isinstance(module, nn.Module):
+            out.append(module)
+    return out
+
+
+ENCODER_PARTS = ("vae.encoder", "vae.quant_conv", "codec.encoder", "codec.quantizer")
+DECODER_PARTS = ("vae.decoder", "vae.post_quant_conv", "codec.decoder")
+
+
+def trains_encoder(model: AudioAutoencoder, trainable: Sequence[str]) -> bool:
+    """Whether `trainable` includes any parameter of the model's encoder (then latents change as it trains)."""
+    encoder = {id(p) for part in model_parts(model, *ENCODER_PARTS) for p in part.parameters()}
     return any(id(p) in encoder for module in trainable_modules(model, trainable).values() for p in module.parameters())
 
 
@@ -97,7 +113,7 @@ class TrainModule(pl.LightningModule):
     its discriminator (manual optimisation: per batch one discriminator step, then one generator step; only the
     generator's steps count as `global_step`). With `encodings`, training crops' encodings are computed once."""
 
-    def __init__(self, frontend: MelFrontEnd, model: EnhancedVAE, loss: ReconstructionLoss, trainable: Sequence[str],
+    def __init__(self, frontend: MelFrontEnd, model: AudioAutoencoder, loss: ReconstructionLoss, trainable: Sequence[str],
                  optim: DictConfig, val_metrics: Sequence[str], enhancement: DictConfig, total_steps: int,
                  adversarial: Optional[AdversarialTraining] = None, adversarial_optim: Optional[DictConfig] = None,
                  encodings: Optional[CropEncodings] = None, gradient_clip_val: Optional[float] = None):
@@ -109,6 +125,10 @@ class TrainModule(pl.LightningModule):
         for module in self.trained.values():
             module.requires_grad_(True)
         self.trains_encoder = trains_encoder(model, trainable)
+        self.encodes_mel = self.pipeline.encodes_mel
+        if self.trains_encoder and not self.encodes_mel:
+            raise ConfigError(f"config key 'trainable': training the encoder is built for the mel family (its posterior "
+                              f"gives the KL term), not for the {model.family} model; train its decoder or enhancer")
         if not any(p.requires_grad for p in self.parameters()):
             raise ConfigError(f"config key 'trainable': nothing to train: {list(trainable)} has no parameters (enhancement "
                              f"'{enhancement.name}'); use enhancement=learnable_latent_filter or add vae.decoder")
@@ -127,9 +147,9 @@ class TrainModule(pl.LightningModule):
         self.automatic_optimization = adversarial is None
         self.gradient_clip_val = gradient_clip_val  # applied here under manual optimisation
         self.encodings = encodings  # (None when the encoder trains: run.crop_encodings decides)
-        self.decoder_frozen = not any(p.requires_grad for part in (model.vae.decoder, model.vae.post_quant_conv)
-                                      if part is not None for p in part.parameters())
-        self.model_frozen = not any(p.requires_grad for p in (*model.vae.parameters(), *model.vocoder.parameters()))
+        self.decoder_frozen = not any(p.requires_grad for part in model_parts(model, *DECODER_PARTS)
+                                      for p in part.parameters())
+        self.model_frozen = not any(p.requires_grad for part in model.weights() for p in part.parameters())
         self._val_shared: dict[int, SharedOutputs] = {}  # frozen model: batch -> its enhancer-independent outputs
         self._base_values: Optional[dict] = None  # frozen model: the base variant's validation values
 
@@ -151,33 +171,41 @@ class TrainModule(pl.LightningModule):
         return posterior.sample() * self.model.scaling_factor, posterior
 
     def _encodings(self, waveform: torch.Tensor) -> Encodings:
-        """Reference log-mel and frozen encoder's latent of training crops (and the base decode when the decoder
-        is frozen), as pre-encoding keeps them."""
+        """Reference log-mel and frozen encoder's latent of training crops (and, for a mel model, the base decode
+        when the decoder is frozen), as pre-encoding keeps them."""
         with torch.no_grad():
             mel = self.frontend(waveform)
-            out = {"mel": mel, "latent": self.model.encode(mel)}
-            if self.decoder_frozen:
+            out = {"mel": mel, "latent": self.model.encode(mel if self.encodes_mel else waveform)}
+            if self.decoder_frozen and self.encodes_mel:
                 out["base_mel"] = self.model.decode(out["latent"], enhanced=False)
         return out
 
-    def _generate(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, Any]:
-        """(enhanced log-mel with gradients to the trained parts, reference log-mel, posterior or None)."""
+    def _generate(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, Any, Optional[torch.Tensor]]:
+        """(enhanced log-mel with gradients to the trained parts, reference log-mel, posterior or None, enhanced
+        waveform or None). A waveform model's enhanced log-mel is the front end's log-mel of its enhanced
+        waveform (differentiable), so the same losses train it."""
         if self.encodings is not None:
             known = self.encodings.fetch(batch, self._encodings)
             enhancer = self.model.enhancer
             if "base_mel" in known and not enhancer.latent_stages:
-                return enhancer.enhance_mel(known["base_mel"]), known["mel"], None  # mel stages only: no decode
-            return self.model.decode(known["latent"], enhanced=True), known["mel"], None
-        with torch.no_grad():
-            mel = self.frontend(batch["waveform"])
-        latent, posterior = self._encode(mel)
-        return self.model.decode(latent, enhanced=True), mel, posterior
+                return enhancer.enhance_mel(known["base_mel"]), known["mel"], None, None  # mel stages: no decode
+            mel, latent, posterior = known["mel"], known["latent"], None
+        else:
+            with torch.no_grad():
+                mel = self.frontend(batch["waveform"])
+            latent, posterior = self._encode(mel if self.encodes_mel else batch["waveform"])
+        decoded = self.model.decode(latent, enhanced=True)
+        if self.encodes_mel:
+            return decoded, mel, posterior, None
+        wave = self.model.vocode(decoded, batch["waveform"].shape[-1], enhanced=True)
+        return self.frontend(wave), mel, posterior, wave
 
     def _reconstruction_loss(self, batch: dict) -> tuple[torch.Tensor, dict, torch.Tensor, torch.Tensor, Any]:
         waveform = batch["waveform"]
-        enhanced, mel, posterior = self._generate(batch)
+        enhanced, mel, posterior, wave = self._generate(batch)
         needs_wave = self.loss.needs_waveform or (self.adversarial is not None and self.adversarial.on_audio)
-        wave = self.model.vocode(enhanced, waveform.shape[-1]) if needs_wave else None
+        if wave is None and needs_wave:
+            wave = self.model.vocode(enhanced, waveform.shape[-1], enhanced=True)
         total, terms = self.loss(enhanced, mel, wave if self.loss.needs_waveform else None, waveform, posterior)
         return total, terms, enhanced, mel, wave
 
@@ -210,8 +238,9 @@ class TrainModule(pl.LightningModule):
         total, terms, enhanced, mel, wave = self._reconstruction_loss(batch)
         if self.adversarial.active(step):
             if self.adversarial.on_audio:
-                with torch.no_grad():  # real: the vocoder on the reference log-mel (the ceiling)
-                    real = self.model.vocode(mel, batch["waveform"].shape[-1])
+                with torch.no_grad():  # real: the vocoder on the reference log-mel (the ceiling); the reference
+                    real = (self.model.vocode(mel, batch["waveform"].shape[-1]) if self.encodes_mel  # itself for a
+                            else batch["waveform"])  # model without a vocoder
                 fake = wave
             else:
                 real, fake = mel, enhanced

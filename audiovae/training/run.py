@@ -15,7 +15,7 @@ from audiovae.config.trainer_args import build_trainer, trainer_args
 from audiovae.data.segments import segment_samples
 from audiovae.data.train_data import TrainDataModule
 from audiovae.errors import AudiovaeError, ConfigError
-from audiovae.models.factory import build_enhanced_vae, build_frontend
+from audiovae.models.factory import build_model, frontend_for
 from audiovae.reporting.summary import package_versions, write_json
 from audiovae.reporting.tracking import check_logger, finish_run, make_wandb_logger, training_run_id
 from audiovae.runs import is_launcher_process, prepare_out_dir, resolve_out_dir, run_hash, run_lock
@@ -140,7 +140,7 @@ def crop_encodings(cfg: DictConfig, model, crop: int) -> Optional[CropEncodings]
         return None
     run_part = {"frontend": OmegaConf.to_container(cfg.frontend, resolve=True),
                 "data": {k: cfg.data[k] for k in ("channels", "resampler")}, "crop": crop,
-                "model": {"weights": weights_fingerprint(model.vae), "vae_config": dict(model.vae.config),
+                "model": {"weights": weights_fingerprint(model.weights()[0]), **model.config_summary(),
                           "vae_precision": cfg.model.vae_precision},
                 "precision": str(cfg.trainer.get("precision", "32-true")), "torch": torch.__version__}
     store = CacheStore(cfg.cache.dir, cfg.cache.max_gb) if cfg.cache.enabled else None
@@ -166,10 +166,11 @@ def run_training(cfg: DictConfig) -> TrainOutcome:
     hash_ = run_hash(cfg, TRAIN_IGNORE)
     out_dir = resolve_out_dir(cfg.out_dir, "train", hash_)
     check_cache(cfg.cache)
-    model = build_enhanced_vae(cfg.model, cfg.enhancement, cfg.frontend)
-    frontend = build_frontend(cfg.frontend, model.downsampling)
-    crop = segment_samples(cfg.data.crop_seconds, frontend.sample_rate, frontend.hop_length, model.downsampling)
-    model.check_enhancer(model.enhancer, crop // frontend.hop_length, cfg.frontend.n_mels)
+    model = build_model(cfg.model, cfg.enhancement, cfg.frontend)
+    frontend = frontend_for(cfg.frontend, model)
+    crop = segment_samples(cfg.data.crop_seconds, frontend.sample_rate, frontend.hop_length, frontend.frame_multiple)
+    model.check_enhancer(model.enhancer, crop // frontend.hop_length, cfg.frontend.n_mels, frontend.hop_length,
+                         frontend.sample_rate)
     if is_launcher_process():
         prepare_out_dir(cfg, out_dir, hash_)
     ckpt_path = _resume_from(cfg, out_dir)

@@ -1,0 +1,69 @@
+"""Model families by config name (`model.family`): how each is loaded from a hub id or a local folder
+(`from_pretrained`) and wrapped in the one interface (`audiovae.models.interface`).
+
+A family is a function `(model config, enhancer chain, front-end config) -> AudioAutoencoder` registered with
+`register_family`; its `options` (the config's `model.options`) are the keyword arguments of `options_of`'s class,
+checked against its signature. Adding a family is one module that calls `register_family(Family(__name__, ...))`
+and one model config naming that module as its family (`family: my_package.my_family`): the module is imported
+when a config names it (README "Models").
+"""
+import importlib
+import inspect
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from omegaconf import DictConfig, OmegaConf
+
+from audiovae.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Family:
+    """`build(model_cfg, enhancer, frontend_cfg)`; `options_of`: the class whose extra constructor arguments are
+    the family's `model.options`; `hub`: an example hub id (README table); `subfolders(model_cfg)`: the weight
+    folders under `model.path` (None: the folder itself), for the availability check."""
+
+    name: str
+    build: Callable
+    options_of: Optional[type] = None
+    fixed: tuple = ()  # constructor arguments the loader fills (not options)
+    subfolders: Callable[[DictConfig], tuple] = lambda model: (model.vae_subfolder,)
+
+
+FAMILIES: dict[str, Family] = {}
+
+
+def register_family(family: Family) -> Family:
+    FAMILIES[family.name] = family
+    return family
+
+
+def family_of(model: DictConfig) -> Family:
+    """The family `model.family` names: a registered one (the built-in ones: `family_builtin`, imported by
+    `audiovae.models.factory`), or one a module of that dotted name registers on import."""
+    name = model.get("family", "audioldm")
+    if name not in FAMILIES:
+        try:
+            importlib.import_module(name)
+        except ImportError as err:
+            raise ConfigError(f"config key 'model.family': cannot import the family module '{name}' ({err})") from None
+        if name not in FAMILIES:
+            raise ConfigError(f"config key 'model.family': module '{name}' does not register a family of that name "
+                              f"(register_family(Family(__name__, build)))")
+    if name not in FAMILIES:
+        raise ConfigError(f"config key 'model.family': unknown family '{name}'; choose one of {sorted(FAMILIES)}")
+    return FAMILIES[name]
+
+
+def family_options(family: Family, model: DictConfig) -> dict:
+    """`model.options` checked against the family class's constructor: unknown keys are refused in one line."""
+    options = OmegaConf.to_container(model.get("options") or OmegaConf.create({}), resolve=True)
+    allowed = []
+    if family.options_of is not None:
+        allowed = [p for p in inspect.signature(family.options_of.__init__).parameters
+                   if p not in ("self", *family.fixed)]
+    for key in options:
+        if key not in allowed:
+            raise ConfigError(f"config key 'model.options.{key}': the {family.name} family takes "
+                              + (f"{', '.join(allowed)}" if allowed else "no options"))
+    return options

@@ -1,0 +1,84 @@
+"""The families this package ships: the mel VAE + vocoder family (AudioLDM, MusicLDM, AudioLDM2), Stable Audio
+Open's waveform VAE, and the EnCodec and DAC codecs."""
+from omegaconf import DictConfig
+
+from audiovae.audio.frontend import MelFrontEnd
+from audiovae.errors import ConfigError
+from audiovae.models.codecs import DacAutoencoder, EncodecAutoencoder
+from audiovae.models.enhanced_vae import EnhancedVAE
+from audiovae.models.families import Family, family_options, register_family
+from audiovae.models.griffin_lim import GriffinLimVocoder
+from audiovae.models.loading import load_pretrained
+from audiovae.models.waveform_vae import WaveformVAE
+
+VOCODERS = ("hifigan", "griffin_lim")
+
+
+def vocoder_subfolder(model: DictConfig):
+    """The subfolder of the vocoder's weights, None for a vocoder without weights (`griffin_lim`)."""
+    return None if model.vocoder == "griffin_lim" else model.vocoder_subfolder
+
+
+def build_mel(model: DictConfig, enhancer, frontend: DictConfig) -> EnhancedVAE:
+    """The VAE (`AutoencoderKL` in `vae_subfolder`) and HiFi-GAN (`SpeechT5HifiGan` in `vocoder_subfolder`), or
+    Griffin-Lim on the front end's mel filterbank (no weights)."""
+    from diffusers import AutoencoderKL
+    from transformers import SpeechT5HifiGan
+
+    for key in ("vocoder", "vocoder_precision", *(("griffin_lim_iters",) if model.vocoder == "griffin_lim" else
+                                                   ("vocoder_subfolder",))):
+        if model[key] is None:
+            raise ConfigError(f"config key 'model.{key}': the audioldm family needs it (configs/model/audioldm2.yaml)")
+    if model.vocoder not in VOCODERS:
+        raise ConfigError(f"config key 'model.vocoder': '{model.vocoder}' is not one of {', '.join(VOCODERS)}")
+    family_options(FAMILIES_MEL, model)
+    vae = load_pretrained(model, AutoencoderKL, model.vae_subfolder)
+    sub = vocoder_subfolder(model)
+    if sub is None:
+        args = {k: frontend[k] for k in ("sample_rate", "n_fft", "win_length", "hop_length", "n_mels", "fmin", "fmax",
+                                          "clamp_min", "normalize", "framing")}
+        vocoder = GriffinLimVocoder(MelFrontEnd(**args, frame_multiple=1), model.griffin_lim_iters)
+    else:
+        vocoder = load_pretrained(model, SpeechT5HifiGan, sub)
+    return EnhancedVAE(vae, vocoder, enhancer, sample_posterior=model.sample_posterior,
+                       vocoder_precision=model.vocoder_precision, vae_precision=model.vae_precision,
+                       sample_rate=frontend.sample_rate)
+
+
+def build_oobleck(model: DictConfig, enhancer, frontend: DictConfig) -> WaveformVAE:
+    from diffusers import AutoencoderOobleck
+
+    family_options(FAMILIES_OOBLECK, model)
+    return WaveformVAE(load_pretrained(model, AutoencoderOobleck, model.vae_subfolder), enhancer,
+                       model.sample_posterior, model.vae_precision)
+
+
+def _no_posterior(model: DictConfig) -> None:
+    if model.sample_posterior:
+        raise ConfigError(f"config key 'model.sample_posterior': the {model.family} codec has no posterior to sample")
+
+
+def build_encodec(model: DictConfig, enhancer, frontend: DictConfig) -> EncodecAutoencoder:
+    from transformers import EncodecModel
+
+    _no_posterior(model)
+    options = family_options(FAMILIES_ENCODEC, model)
+    return EncodecAutoencoder(load_pretrained(model, EncodecModel, model.vae_subfolder), enhancer,
+                              vae_precision=model.vae_precision, **options)
+
+
+def build_dac(model: DictConfig, enhancer, frontend: DictConfig) -> DacAutoencoder:
+    from transformers import DacModel
+
+    _no_posterior(model)
+    options = family_options(FAMILIES_DAC, model)
+    return DacAutoencoder(load_pretrained(model, DacModel, model.vae_subfolder), enhancer,
+                          vae_precision=model.vae_precision, **options)
+
+
+FAMILIES_MEL = register_family(Family("audioldm", build_mel,
+                                      subfolders=lambda m: (m.vae_subfolder, vocoder_subfolder(m))))
+FAMILIES_OOBLECK = register_family(Family("stable_audio_open", build_oobleck))
+FAMILIES_ENCODEC = register_family(Family("encodec", build_encodec, EncodecAutoencoder,
+                                          ("codec", "enhancer", "vae_precision")))
+FAMILIES_DAC = register_family(Family("dac", build_dac, DacAutoencoder, ("codec", "enhancer", "vae_precision")))

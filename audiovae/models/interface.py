@@ -1,0 +1,153 @@
+"""The one model interface every audio autoencoder implements.
+
+A model is four stages, each a method:
+
+    analysis   waveform [B, S] -> features     (a log-mel [B, 1, T, F] for mel models: the front end;
+                                                the waveform itself for waveform models)
+    encode     features -> latent               ([B, C, T', F'] for a mel VAE, [B, C, T'] for a waveform VAE/codec)
+    decode     latent -> features
+    synthesis  features -> waveform [B, S]      (the vocoder for mel models; a crop for waveform models)
+
+It declares its `sample_rate`, `channels`, latent shape, where an enhancer may act (`places`: latent, mel, wave)
+and the variants it yields (`variants`): a mel model has a vocoder ceiling (the reference log-mel straight through
+the vocoder, "vocoder"), a waveform model has none. The evaluation and training code speak of these alone.
+Waveforms enter and leave as mono `[B, S]` at `sample_rate`; a model of several channels receives the mono signal
+on every channel and its output channels are averaged (`to_channels`, `to_mono`).
+"""
+from typing import ClassVar, Optional
+
+import torch
+from torch import nn
+
+from audiovae.enhancers.base import LATENT, MEL, WAVE
+from audiovae.enhancers.chain import EnhancerChain, check_fits
+
+from audiovae.models.variants import BASE, CEILING, ENHANCED  # noqa: F401 (the names models declare)
+PRECISIONS = ("fp32", "bf16")  # model.vae_precision, model.vocoder_precision
+
+
+def to_channels(wave: torch.Tensor, channels: int) -> torch.Tensor:
+    """`[B, S]` mono -> `[B, channels, S]` (the same signal on every channel)."""
+    return wave.unsqueeze(1).expand(-1, channels, -1)
+
+
+def to_mono(wave: torch.Tensor) -> torch.Tensor:
+    """`[B, C, S]` (or `[B, S]`) -> `[B, S]`: the mean of the channels."""
+    return wave.mean(dim=1) if wave.dim() == 3 else wave
+
+
+class AudioAutoencoder(nn.Module):
+    """Base class of every model family: frozen weights, an enhancer chain, the four stages.
+
+    Subclasses set `family`, `analysis` (MEL: encodes log-mels from the front end; WAVE: encodes waveforms) and
+    `has_ceiling`, and implement `encode`, `decode_raw`, `synthesise`, `frame_multiple`, `latent_shape` and
+    `weights` (the modules whose weights decide its outputs: the cache key)."""
+
+    family: ClassVar[str] = ""
+    analysis: ClassVar[str] = WAVE
+    has_ceiling: ClassVar[bool] = False
+
+    def __init__(self, enhancer: EnhancerChain, sample_rate: int, channels: int, sample_posterior: bool = False,
+                 vae_precision: str = "fp32"):
+        super().__init__()
+        if vae_precision not in PRECISIONS:
+            raise ValueError(f"vae_precision must be one of {PRECISIONS}, got {vae_precision!r}")
+        self.enhancer, self.sample_rate, self.channels = enhancer, int(sample_rate), int(channels)
+        self.sample_posterior, self.vae_precision = sample_posterior, vae_precision
+
+    # --- what the model declares -------------------------------------------------------------------------------
+    @property
+    def places(self) -> tuple[str, ...]:
+        """Where an enhancer may act: the latent always, the decoded log-mel for mel models, the waveform."""
+        return (LATENT, MEL, WAVE) if self.analysis == MEL else (LATENT, WAVE)
+
+    @property
+    def variants(self) -> tuple[str, ...]:
+        """The reconstructions each file gets: the vocoder ceiling (mel models), base, enhanced."""
+        return (CEILING, BASE, ENHANCED) if self.has_ceiling else (BASE, ENHANCED)
+
+    def describe(self) -> dict:
+        """What the model is, for summaries and cache keys."""
+        return {"family": self.family, "sample_rate": self.sample_rate, "channels": self.channels,
+                "analysis": self.analysis, "variants": list(self.variants)}
+
+    def frame_multiple(self, hop_length: int) -> int:
+        """Segments are a whole number of this many front-end frames (of `hop_length` samples) so that every
+        stage maps them to whole latent frames."""
+        raise NotImplementedError
+
+    def latent_shape(self, frames: int, n_mels: int, hop_length: int) -> tuple[int, ...]:
+        """The latent of one segment of `frames` front-end frames of `hop_length` samples (`[1, ...]`)."""
+        raise NotImplementedError
+
+    def weights(self) -> tuple[nn.Module, ...]:
+        raise NotImplementedError
+
+    def config_summary(self) -> dict:
+        """The loaded networks' configs (with `weights`, what decides a cache entry)."""
+        return {}
+
+    # --- the stages -------------------------------------------------------------------------------------------
+    def _vae_autocast(self, device: torch.device):
+        """bf16 autocast around the autoencoder when `vae_precision="bf16"` (outputs are cast back to float32)."""
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=self.vae_precision == "bf16")
+
+    def encode(self, features: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        raise NotImplementedError
+
+    def decode_raw(self, latent: torch.Tensor) -> torch.Tensor:
+        """latent -> features, without any enhancer."""
+        raise NotImplementedError
+
+    def synthesise(self, features: torch.Tensor, num_samples: int) -> torch.Tensor:
+        """features -> `[B, num_samples]` waveform (float32), without any enhancer."""
+        raise NotImplementedError
+
+    def decode(self, latent: torch.Tensor, enhanced: bool, enhancer: Optional[EnhancerChain] = None) -> torch.Tensor:
+        """The base decode, or with `enhanced` the decode through `enhancer` (default: this model's own): its latent
+        stages before, its mel stages after (mel models)."""
+        enhancer = self.enhancer if enhancer is None else enhancer
+        if enhanced:
+            latent = enhancer.enhance_latent(latent)
+        features = self.decode_raw(latent)
+        return enhancer.enhance_mel(features) if enhanced and self.analysis == MEL else features
+
+    def vocode(self, features: torch.Tensor, num_samples: int, enhanced: bool = False,
+               enhancer: Optional[EnhancerChain] = None) -> torch.Tensor:
+        """Synthesis, then with `enhanced` the enhancer's wave stages."""
+        wave = self.synthesise(features, num_samples)
+        if enhanced:
+            wave = (self.enhancer if enhancer is None else enhancer).enhance_wave(wave)
+        return wave
+
+    # --- start-up checks --------------------------------------------------------------------------------------
+    def check_frontend(self, sample_rate: int, n_mels: int) -> None:
+        """ConfigError when the front end cannot serve this model (its rate, its mel bands)."""
+        from audiovae.errors import ConfigError
+
+        if sample_rate != self.sample_rate:
+            raise ConfigError(f"config key 'frontend.sample_rate': the {self.family} model runs at {self.sample_rate} "
+                              f"Hz, the front end at {sample_rate} Hz; pick a front end of that rate "
+                              f"(frontend=..., configs/frontend)")
+
+    def check_places(self, enhancer: EnhancerChain, where: str = "enhancement") -> None:
+        """ConfigError (one line) when `enhancer` acts where this model has no stage (a mel enhancer on a
+        waveform model)."""
+        from audiovae.errors import ConfigError
+
+        missing = sorted(enhancer.domains - set(self.places))
+        if missing:
+            stage = next(s for s in [*enhancer.latent_stages, *enhancer.mel_stages, *enhancer.wave_stages]
+                         if s.domain == missing[0])
+            raise ConfigError(f"config key '{where}': {type(stage).__name__} acts on the {missing[0]} stage, which "
+                              f"the {self.family} model has not (its stages: {', '.join(self.places)})")
+
+    def check_enhancer(self, enhancer: EnhancerChain, frames: int, n_mels: int, hop_length: int, sample_rate: int,
+                       where: str = "enhancement") -> None:
+        """ConfigError at start-up when the front end cannot serve this model (`check_frontend`), or `enhancer`
+        acts where the model has no stage or cannot take its latents, log-mels and waveforms of a segment of
+        `frames` front-end frames (one pass over zeros)."""
+        self.check_frontend(sample_rate, n_mels)
+        self.check_places(enhancer, where)
+        check_fits(enhancer, self.latent_shape(frames, n_mels, hop_length), (1, 1, frames, n_mels), where,
+                   (1, frames * hop_length))

@@ -1,0 +1,53 @@
+"""The waveform VAE family (Stable Audio Open's `AutoencoderOobleck`, diffusers): waveform -> latent `[B, C, T']`
+-> waveform, no mel stage and no vocoder ceiling."""
+import math
+from typing import Optional
+
+import torch
+from torch import nn
+
+from audiovae.enhancers.chain import EnhancerChain
+from audiovae.models.interface import AudioAutoencoder, to_channels, to_mono
+
+
+class WaveformVAE(AudioAutoencoder):
+    """encode: `[B, S]` mono -> the model's channels -> posterior mode (or a seeded sample) `[B, C, S / hop]`;
+    decode: latent -> `[B, S]` (its output channels averaged); synthesis: a crop to the input length."""
+
+    family = "stable_audio_open"
+
+    def __init__(self, vae: nn.Module, enhancer: EnhancerChain, sample_posterior: bool = False,
+                 vae_precision: str = "fp32"):
+        config = vae.config
+        super().__init__(enhancer, config.sampling_rate, config.audio_channels, sample_posterior, vae_precision)
+        self.vae = vae
+        self.vae.requires_grad_(False).eval()
+        self.hop_length = int(math.prod(config.downsampling_ratios))
+
+    def frame_multiple(self, hop_length: int) -> int:
+        return math.lcm(hop_length, self.hop_length) // hop_length
+
+    def latent_shape(self, frames: int, n_mels: int, hop_length: int) -> tuple[int, ...]:
+        return (1, int(self.vae.config.decoder_input_channels), frames * hop_length // self.hop_length)
+
+    def weights(self) -> tuple[nn.Module, ...]:
+        return (self.vae,)
+
+    def config_summary(self) -> dict:
+        return {"vae_config": dict(self.vae.config)}
+
+    def encode(self, wave: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        with self._vae_autocast(wave.device):
+            posterior = self.vae.encode(to_channels(wave, self.channels)).latent_dist
+        if self.sample_posterior:
+            if generator is None:
+                raise ValueError("model.sample_posterior=true needs an explicit seeded generator")
+            return posterior.sample(generator=generator).float()
+        return posterior.mode().float()
+
+    def decode_raw(self, latent: torch.Tensor) -> torch.Tensor:
+        with self._vae_autocast(latent.device):
+            return to_mono(self.vae.decode(latent).sample.float())
+
+    def synthesise(self, wave: torch.Tensor, num_samples: int) -> torch.Tensor:
+        return wave[..., :num_samples]
