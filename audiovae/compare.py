@@ -21,7 +21,7 @@ from omegaconf import OmegaConf
 
 from audiovae.config.later_keys import LATER_KEYS
 from audiovae.errors import CompareError, exit_status
-from audiovae.metrics.registry import METRIC_NAMES
+from audiovae.metrics.registry import METRIC_NAMES, SETTINGS
 from audiovae.metrics.scoring import scoring
 from audiovae.metrics.stats import adjust_p, compare_paired
 from audiovae.reporting.compare_html import write_compare_html
@@ -32,8 +32,7 @@ from audiovae.written import claim_outputs
 
 MUST_MATCH = ("frontend",)  # sections that make two runs' numbers comparable (the model may differ: that is the
 # comparison across models; the front end decides the reference's rate and level and the mel-domain metrics)
-METRIC_DEFINITION = ("hf_cutoff_hz", "lsd_n_fft", "lsd_hop", "spectrum_n_fft", "spectrum_hop",
-                     "align", "align_samples", "audioldm_eval_offset")  # metrics.* keys
+METRIC_DEFINITION = (*SETTINGS, "align", "align_samples")  # metrics.* keys: the metrics' settings, the alignment
 DATA_DEFINITION = ("channels", "resampler", "pad")  # data.* keys that decide the reference and what the VAE sees
 
 

@@ -277,3 +277,16 @@ def test_compare_runs_of_two_models_on_the_same_files_and_refuses_another_refere
     # a 16 kHz run measured another reference: refused in one line naming the difference
     assert compare.main([str(tmp_path / "tiny_dac"), str(tmp_path / "demo"), "--out", str(tmp_path / "x")]) == 2
     assert "frontend.sample_rate: 44100 vs 16000" in capsys.readouterr().err
+
+
+def test_a_set_metric_on_a_waveform_model_has_no_ceiling_set(clips, tmp_path):
+    summary = evaluate(clips, tmp_path / "fad", "model=tiny_encodec", "metrics.names=[lsd,fad]", "embedding=tiny_clap",
+                       "logger=none", "outputs.save_audio=false", "outputs.save_plots=false",
+                       "metrics.fad_bootstrap_samples=20")
+    fad = summary["sets"]["fad"]
+    assert sorted(fad["variants"]) == ["base", "enhanced"] and fad["n_files"] == 4 and "delta" in fad
+    report = (tmp_path / "fad" / "report.md").read_text()
+    assert "| metric | base [95 % CI] | enhanced | Δ (enhanced − base) |" in report
+    import numpy as np
+
+    assert sorted(np.load(tmp_path / "fad" / "embeddings.npz").files) == ["base", "enhanced", "files", "reference"]

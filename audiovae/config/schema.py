@@ -105,13 +105,21 @@ class TrainerConfig:
 
 
 @dataclass
-class MetricsConfig:
-    names: List[str] = MISSING
+class MetricSettingsConfig:
+    """The metrics' own settings (their constructors' arguments, `audiovae.metrics.registry.SETTINGS`, which a
+    test holds these defaults equal to): the same for evaluation and training validation."""
+
     hf_cutoff_hz: Optional[float] = None
-    lsd_n_fft: int = MISSING
-    lsd_hop: int = MISSING
-    spectrum_n_fft: int = MISSING
-    spectrum_hop: int = MISSING
+    lsd_n_fft: int = 2048
+    lsd_hop: int = 512
+    spectrum_n_fft: int = 2048
+    spectrum_hop: int = 512
+    audioldm_eval_offset: int = 1120
+
+
+@dataclass
+class MetricsConfig(MetricSettingsConfig):
+    names: List[str] = MISSING
     bootstrap_samples: int = MISSING
     tie_tolerance: float = MISSING
     alpha: float = MISSING
@@ -119,7 +127,6 @@ class MetricsConfig:
     max_lag_samples: int = MISSING
     align: str = MISSING
     align_samples: int = MISSING
-    audioldm_eval_offset: int = MISSING
     fad_bootstrap_samples: int = MISSING
 
 
@@ -269,6 +276,7 @@ class TrainConfig:
     loop: LoopConfig = field(default_factory=LoopConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     val_metrics: List[str] = MISSING
+    metrics: MetricSettingsConfig = field(default_factory=MetricSettingsConfig)  # settings of the val_metrics
     examples: ExamplesConfig = field(default_factory=ExamplesConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     cache: CacheConfig = field(default_factory=CacheConfig)

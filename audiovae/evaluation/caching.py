@@ -9,6 +9,7 @@ from omegaconf import DictConfig, OmegaConf
 from audiovae import __version__
 from audiovae.cache.keys import metric_key, tensor_key, weights_fingerprint
 from audiovae.cache.store import CacheEntry, CacheStore
+from audiovae.metrics.sets import needs_embedding
 
 
 @dataclass
@@ -61,6 +62,6 @@ def build_run_cache(cfg: DictConfig, pipeline, metric_args: dict, fingerprints: 
     }
     metrics_part = {"metrics": {name: metric_args for name in cfg.metrics.names},
                     "alignment": list(alignment),  # (lag search radius, applied shift)
-                    "embedding": OmegaConf.to_container(cfg.embedding, resolve=True) if "fad" in cfg.metrics.names
+                    "embedding": OmegaConf.to_container(cfg.embedding, resolve=True) if needs_embedding(cfg.metrics.names)
                     else None, "audiovae": __version__}
     return RunCache(CacheStore(cfg.cache.dir, cfg.cache.max_gb), run_part, metric_key(metrics_part), fingerprints)

@@ -10,7 +10,7 @@ from audiovae.audio.frontend import mel_band_centres
 from audiovae.enhancers.serialization import read_provenance
 from audiovae.listening.blind import write_listening_pages
 from audiovae.evaluation.settings import Setting
-from audiovae.metrics.fad import summarize_fad
+from audiovae.metrics.sets import SET_METRICS, set_metric_names
 from audiovae.metrics.functional.frames import hf_cutoff
 from audiovae.metrics.registry import file_metric_names
 from audiovae.reporting.bands import band_table, summarize_bands, write_band_csv
@@ -66,10 +66,12 @@ def build_summary(setting: Setting, results: Sequence[FileResult], new: Sequence
                             "align": cfg.metrics.align, "measured_before_run": info.measured_lag}
     summary["band_retention"] = summarize_bands(band_table(results), band_centres(cfg),
                                                 hf_cutoff(cfg.frontend.sample_rate, cfg.metrics.hf_cutoff_hz))
-    if "fad" in cfg.metrics.names:
+    names = set_metric_names(cfg.metrics.names)
+    if names:
         _, sets = embedding_sets(results, info.model["variants"])
-        summary["sets"] = {"fad": {**summarize_fad(sets, cfg.metrics.fad_bootstrap_samples, cfg.seed, cfg.metrics.alpha),
-                                   "embedding": f"{cfg.embedding.name} ({cfg.embedding.path})"}}
+        summary["sets"] = {name: {**SET_METRICS[name].summarize(sets, cfg.metrics.fad_bootstrap_samples, cfg.seed,
+                                                                cfg.metrics.alpha),
+                                  "embedding": f"{cfg.embedding.name} ({cfg.embedding.path})"} for name in names}
     return summary
 
 

@@ -24,7 +24,8 @@ from audiovae.evaluation.selection import check_selection
 from audiovae.evaluation.settings import EVAL_IGNORE, Setting, plan_settings
 from audiovae.evaluation.store import ResultStore, resume_note, still_valid
 from audiovae.evaluation.sweep import write_sweep_outputs
-from audiovae.metrics.registry import build_metric, check_metric_names, file_metric_names
+from audiovae.metrics.registry import build_metric, check_metric_names, file_metric_names, settings_of
+from audiovae.metrics.sets import needs_embedding
 from audiovae.models.embedding import ClapEmbedder, load_embedder
 from audiovae.models.factory import build_model, frontend_for
 from audiovae.enhancers.base import MEL
@@ -100,10 +101,9 @@ class EvalSetup:
 
 
 def metric_settings(cfg: DictConfig) -> dict:
-    """The `build_metric` arguments from `metrics.*` (shared by every metric)."""
-    return dict(sample_rate=cfg.frontend.sample_rate, hf_cutoff_hz=cfg.metrics.hf_cutoff_hz,
-                lsd_n_fft=cfg.metrics.lsd_n_fft, lsd_hop=cfg.metrics.lsd_hop, spectrum_n_fft=cfg.metrics.spectrum_n_fft,
-                spectrum_hop=cfg.metrics.spectrum_hop, audioldm_eval_offset=cfg.metrics.audioldm_eval_offset)
+    """The `build_metric` arguments: the front end's rate and the metric settings of `metrics.*`
+    (`audiovae.metrics.registry.SETTINGS`), the same for training validation."""
+    return dict(sample_rate=cfg.frontend.sample_rate, **settings_of(cfg.metrics))
 
 
 def build_setup(cfg: DictConfig) -> EvalSetup:
@@ -116,7 +116,7 @@ def build_setup(cfg: DictConfig) -> EvalSetup:
     frontend = frontend_for(cfg.frontend, model)
     pipeline = ReconstructionPipeline(frontend, model)
     metrics = {name: build_metric(name, **metric_settings(cfg)) for name in file_metric_names(cfg.metrics.names)}
-    embedder = load_embedder(cfg.embedding) if "fad" in cfg.metrics.names else None
+    embedder = load_embedder(cfg.embedding) if needs_embedding(cfg.metrics.names) else None
     return EvalSetup(paths, keys, [stems[k] for k in keys], discovery, pipeline,
                      segmenting_for(cfg, frontend.frame_multiple), metrics, embedder)
 

@@ -16,7 +16,7 @@ from typing import Optional, Sequence
 from omegaconf import DictConfig
 
 from audiovae.errors import ConfigError
-from audiovae.metrics.registry import SET_METRICS
+from audiovae.metrics.sets import SET_METRICS
 from audiovae.reporting.verdict import improvement, is_significantly_worse
 
 

@@ -1,19 +1,18 @@
-"""Reconstruction-quality metrics (definitions over pure functions) and paired statistics. `build_metric_collection`
-(torchmetrics, synchronised across ranks) is imported on first use: evaluation never needs it."""
-from audiovae.metrics.base import ABSOLUTE, MEL, PERCENT, WAVEFORM, PerItemMetric
-from audiovae.metrics.registry import METRIC_NAMES, build_metric, metric_info
-from audiovae.metrics.mel import MelL1, MelPSNR
-from audiovae.metrics.stats import PairedComparison, compare_paired
-from audiovae.metrics.waveform import LSD, SISDR, SNR, HFRetention, MelDistance, SpectralCorrelation
+"""Reconstruction-quality metrics (definitions over pure functions), set metrics and paired statistics. Names are
+imported on first use, so light submodules (`sets`) do not pull in torch; `build_metric_collection` (torchmetrics,
+synchronised across ranks) is never needed by evaluation."""
+from importlib import import_module
 
-__all__ = ["ABSOLUTE", "MEL", "PERCENT", "WAVEFORM", "PerItemMetric", "METRIC_NAMES", "build_metric",
-           "build_metric_collection", "metric_info", "MelL1", "MelPSNR", "PairedComparison", "compare_paired",
-           "LSD", "SISDR", "SNR", "HFRetention", "MelDistance", "SpectralCorrelation"]
+_WHERE = {"ABSOLUTE": "base", "MEL": "base", "PERCENT": "base", "WAVEFORM": "base", "PerItemMetric": "base",
+          "METRIC_NAMES": "registry", "build_metric": "registry", "metric_info": "registry",
+          "build_metric_collection": "synced", "MelL1": "mel", "MelPSNR": "mel", "PairedComparison": "stats",
+          "compare_paired": "stats", "LSD": "waveform", "SISDR": "waveform", "SNR": "waveform",
+          "HFRetention": "waveform", "MelDistance": "waveform", "SpectralCorrelation": "waveform",
+          "SetMetric": "sets", "SET_METRICS": "sets"}
+__all__ = list(_WHERE)
 
 
 def __getattr__(name: str):
-    if name == "build_metric_collection":
-        from audiovae.metrics.synced import build_metric_collection
-
-        return build_metric_collection
+    if name in _WHERE:
+        return getattr(import_module(f"audiovae.metrics.{_WHERE[name]}"), name)
     raise AttributeError(f"module 'audiovae.metrics' has no attribute {name!r}")

@@ -1,19 +1,23 @@
 """The metric table: config name -> class and arguments. Attributes a report needs (direction, unit, Δ kind,
-domain) are read from the class, so nothing is built to read them (audiocraft's builders do the same).
+domain) are read from the class, so nothing is built to read them (audiocraft's builders do the same). A metric's
+settings (`metrics.<key>`: cutoff, STFT sizes, offsets) are its constructor's arguments: their defaults are read
+from the signatures (`SETTINGS`), and evaluation, training validation and compare take them from there.
 
 >>> metric_info("lsd_hf").higher_is_better, metric_info("snr").unit
 (False, 'dB')
 >>> build_metric("lsd_hf", sample_rate=16000).cutoff_hz
 4000.0
 """
+import inspect
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from typing import Sequence
 
 from audiovae.errors import ConfigError
 from audiovae.metrics.audioldm_eval import LSDAudioLDMEval, PSNRAudioLDMEval, SSIMAudioLDMEval
 from audiovae.metrics.base import PerItemMetric
 from audiovae.metrics.mel import MelL1, MelPSNR
 from audiovae.metrics.perceptual import PESQ, STOI
+from audiovae.metrics.sets import SET_METRICS
 from audiovae.metrics.waveform import LSD, SISDR, SNR, HFRetention, MelDistance, SpectralCorrelation
 
 
@@ -48,13 +52,37 @@ METRICS: dict[str, MetricSpec] = {
     "ssim_audioldm_eval": MetricSpec(SSIMAudioLDMEval, {"sample_rate": "sample_rate"}),
 }
 METRIC_NAMES = tuple(METRICS)  # per-file metrics
-SET_METRICS = ("fad",)  # measured between the sets of files (audiovae.metrics.fad): summary, report, W&B only
+
+
+def _setting_defaults() -> dict:
+    """`metrics.<key>` -> its default: the default of the constructor argument it feeds (every metric that takes
+    it must agree)."""
+    out = {}
+    for name, spec in METRICS.items():
+        params = inspect.signature(spec.cls.__init__).parameters
+        for arg, key in spec.from_settings.items():
+            if key == "sample_rate":  # the front end's, not a metric setting
+                continue
+            default = params[arg].default
+            if key in out and out[key] != default:  # pragma: no cover - a table error, caught by the tests
+                raise ValueError(f"metric setting {key}: {name} defaults it to {default}, another to {out[key]}")
+            out[key] = default
+    return out
+
+
+SETTINGS = _setting_defaults()  # metrics.<key> -> default, e.g. lsd_n_fft: 2048 (from LSD.__init__)
+
+
+def settings_of(section) -> dict:
+    """The metric settings of a config section (`metrics`): each key of SETTINGS, its default where absent."""
+    return {key: section.get(key, default) if section is not None else default for key, default in SETTINGS.items()}
+# set metrics (one value per variant for the whole set of files: summary, report, W&B only): audiovae.metrics.sets
 
 
 def _spec(name: str) -> MetricSpec:
     if name not in METRICS:
         raise ConfigError(f"config key 'metrics.names': unknown metric '{name}'; choose from "
-                          f"{list(METRIC_NAMES + SET_METRICS)}")
+                          f"{[*METRIC_NAMES, *SET_METRICS]}")
     return METRICS[name]
 
 
@@ -74,17 +102,17 @@ def file_metric_names(names: Sequence[str]) -> list[str]:
     return [name for name in names if name not in SET_METRICS]
 
 
-def build_metric(name: str, sample_rate: int, hf_cutoff_hz: Optional[float] = None, lsd_n_fft: int = 2048,
-                 lsd_hop: int = 512, spectrum_n_fft: int = 2048, spectrum_hop: int = 512,
-                 audioldm_eval_offset: int = 1120) -> PerItemMetric:
-    """One metric by its config name; `hf_cutoff_hz` (default sr/4) is shared by hf_retention and lsd_hf/lf;
+def build_metric(name: str, sample_rate: int, **settings) -> PerItemMetric:
+    """One metric by its config name at `sample_rate`, with the metric settings it takes among `settings` (keys of
+    SETTINGS; absent: the default): `hf_cutoff_hz` (default sr/4) is shared by hf_retention and lsd_hf/lf,
     `spectrum_*` set the STFT of hf_retention and spectral_correlation, `lsd_*` that of the lsd family,
     `audioldm_eval_offset` the samples lsd_audioldm_eval drops from the estimate's start."""
-    settings = dict(sample_rate=sample_rate, hf_cutoff_hz=hf_cutoff_hz, lsd_n_fft=lsd_n_fft, lsd_hop=lsd_hop,
-                    spectrum_n_fft=spectrum_n_fft, spectrum_hop=spectrum_hop,
-                    audioldm_eval_offset=audioldm_eval_offset)
+    unknown = set(settings) - set(SETTINGS)
+    if unknown:
+        raise ValueError(f"unknown metric settings {sorted(unknown)}; the settings are {sorted(SETTINGS)}")
+    values = {**SETTINGS, **settings, "sample_rate": sample_rate}
     spec = _spec(name)
-    return spec.cls(**{arg: settings[key] for arg, key in spec.from_settings.items()}, **spec.fixed)
+    return spec.cls(**{arg: values[key] for arg, key in spec.from_settings.items()}, **spec.fixed)
 
 
 def metric_info(name: str) -> type[PerItemMetric]:

@@ -8,6 +8,7 @@ from typing import Optional, Sequence
 from urllib.parse import urlparse
 
 from audiovae.errors import ModelUnavailableError
+from audiovae.metrics.sets import needs_embedding
 
 
 def hub_reachable(timeout_s: float = 3.0) -> bool:
@@ -83,6 +84,6 @@ def preflight(cfg) -> None:
                     model_how_to_get(model.name, model.path, *subs[:1], subs[1] if len(subs) > 1 else None,
                                      model.get("family")))
     metrics = cfg.get("metrics")
-    if metrics is not None and "fad" in (metrics.get("names") or []) and cfg.get("embedding") is not None:
+    if metrics is not None and needs_embedding(metrics.get("names") or []) and cfg.get("embedding") is not None:
         e = cfg.embedding
         check_available(e.path, e.build, ["config.json"], e.cache_dir, embedding_how_to_get(e.name, e.path))

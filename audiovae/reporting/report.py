@@ -8,6 +8,7 @@ from audiovae.metrics.functional.lag import CLEAR_PEAK
 from audiovae.reporting.format import (ComparisonLine, comparison_table, delta_unit, fmt, markdown_table, metric_label,
                                        min_p_note, signed_delta)
 from audiovae.reporting.records import OK, VARIANTS, FileResult, file_delta, variants_of
+from audiovae.metrics.sets import SET_METRICS
 from audiovae.models.variants import CEILING
 from audiovae.reporting.verdict import conclusion_lines
 
@@ -138,35 +139,34 @@ def write_report(path: Path, summary: dict, results: Sequence[FileResult], plots
     return path
 
 
-SET_NOTE = ("FAD between the reference set and each variant's set of the {n} files evaluated (lower is better; "
-            "embeddings: {embedding}); [{level} % CI] from {boot} resamples of the files, re-centred on the estimate. "
-            "FAD grows as sets shrink: compare values at equal set sizes only.")
-
-
 def interval(value: float, ci) -> str:
     return f"{fmt(value)} [{fmt(ci[0])}, {fmt(ci[1])}]" if ci else fmt(value)
 
 
 def set_rows(sets: dict, alpha: float) -> tuple[list[str], list[list[str]]]:
-    """Per set metric: each variant's value with its CI, enhanced − base with its CI and what that says."""
+    """Per set metric: each variant's value with its CI (the model's variants: a vocoder ceiling only for mel
+    models), enhanced − base with its CI and what that says."""
     level = f"{100 * (1 - alpha):g} %"
-    header = ["metric", f"vocoder ceiling [{level} CI]", "base", "enhanced", "Δ (enhanced − base)",
-              "enhanced vs base"]
+    variants = [v for v in VARIANTS if any(v in s["variants"] for s in sets.values())]
+    names = {CEILING: f"vocoder ceiling [{level} CI]"} if variants[0] == CEILING else {variants[0]: f"{variants[0]} [{level} CI]"}
+    header = ["metric", *(names.get(v, v) for v in variants), "Δ (enhanced − base)", "enhanced vs base"]
     rows = []
     for name, s in sets.items():
         v, delta = s["variants"], s.get("delta")
         said = {"lower": "lower: closer to the reference set", "higher": "higher: further from the reference set",
                 "not distinguishable": "not distinguishable at this set size"}.get(delta["enhanced_vs_base"], "")\
             if delta else f"undefined with {s['n_files']} file(s)"
-        rows.append([f"{name} ↓", *(interval(v[k]["value"], v[k].get("ci")) if k in v else "–" for k in VARIANTS),
+        arrow = "↓" if s["direction"] == "lower" else "↑"
+        rows.append([f"{name} {arrow}", *(interval(v[k]["value"], v[k].get("ci")) if k in v else "–" for k in variants),
                      interval(delta["value"], delta["ci"]) if delta else "n/a", said])
     return header, rows
 
 
 def set_note(sets: dict, alpha: float) -> str:
-    fad = sets["fad"]
-    return SET_NOTE.format(n=fad["n_files"], embedding=fad["embedding"], level=f"{100 * (1 - alpha):g}",
-                           boot=fad["bootstrap_samples"])
+    """Each set metric's sentence (`SetMetric.note`) about what its values are."""
+    return " ".join(SET_METRICS[name].note.format(n=s["n_files"], embedding=s["embedding"],
+                                                  level=f"{100 * (1 - alpha):g}", boot=s["bootstrap_samples"])
+                    for name, s in sets.items() if name in SET_METRICS)
 
 
 def set_section(sets: dict, alpha: float) -> list[str]:

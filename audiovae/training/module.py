@@ -116,7 +116,8 @@ class TrainModule(pl.LightningModule):
     def __init__(self, frontend: MelFrontEnd, model: AudioAutoencoder, loss: ReconstructionLoss, trainable: Sequence[str],
                  optim: DictConfig, val_metrics: Sequence[str], enhancement: DictConfig, total_steps: int,
                  adversarial: Optional[AdversarialTraining] = None, adversarial_optim: Optional[DictConfig] = None,
-                 encodings: Optional[CropEncodings] = None, gradient_clip_val: Optional[float] = None):
+                 encodings: Optional[CropEncodings] = None, gradient_clip_val: Optional[float] = None,
+                 metric_settings: Optional[dict] = None):
         super().__init__()
         self.pipeline = ReconstructionPipeline(frontend, model)
         self.model, self.frontend, self.loss = model, frontend, loss
@@ -135,7 +136,7 @@ class TrainModule(pl.LightningModule):
         self.optim_cfg, self.total_steps = optim, total_steps
         lr_lambda(optim.schedule, optim.warmup_steps, total_steps, optim.min_lr_ratio)  # checked before any step
         self.enhancement = OmegaConf.to_container(enhancement)
-        metric_args = dict(sample_rate=frontend.sample_rate)
+        metric_args = dict(sample_rate=frontend.sample_rate, **(metric_settings or {}))  # as evaluation's
         self.val_metrics = nn.ModuleDict({
             variant: nn.ModuleDict({domain: build_metric_collection(val_metrics, domain, f"val/{variant}/",
                                                                     **metric_args)

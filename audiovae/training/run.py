@@ -15,6 +15,7 @@ from audiovae.config.trainer_args import build_trainer, trainer_args
 from audiovae.data.segments import segment_samples
 from audiovae.data.train_data import TrainDataModule
 from audiovae.errors import AudiovaeError, ConfigError
+from audiovae.metrics.registry import settings_of
 from audiovae.models.factory import build_model, frontend_for
 from audiovae.reporting.summary import package_versions, write_json
 from audiovae.reporting.tracking import check_logger, finish_run, make_wandb_logger, training_run_id
@@ -191,7 +192,7 @@ def run_training(cfg: DictConfig) -> TrainOutcome:
                                        adv.channels))
     module = TrainModule(frontend, model, ReconstructionLoss(**cfg.loss), cfg.trainable, cfg.optim, cfg.val_metrics,
                          cfg.enhancement, cfg.optim.total_steps or cfg.trainer.max_steps, adversarial, adv.optim,
-                         encodings, clip)
+                         encodings, clip, settings_of(cfg.metrics))
     for warning in (warmup_warning(cfg), validation_warning(cfg)):  # once the run is known to start
         if warning and is_launcher_process():
             print(warning, file=sys.stderr)
