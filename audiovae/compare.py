@@ -7,7 +7,9 @@ Each RUN is an evaluation `out_dir` (results.csv + config.yaml). Files are align
 the first is compared with the first, per metric, over the files both evaluated: means, Δ (headline: absolute
 for dB metrics, percent otherwise), win rate of the later run, seeded bootstrap 95 % CI of Δ and Wilcoxon p.
 Runs of different models (any family) compare on the same files; runs whose references or metric definitions
-differ (front end: rate, normalisation, mel bands; cutoff, STFT settings; data rules) are refused unless `--force`;
+differ (front end: rate, normalisation, mel bands; cutoff, STFT settings; data rules) are refused unless `--force`.
+Runs that measured their waveform metrics at one `metrics.common_rate` share a reference whatever their models'
+rates: their front ends may differ (only the normalisation must match) and only the waveform metrics compare;
 so is a run of audiovae 0.1, whose hf_retention and spectral_correlation read one whole-clip FFT.
 """
 import argparse
@@ -21,7 +23,8 @@ from omegaconf import OmegaConf
 
 from audiovae.config.later_keys import LATER_KEYS
 from audiovae.errors import CompareError, exit_status
-from audiovae.metrics.registry import METRIC_NAMES, SETTINGS
+from audiovae.metrics.base import WAVEFORM
+from audiovae.metrics.registry import METRIC_NAMES, SETTINGS, metric_info
 from audiovae.metrics.scoring import scoring
 from audiovae.metrics.stats import adjust_p, compare_paired
 from audiovae.reporting.compare_html import write_compare_html
@@ -32,7 +35,8 @@ from audiovae.written import claim_outputs
 
 MUST_MATCH = ("frontend",)  # sections that make two runs' numbers comparable (the model may differ: that is the
 # comparison across models; the front end decides the reference's rate and level and the mel-domain metrics)
-METRIC_DEFINITION = (*SETTINGS, "align", "align_samples")  # metrics.* keys: the metrics' settings, the alignment
+METRIC_DEFINITION = (*SETTINGS, "align", "align_samples", "common_rate")  # metrics.* keys: the metrics' settings,
+# the alignment, the rate of the waveform metrics
 DATA_DEFINITION = ("channels", "resampler", "pad")  # data.* keys that decide the reference and what the VAE sees
 
 
@@ -66,34 +70,49 @@ def _differences(a: dict, b: dict, prefix: str) -> list[str]:
     return out
 
 
-def _definition(config: dict) -> dict:
+def _definition(config: dict, waveform_only: bool = False) -> dict:
     """What decides the numbers: the MUST_MATCH sections, the METRIC_DEFINITION and DATA_DEFINITION keys (absent:
-    a run written before the key existed, LATER_KEYS)."""
+    a run written before the key existed, LATER_KEYS); with `waveform_only` (runs at one common rate) of the front
+    end only its normalisation, which sets the reference's scale."""
     def picked(section: str, keys: tuple) -> dict:
         values = config.get(section, {})
-        return {key: values.get(key, LATER_KEYS[section].get(key)) for key in keys}
+        return {key: values.get(key, LATER_KEYS.get(section, {}).get(key)) for key in keys}
 
-    return {**{section: {**LATER_KEYS.get(section, {}), **config.get(section, {})} for section in MUST_MATCH},
-            "metrics": picked("metrics", METRIC_DEFINITION), "data": picked("data", DATA_DEFINITION)}
+    sections = {section: {**LATER_KEYS.get(section, {}), **config.get(section, {})} for section in MUST_MATCH}
+    if waveform_only:
+        sections["frontend"] = {"normalize": sections["frontend"].get("normalize")}
+    return {**sections, "metrics": picked("metrics", METRIC_DEFINITION), "data": picked("data", DATA_DEFINITION)}
+
+
+def waveform_only(runs: list[Run]) -> bool:
+    """Whether the runs' front ends differ but they measured waveform metrics at one common rate: then only the
+    waveform metrics compare (mel-domain metrics are each in their own model's log-mel)."""
+    rates = {r.config.get("metrics", {}).get("common_rate") for r in runs}
+    frontends = {repr(sorted(r.config.get("frontend", {}).items())) for r in runs}
+    return len(rates) == 1 and None not in rates and len(frontends) > 1
 
 
 def check_comparable(runs: list[Run], force: bool) -> list[str]:
-    """The config differences in model, front end and metric definitions; raises unless `force`."""
-    found = []
+    """The config differences in front end and metric definitions; raises unless `force`."""
+    found, only = [], waveform_only(runs)
     for run in runs[1:]:
         found += [f"{runs[0].name} vs {run.name}: {d}"
-                  for d in _differences(_definition(runs[0].config), _definition(run.config), "")]
+                  for d in _differences(_definition(runs[0].config, only), _definition(run.config, only), "")]
     if found and not force:
-        raise CompareError("runs differ in model, front end or metric definitions, so their numbers are not "
-                           "comparable (" + "; ".join(found) + "); pass --force to compare anyway")
+        raise CompareError("runs differ in front end or metric definitions, so their numbers are not comparable ("
+                           + "; ".join(found) + "); pass --force to compare anyway (or evaluate both with one "
+                           "metrics.common_rate to compare their waveform metrics)")
     return found
 
 
 def common_metrics(runs: list[Run], variant: str) -> list[str]:
-    """Metrics every run evaluated that `variant` has (mel-domain metrics have no vocoder ceiling)."""
+    """Metrics every run evaluated that `variant` has (mel-domain metrics have no vocoder ceiling; runs compared
+    at a common rate across front ends: waveform metrics only)."""
     sample = next(iter(runs[0].results.values()), None)
+    only = waveform_only(runs)
     names = [m for m in runs[0].config["metrics"]["names"]
-             if m in METRIC_NAMES and all(m in r.config["metrics"]["names"] for r in runs[1:])]
+             if m in METRIC_NAMES and all(m in r.config["metrics"]["names"] for r in runs[1:])
+             and not (only and metric_info(m).domain != WAVEFORM)]
     return [m for m in names if sample is not None and m in sample.metrics.get(variant, {})]
 
 
@@ -150,7 +169,11 @@ TABLE_NAMES = {"a": "A mean", "b": "B mean", "delta": "Δ (B − A)", "wins": "B
 
 
 def run_lines(runs: list[Run], unaligned: dict[str, int], notes: list[str]) -> list[str]:
-    lines = [f"{r.name}: {r.folder}, enhancement {r.config.get('enhancement')}" for r in runs]
+    lines = [f"{r.name}: {r.folder}, model {r.config.get('model', {}).get('name')}, enhancement "
+             f"{r.config.get('enhancement')}" for r in runs]
+    if waveform_only(runs):
+        lines.append(f"front ends differ: waveform metrics only, all at the common rate "
+                     f"{runs[0].config['metrics']['common_rate']} Hz")
     lines += [f"files evaluated by some runs only, left out: {unaligned}" if any(unaligned.values()) else
               "every run evaluated the same files"]
     return lines + [f"compared despite: {n}" for n in notes]

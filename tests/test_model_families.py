@@ -290,3 +290,54 @@ def test_a_set_metric_on_a_waveform_model_has_no_ceiling_set(clips, tmp_path):
     import numpy as np
 
     assert sorted(np.load(tmp_path / "fad" / "embeddings.npz").files) == ["base", "enhanced", "files", "reference"]
+
+
+def test_common_rate_counts_the_band_a_16_khz_model_cannot_make(clips, tmp_path):
+    """metrics.common_rate=44100: the reference is the 44.1 kHz file itself and the 16 kHz demo model's output is
+    resampled to it, so its missing band above 8 kHz is a loss in lsd_hf, not left out."""
+    import numpy as np
+    import soundfile as sf
+    import soxr
+
+    from audiovae.audio.stream import PreparedAudio
+    from audiovae.metrics.registry import build_metric
+
+    quiet = ["model=demo", "logger=none", "outputs.save_plots=false", "cache.enabled=false",
+             "metrics.names=[snr,lsd_hf,hf_retention,mel_l1]", "data.chunking=false"]
+    common = evaluate(clips, tmp_path / "common", *quiet, "metrics.common_rate=44100")
+    own = evaluate(clips, tmp_path / "own", *quiet)
+    rows = {r["file"]: r for r in csv.DictReader(open(tmp_path / "common" / "results.csv"))}
+    own_rows = {r["file"]: r for r in csv.DictReader(open(tmp_path / "own" / "results.csv"))}
+    # noise and the chirp: at 44.1 kHz their band above 11025 Hz is in the reference and nowhere in the output
+    for file in ("a_chirp.wav", "c_noise.wav"):
+        assert float(rows[file]["base_hf_retention"]) < 1 < 20 < float(own_rows[file]["base_hf_retention"])  # %
+    assert float(rows["c_noise.wav"]["base_lsd_hf"]) > 2 * float(own_rows["c_noise.wav"]["base_lsd_hf"])
+    assert rows["d_low.wav"]["base_lsd_hf"] == ""  # a 16 kHz file never held that band: excluded
+    # mel-domain metrics stay on the model's own log-mel: equal with and without a common rate
+    assert rows["a_chirp.wav"]["base_mel_l1"] == own_rows["a_chirp.wav"]["base_mel_l1"]
+    # the value against an independent computation: the saved 16 kHz base resampled to 44.1 kHz at once, the file
+    # read at 44.1 kHz on the 16 kHz reference's scale
+    base16, rate = sf.read(tmp_path / "common" / "audio" / "a_chirp.wav.base.wav", dtype="float32")
+    base44 = soxr.resample(base16, 16000, 44100, quality="HQ")
+    stats = PreparedAudio.scan(clips / "a_chirp.wav", 16000, len(base16), -80.0, True)  # the evaluated part
+    raw44, _ = sf.read(clips / "a_chirp.wav", dtype="float32")
+    n = len(base44)
+    reference = 0.5 * (raw44[:n] - stats.mean) / stats.peak
+    metric = build_metric("lsd_hf", sample_rate=44100)
+    expected = float(metric.per_item(torch.from_numpy(base44[:n])[None], torch.from_numpy(reference)[None], None))
+    assert float(rows["a_chirp.wav"]["base_lsd_hf"]) == pytest.approx(expected, rel=1e-4)
+    assert rate == 16000 and common["run"]["config"]["metrics"]["common_rate"] == 44100
+
+
+def test_compare_across_rates_at_one_common_rate_compares_the_waveform_metrics(clips, tmp_path, capsys):
+    from audiovae import compare
+
+    quiet = ["logger=none", "outputs.save_audio=false", "outputs.save_plots=false", "metrics.common_rate=44100",
+             "metrics.names=[snr,lsd_hf,mel_l1]", "frontend.normalize=false"]
+    for model in ("tiny_dac", "demo"):
+        evaluate(clips, tmp_path / model, f"model={model}", *quiet)
+    out = tmp_path / "cmp"
+    assert compare.main([str(tmp_path / "demo"), str(tmp_path / "tiny_dac"), "--variant", "base", "--out",
+                         str(out), "--bootstrap", "50"]) == 0
+    assert sorted(r["metric"] for r in csv.DictReader(open(out / "compare.csv"))) == ["lsd_hf", "snr"]
+    assert "waveform metrics only, all at the common rate 44100 Hz" in (out / "compare.md").read_text()

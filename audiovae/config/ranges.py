@@ -29,7 +29,7 @@ RANGES = {
     "metrics.tie_tolerance": (0, 1, True, False), "metrics.alpha": (0, 1, False, False),
     "outputs.max_plots": (0, INF, True, True),
     "outputs.listening_files": (0, INF, True, True), "metrics.max_lag_samples": (0, INF, True, True),
-    "metrics.align_samples": (-65536, 65536, True, True),
+    "metrics.align_samples": (-65536, 65536, True, True), "metrics.common_rate": (8000, 384000, True, True),
     "metrics.audioldm_eval_offset": (0, INF, True, True), "metrics.fad_bootstrap_samples": (1, INF, True, True),
     "embedding.batch_size": (1, INF, True, True), "cache.max_gb": (0, INF, False, True), "logger.max_table_files": (0, INF, True, True),
     "model.griffin_lim_iters": (1, INF, True, True), "seed": (0, 2 ** 32 - 1, True, True),

@@ -127,6 +127,7 @@ class MetricsConfig(MetricSettingsConfig):
     max_lag_samples: int = MISSING
     align: str = MISSING
     align_samples: int = MISSING
+    common_rate: Optional[int] = None  # waveform metrics at this rate for every model (null: the model's rate)
     fad_bootstrap_samples: int = MISSING
 
 

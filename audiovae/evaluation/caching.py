@@ -62,6 +62,7 @@ def build_run_cache(cfg: DictConfig, pipeline, metric_args: dict, fingerprints: 
     }
     metrics_part = {"metrics": {name: metric_args for name in cfg.metrics.names},
                     "alignment": list(alignment),  # (lag search radius, applied shift)
+                    **({"common_rate": cfg.metrics.common_rate} if cfg.metrics.get("common_rate") else {}),
                     "embedding": OmegaConf.to_container(cfg.embedding, resolve=True) if needs_embedding(cfg.metrics.names)
                     else None, "audiovae": __version__}
     return RunCache(CacheStore(cfg.cache.dir, cfg.cache.max_gb), run_part, metric_key(metrics_part), fingerprints)

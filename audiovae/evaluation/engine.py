@@ -14,6 +14,7 @@ from audiovae.data.padding import pad_wave
 from audiovae.data.segments import OverlapAdd, segment_starts
 from audiovae.errors import AudioError
 from audiovae.evaluation.caching import RunCache
+from audiovae.evaluation.common_rate import CommonRate
 from audiovae.evaluation.media import FileMedia
 from audiovae.metrics.base import MEL, PerItemMetric
 from audiovae.metrics.functional.lag import LagSearch, Shift
@@ -85,9 +86,11 @@ class FileStream:
                  keys: Sequence[str], media: dict[str, Optional[FileMedia]], sample_rate: int,
                  alignment: Alignment = Alignment(), embedder: Optional[Embedder] = None,
                  cached: Optional[dict] = None, from_cache: bool = False,
-                 variants: Sequence[str] = (CEILING, BASE, ENHANCED)):
+                 variants: Sequence[str] = (CEILING, BASE, ENHANCED), common_rate: Optional[int] = None):
         self.item, self.keys, self.media, self.sample_rate = item, list(keys), media, sample_rate
         self.shared_variants = [v for v in variants if v != ENHANCED]
+        # waveform metrics at metrics.common_rate: the reference read at that rate, reconstructions resampled to it
+        self.common = CommonRate(item.audio, sample_rate, common_rate) if common_rate else None
         self.from_cache = from_cache  # its model outputs come from the cross-run cache
         self.cached = cached  # the shared values (vocoder ceiling and base) from the cache: not measured again
         self.num_samples, self.reader = item.audio.num_samples, item.audio.reader()
@@ -136,6 +139,8 @@ class FileStream:
                 self.whole[key].add("enhanced", wave)
         measured_ref, measured = self.shift(reference, {**{("shared", v): w for v, w in waves.items() if self.shared},
                                                         **{("own", key): e[0] for key, e in enhanced.items()}})
+        if self.common is not None:
+            measured_ref, measured = self.common.push(measured)
         for variant, accumulators in self.shared.items():
             self._update(accumulators, measured[("shared", variant)], measured_ref,
                          mels[variant] if variant == "base" else None, mels["reference"])
@@ -158,7 +163,8 @@ class FileStream:
     def _update(self, accumulators: dict, wave, reference, mel, reference_mel) -> None:
         for name, acc in accumulators.items():
             if self.metrics[name].domain == MEL:
-                acc.update(mel, reference_mel)
+                if mel is not None:  # (a common-rate flush carries waveforms only)
+                    acc.update(mel, reference_mel)
             elif reference.shape[0]:  # a shifted stream's first chunk may hold nothing yet
                 acc.update(wave, reference)
 
@@ -199,8 +205,19 @@ class FileStream:
         self.shared_metric_seconds += time.perf_counter() - start
         return values
 
+    def _flush_common(self) -> None:
+        """The common-rate resamplers' last samples into the waveform metrics (the end of the file)."""
+        if self.common is None or not self.common.streams:
+            return
+        reference, measured = self.common.flush(list(self.common.streams))
+        for variant, accumulators in self.shared.items():
+            self._update(accumulators, measured[("shared", variant)], reference, None, None)
+        for key in self.keys:
+            self._update(self.own[key], measured[("own", key)], reference, None, None)
+
     def results(self) -> dict[str, FileResult]:
         """Every key's FileResult; media are closed (written) first."""
+        self._flush_common()
         self.shared_values = values = self._shared_values()
         it, out = self.item, {}
         shared_notes, base_bands = values["notes"], values["bands"]
@@ -230,7 +247,8 @@ def evaluate_items(items: list[EvalItem], pipeline: ReconstructionPipeline, metr
                    seg: Segmenting, device: torch.device, enhancers: Mapping[str, nn.Module],
                    generator: Optional[torch.Generator] = None, media: Optional[MediaFactory] = None,
                    finished: Optional[Finished] = None, alignment: Alignment = Alignment(),
-                   embedder: Optional[Embedder] = None, cache: Optional[RunCache] = None) -> dict[str, list[FileResult]]:
+                   embedder: Optional[Embedder] = None, cache: Optional[RunCache] = None,
+                   common_rate: Optional[int] = None) -> dict[str, list[FileResult]]:
     """Per named enhancer (setting), one FileResult per item (errors included, in item order). The files'
     segments go through the pipeline `seg.batch_segments` at a time, cut as they are needed, and every file is
     encoded once whatever the number of enhancers. `media(key, item, frames)` gives the FileMedia a file's outputs
@@ -239,6 +257,7 @@ def evaluate_items(items: list[EvalItem], pipeline: ReconstructionPipeline, metr
     With a `cache`, a file whose enhancer-independent work is there skips the front end, encode, base decode and
     both shared vocoder passes (and, when its shared values fit this run's metrics, their metrics); a file that
     is not there is written to it as it streams.
+    With `common_rate`, waveform metrics compare at that rate (`audiovae.evaluation.common_rate`).
     An AudioError while a file streams (a decoder that fails part-way) ends that file alone with status error."""
     keys = list(enhancers)
     rate = pipeline.frontend.sample_rate
@@ -262,7 +281,8 @@ def evaluate_items(items: list[EvalItem], pipeline: ReconstructionPipeline, metr
                     writing[it.index] = []
             cached = entry.values(cache.metric_key) if entry is not None else None
             streams[it.index] = FileStream(it, starts, seg, metrics, keys, files, rate, alignment, embedder, cached,
-                                           from_cache=entry is not None, variants=pipeline.model.variants)
+                                           from_cache=entry is not None, variants=pipeline.model.variants,
+                                           common_rate=common_rate)
             work += [(it, starts, i) for i in range(len(starts))]
     results: dict[int, dict[str, FileResult]] = {}
 

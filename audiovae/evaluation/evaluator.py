@@ -32,7 +32,7 @@ class FileEvaluator:
                  save_plots: bool, max_plots: int, seed: int, done: Optional[Mapping[str, set]] = None,
                  fingerprints: Optional[Mapping[str, str]] = None, cutoff_hz: Optional[float] = None,
                  alignment: Alignment = Alignment(), embedder: Optional[Embedder] = None,
-                 cache: Optional[RunCache] = None):
+                 cache: Optional[RunCache] = None, common_rate: Optional[int] = None):
         self.pipeline, self.segmenting, self.out_dirs = pipeline, segmenting, dict(out_dirs)
         self.metrics = metrics
         self.enhancers = dict(enhancers)
@@ -43,6 +43,7 @@ class FileEvaluator:
         self.alignment = alignment
         self.embedder = embedder  # set metrics' embedding model
         self.cache = cache  # the cross-run cache of enhancer-independent work (None: off)
+        self.common_rate = common_rate  # metrics.common_rate: the rate of the waveform metrics (None: the model's)
         self.device = torch.device("cpu")
         self.results: dict[str, list[FileResult]] = {}
         self._stores: dict[str, ResultStore] = {}
@@ -81,7 +82,7 @@ class FileEvaluator:
             return
         evaluate_items(batch, self.pipeline, self.metrics, self.segmenting, self.device, enhancers, generator,
                        media=self._media, finished=self._finished, alignment=self.alignment, embedder=self.embedder,
-                       cache=self.cache)
+                       cache=self.cache, common_rate=self.common_rate)
 
     def _finished(self, key: str, result: FileResult) -> None:
         """Persist a file's result the moment it exists (after its audio and plot): stored = finished."""

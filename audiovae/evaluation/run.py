@@ -1,6 +1,7 @@
 """`evaluate.py`'s job, with or without `sweep.*`: config -> settings -> one pass over the files (each file
 encoded once for every setting; `audiovae.evaluation.runner`) -> per-setting results, summary, report, W&B -> the
 sweep's outputs."""
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
@@ -24,7 +25,8 @@ from audiovae.evaluation.selection import check_selection
 from audiovae.evaluation.settings import EVAL_IGNORE, Setting, plan_settings
 from audiovae.evaluation.store import ResultStore, resume_note, still_valid
 from audiovae.evaluation.sweep import write_sweep_outputs
-from audiovae.metrics.registry import build_metric, check_metric_names, file_metric_names, settings_of
+from audiovae.metrics.base import WAVEFORM
+from audiovae.metrics.registry import build_metric, check_metric_names, file_metric_names, metric_info, settings_of
 from audiovae.metrics.sets import needs_embedding
 from audiovae.models.embedding import ClapEmbedder, load_embedder
 from audiovae.models.factory import build_model, frontend_for
@@ -115,7 +117,7 @@ def build_setup(cfg: DictConfig) -> EvalSetup:
     check_model_settings(cfg, model)
     frontend = frontend_for(cfg.frontend, model)
     pipeline = ReconstructionPipeline(frontend, model)
-    metrics = {name: build_metric(name, **metric_settings(cfg)) for name in file_metric_names(cfg.metrics.names)}
+    metrics = build_metrics(cfg)
     embedder = load_embedder(cfg.embedding) if needs_embedding(cfg.metrics.names) else None
     return EvalSetup(paths, keys, [stems[k] for k in keys], discovery, pipeline,
                      segmenting_for(cfg, frontend.frame_multiple), metrics, embedder)
@@ -128,15 +130,34 @@ def check_model_settings(cfg: DictConfig, model) -> None:
     if CEILING not in model.variants and cfg.metrics.align == "vocoder_lag":
         raise ConfigError(f"config key 'metrics.align': vocoder_lag aligns to the vocoder ceiling, which the "
                           f"{model.family} model has not; use fixed")
+    common = cfg.metrics.get("common_rate")
+    if common and (cfg.metrics.align != "fixed" or cfg.metrics.align_samples):
+        raise ConfigError("config key 'metrics.common_rate': the waveform metrics' shift is in model-rate samples; "
+                          "use metrics.align=fixed with metrics.align_samples=0 (the lag search still runs)")
     if not model.analysis == MEL and cfg.data.pad == "log_mel_zeros":
         raise ConfigError(f"config key 'data.pad': log_mel_zeros pads the encoded log-mel, but the {model.family} "
                           f"model encodes waveforms; use silence or repeat")
 
 
-def min_samples(metrics: dict) -> int:
-    """The shortest clip every configured metric is defined on: the longest STFT window among them (2048 samples
-    at the defaults: 0.128 s at 16 kHz)."""
-    return max([1, *(m.min_samples for m in metrics.values())])
+def build_metrics(cfg: DictConfig) -> dict:
+    """The per-file metrics of `metrics.names`: waveform metrics at `metrics.common_rate` when set (else the
+    model's rate), mel-domain ones on the front end's log-mel."""
+    settings, common = metric_settings(cfg), cfg.metrics.get("common_rate")
+    out = {}
+    for name in file_metric_names(cfg.metrics.names):
+        at_common = common and metric_info(name).domain == WAVEFORM
+        out[name] = build_metric(name, **{**settings, **({"sample_rate": common} if at_common else {})})
+    return out
+
+
+def min_samples(metrics: dict, sample_rate: int, common_rate: Optional[int] = None) -> int:
+    """The shortest clip (samples at the model's `sample_rate`) every configured metric is defined on: the
+    longest STFT window among them (2048 samples at the defaults: 0.128 s at 16 kHz), a common-rate metric's
+    window counted at its rate."""
+    def at_model_rate(m) -> int:
+        scale = sample_rate / common_rate if common_rate and m.domain == WAVEFORM else 1
+        return math.ceil(m.min_samples * scale)
+    return max([1, *(at_model_rate(m) for m in metrics.values())])
 
 
 def run_test(cfg: DictConfig, setup: EvalSetup, evaluator: FileEvaluator, todo: list[int],
@@ -145,7 +166,8 @@ def run_test(cfg: DictConfig, setup: EvalSetup, evaluator: FileEvaluator, todo: 
     content hash taken before the run) let a file that changes while it is read end as an error row."""
     max_samples = None if cfg.data.chunking else setup.segmenting.segment
     dataset = EvalDataset(setup.paths, setup.keys, todo, setup.pipeline.frontend, max_samples,
-                          cfg.data.silence_threshold_db, setup.stems, min_samples=min_samples(setup.metrics),
+                          cfg.data.silence_threshold_db, setup.stems, min_samples=min_samples(setup.metrics, cfg.frontend.sample_rate,
+                                                              cfg.metrics.get("common_rate")),
                           channels=cfg.data.channels, resampler=cfg.data.resampler, fingerprints=fingerprints)
     return run_files(cfg.trainer, evaluator, dataset, setup.segmenting.batch_segments, cfg.data.num_workers)
 
@@ -183,7 +205,8 @@ def evaluate_settings(cfg: DictConfig, setup: EvalSetup, settings: Sequence[Sett
                         {s.name: s.out_dir for s in settings}, cfg.outputs.save_audio, cfg.outputs.save_plots,
                         cfg.outputs.max_plots, cfg.seed, done={name: set(d) for name, d in done.items()},
                         fingerprints=fingerprints, cutoff_hz=cfg.metrics.hf_cutoff_hz,
-                        alignment=alignment, embedder=setup.embedder, cache=cache)
+                        alignment=alignment, embedder=setup.embedder, cache=cache,
+                        common_rate=cfg.metrics.get("common_rate"))
     run = run_test(cfg, setup, evaluator, todo, fingerprints)
     if not run.is_global_zero:
         return None, None

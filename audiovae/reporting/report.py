@@ -92,13 +92,21 @@ def alignment_warning(alignment: dict) -> Optional[str]:
 def run_facts(summary: dict) -> list[str]:
     """The report's opening facts: run, model, files, device."""
     run, counts = summary["run"], summary["counts"]
+    interface = run.get("model_interface") or {}
+    family = (f" ({interface['family']} family, {interface['sample_rate']} Hz, {interface['channels']} ch)"
+              if "family" in interface else "")
+    common = (run.get("config") or {}).get("metrics", {}).get("common_rate")
+    reference = ("reference: the model-rate waveform after the front end's normalisation, so every signal shares one "
+                 "scale" if not common else
+                 f"reference: waveform metrics at the common rate {common} Hz (the file read at that rate, on the "
+                 f"model-rate reference's scale; reconstructions resampled to it); mel-domain metrics on the model's "
+                 f"own log-mel")
     return [f"run: {run['out_dir']} (config hash {run['config_hash']})",
-            f"model: {run['model']}; enhancement: {run['enhancement']}",
+            f"model: {run['model']}{family}; enhancement: {run['enhancement']}",
             f"files: {counts['ok']} evaluated, {counts['failed']} failed, of {counts['files']}; "
             f"{fmt(run['audio_seconds'], 1)} s of audio at {run['sample_rate']} Hz",
             f"device: {run['device']}; throughput {fmt(run['throughput_audio_s_per_s'], 2)} s of audio per second",
-            "reference: the model-rate waveform after the front end's normalisation, so every signal shares one "
-            "scale", *alignment_lines(summary.get("alignment", {}))]
+            reference, *alignment_lines(summary.get("alignment", {}))]
 
 
 DELTA_NOTE = ("Δ is enhanced − base for dB metrics, the percent change of the mean for ratio-valued ones, and for a "
