@@ -16,7 +16,7 @@ PRIMARY = {"eval": "eval", "train": "train"}
 
 def _evaluate(cfg) -> int:
     preflight(cfg)  # an unavailable model fails before the heavy imports below
-    run_evaluation = import_job("audiovae.evaluation.run", "run_evaluation")
+    run_evaluation = import_job("audiovae.evaluation.job", "run_evaluation")
     outcome = run_evaluation(cfg)
     if outcome.reporting:
         for line in outcome.warnings:

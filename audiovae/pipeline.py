@@ -13,7 +13,7 @@ from torch import nn
 from audiovae.audio.frontend import MelFrontEnd
 from audiovae.data.padding import zero_log_mel
 from audiovae.enhancers.base import MEL
-from audiovae.models.interface import AudioAutoencoder
+from audiovae.models.interface import AudioAutoencoder, mix
 
 
 def synchronize(device: torch.device) -> None:
@@ -53,7 +53,8 @@ class SharedOutputs:
 
 @dataclass
 class PipelineOutputs:
-    """Everything one pass produces for K equal-length segments `[K, S]`, for one or several enhancers."""
+    """Everything one pass produces for K equal-length segments `[K, S]` (`[K, S, C]` for a run that keeps a
+    model's C channels: waveforms keep them, log-mels are of their mix), for one or several enhancers."""
 
     reference_mel: torch.Tensor  # [K, 1, T, F]
     base_mel: torch.Tensor
@@ -91,9 +92,9 @@ class ReconstructionPipeline(nn.Module):
         """Front end, one encode, the base decode and its synthesis (for a mel model two vocoder passes: reference
         and base): what every enhancer shares. `zero_frames_after[k]`: segment k's log-mel frames from its sample
         zero_frames_after[k] on are set to 0 (`data.pad=log_mel_zeros`, mel models)."""
-        device, seconds, num_samples = segments.device, {}, segments.shape[-1]
+        device, seconds, num_samples = segments.device, {}, segments.shape[1]
         with self._timed(seconds, "frontend", device):
-            mel = self.frontend(segments)
+            mel = self.frontend(mix(segments))  # several channels: the log-mel of their mix
             if zero_frames_after is not None:
                 mel = zero_log_mel(mel, zero_frames_after, self.frontend.hop_length)
         with self._timed(seconds, "encode", device):
@@ -107,12 +108,12 @@ class ReconstructionPipeline(nn.Module):
             return SharedOutputs(latent, mel, base, vocoder_wave, base_wave, seconds)
         base_wave = self.model.synthesise(base, num_samples)
         with self._timed(seconds, "analysis", device):
-            base_mel = self.frontend(base_wave)
+            base_mel = self.frontend(mix(base_wave))
         return SharedOutputs(latent, mel, base_mel, None, base_wave, seconds, vocoder_passes=0)
 
     def _enhanced_mel(self, shared: SharedOutputs, enhancer, seconds: dict, device) -> tuple[torch.Tensor, torch.Tensor]:
         """(enhanced log-mel, enhanced waveform) of a mel model: the decode through the enhancer, one vocoder pass."""
-        num_samples = shared.base_wave.shape[-1]
+        num_samples = shared.base_wave.shape[1]
         with self._timed(seconds, "enhanced_decode", device):
             if all(stage.is_identity() for stage in enhancer.latent_stages):  # the base decode, then its mel
                 mel = enhancer.enhance_mel(shared.base_mel)  # stages: one decode fewer, same numbers
@@ -130,7 +131,7 @@ class ReconstructionPipeline(nn.Module):
     def _enhanced_wave(self, shared: SharedOutputs, enhancer, seconds: dict, device) -> tuple[torch.Tensor, torch.Tensor]:
         """(enhanced log-mel, enhanced waveform) of a waveform model: the decode through the enhancer, then the
         front end's log-mel of its waveform."""
-        num_samples = shared.base_wave.shape[-1]
+        num_samples = shared.base_wave.shape[1]
         with self._timed(seconds, "enhanced_decode", device):
             if all(stage.is_identity() for stage in enhancer.latent_stages):  # the base decode's waveform
                 wave = enhancer.enhance_wave(shared.base_wave)
@@ -141,7 +142,7 @@ class ReconstructionPipeline(nn.Module):
             enhancer.enhance_latent(shared.latent)
             enhancer.enhance_wave(shared.base_wave)
         with self._timed(seconds, "analysis", device):
-            mel = self.frontend(wave)
+            mel = self.frontend(mix(wave))
         return mel, wave
 
     @torch.no_grad()

@@ -17,7 +17,7 @@ from common import devices, write_result
 from audiovae.config import EvalConfig, compose
 from audiovae.demo import random_clip
 from audiovae.enhancers.registry import resolve_enhancement
-from audiovae.evaluation.run import run_evaluation
+from audiovae.evaluation.job import run_evaluation
 
 
 def write_clips(folder: Path, count: int, seconds: float) -> None:

@@ -25,7 +25,7 @@ from common import write_result
 from audiovae.config import EvalConfig, compose
 from audiovae.demo import random_clip
 from audiovae.enhancers.registry import resolve_enhancement
-from audiovae.evaluation.run import run_evaluation
+from audiovae.evaluation.job import run_evaluation
 
 ALLOCATOR_ENV = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_ARENA_MAX")
 

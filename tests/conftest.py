@@ -74,7 +74,7 @@ def evaluate_folder(data_dir, out_dir, *overrides):
     its EvalOutcome. Usable from module-scoped fixtures, which run before the per-test environment clean-up."""
     from audiovae.config import EvalConfig, compose
     from audiovae.enhancers import resolve_enhancement
-    from audiovae.evaluation.run import run_evaluation
+    from audiovae.evaluation.job import run_evaluation
 
     os.environ.pop(RUN_DIR_ENV, None)
     cfg = compose("eval", [*overrides, f"data.dir={data_dir}", f"out_dir={out_dir}"], schema=EvalConfig,

@@ -15,7 +15,7 @@ from audiovae.config import EvalConfig, compose
 from audiovae.metrics.scoring import scoring
 from audiovae.enhancers import resolve_enhancement
 from audiovae.reporting.records import read_csv
-from audiovae.evaluation.run import run_evaluation
+from audiovae.evaluation.job import run_evaluation
 from tests.conftest import chirp, noise, tone, write
 from tests.wandb_offline import read_offline_run
 

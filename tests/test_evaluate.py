@@ -12,9 +12,9 @@ import soundfile as sf
 import torch
 
 from audiovae import runs as runs_module
-from audiovae.evaluation import run as run_module
-from audiovae.evaluation.evaluator import FileEvaluator
-from audiovae.evaluation.runner import FilesRun
+from audiovae.evaluation import job as run_module
+from audiovae.evaluation.file_evaluator import FileEvaluator
+from audiovae.evaluation.devices import FilesRun
 from audiovae.metrics.scoring import scoring
 from audiovae.reporting.records import read_csv
 from audiovae.metrics import functional as F
@@ -307,7 +307,7 @@ def test_a_worker_rank_exits_0_and_prints_nothing(sweep, data_dir, tmp_path, mon
 def test_lightning_on_one_device_gives_the_rows_of_the_plain_loop(data_dir, reference_run, tmp_path, monkeypatch):
     """The default trainer section runs the files in this process without Lightning; any other Trainer argument
     (here `benchmark`) runs them under Trainer.test: same rows, same device."""
-    from audiovae.evaluation import runner
+    from audiovae.evaluation import devices as runner
 
     lightning_runs = []
     original = runner._lightning_test
@@ -330,7 +330,7 @@ def test_lightning_on_one_device_gives_the_rows_of_the_plain_loop(data_dir, refe
 def test_only_one_float32_device_and_no_other_trainer_argument_runs_without_lightning(trainer, alone):
     from omegaconf import OmegaConf
 
-    from audiovae.evaluation.runner import single_process
+    from audiovae.evaluation.devices import single_process
 
     assert single_process(OmegaConf.create(trainer)) is alone
 

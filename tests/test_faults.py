@@ -15,7 +15,7 @@ from audiovae import cli
 from audiovae import runs as runs_module
 from audiovae.audio.stream import SequentialReader
 from audiovae.errors import AudioError
-from audiovae.evaluation import engine
+from audiovae.evaluation import streaming as engine
 from audiovae.reporting.records import read_csv
 from tests.conftest import chirp, tone, write
 
@@ -156,7 +156,7 @@ def test_a_crafted_checkpoint_is_refused_without_running_it(tmp_path):
     (["metrics.alpha=1.5"], "config key 'metrics.alpha': must be in (0, 1), got 1.5"),
     (["metrics.p_adjust=bonferroni"], "config key 'metrics.p_adjust': must be one of holm, bh, none"),
     (["outputs.max_plots=-1"], "config key 'outputs.max_plots': must be >= 0, got -1"),
-    (["data.channels=left"], "config key 'data.channels': must be one of mix, first, got 'left'"),
+    (["data.channels=left"], "config key 'data.channels': must be one of mix, first, model, got 'left'"),
     (["data.resampler=kaiser"], "config key 'data.resampler': must be one of soxr_hq, audioldm2, got 'kaiser'"),
     (["out_dir=/proc/1/audiovae-run"], "config key 'out_dir': cannot write to '/proc/1/audiovae-run'"),
     # values that crashed or exhausted memory (#26: 13 GB for a 1e9 lag search, 29.8 GiB for 1e9 resamples)
@@ -170,7 +170,7 @@ def test_a_crafted_checkpoint_is_refused_without_running_it(tmp_path):
         "unwritable_out_dir", "inf_seconds", "hour_segments", "lag_1e9", "bootstrap_1e9", "no_metrics", "yaml_syntax"])
 def test_bad_values_and_paths_are_one_line_exit_2_before_any_file(args, message, folder, tmp_path, capsys,
                                                                   monkeypatch):
-    from audiovae.evaluation.evaluator import FileEvaluator
+    from audiovae.evaluation.file_evaluator import FileEvaluator
 
     monkeypatch.setattr(FileEvaluator, "step", lambda *a: pytest.fail("a file was evaluated"))
     monkeypatch.delenv(runs_module.RUN_DIR_ENV, raising=False)

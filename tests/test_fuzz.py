@@ -386,10 +386,10 @@ def test_a_fault_at_any_point_is_said_and_leaves_the_rest_whole(n, fuzz):
 def test_the_fuzz_harness_sees_what_it_guards(fuzz, tmp_path):
     """The harness is not vacuous: a write outside out_dir, a crash and a wrong number are each caught."""
     case = fuzz.case()
-    with mock.patch("audiovae.evaluation.run.run_evaluation", side_effect=lambda cfg: (case / "data" / "x").touch()):
+    with mock.patch("audiovae.evaluation.job.run_evaluation", side_effect=lambda cfg: (case / "data" / "x").touch()):
         with pytest.raises(AssertionError, match="outside out_dir"):
             fuzz.run(case)
-    with mock.patch("audiovae.evaluation.run.run_evaluation", side_effect=ZeroDivisionError):
+    with mock.patch("audiovae.evaluation.job.run_evaluation", side_effect=ZeroDivisionError):
         with pytest.raises(ZeroDivisionError):
             fuzz.run(fuzz.case())
     with pytest.raises(AssertionError):

@@ -10,7 +10,7 @@ from audiovae.config.compose import CONFIG_DIR
 from audiovae.config.ranges import RANGES
 from audiovae.config.schema import MetricSettingsConfig, TrainConfig
 from audiovae.enhancers import resolve_enhancement
-from audiovae.evaluation.run import metric_settings
+from audiovae.evaluation.job import metric_settings
 from audiovae.metrics.registry import METRICS, SETTINGS, build_metric
 
 

@@ -341,3 +341,46 @@ def test_compare_across_rates_at_one_common_rate_compares_the_waveform_metrics(c
                          str(out), "--bootstrap", "50"]) == 0
     assert sorted(r["metric"] for r in csv.DictReader(open(out / "compare.csv"))) == ["lsd_hf", "snr"]
     assert "waveform metrics only, all at the common rate 44100 Hz" in (out / "compare.md").read_text()
+
+
+def test_a_stereo_model_keeps_both_channels_and_measures_each(tmp_path):
+    """Stable Audio Open's VAE is stereo: a stereo file reaches it as two channels, its reconstruction keeps them
+    (stereo wavs), and each waveform metric is the mean of the two channels' values."""
+    import numpy as np
+    import soundfile as sf
+
+    from audiovae.metrics.registry import build_metric
+
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    left, right = tone(440, 0.5, 44100), chirp(300, 12000, 0.5, 44100)
+    sf.write(clips / "stereo.wav", np.stack([left, right], axis=1), 44100, subtype="FLOAT")
+    write(clips / "mono.wav", tone(660, 0.5, 44100), 44100)
+    quiet = ["model=tiny_oobleck", "logger=none", "outputs.save_plots=false", "metrics.names=[snr,lsd,mel_l1]"]
+    summary = evaluate(clips, tmp_path / "stereo", *quiet)
+    assert summary["counts"]["ok"] == 2
+    out = tmp_path / "stereo"
+    reference, rate = sf.read(out / "audio" / "stereo.wav.reference.wav", dtype="float32")
+    base, _ = sf.read(out / "audio" / "stereo.wav.base.wav", dtype="float32")
+    assert reference.shape[1] == base.shape[1] == 2 and rate == 44100
+    assert not np.allclose(reference[:, 0], reference[:, 1])  # the channels stay apart
+    mono_ref, _ = sf.read(out / "audio" / "mono.wav.reference.wav", dtype="float32")
+    assert mono_ref.shape[1] == 2 and np.array_equal(mono_ref[:, 0], mono_ref[:, 1])  # a mono file on both
+    rows = {r["file"]: r for r in csv.DictReader(open(out / "results.csv"))}
+    for name in ("snr", "lsd"):
+        metric = build_metric(name, sample_rate=44100)
+        per_channel = [float(metric.per_item(torch.from_numpy(base[:, c])[None], torch.from_numpy(reference[:, c])[None],
+                                             None)) for c in range(2)]
+        assert float(rows["stereo.wav"][f"base_{name}"]) == pytest.approx(np.mean(per_channel), rel=1e-4, abs=1e-6)
+    # the same files mixed to mono (data.channels=mix): mono wavs, other numbers
+    mixed = tmp_path / "mixed"
+    evaluate(clips, mixed, *quiet, "data.channels=mix")
+    assert sf.info(str(mixed / "audio" / "stereo.wav.base.wav")).channels == 1
+    assert {r["file"]: r for r in csv.DictReader(open(mixed / "results.csv"))}["stereo.wav"]["base_snr"] != \
+        rows["stereo.wav"]["base_snr"]
+    # a second run of the stereo evaluation reads its shared work from the cache, with the same numbers
+    again = evaluate(clips, tmp_path / "again", *quiet)
+    assert again["counts"]["from_cache"] == 2 and again["metrics"]["snr"] == summary["metrics"]["snr"]
+    # both channels through a common rate and a wave-domain enhancer
+    common = evaluate(clips, tmp_path / "common", *quiet, "metrics.common_rate=48000", "enhancement=wave_fft_boost")
+    assert common["counts"]["ok"] == 2 and common["metrics"]["lsd"]["variants"]["enhanced"]["n"] == 2

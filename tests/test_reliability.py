@@ -335,7 +335,7 @@ def test_audiovae_home_pointing_at_a_file_is_one_line(folder, tmp_path, capsys, 
 
 
 def test_an_enhancer_for_another_model_is_a_start_up_error(folder, tmp_path, capsys, monkeypatch):
-    from audiovae.evaluation.evaluator import FileEvaluator
+    from audiovae.evaluation.file_evaluator import FileEvaluator
 
     monkeypatch.setattr(FileEvaluator, "step", lambda *a: pytest.fail("a file was evaluated"))
     code, err = run_eval(capsys, f"data.dir={folder}", f"out_dir={tmp_path / 'o'}",

@@ -20,7 +20,7 @@ from audiovae.data.train_data import RandomCrops, split_by_file
 from audiovae.demo import write_demo_clips
 from audiovae.enhancers import LearnableLatentFilter, build_enhancer, resolve_enhancement
 from audiovae.enhancers.serialization import export_enhancer, read_enhancement_config
-from audiovae.evaluation.run import run_evaluation
+from audiovae.evaluation.job import run_evaluation
 from audiovae.training import module as train_module_mod
 from audiovae.errors import NonFiniteLossError
 from audiovae.training.module import lr_lambda

@@ -193,7 +193,7 @@ def gan_recipe_run(tmp_path_factory):
 def test_the_gan_recipe_on_the_demo_domain_and_its_export_through_evaluate(gan_recipe_run, tmp_path):
     from audiovae.config import EvalConfig, compose
     from audiovae.enhancers import resolve_enhancement
-    from audiovae.evaluation.run import run_evaluation
+    from audiovae.evaluation.job import run_evaluation
 
     d, outcome, summary = gan_recipe_run
     start, end = summary["initial_validation"], summary["final_metrics"]

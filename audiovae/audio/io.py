@@ -28,12 +28,13 @@ class AudioClip:
         return len(self.waveform) / self.sample_rate
 
 
-CHANNEL_RULES = ("mix", "first")  # data.channels
+CHANNEL_RULES = ("mix", "first", "model")  # data.channels
 
 
 def to_mono(frames: np.ndarray, channels: str = "mix") -> np.ndarray:
     """`[N, C]` frames as one channel: `mix` is the mean of the channels, `first` channel 0 alone (as AudioLDM2's
-    `read_wav_file`, which keeps `waveform[0]` of what torchaudio loads)."""
+    `read_wav_file`, which keeps `waveform[0]` of what torchaudio loads); `model` (the model's channels, for a
+    one-channel model) mixes."""
     if channels not in CHANNEL_RULES:
         raise ValueError(f"channels must be one of {CHANNEL_RULES}, got {channels!r}")
     if frames.shape[1] == 1 or channels == "first":
@@ -101,7 +102,8 @@ def check_peak(path, peak: float, silence_threshold_db: float) -> None:
         raise AudioError(path, f"silent (peak below {silence_threshold_db:g} dBFS once its mean is removed)")
 
 
-def wav_writer(path: Path, sample_rate: int) -> sf.SoundFile:
-    """A mono 32-bit float wav open for writing in consecutive chunks (`.write(float32 array)`, then `.close()`)."""
+def wav_writer(path: Path, sample_rate: int, channels: int = 1) -> sf.SoundFile:
+    """A 32-bit float wav (mono, or `channels`) open for writing in consecutive chunks (`.write(float32 array
+    [n] or [n, channels])`, then `.close()`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    return sf.SoundFile(str(path), "w", sample_rate, 1, subtype="FLOAT")
+    return sf.SoundFile(str(path), "w", sample_rate, channels, subtype="FLOAT")

@@ -26,19 +26,37 @@ def block_frames(file_rate: int, sample_rate: int) -> int:
     return max(1, min(BLOCK_FRAMES, BLOCK_FRAMES * file_rate // sample_rate))
 
 
+def to_channels(frames: np.ndarray, n_channels: int) -> np.ndarray:
+    """`[N, C]` frames as `[N, n_channels]`: a one-channel file on every channel, a file of more its first ones."""
+    if frames.shape[1] == 1:
+        return np.repeat(frames, n_channels, axis=1)
+    if frames.shape[1] < n_channels:
+        raise ValueError(f"{frames.shape[1]} channels cannot fill {n_channels}")
+    return frames[:, :n_channels]
+
+
 def mono_blocks(path, sample_rate: int, max_samples: Optional[int] = None, channels: str = "mix",
-                resampler: str = "soxr_hq") -> Iterator[np.ndarray]:
-    """The file as float32 mono (`to_mono` by the `channels` rule) at `sample_rate` in consecutive blocks, at most `max_samples` in
-    all: the samples `load_audio` gives (soxr's stream resampler equals its one-shot high-quality resample).
+                resampler: str = "soxr_hq", n_channels: int = 1) -> Iterator[np.ndarray]:
+    """The file as float32 mono (`to_mono` by the `channels` rule) at `sample_rate` in consecutive blocks, at most
+    `max_samples` in all: the samples `load_audio` gives (soxr's stream resampler equals its one-shot high-quality
+    resample). With `channels="model"` and a model of `n_channels` > 1 the blocks are `[n, n_channels]` frames
+    (`to_channels`: a mono file on every channel; a file of 2 to n_channels − 1 channels is an AudioError).
 
     Only what actually decodes is yielded: a truncated file ends where its decoder stops, whatever its header
     claims (soundfile's `blocks()` trusts the header and repeats its last buffer past the end). A decoding error
     part-way is an AudioError naming the file and the position."""
+    keep = channels == "model" and n_channels > 1
     with open_sound(path) as file:
+        if keep and 1 < file.channels < n_channels:
+            raise AudioError(path, f"{file.channels} channels, the model takes {n_channels} (a mono file is put on "
+                                   f"every channel)")
         stream = None
         if file.samplerate != sample_rate:
+            if keep and resampler == "audioldm2":
+                raise AudioError(path, "data.resampler=audioldm2 resamples one channel; use soxr_hq")
             stream = (SincResampleStream(file.samplerate, sample_rate) if resampler == "audioldm2" else
-                      soxr.ResampleStream(file.samplerate, sample_rate, 1, dtype="float32", quality="HQ"))
+                      soxr.ResampleStream(file.samplerate, sample_rate, n_channels if keep else 1, dtype="float32",
+                                          quality="HQ"))
         left, decoded = float("inf") if max_samples is None else max_samples, 0
         frames = block_frames(file.samplerate, sample_rate)
         while left > 0:
@@ -49,15 +67,15 @@ def mono_blocks(path, sample_rate: int, max_samples: Optional[int] = None, chann
             if not len(block):
                 break
             decoded += len(block)
-            mono = to_mono(block, channels)
+            mono = to_channels(block, n_channels) if keep else to_mono(block, channels)
             out = stream.resample_chunk(mono, last=False) if stream else mono
-            if out.size:
-                yield out[: int(min(left, out.size))]
-                left -= out.size
+            if out.shape[0]:
+                yield out[: int(min(left, out.shape[0]))]
+                left -= out.shape[0]
         if stream is not None and left > 0:
-            tail = stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
-            if tail.size:
-                yield tail[: int(min(left, tail.size))]
+            tail = stream.resample_chunk(np.zeros((0, n_channels) if keep else 0, dtype=np.float32), last=True)
+            if tail.shape[0]:
+                yield tail[: int(min(left, tail.shape[0]))]
 
 
 @dataclass
@@ -73,20 +91,22 @@ class PreparedAudio:
     mean: float
     peak: float  # max |x − mean|, in float32 arithmetic
     normalize: bool
-    channels: str = "mix"  # data.channels: how several channels become one
+    channels: str = "mix"  # data.channels: how several channels become one (`model`: kept for a multi-channel model)
     resampler: str = "soxr_hq"  # data.resampler
+    n_channels: int = 1  # the channels read: the model's with channels="model", else 1 (samples `[N]` or `[N, C]`)
 
     @classmethod
     def scan(cls, path, sample_rate: int, max_samples: Optional[int], silence_threshold_db: float,
              normalize: bool, min_samples: int = 1, channels: str = "mix",
-             resampler: str = "soxr_hq") -> "PreparedAudio":
-        """One pass: length, sum, min and max; raises AudioError if empty, shorter than `min_samples`, non-finite,
-        or silent once its mean is removed (a constant offset is no signal)."""
+             resampler: str = "soxr_hq", n_channels: int = 1) -> "PreparedAudio":
+        """One pass: length, sum, min and max (over every channel kept); raises AudioError if empty, shorter than
+        `min_samples`, non-finite, or silent once its mean is removed (a constant offset is no signal)."""
+        n_channels = n_channels if channels == "model" else 1
         count, total, low, high = 0, 0.0, np.float32(np.inf), np.float32(-np.inf)
-        for block in mono_blocks(path, sample_rate, max_samples, channels, resampler):
+        for block in mono_blocks(path, sample_rate, max_samples, channels, resampler, n_channels):
             if not np.all(np.isfinite(block)):
                 raise AudioError(path, "contains NaN or inf samples")
-            count, total = count + block.size, total + float(block.sum(dtype=np.float64))
+            count, total = count + block.shape[0], total + float(block.sum(dtype=np.float64))
             low, high = min(low, block.min()), max(high, block.max())
         if count == 0:
             raise AudioError(path, "empty (zero samples)")
@@ -94,9 +114,9 @@ class PreparedAudio:
             raise AudioError(path, f"too short: {count} samples ({count / sample_rate:.3f} s) at {sample_rate} Hz; "
                                    f"at least {min_samples} ({min_samples / sample_rate:.3f} s, one metric STFT "
                                    f"window) are needed")
-        mean, peak = normalisation_stats(total, count, float(low), float(high))
+        mean, peak = normalisation_stats(total, count * n_channels, float(low), float(high))
         check_peak(path, peak, silence_threshold_db)
-        return cls(str(path), sample_rate, max_samples, count, mean, peak, normalize, channels, resampler)
+        return cls(str(path), sample_rate, max_samples, count, mean, peak, normalize, channels, resampler, n_channels)
 
     def normalise(self, block: torch.Tensor) -> torch.Tensor:
         return normalise(block, self.mean, self.peak) if self.normalize else block
@@ -115,15 +135,16 @@ class SequentialReader:
 
     def __init__(self, audio: PreparedAudio):
         self.audio, self.blocks = audio, mono_blocks(audio.path, audio.sample_rate, audio.max_samples, audio.channels,
-                                                audio.resampler)
-        self.buffer, self.start = torch.zeros(0), 0  # buffer holds samples [start, start + len)
+                                                audio.resampler, audio.n_channels)
+        self.trailing = (audio.n_channels,) if audio.n_channels > 1 else ()  # `[N, C]` samples of several channels
+        self.buffer, self.start = torch.zeros((0, *self.trailing)), 0  # buffer holds samples [start, start + len)
 
     def _fill(self, end: int) -> None:
         parts = [self.buffer]
         have = self.start + self.buffer.shape[0]
         for block in self.blocks:
             parts.append(self.audio.normalise(torch.from_numpy(block.copy())))
-            have += block.size
+            have += block.shape[0]
             if have >= end:
                 break
         self.buffer = torch.cat(parts)
@@ -133,7 +154,7 @@ class SequentialReader:
             raise ValueError(f"{self.audio.path}: samples before {self.start} were released (asked from {a})")
         if self.start + self.buffer.shape[0] < min(b, self.audio.num_samples):
             self._fill(min(b, self.audio.num_samples))
-        out = torch.zeros(b - a)
+        out = torch.zeros((b - a, *self.trailing))
         piece = self.buffer[a - self.start : b - self.start]
         out[: piece.shape[0]] = piece
         return out

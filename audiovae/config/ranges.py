@@ -73,7 +73,7 @@ for _key, _high in MEMORY_BOUNDS.items():
     RANGES[_key] = (_low, _high, _low_in, True)
 # (model.vocoder and optim.schedule are checked where they are used, also at start-up)
 CHOICES = {"metrics.p_adjust": ("holm", "bh", "none"), "logger.mode": ("offline", "online", "disabled"),
-           "checkpoint.mode": ("min", "max"), "data.channels": ("mix", "first"),
+           "checkpoint.mode": ("min", "max"), "data.channels": ("mix", "first", "model"),
            "data.resampler": ("soxr_hq", "audioldm2"), "data.pad": ("silence", "repeat", "log_mel_zeros"),
            "metrics.align": ("fixed", "vocoder_lag"), "model.vocoder_precision": ("fp32", "bf16"),
            "model.vae_precision": ("fp32", "bf16"), "adversarial.discriminator": ("none", "mel", "stft"),

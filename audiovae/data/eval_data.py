@@ -43,12 +43,13 @@ class EvalDataset(Dataset):
     def __init__(self, paths: Sequence[Path], keys: Sequence[str], indices: Sequence[int], frontend: MelFrontEnd,
                  max_samples: Optional[int], silence_threshold_db: float, stems: Optional[Sequence[str]] = None,
                  min_samples: int = 1, channels: str = "mix", resampler: str = "soxr_hq",
-                 fingerprints: Optional[dict] = None):
+                 fingerprints: Optional[dict] = None, n_channels: int = 1):
         self.paths, self.keys, self.indices = list(paths), list(keys), list(indices)
         self.stems = list(stems) if stems is not None else list(keys)
         self.min_samples, self.channels, self.resampler = min_samples, channels, resampler
         self.frontend, self.max_samples, self.silence_threshold_db = frontend, max_samples, silence_threshold_db
         self.fingerprints = dict(fingerprints or {})
+        self.n_channels = n_channels  # the model's channels (read as such with channels="model")
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -63,7 +64,7 @@ class EvalDataset(Dataset):
                 item.sample_rate_in, item.channels_in = info.samplerate, info.channels
             item.audio = PreparedAudio.scan(path, self.frontend.sample_rate, self.max_samples or None,
                                             self.silence_threshold_db, self.frontend.normalize, self.min_samples,
-                                            self.channels, self.resampler)
+                                            self.channels, self.resampler, self.n_channels)
         except AudioError as err:
             item.error = err.reason
         return item

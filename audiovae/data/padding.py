@@ -17,15 +17,16 @@ PAD_RULES = ("silence", "repeat", "log_mel_zeros")  # data.pad
 
 
 def pad_wave(piece: torch.Tensor, length: int, rule: str) -> torch.Tensor:
-    """`[n]` samples -> `[length]` by `rule` (n ≤ length; the log-mel part of `log_mel_zeros` is `zero_log_mel`)."""
+    """`[n]` (or `[n, C]`) samples -> `[length]` (`[length, C]`) by `rule` (n ≤ length; the log-mel part of
+    `log_mel_zeros` is `zero_log_mel`)."""
     if rule not in PAD_RULES:
         raise ValueError(f"pad rule must be one of {PAD_RULES}, got {rule!r}")
     n = piece.shape[0]
     if n >= length:
         return piece[:length]
     if rule == "repeat" and n > 0:
-        return piece.repeat(-(-length // n))[:length]
-    return torch.cat([piece, piece.new_zeros(length - n)])
+        return piece.repeat(-(-length // n), *([1] * (piece.dim() - 1)))[:length]
+    return torch.cat([piece, piece.new_zeros((length - n, *piece.shape[1:]))])
 
 
 def zero_log_mel(mel: torch.Tensor, valid_samples: list[int], hop: int) -> torch.Tensor:

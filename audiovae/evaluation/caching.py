@@ -66,3 +66,56 @@ def build_run_cache(cfg: DictConfig, pipeline, metric_args: dict, fingerprints: 
                     "embedding": OmegaConf.to_container(cfg.embedding, resolve=True) if needs_embedding(cfg.metrics.names)
                     else None, "audiovae": __version__}
     return RunCache(CacheStore(cfg.cache.dir, cfg.cache.max_gb), run_part, metric_key(metrics_part), fingerprints)
+
+
+class CacheBook:
+    """One batch's bookkeeping with the cross-run cache (None: off): which files' entries were found (hits) and
+    which are being written as they stream, and what a file's end or failure does to its entry."""
+
+    def __init__(self, cache: Optional[RunCache]):
+        self.cache = cache
+        self.keys: dict[int, str] = {}  # item index -> its cache key (files without a content hash have none)
+        self.hits: dict[int, CacheEntry] = {}  # item index -> its complete entry
+        self.writing: dict[int, list[str]] = {}  # item index -> sha256 of its segments written so far
+
+    def plan(self, index: int, file_key: str, segments: int) -> Optional[dict]:
+        """Look the file up: its shared values under this run's metrics when its entry is there (None: measure
+        them); a file not there will be written."""
+        key = self.cache.key(file_key) if self.cache is not None else None
+        if not key:
+            return None
+        self.keys[index] = key
+        entry = self.cache.lookup(key, segments)
+        if entry is None:
+            self.writing[index] = []
+            return None
+        self.hits[index] = entry
+        return entry.values(self.cache.metric_key)
+
+    def is_hit(self, index: int) -> bool:
+        return index in self.hits
+
+    def segment(self, index: int, i: int) -> dict:
+        """Segment i's tensors from the file's entry (raises on a damaged one: `damaged`)."""
+        return self.hits[index].segment(i)
+
+    def put(self, index: int, i: int, row: dict) -> None:
+        if index in self.writing:
+            self.writing[index].append(self.cache.store.put_segment(self.keys[index], i, row))
+
+    def finished(self, index: int, shared_values: dict, measured: bool) -> None:
+        """The file ended: a new entry is completed with its shared values; a hit whose values for these metrics
+        were missing (`measured` here) gets them."""
+        if index in self.writing:
+            self.cache.store.finish(self.keys[index], self.writing.pop(index), {self.cache.metric_key: shared_values})
+        elif index in self.hits and measured:
+            self.cache.store.add_values(self.hits[index], self.cache.metric_key, shared_values)
+
+    def failed(self, index: int) -> None:
+        """The file failed: its half-written entry goes."""
+        if self.writing.pop(index, None) is not None:
+            self.cache.store.discard(self.keys[index])
+
+    def damaged(self, index: int) -> None:
+        """Its entry could not be read: it goes (the file is evaluated afresh next time)."""
+        self.cache.store.discard(self.keys[index])

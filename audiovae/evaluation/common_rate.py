@@ -29,12 +29,13 @@ class CommonRate:
                           max_samples=common_length(audio.max_samples, model_rate, rate) if audio.max_samples
                           else None)
         self.reader, self.position, self.streams = at_rate.reader(), 0, {}
+        self.channels = audio.n_channels  # `[n, C]` chunks for several channels
 
     def _resampled(self, key, chunk: torch.Tensor, last: bool) -> torch.Tensor:
         stream = self.streams.get(key)
         if stream is None:
-            stream = self.streams[key] = soxr.ResampleStream(self.model_rate, self.rate, 1, dtype="float32",
-                                                             quality="HQ")
+            stream = self.streams[key] = soxr.ResampleStream(self.model_rate, self.rate, self.channels,
+                                                             dtype="float32", quality="HQ")
         out = stream.resample_chunk(np.ascontiguousarray(chunk.detach().float().cpu().numpy()), last=last)
         return torch.from_numpy(np.ascontiguousarray(out)).to(chunk.device)
 
@@ -52,4 +53,5 @@ class CommonRate:
 
     def flush(self, names) -> tuple[torch.Tensor, dict]:
         """The samples the resamplers still hold, at the end of the file."""
-        return self.push({key: torch.zeros(0) for key in names}, last=True)
+        empty = torch.zeros((0, self.channels) if self.channels > 1 else 0)
+        return self.push({key: empty for key in names}, last=True)

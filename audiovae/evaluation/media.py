@@ -17,8 +17,9 @@ class FileMedia:
     def __init__(self, out_dir: Path, stem: str, title: str, sample_rate: int, frames: int, num_samples: int,
                  audio: bool, plot: bool, hz=None, cutoff_hz: float = 0.0, names: Sequence[str] = WAVE_NAMES):
         self.title, self.plot_path = title, out_dir / "plots" / f"{stem}.png"
-        self.writers = {name: wav_writer(out_dir / "audio" / f"{stem}.{name}.wav", sample_rate)
-                        for name in names} if audio else {}
+        self.audio_dir, self.stem, self.sample_rate, self.names = out_dir / "audio", stem, sample_rate, list(names)
+        self.writers = {}  # name -> its wav, opened at the first chunk (which says its channels)
+        self.audio = audio
         self.plot = None
         if plot:
             from audiovae.reporting.plots import FilePlot
@@ -28,7 +29,10 @@ class FileMedia:
     def add(self, waves: Mapping[str, torch.Tensor], mels: Mapping[str, torch.Tensor]) -> None:
         """The next samples of every waveform of `names` and the next `[t, F]` frames of every log-mel."""
         for name, chunk in waves.items():
-            if name in self.writers:
+            if self.audio and name in self.names:
+                if name not in self.writers:
+                    self.writers[name] = wav_writer(self.audio_dir / f"{self.stem}.{name}.wav", self.sample_rate,
+                                                    chunk.shape[1] if chunk.dim() == 2 else 1)
                 self.writers[name].write(chunk.detach().float().cpu().numpy())
         if self.plot is not None:
             for name, chunk in mels.items():
@@ -39,7 +43,7 @@ class FileMedia:
         for writer in self.writers.values():
             writer.close()
             Path(writer.name).unlink(missing_ok=True)
-        self.writers, self.plot = {}, None
+        self.writers, self.plot, self.audio = {}, None, False
 
     def close(self) -> None:
         for writer in self.writers.values():

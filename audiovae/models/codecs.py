@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from audiovae.enhancers.chain import EnhancerChain
-from audiovae.models.interface import AudioAutoencoder, to_channels, to_mono
+from audiovae.models.interface import AudioAutoencoder, to_channels
 
 
 class _Codec(AudioAutoencoder):
@@ -33,7 +33,7 @@ class _Codec(AudioAutoencoder):
         return {"codec_config": self.codec.config.to_dict()}
 
     def synthesise(self, wave: torch.Tensor, num_samples: int) -> torch.Tensor:
-        return wave[..., :num_samples]
+        return wave[:, :num_samples]
 
 
 class EncodecAutoencoder(_Codec):
@@ -63,7 +63,7 @@ class EncodecAutoencoder(_Codec):
 
     def decode_raw(self, latent: torch.Tensor) -> torch.Tensor:
         with self._vae_autocast(latent.device):
-            return to_mono(self.codec.decoder(latent).float())
+            return self.from_model_layout(self.codec.decoder(latent).float())
 
 
 class DacAutoencoder(_Codec):

@@ -11,8 +11,10 @@ A model is four stages, each a method:
 It declares its `sample_rate`, `channels`, latent shape, where an enhancer may act (`places`: latent, mel, wave)
 and the variants it yields (`variants`): a mel model has a vocoder ceiling (the reference log-mel straight through
 the vocoder, "vocoder"), a waveform model has none. The evaluation and training code speak of these alone.
-Waveforms enter and leave as mono `[B, S]` at `sample_rate`; a model of several channels receives the mono signal
-on every channel and its output channels are averaged (`to_channels`, `to_mono`).
+Waveforms enter and leave at `sample_rate` as mono `[B, S]`, or, for a model of C > 1 channels whose `io_channels`
+is C (`data.channels=model`, the default), as `[B, S, C]` (time first, as audio files hold frames); with
+`io_channels` 1 a model of several channels receives the mono signal on every channel and its output channels are
+averaged (`to_channels`, `to_mono`).
 """
 from typing import ClassVar, Optional
 
@@ -27,13 +29,19 @@ PRECISIONS = ("fp32", "bf16")  # model.vae_precision, model.vocoder_precision
 
 
 def to_channels(wave: torch.Tensor, channels: int) -> torch.Tensor:
-    """`[B, S]` mono -> `[B, channels, S]` (the same signal on every channel)."""
-    return wave.unsqueeze(1).expand(-1, channels, -1)
+    """`[B, S]` mono -> `[B, channels, S]` (the same signal on every channel); `[B, S, C]` -> `[B, C, S]`."""
+    return wave.transpose(1, 2) if wave.dim() == 3 else wave.unsqueeze(1).expand(-1, channels, -1)
 
 
 def to_mono(wave: torch.Tensor) -> torch.Tensor:
     """`[B, C, S]` (or `[B, S]`) -> `[B, S]`: the mean of the channels."""
     return wave.mean(dim=1) if wave.dim() == 3 else wave
+
+
+def mix(wave: torch.Tensor) -> torch.Tensor:
+    """`[B, S, C]` (or `[S, C]`, ...) samples of several channels as their mean; mono `[B, S]` as it is (what the
+    measurement log-mel, band retention and embeddings of a multi-channel run read)."""
+    return wave.mean(dim=-1) if wave.dim() == 3 else wave
 
 
 class AudioAutoencoder(nn.Module):
@@ -54,6 +62,17 @@ class AudioAutoencoder(nn.Module):
             raise ValueError(f"vae_precision must be one of {PRECISIONS}, got {vae_precision!r}")
         self.enhancer, self.sample_rate, self.channels = enhancer, int(sample_rate), int(channels)
         self.sample_posterior, self.vae_precision = sample_posterior, vae_precision
+        self.io_channels = 1  # the channels of the waveforms it takes and gives (`read_channels`)
+
+    def read_channels(self, rule: str) -> int:
+        """Set and return the channels waveforms have on the way in and out under `data.channels` = `rule`: the
+        model's own with "model", else 1 (mono)."""
+        self.io_channels = self.channels if rule == "model" else 1
+        return self.io_channels
+
+    def from_model_layout(self, wave: torch.Tensor) -> torch.Tensor:
+        """The model's `[B, C, S]` output as this run's waveforms: `[B, S, C]`, or mono `[B, S]`."""
+        return wave.transpose(1, 2) if self.io_channels > 1 else to_mono(wave)
 
     # --- what the model declares -------------------------------------------------------------------------------
     @property
@@ -100,7 +119,7 @@ class AudioAutoencoder(nn.Module):
         raise NotImplementedError
 
     def synthesise(self, features: torch.Tensor, num_samples: int) -> torch.Tensor:
-        """features -> `[B, num_samples]` waveform (float32), without any enhancer."""
+        """features -> `[B, num_samples]` (or `[B, num_samples, C]`) waveform (float32), without any enhancer."""
         raise NotImplementedError
 
     def decode(self, latent: torch.Tensor, enhanced: bool, enhancer: Optional[EnhancerChain] = None) -> torch.Tensor:

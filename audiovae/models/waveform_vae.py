@@ -7,12 +7,13 @@ import torch
 from torch import nn
 
 from audiovae.enhancers.chain import EnhancerChain
-from audiovae.models.interface import AudioAutoencoder, to_channels, to_mono
+from audiovae.models.interface import AudioAutoencoder, to_channels
 
 
 class WaveformVAE(AudioAutoencoder):
-    """encode: `[B, S]` mono -> the model's channels -> posterior mode (or a seeded sample) `[B, C, S / hop]`;
-    decode: latent -> `[B, S]` (its output channels averaged); synthesis: a crop to the input length."""
+    """encode: `[B, S]` mono (put on every channel) or `[B, S, C]` -> posterior mode (or a seeded sample)
+    `[B, C_latent, S / hop]`; decode: latent -> `[B, S, C]`, or `[B, S]` (its output channels averaged) for a
+    mono run (`io_channels`); synthesis: a crop to the input length."""
 
     family = "stable_audio_open"
 
@@ -47,7 +48,7 @@ class WaveformVAE(AudioAutoencoder):
 
     def decode_raw(self, latent: torch.Tensor) -> torch.Tensor:
         with self._vae_autocast(latent.device):
-            return to_mono(self.vae.decode(latent).sample.float())
+            return self.from_model_layout(self.vae.decode(latent).sample.float())
 
     def synthesise(self, wave: torch.Tensor, num_samples: int) -> torch.Tensor:
-        return wave[..., :num_samples]
+        return wave[:, :num_samples]

@@ -1,5 +1,5 @@
 """`evaluate.py`'s job, with or without `sweep.*`: config -> settings -> one pass over the files (each file
-encoded once for every setting; `audiovae.evaluation.runner`) -> per-setting results, summary, report, W&B -> the
+encoded once for every setting; `audiovae.evaluation.devices`) -> per-setting results, summary, report, W&B -> the
 sweep's outputs."""
 import math
 from dataclasses import asdict, dataclass, field
@@ -17,10 +17,11 @@ from audiovae.errors import ConfigError
 from audiovae.cache.store import check_cache
 from audiovae.evaluation.caching import build_run_cache
 from audiovae.evaluation.calibration import MeasuredLag, measure_vocoder_lag
-from audiovae.evaluation.engine import Alignment, Segmenting
-from audiovae.evaluation.evaluator import FileEvaluator
+from audiovae.evaluation.joins import Segmenting
+from audiovae.evaluation.measurement import Alignment
+from audiovae.evaluation.file_evaluator import FileEvaluator
 from audiovae.evaluation.outputs import RunInfo, write_setting_outputs
-from audiovae.evaluation.runner import FilesRun, check_trainer, run_files, seed_everything
+from audiovae.evaluation.devices import FilesRun, check_trainer, run_files, seed_everything
 from audiovae.evaluation.selection import check_selection
 from audiovae.evaluation.settings import EVAL_IGNORE, Setting, plan_settings
 from audiovae.evaluation.store import ResultStore, resume_note, still_valid
@@ -115,6 +116,7 @@ def build_setup(cfg: DictConfig) -> EvalSetup:
     stems = output_stems(keys)
     model = build_model(cfg.model, cfg.enhancement, cfg.frontend)
     check_model_settings(cfg, model)
+    model.read_channels(cfg.data.channels)  # a stereo model's two channels, or mono
     frontend = frontend_for(cfg.frontend, model)
     pipeline = ReconstructionPipeline(frontend, model)
     metrics = build_metrics(cfg)
@@ -130,6 +132,9 @@ def check_model_settings(cfg: DictConfig, model) -> None:
     if CEILING not in model.variants and cfg.metrics.align == "vocoder_lag":
         raise ConfigError(f"config key 'metrics.align': vocoder_lag aligns to the vocoder ceiling, which the "
                           f"{model.family} model has not; use fixed")
+    if cfg.data.channels == "model" and model.channels > 1 and cfg.data.resampler == "audioldm2":
+        raise ConfigError(f"config key 'data.resampler': audioldm2 resamples one channel, the {model.family} model "
+                          f"takes {model.channels}; use soxr_hq (or data.channels=mix)")
     common = cfg.metrics.get("common_rate")
     if common and (cfg.metrics.align != "fixed" or cfg.metrics.align_samples):
         raise ConfigError("config key 'metrics.common_rate': the waveform metrics' shift is in model-rate samples; "
@@ -162,13 +167,14 @@ def min_samples(metrics: dict, sample_rate: int, common_rate: Optional[int] = No
 
 def run_test(cfg: DictConfig, setup: EvalSetup, evaluator: FileEvaluator, todo: list[int],
              fingerprints: Optional[dict] = None) -> FilesRun:
-    """`evaluator` over the files at positions `todo` (`audiovae.evaluation.runner`); `fingerprints` (file key ->
+    """`evaluator` over the files at positions `todo` (`audiovae.evaluation.devices`); `fingerprints` (file key ->
     content hash taken before the run) let a file that changes while it is read end as an error row."""
     max_samples = None if cfg.data.chunking else setup.segmenting.segment
     dataset = EvalDataset(setup.paths, setup.keys, todo, setup.pipeline.frontend, max_samples,
                           cfg.data.silence_threshold_db, setup.stems, min_samples=min_samples(setup.metrics, cfg.frontend.sample_rate,
                                                               cfg.metrics.get("common_rate")),
-                          channels=cfg.data.channels, resampler=cfg.data.resampler, fingerprints=fingerprints)
+                          channels=cfg.data.channels, resampler=cfg.data.resampler, fingerprints=fingerprints,
+                          n_channels=setup.pipeline.model.channels)
     return run_files(cfg.trainer, evaluator, dataset, setup.segmenting.batch_segments, cfg.data.num_workers)
 
 

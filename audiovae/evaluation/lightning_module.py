@@ -1,10 +1,10 @@
 """Evaluation on several devices or processes (DDP): Lightning's `Trainer.test` runs a `FileEvaluator` on each
-rank over its share of the files. A single process runs it without Lightning (`audiovae.evaluation.runner`)."""
+rank over its share of the files. A single process runs it without Lightning (`audiovae.evaluation.devices`)."""
 import pytorch_lightning as pl
 from torch.utils.data import DataLoader
 
 from audiovae.data.eval_data import EvalDataset, EvalItem, eval_loader
-from audiovae.evaluation.evaluator import FileEvaluator
+from audiovae.evaluation.file_evaluator import FileEvaluator
 
 
 class EvalModule(pl.LightningModule):

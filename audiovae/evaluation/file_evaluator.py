@@ -1,6 +1,6 @@
 """Evaluates batches of files on one device: one row per file (and per enhancer setting of a sweep), persisted as
-it finishes. Run by a plain loop in a single process (`audiovae.evaluation.runner`) or by Lightning's
-`Trainer.test` on several devices (`audiovae.evaluation.module`)."""
+it finishes. Run by a plain loop in a single process (`audiovae.evaluation.devices`) or by Lightning's
+`Trainer.test` on several devices (`audiovae.evaluation.lightning_module`)."""
 from pathlib import Path
 from typing import Mapping, Optional
 
@@ -11,7 +11,9 @@ from tqdm import tqdm
 
 from audiovae.data.eval_data import EvalItem
 from audiovae.evaluation.caching import RunCache
-from audiovae.evaluation.engine import Alignment, Embedder, Segmenting, evaluate_items
+from audiovae.evaluation.joins import Segmenting
+from audiovae.evaluation.measurement import Alignment, Embedder
+from audiovae.evaluation.streaming import evaluate_items
 from audiovae.evaluation.media import FileMedia
 from audiovae.evaluation.store import ResultStore
 from audiovae.metrics.base import PerItemMetric

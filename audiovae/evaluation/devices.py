@@ -14,7 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 from audiovae.config.trainer_args import build_trainer, trainer_args
 from audiovae.data.eval_data import EvalDataset, eval_loader
 from audiovae.errors import ConfigError
-from audiovae.evaluation.evaluator import FileEvaluator
+from audiovae.evaluation.file_evaluator import FileEvaluator
 
 OWNED = dict(logger=False, use_distributed_sampler=False, enable_checkpointing=False, enable_model_summary=False,
              inference_mode=True, enable_progress_bar=False)  # Trainer arguments evaluation sets itself (the
@@ -102,7 +102,7 @@ def _lightning_test(trainer_cfg: DictConfig, evaluator: FileEvaluator, dataset: 
                     num_workers: int) -> FilesRun:
     import pytorch_lightning as pl
 
-    from audiovae.evaluation.module import EvalDataModule, EvalModule
+    from audiovae.evaluation.lightning_module import EvalDataModule, EvalModule
 
     trainer = build_trainer(**trainer_args(trainer_cfg, OWNED), **OWNED)
     start = time.perf_counter()

@@ -1,0 +1,190 @@
+"""One file's measurement as its joined chunks stream in: per-file metrics of every variant (the shared ones once
+for all enhancer keys), per-band retention, the vocoder ceiling's lag, the waveforms kept whole for set metrics'
+embeddings; the values with the notes that explain a NaN."""
+import math
+import time
+from dataclasses import dataclass
+from typing import Optional, Protocol, Sequence
+
+import torch
+
+from audiovae.data.eval_data import EvalItem
+from audiovae.evaluation.common_rate import CommonRate
+from audiovae.evaluation.joins import JoinedChunk
+from audiovae.metrics.base import MEL, PerItemMetric
+from audiovae.metrics.functional.lag import LagSearch, Shift
+from audiovae.metrics.functional.mel_domain import BandEnergySums
+from audiovae.models.variants import BASE, CEILING
+from audiovae.reporting.records import encode_embedding
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """`max_lag`: the vocoder ceiling's lag against the reference is searched within ±max_lag samples per file
+    (0: not searched); `shift`: reconstructions are compared sample t + shift with reference sample t in the
+    waveform metrics (`metrics.align_samples`; mel-domain metrics and media are not shifted)."""
+
+    max_lag: int = 0
+    shift: int = 0
+
+
+class Embedder(Protocol):
+    """The embedding model of set metrics (`audiovae.models.embedding.ClapEmbedder`)."""
+
+    def embed(self, wave: torch.Tensor, sample_rate: int): ...
+
+
+class WholeWaves:
+    """A file's waveforms per variant (of several channels: their mix), kept whole for the embedding model (set
+    metrics see whole files)."""
+
+    def __init__(self):
+        self.parts: dict[str, list[torch.Tensor]] = {}
+
+    def add(self, variant: str, chunk: torch.Tensor) -> None:
+        chunk = chunk.mean(dim=-1) if chunk.dim() == 2 else chunk
+        self.parts.setdefault(variant, []).append(chunk.detach().float().cpu())
+
+    def embeddings(self, embedder: Embedder, sample_rate: int, variants: Sequence[str]) -> dict[str, str]:
+        return {v: encode_embedding(embedder.embed(torch.cat(self.parts[v]), sample_rate)) for v in variants}
+
+
+class ChannelMean:
+    """A waveform metric of a file of several channels (`[n, C]` chunks): one accumulator per channel; the value
+    is the mean over the channels of theirs (a NaN channel, e.g. a silent one, left out; NaN when all are)."""
+
+    def __init__(self, make, channels: int):
+        self.parts = [make() for _ in range(channels)]
+
+    def update(self, y: torch.Tensor, x: torch.Tensor) -> "ChannelMean":
+        for c, acc in enumerate(self.parts):
+            acc.update(y[:, c], x[:, c])
+        return self
+
+    def value(self) -> torch.Tensor:
+        values = torch.stack([torch.as_tensor(acc.value(), dtype=torch.float64).reshape(()) for acc in self.parts])
+        finite = values[~torch.isnan(values)]
+        return finite.mean() if finite.numel() else torch.tensor(float("nan"), dtype=torch.float64)
+
+
+class FileMeasurement:
+    """The metrics of one file for the shared variants (`shared_variants`; not measured again when `cached`
+    holds their values) and for each enhancer key, fed chunk by chunk (`update`), ended by `shared_values` and
+    `own_values`. Metric seconds are kept per key and for the shared part."""
+
+    def __init__(self, item: EvalItem, metrics: dict[str, PerItemMetric], keys: Sequence[str],
+                 shared_variants: Sequence[str], sample_rate: int, alignment: Alignment = Alignment(),
+                 embedder: Optional[Embedder] = None, cached: Optional[dict] = None,
+                 common_rate: Optional[int] = None, channels: int = 1):
+        self.item, self.metrics, self.keys, self.sample_rate = item, metrics, list(keys), sample_rate
+        self.shared_variants, self.cached = list(shared_variants), cached
+
+        def accumulator(m: PerItemMetric):  # several channels: a waveform metric per channel, averaged
+            return ChannelMean(m.accumulator, channels) if channels > 1 and m.domain != MEL else m.accumulator()
+
+        self.shared = {} if cached is not None else {
+            variant: {name: accumulator(m) for name, m in metrics.items() if m.domain != MEL or variant == BASE}
+            for variant in self.shared_variants}
+        self.own = {key: {name: accumulator(m) for name, m in metrics.items()} for key in self.keys}
+        self.base_bands = BandEnergySums()  # per-band retention of the base decode, and of each enhanced one
+        self.enhanced_bands = {key: BandEnergySums() for key in self.keys}
+        self.lag = (LagSearch(alignment.max_lag) if alignment.max_lag and cached is None
+                    and CEILING in self.shared_variants else None)  # the vocoder ceiling's lag
+        self.shift = Shift(alignment.shift)
+        # waveform metrics at metrics.common_rate: the reference read at that rate, reconstructions resampled to it
+        self.common = CommonRate(item.audio, sample_rate, common_rate) if common_rate else None
+        self.embedder = embedder
+        whole_keys = self.keys if cached is not None else ["shared", *self.keys]
+        self.whole = {key: WholeWaves() for key in whole_keys} if embedder is not None else None
+        self.seconds = {key: 0.0 for key in self.keys}  # each key's own metric passes
+        self.shared_seconds = 0.0
+
+    def update(self, reference: torch.Tensor, chunk: JoinedChunk) -> None:
+        """The next chunk of the file: `reference` (model rate) and the joined outputs of the same span."""
+        start = time.perf_counter()
+        waves, mels = chunk.waves, chunk.mels
+        if self.lag is not None:
+            self.lag.update(waves[CEILING], reference)
+        if self.whole is not None:
+            if "shared" in self.whole:
+                for variant, wave in (("reference", reference), *waves.items()):
+                    self.whole["shared"].add(variant, wave)
+            for key, (wave, _) in chunk.enhanced.items():
+                self.whole[key].add("enhanced", wave)
+        measured_ref, measured = self.shift(reference, {**{("shared", v): w for v, w in waves.items() if self.shared},
+                                                        **{("own", k): e[0] for k, e in chunk.enhanced.items()}})
+        if self.common is not None:
+            measured_ref, measured = self.common.push(measured)
+        for variant, accumulators in self.shared.items():
+            self._update(accumulators, measured[("shared", variant)], measured_ref,
+                         mels[variant] if variant == BASE else None, mels["reference"])
+        if self.cached is None:
+            self.base_bands.update(mels[BASE], mels["reference"])
+        self.shared_seconds += time.perf_counter() - start
+        for key in self.keys:
+            start = time.perf_counter()
+            mel = chunk.enhanced[key][1]
+            self._update(self.own[key], measured[("own", key)], measured_ref, mel, mels["reference"])
+            self.enhanced_bands[key].update(mel, mels["reference"])
+            self.seconds[key] += time.perf_counter() - start
+
+    def _update(self, accumulators: dict, wave, reference, mel, reference_mel) -> None:
+        for name, acc in accumulators.items():
+            if self.metrics[name].domain == MEL:
+                if mel is not None:  # (a common-rate flush carries waveforms only)
+                    acc.update(mel, reference_mel)
+            elif reference.shape[0]:  # a shifted stream's first chunk may hold nothing yet
+                acc.update(wave, reference)
+
+    def _flush_common(self) -> None:
+        """The common-rate resamplers' last samples into the waveform metrics (the end of the file)."""
+        if self.common is None or not self.common.streams:
+            return
+        reference, measured = self.common.flush(list(self.common.streams))
+        for variant, accumulators in self.shared.items():
+            self._update(accumulators, measured[("shared", variant)], reference, None, None)
+        for key in self.keys:
+            self._update(self.own[key], measured[("own", key)], reference, None, None)
+
+    def _values(self, variant: str, accumulators: dict) -> tuple[dict, list[str]]:
+        values = {name: float(acc.value()) for name, acc in accumulators.items()}
+        notes = []
+        for name in values:
+            metric, rate = self.metrics[name], self.item.sample_rate_in
+            if metric.high_band and rate and rate / 2 <= metric.cutoff_hz:  # the input never held that band
+                values[name] = float("nan")
+                notes.append(f"{variant}/{name}: the input's rate ({rate} Hz) holds nothing above "
+                             f"{metric.cutoff_hz:g} Hz (metrics.hf_cutoff_hz): excluded")
+            elif math.isnan(values[name]):
+                notes.append(f"{variant}/{name}: {metric.nan_reason}")
+        return values, notes
+
+    def shared_values(self) -> dict:
+        """The shared variants' values, notes, band retention, lag and embeddings: measured here, or as the cache
+        holds them (JSON-able, so the cache can keep them). Call once, at the end of the file."""
+        self._flush_common()
+        if self.cached is not None:
+            return self.cached
+        start = time.perf_counter()
+        shared = {variant: self._values(variant, accs) for variant, accs in self.shared.items()}
+        values = {"metrics": {variant: v for variant, (v, _) in shared.items()},
+                  "notes": [note for _, notes in shared.values() for note in notes],
+                  "bands": self.base_bands.value().tolist()}
+        if self.lag is not None:
+            values["vocoder_lag"], values["vocoder_lag_corr"] = self.lag.value()
+        if self.whole is not None:
+            values["embeddings"] = self.whole["shared"].embeddings(self.embedder, self.sample_rate,
+                                                                   ("reference", *self.shared_variants))
+        self.shared_seconds += time.perf_counter() - start
+        return values
+
+    def own_values(self, key: str) -> tuple[dict, list[str], list[float], dict, float]:
+        """(the enhanced values, their notes, the band retention, the enhanced embedding, the key's metric seconds
+        including the shared part) of enhancer `key`."""
+        start = time.perf_counter()
+        values, notes = self._values("enhanced", self.own[key])
+        embeddings = {}
+        if self.whole is not None:
+            embeddings = self.whole[key].embeddings(self.embedder, self.sample_rate, ("enhanced",))
+        seconds = time.perf_counter() - start + self.seconds[key] + self.shared_seconds
+        return values, notes, self.enhanced_bands[key].value().tolist(), embeddings, seconds
