@@ -31,7 +31,7 @@ def build_mel(model: DictConfig, enhancer, frontend: DictConfig) -> EnhancedVAE:
             raise ConfigError(f"config key 'model.{key}': the audioldm family needs it (configs/model/audioldm2.yaml)")
     if model.vocoder not in VOCODERS:
         raise ConfigError(f"config key 'model.vocoder': '{model.vocoder}' is not one of {', '.join(VOCODERS)}")
-    family_options(FAMILIES_MEL, model)
+    family_options(MEL_FAMILY, model)
     vae = load_pretrained(model, AutoencoderKL, model.vae_subfolder)
     sub = vocoder_subfolder(model)
     if sub is None:
@@ -48,7 +48,7 @@ def build_mel(model: DictConfig, enhancer, frontend: DictConfig) -> EnhancedVAE:
 def build_oobleck(model: DictConfig, enhancer, frontend: DictConfig) -> WaveformVAE:
     from diffusers import AutoencoderOobleck
 
-    family_options(FAMILIES_OOBLECK, model)
+    family_options(OOBLECK_FAMILY, model)
     return WaveformVAE(load_pretrained(model, AutoencoderOobleck, model.vae_subfolder), enhancer,
                        model.sample_posterior, model.vae_precision)
 
@@ -62,7 +62,7 @@ def build_encodec(model: DictConfig, enhancer, frontend: DictConfig) -> EncodecA
     from transformers import EncodecModel
 
     _no_posterior(model)
-    options = family_options(FAMILIES_ENCODEC, model)
+    options = family_options(ENCODEC_FAMILY, model)
     return EncodecAutoencoder(load_pretrained(model, EncodecModel, model.vae_subfolder), enhancer,
                               vae_precision=model.vae_precision, **options)
 
@@ -71,14 +71,14 @@ def build_dac(model: DictConfig, enhancer, frontend: DictConfig) -> DacAutoencod
     from transformers import DacModel
 
     _no_posterior(model)
-    options = family_options(FAMILIES_DAC, model)
+    options = family_options(DAC_FAMILY, model)
     return DacAutoencoder(load_pretrained(model, DacModel, model.vae_subfolder), enhancer,
                           vae_precision=model.vae_precision, **options)
 
 
-FAMILIES_MEL = register_family(Family("audioldm", build_mel,
+MEL_FAMILY = register_family(Family("audioldm", build_mel,
                                       subfolders=lambda m: (m.vae_subfolder, vocoder_subfolder(m))))
-FAMILIES_OOBLECK = register_family(Family("stable_audio_open", build_oobleck))
-FAMILIES_ENCODEC = register_family(Family("encodec", build_encodec, EncodecAutoencoder,
+OOBLECK_FAMILY = register_family(Family("stable_audio_open", build_oobleck))
+ENCODEC_FAMILY = register_family(Family("encodec", build_encodec, EncodecAutoencoder,
                                           ("codec", "enhancer", "vae_precision")))
-FAMILIES_DAC = register_family(Family("dac", build_dac, DacAutoencoder, ("codec", "enhancer", "vae_precision")))
+DAC_FAMILY = register_family(Family("dac", build_dac, DacAutoencoder, ("codec", "enhancer", "vae_precision")))
