@@ -76,7 +76,7 @@ FLOORS = [
     {"audiovae.audio", "audiovae.enhancers", "audiovae.cache", "audiovae.metrics", "audiovae.data"},
     {"audiovae.models", "audiovae.pipeline"},
     {"audiovae.reporting", "audiovae.listening", "audiovae.runs"},
-    {"audiovae.evaluation", "audiovae.training", "audiovae.compare", "audiovae.demo"},
+    {"audiovae.evaluation", "audiovae.training", "audiovae.generation", "audiovae.compare", "audiovae.demo"},
     {"audiovae.cli", "audiovae.__main__"},
 ]
 

@@ -99,3 +99,13 @@ def build_enhancer(cfg: DictConfig) -> EnhancerChain:
     if cfg.get("checkpoint"):
         load_enhancer_weights(chain, cfg.checkpoint)
     return chain
+
+
+def load_enhancer(path: str) -> EnhancerChain:
+    """An exported enhancer file (`train.py`'s export, `python -m audiovae.training.export`) as the chain it was
+    trained as, its weights loaded: for use outside a run (e.g. `audiovae.generation.enhanced_pipeline`)."""
+    try:
+        exported = read_enhancement_config(path)
+    except (FileNotFoundError, ValueError) as err:
+        raise ConfigError(f"enhancer file: {err}") from None
+    return build_enhancer(OmegaConf.create({**exported, "checkpoint": str(path)}))

@@ -143,3 +143,74 @@ def build_tiny_dac(path: Path, seed: int = 0) -> Path:
 BUILDERS = {"tiny": build_tiny_model, "tiny_oobleck": build_tiny_oobleck, "tiny_encodec": build_tiny_encodec,
             "tiny_dac": build_tiny_dac, "demo_untrained": build_demo_untrained,
             "audioldm2_random": build_audioldm2_random, "tiny_clap": build_tiny_clap}
+
+
+def _byte_symbols() -> list[str]:
+    """The 256 symbols byte-level BPE (GPT-2, RoBERTa) writes bytes as: printable Latin-1 as themselves, the
+    others shifted above U+0100."""
+    keep = {*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)}
+    shifted = iter(range(256, 512))
+    return [chr(b) if b in keep else chr(next(shifted)) for b in range(256)]
+
+
+def tiny_tokenizers():
+    """(RoBERTa, T5) tokenizers built from a small vocabulary in code, no download: byte-level BPE without merges
+    (every byte a token) and a unigram model of letters and a few words."""
+    from transformers import RobertaTokenizer, T5Tokenizer
+
+    vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
+    for symbol in _byte_symbols():
+        vocab.setdefault(symbol, len(vocab))
+    vocab["<mask>"] = len(vocab)
+    roberta = RobertaTokenizer(vocab=vocab, merges=[], model_max_length=77)
+    pieces = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), *((c, -1.0) for c in "▁abcdefghijklmnopqrstuvwxyz"),
+              *(("▁" + w, -2.0) for w in "a the of and dog music rain piano wind water".split())]
+    return roberta, T5Tokenizer(vocab=pieces, extra_ids=0, model_max_length=77)
+
+
+def build_tiny_pipeline(path: Path, seed: int = 0) -> Path:
+    """A tiny random-weight `AudioLDM2Pipeline` saved as a hub folder: its VAE and vocoder are the tiny model's
+    (`TINY_VAE`, `TINY_VOCODER`), the UNet, CLAP, T5, GPT-2 and projection are a few layers wide, the tokenizers
+    come from `tiny_tokenizers`. The language model is a `GPT2Model`, as in the real checkpoints."""
+    from diffusers import (AudioLDM2Pipeline, AudioLDM2ProjectionModel, AudioLDM2UNet2DConditionModel,
+                           DDIMScheduler)
+    from transformers import (ClapAudioConfig, ClapConfig, ClapFeatureExtractor, ClapModel, ClapTextConfig,
+                              GPT2Config, GPT2Model, T5Config, T5EncoderModel)
+
+    path = Path(path)
+    transformers_logging.disable_progress_bar()
+    roberta, t5 = tiny_tokenizers()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        unet = AudioLDM2UNet2DConditionModel(
+            block_out_channels=(32, 64), layers_per_block=1, sample_size=32, in_channels=TINY_VAE["latent_channels"],
+            out_channels=TINY_VAE["latent_channels"], down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+            up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=([None, 16, 32], [None, 16, 32]),
+            norm_num_groups=8)
+        text = ClapTextConfig(bos_token_id=0, eos_token_id=2, pad_token_id=1, hidden_size=16, intermediate_size=37,
+                              num_attention_heads=2, num_hidden_layers=1, vocab_size=len(roberta), projection_dim=16)
+        audio = ClapAudioConfig(spec_size=64, window_size=4, num_mel_bins=64, intermediate_size=37, depths=[1, 1],
+                                num_attention_heads=[2, 2], num_hidden_layers=2, hidden_size=32, projection_dim=16,
+                                patch_size=2, patch_stride=2, patch_embed_input_channels=4)
+        language = GPT2Model(GPT2Config(n_embd=16, n_head=2, n_layer=1, vocab_size=len(roberta), n_ctx=99,
+                                        n_positions=99))
+        language.config.max_new_tokens = 8
+        pipe = AudioLDM2Pipeline(
+            vae=AutoencoderKL(**TINY_VAE),
+            text_encoder=ClapModel(ClapConfig(text_config=text.to_dict(), audio_config=audio.to_dict(),
+                                              projection_dim=16)),
+            text_encoder_2=T5EncoderModel(T5Config(vocab_size=len(t5), d_model=32, d_ff=37, d_kv=8, num_heads=2,
+                                                   num_layers=1)),
+            projection_model=AudioLDM2ProjectionModel(text_encoder_dim=16, text_encoder_1_dim=32,
+                                                      langauge_model_dim=16),
+            language_model=language, tokenizer=roberta, tokenizer_2=t5,
+            feature_extractor=ClapFeatureExtractor(truncation="rand_trunc"), unet=unet,
+            scheduler=DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+                                    clip_sample=False, set_alpha_to_one=False),
+            vocoder=SpeechT5HifiGan(SpeechT5HifiGanConfig(**TINY_VOCODER)))
+        pipe.save_pretrained(path, safe_serialization=True)
+    (path / "audiovae_model.json").write_text(json.dumps({"builder": "tiny_pipeline", "seed": seed}) + "\n")
+    return path
+
+
+BUILDERS["tiny_pipeline"] = build_tiny_pipeline
