@@ -2,6 +2,7 @@
 import librosa
 import numpy as np
 import torch
+from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 
@@ -96,3 +97,8 @@ class MelFrontEnd(nn.Module):
 def mel_band_centres(n_mels: int, fmin: float, fmax: float) -> np.ndarray:
     """Centre frequency (Hz) of each band of the front end's slaney mel filterbank, low to high."""
     return librosa.mel_frequencies(n_mels + 2, fmin=fmin, fmax=fmax)[1:-1]
+
+
+def build_frontend(frontend: DictConfig, frame_multiple: int) -> MelFrontEnd:
+    """The front end of a `frontend` config section, T padded to a multiple of `frame_multiple`."""
+    return MelFrontEnd(**OmegaConf.to_container(frontend), frame_multiple=frame_multiple)

@@ -77,7 +77,7 @@ class FileEvaluator:
     def step(self, batch: list[EvalItem]) -> None:
         """Evaluate the batch's files for every setting that still lacks one of them."""
         generator = None
-        if getattr(self.pipeline.model, "sample_posterior", False):
+        if self.pipeline.model.sample_posterior:
             generator = torch.Generator(self.device).manual_seed(self.seed + batch[0].index)
         enhancers = self._needed(batch)
         if not enhancers:

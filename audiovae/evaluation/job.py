@@ -126,9 +126,9 @@ def build_setup(cfg: DictConfig) -> EvalSetup:
 
 
 def check_model_settings(cfg: DictConfig, model) -> None:
-    """ConfigError (one line, at start-up) for settings the model cannot honour: a front end of another rate, the
-    vocoder lag of a model without a vocoder ceiling, log-mel padding of a model that encodes waveforms."""
-    model.check_frontend(cfg.frontend.sample_rate, cfg.frontend.n_mels)
+    """ConfigError (one line, at start-up) for settings the model cannot honour: the vocoder lag of a model without a
+    vocoder ceiling, several channels through a one-channel resampler, a common rate with a shifted metric, log-mel
+    padding of a model that encodes waveforms (the front end against the model: `check_enhancer`, per setting)."""
     if CEILING not in model.variants and cfg.metrics.align == "vocoder_lag":
         raise ConfigError(f"config key 'metrics.align': vocoder_lag aligns to the vocoder ceiling, which the "
                           f"{model.family} model has not; use fixed")
@@ -139,7 +139,7 @@ def check_model_settings(cfg: DictConfig, model) -> None:
     if common and (cfg.metrics.align != "fixed" or cfg.metrics.align_samples):
         raise ConfigError("config key 'metrics.common_rate': the waveform metrics' shift is in model-rate samples; "
                           "use metrics.align=fixed with metrics.align_samples=0 (the lag search still runs)")
-    if not model.analysis == MEL and cfg.data.pad == "log_mel_zeros":
+    if model.analysis != MEL and cfg.data.pad == "log_mel_zeros":
         raise ConfigError(f"config key 'data.pad': log_mel_zeros pads the encoded log-mel, but the {model.family} "
                           f"model encodes waveforms; use silence or repeat")
 
@@ -171,8 +171,8 @@ def run_test(cfg: DictConfig, setup: EvalSetup, evaluator: FileEvaluator, todo: 
     content hash taken before the run) let a file that changes while it is read end as an error row."""
     max_samples = None if cfg.data.chunking else setup.segmenting.segment
     dataset = EvalDataset(setup.paths, setup.keys, todo, setup.pipeline.frontend, max_samples,
-                          cfg.data.silence_threshold_db, setup.stems, min_samples=min_samples(setup.metrics, cfg.frontend.sample_rate,
-                                                              cfg.metrics.get("common_rate")),
+                          cfg.data.silence_threshold_db, setup.stems,
+                          min_samples=min_samples(setup.metrics, cfg.frontend.sample_rate, cfg.metrics.common_rate),
                           channels=cfg.data.channels, resampler=cfg.data.resampler, fingerprints=fingerprints,
                           n_channels=setup.pipeline.model.channels)
     return run_files(cfg.trainer, evaluator, dataset, setup.segmenting.batch_segments, cfg.data.num_workers)

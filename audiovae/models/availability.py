@@ -63,13 +63,16 @@ def check_available(path: str, build: Optional[str], config_files: Sequence[str]
         raise ModelUnavailableError(how_to_get)
 
 
+def vocoder_weights(model) -> Optional[str]:
+    """The subfolder of a mel model's vocoder weights, None for a vocoder without weights (`griffin_lim`)."""
+    return None if model.vocoder == "griffin_lim" else model.vocoder_subfolder
+
+
 def model_subfolders(model) -> list[str]:
     """The subfolders of the weights a model config loads: the autoencoder's, and a mel model's vocoder's unless it
-    has no weights (`griffin_lim`); None stands for the folder itself."""
-    subs = [model.vae_subfolder]
-    if model.get("family", "audioldm") == "audioldm" and model.vocoder != "griffin_lim":
-        subs.append(model.vocoder_subfolder)
-    return subs
+    has no weights (`vocoder_weights`); None stands for the folder itself."""
+    vocoder = vocoder_weights(model) if model.get("family", "audioldm") == "audioldm" else None
+    return [model.vae_subfolder, *([vocoder] if vocoder is not None else [])]
 
 
 def preflight(cfg) -> None:

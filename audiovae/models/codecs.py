@@ -8,32 +8,23 @@ import torch
 from torch import nn
 
 from audiovae.enhancers.chain import EnhancerChain
-from audiovae.models.interface import AudioAutoencoder, to_channels
+from audiovae.models.interface import WaveformAutoencoder, to_channels
 
 
-class _Codec(AudioAutoencoder):
+class _Codec(WaveformAutoencoder):
     """Shared by the codecs: no posterior (encode is deterministic), latent `[B, hidden, S / hop]`."""
 
     def __init__(self, codec: nn.Module, enhancer: EnhancerChain, sample_rate: int, channels: int, hop_length: int,
                  latent_channels: int, vae_precision: str = "fp32"):
-        super().__init__(enhancer, sample_rate, channels, False, vae_precision)
-        self.codec, self.hop_length, self.latent_channels = codec, int(hop_length), int(latent_channels)
+        super().__init__(enhancer, sample_rate, channels, hop_length, latent_channels, False, vae_precision)
+        self.codec = codec
         self.codec.requires_grad_(False).eval()
-
-    def frame_multiple(self, hop_length: int) -> int:
-        return math.lcm(hop_length, self.hop_length) // hop_length
-
-    def latent_shape(self, frames: int, n_mels: int, hop_length: int) -> tuple[int, ...]:
-        return (1, self.latent_channels, frames * hop_length // self.hop_length)
 
     def weights(self) -> tuple[nn.Module, ...]:
         return (self.codec,)
 
     def config_summary(self) -> dict:
         return {"codec_config": self.codec.config.to_dict()}
-
-    def synthesise(self, wave: torch.Tensor, num_samples: int) -> torch.Tensor:
-        return wave[:, :num_samples]
 
 
 class EncodecAutoencoder(_Codec):

@@ -1,23 +1,19 @@
 """Build the shared components of every run from its config."""
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from audiovae.audio.frontend import MelFrontEnd
+from audiovae.audio.frontend import MelFrontEnd, build_frontend
 from audiovae.enhancers.registry import build_enhancer
 from audiovae.models import family_builtin  # noqa: F401 (the built-in families register themselves)
 from audiovae.models.families import family_of
 from audiovae.models.interface import AudioAutoencoder
+
+__all__ = ["build_frontend", "build_model", "frontend_for"]
 
 
 def build_model(model: DictConfig, enhancement: DictConfig, frontend: DictConfig) -> AudioAutoencoder:
     """The configured model of its family (`model.family`, `audiovae.models.families`) with the configured
     enhancer."""
     return family_of(model).build(model, build_enhancer(enhancement), frontend)
-
-
-
-
-def build_frontend(frontend: DictConfig, frame_multiple: int) -> MelFrontEnd:
-    return MelFrontEnd(**OmegaConf.to_container(frontend), frame_multiple=frame_multiple)
 
 
 def frontend_for(frontend: DictConfig, model: AudioAutoencoder) -> MelFrontEnd:

@@ -20,14 +20,12 @@ from audiovae.errors import ConfigError
 @dataclass(frozen=True)
 class Family:
     """`build(model_cfg, enhancer, frontend_cfg)`; `options_of`: the class whose extra constructor arguments are
-    the family's `model.options`; `hub`: an example hub id (README table); `subfolders(model_cfg)`: the weight
-    folders under `model.path` (None: the folder itself), for the availability check."""
+    the family's `model.options`."""
 
     name: str
     build: Callable
     options_of: Optional[type] = None
     fixed: tuple = ()  # constructor arguments the loader fills (not options)
-    subfolders: Callable[[DictConfig], tuple] = lambda model: (model.vae_subfolder,)
 
 
 FAMILIES: dict[str, Family] = {}
@@ -46,12 +44,11 @@ def family_of(model: DictConfig) -> Family:
         try:
             importlib.import_module(name)
         except ImportError as err:
-            raise ConfigError(f"config key 'model.family': cannot import the family module '{name}' ({err})") from None
+            raise ConfigError(f"config key 'model.family': unknown family '{name}': not one of {sorted(FAMILIES)} "
+                              f"and no module of that name registers one ({err})") from None
         if name not in FAMILIES:
             raise ConfigError(f"config key 'model.family': module '{name}' does not register a family of that name "
                               f"(register_family(Family(__name__, build)))")
-    if name not in FAMILIES:
-        raise ConfigError(f"config key 'model.family': unknown family '{name}'; choose one of {sorted(FAMILIES)}")
     return FAMILIES[name]
 
 

@@ -2,8 +2,9 @@
 Open's waveform VAE, and the EnCodec and DAC codecs."""
 from omegaconf import DictConfig
 
-from audiovae.audio.frontend import MelFrontEnd
+from audiovae.audio.frontend import build_frontend
 from audiovae.errors import ConfigError
+from audiovae.models.availability import vocoder_weights
 from audiovae.models.codecs import DacAutoencoder, EncodecAutoencoder
 from audiovae.models.enhanced_vae import EnhancedVAE
 from audiovae.models.families import Family, family_options, register_family
@@ -12,11 +13,6 @@ from audiovae.models.loading import load_pretrained
 from audiovae.models.waveform_vae import WaveformVAE
 
 VOCODERS = ("hifigan", "griffin_lim")
-
-
-def vocoder_subfolder(model: DictConfig):
-    """The subfolder of the vocoder's weights, None for a vocoder without weights (`griffin_lim`)."""
-    return None if model.vocoder == "griffin_lim" else model.vocoder_subfolder
 
 
 def build_mel(model: DictConfig, enhancer, frontend: DictConfig) -> EnhancedVAE:
@@ -33,11 +29,9 @@ def build_mel(model: DictConfig, enhancer, frontend: DictConfig) -> EnhancedVAE:
         raise ConfigError(f"config key 'model.vocoder': '{model.vocoder}' is not one of {', '.join(VOCODERS)}")
     family_options(MEL_FAMILY, model)
     vae = load_pretrained(model, AutoencoderKL, model.vae_subfolder)
-    sub = vocoder_subfolder(model)
+    sub = vocoder_weights(model)
     if sub is None:
-        args = {k: frontend[k] for k in ("sample_rate", "n_fft", "win_length", "hop_length", "n_mels", "fmin", "fmax",
-                                          "clamp_min", "normalize", "framing")}
-        vocoder = GriffinLimVocoder(MelFrontEnd(**args, frame_multiple=1), model.griffin_lim_iters)
+        vocoder = GriffinLimVocoder(build_frontend(frontend, frame_multiple=1), model.griffin_lim_iters)
     else:
         vocoder = load_pretrained(model, SpeechT5HifiGan, sub)
     return EnhancedVAE(vae, vocoder, enhancer, sample_posterior=model.sample_posterior,
@@ -76,8 +70,7 @@ def build_dac(model: DictConfig, enhancer, frontend: DictConfig) -> DacAutoencod
                           vae_precision=model.vae_precision, **options)
 
 
-MEL_FAMILY = register_family(Family("audioldm", build_mel,
-                                      subfolders=lambda m: (m.vae_subfolder, vocoder_subfolder(m))))
+MEL_FAMILY = register_family(Family("audioldm", build_mel))
 OOBLECK_FAMILY = register_family(Family("stable_audio_open", build_oobleck))
 ENCODEC_FAMILY = register_family(Family("encodec", build_encodec, EncodecAutoencoder,
                                           ("codec", "enhancer", "vae_precision")))

@@ -16,6 +16,7 @@ is C (`data.channels=model`, the default), as `[B, S, C]` (time first, as audio 
 `io_channels` 1 a model of several channels receives the mono signal on every channel and its output channels are
 averaged (`to_channels`, `to_mono`).
 """
+import math
 from typing import ClassVar, Optional
 
 import torch
@@ -23,8 +24,8 @@ from torch import nn
 
 from audiovae.enhancers.base import LATENT, MEL, WAVE
 from audiovae.enhancers.chain import EnhancerChain, check_fits
+from audiovae.models.variants import BASE, CEILING, ENHANCED
 
-from audiovae.models.variants import BASE, CEILING, ENHANCED  # noqa: F401 (the names models declare)
 PRECISIONS = ("fp32", "bf16")  # model.vae_precision, model.vocoder_precision
 
 
@@ -39,8 +40,8 @@ def to_mono(wave: torch.Tensor) -> torch.Tensor:
 
 
 def mix(wave: torch.Tensor) -> torch.Tensor:
-    """`[B, S, C]` (or `[S, C]`, ...) samples of several channels as their mean; mono `[B, S]` as it is (what the
-    measurement log-mel, band retention and embeddings of a multi-channel run read)."""
+    """A batch `[B, S, C]` of several channels as their mean; mono `[B, S]` as it is (what the measurement log-mel
+    of a multi-channel run reads)."""
     return wave.mean(dim=-1) if wave.dim() == 3 else wave
 
 
@@ -170,3 +171,22 @@ class AudioAutoencoder(nn.Module):
         self.check_places(enhancer, where)
         check_fits(enhancer, self.latent_shape(frames, n_mels, hop_length), (1, 1, frames, n_mels), where,
                    (1, frames * hop_length))
+
+
+class WaveformAutoencoder(AudioAutoencoder):
+    """A model that encodes the waveform itself (a waveform VAE, a codec): `hop_length` samples per latent frame of
+    `latent_channels`; synthesis is a crop to the input length."""
+
+    def __init__(self, enhancer: EnhancerChain, sample_rate: int, channels: int, hop_length: int,
+                 latent_channels: int, sample_posterior: bool = False, vae_precision: str = "fp32"):
+        super().__init__(enhancer, sample_rate, channels, sample_posterior, vae_precision)
+        self.hop_length, self.latent_channels = int(hop_length), int(latent_channels)
+
+    def frame_multiple(self, hop_length: int) -> int:
+        return math.lcm(hop_length, self.hop_length) // hop_length
+
+    def latent_shape(self, frames: int, n_mels: int, hop_length: int) -> tuple[int, ...]:
+        return (1, self.latent_channels, frames * hop_length // self.hop_length)
+
+    def synthesise(self, wave: torch.Tensor, num_samples: int) -> torch.Tensor:
+        return wave[:, :num_samples]

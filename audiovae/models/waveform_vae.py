@@ -7,10 +7,10 @@ import torch
 from torch import nn
 
 from audiovae.enhancers.chain import EnhancerChain
-from audiovae.models.interface import AudioAutoencoder, to_channels
+from audiovae.models.interface import WaveformAutoencoder, to_channels
 
 
-class WaveformVAE(AudioAutoencoder):
+class WaveformVAE(WaveformAutoencoder):
     """encode: `[B, S]` mono (put on every channel) or `[B, S, C]` -> posterior mode (or a seeded sample)
     `[B, C_latent, S / hop]`; decode: latent -> `[B, S, C]`, or `[B, S]` (its output channels averaged) for a
     mono run (`io_channels`); synthesis: a crop to the input length."""
@@ -20,16 +20,10 @@ class WaveformVAE(AudioAutoencoder):
     def __init__(self, vae: nn.Module, enhancer: EnhancerChain, sample_posterior: bool = False,
                  vae_precision: str = "fp32"):
         config = vae.config
-        super().__init__(enhancer, config.sampling_rate, config.audio_channels, sample_posterior, vae_precision)
+        super().__init__(enhancer, config.sampling_rate, config.audio_channels, math.prod(config.downsampling_ratios),
+                         config.decoder_input_channels, sample_posterior, vae_precision)
         self.vae = vae
         self.vae.requires_grad_(False).eval()
-        self.hop_length = int(math.prod(config.downsampling_ratios))
-
-    def frame_multiple(self, hop_length: int) -> int:
-        return math.lcm(hop_length, self.hop_length) // hop_length
-
-    def latent_shape(self, frames: int, n_mels: int, hop_length: int) -> tuple[int, ...]:
-        return (1, int(self.vae.config.decoder_input_channels), frames * hop_length // self.hop_length)
 
     def weights(self) -> tuple[nn.Module, ...]:
         return (self.vae,)
@@ -49,6 +43,3 @@ class WaveformVAE(AudioAutoencoder):
     def decode_raw(self, latent: torch.Tensor) -> torch.Tensor:
         with self._vae_autocast(latent.device):
             return self.from_model_layout(self.vae.decode(latent).sample.float())
-
-    def synthesise(self, wave: torch.Tensor, num_samples: int) -> torch.Tensor:
-        return wave[:, :num_samples]
