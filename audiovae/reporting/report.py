@@ -95,9 +95,11 @@ def run_facts(summary: dict) -> list[str]:
     interface = run.get("model_interface") or {}
     family = (f" ({interface['family']} family, {interface['sample_rate']} Hz, {interface['channels']} ch)"
               if "family" in interface else "")
-    common = (run.get("config") or {}).get("metrics", {}).get("common_rate")
-    reference = ("reference: the model-rate waveform after the front end's normalisation, so every signal shares one "
-                 "scale" if not common else
+    config = run.get("config") or {}
+    common = config.get("metrics", {}).get("common_rate")
+    prepared = ("after the front end's normalisation" if config.get("frontend", {}).get("normalize", True)
+                else "as read (frontend.normalize=false)")
+    reference = (f"reference: the model-rate waveform {prepared}, so every signal shares one scale" if not common else
                  f"reference: waveform metrics at the common rate {common} Hz (the file read at that rate, on the "
                  f"model-rate reference's scale; reconstructions resampled to it); mel-domain metrics on the model's "
                  f"own log-mel")
