@@ -1,5 +1,5 @@
-"""Command-line entry points: `audiovae-eval` / `evaluate.py`, `audiovae-train` / `train.py` (config words), and
-`audiovae-compare`, `audiovae-export`. Every user-caused error is one line on stderr and its exit status."""
+"""Command-line entry points: `audiovae-eval` / `evaluate.py`, `audiovae-train` / `train.py`, `audiovae-generate` /
+`generate.py` (config words), and `audiovae-compare`, `audiovae-export`. Every user-caused error is one line on stderr and its exit status."""
 import argparse
 import logging
 import sys
@@ -11,7 +11,7 @@ from audiovae.errors import exit_status
 from audiovae.models.availability import preflight
 from audiovae.startup import import_job
 
-PRIMARY = {"eval": "eval", "train": "train"}
+PRIMARY = {"eval": "eval", "train": "train", "generate": "generate"}
 
 
 def _evaluate(cfg) -> int:
@@ -35,13 +35,23 @@ def _train(cfg) -> int:
     return 0
 
 
+def _generate(cfg) -> int:
+    preflight(cfg)
+    run_generation = import_job("audiovae.generation.job", "run_generation")
+    outcome = run_generation(cfg)
+    print(f"generated {outcome.n_ok}/{outcome.n_items} items ({outcome.n_failed} failed; {outcome.diffusions} "
+          f"diffusions run, the rest from cached latents or earlier rows); report: {outcome.report} (to listen: "
+          f"{outcome.report.with_suffix('.html')})")
+    return outcome.exit_code(cfg.strict)
+
+
 def _schema(job: str) -> type:
-    from audiovae.config.schema import EvalConfig, TrainConfig
+    from audiovae.config.schema import EvalConfig, GenerateConfig, TrainConfig
 
-    return {"eval": EvalConfig, "train": TrainConfig}[job]
+    return {"eval": EvalConfig, "train": TrainConfig, "generate": GenerateConfig}[job]
 
 
-JOBS = {"eval": _evaluate, "train": _train}
+JOBS = {"eval": _evaluate, "train": _train, "generate": _generate}
 
 
 def _quiet_libraries() -> None:
@@ -55,6 +65,8 @@ def _quiet_libraries() -> None:
     warnings.filterwarnings("ignore", message=".*module\\(s\\) in eval mode.*")  # frozen VAE/vocoder: intended
     # audiovae logs train metrics itself, every trainer.log_every_n_steps optimizer steps, whatever the epoch length
     warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
+    # the AudioLDM2 pipeline steps GPT-2 with the argument name diffusers uses (transformers renames it later)
+    warnings.filterwarnings("ignore", message=".*past_key_values.*is deprecated.*", category=FutureWarning)
 
 
 def groups_help(config_dir=CONFIG_DIR) -> str:
@@ -94,6 +106,10 @@ def eval_main(argv: Optional[Sequence[str]] = None) -> int:
 
 def train_main(argv: Optional[Sequence[str]] = None) -> int:
     return main("train", sys.argv[1:] if argv is None else argv)
+
+
+def generate_main(argv: Optional[Sequence[str]] = None) -> int:
+    return main("generate", sys.argv[1:] if argv is None else argv)
 
 
 def compare_main(argv: Optional[Sequence[str]] = None) -> int:

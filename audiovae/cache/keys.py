@@ -32,7 +32,7 @@ def weights_fingerprint(*modules: torch.nn.Module) -> str:
 
 
 def _tensor_digest(tensor: torch.Tensor) -> str:
-    return hashlib.sha256(memoryview(tensor.view(torch.uint8).numpy()) if tensor.numel() else b"").hexdigest()
+    return hashlib.sha256(memoryview(tensor.reshape(-1).view(torch.uint8).numpy()) if tensor.numel() else b"").hexdigest()
 
 
 def tensor_key(file_fingerprint: str, run_part: dict) -> str:

@@ -33,6 +33,8 @@ RANGES = {
     "metrics.audioldm_eval_offset": (0, INF, True, True), "metrics.fad_bootstrap_samples": (1, INF, True, True),
     "embedding.batch_size": (1, INF, True, True), "cache.max_gb": (0, INF, False, True), "logger.max_table_files": (0, INF, True, True),
     "model.griffin_lim_iters": (1, INF, True, True), "seed": (0, 2 ** 32 - 1, True, True),
+    "generation.steps": (1, INF, True, True), "generation.guidance_scale": (0, INF, True, True),
+    "generation.audio_length_s": (0, INF, False, True), "generation.waveforms_per_prompt": (1, INF, True, True),
     "optim.lr": (0, INF, False, True), "optim.weight_decay": (0, INF, True, True),
     "optim.warmup_steps": (0, INF, True, True), "optim.total_steps": (1, INF, True, True),
     "optim.min_lr_ratio": (0, 1, True, True), "trainer.max_steps": (1, INF, True, True),

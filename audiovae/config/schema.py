@@ -288,4 +288,70 @@ class TrainConfig:
     seed: int = MISSING
 
 
+@dataclass
+class GenerationSettingsConfig:
+    """The diffusion of each (prompt, seed): `AudioLDM2Pipeline.__call__`'s arguments."""
+
+    steps: int = MISSING  # num_inference_steps
+    guidance_scale: float = MISSING
+    audio_length_s: float = MISSING  # audio_length_in_s
+    negative_prompt: Optional[str] = None
+    waveforms_per_prompt: int = MISSING  # num_waveforms_per_prompt
+    rerank: bool = MISSING  # keep the best candidate by the pipeline's CLAP score (else each is a row)
+
+
+@dataclass
+class GenerationMetricsConfig(MetricSettingsConfig):
+    """`audiovae-generate`'s metrics: reference-free, clap_score, kl_softmax, fad; their statistics."""
+
+    names: List[str] = MISSING
+    bootstrap_samples: int = MISSING
+    tie_tolerance: float = MISSING
+    alpha: float = MISSING
+    p_adjust: str = MISSING
+    fad_bootstrap_samples: int = MISSING
+
+
+@dataclass
+class ClassifierConfig:
+    """The classifier of kl_softmax (`audiovae.models.classifier`); `path: null` for none."""
+
+    name: str = MISSING
+    path: Optional[str] = None
+    build: Optional[str] = None
+    sample_rate: Optional[int] = None
+    window: Optional[int] = None
+    hop: Optional[int] = None
+    mel_bins: Optional[int] = None
+    fmin: Optional[float] = None
+    fmax: Optional[float] = None
+    classes: Optional[int] = None
+    channels: Optional[List[int]] = None
+
+
+@dataclass
+class GenerateConfig:
+    """`audiovae-generate`: the whole resolved configuration of a generation run."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    frontend: FrontEndConfig = field(default_factory=FrontEndConfig)
+    enhancement: Dict[str, Any] = MISSING
+    prompts: Optional[str] = None
+    seeds: List[int] = MISSING
+    reference_dir: Optional[str] = None
+    generation: GenerationSettingsConfig = field(default_factory=GenerationSettingsConfig)
+    metrics: GenerationMetricsConfig = field(default_factory=GenerationMetricsConfig)
+    embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
+    classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
+    cache: CacheConfig = field(default_factory=CacheConfig)
+    outputs: OutputsConfig = field(default_factory=OutputsConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+    sweep: Dict[str, Any] = field(default_factory=dict)
+    select: SelectConfig = field(default_factory=SelectConfig)
+    device: str = MISSING
+    out_dir: Optional[str] = None
+    seed: int = MISSING
+    strict: bool = MISSING
+
+
 SECTION_SCHEMAS = {"logger": LoggerConfig, "trainer": TrainerConfig, "model": ModelConfig, "frontend": FrontEndConfig}

@@ -11,8 +11,8 @@ from audiovae.reporting.records import FileResult
 class ResultStore:
     """Finished files, one JSON line each, appended and flushed as each file finishes (one file per rank)."""
 
-    def __init__(self, folder: Path, rank: int = 0):
-        self.folder = folder
+    def __init__(self, folder: Path, rank: int = 0, record: type = FileResult):
+        self.folder, self.record = folder, record  # record: FileResult or a subclass (a generated item's row)
         self.path = folder / f"rows.rank{rank}.jsonl"
 
     def append(self, result: FileResult) -> None:
@@ -32,7 +32,7 @@ class ResultStore:
             good = []
             for line in text.splitlines():
                 try:
-                    result = FileResult(**json.loads(line))
+                    result = self.record(**json.loads(line))
                 except (json.JSONDecodeError, TypeError):
                     continue
                 current = (fingerprints or {}).get(result.file)

@@ -118,11 +118,12 @@ def summary_logger(cfg: DictConfig, hash_: str) -> DictConfig:
 
 
 def summary_config(cfg: DictConfig, settings: Sequence[Setting]) -> DictConfig:
-    """The summary run's config: what every setting shares (model, front end, data, metrics, selection) and the
-    swept keys with their values; no one setting's enhancement (it would be a stray point in parallel-coordinate
-    views)."""
-    shared = {key: OmegaConf.to_container(cfg[key], resolve=True) for key in ("model", "frontend", "data", "metrics",
-                                                                               "select")}
+    """The summary run's config: what every setting shares (model, front end, data or a generation's prompts and
+    diffusion, metrics, selection) and the swept keys with their values; no one setting's enhancement (it would be a
+    stray point in parallel-coordinate views)."""
+    shared = {key: OmegaConf.to_container(cfg[key], resolve=True) if OmegaConf.is_config(cfg[key]) else cfg[key]
+              for key in ("model", "frontend", "data", "metrics", "select", "generation", "prompts", "seeds")
+              if key in cfg}
     shared["seed"] = cfg.seed
     swept = {key: [s.values[key] for s in settings] for key in settings[0].values}
     return OmegaConf.create({**shared, "sweep": swept, "enhancement_name": cfg.enhancement.name,

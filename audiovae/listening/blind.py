@@ -13,7 +13,7 @@ import shutil
 from dataclasses import asdict, dataclass
 from html import escape
 from pathlib import Path
-from typing import Sequence
+from typing import Optional, Sequence
 
 from audiovae.data.files import output_stem
 from audiovae.reporting.html import player_html, write_page
@@ -21,7 +21,10 @@ from audiovae.reporting.report_html import LISTENING_PAGES
 from audiovae.errors import ListeningError
 from audiovae.reporting.records import OK, WAVE_NAMES, FileResult, read_results
 
-MODES = {"mushra": ("reference", "vocoder", "base", "enhanced"), "ab": ("base", "enhanced")}
+MODES = {"mushra": ("reference", "vocoder", "base", "enhanced"), "ab": ("base", "enhanced"),
+         "preference": ("base", "enhanced")}  # preference: generated audio, no reference; which is better
+EVALUATION_MODES = ("mushra", "ab")
+WITHOUT_REFERENCE = ("preference",)
 KEY_FORMAT = "audiovae-listening-key"
 
 
@@ -43,12 +46,14 @@ def run_results(run: Path) -> list[FileResult]:
 REQUIRED = ("reference", "base", "enhanced")  # every model's; a mel model's vocoder ceiling joins when saved
 
 
-def listenable(results: Sequence[FileResult], folder: Path) -> list[tuple[str, str]]:
-    """(file, output stem) of the evaluated files whose reference, base and enhanced wavs are in `folder/audio`."""
+def listenable(results: Sequence[FileResult], folder: Path, required: Sequence[str] = REQUIRED
+               ) -> list[tuple[str, str]]:
+    """(file, output stem) of the evaluated files whose `required` wavs (reference, base and enhanced) are in
+    `folder/audio`."""
     items = []
     for r in results:
         stem = r.stem or output_stem(r.file)
-        if r.status == OK and all((folder / "audio" / f"{stem}.{v}.wav").exists() for v in REQUIRED):
+        if r.status == OK and all((folder / "audio" / f"{stem}.{v}.wav").exists() for v in required):
             items.append((r.file, stem))
     return items
 
@@ -89,19 +94,21 @@ def place(source: Path, target: Path) -> None:
         shutil.copyfile(source, target)
 
 
-def trial_html(trial: Trial, index: int, total: int, mode: str, page_dir: Path) -> str:
-    sources = [("reference", f"audio/{trial.trial}.ref.wav")] + [(letter, f"audio/{trial.trial}.{letter}.wav")
-                                                                  for letter in trial.slots]
+def trial_html(trial: Trial, index: int, total: int, mode: str, page_dir: Path, caption: str = "") -> str:
+    reference = [] if mode in WITHOUT_REFERENCE else [("reference", f"audio/{trial.trial}.ref.wav")]
+    sources = reference + [(letter, f"audio/{trial.trial}.{letter}.wav") for letter in trial.slots]
+    shown = f'<p class="caption">“{escape(caption)}”</p>' if caption else ""
     if mode == "mushra":
         answer = '<div class="rating">' + "".join(
             f'<label for="{trial.trial}-{s}">{s}</label><input id="{trial.trial}-{s}" type="range" min="0" max="100" '
             f'step="1" value="50" data-slot="{s}"><output data-slot="{s}">–</output>' for s in trial.slots) + "</div>"
     else:
-        answer = ('<div class="choices"><span>Closer to the reference: </span>' + "".join(
+        question = "Better" if mode in WITHOUT_REFERENCE else "Closer to the reference"
+        answer = (f'<div class="choices"><span>{question}: </span>' + "".join(
             f'<label><input type="radio" name="{trial.trial}" value="{v}"> {label}</label>'
             for v, label in (("A", "A"), ("B", "B"), ("none", "no preference"))) + "</div>")
     return (f'<article class="trial" tabindex="-1" data-trial="{trial.trial}"><h3>Trial {index + 1} of {total}</h3>'
-            f"{player_html(sources, page_dir)}{answer}</article>")
+            f"{shown}{player_html(sources, page_dir)}{answer}</article>")
 
 
 INSTRUCTIONS = {
@@ -111,10 +118,14 @@ INSTRUCTIONS = {
               "empty.",
     "ab": "Listen to the reference, then say which of A and B is closer to it (or no preference). Keys 1–3 switch "
           "between reference, A and B at the same position; space plays and pauses.",
+    "preference": "Each trial is one generated sound, decoded two ways. Listen to A and B (the prompt is above them) "
+                  "and say which sounds better — clearer, more detailed, more natural — or no preference. Keys 1–2 "
+                  "switch between A and B at the same position; space plays and pauses.",
 }
 
 
-def write_mode(folder: Path, items: Sequence[tuple[str, str]], mode: str, seed: int, max_files: int) -> Path:
+def write_mode(folder: Path, items: Sequence[tuple[str, str]], mode: str, seed: int, max_files: int,
+               captions: Optional[dict] = None) -> Path:
     page_dir = (folder / LISTENING_PAGES[mode]).parent  # where report.html links it
     keys_dir = page_dir.parent / "keys"
     trials = plan_trials(items, mode, seed, max_files, mode_variants(mode, folder, items))
@@ -123,14 +134,17 @@ def write_mode(folder: Path, items: Sequence[tuple[str, str]], mode: str, seed: 
     (page_dir / "audio").mkdir(parents=True)
     audio = folder / "audio"
     for t in trials:
-        place(audio / f"{t.stem}.reference.wav", page_dir / "audio" / f"{t.trial}.ref.wav")
+        if mode not in WITHOUT_REFERENCE:
+            place(audio / f"{t.stem}.reference.wav", page_dir / "audio" / f"{t.trial}.ref.wav")
         for letter, variant in t.slots.items():
             place(audio / f"{t.stem}.{variant}.wav", page_dir / "audio" / f"{t.trial}.{letter}.wav")
     keys_dir.mkdir(parents=True, exist_ok=True)
     (keys_dir / f"{mode}.json").write_text(json.dumps(key, indent=1))
-    title = {"mushra": "Blind listening: rate against the reference", "ab": "Blind listening: A or B"}[mode]
+    title = {"mushra": "Blind listening: rate against the reference", "ab": "Blind listening: A or B",
+             "preference": "Blind listening: which is better, A or B"}[mode]
     body = (f"<header><h1>{title}</h1><p>{escape(INSTRUCTIONS[mode])}</p></header>" +
-            "".join(trial_html(t, i, len(trials), mode, page_dir) for i, t in enumerate(trials)) +
+            "".join(trial_html(t, i, len(trials), mode, page_dir, (captions or {}).get(t.file, ""))
+                    for i, t in enumerate(trials)) +
             '<div class="submit"><label>Your name or id <input id="listener" autocomplete="off"></label>'
             '<button type="button" id="download-json">Download answers (JSON)</button>'
             '<button type="button" id="download-csv">Download answers (CSV)</button><span id="status"></span></div>')
@@ -138,10 +152,13 @@ def write_mode(folder: Path, items: Sequence[tuple[str, str]], mode: str, seed: 
                       data={"listening-data": {"mode": mode, "key_id": key["key_id"], "trials": len(trials)}})
 
 
-def write_listening_pages(folder: Path, results: Sequence[FileResult], seed: int, max_files: int) -> dict[str, Path]:
-    """The blind pages of every mode over up to `max_files` of the run's files with saved audio; none when there
-    are none (or `max_files` is 0)."""
-    items = listenable(results, folder)
-    if not items or max_files <= 0:
-        return {}
-    return {mode: write_mode(folder, items, mode, seed, max_files) for mode in MODES}
+def write_listening_pages(folder: Path, results: Sequence[FileResult], seed: int, max_files: int,
+                          modes: Sequence[str] = EVALUATION_MODES, captions: Optional[dict] = None) -> dict[str, Path]:
+    """The blind pages of `modes` over up to `max_files` of the run's files with saved audio; none when there
+    are none (or `max_files` is 0). `captions`: file -> text shown with its trial (a generated item's prompt)."""
+    out = {}
+    for mode in modes:
+        items = listenable(results, folder, MODES[mode] if mode in WITHOUT_REFERENCE else REQUIRED)
+        if items and max_files > 0:
+            out[mode] = write_mode(folder, items, mode, seed, max_files, captions)
+    return out

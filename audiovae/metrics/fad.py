@@ -67,22 +67,28 @@ def _recentred_interval(draws: np.ndarray, estimate: float, alpha: float) -> tup
     return [float(np.quantile(centred, alpha / 2)), float(np.quantile(centred, 1 - alpha / 2))], shift
 
 
-def summarize_fad(sets: dict[str, np.ndarray], n_boot: int, seed: int, alpha: float) -> dict:
-    """`sets`: "reference" and each variant -> `[n, D]` embeddings, rows paired by file. Per variant its FAD to
-    the reference with a bootstrap CI, and enhanced − base with its CI (paired resamples)."""
+def summarize_fad(sets: dict[str, np.ndarray], n_boot: int, seed: int, alpha: float, paired: bool = True) -> dict:
+    """`sets`: "reference" and each variant -> `[n, D]` embeddings. Per variant its FAD to the reference with a
+    bootstrap CI, and enhanced − base with its CI. `paired`: the reference's rows are the same files as the
+    variants' (reconstruction; one resample of files for all); unpaired (generation against a reference set of
+    its own size m): the reference set is resampled on its own, the variants' items together (base and enhanced
+    decode the same latents)."""
     reference = sets["reference"]
-    n = len(reference)
     variants = [v for v in sets if v != "reference"]
+    n, m = len(sets[variants[0]]) if variants else len(reference), len(reference)
     out = {"n_files": n, "direction": DIRECTION, "unit": UNIT, "bootstrap_samples": n_boot,
            "variants": {v: {"value": frechet_distance(reference, sets[v])} for v in variants}}
-    if n < MIN_FILES:
+    if not paired:
+        out["n_reference"] = m
+    if min(n, m) < MIN_FILES:
         return out
     rng = np.random.default_rng(seed)
     draws = {v: np.empty(n_boot) for v in variants}
     for b in range(n_boot):
         idx = rng.integers(0, n, n)
+        ref_idx = idx if paired else rng.integers(0, m, m)
         for v in variants:
-            draws[v][b] = frechet_distance(reference[idx], sets[v][idx])
+            draws[v][b] = frechet_distance(reference[ref_idx], sets[v][idx])
     for v in variants:
         stats = out["variants"][v]
         ci, stats["resampling_shift"] = _recentred_interval(draws[v], stats["value"], alpha)

@@ -17,6 +17,8 @@ from audiovae.metrics.audioldm_eval import LSDAudioLDMEval, PSNRAudioLDMEval, SS
 from audiovae.metrics.base import PerItemMetric
 from audiovae.metrics.mel import MelL1, MelPSNR
 from audiovae.metrics.perceptual import PESQ, STOI
+from audiovae.metrics.reference_free import (ClapScore, EffectiveBandwidth, HighBandFlatness, HighBandShare, LabelKL,
+                                             PromptMetric, SpectralRolloff)
 from audiovae.metrics.sets import SET_METRICS
 from audiovae.metrics.waveform import LSD, SISDR, SNR, HFRetention, MelDistance, SpectralCorrelation
 
@@ -33,6 +35,8 @@ class MetricSpec:
 
 _LSD = {"sample_rate": "sample_rate", "n_fft": "lsd_n_fft", "hop": "lsd_hop", "cutoff_hz": "hf_cutoff_hz"}
 _SPECTRUM = {"n_fft": "spectrum_n_fft", "hop": "spectrum_hop"}
+_LONG_TERM = {"sample_rate": "sample_rate", **_SPECTRUM}
+_HIGH_BAND = {**_LONG_TERM, "cutoff_hz": "hf_cutoff_hz"}
 
 METRICS: dict[str, MetricSpec] = {
     "snr": MetricSpec(SNR),
@@ -50,6 +54,14 @@ METRICS: dict[str, MetricSpec] = {
     "lsd_audioldm_eval": MetricSpec(LSDAudioLDMEval, {"sample_rate": "sample_rate", "offset": "audioldm_eval_offset"}),
     "psnr_audioldm_eval": MetricSpec(PSNRAudioLDMEval, {"sample_rate": "sample_rate"}),
     "ssim_audioldm_eval": MetricSpec(SSIMAudioLDMEval, {"sample_rate": "sample_rate"}),
+    # reference-free (audiovae.metrics.reference_free): of the estimate alone, for generated audio
+    "hf_energy_share": MetricSpec(HighBandShare, _HIGH_BAND),
+    "rolloff_85": MetricSpec(SpectralRolloff, _LONG_TERM, {"fraction": 0.85}),
+    "rolloff_95": MetricSpec(SpectralRolloff, _LONG_TERM, {"fraction": 0.95}),
+    "effective_bandwidth": MetricSpec(EffectiveBandwidth, _LONG_TERM),
+    "hf_flatness": MetricSpec(HighBandFlatness, _HIGH_BAND),
+    "clap_score": MetricSpec(ClapScore),  # computed by the generation job from the prompt and the embedding model
+    "kl_softmax": MetricSpec(LabelKL),  # ... from the classifier and the prompt's reference audio
 }
 METRIC_NAMES = tuple(METRICS)  # per-file metrics
 
@@ -86,15 +98,24 @@ def _spec(name: str) -> MetricSpec:
     return METRICS[name]
 
 
-def check_metric_names(names: Sequence[str]) -> None:
-    """ConfigError for an empty list or naming the first unknown metric (run at start-up, before any file is
-    evaluated)."""
+def prompt_metric_names(names: Sequence[str]) -> list[str]:
+    """The metrics of `names` that need a prompt (clap_score, kl_softmax): the generation job's only."""
+    return [name for name in names if name in METRICS and issubclass(METRICS[name].cls, PromptMetric)]
+
+
+def check_metric_names(names: Sequence[str], generation: bool = False) -> None:
+    """ConfigError for an empty list, naming the first unknown metric, or outside generation a metric that needs
+    a prompt (run at start-up, before any file is evaluated)."""
     if not names:
         raise ConfigError(f"config key 'metrics.names': name at least one metric, e.g. metrics.names=[lsd_hf] (one "
                           f"of {sorted([*METRICS, *SET_METRICS])})")
     for name in names:
         if name not in SET_METRICS:
             _spec(name)
+    if not generation and prompt_metric_names(names):
+        name = prompt_metric_names(names)[0]
+        raise ConfigError(f"config key 'metrics.names': {name} needs {METRICS[name].cls.needs}: audiovae-generate "
+                          f"measures it, a reconstruction has no prompt")
 
 
 def file_metric_names(names: Sequence[str]) -> list[str]:

@@ -83,10 +83,13 @@ def preflight(cfg) -> None:
         return
     subs = model_subfolders(model)
     files = [f"{sub}/config.json" if sub else "config.json" for sub in subs]
+    if cfg.get("generation") is not None:  # a generation run loads the whole pipeline of model.path
+        files.append("model_index.json")
     check_available(model.path, model.build, files, model.cache_dir,
                     model_how_to_get(model.name, model.path, *subs[:1], subs[1] if len(subs) > 1 else None,
                                      model.get("family")))
     metrics = cfg.get("metrics")
-    if metrics is not None and needs_embedding(metrics.get("names") or []) and cfg.get("embedding") is not None:
+    names = (metrics.get("names") or []) if metrics is not None else []
+    if (needs_embedding(names) or "clap_score" in names) and cfg.get("embedding") is not None:
         e = cfg.embedding
         check_available(e.path, e.build, ["config.json"], e.cache_dir, embedding_how_to_get(e.name, e.path))

@@ -93,6 +93,7 @@ def build_tiny_clap(path: Path, seed: int = 0) -> Path:
         config = ClapConfig(text_config=TINY_CLAP_TEXT, audio_config=TINY_CLAP_AUDIO, projection_dim=16)
         ClapModel(config).save_pretrained(path, safe_serialization=True)
     ClapFeatureExtractor().save_pretrained(path)
+    tiny_text_tokenizer(TINY_CLAP_TEXT["vocab_size"]).save_pretrained(path)
     (path / "audiovae_model.json").write_text(json.dumps({"builder": "tiny_clap", "seed": seed}) + "\n")
     return path
 
@@ -153,6 +154,16 @@ def _byte_symbols() -> list[str]:
     return [chr(b) if b in keep else chr(next(shifted)) for b in range(256)]
 
 
+def tiny_text_tokenizer(vocab_size: int):
+    """A RoBERTa tokenizer of fewer than `vocab_size` tokens (CLAP's text tower's kind): byte-level BPE without
+    merges over lower-case letters, digits and the space; any other character is <unk>."""
+    from transformers import RobertaTokenizer
+
+    symbols = ["<s>", "<pad>", "</s>", "<unk>", "\u0120", *"abcdefghijklmnopqrstuvwxyz0123456789", "<mask>"]
+    assert len(symbols) <= vocab_size
+    return RobertaTokenizer(vocab={s: i for i, s in enumerate(symbols)}, merges=[], model_max_length=40)
+
+
 def tiny_tokenizers():
     """(RoBERTa, T5) tokenizers built from a small vocabulary in code, no download: byte-level BPE without merges
     (every byte a token) and a unigram model of letters and a few words."""
@@ -171,7 +182,10 @@ def tiny_tokenizers():
 def build_tiny_pipeline(path: Path, seed: int = 0) -> Path:
     """A tiny random-weight `AudioLDM2Pipeline` saved as a hub folder: its VAE and vocoder are the tiny model's
     (`TINY_VAE`, `TINY_VOCODER`), the UNet, CLAP, T5, GPT-2 and projection are a few layers wide, the tokenizers
-    come from `tiny_tokenizers`. The language model is a `GPT2Model`, as in the real checkpoints."""
+    come from `tiny_tokenizers`. The language model is a `GPT2Model`, as in the real checkpoints. The CLAP feature
+    extractor's hop (7900) and fusion truncation (as diffusers' own tests) give the tiny audio tower the 4 × 64 frames it
+    takes: re-ranking
+    runs."""
     from diffusers import (AudioLDM2Pipeline, AudioLDM2ProjectionModel, AudioLDM2UNet2DConditionModel,
                            DDIMScheduler)
     from transformers import (ClapAudioConfig, ClapConfig, ClapFeatureExtractor, ClapModel, ClapTextConfig,
@@ -190,10 +204,11 @@ def build_tiny_pipeline(path: Path, seed: int = 0) -> Path:
         text = ClapTextConfig(bos_token_id=0, eos_token_id=2, pad_token_id=1, hidden_size=16, intermediate_size=37,
                               num_attention_heads=2, num_hidden_layers=1, vocab_size=len(roberta), projection_dim=16)
         audio = ClapAudioConfig(spec_size=64, window_size=4, num_mel_bins=64, intermediate_size=37, depths=[1, 1],
+                                patch_embeds_hidden_size=16,
                                 num_attention_heads=[2, 2], num_hidden_layers=2, hidden_size=32, projection_dim=16,
                                 patch_size=2, patch_stride=2, patch_embed_input_channels=4)
         language = GPT2Model(GPT2Config(n_embd=16, n_head=2, n_layer=1, vocab_size=len(roberta), n_ctx=99,
-                                        n_positions=99))
+                                        n_positions=99, bos_token_id=0, eos_token_id=2))
         language.config.max_new_tokens = 8
         pipe = AudioLDM2Pipeline(
             vae=AutoencoderKL(**TINY_VAE),
@@ -204,7 +219,7 @@ def build_tiny_pipeline(path: Path, seed: int = 0) -> Path:
             projection_model=AudioLDM2ProjectionModel(text_encoder_dim=16, text_encoder_1_dim=32,
                                                       langauge_model_dim=16),
             language_model=language, tokenizer=roberta, tokenizer_2=t5,
-            feature_extractor=ClapFeatureExtractor(truncation="rand_trunc"), unet=unet,
+            feature_extractor=ClapFeatureExtractor(truncation="fusion", hop_length=7900), unet=unet,
             scheduler=DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
                                     clip_sample=False, set_alpha_to_one=False),
             vocoder=SpeechT5HifiGan(SpeechT5HifiGanConfig(**TINY_VOCODER)))

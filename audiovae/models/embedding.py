@@ -26,6 +26,7 @@ class ClapEmbedder:
     feature_extractor: object
     batch_size: int
     device: torch.device = torch.device("cpu")
+    tokenizer: object = None  # the text tower's (clap_score); None where the model folder has none
 
     @property
     def sample_rate(self) -> int:
@@ -54,6 +55,38 @@ class ClapEmbedder:
         return (torch.cat(out) * weights[:, None]).sum(0).div(weights.sum()).numpy()
 
 
+    @torch.no_grad()
+    def embed_text(self, texts: list[str]) -> np.ndarray:
+        """`[n, D]` float64 text embeddings (`get_text_features`) of `texts`, in batches of `batch_size`."""
+        out = []
+        for first in range(0, len(texts), self.batch_size):
+            tokens = self.tokenizer(list(texts[first : first + self.batch_size]), padding=True, truncation=True,
+                                    return_tensors="pt")
+            features = self.model.get_text_features(**{k: v.to(self.device) for k, v in tokens.items()})
+            out.append(getattr(features, "pooler_output", features).double().cpu())
+        return torch.cat(out).numpy() if out else np.zeros((0, 0))
+
+
+def clap_score(text_embedding: np.ndarray, audio_embedding: np.ndarray) -> float:
+    """cos(t, a) = t·a / (‖t‖ ‖a‖), −1…1 (`clap_score`).
+
+    >>> clap_score(np.array([1.0, 0.0]), np.array([2.0, 0.0]))
+    1.0
+    """
+    t, a = np.asarray(text_embedding, np.float64), np.asarray(audio_embedding, np.float64)
+    return float(t @ a / (np.linalg.norm(t) * np.linalg.norm(a)))
+
+
+def load_tokenizer(source: str, cache_dir, local_only: bool):
+    """The folder's text tokenizer, or None when it has none (an audio-only embedding folder)."""
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(source, cache_dir=cache_dir, local_files_only=local_only)
+    except (OSError, ValueError, TypeError):
+        return None
+
+
 def load_embedder(cfg: DictConfig, device: torch.device = torch.device("cpu")) -> ClapEmbedder:
     """The `embedding` config group's model, in eval mode (ModelUnavailableError within seconds when offline)."""
     from transformers import ClapFeatureExtractor, ClapModel
@@ -63,7 +96,8 @@ def load_embedder(cfg: DictConfig, device: torch.device = torch.device("cpu")) -
     def load(local_only: bool):
         model = ClapModel.from_pretrained(source, cache_dir=cfg.cache_dir, local_files_only=local_only)
         extractor = ClapFeatureExtractor.from_pretrained(source, cache_dir=cfg.cache_dir, local_files_only=local_only)
-        return model.eval().to(device), extractor
+        return model.eval().to(device), extractor, load_tokenizer(source, cfg.cache_dir, local_only)
 
-    model, extractor = load_offline_aware(f"embedding model '{cfg.name}'", source, load, embedding_how_to_get(cfg.name, cfg.path))
-    return ClapEmbedder(model, extractor, cfg.batch_size, device)
+    model, extractor, tokenizer = load_offline_aware(f"embedding model '{cfg.name}'", source, load,
+                                                     embedding_how_to_get(cfg.name, cfg.path))
+    return ClapEmbedder(model, extractor, cfg.batch_size, device, tokenizer)

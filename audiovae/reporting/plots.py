@@ -179,3 +179,45 @@ def plot_band_retention(path: Path, table: np.ndarray, bands: dict) -> Path:
            ylabel="dB relative to the reference")
     ax.legend(fontsize=8)
     return save_figure(fig, path)
+
+
+def plot_generated(path: Path, mels: dict, waves: dict, hz: np.ndarray, cutoff_hz: float, sample_rate: int,
+                   title: str) -> Path:
+    """A generated item (no reference): base and enhanced log-mels (one colour scale), enhanced − base (dB; red:
+    more energy) and the long-term power spectra of both waveforms (dB, 0 = the base's peak) with the cutoff."""
+    fig = plt.figure(figsize=(19, 4.6))
+    grid = fig.add_gridspec(1, 4, width_ratios=[1, 1, 1, 1.1])
+    seconds = len(next(iter(waves.values()))) / sample_rate
+    extent = (0, seconds, 0, mels["base"].shape[1])
+    low, high = float(mels["base"].min()), float(mels["base"].max())
+    change = DB_PER_NEPER * (mels["enhanced"] - mels["base"])
+    spread = max(1e-6, float(np.percentile(np.abs(change), 99)))
+    panels = [("base log-mel", mels["base"], "magma", low, high), ("enhanced log-mel", mels["enhanced"], "magma", low, high),
+              ("enhanced − base (dB)", change, "RdBu_r", -spread, spread)]
+    first = None
+    for col, (name, image, cmap, vmin, vmax) in enumerate(panels):
+        ax = fig.add_subplot(grid[0, col], sharex=first)
+        first = first or ax
+        shown = ax.imshow(image.T, origin="lower", aspect="auto", cmap=cmap, vmin=vmin, vmax=vmax, extent=extent)
+        ax.set(title=name, xlabel="s")
+        _hz_axis(ax, hz, cutoff_hz)
+        if col >= 1:
+            fig.colorbar(shown, ax=ax, fraction=0.046)
+    ax = fig.add_subplot(grid[0, 3])
+    n_fft = 2048
+    spectra = {}
+    for name, wave in waves.items():
+        x = torch.as_tensor(np.asarray(wave, dtype=np.float64))
+        spec = torch.stft(x, n_fft, n_fft // 4, window=torch.hann_window(n_fft, dtype=torch.float64), center=True,
+                          return_complex=True).abs().pow(2).sum(-1)
+        spectra[name] = spec.numpy()
+    peak = max(float(spectra["base"].max()), 1e-30)
+    freqs = np.arange(n_fft // 2 + 1) * sample_rate / n_fft
+    for i, (name, spec) in enumerate(spectra.items()):
+        ax.plot(freqs, 10 * np.log10(np.maximum(spec, 1e-30) / peak), color=f"C{i}", linewidth=1.2, label=name)
+    ax.axvline(cutoff_hz, color="0.3", linewidth=0.9, linestyle=":")
+    ax.set(title="long-term power spectrum", xlabel="Hz", ylabel="dB (0 = base peak)")
+    ax.set_ylim(bottom=max(ax.get_ylim()[0], -120))
+    ax.legend(fontsize=8)
+    fig.suptitle(title)
+    return save_figure(fig, path)

@@ -30,7 +30,7 @@ VARIANTS = (CEILING, BASE, ENHANCED)  # a mel model's; a waveform model has no v
 FROM_TARGET = "_from_target"  # suffix of a target metric's distance columns (dB from the target)
 OK, ERROR = "ok", "error"
 LAG_COLUMN, LAG_CORR_COLUMN = "vocoder_lag_samples", "vocoder_lag_corr"
-TEXT_COLUMNS = ("file", "status", "error", "notes")
+TEXT_COLUMNS = ("file", "status", "error", "notes", "prompt", "prompt_id")  # the last two: generation's
 
 
 @dataclass

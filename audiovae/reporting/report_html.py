@@ -15,7 +15,8 @@ from audiovae.reporting.report import (BAND_NOTE, DELTA_NOTE, band_rows, set_not
 from audiovae.reporting.verdict import conclusion_lines
 
 PRELOADED_FILES = 50  # files whose players load their durations with the page; later ones load when played
-LISTENING_PAGES = {"mushra": "listening/mushra/index.html", "ab": "listening/ab/index.html"}
+LISTENING_PAGES = {"mushra": "listening/mushra/index.html", "ab": "listening/ab/index.html",
+                   "preference": "listening/preference/index.html"}
 
 
 def file_gains(result: FileResult, names: Sequence[str]) -> dict:
@@ -41,14 +42,16 @@ def marked_rows(result: FileResult, names: Sequence[str], gains: dict) -> tuple[
     return header, rows
 
 
-def file_article(result: FileResult, order: int, names: Sequence[str], folder: Path) -> str:
+def file_article(result: FileResult, order: int, names: Sequence[str], folder: Path, facts: str = "") -> str:
+    """One file's players, metric table, notes and figure; `facts` replace `file_facts` (a generated item: its
+    prompt and seed)."""
     stem, gains = result.stem or output_stem(result.file), file_gains(result, names)
     preload = "metadata" if order < PRELOADED_FILES else "none"
     sources = [(variant, f"audio/{stem}.{variant}.wav") for variant in WAVE_NAMES]
     notes = f'<p class="note">Notes: {escape(result.notes)}</p>' if result.notes else ""
     return (f'<article class="file" tabindex="-1" data-order="{order}" data-file="{escape(result.file)}" '
             f"data-gains='{escape(json.dumps(gains))}'>"
-            f"<h3>{escape(result.file)}</h3><p class=\"note\">{escape(file_facts(result))}</p>"
+            f"<h3>{escape(result.file)}</h3><p class=\"note\">{escape(facts or file_facts(result))}</p>"
             f"{player_html(sources, folder, preload)}<div class=\"row\">{table_html(*marked_rows(result, names, gains))}</div>"
             f"{notes}{figure_html(f'plots/{stem}.png', f'{result.file}: spectrograms and error maps', folder)}"
             "</article>")
@@ -101,7 +104,8 @@ def listening_links(folder: Path) -> str:
     present = {mode: page for mode, page in LISTENING_PAGES.items() if (folder / page).exists()}
     if not present:
         return ""
-    names = {"mushra": "MUSHRA-style ratings (0–100)", "ab": "A/B preference, base vs enhanced"}
+    names = {"mushra": "MUSHRA-style ratings (0–100)", "ab": "A/B preference, base vs enhanced",
+             "preference": "A/B preference without a reference, base vs enhanced decode of the same latents"}
     items = "".join(f'<li><a href="{link(page)}">{names[mode]}</a></li>' for mode, page in present.items())
     return (f'<section id="listening"><h2>Blind listening</h2><ul>{items}</ul><p class="note">Variant names hidden, '
             "order shuffled per file; answers download as JSON or CSV, and <code>python -m audiovae.listening score "

@@ -122,8 +122,14 @@ def wandb_run(logger: DictConfig, run_config: DictConfig, out_dir: Path, job_typ
         finish_run(run, failed)
 
 
-def summary_keys(summary: dict) -> dict:
-    """Flat `eval/...` keys that dashboards compare across runs, e.g. eval/base/snr, eval/delta/snr."""
+def summary_keys(summary: dict, prefix: str = "eval") -> dict:
+    """Flat `eval/...` keys that dashboards compare across runs, e.g. eval/base/snr, eval/delta/snr (a generation
+    run's under `generate/`)."""
+    out = _summary_keys(summary)
+    return out if prefix == "eval" else {prefix + key[4:]: value for key, value in out.items()}
+
+
+def _summary_keys(summary: dict) -> dict:
     out = {"eval/n_files": summary["counts"]["files"], "eval/n_ok": summary["counts"]["ok"],
            "eval/n_failed": summary["counts"]["failed"],
            "eval/throughput_audio_s_per_s": summary["run"]["throughput_audio_s_per_s"]}
@@ -158,7 +164,7 @@ def summary_keys(summary: dict) -> dict:
             out[f"eval/verdict/{name}"] = s["delta"]["enhanced_vs_base"]
         out[f"eval/n_set/{name}"] = s["n_files"]
     for side in ("above_cutoff_db", "below_cutoff_db"):
-        for variant, value in summary["band_retention"][side].items():
+        for variant, value in summary["band_retention"].get(side, {}).items():
             out[f"eval/band_retention_{side}/{variant}"] = value
     for stage, seconds in summary["timings"].items():
         out[f"eval/time/{stage}"] = seconds

@@ -1,0 +1,436 @@
+"""`audiovae-generate`'s job: prompts × seeds → one diffusion each (latents from the cross-run cache when they are
+there) → the base decode and, per enhancer setting, the enhanced decode of the same latents → vocoder → reference-free
+metrics, CLAP score and label KL per item → rows (resumable), summary, report, blind pages, W&B, as evaluation.
+
+Generation joins evaluation's data path at the decodes: `model.decode(latent, enhanced)` and `model.vocode`, the very
+calls a reconstruction makes (`audiovae.pipeline`)."""
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+import torch
+from omegaconf import DictConfig
+
+from audiovae.audio.frontend import mel_band_centres
+from audiovae.audio.io import load_audio
+from audiovae.cache.keys import digest
+from audiovae.cache.store import CacheStore, check_cache
+from audiovae.data.files import discover_audio_files, file_fingerprint, output_stems
+from audiovae.enhancers.registry import build_enhancer
+from audiovae.errors import AudiovaeError, ConfigError
+from audiovae.evaluation.media import FileMedia
+from audiovae.evaluation.selection import check_selection
+from audiovae.evaluation.settings import EVAL_IGNORE, Setting, plan_settings
+from audiovae.evaluation.store import ResultStore, resume_note, still_valid
+from audiovae.generation.diffusion import LatentSource, check_generation_settings, clap_ranking, load_pipeline, \
+    output_samples
+from audiovae.generation.prompts import Item, Prompt, plan_items, read_prompts
+from audiovae.generation.records import GeneratedResult
+from audiovae.metrics.functional.frames import hf_cutoff
+from audiovae.metrics.registry import build_metric, check_metric_names, file_metric_names, prompt_metric_names, \
+    settings_of
+from audiovae.metrics.sets import needs_embedding
+from audiovae.models.classifier import label_kl, load_classifier
+from audiovae.models.embedding import clap_score, load_embedder
+from audiovae.models.factory import build_model, frontend_for
+from audiovae.models.variants import BASE, ENHANCED
+from audiovae.reporting.records import ERROR, OK
+from audiovae.reporting.tracking import check_logger
+from audiovae.runs import prepare_out_dir, resolve_out_dir, run_hash, run_lock
+
+VARIANTS = (BASE, ENHANCED)  # a generated item has no reference and no vocoder ceiling
+
+
+@dataclass
+class GenerateOutcome:
+    out_dir: Path
+    n_items: int
+    n_ok: int
+    n_failed: int
+    diffusions: int  # pipeline runs of this process (the rest came from the cache or earlier runs' rows)
+    report_name: str = "report.md"
+
+    @property
+    def report(self) -> Path:
+        return self.out_dir / self.report_name
+
+    def exit_code(self, strict: bool) -> int:
+        return 1 if self.n_ok == 0 or (strict and self.n_failed > 0) else 0
+
+
+def pick_device(name: str) -> torch.device:
+    """`device`: auto (a GPU when there is one), cpu, cuda, cuda:N."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"config key 'device': '{name}' is not a device (auto, cpu, cuda, cuda:N)") from None
+
+
+def item_fingerprint(item: Item, candidate: int) -> str:
+    """What a stored row was made from: the prompt's text, its reference file's content, seed and candidate (a
+    prompts file edited between runs makes its rows stale)."""
+    audio = file_fingerprint(Path(item.prompt.audio)) if item.prompt.audio and Path(item.prompt.audio).is_file() \
+        else item.prompt.audio
+    return digest({"text": item.prompt.text, "audio": audio, "seed": item.seed, "candidate": candidate})[:32]
+
+
+@dataclass
+class Row:
+    """One results row: an item and (without re-ranking, several candidates per prompt) a candidate."""
+
+    item: Item
+    candidate: Optional[int]  # None: the item's only or re-ranked choice
+
+    @property
+    def key(self) -> str:
+        return self.item.key if self.candidate is None else f"{self.item.key}_c{self.candidate}"
+
+
+def plan_rows(items: Sequence[Item], candidates: int, rerank: bool) -> list[Row]:
+    if candidates == 1 or rerank:
+        return [Row(item, None) for item in items]
+    return [Row(item, c) for item in items for c in range(candidates)]
+
+
+@dataclass
+class Scorers:
+    """Everything that measures a clip: waveform metrics, the embedding model (clap_score, fad) and the
+    classifier (kl_softmax), with per-prompt caches of text embeddings and reference label probabilities."""
+
+    metrics: dict
+    sample_rate: int
+    embedder: object = None
+    classifier: object = None
+    names: Sequence[str] = ()
+    _text: dict = field(default_factory=dict)
+    _reference: dict = field(default_factory=dict)
+
+    def text_embedding(self, prompt: Prompt) -> np.ndarray:
+        if prompt.text not in self._text:
+            self._text[prompt.text] = self.embedder.embed_text([prompt.text])[0]
+        return self._text[prompt.text]
+
+    def reference_labels(self, prompt: Prompt) -> tuple[Optional[np.ndarray], str]:
+        """(the prompt's reference label probabilities, why none)."""
+        if prompt.audio is None:
+            return None, f"{prompt.id} has no reference audio"
+        if prompt.audio not in self._reference:
+            try:
+                clip = load_audio(prompt.audio, self.sample_rate)
+                self._reference[prompt.audio] = (self.classifier.probabilities(torch.from_numpy(clip.waveform),
+                                                                                self.sample_rate), "")
+            except (AudiovaeError, OSError, ValueError, RuntimeError) as err:
+                self._reference[prompt.audio] = (None, f"reference audio {prompt.audio}: {err}")
+        return self._reference[prompt.audio]
+
+    def measure(self, wave: torch.Tensor, prompt: Prompt) -> tuple[dict, dict, list[str]]:
+        """(metric values, embeddings, notes) of one `[S]` clip."""
+        values, notes, embeddings = {}, [], {}
+        batch = wave.detach().double().cpu()[None]
+        for name, metric in self.metrics.items():
+            values[name] = float(metric.per_item(batch, batch, None)[0])
+        if self.embedder is not None:
+            audio = self.embedder.embed(wave, self.sample_rate)
+            embeddings["clap"] = audio
+            if "clap_score" in self.names:
+                values["clap_score"] = clap_score(self.text_embedding(prompt), audio)
+        if "kl_softmax" in self.names:
+            reference, why = self.reference_labels(prompt)
+            if reference is None:
+                values["kl_softmax"] = float("nan")
+                notes.append(f"kl_softmax: {why}")
+            else:
+                values["kl_softmax"] = label_kl(reference, self.classifier.probabilities(wave, self.sample_rate))
+        for name, value in values.items():
+            if not math.isfinite(value) and name in self.metrics:
+                notes.append(f"{name}: {self.metrics[name].nan_reason}")
+        return values, embeddings, notes
+
+
+def build_scorers(cfg: DictConfig, device: torch.device) -> Scorers:
+    settings = dict(sample_rate=cfg.frontend.sample_rate, **settings_of(cfg.metrics))
+    names = list(cfg.metrics.names)
+    waveform = [n for n in file_metric_names(names) if n not in prompt_metric_names(names)]
+    embedder = load_embedder(cfg.embedding, device) if ("clap_score" in names or needs_embedding(names)) else None
+    if "clap_score" in names and embedder.tokenizer is None:
+        raise ConfigError(f"config key 'embedding': clap_score needs the text tokenizer of the CLAP model, which "
+                          f"{cfg.embedding.path} does not hold")
+    classifier = None
+    if "kl_softmax" in names:
+        classifier = load_classifier(cfg.classifier, device)
+        if classifier is None:
+            raise ConfigError("config key 'classifier': kl_softmax needs a classifier (classifier=panns_cnn14, or "
+                              "classifier=tiny_cnn14 offline)")
+    return Scorers({n: build_metric(n, **settings) for n in waveform}, cfg.frontend.sample_rate, embedder, classifier,
+                   names)
+
+
+def check_generation_metrics(cfg: DictConfig) -> None:
+    check_metric_names(cfg.metrics.names, generation=True)
+    reference_based = [n for n in file_metric_names(cfg.metrics.names)
+                       if n not in prompt_metric_names(cfg.metrics.names) and not _reference_free(n)]
+    if reference_based:
+        raise ConfigError(f"config key 'metrics.names': {reference_based[0]} compares with a reference recording, "
+                          f"which generated audio has not; use the reference-free metrics (hf_energy_share, "
+                          f"rolloff_85, rolloff_95, effective_bandwidth, hf_flatness), clap_score, kl_softmax, fad")
+
+
+def _reference_free(name: str) -> bool:
+    from audiovae.metrics.reference_free import _LongTermMetric
+    from audiovae.metrics.registry import metric_info
+
+    return issubclass(metric_info(name), _LongTermMetric)
+
+
+@dataclass
+class GenerationSetup:
+    items: list[Item]
+    rows: list[Row]
+    stems: dict
+    model: object
+    frontend: object
+    source: LatentSource
+    scorers: Scorers
+    samples: int
+    device: torch.device
+
+
+def build_setup(cfg: DictConfig, device: torch.device) -> GenerationSetup:
+    prompts = read_prompts(cfg.prompts) if cfg.prompts else None
+    if prompts is None:
+        raise ConfigError("config key 'prompts': name a prompts file (prompts=FILE: .txt, .jsonl, .csv or .tsv)")
+    items = plan_items(prompts, list(cfg.seeds))
+    rows = plan_rows(items, cfg.generation.waveforms_per_prompt, cfg.generation.rerank)
+    model = build_model(cfg.model, cfg.enhancement, cfg.frontend).to(device)
+    frontend = frontend_for(cfg.frontend, model).to(device)
+    pipe = load_pipeline(cfg.model, model, device)
+    store = CacheStore(cfg.cache.dir, cfg.cache.max_gb) if cfg.cache.enabled else None
+    source = LatentSource(pipe, cfg.generation, store, device)
+    return GenerationSetup(items, rows, output_stems([r.key for r in rows]), model, frontend, source,
+                           build_scorers(cfg, device), output_samples(pipe, cfg.generation.audio_length_s), device)
+
+
+class ItemGenerator:
+    """Every setting's rows of one (prompt, seed): one diffusion (or cached latents), one base decode and vocoder
+    pass shared, per setting the enhanced decode and its vocoder pass; audio and plots as they are made."""
+
+    def __init__(self, cfg: DictConfig, setup: GenerationSetup, settings: Sequence[Setting], enhancers: dict):
+        self.cfg, self.setup, self.settings, self.enhancers = cfg, setup, settings, enhancers
+        self.hz = mel_band_centres(cfg.frontend.n_mels, cfg.frontend.fmin, cfg.frontend.fmax)
+        self.cutoff = hf_cutoff(cfg.frontend.sample_rate, cfg.metrics.hf_cutoff_hz)
+        self.plotted = 0
+
+    def _timed(self, seconds: dict, stage: str, fn):
+        from audiovae.pipeline import synchronize
+
+        synchronize(self.setup.device)
+        start = time.perf_counter()
+        out = fn()
+        synchronize(self.setup.device)
+        seconds[stage] = seconds.get(stage, 0.0) + time.perf_counter() - start
+        return out
+
+    @torch.no_grad()
+    def generate(self, item: Item, rows: Sequence[Row], todo: dict) -> dict[str, list[GeneratedResult]]:
+        """`todo`: setting name -> the row keys it lacks. Returns setting name -> its new results."""
+        s, model, shared = self.setup, self.setup.model, {}
+        diffusion = s.source.latents(item)
+        latents = diffusion.latents
+        shared["diffusion"] = diffusion.seconds
+        base_mel = self._timed(shared, "base_decode", lambda: model.decode(latents, enhanced=False))
+        base_wave = self._timed(shared, "vocoder", lambda: model.synthesise(base_mel, s.samples))
+        chosen = list(range(latents.shape[0]))
+        ranking = None
+        if self.cfg.generation.rerank:
+            ranking = self._timed(shared, "rerank", lambda: clap_ranking(s.source.pipe, item.prompt.text, base_wave))
+            chosen = [ranking[0]]
+        base_scores = {}
+        for row in rows:
+            c = chosen[0] if row.candidate is None else row.candidate
+            base_scores[row.key] = self._timed(shared, "metrics", lambda: s.scorers.measure(base_wave[c], item.prompt))
+        per_row = max(len(rows), 1)
+        out = {}
+        for setting in self.settings:
+            needed = [r for r in rows if r.key in todo[setting.name]]
+            if not needed:
+                continue
+            enhancer, seconds = self.enhancers[setting.name], {}
+            if enhancer.is_identity():
+                mel, wave = base_mel, base_wave
+                seconds.update(enhanced_decode=0.0)
+            else:
+                mel = self._timed(seconds, "enhanced_decode",
+                                  lambda: model.decode(latents, enhanced=True, enhancer=enhancer))
+                wave = self._timed(seconds, "enhanced_vocoder",
+                                   lambda: model.vocode(mel, s.samples, enhanced=True, enhancer=enhancer))
+                self._timed(seconds, "enhancer", lambda: (enhancer.enhance_latent(latents),  # its stages alone
+                                                          enhancer.enhance_mel(base_mel), enhancer.enhance_wave(base_wave)))
+            results = []
+            for row in needed:
+                c = chosen[0] if row.candidate is None else row.candidate
+                values, embeddings, notes = self._timed(seconds, "metrics_enhanced",
+                                                        lambda: s.scorers.measure(wave[c], item.prompt))
+                base_values, base_embeddings, base_notes = base_scores[row.key]
+                stem = s.stems[row.key]
+                self._save_media(setting.out_dir, stem, row, item, {BASE: base_wave[c], ENHANCED: wave[c]},
+                                 {BASE: base_mel[c, 0], ENHANCED: mel[c, 0]})
+                timing = {"diffusion": shared["diffusion"] / latents.shape[0],
+                          "base_decode": shared["base_decode"] / per_row, "vocoder": shared["vocoder"] / per_row,
+                          **({"rerank": shared["rerank"]} if "rerank" in shared else {}),
+                          "enhanced_decode": seconds.get("enhanced_decode", 0.0) / len(needed),
+                          "enhanced_vocoder": seconds.get("enhanced_vocoder", 0.0) / len(needed),
+                          "enhancer": seconds.get("enhancer", 0.0) / len(needed),
+                          "metrics": shared["metrics"] / per_row + seconds["metrics_enhanced"] / len(needed)}
+                results.append(GeneratedResult(
+                    index=0, file=row.key, status=OK, notes="; ".join(dict.fromkeys([*base_notes, *notes])),
+                    duration_s=s.samples / model.sample_rate, evaluated_s=s.samples / model.sample_rate,
+                    sample_rate_in=model.sample_rate, channels_in=1, seconds=timing,
+                    metrics={BASE: base_values, ENHANCED: values},
+                    embeddings={**({"base": _encode(base_embeddings["clap"]), "enhanced": _encode(embeddings["clap"])}
+                                   if "clap" in embeddings else {})},
+                    fingerprint=item_fingerprint(item, row.candidate or 0), stem=stem, from_cache=diffusion.from_cache,
+                    prompt=item.prompt.text, prompt_id=item.prompt.id, seed=item.seed,
+                    candidate=c, ranking=list(ranking) if ranking else []))
+            out[setting.name] = results
+        return out
+
+    def _save_media(self, out_dir: Path, stem: str, row: Row, item: Item, waves: dict, mels: dict) -> None:
+        cfg = self.cfg
+        plot = cfg.outputs.save_plots and self.plotted < cfg.outputs.max_plots
+        if cfg.outputs.save_audio:
+            media = FileMedia(out_dir, stem, "", cfg.frontend.sample_rate, 0, 0, audio=True, plot=False,
+                              names=VARIANTS)
+            media.add(waves, {})
+            media.close()
+        if plot:
+            from audiovae.reporting.plots import plot_generated
+
+            plot_generated(out_dir / "plots" / f"{stem}.png", {k: m.float().cpu().numpy() for k, m in mels.items()},
+                           {k: w.float().cpu().numpy() for k, w in waves.items()}, self.hz, self.cutoff,
+                           cfg.frontend.sample_rate, f"{row.key}: “{item.prompt.text}”")
+            self.plotted += 1
+
+
+def _encode(vector) -> str:
+    from audiovae.reporting.records import encode_embedding
+
+    return encode_embedding(vector)
+
+
+def failed_result(row: Row, err: Exception, stem: str) -> GeneratedResult:
+    return GeneratedResult(index=0, file=row.key, status=ERROR, error=str(err).splitlines()[0] if str(err) else
+                           type(err).__name__, stem=stem, fingerprint=item_fingerprint(row.item, row.candidate or 0),
+                           prompt=row.item.prompt.text, prompt_id=row.item.prompt.id, seed=row.item.seed)
+
+
+def generate_settings(cfg: DictConfig, setup: GenerationSetup, settings: Sequence[Setting], enhancers: dict
+                      ) -> tuple[dict, float]:
+    """Every setting's rows, resumed from each setting's store; returns ({setting: (all rows in order, new)}, wall
+    seconds of the new work)."""
+    fingerprints = {r.key: item_fingerprint(r.item, r.candidate or 0) for r in setup.rows}
+    stores = {s.name: ResultStore(s.out_dir / "partial", record=GeneratedResult) for s in settings}
+    done = {}
+    for s in settings:
+        done[s.name], removed, changed = still_valid(stores[s.name].load_all(fingerprints), fingerprints)
+        if removed or changed:
+            print(resume_note(s.name if len(settings) > 1 else "", removed, changed))
+    generator = ItemGenerator(cfg, setup, settings, enhancers)
+    new = {s.name: [] for s in settings}
+    start = time.perf_counter()
+    for item in setup.items:
+        rows = [r for r in setup.rows if r.item == item]
+        todo = {s.name: {r.key for r in rows if r.key not in done[s.name]} for s in settings}
+        if not any(todo.values()):
+            continue
+        try:
+            produced = generator.generate(item, rows, todo)
+        except (AudiovaeError, RuntimeError, ValueError, OSError) as err:
+            produced = {s.name: [failed_result(r, err, setup.stems[r.key]) for r in rows if r.key in todo[s.name]]
+                        for s in settings}
+            print(f"item {item.key} failed: {produced[settings[0].name][0].error}")
+        for name, results in produced.items():
+            for result in results:
+                stores[name].append(result)
+            new[name].extend(results)
+    wall = time.perf_counter() - start
+    order = {r.key: i for i, r in enumerate(setup.rows)}
+    out = {}
+    for s in settings:
+        rows = sorted([*done[s.name].values(), *new[s.name]], key=lambda r: order[r.file])
+        for i, r in enumerate(rows):
+            r.index = i
+        out[s.name] = (rows, new[s.name])
+    return out, wall
+
+
+def reference_embeddings(cfg: DictConfig, setup: GenerationSetup) -> tuple[Optional[np.ndarray], str]:
+    """The reference set of fad: `reference_dir`'s audio files, else the prompts' reference audio; read at the
+    model's rate (as evaluation's reference), embedded by the embedding model. (None, why) without one."""
+    if setup.scorers.embedder is None or not needs_embedding(cfg.metrics.names):
+        return None, ""
+    if cfg.reference_dir:
+        paths = discover_audio_files(cfg.reference_dir, ["*.wav", "*.flac", "*.mp3", "*.ogg"], None).paths
+        where = f"{len(paths)} files of {cfg.reference_dir}"
+    else:
+        paths = list(dict.fromkeys(Path(i.prompt.audio) for i in setup.items if i.prompt.audio))
+        where = f"the prompts' {len(paths)} reference recordings"
+    embeddings = []
+    for path in paths:
+        try:
+            clip = load_audio(path, cfg.frontend.sample_rate)
+        except (AudiovaeError, OSError, ValueError) as err:
+            print(f"fad reference {path} skipped: {err}")
+            continue
+        embeddings.append(setup.scorers.embedder.embed(torch.from_numpy(clip.waveform), cfg.frontend.sample_rate))
+    if len(embeddings) < 2:
+        return None, f"fad needs at least 2 reference recordings ({where}; reference_dir=FOLDER or an audio column)"
+    return np.stack(embeddings), where
+
+
+def run_generation(cfg: DictConfig) -> GenerateOutcome:
+    from audiovae.generation.outputs import write_generation_outputs, write_generation_sweep
+
+    torch.manual_seed(cfg.seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    check_generation_metrics(cfg)
+    check_generation_settings(cfg.generation)
+    check_logger(cfg.logger)
+    check_cache(cfg.cache)
+    if cfg.sweep:
+        check_selection(cfg.select, cfg.metrics.names)
+    device = pick_device(cfg.device)
+    hash_ = run_hash(cfg, EVAL_IGNORE)
+    out_dir = resolve_out_dir(cfg.out_dir, "generate", hash_)
+    settings = plan_settings(cfg, out_dir, hash_)
+    setup = build_setup(cfg, device)
+    enhancers = {s.name: build_enhancer(s.config.enhancement).to(device).eval() for s in settings}
+    frames = math.ceil(setup.samples / cfg.frontend.hop_length)
+    frames += -frames % setup.model.frame_multiple(cfg.frontend.hop_length)
+    for s in settings:
+        setup.model.check_enhancer(enhancers[s.name], frames, cfg.frontend.n_mels, cfg.frontend.hop_length,
+                                   cfg.frontend.sample_rate, f"enhancement (setting {s.name})" if cfg.sweep
+                                   else "enhancement")
+    print(f"{len(setup.items)} diffusions ({len({i.prompt.id for i in setup.items})} prompts × {len(cfg.seeds)} seeds), "
+          f"{len(setup.rows)} rows, {len(settings)} setting(s)")
+    prepare_out_dir(cfg, out_dir, hash_)
+    with run_lock(out_dir):
+        for s in settings:
+            if s.out_dir != out_dir:
+                prepare_out_dir(s.config, s.out_dir, s.run_hash)
+        produced, wall = generate_settings(cfg, setup, settings, enhancers)
+        reference, reference_note = reference_embeddings(cfg, setup)
+        summaries = {s.name: write_generation_outputs(s, *produced[s.name], wall, setup, reference, reference_note)
+                     for s in settings}
+    counts = summaries[settings[-1].name]["counts"]
+    report = "report.md"
+    if cfg.sweep:
+        best, reason = write_generation_sweep(cfg, out_dir, hash_, settings, summaries)
+        print(f"sweep of {len(settings)} settings: {out_dir / 'sweep.md'}; best: "
+              + (f"{best} ({reason})" if best else f"none — {reason}"))
+        report = "sweep.md"
+    return GenerateOutcome(out_dir, counts["items"], counts["ok"], counts["failed"], setup.source.diffusions, report)

@@ -1,0 +1,107 @@
+"""The prompts of a generation run (`prompts=FILE`) and its items, one per (prompt, seed).
+
+Formats, by extension: `.txt` one prompt a line (blank lines and lines starting with `#` skipped); `.jsonl` one
+object a line and `.csv` / `.tsv` a header row, each with a `prompt` or `caption` field (a data manifest with
+captions is such a file), optionally `id` (default p000, p001, ...) and `audio`: the prompt's reference recording
+(relative to the prompts file's folder), which kl_softmax compares with.
+
+>>> import tempfile, pathlib
+>>> path = pathlib.Path(tempfile.mkdtemp()) / "p.txt"; _ = path.write_text("a dog barks\\n\\n# note\\nrain\\n")
+>>> [(p.id, p.text) for p in read_prompts(path)]
+[('p000', 'a dog barks'), ('p001', 'rain')]
+>>> [i.key for i in plan_items(read_prompts(path), [0, 1])][:3]
+['p000_s0', 'p000_s1', 'p001_s0']
+"""
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Sequence
+
+from audiovae.errors import ConfigError
+
+TEXT_FIELDS = ("prompt", "caption")
+FORMATS = (".txt", ".jsonl", ".csv", ".tsv")
+
+
+@dataclass(frozen=True)
+class Prompt:
+    id: str
+    text: str
+    audio: Optional[str] = None  # the reference recording's path, resolved
+
+
+@dataclass(frozen=True)
+class Item:
+    """One diffusion: a prompt and a seed; `key` names its row and outputs."""
+
+    prompt: Prompt
+    seed: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.prompt.id}_s{self.seed}"
+
+
+def _fail(path: Path, where: str, reason: str) -> ConfigError:
+    return ConfigError(f"config key 'prompts': {path}{where}: {reason}")
+
+
+def _from_record(path: Path, where: str, record: dict, index: int) -> Prompt:
+    text = next((record[f] for f in TEXT_FIELDS if record.get(f) not in (None, "")), None)
+    if not isinstance(text, str) or not text.strip():
+        raise _fail(path, where, f"no {' or '.join(TEXT_FIELDS)} text")
+    audio = record.get("audio") or None
+    if audio is not None:
+        audio = str((path.parent / str(audio)).expanduser())
+    return Prompt(str(record.get("id") or f"p{index:03d}"), text.strip(), audio)
+
+
+def read_prompts(path) -> list[Prompt]:
+    """The prompts of `path` in file order; ConfigError (one line naming the file and line) for a missing or
+    unreadable file, an unknown format, a record without text or a repeated id."""
+    path = Path(str(path)).expanduser()
+    if path.suffix.lower() not in FORMATS:
+        raise _fail(path, "", f"unknown format; use one of {', '.join(FORMATS)}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise _fail(path, "", getattr(err, "strerror", None) or str(err)) from None
+    suffix, prompts = path.suffix.lower(), []
+    if suffix == ".txt":
+        lines = [line.strip() for line in text.splitlines()]
+        prompts = [Prompt(f"p{i:03d}", line) for i, line in enumerate(l for l in lines if l and not l.startswith("#"))]
+    elif suffix == ".jsonl":
+        for number, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise _fail(path, f" line {number}", f"not JSON ({err.msg})") from None
+            if not isinstance(record, dict):
+                raise _fail(path, f" line {number}", "not a JSON object")
+            prompts.append(_from_record(path, f" line {number}", record, len(prompts)))
+    else:
+        reader = csv.DictReader(text.splitlines(), delimiter="\t" if suffix == ".tsv" else ",")
+        if not set(TEXT_FIELDS) & set(reader.fieldnames or []):
+            raise _fail(path, " header", f"no {' or '.join(TEXT_FIELDS)} column (columns: {reader.fieldnames})")
+        for number, record in enumerate(reader, 2):
+            prompts.append(_from_record(path, f" line {number}", record, len(prompts)))
+    if not prompts:
+        raise _fail(path, "", "no prompts")
+    seen = set()
+    for p in prompts:
+        if p.id in seen:
+            raise _fail(path, "", f"id '{p.id}' appears twice")
+        seen.add(p.id)
+    return prompts
+
+
+def plan_items(prompts: Sequence[Prompt], seeds: Sequence[int]) -> list[Item]:
+    """Every (prompt, seed), prompts in file order, seeds in the given order."""
+    if not seeds:
+        raise ConfigError("config key 'seeds': give at least one seed, e.g. seeds=[0,1]")
+    if len(set(seeds)) < len(seeds):
+        raise ConfigError(f"config key 'seeds': {list(seeds)} repeats a seed")
+    return [Item(p, int(s)) for p in prompts for s in seeds]
