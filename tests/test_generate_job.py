@@ -152,6 +152,14 @@ def test_several_candidates_are_rows_or_reranked_by_the_pipelines_clap(tmp_path)
     assert [r["file"] for r in best] == ["p000_s0"]
     chosen = int(best[0]["candidate"])
     assert best[0]["base_hf_energy_share"] == rows(tmp_path / "each")[chosen]["base_hf_energy_share"]
+    # the pipeline's own score_waveforms puts the chosen candidate first
+    both = np.stack([sf.read(tmp_path / "each" / "audio" / f"p000_s0_c{c}.base.wav", dtype="float32")[0]
+                     for c in (0, 1)])
+    from diffusers import AudioLDM2Pipeline
+
+    pipe = AudioLDM2Pipeline.from_pretrained(Path(os.environ["AUDIOVAE_HOME"]) / "models" / "tiny-pipeline")
+    ordered = pipe.score_waveforms("rain", torch.from_numpy(both), 2, torch.device("cpu"), torch.float32)
+    np.testing.assert_array_equal(ordered[0].numpy(), both[chosen])
 
 
 @pytest.mark.slow
@@ -181,6 +189,29 @@ def test_resume_after_kill_9_is_identical(tmp_path):
     assert [{c: r[c] for c in value_columns} for r in resumed] == [{c: r[c] for c in value_columns} for r in whole]
     summary = json.loads((tmp_path / "killed/summary.json").read_text())
     assert summary["run"]["resumed_files"] == done_before
+
+
+def test_evaluation_refuses_the_metrics_that_need_a_prompt(tmp_path, capsys):
+    write(tmp_path / "clips" / "a.wav", tone(440, 1.0, 16000), 16000)
+    assert main("eval", ["model=tiny", f"data.dir={tmp_path / 'clips'}", "metrics.names=[snr,clap_score]",
+                         f"out_dir={tmp_path / 'out'}", "logger=none"]) == 2
+    assert "clap_score needs a prompt and the embedding model" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_report_and_the_preference_page_work_in_a_browser(run, page):
+    page.page.goto((run / "report.html").as_uri())
+    assert page.errors == [] and all(r.startswith("file://") for r in page.requests)
+    first = "article.file:nth-of-type(1)"
+    assert page.page.locator(f"{first} button").all_inner_texts() == ["1 · base", "2 · enhanced"]
+    assert "a dog barks in the rain" in page.page.locator(first).inner_text()
+    page.page.click(f"{first} button:has-text('enhanced')")
+    assert page.page.evaluate(f"document.querySelector(\"{first} audio:not([hidden])\").dataset.label") == "enhanced"
+    page.page.goto((run / "listening/preference/index.html").as_uri())
+    assert page.errors == [] and page.page.locator("article.trial").count() == 4
+    trial = page.page.locator("article.trial").first
+    assert trial.locator("button").all_inner_texts() == ["1 · A", "2 · B"]  # no reference to compare with
+    assert "Better:" in trial.inner_text() and "“" in trial.inner_text()
 
 
 def test_prompt_files_in_every_format_and_one_line_errors(tmp_path):

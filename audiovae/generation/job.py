@@ -264,8 +264,11 @@ class ItemGenerator:
                 mel, wave = base_mel, base_wave
                 seconds.update(enhanced_decode=0.0)
             else:
-                mel = self._timed(seconds, "enhanced_decode",
-                                  lambda: model.decode(latents, enhanced=True, enhancer=enhancer))
+                if all(stage.is_identity() for stage in enhancer.latent_stages):  # the base decode, then its
+                    mel = self._timed(seconds, "enhanced_decode", lambda: enhancer.enhance_mel(base_mel))  # mel stages
+                else:
+                    mel = self._timed(seconds, "enhanced_decode",
+                                      lambda: model.decode(latents, enhanced=True, enhancer=enhancer))
                 wave = self._timed(seconds, "enhanced_vocoder",
                                    lambda: model.vocode(mel, s.samples, enhanced=True, enhancer=enhancer))
                 self._timed(seconds, "enhancer", lambda: (enhancer.enhance_latent(latents),  # its stages alone

@@ -41,7 +41,7 @@ def embedding_how_to_get(name: str, path: str) -> str:
     return (f"embedding model '{name}' ({path}) is not in the local cache and the Hugging Face hub is unreachable. "
             f"On a machine with internet run: huggingface-cli download {path} --local-dir /some/dir, copy /some/dir "
             f"here and set embedding.path=/some/dir (or embedding=tiny_clap for an offline test model; "
-            f"metrics.names without fad needs no embedding model).")
+            f"metrics.names without fad and clap_score needs no embedding model).")
 
 
 def in_hub_cache(repo: str, files: Sequence[str], cache_dir: Optional[str]) -> bool:
@@ -90,6 +90,7 @@ def preflight(cfg) -> None:
                                      model.get("family")))
     metrics = cfg.get("metrics")
     names = (metrics.get("names") or []) if metrics is not None else []
-    if (needs_embedding(names) or "clap_score" in names) and cfg.get("embedding") is not None:
+    generation_clap = "clap_score" in names and cfg.get("generation") is not None  # (evaluation refuses it)
+    if (needs_embedding(names) or generation_clap) and cfg.get("embedding") is not None:
         e = cfg.embedding
         check_available(e.path, e.build, ["config.json"], e.cache_dir, embedding_how_to_get(e.name, e.path))

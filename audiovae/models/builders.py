@@ -179,13 +179,42 @@ def tiny_tokenizers():
     return roberta, T5Tokenizer(vocab=pieces, extra_ids=0, model_max_length=77)
 
 
-def build_tiny_pipeline(path: Path, seed: int = 0) -> Path:
-    """A tiny random-weight `AudioLDM2Pipeline` saved as a hub folder: its VAE and vocoder are the tiny model's
-    (`TINY_VAE`, `TINY_VOCODER`), the UNet, CLAP, T5, GPT-2 and projection are a few layers wide, the tokenizers
-    come from `tiny_tokenizers`. The language model is a `GPT2Model`, as in the real checkpoints. The CLAP feature
-    extractor's hop (7900) and fusion truncation (as diffusers' own tests) give the tiny audio tower the 4 × 64 frames it
-    takes: re-ranking
-    runs."""
+# AudioLDM2Pipeline shapes: every network's constructor arguments. Tokenizers are `tiny_tokenizers` (no download);
+# a vocabulary size of None is the tokenizer's length.
+TINY_PIPELINE = dict(
+    unet=dict(block_out_channels=(32, 64), layers_per_block=1, sample_size=32, norm_num_groups=8,
+              down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+              up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=([None, 16, 32], [None, 16, 32])),
+    clap_text=dict(hidden_size=16, intermediate_size=37, num_attention_heads=2, num_hidden_layers=1, projection_dim=16),
+    # the CLAP feature extractor's hop (7900) and fusion truncation (as diffusers' own tests) give this audio tower
+    # the 4 × 64 frames it takes: re-ranking runs
+    clap_audio=dict(spec_size=64, window_size=4, num_mel_bins=64, intermediate_size=37, depths=[1, 1],
+                    patch_embeds_hidden_size=16, num_attention_heads=[2, 2], num_hidden_layers=2, hidden_size=32,
+                    projection_dim=16, patch_size=2, patch_stride=2, patch_embed_input_channels=4),
+    clap_projection=16, extractor=dict(truncation="fusion", hop_length=7900),
+    t5=dict(vocab_size=None, d_model=32, d_ff=37, d_kv=8, num_heads=2, num_layers=1),
+    gpt2=dict(n_embd=16, n_head=2, n_layer=1, vocab_size=None, n_ctx=99, n_positions=99),
+    vae=TINY_VAE, vocoder=TINY_VOCODER)
+# AudioLDM2's sizes (cvssp/audioldm2: UNet 128·[1, 2, 3, 5] channels with GPT-2 and FLAN-T5-large cross-attention,
+# CLAP HTSAT-unfused with a RoBERTa-base text tower, FLAN-T5-large encoder, GPT-2 base), random weights: benchmarks.
+AUDIOLDM2_PIPELINE = dict(
+    unet=dict(block_out_channels=(128, 256, 384, 640), layers_per_block=2, sample_size=256, norm_num_groups=32,
+              attention_head_dim=(4, 8, 12, 20),
+              down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+              up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
+              cross_attention_dim=([None, 768, 1024],) * 4),
+    clap_text=dict(hidden_size=768, intermediate_size=3072, num_attention_heads=12, num_hidden_layers=12,
+                   projection_dim=512, vocab_size=50265, max_position_embeddings=514),
+    clap_audio=dict(projection_dim=512), clap_projection=512, extractor=dict(),
+    t5=dict(vocab_size=32128, d_model=1024, d_ff=2816, d_kv=64, num_heads=16, num_layers=24,
+            feed_forward_proj="gated-gelu"),
+    gpt2=dict(n_embd=768, n_head=12, n_layer=12, vocab_size=50257, n_positions=1024),
+    vae=AUDIOLDM2_VAE, vocoder=AUDIOLDM2_VOCODER)
+
+
+def write_seeded_pipeline(path: Path, builder: str, seed: int, shape: dict) -> Path:
+    """A seeded random-weight `AudioLDM2Pipeline` of `shape` saved as a hub folder (`from_pretrained` loads it). The
+    language model is a `GPT2Model`, as in the real checkpoints."""
     from diffusers import (AudioLDM2Pipeline, AudioLDM2ProjectionModel, AudioLDM2UNet2DConditionModel,
                            DDIMScheduler)
     from transformers import (ClapAudioConfig, ClapConfig, ClapFeatureExtractor, ClapModel, ClapTextConfig,
@@ -194,38 +223,43 @@ def build_tiny_pipeline(path: Path, seed: int = 0) -> Path:
     path = Path(path)
     transformers_logging.disable_progress_bar()
     roberta, t5 = tiny_tokenizers()
+    latent = shape["vae"]["latent_channels"]
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        unet = AudioLDM2UNet2DConditionModel(
-            block_out_channels=(32, 64), layers_per_block=1, sample_size=32, in_channels=TINY_VAE["latent_channels"],
-            out_channels=TINY_VAE["latent_channels"], down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-            up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=([None, 16, 32], [None, 16, 32]),
-            norm_num_groups=8)
-        text = ClapTextConfig(bos_token_id=0, eos_token_id=2, pad_token_id=1, hidden_size=16, intermediate_size=37,
-                              num_attention_heads=2, num_hidden_layers=1, vocab_size=len(roberta), projection_dim=16)
-        audio = ClapAudioConfig(spec_size=64, window_size=4, num_mel_bins=64, intermediate_size=37, depths=[1, 1],
-                                patch_embeds_hidden_size=16,
-                                num_attention_heads=[2, 2], num_hidden_layers=2, hidden_size=32, projection_dim=16,
-                                patch_size=2, patch_stride=2, patch_embed_input_channels=4)
-        language = GPT2Model(GPT2Config(n_embd=16, n_head=2, n_layer=1, vocab_size=len(roberta), n_ctx=99,
-                                        n_positions=99, bos_token_id=0, eos_token_id=2))
+        unet = AudioLDM2UNet2DConditionModel(in_channels=latent, out_channels=latent, **shape["unet"])
+        text = ClapTextConfig(bos_token_id=0, eos_token_id=2, pad_token_id=1,
+                              **{"vocab_size": len(roberta), **shape["clap_text"]})
+        audio = ClapAudioConfig(**shape["clap_audio"])
+        gpt2 = {**shape["gpt2"], "vocab_size": shape["gpt2"]["vocab_size"] or len(roberta)}
+        language = GPT2Model(GPT2Config(bos_token_id=0, eos_token_id=2, **gpt2))
         language.config.max_new_tokens = 8
+        clap = ClapModel(ClapConfig(text_config=text.to_dict(), audio_config=audio.to_dict(),
+                                    projection_dim=shape["clap_projection"]))
+        t5_shape = {**shape["t5"], "vocab_size": shape["t5"]["vocab_size"] or len(t5)}
         pipe = AudioLDM2Pipeline(
-            vae=AutoencoderKL(**TINY_VAE),
-            text_encoder=ClapModel(ClapConfig(text_config=text.to_dict(), audio_config=audio.to_dict(),
-                                              projection_dim=16)),
-            text_encoder_2=T5EncoderModel(T5Config(vocab_size=len(t5), d_model=32, d_ff=37, d_kv=8, num_heads=2,
-                                                   num_layers=1)),
-            projection_model=AudioLDM2ProjectionModel(text_encoder_dim=16, text_encoder_1_dim=32,
-                                                      langauge_model_dim=16),
+            vae=AutoencoderKL(**shape["vae"]), text_encoder=clap, text_encoder_2=T5EncoderModel(T5Config(**t5_shape)),
+            projection_model=AudioLDM2ProjectionModel(text_encoder_dim=shape["clap_projection"],
+                                                      text_encoder_1_dim=t5_shape["d_model"],
+                                                      langauge_model_dim=gpt2["n_embd"]),
             language_model=language, tokenizer=roberta, tokenizer_2=t5,
-            feature_extractor=ClapFeatureExtractor(truncation="fusion", hop_length=7900), unet=unet,
+            feature_extractor=ClapFeatureExtractor(**shape["extractor"]), unet=unet,
             scheduler=DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
                                     clip_sample=False, set_alpha_to_one=False),
-            vocoder=SpeechT5HifiGan(SpeechT5HifiGanConfig(**TINY_VOCODER)))
+            vocoder=SpeechT5HifiGan(SpeechT5HifiGanConfig(**shape["vocoder"])))
         pipe.save_pretrained(path, safe_serialization=True)
-    (path / "audiovae_model.json").write_text(json.dumps({"builder": "tiny_pipeline", "seed": seed}) + "\n")
+    (path / "audiovae_model.json").write_text(json.dumps({"builder": builder, "seed": seed}) + "\n")
     return path
 
 
-BUILDERS["tiny_pipeline"] = build_tiny_pipeline
+def build_tiny_pipeline(path: Path, seed: int = 0) -> Path:
+    """A tiny random-weight `AudioLDM2Pipeline` (`TINY_PIPELINE`): its VAE and vocoder are the tiny model's, the
+    UNet, CLAP, T5, GPT-2 and projection a few layers wide; offline tests of generation."""
+    return write_seeded_pipeline(path, "tiny_pipeline", seed, TINY_PIPELINE)
+
+
+def build_audioldm2_random_pipeline(path: Path, seed: int = 0) -> Path:
+    """`AUDIOLDM2_PIPELINE`: AudioLDM2's sizes with random weights (about 4.5 GB): generation benchmarks."""
+    return write_seeded_pipeline(path, "audioldm2_random_pipeline", seed, AUDIOLDM2_PIPELINE)
+
+
+BUILDERS.update(tiny_pipeline=build_tiny_pipeline, audioldm2_random_pipeline=build_audioldm2_random_pipeline)
