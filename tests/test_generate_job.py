@@ -111,6 +111,37 @@ def test_the_saved_base_audio_is_the_pipelines_own_output_and_the_cache_holds_it
     np.testing.assert_allclose(saved, own[0], rtol=0, atol=1e-6)
 
 
+def test_a_saved_config_reproduces_the_run(run, tmp_path):
+    assert main("generate", ["--config", str(run / "config.yaml"), f"out_dir={tmp_path / 'again'}"]) == 0
+    columns = [c for c in rows(run)[0] if c.startswith(("base_", "enhanced_", "delta_"))]
+    assert [[r[c] for c in columns] for r in rows(tmp_path / "again")] == [[r[c] for c in columns] for r in rows(run)]
+
+
+def test_a_released_panns_checkpoint_loads_and_a_mismatched_one_is_one_line(tmp_path):
+    """PANNs' format: {"model": state_dict, "iteration": n} with torchlibrosa's STFT and mel buffers among the keys
+    (computed here, not read); the shape comes from the classifier config."""
+    from omegaconf import OmegaConf
+
+    from audiovae.errors import ConfigError
+    from audiovae.models.classifier import TINY_CNN14, Cnn14, load_classifier
+
+    torch.manual_seed(0)
+    model = Cnn14(TINY_CNN14).eval()
+    state = {**model.state_dict(), "spectrogram_extractor.stft.conv_real.weight": torch.zeros(513, 1, 1024),
+             "logmel_extractor.melW": torch.zeros(513, 64)}
+    torch.save({"model": state, "iteration": 660000}, tmp_path / "Cnn14.pth")
+    shape = {"sample_rate": 32000, "window": 1024, "hop": 320, "mel_bins": 64, "fmin": 50.0, "fmax": 14000.0,
+             "classes": TINY_CNN14.classes, "channels": list(TINY_CNN14.channels)}
+    loaded = load_classifier(OmegaConf.create({"name": "panns", "path": str(tmp_path / "Cnn14.pth"), **shape}))
+    x = torch.from_numpy(chirp(100, 8000, 1.0, 32000))
+    with torch.no_grad():
+        expected = torch.softmax(model(x[None]).double(), -1)[0].numpy()
+    np.testing.assert_allclose(loaded.probabilities(x, 32000), expected, rtol=0, atol=1e-12)
+    with pytest.raises(ConfigError, match=r"classifier.path.*Cnn14.pth is not a Cnn14 of the configured shape"):
+        load_classifier(OmegaConf.create({"name": "panns", "path": str(tmp_path / "Cnn14.pth"),
+                                          **{**shape, "classes": 527}}))
+
+
 def _generation_seconds(out: Path) -> float:
     return sum(float(r["time_diffusion"]) + float(r["time_base_decode"]) + float(r["time_vocoder"])
                + float(r["time_enhanced_decode"]) + float(r["time_enhanced_vocoder"]) for r in rows(out))
@@ -166,7 +197,7 @@ def test_several_candidates_are_rows_or_reranked_by_the_pipelines_clap(tmp_path)
 def test_resume_after_kill_9_is_identical(tmp_path):
     prompts = "".join(f"prompt number {i} rain\n" for i in range(4))
     (tmp_path / "prompts.txt").write_text(prompts)
-    words = ["model=tiny_pipeline", f"prompts={tmp_path / 'prompts.txt'}", "seeds=[0,1]", "generation.steps=40",
+    words = ["model=tiny_pipeline", f"prompts={tmp_path / 'prompts.txt'}", "seeds=[0,1]", "generation.steps=30",
              SECONDS, "metrics.names=[hf_energy_share,hf_flatness]", "outputs.save_plots=false", "logger=none"]
     env = {**os.environ, "AUDIOVAE_CACHE_DIR": str(tmp_path / "cache")}
     command = [sys.executable, "generate.py", *words, f"out_dir={tmp_path / 'killed'}"]
@@ -181,8 +212,7 @@ def test_resume_after_kill_9_is_identical(tmp_path):
     done_before = len(stored.read_text().splitlines())
     assert 2 <= done_before < 8
     subprocess.run(command, env=env, cwd=Path(__file__).parents[1], check=True, capture_output=True)
-    subprocess.run([*command[:-1], f"out_dir={tmp_path / 'whole'}", "cache.enabled=false"], env=env,
-                   cwd=Path(__file__).parents[1], check=True, capture_output=True)
+    assert main("generate", [*words, f"out_dir={tmp_path / 'whole'}", "cache.enabled=false"]) == 0
     resumed, whole = rows(tmp_path / "killed"), rows(tmp_path / "whole")
     assert len(resumed) == 8
     value_columns = [c for c in whole[0] if c.startswith(("base_", "enhanced_", "delta_"))] + ["file", "prompt"]
@@ -272,6 +302,16 @@ def test_kl_and_fad_against_reference_recordings(tmp_path):
     assert fad["n_files"] == 3 and fad["n_reference"] == 3 and set(fad["variants"]) == {"base", "enhanced"}
     assert "reference recordings" in fad["reference"]
     assert summary["metrics"]["kl_softmax"]["direction"] == "lower"
+    saved = np.load(tmp_path / "out" / "embeddings.npz")  # the sets fad was computed on
+    assert saved["reference"].shape[0] == 3 and saved["base"].shape[0] == 3
+    def eigen_fad(a, b):  # Tr (Σa Σb)^½ as the sum of the square roots of the product's eigenvalues
+        mu_a, mu_b, ca, cb = a.mean(0), b.mean(0), np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+        root = np.sqrt(np.clip(np.linalg.eigvals(ca @ cb).real, 0, None)).sum()
+        return float(((mu_a - mu_b) ** 2).sum() + np.trace(ca) + np.trace(cb) - 2 * root)
+
+    for variant in ("base", "enhanced"):
+        assert fad["variants"][variant]["value"] == pytest.approx(
+            eigen_fad(saved["reference"].astype(np.float64), saved[variant].astype(np.float64)), rel=1e-3, abs=1e-6)
 
 
 def test_reference_free_metrics_equal_independent_computations():

@@ -15,7 +15,7 @@ import yaml
 from PIL import Image
 
 from audiovae.errors import ListeningError
-from audiovae.listening.blind import MODES, plan_trials
+from audiovae.listening.blind import EVALUATION_MODES, MODES, plan_trials
 from audiovae.listening.score import score
 from audiovae.listening.webmushra import export_webmushra
 from audiovae.metrics.scoring import scoring
@@ -69,7 +69,7 @@ def key(run, mode):
 # ---------------------------------------------------------------- the files, without a browser
 
 def test_every_link_is_relative_and_resolves_inside_the_run(run):
-    for html in [run / "report.html", *(run / "listening" / m / "index.html" for m in MODES)]:
+    for html in [run / "report.html", *(run / "listening" / m / "index.html" for m in EVALUATION_MODES)]:
         links = links_of(html)
         assert links, html
         for link in links:
@@ -98,7 +98,7 @@ def test_every_image_reserves_its_size_so_the_page_does_not_move_under_a_click(r
 
 def test_blind_audio_is_the_variant_its_key_names_and_the_page_names_none(run):
     names = [r.file for r in ok_results(run)]
-    for mode in MODES:
+    for mode in EVALUATION_MODES:
         k = key(run, mode)
         html = (run / "listening" / mode / "index.html").read_text()
         assert len(k["trials"]) == len(names) == 4

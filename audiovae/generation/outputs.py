@@ -89,8 +89,9 @@ def build_summary(setting: Setting, results: Sequence[GeneratedResult], new: Seq
             summary["sets"] = {}
             summary["sets_note"] = reference_note
         else:
-            fad = summarize_fad(generation_sets(results, reference), cfg.metrics.fad_bootstrap_samples, cfg.seed,
-                                cfg.metrics.alpha, paired=False)
+            sets = generation_sets(results, reference)
+            np.savez(setting.out_dir / "embeddings.npz", **{k: v.astype(np.float32) for k, v in sets.items()})
+            fad = summarize_fad(sets, cfg.metrics.fad_bootstrap_samples, cfg.seed, cfg.metrics.alpha, paired=False)
             summary["sets"] = {"fad": {**fad, "embedding": f"{cfg.embedding.name} ({cfg.embedding.path})",
                                        "reference": reference_note}}
     return summary

@@ -43,10 +43,12 @@ class PowerSpectrum(FrameSums):
         self.band, self.flatness, self.frames = band, torch.zeros((), dtype=torch.float64), 0
 
     def add(self, Y: Tensor, X: Tensor) -> None:
+        if Y.shape[-1] == 0:  # no frame completed by this chunk
+            return
         power = Y.abs().cpu() ** 2  # [..., bins, t]
         power = power.reshape(-1, *power.shape[-2:]).sum(0)  # channels summed
         self.power += power.sum(-1)
-        if self.band is not None and power.shape[-1]:
+        if self.band is not None:
             high = power[self.band]  # [bins above fc, t]
             energetic = high.sum(0) > EPS
             if energetic.any():

@@ -18,7 +18,7 @@ from audiovae.metrics.base import PerItemMetric
 from audiovae.metrics.mel import MelL1, MelPSNR
 from audiovae.metrics.perceptual import PESQ, STOI
 from audiovae.metrics.reference_free import (ClapScore, EffectiveBandwidth, HighBandFlatness, HighBandShare, LabelKL,
-                                             PromptMetric, SpectralRolloff)
+                                             SpectralRolloff)
 from audiovae.metrics.sets import SET_METRICS
 from audiovae.metrics.waveform import LSD, SISDR, SNR, HFRetention, MelDistance, SpectralCorrelation
 
@@ -60,10 +60,11 @@ METRICS: dict[str, MetricSpec] = {
     "rolloff_95": MetricSpec(SpectralRolloff, _LONG_TERM, {"fraction": 0.95}),
     "effective_bandwidth": MetricSpec(EffectiveBandwidth, _LONG_TERM),
     "hf_flatness": MetricSpec(HighBandFlatness, _HIGH_BAND),
-    "clap_score": MetricSpec(ClapScore),  # computed by the generation job from the prompt and the embedding model
-    "kl_softmax": MetricSpec(LabelKL),  # ... from the classifier and the prompt's reference audio
 }
-METRIC_NAMES = tuple(METRICS)  # per-file metrics
+METRIC_NAMES = tuple(METRICS)  # per-file metrics of waveform (or log-mel) pairs
+# per-item metrics the generation job computes from models (`audiovae.generation.job.Scorers`): the prompt and the
+# embedding model (clap_score), the classifier and the prompt's reference recording (kl_softmax)
+PROMPT_METRICS: dict[str, MetricSpec] = {"clap_score": MetricSpec(ClapScore), "kl_softmax": MetricSpec(LabelKL)}
 
 
 def _setting_defaults() -> dict:
@@ -92,15 +93,15 @@ def settings_of(section) -> dict:
 
 
 def _spec(name: str) -> MetricSpec:
-    if name not in METRICS:
+    if name not in METRICS and name not in PROMPT_METRICS:
         raise ConfigError(f"config key 'metrics.names': unknown metric '{name}'; choose from "
-                          f"{[*METRIC_NAMES, *SET_METRICS]}")
-    return METRICS[name]
+                          f"{[*METRIC_NAMES, *PROMPT_METRICS, *SET_METRICS]}")
+    return METRICS.get(name) or PROMPT_METRICS[name]
 
 
 def prompt_metric_names(names: Sequence[str]) -> list[str]:
     """The metrics of `names` that need a prompt (clap_score, kl_softmax): the generation job's only."""
-    return [name for name in names if name in METRICS and issubclass(METRICS[name].cls, PromptMetric)]
+    return [name for name in names if name in PROMPT_METRICS]
 
 
 def check_metric_names(names: Sequence[str], generation: bool = False) -> None:
@@ -108,13 +109,13 @@ def check_metric_names(names: Sequence[str], generation: bool = False) -> None:
     a prompt (run at start-up, before any file is evaluated)."""
     if not names:
         raise ConfigError(f"config key 'metrics.names': name at least one metric, e.g. metrics.names=[lsd_hf] (one "
-                          f"of {sorted([*METRICS, *SET_METRICS])})")
+                          f"of {sorted([*METRICS, *PROMPT_METRICS, *SET_METRICS])})")
     for name in names:
         if name not in SET_METRICS:
             _spec(name)
     if not generation and prompt_metric_names(names):
         name = prompt_metric_names(names)[0]
-        raise ConfigError(f"config key 'metrics.names': {name} needs {METRICS[name].cls.needs}: audiovae-generate "
+        raise ConfigError(f"config key 'metrics.names': {name} needs {PROMPT_METRICS[name].cls.needs}: audiovae-generate "
                           f"measures it, a reconstruction has no prompt")
 
 
