@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/vs_plain_loop.py
 	$(PY) benchmarks/train_steps.py
 	$(PY) benchmarks/gan_proof.py
+	WANDB_MODE=offline $(PY) benchmarks/generation_setting_cost.py
 
 clean:
 	rm -rf outputs wandb .pytest_cache

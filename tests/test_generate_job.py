@@ -155,6 +155,7 @@ def test_a_second_setting_reuses_the_diffusion_and_is_at_least_3x_faster(tmp_pat
     second = json.loads((tmp_path / "second/summary.json").read_text())
     assert first["generation"]["diffusions_run"] == 4 and second["generation"]["diffusions_run"] == 0
     assert second["counts"]["from_cache"] == 4 and second["generation"]["items_from_cache"] == 4
+    assert {r["time_base_decode"] for r in rows(tmp_path / "second")} == {"0.0"}  # the base decode is cached too
     assert _generation_seconds(tmp_path / "first") >= 3 * _generation_seconds(tmp_path / "second")
     a, b = rows(tmp_path / "first"), rows(tmp_path / "second")
     assert [r["base_hf_energy_share"] for r in a] == [r["base_hf_energy_share"] for r in b]  # the same latents

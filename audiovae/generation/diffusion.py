@@ -1,6 +1,7 @@
 """The diffusion side of a generation run: the text-to-audio pipeline of `model.path` (its VAE and vocoder the very
 modules evaluation decodes with), one diffusion per (prompt, seed) to latents (`output_type="latent"`), kept in the
-cross-run cache so that every further decoder setting costs only decodes and vocoder passes, and the pipeline's
+cross-run cache with their base decode so that every further decoder setting costs only its own decode and vocoder
+pass, and the pipeline's
 own CLAP re-ranking of several candidates (`generation.rerank`).
 
 A cache entry's key: the pipeline's weights (every network's tensors), its scheduler's class and config, the prompt,
@@ -8,7 +9,7 @@ negative prompt, seed, steps, guidance, audio length, candidates per prompt, the
 """
 import time
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 
 import torch
 from omegaconf import DictConfig
@@ -120,6 +121,25 @@ class LatentSource:
         if key:
             self.store.finish(key, [self.store.put_segment(key, 0, {"latents": latents})], {})
         return Diffusion(latents, seconds, False)
+
+    def base_decode(self, item: Item, latents: torch.Tensor, decode: Callable[[], tuple], settings: dict
+                    ) -> Optional[tuple]:
+        """The item's base decode `(log-mel, waveform)`: from the cache (an entry beside its latents' entry, keyed
+        also by the decode's `settings`: precisions, length), or `decode()` stored there. None from `decode` is
+        passed on; returns (mel, wave, from_cache)."""
+        key = digest({"latents": self.key(item), "kind": "generation_base_decode", **settings}) \
+            if self.store is not None else None
+        entry = self.store.get(key) if key else None
+        if entry is not None:
+            try:
+                saved = entry.segment(0)
+                return saved["mel"].to(self.device), saved["wave"].to(self.device), True
+            except Exception:  # noqa: BLE001 - a damaged entry is a miss, written again
+                self.store.discard(key)
+        mel, wave = decode()
+        if key:
+            self.store.finish(key, [self.store.put_segment(key, 0, {"mel": mel, "wave": wave})], {})
+        return mel, wave, False
 
 
 @torch.no_grad()

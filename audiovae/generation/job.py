@@ -224,6 +224,8 @@ class ItemGenerator:
         self.hz = mel_band_centres(cfg.frontend.n_mels, cfg.frontend.fmin, cfg.frontend.fmax)
         self.cutoff = hf_cutoff(cfg.frontend.sample_rate, cfg.metrics.hf_cutoff_hz)
         self.plotted = 0
+        self.decode_settings = {"samples": setup.samples, "vae_precision": cfg.model.vae_precision,
+                                "vocoder_precision": cfg.model.vocoder_precision}  # what else decides a base decode
 
     def _timed(self, seconds: dict, stage: str, fn):
         from audiovae.pipeline import synchronize
@@ -242,8 +244,14 @@ class ItemGenerator:
         diffusion = s.source.latents(item)
         latents = diffusion.latents
         shared["diffusion"] = diffusion.seconds
-        base_mel = self._timed(shared, "base_decode", lambda: model.decode(latents, enhanced=False))
-        base_wave = self._timed(shared, "vocoder", lambda: model.synthesise(base_mel, s.samples))
+
+        def decode() -> tuple[torch.Tensor, torch.Tensor]:
+            mel = self._timed(shared, "base_decode", lambda: model.decode(latents, enhanced=False))
+            return mel, self._timed(shared, "vocoder", lambda: model.synthesise(mel, s.samples))
+
+        base_mel, base_wave, _ = s.source.base_decode(item, latents, decode, self.decode_settings)
+        shared.setdefault("base_decode", 0.0)
+        shared.setdefault("vocoder", 0.0)
         chosen = list(range(latents.shape[0]))
         ranking = None
         if self.cfg.generation.rerank:
