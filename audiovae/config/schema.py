@@ -118,17 +118,25 @@ class MetricSettingsConfig:
 
 
 @dataclass
-class MetricsConfig(MetricSettingsConfig):
+class MeasuredMetricsConfig(MetricSettingsConfig):
+    """The metrics a job measures and the statistics of its verdict (evaluation's and generation's)."""
+
     names: List[str] = MISSING
     bootstrap_samples: int = MISSING
     tie_tolerance: float = MISSING
     alpha: float = MISSING
     p_adjust: str = MISSING
+    fad_bootstrap_samples: int = MISSING
+
+
+@dataclass
+class MetricsConfig(MeasuredMetricsConfig):
+    """Evaluation's: also the alignment of reconstructions with their reference and the common rate."""
+
     max_lag_samples: int = MISSING
     align: str = MISSING
     align_samples: int = MISSING
     common_rate: Optional[int] = None  # waveform metrics at this rate for every model (null: the model's rate)
-    fad_bootstrap_samples: int = MISSING
 
 
 @dataclass
@@ -301,18 +309,6 @@ class GenerationSettingsConfig:
 
 
 @dataclass
-class GenerationMetricsConfig(MetricSettingsConfig):
-    """`audiovae-generate`'s metrics: reference-free, clap_score, kl_softmax, fad; their statistics."""
-
-    names: List[str] = MISSING
-    bootstrap_samples: int = MISSING
-    tie_tolerance: float = MISSING
-    alpha: float = MISSING
-    p_adjust: str = MISSING
-    fad_bootstrap_samples: int = MISSING
-
-
-@dataclass
 class ClassifierConfig:
     """The classifier of kl_softmax (`audiovae.models.classifier`); `path: null` for none."""
 
@@ -340,7 +336,7 @@ class GenerateConfig:
     seeds: List[int] = MISSING
     reference_dir: Optional[str] = None
     generation: GenerationSettingsConfig = field(default_factory=GenerationSettingsConfig)
-    metrics: GenerationMetricsConfig = field(default_factory=GenerationMetricsConfig)
+    metrics: MeasuredMetricsConfig = field(default_factory=MeasuredMetricsConfig)  # no reference to align
     embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
     classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
     cache: CacheConfig = field(default_factory=CacheConfig)
