@@ -334,7 +334,7 @@ class GenerateConfig:
     enhancement: Dict[str, Any] = MISSING
     prompts: Optional[str] = None
     seeds: List[int] = MISSING
-    reference_dir: Optional[str] = None
+    reference: Optional[str] = None  # fad's reference recordings: a folder or a manifest
     generation: GenerationSettingsConfig = field(default_factory=GenerationSettingsConfig)
     metrics: MeasuredMetricsConfig = field(default_factory=MeasuredMetricsConfig)  # no reference to align
     embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)

@@ -27,7 +27,7 @@ from audiovae.evaluation.settings import EVAL_IGNORE, Setting, plan_settings
 from audiovae.evaluation.store import ResultStore, resume_note, still_valid
 from audiovae.generation.diffusion import LatentSource, check_generation_settings, clap_ranking, load_pipeline, \
     output_samples
-from audiovae.generation.prompts import Item, Prompt, plan_items, read_prompts
+from audiovae.generation.prompts import Item, Prompt, plan_items, read_prompts, read_reference_manifest
 from audiovae.generation.records import GeneratedResult
 from audiovae.metrics.functional.frames import hf_cutoff
 from audiovae.metrics.registry import build_metric, check_metric_names, file_metric_names, prompt_metric_names, \
@@ -42,6 +42,7 @@ from audiovae.reporting.tracking import check_logger
 from audiovae.runs import prepare_out_dir, resolve_out_dir, run_hash, run_lock
 
 VARIANTS = (BASE, ENHANCED)  # a generated item has no reference and no vocoder ceiling
+REFERENCE_PATTERNS = ("*.wav", "*.flac", "*.mp3", "*.ogg")  # fad's reference folder
 
 
 @dataclass
@@ -380,13 +381,17 @@ def generate_settings(cfg: DictConfig, setup: GenerationSetup, settings: Sequenc
 
 
 def reference_embeddings(cfg: DictConfig, setup: GenerationSetup) -> tuple[Optional[np.ndarray], str]:
-    """The reference set of fad: `reference_dir`'s audio files, else the prompts' reference audio; read at the
-    model's rate (as evaluation's reference), embedded by the embedding model. (None, why) without one."""
+    """The reference set of fad: `reference` (a folder's audio files, or the recordings a manifest lists), else the
+    prompts' reference audio; read at the model's rate (as evaluation's reference), embedded by the embedding model.
+    (None, why) without one."""
     if setup.scorers.embedder is None or not needs_embedding(cfg.metrics.names):
         return None, ""
-    if cfg.reference_dir:
-        paths = discover_audio_files(cfg.reference_dir, ["*.wav", "*.flac", "*.mp3", "*.ogg"], None).paths
-        where = f"{len(paths)} files of {cfg.reference_dir}"
+    if cfg.reference and Path(cfg.reference).expanduser().is_dir():
+        paths = discover_audio_files(cfg.reference, list(REFERENCE_PATTERNS), None).paths
+        where = f"{len(paths)} files of {cfg.reference}"
+    elif cfg.reference:
+        paths = [Path(p) for p in read_reference_manifest(cfg.reference)]
+        where = f"{len(paths)} recordings listed in {cfg.reference}"
     else:
         paths = list(dict.fromkeys(Path(i.prompt.audio) for i in setup.items if i.prompt.audio))
         where = f"the prompts' {len(paths)} reference recordings"
@@ -399,7 +404,8 @@ def reference_embeddings(cfg: DictConfig, setup: GenerationSetup) -> tuple[Optio
             continue
         embeddings.append(setup.scorers.embedder.embed(torch.from_numpy(clip.waveform), cfg.frontend.sample_rate))
     if len(embeddings) < 2:
-        return None, f"fad needs at least 2 reference recordings ({where}; reference_dir=FOLDER or an audio column)"
+        return None, f"fad needs at least 2 reference recordings ({where}; reference=FOLDER or MANIFEST, or an audio " \
+                     f"column in the prompts file)"
     return np.stack(embeddings), where
 
 

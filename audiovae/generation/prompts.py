@@ -98,6 +98,30 @@ def read_prompts(path) -> list[Prompt]:
     return prompts
 
 
+def read_reference_manifest(path) -> list[str]:
+    """The recordings a manifest lists (`.jsonl` / `.csv` / `.tsv` records with an `audio` field, relative to the
+    manifest; records without one are skipped): fad's reference set (`reference=FILE`)."""
+    path = Path(str(path)).expanduser()
+    if path.suffix.lower() not in FORMATS[1:]:
+        raise ConfigError(f"config key 'reference': {path}: a folder or a .jsonl / .csv / .tsv manifest with an audio "
+                          f"column")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"config key 'reference': {path}: {getattr(err, 'strerror', None) or err}") from None
+    if path.suffix.lower() == ".jsonl":
+        records = []
+        for number, line in enumerate(text.splitlines(), 1):
+            if line.strip():
+                try:
+                    records.append(json.loads(line))
+                except json.JSONDecodeError as err:
+                    raise ConfigError(f"config key 'reference': {path} line {number}: not JSON ({err.msg})") from None
+    else:
+        records = list(csv.DictReader(text.splitlines(), delimiter="\t" if path.suffix.lower() == ".tsv" else ","))
+    return [str(path.parent / str(r["audio"])) for r in records if isinstance(r, dict) and r.get("audio")]
+
+
 def plan_items(prompts: Sequence[Prompt], seeds: Sequence[int]) -> list[Item]:
     """Every (prompt, seed), prompts in file order, seeds in the given order."""
     if not seeds:
