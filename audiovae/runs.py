@@ -44,6 +44,20 @@ def resolve_out_dir(out_dir: str | None, job: str, hash_: str) -> Path:
 
 def prepare_out_dir(cfg: DictConfig, out_dir: Path, hash_: str) -> None:
     """Save the resolved config; an out_dir holding another config's results is refused rather than mixed."""
+    check_out_dir(out_dir, hash_)
+    marker = out_dir / "run_hash.txt"
+    try:
+        save_config(cfg, out_dir)
+        marker.write_text(hash_ + "\n")
+        (out_dir / RUN_MARKERS[0]).write_text(json.dumps({"run_hash": hash_}) + "\n")
+    except OSError as err:
+        raise ConfigError(f"config key 'out_dir': cannot write to '{out_dir}' ({err.strerror}): choose a writable "
+                          f"folder") from None
+
+
+def check_out_dir(out_dir: Path, hash_: str) -> None:
+    """ConfigError, before anything is loaded or written, for an out_dir that is a file, holds files that are not a
+    run's, or holds another config's results."""
     marker = out_dir / "run_hash.txt"
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"config key 'out_dir': '{out_dir}' is a file, not a folder: choose another out_dir")
@@ -56,13 +70,6 @@ def prepare_out_dir(cfg: DictConfig, out_dir: Path, hash_: str) -> None:
     if marker.exists() and marker.read_text().strip() != hash_:
         raise ConfigError(f"out_dir '{out_dir}' holds results of another config (run hash "
                           f"{marker.read_text().strip()}, this config {hash_}): choose a new out_dir")
-    try:
-        save_config(cfg, out_dir)
-        marker.write_text(hash_ + "\n")
-        (out_dir / RUN_MARKERS[0]).write_text(json.dumps({"run_hash": hash_}) + "\n")
-    except OSError as err:
-        raise ConfigError(f"config key 'out_dir': cannot write to '{out_dir}' ({err.strerror}): choose a writable "
-                          f"folder") from None
 
 
 def _alive(pid: int) -> bool:

@@ -283,6 +283,11 @@ def test_bad_settings_fail_at_start_up_in_one_line(tmp_path, capsys):
                              "metrics.names=[hf_energy_share]", f"out_dir={tmp_path / 'd'}"]) == 2
     assert "latent diffusion pipeline of the audioldm family" in capsys.readouterr().err
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+    write(tmp_path / "mine" / "take.wav", tone(440, 0.5, 16000), 16000)  # a folder of the user's: refused, untouched
+    before = {p.name: p.read_bytes() for p in (tmp_path / "mine").iterdir()}
+    assert generate(tmp_path, "mine") == 2
+    assert "holds files that are not an audiovae run's (take.wav)" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in (tmp_path / "mine").iterdir()} == before
 
 
 def test_kl_and_fad_against_reference_recordings(tmp_path):

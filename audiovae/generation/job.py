@@ -39,7 +39,7 @@ from audiovae.models.factory import build_model, frontend_for
 from audiovae.models.variants import BASE, ENHANCED
 from audiovae.reporting.records import ERROR, OK
 from audiovae.reporting.tracking import check_logger
-from audiovae.runs import prepare_out_dir, resolve_out_dir, run_hash, run_lock
+from audiovae.runs import check_out_dir, prepare_out_dir, resolve_out_dir, run_hash, run_lock
 
 VARIANTS = (BASE, ENHANCED)  # a generated item has no reference and no vocoder ceiling
 REFERENCE_PATTERNS = ("*.wav", "*.flac", "*.mp3", "*.ogg")  # fad's reference folder
@@ -201,12 +201,15 @@ class GenerationSetup:
     device: torch.device
 
 
-def build_setup(cfg: DictConfig, device: torch.device) -> GenerationSetup:
-    prompts = read_prompts(cfg.prompts) if cfg.prompts else None
-    if prompts is None:
+def plan_run(cfg: DictConfig) -> tuple[list[Item], list[Row]]:
+    """The run's items and rows from `prompts` and `seeds` (read before any model is loaded)."""
+    if not cfg.prompts:
         raise ConfigError("config key 'prompts': name a prompts file (prompts=FILE: .txt, .jsonl, .csv or .tsv)")
-    items = plan_items(prompts, list(cfg.seeds))
-    rows = plan_rows(items, cfg.generation.waveforms_per_prompt, cfg.generation.rerank)
+    items = plan_items(read_prompts(cfg.prompts), list(cfg.seeds))
+    return items, plan_rows(items, cfg.generation.waveforms_per_prompt, cfg.generation.rerank)
+
+
+def build_setup(cfg: DictConfig, device: torch.device, items: list[Item], rows: list[Row]) -> GenerationSetup:
     model = build_model(cfg.model, cfg.enhancement, cfg.frontend).to(device)
     frontend = frontend_for(cfg.frontend, model).to(device)
     pipe = load_pipeline(cfg.model, model, device)
@@ -424,7 +427,9 @@ def run_generation(cfg: DictConfig) -> GenerateOutcome:
     hash_ = run_hash(cfg, EVAL_IGNORE)
     out_dir = resolve_out_dir(cfg.out_dir, "generate", hash_)
     settings = plan_settings(cfg, out_dir, hash_)
-    setup = build_setup(cfg, device)
+    items, rows = plan_run(cfg)
+    check_out_dir(out_dir, hash_)  # refused before the pipeline loads
+    setup = build_setup(cfg, device, items, rows)
     enhancers = {s.name: build_enhancer(s.config.enhancement).to(device).eval() for s in settings}
     frames = math.ceil(setup.samples / cfg.frontend.hop_length)
     frames += -frames % setup.model.frame_multiple(cfg.frontend.hop_length)
