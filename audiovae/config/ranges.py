@@ -27,7 +27,7 @@ RANGES = {
     "metrics.lsd_hop": (1, INF, True, True), "metrics.spectrum_n_fft": (2, INF, True, True),
     "metrics.spectrum_hop": (1, INF, True, True), "metrics.hf_cutoff_hz": (0, INF, False, True),
     "metrics.tie_tolerance": (0, 1, True, False), "metrics.alpha": (0, 1, False, False),
-    "outputs.max_plots": (0, INF, True, True),
+    "outputs.max_plots": (0, INF, True, True), "outputs.report_files": (0, INF, True, True),
     "outputs.listening_files": (0, INF, True, True), "metrics.max_lag_samples": (0, INF, True, True),
     "metrics.align_samples": (-65536, 65536, True, True), "metrics.common_rate": (8000, 384000, True, True),
     "metrics.audioldm_eval_offset": (0, INF, True, True), "metrics.fad_bootstrap_samples": (1, INF, True, True),

@@ -145,6 +145,7 @@ class OutputsConfig:
     save_plots: bool = MISSING
     max_plots: int = MISSING
     listening_files: int = MISSING
+    report_files: Optional[int] = None  # report.md details at most this many files (null: all)
 
 
 @dataclass

@@ -17,7 +17,7 @@ from audiovae.metrics.sets import set_metric_names
 from audiovae.reporting.format import comparison_table, fmt, markdown_table, min_p_note
 from audiovae.reporting.html import facts_html, table_html, write_page
 from audiovae.reporting.records import OK, column_units, decode_embedding, write_csv
-from audiovae.reporting.report import DELTA_NOTE, file_metric_rows, set_section, summary_lines, timing_lines
+from audiovae.reporting.report import DELTA_NOTE, file_metric_rows, listed_files, set_section, summary_lines, timing_lines
 from audiovae.reporting.report_html import failed_section, file_article, file_controls, listening_links, summary_section
 from audiovae.reporting.summary import package_versions, summarize_metrics, summarize_timings, write_json
 from audiovae.reporting.tracking import summary_keys, wandb_run
@@ -150,11 +150,11 @@ def write_report(path: Path, summary: dict, results: Sequence[GeneratedResult], 
         lines += ["", "## Items that could not be generated", "", *(f"- `{r.file}`: {r.error}" for r in failed)]
     if plots_dir is not None and (plots_dir / "summary.png").exists():
         lines += ["", "## Across items", "", "![summary](plots/summary.png)"]
-    lines += ["", "## Per prompt"]
+    listed, note = listed_files(results, summary, "items")
+    lines += ["", "## Per prompt", *([] if not note else ["", note])]
     by_prompt = {}
-    for r in results:
-        if r.status == OK:
-            by_prompt.setdefault(r.prompt_id, []).append(r)
+    for r in listed:
+        by_prompt.setdefault(r.prompt_id, []).append(r)
     for prompt_id, rows in by_prompt.items():
         lines += ["", f"### {prompt_id}: “{rows[0].prompt}”"]
         for r in rows:

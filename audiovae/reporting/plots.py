@@ -141,33 +141,54 @@ def save_figure(fig, path: Path) -> Path:
     return path
 
 
+MAX_LINES = 40  # past this many files a figure shows distributions: hundreds of lines are a grey mass
+
+
 def paired_plot(path: Path, columns: Sequence[str], values: dict[str, np.ndarray]) -> Path:
-    """One panel per metric (`values`: metric -> `[files, columns]`): each file's values across the columns as a
-    grey line, the column means (over files defined in every column) as a thick line."""
+    """One panel per metric (`values`: metric -> `[files, columns]`): the column means (over files defined in every
+    column) as a thick line over, for up to MAX_LINES files, each file's values across the columns as a grey line,
+    and for more, each column's distribution (a violin with its 10th, 50th and 90th percentiles marked)."""
     names = list(values)
     fig, panels = metric_panels(names)
     x = np.arange(len(columns))
     for ax, name in zip(panels, names):
         table = np.asarray(values[name], dtype=float).reshape(-1, len(columns))
         finite = table[np.isfinite(table).all(axis=1)]
-        for line in finite:
-            ax.plot(x, line, color="0.6", linewidth=0.8, marker="o", markersize=3)
+        if len(finite) > MAX_LINES:
+            parts = ax.violinplot([finite[:, j] for j in range(len(columns))], positions=x, widths=0.7,
+                                  showextrema=False, quantiles=[[0.1, 0.5, 0.9]] * len(columns))
+            for body in parts["bodies"]:
+                body.set(facecolor="0.75", edgecolor="0.5", alpha=0.8)
+            parts["cquantiles"].set(color="0.3", linewidth=0.9)
+        else:
+            for line in finite:
+                ax.plot(x, line, color="0.6", linewidth=0.8, marker="o", markersize=3)
         if len(finite):
             ax.plot(x, finite.mean(axis=0), color="C3", linewidth=2.5, marker="D")
-        ax.set(xticks=x, xlim=(-0.2, len(columns) - 0.8), title=metric_title(name))
+        suffix = f" · {len(finite)} files" if len(finite) > MAX_LINES else ""
+        ax.set(xticks=x, xlim=(-0.5, len(columns) - 0.5) if len(finite) > MAX_LINES else (-0.2, len(columns) - 0.8),
+               title=metric_title(name, suffix=suffix))
         ax.set_xticklabels([c[-12:] for c in columns])
     return save_figure(fig, path)
 
 
 def plot_band_retention(path: Path, table: np.ndarray, bands: dict) -> Path:
-    """Per mel band, energy kept relative to the reference (dB) of base and enhanced: each file thin, the mean over
+    """Per mel band, energy kept relative to the reference (dB) of base and enhanced: each file thin (past
+    MAX_LINES files: the band between the files' 10th and 90th percentiles, their median dashed), the mean over
     files thick; 0 dB is the reference, the dotted line the high-band cutoff."""
     fig, ax = plt.subplots(figsize=(8, 3.6))
     hz = np.array(bands["hz"])
     for i, variant in enumerate(bands["mean_db"]):
         colour = f"C{i}"
-        for curve in table[:, i] if len(table) else []:
-            ax.plot(hz, curve, color=colour, alpha=0.25, linewidth=0.7)
+        if len(table) > MAX_LINES:  # many files: the 10–90 % band of the files' curves and their median
+            with np.errstate(all="ignore"):
+                low, mid, high = np.nanpercentile(table[:, i], [10, 50, 90], axis=0)
+            ax.fill_between(hz, low, high, color=colour, alpha=0.18, linewidth=0,
+                            label=f"{variant}: 10–90 % of files")
+            ax.plot(hz, mid, color=colour, linewidth=1.0, linestyle="--")
+        else:
+            for curve in table[:, i] if len(table) else []:
+                ax.plot(hz, curve, color=colour, alpha=0.25, linewidth=0.7)
         ax.plot(hz, bands["mean_db"][variant], color=colour, linewidth=2.2,
                 label=f"{variant} (mean above cutoff {bands['above_cutoff_db'][variant]:+.2f} dB)")
     ax.axhline(0, color="0.3", linewidth=0.9, linestyle="--")

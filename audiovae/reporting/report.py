@@ -7,7 +7,7 @@ from audiovae.data.files import output_stem
 from audiovae.metrics.functional.lag import CLEAR_PEAK
 from audiovae.reporting.format import (ComparisonLine, comparison_table, delta_unit, fmt, markdown_table, metric_label,
                                        min_p_note, signed_delta)
-from audiovae.reporting.records import OK, VARIANTS, FileResult, file_delta, variants_of
+from audiovae.reporting.records import OK, VARIANTS, FileResult, file_delta, file_improvement, variants_of
 from audiovae.metrics.sets import SET_METRICS
 from audiovae.models.variants import CEILING
 from audiovae.reporting.verdict import conclusion_lines
@@ -141,12 +141,38 @@ def write_report(path: Path, summary: dict, results: Sequence[FileResult], plots
     lines += ["", *band_section(summary["band_retention"], plots_dir)]
     if plots_dir is not None and (plots_dir / "summary.png").exists():
         lines += ["", "## Across files", "", "![summary](plots/summary.png)"]
-    lines += ["", "## Per file"]
-    for result in results:
-        if result.status == OK:
-            lines += _file_section(result, list(metrics), plots_dir)
+    listed, note = listed_files(results, summary)
+    lines += ["", "## Per file", *([] if not note else ["", note])]
+    for result in listed:
+        lines += _file_section(result, list(metrics), plots_dir)
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def ranking_metric(summary: dict) -> str:
+    """What orders the files of a long report: `select.metric` when measured per file, else the first metric."""
+    names = list(summary["metrics"])
+    chosen = ((summary["run"].get("config") or {}).get("select") or {}).get("metric")
+    return chosen if chosen in names else names[0]
+
+
+def listed_files(results: Sequence[FileResult], summary: dict, noun: str = "files") -> tuple[list[FileResult], str]:
+    """The evaluated files report.md details: all of them up to `outputs.report_files`; past it the half with the
+    worst and the half with the best per-file improvement in `ranking_metric` (every file stays in results.csv and
+    report.html), with the sentence that says so."""
+    ok = [r for r in results if r.status == OK]
+    limit = ((summary["run"].get("config") or {}).get("outputs") or {}).get("report_files")
+    if limit is None or len(ok) <= limit or not summary["metrics"]:
+        return ok, ""
+    metric = ranking_metric(summary)
+    gains = [(file_improvement(metric, r.value("base", metric), r.value("enhanced", metric)), i) for i, r in enumerate(ok)]
+    ranked = [i for gain, i in sorted((g, i) for g, i in gains if g is not None)]
+    n_worst = min(limit // 2, len(ranked))
+    n_best = min(limit - n_worst, len(ranked) - n_worst)
+    worst, best = ranked[:n_worst], ranked[len(ranked) - n_best:][::-1]
+    note = (f"{len(ok)} {noun}: listed below are the {len(worst)} with the worst and the {len(best)} with the best "
+            f"improvement in {metric} (outputs.report_files={limit}); every one is in results.csv and report.html.")
+    return [ok[i] for i in worst + best], note
 
 
 def interval(value: float, ci) -> str:
