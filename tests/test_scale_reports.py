@@ -52,3 +52,21 @@ def test_figures_of_many_files_show_distributions(tmp_path):
                                             "enhanced": table[:, 1].mean(0).tolist()},
              "above_cutoff_db": {"base": -9.0, "enhanced": -6.0}, "cutoff_hz": 4000.0, "n_files": n}
     assert Image.open(plot_band_retention(tmp_path / "bands.png", table, bands)).size[0] > 0
+
+
+def test_the_report_says_how_much_wall_time_the_measured_stages_cover(tmp_path):
+    import json
+
+    from tests.conftest import evaluate_folder, write_three_clips
+
+    clips = write_three_clips(tmp_path / "clips")
+    words = ["model=tiny", "logger=none", "outputs.save_plots=false", "metrics.bootstrap_samples=50"]
+    evaluate_folder(clips, tmp_path / "run", *words)
+    a = json.loads((tmp_path / "run" / "summary.json").read_text())["time_accounting"]
+    assert a["files"] == 3 and a["processes"] == 1 and 0 < a["stage_seconds"] <= a["wall_s"]
+    assert a["outside_stages_share"] == 1 - a["stage_seconds"] / a["wall_s"]
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert f"{100 * a['outside_stages_share']:.1f} % went outside them" in report
+    evaluate_folder(clips, tmp_path / "run", *words)  # resumed: nothing new ran, nothing to account
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["time_accounting"] == {}
+    assert "went outside them" not in (tmp_path / "run" / "report.md").read_text()

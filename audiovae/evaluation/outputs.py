@@ -18,7 +18,7 @@ from audiovae.reporting.records import OK, VARIANTS, FileResult, column_units, d
 from audiovae.reporting.report import write_report
 from audiovae.reporting.report_html import write_report_html
 from audiovae.reporting.summary import (package_versions, summarize_lags, summarize_metrics, summarize_timings,
-                                        write_json)
+                                        wall_accounting, write_json)
 from audiovae.reporting.tracking import log_evaluation, wandb_run
 
 
@@ -58,6 +58,7 @@ def build_summary(setting: Setting, results: Sequence[FileResult], new: Sequence
                                      cfg.metrics.tie_tolerance, cfg.metrics.alpha, cfg.metrics.p_adjust,
                                      info.model["variants"]),
         "timings": summarize_timings(results),
+        "time_accounting": wall_accounting(new, info.wall_s, info.world_size),
     }
     summary["counts"]["nan_values"] = sum(v["excluded"] for m in summary["metrics"].values()
                                           for v in m["variants"].values())

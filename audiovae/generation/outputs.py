@@ -19,7 +19,8 @@ from audiovae.reporting.html import facts_html, table_html, write_page
 from audiovae.reporting.records import OK, column_units, decode_embedding, write_csv
 from audiovae.reporting.report import DELTA_NOTE, file_metric_rows, listed_files, set_section, summary_lines, timing_lines
 from audiovae.reporting.report_html import failed_section, file_article, file_controls, listening_links, summary_section
-from audiovae.reporting.summary import package_versions, summarize_metrics, summarize_timings, write_json
+from audiovae.reporting.summary import (accounting_line, package_versions, summarize_metrics, summarize_timings,
+                                        wall_accounting, write_json)
 from audiovae.reporting.tracking import summary_keys, wandb_run
 from audiovae.reporting.verdict import conclusion_lines
 
@@ -78,6 +79,7 @@ def build_summary(setting: Setting, results: Sequence[GeneratedResult], new: Seq
                                      cfg.metrics.tie_tolerance, cfg.metrics.alpha, cfg.metrics.p_adjust, VARIANTS),
         "timings": summarize_timings(results),
         "setting_cost": setting_cost(results),
+        "time_accounting": wall_accounting(new, wall),
         "band_retention": {"n_files": 0},  # a generated item has no reference to measure retention against
     }
     summary["counts"]["nan_values"] = sum(v["excluded"] for m in summary["metrics"].values()
@@ -144,7 +146,8 @@ def write_report(path: Path, summary: dict, results: Sequence[GeneratedResult], 
              *map(as_items, set_section(summary.get("sets", {}), stats["alpha"]))]
     if summary.get("sets_note"):
         lines += [f"fad not computed: {summary['sets_note']}", ""]
-    lines += ["## Timing (mean seconds per item)", "", *(f"- {line}" for line in timing_lines(summary["timings"]))]
+    lines += ["## Timing (mean seconds per item)", "", *(f"- {line}" for line in timing_lines(summary["timings"])),
+              *([f"- {accounting_line(summary['time_accounting'], 'items')}"] if summary.get("time_accounting") else [])]
     failed = [r for r in results if r.status != OK]
     if failed:
         lines += ["", "## Items that could not be generated", "", *(f"- `{r.file}`: {r.error}" for r in failed)]

@@ -9,6 +9,7 @@ from audiovae.reporting.format import (ComparisonLine, comparison_table, delta_u
                                        min_p_note, signed_delta)
 from audiovae.reporting.records import OK, VARIANTS, FileResult, file_delta, file_improvement, variants_of
 from audiovae.metrics.sets import SET_METRICS
+from audiovae.reporting.summary import accounting_line
 from audiovae.models.variants import CEILING
 from audiovae.reporting.verdict import conclusion_lines
 
@@ -133,6 +134,7 @@ def write_report(path: Path, summary: dict, results: Sequence[FileResult], plots
         "", "## Conclusion", "", *conclusion_lines(metrics, stats["alpha"], stats["p_adjust"]), "",
         *set_section(summary.get("sets", {}), stats["alpha"]),
         "## Timing (mean seconds per file)", "", *(f"- {line}" for line in timing_lines(summary["timings"])),
+        *([f"- {accounting_line(summary['time_accounting'])}"] if summary.get("time_accounting") else []),
     ]
     failed = [r for r in results if r.status != OK]
     if failed:

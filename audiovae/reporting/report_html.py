@@ -12,6 +12,7 @@ from audiovae.reporting.html import facts_html, figure_html, link, player_html, 
 from audiovae.reporting.records import OK, WAVE_NAMES, FileResult, file_improvement
 from audiovae.reporting.report import (BAND_NOTE, DELTA_NOTE, band_rows, set_note, set_rows, file_facts, file_metric_rows, run_facts,
                                        summary_lines, timing_lines)
+from audiovae.reporting.summary import accounting_line
 from audiovae.reporting.verdict import conclusion_lines
 
 PRELOADED_FILES = 50  # files whose players load their durations with the page; later ones load when played
@@ -96,7 +97,9 @@ def summary_section(summary: dict, folder: Path) -> str:
     summary_png = figure_html("plots/summary.png", "per-file values, base and enhanced", folder)
     if summary_png:
         parts += ["<h2>Across files</h2>", summary_png]
-    parts += ["<h2>Timing (mean seconds per file)</h2>", facts_html(timing_lines(summary["timings"])), "</section>"]
+    accounted = [accounting_line(summary["time_accounting"])] if summary.get("time_accounting") else []
+    parts += ["<h2>Timing (mean seconds per file)</h2>", facts_html(timing_lines(summary["timings"]) + accounted),
+              "</section>"]
     return "".join(parts)
 
 

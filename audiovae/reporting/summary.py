@@ -65,13 +65,41 @@ def summarize_metrics(results: Sequence[FileResult], metric_names: Sequence[str]
 
 
 def summarize_timings(results: Sequence[FileResult]) -> dict:
-    """Mean seconds per file of each stage, and the enhancer's share of the enhanced decode."""
+    """Mean seconds per file of each stage, and the enhancer's share of the enhanced decode (`wall_accounting`:
+    how much of the wall time the stages cover)."""
     ok = [r for r in results if r.status == OK]
     stages = list(dict.fromkeys(stage for r in ok for stage in r.seconds))
     means = {stage: float(np.mean([r.seconds.get(stage, np.nan) for r in ok])) for stage in stages}
     if means.get("enhanced_decode"):
         means["enhancer_share_of_decode"] = means.get("enhancer", 0.0) / means["enhanced_decode"]
     return means
+
+
+DERIVED_STAGES = ("enhancer", "enhancer_share_of_decode")  # within another stage's time (the enhanced decode)
+
+
+def wall_accounting(new: Sequence[FileResult], wall_s: float, world_size: int = 1) -> dict:
+    """Where this run's wall time went: the per-file stage seconds of the files it evaluated, summed, against the
+    wall seconds of the pass over them times the processes that shared it; the rest (reading, fingerprints, media,
+    plots, rows, waiting) is `outside_stages_share` = 1 − Σ stages / (wall · processes). Empty when nothing new ran."""
+    ok = [r for r in new if r.status == OK]
+    if not ok or not wall_s or wall_s <= 0:
+        return {}
+    stages = sum(v for r in ok for stage, v in r.seconds.items() if stage not in DERIVED_STAGES and math.isfinite(v))
+    budget = wall_s * max(world_size, 1)
+    return {"files": len(ok), "wall_s": wall_s, "processes": max(world_size, 1), "stage_seconds": stages,
+            "outside_stages_s": max(budget - stages, 0.0), "outside_stages_share": max(1 - stages / budget, 0.0)}
+
+
+def accounting_line(accounting: dict, noun: str = "files") -> str:
+    """The report's sentence on where the wall time went ("" when nothing new ran)."""
+    if not accounting:
+        return ""
+    a = accounting
+    processes = f" × {a['processes']} processes" if a["processes"] > 1 else ""
+    return (f"wall time of the {a['files']} {noun} evaluated in this run: {a['wall_s']:.2f} s{processes}; the "
+            f"measured stages above account for {a['stage_seconds']:.2f} s, so {100 * a['outside_stages_share']:.1f} % "
+            f"went outside them (reading and resampling audio, fingerprints, writing audio, plots and rows, waiting)")
 
 
 def json_safe(obj):
