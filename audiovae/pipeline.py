@@ -125,6 +125,7 @@ class ReconstructionPipeline(nn.Module):
             enhancer.enhance_wave(shared.base_wave)
         with self._timed(seconds, "vocoder", device):
             wave = self.model.vocode(mel, num_samples, enhanced=True, enhancer=enhancer)
+        seconds["vocoder_all"] = seconds["vocoder"]  # every pass made for this enhancer (the shared ones included)
         seconds["vocoder"] /= shared.vocoder_passes + 1  # one vocoder pass
         return mel, wave
 
@@ -157,6 +158,7 @@ class ReconstructionPipeline(nn.Module):
                 mels[key], waves[key] = shared.base_mel, shared.base_wave
                 own.update(enhanced_decode=0.0, enhancer=0.0)
                 if shared.vocoder_passes and "vocoder" in own:
+                    own["vocoder_all"] = own["vocoder"]
                     own["vocoder"] = own["vocoder"] / shared.vocoder_passes
                 seconds[key] = own
                 continue

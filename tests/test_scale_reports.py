@@ -65,6 +65,10 @@ def test_the_report_says_how_much_wall_time_the_measured_stages_cover(tmp_path):
     a = json.loads((tmp_path / "run" / "summary.json").read_text())["time_accounting"]
     assert a["files"] == 3 and a["processes"] == 1 and 0 < a["stage_seconds"] <= a["wall_s"]
     assert a["outside_stages_share"] == 1 - a["stage_seconds"] / a["wall_s"]
+    from audiovae.reporting.records import read_csv
+
+    for row in read_csv(tmp_path / "run" / "results.csv"):  # reading back and writing media are stages too
+        assert row["time_read"] >= 0 and row["time_media"] > 0
     report = (tmp_path / "run" / "report.md").read_text()
     assert f"{100 * a['outside_stages_share']:.1f} % went outside them" in report
     evaluate_folder(clips, tmp_path / "run", *words)  # resumed: nothing new ran, nothing to account

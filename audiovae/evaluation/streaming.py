@@ -56,18 +56,22 @@ class FileStream:
         """Segment `row` of `out`, with the pipeline seconds charged to it per enhancer key."""
         chunk = self.joins.push(out, row)
         n = chunk.waves[BASE].shape[0]
+        start = time.perf_counter()
         reference = self.reader.read(self.position, self.position + n).to(chunk.waves[BASE].device)
         self.position += n
         self.reader.release(self.position)
+        read = time.perf_counter() - start
         self.measurement.update(reference, chunk)
         for key in self.keys:
             stages = self.seconds[key]
-            for stage, value in seconds[key].items():
+            for stage, value in {**seconds[key], "read": read}.items():
                 stages[stage] = stages.get(stage, 0.0) + value
             if self.media.get(key) is not None:
+                start = time.perf_counter()
                 wave, mel = chunk.enhanced[key]
                 self.media[key].add({"reference": reference, **chunk.waves, "enhanced": wave},
                                     {"reference": chunk.mels["reference"], "base": chunk.mels[BASE], "enhanced": mel})
+                stages["media"] = stages.get("media", 0.0) + time.perf_counter() - start
 
     def abort(self) -> None:
         """The file failed while streaming: partial media are removed."""
@@ -83,7 +87,9 @@ class FileStream:
         for key in self.keys:
             own, notes, bands, embeddings, metric_seconds = self.measurement.own_values(key)
             if self.media.get(key) is not None:
-                self.media[key].close()
+                start = time.perf_counter()
+                self.media[key].close()  # the wavs finished, the figure drawn
+                self.seconds[key]["media"] = self.seconds[key].get("media", 0.0) + time.perf_counter() - start
             out[key] = FileResult(it.index, it.key, OK, notes="; ".join(values["notes"] + notes), stem=it.stem,
                                   duration_s=it.duration_s, evaluated_s=self.num_samples / self.sample_rate,
                                   sample_rate_in=it.sample_rate_in, channels_in=it.channels_in,

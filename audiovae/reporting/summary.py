@@ -80,12 +80,14 @@ DERIVED_STAGES = ("enhancer", "enhancer_share_of_decode")  # within another stag
 
 def wall_accounting(new: Sequence[FileResult], wall_s: float, world_size: int = 1) -> dict:
     """Where this run's wall time went: the per-file stage seconds of the files it evaluated, summed, against the
-    wall seconds of the pass over them times the processes that shared it; the rest (reading, fingerprints, media,
-    plots, rows, waiting) is `outside_stages_share` = 1 − Σ stages / (wall · processes). Empty when nothing new ran."""
+    wall seconds of the pass over them times the processes that shared it; the rest (opening and normalising files,
+    fingerprints, rows, waiting) is `outside_stages_share` = 1 − Σ stages / (wall · processes). A sweep's setting
+    counts the other settings' own decodes as outside. Empty when nothing new ran."""
     ok = [r for r in new if r.status == OK]
     if not ok or not wall_s or wall_s <= 0:
         return {}
-    stages = sum(v for r in ok for stage, v in r.seconds.items() if stage not in DERIVED_STAGES and math.isfinite(v))
+    stages = sum(v for r in ok for stage, v in r.seconds.items() if stage not in DERIVED_STAGES and math.isfinite(v)
+                 and not (stage == "vocoder" and "vocoder_all" in r.seconds))  # one pass's: vocoder_all has all
     budget = wall_s * max(world_size, 1)
     return {"files": len(ok), "wall_s": wall_s, "processes": max(world_size, 1), "stage_seconds": stages,
             "outside_stages_s": max(budget - stages, 0.0), "outside_stages_share": max(1 - stages / budget, 0.0)}
@@ -99,7 +101,7 @@ def accounting_line(accounting: dict, noun: str = "files") -> str:
     processes = f" × {a['processes']} processes" if a["processes"] > 1 else ""
     return (f"wall time of the {a['files']} {noun} evaluated in this run: {a['wall_s']:.2f} s{processes}; the "
             f"measured stages above account for {a['stage_seconds']:.2f} s, so {100 * a['outside_stages_share']:.1f} % "
-            f"went outside them (reading and resampling audio, fingerprints, writing audio, plots and rows, waiting)")
+            f"went outside them (opening, decoding and normalising the files, fingerprints, rows, waiting for data)")
 
 
 def json_safe(obj):
