@@ -101,7 +101,7 @@ def accounting_line(accounting: dict, noun: str = "files") -> str:
     processes = f" × {a['processes']} processes" if a["processes"] > 1 else ""
     return (f"wall time of the {a['files']} {noun} evaluated in this run: {a['wall_s']:.2f} s{processes}; the "
             f"measured stages above account for {a['stage_seconds']:.2f} s, so {100 * a['outside_stages_share']:.1f} % "
-            f"went outside them (opening, decoding and normalising the files, fingerprints, rows, waiting for data)")
+            f"went outside them (opening, decoding and normalising the {noun}, fingerprints, rows, waiting for data)")
 
 
 def json_safe(obj):
