@@ -23,6 +23,16 @@ def synchronize(device: torch.device) -> None:
         torch.mps.synchronize()
 
 
+@contextmanager
+def timed(seconds: dict, stage: str, device: torch.device):
+    """Adds the block's wall seconds, measured under device synchronisation, to `seconds[stage]`."""
+    synchronize(device)
+    start = time.perf_counter()
+    yield
+    synchronize(device)
+    seconds[stage] = seconds.get(stage, 0.0) + time.perf_counter() - start
+
+
 SHARED = ("latent", "reference_mel", "base_mel", "vocoder_wave", "base_wave")  # what no enhancer changes
 
 
@@ -78,14 +88,6 @@ class ReconstructionPipeline(nn.Module):
         """The model encodes the front end's log-mel (a mel model), not the waveform."""
         return self.model.analysis == MEL
 
-    @contextmanager
-    def _timed(self, seconds: dict, stage: str, device: torch.device):
-        synchronize(device)
-        start = time.perf_counter()
-        yield
-        synchronize(device)
-        seconds[stage] = seconds.get(stage, 0.0) + time.perf_counter() - start
-
     @torch.no_grad()
     def shared(self, segments: torch.Tensor, generator: torch.Generator | None = None,
                zero_frames_after: list[int] | None = None) -> SharedOutputs:
@@ -93,37 +95,37 @@ class ReconstructionPipeline(nn.Module):
         and base): what every enhancer shares. `zero_frames_after[k]`: segment k's log-mel frames from its sample
         zero_frames_after[k] on are set to 0 (`data.pad=log_mel_zeros`, mel models)."""
         device, seconds, num_samples = segments.device, {}, segments.shape[1]
-        with self._timed(seconds, "frontend", device):
+        with timed(seconds, "frontend", device):
             mel = self.frontend(mix(segments))  # several channels: the log-mel of their mix
             if zero_frames_after is not None:
                 mel = zero_log_mel(mel, zero_frames_after, self.frontend.hop_length)
-        with self._timed(seconds, "encode", device):
+        with timed(seconds, "encode", device):
             latent = self.model.encode(mel if self.encodes_mel else segments, generator)
-        with self._timed(seconds, "base_decode", device):
+        with timed(seconds, "base_decode", device):
             base = self.model.decode(latent, enhanced=False)
         if self.encodes_mel:
-            with self._timed(seconds, "vocoder", device):
+            with timed(seconds, "vocoder", device):
                 vocoder_wave = self.model.synthesise(mel, num_samples)
                 base_wave = self.model.synthesise(base, num_samples)
             return SharedOutputs(latent, mel, base, vocoder_wave, base_wave, seconds)
         base_wave = self.model.synthesise(base, num_samples)
-        with self._timed(seconds, "analysis", device):
+        with timed(seconds, "analysis", device):
             base_mel = self.frontend(mix(base_wave))
         return SharedOutputs(latent, mel, base_mel, None, base_wave, seconds, vocoder_passes=0)
 
     def _enhanced_mel(self, shared: SharedOutputs, enhancer, seconds: dict, device) -> tuple[torch.Tensor, torch.Tensor]:
         """(enhanced log-mel, enhanced waveform) of a mel model: the decode through the enhancer, one vocoder pass."""
         num_samples = shared.base_wave.shape[1]
-        with self._timed(seconds, "enhanced_decode", device):
+        with timed(seconds, "enhanced_decode", device):
             if all(stage.is_identity() for stage in enhancer.latent_stages):  # the base decode, then its mel
                 mel = enhancer.enhance_mel(shared.base_mel)  # stages: one decode fewer, same numbers
             else:
                 mel = self.model.decode(shared.latent, enhanced=True, enhancer=enhancer)
-        with self._timed(seconds, "enhancer", device):  # the enhancer's stages alone, on inputs of their shape
+        with timed(seconds, "enhancer", device):  # the enhancer's stages alone, on inputs of their shape
             enhancer.enhance_latent(shared.latent)
             enhancer.enhance_mel(shared.base_mel)
             enhancer.enhance_wave(shared.base_wave)
-        with self._timed(seconds, "vocoder", device):
+        with timed(seconds, "vocoder", device):
             wave = self.model.vocode(mel, num_samples, enhanced=True, enhancer=enhancer)
         seconds["vocoder_all"] = seconds["vocoder"]  # every pass made for this enhancer (the shared ones included)
         seconds["vocoder"] /= shared.vocoder_passes + 1  # one vocoder pass
@@ -133,16 +135,16 @@ class ReconstructionPipeline(nn.Module):
         """(enhanced log-mel, enhanced waveform) of a waveform model: the decode through the enhancer, then the
         front end's log-mel of its waveform."""
         num_samples = shared.base_wave.shape[1]
-        with self._timed(seconds, "enhanced_decode", device):
+        with timed(seconds, "enhanced_decode", device):
             if all(stage.is_identity() for stage in enhancer.latent_stages):  # the base decode's waveform
                 wave = enhancer.enhance_wave(shared.base_wave)
             else:
                 decoded = self.model.decode(shared.latent, enhanced=True, enhancer=enhancer)
                 wave = self.model.vocode(decoded, num_samples, enhanced=True, enhancer=enhancer)
-        with self._timed(seconds, "enhancer", device):
+        with timed(seconds, "enhancer", device):
             enhancer.enhance_latent(shared.latent)
             enhancer.enhance_wave(shared.base_wave)
-        with self._timed(seconds, "analysis", device):
+        with timed(seconds, "analysis", device):
             mel = self.frontend(mix(wave))
         return mel, wave
 

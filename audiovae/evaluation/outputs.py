@@ -39,29 +39,8 @@ def build_summary(setting: Setting, results: Sequence[FileResult], new: Sequence
     """summary.json's content: run info, counts, per-metric statistics and mean timings. `results` are all of the
     setting's files (resumed and `new`); throughput counts the new ones."""
     cfg = setting.config
-    ok = [r for r in results if r.status == OK]
-    new_audio_s = sum(r.evaluated_s for r in new if r.status == OK)
-    summary = {
-        "run": {"out_dir": str(setting.out_dir), "config_hash": setting.run_hash, "model": cfg.model.name,
-                "model_interface": info.model,
-                "enhancement": OmegaConf.to_container(cfg.enhancement), "sample_rate": cfg.frontend.sample_rate,
-                "device": info.device, "world_size": info.world_size, "versions": package_versions(),
-                "audio_seconds": sum(r.evaluated_s for r in ok),
-                "throughput_audio_s_per_s": new_audio_s / info.wall_s if new_audio_s else None,
-                "resumed_files": len(results) - len(new), "config": OmegaConf.to_container(cfg, resolve=True)},
-        "counts": {"files": len(results), "ok": len(ok), "failed": len(results) - len(ok),
-                   "from_cache": sum(r.from_cache for r in ok)},
-        "skipped_inputs": [{"path": p, "reason": why} for p, why in info.skipped_inputs],
-        "statistics": {"alpha": cfg.metrics.alpha, "p_adjust": cfg.metrics.p_adjust,
-                       "tie_tolerance": cfg.metrics.tie_tolerance, "bootstrap_samples": cfg.metrics.bootstrap_samples},
-        "metrics": summarize_metrics(results, file_metric_names(cfg.metrics.names), cfg.metrics.bootstrap_samples, cfg.seed,
-                                     cfg.metrics.tie_tolerance, cfg.metrics.alpha, cfg.metrics.p_adjust,
-                                     info.model["variants"]),
-        "timings": summarize_timings(results),
-        "time_accounting": wall_accounting(new, info.wall_s, info.world_size),
-    }
-    summary["counts"]["nan_values"] = sum(v["excluded"] for m in summary["metrics"].values()
-                                          for v in m["variants"].values())
+    summary = summary_core(setting, results, new, info.wall_s, info.device, info.world_size, info.model)
+    summary["skipped_inputs"] = [{"path": p, "reason": why} for p, why in info.skipped_inputs]
     summary["alignment"] = {**summarize_lags(results, cfg.metrics.max_lag_samples, info.align_samples,
                                              cfg.frontend.sample_rate),
                             "align": cfg.metrics.align, "measured_before_run": info.measured_lag}
@@ -73,6 +52,38 @@ def build_summary(setting: Setting, results: Sequence[FileResult], new: Sequence
         summary["sets"] = {name: {**SET_METRICS[name].summarize(sets, cfg.metrics.fad_bootstrap_samples, cfg.seed,
                                                                 cfg.metrics.alpha),
                                   "embedding": f"{cfg.embedding.name} ({cfg.embedding.path})"} for name in names}
+    return summary
+
+
+def summary_core(setting: Setting, results: Sequence[FileResult], new: Sequence[FileResult], wall_s: float,
+                 device: str, world_size: int, interface: dict) -> dict:
+    """What every job's summary.json holds (evaluation's and generation's): run info, counts, the statistics
+    settings, per-metric statistics over the model's variants (`interface["variants"]`), mean timings and the wall
+    time's accounting. `results` are all of the setting's rows (resumed and `new`); throughput counts the new
+    ones."""
+    cfg = setting.config
+    ok = [r for r in results if r.status == OK]
+    new_audio_s = sum(r.evaluated_s for r in new if r.status == OK)
+    summary = {
+        "run": {"out_dir": str(setting.out_dir), "config_hash": setting.run_hash, "model": cfg.model.name,
+                "model_interface": interface,
+                "enhancement": OmegaConf.to_container(cfg.enhancement), "sample_rate": cfg.frontend.sample_rate,
+                "device": device, "world_size": world_size, "versions": package_versions(),
+                "audio_seconds": sum(r.evaluated_s for r in ok),
+                "throughput_audio_s_per_s": new_audio_s / wall_s if new_audio_s and wall_s else None,
+                "resumed_files": len(results) - len(new), "config": OmegaConf.to_container(cfg, resolve=True)},
+        "counts": {"files": len(results), "ok": len(ok), "failed": len(results) - len(ok),
+                   "from_cache": sum(r.from_cache for r in ok)},
+        "statistics": {"alpha": cfg.metrics.alpha, "p_adjust": cfg.metrics.p_adjust,
+                       "tie_tolerance": cfg.metrics.tie_tolerance, "bootstrap_samples": cfg.metrics.bootstrap_samples},
+        "metrics": summarize_metrics(results, file_metric_names(cfg.metrics.names), cfg.metrics.bootstrap_samples,
+                                     cfg.seed, cfg.metrics.tie_tolerance, cfg.metrics.alpha, cfg.metrics.p_adjust,
+                                     interface["variants"]),
+        "timings": summarize_timings(results),
+        "time_accounting": wall_accounting(new, wall_s, world_size),
+    }
+    summary["counts"]["nan_values"] = sum(v["excluded"] for m in summary["metrics"].values()
+                                          for v in m["variants"].values())
     return summary
 
 

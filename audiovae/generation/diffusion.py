@@ -72,13 +72,11 @@ def pipeline_key(pipe) -> dict:
 @dataclass
 class Diffusion:
     """The latents of one (prompt, seed): `[N, C, T', F']` for N candidates, with the seconds the diffusion took
-    (0 when read from the cache) and the order of the candidates by the pipeline's CLAP score (best first; None
-    without re-ranking)."""
+    (0 when read from the cache)."""
 
     latents: torch.Tensor
     seconds: float
     from_cache: bool
-    ranking: Optional[list[int]] = None
 
 
 class LatentSource:
@@ -107,39 +105,33 @@ class LatentSource:
         self.diffusions += 1
         return out.audios.detach().float()
 
+    def _cached(self, key: Optional[str], compute: Callable[[], dict]) -> tuple[dict, bool]:
+        """(the tensors of the cache entry `key`, True), or (`compute()`, False) stored under `key`; a damaged entry
+        is a miss, written again. No key (cache off): always computed."""
+        entry = self.store.get(key) if key else None
+        if entry is not None:
+            try:
+                return {name: t.to(self.device) for name, t in entry.segment(0).items()}, True
+            except Exception:  # noqa: BLE001 - whatever an unreadable file raises
+                self.store.discard(key)
+        tensors = compute()
+        if key:
+            self.store.finish(key, [self.store.put_segment(key, 0, tensors)], {})
+        return tensors, False
+
     def latents(self, item: Item) -> Diffusion:
         key = self.key(item) if self.store is not None else None
-        entry = self.store.get(key) if key else None
-        if entry is not None:
-            try:
-                return Diffusion(entry.segment(0)["latents"].to(self.device), 0.0, True)
-            except Exception:  # noqa: BLE001 - a damaged entry is a miss, written again
-                self.store.discard(key)
         start = time.perf_counter()
-        latents = self.run(item)
-        seconds = time.perf_counter() - start
-        if key:
-            self.store.finish(key, [self.store.put_segment(key, 0, {"latents": latents})], {})
-        return Diffusion(latents, seconds, False)
+        tensors, from_cache = self._cached(key, lambda: {"latents": self.run(item)})
+        return Diffusion(tensors["latents"], 0.0 if from_cache else time.perf_counter() - start, from_cache)
 
-    def base_decode(self, item: Item, latents: torch.Tensor, decode: Callable[[], tuple], settings: dict
-                    ) -> Optional[tuple]:
+    def base_decode(self, item: Item, decode: Callable[[], tuple], settings: dict) -> tuple:
         """The item's base decode `(log-mel, waveform)`: from the cache (an entry beside its latents' entry, keyed
-        also by the decode's `settings`: precisions, length), or `decode()` stored there. None from `decode` is
-        passed on; returns (mel, wave, from_cache)."""
+        also by the decode's `settings`: precisions, length), or `decode()` stored there."""
         key = digest({"latents": self.key(item), "kind": "generation_base_decode", **settings}) \
             if self.store is not None else None
-        entry = self.store.get(key) if key else None
-        if entry is not None:
-            try:
-                saved = entry.segment(0)
-                return saved["mel"].to(self.device), saved["wave"].to(self.device), True
-            except Exception:  # noqa: BLE001 - a damaged entry is a miss, written again
-                self.store.discard(key)
-        mel, wave = decode()
-        if key:
-            self.store.finish(key, [self.store.put_segment(key, 0, {"mel": mel, "wave": wave})], {})
-        return mel, wave, False
+        tensors, _ = self._cached(key, lambda: dict(zip(("mel", "wave"), decode())))
+        return tensors["mel"], tensors["wave"]
 
 
 @torch.no_grad()

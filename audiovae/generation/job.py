@@ -30,14 +30,16 @@ from audiovae.generation.diffusion import LatentSource, check_generation_setting
 from audiovae.generation.prompts import Item, Prompt, plan_items, read_prompts, read_reference_manifest
 from audiovae.generation.records import GeneratedResult
 from audiovae.metrics.functional.frames import hf_cutoff
-from audiovae.metrics.registry import build_metric, check_metric_names, file_metric_names, prompt_metric_names, \
-    settings_of
+from audiovae.metrics.reference_free import ReferenceFreeMetric
+from audiovae.metrics.registry import (build_metric, check_metric_names, file_metric_names, metric_info,
+                                       prompt_metric_names, settings_of)
 from audiovae.metrics.sets import needs_embedding
 from audiovae.models.classifier import label_kl, load_classifier
 from audiovae.models.embedding import clap_score, load_embedder
 from audiovae.models.factory import build_model, frontend_for
 from audiovae.models.variants import BASE, ENHANCED
-from audiovae.reporting.records import ERROR, OK
+from audiovae.pipeline import ReconstructionPipeline, SharedOutputs, timed
+from audiovae.reporting.records import ERROR, OK, encode_embedding
 from audiovae.reporting.tracking import check_logger
 from audiovae.runs import check_out_dir, prepare_out_dir, resolve_out_dir, run_hash, run_lock
 
@@ -182,10 +184,7 @@ def check_generation_metrics(cfg: DictConfig) -> None:
 
 
 def _reference_free(name: str) -> bool:
-    from audiovae.metrics.reference_free import _LongTermMetric
-    from audiovae.metrics.registry import metric_info
-
-    return issubclass(metric_info(name), _LongTermMetric)
+    return issubclass(metric_info(name), ReferenceFreeMetric)
 
 
 @dataclass
@@ -193,12 +192,15 @@ class GenerationSetup:
     items: list[Item]
     rows: list[Row]
     stems: dict
-    model: object
-    frontend: object
+    pipeline: ReconstructionPipeline  # the front end and the model: the decodes evaluation makes
     source: LatentSource
     scorers: Scorers
     samples: int
     device: torch.device
+
+    @property
+    def model(self):
+        return self.pipeline.model
 
 
 def plan_run(cfg: DictConfig) -> tuple[list[Item], list[Row]]:
@@ -215,81 +217,67 @@ def build_setup(cfg: DictConfig, device: torch.device, items: list[Item], rows: 
     pipe = load_pipeline(cfg.model, model, device)
     store = CacheStore(cfg.cache.dir, cfg.cache.max_gb) if cfg.cache.enabled else None
     source = LatentSource(pipe, cfg.generation, store, device)
-    return GenerationSetup(items, rows, output_stems([r.key for r in rows]), model, frontend, source,
+    return GenerationSetup(items, rows, output_stems([r.key for r in rows]), ReconstructionPipeline(frontend, model),
+                           source,
                            build_scorers(cfg, device), output_samples(pipe, cfg.generation.audio_length_s), device)
 
 
 class ItemGenerator:
     """Every setting's rows of one (prompt, seed): one diffusion (or cached latents), one base decode and vocoder
-    pass shared, per setting the enhanced decode and its vocoder pass; audio and plots as they are made."""
+    pass shared, per setting the enhanced decode and its vocoder pass (`ReconstructionPipeline.enhance`, as in
+    evaluation); audio and plots as they are made. `fingerprints`: row key -> `item_fingerprint`."""
 
-    def __init__(self, cfg: DictConfig, setup: GenerationSetup, settings: Sequence[Setting], enhancers: dict):
+    def __init__(self, cfg: DictConfig, setup: GenerationSetup, settings: Sequence[Setting], enhancers: dict,
+                 fingerprints: dict[str, str]):
         self.cfg, self.setup, self.settings, self.enhancers = cfg, setup, settings, enhancers
+        self.fingerprints = fingerprints
         self.hz = mel_band_centres(cfg.frontend.n_mels, cfg.frontend.fmin, cfg.frontend.fmax)
         self.cutoff = hf_cutoff(cfg.frontend.sample_rate, cfg.metrics.hf_cutoff_hz)
         self.plotted = 0
         self.decode_settings = {"samples": setup.samples, "vae_precision": cfg.model.vae_precision,
                                 "vocoder_precision": cfg.model.vocoder_precision}  # what else decides a base decode
 
-    def _timed(self, seconds: dict, stage: str, fn):
-        from audiovae.pipeline import synchronize
-
-        synchronize(self.setup.device)
-        start = time.perf_counter()
-        out = fn()
-        synchronize(self.setup.device)
-        seconds[stage] = seconds.get(stage, 0.0) + time.perf_counter() - start
-        return out
-
     @torch.no_grad()
     def generate(self, item: Item, rows: Sequence[Row], todo: dict) -> dict[str, list[GeneratedResult]]:
         """`todo`: setting name -> the row keys it lacks. Returns setting name -> its new results."""
-        s, model, shared = self.setup, self.setup.model, {}
+        s, model, device = self.setup, self.setup.model, self.setup.device
         diffusion = s.source.latents(item)
         latents = diffusion.latents
-        shared["diffusion"] = diffusion.seconds
+        shared = {"diffusion": diffusion.seconds, "base_decode": 0.0, "vocoder": 0.0}
 
         def decode() -> tuple[torch.Tensor, torch.Tensor]:
-            mel = self._timed(shared, "base_decode", lambda: model.decode(latents, enhanced=False))
-            return mel, self._timed(shared, "vocoder", lambda: model.synthesise(mel, s.samples))
+            with timed(shared, "base_decode", device):
+                mel = model.decode(latents, enhanced=False)
+            with timed(shared, "vocoder", device):
+                return mel, model.synthesise(mel, s.samples)
 
-        base_mel, base_wave, _ = s.source.base_decode(item, latents, decode, self.decode_settings)
-        shared.setdefault("base_decode", 0.0)
-        shared.setdefault("vocoder", 0.0)
-        chosen = list(range(latents.shape[0]))
-        ranking = None
+        base_mel, base_wave = s.source.base_decode(item, decode, self.decode_settings)
+        chosen, ranking = list(range(latents.shape[0])), None
         if self.cfg.generation.rerank:
-            ranking = self._timed(shared, "rerank", lambda: clap_ranking(s.source.pipe, item.prompt.text, base_wave))
+            with timed(shared, "rerank", device):
+                ranking = clap_ranking(s.source.pipe, item.prompt.text, base_wave)
             chosen = [ranking[0]]
+        candidate = {row.key: chosen[0] if row.candidate is None else row.candidate for row in rows}
         base_scores = {}
-        for row in rows:
-            c = chosen[0] if row.candidate is None else row.candidate
-            base_scores[row.key] = self._timed(shared, "metrics", lambda: s.scorers.measure(base_wave[c], item.prompt))
-        per_row = max(len(rows), 1)
-        out = {}
+        with timed(shared, "metrics", device):
+            for row in rows:
+                base_scores[row.key] = s.scorers.measure(base_wave[candidate[row.key]], item.prompt)
+        needed = {setting.name: [r for r in rows if r.key in todo[setting.name]] for setting in self.settings}
+        # the generated latents and their base decode, as evaluation's shared outputs (no reference to encode)
+        out = s.pipeline.enhance(SharedOutputs(latents, None, base_mel, None, base_wave, vocoder_passes=0),
+                                 {name: self.enhancers[name] for name, n in needed.items() if n})
+        per_row, results = max(len(rows), 1), {}
         for setting in self.settings:
-            needed = [r for r in rows if r.key in todo[setting.name]]
-            if not needed:
+            if not needed[setting.name]:
                 continue
-            enhancer, seconds = self.enhancers[setting.name], {}
-            if enhancer.is_identity():
-                mel, wave = base_mel, base_wave
-                seconds.update(enhanced_decode=0.0)
-            else:
-                if all(stage.is_identity() for stage in enhancer.latent_stages):  # the base decode, then its
-                    mel = self._timed(seconds, "enhanced_decode", lambda: enhancer.enhance_mel(base_mel))  # mel stages
-                else:
-                    mel = self._timed(seconds, "enhanced_decode",
-                                      lambda: model.decode(latents, enhanced=True, enhancer=enhancer))
-                wave = self._timed(seconds, "enhanced_vocoder",
-                                   lambda: model.vocode(mel, s.samples, enhanced=True, enhancer=enhancer))
-                self._timed(seconds, "enhancer", lambda: (enhancer.enhance_latent(latents),  # its stages alone
-                                                          enhancer.enhance_mel(base_mel), enhancer.enhance_wave(base_wave)))
-            results = []
-            for row in needed:
-                c = chosen[0] if row.candidate is None else row.candidate
-                values, embeddings, notes = self._timed(seconds, "metrics_enhanced",
-                                                        lambda: s.scorers.measure(wave[c], item.prompt))
+            own, count = out.seconds[setting.name], len(needed[setting.name])
+            mel, wave = out.enhanced_mels[setting.name], out.enhanced_waves[setting.name]
+            metric_seconds = {}
+            results[setting.name] = []
+            for row in needed[setting.name]:
+                c = candidate[row.key]
+                with timed(metric_seconds, "metrics", device):
+                    values, embeddings, notes = s.scorers.measure(wave[c], item.prompt)
                 base_values, base_embeddings, base_notes = base_scores[row.key]
                 stem = s.stems[row.key]
                 self._save_media(setting.out_dir, stem, row, item, {BASE: base_wave[c], ENHANCED: wave[c]},
@@ -297,22 +285,21 @@ class ItemGenerator:
                 timing = {"diffusion": shared["diffusion"] / latents.shape[0],
                           "base_decode": shared["base_decode"] / per_row, "vocoder": shared["vocoder"] / per_row,
                           **({"rerank": shared["rerank"]} if "rerank" in shared else {}),
-                          "enhanced_decode": seconds.get("enhanced_decode", 0.0) / len(needed),
-                          "enhanced_vocoder": seconds.get("enhanced_vocoder", 0.0) / len(needed),
-                          "enhancer": seconds.get("enhancer", 0.0) / len(needed),
-                          "metrics": shared["metrics"] / per_row + seconds["metrics_enhanced"] / len(needed)}
-                results.append(GeneratedResult(
+                          "enhanced_decode": own.get("enhanced_decode", 0.0) / count,
+                          "enhanced_vocoder": own.get("vocoder", 0.0) / count,
+                          "enhancer": own.get("enhancer", 0.0) / count,
+                          "metrics": shared["metrics"] / per_row + metric_seconds["metrics"] / count}
+                results[setting.name].append(GeneratedResult(
                     index=0, file=row.key, status=OK, notes="; ".join(dict.fromkeys([*base_notes, *notes])),
                     duration_s=s.samples / model.sample_rate, evaluated_s=s.samples / model.sample_rate,
                     sample_rate_in=model.sample_rate, channels_in=1, seconds=timing,
                     metrics={BASE: base_values, ENHANCED: values},
-                    embeddings={**({"base": _encode(base_embeddings["clap"]), "enhanced": _encode(embeddings["clap"])}
-                                   if "clap" in embeddings else {})},
-                    fingerprint=item_fingerprint(item, row.candidate or 0), stem=stem, from_cache=diffusion.from_cache,
+                    embeddings={**({"base": encode_embedding(base_embeddings["clap"]),
+                                    "enhanced": encode_embedding(embeddings["clap"])} if "clap" in embeddings else {})},
+                    fingerprint=self.fingerprints[row.key], stem=stem, from_cache=diffusion.from_cache,
                     prompt=item.prompt.text, prompt_id=item.prompt.id, seed=item.seed,
                     candidate=c, ranking=list(ranking) if ranking else []))
-            out[setting.name] = results
-        return out
+        return results
 
     def _save_media(self, out_dir: Path, stem: str, row: Row, item: Item, waves: dict, mels: dict) -> None:
         cfg = self.cfg
@@ -331,15 +318,9 @@ class ItemGenerator:
             self.plotted += 1
 
 
-def _encode(vector) -> str:
-    from audiovae.reporting.records import encode_embedding
-
-    return encode_embedding(vector)
-
-
-def failed_result(row: Row, err: Exception, stem: str) -> GeneratedResult:
+def failed_result(row: Row, err: Exception, stem: str, fingerprint: str) -> GeneratedResult:
     return GeneratedResult(index=0, file=row.key, status=ERROR, error=str(err).splitlines()[0] if str(err) else
-                           type(err).__name__, stem=stem, fingerprint=item_fingerprint(row.item, row.candidate or 0),
+                           type(err).__name__, stem=stem, fingerprint=fingerprint,
                            prompt=row.item.prompt.text, prompt_id=row.item.prompt.id, seed=row.item.seed)
 
 
@@ -354,19 +335,22 @@ def generate_settings(cfg: DictConfig, setup: GenerationSetup, settings: Sequenc
         done[s.name], removed, changed = still_valid(stores[s.name].load_all(fingerprints), fingerprints)
         if removed or changed:
             print(resume_note(s.name if len(settings) > 1 else "", removed, changed))
-    generator = ItemGenerator(cfg, setup, settings, enhancers)
+    generator = ItemGenerator(cfg, setup, settings, enhancers, fingerprints)
     new = {s.name: [] for s in settings}
+    rows_of = {}
+    for r in setup.rows:
+        rows_of.setdefault(r.item, []).append(r)
     start = time.perf_counter()
     for item in setup.items:
-        rows = [r for r in setup.rows if r.item == item]
+        rows = rows_of[item]
         todo = {s.name: {r.key for r in rows if r.key not in done[s.name]} for s in settings}
         if not any(todo.values()):
             continue
         try:
             produced = generator.generate(item, rows, todo)
         except (AudiovaeError, RuntimeError, ValueError, OSError) as err:
-            produced = {s.name: [failed_result(r, err, setup.stems[r.key]) for r in rows if r.key in todo[s.name]]
-                        for s in settings}
+            produced = {s.name: [failed_result(r, err, setup.stems[r.key], fingerprints[r.key]) for r in rows
+                                 if r.key in todo[s.name]] for s in settings}
             print(f"item {item.key} failed: {produced[settings[0].name][0].error}")
         for name, results in produced.items():
             for result in results:
@@ -413,7 +397,8 @@ def reference_embeddings(cfg: DictConfig, setup: GenerationSetup) -> tuple[Optio
 
 
 def run_generation(cfg: DictConfig) -> GenerateOutcome:
-    from audiovae.generation.outputs import write_generation_outputs, write_generation_sweep
+    from audiovae.evaluation.sweep import write_sweep_outputs
+    from audiovae.generation.outputs import write_generation_outputs
 
     torch.manual_seed(cfg.seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
@@ -451,7 +436,7 @@ def run_generation(cfg: DictConfig) -> GenerateOutcome:
     counts = summaries[settings[-1].name]["counts"]
     report = "report.md"
     if cfg.sweep:
-        best, reason = write_generation_sweep(cfg, out_dir, hash_, settings, summaries)
+        best, reason = write_sweep_outputs(cfg, out_dir, hash_, settings, summaries)
         print(f"sweep of {len(settings)} settings: {out_dir / 'sweep.md'}; best: "
               + (f"{best} ({reason})" if best else f"none — {reason}"))
         report = "sweep.md"

@@ -9,19 +9,18 @@ import numpy as np
 from omegaconf import OmegaConf
 
 from audiovae.evaluation.settings import Setting
-from audiovae.evaluation.outputs import plot_summary, swept_keys
+from audiovae.evaluation.outputs import plot_summary, summary_core, swept_keys
 from audiovae.generation.records import VARIANTS, GeneratedResult, generated_row
 from audiovae.listening.blind import write_listening_pages
 from audiovae.metrics.registry import file_metric_names
 from audiovae.metrics.sets import set_metric_names
 from audiovae.reporting.format import comparison_table, fmt, markdown_table, min_p_note
-from audiovae.reporting.html import facts_html, table_html, write_page
+from audiovae.reporting.html import facts_html, write_page
 from audiovae.reporting.records import OK, column_units, decode_embedding, write_csv
 from audiovae.reporting.report import DELTA_NOTE, file_metric_rows, listed_files, set_section, summary_lines, timing_lines
 from audiovae.reporting.report_html import failed_section, file_article, file_controls, listening_links, summary_section
-from audiovae.reporting.summary import (accounting_line, package_versions, summarize_metrics, summarize_timings,
-                                        wall_accounting, write_json)
-from audiovae.reporting.tracking import summary_keys, wandb_run
+from audiovae.reporting.summary import accounting_line, write_json
+from audiovae.reporting.tracking import files_table, summary_keys, wandb_run
 from audiovae.reporting.verdict import conclusion_lines
 
 REFERENCE_FREE_NOTE = ("The reference-free metrics (hf_energy_share, rolloff_*, effective_bandwidth, hf_flatness) say "
@@ -56,34 +55,16 @@ def generation_sets(results: Sequence[GeneratedResult], reference: Optional[np.n
 def build_summary(setting: Setting, results: Sequence[GeneratedResult], new: Sequence[GeneratedResult], wall: float,
                   setup, reference: Optional[np.ndarray], reference_note: str) -> dict:
     cfg = setting.config
-    ok = [r for r in results if r.status == OK]
-    names = file_metric_names(cfg.metrics.names)
-    new_audio = sum(r.evaluated_s for r in new if r.status == OK)
-    summary = {
-        "run": {"job": "generate", "out_dir": str(setting.out_dir), "config_hash": setting.run_hash,
-                "model": cfg.model.name, "model_interface": {**setup.model.describe(), "variants": list(VARIANTS)},
-                "enhancement": OmegaConf.to_container(cfg.enhancement), "sample_rate": cfg.frontend.sample_rate,
-                "device": str(setup.device), "world_size": 1, "versions": package_versions(),
-                "audio_seconds": sum(r.evaluated_s for r in ok),
-                "throughput_audio_s_per_s": new_audio / wall if new_audio and wall else None,
-                "resumed_files": len(results) - len(new), "config": OmegaConf.to_container(cfg, resolve=True)},
-        "generation": {"prompts": str(cfg.prompts), "n_prompts": len({i.prompt.id for i in setup.items}),
-                       "seeds": list(cfg.seeds), **OmegaConf.to_container(cfg.generation, resolve=True),
-                       "diffusions_run": setup.source.diffusions,
-                       "items_from_cache": sum(r.from_cache for r in new if r.status == OK)},
-        "counts": {"items": len(results), "files": len(results), "ok": len(ok), "failed": len(results) - len(ok),
-                   "from_cache": sum(r.from_cache for r in ok)},
-        "statistics": {"alpha": cfg.metrics.alpha, "p_adjust": cfg.metrics.p_adjust,
-                       "tie_tolerance": cfg.metrics.tie_tolerance, "bootstrap_samples": cfg.metrics.bootstrap_samples},
-        "metrics": summarize_metrics(results, names, cfg.metrics.bootstrap_samples, cfg.seed,
-                                     cfg.metrics.tie_tolerance, cfg.metrics.alpha, cfg.metrics.p_adjust, VARIANTS),
-        "timings": summarize_timings(results),
-        "setting_cost": setting_cost(results),
-        "time_accounting": wall_accounting(new, wall),
-        "band_retention": {"n_files": 0},  # a generated item has no reference to measure retention against
-    }
-    summary["counts"]["nan_values"] = sum(v["excluded"] for m in summary["metrics"].values()
-                                          for v in m["variants"].values())
+    summary = summary_core(setting, results, new, wall, str(setup.device), 1,
+                           {**setup.model.describe(), "variants": list(VARIANTS)})
+    summary["run"]["job"] = "generate"
+    summary["generation"] = {"prompts": str(cfg.prompts), "n_prompts": len({i.prompt.id for i in setup.items}),
+                             "seeds": list(cfg.seeds), **OmegaConf.to_container(cfg.generation, resolve=True),
+                             "diffusions_run": setup.source.diffusions,
+                             "items_from_cache": sum(r.from_cache for r in new if r.status == OK)}
+    summary["counts"]["items"] = len(results)
+    summary["setting_cost"] = setting_cost(results)
+    summary["band_retention"] = {"n_files": 0}  # a generated item has no reference to measure retention against
     if set_metric_names(cfg.metrics.names):
         from audiovae.metrics.fad import summarize_fad
 
@@ -188,30 +169,6 @@ def write_report_html(path: Path, summary: dict, results: Sequence[GeneratedResu
     return write_page(path, "audiovae generation report", body, scripts=("player.js", "report.js"))
 
 
-def items_table(results: Sequence[GeneratedResult], names: Sequence[str], out_dir: Path, sample_rate: int,
-                max_media_rows: int, log_audio: bool):
-    """Every results.csv row with the prompt and seed; for the first rows the base and enhanced audio and the
-    figure, captioned `<item> · <variant>: <prompt>`."""
-    import wandb
-
-    rows = [generated_row(r, names) for r in results]
-    scalar = list(dict.fromkeys(k for r in rows for k in r))
-    media = [f"audio_{v}" for v in VARIANTS] + ["spectrogram"]
-    table = wandb.Table(columns=scalar + media)
-    for i, (result, row) in enumerate(zip(results, rows)):
-        cells = [None] * len(media)
-        if result.status == OK and i < max_media_rows:
-            for j, variant in enumerate(VARIANTS):
-                wav = out_dir / "audio" / f"{result.stem}.{variant}.wav"
-                if log_audio and wav.exists():
-                    cells[j] = wandb.Audio(str(wav), sample_rate=sample_rate,
-                                           caption=f"{result.file} · {variant}: {result.prompt}")
-            plot = out_dir / "plots" / f"{result.stem}.png"
-            cells[-1] = wandb.Image(str(plot), caption=f"{result.file}: {result.prompt}") if plot.exists() else None
-        table.add_data(*[row.get(c) for c in scalar], *cells)
-    return table
-
-
 def write_generation_outputs(setting: Setting, results: Sequence[GeneratedResult], new: Sequence[GeneratedResult],
                              wall: float, setup, reference: Optional[np.ndarray], reference_note: str) -> dict:
     cfg, out_dir = setting.config, setting.out_dir
@@ -233,8 +190,10 @@ def write_generation_outputs(setting: Setting, results: Sequence[GeneratedResult
         if run is not None:
             if setting.values:
                 run.config.update({"sweep_setting": setting.values, **swept_keys(setting.values)})
-            run.log({"generate/items": items_table(results, names, out_dir, cfg.frontend.sample_rate,
-                                                   cfg.logger.max_table_files, cfg.logger.log_audio)})
+            run.log({"generate/items": files_table(  # every row with prompt and seed, both decodes' audio
+                results, names, out_dir, cfg.frontend.sample_rate, cfg.logger.max_table_files, cfg.logger.log_audio,
+                VARIANTS, row_of=lambda r: generated_row(r, names), audio_names=VARIANTS,
+                about=lambda r: f": {r.prompt}")})
             if plots_dir is not None and (plots_dir / "summary.png").exists():
                 import wandb
 
@@ -264,10 +223,3 @@ def column_table(rows: list[dict]) -> list[dict]:
         elif u["column"] == "evaluated_s":
             u["description"] = "length generated"
     return units[:1] + ITEM_UNITS + units[1:]
-
-
-def write_generation_sweep(cfg, out_dir: Path, hash_: str, settings: Sequence[Setting], summaries: dict):
-    """The sweep's comparison of settings (sweep.md/html/csv, best setting): evaluation's writer."""
-    from audiovae.evaluation.sweep import write_sweep_outputs
-
-    return write_sweep_outputs(cfg, out_dir, hash_, settings, summaries)

@@ -43,8 +43,32 @@ class Item:
         return f"{self.prompt.id}_s{self.seed}"
 
 
-def _fail(path: Path, where: str, reason: str) -> ConfigError:
-    return ConfigError(f"config key 'prompts': {path}{where}: {reason}")
+def _fail(path: Path, where: str, reason: str, key: str = "prompts") -> ConfigError:
+    return ConfigError(f"config key '{key}': {path}{where}: {reason}")
+
+
+def _text(path: Path, key: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise _fail(path, "", getattr(err, "strerror", None) or str(err), key) from None
+
+
+def _records(path: Path, text: str, key: str) -> tuple[list[tuple[str, object]], Optional[list[str]]]:
+    """The records of a `.jsonl` (one JSON value a line, blank lines skipped) or `.csv` / `.tsv` file, each with
+    where it is (" line N"), and the columns of a table (None for jsonl); a line that is not JSON is a ConfigError
+    naming it."""
+    if path.suffix.lower() == ".jsonl":
+        records = []
+        for number, line in enumerate(text.splitlines(), 1):
+            if line.strip():
+                try:
+                    records.append((f" line {number}", json.loads(line)))
+                except json.JSONDecodeError as err:
+                    raise _fail(path, f" line {number}", f"not JSON ({err.msg})", key) from None
+        return records, None
+    reader = csv.DictReader(text.splitlines(), delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
+    return [(f" line {number}", record) for number, record in enumerate(reader, 2)], list(reader.fieldnames or [])
 
 
 def _from_record(path: Path, where: str, record: dict, index: int) -> Prompt:
@@ -63,31 +87,18 @@ def read_prompts(path) -> list[Prompt]:
     path = Path(str(path)).expanduser()
     if path.suffix.lower() not in FORMATS:
         raise _fail(path, "", f"unknown format; use one of {', '.join(FORMATS)}")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise _fail(path, "", getattr(err, "strerror", None) or str(err)) from None
-    suffix, prompts = path.suffix.lower(), []
-    if suffix == ".txt":
+    text, prompts = _text(path, "prompts"), []
+    if path.suffix.lower() == ".txt":
         lines = [line.strip() for line in text.splitlines()]
         prompts = [Prompt(f"p{i:03d}", line) for i, line in enumerate(l for l in lines if l and not l.startswith("#"))]
-    elif suffix == ".jsonl":
-        for number, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise _fail(path, f" line {number}", f"not JSON ({err.msg})") from None
-            if not isinstance(record, dict):
-                raise _fail(path, f" line {number}", "not a JSON object")
-            prompts.append(_from_record(path, f" line {number}", record, len(prompts)))
     else:
-        reader = csv.DictReader(text.splitlines(), delimiter="\t" if suffix == ".tsv" else ",")
-        if not set(TEXT_FIELDS) & set(reader.fieldnames or []):
-            raise _fail(path, " header", f"no {' or '.join(TEXT_FIELDS)} column (columns: {reader.fieldnames})")
-        for number, record in enumerate(reader, 2):
-            prompts.append(_from_record(path, f" line {number}", record, len(prompts)))
+        records, columns = _records(path, text, "prompts")
+        if columns is not None and not set(TEXT_FIELDS) & set(columns):
+            raise _fail(path, " header", f"no {' or '.join(TEXT_FIELDS)} column (columns: {columns})")
+        for where, record in records:
+            if not isinstance(record, dict):
+                raise _fail(path, where, "not a JSON object")
+            prompts.append(_from_record(path, where, record, len(prompts)))
     if not prompts:
         raise _fail(path, "", "no prompts")
     seen = set()
@@ -105,21 +116,8 @@ def read_reference_manifest(path) -> list[str]:
     if path.suffix.lower() not in FORMATS[1:]:
         raise ConfigError(f"config key 'reference': {path}: a folder or a .jsonl / .csv / .tsv manifest with an audio "
                           f"column")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"config key 'reference': {path}: {getattr(err, 'strerror', None) or err}") from None
-    if path.suffix.lower() == ".jsonl":
-        records = []
-        for number, line in enumerate(text.splitlines(), 1):
-            if line.strip():
-                try:
-                    records.append(json.loads(line))
-                except json.JSONDecodeError as err:
-                    raise ConfigError(f"config key 'reference': {path} line {number}: not JSON ({err.msg})") from None
-    else:
-        records = list(csv.DictReader(text.splitlines(), delimiter="\t" if path.suffix.lower() == ".tsv" else ","))
-    return [str(path.parent / str(r["audio"])) for r in records if isinstance(r, dict) and r.get("audio")]
+    records, _ = _records(path, _text(path, "reference"), "reference")
+    return [str(path.parent / str(r["audio"])) for _, r in records if isinstance(r, dict) and r.get("audio")]
 
 
 def plan_items(prompts: Sequence[Prompt], seeds: Sequence[int]) -> list[Item]:

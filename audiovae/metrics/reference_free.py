@@ -57,7 +57,7 @@ class PowerSpectrum(FrameSums):
                 self.frames += int(energetic.sum())
 
 
-class _LongTermMetric(PerItemMetric):
+class ReferenceFreeMetric(PerItemMetric):
     """A reference-free metric of the long-term power spectrum; `per_item(preds, target)` reads only `preds`."""
 
     nan_reason = "silent clip"
@@ -87,7 +87,7 @@ class _LongTermMetric(PerItemMetric):
 class _Value(PowerSpectrum):
     """The spectrum of one clip, valued by its metric (NaN for a silent clip)."""
 
-    def __init__(self, metric: _LongTermMetric):
+    def __init__(self, metric: ReferenceFreeMetric):
         super().__init__(metric.n_fft, metric.hop, metric.flatness_band())
         self.metric = metric
 
@@ -95,7 +95,7 @@ class _Value(PowerSpectrum):
         return self.metric.value(self) if self.power.sum() > EPS else nan64()
 
 
-class HighBandShare(_LongTermMetric):
+class HighBandShare(ReferenceFreeMetric):
     """100 · Σ_{f ≥ fc} P / Σ P: the share of the clip's energy above the cutoff, in %."""
 
     name, direction, unit, delta_kind = "hf_energy_share", HIGHER, "%", ABSOLUTE
@@ -107,7 +107,7 @@ class HighBandShare(_LongTermMetric):
         return 100 * s.power[high].sum() / s.power.sum()
 
 
-class SpectralRolloff(_LongTermMetric):
+class SpectralRolloff(ReferenceFreeMetric):
     """The lowest f_k below which `fraction` of the clip's energy lies (Hz)."""
 
     direction, unit, delta_kind = HIGHER, "Hz", PERCENT
@@ -124,7 +124,7 @@ class SpectralRolloff(_LongTermMetric):
         return self.freqs[min(k, len(self.freqs) - 1)]
 
 
-class EffectiveBandwidth(_LongTermMetric):
+class EffectiveBandwidth(ReferenceFreeMetric):
     """The highest f_k whose long-term power is within FLOOR_DB of the peak's (Hz)."""
 
     name, direction, unit, delta_kind = "effective_bandwidth", HIGHER, "Hz", PERCENT
@@ -135,7 +135,7 @@ class EffectiveBandwidth(_LongTermMetric):
         return self.freqs[int(above[-1])]
 
 
-class HighBandFlatness(_LongTermMetric):
+class HighBandFlatness(ReferenceFreeMetric):
     """Mean over frames with energy above fc of the high band's spectral flatness (0…1)."""
 
     name, direction, unit, delta_kind = "hf_flatness", LOWER, "", PERCENT

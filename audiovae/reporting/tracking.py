@@ -5,7 +5,7 @@ import os
 from contextlib import contextmanager
 from urllib.parse import urlparse
 from pathlib import Path
-from typing import Iterator, Optional, Sequence
+from typing import Callable, Iterator, Optional, Sequence
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -176,14 +176,17 @@ def _summary_keys(summary: dict) -> dict:
 
 
 def files_table(results: Sequence[FileResult], metric_names: Sequence[str], out_dir: Path, sample_rate: int,
-                max_media_rows: int, log_audio: bool, variants: Sequence[str] = VARIANTS):
-    """Every results.csv row; for the first rows the reference, vocoder-ceiling, base and enhanced audio and the
-    spectrogram plot, each captioned `<file> · <variant>`."""
+                max_media_rows: int, log_audio: bool, variants: Sequence[str] = VARIANTS,
+                row_of: Optional[Callable[[FileResult], dict]] = None, audio_names: Optional[Sequence[str]] = None,
+                about: Callable[[FileResult], str] = lambda result: ""):
+    """Every results.csv row (`row_of`, default `to_row`); for the first rows the audio of `audio_names` (default
+    the reference and the model's variants) and the spectrogram plot, each captioned `<file> · <variant>` and
+    `about(result)` (a generated item's prompt)."""
     import wandb
 
-    rows = [to_row(r, metric_names, variants) for r in results]
+    rows = [row_of(r) if row_of else to_row(r, metric_names, variants) for r in results]
     scalar_columns = list(dict.fromkeys(k for r in rows for k in r))
-    audio_variants = ("reference", *variants)
+    audio_variants = tuple(audio_names) if audio_names is not None else ("reference", *variants)
     media_columns = [f"audio_{v}" for v in audio_variants] + ["spectrogram"]
     table = wandb.Table(columns=scalar_columns + media_columns)
     for i, (result, row) in enumerate(zip(results, rows)):
@@ -193,10 +196,12 @@ def files_table(results: Sequence[FileResult], metric_names: Sequence[str], out_
             if log_audio:
                 for j, variant in enumerate(audio_variants):
                     wav = out_dir / "audio" / f"{stem}.{variant}.wav"
-                    media[j] = (wandb.Audio(str(wav), sample_rate=sample_rate, caption=f"{result.file} · {variant}")
+                    media[j] = (wandb.Audio(str(wav), sample_rate=sample_rate,
+                                            caption=f"{result.file} · {variant}{about(result)}")
                                 if wav.exists() else None)
             plot = out_dir / "plots" / f"{stem}.png"
-            media[-1] = wandb.Image(str(plot), caption=f"{result.file} · spectrograms") if plot.exists() else None
+            media[-1] = (wandb.Image(str(plot), caption=f"{result.file} · spectrograms{about(result)}")
+                         if plot.exists() else None)
         table.add_data(*[row.get(c) for c in scalar_columns], *media)
     return table
 
