@@ -280,15 +280,18 @@ class ItemGenerator:
                     values, embeddings, notes = s.scorers.measure(wave[c], item.prompt)
                 base_values, base_embeddings, base_notes = base_scores[row.key]
                 stem = s.stems[row.key]
-                self._save_media(setting.out_dir, stem, row, item, {BASE: base_wave[c], ENHANCED: wave[c]},
-                                 {BASE: base_mel[c, 0], ENHANCED: mel[c, 0]})
+                media = {}
+                with timed(media, "media", device):  # audio written, figure drawn (evaluation's stage name)
+                    self._save_media(setting.out_dir, stem, row, item, {BASE: base_wave[c], ENHANCED: wave[c]},
+                                     {BASE: base_mel[c, 0], ENHANCED: mel[c, 0]})
                 timing = {"diffusion": shared["diffusion"] / latents.shape[0],
                           "base_decode": shared["base_decode"] / per_row, "vocoder": shared["vocoder"] / per_row,
                           **({"rerank": shared["rerank"]} if "rerank" in shared else {}),
                           "enhanced_decode": own.get("enhanced_decode", 0.0) / count,
                           "enhanced_vocoder": own.get("vocoder", 0.0) / count,
                           "enhancer": own.get("enhancer", 0.0) / count,
-                          "metrics": shared["metrics"] / per_row + metric_seconds["metrics"] / count}
+                          "metrics": shared["metrics"] / per_row + metric_seconds["metrics"] / count,
+                          "media": media["media"]}
                 results[setting.name].append(GeneratedResult(
                     index=0, file=row.key, status=OK, notes="; ".join(dict.fromkeys([*base_notes, *notes])),
                     duration_s=s.samples / model.sample_rate, evaluated_s=s.samples / model.sample_rate,
