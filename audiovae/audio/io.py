@@ -3,9 +3,11 @@
 >>> to_mono(np.array([[1.0, 3.0], [2.0, 4.0]]), "mix"), to_mono(np.array([[1.0, 3.0], [2.0, 4.0]]), "first")
 (array([2., 3.]), array([1., 2.]))
 """
+import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional, Union
 
 import librosa
 import numpy as np
@@ -45,16 +47,88 @@ def to_mono(frames: np.ndarray, channels: str = "mix") -> np.ndarray:
 RESAMPLERS = ("soxr_hq", "audioldm2")  # data.resampler
 
 
-def open_sound(path) -> sf.SoundFile:
-    """`path` open for reading (by its bytes, so any name works); AudioError naming the real cause otherwise: not a
-    regular file (never opened), permission denied, missing, or what libsndfile says."""
+@dataclass(frozen=True)
+class SoundSource:
+    """Where a sound is read from, when it is not simply a whole local file: a local file's excerpt (a manifest
+    entry with `offset_s` / `duration_s`) or a file's bytes held in memory (a shard member). `name` is what messages
+    and rows call it (`str(source)`). Picklable, so DataLoader workers and DDP ranks can pass it on."""
+
+    name: str
+    path: Optional[str] = None  # a local file (None: `data` holds the bytes)
+    data: Optional[bytes] = None
+    offset_s: float = 0.0
+    duration_s: Optional[float] = None  # None: to the end
+
+    def __str__(self) -> str:
+        return self.name
+
+
+Sound = Union[str, os.PathLike, SoundSource]  # what `open_sound` reads: a local file's path, or a SoundSource
+
+
+class Excerpt:
+    """A SoundFile seen from `start` for at most `length` frames: `frames`, `samplerate`, `channels`, `read(n)` and
+    `close()` as the SoundFile's, positions relative to the excerpt."""
+
+    def __init__(self, file: sf.SoundFile, start: int, length: int):
+        self.file, self.left = file, length
+        self.frames, self.samplerate, self.channels = length, file.samplerate, file.channels
+        file.seek(start)
+
+    def read(self, frames: int = -1, dtype: str = "float64", always_2d: bool = False):
+        frames = self.left if frames < 0 else min(frames, self.left)
+        block = self.file.read(frames, dtype=dtype, always_2d=always_2d)
+        self.left -= len(block)
+        return block
+
+    def close(self) -> None:
+        self.file.close()
+
+    def __enter__(self) -> "Excerpt":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def open_sound(sound: Sound):
+    """`sound` open for reading (a path by its bytes, so any name works): a SoundFile, or an `Excerpt` of one for a
+    SoundSource with an offset or a duration. AudioError naming the real cause otherwise: not a regular file (never
+    opened), permission denied, missing, what libsndfile says, or an excerpt that starts past the end."""
+    if not isinstance(sound, SoundSource):
+        return _open_file(sound)
+    if sound.data is not None:
+        try:
+            file = sf.SoundFile(io.BytesIO(sound.data))
+        except (sf.LibsndfileError, RuntimeError) as err:
+            raise AudioError(sound, f"unreadable ({getattr(err, 'error_string', None) or err})") from None
+    else:
+        file = _open_file(sound.path, sound)
+    if not sound.offset_s and sound.duration_s is None:
+        return file
+    start = round(sound.offset_s * file.samplerate)
+    if start >= file.frames:
+        file.close()
+        raise AudioError(sound, f"offset_s {sound.offset_s:g} is at or past the end of the file "
+                                f"({file.frames / file.samplerate:.3f} s)")
+    left = file.frames - start
+    length = left if sound.duration_s is None else min(left, round(sound.duration_s * file.samplerate))
+    try:
+        return Excerpt(file, start, length)
+    except (sf.LibsndfileError, RuntimeError) as err:
+        file.close()
+        raise AudioError(sound, f"cannot seek to offset_s {sound.offset_s:g} ({err})") from None
+
+
+def _open_file(path, name=None) -> sf.SoundFile:
+    name = path if name is None else name
     kind = not_regular(path)
     if kind:
-        raise AudioError(path, f"not a regular file ({kind})")
+        raise AudioError(name, f"not a regular file ({kind})")
     try:
         return sf.SoundFile(open_name(path))
     except (sf.LibsndfileError, RuntimeError, OSError) as err:
-        raise AudioError(path, open_failure(path, err)) from None
+        raise AudioError(name, open_failure(path, err)) from None
 
 
 def open_failure(path, err: Exception) -> str:
@@ -68,9 +142,9 @@ def open_failure(path, err: Exception) -> str:
     return f"unreadable ({getattr(err, 'error_string', None) or err})"  # libsndfile's words, without the path
 
 
-def load_audio(path, sample_rate: int, channels: str = "mix", resampler: str = "soxr_hq") -> AudioClip:
-    """Load `path`, make it one channel (`to_mono`) and resample to `sample_rate`: soxr's high quality, or the
-    windowed sinc AudioLDM2 uses (`audio.resample`)."""
+def load_audio(path: Sound, sample_rate: int, channels: str = "mix", resampler: str = "soxr_hq") -> AudioClip:
+    """Load `path` (a file, or a SoundSource: an excerpt, bytes in memory), make it one channel (`to_mono`) and
+    resample to `sample_rate`: soxr's high quality, or the windowed sinc AudioLDM2 uses (`audio.resample`)."""
     with open_sound(path) as file:
         try:
             data, orig_sr = file.read(dtype="float32", always_2d=True), file.samplerate

@@ -1,7 +1,7 @@
 """A file read, mixed to mono and resampled block by block, so that a long recording is never held whole: one
 pass for the statistics that checking and normalising need, then its prepared samples in order."""
 from dataclasses import dataclass
-from typing import Iterator, Optional
+from typing import Iterator, Optional, Union
 
 import numpy as np
 import soundfile as sf
@@ -9,7 +9,7 @@ import soxr
 import torch
 
 from audiovae.audio.frontend import normalisation_stats, normalise
-from audiovae.audio.io import check_peak, open_sound, to_mono
+from audiovae.audio.io import Sound, SoundSource, check_peak, open_sound, to_mono
 from audiovae.audio.resample import SincResampleStream
 from audiovae.errors import AudioError
 
@@ -35,7 +35,7 @@ def to_channels(frames: np.ndarray, n_channels: int) -> np.ndarray:
     return frames[:, :n_channels]
 
 
-def mono_blocks(path, sample_rate: int, max_samples: Optional[int] = None, channels: str = "mix",
+def mono_blocks(path: Sound, sample_rate: int, max_samples: Optional[int] = None, channels: str = "mix",
                 resampler: str = "soxr_hq", n_channels: int = 1) -> Iterator[np.ndarray]:
     """The file as float32 mono (`to_mono` by the `channels` rule) at `sample_rate` in consecutive blocks, at most
     `max_samples` in all: the samples `load_audio` gives (soxr's stream resampler equals its one-shot high-quality
@@ -84,7 +84,7 @@ class PreparedAudio:
     0.5 · (x − mean) / (max|x − mean| + 1e-8) when `normalize`), described by one statistics pass and read in order
     with `reader()`. Picklable (a path and numbers), so DataLoader workers and DDP ranks can pass it around."""
 
-    path: str
+    path: Union[str, SoundSource]  # a local file, or an excerpt / a shard member's bytes
     sample_rate: int
     max_samples: Optional[int]
     num_samples: int
@@ -96,7 +96,7 @@ class PreparedAudio:
     n_channels: int = 1  # the channels read: the model's with channels="model", else 1 (samples `[N]` or `[N, C]`)
 
     @classmethod
-    def scan(cls, path, sample_rate: int, max_samples: Optional[int], silence_threshold_db: float,
+    def scan(cls, path: Sound, sample_rate: int, max_samples: Optional[int], silence_threshold_db: float,
              normalize: bool, min_samples: int = 1, channels: str = "mix",
              resampler: str = "soxr_hq", n_channels: int = 1) -> "PreparedAudio":
         """One pass: length, sum, min and max (over every channel kept); raises AudioError if empty, shorter than
@@ -116,7 +116,8 @@ class PreparedAudio:
                                    f"window) are needed")
         mean, peak = normalisation_stats(total, count * n_channels, float(low), float(high))
         check_peak(path, peak, silence_threshold_db)
-        return cls(str(path), sample_rate, max_samples, count, mean, peak, normalize, channels, resampler, n_channels)
+        return cls(path if isinstance(path, SoundSource) else str(path), sample_rate, max_samples, count, mean, peak,
+                   normalize, channels, resampler, n_channels)
 
     def normalise(self, block: torch.Tensor) -> torch.Tensor:
         return normalise(block, self.mean, self.peak) if self.normalize else block

@@ -8,7 +8,8 @@ from omegaconf import DictConfig, OmegaConf
 LATER_KEYS = {
     "model": {"vocoder_precision": "fp32", "vae_precision": "fp32"},
     "frontend": {"framing": "training_repo"},
-    "data": {"channels": "mix", "resampler": "soxr_hq", "pad": "silence", "pre_encode": False},
+    "data": {"channels": "mix", "resampler": "soxr_hq", "pad": "silence", "pre_encode": False, "source": None,
+             "manifest": None, "dataset_root": None, "shards": None},
     "metrics": {"max_lag_samples": 0, "align": "fixed", "align_samples": 0, "audioldm_eval_offset": 1120,
                 "fad_bootstrap_samples": 200},
     "outputs": {"listening_files": 20},

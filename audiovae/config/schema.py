@@ -44,8 +44,14 @@ class ModelConfig:
 
 @dataclass
 class DataConfig:
+    """Where the entries come from (`audiovae.data.sources`) and how they are read and cut."""
+
+    source: Optional[str] = None  # folder | manifest | webdataset; null: the one whose key is set
     dir: Optional[str] = None
     files: Optional[List[str]] = None
+    manifest: Optional[str] = None
+    dataset_root: Optional[str] = None
+    shards: Optional[str] = None
     patterns: List[str] = MISSING
     max_seconds: float = MISSING
     chunking: bool = MISSING

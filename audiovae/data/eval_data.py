@@ -1,23 +1,25 @@
-"""Evaluation data: every file scanned once (checked, its normalisation measured) and read later block by block
-as evaluation needs it, cut or kept whole; bad files become records."""
+"""Evaluation data: every entry scanned once (checked, its normalisation measured) and read later block by block
+as evaluation needs it, cut or kept whole; bad entries become records. Files and manifest entries are read by
+position (`EvalDataset`); shard members stream out of the rank's shards in one pass (`ShardEvalDataset`)."""
+import time
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Union
 
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, IterableDataset, Sampler, get_worker_info
 
 from audiovae.audio.frontend import MelFrontEnd
-from audiovae.audio.io import open_sound
-from audiovae.data.files import file_fingerprint
-from audiovae.errors import AudioError
+from audiovae.audio.io import SoundSource, open_sound
+from audiovae.data.shards import digest, rank_shards, sample_key, stream_members
+from audiovae.data.sources import Entry, fingerprint
+from audiovae.errors import AudioError, DataError
 from audiovae.audio.stream import PreparedAudio
 
 
 @dataclass
 class EvalItem:
     index: int
-    key: str  # file name relative to data.dir
-    path: str
+    key: str  # the entry's identity: a file name relative to data.dir, a manifest id, `shard:key`
+    path: Union[str, SoundSource]  # how its sound is read
     audio: Optional[PreparedAudio] = None  # the prepared waveform at the model rate, read on demand; None on error
     duration_s: float = float("nan")
     sample_rate_in: int = 0
@@ -25,6 +27,8 @@ class EvalItem:
     error: str = ""
     stem: str = ""  # unique output name (data.files.output_stems)
     fingerprint: str = ""  # its content hash when the run started ("": not checked); see `changed_since_start`
+    source: str = ""  # where the entry was listed (`train.jsonl:12`, `shard-000.tar:clip7`; a file: its key)
+    open_s: float = 0.0  # seconds spent opening, checking and measuring it (the scan) before evaluation
 
 
 CHANGED = ("changed while being read (its content differs from when the run started): nothing was kept for it; "
@@ -34,18 +38,24 @@ CHANGED = ("changed while being read (its content differs from when the run star
 def changed_since_start(item: EvalItem) -> bool:
     """True when the file's content is no longer what was hashed at the start of the run: its numbers may mix two
     contents, so it becomes an error row and nothing of it is cached."""
-    return bool(item.fingerprint) and file_fingerprint(Path(item.path)) != item.fingerprint
+    if not item.fingerprint:
+        return False
+    sound = item.path
+    if isinstance(sound, SoundSource) and sound.data is not None:
+        return digest(sound.data) != item.fingerprint
+    return fingerprint(Entry(item.key, sound)) != item.fingerprint
 
 
 class EvalDataset(Dataset):
-    """Items for the files at `indices` (positions in the run's full file list)."""
+    """Items for the entries at `indices` (positions in the run's full entry list)."""
 
-    def __init__(self, paths: Sequence[Path], keys: Sequence[str], indices: Sequence[int], frontend: MelFrontEnd,
+    def __init__(self, entries: Sequence[Entry], indices: Sequence[int], frontend: MelFrontEnd,
                  max_samples: Optional[int], silence_threshold_db: float, stems: Optional[Sequence[str]] = None,
                  min_samples: int = 1, channels: str = "mix", resampler: str = "soxr_hq",
                  fingerprints: Optional[dict] = None, n_channels: int = 1):
-        self.paths, self.keys, self.indices = list(paths), list(keys), list(indices)
-        self.stems = list(stems) if stems is not None else list(keys)
+        self.entries, self.indices = list(entries), list(indices)
+        self.keys = [e.key for e in self.entries]
+        self.stems = list(stems) if stems is not None else list(self.keys)
         self.min_samples, self.channels, self.resampler = min_samples, channels, resampler
         self.frontend, self.max_samples, self.silence_threshold_db = frontend, max_samples, silence_threshold_db
         self.fingerprints = dict(fingerprints or {})
@@ -56,8 +66,14 @@ class EvalDataset(Dataset):
 
     def __getitem__(self, i: int) -> EvalItem:
         index = self.indices[i]
-        path, key = self.paths[index], self.keys[index]
-        item = EvalItem(index, key, str(path), stem=self.stems[index], fingerprint=self.fingerprints.get(key, ""))
+        return self.item(index, self.entries[index].sound)
+
+    def item(self, index: int, path) -> EvalItem:
+        """The entry at `index` read from `path` (its sound), scanned: length, rate, channels, normalisation."""
+        start = time.perf_counter()
+        entry = self.entries[index]
+        item = EvalItem(index, entry.key, path, stem=self.stems[index], fingerprint=self.fingerprints.get(entry.key, ""),
+                        source=entry.origin)
         try:
             with open_sound(path) as info:
                 item.duration_s = info.frames / info.samplerate if info.samplerate else float("nan")
@@ -67,7 +83,59 @@ class EvalDataset(Dataset):
                                             self.channels, self.resampler, self.n_channels)
         except AudioError as err:
             item.error = err.reason
+        item.open_s = time.perf_counter() - start
         return item
+
+
+class ShardEvalDataset(IterableDataset):
+    """The catalogued shard entries at `indices`, streamed: `select_rank` picks the shards this rank reads
+    (`shards.rank_shards`; where there are fewer shards than ranks, every rank reads them all and keeps positions
+    r, r + w, … of its entries), DataLoader workers split those shards again, and each wanted member's bytes are
+    scanned as they arrive. Every entry is yielded once across ranks and workers; a member whose bytes differ from
+    the catalogue's (the shard changed since) is an error item, and one missing from its shard too."""
+
+    def __init__(self, urls: Sequence[str], dataset: EvalDataset):
+        self.urls, self.dataset = list(urls), dataset
+        self.rank, self.world = 0, 1
+
+    def select_rank(self, rank: int, world: int) -> None:
+        self.rank, self.world = rank, world
+
+    def _mine(self) -> list[int]:
+        """Positions (in the full entry list) of the entries this rank yields."""
+        shards = set(rank_shards(self.urls, self.rank, self.world))
+        mine = [i for i in self.dataset.indices if self.dataset.entries[i].shard in shards]
+        return mine if len(self.urls) >= self.world else mine[self.rank::self.world]
+
+    def __len__(self) -> int:
+        return len(self._mine())
+
+    def __iter__(self):
+        mine = self._mine()
+        worker = get_worker_info()
+        shards = [u for u in self.urls if any(self.dataset.entries[i].shard == u for i in mine)]
+        if worker is not None:
+            shards = shards[worker.id::worker.num_workers]
+            mine = [i for i in mine if self.dataset.entries[i].shard in set(shards)]
+        wanted = {sample_key(self.dataset.entries[i]): self.dataset.entries[i].key for i in mine}
+        position = {self.dataset.entries[i].key: i for i in mine}
+        seen = set()
+        try:
+            for key, data in stream_members(shards, wanted):
+                index = position[key]
+                if index in seen:
+                    continue
+                seen.add(index)
+                yield self.dataset.item(index, SoundSource(key, data=data))
+        except DataError as err:  # a shard that became unreadable: its remaining entries are error rows
+            reason = str(err)
+        else:
+            reason = "no longer in its shard (the shard changed since the run listed it)"
+        for index in mine:
+            if index not in seen:
+                entry = self.dataset.entries[index]
+                yield EvalItem(index, entry.key, entry.sound, error=reason, stem=self.dataset.stems[index],
+                               source=entry.origin)
 
 
 def collate_items(items: list[EvalItem]) -> list[EvalItem]:
@@ -88,8 +156,17 @@ class ShardSampler(Sampler):
         return len(self.positions)
 
 
-def eval_loader(dataset: EvalDataset, batch_size: int, num_workers: int, rank: int = 0,
+def eval_loader(dataset: Union[EvalDataset, ShardEvalDataset], batch_size: int, num_workers: int, rank: int = 0,
                 world_size: int = 1) -> DataLoader:
-    """Rank `rank` of `world_size`'s share of the files (`ShardSampler`), `batch_size` files at a time."""
+    """Rank `rank` of `world_size`'s share of the entries (`ShardSampler`; shards: `ShardEvalDataset.select_rank`),
+    `batch_size` entries at a time."""
+    if isinstance(dataset, ShardEvalDataset):
+        dataset.select_rank(rank, world_size)
+        return DataLoader(dataset, batch_size=batch_size, num_workers=num_workers, collate_fn=collate_items)
     return DataLoader(dataset, batch_size=batch_size, sampler=ShardSampler(len(dataset), rank, world_size),
                       num_workers=num_workers, collate_fn=collate_items)
+
+
+def rank_items(loader: DataLoader) -> int:
+    """How many entries this rank's loader yields."""
+    return len(loader.dataset) if isinstance(loader.dataset, IterableDataset) else len(loader.sampler)

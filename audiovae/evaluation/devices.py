@@ -12,7 +12,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from audiovae.config.trainer_args import build_trainer, trainer_args
-from audiovae.data.eval_data import EvalDataset, eval_loader
+from audiovae.data.eval_data import EvalDataset, ShardEvalDataset, eval_loader, rank_items
 from audiovae.errors import ConfigError
 from audiovae.evaluation.file_evaluator import FileEvaluator
 
@@ -77,7 +77,7 @@ def single_device(accelerator: str) -> torch.device:
     return torch.device("cpu")
 
 
-def run_files(trainer: DictConfig, evaluator: FileEvaluator, dataset: EvalDataset, batch_size: int,
+def run_files(trainer: DictConfig, evaluator: FileEvaluator, dataset: EvalDataset | ShardEvalDataset, batch_size: int,
               num_workers: int) -> FilesRun:
     """`evaluator` over `dataset`'s files, `batch_size` files per step, in this process or under Lightning."""
     if not single_process(trainer):
@@ -86,7 +86,7 @@ def run_files(trainer: DictConfig, evaluator: FileEvaluator, dataset: EvalDatase
     start = time.perf_counter()
     if len(dataset):
         loader = eval_loader(dataset, batch_size, num_workers)
-        evaluator.start(device, len(loader.sampler))
+        evaluator.start(device, rank_items(loader))
         try:
             with torch.inference_mode():
                 for batch in loader:
@@ -98,7 +98,7 @@ def run_files(trainer: DictConfig, evaluator: FileEvaluator, dataset: EvalDatase
     return FilesRun(str(device), 1, True, time.perf_counter() - start)
 
 
-def _lightning_test(trainer_cfg: DictConfig, evaluator: FileEvaluator, dataset: EvalDataset, batch_size: int,
+def _lightning_test(trainer_cfg: DictConfig, evaluator: FileEvaluator, dataset: EvalDataset | ShardEvalDataset, batch_size: int,
                     num_workers: int) -> FilesRun:
     import pytorch_lightning as pl
 

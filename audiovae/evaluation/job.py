@@ -2,6 +2,7 @@
 encoded once for every setting; `audiovae.evaluation.devices`) -> per-setting results, summary, report, W&B -> the
 sweep's outputs."""
 import math
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
@@ -9,8 +10,9 @@ from typing import Optional, Sequence
 import torch
 from omegaconf import DictConfig
 
-from audiovae.data.eval_data import EvalDataset
-from audiovae.data.files import Discovery, discover_audio_files, file_fingerprint, file_key, output_stems
+from audiovae.data.eval_data import EvalDataset, ShardEvalDataset
+from audiovae.data.files import output_stems
+from audiovae.data.sources import Entry, Listing, entry_sounds, fingerprints as entry_fingerprints, list_entries
 from audiovae.data.segments import segment_samples
 from audiovae.enhancers.registry import build_enhancer
 from audiovae.errors import ConfigError
@@ -91,16 +93,17 @@ def eval_batch_size(cfg: DictConfig) -> int:
 
 @dataclass
 class EvalSetup:
-    """What every evaluation builds once, whatever its number of settings: files, pipeline, metrics."""
+    """What every evaluation builds once, whatever its number of settings: entries, pipeline, metrics."""
 
-    paths: list[Path]
+    entries: list[Entry]
     keys: list[str]
     stems: list[str]
-    discovery: Discovery
+    discovery: Listing
     pipeline: ReconstructionPipeline
     segmenting: Segmenting
     metrics: dict
     embedder: Optional[ClapEmbedder] = None  # set metrics' embedding model, loaded only when they are configured
+    listing_s: float = 0.0  # seconds spent listing the entries (a shard catalogue streams every shard)
 
 
 def metric_settings(cfg: DictConfig) -> dict:
@@ -110,9 +113,10 @@ def metric_settings(cfg: DictConfig) -> dict:
 
 
 def build_setup(cfg: DictConfig) -> EvalSetup:
-    discovery = discover_audio_files(cfg.data.dir, cfg.data.patterns, cfg.data.files)
-    paths = discovery.paths
-    keys = [file_key(p, cfg.data.dir) for p in paths]
+    start = time.perf_counter()
+    discovery = list_entries(cfg.data)
+    listing_s = time.perf_counter() - start
+    keys = [e.key for e in discovery.entries]
     stems = output_stems(keys)
     model = build_model(cfg.model, cfg.enhancement, cfg.frontend)
     check_model_settings(cfg, model)
@@ -121,8 +125,8 @@ def build_setup(cfg: DictConfig) -> EvalSetup:
     pipeline = ReconstructionPipeline(frontend, model)
     metrics = build_metrics(cfg)
     embedder = load_embedder(cfg.embedding) if needs_embedding(cfg.metrics.names) else None
-    return EvalSetup(paths, keys, [stems[k] for k in keys], discovery, pipeline,
-                     segmenting_for(cfg, frontend.frame_multiple), metrics, embedder)
+    return EvalSetup(discovery.entries, keys, [stems[k] for k in keys], discovery, pipeline,
+                     segmenting_for(cfg, frontend.frame_multiple), metrics, embedder, listing_s)
 
 
 def check_model_settings(cfg: DictConfig, model) -> None:
@@ -167,14 +171,16 @@ def min_samples(metrics: dict, sample_rate: int, common_rate: Optional[int] = No
 
 def run_test(cfg: DictConfig, setup: EvalSetup, evaluator: FileEvaluator, todo: list[int],
              fingerprints: Optional[dict] = None) -> FilesRun:
-    """`evaluator` over the files at positions `todo` (`audiovae.evaluation.devices`); `fingerprints` (file key ->
-    content hash taken before the run) let a file that changes while it is read end as an error row."""
+    """`evaluator` over the entries at positions `todo` (`audiovae.evaluation.devices`); `fingerprints` (entry key ->
+    content hash taken before the run) let an entry that changes while it is read end as an error row."""
     max_samples = None if cfg.data.chunking else setup.segmenting.segment
-    dataset = EvalDataset(setup.paths, setup.keys, todo, setup.pipeline.frontend, max_samples,
+    dataset = EvalDataset(setup.entries, todo, setup.pipeline.frontend, max_samples,
                           cfg.data.silence_threshold_db, setup.stems,
                           min_samples=min_samples(setup.metrics, cfg.frontend.sample_rate, cfg.metrics.common_rate),
                           channels=cfg.data.channels, resampler=cfg.data.resampler, fingerprints=fingerprints,
                           n_channels=setup.pipeline.model.channels)
+    if setup.discovery.shards:
+        dataset = ShardEvalDataset(setup.discovery.shards, dataset)
     return run_files(cfg.trainer, evaluator, dataset, setup.segmenting.batch_segments, cfg.data.num_workers)
 
 
@@ -183,7 +189,7 @@ def alignment_for(cfg: DictConfig, setup: EvalSetup) -> tuple[Alignment, Optiona
     or the vocoder ceiling's lag measured before the run (`vocoder_lag`, `audiovae.evaluation.calibration`)."""
     if cfg.metrics.align != "vocoder_lag":
         return Alignment(cfg.metrics.max_lag_samples, cfg.metrics.align_samples), None
-    measured = measure_vocoder_lag(setup.pipeline, setup.paths, setup.keys, setup.segmenting.segment,
+    measured = measure_vocoder_lag(setup.pipeline, entry_sounds(setup.discovery), setup.keys, setup.segmenting.segment,
                                    cfg.metrics.max_lag_samples, cfg.data.silence_threshold_db, cfg.data.channels,
                                    cfg.data.resampler, cfg.data.pad)
     if is_launcher_process():
@@ -196,7 +202,9 @@ def evaluate_settings(cfg: DictConfig, setup: EvalSetup, settings: Sequence[Sett
     """Every setting (its enhancer chain in `enhancers`) over every file it lacks (resume), each file encoded once
     for all of them. Returns, on the global-zero rank, `{setting: (all its results in file order, the new ones)}`;
     None on the other ranks."""
-    fingerprints = {key: file_fingerprint(path) for key, path in zip(setup.keys, setup.paths)}
+    start = time.perf_counter()
+    fingerprints = entry_fingerprints(setup.entries)
+    fingerprint_s = time.perf_counter() - start
     done = {}
     for s in settings:
         done[s.name], removed, changed = still_valid(ResultStore(s.out_dir / "partial").load_all(fingerprints),
@@ -217,7 +225,8 @@ def evaluate_settings(cfg: DictConfig, setup: EvalSetup, settings: Sequence[Sett
     if not run.is_global_zero:
         return None, None
     info = RunInfo(run.device, run.world_size, run.wall_s, align_samples=alignment.shift,
-                   measured_lag=asdict(measured) if measured else None, model=setup.pipeline.model.describe())
+                   measured_lag=asdict(measured) if measured else None, model=setup.pipeline.model.describe(),
+                   before_pass_s={"listing_s": setup.listing_s, "fingerprint_s": fingerprint_s})
     order = {key: i for i, key in enumerate(setup.keys)}
     out = {}
     for s in settings:

@@ -3,7 +3,7 @@ rank over its share of the files. A single process runs it without Lightning (`a
 import pytorch_lightning as pl
 from torch.utils.data import DataLoader
 
-from audiovae.data.eval_data import EvalDataset, EvalItem, eval_loader
+from audiovae.data.eval_data import EvalDataset, EvalItem, eval_loader, rank_items
 from audiovae.evaluation.file_evaluator import FileEvaluator
 
 
@@ -18,7 +18,7 @@ class EvalModule(pl.LightningModule):
     def on_test_start(self) -> None:
         loader = self.trainer.test_dataloaders
         loader = loader[0] if isinstance(loader, (list, tuple)) else loader
-        self.evaluator.start(self.device, len(loader.sampler), self.global_rank, self.trainer.world_size)
+        self.evaluator.start(self.device, rank_items(loader), self.global_rank, self.trainer.world_size)
 
     def test_step(self, batch: list[EvalItem], batch_idx: int) -> None:
         self.evaluator.step(batch)

@@ -33,6 +33,7 @@ class RunInfo:
     align_samples: int = 0  # the shift applied to the waveform metrics (measured with metrics.align=vocoder_lag)
     measured_lag: Optional[dict] = None  # metrics.align=vocoder_lag: calibration.MeasuredLag as a dict
     model: dict = field(default_factory=lambda: {"variants": list(VARIANTS)})  # the model's `describe()`
+    before_pass_s: dict = field(default_factory=dict)  # listing_s, fingerprint_s: before the pass over the files
 
 
 def build_summary(setting: Setting, results: Sequence[FileResult], new: Sequence[FileResult], info: RunInfo) -> dict:
@@ -41,6 +42,8 @@ def build_summary(setting: Setting, results: Sequence[FileResult], new: Sequence
     cfg = setting.config
     summary = summary_core(setting, results, new, info.wall_s, info.device, info.world_size, info.model)
     summary["skipped_inputs"] = [{"path": p, "reason": why} for p, why in info.skipped_inputs]
+    if summary["time_accounting"]:
+        summary["time_accounting"].update(info.before_pass_s)
     summary["alignment"] = {**summarize_lags(results, cfg.metrics.max_lag_samples, info.align_samples,
                                              cfg.frontend.sample_rate),
                             "align": cfg.metrics.align, "measured_before_run": info.measured_lag}

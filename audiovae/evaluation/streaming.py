@@ -44,7 +44,7 @@ class FileStream:
         self.joins = SegmentJoins(starts, seg, self.num_samples, shared_variants, self.keys)
         self.measurement = FileMeasurement(item, metrics, self.keys, shared_variants, sample_rate, alignment,
                                            embedder, cached, common_rate, item.audio.n_channels)
-        self.seconds = {key: {} for key in self.keys}  # key -> pipeline stage -> seconds
+        self.seconds = {key: {"open": item.open_s} for key in self.keys}  # key -> stage -> seconds (the scan first)
         self.shared_values: Optional[dict] = None  # set by results(): what the cache keeps for this file
 
     @property
@@ -97,8 +97,13 @@ class FileStream:
                                   metrics={**values["metrics"], "enhanced": own},
                                   bands={"base": values["bands"], "enhanced": bands},
                                   embeddings={**values.get("embeddings", {}), **embeddings},
-                                  from_cache=self.from_cache, **lag)
+                                  from_cache=self.from_cache, source=source(it), **lag)
         return out
+
+
+def source(item: EvalItem) -> str:
+    """The row's `source`: where a manifest or shard entry was listed ("" for a file, whose key says it)."""
+    return item.source if item.source and item.source != item.key else ""
 
 
 def evaluate_items(items: list[EvalItem], pipeline: ReconstructionPipeline, metrics: dict[str, PerItemMetric],
@@ -146,7 +151,8 @@ def evaluate_items(items: list[EvalItem], pipeline: ReconstructionPipeline, metr
         if stream is not None:
             stream.abort()
         done(it, {key: FileResult(it.index, it.key, ERROR, error=reason, duration_s=it.duration_s, stem=it.stem,
-                                  sample_rate_in=it.sample_rate_in, channels_in=it.channels_in) for key in keys})
+                                  sample_rate_in=it.sample_rate_in, channels_in=it.channels_in, source=source(it))
+                  for key in keys})
 
     for it in items:
         if it.error:

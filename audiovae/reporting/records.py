@@ -30,7 +30,7 @@ VARIANTS = (CEILING, BASE, ENHANCED)  # a mel model's; a waveform model has no v
 FROM_TARGET = "_from_target"  # suffix of a target metric's distance columns (dB from the target)
 OK, ERROR = "ok", "error"
 LAG_COLUMN, LAG_CORR_COLUMN = "vocoder_lag_samples", "vocoder_lag_corr"
-TEXT_COLUMNS = ("file", "status", "error", "notes", "prompt", "prompt_id")  # the last two: generation's
+TEXT_COLUMNS = ("file", "source", "status", "error", "notes", "prompt", "prompt_id")  # the last two: generation's
 
 
 @dataclass
@@ -53,6 +53,7 @@ class FileResult:
     stem: str = ""  # its unique output name: audio/<stem>.<variant>.wav, plots/<stem>.png
     embeddings: dict = field(default_factory=dict)  # reference/vocoder/base/enhanced -> encode_embedding (set metrics)
     from_cache: bool = False  # its enhancer-independent work (and shared values) came from the cross-run cache
+    source: str = ""  # where its entry was listed when that is not its key: `train.jsonl:12`, `shard-000.tar:clip7`
 
     def value(self, variant: str, name: str) -> float:
         return self.metrics.get(variant, {}).get(name, float("nan"))
@@ -93,7 +94,7 @@ def to_row(result: FileResult, metric_names: Sequence[str], variants: Sequence[s
     """The results.csv row: file, status, error, notes, durations, time_*, and per metric and variant of the
     model's `variants` <variant>_m (vocoder_m, base_m, enhanced_m), for a target metric <variant>_m_from_target
     (dB from the target), and delta_m (of the scores)."""
-    row = {"file": result.file, "status": result.status, "error": result.error, "notes": result.notes,
+    row = {"file": result.file, **({"source": result.source} if result.source else {}), "status": result.status, "error": result.error, "notes": result.notes,
            "duration_s": result.duration_s, "evaluated_s": result.evaluated_s,
            "sample_rate_in": result.sample_rate_in, "channels_in": result.channels_in}
     if CEILING in variants:  # the vocoder ceiling's alignment (mel models)
@@ -120,7 +121,8 @@ def from_row(row: dict, metric_names: Sequence[str], index: int = 0) -> FileResu
                       number("duration_s"), number("evaluated_s"), int(number("sample_rate_in") or 0),
                       int(number("channels_in") or 0),
                       {k[5:]: v for k, v in row.items() if k.startswith("time_")}, metrics,
-                      vocoder_lag=number(LAG_COLUMN), vocoder_lag_corr=number(LAG_CORR_COLUMN))
+                      vocoder_lag=number(LAG_COLUMN), vocoder_lag_corr=number(LAG_CORR_COLUMN),
+                      source=row.get("source", "") or "")
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:
@@ -162,7 +164,9 @@ STAGE_UNIT = ("s", "seconds of this file in stage")
 def column_units(row: dict) -> list[dict]:
     """columns.csv: every results.csv column of `row` (a `to_row` row) with its unit (dB, %, s, Hz or none) and
     what it holds, so a reader of the flat file knows what each number means."""
-    fixed = {"file": ("", "path under data.dir"), "status": ("", "ok or error"), "error": ("", "why it failed"),
+    fixed = {"file": ("", "the entry: its path under data.dir, its manifest id (or path#offset+duration), or "
+                          "shard:key"),
+             "source": ("", "where the entry was listed: manifest:line (or :data[i]) or shard:key"), "status": ("", "ok or error"), "error": ("", "why it failed"),
              "notes": ("", "why a value is NaN"), "duration_s": ("s", "length of the input file"),
              "evaluated_s": ("s", "length evaluated"), "sample_rate_in": ("Hz", "input sample rate"),
              "channels_in": ("", "input channels"),

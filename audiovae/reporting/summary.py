@@ -99,9 +99,11 @@ def accounting_line(accounting: dict, noun: str = "files") -> str:
         return ""
     a = accounting
     processes = f" × {a['processes']} processes" if a["processes"] > 1 else ""
+    before = (f"; before it, listing the entries took {a['listing_s']:.2f} s and fingerprinting their content "
+              f"{a['fingerprint_s']:.2f} s" if "listing_s" in a else "")
     return (f"wall time of the {a['files']} {noun} evaluated in this run: {a['wall_s']:.2f} s{processes}; the "
             f"measured stages above account for {a['stage_seconds']:.2f} s, so {100 * a['outside_stages_share']:.1f} % "
-            f"went outside them (opening, decoding and normalising the {noun}, fingerprints, rows, waiting for data)")
+            f"went outside them (rows, progress, batching, waiting for data){before}")
 
 
 def json_safe(obj):

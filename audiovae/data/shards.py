@@ -1,0 +1,188 @@
+"""WebDataset shards (`data.shards=PATTERN`): tar files whose members `<key>.<audio ext>` (with an optional
+`<key>.json` carrying a `caption` or `text`) are one entry each, read with the `webdataset` package's own tar
+reader and url opener. A pattern is brace-expanded (`data/train-{000..063}.tar`); a `pipe:` url runs the user's
+command and reads its output (`pipe:aws s3 cp s3://bucket/train-000.tar -`, `pipe:curl -s https://…`), so any
+storage their command line reaches works.
+
+A catalogue pass streams every shard once, hashes each member's bytes (the entry's fingerprint) and lists the
+entries; a run then streams the shards of its rank (`rank_shards`) and takes the members it needs. Samples with no
+audio member are skipped with why.
+
+>>> member_key("clips/a.b.flac"), shard_name("pipe:aws s3 cp s3://bucket/train-007.tar -")
+(('clips/a', 'b.flac'), 'train-007.tar')
+"""
+import hashlib
+import io
+import json
+import os
+import tarfile
+from pathlib import Path
+from typing import Iterator, Optional, Sequence
+
+from audiovae.audio.io import SoundSource
+from audiovae.data.sources import Entry, Listing
+from audiovae.errors import DataError
+
+AUDIO_EXTENSIONS = ("flac", "wav", "mp3", "ogg", "oga", "opus", "aiff", "aif", "caf", "w64", "rf64", "au")
+
+
+def expand(pattern: str) -> list[str]:
+    """The shard urls of `pattern` (braces expanded; several patterns joined by `::`, as webdataset takes them)."""
+    from webdataset.shardlists import expand_urls
+
+    urls = expand_urls(pattern)
+    if not urls:
+        raise DataError(f"data.shards '{pattern}': names no shard")
+    return urls
+
+
+def shard_name(url: str) -> str:
+    """The short name rows give a shard: its file name (for `pipe:` the last argument that is not `-`)."""
+    text = url[len("pipe:"):] if url.startswith("pipe:") else url
+    words = [w for w in text.split() if w != "-"] or [text]
+    return os.path.basename(words[-1].rstrip("/")) or url
+
+
+def shard_names(urls: Sequence[str]) -> dict[str, str]:
+    """A unique short name per url: `shard_name`, or the whole url where two would share one."""
+    short = {u: shard_name(u) for u in urls}
+    counts = {n: list(short.values()).count(n) for n in short.values()}
+    return {u: n if counts[n] == 1 else u for u, n in short.items()}
+
+
+def member_key(name: str) -> tuple[str, str]:
+    """(sample key, extension) of a member name, as webdataset splits them: the key ends at the first dot of the
+    file name."""
+    from webdataset.tariterators import base_plus_ext
+
+    key, extension = base_plus_ext(name)
+    return (key, extension) if key is not None else (name, "")
+
+
+def open_url(url: str):
+    """A readable stream of the shard (a local file, or a `pipe:` command's output), with webdataset's gopen."""
+    from webdataset.gopen import gopen
+
+    if not url.startswith(("pipe:", "http:", "https:", "gs:", "s3:")) and not Path(url).is_file():
+        raise DataError(f"data.shards: '{url}' is not a file")
+    try:
+        return gopen(url)
+    except Exception as err:  # what webdataset raises for a url it cannot open
+        raise DataError(f"data.shards: '{url}' cannot be opened ({err})") from None
+
+
+def samples(url: str) -> Iterator[tuple[str, dict[str, bytes]]]:
+    """(key, {extension: bytes}) of the shard's samples in order, streamed: a sample's members are consecutive,
+    as webdataset writes them. DataError naming the shard when it is not a tar or its command fails."""
+    from webdataset.tariterators import tar_file_iterator
+
+    stream = open_url(url)
+    key, parts = None, {}
+    try:
+        for member in tar_file_iterator(stream):
+            k, extension = member_key(member["fname"])
+            if k != key and key is not None:
+                yield key, parts
+                parts = {}
+            key = k
+            parts[extension] = member["data"]
+        if key is not None:
+            yield key, parts
+    except (tarfile.TarError, OSError, ValueError, EOFError) as err:
+        raise DataError(f"data.shards: '{url}' is not a readable tar ({err})") from None
+    finally:
+        try:
+            stream.close()
+        except Exception as err:  # a pipe: command that exited non-zero says so when closed
+            raise DataError(f"data.shards: '{url}' failed ({err})") from None
+
+
+def audio_member(parts: dict[str, bytes]) -> Optional[str]:
+    """The sample's audio extension (the first in AUDIO_EXTENSIONS order), None when it has none."""
+    return next((e for e in AUDIO_EXTENSIONS if e in parts), next((e for e in parts if e.lower() in
+                                                                    AUDIO_EXTENSIONS), None))
+
+
+def caption_of(parts: dict[str, bytes]) -> str:
+    """`caption` (or `text`) of the sample's json member, or its txt member; "" when none."""
+    if "json" in parts:
+        try:
+            meta = json.loads(parts["json"])
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return ""
+        if isinstance(meta, dict):
+            return str(meta.get("caption") or meta.get("text") or "")
+    for extension in ("txt", "caption.txt"):
+        if extension in parts:
+            return parts[extension].decode("utf-8", "replace").strip()
+    return ""
+
+
+def digest(data: bytes) -> str:
+    """A member's fingerprint: sha256 of its bytes (16 hex digits), as `file_fingerprint` of the same file."""
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def catalogue(pattern: str) -> Listing:
+    """Every shard streamed once: an Entry per sample with audio (`<shard>:<key>`, fingerprint of its bytes,
+    caption), the samples without audio skipped with why."""
+    urls = expand(pattern)
+    names = shard_names(urls)
+    entries, skipped, seen = [], [], set()
+    for url in urls:
+        for key, parts in samples(url):
+            name = f"{names[url]}:{key}"
+            extension = audio_member(parts)
+            if extension is None:
+                skipped.append((name, f"no audio member (has {', '.join(sorted(parts))})"))
+                continue
+            if name in seen:
+                skipped.append((name, "a second sample of this key"))
+                continue
+            seen.add(name)
+            entries.append(Entry(name, SoundSource(name), origin=name, caption=caption_of(parts),
+                                 fingerprint=digest(parts[extension]), shard=url, member=f"{key}.{extension}"))
+    return Listing(entries, skipped, "webdataset", urls)
+
+
+def rank_shards(urls: Sequence[str], rank: int, world: int) -> list[str]:
+    """The shards rank `rank` of `world` streams: r, r + w, … when there are at least `world` shards (each is read
+    by one rank), else all of them (each rank then keeps its own entries)."""
+    return list(urls[rank::world]) if len(urls) >= world else list(urls)
+
+
+def stream_members(urls: Sequence[str], wanted: dict[tuple[str, str], str]) -> Iterator[tuple[str, bytes]]:
+    """(entry key, audio bytes) of the entries `wanted` names by (shard url, sample key), streaming the shards
+    `urls` in order, one pass."""
+    for url in urls:
+        for key, parts in samples(url):
+            name, extension = wanted.get((url, key)), audio_member(parts)
+            if name is not None and extension is not None:
+                yield name, parts[extension]
+
+
+def sample_key(entry: Entry) -> tuple[str, str]:
+    """(shard url, sample key) of a catalogued shard entry."""
+    return entry.shard, member_key(entry.member)[0]
+
+
+def write_shards(items: Sequence[tuple[str, dict[str, bytes]]], pattern: str, per_shard: int) -> list[Path]:
+    """Pack (key, {extension: bytes}) samples into tars named by `pattern` (`out/shard-%06d.tar`), `per_shard`
+    samples each, members in sample order (as webdataset's ShardWriter writes them). Returns the tars written."""
+    written, tar, count = [], None, 0
+    for key, parts in items:
+        if tar is None or count == per_shard:
+            if tar is not None:
+                tar.close()
+            path = Path(pattern % len(written))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tar, count = tarfile.open(path, "w"), 0
+            written.append(path)
+        for extension, data in parts.items():
+            info = tarfile.TarInfo(f"{key}.{extension}")
+            info.size, info.mtime, info.mode = len(data), 0, 0o644
+            tar.addfile(info, io.BytesIO(data))
+        count += 1
+    if tar is not None:
+        tar.close()
+    return written
