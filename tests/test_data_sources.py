@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 from omegaconf import OmegaConf
 
 from audiovae import cli
@@ -232,3 +233,70 @@ def test_a_shard_changed_after_it_was_listed_gives_error_rows_not_other_audio(tm
         listing.entries, [0, 1, 2], frontend, None, -80.0, fingerprints=fingerprints))}
     assert "no longer in its shard" in items["s-0.tar:b"].error
     assert not changed_since_start(items["s-0.tar:a"]) and not changed_since_start(items["s-0.tar:sub_c"])
+
+
+def train_cfg(out_dir, *overrides):
+    from audiovae.config import compose
+    from audiovae.config.schema import TrainConfig
+    from audiovae.enhancers.registry import resolve_enhancement
+
+    fast = ["model=tiny", "data.crop_seconds=1.0", "data.batch_size=2", "data.val_batch_size=2", "examples.count=0",
+            "optim.warmup_steps=2", "trainer.val_check_interval=1.0", "trainer.check_val_every_n_epoch=1",
+            "checkpoint.last_every_n_steps=1",
+            "optim.lr=0.05", "logger=none", "trainer.max_steps=9"]
+    return compose("train", [*fast, f"out_dir={out_dir}", *overrides], schema=TrainConfig,
+                   validators=[resolve_enhancement])
+
+
+@pytest.fixture(scope="module")
+def train_shards(tmp_path_factory):
+    root = tmp_path_factory.mktemp("train_shards")
+    names = [f"c{i}.wav" for i in range(9)]
+    for i, n in enumerate(names):
+        write(root / "clips" / n, tone(200 + 90 * i, 1.3, 16000) + noise(1.3, 16000, seed=i, amp=0.05), 16000)
+    pack(root / "clips", names, str(root / "s-%d.tar"), 3)
+    return root
+
+
+def test_training_streams_crops_from_shards_and_a_resumed_run_ends_at_the_same_weights(train_shards, tmp_path,
+                                                                                        monkeypatch):
+    from audiovae.training.run import run_training
+    from tests.conftest import last_gains, train_crashing_at_step
+
+    shards = f"data.shards={train_shards / 's-{0..2}.tar'}"
+    outcome = run_training(train_cfg(tmp_path / "straight", shards, "data.val_ratio=0.25"))
+    summary = json.loads((tmp_path / "straight" / "train_summary.json").read_text())
+    assert len(summary["train_files"]) + len(summary["val_files"]) == 9 and summary["steps"] == 9
+    assert set(summary["train_files"]).isdisjoint(summary["val_files"])
+    train_crashing_at_step(train_cfg(tmp_path / "resumed", shards, "data.val_ratio=0.25"), 5, monkeypatch)
+    run_training(train_cfg(tmp_path / "resumed", shards, "data.val_ratio=0.25", "resume=true"))
+    (straight, steps), (resumed, resumed_steps) = last_gains(tmp_path / "straight"), last_gains(tmp_path / "resumed")
+    assert steps == resumed_steps == 9
+    torch.testing.assert_close(resumed, straight, rtol=1e-6, atol=1e-7)
+    assert outcome.out_dir == tmp_path / "straight"
+
+
+def test_shard_crops_are_the_same_items_whatever_the_workers_and_split_ranks_evenly(train_shards):
+    from torch.utils.data import DataLoader
+
+    from audiovae.audio.frontend import MelFrontEnd
+    from audiovae.data.shard_crops import ShardCrops
+
+    listing = catalogue(str(train_shards / "s-{0..2}.tar"))
+    frontend = MelFrontEnd(16000, 1024, 1024, 160, 64, 0, 8000, 1e-5, True)
+    read = dict(sample_rate=16000, silence_threshold_db=-80.0)
+
+    def batches(workers, rank=0, world=1, done=0, epoch=0):
+        crops = ShardCrops(listing, frontend, 8000, 0, rank, world, 2, **read)
+        crops.position_source = lambda: (epoch, done)
+        return [b["waveform"] for b in DataLoader(crops, batch_size=2, num_workers=workers)]
+
+    alone = batches(0)
+    assert len(alone) == 5 and sum(b.shape[0] for b in alone) == 9
+    for a, b in zip(alone, batches(2)):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    for a, b in zip(alone[2:], batches(0, done=4)):  # resuming after 2 batches: the same later batches
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert not torch.equal(torch.cat(alone), torch.cat(batches(0, epoch=1)))  # another epoch, another order/crops
+    ranks = [torch.cat(batches(0, rank, 2)) for rank in range(2)]
+    assert ranks[0].shape == ranks[1].shape == (3, 8000)  # 2 shards vs 1: both take the smaller rank's 3 items

@@ -522,7 +522,9 @@ def test_a_training_file_changed_while_it_is_read_is_skipped(tmp_path, monkeypat
             write(Path(path), tone(1234, 1.0, 16000), 16000)
         return clip
     monkeypatch.setattr(train_data, "load_audio", rewritten)
-    clips, bad = train_data.scan_clips(paths, 16000, -60.0)
+    from audiovae.data.sources import Entry
+
+    clips, bad = train_data.scan_clips([Entry(str(p), str(p)) for p in paths], 16000, -60.0)
     assert [Path(c.path).name for c in clips] == ["a.wav"] and "b.wav: changed while being read" in bad[0]
 
 
@@ -592,10 +594,10 @@ def test_linked_folders_are_walked_once_and_a_link_back_up_does_not_loop(folder,
 
 
 def test_training_lists_fifos_and_devices_as_unusable_without_opening_them(folder):
-    from audiovae.data.train_data import usable_paths
+    from audiovae.data.train_data import usable_entries
 
     os.mkfifo(folder / "pipe.wav")
     (folder / "random.wav").symlink_to("/dev/urandom")
-    paths, unusable = usable_paths(str(folder), ["*.wav"])
-    assert [p.name for p in paths] == ["a.wav", "b.wav"]
+    listing, unusable = usable_entries(dict(dir=str(folder), patterns=["*.wav"]))
+    assert [Path(e.sound).name for e in listing.entries] == ["a.wav", "b.wav"]
     assert unusable == ["pipe.wav: not a regular file (a FIFO)", "random.wav: not a regular file (a character device)"]

@@ -190,7 +190,11 @@ class EvalConfig:
 class TrainDataConfig:
     """Arguments of `audiovae.data.train_data.TrainDataModule`."""
 
+    source: Optional[str] = None  # folder | manifest | webdataset; null: the one whose key is set
     dir: Optional[str] = None
+    manifest: Optional[str] = None
+    dataset_root: Optional[str] = None
+    shards: Optional[str] = None
     val_dir: Optional[str] = None
     patterns: List[str] = MISSING
     val_ratio: float = MISSING

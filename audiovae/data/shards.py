@@ -17,7 +17,7 @@ import json
 import os
 import tarfile
 from pathlib import Path
-from typing import Iterator, Optional, Sequence
+from typing import Callable, Iterator, Optional, Sequence
 
 from audiovae.audio.io import SoundSource
 from audiovae.data.sources import Entry, Listing
@@ -118,14 +118,24 @@ def caption_of(parts: dict[str, bytes]) -> str:
     return ""
 
 
+def val_pick(key: str, seed: int, ratio: float) -> bool:
+    """Whether entry `key` is a validation entry: a seeded hash of the key, uniform in [0, 1), below `ratio` (so a
+    stream decides alone, and the choice does not depend on the order or number of shards).
+
+    >>> sum(val_pick(f"s.tar:{i}", 0, 0.1) for i in range(1000))
+    85
+    """
+    return int(hashlib.sha256(f"{seed}:{key}".encode()).hexdigest()[:12], 16) / 16**12 < ratio
+
+
 def digest(data: bytes) -> str:
     """A member's fingerprint: sha256 of its bytes (16 hex digits), as `file_fingerprint` of the same file."""
     return hashlib.sha256(data).hexdigest()[:16]
 
 
-def catalogue(pattern: str) -> Listing:
+def catalogue(pattern: str, keep: Optional[Callable[[str], bool]] = None) -> Listing:
     """Every shard streamed once: an Entry per sample with audio (`<shard>:<key>`, fingerprint of its bytes,
-    caption), the samples without audio skipped with why."""
+    caption), the samples without audio skipped with why. Entries whose name `keep` accepts hold their bytes."""
     urls = expand(pattern)
     names = shard_names(urls)
     entries, skipped, seen = [], [], set()
@@ -140,7 +150,8 @@ def catalogue(pattern: str) -> Listing:
                 skipped.append((name, "a second sample of this key"))
                 continue
             seen.add(name)
-            entries.append(Entry(name, SoundSource(name), origin=name, caption=caption_of(parts),
+            data = parts[extension] if keep is not None and keep(name) else None
+            entries.append(Entry(name, SoundSource(name, data=data), origin=name, caption=caption_of(parts),
                                  fingerprint=digest(parts[extension]), shard=url, member=f"{key}.{extension}"))
     return Listing(entries, skipped, "webdataset", urls)
 

@@ -91,10 +91,11 @@ def source_kind(data: DictConfig) -> str:
 KEYS = {"folder": "data.dir", "manifest": "data.manifest", "webdataset": "data.shards"}
 
 
-def list_entries(data: DictConfig) -> Listing:
+def list_entries(data: DictConfig, keep=None) -> Listing:
     """The entries of `data` (a data config section: `source`, `dir`/`files`/`patterns`, `manifest`,
     `dataset_root`, `shards`) in a stable order: sorted paths for a folder, the manifest's order, the shards' order
-    (a catalogue pass streams each shard once: `audiovae.data.shards`)."""
+    (a catalogue pass streams each shard once: `audiovae.data.shards`; the members whose key `keep` accepts keep
+    their bytes)."""
     kind = source_kind(data)
     if kind == "manifest":
         from audiovae.data.manifests import read_manifest
@@ -104,7 +105,7 @@ def list_entries(data: DictConfig) -> Listing:
     if kind == "webdataset":
         from audiovae.data.shards import catalogue
 
-        return catalogue(data.shards)
+        return catalogue(data.shards, keep)
     found = discover_audio_files(data.get("dir"), data.patterns, data.get("files"))
     entries = [Entry(file_key(p, data.get("dir")), str(p), origin=file_key(p, data.get("dir"))) for p in found.paths]
     return Listing(entries, found.skipped, "folder")

@@ -1,58 +1,78 @@
 """Training data: clips scanned once (bad files skipped with a warning), a seeded split by file, training crops
 (random ones that depend only on (seed, epoch, file), or each file's fixed tiles when they are pre-encoded), and
-fixed crops for validation."""
+fixed crops for validation. Folders and manifests are held in memory; shards stream (`data.shard_train`)."""
 import itertools
 import math
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
+from omegaconf import OmegaConf
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from audiovae.audio.frontend import MelFrontEnd
 from audiovae.audio.io import check_waveform, load_audio
 from audiovae.data.eval_data import ShardSampler
-from audiovae.data.files import discover_audio_files, file_fingerprint
+from audiovae.data.sources import Entry, Listing, fingerprint, list_entries
 from audiovae.errors import AudioError, DataError
 
 
 @dataclass
 class Clip:
-    path: str
+    path: str  # the entry's key (a file's path as listed)
     waveform: np.ndarray  # mono float32 at the model rate, not yet normalised
     fingerprint: str = ""  # sha256 of the file's bytes (its pre-encoded crops are cached under it)
 
 
-def scan_clips(paths: list[Path], sample_rate: int, silence_threshold_db: float,
+def scan_clips(entries: Sequence[Entry], sample_rate: int, silence_threshold_db: float,
                channels: str = "mix", resampler: str = "soxr_hq") -> tuple[list[Clip], list[str]]:
-    """Load every file once; returns the good clips and one 'file: reason' line per bad file. A file's content is
+    """Load every entry once; returns the good clips and one 'entry: reason' line per bad one. Its content is
     hashed before and after it is read: one that changed in between is bad (its crops would be cached under a hash
     of other bytes)."""
     clips, bad = [], []
-    for path in paths:
+    for entry in entries:
         try:
-            before = file_fingerprint(path)
-            clip = load_audio(path, sample_rate, channels, resampler)
-            check_waveform(path, clip.waveform, silence_threshold_db)
-            if file_fingerprint(path) != before:
-                raise AudioError(path, "changed while being read: skipped")
-            clips.append(Clip(str(path), clip.waveform, before))
+            before = fingerprint(entry)
+            clip = load_audio(entry.sound, sample_rate, channels, resampler)
+            check_waveform(entry.sound, clip.waveform, silence_threshold_db)
+            if fingerprint(entry) != before:
+                raise AudioError(entry.sound, "changed while being read: skipped")
+            clips.append(Clip(entry.name if isinstance(entry.sound, str) else entry.key, clip.waveform, before))
         except AudioError as err:
             bad.append(str(err))
     return clips, bad
 
 
-def usable_paths(directory: Optional[str], patterns: list[str]) -> tuple[list[Path], list[str]]:
-    """The audio files under `directory`, and a 'path: reason' line for each entry that looked like one but cannot be
-    read (a FIFO, a device, an unreadable folder: skipped without being opened, as in evaluation)."""
-    found = discover_audio_files(directory, patterns)
-    unusable = [f"{path}: {why}" for path, why in found.skipped
-                if why.startswith(("not a regular file", "unreadable folder"))]
-    return found.paths, unusable
+def usable_entries(data: dict, keep: Optional[Callable[[str], bool]] = None) -> tuple[Listing, list[str]]:
+    """The entries of a data section (`dir` + `patterns`, `manifest`, `shards`: `sources.list_entries`), and an
+    'entry: reason' line for each one that looked usable but cannot be read (a FIFO, a device, an unreadable folder:
+    skipped without being opened, as in evaluation; a duplicate manifest entry; a shard sample without audio)."""
+    listing = list_entries(OmegaConf.create(data), keep)
+    unusable = [f"{what}: {why}" for what, why in listing.skipped
+                if listing.kind != "folder" or why.startswith(("not a regular file", "unreadable folder"))]
+    return listing, unusable
+
+
+def split_shard_entries(listing: Listing, val_ratio: float, seed: int, val_elsewhere: bool
+                        ) -> tuple[Listing, list[Entry], list[Entry]]:
+    """(the training entries as a listing to stream, the same as a list, the validation entries with their bytes
+    read): `val_ratio` of the samples, chosen by `val_pick` (a seeded hash of the key, so a stream decides without
+    counting; at least one); none with a validation folder."""
+    from audiovae.data.shards import val_pick
+    from audiovae.data.sources import entry_sounds
+
+    picked = set() if val_elsewhere else {e.key for e in listing.entries if val_pick(e.key, seed, val_ratio)}
+    if not val_elsewhere and not picked and len(listing.entries) >= 2:
+        picked = {listing.entries[-1].key}
+    train = [e for e in listing.entries if e.key not in picked]
+    val = [e for e in listing.entries if e.key in picked]
+    if any(e.sound.data is None for e in val):  # not kept by the catalogue pass: streamed once more
+        sounds = {s.name: s for s in entry_sounds(Listing(val, [], listing.kind, listing.shards))}
+        val = [Entry(e.key, sounds[e.key], e.origin, e.caption, e.fingerprint) for e in val if e.key in sounds]
+    return Listing(train, [], listing.kind, listing.shards), train, val
 
 
 def split_by_file(n: int, val_ratio: float, seed: int) -> tuple[list[int], list[int]]:
@@ -144,23 +164,44 @@ class EpochSampler(DistributedSampler):
 
 
 class TrainDataModule(pl.LightningDataModule):
+    """Training and validation crops of `data.*`: a folder or a manifest is scanned into memory; shards stream
+    their training crops (`ShardCrops`), their validation entries (`val_ratio` of each shard's samples, chosen by a
+    seeded hash of their keys) held in memory."""
+
     def __init__(self, dir: Optional[str], val_dir: Optional[str], patterns: list[str], val_ratio: float,
                  crop_samples: int, silence_threshold_db: float, batch_size: int, val_batch_size: int,
                  num_workers: int, frontend: MelFrontEnd, seed: int, channels: str = "mix",
-                 resampler: str = "soxr_hq", pre_encode: bool = False, accumulate_grad_batches: int = 1):
+                 resampler: str = "soxr_hq", pre_encode: bool = False, accumulate_grad_batches: int = 1,
+                 source: Optional[str] = None, manifest: Optional[str] = None, dataset_root: Optional[str] = None,
+                 shards: Optional[str] = None):
         super().__init__()
         self.frontend, self.crop, self.seed, self.pre_encode = frontend, crop_samples, seed, pre_encode
         self.accumulate = accumulate_grad_batches
         self.batch_size, self.val_batch_size, self.num_workers = batch_size, val_batch_size, num_workers
-        train_paths, bad = usable_paths(dir, patterns)
-        clips, bad_train = scan_clips(train_paths, frontend.sample_rate, silence_threshold_db, channels, resampler)
-        bad += bad_train
+        self.read = dict(sample_rate=frontend.sample_rate, silence_threshold_db=silence_threshold_db,
+                         channels=channels, resampler=resampler)
+        from audiovae.data.shards import val_pick
+
+        keep = None if val_dir else (lambda key: val_pick(key, seed, val_ratio))  # validation bytes, while listing
+        listing, bad = usable_entries(dict(source=source, dir=dir, patterns=patterns, manifest=manifest,
+                                           dataset_root=dataset_root, shards=shards), keep)
+        self.shards: Optional[Listing] = None  # set when training crops stream from shards
+        if listing.shards:
+            self.shards, train_entries, val_entries = split_shard_entries(listing, val_ratio, seed, bool(val_dir))
+            self.train_clips = []  # streamed
+            clips, bad_scan = scan_clips(val_entries, **self.read)
+            bad += bad_scan
+        else:
+            clips, bad_train = scan_clips(listing.entries, **self.read)
+            bad += bad_train
         if val_dir:
-            self.train_clips = clips
-            val_paths, bad_val = usable_paths(val_dir, patterns)
-            self.val_clips, bad_scan = scan_clips(val_paths, frontend.sample_rate, silence_threshold_db, channels,
-                                                  resampler)
+            if not listing.shards:
+                self.train_clips = clips
+            val_listing, bad_val = usable_entries(dict(dir=val_dir, patterns=patterns))
+            self.val_clips, bad_scan = scan_clips(val_listing.entries, **self.read)
             bad += bad_val + bad_scan
+        elif listing.shards:
+            self.val_clips = clips
         else:
             train_pos, val_pos = split_by_file(len(clips), val_ratio, seed)
             self.train_clips = [clips[i] for i in train_pos]
@@ -168,15 +209,20 @@ class TrainDataModule(pl.LightningDataModule):
         self.skipped = bad
         if bad:
             warnings.warn(f"skipping {len(bad)} unusable file(s):\n  " + "\n  ".join(bad), stacklevel=2)
-        if not self.train_clips or not self.val_clips:
+        n_train = len(self.shards.entries) if self.shards else len(self.train_clips)
+        if not n_train or not self.val_clips:
+            where = f"data.shards '{shards}'" if shards else (f"data.manifest '{manifest}'" if manifest else
+                                                              f"data.dir '{dir}'")
             raise DataError(f"need at least one training and one validation file with usable audio; found "
-                            f"{len(self.train_clips)} and {len(self.val_clips)} (data.dir '{dir}')")
+                            f"{n_train} and {len(self.val_clips)} ({where})")
 
     def _rank_world(self) -> tuple[int, int]:
         return (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
 
     def train_dataloader(self) -> DataLoader:
         rank, world = self._rank_world()
+        if self.shards is not None:
+            return self._shard_loader(rank, world)
         dataset = (TiledCrops(self.train_clips, self.frontend, self.crop) if self.pre_encode
                    else RandomCrops(self.train_clips, self.frontend, self.crop, self.seed))
         sampler = EpochSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=self.seed, drop_last=False)
@@ -190,6 +236,22 @@ class TrainDataModule(pl.LightningDataModule):
             sampler.position_source = position
         return DataLoader(sampler.dataset, batch_size=self.batch_size, sampler=sampler, num_workers=self.num_workers,
                           drop_last=False)
+
+    def _shard_loader(self, rank: int, world: int) -> DataLoader:
+        from audiovae.data.shard_crops import ShardCrops
+
+        dataset = ShardCrops(self.shards, self.frontend, self.crop, self.seed, rank, world, self.batch_size,
+                             **self.read)
+        if self.trainer is not None:
+            steps_per_epoch = math.ceil(math.ceil(len(dataset) / self.batch_size) / self.accumulate)
+
+            def position() -> tuple[int, int]:
+                step = self.trainer.global_step
+                return step // steps_per_epoch, (step % steps_per_epoch) * self.batch_size * self.accumulate
+
+            dataset.position_source = position
+        warnings.filterwarnings("ignore", ".*IterableDataset.*has .__len__. defined.*")  # each worker takes its own
+        return DataLoader(dataset, batch_size=self.batch_size, num_workers=self.num_workers, drop_last=False)
 
     def val_dataloader(self) -> DataLoader:
         rank, world = self._rank_world()

@@ -13,6 +13,7 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from audiovae.config.trainer_args import build_trainer, trainer_args
 from audiovae.data.segments import segment_samples
+from audiovae.data.sources import source_kind
 from audiovae.data.train_data import TrainDataModule
 from audiovae.errors import AudiovaeError, ConfigError
 from audiovae.metrics.registry import settings_of
@@ -178,10 +179,12 @@ def run_training(cfg: DictConfig) -> TrainOutcome:
 
     data_args = OmegaConf.to_container(cfg.data)
     data_args.pop("crop_seconds")
-    encodings = crop_encodings(cfg, model, crop)
+    streamed = source_kind(cfg.data) == "webdataset"
+    encodings = None if streamed else crop_encodings(cfg, model, crop)
     if cfg.data.pre_encode and encodings is None and is_launcher_process():
-        print("note: the encoder trains, so training crops are random and encoded at every step "
-              "(data.pre_encode applies to a frozen encoder)", file=sys.stderr)
+        print("note: training crops stream from shards, random and encoded at every step (data.pre_encode applies "
+              "to folders and manifests)" if streamed else "note: the encoder trains, so training crops are random "
+              "and encoded at every step (data.pre_encode applies to a frozen encoder)", file=sys.stderr)
     data_args["pre_encode"] = encodings is not None
     accumulate = cfg.trainer.get("accumulate_grad_batches") or 1
     datamodule = TrainDataModule(**data_args, crop_samples=crop, frontend=frontend, seed=cfg.seed,
@@ -255,7 +258,8 @@ def _fit_and_export(cfg: DictConfig, args: dict, out_dir: Path, hash_: str, ckpt
     summary = {"out_dir": str(out_dir), "config_hash": hash_, "versions": package_versions(),
                "steps": trainer.global_step, "skipped_files": datamodule.skipped,
                "pre_encoded_crops_computed": module.encodings.encoded if module.encodings is not None else None,
-               "train_files": [c.path for c in datamodule.train_clips],
+               "train_files": ([e.key for e in datamodule.shards.entries] if datamodule.shards else
+                               [c.path for c in datamodule.train_clips]),
                "val_files": [c.path for c in datamodule.val_clips],
                "initial_validation": initial, "final_metrics": _scalars(trainer.callback_metrics),
                "monitor": cfg.checkpoint.monitor, "best_score": best_score, "best_checkpoint": best,

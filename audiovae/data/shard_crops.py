@@ -1,0 +1,118 @@
+"""Random training crops streamed from WebDataset shards, reproducible and resumable without holding the data.
+
+Rank r of w streams shards r, r + w, … (all of them, keeping every w-th sample, when there are fewer shards than
+ranks), in an order drawn from (seed, epoch), through a seeded shuffle buffer; every rank yields the same number of
+items per epoch (the smallest rank's), so DDP ranks take equal steps. A crop's offset depends on (seed, epoch, key)
+alone. `position_source` gives (epoch, items of this epoch already trained on): a resumed run skips those without
+decoding them, so it continues with the items and crops an uninterrupted run would have seen. DataLoader workers take
+whole batches in turn (batch b to worker b mod workers), so the order of items does not depend on the number of
+workers.
+"""
+import hashlib
+import warnings
+from typing import Callable, Iterator, Optional
+
+import numpy as np
+import torch
+from torch.utils.data import IterableDataset, get_worker_info
+
+from audiovae.audio.frontend import MelFrontEnd
+from audiovae.audio.io import SoundSource, check_waveform, load_audio
+from audiovae.data.shards import rank_shards, sample_key, samples, audio_member
+from audiovae.data.sources import Listing
+from audiovae.errors import AudioError, DataError
+
+SHUFFLE_BUFFER = 64  # samples a rank's stream shuffles among (their encoded bytes are held)
+
+
+def key_seed(key: str) -> int:
+    return int(hashlib.sha256(key.encode()).hexdigest()[:8], 16)
+
+
+class ShardCrops(IterableDataset):
+    position_source: Optional[Callable[[], tuple[int, int]]] = None
+
+    def __init__(self, listing: Listing, frontend: MelFrontEnd, crop: int, seed: int, rank: int, world: int,
+                 batch_size: int, sample_rate: int, silence_threshold_db: float, channels: str = "mix",
+                 resampler: str = "soxr_hq"):
+        self.listing, self.frontend, self.crop, self.seed = listing, frontend, crop, seed
+        self.rank, self.world, self.batch_size = rank, world, batch_size
+        self.read = dict(sample_rate=sample_rate, channels=channels, resampler=resampler)
+        self.silence_threshold_db = silence_threshold_db
+        self.train = {sample_key(e): e.key for e in listing.entries}
+        counts = [len(self._entries_of(r)) for r in range(world)]
+        self.per_rank = min(counts)
+        self.warned: set[str] = set()
+
+    def _entries_of(self, rank: int) -> list[str]:
+        if len(self.listing.shards) >= self.world:
+            shards = set(rank_shards(self.listing.shards, rank, self.world))
+            return [e.key for e in self.listing.entries if e.shard in shards]
+        return [e.key for e in self.listing.entries][rank::self.world]
+
+    def __len__(self) -> int:
+        return self.per_rank
+
+    def _stream(self, epoch: int) -> Iterator[tuple[str, bytes]]:
+        """(key, audio bytes) of this rank's training samples in this epoch's order, `per_rank` of them."""
+        rng = np.random.default_rng([self.seed, epoch, self.rank])
+        few = len(self.listing.shards) < self.world
+        shards = rank_shards(self.listing.shards, self.rank, self.world)
+        shards = [shards[i] for i in rng.permutation(len(shards))] if not few else shards
+
+        def members() -> Iterator[tuple[str, bytes]]:
+            position = 0
+            for url in shards:
+                for key, parts in samples(url):
+                    name, extension = self.train.get((url, key)), audio_member(parts)
+                    if name is None or extension is None:
+                        continue
+                    position += 1
+                    if few and (position - 1) % self.world != self.rank:
+                        continue
+                    yield name, parts[extension]
+
+        buffer, produced = [], 0
+        for member in members():
+            buffer.append(member)
+            if len(buffer) >= SHUFFLE_BUFFER:
+                yield buffer.pop(int(rng.integers(len(buffer))))
+                produced += 1
+                if produced == self.per_rank:
+                    return
+        while buffer and produced < self.per_rank:
+            yield buffer.pop(int(rng.integers(len(buffer))))
+            produced += 1
+
+    def crop_of(self, key: str, data: bytes, epoch: int) -> dict:
+        """The prepared random crop of a sample: offset drawn from (seed, epoch, key). A sample that cannot be
+        decoded (or is silent, or not finite) trains as silence, with a warning once."""
+        try:
+            sound = SoundSource(key, data=data)
+            wave = load_audio(sound, **self.read).waveform
+            check_waveform(sound, wave, self.silence_threshold_db)
+        except AudioError as err:
+            if key not in self.warned:
+                self.warned.add(key)
+                warnings.warn(f"{err}: trained on as silence", stacklevel=2)
+            return {"waveform": torch.zeros(self.crop), "length": 0}
+        room = max(len(wave) - self.crop, 0)
+        offset = int(np.random.default_rng([self.seed, epoch, key_seed(key)]).integers(0, room + 1))
+        from audiovae.data.train_data import prepared_crop
+
+        out, length = prepared_crop(self.frontend, wave, self.crop, offset)
+        return {"waveform": out, "length": length}
+
+    def __iter__(self):
+        epoch, done = self.position_source() if self.position_source is not None else (0, 0)
+        worker = get_worker_info()
+        workers, me = (worker.num_workers, worker.id) if worker is not None else (1, 0)
+        first_batch = done // self.batch_size
+        try:
+            for i, (key, data) in enumerate(self._stream(epoch)):
+                if i < done:
+                    continue
+                if (i // self.batch_size - first_batch) % workers == me:
+                    yield self.crop_of(key, data, epoch)
+        except DataError as err:
+            raise DataError(f"training stream: {err}") from None
