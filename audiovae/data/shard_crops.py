@@ -9,10 +9,12 @@ whole batches in turn (batch b to worker b mod workers), so the order of items d
 workers.
 """
 import hashlib
+import io
 import warnings
 from typing import Callable, Iterator, Optional
 
 import numpy as np
+import soundfile as sf
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
@@ -53,14 +55,14 @@ class ShardCrops(IterableDataset):
     def __len__(self) -> int:
         return self.per_rank
 
-    def _stream(self, epoch: int) -> Iterator[tuple[str, bytes]]:
-        """(key, audio bytes) of this rank's training samples in this epoch's order, `per_rank` of them."""
+    def _stream(self, epoch: int) -> Iterator[tuple[str, dict[str, bytes]]]:
+        """(key, members) of this rank's training samples in this epoch's order, `per_rank` of them."""
         rng = np.random.default_rng([self.seed, epoch, self.rank])
         few = len(self.listing.shards) < self.world
         shards = rank_shards(self.listing.shards, self.rank, self.world)
         shards = [shards[i] for i in rng.permutation(len(shards))] if not few else shards
 
-        def members() -> Iterator[tuple[str, bytes]]:
+        def members() -> Iterator[tuple[str, dict[str, bytes]]]:
             position = 0
             for url in shards:
                 for key, parts in samples(url):
@@ -70,7 +72,7 @@ class ShardCrops(IterableDataset):
                     position += 1
                     if few and (position - 1) % self.world != self.rank:
                         continue
-                    yield name, parts[extension]
+                    yield name, parts
 
         buffer, produced = [], 0
         for member in members():
@@ -84,11 +86,15 @@ class ShardCrops(IterableDataset):
             yield buffer.pop(int(rng.integers(len(buffer))))
             produced += 1
 
-    def crop_of(self, key: str, data: bytes, epoch: int) -> dict:
-        """The prepared random crop of a sample: offset drawn from (seed, epoch, key). A sample that cannot be
+    def crop_of(self, key: str, parts: dict[str, bytes], epoch: int) -> dict:
+        """The prepared random crop of a sample: offset drawn from (seed, epoch, key); of a pre-encoded sample
+        (`latent.npy`, `audiovae-data latents`) a random whole segment with its latent. A sample that cannot be
         decoded (or is silent, or not finite) trains as silence, with a warning once."""
+        rng = np.random.default_rng([self.seed, epoch, key_seed(key)])
+        if "latent.npy" in parts:
+            return self.segment_of(key, parts, rng)
         try:
-            sound = SoundSource(key, data=data)
+            sound = SoundSource(key, data=parts[audio_member(parts)])
             wave = load_audio(sound, **self.read).waveform
             check_waveform(sound, wave, self.silence_threshold_db)
         except AudioError as err:
@@ -97,11 +103,23 @@ class ShardCrops(IterableDataset):
                 warnings.warn(f"{err}: trained on as silence", stacklevel=2)
             return {"waveform": torch.zeros(self.crop), "length": 0}
         room = max(len(wave) - self.crop, 0)
-        offset = int(np.random.default_rng([self.seed, epoch, key_seed(key)]).integers(0, room + 1))
+        offset = int(rng.integers(0, room + 1))
         from audiovae.data.train_data import prepared_crop
 
         out, length = prepared_crop(self.frontend, wave, self.crop, offset)
         return {"waveform": out, "length": length}
+
+    def segment_of(self, key: str, parts: dict[str, bytes], rng: np.random.Generator) -> dict:
+        """A pre-encoded sample's segment k (drawn by `rng`): its prepared waveform as exported and its latent."""
+        latent = np.load(io.BytesIO(parts["latent.npy"]), allow_pickle=False)
+        k = int(rng.integers(0, latent.shape[0]))
+        wave, _ = sf.read(io.BytesIO(parts["wav"]), dtype="float32")
+        segment = wave[k * self.crop : (k + 1) * self.crop]
+        if latent.shape[0] * self.crop != len(wave):
+            raise DataError(f"{key}: its segments are {len(wave) // max(latent.shape[0], 1)} samples, the training "
+                            f"crop {self.crop}: set data.crop_seconds to the exporting run's data.max_seconds")
+        return {"waveform": torch.from_numpy(np.ascontiguousarray(segment)), "length": len(segment),
+                "latent": torch.from_numpy(latent[k])}
 
     def __iter__(self):
         epoch, done = self.position_source() if self.position_source is not None else (0, 0)
@@ -109,10 +127,10 @@ class ShardCrops(IterableDataset):
         workers, me = (worker.num_workers, worker.id) if worker is not None else (1, 0)
         first_batch = done // self.batch_size
         try:
-            for i, (key, data) in enumerate(self._stream(epoch)):
+            for i, (key, parts) in enumerate(self._stream(epoch)):
                 if i < done:
                     continue
                 if (i // self.batch_size - first_batch) % workers == me:
-                    yield self.crop_of(key, data, epoch)
+                    yield self.crop_of(key, parts, epoch)
         except DataError as err:
             raise DataError(f"training stream: {err}") from None

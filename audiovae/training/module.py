@@ -185,7 +185,11 @@ class TrainModule(pl.LightningModule):
         """(enhanced log-mel with gradients to the trained parts, reference log-mel, posterior or None, enhanced
         waveform or None). A waveform model's enhanced log-mel is the front end's log-mel of its enhanced
         waveform (differentiable), so the same losses train it."""
-        if self.encodings is not None:
+        if "latent" in batch:  # a pre-encoded set's latents (`audiovae-data latents`): the frozen encoder's output
+            with torch.no_grad():
+                mel = self.frontend(batch["waveform"])
+            latent, posterior = batch["latent"], None
+        elif self.encodings is not None:
             known = self.encodings.fetch(batch, self._encodings)
             enhancer = self.model.enhancer
             if "base_mel" in known and not enhancer.latent_stages:

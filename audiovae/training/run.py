@@ -180,6 +180,12 @@ def run_training(cfg: DictConfig) -> TrainOutcome:
     data_args = OmegaConf.to_container(cfg.data)
     data_args.pop("crop_seconds")
     streamed = source_kind(cfg.data) == "webdataset"
+    if streamed:
+        from audiovae.data.latents import check_latent_set
+
+        if check_latent_set(cfg.data.shards, weights_fingerprint(model.weights()[0]), crop,
+                            trains_encoder(model, cfg.trainable)) and is_launcher_process():
+            print("note: data.shards is a pre-encoded set: its latents stand for the encoder's", file=sys.stderr)
     encodings = None if streamed else crop_encodings(cfg, model, crop)
     if cfg.data.pre_encode and encodings is None and is_launcher_process():
         print("note: training crops stream from shards, random and encoded at every step (data.pre_encode applies "

@@ -1,0 +1,91 @@
+"""`audiovae-data` (or `python -m audiovae.data`): move a dataset between the sources runs read.
+
+    audiovae-data manifest FOLDER OUT.jsonl      # a JSON-lines manifest of a folder's audio (ids = its file keys)
+    audiovae-data pack SOURCE OUT_DIR            # a folder or manifest packed into WebDataset shards
+    audiovae-data latents RUN_DIR OUT_DIR        # an evaluation's latents as a pre-encoded shard set
+
+Nothing existing is overwritten: an output file that exists, or an output folder that is not empty, is refused
+(one line, exit 2) unless `--force`, and then only files this command names are replaced.
+"""
+import argparse
+import sys
+from pathlib import Path
+from typing import Optional, Sequence
+
+from audiovae.errors import ConfigError, exit_status
+
+PATTERNS = ["*.wav", "*.flac", "*.ogg", "*.oga", "*.opus", "*.mp3", "*.aiff", "*.aif", "*.caf", "*.w64", "*.rf64",
+            "*.au"]
+
+
+def _refuse_existing(paths: Sequence[Path], force: bool) -> None:
+    taken = [p for p in paths if p.exists()]
+    if taken and not force:
+        raise ConfigError(f"{taken[0]} exists: nothing was written (add --force to replace the files this command "
+                          "writes)")
+
+
+def _manifest(args) -> int:
+    from audiovae.data.manifests import write_manifest
+    from audiovae.data.sources import list_entries
+    from omegaconf import OmegaConf
+
+    out = Path(args.out)
+    _refuse_existing([out], args.force)
+    listing = list_entries(OmegaConf.create({"dir": args.folder, "patterns": args.patterns or PATTERNS}))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    n = write_manifest(listing.entries, out)
+    print(f"{listing.line()}; wrote {n} entries to {out}")
+    return 0
+
+
+def _pack(args) -> int:
+    from audiovae.data.packing import pack_entries, read_source
+
+    out = Path(args.out_dir)
+    listing = read_source(args.source, args.patterns or PATTERNS)
+    written = pack_entries(listing.entries, out, args.per_shard, args.force)
+    print(f"{listing.line()}; packed into {len(written)} shard(s): {out}/shard-{{000000..{len(written) - 1:06d}}}.tar")
+    return 0
+
+
+def _latents(args) -> int:
+    from audiovae.data.latents import export_latents
+
+    written, count = export_latents(Path(args.run_dir), Path(args.out_dir), args.per_shard, args.force)
+    print(f"wrote the latents of {count} entries into {len(written)} shard(s) under {args.out_dir}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="audiovae-data", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    m = sub.add_parser("manifest", help="write a JSON-lines manifest of a folder's audio")
+    m.add_argument("folder")
+    m.add_argument("out")
+    m.add_argument("--patterns", nargs="+", help="file name patterns (default: every audio extension)")
+    m.add_argument("--force", action="store_true")
+    k = sub.add_parser("pack", help="pack a folder or a manifest into WebDataset shards")
+    k.add_argument("source", help="a folder, or a manifest (.jsonl, .csv, .tsv, AudioLDM .json)")
+    k.add_argument("out_dir")
+    k.add_argument("--per-shard", type=int, default=1000, help="samples per shard (default 1000)")
+    k.add_argument("--patterns", nargs="+")
+    k.add_argument("--force", action="store_true")
+    t = sub.add_parser("latents", help="an evaluation's base and enhanced latents as a pre-encoded shard set")
+    t.add_argument("run_dir")
+    t.add_argument("out_dir")
+    t.add_argument("--per-shard", type=int, default=1000)
+    t.add_argument("--force", action="store_true")
+    return p
+
+
+def cli(argv: Optional[Sequence[str]] = None) -> int:
+    args = parser().parse_args(argv)
+    if getattr(args, "per_shard", 1) < 1:
+        print("error: --per-shard must be >= 1", file=sys.stderr)
+        return 2
+    return exit_status(lambda: {"manifest": _manifest, "pack": _pack, "latents": _latents}[args.command](args))
+
+
+if __name__ == "__main__":
+    sys.exit(cli())

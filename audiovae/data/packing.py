@@ -1,0 +1,89 @@
+"""Pack a folder or a manifest into WebDataset shards (`audiovae-data pack`): each entry one sample, its audio member
+the file's own bytes (an excerpt: its samples as a 32-bit float wav at the file's rate, so it reads back equal) and
+a json member with its `id`, `source` and `caption`. Sample keys are the entries' keys made safe for webdataset
+(no dots: the key ends at the first one); `shards.json` lists what was written.
+
+>>> safe_keys(["a/b.wav", "a/b.flac", "x#0.5+1"])
+['a/b_wav', 'a/b_flac', 'x_0_5_1']
+"""
+import io
+import json
+import math
+import re
+from pathlib import Path
+from typing import Sequence
+
+import soundfile as sf
+
+from audiovae.audio.io import open_sound
+from audiovae.data.shards import write_shards
+from audiovae.data.sources import Entry, Listing, list_entries
+from audiovae.errors import AudioError, ConfigError
+from omegaconf import OmegaConf
+
+SHARD_NAME = "shard-%06d.tar"
+INDEX = "shards.json"
+
+
+def read_source(source: str, patterns: Sequence[str]) -> Listing:
+    """A folder's or a manifest's entries."""
+    path = Path(source).expanduser()
+    data = {"dir": str(path), "patterns": list(patterns)} if path.is_dir() else {"manifest": str(path)}
+    return list_entries(OmegaConf.create(data))
+
+
+def safe_keys(keys: Sequence[str]) -> list[str]:
+    """Webdataset sample keys: characters other than letters, digits, `-`, `_` and `/` become `_`; a key two entries
+    would share gets `_<n>`."""
+    out, seen = [], set()
+    for key in keys:
+        safe = re.sub(r"[^\w\-/]", "_", key).strip("/") or "_"
+        candidate, n = safe, 1
+        while candidate in seen:
+            n += 1
+            candidate = f"{safe}_{n}"
+        seen.add(candidate)
+        out.append(candidate)
+    return out
+
+
+def audio_bytes(entry: Entry) -> tuple[bytes, str]:
+    """(bytes, extension) of an entry's audio: a whole file's own bytes, an excerpt's samples as a float wav."""
+    sound = entry.sound
+    if isinstance(sound, str) or (not sound.offset_s and sound.duration_s is None and sound.path):
+        path = sound if isinstance(sound, str) else sound.path
+        with open_sound(sound) as f:  # readable audio (else AudioError: left out with its reason)
+            extension = Path(path).suffix.lstrip(".").lower() or f.format.lower()
+        try:
+            return Path(path).read_bytes(), extension
+        except OSError as err:
+            raise AudioError(sound, f"cannot be read ({err.strerror})") from None
+    with open_sound(sound) as f:
+        frames, rate = f.read(dtype="float32", always_2d=True), f.samplerate
+    buffer = io.BytesIO()
+    sf.write(buffer, frames, rate, subtype="FLOAT", format="WAV")
+    return buffer.getvalue(), "wav"
+
+
+def pack_entries(entries: Sequence[Entry], out: Path, per_shard: int, force: bool = False) -> list[Path]:
+    """Write `entries` as shards `out/shard-NNNNNN.tar` (`per_shard` samples each) and `out/shards.json`; an entry
+    that cannot be read is left out and listed there. Refuses (ConfigError) to replace existing files without
+    `force`."""
+    names = [out / (SHARD_NAME % i) for i in range(max(1, math.ceil(len(entries) / per_shard)))] + [out / INDEX]
+    taken = [p for p in names if p.exists()]
+    if taken and not force:
+        raise ConfigError(f"{taken[0]} exists: nothing was written (add --force to replace the files this command "
+                          "writes)")
+    samples, left_out = [], []
+    for entry, key in zip(entries, safe_keys([e.key for e in entries])):
+        try:
+            data, extension = audio_bytes(entry)
+        except AudioError as err:
+            left_out.append({"id": entry.key, "reason": err.reason})
+            continue
+        meta = {"id": entry.key, "source": entry.origin, **({"caption": entry.caption} if entry.caption else {})}
+        samples.append((key, {extension: data, "json": json.dumps(meta, ensure_ascii=False).encode()}))
+    written = write_shards(samples, str(out / SHARD_NAME), per_shard)
+    (out / INDEX).write_text(json.dumps({"shards": [p.name for p in written], "samples": len(samples),
+                                         "left_out": left_out}, indent=1) + "\n")
+    return written
