@@ -1,6 +1,10 @@
 """Data beyond a folder: manifests (ours, audiocraft's, AudioLDM's datafiles) and WebDataset shards (local and
 `pipe:`), evaluated to the numbers a folder of the same clips gives; excerpts; bad entries; the rank split."""
 import gzip
+import signal
+import subprocess
+import sys
+import time
 import json
 import os
 from pathlib import Path
@@ -300,3 +304,76 @@ def test_shard_crops_are_the_same_items_whatever_the_workers_and_split_ranks_eve
     assert not torch.equal(torch.cat(alone), torch.cat(batches(0, epoch=1)))  # another epoch, another order/crops
     ranks = [torch.cat(batches(0, rank, 2)) for rank in range(2)]
     assert ranks[0].shape == ranks[1].shape == (3, 8000)  # 2 shards vs 1: both take the smaller rank's 3 items
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_evaluate(*args, env=None) -> subprocess.Popen:
+    env = {**os.environ, "WANDB_MODE": "offline", **(env or {})}
+    env.pop(runs_module.RUN_DIR_ENV, None)
+    return subprocess.Popen([sys.executable, str(ROOT / "evaluate.py"), *EVAL, *args], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.fixture(scope="module")
+def many(tmp_path_factory):
+    """9 clips as a folder, a manifest (two excerpts of one file among them) and 3 shards."""
+    root = tmp_path_factory.mktemp("many")
+    names = [f"c{i}.wav" for i in range(8)]
+    for i, n in enumerate(names):
+        write(root / "clips" / n, chirp(150 + 40 * i, 6000, 1.0, 16000) + noise(1.0, 16000, seed=i, amp=0.04), 16000)
+    write(root / "long.wav", tone(500, 2.0, 16000) + noise(2.0, 16000, amp=0.05), 16000)
+    lines = [{"path": f"clips/{n}"} for n in names] + [{"path": "long.wav", "offset_s": 0.5, "duration_s": 1.0},
+                                                        {"path": "long.wav", "offset_s": 1.0, "id": "long-tail"}]
+    (root / "m.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    pack(root / "clips", names, str(root / "s-%d.tar"), 3)
+    return root
+
+
+def values(rows) -> dict:
+    """Every value but timings; NaN as None."""
+    return {r["file"]: {k: None if isinstance(v, float) and v != v else v for k, v in r.items()
+                        if not k.startswith("time_")} for r in rows}
+
+
+@pytest.mark.slow
+def test_shards_under_two_process_ddp_evaluate_every_entry_once(many, tmp_path):
+    single = evaluate(tmp_path / "one", f"data.shards={many / 's-{0..2}.tar'}", "data.batch_size=2")
+    process = run_evaluate("trainer=ddp_cpu2", "data.batch_size=2", f"data.shards={many / 's-{0..2}.tar'}",
+                           f"out_dir={tmp_path / 'ddp'}")
+    _, err = process.communicate(timeout=600)
+    assert process.returncode == 0, err[-3000:]
+    rows = read_csv(tmp_path / "ddp" / "results.csv")
+    assert sorted(r["file"] for r in rows) == sorted(r["file"] for r in single) and len(rows) == 8
+    stored = [json.loads(line)["file"] for rank in (0, 1)
+              for line in (tmp_path / "ddp" / "partial" / f"rows.rank{rank}.jsonl").read_text().splitlines()]
+    assert sorted(stored) == sorted(r["file"] for r in rows)  # each entry evaluated by exactly one rank
+    assert {r["file"] for r in rows if r["file"].startswith("s-1.tar")} == {"s-1.tar:c3", "s-1.tar:c4", "s-1.tar:c5"}
+    for a, b in zip(single, rows):  # batch-mates round differently (deltas amplify it: not compared)
+        for m in METRICS:
+            if not m.startswith("delta_"):
+                assert a[m] == pytest.approx(b[m], rel=1e-4, abs=1e-9), (a["file"], m)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("source", ["manifest", "shards"])
+def test_a_run_killed_with_sigkill_resumes_to_the_values_of_an_uninterrupted_one(source, many, tmp_path):
+    data = f"data.manifest={many / 'm.jsonl'}" if source == "manifest" else f"data.shards={many / 's-{0..2}.tar'}"
+    expected = values(evaluate(tmp_path / "straight", data, "data.batch_size=1"))
+    out = tmp_path / "killed"
+    process = run_evaluate(data, "data.batch_size=1", f"out_dir={out}")
+    store = out / "partial" / "rows.rank0.jsonl"
+    deadline = time.monotonic() + 300
+    while (not store.exists() or store.read_text().count("\n") < 3) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=60)
+    done_before = store.read_text().count("\n")
+    assert 3 <= done_before < len(expected) and not (out / "results.csv").exists()
+    again = run_evaluate(data, "data.batch_size=1", f"out_dir={out}")
+    _, err = again.communicate(timeout=600)
+    assert again.returncode == 0, err[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["run"]["resumed_files"] == done_before
+    assert values(read_csv(out / "results.csv")) == expected

@@ -47,11 +47,12 @@ def to_mono(frames: np.ndarray, channels: str = "mix") -> np.ndarray:
 RESAMPLERS = ("soxr_hq", "audioldm2")  # data.resampler
 
 
-@dataclass(frozen=True)
+@dataclass
 class SoundSource:
     """Where a sound is read from, when it is not simply a whole local file: a local file's excerpt (a manifest
     entry with `offset_s` / `duration_s`) or a file's bytes held in memory (a shard member). `name` is what messages
-    and rows call it (`str(source)`). Picklable, so DataLoader workers and DDP ranks can pass it on."""
+    and rows call it (`str(source)`). Picklable, so DataLoader workers and DDP ranks can pass it on (and not frozen:
+    Lightning walks the dataclasses of a batch it moves to a device)."""
 
     name: str
     path: Optional[str] = None  # a local file (None: `data` holds the bytes)
