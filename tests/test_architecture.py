@@ -77,7 +77,7 @@ FLOORS = [
     {"audiovae.models", "audiovae.pipeline"},
     {"audiovae.reporting", "audiovae.listening", "audiovae.runs"},
     {"audiovae.evaluation", "audiovae.training", "audiovae.generation", "audiovae.compare", "audiovae.demo"},
-    {"audiovae.cli", "audiovae.__main__"},
+    {"audiovae.cli", "audiovae.__main__", "audiovae.data_cli"},
 ]
 
 

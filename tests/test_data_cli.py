@@ -12,7 +12,7 @@ import torch
 
 from audiovae import cli
 from audiovae import runs as runs_module
-from audiovae.data.__main__ import cli as data_cli
+from audiovae.data_cli import cli as data_cli
 from audiovae.reporting.records import read_csv
 from tests.conftest import chirp, noise, tone, write
 

@@ -1,6 +1,6 @@
-"""An evaluation's latents as a pre-encoded set (`audiovae-data latents RUN_DIR OUT_DIR`): for every entry the run
-evaluated without error, its segments as evaluation cut them, read and prepared as evaluation read them, through
-the run's own model and enhancer:
+"""Pre-encoded latent sets (`audiovae-data latents RUN_DIR OUT_DIR`, written by
+`audiovae.evaluation.latent_export`): for every entry an evaluation evaluated without error, its segments as
+evaluation cut them, read and prepared as evaluation read them, through the run's own model and enhancer:
 
     <key>.wav           the prepared reference segments, end to end (float32, the model's rate) [S · N]
     <key>.latent.npy    the encoder's latents, one per segment [S, C, T, F] (what the decoder's base decode takes)
@@ -9,92 +9,14 @@ the run's own model and enhancer:
 
 in shards `latents-NNNNNN.tar` with `latents.json` listing them. A diffusion model trains on `latent.npy` or
 `enhanced.npy`; audiovae's training takes such shards as `data.shards` and uses `latent.npy` as the frozen encoder's
-output (no encode), for models of the same weights (checked by the fingerprint).
+output (no encode), for models of the same weights (`check_latent_set`).
 """
-import io
 import json
-import math
-from pathlib import Path
 
-import numpy as np
-import soundfile as sf
-import torch
-
-from audiovae.audio.stream import PreparedAudio
-from audiovae.cache.keys import weights_fingerprint
-from audiovae.data.packing import safe_keys
-from audiovae.data.padding import pad_wave
-from audiovae.data.shards import write_shards
-from audiovae.errors import AudioError, ConfigError
+from audiovae.errors import ConfigError
 
 SHARD_NAME = "latents-%06d.tar"
 INDEX = "latents.json"
-
-
-def array_bytes(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, array, allow_pickle=False)
-    return buffer.getvalue()
-
-
-def export_latents(run_dir: Path, out: Path, per_shard: int, force: bool = False) -> tuple[list[Path], int]:
-    """Write the run's latents (see the module docstring); returns (shards written, entries exported)."""
-    from audiovae.config.compose import compose
-    from audiovae.config.schema import EvalConfig
-    from audiovae.enhancers.registry import build_enhancer, resolve_enhancement
-    from audiovae.evaluation.job import build_setup
-    from audiovae.reporting.records import read_csv
-
-    saved, results = run_dir / "config.yaml", run_dir / "results.csv"
-    if not saved.is_file() or not results.is_file():
-        raise ConfigError(f"{run_dir}: not a finished evaluation (no config.yaml and results.csv); a sweep's settings "
-                          "are its sub-folders")
-    ok = {r["file"] for r in read_csv(results) if r["status"] == "ok"}
-    cfg = compose(str(saved), [], schema=EvalConfig, validators=[resolve_enhancement])
-    setup = build_setup(cfg)
-    entries = [e for e in setup.entries if e.key in ok]
-    names = [out / (SHARD_NAME % i) for i in range(max(1, math.ceil(len(entries) / per_shard)))] + [out / INDEX]
-    taken = [p for p in names if p.exists()]
-    if taken and not force:
-        raise ConfigError(f"{taken[0]} exists: nothing was written (add --force to replace the files this command "
-                          "writes)")
-    pipeline, seg = setup.pipeline.eval(), setup.segmenting
-    enhancer = build_enhancer(cfg.enhancement).eval()
-    model = pipeline.model
-    fingerprint = weights_fingerprint(model.weights()[0])
-    frontend = pipeline.frontend
-    from audiovae.data.sources import entry_sounds
-
-    sounds = dict(zip([e.key for e in setup.entries], entry_sounds(setup.discovery)))
-    samples, left_out = [], []
-    for entry, key in zip(entries, safe_keys([e.key for e in entries])):
-        try:
-            audio = PreparedAudio.scan(sounds[entry.key], frontend.sample_rate, None if cfg.data.chunking
-                                       else seg.segment, cfg.data.silence_threshold_db, frontend.normalize,
-                                       channels=cfg.data.channels, resampler=cfg.data.resampler)
-        except AudioError as err:
-            left_out.append({"id": entry.key, "reason": err.reason})
-            continue
-        reader = audio.reader()
-        starts = seg.starts(audio.num_samples)
-        pieces = [pad_wave(reader.read(a, min(a + seg.segment, audio.num_samples)), seg.segment, seg.pad)
-                  for a in starts]
-        with torch.no_grad():
-            latent = pipeline.shared(torch.stack(pieces)).latent
-            enhanced = enhancer.enhance_latent(latent)
-        meta = {"id": entry.key, "source": entry.origin, "caption": entry.caption, "segments": len(starts),
-                "segment_samples": seg.segment, "segment_starts": starts, "sample_rate": frontend.sample_rate,
-                "model": cfg.model.name, "weights": fingerprint, "enhancement": dict(cfg.enhancement),
-                "run": str(run_dir)}
-        wave = io.BytesIO()
-        sf.write(wave, torch.cat(pieces).numpy(), frontend.sample_rate, subtype="FLOAT", format="WAV")
-        samples.append((key, {"wav": wave.getvalue(), "latent.npy": array_bytes(latent.numpy()),
-                              "enhanced.npy": array_bytes(enhanced.numpy()),
-                              "json": json.dumps(meta, default=str).encode()}))
-    written = write_shards(samples, str(out / SHARD_NAME), per_shard)
-    (out / INDEX).write_text(json.dumps({"shards": [p.name for p in written], "samples": len(samples),
-                                         "left_out": left_out, "run": str(run_dir)}, indent=1) + "\n")
-    return written, len(samples)
 
 
 def check_latent_set(pattern: str, weights: str, crop: int, trains_encoder: bool) -> bool:

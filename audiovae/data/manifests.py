@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Optional
 
 from audiovae.audio.io import SoundSource
-from audiovae.data.sources import Entry
+from audiovae.data.entries import Entry
 from audiovae.errors import DataError
 from audiovae.paths import display_name
 

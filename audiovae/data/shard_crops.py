@@ -20,6 +20,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 from audiovae.audio.frontend import MelFrontEnd
 from audiovae.audio.io import SoundSource, check_waveform, load_audio
+from audiovae.data.crops import prepared_crop
 from audiovae.data.shards import rank_shards, sample_key, samples, audio_member
 from audiovae.data.sources import Listing
 from audiovae.errors import AudioError, DataError
@@ -104,8 +105,6 @@ class ShardCrops(IterableDataset):
             return {"waveform": torch.zeros(self.crop), "length": 0}
         room = max(len(wave) - self.crop, 0)
         offset = int(rng.integers(0, room + 1))
-        from audiovae.data.train_data import prepared_crop
-
         out, length = prepared_crop(self.frontend, wave, self.crop, offset)
         return {"waveform": out, "length": length}
 

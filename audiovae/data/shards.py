@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Optional, Sequence
 
 from audiovae.audio.io import SoundSource
-from audiovae.data.sources import Entry, Listing
+from audiovae.data.entries import Entry, Listing
 from audiovae.errors import DataError
 
 AUDIO_EXTENSIONS = ("flac", "wav", "mp3", "ogg", "oga", "opus", "aiff", "aif", "caf", "w64", "rf64", "au")

@@ -10,60 +10,22 @@ whole-file manifest entry and as a shard member has the same fingerprint.
 ('', '559a7446f7e58665')
 """
 import hashlib
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Optional, Sequence, Union
 
 from omegaconf import DictConfig
 
 from audiovae.audio.io import SoundSource
+from audiovae.data.entries import Entry, Listing
 from audiovae.data.files import discover_audio_files, file_fingerprint, file_key
+from audiovae.data.manifests import read_manifest
+from audiovae.data.shards import catalogue, sample_key, stream_members
 from audiovae.errors import ConfigError
 
+__all__ = ["Entry", "Listing", "SOURCES", "entry_sounds", "fingerprint", "fingerprints", "list_entries",
+           "source_kind"]
+
 SOURCES = ("folder", "manifest", "webdataset")  # data.source (null: the one whose key is set)
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One clip a run works on. `key` is its identity (the rows' `file`): a path relative to data.dir, a manifest
-    entry's id (or `path#offset+duration`), or `shard:member key`; `origin` says where it was listed (the rows'
-    `source`: `train.jsonl:12`, `shard-000.tar:clip7`)."""
-
-    key: str
-    sound: Union[str, SoundSource]  # a local file's path, or how to read an excerpt / a shard member
-    origin: str = ""
-    caption: str = ""
-    fingerprint: str = ""  # known when listed (shard members: hashed as the catalogue streamed them); else ""
-    shard: str = ""  # the shard's url (shard members)
-    member: str = ""  # the audio member's name inside the shard
-
-    @property
-    def name(self) -> str:
-        return str(self.sound)
-
-
-@dataclass
-class Listing:
-    """A source's entries, and what it skipped with why (`line()` says both in one line)."""
-
-    entries: list[Entry]
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (what, why)
-    kind: str = "folder"
-    shards: list[str] = field(default_factory=list)  # webdataset: the shard urls, in order
-
-    def line(self) -> str:
-        """`found 18 audio files; skipped 2: notes.txt (not matched by data.patterns), …` (entries of a manifest or
-        shards are called entries)."""
-        noun = "audio file" if self.kind == "folder" else f"{self.kind} entr"
-        plural = ("s" if self.kind == "folder" else "ies") if len(self.entries) != 1 else ("" if self.kind ==
-                                                                                            "folder" else "y")
-        text = f"found {len(self.entries)} {noun}{plural}"
-        if self.shards:
-            text += f" in {len(self.shards)} shard{'s' if len(self.shards) != 1 else ''}"
-        if self.skipped:
-            shown = ", ".join(f"{p} ({why})" for p, why in self.skipped[:5])
-            text += f"; skipped {len(self.skipped)}: {shown}" + (", …" if len(self.skipped) > 5 else "")
-        return text
 
 
 def source_kind(data: DictConfig) -> str:
@@ -98,13 +60,9 @@ def list_entries(data: DictConfig, keep=None) -> Listing:
     their bytes)."""
     kind = source_kind(data)
     if kind == "manifest":
-        from audiovae.data.manifests import read_manifest
-
         entries, skipped = read_manifest(data.manifest, data.get("dataset_root"))
         return Listing(entries, skipped, "manifest")
     if kind == "webdataset":
-        from audiovae.data.shards import catalogue
-
         return catalogue(data.shards, keep)
     found = discover_audio_files(data.get("dir"), data.patterns, data.get("files"))
     entries = [Entry(file_key(p, data.get("dir")), str(p), origin=file_key(p, data.get("dir"))) for p in found.paths]
@@ -141,8 +99,6 @@ def entry_sounds(listing: Listing) -> Iterator[Union[str, SoundSource]]:
     if not listing.shards:
         yield from (e.sound for e in listing.entries)
         return
-    from audiovae.data.shards import sample_key, stream_members
-
     wanted = {sample_key(e): e.key for e in listing.entries}
     for key, data in stream_members(listing.shards, wanted):
         yield SoundSource(key, data=data)

@@ -9,12 +9,12 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 import pytorch_lightning as pl
-import torch
 from omegaconf import OmegaConf
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from audiovae.audio.frontend import MelFrontEnd
 from audiovae.audio.io import check_waveform, load_audio
+from audiovae.data.crops import prepared_crop
 from audiovae.data.eval_data import ShardSampler
 from audiovae.data.sources import Entry, Listing, fingerprint, list_entries
 from audiovae.errors import AudioError, DataError
@@ -80,15 +80,6 @@ def split_by_file(n: int, val_ratio: float, seed: int) -> tuple[list[int], list[
     order = np.random.default_rng(seed).permutation(n).tolist()
     n_val = min(max(1, round(val_ratio * n)), n - 1) if n >= 2 else 0
     return sorted(order[n_val:]), sorted(order[:n_val])
-
-
-def prepared_crop(frontend: MelFrontEnd, wave: np.ndarray, crop: int, offset: int) -> tuple[torch.Tensor, int]:
-    """(`crop` samples from `offset`, prepared by the front end and zero-padded, the number of real samples)."""
-    length = max(0, min(crop, len(wave) - offset))
-    out = torch.zeros(crop)
-    if length:
-        out[:length] = frontend.prepare(torch.from_numpy(np.ascontiguousarray(wave[offset : offset + length])))
-    return out, length
 
 
 class RandomCrops(Dataset):

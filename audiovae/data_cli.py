@@ -1,4 +1,4 @@
-"""`audiovae-data` (or `python -m audiovae.data`): move a dataset between the sources runs read.
+"""`audiovae-data` (or `python -m audiovae.data_cli`): move a dataset between the sources runs read.
 
     audiovae-data manifest FOLDER OUT.jsonl      # a JSON-lines manifest of a folder's audio (ids = its file keys)
     audiovae-data pack SOURCE OUT_DIR            # a folder or manifest packed into WebDataset shards
@@ -50,7 +50,7 @@ def _pack(args) -> int:
 
 
 def _latents(args) -> int:
-    from audiovae.data.latents import export_latents
+    from audiovae.evaluation.latent_export import export_latents
 
     written, count = export_latents(Path(args.run_dir), Path(args.out_dir), args.per_shard, args.force)
     print(f"wrote the latents of {count} entries into {len(written)} shard(s) under {args.out_dir}")
