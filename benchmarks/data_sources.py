@@ -67,6 +67,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=0.5)
     parser.add_argument("--per-shard", type=int, default=500)
     parser.add_argument("--model", default="demo")
+    parser.add_argument("--shards-first", action="store_true", help="run the shards before the folder (machine drift "
+                        "between the two runs shows as a swapped ratio)")
     parser.add_argument("--one", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
@@ -81,8 +83,9 @@ def main() -> None:
         shards = pack_entries(read_source(str(tmp / "clips"), ["*.wav"]).entries, tmp / "shards", args.per_shard)
         pack_s = time.perf_counter() - start
         pattern = str(tmp / "shards" / f"shard-{{000000..{len(shards) - 1:06d}}}.tar")
-        runs = {"folder": measure(f"data.dir={tmp / 'clips'}", tmp / "out_folder", args.model, args.seconds),
-                "shards": measure(f"data.shards={pattern}", tmp / "out_shards", args.model, args.seconds)}
+        sources = {"folder": f"data.dir={tmp / 'clips'}", "shards": f"data.shards={pattern}"}
+        order = ["shards", "folder"] if args.shards_first else ["folder", "shards"]
+        runs = {name: measure(sources[name], tmp / f"out_{name}", args.model, args.seconds) for name in order}
     for name, r in runs.items():
         a = r["accounting"]
         print(f"{name:6s}: {r['files']} files in {r['job_wall_s']:.1f} s = {r['files_per_s']:.2f} files/s "
@@ -93,7 +96,8 @@ def main() -> None:
               f"{r['report_bytes']['results.csv'] / 1024:.0f} KB")
     ratio = runs["shards"]["files_per_s"] / runs["folder"]["files_per_s"]
     print(f"shards / folder files per second: {ratio:.3f}; packing took {pack_s:.1f} s")
-    path = write_result(f"data_sources-{args.model}", {"files": args.files, "seconds": args.seconds,
+    name = f"data_sources-{args.model}-{args.files}" + ("-shards-first" if args.shards_first else "")
+    path = write_result(name, {"files": args.files, "order": order, "seconds": args.seconds,
                                                         "per_shard": args.per_shard, "pack_s": pack_s,
                                                         "shards_over_folder": ratio, "runs": runs})
     print(f"wrote {path}")

@@ -35,12 +35,12 @@ class Listing:
     shards: list[str] = field(default_factory=list)  # webdataset: the shard urls, in order
 
     def line(self) -> str:
-        """`found 18 audio files; skipped 2: notes.txt (not matched by data.patterns), …` (entries of a manifest or
-        shards are called entries)."""
-        noun = "audio file" if self.kind == "folder" else f"{self.kind} entr"
-        plural = ("s" if self.kind == "folder" else "ies") if len(self.entries) != 1 else ("" if self.kind ==
-                                                                                            "folder" else "y")
-        text = f"found {len(self.entries)} {noun}{plural}"
+        """`found 18 audio files; skipped 2: notes.txt (not matched by data.patterns), …` (a manifest's or shards'
+        entries are `manifest entries`, `webdataset entries in 4 shards`)."""
+        n = len(self.entries)
+        noun = (f"audio file{'s' if n != 1 else ''}" if self.kind == "folder" else
+                f"{self.kind} entr{'ies' if n != 1 else 'y'}")
+        text = f"found {n} {noun}"
         if self.shards:
             text += f" in {len(self.shards)} shard{'s' if len(self.shards) != 1 else ''}"
         if self.skipped:
