@@ -26,9 +26,10 @@ def _refuse_existing(paths: Sequence[Path], force: bool) -> None:
 
 
 def _manifest(args) -> int:
+    from omegaconf import OmegaConf
+
     from audiovae.data.manifests import write_manifest
     from audiovae.data.sources import list_entries
-    from omegaconf import OmegaConf
 
     out = Path(args.out)
     _refuse_existing([out], args.force)

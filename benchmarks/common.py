@@ -13,8 +13,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # `python benchmarks/x.py` from a checkout
 
-from audiovae.reporting.summary import json_safe, package_versions  # noqa: E402
 from audiovae.pipeline import synchronize  # noqa: E402
+from audiovae.reporting.summary import json_safe, package_versions  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-
 from common import ROOT, write_result
+
 from audiovae.demo import random_clip
 
 REPORT_FILES = ("results.csv", "report.md", "report.html", "summary.json", "columns.csv")

@@ -7,10 +7,10 @@ import argparse
 
 import numpy as np
 import torch
+from common import ROOT, devices, median_seconds, write_result
 from diffusers import AutoencoderKL
 from omegaconf import OmegaConf
 
-from common import ROOT, devices, median_seconds, write_result
 from audiovae.enhancers.registry import build_enhancer
 from audiovae.models.builders import AUDIOLDM2_VAE
 

@@ -11,11 +11,11 @@ import argparse
 import copy
 
 import torch
-
 from common import devices, median_seconds, write_result
+
 from audiovae.config import EvalConfig, compose
 from audiovae.enhancers.registry import resolve_enhancement
-from audiovae.models.factory import build_model, build_frontend
+from audiovae.models.factory import build_frontend, build_model
 
 
 def relative_l2(a: torch.Tensor, b: torch.Tensor) -> float:

@@ -54,7 +54,7 @@ def high_band_l1(files: list[Path], exported: Path, cutoff_band: int) -> dict:
     from audiovae.audio.io import load_audio
     from audiovae.config import EvalConfig, compose
     from audiovae.enhancers import resolve_enhancement
-    from audiovae.models.factory import build_model, build_frontend
+    from audiovae.models.factory import build_frontend, build_model
 
     cfg = compose("eval", ["model=demo", f"enhancement.checkpoint={exported}"], schema=EvalConfig,
                   validators=[resolve_enhancement])

@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 from common import write_result
+
 from audiovae.cli import main
 
 

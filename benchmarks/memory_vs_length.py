@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import torch
-
 from common import write_result
+
 from audiovae.config import EvalConfig, compose
 from audiovae.demo import random_clip
 from audiovae.enhancers.registry import resolve_enhancement

@@ -103,6 +103,7 @@ def main() -> None:
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from common import write_result  # noqa: E402  (torch etc. only in this process, not in the timed ones)
     from eval_throughput import write_clips  # noqa: E402
+
     from audiovae.config import EvalConfig, compose  # noqa: E402
     from audiovae.models.loading import ensure_built  # noqa: E402
 

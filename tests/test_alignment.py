@@ -5,7 +5,8 @@ import json
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from audiovae.metrics.functional.lag import LagSearch, Shift, best_lag, cross_correlation
 from audiovae.pipeline import ReconstructionPipeline

@@ -229,7 +229,7 @@ def test_a_mel_only_enhancer_reuses_the_base_decode_exactly():
     from audiovae.config import EvalConfig, compose
     from audiovae.enhancers import resolve_enhancement
     from audiovae.enhancers.registry import build_enhancer
-    from audiovae.models.factory import build_model, build_frontend
+    from audiovae.models.factory import build_frontend, build_model
     from audiovae.pipeline import ReconstructionPipeline
 
     cfg = compose("eval", ["model=tiny", "enhancement=mel_hf_shelf"], schema=EvalConfig,

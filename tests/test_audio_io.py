@@ -3,8 +3,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from audiovae.audio import AudioError, check_waveform, load_audio
-from audiovae.audio import stream
+from audiovae.audio import AudioError, check_waveform, load_audio, stream
 from audiovae.audio.frontend import MelFrontEnd
 from tests.conftest import noise, tone, write
 

@@ -12,10 +12,10 @@ import yaml
 from audiovae import compare
 from audiovae import runs as runs_module
 from audiovae.config import EvalConfig, compose
-from audiovae.metrics.scoring import scoring
 from audiovae.enhancers import resolve_enhancement
-from audiovae.reporting.records import read_csv
 from audiovae.evaluation.job import run_evaluation
+from audiovae.metrics.scoring import scoring
+from audiovae.reporting.records import read_csv
 from tests.conftest import chirp, noise, tone, write
 from tests.wandb_offline import read_offline_run
 

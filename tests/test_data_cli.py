@@ -120,10 +120,10 @@ def test_exported_latents_are_the_runs_own_and_decode_to_its_base_audio(latent_s
 
 
 def test_training_on_a_latent_set_uses_its_latents_and_checks_they_fit(latent_set, tmp_path, monkeypatch, capsys):
-    from audiovae.models.interface import AudioAutoencoder
     from audiovae.errors import ConfigError
-    from tests.test_data_sources import train_cfg
+    from audiovae.models.interface import AudioAutoencoder
     from audiovae.training.run import run_training
+    from tests.test_data_sources import train_cfg
 
     calls = {"encode": 0}
     original = AudioAutoencoder.encode

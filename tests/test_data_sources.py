@@ -1,12 +1,12 @@
 """Data beyond a folder: manifests (ours, audiocraft's, AudioLDM's datafiles) and WebDataset shards (local and
 `pipe:`), evaluated to the numbers a folder of the same clips gives; excerpts; bad entries; the rank split."""
 import gzip
+import json
+import os
 import signal
 import subprocess
 import sys
 import time
-import json
-import os
 from pathlib import Path
 
 import numpy as np

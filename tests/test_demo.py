@@ -5,7 +5,7 @@ import torch
 from audiovae.config import EvalConfig, compose
 from audiovae.demo import demo_clips, random_clip, write_demo_clips, write_random_clips
 from audiovae.enhancers import resolve_enhancement
-from audiovae.models.factory import build_model, build_frontend
+from audiovae.models.factory import build_frontend, build_model
 
 
 def test_demo_clips_are_deterministic_music_like_and_written_once(tmp_path):

@@ -6,8 +6,14 @@ from hypothesis import strategies as st
 from omegaconf import OmegaConf
 
 from audiovae.config import ConfigError
-from audiovae.enhancers import (EnhancerChain, LatentFFTBoost, LatentLaplacian, LearnableLatentFilter, MelHFShelf,
-                                build_enhancer)
+from audiovae.enhancers import (
+    EnhancerChain,
+    LatentFFTBoost,
+    LatentLaplacian,
+    LearnableLatentFilter,
+    MelHFShelf,
+    build_enhancer,
+)
 
 
 def numpy_fft_boost(z: np.ndarray, gain: float, cutoff: float, axis: int) -> np.ndarray:

@@ -13,11 +13,11 @@ import torch
 
 from audiovae import runs as runs_module
 from audiovae.evaluation import job as run_module
-from audiovae.evaluation.file_evaluator import FileEvaluator
 from audiovae.evaluation.devices import FilesRun
+from audiovae.evaluation.file_evaluator import FileEvaluator
+from audiovae.metrics import functional as F
 from audiovae.metrics.scoring import scoring
 from audiovae.reporting.records import read_csv
-from audiovae.metrics import functional as F
 from tests.conftest import chirp, evaluate_folder, noise, tone, write
 from tests.wandb_offline import read_offline_run
 

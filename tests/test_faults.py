@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 import soundfile as sf
+import torch
 
 from audiovae import cli
 from audiovae import runs as runs_module
@@ -236,8 +236,8 @@ def test_output_names_are_unique_for_every_input_and_the_report_links_work(tmp_p
     assert len(rows) == 7 and all(r["status"] == "ok" for r in rows.values())
     assert len(list((tmp_path / "out" / "audio").glob("*.enhanced.wav"))) == 7
     report = (tmp_path / "out" / "report.md").read_text()
-    from urllib.parse import unquote
     import re
+    from urllib.parse import unquote
     links = re.findall(r"!\[[^\]]*\]\((plots/[^)]+)\)", report)
     assert len([link for link in links if "summary" not in link and "band_retention" not in link]) == 7
     assert all((tmp_path / "out" / unquote(link)).is_file() for link in links)

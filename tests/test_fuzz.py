@@ -28,8 +28,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from audiovae import cli
-from audiovae.errors import STORAGE_EXIT
 from audiovae import runs as runs_module
+from audiovae.errors import STORAGE_EXIT
 from audiovae.reporting.records import read_csv
 from tests.conftest import chirp, tone, write
 from tests.memory import peak_rss_growth

@@ -31,10 +31,10 @@ def test_evaluation_and_training_validation_build_the_same_metrics_from_the_same
     words = ["model=tiny", "metrics.hf_cutoff_hz=3000", "metrics.lsd_n_fft=1024", "metrics.lsd_hop=256"]
     ev = compose("eval", words, schema=EvalConfig, validators=[resolve_enhancement])
     tr = compose("train", words, schema=TrainConfig, validators=[resolve_enhancement])
-    from audiovae.training.module import TrainModule
+    from audiovae.metrics.registry import settings_of
     from audiovae.models.factory import build_model, frontend_for
     from audiovae.training.losses import ReconstructionLoss
-    from audiovae.metrics.registry import settings_of
+    from audiovae.training.module import TrainModule
 
     model = build_model(tr.model, tr.enhancement, tr.frontend)
     module = TrainModule(frontend_for(tr.frontend, model), model, ReconstructionLoss(**tr.loss), tr.trainable,

@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 from torchmetrics.functional.audio import scale_invariant_signal_distortion_ratio, signal_noise_ratio
 
 from audiovae.metrics import METRIC_NAMES, build_metric, build_metric_collection
-from audiovae.metrics.synced import SyncedMetric
 from audiovae.metrics import functional as F
+from audiovae.metrics.synced import SyncedMetric
 from tests import metric_references as ref
 from tests.conftest import chirp, noise, tone
 

@@ -4,11 +4,9 @@ import csv
 import json
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 import torch
-from omegaconf import OmegaConf
 
 from audiovae import cli
 from audiovae.config import EvalConfig, compose
@@ -295,7 +293,6 @@ def test_a_set_metric_on_a_waveform_model_has_no_ceiling_set(clips, tmp_path):
 def test_common_rate_counts_the_band_a_16_khz_model_cannot_make(clips, tmp_path):
     """metrics.common_rate=44100: the reference is the 44.1 kHz file itself and the 16 kHz demo model's output is
     resampled to it, so its missing band above 8 kHz is a loss in lsd_hf, not left out."""
-    import numpy as np
     import soundfile as sf
     import soxr
 

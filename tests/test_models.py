@@ -5,13 +5,13 @@ import torch
 from omegaconf import OmegaConf
 
 from audiovae.config import ConfigError, EvalConfig, compose
+from audiovae.demo import demo_clips
 from audiovae.enhancers import EnhancerChain, LatentFFTBoost, MelHFShelf, resolve_enhancement
 from audiovae.models import EnhancedVAE, ModelUnavailableError, build_tiny_model
-from audiovae.models.loading import load_pretrained
-from audiovae.models.factory import build_model, build_frontend
-from audiovae.models.griffin_lim import GriffinLimVocoder
 from audiovae.models.builders import build_demo_untrained
-from audiovae.demo import demo_clips
+from audiovae.models.factory import build_frontend, build_model
+from audiovae.models.griffin_lim import GriffinLimVocoder
+from audiovae.models.loading import load_pretrained
 
 
 def load_models(name, path, vae_subfolder, vocoder_subfolder, cache_dir=None):

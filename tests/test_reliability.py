@@ -453,10 +453,10 @@ def test_a_training_stopped_by_sigterm_saves_last_ckpt_exits_143_and_resumes_exa
 
 def test_resume_with_a_damaged_last_ckpt_falls_back_to_the_newest_readable_one(train_clips, tmp_path, capsys,
                                                                               monkeypatch):
-    from tests.conftest import last_gains, train_crashing_at_step
     from audiovae.config.compose import compose
     from audiovae.config.schema import TrainConfig
     from audiovae.enhancers import resolve_enhancement
+    from tests.conftest import last_gains, train_crashing_at_step
 
     assert run_train(capsys, train_clips, tmp_path / "straight")[0] == 0
     os.environ.pop(runs_module.RUN_DIR_ENV, None)

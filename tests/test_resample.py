@@ -5,10 +5,10 @@ import math
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from audiovae.audio import load_audio
-from audiovae.audio import stream
+from audiovae.audio import load_audio, stream
 from audiovae.audio.resample import SincResampleStream, sinc_kernel, sinc_resample
 from tests.conftest import chirp, evaluate_folder, noise, write
 

@@ -1,21 +1,21 @@
 """Sweeps: one encode per file, each setting equal to its stand-alone evaluation, resume, the best config."""
 import json
-from urllib.parse import quote
 import os
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
 from audiovae import runs as runs_module
 from audiovae.config import ConfigError, EvalConfig, compose
 from audiovae.enhancers import resolve_enhancement
-from audiovae.reporting.records import read_csv
+from audiovae.evaluation.file_evaluator import FileEvaluator
 from audiovae.evaluation.job import run_evaluation
 from audiovae.evaluation.selection import select_best
-from audiovae.evaluation.file_evaluator import FileEvaluator
 from audiovae.models.enhanced_vae import EnhancedVAE
+from audiovae.reporting.records import read_csv
 from tests.conftest import write_three_clips
 from tests.wandb_offline import read_offline_run
 

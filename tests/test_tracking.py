@@ -13,8 +13,8 @@ import torch
 import yaml
 
 from audiovae import runs as runs_module
-from audiovae.config.schema import TrainConfig
 from audiovae.config import compose
+from audiovae.config.schema import TrainConfig
 from audiovae.enhancers import resolve_enhancement
 from audiovae.reporting.wandb_records import artifact_paths, read_records
 from audiovae.training.run import run_training

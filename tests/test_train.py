@@ -20,13 +20,13 @@ from audiovae.data.train_data import RandomCrops, split_by_file
 from audiovae.demo import write_demo_clips
 from audiovae.enhancers import LearnableLatentFilter, build_enhancer, resolve_enhancement
 from audiovae.enhancers.serialization import export_enhancer, read_enhancement_config
-from audiovae.evaluation.job import run_evaluation
-from audiovae.training import module as train_module_mod
 from audiovae.errors import NonFiniteLossError
-from audiovae.training.module import lr_lambda
-from audiovae.models.factory import build_model, build_frontend
+from audiovae.evaluation.job import run_evaluation
+from audiovae.models.factory import build_frontend, build_model
+from audiovae.training import module as train_module_mod
 from audiovae.training.export import export_from_checkpoint
 from audiovae.training.losses import ReconstructionLoss, band_weighted_l1
+from audiovae.training.module import lr_lambda
 from audiovae.training.run import run_training
 from tests.conftest import chirp, last_gains, noise, tone, train_crashing_at_step, write
 from tests.wandb_offline import read_offline_run

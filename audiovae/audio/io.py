@@ -14,8 +14,8 @@ import numpy as np
 import soundfile as sf
 
 from audiovae.audio.resample import sinc_resample
-from audiovae.paths import not_regular, open_name
 from audiovae.errors import AudioError
+from audiovae.paths import not_regular, open_name
 
 
 @dataclass

@@ -7,7 +7,6 @@ from omegaconf import DictConfig, OmegaConf
 
 from audiovae.errors import ConfigError
 
-
 PRECISIONS = ("32-true", "32", 32, "64-true", "64", 64, "16-mixed", "16", 16, "bf16-mixed", "bf16", "16-true",
               "bf16-true", "transformer-engine", "transformer-engine-float16")  # what Lightning's Trainer accepts
 

@@ -9,10 +9,10 @@ from torch.utils.data import DataLoader, Dataset, IterableDataset, Sampler, get_
 
 from audiovae.audio.frontend import MelFrontEnd
 from audiovae.audio.io import SoundSource, open_sound
+from audiovae.audio.stream import PreparedAudio
 from audiovae.data.shards import digest, rank_shards, sample_key, stream_members
 from audiovae.data.sources import Entry, fingerprint
 from audiovae.errors import AudioError, DataError
-from audiovae.audio.stream import PreparedAudio
 
 
 @dataclass

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Sequence
 
 import soundfile as sf
+from omegaconf import OmegaConf
 
 from audiovae.audio.io import open_sound
 from audiovae.data.shards import write_shards
 from audiovae.data.sources import Entry, Listing, list_entries
 from audiovae.errors import AudioError, ConfigError
-from omegaconf import OmegaConf
 
 SHARD_NAME = "shard-%06d.tar"
 INDEX = "shards.json"

@@ -21,7 +21,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 from audiovae.audio.frontend import MelFrontEnd
 from audiovae.audio.io import SoundSource, check_waveform, load_audio
 from audiovae.data.crops import prepared_crop
-from audiovae.data.shards import rank_shards, sample_key, samples, audio_member
+from audiovae.data.shards import audio_member, rank_shards, sample_key, samples
 from audiovae.data.sources import Listing
 from audiovae.errors import AudioError, DataError
 

@@ -9,7 +9,6 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from audiovae.errors import ConfigError
 from audiovae.enhancers.base import Enhancer
 from audiovae.enhancers.chain import EnhancerChain
 from audiovae.enhancers.latent_fft_boost import LatentFFTBoost
@@ -19,6 +18,7 @@ from audiovae.enhancers.mel_hf_shelf import MelHFShelf
 from audiovae.enhancers.neural import LatentResNet, MelPostFilter
 from audiovae.enhancers.serialization import load_enhancer_weights, read_enhancement_config
 from audiovae.enhancers.wave_fft_boost import WaveFFTBoost
+from audiovae.errors import ConfigError
 
 ENHANCERS: dict[str, type[Enhancer]] = {
     "latent_fft_boost": LatentFFTBoost,

@@ -100,7 +100,6 @@ def run_files(trainer: DictConfig, evaluator: FileEvaluator, dataset: EvalDatase
 
 def _lightning_test(trainer_cfg: DictConfig, evaluator: FileEvaluator, dataset: EvalDataset | ShardEvalDataset, batch_size: int,
                     num_workers: int) -> FilesRun:
-    import pytorch_lightning as pl
 
     from audiovae.evaluation.lightning_module import EvalDataModule, EvalModule
 

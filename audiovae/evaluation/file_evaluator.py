@@ -13,9 +13,9 @@ from audiovae.data.eval_data import EvalItem
 from audiovae.evaluation.caching import RunCache
 from audiovae.evaluation.joins import Segmenting
 from audiovae.evaluation.measurement import Alignment, Embedder
-from audiovae.evaluation.streaming import evaluate_items
 from audiovae.evaluation.media import FileMedia
 from audiovae.evaluation.store import ResultStore
+from audiovae.evaluation.streaming import evaluate_items
 from audiovae.metrics.base import PerItemMetric
 from audiovae.metrics.functional.frames import hf_cutoff
 from audiovae.pipeline import ReconstructionPipeline

@@ -10,20 +10,22 @@ from typing import Optional, Sequence
 import torch
 from omegaconf import DictConfig
 
+from audiovae.cache.store import check_cache
 from audiovae.data.eval_data import EvalDataset, ShardEvalDataset
 from audiovae.data.files import output_stems
-from audiovae.data.sources import Entry, Listing, entry_sounds, fingerprints as entry_fingerprints, list_entries
 from audiovae.data.segments import segment_samples
+from audiovae.data.sources import Entry, Listing, entry_sounds, list_entries
+from audiovae.data.sources import fingerprints as entry_fingerprints
+from audiovae.enhancers.base import MEL
 from audiovae.enhancers.registry import build_enhancer
 from audiovae.errors import ConfigError
-from audiovae.cache.store import check_cache
 from audiovae.evaluation.caching import build_run_cache
 from audiovae.evaluation.calibration import MeasuredLag, measure_vocoder_lag
+from audiovae.evaluation.devices import FilesRun, check_trainer, run_files, seed_everything
+from audiovae.evaluation.file_evaluator import FileEvaluator
 from audiovae.evaluation.joins import Segmenting
 from audiovae.evaluation.measurement import Alignment
-from audiovae.evaluation.file_evaluator import FileEvaluator
 from audiovae.evaluation.outputs import RunInfo, write_setting_outputs
-from audiovae.evaluation.devices import FilesRun, check_trainer, run_files, seed_everything
 from audiovae.evaluation.selection import check_selection
 from audiovae.evaluation.settings import EVAL_IGNORE, Setting, plan_settings
 from audiovae.evaluation.store import ResultStore, resume_note, still_valid
@@ -33,7 +35,6 @@ from audiovae.metrics.registry import build_metric, check_metric_names, file_met
 from audiovae.metrics.sets import needs_embedding
 from audiovae.models.embedding import ClapEmbedder, load_embedder
 from audiovae.models.factory import build_model, frontend_for
-from audiovae.enhancers.base import MEL
 from audiovae.models.variants import CEILING
 from audiovae.pipeline import ReconstructionPipeline
 from audiovae.reporting.records import FileResult

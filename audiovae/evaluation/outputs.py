@@ -8,17 +8,23 @@ from omegaconf import OmegaConf
 
 from audiovae.audio.frontend import mel_band_centres
 from audiovae.enhancers.serialization import read_provenance
-from audiovae.listening.blind import write_listening_pages
 from audiovae.evaluation.settings import Setting
-from audiovae.metrics.sets import SET_METRICS, set_metric_names
+from audiovae.listening.blind import write_listening_pages
 from audiovae.metrics.functional.frames import hf_cutoff
 from audiovae.metrics.registry import file_metric_names
+from audiovae.metrics.sets import SET_METRICS, set_metric_names
 from audiovae.reporting.bands import band_table, summarize_bands, write_band_csv
 from audiovae.reporting.records import OK, VARIANTS, FileResult, column_units, decode_embedding, to_row, write_csv
 from audiovae.reporting.report import write_report
 from audiovae.reporting.report_html import write_report_html
-from audiovae.reporting.summary import (package_versions, summarize_lags, summarize_metrics, summarize_timings,
-                                        wall_accounting, write_json)
+from audiovae.reporting.summary import (
+    package_versions,
+    summarize_lags,
+    summarize_metrics,
+    summarize_timings,
+    wall_accounting,
+    write_json,
+)
 from audiovae.reporting.tracking import log_evaluation, wandb_run
 
 

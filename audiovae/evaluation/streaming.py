@@ -11,7 +11,7 @@ from audiovae.data.eval_data import CHANGED, EvalItem, changed_since_start
 from audiovae.data.padding import pad_wave
 from audiovae.errors import AudioError
 from audiovae.evaluation.caching import CacheBook, RunCache
-from audiovae.evaluation.joins import SegmentJoins, Segmenting
+from audiovae.evaluation.joins import Segmenting, SegmentJoins
 from audiovae.evaluation.measurement import Alignment, Embedder, FileMeasurement
 from audiovae.evaluation.media import FileMedia
 from audiovae.metrics.base import PerItemMetric

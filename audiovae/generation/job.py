@@ -25,14 +25,25 @@ from audiovae.evaluation.media import FileMedia
 from audiovae.evaluation.selection import check_selection
 from audiovae.evaluation.settings import EVAL_IGNORE, Setting, plan_settings
 from audiovae.evaluation.store import ResultStore, resume_note, still_valid
-from audiovae.generation.diffusion import LatentSource, check_generation_settings, clap_ranking, load_pipeline, \
-    output_samples
+from audiovae.generation.diffusion import (
+    LatentSource,
+    check_generation_settings,
+    clap_ranking,
+    load_pipeline,
+    output_samples,
+)
 from audiovae.generation.prompts import Item, Prompt, plan_items, read_prompts, read_reference_manifest
 from audiovae.generation.records import GeneratedResult
 from audiovae.metrics.functional.frames import hf_cutoff
 from audiovae.metrics.reference_free import ReferenceFreeMetric
-from audiovae.metrics.registry import (build_metric, check_metric_names, file_metric_names, metric_info,
-                                       prompt_metric_names, settings_of)
+from audiovae.metrics.registry import (
+    build_metric,
+    check_metric_names,
+    file_metric_names,
+    metric_info,
+    prompt_metric_names,
+    settings_of,
+)
 from audiovae.metrics.sets import needs_embedding
 from audiovae.models.classifier import label_kl, load_classifier
 from audiovae.models.embedding import clap_score, load_embedder

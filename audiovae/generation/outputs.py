@@ -8,8 +8,8 @@ from typing import Optional, Sequence
 import numpy as np
 from omegaconf import OmegaConf
 
-from audiovae.evaluation.settings import Setting
 from audiovae.evaluation.outputs import plot_summary, summary_core, swept_keys
+from audiovae.evaluation.settings import Setting
 from audiovae.generation.records import VARIANTS, GeneratedResult, generated_row
 from audiovae.listening.blind import write_listening_pages
 from audiovae.metrics.registry import file_metric_names
@@ -17,7 +17,14 @@ from audiovae.metrics.sets import set_metric_names
 from audiovae.reporting.format import comparison_table, fmt, markdown_table, min_p_note
 from audiovae.reporting.html import facts_html, write_page
 from audiovae.reporting.records import OK, column_units, decode_embedding, write_csv
-from audiovae.reporting.report import DELTA_NOTE, file_metric_rows, listed_files, set_section, summary_lines, timing_lines
+from audiovae.reporting.report import (
+    DELTA_NOTE,
+    file_metric_rows,
+    listed_files,
+    set_section,
+    summary_lines,
+    timing_lines,
+)
 from audiovae.reporting.report_html import failed_section, file_article, file_controls, listening_links, summary_section
 from audiovae.reporting.summary import accounting_line, write_json
 from audiovae.reporting.tracking import files_table, summary_keys, wandb_run

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from audiovae.data.files import output_stem
-from audiovae.reporting.html import player_html, write_page
-from audiovae.reporting.report_html import LISTENING_PAGES
 from audiovae.errors import ListeningError
+from audiovae.reporting.html import player_html, write_page
 from audiovae.reporting.records import OK, WAVE_NAMES, FileResult, read_results
+from audiovae.reporting.report_html import LISTENING_PAGES
 
 MODES = {"mushra": ("reference", "vocoder", "base", "enhanced"), "ab": ("base", "enhanced"),
          "preference": ("base", "enhanced")}  # preference: generated audio, no reference; which is better

@@ -19,7 +19,7 @@ from audiovae.errors import ListeningError
 from audiovae.listening.blind import KEY_FORMAT, MODES
 from audiovae.metrics.registry import file_metric_names
 from audiovae.metrics.stats import compare_paired
-from audiovae.reporting.format import fmt, markdown_table, metric_label, signed_delta, delta_unit
+from audiovae.reporting.format import delta_unit, fmt, markdown_table, metric_label, signed_delta
 from audiovae.reporting.records import OK, file_delta, read_results
 from audiovae.reporting.summary import write_json
 from audiovae.written import claim_outputs

@@ -17,8 +17,14 @@ from audiovae.metrics.audioldm_eval import LSDAudioLDMEval, PSNRAudioLDMEval, SS
 from audiovae.metrics.base import PerItemMetric
 from audiovae.metrics.mel import MelL1, MelPSNR
 from audiovae.metrics.perceptual import PESQ, STOI
-from audiovae.metrics.reference_free import (ClapScore, EffectiveBandwidth, HighBandFlatness, HighBandShare, LabelKL,
-                                             SpectralRolloff)
+from audiovae.metrics.reference_free import (
+    ClapScore,
+    EffectiveBandwidth,
+    HighBandFlatness,
+    HighBandShare,
+    LabelKL,
+    SpectralRolloff,
+)
 from audiovae.metrics.sets import SET_METRICS
 from audiovae.metrics.waveform import LSD, SISDR, SNR, HFRetention, MelDistance, SpectralCorrelation
 

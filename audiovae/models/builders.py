@@ -215,10 +215,18 @@ AUDIOLDM2_PIPELINE = dict(
 def write_seeded_pipeline(path: Path, builder: str, seed: int, shape: dict) -> Path:
     """A seeded random-weight `AudioLDM2Pipeline` of `shape` saved as a hub folder (`from_pretrained` loads it). The
     language model is a `GPT2Model`, as in the real checkpoints."""
-    from diffusers import (AudioLDM2Pipeline, AudioLDM2ProjectionModel, AudioLDM2UNet2DConditionModel,
-                           DDIMScheduler)
-    from transformers import (ClapAudioConfig, ClapConfig, ClapFeatureExtractor, ClapModel, ClapTextConfig,
-                              GPT2Config, GPT2Model, T5Config, T5EncoderModel)
+    from diffusers import AudioLDM2Pipeline, AudioLDM2ProjectionModel, AudioLDM2UNet2DConditionModel, DDIMScheduler
+    from transformers import (
+        ClapAudioConfig,
+        ClapConfig,
+        ClapFeatureExtractor,
+        ClapModel,
+        ClapTextConfig,
+        GPT2Config,
+        GPT2Model,
+        T5Config,
+        T5EncoderModel,
+    )
 
     path = Path(path)
     transformers_logging.disable_progress_bar()

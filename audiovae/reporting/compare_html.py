@@ -7,7 +7,7 @@ from html import escape
 from pathlib import Path
 from typing import Sequence
 
-from audiovae.reporting.format import fmt, signed_delta, delta_unit, metric_label
+from audiovae.reporting.format import delta_unit, fmt, metric_label, signed_delta
 from audiovae.reporting.html import facts_html, figure_html, player_html, relative_path, table_html, write_page
 from audiovae.reporting.records import file_delta, file_improvement
 from audiovae.reporting.report_html import file_controls

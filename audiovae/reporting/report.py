@@ -1,16 +1,24 @@
 """report.md: a readable account of an evaluation, with a conclusion computed from the numbers."""
 from pathlib import Path
-from urllib.parse import quote
 from typing import Optional, Sequence
+from urllib.parse import quote
 
 from audiovae.data.files import output_stem
 from audiovae.metrics.functional.lag import CLEAR_PEAK
-from audiovae.reporting.format import (ComparisonLine, comparison_table, delta_unit, fmt, markdown_table, metric_label,
-                                       min_p_note, signed_delta)
-from audiovae.reporting.records import OK, VARIANTS, FileResult, file_delta, file_improvement, variants_of
 from audiovae.metrics.sets import SET_METRICS
-from audiovae.reporting.summary import accounting_line
 from audiovae.models.variants import CEILING
+from audiovae.reporting.format import (
+    ComparisonLine,
+    comparison_table,
+    delta_unit,
+    fmt,
+    markdown_table,
+    metric_label,
+    min_p_note,
+    signed_delta,
+)
+from audiovae.reporting.records import OK, VARIANTS, FileResult, file_delta, file_improvement, variants_of
+from audiovae.reporting.summary import accounting_line
 from audiovae.reporting.verdict import conclusion_lines
 
 

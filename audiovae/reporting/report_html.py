@@ -10,8 +10,18 @@ from audiovae.data.files import output_stem
 from audiovae.reporting.format import comparison_rows, min_p_note
 from audiovae.reporting.html import facts_html, figure_html, link, player_html, table_html, write_page
 from audiovae.reporting.records import OK, WAVE_NAMES, FileResult, file_improvement
-from audiovae.reporting.report import (BAND_NOTE, DELTA_NOTE, band_rows, set_note, set_rows, file_facts, file_metric_rows, run_facts,
-                                       summary_lines, timing_lines)
+from audiovae.reporting.report import (
+    BAND_NOTE,
+    DELTA_NOTE,
+    band_rows,
+    file_facts,
+    file_metric_rows,
+    run_facts,
+    set_note,
+    set_rows,
+    summary_lines,
+    timing_lines,
+)
 from audiovae.reporting.summary import accounting_line
 from audiovae.reporting.verdict import conclusion_lines
 

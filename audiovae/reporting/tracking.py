@@ -3,18 +3,15 @@ logs to it (aggregates under stable summary keys, a per-file table with media)."
 import netrc
 import os
 from contextlib import contextmanager
-from urllib.parse import urlparse
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Sequence
+from urllib.parse import urlparse
 
 from omegaconf import DictConfig, OmegaConf
 
 from audiovae.data.files import output_stem
 from audiovae.errors import ConfigError
 from audiovae.reporting.records import OK, VARIANTS, FileResult, to_row
-
-
-
 
 WANDB_FOLDERS = {"WANDB_DATA_DIR": "data", "WANDB_CACHE_DIR": "cache", "WANDB_CONFIG_DIR": "config",
                  "WANDB_ARTIFACT_DIR": "artifacts"}  # where W&B would otherwise write under the user's home

@@ -19,7 +19,7 @@ from audiovae.config.schema import TrainConfig
 from audiovae.data.segments import segment_samples
 from audiovae.demo import write_random_clips
 from audiovae.enhancers.registry import resolve_enhancement
-from audiovae.models.factory import build_model, build_frontend
+from audiovae.models.factory import build_frontend, build_model
 from audiovae.training.run import run_training
 
 STATE_PREFIX = "model.vae."

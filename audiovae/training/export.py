@@ -13,8 +13,8 @@ import torch
 from omegaconf import OmegaConf
 
 from audiovae.enhancers.registry import build_enhancer
-from audiovae.errors import CheckpointError, exit_status
 from audiovae.enhancers.serialization import export_enhancer
+from audiovae.errors import CheckpointError, exit_status
 from audiovae.written import check_single_output
 
 CHECKPOINT_KEY = "audiovae_enhancement"  # where a training checkpoint keeps the enhancement config

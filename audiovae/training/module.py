@@ -12,11 +12,11 @@ from audiovae.audio.frontend import MelFrontEnd
 from audiovae.errors import ConfigError, NonFiniteLossError
 from audiovae.metrics.base import MEL
 from audiovae.metrics.registry import METRIC_NAMES
-from audiovae.metrics.synced import build_metric_collection
 from audiovae.metrics.scoring import scoring
-from audiovae.reporting.records import FROM_TARGET
+from audiovae.metrics.synced import build_metric_collection
 from audiovae.models.interface import AudioAutoencoder
 from audiovae.pipeline import PipelineOutputs, ReconstructionPipeline, SharedOutputs
+from audiovae.reporting.records import FROM_TARGET
 from audiovae.training.adversarial import AdversarialTraining
 from audiovae.training.encodings import CropEncodings, Encodings
 from audiovae.training.export import CHECKPOINT_KEY

@@ -11,6 +11,8 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
+from audiovae.cache.keys import weights_fingerprint
+from audiovae.cache.store import CacheStore, check_cache
 from audiovae.config.trainer_args import build_trainer, trainer_args
 from audiovae.data.segments import segment_samples
 from audiovae.data.sources import source_kind
@@ -21,8 +23,6 @@ from audiovae.models.factory import build_model, frontend_for
 from audiovae.reporting.summary import package_versions, write_json
 from audiovae.reporting.tracking import check_logger, finish_run, make_wandb_logger, training_run_id
 from audiovae.runs import is_launcher_process, prepare_out_dir, resolve_out_dir, run_hash, run_lock
-from audiovae.cache.keys import weights_fingerprint
-from audiovae.cache.store import CacheStore, check_cache
 from audiovae.training.adversarial import AdversarialTraining
 from audiovae.training.ema import TrainedWeightsEMA
 from audiovae.training.encodings import CropEncodings
