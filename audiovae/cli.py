@@ -1,5 +1,6 @@
 """Command-line entry points: `audiovae-eval` / `evaluate.py`, `audiovae-train` / `train.py`, `audiovae-generate` /
 `generate.py` (config words), and `audiovae-compare`, `audiovae-export`. Every user-caused error is one line on stderr and its exit status."""
+
 import argparse
 import logging
 import sys
@@ -21,8 +22,10 @@ def _evaluate(cfg) -> int:
     if outcome.reporting:
         for line in outcome.warnings:
             print(line, file=sys.stderr)
-        print(f"evaluated {outcome.n_ok}/{outcome.n_files} files ({outcome.n_failed} failed); "
-              f"report: {outcome.report} (to listen: {outcome.report.with_suffix('.html')})")
+        print(
+            f"evaluated {outcome.n_ok}/{outcome.n_files} files ({outcome.n_failed} failed); "
+            f"report: {outcome.report} (to listen: {outcome.report.with_suffix('.html')})"
+        )
     return outcome.exit_code(cfg.strict)
 
 
@@ -39,9 +42,11 @@ def _generate(cfg) -> int:
     preflight(cfg)
     run_generation = import_job("audiovae.generation.job", "run_generation")
     outcome = run_generation(cfg)
-    print(f"generated {outcome.n_ok}/{outcome.n_items} items ({outcome.n_failed} failed; {outcome.diffusions} "
-          f"diffusions run, the rest from cached latents or earlier rows); report: {outcome.report} (to listen: "
-          f"{outcome.report.with_suffix('.html')})")
+    print(
+        f"generated {outcome.n_ok}/{outcome.n_items} items ({outcome.n_failed} failed; {outcome.diffusions} "
+        f"diffusions run, the rest from cached latents or earlier rows); report: {outcome.report} (to listen: "
+        f"{outcome.report.with_suffix('.html')})"
+    )
     return outcome.exit_code(cfg.strict)
 
 
@@ -56,8 +61,11 @@ JOBS = {"eval": _evaluate, "train": _train, "generate": _generate}
 
 def _quiet_libraries() -> None:
     """Keep the console to progress and results: no device banners, tips or third-party deprecations."""
-    for name in ("pytorch_lightning.utilities.rank_zero", "lightning.pytorch.utilities.rank_zero",
-                 "pytorch_lightning.accelerators.cuda"):
+    for name in (
+        "pytorch_lightning.utilities.rank_zero",
+        "lightning.pytorch.utilities.rank_zero",
+        "pytorch_lightning.accelerators.cuda",
+    ):
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
@@ -83,8 +91,12 @@ def main(job: str, argv: Sequence[str]) -> int:
     """Compose the job's config from `--config` and `key=value` words and run it; an AudiovaeError is printed as
     `error: <message>` and returns its exit status."""
     _quiet_libraries()
-    parser = argparse.ArgumentParser(prog=f"audiovae-{job}", description=f"audiovae {job}: key=value overrides",
-                                     epilog=groups_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog=f"audiovae-{job}",
+        description=f"audiovae {job}: key=value overrides",
+        epilog=groups_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--config", default=PRIMARY[job], help="a config name in configs/ or a saved config.yaml")
     parser.add_argument("overrides", nargs="*", help="group=name or dotted.key=value")
     args = parser.parse_args(argv)
@@ -97,6 +109,7 @@ def main(job: str, argv: Sequence[str]) -> int:
         resolve_enhancement = import_job("audiovae.enhancers.registry", "resolve_enhancement")  # imports torch
         cfg = compose(args.config, args.overrides, schema=_schema(job), validators=[check_ranges, resolve_enhancement])
         return JOBS[job](cfg)
+
     return exit_status(run)
 
 

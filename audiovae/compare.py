@@ -12,6 +12,7 @@ Runs that measured their waveform metrics at one `metrics.common_rate` share a r
 rates: their front ends may differ (only the normalisation must match) and only the waveform metrics compare;
 so is a run of audiovae 0.1, whose hf_retention and spectral_correlation read one whole-clip FFT.
 """
+
 import argparse
 import sys
 import time
@@ -74,6 +75,7 @@ def _definition(config: dict, waveform_only: bool = False) -> dict:
     """What decides the numbers: the MUST_MATCH sections, the METRIC_DEFINITION and DATA_DEFINITION keys (absent:
     a run written before the key existed, LATER_KEYS); with `waveform_only` (runs at one common rate) of the front
     end only its normalisation, which sets the reference's scale."""
+
     def picked(section: str, keys: tuple) -> dict:
         values = config.get(section, {})
         return {key: values.get(key, LATER_KEYS.get(section, {}).get(key)) for key in keys}
@@ -96,12 +98,17 @@ def check_comparable(runs: list[Run], force: bool) -> list[str]:
     """The config differences in front end and metric definitions; raises unless `force`."""
     found, only = [], waveform_only(runs)
     for run in runs[1:]:
-        found += [f"{runs[0].name} vs {run.name}: {d}"
-                  for d in _differences(_definition(runs[0].config, only), _definition(run.config, only), "")]
+        found += [
+            f"{runs[0].name} vs {run.name}: {d}"
+            for d in _differences(_definition(runs[0].config, only), _definition(run.config, only), "")
+        ]
     if found and not force:
-        raise CompareError("runs differ in front end or metric definitions, so their numbers are not comparable ("
-                           + "; ".join(found) + "); pass --force to compare anyway (or evaluate both with one "
-                           "metrics.common_rate to compare their waveform metrics)")
+        raise CompareError(
+            "runs differ in front end or metric definitions, so their numbers are not comparable ("
+            + "; ".join(found)
+            + "); pass --force to compare anyway (or evaluate both with one "
+            "metrics.common_rate to compare their waveform metrics)"
+        )
     return found
 
 
@@ -110,9 +117,13 @@ def common_metrics(runs: list[Run], variant: str) -> list[str]:
     at a common rate across front ends: waveform metrics only)."""
     sample = next(iter(runs[0].results.values()), None)
     only = waveform_only(runs)
-    names = [m for m in runs[0].config["metrics"]["names"]
-             if m in METRIC_NAMES and all(m in r.config["metrics"]["names"] for r in runs[1:])
-             and not (only and metric_info(m).domain != WAVEFORM)]
+    names = [
+        m
+        for m in runs[0].config["metrics"]["names"]
+        if m in METRIC_NAMES
+        and all(m in r.config["metrics"]["names"] for r in runs[1:])
+        and not (only and metric_info(m).domain != WAVEFORM)
+    ]
     return [m for m in names if sample is not None and m in sample.metrics.get(variant, {})]
 
 
@@ -120,8 +131,9 @@ def common_files(runs: list[Run]) -> list[str]:
     return sorted(set(runs[0].results).intersection(*[r.results for r in runs[1:]]))
 
 
-def compare_runs(runs: list[Run], variant: str, n_bootstrap: int, seed: int, tolerance: float = 1e-6,
-                 p_adjust: str = "holm") -> tuple[list[dict], list[dict]]:
+def compare_runs(
+    runs: list[Run], variant: str, n_bootstrap: int, seed: int, tolerance: float = 1e-6, p_adjust: str = "holm"
+) -> tuple[list[dict], list[dict]]:
     """(one row per later run × metric with the paired statistics of the scores — a target metric's distance to
     its target — and p corrected across the metrics of that pair of runs, one row per file × metric with every
     run's raw value and Δ to the first)."""
@@ -133,17 +145,45 @@ def compare_runs(runs: list[Run], variant: str, n_bootstrap: int, seed: int, tol
         column = {r.name: np.array([r.results[f].value(variant, metric) for f in files], dtype=float) for r in runs}
         first = runs[0].name
         for run in runs[1:]:
-            c = compare_paired(s.score(column[first]), s.score(column[run.name]), s.higher_is_better, s.delta_kind,
-                               n_bootstrap=n_bootstrap, seed=seed, tolerance=tolerance)
-            table.append({"metric": metric, "direction": s.direction, "target": s.target, "run_a": first,
-                          "run_b": run.name, "n_files": c.n, "a_mean": c.base_mean, "b_mean": c.enhanced_mean,
-                          "a_raw_mean": float(np.nanmean(column[first])) if files else float("nan"),
-                          "b_raw_mean": float(np.nanmean(column[run.name])) if files else float("nan"),
-                          "delta": c.delta, "percent_change": c.percent_change, "delta_kind": c.delta_kind,
-                          "delta_unit": s.delta_unit, "headline_delta": c.headline_delta, "b_wins": c.wins,
-                          "b_losses": c.losses, "ties": c.ties, "b_win_rate": c.win_rate, "ci_low": c.ci_low,
-                          "ci_high": c.ci_high, "median_delta": c.median_delta, "median_ci_low": c.median_ci_low,
-                          "median_ci_high": c.median_ci_high, "wilcoxon_p": c.wilcoxon_p, "min_p": c.min_p})
+            c = compare_paired(
+                s.score(column[first]),
+                s.score(column[run.name]),
+                s.higher_is_better,
+                s.delta_kind,
+                n_bootstrap=n_bootstrap,
+                seed=seed,
+                tolerance=tolerance,
+            )
+            table.append(
+                {
+                    "metric": metric,
+                    "direction": s.direction,
+                    "target": s.target,
+                    "run_a": first,
+                    "run_b": run.name,
+                    "n_files": c.n,
+                    "a_mean": c.base_mean,
+                    "b_mean": c.enhanced_mean,
+                    "a_raw_mean": float(np.nanmean(column[first])) if files else float("nan"),
+                    "b_raw_mean": float(np.nanmean(column[run.name])) if files else float("nan"),
+                    "delta": c.delta,
+                    "percent_change": c.percent_change,
+                    "delta_kind": c.delta_kind,
+                    "delta_unit": s.delta_unit,
+                    "headline_delta": c.headline_delta,
+                    "b_wins": c.wins,
+                    "b_losses": c.losses,
+                    "ties": c.ties,
+                    "b_win_rate": c.win_rate,
+                    "ci_low": c.ci_low,
+                    "ci_high": c.ci_high,
+                    "median_delta": c.median_delta,
+                    "median_ci_low": c.median_ci_low,
+                    "median_ci_high": c.median_ci_high,
+                    "wilcoxon_p": c.wilcoxon_p,
+                    "min_p": c.min_p,
+                }
+            )
         for i, f in enumerate(files):
             row = {"file": f, "metric": metric, **{r.name: float(column[r.name][i]) for r in runs}}
             row.update({f"delta_{r.name}": float(column[r.name][i] - column[first][i]) for r in runs[1:]})
@@ -155,27 +195,46 @@ def compare_runs(runs: list[Run], variant: str, n_bootstrap: int, seed: int, tol
     return table, per_file
 
 
-
 def comparison_lines(table: list[dict]) -> list[ComparisonLine]:
-    return [ComparisonLine(t["metric"], {**t, "base_mean": t["a_mean"], "enhanced_mean": t["b_mean"],
-                                         "win_rate": t["b_win_rate"], "wins": t["b_wins"], "losses": t["b_losses"],
-                                         "n": t["n_files"]},
-                           labels={"run A": t["run_a"], "run B": t["run_b"]}, extra={"files": str(t["n_files"])},
-                           raw=(t["a_raw_mean"], t["b_raw_mean"]) if t["direction"] == "target" else None)
-            for t in table]
+    return [
+        ComparisonLine(
+            t["metric"],
+            {
+                **t,
+                "base_mean": t["a_mean"],
+                "enhanced_mean": t["b_mean"],
+                "win_rate": t["b_win_rate"],
+                "wins": t["b_wins"],
+                "losses": t["b_losses"],
+                "n": t["n_files"],
+            },
+            labels={"run A": t["run_a"], "run B": t["run_b"]},
+            extra={"files": str(t["n_files"])},
+            raw=(t["a_raw_mean"], t["b_raw_mean"]) if t["direction"] == "target" else None,
+        )
+        for t in table
+    ]
 
 
 TABLE_NAMES = {"a": "A mean", "b": "B mean", "delta": "Δ (B − A)", "wins": "B wins"}
 
 
 def run_lines(runs: list[Run], unaligned: dict[str, int], notes: list[str]) -> list[str]:
-    lines = [f"{r.name}: {r.folder}, model {r.config.get('model', {}).get('name')}, enhancement "
-             f"{r.config.get('enhancement')}" for r in runs]
+    lines = [
+        f"{r.name}: {r.folder}, model {r.config.get('model', {}).get('name')}, enhancement "
+        f"{r.config.get('enhancement')}"
+        for r in runs
+    ]
     if waveform_only(runs):
-        lines.append(f"front ends differ: waveform metrics only, all at the common rate "
-                     f"{runs[0].config['metrics']['common_rate']} Hz")
-    lines += [f"files evaluated by some runs only, left out: {unaligned}" if any(unaligned.values()) else
-              "every run evaluated the same files"]
+        lines.append(
+            f"front ends differ: waveform metrics only, all at the common rate "
+            f"{runs[0].config['metrics']['common_rate']} Hz"
+        )
+    lines += [
+        f"files evaluated by some runs only, left out: {unaligned}"
+        if any(unaligned.values())
+        else "every run evaluated the same files"
+    ]
     return lines + [f"compared despite: {n}" for n in notes]
 
 
@@ -193,8 +252,9 @@ DELTA_NOTE = "Δ is B − A for dB metrics and the percent change of the mean ot
 def plot(path: Path, per_file: list[dict], runs: list[Run]) -> Path:
     """Each metric's per-file values across the runs (the one paired plot), means as thick markers."""
     metrics = list(dict.fromkeys(r["metric"] for r in per_file))
-    values = {m: np.array([[r[run.name] for run in runs] for r in per_file if r["metric"] == m], dtype=float)
-              for m in metrics}
+    values = {
+        m: np.array([[r[run.name] for run in runs] for r in per_file if r["metric"] == m], dtype=float) for m in metrics
+    }
     return paired_plot(path, [r.name for r in runs], values)
 
 
@@ -214,8 +274,12 @@ def log_to_wandb(table: list[dict], out: Path, runs: list[Run], logger) -> None:
 
     with wandb_run(logger, OmegaConf.create({"runs": [str(r.folder) for r in runs]}), out, "compare", "") as run:
         columns = list(table[0]) if table else []
-        run.log({"compare/metrics": wandb.Table(columns=columns, data=[list(t.values()) for t in table]),
-                 "compare/plot": wandb.Image(str(out / "compare.png"))})
+        run.log(
+            {
+                "compare/metrics": wandb.Table(columns=columns, data=[list(t.values()) for t in table]),
+                "compare/plot": wandb.Image(str(out / "compare.png")),
+            }
+        )
 
 
 COMPARE_OUTPUTS = ("compare.csv", "compare_files.csv", "compare.png", "compare.md", "compare.html")
@@ -223,20 +287,32 @@ COMPARE_OUTPUTS = ("compare.csv", "compare_files.csv", "compare.png", "compare.m
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="audiovae-compare", description=__doc__.splitlines()[0])
-    parser.add_argument("runs", nargs="+", help="evaluation output folders, the first is the reference; and "
-                        "logger.<key>=<value> words for --wandb (logger.project=x, logger.mode=online, ...)")
+    parser.add_argument(
+        "runs",
+        nargs="+",
+        help="evaluation output folders, the first is the reference; and "
+        "logger.<key>=<value> words for --wandb (logger.project=x, logger.mode=online, ...)",
+    )
     parser.add_argument("--variant", default="enhanced", choices=["enhanced", "base", "vocoder"])
     parser.add_argument("--out", type=Path, help="default: outputs/compare/<timestamp>")
-    parser.add_argument("--force", action="store_true", help="compare runs whose model or front end differ, and "
-                        "overwrite files in --out that audiovae did not write")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="compare runs whose model or front end differ, and overwrite files in --out that audiovae did not write",
+    )
     parser.add_argument("--bootstrap", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--tie-tolerance", type=float, default=1e-6,
-                        help="per-file differences within this relative tolerance are ties")
-    parser.add_argument("--p-adjust", default="holm", choices=["holm", "bh", "none"],
-                        help="correction for the metrics tested together")
-    parser.add_argument("--wandb", action="store_true", help="also log the tables to a W&B run (offline unless "
-                        "WANDB_MODE=online, like the other jobs)")
+    parser.add_argument(
+        "--tie-tolerance", type=float, default=1e-6, help="per-file differences within this relative tolerance are ties"
+    )
+    parser.add_argument(
+        "--p-adjust", default="holm", choices=["holm", "bh", "none"], help="correction for the metrics tested together"
+    )
+    parser.add_argument(
+        "--wandb",
+        action="store_true",
+        help="also log the tables to a W&B run (offline unless WANDB_MODE=online, like the other jobs)",
+    )
     parser.add_argument("--project", help="W&B project (same as logger.project=...)")
     args = parser.parse_intermixed_args(argv)
     words = [w for w in args.runs if w.startswith("logger.") and "=" in w]
@@ -260,8 +336,7 @@ def main(argv: list[str]) -> int:
             raise CompareError("the runs have no successfully evaluated file in common: nothing to compare")
         out = args.out or Path("outputs/compare") / time.strftime("%Y%m%d-%H%M%S")
         claim_outputs(out, COMPARE_OUTPUTS, args.force)
-        table, per_file = compare_runs(runs, args.variant, args.bootstrap, args.seed, args.tie_tolerance,
-                                       args.p_adjust)
+        table, per_file = compare_runs(runs, args.variant, args.bootstrap, args.seed, args.tie_tolerance, args.p_adjust)
         common = set(common_files(runs))
         unaligned = {r.name: len(set(r.results) - common) for r in runs}
         write_csv(out / "compare.csv", table)
@@ -269,13 +344,21 @@ def main(argv: list[str]) -> int:
         plot(out / "compare.png", per_file, runs)
         report = markdown(table, runs, args.variant, unaligned, notes)
         (out / "compare.md").write_text(report)
-        write_compare_html(out / "compare.html", runs, comparison_rows(comparison_lines(table), **TABLE_NAMES),
-                           per_file, args.variant, run_lines(runs, unaligned, notes), DELTA_NOTE)
+        write_compare_html(
+            out / "compare.html",
+            runs,
+            comparison_rows(comparison_lines(table), **TABLE_NAMES),
+            per_file,
+            args.variant,
+            run_lines(runs, unaligned, notes),
+            DELTA_NOTE,
+        )
         if args.wandb:
             log_to_wandb(table, out, runs, logger)
         print(report)
         print(f"written to {out}")
         return 0
+
     return exit_status(run)
 
 

@@ -7,6 +7,7 @@
 Nothing existing is overwritten: an output file that exists, or an output folder that is not empty, is refused
 (one line, exit 2) unless `--force`, and then only files this command names are replaced.
 """
+
 import argparse
 import sys
 from pathlib import Path
@@ -14,15 +15,28 @@ from typing import Optional, Sequence
 
 from audiovae.errors import ConfigError, exit_status
 
-PATTERNS = ["*.wav", "*.flac", "*.ogg", "*.oga", "*.opus", "*.mp3", "*.aiff", "*.aif", "*.caf", "*.w64", "*.rf64",
-            "*.au"]
+PATTERNS = [
+    "*.wav",
+    "*.flac",
+    "*.ogg",
+    "*.oga",
+    "*.opus",
+    "*.mp3",
+    "*.aiff",
+    "*.aif",
+    "*.caf",
+    "*.w64",
+    "*.rf64",
+    "*.au",
+]
 
 
 def _refuse_existing(paths: Sequence[Path], force: bool) -> None:
     taken = [p for p in paths if p.exists()]
     if taken and not force:
-        raise ConfigError(f"{taken[0]} exists: nothing was written (add --force to replace the files this command "
-                          "writes)")
+        raise ConfigError(
+            f"{taken[0]} exists: nothing was written (add --force to replace the files this command writes)"
+        )
 
 
 def _manifest(args) -> int:

@@ -1,5 +1,6 @@
 """Deterministic, music-like material: the fixed demo clips (`python -m audiovae.demo FOLDER` writes them if
 missing) and seeded random clips of the same kinds that the bundled demo VAE was trained on."""
+
 import sys
 from pathlib import Path
 
@@ -16,7 +17,7 @@ def _envelope(n: int, sr: int, attack: float, decay: float) -> np.ndarray:
 
 def _note(freq: float, seconds: float, sr: int, harmonics: int = 8, decay: float = 0.6) -> np.ndarray:
     t = np.arange(int(seconds * sr)) / sr
-    tone = sum(np.sin(2 * np.pi * freq * k * t) / k ** 1.2 for k in range(1, harmonics + 1) if freq * k < sr / 2)
+    tone = sum(np.sin(2 * np.pi * freq * k * t) / k**1.2 for k in range(1, harmonics + 1) if freq * k < sr / 2)
     return tone * _envelope(len(t), sr, 0.01, decay)
 
 
@@ -31,7 +32,7 @@ def _drums(seconds: float, sr: int, rng: np.random.Generator, bpm: float = 120) 
     beat = int(sr * 60 / bpm)
     for i, at in enumerate(range(0, len(track), beat)):
         t = np.arange(int(0.25 * sr)) / sr
-        kick = np.sin(2 * np.pi * (120 * t - 160 * t ** 2)) * np.exp(-t / 0.08)
+        kick = np.sin(2 * np.pi * (120 * t - 160 * t**2)) * np.exp(-t / 0.08)
         _place(track, kick, at)
         if i % 2:
             snare = rng.standard_normal(int(0.2 * sr)) * _envelope(int(0.2 * sr), sr, 0.001, 0.05)
@@ -57,8 +58,13 @@ def demo_clips(seconds: float = 4.0, sr: int = SAMPLE_RATE, seed: int = 0) -> di
     t = np.arange(n) / sr
     chirp = np.sin(2 * np.pi * 100 * seconds / np.log(80) * (np.exp(np.log(80) * t / seconds) - 1))
     drums = _drums(seconds, sr, rng)
-    clips = {"chord": chord, "melody": melody, "drums": drums, "chirp": chirp,
-             "band": 0.5 * melody + 0.4 * chord + 0.6 * drums}
+    clips = {
+        "chord": chord,
+        "melody": melody,
+        "drums": drums,
+        "chirp": chirp,
+        "band": 0.5 * melody + 0.4 * chord + 0.6 * drums,
+    }
     return {k: (0.8 * v / np.max(np.abs(v))).astype(np.float32) for k, v in clips.items()}
 
 
@@ -71,8 +77,11 @@ def random_clip(rng: np.random.Generator, seconds: float = 4.0, sr: int = SAMPLE
         layer, count = np.zeros(n), int(rng.integers(2, 12))
         for i in range(count):
             f = 110 * 2 ** rng.uniform(0, 4)
-            _place(layer, _note(f, rng.uniform(0.2, 1.5), sr, int(rng.integers(2, 20)), rng.uniform(0.1, 1.0)),
-                   int(i * n / count))
+            _place(
+                layer,
+                _note(f, rng.uniform(0.2, 1.5), sr, int(rng.integers(2, 20)), rng.uniform(0.1, 1.0)),
+                int(i * n / count),
+            )
         return layer
 
     def chords() -> np.ndarray:
@@ -80,8 +89,11 @@ def random_clip(rng: np.random.Generator, seconds: float = 4.0, sr: int = SAMPLE
         for i in range(count):
             root = 80 * 2 ** rng.uniform(0, 2.5)
             for ratio in rng.choice([1.0, 1.19, 1.26, 1.335, 1.5, 1.68, 2.0], size=3, replace=False):
-                _place(layer, _note(root * ratio, seconds / count + 0.3, sr, int(rng.integers(3, 12)), 0.8),
-                       int(i * n / count))
+                _place(
+                    layer,
+                    _note(root * ratio, seconds / count + 0.3, sr, int(rng.integers(3, 12)), 0.8),
+                    int(i * n / count),
+                )
         return layer
 
     def chirp() -> np.ndarray:

@@ -13,6 +13,7 @@ that one class to one line on stderr and its status. Library callers may still c
 >>> status, said.getvalue()
 (2, "error: config key 'seed': must be >= 0\\n")
 """
+
 import errno
 import sys
 from typing import Callable, Optional
@@ -37,8 +38,11 @@ def exit_status(command: Callable[[], Optional[int]]) -> int:
         if err.errno not in STORAGE_ERRORS:
             raise
         where = f" {display_name(err.filename)}" if err.filename else ""
-        print(f"error: cannot write{where} ({err.strerror}): what finished is kept; free space or fix the folder's "
-              f"permissions, then run the same command again to continue", file=sys.stderr)
+        print(
+            f"error: cannot write{where} ({err.strerror}): what finished is kept; free space or fix the folder's "
+            f"permissions, then run the same command again to continue",
+            file=sys.stderr,
+        )
         return STORAGE_EXIT
 
 

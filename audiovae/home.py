@@ -1,5 +1,6 @@
 """The one cache outside a run's `out_dir`: `$AUDIOVAE_HOME` (default `~/.cache/audiovae`) holds built models and
 matplotlib's font cache. Nothing else is written outside `out_dir`."""
+
 import os
 from pathlib import Path
 
@@ -17,7 +18,9 @@ def check_home() -> None:
     """ConfigError (one line) when `$AUDIOVAE_HOME` (or `$AUDIOVAE_CACHE_DIR`) names something that is not a folder."""
     from audiovae.errors import ConfigError
 
-    for variable, path in (("AUDIOVAE_HOME", audiovae_home()), ("AUDIOVAE_CACHE_DIR", os.environ.get(
-            "AUDIOVAE_CACHE_DIR"))):
+    for variable, path in (
+        ("AUDIOVAE_HOME", audiovae_home()),
+        ("AUDIOVAE_CACHE_DIR", os.environ.get("AUDIOVAE_CACHE_DIR")),
+    ):
         if path and Path(path).expanduser().exists() and not Path(path).expanduser().is_dir():
             raise ConfigError(f"${variable} '{path}' is a file, not a folder: point it at a folder (or unset it)")

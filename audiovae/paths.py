@@ -4,11 +4,17 @@ libraries that encode names strictly, and told apart from what is not a regular 
 >>> display_name(os.fsdecode(b"caf\\xe9.wav"))
 'caf\\\\xe9.wav'
 """
+
 import os
 import stat
 
-KINDS = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-         (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder"))
+KINDS = (
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISDIR, "a folder"),
+)
 
 
 def display_name(name) -> str:

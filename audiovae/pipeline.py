@@ -2,6 +2,7 @@
 (the front end's log-mel) -> one encode -> base and enhanced decode -> synthesis (a mel model's vocoder), with
 per-stage timings measured under device synchronisation. A waveform model encodes the waveform itself; the front
 end's log-mel of its input and outputs is what mel-domain metrics, band retention and plots measure."""
+
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -57,8 +58,11 @@ class SharedOutputs:
     @classmethod
     def stack(cls, rows: list[dict[str, torch.Tensor]], device: torch.device, seconds: dict) -> "SharedOutputs":
         """Rows saved with `row` (e.g. loaded from the cache) as one batch on `device`."""
-        return cls(**{name: torch.stack([r[name] for r in rows]).to(device) if name in rows[0] else None
-                      for name in SHARED}, seconds=seconds, vocoder_passes=0)
+        return cls(
+            **{name: torch.stack([r[name] for r in rows]).to(device) if name in rows[0] else None for name in SHARED},
+            seconds=seconds,
+            vocoder_passes=0,
+        )
 
 
 @dataclass
@@ -89,8 +93,12 @@ class ReconstructionPipeline(nn.Module):
         return self.model.analysis == MEL
 
     @torch.no_grad()
-    def shared(self, segments: torch.Tensor, generator: torch.Generator | None = None,
-               zero_frames_after: list[int] | None = None) -> SharedOutputs:
+    def shared(
+        self,
+        segments: torch.Tensor,
+        generator: torch.Generator | None = None,
+        zero_frames_after: list[int] | None = None,
+    ) -> SharedOutputs:
         """Front end, one encode, the base decode and its synthesis (for a mel model two vocoder passes: reference
         and base): what every enhancer shares. `zero_frames_after[k]`: segment k's log-mel frames from its sample
         zero_frames_after[k] on are set to 0 (`data.pad=log_mel_zeros`, mel models)."""
@@ -113,7 +121,9 @@ class ReconstructionPipeline(nn.Module):
             base_mel = self.frontend(mix(base_wave))
         return SharedOutputs(latent, mel, base_mel, None, base_wave, seconds, vocoder_passes=0)
 
-    def _enhanced_mel(self, shared: SharedOutputs, enhancer, seconds: dict, device) -> tuple[torch.Tensor, torch.Tensor]:
+    def _enhanced_mel(
+        self, shared: SharedOutputs, enhancer, seconds: dict, device
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """(enhanced log-mel, enhanced waveform) of a mel model: the decode through the enhancer, one vocoder pass."""
         num_samples = shared.base_wave.shape[1]
         with timed(seconds, "enhanced_decode", device):
@@ -131,7 +141,9 @@ class ReconstructionPipeline(nn.Module):
         seconds["vocoder"] /= shared.vocoder_passes + 1  # one vocoder pass
         return mel, wave
 
-    def _enhanced_wave(self, shared: SharedOutputs, enhancer, seconds: dict, device) -> tuple[torch.Tensor, torch.Tensor]:
+    def _enhanced_wave(
+        self, shared: SharedOutputs, enhancer, seconds: dict, device
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """(enhanced log-mel, enhanced waveform) of a waveform model: the decode through the enhancer, then the
         front end's log-mel of its waveform."""
         num_samples = shared.base_wave.shape[1]
@@ -167,13 +179,18 @@ class ReconstructionPipeline(nn.Module):
             enhanced = self._enhanced_mel if self.encodes_mel else self._enhanced_wave
             mels[key], waves[key] = enhanced(shared, enhancer, own, device)
             seconds[key] = own
-        return PipelineOutputs(shared.reference_mel, shared.base_mel, shared.vocoder_wave, shared.base_wave, mels,
-                               waves, seconds, shared)
+        return PipelineOutputs(
+            shared.reference_mel, shared.base_mel, shared.vocoder_wave, shared.base_wave, mels, waves, seconds, shared
+        )
 
     @torch.no_grad()
-    def forward(self, segments: torch.Tensor, enhancers: Mapping[str, nn.Module],
-                generator: torch.Generator | None = None,
-                zero_frames_after: list[int] | None = None) -> PipelineOutputs:
+    def forward(
+        self,
+        segments: torch.Tensor,
+        enhancers: Mapping[str, nn.Module],
+        generator: torch.Generator | None = None,
+        zero_frames_after: list[int] | None = None,
+    ) -> PipelineOutputs:
         """`shared` then `enhance`: one front end, encode, base decode and synthesis shared by every enhancer; per
         named enhancer only its decode and synthesis."""
         return self.enhance(self.shared(segments, generator, zero_frames_after), enhancers)

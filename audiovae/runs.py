@@ -1,5 +1,6 @@
 """Run directories shared by every job: where outputs go, refusing to mix two configs in one or to write into a
 folder that is not a run's, and a lock so that two runs never work in one folder at once."""
+
 import json
 import os
 import socket
@@ -51,8 +52,9 @@ def prepare_out_dir(cfg: DictConfig, out_dir: Path, hash_: str) -> None:
         marker.write_text(hash_ + "\n")
         (out_dir / RUN_MARKERS[0]).write_text(json.dumps({"run_hash": hash_}) + "\n")
     except OSError as err:
-        raise ConfigError(f"config key 'out_dir': cannot write to '{out_dir}' ({err.strerror}): choose a writable "
-                          f"folder") from None
+        raise ConfigError(
+            f"config key 'out_dir': cannot write to '{out_dir}' ({err.strerror}): choose a writable folder"
+        ) from None
 
 
 def check_out_dir(out_dir: Path, hash_: str) -> None:
@@ -64,12 +66,16 @@ def check_out_dir(out_dir: Path, hash_: str) -> None:
     if out_dir.is_dir() and not is_run_folder(out_dir):
         foreign = sorted(p.name for p in out_dir.iterdir() if p.name != LOCK)
         if foreign:
-            raise ConfigError(f"config key 'out_dir': '{out_dir}' holds files that are not an audiovae run's "
-                              f"({', '.join(foreign[:3])}{', …' if len(foreign) > 3 else ''}): choose an empty or "
-                              f"new folder")
+            raise ConfigError(
+                f"config key 'out_dir': '{out_dir}' holds files that are not an audiovae run's "
+                f"({', '.join(foreign[:3])}{', …' if len(foreign) > 3 else ''}): choose an empty or "
+                f"new folder"
+            )
     if marker.exists() and marker.read_text().strip() != hash_:
-        raise ConfigError(f"out_dir '{out_dir}' holds results of another config (run hash "
-                          f"{marker.read_text().strip()}, this config {hash_}): choose a new out_dir")
+        raise ConfigError(
+            f"out_dir '{out_dir}' holds results of another config (run hash "
+            f"{marker.read_text().strip()}, this config {hash_}): choose a new out_dir"
+        )
 
 
 def _alive(pid: int) -> bool:
@@ -100,9 +106,15 @@ def run_lock(out_dir: Path):
                 holder = json.loads(path.read_text() or "{}")
             except (OSError, ValueError):
                 holder = {}
-            if holder.get("host") == host and _alive(int(holder.get("pid", 0) or 0)) and holder.get("pid") != os.getpid():
-                raise ConfigError(f"config key 'out_dir': '{out_dir}' is in use by another run (pid {holder['pid']} on "
-                                  f"{host}): wait for it to finish or choose another out_dir") from None
+            if (
+                holder.get("host") == host
+                and _alive(int(holder.get("pid", 0) or 0))
+                and holder.get("pid") != os.getpid()
+            ):
+                raise ConfigError(
+                    f"config key 'out_dir': '{out_dir}' is in use by another run (pid {holder['pid']} on "
+                    f"{host}): wait for it to finish or choose another out_dir"
+                ) from None
             path.unlink(missing_ok=True)  # stale: its process is gone
             continue
         with os.fdopen(fd, "w") as f:

@@ -6,6 +6,7 @@ start. And at exit the interpreter's last collections walk them again (about 1 s
 the collector off and then freezes what exists (`gc.freeze`: later collections, the one at exit included, skip
 it); the collector is on again for the job itself, so a long run still frees its reference cycles.
 """
+
 import gc
 import sys
 from importlib import import_module

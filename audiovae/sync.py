@@ -6,6 +6,7 @@ For every offline W&B run under each OUT_DIR (an evaluation, sweep, training or 
 artifact files (table audio and images, exported enhancers) are pointed at their place in the copy, then
 `wandb sync` uploads the run. `--dry-run` relocates and lists the runs without uploading.
 """
+
 import argparse
 import shutil
 import subprocess
@@ -38,6 +39,7 @@ def main(argv: list[str]) -> int:
             return 0
         wandb_cli = shutil.which("wandb") or str(Path(sys.executable).parent / "wandb")
         return subprocess.call([wandb_cli, "sync", *map(str, runs)])
+
     return exit_status(upload)
 
 

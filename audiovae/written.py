@@ -11,6 +11,7 @@ Traceback (most recent call last):
 ...
 audiovae.written.OverwriteError: .../b.csv exists and was not written by audiovae: nothing was written; ...
 """
+
 import os
 from pathlib import Path
 from typing import Iterable
@@ -39,8 +40,10 @@ def claim_outputs(folder: Path, names: Iterable[str], force: bool = False) -> No
     for name in names:
         target = folder / name
         if not force and name not in listed and (target.exists() or target.is_symlink()):
-            raise OverwriteError(f"{target} exists and was not written by audiovae: nothing was written; choose "
-                                 f"another --out, or add --force to overwrite it")
+            raise OverwriteError(
+                f"{target} exists and was not written by audiovae: nothing was written; choose "
+                f"another --out, or add --force to overwrite it"
+            )
     new = [name for name in names if name not in listed]
     if new:
         folder.mkdir(parents=True, exist_ok=True)
@@ -53,10 +56,16 @@ def check_single_output(out: Path, inputs: Iterable[Path], force: bool = False) 
     (unless `force`)."""
     out = Path(out)
     for source in inputs:
-        if out.exists() and Path(source).exists() and os.path.samefile(out, source) or \
-                Path(os.path.abspath(out)) == Path(os.path.abspath(source)):
-            raise OverwriteError(f"{out} is the input {source}: an export never replaces its input; name another "
-                                 f"output file")
+        if (
+            out.exists()
+            and Path(source).exists()
+            and os.path.samefile(out, source)
+            or Path(os.path.abspath(out)) == Path(os.path.abspath(source))
+        ):
+            raise OverwriteError(
+                f"{out} is the input {source}: an export never replaces its input; name another output file"
+            )
     if not force and (out.exists() or out.is_symlink()):
-        raise OverwriteError(f"{out} exists: nothing was written; name another output file, or add --force to "
-                             f"overwrite it")
+        raise OverwriteError(
+            f"{out} exists: nothing was written; name another output file, or add --force to overwrite it"
+        )

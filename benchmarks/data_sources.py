@@ -5,6 +5,7 @@ RSS is its own), with the cross-run cache off so both compute everything.
 
     python benchmarks/data_sources.py [--files 2000] [--seconds 0.5] [--per-shard 500] [--model demo]
 """
+
 import argparse
 import json
 import resource
@@ -37,21 +38,37 @@ def one_run(data: str, out: str, model: str, seconds: str) -> None:
     from audiovae.evaluation.job import run_evaluation
 
     start = time.perf_counter()
-    cfg = compose("eval", [f"model={model}", data, f"data.max_seconds={seconds}", "logger=none",
-                           "cache.enabled=false", f"out_dir={out}"],
-                  schema=EvalConfig, validators=[resolve_enhancement])
+    cfg = compose(
+        "eval",
+        [f"model={model}", data, f"data.max_seconds={seconds}", "logger=none", "cache.enabled=false", f"out_dir={out}"],
+        schema=EvalConfig,
+        validators=[resolve_enhancement],
+    )
     outcome = run_evaluation(cfg)
     wall = time.perf_counter() - start
     summary = json.loads((Path(out) / "summary.json").read_text())
-    print(json.dumps({"files": outcome.n_files, "ok": outcome.n_ok, "job_wall_s": wall,
-                      "accounting": summary["time_accounting"], "timings": summary["timings"],
-                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                      "report_bytes": {name: (Path(out) / name).stat().st_size for name in REPORT_FILES}}))
+    print(
+        json.dumps(
+            {
+                "files": outcome.n_files,
+                "ok": outcome.n_ok,
+                "job_wall_s": wall,
+                "accounting": summary["time_accounting"],
+                "timings": summary["timings"],
+                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "report_bytes": {name: (Path(out) / name).stat().st_size for name in REPORT_FILES},
+            }
+        )
+    )
 
 
 def measure(data: str, out: Path, model: str, seconds: float) -> dict:
-    done = subprocess.run([sys.executable, __file__, "--one", data, str(out), model, str(seconds)],
-                          capture_output=True, text=True, cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, __file__, "--one", data, str(out), model, str(seconds)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     if done.returncode != 0:
         raise SystemExit(done.stderr[-3000:])
     result = json.loads(done.stdout.strip().splitlines()[-1])
@@ -67,8 +84,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=0.5)
     parser.add_argument("--per-shard", type=int, default=500)
     parser.add_argument("--model", default="demo")
-    parser.add_argument("--shards-first", action="store_true", help="run the shards before the folder (machine drift "
-                        "between the two runs shows as a swapped ratio)")
+    parser.add_argument(
+        "--shards-first",
+        action="store_true",
+        help="run the shards before the folder (machine drift between the two runs shows as a swapped ratio)",
+    )
     parser.add_argument("--one", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
@@ -88,18 +108,29 @@ def main() -> None:
         runs = {name: measure(sources[name], tmp / f"out_{name}", args.model, args.seconds) for name in order}
     for name, r in runs.items():
         a = r["accounting"]
-        print(f"{name:6s}: {r['files']} files in {r['job_wall_s']:.1f} s = {r['files_per_s']:.2f} files/s "
-              f"(the pass alone {r['pass_files_per_s']:.2f}); outside the stages {100 * a['outside_stages_share']:.1f} %"
-              f" of the pass; listing {a['listing_s']:.2f} s, fingerprints {a['fingerprint_s']:.2f} s; peak RSS "
-              f"{r['peak_rss_mb']:.0f} MB; report.md {r['report_bytes']['report.md'] / 1024:.1f} KB, report.html "
-              f"{r['report_bytes']['report.html'] / 1024:.0f} KB, results.csv "
-              f"{r['report_bytes']['results.csv'] / 1024:.0f} KB")
+        print(
+            f"{name:6s}: {r['files']} files in {r['job_wall_s']:.1f} s = {r['files_per_s']:.2f} files/s "
+            f"(the pass alone {r['pass_files_per_s']:.2f}); outside the stages {100 * a['outside_stages_share']:.1f} %"
+            f" of the pass; listing {a['listing_s']:.2f} s, fingerprints {a['fingerprint_s']:.2f} s; peak RSS "
+            f"{r['peak_rss_mb']:.0f} MB; report.md {r['report_bytes']['report.md'] / 1024:.1f} KB, report.html "
+            f"{r['report_bytes']['report.html'] / 1024:.0f} KB, results.csv "
+            f"{r['report_bytes']['results.csv'] / 1024:.0f} KB"
+        )
     ratio = runs["shards"]["files_per_s"] / runs["folder"]["files_per_s"]
     print(f"shards / folder files per second: {ratio:.3f}; packing took {pack_s:.1f} s")
     name = f"data_sources-{args.model}-{args.files}" + ("-shards-first" if args.shards_first else "")
-    path = write_result(name, {"files": args.files, "order": order, "seconds": args.seconds,
-                                                        "per_shard": args.per_shard, "pack_s": pack_s,
-                                                        "shards_over_folder": ratio, "runs": runs})
+    path = write_result(
+        name,
+        {
+            "files": args.files,
+            "order": order,
+            "seconds": args.seconds,
+            "per_shard": args.per_shard,
+            "pack_s": pack_s,
+            "shards_over_folder": ratio,
+            "runs": runs,
+        },
+    )
     print(f"wrote {path}")
 
 

@@ -3,6 +3,7 @@ old numpy per-row loop it replaces (its report: 0.121 s enhanced vs 0.032 s base
 
     python benchmarks/enhancer_overhead.py [--seconds 10.24] [--repeats 3]
 """
+
 import argparse
 
 import numpy as np
@@ -14,8 +15,15 @@ from omegaconf import OmegaConf
 from audiovae.enhancers.registry import build_enhancer
 from audiovae.models.builders import AUDIOLDM2_VAE
 
-ENHANCEMENTS = ["latent_fft_boost", "latent_laplacian", "learnable_latent_filter", "mel_hf_shelf",
-                "fft_boost_and_shelf", "mel_postfilter", "latent_resnet"]
+ENHANCEMENTS = [
+    "latent_fft_boost",
+    "latent_laplacian",
+    "learnable_latent_filter",
+    "mel_hf_shelf",
+    "fft_boost_and_shelf",
+    "mel_postfilter",
+    "latent_resnet",
+]
 
 
 def old_numpy_row_loop(latent: torch.Tensor, gain: float = 1.4, cutoff: float = 0.3) -> torch.Tensor:
@@ -45,13 +53,19 @@ def bench(device: torch.device, seconds: float, repeats: int) -> dict:
     rows = {"base_decode_s": decode, "old_numpy_loop_s": old, "old_numpy_loop_share_of_decode": old / decode}
     for name in ENHANCEMENTS:
         chain = build_enhancer(OmegaConf.load(ROOT / "configs" / "enhancement" / f"{name}.yaml")).to(device)
-        seconds_ = median_seconds(lambda: (chain.enhance_latent(latent), chain.enhance_mel(mel)), device,
-                                  max(repeats, 20))
-        rows[name] = {"enhancer_s": seconds_, "share_of_decode": seconds_ / decode, "speedup_vs_old_loop": old / seconds_,
-                      "parameters": sum(p.numel() for p in chain.parameters())}
+        seconds_ = median_seconds(
+            lambda: (chain.enhance_latent(latent), chain.enhance_mel(mel)), device, max(repeats, 20)
+        )
+        rows[name] = {
+            "enhancer_s": seconds_,
+            "share_of_decode": seconds_ / decode,
+            "speedup_vs_old_loop": old / seconds_,
+            "parameters": sum(p.numel() for p in chain.parameters()),
+        }
     boost = build_enhancer(OmegaConf.load(ROOT / "configs" / "enhancement" / "latent_fft_boost.yaml")).to(device)
-    rows["max_abs_diff_old_vs_latent_fft_boost"] = float((old_numpy_row_loop(latent) - boost.enhance_latent(latent))
-                                                         .abs().max())
+    rows["max_abs_diff_old_vs_latent_fft_boost"] = float(
+        (old_numpy_row_loop(latent) - boost.enhance_latent(latent)).abs().max()
+    )
     return rows
 
 
@@ -63,12 +77,16 @@ def main() -> None:
     results = {}
     for device in devices():
         rows = results[device.type] = bench(device, args.seconds, args.repeats)
-        print(f"[{device.type}] full-size VAE decode of {args.seconds} s: {rows['base_decode_s']:.3f} s; old numpy "
-              f"row loop {rows['old_numpy_loop_s']:.4f} s = {100 * rows['old_numpy_loop_share_of_decode']:.2f} % of it")
+        print(
+            f"[{device.type}] full-size VAE decode of {args.seconds} s: {rows['base_decode_s']:.3f} s; old numpy "
+            f"row loop {rows['old_numpy_loop_s']:.4f} s = {100 * rows['old_numpy_loop_share_of_decode']:.2f} % of it"
+        )
         for name in ENHANCEMENTS:
             r = rows[name]
-            print(f"  {name:24s} {r['enhancer_s'] * 1e3:8.3f} ms = {100 * r['share_of_decode']:6.3f} % of decode "
-                  f"(target <= 2 %), {r['speedup_vs_old_loop']:7.1f}x faster than the old loop")
+            print(
+                f"  {name:24s} {r['enhancer_s'] * 1e3:8.3f} ms = {100 * r['share_of_decode']:6.3f} % of decode "
+                f"(target <= 2 %), {r['speedup_vs_old_loop']:7.1f}x faster than the old loop"
+            )
         print(f"  old loop vs latent_fft_boost: max |diff| {rows['max_abs_diff_old_vs_latent_fft_boost']:.2e}")
     print(f"wrote {write_result('enhancer_overhead', {'seconds': args.seconds, 'results': results})}")
 

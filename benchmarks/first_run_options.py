@@ -7,6 +7,7 @@ be a default only where it is faster and equal within 1e-5 (relative L2 of the w
 
     python benchmarks/first_run_options.py [--model audioldm2_random] [--seconds 10.24] [--repeats 3]
 """
+
 import argparse
 import copy
 
@@ -42,17 +43,23 @@ def torchscript_row(model, mel, latent, n, reference, timed) -> dict:
     out = {}
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        stages = (("vocoder", model.vocoder, mel.squeeze(1)), ("decode", _Decode(model.vae, model.scaling_factor), latent))
+        stages = (
+            ("vocoder", model.vocoder, mel.squeeze(1)),
+            ("decode", _Decode(model.vae, model.scaling_factor), latent),
+        )
         for stage, module, example in stages:
             start = time.perf_counter()
-            scripted = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(module.eval(), (example,),
-                                                                                         check_trace=False)))
+            scripted = torch.jit.optimize_for_inference(
+                torch.jit.freeze(torch.jit.trace(module.eval(), (example,), check_trace=False))
+            )
             scripted(example)
             out[f"{stage}_first_call_s_incl_trace"] = time.perf_counter() - start
             out[f"{stage}_s"] = timed(lambda: scripted(example))
             result = scripted(example)
-            out[f"{stage}_rel_l2"] = relative_l2(result[..., :n] if stage == "vocoder" else result,
-                                                 reference[stage][..., :n] if stage == "vocoder" else reference[stage])
+            out[f"{stage}_rel_l2"] = relative_l2(
+                result[..., :n] if stage == "vocoder" else result,
+                reference[stage][..., :n] if stage == "vocoder" else reference[stage],
+            )
     return out
 
 
@@ -63,8 +70,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-compile", action="store_true")
     args = parser.parse_args()
-    cfg = compose("eval", [f"model={args.model}", "enhancement=latent_fft_boost"], schema=EvalConfig,
-                  validators=[resolve_enhancement])
+    cfg = compose(
+        "eval",
+        [f"model={args.model}", "enhancement=latent_fft_boost"],
+        schema=EvalConfig,
+        validators=[resolve_enhancement],
+    )
     out = {"model": args.model, "seconds": args.seconds, "repeats": args.repeats, "devices": {}}
     for device in devices():
         model = build_model(cfg.model, cfg.enhancement, cfg.frontend).to(device)
@@ -91,12 +102,17 @@ def main() -> None:
         with torch.no_grad():
             rows["channels_last_vae"] = {
                 "encode_s": timed(lambda: cl.encode(mel.contiguous(memory_format=torch.channels_last))),
-                "decode_s": timed(lambda: cl.decode(latent.contiguous(memory_format=torch.channels_last), enhanced=False)),
-                "decode_rel_l2": relative_l2(cl.decode(latent.contiguous(memory_format=torch.channels_last),
-                                                       enhanced=False), reference["decode"]),
+                "decode_s": timed(
+                    lambda: cl.decode(latent.contiguous(memory_format=torch.channels_last), enhanced=False)
+                ),
+                "decode_rel_l2": relative_l2(
+                    cl.decode(latent.contiguous(memory_format=torch.channels_last), enhanced=False), reference["decode"]
+                ),
                 "vocoder_rel_l2_after_decode": relative_l2(
                     model.vocode(cl.decode(latent.contiguous(memory_format=torch.channels_last), enhanced=False), n),
-                    model.vocode(reference["decode"], n))}
+                    model.vocode(reference["decode"], n),
+                ),
+            }
 
         autocast = dict(device_type=device.type, dtype=torch.bfloat16)
 
@@ -105,18 +121,24 @@ def main() -> None:
                 return model.vocode(mel, n).float()
 
         with torch.no_grad():
-            rows["bf16_vocoder"] = {"vocoder_s": timed(bf16_vocode),
-                                    "vocoder_rel_l2": relative_l2(bf16_vocode(), reference["vocoder"]),
-                                    "vocoder_max_abs": float((bf16_vocode() - reference["vocoder"]).abs().max())}
+            rows["bf16_vocoder"] = {
+                "vocoder_s": timed(bf16_vocode),
+                "vocoder_rel_l2": relative_l2(bf16_vocode(), reference["vocoder"]),
+                "vocoder_max_abs": float((bf16_vocode() - reference["vocoder"]).abs().max()),
+            }
             model.vae_precision = "bf16"  # model.vae_precision: encode and decode under bf16 autocast
-            rows["bf16_vae"] = {"encode_s": timed(lambda: model.encode(mel)),
-                                "decode_s": timed(lambda: model.decode(latent, enhanced=False)),
-                                "latent_rel_l2": relative_l2(model.encode(mel), latent),
-                                "decode_rel_l2": relative_l2(model.decode(latent, enhanced=False), reference["decode"])}
+            rows["bf16_vae"] = {
+                "encode_s": timed(lambda: model.encode(mel)),
+                "decode_s": timed(lambda: model.decode(latent, enhanced=False)),
+                "latent_rel_l2": relative_l2(model.encode(mel), latent),
+                "decode_rel_l2": relative_l2(model.decode(latent, enhanced=False), reference["decode"]),
+            }
             model.vae_precision = "fp32"
             three = torch.cat([mel, base_mel, base_mel])
-            rows["batched_vocoder_3"] = {"vocoder_s_per_pass": timed(lambda: model.vocode(three, n)) / 3,
-                                         "rel_l2": relative_l2(model.vocode(three, n)[:1], reference["vocoder"])}
+            rows["batched_vocoder_3"] = {
+                "vocoder_s_per_pass": timed(lambda: model.vocode(three, n)) / 3,
+                "rel_l2": relative_l2(model.vocode(three, n)[:1], reference["vocoder"]),
+            }
 
         rows["torchscript"] = torchscript_row(model, mel, latent, n, reference, timed)
 
@@ -134,7 +156,8 @@ def main() -> None:
                     "first_call_s_incl_compile": compile_s,
                     "decode_s": timed(lambda: compiled.decode(latent, enhanced=False)),
                     "vocoder_s": timed(lambda: compiled.vocode(mel, n)),
-                    "rel_l2": relative_l2(first, model.vocode(reference["decode"], n))}
+                    "rel_l2": relative_l2(first, model.vocode(reference["decode"], n)),
+                }
             del compiled
 
         for name, row in rows.items():

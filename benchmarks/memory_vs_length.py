@@ -8,6 +8,7 @@ plot written) segment by segment. Default outputs (audio and plot on). Each leng
 Peak RSS includes what glibc's allocator keeps after frees; `MALLOC_MMAP_THRESHOLD_=65536 python ...` (recorded in
 the result) makes large blocks go back to the system when freed, so the figure follows live memory.
 """
+
 import argparse
 import json
 import os
@@ -38,15 +39,26 @@ def one_length(seconds: float, model: str, batch: int, device: str, overrides: l
         rng = np.random.default_rng(0)
         clip = np.concatenate([random_clip(rng, 10.0, sr=16000) for _ in range(int(np.ceil(seconds / 10)))])
         sf.write(str(clips / "long.wav"), clip[: int(seconds * 16000)], 16000, subtype="FLOAT")
-        cfg = compose("eval", [f"model={model}", f"data.dir={clips}", "data.chunking=true", "data.max_seconds=10.24",
-                               f"data.batch_size={batch}", f"trainer.accelerator={device}", "logger=none",
-                               f"out_dir={tmp}/out",
-                               *overrides],
-                      schema=EvalConfig, validators=[resolve_enhancement])
+        cfg = compose(
+            "eval",
+            [
+                f"model={model}",
+                f"data.dir={clips}",
+                "data.chunking=true",
+                "data.max_seconds=10.24",
+                f"data.batch_size={batch}",
+                f"trainer.accelerator={device}",
+                "logger=none",
+                f"out_dir={tmp}/out",
+                *overrides,
+            ],
+            schema=EvalConfig,
+            validators=[resolve_enhancement],
+        )
         run_evaluation(cfg)
         ok = json.loads((Path(tmp) / "out" / "summary.json").read_text())["counts"]["ok"]
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
-    cuda_mb = torch.cuda.max_memory_allocated() / 2 ** 20 if device == "cuda" else None
+    cuda_mb = torch.cuda.max_memory_allocated() / 2**20 if device == "cuda" else None
     return {"seconds": seconds, "ok": ok, "peak_rss_mb": peak_rss_mb, "peak_cuda_mb": cuda_mb}
 
 
@@ -65,17 +77,40 @@ def main() -> None:
         return
     results = []
     for seconds in args.lengths:
-        out = subprocess.run([sys.executable, __file__, "--one", str(seconds), "--model", args.model,
-                              "--batch-size", str(args.batch_size), "--device", args.device, *args.overrides],
-                             check=True, capture_output=True, text=True).stdout
+        out = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--one",
+                str(seconds),
+                "--model",
+                args.model,
+                "--batch-size",
+                str(args.batch_size),
+                "--device",
+                args.device,
+                *args.overrides,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
         results.append(json.loads(out.strip().splitlines()[-1]))
         r = results[-1]
-        print(f"{seconds:6.0f} s: peak RSS {r['peak_rss_mb']:.0f} MB"
-              + (f", peak CUDA {r['peak_cuda_mb']:.0f} MB" if r["peak_cuda_mb"] is not None else "")
-              + f" ({r['peak_rss_mb'] / results[0]['peak_rss_mb']:.2f}x the {args.lengths[0]:.0f} s run)")
+        print(
+            f"{seconds:6.0f} s: peak RSS {r['peak_rss_mb']:.0f} MB"
+            + (f", peak CUDA {r['peak_cuda_mb']:.0f} MB" if r["peak_cuda_mb"] is not None else "")
+            + f" ({r['peak_rss_mb'] / results[0]['peak_rss_mb']:.2f}x the {args.lengths[0]:.0f} s run)"
+        )
     allocator = {k: os.environ[k] for k in ALLOCATOR_ENV if k in os.environ}  # glibc malloc tuning, if any
-    payload = {"model": args.model, "device": args.device, "batch_size": args.batch_size,
-               "overrides": args.overrides, "allocator_env": allocator, "results": results}
+    payload = {
+        "model": args.model,
+        "device": args.device,
+        "batch_size": args.batch_size,
+        "overrides": args.overrides,
+        "allocator_env": allocator,
+        "results": results,
+    }
     print(f"wrote {write_result(args.name or f'memory_vs_length-{args.model}', payload)}")
 
 

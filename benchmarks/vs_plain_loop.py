@@ -17,6 +17,7 @@ implementation of the same arithmetic must do, which bounds the first-run ratio 
 
     python benchmarks/vs_plain_loop.py [--model audioldm2_random] [--files 4] [--seconds 10.24] [--rounds 2]
 """
+
 import argparse
 import json
 import os
@@ -61,8 +62,21 @@ def plain_loop(clips: Path, model_path: str, gain: float, out: Path) -> None:
         return float(10 * torch.log10((x.pow(2).sum() + eps) / ((x - y).pow(2).sum() + eps)))
 
     def lsd(y, x):
-        power = [torch.stft(s.double(), 2048, 512, window=torch.hann_window(2048, dtype=torch.float64), center=True,
-                            pad_mode="constant", return_complex=True).abs().pow(2).clamp(min=1e-8) for s in (y, x)]
+        power = [
+            torch.stft(
+                s.double(),
+                2048,
+                512,
+                window=torch.hann_window(2048, dtype=torch.float64),
+                center=True,
+                pad_mode="constant",
+                return_complex=True,
+            )
+            .abs()
+            .pow(2)
+            .clamp(min=1e-8)
+            for s in (y, x)
+        ]
         return float(((power[0].log10() - power[1].log10()) ** 2).mean(0).sqrt().mean())
 
     results = {}
@@ -77,8 +91,12 @@ def plain_loop(clips: Path, model_path: str, gain: float, out: Path) -> None:
         enhanced = vae.decode(boost(latent)).sample
         n = x.shape[-1]
         waves = [vocoder(m.squeeze(1))[0, :n] for m in (mel, base, enhanced)]
-        results[path.name] = {"base_snr": snr(waves[1], x), "enhanced_snr": snr(waves[2], x),
-                              "base_lsd": lsd(waves[1], x), "enhanced_lsd": lsd(waves[2], x)}
+        results[path.name] = {
+            "base_snr": snr(waves[1], x),
+            "enhanced_snr": snr(waves[2], x),
+            "base_lsd": lsd(waves[1], x),
+            "enhanced_lsd": lsd(waves[2], x),
+        }
     out.write_text(json.dumps(results))
 
 
@@ -119,10 +137,22 @@ def main() -> None:
 
         def evaluate(name: str, gain: float, cache: Path, *extra: str) -> tuple[float, Path]:
             out = tmp / f"{name}-{time.monotonic_ns()}"
-            command = [py, "evaluate.py", f"model={args.model}", f"data.dir={clips}", f"data.max_seconds={args.seconds}",
-                       "enhancement=latent_fft_boost", f"enhancement.gain={gain}", "logger=none",
-                       "outputs.save_audio=false", "outputs.save_plots=false", "metrics.names=[snr,lsd]",
-                       f"cache.dir={cache}", f"out_dir={out}", *extra]
+            command = [
+                py,
+                "evaluate.py",
+                f"model={args.model}",
+                f"data.dir={clips}",
+                f"data.max_seconds={args.seconds}",
+                "enhancement=latent_fft_boost",
+                f"enhancement.gain={gain}",
+                "logger=none",
+                "outputs.save_audio=false",
+                "outputs.save_plots=false",
+                "metrics.names=[snr,lsd]",
+                f"cache.dir={cache}",
+                f"out_dir={out}",
+                *extra,
+            ]
             return timed(command, env), out
 
         def plain(gain: float) -> tuple[float, Path]:
@@ -143,40 +173,75 @@ def main() -> None:
             times["repeat"].append(t)
             t, _ = plain(1.4)
             times["plain"].append(t)
-            t, outs["bf16"] = evaluate("bf16", 1.4, tmp / f"cache-bf16-{r}", "model.vocoder_precision=bf16",
-                                       "model.vae_precision=bf16")
+            t, outs["bf16"] = evaluate(
+                "bf16", 1.4, tmp / f"cache-bf16-{r}", "model.vocoder_precision=bf16", "model.vae_precision=bf16"
+            )
             times["bf16_first"].append(t)
             print({k: [round(x, 1) for x in v] for k, v in times.items()}, flush=True)
 
         plain_values = json.loads(outs["plain"].read_text())
         rows = {row["file"]: row for row in _csv(outs["first"] / "results.csv")}
         # SNR in dB: absolute differences (random weights put it near 0 dB, where relative ones mean nothing)
-        worst = {"snr_db": max(abs(float(rows[f][k]) - v) for f, vals in plain_values.items()
-                               for k, v in vals.items() if k.endswith("snr")),
-                 "lsd_relative": max(abs(float(rows[f][k]) - v) / abs(v) for f, vals in plain_values.items()
-                                     for k, v in vals.items() if k.endswith("lsd"))}
+        worst = {
+            "snr_db": max(
+                abs(float(rows[f][k]) - v)
+                for f, vals in plain_values.items()
+                for k, v in vals.items()
+                if k.endswith("snr")
+            ),
+            "lsd_relative": max(
+                abs(float(rows[f][k]) - v) / abs(v)
+                for f, vals in plain_values.items()
+                for k, v in vals.items()
+                if k.endswith("lsd")
+            ),
+        }
         summary = json.loads((outs["repeat"] / "summary.json").read_text())
         plain_s = statistics.median(times["plain"])
         ratios = {k: plain_s / statistics.median(v) for k, v in times.items() if k != "plain"}
         empty = tmp / "empty"
         empty.mkdir()
-        plain_fixed = statistics.median(timed([py, __file__, "--plain-loop", str(empty), model_path, "1.4",
-                                               str(tmp / "fixed.json")], env) for _ in range(3))
+        plain_fixed = statistics.median(
+            timed([py, __file__, "--plain-loop", str(empty), model_path, "1.4", str(tmp / "fixed.json")], env)
+            for _ in range(3)
+        )
         # The plain loop minus its start-up (imports, model loading, exit) is its model work and metrics: no
         # implementation doing that same arithmetic can take less, so plain / that is the best ratio possible.
-        bound = {"plain_fixed_s": plain_fixed, "plain_work_s": plain_s - plain_fixed,
-                 "best_possible_first_run": plain_s / (plain_s - plain_fixed)}
-        startup = {"help_s": timed([py, "evaluate.py", "--help"], env),
-                   "model_unavailable_error_s": _time_failure([py, "evaluate.py", "model=audioldm2",
-                                                               f"data.dir={clips}", "logger=none",
-                                                               f"out_dir={tmp / 'x'}"], env)}
-        payload = {"model": args.model, "files": args.files, "seconds": args.seconds, "rounds": args.rounds,
-                   "wall_s": times, "plain_over_audiovae": ratios, "max_difference_of_values": worst,
-                   "repeat_run_files_from_cache": summary["counts"]["from_cache"], "startup": startup,
-                   "same_arithmetic_bound": bound,
-                   "timings_first_run_per_file": json.loads((outs["first"] / "summary.json").read_text())["timings"]}
-        print(json.dumps({"plain_over_audiovae": ratios, "max_rel_diff": worst, "startup": startup,
-                          "same_arithmetic_bound": bound}, indent=1))
+        bound = {
+            "plain_fixed_s": plain_fixed,
+            "plain_work_s": plain_s - plain_fixed,
+            "best_possible_first_run": plain_s / (plain_s - plain_fixed),
+        }
+        startup = {
+            "help_s": timed([py, "evaluate.py", "--help"], env),
+            "model_unavailable_error_s": _time_failure(
+                [py, "evaluate.py", "model=audioldm2", f"data.dir={clips}", "logger=none", f"out_dir={tmp / 'x'}"], env
+            ),
+        }
+        payload = {
+            "model": args.model,
+            "files": args.files,
+            "seconds": args.seconds,
+            "rounds": args.rounds,
+            "wall_s": times,
+            "plain_over_audiovae": ratios,
+            "max_difference_of_values": worst,
+            "repeat_run_files_from_cache": summary["counts"]["from_cache"],
+            "startup": startup,
+            "same_arithmetic_bound": bound,
+            "timings_first_run_per_file": json.loads((outs["first"] / "summary.json").read_text())["timings"],
+        }
+        print(
+            json.dumps(
+                {
+                    "plain_over_audiovae": ratios,
+                    "max_rel_diff": worst,
+                    "startup": startup,
+                    "same_arithmetic_bound": bound,
+                },
+                indent=1,
+            )
+        )
         print(write_result(f"vs_plain_loop-{args.model}", payload))
 
 

@@ -1,6 +1,7 @@
 """A headless Chromium for page tests: Playwright driving the system browser (`apt-get install chromium`, done by
 `make test`), or the one named by $AUDIOVAE_CHROMIUM. The `browser` and `page` fixtures (tests/conftest.py) skip,
 saying why, where none can run."""
+
 import os
 import shutil
 

@@ -1,4 +1,5 @@
 """Shared fixtures: offline W&B, a per-session model cache, generated clips, a headless browser."""
+
 import os
 
 import numpy as np
@@ -52,7 +53,7 @@ def tone(freq_hz: float, seconds: float, sr: int, amp: float = 0.5) -> np.ndarra
 
 def chirp(f0: float, f1: float, seconds: float, sr: int, amp: float = 0.5) -> np.ndarray:
     t = np.arange(int(seconds * sr)) / sr
-    phase = 2 * np.pi * (f0 * t + (f1 - f0) * t ** 2 / (2 * seconds))
+    phase = 2 * np.pi * (f0 * t + (f1 - f0) * t**2 / (2 * seconds))
     return (amp * np.sin(phase)).astype(np.float32)
 
 
@@ -77,8 +78,12 @@ def evaluate_folder(data_dir, out_dir, *overrides):
     from audiovae.evaluation.job import run_evaluation
 
     os.environ.pop(RUN_DIR_ENV, None)
-    cfg = compose("eval", [*overrides, f"data.dir={data_dir}", f"out_dir={out_dir}"], schema=EvalConfig,
-                  validators=[resolve_enhancement])
+    cfg = compose(
+        "eval",
+        [*overrides, f"data.dir={data_dir}", f"out_dir={out_dir}"],
+        schema=EvalConfig,
+        validators=[resolve_enhancement],
+    )
     return run_evaluation(cfg)
 
 

@@ -1,6 +1,7 @@
 """`python -m tests.fuzz_table`: run the fuzz suite (`tests/test_fuzz.py`, fast and slow variants) counting every
 case's outcome, and rewrite the README's "Bad input and faults" table from those counts (between the
 `<!-- fuzz-table -->` markers)."""
+
 import json
 import os
 import subprocess
@@ -12,8 +13,10 @@ ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 START, END = "<!-- fuzz-table -->", "<!-- /fuzz-table -->"
 COLUMNS = ("tried", "handled", "clear error", "silently wrong", "crashed", "overwritten", "hung", "memory")
-HEADER = ("| fuzzed (`tests/test_fuzz.py`) | tried | handled | clear error | silently wrong | crashed | "
-          "user files overwritten | hung | memory over bound |")
+HEADER = (
+    "| fuzzed (`tests/test_fuzz.py`) | tried | handled | clear error | silently wrong | crashed | "
+    "user files overwritten | hung | memory over bound |"
+)
 
 
 def render_table(counts: dict, kinds: dict) -> str:
@@ -40,8 +43,11 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         counts_file = Path(tmp) / "counts.json"
         env = {**os.environ, "AUDIOVAE_FUZZ_COUNTS": str(counts_file), "WANDB_MODE": "offline"}
-        done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_fuzz.py",
-                               "-k", "not readme"], cwd=ROOT, env=env)
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_fuzz.py", "-k", "not readme"],
+            cwd=ROOT,
+            env=env,
+        )
         if done.returncode != 0:
             print("the fuzz suite failed: the README table is left as it is", file=sys.stderr)
             return done.returncode

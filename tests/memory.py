@@ -1,5 +1,6 @@
 """Peak resident memory of a piece of work in this process, sampled from /proc (what the fuzz and the resource
 regressions bound)."""
+
 import threading
 import time
 from contextlib import contextmanager
@@ -23,6 +24,7 @@ def peak_rss_growth(interval_s: float = 0.002):
         while not done.is_set():
             result["bytes"] = max(result["bytes"], rss_bytes() - start)
             time.sleep(interval_s)
+
     thread = threading.Thread(target=watch, daemon=True)
     thread.start()
     try:

@@ -1,4 +1,5 @@
 """Independent float64 numpy/librosa implementations of the pinned metric definitions (test oracles)."""
+
 import librosa
 import numpy as np
 
@@ -7,7 +8,7 @@ EPS = np.finfo(np.float32).eps
 
 def snr(y, x):
     x, y = np.float64(x), np.float64(y)
-    return 10 * np.log10((np.sum(x ** 2) + EPS) / (np.sum((x - y) ** 2) + EPS))
+    return 10 * np.log10((np.sum(x**2) + EPS) / (np.sum((x - y) ** 2) + EPS))
 
 
 def si_sdr(y, x):
@@ -17,15 +18,16 @@ def si_sdr(y, x):
 
 
 def _magnitude(x, n_fft=2048, hop=512):
-    return np.abs(librosa.stft(np.float64(x), n_fft=n_fft, hop_length=hop, window="hann", center=True,
-                               pad_mode="constant"))
+    return np.abs(
+        librosa.stft(np.float64(x), n_fft=n_fft, hop_length=hop, window="hann", center=True, pad_mode="constant")
+    )
 
 
 def hf_retention(y, x, sr, fc=None, power=False, n_fft=2048, hop=512):
     fc = sr / 4 if fc is None else fc
     X, Y = _magnitude(x, n_fft, hop), _magnitude(y, n_fft, hop)
     if power:
-        X, Y = X ** 2, Y ** 2
+        X, Y = X**2, Y**2
     high = np.arange(X.shape[0]) * sr / n_fft >= fc
     if X[high].sum() <= EPS:
         return np.nan  # undefined: no reference content above fc
@@ -37,8 +39,12 @@ def spectral_correlation(y, x, n_fft=2048, hop=512):
 
 
 def _power(x, n_fft, hop):
-    return np.abs(librosa.stft(np.float64(x), n_fft=n_fft, hop_length=hop, window="hann", center=True,
-                               pad_mode="constant")) ** 2
+    return (
+        np.abs(
+            librosa.stft(np.float64(x), n_fft=n_fft, hop_length=hop, window="hann", center=True, pad_mode="constant")
+        )
+        ** 2
+    )
 
 
 def lsd(y, x, sr, n_fft=2048, hop=512, band="all", fc=None):
@@ -56,8 +62,9 @@ def mel_distance(y, x, sr):
         basis = librosa.filters.mel(sr=sr, n_fft=w, n_mels=m, fmin=0, fmax=sr / 2, dtype=np.float64)
 
         def logmel(s):
-            mag = np.abs(librosa.stft(np.float64(s), n_fft=w, hop_length=w // 4, window="hann", center=True,
-                                      pad_mode="constant"))
+            mag = np.abs(
+                librosa.stft(np.float64(s), n_fft=w, hop_length=w // 4, window="hann", center=True, pad_mode="constant")
+            )
             return np.log10(np.maximum(basis @ mag, 1e-5))
 
         total += np.mean(np.abs(logmel(x) - logmel(y)))
@@ -80,7 +87,9 @@ def _audioldm_eval_mel(audio):
 
     n_fft, hop = 512, 160
     basis = np.fft.fft(np.eye(n_fft))[: n_fft // 2 + 1]
-    window = librosa.util.pad_center(__import__("scipy.signal", fromlist=["get_window"]).get_window("hann", n_fft, fftbins=True), size=n_fft)
+    window = librosa.util.pad_center(
+        __import__("scipy.signal", fromlist=["get_window"]).get_window("hann", n_fft, fftbins=True), size=n_fft
+    )
     forward = torch.FloatTensor(np.vstack([basis.real, basis.imag])[:, None, :]) * torch.from_numpy(window).float()
     a = torch.from_numpy(np.asarray(audio, dtype=np.float32)).view(1, -1)
     a = a - a.mean()
@@ -118,7 +127,7 @@ def audioldm_eval_lsd(generated, target, time_offset=160 * 7):
         return torch.tensor(np.abs(librosa.stft(wav, hop_length=160, n_fft=n_fft)).T[None, None])
 
     est, ref = spectrogram(audio1[:n]), spectrogram(audio2[:n])
-    d = torch.log10(ref ** 2 / ((est + 1e-12) ** 2) + 1e-12) ** 2
+    d = torch.log10(ref**2 / ((est + 1e-12) ** 2) + 1e-12) ** 2
     return float(torch.mean(torch.mean(d, dim=3) ** 0.5, dim=2))
 
 

@@ -1,5 +1,6 @@
 """The vocoder alignment check and the constant shift before the waveform metrics: exact lags from streamed
 chunks, and end to end on a vocoder ceiling that is the reference itself, delayed or not."""
+
 import json
 
 import numpy as np
@@ -33,14 +34,15 @@ def test_an_injected_lag_is_found_exactly(lag):
     y = delayed(x, lag) + noise(1.0, 16000, seed=4, amp=0.05)
     search = LagSearch(1024)
     for start in range(0, len(x), 4000):
-        search.update(torch.from_numpy(y[start:start + 4000]), torch.from_numpy(x[start:start + 4000]))
+        search.update(torch.from_numpy(y[start : start + 4000]), torch.from_numpy(x[start : start + 4000]))
     found, corr = search.value()
     assert found == lag == best_lag(x, y, 1024) and corr > 0.9
 
 
 @settings(max_examples=30, deadline=None)
-@given(cuts=st.lists(st.integers(1, 900), min_size=1, max_size=8), max_lag=st.integers(0, 200),
-       seed=st.integers(0, 1000))
+@given(
+    cuts=st.lists(st.integers(1, 900), min_size=1, max_size=8), max_lag=st.integers(0, 200), seed=st.integers(0, 1000)
+)
 def test_streamed_correlation_equals_the_whole_signals_whatever_the_chunks(cuts, max_lag, seed):
     rng = np.random.default_rng(seed)
     x, y = rng.standard_normal(1000), rng.standard_normal(1000)
@@ -55,7 +57,7 @@ def test_streamed_shift_pairs_reference_t_with_reconstruction_t_plus_the_shift(s
     x, y = torch.arange(50.0), torch.arange(50.0) + 1000
     shift, got_x, got_y = Shift(samples), [], []
     for a in range(0, 50, 7):
-        rx, ry = shift(x[a:a + 7], {"y": y[a:a + 7]})
+        rx, ry = shift(x[a : a + 7], {"y": y[a : a + 7]})
         assert rx.shape == ry["y"].shape
         got_x.append(rx)
         got_y.append(ry["y"])
@@ -83,8 +85,16 @@ def evaluate_with_ceiling(folder, out, lag: int, monkeypatch, *overrides):
         return out
 
     monkeypatch.setattr(ReconstructionPipeline, "shared", ceiling_is_the_reference)
-    outcome = evaluate_folder(folder, out, "model=tiny", "logger=none", "metrics.bootstrap_samples=100",
-                              "outputs.save_audio=false", "outputs.save_plots=false", *overrides)
+    outcome = evaluate_folder(
+        folder,
+        out,
+        "model=tiny",
+        "logger=none",
+        "metrics.bootstrap_samples=100",
+        "outputs.save_audio=false",
+        "outputs.save_plots=false",
+        *overrides,
+    )
     return outcome, read_csv(out / "results.csv"), json.loads((out / "summary.json").read_text())
 
 
@@ -103,21 +113,25 @@ def test_a_late_ceiling_is_measured_warned_about_and_compensated(clips, tmp_path
     assert summary_keys(summary)["eval/vocoder_alignment/median_lag_samples"] == 80  # what W&B receives
     assert len(outcome.warnings) == 1 and "metrics.align_samples=80" in outcome.warnings[0]
     assert "WARNING: the vocoder ceiling is 80 samples" in (tmp_path / "late" / "report.md").read_text()
-    _, aligned, summary = evaluate_with_ceiling(clips, tmp_path / "aligned", 80, monkeypatch, "metrics.align_samples=80")
+    _, aligned, summary = evaluate_with_ceiling(
+        clips, tmp_path / "aligned", 80, monkeypatch, "metrics.align_samples=80"
+    )
     assert [r["vocoder_lag_samples"] for r in aligned] == [80, 80]  # the check measures before the shift
     for late, fixed in zip(rows, aligned):
-        assert late["vocoder_snr"] < 3 and fixed["vocoder_snr"] > 90  # the ceiling is the reference (float32), once aligned
+        assert (
+            late["vocoder_snr"] < 3 and fixed["vocoder_snr"] > 90
+        )  # the ceiling is the reference (float32), once aligned
         assert fixed["evaluated_s"] == late["evaluated_s"]
     assert "WARNING" not in (tmp_path / "aligned" / "report.md").read_text()
 
 
-def test_the_audioldm2_framing_evaluates_end_to_end_and_compare_refuses_to_mix_framings(clips, tmp_path, monkeypatch,
-                                                                                      capsys):
+def test_the_audioldm2_framing_evaluates_end_to_end_and_compare_refuses_to_mix_framings(
+    clips, tmp_path, monkeypatch, capsys
+):
     from audiovae.compare import main as compare_main
 
     _, default, _ = evaluate_with_ceiling(clips, tmp_path / "training", 0, monkeypatch)
-    _, inference, _ = evaluate_with_ceiling(clips, tmp_path / "inference", 0, monkeypatch,
-                                            "frontend.framing=audioldm2")
+    _, inference, _ = evaluate_with_ceiling(clips, tmp_path / "inference", 0, monkeypatch, "frontend.framing=audioldm2")
     assert [r["status"] for r in inference] == ["ok", "ok"]
     assert all(a["base_mel_l1"] != pytest.approx(b["base_mel_l1"], rel=1e-3) for a, b in zip(default, inference))
     assert compare_main([str(tmp_path / "training"), str(tmp_path / "inference"), "--out", str(tmp_path / "c")]) == 2
@@ -134,17 +148,34 @@ def test_align_vocoder_lag_measures_the_lag_before_the_run_and_compensates_it(cl
 
 
 def test_align_vocoder_lag_without_a_clear_peak_applies_no_shift(clips, tmp_path, capsys):
-    evaluate_folder(clips, tmp_path / "gl", "model=demo", "logger=none", "metrics.bootstrap_samples=20",
-                    "outputs.save_audio=false", "outputs.save_plots=false", "metrics.names=[snr]",
-                    "metrics.align=vocoder_lag", "data.max_seconds=1.0")
+    evaluate_folder(
+        clips,
+        tmp_path / "gl",
+        "model=demo",
+        "logger=none",
+        "metrics.bootstrap_samples=20",
+        "outputs.save_audio=false",
+        "outputs.save_plots=false",
+        "metrics.names=[snr]",
+        "metrics.align=vocoder_lag",
+        "data.max_seconds=1.0",
+    )
     assert "no clear cross-correlation peak on a.wav" in capsys.readouterr().out  # Griffin-Lim invents its phase
     summary = json.loads((tmp_path / "gl" / "summary.json").read_text())
     assert summary["alignment"]["align_samples"] == 0
 
 
 def test_the_tiny_models_random_vocoder_gives_no_clear_peak_and_no_false_warning(clips, tmp_path):
-    outcome = evaluate_folder(clips, tmp_path / "tiny", "model=tiny", "logger=none", "metrics.bootstrap_samples=20",
-                              "outputs.save_audio=false", "outputs.save_plots=false", "metrics.names=[snr]")
+    outcome = evaluate_folder(
+        clips,
+        tmp_path / "tiny",
+        "model=tiny",
+        "logger=none",
+        "metrics.bootstrap_samples=20",
+        "outputs.save_audio=false",
+        "outputs.save_plots=false",
+        "metrics.names=[snr]",
+    )
     summary = json.loads((tmp_path / "tiny" / "summary.json").read_text())
     assert summary["alignment"]["median_corr"] < 0.3  # random weights: its output does not follow the waveform
     assert outcome.warnings == [] and "no clear cross-correlation peak" in (tmp_path / "tiny" / "report.md").read_text()

@@ -1,5 +1,6 @@
 """The architecture's promises: no import cycle, every start-up error one line and exit 2 before any file is
 evaluated, W&B runs finished whatever happens, console entry points that list the config groups."""
+
 import ast
 import os
 import subprocess
@@ -48,7 +49,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str]:
         stack.append(node)
         for nxt in sorted(graph[node]):
             if state.get(nxt) == "open":
-                return stack[stack.index(nxt):] + [nxt]
+                return stack[stack.index(nxt) :] + [nxt]
             if nxt not in state and (cycle := visit(nxt)):
                 return cycle
         state[node] = "done"
@@ -122,35 +123,71 @@ def clips(tmp_path_factory):
 
 
 EVAL = ["model=tiny", "logger=none", "data.max_seconds=1.0", "outputs.save_audio=false", "outputs.save_plots=false"]
-TRAIN = ["model=tiny", "logger=none", "data.crop_seconds=1.0", "data.val_ratio=0.34", "trainer.max_steps=1",
-         "optim.warmup_steps=0"]
+TRAIN = [
+    "model=tiny",
+    "logger=none",
+    "data.crop_seconds=1.0",
+    "data.val_ratio=0.34",
+    "trainer.max_steps=1",
+    "optim.warmup_steps=0",
+]
 
 
-@pytest.mark.parametrize("job, args, message", [
-    ("eval", ["metrics.names=[snr,pesq]"], "config key 'metrics.names': unknown metric 'pesq'"),
-    ("eval", ["model.build=bogus"], "config key 'model.build': unknown builder 'bogus'"),
-    ("eval", ["model=demo", "model.griffin_lim_iters=0"], "config key 'model.griffin_lim_iters': must be in [1, 10000]"),
-    ("eval", ["sweep.enhancement.gain=[1.0,1.4]", "select.metric=lsd_hff"], "config key 'select.metric': metric 'lsd_hff'"),
-    ("eval", ["sweep.enhancement.gain=[1.0,1.4]", "select.min_improvement.snrr=1"],
-     "config key 'select.min_improvement.snrr'"),
-    ("train", ["trainable=[enhancer,vae.decodr]"], "config key 'trainable': 'vae.decodr' is not a part of the model"),
-    ("train", ["enhancement=latent_fft_boost"], "config key 'trainable': nothing to train"),
-    ("train", ["optim.schedule=linear"], "config key 'optim.schedule': 'linear' is not cosine or constant"),
-], ids=["metric", "builder", "griffin_lim", "select.metric", "select.min_improvement", "trainable", "nothing",
-        "schedule"])
-def test_start_up_errors_are_one_line_exit_2_before_any_file_is_evaluated(job, args, message, clips, tmp_path,
-                                                                         capsys, monkeypatch):
+@pytest.mark.parametrize(
+    "job, args, message",
+    [
+        ("eval", ["metrics.names=[snr,pesq]"], "config key 'metrics.names': unknown metric 'pesq'"),
+        ("eval", ["model.build=bogus"], "config key 'model.build': unknown builder 'bogus'"),
+        (
+            "eval",
+            ["model=demo", "model.griffin_lim_iters=0"],
+            "config key 'model.griffin_lim_iters': must be in [1, 10000]",
+        ),
+        (
+            "eval",
+            ["sweep.enhancement.gain=[1.0,1.4]", "select.metric=lsd_hff"],
+            "config key 'select.metric': metric 'lsd_hff'",
+        ),
+        (
+            "eval",
+            ["sweep.enhancement.gain=[1.0,1.4]", "select.min_improvement.snrr=1"],
+            "config key 'select.min_improvement.snrr'",
+        ),
+        (
+            "train",
+            ["trainable=[enhancer,vae.decodr]"],
+            "config key 'trainable': 'vae.decodr' is not a part of the model",
+        ),
+        ("train", ["enhancement=latent_fft_boost"], "config key 'trainable': nothing to train"),
+        ("train", ["optim.schedule=linear"], "config key 'optim.schedule': 'linear' is not cosine or constant"),
+    ],
+    ids=[
+        "metric",
+        "builder",
+        "griffin_lim",
+        "select.metric",
+        "select.min_improvement",
+        "trainable",
+        "nothing",
+        "schedule",
+    ],
+)
+def test_start_up_errors_are_one_line_exit_2_before_any_file_is_evaluated(
+    job, args, message, clips, tmp_path, capsys, monkeypatch
+):
     from audiovae.evaluation.file_evaluator import FileEvaluator
     from audiovae.training.module import TrainModule
 
     def never(*a, **k):
         raise AssertionError("a file was evaluated before the config error was raised")
+
     monkeypatch.setattr(FileEvaluator, "step", never)
     monkeypatch.setattr(TrainModule, "training_step", never)
     monkeypatch.setattr(TrainModule, "validation_step", never)
     monkeypatch.delenv(runs_module.RUN_DIR_ENV, raising=False)
-    status = cli.main(job, [*(EVAL if job == "eval" else TRAIN), f"data.dir={clips}", f"out_dir={tmp_path / 'o'}",
-                            *args])
+    status = cli.main(
+        job, [*(EVAL if job == "eval" else TRAIN), f"data.dir={clips}", f"out_dir={tmp_path / 'o'}", *args]
+    )
     err = capsys.readouterr().err
     assert status == 2, err
     assert err.startswith("error: ") and message in err and len(err.strip().splitlines()) == 1, err
@@ -160,6 +197,7 @@ def test_start_up_errors_are_one_line_exit_2_before_any_file_is_evaluated(job, a
 def test_an_evaluation_that_fails_after_its_wandb_run_started_leaves_it_finished(clips, tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("simulated failure while logging")
+
     monkeypatch.setattr(outputs_module, "log_evaluation", broken)
     monkeypatch.delenv(runs_module.RUN_DIR_ENV, raising=False)
     out = tmp_path / "run"
@@ -176,11 +214,21 @@ def test_a_training_that_fails_leaves_its_wandb_run_finished_with_its_exit_code(
     def nan_when_training(self, *args, **kwargs):
         total, terms = original(self, *args, **kwargs)
         return (total * float("nan"), terms) if total.requires_grad else (total, terms)
+
     monkeypatch.setattr(ReconstructionLoss, "forward", nan_when_training)
     monkeypatch.delenv(runs_module.RUN_DIR_ENV, raising=False)
     out = tmp_path / "train"
-    status = cli.main("train", [*TRAIN, "logger=wandb", "examples.count=0", "enhancement=learnable_latent_filter",
-                                f"data.dir={clips}", f"out_dir={out}"])
+    status = cli.main(
+        "train",
+        [
+            *TRAIN,
+            "logger=wandb",
+            "examples.count=0",
+            "enhancement=learnable_latent_filter",
+            f"data.dir={clips}",
+            f"out_dir={out}",
+        ],
+    )
     assert status == 3
     logged = read_offline_run(next((out / "wandb").glob("offline-run-*")))
     assert logged["job_type"] == "train" and logged["exit_code"] == 1
@@ -209,14 +257,20 @@ def test_console_entry_points_list_the_config_groups_and_their_choices(name):
 @pytest.mark.slow
 def test_compare_and_export_entry_points_give_one_line_errors(tmp_path):
     env = {**os.environ, "WANDB_MODE": "offline"}
-    done = subprocess.run([str(script("audiovae-compare")), str(tmp_path), str(tmp_path)], capture_output=True,
-                          text=True, env=env, timeout=120)
+    done = subprocess.run(
+        [str(script("audiovae-compare")), str(tmp_path), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert done.returncode == 2 and "not an evaluation output folder" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
     bogus = tmp_path / "bogus.ckpt"
     bogus.write_bytes(b"not a checkpoint")
-    done = subprocess.run([str(script("audiovae-export")), str(bogus)], capture_output=True, text=True, env=env,
-                          timeout=120)
+    done = subprocess.run(
+        [str(script("audiovae-export")), str(bogus)], capture_output=True, text=True, env=env, timeout=120
+    )
     assert done.returncode == 2 and "not a PyTorch checkpoint" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
 
@@ -232,8 +286,9 @@ def test_a_mel_only_enhancer_reuses_the_base_decode_exactly():
     from audiovae.models.factory import build_frontend, build_model
     from audiovae.pipeline import ReconstructionPipeline
 
-    cfg = compose("eval", ["model=tiny", "enhancement=mel_hf_shelf"], schema=EvalConfig,
-                  validators=[resolve_enhancement])
+    cfg = compose(
+        "eval", ["model=tiny", "enhancement=mel_hf_shelf"], schema=EvalConfig, validators=[resolve_enhancement]
+    )
     model = build_model(cfg.model, cfg.enhancement, cfg.frontend)
     pipeline = ReconstructionPipeline(build_frontend(cfg.frontend, model.downsampling), model)
     shelf = build_enhancer(cfg.enhancement)

@@ -13,8 +13,9 @@ def dominant_hz(x: np.ndarray, sr: int) -> float:
     return np.argmax(spec) * sr / len(x)
 
 
-@pytest.mark.parametrize("ext, subtype", [("wav", "PCM_16"), ("wav", "PCM_24"), ("wav", "FLOAT"),
-                                           ("flac", "PCM_16"), ("ogg", "VORBIS")])
+@pytest.mark.parametrize(
+    "ext, subtype", [("wav", "PCM_16"), ("wav", "PCM_24"), ("wav", "FLOAT"), ("flac", "PCM_16"), ("ogg", "VORBIS")]
+)
 def test_reads_formats_and_resamples_to_the_model_rate(tmp_path, ext, subtype):
     sr = 44100
     path = write(tmp_path / f"a.{ext}", tone(1000, 1.0, sr), sr, subtype)
@@ -64,12 +65,15 @@ def test_empty_file_loads_as_zero_samples_and_is_rejected(tmp_path):
         check_waveform(path, clip.waveform, -80)
 
 
-@pytest.mark.parametrize("data, reason", [
-    (np.array([0.1, np.nan, 0.2], dtype=np.float32), "NaN or inf"),
-    (np.array([0.1, np.inf], dtype=np.float32), "NaN or inf"),
-    (np.zeros(100, dtype=np.float32), "silent"),
-    (np.full(100, 1e-6, dtype=np.float32), "silent"),
-])
+@pytest.mark.parametrize(
+    "data, reason",
+    [
+        (np.array([0.1, np.nan, 0.2], dtype=np.float32), "NaN or inf"),
+        (np.array([0.1, np.inf], dtype=np.float32), "NaN or inf"),
+        (np.zeros(100, dtype=np.float32), "silent"),
+        (np.full(100, 1e-6, dtype=np.float32), "silent"),
+    ],
+)
 def test_check_waveform_reasons(data, reason):
     with pytest.raises(AudioError, match=reason):
         check_waveform("x.wav", data, -80)

@@ -1,6 +1,7 @@
 """audioldm_eval's LSD, PSNR and SSIM (the numbers AudioLDM-family papers print): equal to a port of its code
 (tests/metric_references.py: conv1d Fourier-basis STFT, skimage, librosa, float32 as upstream) within 1e-6, on
 pairs and on a whole evaluation's saved audio."""
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -60,13 +61,23 @@ def test_an_evaluation_reports_them_equal_to_the_port_on_its_saved_audio(tmp_pat
     write(tmp_path / "clips" / "a.wav", reference_clip(1.5), SR)
     write(tmp_path / "clips" / "b.wav", tone(300, 1.2, SR) + noise(1.2, SR, seed=5, amp=0.05), SR)
     names = "lsd_audioldm_eval,psnr_audioldm_eval,ssim_audioldm_eval,lsd"
-    evaluate_folder(tmp_path / "clips", tmp_path / "out", "model=tiny", "logger=none", "metrics.bootstrap_samples=50",
-                    "outputs.save_plots=false", f"metrics.names=[{names}]", "metrics.audioldm_eval_offset=0")
+    evaluate_folder(
+        tmp_path / "clips",
+        tmp_path / "out",
+        "model=tiny",
+        "logger=none",
+        "metrics.bootstrap_samples=50",
+        "outputs.save_plots=false",
+        f"metrics.names=[{names}]",
+        "metrics.audioldm_eval_offset=0",
+    )
     rows = read_csv(tmp_path / "out" / "results.csv")
     assert [r["status"] for r in rows] == ["ok", "ok"]
     for row in rows:
-        audio = {v: sf.read(str(tmp_path / "out" / "audio" / f"{row['file']}.{v}.wav"), dtype="float32")[0]
-                 for v in ("reference", "vocoder", "base", "enhanced")}
+        audio = {
+            v: sf.read(str(tmp_path / "out" / "audio" / f"{row['file']}.{v}.wav"), dtype="float32")[0]
+            for v in ("reference", "vocoder", "base", "enhanced")
+        }
         for variant in ("vocoder", "base", "enhanced"):
             psnr, ssim = audioldm_eval_psnr_ssim(audio[variant], audio["reference"])
             assert row[f"{variant}_psnr_audioldm_eval"] == pytest.approx(psnr, abs=1e-6)

@@ -1,6 +1,7 @@
 """The cross-run cache: a warm run equals a cold one exactly; a changed file, model, front end or metric
 definition misses what it must; damaged or unfinished entries are recomputed; concurrent writers leave a
 valid entry; eviction keeps the store under its size; `python -m audiovae.cache info|clear`."""
+
 import json
 import multiprocessing
 import os
@@ -46,12 +47,14 @@ def test_a_warm_run_equals_a_cold_one_exactly(clips, tmp_path):
     assert counts(tmp_path / "warm")["from_cache"] == 3
     assert warm == cold
     for name in ("a_tone.wav.vocoder.wav", "b_chirp.wav.base.wav", "c_noisy.wav.enhanced.wav"):
-        np.testing.assert_array_equal(sf.read(tmp_path / "warm" / "audio" / name)[0],
-                                      sf.read(tmp_path / "cold" / "audio" / name)[0])
+        np.testing.assert_array_equal(
+            sf.read(tmp_path / "warm" / "audio" / name)[0], sf.read(tmp_path / "cold" / "audio" / name)[0]
+        )
     # another enhancer setting: only its own decode and vocoder pass run; equal to that setting evaluated cold
     other_warm = evaluate(clips, tmp_path / "other_warm", cache, "enhancement.gain=1.2")
-    other_cold = evaluate(clips, tmp_path / "other_cold", tmp_path / "elsewhere", "enhancement.gain=1.2",
-                          "cache.enabled=false")
+    other_cold = evaluate(
+        clips, tmp_path / "other_cold", tmp_path / "elsewhere", "enhancement.gain=1.2", "cache.enabled=false"
+    )
     assert counts(tmp_path / "other_warm")["from_cache"] == 3 and other_warm == other_cold
     assert not (tmp_path / "elsewhere").exists()  # cache.enabled=false writes nothing
 
@@ -84,8 +87,14 @@ def test_other_weights_or_front_end_miss_and_other_metrics_reuse_the_model_work(
     # a metric defined otherwise: the model work is served, the shared values are measured again, and correct
     warm = evaluate(clips, tmp_path / "lsd1024", cache, "metrics.names=[snr,lsd]", "metrics.lsd_n_fft=1024")
     assert counts(tmp_path / "lsd1024")["from_cache"] == 3
-    cold = evaluate(clips, tmp_path / "lsd1024_cold", cache, "metrics.names=[snr,lsd]", "metrics.lsd_n_fft=1024",
-                    "cache.enabled=false")
+    cold = evaluate(
+        clips,
+        tmp_path / "lsd1024_cold",
+        cache,
+        "metrics.names=[snr,lsd]",
+        "metrics.lsd_n_fft=1024",
+        "cache.enabled=false",
+    )
     assert warm == cold
 
 
@@ -142,7 +151,7 @@ def test_concurrent_writers_leave_a_valid_entry_or_a_miss_never_a_mixed_one(tmp_
 
 
 def test_eviction_keeps_the_store_under_max_gb_least_recently_used_first(tmp_path):
-    store = CacheStore(tmp_path, max_gb=1e9 / 1024 ** 3)
+    store = CacheStore(tmp_path, max_gb=1e9 / 1024**3)
     payload = {"x": torch.zeros(50_000)}  # ~200 KB per entry
     for n, key in enumerate(["a" * 64, "b" * 64, "c" * 64]):
         store.finish(key, [store.put_segment(key, 0, payload)], {})
@@ -154,7 +163,7 @@ def test_eviction_keeps_the_store_under_max_gb_least_recently_used_first(tmp_pat
     assert [p.name for p in removed] == ["b" * 64]
     assert store.info()["bytes"] <= store.max_bytes and store.get("a" * 64) is not None
     # finishing entries keeps a store within its size, the least recently used going first
-    small = CacheStore(tmp_path / "small", max_gb=int(size * 0.7) / 1024 ** 3)
+    small = CacheStore(tmp_path / "small", max_gb=int(size * 0.7) / 1024**3)
     for key in ("d" * 64, "e" * 64, "f" * 64):
         small.finish(key, [small.put_segment(key, 0, payload)], {})
         time.sleep(0.01)  # distinct folder times

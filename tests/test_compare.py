@@ -1,4 +1,5 @@
 """`python -m audiovae.compare`: runs aligned by file, the expected deltas, refusal of incomparable runs."""
+
 import os
 import shutil
 import subprocess
@@ -31,10 +32,22 @@ def two_runs(tmp_path_factory):
     write(clips / "noisy.wav", tone(300, 1.0, 16000) + noise(1.0, 16000, amp=0.05), 16000)
     out = tmp_path_factory.mktemp("runs")
     for name, gain in (("gain10", 1.0), ("gain16", 1.6)):
-        cfg = compose("eval", ["model=demo", f"data.dir={clips}", "data.max_seconds=1.0", "logger=none",
-                               "outputs.save_audio=false", "outputs.save_plots=false", f"enhancement.gain={gain}",
-                               "metrics.bootstrap_samples=200", f"out_dir={out / name}"],
-                      schema=EvalConfig, validators=[resolve_enhancement])
+        cfg = compose(
+            "eval",
+            [
+                "model=demo",
+                f"data.dir={clips}",
+                "data.max_seconds=1.0",
+                "logger=none",
+                "outputs.save_audio=false",
+                "outputs.save_plots=false",
+                f"enhancement.gain={gain}",
+                "metrics.bootstrap_samples=200",
+                f"out_dir={out / name}",
+            ],
+            schema=EvalConfig,
+            validators=[resolve_enhancement],
+        )
         run_evaluation(cfg)
     return out / "gain10", out / "gain16"
 
@@ -96,8 +109,23 @@ def test_compare_refuses_a_run_whose_spectrum_metrics_were_defined_otherwise(two
 @pytest.mark.slow
 def test_compare_works_as_a_module_and_logs_to_wandb_offline(two_runs, tmp_path):
     a, b = two_runs
-    done = subprocess.run([sys.executable, "-m", "audiovae.compare", str(a), str(b), "--out", str(tmp_path / "c"),
-                           "--wandb", "--bootstrap", "100"], cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "audiovae.compare",
+            str(a),
+            str(b),
+            "--out",
+            str(tmp_path / "c"),
+            "--wandb",
+            "--bootstrap",
+            "100",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     assert "| snr (dB) ↑ | gain10 | gain16 |" in done.stdout  # every metric cell says its unit
     logged = read_offline_run(next((tmp_path / "c" / "wandb").glob("offline-run-*")))

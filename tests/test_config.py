@@ -21,13 +21,16 @@ def test_default_model_is_the_real_audioldm2():
     assert eval_cfg().model.path == "cvssp/audioldm2"
 
 
-@pytest.mark.parametrize("override, key", [
-    ("data.bogus=1", "data.bogus"),
-    ("data.batch_size=abc", "data.batch_size"),
-    ("enhancement.gian=2", "enhancement.gian"),
-    ("enhancement.gain=loud", "enhancement.gain"),
-    ("seed=1.5x", "seed"),
-])
+@pytest.mark.parametrize(
+    "override, key",
+    [
+        ("data.bogus=1", "data.bogus"),
+        ("data.batch_size=abc", "data.batch_size"),
+        ("enhancement.gian=2", "enhancement.gian"),
+        ("enhancement.gain=loud", "enhancement.gain"),
+        ("seed=1.5x", "seed"),
+    ],
+)
 def test_unknown_key_or_wrong_type_fails_naming_the_key(override, key):
     with pytest.raises(ConfigError, match=f"'{key}'"):
         eval_cfg("model=tiny", override)
@@ -55,8 +58,9 @@ def test_saved_config_recomposes_to_the_same_config_and_hash(tmp_path):
 
 def test_saved_config_accepts_group_swaps_and_overrides(tmp_path):
     path = save_config(eval_cfg("model=tiny"), tmp_path)
-    swapped = compose(str(path), ["enhancement=latent_laplacian", "seed=3"], schema=EvalConfig,
-                      validators=[resolve_enhancement])
+    swapped = compose(
+        str(path), ["enhancement=latent_laplacian", "seed=3"], schema=EvalConfig, validators=[resolve_enhancement]
+    )
     assert swapped.enhancement.name == "latent_laplacian" and "cutoff" not in swapped.enhancement
     assert swapped.seed == 3
 

@@ -1,5 +1,6 @@
 """`audiovae-data`: a folder's manifest, packing into shards, and an evaluation's latents as a pre-encoded set that
 training reads instead of encoding; nothing existing is overwritten."""
+
 import io
 import json
 import os
@@ -16,8 +17,14 @@ from audiovae.data_cli import cli as data_cli
 from audiovae.reporting.records import read_csv
 from tests.conftest import chirp, noise, tone, write
 
-EVAL = ["model=tiny", "logger=none", "data.max_seconds=1.0", "metrics.bootstrap_samples=50",
-        "outputs.save_plots=false", "cache.enabled=false"]
+EVAL = [
+    "model=tiny",
+    "logger=none",
+    "data.max_seconds=1.0",
+    "metrics.bootstrap_samples=50",
+    "outputs.save_plots=false",
+    "cache.enabled=false",
+]
 METRICS = ("base_snr", "enhanced_snr", "enhanced_lsd", "delta_hf_retention")
 
 
@@ -45,8 +52,11 @@ def test_folder_to_manifest_to_shards_keeps_names_and_numbers(clips, tmp_path, c
     assert data_cli(["manifest", str(clips), str(tmp_path / "m.jsonl")]) == 0
     assert data_cli(["pack", str(tmp_path / "m.jsonl"), str(tmp_path / "shards"), "--per-shard", "3"]) == 0
     index = json.loads((tmp_path / "shards" / "shards.json").read_text())
-    assert index == {"shards": ["shard-000000.tar", "shard-000001.tar", "shard-000002.tar"], "samples": 7,
-                     "left_out": []}
+    assert index == {
+        "shards": ["shard-000000.tar", "shard-000001.tar", "shard-000002.tar"],
+        "samples": 7,
+        "left_out": [],
+    }
     folder = evaluate(tmp_path / "f", f"data.dir={clips}")
     manifest = evaluate(tmp_path / "m", f"data.manifest={tmp_path / 'm.jsonl'}")
     shards = evaluate(tmp_path / "s", f"data.shards={tmp_path / 'shards' / 'shard-{000000..000002}.tar'}")
@@ -61,8 +71,12 @@ def test_folder_to_manifest_to_shards_keeps_names_and_numbers(clips, tmp_path, c
 
 
 def test_an_excerpt_is_packed_as_its_samples(clips, tmp_path):
-    (tmp_path / "m.jsonl").write_text(json.dumps({"path": str(clips / "c1.wav"), "offset_s": 0.25, "id": "c1.wav#a",
-                                                  "duration_s": 0.5, "caption": "a tone"}) + "\n")
+    (tmp_path / "m.jsonl").write_text(
+        json.dumps(
+            {"path": str(clips / "c1.wav"), "offset_s": 0.25, "id": "c1.wav#a", "duration_s": 0.5, "caption": "a tone"}
+        )
+        + "\n"
+    )
     assert data_cli(["pack", str(tmp_path / "m.jsonl"), str(tmp_path / "out")]) == 0
     with tarfile.open(tmp_path / "out" / "shard-000000.tar") as tar:
         names = tar.getnames()
@@ -90,8 +104,13 @@ def test_outputs_that_exist_are_refused_unless_forced(clips, tmp_path, capsys):
 @pytest.fixture(scope="module")
 def latent_set(clips, tmp_path_factory):
     root = tmp_path_factory.mktemp("latents")
-    evaluate(root / "run", f"data.dir={clips}", "data.chunking=true", "data.chunk_overlap_seconds=0.0",
-             "enhancement=latent_fft_boost")
+    evaluate(
+        root / "run",
+        f"data.dir={clips}",
+        "data.chunking=true",
+        "data.chunk_overlap_seconds=0.0",
+        "enhancement=latent_fft_boost",
+    )
     assert data_cli(["latents", str(root / "run"), str(root / "set"), "--per-shard", "4"]) == 0
     return root
 
@@ -131,6 +150,7 @@ def test_training_on_a_latent_set_uses_its_latents_and_checks_they_fit(latent_se
     def counting(self, *args, **kwargs):
         calls["encode"] += 1
         return original(self, *args, **kwargs)
+
     monkeypatch.setattr(AudioAutoencoder, "encode", counting)
     shards = f"data.shards={latent_set / 'set' / 'latents-{000000..000001}.tar'}"
     run_training(train_cfg(tmp_path / "t", shards, "trainer.max_steps=4", "enhancement=learnable_latent_filter"))

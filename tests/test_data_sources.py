@@ -1,5 +1,6 @@
 """Data beyond a folder: manifests (ours, audiocraft's, AudioLDM's datafiles) and WebDataset shards (local and
 `pipe:`), evaluated to the numbers a folder of the same clips gives; excerpts; bad entries; the rank split."""
+
 import gzip
 import json
 import os
@@ -25,8 +26,14 @@ from audiovae.errors import ConfigError, DataError
 from audiovae.reporting.records import read_csv
 from tests.conftest import chirp, noise, tone, write
 
-EVAL = ["model=tiny", "logger=none", "data.max_seconds=1.0", "metrics.bootstrap_samples=50",
-        "outputs.save_plots=false", "cache.enabled=false"]
+EVAL = [
+    "model=tiny",
+    "logger=none",
+    "data.max_seconds=1.0",
+    "metrics.bootstrap_samples=50",
+    "outputs.save_plots=false",
+    "cache.enabled=false",
+]
 NAMES = ["a.wav", "b.flac", "sub/c.wav"]
 METRICS = ("base_snr", "enhanced_snr", "base_lsd", "enhanced_lsd", "enhanced_mel_l1", "delta_hf_retention")
 
@@ -38,9 +45,13 @@ def make_clips(folder: Path) -> None:
 
 
 def pack(folder: Path, names, pattern: str, per_shard: int) -> list[Path]:
-    samples = [(n.rsplit(".", 1)[0].replace("/", "_"), {n.rsplit(".", 1)[1]: (folder / n).read_bytes(),
-                                                         "json": json.dumps({"caption": f"clip {n}"}).encode()})
-               for n in names]
+    samples = [
+        (
+            n.rsplit(".", 1)[0].replace("/", "_"),
+            {n.rsplit(".", 1)[1]: (folder / n).read_bytes(), "json": json.dumps({"caption": f"clip {n}"}).encode()},
+        )
+        for n in names
+    ]
     return write_shards(samples, pattern, per_shard)
 
 
@@ -82,8 +93,9 @@ def test_the_same_clips_as_a_folder_a_manifest_and_shards_give_equal_numbers(sou
 def test_shards_through_a_pipe_command_list_and_evaluate_as_the_local_files(sources, tmp_path):
     local = catalogue(str(sources / "shards" / "part-{000..001}.tar"))
     piped = catalogue(f"pipe:cat {sources / 'shards' / 'part-{000..001}.tar'}")
-    assert [(e.key, e.fingerprint, e.caption) for e in piped.entries] == \
-           [(e.key, e.fingerprint, e.caption) for e in local.entries]
+    assert [(e.key, e.fingerprint, e.caption) for e in piped.entries] == [
+        (e.key, e.fingerprint, e.caption) for e in local.entries
+    ]
     assert [e.caption for e in local.entries] == [f"clip {n}" for n in NAMES]
     folder = list_entries(OmegaConf.create({"dir": str(sources / "clips"), "patterns": ["*.wav", "*.flac"]}))
     assert [e.fingerprint for e in local.entries] == list(fingerprints(folder.entries).values())  # as the files':
@@ -98,8 +110,12 @@ def test_a_manifest_excerpt_is_evaluated_as_that_excerpt_and_one_file_gives_seve
     cut = tmp_path / "cuts"
     write(cut / "first.wav", wave[8000:24000], 16000)  # 0.5 s + 1.0 s
     write(cut / "second.wav", wave[28000:], 16000)  # from 1.75 s to the end
-    (tmp_path / "m.jsonl").write_text(json.dumps({"path": "long.wav", "offset_s": 0.5, "duration_s": 1.0}) + "\n"
-                                      + json.dumps({"path": "long.wav", "offset_s": 1.75, "id": "tail"}) + "\n")
+    (tmp_path / "m.jsonl").write_text(
+        json.dumps({"path": "long.wav", "offset_s": 0.5, "duration_s": 1.0})
+        + "\n"
+        + json.dumps({"path": "long.wav", "offset_s": 1.75, "id": "tail"})
+        + "\n"
+    )
     excerpts = evaluate(tmp_path / "m", f"data.manifest={tmp_path / 'm.jsonl'}")
     files = evaluate(tmp_path / "f", f"data.dir={cut}")
     assert [r["file"] for r in excerpts] == ["long.wav#0.5+1", "tail"]
@@ -113,8 +129,19 @@ def test_manifest_formats_of_the_field_are_read_as_they_are(tmp_path):
     # audiocraft AudioMeta: absolute paths, `duration` describes the file (not an excerpt), gzip
     with gzip.open(tmp_path / "data.jsonl.gz", "wt") as f:
         for n in NAMES:
-            f.write(json.dumps({"path": str(audio / n), "duration": 1.0, "sample_rate": 16000, "amplitude": None,
-                                "weight": None, "info_path": None}) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "path": str(audio / n),
+                        "duration": 1.0,
+                        "sample_rate": 16000,
+                        "amplitude": None,
+                        "weight": None,
+                        "info_path": None,
+                    }
+                )
+                + "\n"
+            )
     entries, _ = read_manifest(str(tmp_path / "data.jsonl.gz"))
     assert [e.sound.path for e in entries] == [str(audio / n) for n in NAMES]
     assert all(e.sound.duration_s is None and e.sound.offset_s == 0 for e in entries)
@@ -123,8 +150,21 @@ def test_manifest_formats_of_the_field_are_read_as_they_are(tmp_path):
     (meta / "datafiles").mkdir(parents=True)
     datafile = meta / "datafiles" / "mine_train.json"
     datafile.write_text(json.dumps({"data": [{"wav": n, "caption": f"caption {i}"} for i, n in enumerate(NAMES)]}))
-    (meta / "dataset_root.json").write_text(json.dumps({"mine": str(audio), "metadata": {"path": {"mine": {
-        "train": "./metadata/datafiles/mine_train.json", "test": "./metadata/datafiles/mine_test.json"}}}}))
+    (meta / "dataset_root.json").write_text(
+        json.dumps(
+            {
+                "mine": str(audio),
+                "metadata": {
+                    "path": {
+                        "mine": {
+                            "train": "./metadata/datafiles/mine_train.json",
+                            "test": "./metadata/datafiles/mine_test.json",
+                        }
+                    }
+                },
+            }
+        )
+    )
     entries, _ = read_manifest(str(datafile), str(meta / "dataset_root.json"))
     assert [e.sound.path for e in entries] == [str(audio / n) for n in NAMES]
     assert [e.caption for e in entries] == ["caption 0", "caption 1", "caption 2"]
@@ -132,22 +172,26 @@ def test_manifest_formats_of_the_field_are_read_as_they_are(tmp_path):
     without_root, _ = read_manifest(str(datafile))  # without it: relative to the datafile's folder
     assert without_root[0].sound.path == str(meta / "datafiles" / "a.wav")
     # CSV and TSV with a header
-    (tmp_path / "audio.csv").write_text("path,caption,id\n" + "".join(f"data/audio/{n},c{i},x{i}\n"
-                                                                      for i, n in enumerate(NAMES)))
+    (tmp_path / "audio.csv").write_text(
+        "path,caption,id\n" + "".join(f"data/audio/{n},c{i},x{i}\n" for i, n in enumerate(NAMES))
+    )
     entries, _ = read_manifest(str(tmp_path / "audio.csv"))
     assert [e.key for e in entries] == ["x0", "x1", "x2"] and [e.origin for e in entries][0] == "audio.csv:2"
     (tmp_path / "audio.tsv").write_text("path\tcaption\n" + "".join(f"data/audio/{n}\tc\n" for n in NAMES))
     assert [e.key for e in read_manifest(str(tmp_path / "audio.tsv"))[0]] == [f"data/audio/{n}" for n in NAMES]
 
 
-@pytest.mark.parametrize("lines, message", [
-    (['{"caption": "no path"}'], "m.jsonl:1: no audio path"),
-    (['{"path": "a.wav", "offset_s": -1}'], "m.jsonl:1: 'offset_s' must be >= 0"),
-    (['{"path": "a.wav", "duration_s": "long"}'], "m.jsonl:1: 'duration_s' must be a number of seconds"),
-    (['{"path": "a.wav"}', "not json"], "m.jsonl:2: not JSON"),
-    (["[1, 2]"], "m.jsonl:1: an entry must be a JSON object"),
-    ([], "lists no entries"),
-])
+@pytest.mark.parametrize(
+    "lines, message",
+    [
+        (['{"caption": "no path"}'], "m.jsonl:1: no audio path"),
+        (['{"path": "a.wav", "offset_s": -1}'], "m.jsonl:1: 'offset_s' must be >= 0"),
+        (['{"path": "a.wav", "duration_s": "long"}'], "m.jsonl:1: 'duration_s' must be a number of seconds"),
+        (['{"path": "a.wav"}', "not json"], "m.jsonl:2: not JSON"),
+        (["[1, 2]"], "m.jsonl:1: an entry must be a JSON object"),
+        ([], "lists no entries"),
+    ],
+)
 def test_a_malformed_manifest_is_one_line_naming_file_and_line(lines, message, tmp_path, capsys):
     (tmp_path / "m.jsonl").write_text("".join(line + "\n" for line in lines))
     os.environ.pop(runs_module.RUN_DIR_ENV, None)
@@ -160,9 +204,18 @@ def test_a_malformed_manifest_is_one_line_naming_file_and_line(lines, message, t
 def test_bad_entries_are_rows_with_reasons_and_the_run_goes_on(tmp_path):
     make_clips(tmp_path / "clips")
     (tmp_path / "clips" / "junk.wav").write_bytes(b"RIFF....WAVEjunk")
-    (tmp_path / "m.jsonl").write_text("".join(json.dumps(r) + "\n" for r in [
-        {"path": "clips/a.wav"}, {"path": "clips/missing.wav"}, {"path": "clips/a.wav", "offset_s": 30.0},
-        {"path": "clips/junk.wav"}, {"path": "clips/a.wav"}]))
+    (tmp_path / "m.jsonl").write_text(
+        "".join(
+            json.dumps(r) + "\n"
+            for r in [
+                {"path": "clips/a.wav"},
+                {"path": "clips/missing.wav"},
+                {"path": "clips/a.wav", "offset_s": 30.0},
+                {"path": "clips/junk.wav"},
+                {"path": "clips/a.wav"},
+            ]
+        )
+    )
     rows = {r["file"]: r for r in evaluate(tmp_path / "m", f"data.manifest={tmp_path / 'm.jsonl'}")}
     assert rows["clips/a.wav"]["status"] == "ok"
     assert rows["clips/missing.wav"]["error"] == "no such file"
@@ -171,20 +224,30 @@ def test_bad_entries_are_rows_with_reasons_and_the_run_goes_on(tmp_path):
     summary = json.loads((tmp_path / "m" / "summary.json").read_text())
     assert {"path": "m.jsonl:5", "reason": "the same entry as m.jsonl:1 (clips/a.wav)"} in summary["skipped_inputs"]
     # shards: a sample without audio is skipped with why, an undecodable member is an error row
-    write_shards([("good", {"wav": (tmp_path / "clips" / "a.wav").read_bytes()}), ("text", {"json": b"{}"}),
-                  ("bad", {"flac": b"fLaC not really"})], str(tmp_path / "s-%d.tar"), 10)
+    write_shards(
+        [
+            ("good", {"wav": (tmp_path / "clips" / "a.wav").read_bytes()}),
+            ("text", {"json": b"{}"}),
+            ("bad", {"flac": b"fLaC not really"}),
+        ],
+        str(tmp_path / "s-%d.tar"),
+        10,
+    )
     rows = {r["file"]: r for r in evaluate(tmp_path / "s", f"data.shards={tmp_path / 's-0.tar'}")}
     assert rows["s-0.tar:good"]["status"] == "ok" and "unreadable" in rows["s-0.tar:bad"]["error"]
     skipped = json.loads((tmp_path / "s" / "summary.json").read_text())["skipped_inputs"]
     assert skipped == [{"path": "s-0.tar:text", "reason": "no audio member (has json)"}]
 
 
-@pytest.mark.parametrize("data, message", [
-    ({"dir": "x", "manifest": "m.jsonl"}, "set one data source, not 2"),
-    ({"source": "manifest"}, "'data.manifest': data.source=manifest needs it"),
-    ({"source": "folder", "dir": "x", "shards": "s.tar"}, "'data.shards': set, but data.source is folder"),
-    ({"source": "tar"}, "one of folder, manifest, webdataset"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"dir": "x", "manifest": "m.jsonl"}, "set one data source, not 2"),
+        ({"source": "manifest"}, "'data.manifest': data.source=manifest needs it"),
+        ({"source": "folder", "dir": "x", "shards": "s.tar"}, "'data.shards': set, but data.source is folder"),
+        ({"source": "tar"}, "one of folder, manifest, webdataset"),
+    ],
+)
 def test_the_data_source_keys_are_checked(data, message):
     with pytest.raises(ConfigError, match=message):
         source_kind(OmegaConf.create(data))
@@ -233,8 +296,12 @@ def test_a_shard_changed_after_it_was_listed_gives_error_rows_not_other_audio(tm
 
     frontend = MelFrontEnd(16000, 1024, 1024, 160, 64, 0, 8000, 1e-5, True)
     fingerprints = {e.key: e.fingerprint for e in listing.entries}
-    items = {it.key: it for it in ShardEvalDataset(listing.shards, EvalDataset(
-        listing.entries, [0, 1, 2], frontend, None, -80.0, fingerprints=fingerprints))}
+    items = {
+        it.key: it
+        for it in ShardEvalDataset(
+            listing.shards, EvalDataset(listing.entries, [0, 1, 2], frontend, None, -80.0, fingerprints=fingerprints)
+        )
+    }
     assert "no longer in its shard" in items["s-0.tar:b"].error
     assert not changed_since_start(items["s-0.tar:a"]) and not changed_since_start(items["s-0.tar:sub_c"])
 
@@ -244,12 +311,23 @@ def train_cfg(out_dir, *overrides):
     from audiovae.config.schema import TrainConfig
     from audiovae.enhancers.registry import resolve_enhancement
 
-    fast = ["model=tiny", "data.crop_seconds=1.0", "data.batch_size=2", "data.val_batch_size=2", "examples.count=0",
-            "optim.warmup_steps=2", "trainer.val_check_interval=1.0", "trainer.check_val_every_n_epoch=1",
-            "checkpoint.last_every_n_steps=1",
-            "optim.lr=0.05", "logger=none", "trainer.max_steps=9"]
-    return compose("train", [*fast, f"out_dir={out_dir}", *overrides], schema=TrainConfig,
-                   validators=[resolve_enhancement])
+    fast = [
+        "model=tiny",
+        "data.crop_seconds=1.0",
+        "data.batch_size=2",
+        "data.val_batch_size=2",
+        "examples.count=0",
+        "optim.warmup_steps=2",
+        "trainer.val_check_interval=1.0",
+        "trainer.check_val_every_n_epoch=1",
+        "checkpoint.last_every_n_steps=1",
+        "optim.lr=0.05",
+        "logger=none",
+        "trainer.max_steps=9",
+    ]
+    return compose(
+        "train", [*fast, f"out_dir={out_dir}", *overrides], schema=TrainConfig, validators=[resolve_enhancement]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -262,8 +340,9 @@ def train_shards(tmp_path_factory):
     return root
 
 
-def test_training_streams_crops_from_shards_and_a_resumed_run_ends_at_the_same_weights(train_shards, tmp_path,
-                                                                                        monkeypatch):
+def test_training_streams_crops_from_shards_and_a_resumed_run_ends_at_the_same_weights(
+    train_shards, tmp_path, monkeypatch
+):
     from audiovae.training.run import run_training
     from tests.conftest import last_gains, train_crashing_at_step
 
@@ -312,8 +391,14 @@ ROOT = Path(__file__).resolve().parents[1]
 def run_evaluate(*args, env=None) -> subprocess.Popen:
     env = {**os.environ, "WANDB_MODE": "offline", **(env or {})}
     env.pop(runs_module.RUN_DIR_ENV, None)
-    return subprocess.Popen([sys.executable, str(ROOT / "evaluate.py"), *EVAL, *args], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "evaluate.py"), *EVAL, *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -324,8 +409,10 @@ def many(tmp_path_factory):
     for i, n in enumerate(names):
         write(root / "clips" / n, chirp(150 + 40 * i, 6000, 1.0, 16000) + noise(1.0, 16000, seed=i, amp=0.04), 16000)
     write(root / "long.wav", tone(500, 2.0, 16000) + noise(2.0, 16000, amp=0.05), 16000)
-    lines = [{"path": f"clips/{n}"} for n in names] + [{"path": "long.wav", "offset_s": 0.5, "duration_s": 1.0},
-                                                        {"path": "long.wav", "offset_s": 1.0, "id": "long-tail"}]
+    lines = [{"path": f"clips/{n}"} for n in names] + [
+        {"path": "long.wav", "offset_s": 0.5, "duration_s": 1.0},
+        {"path": "long.wav", "offset_s": 1.0, "id": "long-tail"},
+    ]
     (root / "m.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
     pack(root / "clips", names, str(root / "s-%d.tar"), 3)
     return root
@@ -333,21 +420,29 @@ def many(tmp_path_factory):
 
 def values(rows) -> dict:
     """Every value but timings; NaN as None."""
-    return {r["file"]: {k: None if isinstance(v, float) and v != v else v for k, v in r.items()
-                        if not k.startswith("time_")} for r in rows}
+    return {
+        r["file"]: {
+            k: None if isinstance(v, float) and v != v else v for k, v in r.items() if not k.startswith("time_")
+        }
+        for r in rows
+    }
 
 
 @pytest.mark.slow
 def test_shards_under_two_process_ddp_evaluate_every_entry_once(many, tmp_path):
     single = evaluate(tmp_path / "one", f"data.shards={many / 's-{0..2}.tar'}", "data.batch_size=2")
-    process = run_evaluate("trainer=ddp_cpu2", "data.batch_size=2", f"data.shards={many / 's-{0..2}.tar'}",
-                           f"out_dir={tmp_path / 'ddp'}")
+    process = run_evaluate(
+        "trainer=ddp_cpu2", "data.batch_size=2", f"data.shards={many / 's-{0..2}.tar'}", f"out_dir={tmp_path / 'ddp'}"
+    )
     _, err = process.communicate(timeout=600)
     assert process.returncode == 0, err[-3000:]
     rows = read_csv(tmp_path / "ddp" / "results.csv")
     assert sorted(r["file"] for r in rows) == sorted(r["file"] for r in single) and len(rows) == 8
-    stored = [json.loads(line)["file"] for rank in (0, 1)
-              for line in (tmp_path / "ddp" / "partial" / f"rows.rank{rank}.jsonl").read_text().splitlines()]
+    stored = [
+        json.loads(line)["file"]
+        for rank in (0, 1)
+        for line in (tmp_path / "ddp" / "partial" / f"rows.rank{rank}.jsonl").read_text().splitlines()
+    ]
     assert sorted(stored) == sorted(r["file"] for r in rows)  # each entry evaluated by exactly one rank
     assert {r["file"] for r in rows if r["file"].startswith("s-1.tar")} == {"s-1.tar:c3", "s-1.tar:c4", "s-1.tar:c5"}
     for a, b in zip(single, rows):  # batch-mates round differently (deltas amplify it: not compared)

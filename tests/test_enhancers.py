@@ -58,8 +58,12 @@ def test_laplacian_formula_on_interior_and_borders_unchanged():
     i, j = 3, 2
     lap = 4 * z[..., i, j] - z[..., i - 1, j] - z[..., i + 1, j] - z[..., i, j - 1] - z[..., i, j + 1]
     torch.testing.assert_close(out[..., i, j], z[..., i, j] + 1.5 * 0.2 * lap)
-    for border in (out[..., 0, :] - z[..., 0, :], out[..., -1, :] - z[..., -1, :],
-                   out[..., :, 0] - z[..., :, 0], out[..., :, -1] - z[..., :, -1]):
+    for border in (
+        out[..., 0, :] - z[..., 0, :],
+        out[..., -1, :] - z[..., -1, :],
+        out[..., :, 0] - z[..., :, 0],
+        out[..., :, -1] - z[..., :, -1],
+    ):
         assert torch.all(border == 0)
     assert torch.equal(LatentLaplacian(gain=0.0)(z), z)
 
@@ -96,10 +100,15 @@ def test_mel_shelf_boosts_only_above_the_cutoff():
     assert torch.equal(MelHFShelf(gain=1.0)(mel), mel)
 
 
-@pytest.mark.parametrize("enhancer, shape", [
-    (LatentFFTBoost(), (2, 8, 25, 16)), (LatentLaplacian(), (2, 8, 25, 16)),
-    (LearnableLatentFilter(), (2, 8, 25, 16)), (MelHFShelf(), (2, 1, 100, 64)),
-])
+@pytest.mark.parametrize(
+    "enhancer, shape",
+    [
+        (LatentFFTBoost(), (2, 8, 25, 16)),
+        (LatentLaplacian(), (2, 8, 25, 16)),
+        (LearnableLatentFilter(), (2, 8, 25, 16)),
+        (MelHFShelf(), (2, 1, 100, 64)),
+    ],
+)
 def test_every_enhancer_keeps_shape_and_passes_gradients(enhancer, shape):
     x = torch.randn(*shape, requires_grad=True)
     out = enhancer(x)
@@ -109,11 +118,18 @@ def test_every_enhancer_keeps_shape_and_passes_gradients(enhancer, shape):
 
 
 def test_chain_runs_latent_stages_before_decode_and_mel_stages_after_in_order():
-    chain = build_enhancer(OmegaConf.create({"name": "chain", "stages": [
-        {"name": "mel_hf_shelf", "gain": 2.0, "cutoff_band": 40, "transition_bands": 0},
-        {"name": "latent_fft_boost", "gain": 1.4, "cutoff": 0.3, "axis": -1},
-        {"name": "latent_laplacian", "gain": 1.0, "scale": 0.1},
-    ]}))
+    chain = build_enhancer(
+        OmegaConf.create(
+            {
+                "name": "chain",
+                "stages": [
+                    {"name": "mel_hf_shelf", "gain": 2.0, "cutoff_band": 40, "transition_bands": 0},
+                    {"name": "latent_fft_boost", "gain": 1.4, "cutoff": 0.3, "axis": -1},
+                    {"name": "latent_laplacian", "gain": 1.0, "scale": 0.1},
+                ],
+            }
+        )
+    )
     assert [type(s) for s in chain.latent_stages] == [LatentFFTBoost, LatentLaplacian]
     assert [type(s) for s in chain.mel_stages] == [MelHFShelf]
     z = torch.randn(1, 8, 6, 16)

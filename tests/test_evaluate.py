@@ -1,4 +1,5 @@
 """End to end on the tiny model: outputs, their agreement, W&B offline content, resume, bad input, DDP."""
+
 import json
 import math
 import os
@@ -31,8 +32,12 @@ BAD = {"broken.wav": "unreadable", "empty.wav": "empty", "nan.wav": "NaN or inf"
 def data_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp("clips")
     write(d / "tone.wav", tone(440, 0.8, 22050), 22050, "PCM_16")
-    write(d / "sub" / "chirp.flac", np.stack([chirp(100, 6000, 1.2, 44100), noise(1.2, 44100, amp=0.05)], 1),
-          44100, "PCM_24")
+    write(
+        d / "sub" / "chirp.flac",
+        np.stack([chirp(100, 6000, 1.2, 44100), noise(1.2, 44100, amp=0.05)], 1),
+        44100,
+        "PCM_24",
+    )
     write(d / "noise.wav", noise(0.6, 16000), 16000)
     write(d / "long.wav", chirp(200, 7000, 2.5, 16000) + noise(2.5, 16000, amp=0.02), 16000)
     (d / "broken.wav").write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunk")
@@ -56,8 +61,14 @@ def reference_run(data_dir, tmp_path_factory):
 
 
 def metric_columns(rows):
-    return [{k: v for k, v in r.items() if k.split("_")[0] in ("file", "status", "error", "vocoder", "base",
-                                                                 "enhanced", "delta")} for r in rows]
+    return [
+        {
+            k: v
+            for k, v in r.items()
+            if k.split("_")[0] in ("file", "status", "error", "vocoder", "base", "enhanced", "delta")
+        }
+        for r in rows
+    ]
 
 
 def assert_same_rows(a, b, rel=1e-9, deltas=True):
@@ -97,21 +108,34 @@ def test_every_file_has_a_row_and_bad_files_say_why(reference_run):
     assert sorted(rows) == sorted(GOOD + list(BAD))
     for name in GOOD:
         assert rows[name]["status"] == "ok" and rows[name]["error"] == ""
-        for col in ("vocoder_snr", "base_snr", "enhanced_snr", "delta_snr", "base_mel_l1", "time_encode",
-                    "time_enhancer", "time_vocoder", "time_metrics"):
+        for col in (
+            "vocoder_snr",
+            "base_snr",
+            "enhanced_snr",
+            "delta_snr",
+            "base_mel_l1",
+            "time_encode",
+            "time_enhancer",
+            "time_vocoder",
+            "time_metrics",
+        ):
             assert math.isfinite(rows[name][col]), (name, col)
         assert "vocoder_mel_l1" not in rows[name]
     for name, reason in BAD.items():
         assert rows[name]["status"] == "error" and reason in rows[name]["error"]
     assert rows["sub/chirp.flac"]["sample_rate_in"] == 44100 and rows["sub/chirp.flac"]["channels_in"] == 2
-    assert rows["long.wav"]["duration_s"] == pytest.approx(2.5) and rows["long.wav"]["evaluated_s"] == pytest.approx(1.0)
+    assert rows["long.wav"]["duration_s"] == pytest.approx(2.5) and rows["long.wav"]["evaluated_s"] == pytest.approx(
+        1.0
+    )
 
 
 def test_per_file_metrics_equal_the_metric_functions_on_the_saved_audio(reference_run):
     rows = {r["file"]: r for r in read_csv(reference_run / "results.csv")}
     for name, stem in (("tone.wav", "tone.wav"), ("sub/chirp.flac", "sub__chirp.flac")):  # unique: extension kept
-        wav = {v: torch.from_numpy(sf.read(reference_run / "audio" / f"{stem}.{v}.wav")[0]).unsqueeze(0)
-               for v in ("reference", "vocoder", "base", "enhanced")}
+        wav = {
+            v: torch.from_numpy(sf.read(reference_run / "audio" / f"{stem}.{v}.wav")[0]).unsqueeze(0)
+            for v in ("reference", "vocoder", "base", "enhanced")
+        }
         for variant in ("vocoder", "base", "enhanced"):
             y, x = wav[variant], wav["reference"]
             assert rows[name][f"{variant}_snr"] == pytest.approx(F.snr(y, x).item(), rel=1e-6, abs=1e-9)
@@ -132,13 +156,16 @@ def test_summary_aggregates_equal_the_csv_and_the_report_shows_them(reference_ru
     for name in ("snr", "hf_retention", "mel_psnr"):
         for variant in ("base", "enhanced"):
             assert summary["metrics"][name]["variants"][variant]["mean"] == pytest.approx(
-                np.mean([r[f"{variant}_{name}"] for r in ok]))
+                np.mean([r[f"{variant}_{name}"] for r in ok])
+            )
         score = scoring(name).score  # what the comparison compares: hf_retention's distance to 100 % (dB)
         comp = summary["metrics"][name]["comparison"]
         assert comp["n"] == 4 and comp["delta"] == pytest.approx(
-            np.mean([score(r[f"enhanced_{name}"]) - score(r[f"base_{name}"]) for r in ok]))
+            np.mean([score(r[f"enhanced_{name}"]) - score(r[f"base_{name}"]) for r in ok])
+        )
     assert [r["enhanced_hf_retention_from_target"] for r in ok] == pytest.approx(
-        [float(scoring("hf_retention").score(r["enhanced_hf_retention"])) for r in ok])
+        [float(scoring("hf_retention").score(r["enhanced_hf_retention"])) for r in ok]
+    )
     assert summary["metrics"]["snr"]["comparison"]["delta_kind"] == "absolute"
     assert summary["metrics"]["lsd"]["comparison"]["delta_kind"] == "percent"
     assert summary["metrics"]["hf_retention"]["direction"] == "target"
@@ -159,9 +186,11 @@ def test_wandb_offline_run_matches_results_csv(reference_run):
     for name in ("snr", "lsd", "mel_l1"):
         for variant in ("base", "enhanced"):
             assert logged["summary"][f"eval/{variant}/{name}"] == pytest.approx(
-                summary["metrics"][name]["variants"][variant]["mean"])
+                summary["metrics"][name]["variants"][variant]["mean"]
+            )
         assert logged["summary"][f"eval/delta/{name}"] == pytest.approx(
-            summary["metrics"][name]["comparison"]["headline_delta"])
+            summary["metrics"][name]["comparison"]["headline_delta"]
+        )
         assert f"eval/win_rate/{name}" in logged["summary"]
     assert logged["summary"]["eval/n_failed"] == 4
     table = logged["tables"]["eval/files"]
@@ -181,8 +210,9 @@ def test_same_config_same_files_same_metrics_whatever_the_batch_size(data_dir, r
     evaluate(data_dir, tmp_path / "same", "data.batch_size=3", "logger=none")
     assert_same_rows(read_csv(reference_run / "results.csv"), read_csv(tmp_path / "same" / "results.csv"))
     evaluate(data_dir, tmp_path / "again", "data.batch_size=1", "logger=none")
-    assert_same_rows(read_csv(reference_run / "results.csv"), read_csv(tmp_path / "again" / "results.csv"),
-                     **ACROSS_BATCHES)
+    assert_same_rows(
+        read_csv(reference_run / "results.csv"), read_csv(tmp_path / "again" / "results.csv"), **ACROSS_BATCHES
+    )
     assert not (tmp_path / "again" / "wandb").exists()
 
 
@@ -210,6 +240,7 @@ def test_interrupted_run_resumes_and_ends_like_an_uninterrupted_one(data_dir, re
 
 def test_resuming_with_another_config_is_refused(data_dir, tmp_path):
     from audiovae.config import ConfigError
+
     evaluate(data_dir, tmp_path / "r", "logger=none", "data.files=[" + str(data_dir / "noise.wav") + "]")
     with pytest.raises(ConfigError, match="another config"):
         evaluate(data_dir, tmp_path / "r", "logger=none", "enhancement.gain=2.0")
@@ -222,16 +253,22 @@ def test_chunking_evaluates_whole_files_and_equals_cutting_for_short_ones(data_d
     assert rows["long.wav"]["evaluated_s"] == pytest.approx(2.5)
     # The long file streams out segment by segment (joined, measured, written as it goes): its values equal the
     # whole-file metric functions on the joined audio it wrote.
-    wav = {v: torch.from_numpy(sf.read(tmp_path / "chunked" / "audio" / f"long.wav.{v}.wav")[0])
-           for v in ("reference", "vocoder", "base", "enhanced")}
+    wav = {
+        v: torch.from_numpy(sf.read(tmp_path / "chunked" / "audio" / f"long.wav.{v}.wav")[0])
+        for v in ("reference", "vocoder", "base", "enhanced")
+    }
     assert len(wav["enhanced"]) == 40000
     for variant in ("vocoder", "base", "enhanced"):
         y, x = wav[variant], wav["reference"]
         row = rows["long.wav"]
-        for name, fn in (("snr", F.snr), ("si_sdr", F.si_sdr), ("spectral_correlation", F.spectral_correlation),
-                         ("hf_retention", lambda y, x: F.hf_retention(y, x, 16000)),
-                         ("lsd_hf", lambda y, x: F.lsd(y, x, 16000, band="high")),
-                         ("mel_distance", lambda y, x: F.mel_distance(y, x, 16000))):
+        for name, fn in (
+            ("snr", F.snr),
+            ("si_sdr", F.si_sdr),
+            ("spectral_correlation", F.spectral_correlation),
+            ("hf_retention", lambda y, x: F.hf_retention(y, x, 16000)),
+            ("lsd_hf", lambda y, x: F.lsd(y, x, 16000, band="high")),
+            ("mel_distance", lambda y, x: F.mel_distance(y, x, 16000)),
+        ):
             assert row[f"{variant}_{name}"] == pytest.approx(fn(y, x).item(), rel=1e-5, abs=1e-9), (variant, name)
     assert (tmp_path / "chunked" / "plots" / "long.wav.png").stat().st_size > 10_000
     for name in ("tone.wav", "noise.wav"):  # shorter than one segment: the cut run's values (other batches)
@@ -242,15 +279,24 @@ def test_chunking_evaluates_whole_files_and_equals_cutting_for_short_ones(data_d
 def cli(*args, env_extra=None):
     env = {**os.environ, "WANDB_MODE": "offline", **(env_extra or {})}
     env.pop(runs_module.RUN_DIR_ENV, None)
-    return subprocess.run([sys.executable, str(ROOT / "evaluate.py"), *args], capture_output=True, text=True,
-                          env=env, cwd=ROOT, timeout=600)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "evaluate.py"), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=600,
+    )
 
 
-@pytest.mark.parametrize("args, message", [
-    (["data.dir=/does/not/exist"], "data.dir '/does/not/exist' is not a folder"),
-    (["data.bogus=1"], "config key 'data.bogus'"),
-    (["enhancement.gian=1"], "config key 'enhancement.gian'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["data.dir=/does/not/exist"], "data.dir '/does/not/exist' is not a folder"),
+        (["data.bogus=1"], "config key 'data.bogus'"),
+        (["enhancement.gian=1"], "config key 'enhancement.gian'"),
+    ],
+)
 @pytest.mark.slow
 def test_start_up_errors_are_one_line_with_exit_2(args, message, tmp_path):
     done = cli("model=tiny", "logger=none", f"out_dir={tmp_path}", *args)
@@ -287,6 +333,7 @@ def test_saved_config_reproduces_the_run(data_dir, tmp_path):
 
 WORKER_RANK = FilesRun("cpu", 2, is_global_zero=False, wall_s=0.0)  # what a DDP rank other than 0 sees
 
+
 @pytest.mark.parametrize("sweep", [[], ["sweep.enhancement.gain=[1.0,1.4]"]], ids=["evaluation", "sweep"])
 def test_a_worker_rank_exits_0_and_prints_nothing(sweep, data_dir, tmp_path, monkeypatch, capsys):
     # Lightning's launcher kills every process, rank 0 included, as soon as one rank exits non-zero; a worker rank
@@ -295,10 +342,12 @@ def test_a_worker_rank_exits_0_and_prints_nothing(sweep, data_dir, tmp_path, mon
 
     def worker_test(*args, **kwargs):
         return WORKER_RANK
+
     monkeypatch.setattr(run_module, "run_test", worker_test)
     monkeypatch.setenv("LOCAL_RANK", "1")  # as Lightning's launcher sets it in the processes it starts
-    status = cli_module.main("eval", [*FAST, "logger=none", f"data.files=[{data_dir / 'tone.wav'}]",
-                                      f"out_dir={tmp_path}", *sweep])
+    status = cli_module.main(
+        "eval", [*FAST, "logger=none", f"data.files=[{data_dir / 'tone.wav'}]", f"out_dir={tmp_path}", *sweep]
+    )
     assert status == 0
     assert capsys.readouterr().out == ""
     assert not (tmp_path / "results.csv").exists() and not (tmp_path / "sweep.csv").exists()
@@ -319,14 +368,18 @@ def test_lightning_on_one_device_gives_the_rows_of_the_plain_loop(data_dir, refe
     assert [(r["device"], r["world_size"]) for r in runs] == [("cpu", 1), ("cpu", 1)]
 
 
-@pytest.mark.parametrize("trainer, alone", [
-    ({"accelerator": "auto", "devices": 1, "strategy": "auto", "num_nodes": 1, "precision": "32-true"}, True),
-    ({"accelerator": "cpu", "devices": 1}, True),
-    ({"accelerator": "cpu", "devices": 2, "strategy": "ddp"}, False),
-    ({"accelerator": "auto", "devices": "auto"}, False),
-    ({"accelerator": "auto", "devices": 1, "precision": "bf16-mixed"}, False),
-    ({"accelerator": "auto", "devices": 1, "limit_test_batches": 2}, False),
-], ids=["default", "cpu", "ddp", "devices_auto", "bf16_mixed", "other_argument"])
+@pytest.mark.parametrize(
+    "trainer, alone",
+    [
+        ({"accelerator": "auto", "devices": 1, "strategy": "auto", "num_nodes": 1, "precision": "32-true"}, True),
+        ({"accelerator": "cpu", "devices": 1}, True),
+        ({"accelerator": "cpu", "devices": 2, "strategy": "ddp"}, False),
+        ({"accelerator": "auto", "devices": "auto"}, False),
+        ({"accelerator": "auto", "devices": 1, "precision": "bf16-mixed"}, False),
+        ({"accelerator": "auto", "devices": 1, "limit_test_batches": 2}, False),
+    ],
+    ids=["default", "cpu", "ddp", "devices_auto", "bf16_mixed", "other_argument"],
+)
 def test_only_one_float32_device_and_no_other_trainer_argument_runs_without_lightning(trainer, alone):
     from omegaconf import OmegaConf
 
@@ -337,8 +390,14 @@ def test_only_one_float32_device_and_no_other_trainer_argument_runs_without_ligh
 
 @pytest.mark.slow
 def test_ddp_with_two_cpu_processes_equals_one_process(data_dir, reference_run, tmp_path):
-    done = cli(*FAST, "trainer=ddp_cpu2", "data.batch_size=3", "logger=none", f"data.dir={data_dir}",
-               f"out_dir={tmp_path / 'ddp'}")
+    done = cli(
+        *FAST,
+        "trainer=ddp_cpu2",
+        "data.batch_size=3",
+        "logger=none",
+        f"data.dir={data_dir}",
+        f"out_dir={tmp_path / 'ddp'}",
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     rows = read_csv(tmp_path / "ddp" / "results.csv")
     assert len(rows) == 8 and len({r["file"] for r in rows}) == 8
@@ -348,6 +407,7 @@ def test_ddp_with_two_cpu_processes_equals_one_process(data_dir, reference_run, 
     assert summary["run"]["world_size"] == 2
     for name in ("snr", "lsd_hf", "mel_psnr"):
         assert summary["metrics"][name]["comparison"]["headline_delta"] == pytest.approx(
-            ref["metrics"][name]["comparison"]["headline_delta"], rel=1e-2, abs=1e-3)
+            ref["metrics"][name]["comparison"]["headline_delta"], rel=1e-2, abs=1e-3
+        )
     ranks = sorted(p.name for p in (tmp_path / "ddp" / "partial").glob("rows.rank*.jsonl"))
     assert ranks == ["rows.rank0.jsonl", "rows.rank1.jsonl"]

@@ -1,6 +1,7 @@
 """FAD, the set metric: the Fréchet distance equals the float64 scipy computation FAD implementations use, a set
 with itself is 0, its CI and verdict follow the files; an evaluation reports it per variant from a real (tiny)
 CLAP loaded like the VAE, and without the model a run fails in seconds saying how to get it."""
+
 import json
 import time
 
@@ -25,15 +26,18 @@ def test_frechet_distance_equals_the_scipy_computation(n, m, dim):
     b = (rng.normal(loc=0.3, scale=1.2, size=(m, dim)) @ rng.normal(size=(dim, dim))) * 0.5
     assert frechet_distance(a, b) == pytest.approx(frechet_distance_scipy(a, b), rel=1e-8)
     assert frechet_distance(a, a) == pytest.approx(0.0, abs=1e-9)
-    assert frechet_distance(a, a + 0.25) == pytest.approx(0.25 ** 2 * dim, rel=1e-9)  # a shifted copy: ‖Δμ‖²
+    assert frechet_distance(a, a + 0.25) == pytest.approx(0.25**2 * dim, rel=1e-9)  # a shifted copy: ‖Δμ‖²
 
 
 def test_fad_ci_contains_the_estimate_and_the_verdict_follows_the_sets():
     rng = np.random.default_rng(0)
     reference = rng.normal(size=(60, 8))
-    sets = {"reference": reference, "vocoder": reference + 0.01 * rng.normal(size=reference.shape),
-            "base": reference + 1.0 * rng.normal(size=reference.shape),
-            "enhanced": reference + 0.2 * rng.normal(size=reference.shape)}
+    sets = {
+        "reference": reference,
+        "vocoder": reference + 0.01 * rng.normal(size=reference.shape),
+        "base": reference + 1.0 * rng.normal(size=reference.shape),
+        "enhanced": reference + 0.2 * rng.normal(size=reference.shape),
+    }
     out = summarize_fad(sets, n_boot=200, seed=0, alpha=0.05)
     for variant, stats in out["variants"].items():
         assert stats["ci"][0] <= stats["value"] <= stats["ci"][1], variant
@@ -48,9 +52,17 @@ def fad_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("fad")
     clips = write_three_clips(root / "clips")
     out = root / "out"
-    evaluate_folder(clips, out, "model=tiny", "embedding=tiny_clap", "metrics.names=[snr,fad]",
-                    "metrics.bootstrap_samples=50", "metrics.fad_bootstrap_samples=50", "outputs.save_plots=false",
-                    "logger.mode=offline")
+    evaluate_folder(
+        clips,
+        out,
+        "model=tiny",
+        "embedding=tiny_clap",
+        "metrics.names=[snr,fad]",
+        "metrics.bootstrap_samples=50",
+        "metrics.fad_bootstrap_samples=50",
+        "outputs.save_plots=false",
+        "logger.mode=offline",
+    )
     return out
 
 
@@ -63,7 +75,9 @@ def test_an_evaluation_reports_fad_per_variant_from_its_embeddings(fad_run):
     for variant in ("vocoder", "base", "enhanced"):
         expected = frechet_distance_scipy(saved["reference"].astype(np.float64), saved[variant].astype(np.float64))
         assert fad["variants"][variant]["value"] == pytest.approx(expected, rel=1e-6, abs=1e-9)
-    assert fad["delta"]["value"] == pytest.approx(fad["variants"]["enhanced"]["value"] - fad["variants"]["base"]["value"])
+    assert fad["delta"]["value"] == pytest.approx(
+        fad["variants"]["enhanced"]["value"] - fad["variants"]["base"]["value"]
+    )
     assert "fad" not in summary["metrics"]  # not a per-file metric: no columns, no per-file verdict
     header = (fad_run / "results.csv").read_text().splitlines()[0]
     assert "snr" in header and "fad" not in header
@@ -90,9 +104,17 @@ def test_a_files_embedding_is_the_clap_embedding_of_its_saved_audio(fad_run, aud
 def test_a_resumed_run_keeps_the_embeddings_and_the_same_fad(fad_run):
     before = json.loads((fad_run / "summary.json").read_text())["sets"]["fad"]
     clips = fad_run.parent / "clips"
-    evaluate_folder(clips, fad_run, "model=tiny", "embedding=tiny_clap", "metrics.names=[snr,fad]",
-                    "metrics.bootstrap_samples=50", "metrics.fad_bootstrap_samples=50", "outputs.save_plots=false",
-                    "logger.mode=offline")
+    evaluate_folder(
+        clips,
+        fad_run,
+        "model=tiny",
+        "embedding=tiny_clap",
+        "metrics.names=[snr,fad]",
+        "metrics.bootstrap_samples=50",
+        "metrics.fad_bootstrap_samples=50",
+        "outputs.save_plots=false",
+        "logger.mode=offline",
+    )
     after = json.loads((fad_run / "summary.json").read_text())
     assert after["run"]["resumed_files"] == 3
     assert after["sets"]["fad"]["variants"] == before["variants"]
@@ -103,18 +125,40 @@ def test_without_the_embedding_model_offline_a_run_fails_in_seconds_saying_how_t
     clips = write_three_clips(tmp_path / "clips")
     start = time.monotonic()
     with pytest.raises(ModelUnavailableError, match="huggingface-cli download laion/clap-htsat-unfused"):
-        evaluate_folder(clips, tmp_path / "out", "model=tiny", "logger=none", "metrics.names=[snr,fad]",
-                        f"embedding.cache_dir={tmp_path / 'hub'}")
+        evaluate_folder(
+            clips,
+            tmp_path / "out",
+            "model=tiny",
+            "logger=none",
+            "metrics.names=[snr,fad]",
+            f"embedding.cache_dir={tmp_path / 'hub'}",
+        )
     assert time.monotonic() - start < 30
     # without fad no embedding model is loaded, whatever embedding.* says
-    evaluate_folder(clips, tmp_path / "plain", "model=tiny", "logger=none", "metrics.names=[snr]",
-                    "metrics.bootstrap_samples=20", "outputs.save_audio=false", "outputs.save_plots=false",
-                    "embedding.path=/nowhere")
+    evaluate_folder(
+        clips,
+        tmp_path / "plain",
+        "model=tiny",
+        "logger=none",
+        "metrics.names=[snr]",
+        "metrics.bootstrap_samples=20",
+        "outputs.save_audio=false",
+        "outputs.save_plots=false",
+        "embedding.path=/nowhere",
+    )
     assert "sets" not in json.loads((tmp_path / "plain" / "summary.json").read_text())
 
 
 def test_a_sweep_cannot_select_on_a_set_metric(tmp_path):
     clips = write_three_clips(tmp_path / "clips")
     with pytest.raises(ConfigError, match="'fad' is a set metric"):
-        evaluate_folder(clips, tmp_path / "out", "model=tiny", "logger=none", "metrics.names=[snr,lsd_hf,fad]",
-                        "embedding=tiny_clap", "sweep.enhancement.gain=[1.0,1.2]", "select.metric=fad")
+        evaluate_folder(
+            clips,
+            tmp_path / "out",
+            "model=tiny",
+            "logger=none",
+            "metrics.names=[snr,lsd_hf,fad]",
+            "embedding=tiny_clap",
+            "sweep.enhancement.gain=[1.0,1.2]",
+            "select.metric=fad",
+        )

@@ -2,6 +2,7 @@
 seeded random moments and rerun, two runs on one folder, and a killed training resumed. Each asserts every row's
 status and reason, that good files equal their evaluation alone, the exit status, and that nothing outside out_dir
 was written and no user file changed."""
+
 import os
 import random
 import signal
@@ -23,20 +24,34 @@ ROOT = Path(__file__).resolve().parents[1]
 EVAL = ["model=tiny", "logger=none", "data.max_seconds=1.0", "metrics.bootstrap_samples=50", "data.batch_size=1"]
 GOOD = ["good_tone.wav", "good_chirp.flac", "UPPER.WAV", "voice.opus", "nested/a__b.wav", "nested/a/b.wav"]
 EXPECTED_ERRORS = {  # file -> words its error must contain
-    "junk.wav": "unreadable", "empty.wav": "empty", "nan.wav": "NaN or inf", "silent.wav": "silent",
-    "dc.wav": "once its mean is removed", "one_sample.wav": "too short", "hundred.wav": "too short",
+    "junk.wav": "unreadable",
+    "empty.wav": "empty",
+    "nan.wav": "NaN or inf",
+    "silent.wav": "silent",
+    "dc.wav": "once its mean is removed",
+    "one_sample.wav": "too short",
+    "hundred.wav": "too short",
 }
 
 
 def env_for(home: Path, audiovae_home: Path) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_") and k not in (runs_module.RUN_DIR_ENV,
-                                                                                           "MPLCONFIGDIR")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("WANDB_") and k not in (runs_module.RUN_DIR_ENV, "MPLCONFIGDIR")
+    }
     return {**env, "HOME": str(home), "WANDB_MODE": "offline", "AUDIOVAE_HOME": str(audiovae_home)}
 
 
 def start(script: str, *args, env: dict) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(ROOT / script), *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / script), *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def finish(process: subprocess.Popen) -> tuple[int, str, str]:
@@ -45,14 +60,19 @@ def finish(process: subprocess.Popen) -> tuple[int, str, str]:
 
 
 def snapshot(folder: Path) -> dict:
-    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(folder.rglob("*"))
-            if p.is_file()}
+    return {
+        str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def numbers(rows: dict) -> dict:
     """Every value but timings (seconds measured) of every row; NaN as None, so that equal rows compare equal."""
-    return {f: {k: None if isinstance(v, float) and v != v else v for k, v in r.items() if not k.startswith("time_")}
-            for f, r in rows.items()}
+    return {
+        f: {k: None if isinstance(v, float) and v != v else v for k, v in r.items() if not k.startswith("time_")}
+        for f, r in rows.items()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -86,8 +106,9 @@ def reference(bad_folder, tmp_path_factory, audiovae_home):
     """The uninterrupted run of the whole folder, with an empty HOME."""
     home, out = tmp_path_factory.mktemp("home"), tmp_path_factory.mktemp("runs") / "reference"
     before, began = snapshot(bad_folder), time.monotonic()
-    code, stdout, stderr = finish(start("evaluate.py", *EVAL, f"data.dir={bad_folder}", f"out_dir={out}",
-                                        env=env_for(home, audiovae_home)))
+    code, stdout, stderr = finish(
+        start("evaluate.py", *EVAL, f"data.dir={bad_folder}", f"out_dir={out}", env=env_for(home, audiovae_home))
+    )
     seconds = time.monotonic() - began
     assert code == 0, stderr[-2000:]
     assert snapshot(bad_folder) == before and list(home.rglob("*")) == []
@@ -96,7 +117,8 @@ def reference(bad_folder, tmp_path_factory, audiovae_home):
 
 @pytest.mark.slow
 def test_every_bad_input_gets_its_row_and_reason_and_good_files_equal_their_run_alone(
-        reference, bad_folder, tmp_path, audiovae_home):
+    reference, bad_folder, tmp_path, audiovae_home
+):
     out, stdout, _ = reference
     rows = {r["file"]: r for r in read_csv(out / "results.csv")}
     for name, words in EXPECTED_ERRORS.items():
@@ -109,8 +131,15 @@ def test_every_bad_input_gets_its_row_and_reason_and_good_files_equal_their_run_
     assert len(list((out / "audio").glob("*.enhanced.wav"))) == len(GOOD) + 2  # no two files share outputs
     alone = tmp_path / "alone"
     files = ",".join(str(bad_folder / f) for f in GOOD)
-    code, _, stderr = finish(start("evaluate.py", *EVAL, f"data.files=[{files}]", f"out_dir={alone}",
-                                   env=env_for(tmp_path / "h", audiovae_home)))
+    code, _, stderr = finish(
+        start(
+            "evaluate.py",
+            *EVAL,
+            f"data.files=[{files}]",
+            f"out_dir={alone}",
+            env=env_for(tmp_path / "h", audiovae_home),
+        )
+    )
     assert code == 0, stderr[-2000:]
     single = {Path(r["file"]).name: r for r in read_csv(alone / "results.csv")}
     for name in GOOD:
@@ -168,8 +197,18 @@ def test_a_killed_training_resumes_to_the_weights_of_an_uninterrupted_one(tmp_pa
     for i in range(8):
         write(data / f"c{i}.wav", tone(200 + 90 * i, 1.2, 16000) + noise(1.2, 16000, seed=i, amp=0.05), 16000)
     (data / "junk.wav").write_bytes(b"not audio")  # skipped with a warning, as in evaluation
-    train = ["model=tiny", "logger=none", "data.crop_seconds=1.0", "data.batch_size=2", "data.val_ratio=0.25",
-             "optim.lr=0.05", "optim.warmup_steps=1", "trainer.max_steps=12", "examples.count=0", f"data.dir={data}"]
+    train = [
+        "model=tiny",
+        "logger=none",
+        "data.crop_seconds=1.0",
+        "data.batch_size=2",
+        "data.val_ratio=0.25",
+        "optim.lr=0.05",
+        "optim.warmup_steps=1",
+        "trainer.max_steps=12",
+        "examples.count=0",
+        f"data.dir={data}",
+    ]
     env = env_for(tmp_path / "h", audiovae_home)
     code, _, stderr = finish(start("train.py", *train, f"out_dir={tmp_path / 'straight'}", env=env))
     assert code == 0 and "junk.wav" in stderr, stderr[-2000:]

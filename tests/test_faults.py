@@ -1,5 +1,6 @@
 """Faults that must not stop a batch or make it silently wrong: files that fail while they stream, truncated files,
 resume after inputs were removed or changed, torn store lines, rows persisted per file, crafted checkpoints."""
+
 import json
 import os
 import subprocess
@@ -52,6 +53,7 @@ def test_a_file_that_fails_while_it_streams_ends_alone(folder, tmp_path, monkeyp
         if self.audio.path.endswith("b.wav"):
             raise AudioError(self.audio.path, "decoding failed after 8192 frames (simulated lost sync)")
         return original(self, a, b)
+
     monkeypatch.setattr(SequentialReader, "read", broken_b)
     rows = evaluate(folder, tmp_path / "run", "data.batch_size=2")
     assert rows["b.wav"]["status"] == "error" and "simulated lost sync" in rows["b.wav"]["error"]
@@ -129,6 +131,7 @@ def test_rows_are_persisted_per_file_not_per_batch(folder, tmp_path, monkeypatch
             raise RuntimeError("killed after one file")
         finished.append(self.item.key)
         return original(self)
+
     monkeypatch.setattr(engine.FileStream, "results", crash_on_second)
     with pytest.raises(RuntimeError, match="killed after one file"):
         evaluate(folder, tmp_path / "out", "data.batch_size=3")
@@ -139,37 +142,62 @@ def test_rows_are_persisted_per_file_not_per_batch(folder, tmp_path, monkeypatch
 def test_a_crafted_checkpoint_is_refused_without_running_it(tmp_path):
     marker = tmp_path / "pwned"
     payload = tmp_path / "evil.ckpt"
-    code = (f"import torch, os\nclass Evil:\n    def __reduce__(self):\n        return (os.system, ('touch {marker}',))\n"
-            f"torch.save({{'state_dict': {{}}, 'audiovae_enhancement': {{'name': 'none'}}, 'x': Evil()}}, '{payload}')")
+    code = (
+        f"import torch, os\nclass Evil:\n    def __reduce__(self):\n        return (os.system, ('touch {marker}',))\n"
+        f"torch.save({{'state_dict': {{}}, 'audiovae_enhancement': {{'name': 'none'}}, 'x': Evil()}}, '{payload}')"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
-    done = subprocess.run([str(Path(sys.executable).parent / "audiovae-export"), str(payload)], capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "audiovae-export"), str(payload)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2 and "refused" in done.stderr and len(done.stderr.strip().splitlines()) == 1
-    status = cli.main("train", ["model=tiny", "logger=none", f"data.dir={tmp_path}", f"ckpt_path={payload}",
-                                f"out_dir={tmp_path / 'train'}"])
+    status = cli.main(
+        "train",
+        ["model=tiny", "logger=none", f"data.dir={tmp_path}", f"ckpt_path={payload}", f"out_dir={tmp_path / 'train'}"],
+    )
     assert status == 2 and not marker.exists()
 
 
-@pytest.mark.parametrize("args, message", [
-    (["data.batch_size=0"], "config key 'data.batch_size': must be in [1, 256], got 0"),
-    (["data.max_seconds=0"], "config key 'data.max_seconds': must be in (0, 60], got 0"),
-    (["metrics.alpha=1.5"], "config key 'metrics.alpha': must be in (0, 1), got 1.5"),
-    (["metrics.p_adjust=bonferroni"], "config key 'metrics.p_adjust': must be one of holm, bh, none"),
-    (["outputs.max_plots=-1"], "config key 'outputs.max_plots': must be >= 0, got -1"),
-    (["data.channels=left"], "config key 'data.channels': must be one of mix, first, model, got 'left'"),
-    (["data.resampler=kaiser"], "config key 'data.resampler': must be one of soxr_hq, audioldm2, got 'kaiser'"),
-    (["out_dir=/proc/1/audiovae-run"], "config key 'out_dir': cannot write to '/proc/1/audiovae-run'"),
-    # values that crashed or exhausted memory (#26: 13 GB for a 1e9 lag search, 29.8 GiB for 1e9 resamples)
-    (["data.max_seconds=inf"], "config key 'data.max_seconds': must be a finite number, got inf"),
-    (["data.max_seconds=3600"], "config key 'data.max_seconds': must be in (0, 60], got 3600"),
-    (["metrics.max_lag_samples=1000000000"], "config key 'metrics.max_lag_samples': must be in [0, 65536]"),
-    (["metrics.bootstrap_samples=1000000000"], "config key 'metrics.bootstrap_samples': must be in [1, 100000]"),
-    (["metrics.names=[]"], "config key 'metrics.names': name at least one metric"),
-    (["metrics.alpha=[0.1"], "override 'metrics.alpha=[0.1': the value is not valid YAML"),
-], ids=["batch_size", "max_seconds", "alpha", "p_adjust", "max_plots", "channels", "resampler",
-        "unwritable_out_dir", "inf_seconds", "hour_segments", "lag_1e9", "bootstrap_1e9", "no_metrics", "yaml_syntax"])
-def test_bad_values_and_paths_are_one_line_exit_2_before_any_file(args, message, folder, tmp_path, capsys,
-                                                                  monkeypatch):
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["data.batch_size=0"], "config key 'data.batch_size': must be in [1, 256], got 0"),
+        (["data.max_seconds=0"], "config key 'data.max_seconds': must be in (0, 60], got 0"),
+        (["metrics.alpha=1.5"], "config key 'metrics.alpha': must be in (0, 1), got 1.5"),
+        (["metrics.p_adjust=bonferroni"], "config key 'metrics.p_adjust': must be one of holm, bh, none"),
+        (["outputs.max_plots=-1"], "config key 'outputs.max_plots': must be >= 0, got -1"),
+        (["data.channels=left"], "config key 'data.channels': must be one of mix, first, model, got 'left'"),
+        (["data.resampler=kaiser"], "config key 'data.resampler': must be one of soxr_hq, audioldm2, got 'kaiser'"),
+        (["out_dir=/proc/1/audiovae-run"], "config key 'out_dir': cannot write to '/proc/1/audiovae-run'"),
+        # values that crashed or exhausted memory (#26: 13 GB for a 1e9 lag search, 29.8 GiB for 1e9 resamples)
+        (["data.max_seconds=inf"], "config key 'data.max_seconds': must be a finite number, got inf"),
+        (["data.max_seconds=3600"], "config key 'data.max_seconds': must be in (0, 60], got 3600"),
+        (["metrics.max_lag_samples=1000000000"], "config key 'metrics.max_lag_samples': must be in [0, 65536]"),
+        (["metrics.bootstrap_samples=1000000000"], "config key 'metrics.bootstrap_samples': must be in [1, 100000]"),
+        (["metrics.names=[]"], "config key 'metrics.names': name at least one metric"),
+        (["metrics.alpha=[0.1"], "override 'metrics.alpha=[0.1': the value is not valid YAML"),
+    ],
+    ids=[
+        "batch_size",
+        "max_seconds",
+        "alpha",
+        "p_adjust",
+        "max_plots",
+        "channels",
+        "resampler",
+        "unwritable_out_dir",
+        "inf_seconds",
+        "hour_segments",
+        "lag_1e9",
+        "bootstrap_1e9",
+        "no_metrics",
+        "yaml_syntax",
+    ],
+)
+def test_bad_values_and_paths_are_one_line_exit_2_before_any_file(args, message, folder, tmp_path, capsys, monkeypatch):
     from audiovae.evaluation.file_evaluator import FileEvaluator
 
     monkeypatch.setattr(FileEvaluator, "step", lambda *a: pytest.fail("a file was evaluated"))
@@ -201,8 +229,13 @@ def test_online_wandb_without_credentials_is_one_line_before_any_file(folder, tm
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
     monkeypatch.delenv(runs_module.RUN_DIR_ENV, raising=False)
-    assert cli.main("eval", [*EVAL[:1], "logger=wandb", "data.max_seconds=1.0", f"data.dir={folder}",
-                             f"out_dir={tmp_path / 'o'}"]) == 2
+    assert (
+        cli.main(
+            "eval",
+            [*EVAL[:1], "logger=wandb", "data.max_seconds=1.0", f"data.dir={folder}", f"out_dir={tmp_path / 'o'}"],
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "online needs W&B credentials" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "o" / "results.csv").exists()
@@ -223,9 +256,14 @@ def test_discovery_is_case_insensitive_reads_opus_and_lists_what_it_skips(tmp_pa
     printed = capsys.readouterr().out
     assert sorted(rows) == ["UPPER.WAV", "voice.opus"] and all(r["status"] == "ok" for r in rows.values())
     assert "found 2 audio files; skipped 3:" in printed
-    skipped = {s["path"]: s["reason"] for s in json.loads((tmp_path / "out" / "summary.json").read_text())["skipped_inputs"]}
-    assert skipped == {"gone.wav": "broken link", "notes.txt": "not matched by data.patterns",
-                       "old-run/": "an audiovae run folder"}
+    skipped = {
+        s["path"]: s["reason"] for s in json.loads((tmp_path / "out" / "summary.json").read_text())["skipped_inputs"]
+    }
+    assert skipped == {
+        "gone.wav": "broken link",
+        "notes.txt": "not matched by data.patterns",
+        "old-run/": "an audiovae run folder",
+    }
 
 
 def test_output_names_are_unique_for_every_input_and_the_report_links_work(tmp_path):
@@ -238,6 +276,7 @@ def test_output_names_are_unique_for_every_input_and_the_report_links_work(tmp_p
     report = (tmp_path / "out" / "report.md").read_text()
     import re
     from urllib.parse import unquote
+
     links = re.findall(r"!\[[^\]]*\]\((plots/[^)]+)\)", report)
     assert len([link for link in links if "summary" not in link and "band_retention" not in link]) == 7
     assert all((tmp_path / "out" / unquote(link)).is_file() for link in links)
@@ -249,7 +288,9 @@ def test_a_foreign_out_dir_is_refused_and_its_files_are_untouched(folder, tmp_pa
     (mine / "results.csv").write_text("my own table")
     assert cli.main("eval", [*EVAL, f"data.dir={folder}", f"out_dir={mine}"]) == 2
     assert "holds files that are not an audiovae run's (results.csv)" in capsys.readouterr().err
-    assert (mine / "results.csv").read_text() == "my own table" and sorted(p.name for p in mine.iterdir()) == ["results.csv"]
+    assert (mine / "results.csv").read_text() == "my own table" and sorted(p.name for p in mine.iterdir()) == [
+        "results.csv"
+    ]
     assert cli.main("eval", [*EVAL, f"data.dir={folder}", f"out_dir={folder}"]) == 2  # out_dir = data.dir
     assert sorted(p.name for p in folder.iterdir()) == ["a.wav", "b.wav", "c.wav"]
 
@@ -260,6 +301,7 @@ def test_a_second_run_on_a_folder_in_use_is_refused_and_a_stale_lock_taken_over(
     holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         import socket
+
         (out / ".audiovae-lock").write_text(json.dumps({"pid": holder.pid, "host": socket.gethostname()}))
         assert cli.main("eval", [*EVAL, f"data.dir={folder}", f"out_dir={out}"]) == 2
         assert f"is in use by another run (pid {holder.pid}" in capsys.readouterr().err

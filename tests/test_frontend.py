@@ -1,4 +1,5 @@
 """The mel front end against an independent float64 librosa computation of AudioLDM2's definition."""
+
 import librosa
 import numpy as np
 import pytest
@@ -7,10 +8,28 @@ import torch
 from audiovae.audio import MelFrontEnd
 from tests.conftest import chirp, noise, tone
 
-AUDIOLDM2_16K = dict(sample_rate=16000, n_fft=1024, win_length=1024, hop_length=160, n_mels=64, fmin=0,
-                     fmax=8000, clamp_min=1e-5, normalize=True)
-AUDIOLDM_48K = dict(sample_rate=48000, n_fft=2048, win_length=2048, hop_length=480, n_mels=256, fmin=20,
-                    fmax=24000, clamp_min=1e-5, normalize=True)
+AUDIOLDM2_16K = dict(
+    sample_rate=16000,
+    n_fft=1024,
+    win_length=1024,
+    hop_length=160,
+    n_mels=64,
+    fmin=0,
+    fmax=8000,
+    clamp_min=1e-5,
+    normalize=True,
+)
+AUDIOLDM_48K = dict(
+    sample_rate=48000,
+    n_fft=2048,
+    win_length=2048,
+    hop_length=480,
+    n_mels=256,
+    fmin=20,
+    fmax=24000,
+    clamp_min=1e-5,
+    normalize=True,
+)
 
 
 def reference_logmel(x: np.ndarray, p: dict) -> np.ndarray:
@@ -20,10 +39,20 @@ def reference_logmel(x: np.ndarray, p: dict) -> np.ndarray:
     x = 0.5 * x / (np.abs(x).max() + 1e-8)
     pad = (p["n_fft"] - p["hop_length"]) // 2
     x = np.pad(x, pad, mode="reflect")
-    mag = np.abs(librosa.stft(x, n_fft=p["n_fft"], hop_length=p["hop_length"], win_length=p["win_length"],
-                              window="hann", center=False))
-    basis = librosa.filters.mel(sr=p["sample_rate"], n_fft=p["n_fft"], n_mels=p["n_mels"], fmin=p["fmin"],
-                                fmax=p["fmax"], norm="slaney", dtype=np.float64)
+    mag = np.abs(
+        librosa.stft(
+            x, n_fft=p["n_fft"], hop_length=p["hop_length"], win_length=p["win_length"], window="hann", center=False
+        )
+    )
+    basis = librosa.filters.mel(
+        sr=p["sample_rate"],
+        n_fft=p["n_fft"],
+        n_mels=p["n_mels"],
+        fmin=p["fmin"],
+        fmax=p["fmax"],
+        norm="slaney",
+        dtype=np.float64,
+    )
     return np.log(np.maximum(basis @ mag, p["clamp_min"])).T  # [T, n_mels]
 
 
@@ -41,11 +70,15 @@ def audioldm2_inference_logmel(x: np.ndarray, p: dict) -> np.ndarray:
     window = librosa.util.pad_center(get_window("hann", p["win_length"], fftbins=True), size=n_fft)
     padded = np.pad(x, n_fft // 2, mode="reflect")
     starts = np.arange(0, len(padded) - n_fft + 1, hop)
-    frames = np.stack([padded[s:s + n_fft] for s in starts])  # what conv1d with stride hop sees
+    frames = np.stack([padded[s : s + n_fft] for s in starts])  # what conv1d with stride hop sees
     real, imag = frames @ (basis.real * window).T, frames @ (basis.imag * window).T
-    magnitude = np.sqrt(real ** 2 + imag ** 2).T  # [freq, frames]: N // hop + 1 of them
-    mel = librosa.filters.mel(sr=p["sample_rate"], n_fft=n_fft, n_mels=p["n_mels"], fmin=p["fmin"], fmax=p["fmax"],
-                              dtype=np.float64) @ magnitude
+    magnitude = np.sqrt(real**2 + imag**2).T  # [freq, frames]: N // hop + 1 of them
+    mel = (
+        librosa.filters.mel(
+            sr=p["sample_rate"], n_fft=n_fft, n_mels=p["n_mels"], fmin=p["fmin"], fmax=p["fmax"], dtype=np.float64
+        )
+        @ magnitude
+    )
     return np.log(np.maximum(mel, 1e-5)).T[: len(x) // hop]  # _pad_spec to the target length
 
 
@@ -57,11 +90,28 @@ def training_repo_logmel(x: np.ndarray, p: dict) -> np.ndarray:
     x = 0.5 * x / (x.abs().max() + 1e-8)
     pad = (p["n_fft"] - p["hop_length"]) // 2
     y = torch.nn.functional.pad(x[None, None], (pad, pad), mode="reflect")[0]
-    spec = torch.stft(y, p["n_fft"], hop_length=p["hop_length"], win_length=p["win_length"],
-                      window=torch.hann_window(p["win_length"], dtype=torch.float64), center=False,
-                      return_complex=True).abs()[0]
-    mel = torch.from_numpy(librosa.filters.mel(sr=p["sample_rate"], n_fft=p["n_fft"], n_mels=p["n_mels"],
-                                               fmin=p["fmin"], fmax=p["fmax"], dtype=np.float64)) @ spec
+    spec = torch.stft(
+        y,
+        p["n_fft"],
+        hop_length=p["hop_length"],
+        win_length=p["win_length"],
+        window=torch.hann_window(p["win_length"], dtype=torch.float64),
+        center=False,
+        return_complex=True,
+    ).abs()[0]
+    mel = (
+        torch.from_numpy(
+            librosa.filters.mel(
+                sr=p["sample_rate"],
+                n_fft=p["n_fft"],
+                n_mels=p["n_mels"],
+                fmin=p["fmin"],
+                fmax=p["fmax"],
+                dtype=np.float64,
+            )
+        )
+        @ spec
+    )
     return torch.log(torch.clamp(mel, min=1e-5)).T.numpy()
 
 
@@ -79,8 +129,9 @@ def test_matches_float64_librosa_within_1e_5(signal):
     assert np.max(np.abs(ours - ref)) <= 1e-5
 
 
-@pytest.mark.parametrize("framing, port", [("audioldm2", audioldm2_inference_logmel),
-                                           ("training_repo", training_repo_logmel)])
+@pytest.mark.parametrize(
+    "framing, port", [("audioldm2", audioldm2_inference_logmel), ("training_repo", training_repo_logmel)]
+)
 @pytest.mark.parametrize("signal", [chirp(50, 7900, 1.0, 16000), noise(1.0, 16000) + tone(300, 1.0, 16000)])
 def test_each_framing_equals_its_upstream_port(framing, port, signal):
     ours = run(MelFrontEnd(**AUDIOLDM2_16K, framing=framing), signal)
@@ -93,8 +144,10 @@ def test_the_two_framings_are_the_same_frames_half_a_hop_apart():
     signal = noise(1.0, 16000, seed=2) + chirp(80, 7000, 1.0, 16000)
     half = AUDIOLDM2_16K["hop_length"] // 2
     inference = run(MelFrontEnd(**{**AUDIOLDM2_16K, "normalize": False}, framing="audioldm2"), signal)
-    training = run(MelFrontEnd(**{**AUDIOLDM2_16K, "normalize": False}, framing="training_repo"),
-                   np.concatenate([np.zeros(half), signal[:-half]]))  # the signal 80 samples later
+    training = run(
+        MelFrontEnd(**{**AUDIOLDM2_16K, "normalize": False}, framing="training_repo"),
+        np.concatenate([np.zeros(half), signal[:-half]]),
+    )  # the signal 80 samples later
     interior = slice(5, -5)  # away from the padded edges
     assert np.max(np.abs(inference[interior] - training[interior])) <= 1e-9
     apart = np.abs(inference - run(MelFrontEnd(**{**AUDIOLDM2_16K, "normalize": False}), signal))

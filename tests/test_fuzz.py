@@ -7,6 +7,7 @@ changed (a snapshot before and after), memory growth under RSS_BOUND and no hang
 The fast variant draws a few examples of each kind; the `slow` one more. With AUDIOVAE_FUZZ_COUNTS=FILE the counts
 of outcomes are written there (`python -m tests.fuzz_table` runs the suite so and rewrites the README's table).
 """
+
 import contextlib
 import errno
 import io
@@ -34,12 +35,22 @@ from audiovae.reporting.records import read_csv
 from tests.conftest import chirp, tone, write
 from tests.memory import peak_rss_growth
 
-FUZZ = ["model=demo", "logger=none", "data.max_seconds=1.0", "data.chunking=false", "data.batch_size=1",
-        "model.griffin_lim_iters=8", "metrics.names=[snr,lsd,lsd_hf,mel_l1]", "metrics.bootstrap_samples=50",
-        "metrics.max_lag_samples=0", "outputs.save_plots=false", "outputs.listening_files=0"]
+FUZZ = [
+    "model=demo",
+    "logger=none",
+    "data.max_seconds=1.0",
+    "data.chunking=false",
+    "data.batch_size=1",
+    "model.griffin_lim_iters=8",
+    "metrics.names=[snr,lsd,lsd_hf,mel_l1]",
+    "metrics.bootstrap_samples=50",
+    "metrics.max_lag_samples=0",
+    "outputs.save_plots=false",
+    "outputs.listening_files=0",
+]
 NUMBERS = ("base_snr", "base_lsd", "enhanced_lsd_hf", "enhanced_mel_l1", "vocoder_snr")
 GOOD = "good.wav"
-RSS_BOUND = 1536 * 2 ** 20  # memory a case may add to the process
+RSS_BOUND = 1536 * 2**20  # memory a case may add to the process
 HANG_S = 180  # a case that runs longer hangs
 OUTCOMES = ("tried", "handled", "clear error", "silently wrong", "crashed", "overwritten", "hung", "memory")
 COUNTS: Counter = Counter()  # kind -> outcome -> count, for the README's table
@@ -72,8 +83,12 @@ def snapshot(folder: Path, skip: tuple) -> dict:
 
 @pytest.fixture(scope="module")
 def good_clip(tmp_path_factory) -> bytes:
-    path = write(tmp_path_factory.mktemp("clip") / GOOD, tone(440, 0.5, 16000) + chirp(300, 7500, 0.5, 16000, 0.2),
-                 16000, subtype="PCM_16")
+    path = write(
+        tmp_path_factory.mktemp("clip") / GOOD,
+        tone(440, 0.5, 16000) + chirp(300, 7500, 0.5, 16000, 0.2),
+        16000,
+        subtype="PCM_16",
+    )
     return path.read_bytes()
 
 
@@ -96,11 +111,17 @@ class Fuzz:
         """`changes`: paths below `case` the case itself rewrites (left out of the snapshot)."""
         os.environ.pop(runs_module.RUN_DIR_ENV, None)
         before = {k: v for k, v in snapshot(case, ("out", "cache")).items() if k not in changes}
-        args = [*FUZZ, f"data.dir={case / 'data'}", f"out_dir={case / 'out'}",
-                f"cache.dir={case / 'cache'}" if cache else "cache.enabled=false", *overrides]
+        args = [
+            *FUZZ,
+            f"data.dir={case / 'data'}",
+            f"out_dir={case / 'out'}",
+            f"cache.dir={case / 'cache'}" if cache else "cache.enabled=false",
+            *overrides,
+        ]
 
         def hang(signum, frame):
             raise Hung(f"no answer after {HANG_S} s")
+
         previous = signal.signal(signal.SIGALRM, hang)
         out, err = io.StringIO(), io.StringIO()
         signal.alarm(HANG_S)
@@ -121,7 +142,7 @@ class Fuzz:
         assert after == before, "a file outside out_dir and the cache was created or changed"
         if crash is not None:
             raise crash
-        assert outcome.peak < RSS_BOUND, f"memory grew by {outcome.peak / 2 ** 20:.0f} MiB"
+        assert outcome.peak < RSS_BOUND, f"memory grew by {outcome.peak / 2**20:.0f} MiB"
         assert "Traceback" not in outcome.err, outcome.err[-3000:]
         assert code in (0, 1, 2, STORAGE_EXIT), (code, outcome.err[-3000:])
         if code == STORAGE_EXIT:  # outputs could not be written: one line at the end, what finished kept
@@ -166,8 +187,15 @@ def counted(kind: str, check) -> None:
         raise
     except AssertionError as err:
         text = str(err)
-        COUNTS[kind]["overwritten" if "outside out_dir" in text else "memory" if "memory grew" in text else
-                     "crashed" if "Traceback" in text else "silently wrong"] += 1
+        COUNTS[kind][
+            "overwritten"
+            if "outside out_dir" in text
+            else "memory"
+            if "memory grew" in text
+            else "crashed"
+            if "Traceback" in text
+            else "silently wrong"
+        ] += 1
         raise
     except Exception:
         COUNTS[kind]["crashed"] += 1
@@ -180,14 +208,21 @@ def examples(fast: int, slow: int):
 
 def fuzzed(n: int, strategy, test) -> None:
     """Run `test` on `n` examples of `strategy` (derandomized: CI sees the same cases every time)."""
-    settings(max_examples=n, deadline=None, derandomize=True, database=None, print_blob=True,
-             suppress_health_check=list(HealthCheck))(given(strategy)(test))()
+    settings(
+        max_examples=n,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        print_blob=True,
+        suppress_health_check=list(HealthCheck),
+    )(given(strategy)(test))()
 
 
 # file names: any name the file system holds
 _text = st.text(st.characters(blacklist_characters="/\x00", blacklist_categories=("Cs",)), min_size=1, max_size=40)
-_segment = st.one_of(_text.map(lambda t: t.encode()), st.binary(min_size=1, max_size=24),
-                     st.integers(120, 250).map(lambda n: b"x" * n))
+_segment = st.one_of(
+    _text.map(lambda t: t.encode()), st.binary(min_size=1, max_size=24), st.integers(120, 250).map(lambda n: b"x" * n)
+)
 
 
 def _usable(segment: bytes, room: int) -> bytes:
@@ -201,8 +236,9 @@ def test_any_file_name_evaluates(n, fuzz):
         def check() -> str:
             folders, stem = parts
             case = fuzz.case()
-            path = os.path.join(os.fsencode(case / "data"), *[_usable(f, 250) for f in folders],
-                                _usable(stem, 251) + b".wav")
+            path = os.path.join(
+                os.fsencode(case / "data"), *[_usable(f, 250) for f in folders], _usable(stem, 251) + b".wav"
+            )
             if path == os.fsencode(case / "data" / GOOD):
                 path = path[:-4] + b"_.wav"
             os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -214,7 +250,9 @@ def test_any_file_name_evaluates(n, fuzz):
             audio = list((case / "out" / "audio").iterdir())
             assert len(audio) == 8 and all(len(p.name.encode()) <= 255 for p in audio)
             return "handled"
+
         counted("names", check)
+
     fuzzed(n, st.tuples(st.lists(_segment, max_size=2), _segment), case)
 
 
@@ -223,7 +261,7 @@ def test_any_file_name_evaluates(n, fuzz):
 def wav_bytes(draw) -> bytes:
     fmt = draw(st.sampled_from([1, 3, 6, 7, 2, 0xFFFE, 0x55, 0, 0x1234]))
     channels = draw(st.sampled_from([0, 1, 2, 3, 8, 255, 65535]))
-    rate = draw(st.sampled_from([0, 1, 7, 8000, 16000, 22050, 44100, 192000, 768000, 2 ** 31 - 1, 2 ** 32 - 1]))
+    rate = draw(st.sampled_from([0, 1, 7, 8000, 16000, 22050, 44100, 192000, 768000, 2**31 - 1, 2**32 - 1]))
     bits = draw(st.sampled_from([0, 4, 8, 12, 16, 24, 32, 64, 65535]))
     frames = draw(st.integers(0, 6000))
     block = max(1, channels * max(bits, 8) // 8) if channels else 1
@@ -240,15 +278,16 @@ def wav_bytes(draw) -> bytes:
             payload = (wave * np.iinfo(kind).max * 0.5).astype(kind).tobytes()
         payload = payload[:size]
     else:
-        payload = np.random.default_rng(draw(st.integers(0, 2 ** 16))).integers(0, 256, size, np.uint8).tobytes()
+        payload = np.random.default_rng(draw(st.integers(0, 2**16))).integers(0, 256, size, np.uint8).tobytes()
     data_size = draw(st.sampled_from(["true", 0, "larger", "smaller", 0xFFFFFFFF]))
-    declared = {"true": len(payload), "larger": len(payload) * 4 + 100, "smaller": len(payload) // 3}.get(data_size,
-                                                                                                         data_size)
-    fmt_chunk = struct.pack("<HHIIHH", fmt, channels, rate, (rate * block) % 2 ** 32, block % 2 ** 16, bits)
+    declared = {"true": len(payload), "larger": len(payload) * 4 + 100, "smaller": len(payload) // 3}.get(
+        data_size, data_size
+    )
+    fmt_chunk = struct.pack("<HHIIHH", fmt, channels, rate, (rate * block) % 2**32, block % 2**16, bits)
     chunks = b"fmt " + struct.pack("<I", len(fmt_chunk)) + fmt_chunk
     if draw(st.booleans()):
         chunks += b"LIST" + struct.pack("<I", 12) + b"INFOISFT\x00\x00\x00\x00"
-    chunks += b"data" + struct.pack("<I", declared % 2 ** 32) + payload
+    chunks += b"data" + struct.pack("<I", declared % 2**32) + payload
     riff = draw(st.sampled_from([len(chunks) + 4, 0, 0xFFFFFFFF]))
     body = b"RIFF" + struct.pack("<I", riff) + b"WAVE" + chunks
     cut = draw(st.sampled_from([None, 0.5, 0.9]))
@@ -269,23 +308,87 @@ def test_any_wav_header_is_a_row_and_the_other_files_are_untouched(n, fuzz):
                 assert 0 < float(row["evaluated_s"]) <= 1.0
                 return "handled"
             return "clear error"
+
         counted("headers", check)
+
     fuzzed(n, wav_bytes(), case)
 
 
 # config values: accepted, or refused with one line naming the key, before anything is written
-CONFIG_KEYS = ["data.max_seconds", "data.chunk_overlap_seconds", "data.silence_threshold_db", "data.batch_size",
-               "data.num_workers", "data.patterns", "data.channels", "data.pad", "metrics.hf_cutoff_hz",
-               "metrics.lsd_n_fft", "metrics.lsd_hop", "metrics.spectrum_n_fft", "metrics.bootstrap_samples",
-               "metrics.tie_tolerance", "metrics.alpha", "metrics.p_adjust", "metrics.max_lag_samples",
-               "metrics.align_samples", "metrics.names", "enhancement.gain", "enhancement.cutoff", "outputs.max_plots",
-               "cache.max_gb", "seed", "model.griffin_lim_iters", "frontend.n_mels", "frontend.hop_length",
-               "frontend.sample_rate", "frontend.fmin", "frontend.fmax", "frontend.n_fft", "frontend.win_length",
-               "trainer.precision", "trainer.devices", "metrics.align", "data.resampler", "sweep.enhancement.gain", "model", "enhancement"]
-CONFIG_VALUES = ["-1", "0", "1", "3", "0.5", "2.5", "1e9", "-1e9", "nan", "inf", "-inf", "abc", "[]", "[1,2]", "null",
-                 "true", "9223372036854775808", "'{'", "[0.1", "{a: 1}"]
-NEUTRAL = {"data.batch_size", "data.num_workers", "metrics.bootstrap_samples", "metrics.tie_tolerance",
-           "metrics.alpha", "metrics.p_adjust", "outputs.max_plots", "cache.max_gb", "seed"}  # numbers do not move
+CONFIG_KEYS = [
+    "data.max_seconds",
+    "data.chunk_overlap_seconds",
+    "data.silence_threshold_db",
+    "data.batch_size",
+    "data.num_workers",
+    "data.patterns",
+    "data.channels",
+    "data.pad",
+    "metrics.hf_cutoff_hz",
+    "metrics.lsd_n_fft",
+    "metrics.lsd_hop",
+    "metrics.spectrum_n_fft",
+    "metrics.bootstrap_samples",
+    "metrics.tie_tolerance",
+    "metrics.alpha",
+    "metrics.p_adjust",
+    "metrics.max_lag_samples",
+    "metrics.align_samples",
+    "metrics.names",
+    "enhancement.gain",
+    "enhancement.cutoff",
+    "outputs.max_plots",
+    "cache.max_gb",
+    "seed",
+    "model.griffin_lim_iters",
+    "frontend.n_mels",
+    "frontend.hop_length",
+    "frontend.sample_rate",
+    "frontend.fmin",
+    "frontend.fmax",
+    "frontend.n_fft",
+    "frontend.win_length",
+    "trainer.precision",
+    "trainer.devices",
+    "metrics.align",
+    "data.resampler",
+    "sweep.enhancement.gain",
+    "model",
+    "enhancement",
+]
+CONFIG_VALUES = [
+    "-1",
+    "0",
+    "1",
+    "3",
+    "0.5",
+    "2.5",
+    "1e9",
+    "-1e9",
+    "nan",
+    "inf",
+    "-inf",
+    "abc",
+    "[]",
+    "[1,2]",
+    "null",
+    "true",
+    "9223372036854775808",
+    "'{'",
+    "[0.1",
+    "{a: 1}",
+]
+NEUTRAL = {
+    "data.batch_size",
+    "data.num_workers",
+    "metrics.bootstrap_samples",
+    "metrics.tie_tolerance",
+    "metrics.alpha",
+    "metrics.p_adjust",
+    "outputs.max_plots",
+    "cache.max_gb",
+    "seed",
+}  # numbers do not move
 
 
 @pytest.mark.parametrize("n", examples(30, 250))
@@ -302,7 +405,9 @@ def test_any_config_value_is_accepted_or_refused_in_one_line(n, fuzz):
             if key in NEUTRAL:
                 fuzz.same_as_alone(outcome.rows[GOOD])
             return "handled"
+
         counted("config", check)
+
     fuzzed(n, st.tuples(st.sampled_from(CONFIG_KEYS), st.sampled_from(CONFIG_VALUES)), case)
 
 
@@ -348,17 +453,20 @@ def test_a_fault_at_any_point_is_said_and_leaves_the_rest_whole(n, fuzz):
                 if nth("append"):
                     raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.path))
                 return append(self, result)
-            patches = {"cache_full": (store_module, "_atomic_write", failing_write),
-                       "cache_read_only": (store_module, "_atomic_write", failing_write),
-                       "file_changed": (SequentialReader, "read", faulty_read),
-                       "decode_fails": (SequentialReader, "read", faulty_read),
-                       "out_dir_full": (ResultStore, "append", failing_append)}
+
+            patches = {
+                "cache_full": (store_module, "_atomic_write", failing_write),
+                "cache_read_only": (store_module, "_atomic_write", failing_write),
+                "file_changed": (SequentialReader, "read", faulty_read),
+                "decode_fails": (SequentialReader, "read", faulty_read),
+                "out_dir_full": (ResultStore, "append", failing_append),
+            }
             target, name, replacement = patches[fault]
             with mock.patch.object(target, name, replacement):
                 outcome = fuzz.run(case, cache=True, changes=("data/copy.wav",) if fault == "file_changed" else ())
             if fault == "out_dir_full" and calls["append"] > at:
                 assert outcome.code == 4 and "No space left on device" in outcome.err.strip().splitlines()[-1]
-                kept = (case / "out" / "partial" / "rows.rank0.jsonl")
+                kept = case / "out" / "partial" / "rows.rank0.jsonl"
                 assert (kept.read_text().count("\n") if kept.exists() else 0) == at
                 again = fuzz.run(case, cache=True)  # resumes what finished, evaluates the rest
                 assert again.code == 0 and len(again.rows) == 2
@@ -369,8 +477,9 @@ def test_a_fault_at_any_point_is_said_and_leaves_the_rest_whole(n, fuzz):
             fuzz.same_as_alone(outcome.rows[GOOD])
             copy = outcome.rows["copy.wav"]
             if fault.startswith("cache"):
-                assert copy["status"] == "ok" and outcome.err.count("cannot be written") == (1 if calls["write"] > at
-                                                                                              else 0)
+                assert copy["status"] == "ok" and outcome.err.count("cannot be written") == (
+                    1 if calls["write"] > at else 0
+                )
                 fuzz.same_as_alone(copy)
                 return "handled" if calls["write"] <= at else "clear error"
             if calls["read"] <= at:  # the fault point was never reached
@@ -379,7 +488,9 @@ def test_a_fault_at_any_point_is_said_and_leaves_the_rest_whole(n, fuzz):
             expected = "changed while being read" if fault == "file_changed" else "simulated"
             assert copy["status"] == "error" and expected in copy["error"], copy
             return "clear error"
+
         counted("faults", check)
+
     fuzzed(n, st.tuples(st.sampled_from(FAULTS), st.integers(0, 3)), case)
 
 

@@ -1,5 +1,6 @@
 """Generation through AudioLDM2's own pipeline: a tiny AudioLDM2Pipeline built offline, its latents decoded by hand
 equal its own output, and the bridge generates what decoding through the enhancer by hand gives."""
+
 import numpy as np
 import pytest
 import torch
@@ -24,8 +25,13 @@ def pipe(tmp_path_factory):
 
 
 def generate(pipe, seed: int, output_type: str = "np"):
-    return pipe(PROMPT, num_inference_steps=STEPS, audio_length_in_s=SECONDS, output_type=output_type,
-                generator=torch.Generator().manual_seed(seed)).audios
+    return pipe(
+        PROMPT,
+        num_inference_steps=STEPS,
+        audio_length_in_s=SECONDS,
+        output_type=output_type,
+        generator=torch.Generator().manual_seed(seed),
+    ).audios
 
 
 def by_hand(pipe, latents: torch.Tensor, enhancer: EnhancerChain, samples: int) -> np.ndarray:
@@ -51,8 +57,9 @@ def test_decoding_the_pipelines_latents_by_hand_equals_its_own_output(pipe):
 
 
 def test_the_bridge_generates_what_decoding_through_the_enhancer_by_hand_gives(pipe):
-    enhancer = EnhancerChain([LatentFFTBoost(gain=1.6, cutoff=0.2), MelHFShelf(gain=1.3, cutoff_band=40),
-                              WaveFFTBoost(gain=1.2, cutoff=0.3)])
+    enhancer = EnhancerChain(
+        [LatentFFTBoost(gain=1.6, cutoff=0.2), MelHFShelf(gain=1.3, cutoff_band=40), WaveFFTBoost(gain=1.2, cutoff=0.3)]
+    )
     bridged = enhanced_pipeline(pipe, enhancer)
     audio = generate(bridged, 0)
     latents = generate(compatible_pipeline(pipe), 0, output_type="latent")
@@ -70,10 +77,12 @@ def test_an_exported_enhancer_loads_for_the_bridge(pipe, tmp_path):
     from audiovae.errors import ConfigError
 
     chain = EnhancerChain([LatentFFTBoost(gain=1.6, cutoff=0.2)])
-    path = export_enhancer(chain, {"name": "latent_fft_boost", "gain": 1.6, "cutoff": 0.2, "axis": -1},
-                           tmp_path / "enhancer.safetensors")
+    path = export_enhancer(
+        chain, {"name": "latent_fft_boost", "gain": 1.6, "cutoff": 0.2, "axis": -1}, tmp_path / "enhancer.safetensors"
+    )
     loaded = load_enhancer(str(path))
-    np.testing.assert_array_equal(generate(enhanced_pipeline(pipe, loaded), 0),
-                                  generate(enhanced_pipeline(pipe, chain), 0))
+    np.testing.assert_array_equal(
+        generate(enhanced_pipeline(pipe, loaded), 0), generate(enhanced_pipeline(pipe, chain), 0)
+    )
     with pytest.raises(ConfigError, match="enhancer file: .*does not exist"):
         load_enhancer(str(tmp_path / "missing.safetensors"))

@@ -1,5 +1,6 @@
 """A metric setting is defined once, by its metric's constructor: the configs mirror it, and evaluation, training
 validation and compare read it from there."""
+
 import dataclasses
 
 from omegaconf import OmegaConf
@@ -15,8 +16,14 @@ from audiovae.metrics.registry import METRICS, SETTINGS, build_metric
 
 
 def test_every_setting_comes_from_a_constructor_and_the_configs_mirror_its_default():
-    assert set(SETTINGS) == {"hf_cutoff_hz", "lsd_n_fft", "lsd_hop", "spectrum_n_fft", "spectrum_hop",
-                             "audioldm_eval_offset"}
+    assert set(SETTINGS) == {
+        "hf_cutoff_hz",
+        "lsd_n_fft",
+        "lsd_hop",
+        "spectrum_n_fft",
+        "spectrum_hop",
+        "audioldm_eval_offset",
+    }
     schema = {f.name: f.default for f in dataclasses.fields(MetricSettingsConfig)}
     eval_yaml = OmegaConf.load(CONFIG_DIR / "eval.yaml").metrics
     for key, default in SETTINGS.items():
@@ -37,9 +44,21 @@ def test_evaluation_and_training_validation_build_the_same_metrics_from_the_same
     from audiovae.training.module import TrainModule
 
     model = build_model(tr.model, tr.enhancement, tr.frontend)
-    module = TrainModule(frontend_for(tr.frontend, model), model, ReconstructionLoss(**tr.loss), tr.trainable,
-                         tr.optim, ["lsd_hf"], tr.enhancement, 10, metric_settings=settings_of(tr.metrics))
+    module = TrainModule(
+        frontend_for(tr.frontend, model),
+        model,
+        ReconstructionLoss(**tr.loss),
+        tr.trainable,
+        tr.optim,
+        ["lsd_hf"],
+        tr.enhancement,
+        10,
+        metric_settings=settings_of(tr.metrics),
+    )
     trained = module.val_metrics["enhanced"]["waveform"]["lsd_hf"].metric
     evaluated = build_metric("lsd_hf", **metric_settings(ev))
-    assert (trained.cutoff_hz, trained.n_fft, trained.hop) == (evaluated.cutoff_hz, evaluated.n_fft,
-                                                                 evaluated.hop) == (3000, 1024, 256)
+    assert (
+        (trained.cutoff_hz, trained.n_fft, trained.hop)
+        == (evaluated.cutoff_hz, evaluated.n_fft, evaluated.hop)
+        == (3000, 1024, 256)
+    )

@@ -1,4 +1,5 @@
 """Each metric against an independent float64 reference, plus the behaviour evaluation relies on."""
+
 import warnings
 
 import numpy as np
@@ -23,20 +24,32 @@ def distorted(x: np.ndarray, seed: int = 1) -> np.ndarray:
     return (smooth + 0.01 * np.random.default_rng(seed).standard_normal(len(x))).astype(np.float32)
 
 
-SIGNALS = {"sine": tone(440, 0.5, SR), "chirp": chirp(100, 7000, 0.5, SR), "noise": noise(0.5, SR, seed=3),
-           "mix": tone(3000, 0.5, SR) + noise(0.5, SR, seed=4, amp=0.05)}
+SIGNALS = {
+    "sine": tone(440, 0.5, SR),
+    "chirp": chirp(100, 7000, 0.5, SR),
+    "noise": noise(0.5, SR, seed=3),
+    "mix": tone(3000, 0.5, SR) + noise(0.5, SR, seed=4, amp=0.05),
+}
 
 WAVE_CASES = [
     ("snr", lambda y, x: F.snr(y, x), ref.snr, 1e-4),
     ("si_sdr", lambda y, x: F.si_sdr(y, x), ref.si_sdr, 1e-4),
     ("hf_retention", lambda y, x: F.hf_retention(y, x, SR), lambda y, x: ref.hf_retention(y, x, SR), 1e-4),
-    ("hf_retention_power", lambda y, x: F.hf_retention(y, x, SR, cutoff_hz=3000, power=True),
-     lambda y, x: ref.hf_retention(y, x, SR, fc=3000, power=True), 1e-4),
+    (
+        "hf_retention_power",
+        lambda y, x: F.hf_retention(y, x, SR, cutoff_hz=3000, power=True),
+        lambda y, x: ref.hf_retention(y, x, SR, fc=3000, power=True),
+        1e-4,
+    ),
     ("spectral_correlation", lambda y, x: F.spectral_correlation(y, x), ref.spectral_correlation, 1e-6),
     ("lsd", lambda y, x: F.lsd(y, x, SR), lambda y, x: ref.lsd(y, x, SR), 1e-5),
     ("lsd_hf", lambda y, x: F.lsd(y, x, SR, band="high"), lambda y, x: ref.lsd(y, x, SR, band="high"), 1e-5),
-    ("lsd_lf", lambda y, x: F.lsd(y, x, SR, n_fft=512, hop=128, band="low"),
-     lambda y, x: ref.lsd(y, x, SR, n_fft=512, hop=128, band="low"), 1e-5),
+    (
+        "lsd_lf",
+        lambda y, x: F.lsd(y, x, SR, n_fft=512, hop=128, band="low"),
+        lambda y, x: ref.lsd(y, x, SR, n_fft=512, hop=128, band="low"),
+        1e-5,
+    ),
     ("mel_distance", lambda y, x: F.mel_distance(y, x, SR), lambda y, x: ref.mel_distance(y, x, SR), 1e-5),
 ]
 
@@ -54,8 +67,9 @@ def test_float32_inputs_agree_with_reference_closely():
     x = SIGNALS["chirp"]
     y = distorted(x)
     for name, ours, theirs, _ in WAVE_CASES:
-        assert ours(torch.from_numpy(y), torch.from_numpy(x)).item() == pytest.approx(theirs(y, x), rel=1e-3,
-                                                                                   nan_ok=True), name
+        assert ours(torch.from_numpy(y), torch.from_numpy(x)).item() == pytest.approx(
+            theirs(y, x), rel=1e-3, nan_ok=True
+        ), name
 
 
 @pytest.mark.parametrize("ours, theirs", [(F.mel_l1, ref.mel_l1), (F.mel_psnr, ref.mel_psnr)])
@@ -116,7 +130,7 @@ def test_hf_retention_power_is_the_whole_clip_band_energy_ratio():
 def test_scaled_estimates_have_closed_form_values(scale, seed):
     x = torch.from_numpy(noise(0.25, SR, seed=seed)).double()
     assert F.hf_retention(scale * x, x, SR).item() == pytest.approx(100 * scale, rel=1e-9)
-    energy, eps = float((x ** 2).sum()), float(np.finfo(np.float32).eps)
+    energy, eps = float((x**2).sum()), float(np.finfo(np.float32).eps)
     expected_snr = 10 * np.log10((energy + eps) / ((1 - scale) ** 2 * energy + eps))
     assert F.snr(scale * x, x).item() == pytest.approx(expected_snr, abs=1e-6)
     assert F.spectral_correlation(scale * x, x).item() == pytest.approx(1.0, abs=1e-9)

@@ -1,5 +1,6 @@
 """One model interface: every family evaluates, caches, resumes, sweeps and trains through the same path; enhancers
 are refused where a model has no such stage; a new family is one module and one config."""
+
 import csv
 import json
 import sys
@@ -17,8 +18,11 @@ from audiovae.pipeline import ReconstructionPipeline
 from tests.conftest import chirp, noise, tone, write
 from tests.wandb_offline import read_offline_run
 
-WAVE_MODELS = {"tiny_oobleck": (44100, "stable_audio_open"), "tiny_encodec": (24000, "encodec"),
-               "tiny_dac": (44100, "dac")}
+WAVE_MODELS = {
+    "tiny_oobleck": (44100, "stable_audio_open"),
+    "tiny_encodec": (24000, "encodec"),
+    "tiny_dac": (44100, "dac"),
+}
 
 
 @pytest.fixture(scope="module")
@@ -47,16 +51,28 @@ def test_each_waveform_model_evaluates_end_to_end_with_report_wandb_cache_and_re
     rate, family = WAVE_MODELS[model]
     out = tmp_path / "run"
     summary = evaluate(clips, out, f"model={model}", "logger=wandb")
-    assert {k: summary["counts"][k] for k in ("files", "ok", "failed", "from_cache")} == {"files": 4, "ok": 4, "failed": 0,
-                                                                                   "from_cache": 0}
+    assert {k: summary["counts"][k] for k in ("files", "ok", "failed", "from_cache")} == {
+        "files": 4,
+        "ok": 4,
+        "failed": 0,
+        "from_cache": 0,
+    }
     interface = summary["run"]["model_interface"]
-    assert interface == {"family": family, "sample_rate": rate, "channels": 2 if family == "stable_audio_open" else 1,
-                         "analysis": "wave", "variants": ["base", "enhanced"]}
+    assert interface == {
+        "family": family,
+        "sample_rate": rate,
+        "channels": 2 if family == "stable_audio_open" else 1,
+        "analysis": "wave",
+        "variants": ["base", "enhanced"],
+    }
     assert summary["run"]["sample_rate"] == rate
     # no vocoder ceiling anywhere: not in the columns, the audio, the report or the summary
     assert not [c for c in columns(out) if c.startswith("vocoder_")] and "base_lsd" in columns(out)
     assert sorted(p.name for p in (out / "audio").glob("a_chirp*")) == [
-        "a_chirp.wav.base.wav", "a_chirp.wav.enhanced.wav", "a_chirp.wav.reference.wav"]
+        "a_chirp.wav.base.wav",
+        "a_chirp.wav.enhanced.wav",
+        "a_chirp.wav.reference.wav",
+    ]
     assert all("vocoder" not in m["variants"] for m in summary["metrics"].values())
     report = (out / "report.md").read_text()
     assert "vocoder ceiling" not in report and "| metric | base | enhanced |" in report.replace("  ", " ")
@@ -72,8 +88,9 @@ def test_each_waveform_model_evaluates_end_to_end_with_report_wandb_cache_and_re
     assert again["counts"]["from_cache"] == 4
     for name, m in summary["metrics"].items():
         for variant, stats in m["variants"].items():
-            assert stats["mean"] == pytest.approx(again["metrics"][name]["variants"][variant]["mean"], rel=1e-6,
-                                                  nan_ok=True)
+            assert stats["mean"] == pytest.approx(
+                again["metrics"][name]["variants"][variant]["mean"], rel=1e-6, nan_ok=True
+            )
     # the same command again resumes: nothing is evaluated a second time
     resumed = evaluate(clips, out, f"model={model}", "logger=wandb")
     assert resumed["run"]["resumed_files"] == 4 and resumed["metrics"] == summary["metrics"]
@@ -84,16 +101,33 @@ def test_a_sweep_over_a_waveform_model_encodes_each_file_once(clips, tmp_path, m
 
     encodes = []
     original = DacAutoencoder.encode
-    monkeypatch.setattr(DacAutoencoder, "encode", lambda self, wave, generator=None: encodes.append(len(wave))
-                        or original(self, wave, generator))
+    monkeypatch.setattr(
+        DacAutoencoder,
+        "encode",
+        lambda self, wave, generator=None: encodes.append(len(wave)) or original(self, wave, generator),
+    )
     out = tmp_path / "sweep"
-    assert cli.main("eval", [f"data.dir={clips}", f"out_dir={out}", "data.max_seconds=0.5", "model=tiny_dac",
-                             "logger=none", "cache.enabled=false", "enhancement=latent_fft_boost",
-                             "sweep.enhancement.gain=[1.0,2.0]"]) == 0
+    assert (
+        cli.main(
+            "eval",
+            [
+                f"data.dir={clips}",
+                f"out_dir={out}",
+                "data.max_seconds=0.5",
+                "model=tiny_dac",
+                "logger=none",
+                "cache.enabled=false",
+                "enhancement=latent_fft_boost",
+                "sweep.enhancement.gain=[1.0,2.0]",
+            ],
+        )
+        == 0
+    )
     assert sum(encodes) == 4  # one segment per file, once for both settings
     settings = sorted(p.parent for p in out.rglob("summary.json"))
-    means = [json.loads((p / "summary.json").read_text())["metrics"]["lsd"]["variants"]["enhanced"]["mean"]
-             for p in settings]
+    means = [
+        json.loads((p / "summary.json").read_text())["metrics"]["lsd"]["variants"]["enhanced"]["mean"] for p in settings
+    ]
     assert len(settings) == 2 and means[0] != means[1]
     assert (out / "sweep.md").exists()
 
@@ -101,8 +135,10 @@ def test_a_sweep_over_a_waveform_model_encodes_each_file_once(clips, tmp_path, m
 def test_an_enhancer_is_refused_in_one_line_where_the_model_has_no_such_stage(clips, tmp_path, capsys):
     evaluate(clips, tmp_path / "mel", "model=tiny_oobleck", "enhancement=mel_hf_shelf", "logger=none", expect=2)
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["error: config key 'enhancement': MelHFShelf acts on the mel stage, which the stable_audio_open "
-                   "model has not (its stages: latent, wave)"]
+    assert err == [
+        "error: config key 'enhancement': MelHFShelf acts on the mel stage, which the stable_audio_open "
+        "model has not (its stages: latent, wave)"
+    ]
     assert not (tmp_path / "mel").exists()
     evaluate(clips, tmp_path / "lag", "model=tiny_dac", "metrics.align=vocoder_lag", "logger=none", expect=2)
     assert "vocoder_lag aligns to the vocoder ceiling, which the dac model has not" in capsys.readouterr().err
@@ -110,17 +146,28 @@ def test_an_enhancer_is_refused_in_one_line_where_the_model_has_no_such_stage(cl
 
 def test_a_wave_enhancer_acts_on_every_model(clips, tmp_path):
     for model in ("tiny_encodec", "demo"):
-        summary = evaluate(clips, tmp_path / model, f"model={model}", "enhancement=wave_fft_boost",
-                           "enhancement.gain=2.0", "logger=none", "outputs.save_audio=false",
-                           "outputs.save_plots=false")
+        summary = evaluate(
+            clips,
+            tmp_path / model,
+            f"model={model}",
+            "enhancement=wave_fft_boost",
+            "enhancement.gain=2.0",
+            "logger=none",
+            "outputs.save_audio=false",
+            "outputs.save_plots=false",
+        )
         m = summary["metrics"]["lsd_hf"]["variants"]
         assert m["enhanced"]["mean"] != m["base"]["mean"]
 
 
 def test_the_pipeline_of_a_waveform_model_is_its_own_encode_and_decode(clips):
     """The pipeline's base waveform is the codec's own encode → decode; the identity enhancer gives it exactly."""
-    cfg = compose("eval", ["model=tiny_dac", "enhancement=latent_fft_boost", "enhancement.gain=1.5"],
-                  schema=EvalConfig, validators=[resolve_enhancement])
+    cfg = compose(
+        "eval",
+        ["model=tiny_dac", "enhancement=latent_fft_boost", "enhancement.gain=1.5"],
+        schema=EvalConfig,
+        validators=[resolve_enhancement],
+    )
     model = build_model(cfg.model, cfg.enhancement, cfg.frontend)
     pipeline = ReconstructionPipeline(frontend_for(cfg.frontend, model), model)
     wave = torch.from_numpy(chirp(300, 15000, 0.5, 44100))[: 512 * 40].unsqueeze(0)
@@ -139,14 +186,25 @@ def test_each_family_loads_from_a_local_folder_and_says_how_to_get_a_hub_model(c
 
     for model in sorted(WAVE_MODELS):
         folder = BUILDERS[model](tmp_path / model)
-        summary = evaluate(clips, tmp_path / f"run_{model}", f"model={model}", f"model.path={folder}",
-                           "model.build=null", "logger=none", "outputs.save_audio=false", "outputs.save_plots=false",
-                           f"data.files=[{clips / 'a_chirp.wav'}]")
+        summary = evaluate(
+            clips,
+            tmp_path / f"run_{model}",
+            f"model={model}",
+            f"model.path={folder}",
+            "model.build=null",
+            "logger=none",
+            "outputs.save_audio=false",
+            "outputs.save_plots=false",
+            f"data.files=[{clips / 'a_chirp.wav'}]",
+        )
         assert summary["counts"]["ok"] == 1
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     cfg = compose("eval", ["model=stable_audio_open"], schema=EvalConfig, validators=[resolve_enhancement])
-    with pytest.raises(ModelUnavailableError, match="accept the model's licence.*huggingface-cli download "
-                                                    "stabilityai/stable-audio-open-1.0 --include 'vae/\\*'"):
+    with pytest.raises(
+        ModelUnavailableError,
+        match="accept the model's licence.*huggingface-cli download "
+        "stabilityai/stable-audio-open-1.0 --include 'vae/\\*'",
+    ):
         build_model(cfg.model, cfg.enhancement, cfg.frontend)
     cfg = compose("eval", ["model=encodec_24khz"], schema=EvalConfig, validators=[resolve_enhancement])
     with pytest.raises(ModelUnavailableError, match="download facebook/encodec_24khz --local-dir.*model=tiny_encodec"):
@@ -158,10 +216,18 @@ def test_family_options_are_checked_against_the_class(clips, tmp_path, capsys):
     assert "config key 'model.options.n_quantizers': the encodec family takes bandwidth" in capsys.readouterr().err
     evaluate(clips, tmp_path / "b", "model=tiny_encodec", "model.options.bandwidth=5.0", "logger=none", expect=2)
     assert "5 kbps is not one of this EnCodec's [1.5, 3.0, 6.0]" in capsys.readouterr().err
-    low = evaluate(clips, tmp_path / "c", "model=tiny_dac", "model.options.n_quantizers=1", "logger=none",
-                   "outputs.save_audio=false", "outputs.save_plots=false")
-    full = evaluate(clips, tmp_path / "d", "model=tiny_dac", "logger=none", "outputs.save_audio=false",
-                    "outputs.save_plots=false")
+    low = evaluate(
+        clips,
+        tmp_path / "c",
+        "model=tiny_dac",
+        "model.options.n_quantizers=1",
+        "logger=none",
+        "outputs.save_audio=false",
+        "outputs.save_plots=false",
+    )
+    full = evaluate(
+        clips, tmp_path / "d", "model=tiny_dac", "logger=none", "outputs.save_audio=false", "outputs.save_plots=false"
+    )
     assert low["metrics"]["lsd"]["variants"]["base"]["mean"] != full["metrics"]["lsd"]["variants"]["base"]["mean"]
 
 
@@ -204,7 +270,7 @@ TOY_FAMILY = '''
                            BlockMean, ("enhancer",)))
 '''
 
-TOY_CONFIG = '''
+TOY_CONFIG = """
     extends: eval
     model:
       family: toy_family_module
@@ -215,7 +281,7 @@ TOY_CONFIG = '''
     data: {{dir: {clips}, max_seconds: 0.5}}
     logger: {{enabled: false}}
     out_dir: {out}
-'''
+"""
 
 
 def test_a_new_family_is_one_module_and_one_config(clips, tmp_path, monkeypatch):
@@ -238,19 +304,42 @@ def test_a_latent_enhancer_trains_on_a_waveform_model_and_its_export_evaluates(c
     from audiovae.config.schema import TrainConfig
     from audiovae.training.run import run_training
 
-    words = ["model=tiny_dac", "enhancement=latent_resnet", "enhancement.latent_channels=16",
-             "enhancement.channels=8", "enhancement.layers=2", "data.crop_seconds=0.3", "data.batch_size=2",
-             "data.val_batch_size=2", "examples.count=1", "optim.warmup_steps=1", "trainer.max_steps=4",
-             "trainer.log_every_n_steps=1", "trainer.val_check_interval=2", "checkpoint.monitor=val/enhanced/mel_l1",
-             "checkpoint.last_every_n_steps=1", "data.val_ratio=0.25", "logger=none", "optim.lr=0.01",
-             f"data.dir={clips}", f"out_dir={tmp_path / 'train'}"]
+    words = [
+        "model=tiny_dac",
+        "enhancement=latent_resnet",
+        "enhancement.latent_channels=16",
+        "enhancement.channels=8",
+        "enhancement.layers=2",
+        "data.crop_seconds=0.3",
+        "data.batch_size=2",
+        "data.val_batch_size=2",
+        "examples.count=1",
+        "optim.warmup_steps=1",
+        "trainer.max_steps=4",
+        "trainer.log_every_n_steps=1",
+        "trainer.val_check_interval=2",
+        "checkpoint.monitor=val/enhanced/mel_l1",
+        "checkpoint.last_every_n_steps=1",
+        "data.val_ratio=0.25",
+        "logger=none",
+        "optim.lr=0.01",
+        f"data.dir={clips}",
+        f"out_dir={tmp_path / 'train'}",
+    ]
     outcome = run_training(compose("train", words, schema=TrainConfig, validators=[resolve_enhancement]))
     summary = json.loads((tmp_path / "train" / "train_summary.json").read_text())
     assert summary["final_metrics"] and outcome.exported is not None and outcome.exported.exists()
     assert sorted(p.name for p in (tmp_path / "train" / "examples").glob("*_0.*.wav"))[:1]  # examples without a ceiling
     assert not list((tmp_path / "train" / "examples").glob("*.vocoder.wav"))
-    result = evaluate(clips, tmp_path / "eval", "model=tiny_dac", f"enhancement.checkpoint={outcome.exported}",
-                      "logger=none", "outputs.save_audio=false", "outputs.save_plots=false")
+    result = evaluate(
+        clips,
+        tmp_path / "eval",
+        "model=tiny_dac",
+        f"enhancement.checkpoint={outcome.exported}",
+        "logger=none",
+        "outputs.save_audio=false",
+        "outputs.save_plots=false",
+    )
     assert result["counts"]["ok"] == 4
     assert result["run"]["enhancement"]["name"] == "latent_resnet"
 
@@ -262,11 +351,26 @@ def test_compare_runs_of_two_models_on_the_same_files_and_refuses_another_refere
     for model in ("tiny_dac", "tiny_oobleck", "demo"):
         evaluate(clips, tmp_path / model, f"model={model}", *quiet)
     out = tmp_path / "cmp"
-    assert compare.main([str(tmp_path / "tiny_dac"), str(tmp_path / "tiny_oobleck"), "--out", str(out),
-                         "--variant", "base", "--bootstrap", "100"]) == 0
+    assert (
+        compare.main(
+            [
+                str(tmp_path / "tiny_dac"),
+                str(tmp_path / "tiny_oobleck"),
+                "--out",
+                str(out),
+                "--variant",
+                "base",
+                "--bootstrap",
+                "100",
+            ]
+        )
+        == 0
+    )
     table = {r["metric"]: r for r in csv.DictReader(open(out / "compare.csv"))}
-    rows = {name: {r["file"]: r for r in csv.DictReader(open(tmp_path / name / "results.csv"))}
-            for name in ("tiny_dac", "tiny_oobleck")}
+    rows = {
+        name: {r["file"]: r for r in csv.DictReader(open(tmp_path / name / "results.csv"))}
+        for name in ("tiny_dac", "tiny_oobleck")
+    }
     files = sorted(f for f in rows["tiny_dac"] if rows["tiny_dac"][f]["base_lsd"])
     a = [float(rows["tiny_dac"][f]["base_lsd"]) for f in files]
     b = [float(rows["tiny_oobleck"][f]["base_lsd"]) for f in files]
@@ -278,9 +382,17 @@ def test_compare_runs_of_two_models_on_the_same_files_and_refuses_another_refere
 
 
 def test_a_set_metric_on_a_waveform_model_has_no_ceiling_set(clips, tmp_path):
-    summary = evaluate(clips, tmp_path / "fad", "model=tiny_encodec", "metrics.names=[lsd,fad]", "embedding=tiny_clap",
-                       "logger=none", "outputs.save_audio=false", "outputs.save_plots=false",
-                       "metrics.fad_bootstrap_samples=20")
+    summary = evaluate(
+        clips,
+        tmp_path / "fad",
+        "model=tiny_encodec",
+        "metrics.names=[lsd,fad]",
+        "embedding=tiny_clap",
+        "logger=none",
+        "outputs.save_audio=false",
+        "outputs.save_plots=false",
+        "metrics.fad_bootstrap_samples=20",
+    )
     fad = summary["sets"]["fad"]
     assert sorted(fad["variants"]) == ["base", "enhanced"] and fad["n_files"] == 4 and "delta" in fad
     report = (tmp_path / "fad" / "report.md").read_text()
@@ -299,8 +411,14 @@ def test_common_rate_counts_the_band_a_16_khz_model_cannot_make(clips, tmp_path)
     from audiovae.audio.stream import PreparedAudio
     from audiovae.metrics.registry import build_metric
 
-    quiet = ["model=demo", "logger=none", "outputs.save_plots=false", "cache.enabled=false",
-             "metrics.names=[snr,lsd_hf,hf_retention,mel_l1]", "data.chunking=false"]
+    quiet = [
+        "model=demo",
+        "logger=none",
+        "outputs.save_plots=false",
+        "cache.enabled=false",
+        "metrics.names=[snr,lsd_hf,hf_retention,mel_l1]",
+        "data.chunking=false",
+    ]
     common = evaluate(clips, tmp_path / "common", *quiet, "metrics.common_rate=44100")
     own = evaluate(clips, tmp_path / "own", *quiet)
     rows = {r["file"]: r for r in csv.DictReader(open(tmp_path / "common" / "results.csv"))}
@@ -329,13 +447,32 @@ def test_common_rate_counts_the_band_a_16_khz_model_cannot_make(clips, tmp_path)
 def test_compare_across_rates_at_one_common_rate_compares_the_waveform_metrics(clips, tmp_path, capsys):
     from audiovae import compare
 
-    quiet = ["logger=none", "outputs.save_audio=false", "outputs.save_plots=false", "metrics.common_rate=44100",
-             "metrics.names=[snr,lsd_hf,mel_l1]", "frontend.normalize=false"]
+    quiet = [
+        "logger=none",
+        "outputs.save_audio=false",
+        "outputs.save_plots=false",
+        "metrics.common_rate=44100",
+        "metrics.names=[snr,lsd_hf,mel_l1]",
+        "frontend.normalize=false",
+    ]
     for model in ("tiny_dac", "demo"):
         evaluate(clips, tmp_path / model, f"model={model}", *quiet)
     out = tmp_path / "cmp"
-    assert compare.main([str(tmp_path / "demo"), str(tmp_path / "tiny_dac"), "--variant", "base", "--out",
-                         str(out), "--bootstrap", "50"]) == 0
+    assert (
+        compare.main(
+            [
+                str(tmp_path / "demo"),
+                str(tmp_path / "tiny_dac"),
+                "--variant",
+                "base",
+                "--out",
+                str(out),
+                "--bootstrap",
+                "50",
+            ]
+        )
+        == 0
+    )
     assert sorted(r["metric"] for r in csv.DictReader(open(out / "compare.csv"))) == ["lsd_hf", "snr"]
     assert "waveform metrics only, all at the common rate 44100 Hz" in (out / "compare.md").read_text()
 
@@ -366,15 +503,18 @@ def test_a_stereo_model_keeps_both_channels_and_measures_each(tmp_path):
     rows = {r["file"]: r for r in csv.DictReader(open(out / "results.csv"))}
     for name in ("snr", "lsd"):
         metric = build_metric(name, sample_rate=44100)
-        per_channel = [float(metric.per_item(torch.from_numpy(base[:, c])[None], torch.from_numpy(reference[:, c])[None],
-                                             None)) for c in range(2)]
+        per_channel = [
+            float(metric.per_item(torch.from_numpy(base[:, c])[None], torch.from_numpy(reference[:, c])[None], None))
+            for c in range(2)
+        ]
         assert float(rows["stereo.wav"][f"base_{name}"]) == pytest.approx(np.mean(per_channel), rel=1e-4, abs=1e-6)
     # the same files mixed to mono (data.channels=mix): mono wavs, other numbers
     mixed = tmp_path / "mixed"
     evaluate(clips, mixed, *quiet, "data.channels=mix")
     assert sf.info(str(mixed / "audio" / "stereo.wav.base.wav")).channels == 1
-    assert {r["file"]: r for r in csv.DictReader(open(mixed / "results.csv"))}["stereo.wav"]["base_snr"] != \
-        rows["stereo.wav"]["base_snr"]
+    assert {r["file"]: r for r in csv.DictReader(open(mixed / "results.csv"))}["stereo.wav"]["base_snr"] != rows[
+        "stereo.wav"
+    ]["base_snr"]
     # a second run of the stereo evaluation reads its shared work from the cache, with the same numbers
     again = evaluate(clips, tmp_path / "again", *quiet)
     assert again["counts"]["from_cache"] == 2 and again["metrics"]["snr"] == summary["metrics"]["snr"]

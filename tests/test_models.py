@@ -19,10 +19,19 @@ def load_models(name, path, vae_subfolder, vocoder_subfolder, cache_dir=None):
     from diffusers import AutoencoderKL
     from transformers import SpeechT5HifiGan
 
-    model = OmegaConf.create({"name": name, "path": path, "vae_subfolder": vae_subfolder, "build": None,
-                              "cache_dir": cache_dir, "family": "audioldm"})
-    return load_pretrained(model, AutoencoderKL, vae_subfolder), load_pretrained(model, SpeechT5HifiGan,
-                                                                                 vocoder_subfolder)
+    model = OmegaConf.create(
+        {
+            "name": name,
+            "path": path,
+            "vae_subfolder": vae_subfolder,
+            "build": None,
+            "cache_dir": cache_dir,
+            "family": "audioldm",
+        }
+    )
+    return load_pretrained(model, AutoencoderKL, vae_subfolder), load_pretrained(
+        model, SpeechT5HifiGan, vocoder_subfolder
+    )
 
 
 def tiny_cfg(*overrides):
@@ -143,8 +152,9 @@ def test_griffin_lim_inverts_the_front_end_deterministically():
     error = (frontend(wave).squeeze(1) - mel).abs()
     loud = mel > mel.amax() - 6  # within ~52 dB of the peak
     assert error[loud].mean() < 0.15  # log-mel of the re-synthesis; the phase is Griffin-Lim's, not the input's
-    assert (frontend(GriffinLimVocoder(frontend, n_iter=32, nnls_iters=0)(mel)).squeeze(1) - mel).abs()[loud].mean() \
-        > 1.25 * error[loud].mean()  # the NNLS refinement of the pseudo-inverse matters
+    assert (frontend(GriffinLimVocoder(frontend, n_iter=32, nnls_iters=0)(mel)).squeeze(1) - mel).abs()[
+        loud
+    ].mean() > 1.25 * error[loud].mean()  # the NNLS refinement of the pseudo-inverse matters
     assert GriffinLimVocoder(frontend, n_iter=1)(mel).shape == clips.shape
     with pytest.raises(ValueError, match="griffin_lim_iters"):
         GriffinLimVocoder(frontend, n_iter=0)

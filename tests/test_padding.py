@@ -1,5 +1,6 @@
 """data.pad: what fills a segment past its file's end, what the VAE then sees, and how much a short clip's metrics
 move with the rule (README, "Short clips and padding")."""
+
 import csv
 
 import numpy as np
@@ -37,22 +38,36 @@ def padded_runs(tmp_path_factory):
     the segments and reference log-mels the pipeline received."""
     root = tmp_path_factory.mktemp("padding")
     sr = 16000
-    write(root / "clips" / "short.wav", tone(440, 0.4, sr) + tone(5000, 0.4, sr, amp=0.1) + noise(0.4, sr, amp=0.02), sr)
+    write(
+        root / "clips" / "short.wav", tone(440, 0.4, sr) + tone(5000, 0.4, sr, amp=0.1) + noise(0.4, sr, amp=0.02), sr
+    )
     write(root / "clips" / "full.wav", tone(330, 1.28, sr) + noise(1.28, sr, seed=1, amp=0.05), sr)
     seen, forward = {}, ReconstructionPipeline.forward
     rows = {}
     with pytest.MonkeyPatch.context() as mp:
         for rule in RULES:
+
             def record(self, segments, enhancers, generator=None, zero_frames_after=None, _rule=rule):
                 out = forward(self, segments, enhancers, generator, zero_frames_after)
                 seen[_rule] = (segments.clone(), out.reference_mel.clone())
                 return out
 
             mp.setattr(ReconstructionPipeline, "forward", record)
-            evaluate_folder(root / "clips", root / rule, "model=tiny", "logger=none", "enhancement=mel_hf_shelf",
-                            "metrics.bootstrap_samples=20", "outputs.save_plots=false", "outputs.save_audio=false",
-                            "metrics.names=[snr,lsd,lsd_hf,mel_l1]", "data.max_seconds=1.28", f"data.pad={rule}", "data.batch_size=2",
-                            "cache.enabled=false")  # the pipeline must run to be recorded
+            evaluate_folder(
+                root / "clips",
+                root / rule,
+                "model=tiny",
+                "logger=none",
+                "enhancement=mel_hf_shelf",
+                "metrics.bootstrap_samples=20",
+                "outputs.save_plots=false",
+                "outputs.save_audio=false",
+                "metrics.names=[snr,lsd,lsd_hf,mel_l1]",
+                "data.max_seconds=1.28",
+                f"data.pad={rule}",
+                "data.batch_size=2",
+                "cache.enabled=false",
+            )  # the pipeline must run to be recorded
             with open(root / rule / "results.csv") as f:
                 rows[rule] = {row["file"]: row for row in csv.DictReader(f)}
     return seen, rows
@@ -80,8 +95,10 @@ def test_only_short_clips_move_with_the_rule(padded_runs):
     for rule in RULES:
         for column in columns:
             assert float(rows[rule]["full.wav"][column]) == float(rows["silence"]["full.wav"][column]), (rule, column)
-    moved = {rule: {c: float(rows[rule]["short.wav"][c]) - float(rows["silence"]["short.wav"][c]) for c in columns}
-             for rule in ("repeat", "log_mel_zeros")}
+    moved = {
+        rule: {c: float(rows[rule]["short.wav"][c]) - float(rows["silence"]["short.wav"][c]) for c in columns}
+        for rule in ("repeat", "log_mel_zeros")
+    }
     print("short clip, change against silence:", moved)
     # the tiny model's convolutions and GroupNorm see the padding: its base decode of the same 0.4 s moves
     for rule in ("repeat", "log_mel_zeros"):

@@ -24,20 +24,30 @@ def voiced(seconds: float, sr: int, f0: float, seed: int) -> np.ndarray:
 def test_pesq_and_stoi_equal_torchmetrics_on_the_saved_audio(tmp_path):
     write(tmp_path / "clips" / "a.wav", voiced(2.0, 16000, 120, 0), 16000)
     write(tmp_path / "clips" / "b.wav", voiced(1.5, 16000, 210, 1), 16000)
-    evaluate_folder(tmp_path / "clips", tmp_path / "out", "model=tiny", "logger=none", "metrics.bootstrap_samples=100",
-                    "outputs.save_plots=false", "metrics.names=[pesq_wb,stoi,snr]")
+    evaluate_folder(
+        tmp_path / "clips",
+        tmp_path / "out",
+        "model=tiny",
+        "logger=none",
+        "metrics.bootstrap_samples=100",
+        "outputs.save_plots=false",
+        "metrics.names=[pesq_wb,stoi,snr]",
+    )
     rows = read_csv(tmp_path / "out" / "results.csv")
     assert [r["status"] for r in rows] == ["ok", "ok"]
     for row in rows:
-        audio = {v: torch.from_numpy(sf.read(str(tmp_path / "out" / "audio" / f"{row['file']}.{v}.wav"),
-                                             dtype="float32")[0]) for v in ("reference", "vocoder", "base", "enhanced")}
+        audio = {
+            v: torch.from_numpy(sf.read(str(tmp_path / "out" / "audio" / f"{row['file']}.{v}.wav"), dtype="float32")[0])
+            for v in ("reference", "vocoder", "base", "enhanced")
+        }
         for variant in ("vocoder", "base", "enhanced"):
             pesq = float(perceptual_evaluation_speech_quality(audio[variant], audio["reference"], 16000, "wb"))
             stoi = float(short_time_objective_intelligibility(audio[variant], audio["reference"], 16000))
             assert row[f"{variant}_pesq_wb"] == pytest.approx(pesq, abs=1e-6)
             assert row[f"{variant}_stoi"] == pytest.approx(stoi, abs=1e-6)
         assert 1.0 <= row["base_pesq_wb"] <= 4.65 and row["delta_pesq_wb"] == pytest.approx(
-            row["enhanced_pesq_wb"] - row["base_pesq_wb"])
+            row["enhanced_pesq_wb"] - row["base_pesq_wb"]
+        )
 
 
 def test_a_clip_pesq_cannot_rate_is_nan_and_a_copy_scores_the_maximum():

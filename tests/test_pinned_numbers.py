@@ -2,6 +2,7 @@
 --config eval_demo` must give these values (every metric column of results.csv, per file) whatever the code around
 them becomes (a refactor of the model interface, the pipeline or the engine must leave them as they are).
 `AUDIOVAE_REPIN=1 pytest tests/test_pinned_numbers.py` writes the file again, for a change that means to move them."""
+
 import json
 import math
 import os
@@ -16,8 +17,14 @@ from audiovae.demo import write_demo_clips
 from audiovae.reporting.records import read_csv
 
 PINNED = Path(__file__).parent / "data" / "demo_numbers.json"
-WORDS = ["logger=none", "outputs.save_audio=false", "outputs.save_plots=false", "outputs.listening_files=0",
-         "data.max_seconds=2.0", "cache.enabled=false"]
+WORDS = [
+    "logger=none",
+    "outputs.save_audio=false",
+    "outputs.save_plots=false",
+    "outputs.listening_files=0",
+    "data.max_seconds=2.0",
+    "cache.enabled=false",
+]
 REL = 1e-12  # the same arithmetic in the same order gives the same numbers (CSV keeps 17 significant digits)
 
 
@@ -47,8 +54,12 @@ def one_thread():
 def test_the_demo_numbers_are_todays(tmp_path, capsys, one_thread):
     clips = write_demo_clips(tmp_path / "clips", seconds=2.0)
     os.environ.pop(runs_module.RUN_DIR_ENV, None)
-    assert cli.main("eval", ["--config", "eval_demo", *WORDS, f"data.dir={clips[0].parent}",
-                             f"out_dir={tmp_path / 'run'}"]) == 0, capsys.readouterr().err
+    assert (
+        cli.main(
+            "eval", ["--config", "eval_demo", *WORDS, f"data.dir={clips[0].parent}", f"out_dir={tmp_path / 'run'}"]
+        )
+        == 0
+    ), capsys.readouterr().err
     measured = {row["file"]: numbers(row) for row in read_csv(tmp_path / "run" / "results.csv")}
     if os.environ.get("AUDIOVAE_REPIN"):
         PINNED.write_text(json.dumps(measured, indent=1, sort_keys=True) + "\n")
@@ -58,5 +69,9 @@ def test_the_demo_numbers_are_todays(tmp_path, capsys, one_thread):
         assert sorted(measured[file]) == sorted(values), file
         for key, value in values.items():
             got = measured[file][key]
-            assert (math.isnan(got) and math.isnan(value)) or got == pytest.approx(value, rel=REL, abs=1e-9), \
-                (file, key, got, value)
+            assert (math.isnan(got) and math.isnan(value)) or got == pytest.approx(value, rel=REL, abs=1e-9), (
+                file,
+                key,
+                got,
+                value,
+            )

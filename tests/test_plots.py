@@ -1,4 +1,5 @@
 """A file's plot data is gathered in bounded memory while its signals stream in."""
+
 import numpy as np
 import torch
 
@@ -28,6 +29,7 @@ def test_per_band_retention_is_the_same_streamed_or_whole_and_equals_the_metric(
         plot.add_mel("base", b)
         plot.add_mel("enhanced", b + 0.1)
     np.testing.assert_allclose(plot.retention_db("base"), band_retention(base, reference).numpy(), rtol=1e-5)
-    np.testing.assert_allclose(plot.retention_db("enhanced") - plot.retention_db("base"),
-                               20 * 0.1 / np.log(10), rtol=1e-4)  # +0.1 neper of magnitude = +0.869 dB
+    np.testing.assert_allclose(
+        plot.retention_db("enhanced") - plot.retention_db("base"), 20 * 0.1 / np.log(10), rtol=1e-4
+    )  # +0.1 neper of magnitude = +0.869 dB
     assert plot_file(tmp_path / "f.png", plot, "test").stat().st_size > 20_000

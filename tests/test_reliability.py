@@ -1,6 +1,7 @@
 """Named regressions of the newcomer fuzz (issue #26): nothing of the user's is lost, no input hangs, crashes or
 lies. Each test is one reported case: the command as a user ran it, its exit status, its one-line message, and a
 snapshot of the user's files before and after."""
+
 import errno
 import json
 import os
@@ -22,15 +23,24 @@ from audiovae.reporting.records import read_csv
 from tests.conftest import chirp, tone, write
 
 ROOT = Path(__file__).resolve().parents[1]
-EVAL = ["model=tiny", "logger=none", "data.max_seconds=1.0", "metrics.bootstrap_samples=50", "outputs.save_plots=false",
-        "outputs.listening_files=0", "data.batch_size=1"]
+EVAL = [
+    "model=tiny",
+    "logger=none",
+    "data.max_seconds=1.0",
+    "metrics.bootstrap_samples=50",
+    "outputs.save_plots=false",
+    "outputs.listening_files=0",
+    "data.batch_size=1",
+]
 NUMBERS = ("base_snr", "enhanced_lsd", "enhanced_mel_l1", "delta_hf_retention")
 
 
 def snapshot(folder: Path) -> dict:
     """Every file and folder below `folder`: (size, mtime) of files, None for folders."""
-    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns) if p.is_file() else None
-            for p in sorted(folder.rglob("*"))}
+    return {
+        str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns) if p.is_file() else None
+        for p in sorted(folder.rglob("*"))
+    }
 
 
 def user_folder(root: Path) -> Path:
@@ -84,8 +94,9 @@ def test_cache_clear_on_an_ordinary_folder_removes_nothing(tmp_path, capsys):
 def test_a_cache_dir_on_a_user_folder_is_refused_before_anything_is_written(folder, tmp_path, capsys):
     victim = user_folder(tmp_path / "mine")
     before = snapshot(victim)
-    code, err = run_eval(capsys, f"data.dir={folder}", f"out_dir={tmp_path / 'o'}", f"cache.dir={victim}",
-                         "cache.max_gb=0.000001")
+    code, err = run_eval(
+        capsys, f"data.dir={folder}", f"out_dir={tmp_path / 'o'}", f"cache.dir={victim}", "cache.max_gb=0.000001"
+    )
     assert code == 2 and "config key 'cache.dir'" in one_line(err) and "not an audiovae cache" in err
     assert snapshot(victim) == before and not (tmp_path / "o").exists()
 
@@ -118,8 +129,13 @@ def test_a_store_of_the_older_layout_is_adopted_and_cleared(tmp_path, capsys):
 
 
 def export_cli(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "audiovae.training.export", *map(str, args)], capture_output=True,
-                          text=True, timeout=300, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "audiovae.training.export", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -134,10 +150,22 @@ def checkpoint(tmp_path_factory):
     for i in range(3):
         write(base / "clips" / f"c{i}.wav", tone(300 + 100 * i, 1.2, 16000), 16000)
     os.environ.pop(runs_module.RUN_DIR_ENV, None)
-    cfg = compose("train", ["model=tiny", "logger=none", "data.crop_seconds=1.0", "data.val_ratio=0.34",
-                            "trainer.max_steps=1", "optim.warmup_steps=0", "examples.count=0",
-                            f"data.dir={base / 'clips'}", f"out_dir={base / 'run'}"], schema=TrainConfig,
-                  validators=[resolve_enhancement])
+    cfg = compose(
+        "train",
+        [
+            "model=tiny",
+            "logger=none",
+            "data.crop_seconds=1.0",
+            "data.val_ratio=0.34",
+            "trainer.max_steps=1",
+            "optim.warmup_steps=0",
+            "examples.count=0",
+            f"data.dir={base / 'clips'}",
+            f"out_dir={base / 'run'}",
+        ],
+        schema=TrainConfig,
+        validators=[resolve_enhancement],
+    )
     run_training(cfg)
     return base / "run" / "checkpoints" / "last.ckpt"
 
@@ -160,8 +188,15 @@ def run_with_audio(tmp_path_factory):
     from tests.conftest import evaluate_folder, write_three_clips
 
     base = tmp_path_factory.mktemp("run")
-    evaluate_folder(write_three_clips(base / "clips"), base / "run", "model=tiny", "logger=none",
-                    "metrics.bootstrap_samples=50", "outputs.save_plots=false", "outputs.listening_files=0")
+    evaluate_folder(
+        write_three_clips(base / "clips"),
+        base / "run",
+        "model=tiny",
+        "logger=none",
+        "metrics.bootstrap_samples=50",
+        "outputs.save_plots=false",
+        "outputs.listening_files=0",
+    )
     return base / "run"
 
 
@@ -189,8 +224,7 @@ def test_webmushra_and_compare_outputs_never_replace_a_users_files(run_with_audi
 
 
 # silently wrong
-def test_a_file_replaced_while_it_is_read_is_an_error_row_and_nothing_is_cached(folder, tmp_path, capsys,
-                                                                               monkeypatch):
+def test_a_file_replaced_while_it_is_read_is_an_error_row_and_nothing_is_cached(folder, tmp_path, capsys, monkeypatch):
     from audiovae.audio.stream import SequentialReader
 
     cache = tmp_path / "cache"
@@ -201,6 +235,7 @@ def test_a_file_replaced_while_it_is_read_is_an_error_row_and_nothing_is_cached(
         if self.audio.path.endswith("b.wav") and a == 0:
             sf.write(str(folder / "b.wav"), tone(1234, 1.0, 16000), 16000, subtype="FLOAT")
         return read(self, a, b)
+
     monkeypatch.setattr(SequentialReader, "read", replaced_mid_read)
     code, _ = run_eval(capsys, f"data.dir={folder}", f"out_dir={tmp_path / 'o'}", f"cache.dir={cache}")
     monkeypatch.setattr(SequentialReader, "read", read)
@@ -235,8 +270,9 @@ def test_an_edited_cache_entry_is_a_miss_and_is_written_again(folder, tmp_path, 
 def test_a_non_finite_enhancer_setting_is_refused(value, folder, tmp_path, capsys):
     code, err = run_eval(capsys, f"data.dir={folder}", f"out_dir={tmp_path / 'o'}", f"enhancement.gain={value}")
     assert code == 2 and "config key 'enhancement.gain': must be a finite number" in one_line(err)
-    code, err = run_eval(capsys, f"data.dir={folder}", f"out_dir={tmp_path / 'o'}",
-                         f"sweep.enhancement.gain=[1.2,{value}]")
+    code, err = run_eval(
+        capsys, f"data.dir={folder}", f"out_dir={tmp_path / 'o'}", f"sweep.enhancement.gain=[1.2,{value}]"
+    )
     assert code == 2 and "config key 'sweep.enhancement.gain.1': must be a finite number" in one_line(err)
 
 
@@ -265,8 +301,9 @@ def test_fifos_sockets_and_device_links_are_skipped_without_being_opened(folder,
     try:
         code, err = run_eval(capsys, f"data.dir={folder}", f"out_dir={tmp_path / 'o'}")
         out = capsys.readouterr().out
-        listed = run_eval(capsys, f"data.files=[{folder / 'pipe.wav'},{folder / 'a.wav'}]",
-                          f"out_dir={tmp_path / 'listed'}")
+        listed = run_eval(
+            capsys, f"data.files=[{folder / 'pipe.wav'},{folder / 'a.wav'}]", f"out_dir={tmp_path / 'listed'}"
+        )
     finally:
         signal.alarm(0)
     assert code == 0 and set(rows_of(tmp_path / "o")) == {"a.wav", "b.wav"}
@@ -288,12 +325,15 @@ def test_the_discovery_line_lists_fifos_devices_and_unreadable_folders(folder, t
         if str(path).endswith("locked"):
             raise PermissionError(errno.EACCES, "Permission denied", str(path))
         return scandir(path)
+
     monkeypatch.setattr(os, "scandir", denied)
     found = discover_audio_files(str(folder), ["*.wav"])
     assert [p.name for p in found.paths] == ["a.wav", "b.wav"]
-    assert dict(found.skipped) == {"locked/": "unreadable folder (Permission denied)",
-                                   "pipe.wav": "not a regular file (a FIFO)",
-                                   "random.wav": "not a regular file (a character device)"}
+    assert dict(found.skipped) == {
+        "locked/": "unreadable folder (Permission denied)",
+        "pipe.wav": "not a regular file (a FIFO)",
+        "random.wav": "not a regular file (a character device)",
+    }
 
 
 # (values that crashed or would exhaust memory: in test_faults.py's table of one-line start-up errors)
@@ -338,8 +378,13 @@ def test_an_enhancer_for_another_model_is_a_start_up_error(folder, tmp_path, cap
     from audiovae.evaluation.file_evaluator import FileEvaluator
 
     monkeypatch.setattr(FileEvaluator, "step", lambda *a: pytest.fail("a file was evaluated"))
-    code, err = run_eval(capsys, f"data.dir={folder}", f"out_dir={tmp_path / 'o'}",
-                         "enhancement=learnable_latent_filter", "enhancement.channels=3")
+    code, err = run_eval(
+        capsys,
+        f"data.dir={folder}",
+        f"out_dir={tmp_path / 'o'}",
+        "enhancement=learnable_latent_filter",
+        "enhancement.channels=3",
+    )
     line = one_line(err)
     assert code == 2 and "config key 'enhancement': LearnableLatentFilter does not fit this model's latents" in line
     assert not (tmp_path / "o").exists()
@@ -350,6 +395,7 @@ def test_cache_write_failures_warn_once_and_the_run_goes_on(folder, tmp_path, ca
 
     def full(path, write):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
     monkeypatch.setattr(store_module, "_atomic_write", full)
     code, err = run_eval(capsys, f"data.dir={folder}", f"out_dir={tmp_path / 'o'}", f"cache.dir={tmp_path / 'c'}")
     assert code == 0 and err.count("cannot be written (No space left on device)") == 1, err
@@ -378,19 +424,20 @@ def test_a_wav_declaring_1_hz_is_read_in_bounded_memory(tmp_path, capsys):
     write(path, np.sin(np.arange(12000) * 0.3).astype(np.float32), 1)  # 48 KB: 12000 s at 1 Hz
     with peak_rss_growth() as peak:  # was 4.3 GB: a whole read block upsampled before it was cut
         assert sum(block.size for block in mono_blocks(path, 16000, max_samples=200_000)) == 200_000
-    assert peak["bytes"] < 400 * 2 ** 20, peak
+    assert peak["bytes"] < 400 * 2**20, peak
     with peak_rss_growth() as peak:
         code, err = run_eval(capsys, f"data.dir={path.parent}", f"out_dir={tmp_path / 'o'}", "data.chunking=false")
     assert code == 0 and rows_of(tmp_path / "o")["one_hz.wav"]["status"] == "ok", err
-    assert peak["bytes"] < 1024 * 2 ** 20, peak
+    assert peak["bytes"] < 1024 * 2**20, peak
 
 
 # misleading words
 def test_the_alignment_warning_suggests_a_value_the_config_accepts():
     from audiovae.reporting.report import alignment_warning
 
-    line = alignment_warning({"n_files": 4, "median_corr": 0.9, "median_lag_samples": -149.5, "align_samples": 0,
-                              "median_lag_ms": -9.34})
+    line = alignment_warning(
+        {"n_files": 4, "median_corr": 0.9, "median_lag_samples": -149.5, "align_samples": 0, "median_lag_ms": -9.34}
+    )
     assert "metrics.align_samples=-150 " in line or "metrics.align_samples=-149 " in line
 
 
@@ -399,16 +446,29 @@ def test_a_file_that_may_not_be_read_says_permission_denied(tmp_path, monkeypatc
 
     path = write(tmp_path / "a.wav", tone(440, 0.1, 16000), 16000)
     monkeypatch.setattr(io.os, "access", lambda p, mode: False)  # root reads anything: a user's file, simulated
-    assert io.open_failure(path, RuntimeError("System error")) == \
-        "permission denied (the file cannot be read by this user)"
+    assert (
+        io.open_failure(path, RuntimeError("System error"))
+        == "permission denied (the file cannot be read by this user)"
+    )
     assert io.open_failure(tmp_path / "gone.wav", RuntimeError("System error")) == "no such file"
 
 
 # training: stopped by a signal, resumed from a damaged checkpoint
-TRAIN = ["model=tiny", "logger=none", "data.crop_seconds=1.0", "data.batch_size=2", "data.val_ratio=0.25",
-         "optim.lr=0.05", "optim.warmup_steps=1", "trainer.max_steps=6", "trainer.val_check_interval=2",
-         "checkpoint.last_every_n_steps=2", "checkpoint.save_top_k=-1", "examples.count=0",
-         "loop.validate_before_training=false"]
+TRAIN = [
+    "model=tiny",
+    "logger=none",
+    "data.crop_seconds=1.0",
+    "data.batch_size=2",
+    "data.val_ratio=0.25",
+    "optim.lr=0.05",
+    "optim.warmup_steps=1",
+    "trainer.max_steps=6",
+    "trainer.val_check_interval=2",
+    "checkpoint.last_every_n_steps=2",
+    "checkpoint.save_top_k=-1",
+    "examples.count=0",
+    "loop.validate_before_training=false",
+]
 
 
 @pytest.fixture(scope="module")
@@ -427,8 +487,9 @@ def run_train(capsys, data: Path, out: Path, *extra) -> tuple[int, str]:
     return code, capsys.readouterr().err
 
 
-def test_a_training_stopped_by_sigterm_saves_last_ckpt_exits_143_and_resumes_exactly(train_clips, tmp_path, capsys,
-                                                                                    monkeypatch):
+def test_a_training_stopped_by_sigterm_saves_last_ckpt_exits_143_and_resumes_exactly(
+    train_clips, tmp_path, capsys, monkeypatch
+):
     from audiovae.training import module as train_module
     from tests.conftest import last_gains
 
@@ -439,6 +500,7 @@ def test_a_training_stopped_by_sigterm_saves_last_ckpt_exits_143_and_resumes_exa
         if self.global_step == 3:
             os.kill(os.getpid(), signal.SIGTERM)
         return original(self, batch, batch_idx)
+
     monkeypatch.setattr(train_module.TrainModule, "training_step", signalled)
     code, err = run_train(capsys, train_clips, tmp_path / "stopped")
     monkeypatch.setattr(train_module.TrainModule, "training_step", original)
@@ -451,8 +513,9 @@ def test_a_training_stopped_by_sigterm_saves_last_ckpt_exits_143_and_resumes_exa
     torch.testing.assert_close(resumed, straight, rtol=1e-6, atol=1e-7)
 
 
-def test_resume_with_a_damaged_last_ckpt_falls_back_to_the_newest_readable_one(train_clips, tmp_path, capsys,
-                                                                              monkeypatch):
+def test_resume_with_a_damaged_last_ckpt_falls_back_to_the_newest_readable_one(
+    train_clips, tmp_path, capsys, monkeypatch
+):
     from audiovae.config.compose import compose
     from audiovae.config.schema import TrainConfig
     from audiovae.enhancers import resolve_enhancement
@@ -460,20 +523,24 @@ def test_resume_with_a_damaged_last_ckpt_falls_back_to_the_newest_readable_one(t
 
     assert run_train(capsys, train_clips, tmp_path / "straight")[0] == 0
     os.environ.pop(runs_module.RUN_DIR_ENV, None)
-    cfg = compose("train", [*TRAIN, f"data.dir={train_clips}", f"out_dir={tmp_path / 'crashed'}"], schema=TrainConfig,
-                  validators=[resolve_enhancement])
+    cfg = compose(
+        "train",
+        [*TRAIN, f"data.dir={train_clips}", f"out_dir={tmp_path / 'crashed'}"],
+        schema=TrainConfig,
+        validators=[resolve_enhancement],
+    )
     train_crashing_at_step(cfg, 5, monkeypatch)  # checkpoints at steps 2 and 4 exist
     last = tmp_path / "crashed" / "checkpoints" / "last.ckpt"
     last.write_bytes(last.read_bytes()[: last.stat().st_size // 3])  # torn, as by a crash while it was written
     code, err = run_train(capsys, train_clips, tmp_path / "crashed", "resume=true")
     assert code == 0, err
     assert "cannot be read: resuming from the newest readable checkpoint, step0000004.ckpt (step 4)" in err
-    torch.testing.assert_close(last_gains(tmp_path / "crashed")[0], last_gains(tmp_path / "straight")[0], rtol=1e-6,
-                               atol=1e-7)
+    torch.testing.assert_close(
+        last_gains(tmp_path / "crashed")[0], last_gains(tmp_path / "straight")[0], rtol=1e-6, atol=1e-7
+    )
 
 
-def test_a_first_ctrl_c_stops_training_at_the_end_of_the_step_with_exit_130(train_clips, tmp_path, capsys,
-                                                                            monkeypatch):
+def test_a_first_ctrl_c_stops_training_at_the_end_of_the_step_with_exit_130(train_clips, tmp_path, capsys, monkeypatch):
     from audiovae.training import module as train_module
     from tests.conftest import last_gains
 
@@ -483,10 +550,12 @@ def test_a_first_ctrl_c_stops_training_at_the_end_of_the_step_with_exit_130(trai
         if self.global_step == 1:
             os.kill(os.getpid(), signal.SIGINT)  # handled: the step finishes, nothing is cut half-way
         return original(self, batch, batch_idx)
+
     monkeypatch.setattr(train_module.TrainModule, "training_step", interrupted)
     code, err = run_train(capsys, train_clips, tmp_path / "stopped")
-    assert code == 130 and "training stopped by SIGINT at step 2" in one_line(err.replace(
-        "\nstopping at the end of this step (Ctrl+C again to stop at once)", ""))
+    assert code == 130 and "training stopped by SIGINT at step 2" in one_line(
+        err.replace("\nstopping at the end of this step (Ctrl+C again to stop at once)", "")
+    )
     assert last_gains(tmp_path / "stopped")[1] == 2
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is given back
 
@@ -496,15 +565,23 @@ def test_every_command_says_a_storage_failure_in_one_line_with_exit_4(capsys):
 
     def full_disk():
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "/data/out/results.csv")
+
     assert exit_status(full_disk) == STORAGE_EXIT == 4
     assert "cannot write /data/out/results.csv (No space left on device)" in one_line(capsys.readouterr().err)
 
     def a_bug():
         raise FileNotFoundError(errno.ENOENT, "not a storage failure")
+
     with pytest.raises(FileNotFoundError):  # anything else is a bug and is not hidden
         exit_status(a_bug)
-    entry_points = ["audiovae/cli.py", "audiovae/compare.py", "audiovae/training/export.py", "audiovae/sync.py",
-                    "audiovae/listening/__main__.py", "audiovae/cache/__main__.py"]
+    entry_points = [
+        "audiovae/cli.py",
+        "audiovae/compare.py",
+        "audiovae/training/export.py",
+        "audiovae/sync.py",
+        "audiovae/listening/__main__.py",
+        "audiovae/cache/__main__.py",
+    ]
     for path in entry_points:  # one wrapper for every entry point, no copies of the catch-print-exit block
         text = (ROOT / path).read_text()
         assert "return exit_status(" in text and "except AudiovaeError" not in text, path
@@ -521,6 +598,7 @@ def test_a_training_file_changed_while_it_is_read_is_skipped(tmp_path, monkeypat
         if str(path).endswith("b.wav"):  # replaced after it was read: its crops would be cached under new bytes
             write(Path(path), tone(1234, 1.0, 16000), 16000)
         return clip
+
     monkeypatch.setattr(train_data, "load_audio", rewritten)
     from audiovae.data.sources import Entry
 
@@ -538,8 +616,13 @@ def test_names_that_are_not_utf8_print_in_a_real_process_under_the_c_locale(tmp_
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LC_", "LANG", "PYTHONIOENCODING", "PYTHONUTF8"))}
     env.update(LANG="C", LC_ALL="C", WANDB_MODE="offline")
     env.pop(runs_module.RUN_DIR_ENV, None)
-    done = subprocess.run([sys.executable, "evaluate.py", *EVAL, f"data.dir={data}", f"out_dir={tmp_path / 'o'}"],
-                          capture_output=True, cwd=ROOT, env=env, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "evaluate.py", *EVAL, f"data.dir={data}", f"out_dir={tmp_path / 'o'}"],
+        capture_output=True,
+        cwd=ROOT,
+        env=env,
+        timeout=600,
+    )
     out = done.stdout.decode(errors="replace")
     assert done.returncode == 0, done.stderr.decode(errors="replace")[-2000:]
     assert "skipped 1: notes\\xff.txt (not matched by data.patterns)" in out

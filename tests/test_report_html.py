@@ -1,5 +1,6 @@
 """report.html and the blind listening pages, the way a person meets them: in headless Chromium from file://,
 plus the un-blinding of scripted answers and the webMUSHRA export."""
+
 import json
 import subprocess
 import sys
@@ -68,6 +69,7 @@ def key(run, mode):
 
 # ---------------------------------------------------------------- the files, without a browser
 
+
 def test_every_link_is_relative_and_resolves_inside_the_run(run):
     for html in [run / "report.html", *(run / "listening" / m / "index.html" for m in EVALUATION_MODES)]:
         links = links_of(html)
@@ -133,8 +135,19 @@ def scripted(run, mode, listener, tmp_path, answer_of=lambda variant: RATING[var
             rows.append({"trial": trial["trial"], "choice": winner})
     page = url(run / "listening" / mode / "index.html")
     path = tmp_path / f"{listener}-{mode}.json"
-    path.write_text(json.dumps({"format": "audiovae-listening", "version": 1, "mode": mode, "key_id": k["key_id"],
-                                "page": page, "listener": listener, "answers": rows}))
+    path.write_text(
+        json.dumps(
+            {
+                "format": "audiovae-listening",
+                "version": 1,
+                "mode": mode,
+                "key_id": k["key_id"],
+                "page": page,
+                "listener": listener,
+                "answers": rows,
+            }
+        )
+    )
     return path
 
 
@@ -151,8 +164,9 @@ def test_score_unblinds_scripted_mushra_answers(run, tmp_path):
     results = {r.file: r for r in read_results(run / "results.csv", ["lsd_hf"]) if r.status == OK}
     for file, deltas in summary["objective_deltas"].items():
         r = results[file]
-        assert deltas["lsd_hf"] == pytest.approx(file_delta("lsd_hf", r.value("base", "lsd_hf"),
-                                                            r.value("enhanced", "lsd_hf")))
+        assert deltas["lsd_hf"] == pytest.approx(
+            file_delta("lsd_hf", r.value("base", "lsd_hf"), r.value("enhanced", "lsd_hf"))
+        )
     assert "| enhanced | 8 | 65.0 |" in text
 
 
@@ -178,12 +192,20 @@ def test_answers_of_another_page_are_refused(run, tmp_path):
 
 def test_listening_cli_scores_and_says_one_line_on_bad_input(run, tmp_path):
     answers = scripted(run, "ab", "cli", tmp_path)
-    done = subprocess.run([sys.executable, "-m", "audiovae.listening", "score", str(answers), "--out",
-                           str(tmp_path / "o")], capture_output=True, text=True, cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, "-m", "audiovae.listening", "score", str(answers), "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert done.returncode == 0, done.stderr
     assert "Enhanced preferred 4 times" in done.stdout
-    bad = subprocess.run([sys.executable, "-m", "audiovae.listening", "score", str(tmp_path / "missing.json")],
-                         capture_output=True, text=True, cwd=ROOT)
+    bad = subprocess.run(
+        [sys.executable, "-m", "audiovae.listening", "score", str(tmp_path / "missing.json")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "missing.json" in bad.stderr
 
 
@@ -203,6 +225,7 @@ def test_webmushra_export_is_a_complete_config_with_16_bit_audio(run, tmp_path):
 
 
 # ---------------------------------------------------------------- in the browser
+
 
 def wait_until(page, expression: str, seconds: float = 15.0, arg=None):
     """Poll `expression` (a JS function of `arg`) until it is truthy; the pages' Content-Security-Policy forbids
@@ -224,33 +247,39 @@ def test_report_loads_from_disk_with_no_error_and_no_network(run, page):
     assert page.errors == [] and [c for c in page.console if c[0] in ("error", "warning")] == []
     assert page.requests and all(r.startswith("file://") for r in page.requests)
     assert page.page.locator("table.summary tbody tr").count() == len(
-        yaml.safe_load((run / "config.yaml").read_text())["metrics"]["names"])
+        yaml.safe_load((run / "config.yaml").read_text())["metrics"]["names"]
+    )
 
 
 def test_every_audio_element_reports_its_files_duration(run, page):
     open_page(page, run / "report.html")
-    durations = page.page.evaluate("[...document.querySelectorAll('audio')].map(a => [a.getAttribute('src'), "
-                                   "a.duration])")
+    durations = page.page.evaluate(
+        "[...document.querySelectorAll('audio')].map(a => [a.getAttribute('src'), a.duration])"
+    )
     assert len(durations) == 16  # 4 files x reference, vocoder, base, enhanced
     for src, seconds in durations:
         assert seconds == pytest.approx(sf.info(str(run / unquote(src))).duration, abs=1e-3), src
 
 
 def active(page, article: str) -> dict:
-    return page.page.evaluate("(article) => { const a = document.querySelector(`${article} audio:not([hidden])`); "
-                              "return {label: a.dataset.label, time: a.currentTime, paused: a.paused}; }", article)
+    return page.page.evaluate(
+        "(article) => { const a = document.querySelector(`${article} audio:not([hidden])`); "
+        "return {label: a.dataset.label, time: a.currentTime, paused: a.paused}; }",
+        article,
+    )
 
 
 def test_switching_variant_keeps_the_playback_position(run, page):
     open_page(page, run / "report.html")
     first = "article.file[data-file='long.wav']"
-    page.page.evaluate(f"document.querySelector(\"{first} audio\").currentTime = 0.4")
+    page.page.evaluate(f'document.querySelector("{first} audio").currentTime = 0.4')
     page.page.click(f"{first} button:has-text('enhanced')")
     now = active(page, first)
     assert now["label"] == "enhanced" and now["time"] == pytest.approx(0.4, abs=0.02) and now["paused"]
     page.page.click(f"{first} button:has-text('enhanced')")  # playing, then keys 3 (base) and 2 (vocoder)
-    page.page.evaluate("(a) => { const x = document.querySelector(`${a} audio:not([hidden])`); x.currentTime = 0; "
-                       "x.play(); }", first)
+    page.page.evaluate(
+        "(a) => { const x = document.querySelector(`${a} audio:not([hidden])`); x.currentTime = 0; x.play(); }", first
+    )
     wait_until(page, "(a) => document.querySelector(`${a} audio:not([hidden])`).currentTime > 0.15", arg=first)
     page.page.keyboard.press("3")  # the clip is 1 s long: the switches happen while it plays
     before = active(page, first)
@@ -270,11 +299,15 @@ def test_players_of_a_long_page_load_when_played_and_still_switch_in_place(run, 
     copy = tmp_path / "run"
     shutil.copytree(run, copy, ignore=shutil.ignore_patterns("wandb", "listening"))
     monkeypatch.setattr(report_html, "PRELOADED_FILES", 2)  # as on a page of more files than that
-    report_html.write_report_html(copy / "report.html", json.loads((copy / "summary.json").read_text()),
-                                  read_results(copy / "results.csv", ["lsd_hf", "snr"]))
+    report_html.write_report_html(
+        copy / "report.html",
+        json.loads((copy / "summary.json").read_text()),
+        read_results(copy / "results.csv", ["lsd_hf", "snr"]),
+    )
     open_page(page, copy / "report.html")
-    preload = page.page.evaluate("[...document.querySelectorAll('article.file')].map(a => a.querySelector('audio')"
-                                 ".getAttribute('preload'))")
+    preload = page.page.evaluate(
+        "[...document.querySelectorAll('article.file')].map(a => a.querySelector('audio').getAttribute('preload'))"
+    )
     assert preload == ["metadata", "metadata", "none", "none"]
     third = "article.file[data-order='2']"
     page.page.evaluate("(a) => document.querySelector(`${a} audio`).play()", third)
@@ -285,8 +318,9 @@ def test_players_of_a_long_page_load_when_played_and_still_switch_in_place(run, 
 
 
 def row_files(page) -> list[str]:
-    return page.page.evaluate("[...document.querySelectorAll('article.file')].filter(a => !a.hidden)"
-                              ".map(a => a.dataset.file)")
+    return page.page.evaluate(
+        "[...document.querySelectorAll('article.file')].filter(a => !a.hidden).map(a => a.dataset.file)"
+    )
 
 
 def test_sorting_by_a_metrics_delta_and_filtering_reorder_the_rows(run, page):
@@ -294,8 +328,10 @@ def test_sorting_by_a_metrics_delta_and_filtering_reorder_the_rows(run, page):
     results = ok_results(run)
     assert row_files(page) == [r.file for r in results]
     better = scoring("lsd_hf").higher_is_better
-    gains = {r.file: (1 if better else -1) * file_delta("lsd_hf", r.value("base", "lsd_hf"),
-                                                        r.value("enhanced", "lsd_hf")) for r in results}
+    gains = {
+        r.file: (1 if better else -1) * file_delta("lsd_hf", r.value("base", "lsd_hf"), r.value("enhanced", "lsd_hf"))
+        for r in results
+    }
     worst_first = sorted(gains, key=gains.get)
     page.page.select_option("#sort", "worst:lsd_hf")
     assert row_files(page) == worst_first

@@ -1,5 +1,6 @@
 """AudioLDM2's resampler (torchaudio's Hann-windowed sinc) against a float64 port of torchaudio's code, streamed
 as files are read, and next to soxr."""
+
 import math
 
 import numpy as np
@@ -13,8 +14,9 @@ from audiovae.audio.resample import SincResampleStream, sinc_kernel, sinc_resamp
 from tests.conftest import chirp, evaluate_folder, noise, write
 
 
-def torchaudio_port(x: np.ndarray, orig: int, new: int, width_zc: int = 6, rolloff: float = 0.99,
-                    kernel_only: bool = False) -> np.ndarray:
+def torchaudio_port(
+    x: np.ndarray, orig: int, new: int, width_zc: int = 6, rolloff: float = 0.99, kernel_only: bool = False
+) -> np.ndarray:
     """float64 port of torchaudio.functional.resample (sinc_interp_hann), written from its code: the kernel of
     `_get_sinc_resample_kernel`, then `_apply_sinc_resample_kernel` (pad w and w + o, stride-o dot products, phases
     interleaved, cut to ceil(n·N/o))."""
@@ -31,7 +33,7 @@ def torchaudio_port(x: np.ndarray, orig: int, new: int, width_zc: int = 6, rollo
         return kernel
     padded = np.concatenate([np.zeros(w), np.asarray(x, dtype=np.float64), np.zeros(w + o)])
     steps = (len(padded) - kernel.shape[1]) // o + 1
-    frames = np.stack([padded[j * o: j * o + kernel.shape[1]] for j in range(steps)])  # [steps, 2w + o]
+    frames = np.stack([padded[j * o : j * o + kernel.shape[1]] for j in range(steps)])  # [steps, 2w + o]
     out = (frames @ kernel.T).reshape(-1)  # step-major, phase-minor: transpose(1, 2).reshape
     return out[: math.ceil(n * len(x) / o)]
 
@@ -65,7 +67,7 @@ def test_files_read_whole_and_block_by_block_agree_and_differ_from_soxr_in_the_h
     prepared = stream.PreparedAudio.scan(path, 16000, None, -80.0, normalize=False, resampler="audioldm2")
     np.testing.assert_allclose(prepared.read_all().numpy(), whole, atol=1e-6)
     soxr = load_audio(path, 16000).waveform
-    snr = 10 * np.log10(np.sum(soxr ** 2) / np.sum((soxr - whole) ** 2))
+    snr = 10 * np.log10(np.sum(soxr**2) / np.sum((soxr - whole) ** 2))
     assert 10 < snr < 30  # close, not equal (15.2 dB on this file): they part ways near Nyquist
     hz = np.fft.rfftfreq(len(whole), 1 / 16000)
 
@@ -84,10 +86,21 @@ def test_the_evaluation_reference_is_resampled_as_configured(tmp_path):
     write(tmp_path / "clips" / "a.wav", chirp(100, 20000, 1.0, 44100), 44100)
     saved = {}
     for rule in ("audioldm2", "soxr_hq"):
-        evaluate_folder(tmp_path / "clips", tmp_path / rule, "model=tiny", "logger=none", "metrics.bootstrap_samples=50",
-                        "outputs.save_plots=false", "metrics.names=[snr]", f"data.resampler={rule}")
+        evaluate_folder(
+            tmp_path / "clips",
+            tmp_path / rule,
+            "model=tiny",
+            "logger=none",
+            "metrics.bootstrap_samples=50",
+            "outputs.save_plots=false",
+            "metrics.names=[snr]",
+            f"data.resampler={rule}",
+        )
         saved[rule] = sf.read(str(tmp_path / rule / "audio" / "a.wav.reference.wav"), dtype="float32")[0]
-        expected = stream.PreparedAudio.scan(tmp_path / "clips" / "a.wav", 16000, None, -80.0, normalize=True,
-                                             resampler=rule).read_all().numpy()
+        expected = (
+            stream.PreparedAudio.scan(tmp_path / "clips" / "a.wav", 16000, None, -80.0, normalize=True, resampler=rule)
+            .read_all()
+            .numpy()
+        )
         np.testing.assert_allclose(saved[rule], expected[: len(saved[rule])], atol=1e-6)
     assert np.max(np.abs(saved["audioldm2"] - saved["soxr_hq"])) > 1e-3

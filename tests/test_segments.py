@@ -36,6 +36,7 @@ def test_overlap_must_be_shorter_than_a_segment():
 
 def test_streaming_join_returns_each_part_once_no_later_segment_touches_it():
     from audiovae.data.segments import OverlapAdd
+
     n, seg, overlap = 1000, 64, 16
     starts = segment_starts(n, seg, overlap)
     pieces = torch.randn(len(starts), seg, 3)

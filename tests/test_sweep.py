@@ -1,4 +1,5 @@
 """Sweeps: one encode per file, each setting equal to its stand-alone evaluation, resume, the best config."""
+
 import json
 import os
 import subprocess
@@ -20,9 +21,16 @@ from tests.conftest import write_three_clips
 from tests.wandb_offline import read_offline_run
 
 ROOT = Path(__file__).resolve().parents[1]
-FAST = ["model=demo", "data.max_seconds=1.0", "data.batch_size=1", "metrics.bootstrap_samples=200",
-        "outputs.save_audio=false", "select.metric=lsd_hf", "select.guards=[]",
-        "select.min_improvement.spectral_correlation=-50"]
+FAST = [
+    "model=demo",
+    "data.max_seconds=1.0",
+    "data.batch_size=1",
+    "metrics.bootstrap_samples=200",
+    "outputs.save_audio=false",
+    "select.metric=lsd_hf",
+    "select.guards=[]",
+    "select.min_improvement.spectral_correlation=-50",
+]
 GAINS = "sweep.enhancement.gain=[1.0,1.4,1.8]"
 COLUMNS = ("base_snr", "vocoder_snr", "enhanced_snr", "enhanced_hf_retention", "enhanced_mel_l1", "delta_lsd")
 
@@ -33,8 +41,12 @@ def clips(tmp_path_factory):
 
 
 def cfg_for(clips, out, *overrides):
-    return compose("eval", [*FAST, f"data.dir={clips}", f"out_dir={out}", *overrides], schema=EvalConfig,
-                   validators=[resolve_enhancement])
+    return compose(
+        "eval",
+        [*FAST, f"data.dir={clips}", f"out_dir={out}", *overrides],
+        schema=EvalConfig,
+        validators=[resolve_enhancement],
+    )
 
 
 class EncodeCounter:
@@ -45,6 +57,7 @@ class EncodeCounter:
         def counting(model, mel, generator=None):
             self.segments += mel.shape[0]
             return original(model, mel, generator)
+
         monkeypatch.setattr(EnhancedVAE, "encode", counting)
 
 
@@ -97,16 +110,24 @@ def test_sweep_table_plot_and_best_setting_that_evaluates_to_the_reported_number
         assert row["lsd_hf_delta"] == pytest.approx(comp["headline_delta"])
         assert row["enhancement.gain"] == float(name.split("=")[1])
     assert table["gain=1.0"]["snr_delta"] == 0.0  # gain 1 is the identity: the base decode exactly
-    allowed = [r for r in table.values() if r["spectral_correlation_improvement"] >= -50 and r["lsd_hf_improvement"] > 0]
+    allowed = [
+        r for r in table.values() if r["spectral_correlation_improvement"] >= -50 and r["lsd_hf_improvement"] > 0
+    ]
     best = max(allowed, key=lambda r: r["lsd_hf_improvement"])
     assert f"`{best['setting']}` **(best)**" in (out / "sweep.md").read_text()
     assert (out / "sweep.png").stat().st_size > 0
     page = (out / "sweep.html").read_text()  # the same table, and each setting's own page
     assert f"{best['setting']} (best)" in page
     for name in table:
-        assert f'href="settings/{quote(name)}/report.html"' in page and (out / "settings" / name / "report.html").exists()
-    best_cfg = compose(str(out / "best_config.yaml"), [f"out_dir={tmp_path / 'best'}", "logger=none"],
-                       schema=EvalConfig, validators=[resolve_enhancement])
+        assert (
+            f'href="settings/{quote(name)}/report.html"' in page and (out / "settings" / name / "report.html").exists()
+        )
+    best_cfg = compose(
+        str(out / "best_config.yaml"),
+        [f"out_dir={tmp_path / 'best'}", "logger=none"],
+        schema=EvalConfig,
+        validators=[resolve_enhancement],
+    )
     assert not best_cfg.sweep and best_cfg.enhancement.gain == best["enhancement.gain"]
     run_evaluation(best_cfg)
     again = json.loads((tmp_path / "best" / "summary.json").read_text())["metrics"]["lsd_hf"]["comparison"]
@@ -117,8 +138,9 @@ def test_the_default_guards_refuse_a_setting_that_buys_lsd_hf_with_damage(sweep_
     # gain 1.4 improves lsd_hf a little but worsens mel_distance, lsd_lf and spectral_correlation on every file:
     # the rule of audiovae 0.2 (largest improvement, loose constraints) called such a setting "best"
     out, _ = sweep_run
-    summaries = {n: json.loads((out / "settings" / n / "summary.json").read_text())
-                 for n in ("gain=1.0", "gain=1.4", "gain=1.8")}
+    summaries = {
+        n: json.loads((out / "settings" / n / "summary.json").read_text()) for n in ("gain=1.0", "gain=1.4", "gain=1.8")
+    }
     assert summaries["gain=1.4"]["metrics"]["lsd_hf"]["comparison"]["headline_delta"] < 0  # lsd_hf improves
     defaults = compose("eval", [], schema=EvalConfig, validators=[resolve_enhancement])
     best, reason = select_best(summaries, defaults.select, defaults.metrics.alpha)
@@ -127,8 +149,10 @@ def test_the_default_guards_refuse_a_setting_that_buys_lsd_hf_with_damage(sweep_
 
 def test_each_setting_is_a_wandb_run_of_one_group(sweep_run):
     out, _ = sweep_run
-    logged = [read_offline_run(next((out / "settings" / n / "wandb").glob("offline-run-*")))
-              for n in ("gain=1.0", "gain=1.4", "gain=1.8")]
+    logged = [
+        read_offline_run(next((out / "settings" / n / "wandb").glob("offline-run-*")))
+        for n in ("gain=1.0", "gain=1.4", "gain=1.8")
+    ]
     assert {r["job_type"] for r in logged} == {"sweep"}
     assert len({r["group"] for r in logged}) == 1 and logged[0]["group"].startswith("sweep-")
     assert [r["config"]["enhancement"]["gain"] for r in logged] == [1.0, 1.4, 1.8]
@@ -147,6 +171,7 @@ def test_interrupted_sweep_resumes_per_setting_and_file(sweep_run, clips, tmp_pa
         if len(batches) == 2:
             raise RuntimeError("simulated crash")
         return original(self, batch)
+
     monkeypatch.setattr(FileEvaluator, "step", crash_on_second_batch)
     with pytest.raises(RuntimeError, match="simulated crash"):
         run_evaluation(cfg_for(clips, tmp_path / "r", GAINS, "logger=none"))
@@ -172,9 +197,23 @@ def test_sweeping_anything_but_the_enhancement_is_a_clear_error(clips, tmp_path)
 def test_ddp_sweep_with_two_cpu_processes_equals_one_process(sweep_run, clips, tmp_path):
     out, _ = sweep_run
     env = {k: v for k, v in os.environ.items() if k != runs_module.RUN_DIR_ENV}
-    done = subprocess.run([sys.executable, str(ROOT / "evaluate.py"), *FAST, GAINS, "trainer=ddp_cpu2", "logger=none",
-                           f"data.dir={clips}", f"out_dir={tmp_path / 'ddp'}"], capture_output=True, text=True,
-                          env={**env, "WANDB_MODE": "offline"}, cwd=ROOT, timeout=600)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "evaluate.py"),
+            *FAST,
+            GAINS,
+            "trainer=ddp_cpu2",
+            "logger=none",
+            f"data.dir={clips}",
+            f"out_dir={tmp_path / 'ddp'}",
+        ],
+        capture_output=True,
+        text=True,
+        env={**env, "WANDB_MODE": "offline"},
+        cwd=ROOT,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     for name in ("gain=1.0", "gain=1.4", "gain=1.8"):
         ddp, single = rows_of(tmp_path / "ddp" / "settings" / name), rows_of(out / "settings" / name)

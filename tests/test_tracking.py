@@ -1,6 +1,7 @@
 """Experiment tracking that survives the trip: offline runs whose every file lies under out_dir (HOME untouched),
 relocatable for `wandb sync`, training curves on one step axis, one run across a resume, lineage from training to
 evaluation, sweep runs that group and plot well, and a W&B Sweeps config the agent runs unchanged."""
+
 import json
 import os
 import shutil
@@ -22,19 +23,36 @@ from tests.conftest import chirp, noise, tone, train_crashing_at_step, write
 from tests.wandb_offline import read_offline_run
 
 ROOT = Path(__file__).resolve().parents[1]
-TRAIN = ["model=tiny", "data.crop_seconds=1.0", "data.batch_size=2", "data.val_batch_size=2", "data.val_ratio=0.25",
-         "optim.warmup_steps=1", "checkpoint.last_every_n_steps=1", "trainer.log_every_n_steps=1", "checkpoint.monitor=val/enhanced/mel_l1",
-         "checkpoint.save_top_k=-1", "trainer.check_val_every_n_epoch=null", "trainer.val_check_interval=2",
-         "trainer.max_steps=4", "examples.count=1", "examples.every_n_val=1"]
+TRAIN = [
+    "model=tiny",
+    "data.crop_seconds=1.0",
+    "data.batch_size=2",
+    "data.val_batch_size=2",
+    "data.val_ratio=0.25",
+    "optim.warmup_steps=1",
+    "checkpoint.last_every_n_steps=1",
+    "trainer.log_every_n_steps=1",
+    "checkpoint.monitor=val/enhanced/mel_l1",
+    "checkpoint.save_top_k=-1",
+    "trainer.check_val_every_n_epoch=null",
+    "trainer.val_check_interval=2",
+    "trainer.max_steps=4",
+    "examples.count=1",
+    "examples.every_n_val=1",
+]
 
 
 def run_job(script: str, *args, home: Path, audiovae_home: Path):
     """A job as a user runs it: a fresh process, W&B offline, HOME pointed at `home`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_") and k not in (runs_module.RUN_DIR_ENV,
-                                                                                           "MPLCONFIGDIR")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("WANDB_") and k not in (runs_module.RUN_DIR_ENV, "MPLCONFIGDIR")
+    }
     env.update(HOME=str(home), WANDB_MODE="offline", AUDIOVAE_HOME=str(audiovae_home))
-    done = subprocess.run([sys.executable, str(ROOT / script), *args], capture_output=True, text=True, env=env,
-                          cwd=ROOT, timeout=600)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / script), *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=600
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return done
 
@@ -58,14 +76,30 @@ def jobs(clips, tmp_path_factory, audiovae_home):
     """A 2-setting sweep, a 4-step training and an evaluation of its export, run with an empty HOME."""
     home = tmp_path_factory.mktemp("empty_home")
     out = tmp_path_factory.mktemp("tracked")
-    run_job("evaluate.py", "model=demo", f"data.dir={clips}", "data.max_seconds=1.0", "metrics.bootstrap_samples=100",
-            "sweep.enhancement.gain=[1.0,1.4]", "logger.max_table_files=2", f"out_dir={out / 'sweep'}",
-            home=home, audiovae_home=audiovae_home)
-    run_job("train.py", *TRAIN, f"data.dir={clips}", f"out_dir={out / 'train'}", home=home,
-            audiovae_home=audiovae_home)
-    run_job("evaluate.py", "model=tiny", f"data.dir={clips}", "data.max_seconds=1.0", "metrics.bootstrap_samples=100",
-            f"enhancement.checkpoint={out / 'train' / 'enhancer.safetensors'}", f"out_dir={out / 'eval'}",
-            home=home, audiovae_home=audiovae_home)
+    run_job(
+        "evaluate.py",
+        "model=demo",
+        f"data.dir={clips}",
+        "data.max_seconds=1.0",
+        "metrics.bootstrap_samples=100",
+        "sweep.enhancement.gain=[1.0,1.4]",
+        "logger.max_table_files=2",
+        f"out_dir={out / 'sweep'}",
+        home=home,
+        audiovae_home=audiovae_home,
+    )
+    run_job("train.py", *TRAIN, f"data.dir={clips}", f"out_dir={out / 'train'}", home=home, audiovae_home=audiovae_home)
+    run_job(
+        "evaluate.py",
+        "model=tiny",
+        f"data.dir={clips}",
+        "data.max_seconds=1.0",
+        "metrics.bootstrap_samples=100",
+        f"enhancement.checkpoint={out / 'train' / 'enhancer.safetensors'}",
+        f"out_dir={out / 'eval'}",
+        home=home,
+        audiovae_home=audiovae_home,
+    )
     return home, out
 
 
@@ -86,8 +120,12 @@ def test_a_copied_run_folder_is_relocated_for_sync(jobs, tmp_path):
     _, out = jobs
     copy = tmp_path / "elsewhere" / "sweep"
     shutil.copytree(out / "sweep", copy)
-    done = subprocess.run([str(Path(sys.executable).parent / "audiovae-sync"), str(copy), "--dry-run"],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "audiovae-sync"), str(copy), "--dry-run"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert "pointed at this copy" in done.stdout
     for log in copy.rglob("offline-run-*/run-*.wandb"):
@@ -105,8 +143,12 @@ def test_table_audio_has_four_variants_with_captions(jobs):
     table = next(a for a in logged["artifacts"] if a["type"] == "run_table" and "evalfiles" in a["name"])
     data = json.loads(Path(table["entries"]["eval/files.table.json"]).read_text())
     columns = data["columns"]
-    assert [c for c in columns if c.startswith("audio_")] == ["audio_reference", "audio_vocoder", "audio_base",
-                                                               "audio_enhanced"]
+    assert [c for c in columns if c.startswith("audio_")] == [
+        "audio_reference",
+        "audio_vocoder",
+        "audio_base",
+        "audio_enhanced",
+    ]
     row = dict(zip(columns, data["data"][0]))
     assert row["audio_vocoder"]["caption"] == f"{row['file']} · vocoder"
     assert row["audio_enhanced"]["caption"] == f"{row['file']} · enhanced"
@@ -162,9 +204,21 @@ def test_a_killed_and_resumed_training_is_one_wandb_run(clips, tmp_path, monkeyp
     monkeypatch.delenv(runs_module.RUN_DIR_ENV, raising=False)
 
     def cfg(*extra):
-        return compose("train", [*TRAIN, "examples.count=0", "trainer.max_steps=6", "trainer.val_check_interval=3",
-                                 f"data.dir={clips}", f"out_dir={tmp_path / 'run'}", *extra], schema=TrainConfig,
-                       validators=[resolve_enhancement])
+        return compose(
+            "train",
+            [
+                *TRAIN,
+                "examples.count=0",
+                "trainer.max_steps=6",
+                "trainer.val_check_interval=3",
+                f"data.dir={clips}",
+                f"out_dir={tmp_path / 'run'}",
+                *extra,
+            ],
+            schema=TrainConfig,
+            validators=[resolve_enhancement],
+        )
+
     train_crashing_at_step(cfg(), 3, monkeypatch)
     run_training(cfg("resume=true"))
     runs = [read_offline_run(p) for p in sorted((tmp_path / "run" / "wandb").glob("offline-run-*"))]
@@ -182,9 +236,13 @@ def test_the_wandb_sweep_config_runs_train_py_unchanged(clips, tmp_path, audiova
         sampled[key] = spec["value"] if "value" in spec else spec["values"][-1] if "values" in spec else spec["min"]
     sampled.update({"model": "tiny", "data.dir": str(clips), "trainer.max_steps": 2})
     args_no_hyphens = [f"{key}={value}" for key, value in sampled.items()]
-    rendered = {"${env}": [], "${interpreter}": [sys.executable], "${program}": [str(ROOT / sweep["program"])],
-                "${args_no_hyphens}": args_no_hyphens + [f"out_dir={tmp_path / 'agent'}", "examples.count=0",
-                                                         "data.val_ratio=0.25"]}
+    rendered = {
+        "${env}": [],
+        "${interpreter}": [sys.executable],
+        "${program}": [str(ROOT / sweep["program"])],
+        "${args_no_hyphens}": args_no_hyphens
+        + [f"out_dir={tmp_path / 'agent'}", "examples.count=0", "data.val_ratio=0.25"],
+    }
     command = [word for part in sweep["command"] for word in rendered[part]]
     env = {**os.environ, "WANDB_MODE": "offline", "WANDB_RUN_ID": "agentrun1", "AUDIOVAE_HOME": str(audiovae_home)}
     env.pop(runs_module.RUN_DIR_ENV, None)
@@ -203,8 +261,21 @@ def test_compare_logs_with_the_logger_settings_of_the_other_jobs(jobs, tmp_path,
     _, out = jobs
     a, b = out / "sweep" / "settings" / "gain=1.0", out / "sweep" / "settings" / "gain=1.4"
     monkeypatch.delenv("WANDB_MODE", raising=False)  # offline by default, as logger/wandb.yaml says
-    assert compare.main([str(a), str(b), "--out", str(tmp_path / "c"), "--wandb", "--bootstrap", "50",
-                         "logger.project=compare-test"]) == 0
+    assert (
+        compare.main(
+            [
+                str(a),
+                str(b),
+                "--out",
+                str(tmp_path / "c"),
+                "--wandb",
+                "--bootstrap",
+                "50",
+                "logger.project=compare-test",
+            ]
+        )
+        == 0
+    )
     logged = offline(tmp_path / "c")
     assert logged["job_type"] == "compare" and logged["project"] == "compare-test"
     assert compare.main([str(a), str(b), "--out", str(tmp_path / "bad"), "--wandb", "logger.bogus=1"]) == 2

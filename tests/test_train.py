@@ -1,4 +1,5 @@
 """Fine-tuning on the demo and tiny models: it helps, it resumes exactly, it exports what evaluate.py loads."""
+
 import json
 import math
 import os
@@ -32,10 +33,21 @@ from tests.conftest import chirp, last_gains, noise, tone, train_crashing_at_ste
 from tests.wandb_offline import read_offline_run
 
 ROOT = Path(__file__).resolve().parents[1]
-FAST = ["model=tiny", "data.crop_seconds=1.0", "data.batch_size=2", "data.val_batch_size=2", "examples.count=0",
-        "optim.warmup_steps=2", "trainer.log_every_n_steps=1", "checkpoint.monitor=val/enhanced/mel_l1",
-        "trainer.val_check_interval=1.0", "trainer.check_val_every_n_epoch=1", "trainer.limit_val_batches=1.0",
-        "examples.every_n_val=1", "checkpoint.last_every_n_steps=1"]
+FAST = [
+    "model=tiny",
+    "data.crop_seconds=1.0",
+    "data.batch_size=2",
+    "data.val_batch_size=2",
+    "examples.count=0",
+    "optim.warmup_steps=2",
+    "trainer.log_every_n_steps=1",
+    "checkpoint.monitor=val/enhanced/mel_l1",
+    "trainer.val_check_interval=1.0",
+    "trainer.check_val_every_n_epoch=1",
+    "trainer.limit_val_batches=1.0",
+    "examples.every_n_val=1",
+    "checkpoint.last_every_n_steps=1",
+]
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +61,12 @@ def clips(tmp_path_factory):
 
 
 def train_cfg(data_dir, out_dir, *overrides):
-    return compose("train", [*FAST, f"data.dir={data_dir}", f"out_dir={out_dir}", *overrides], schema=TrainConfig,
-                   validators=[resolve_enhancement])
+    return compose(
+        "train",
+        [*FAST, f"data.dir={data_dir}", f"out_dir={out_dir}", *overrides],
+        schema=TrainConfig,
+        validators=[resolve_enhancement],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +76,11 @@ def bright_clips(tmp_path_factory):
     d = tmp_path_factory.mktemp("bright_clips")
     rng = np.random.default_rng(0)
     for i in range(16):
-        clip = (rng.uniform(0.2, 0.6) * chirp(rng.uniform(1500, 4000), rng.uniform(4000, 7500), 1.5, 16000)
-                + noise(1.5, 16000, amp=rng.uniform(0.02, 0.2)) + tone(rng.uniform(200, 800), 1.5, 16000, amp=0.3))
+        clip = (
+            rng.uniform(0.2, 0.6) * chirp(rng.uniform(1500, 4000), rng.uniform(4000, 7500), 1.5, 16000)
+            + noise(1.5, 16000, amp=rng.uniform(0.02, 0.2))
+            + tone(rng.uniform(200, 800), 1.5, 16000, amp=0.3)
+        )
         write(d / f"bright{i:02d}.wav", clip.astype(np.float32), 16000)
     return d
 
@@ -71,8 +90,16 @@ def proof_run(bright_clips, tmp_path_factory):
     """60 steps of learnable_latent_filter on the bundled demo VAE at a high rate, tracked in offline W&B."""
     os.environ.pop(runs_module.RUN_DIR_ENV, None)
     out = tmp_path_factory.mktemp("proof") / "run"
-    cfg = train_cfg(bright_clips, out, "model=demo", "trainer.max_steps=60", "optim.lr=0.05", "data.val_ratio=0.25",
-                    "examples.count=1", "examples.every_n_val=10")
+    cfg = train_cfg(
+        bright_clips,
+        out,
+        "model=demo",
+        "trainer.max_steps=60",
+        "optim.lr=0.05",
+        "data.val_ratio=0.25",
+        "examples.count=1",
+        "examples.every_n_val=10",
+    )
     outcome = run_training(cfg)
     return out, outcome, json.loads((out / "train_summary.json").read_text())
 
@@ -94,9 +121,20 @@ def test_exported_enhancer_evaluates_to_the_validation_numbers(proof_run, tmp_pa
     exported = out / "enhancer.safetensors"
     assert outcome.exported == exported and exported.stat().st_size < 10_000
     files = "[" + ",".join(summary["val_files"]) + "]"
-    cfg = compose("eval", ["model=demo", f"data.files={files}", "data.max_seconds=1.0", "logger=none",
-                           f"enhancement.checkpoint={exported}", f"out_dir={tmp_path / 'eval'}",
-                           "metrics.bootstrap_samples=100"], schema=EvalConfig, validators=[resolve_enhancement])
+    cfg = compose(
+        "eval",
+        [
+            "model=demo",
+            f"data.files={files}",
+            "data.max_seconds=1.0",
+            "logger=none",
+            f"enhancement.checkpoint={exported}",
+            f"out_dir={tmp_path / 'eval'}",
+            "metrics.bootstrap_samples=100",
+        ],
+        schema=EvalConfig,
+        validators=[resolve_enhancement],
+    )
     assert cfg.enhancement.name == "learnable_latent_filter" and cfg.enhancement.checkpoint == str(exported)
     run_evaluation(cfg)
     result = json.loads((tmp_path / "eval" / "summary.json").read_text())
@@ -115,7 +153,8 @@ def test_training_is_logged_to_wandb_offline(proof_run):
     assert logged["summary"]["val/base/snr"].keys() == {"max"}
     assert "train/loss" in logged["summary"]
     assert {"type": "model", "name": "enhancer-demo-learnable_latent_filter"} in [
-        {k: a[k] for k in ("type", "name")} for a in logged["artifacts"]]
+        {k: a[k] for k in ("type", "name")} for a in logged["artifacts"]
+    ]
     assert "val/examples" in logged["tables"] and list((out / "examples").glob("*.png"))
 
 
@@ -167,8 +206,12 @@ def test_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(clips,
 
     nan_state = {"steps": 0}
     monkeypatch.setattr(ReconstructionLoss, "forward", nan_from_step_3)
-    monkeypatch.setattr(train_module_mod.TrainModule, "on_train_batch_end",
-                        lambda self, *a: nan_state.__setitem__("steps", self.global_step), raising=False)
+    monkeypatch.setattr(
+        train_module_mod.TrainModule,
+        "on_train_batch_end",
+        lambda self, *a: nan_state.__setitem__("steps", self.global_step),
+        raising=False,
+    )
     with pytest.raises(NonFiniteLossError, match="non-finite training loss nan at step 3"):
         run_training(train_cfg(clips, tmp_path / "nan", "trainer.max_steps=10", "data.val_ratio=0.25", "logger=none"))
     last = torch.load(tmp_path / "nan" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
@@ -184,16 +227,34 @@ def test_bad_training_files_are_skipped_with_one_warning(clips, tmp_path):
     (data / "broken.wav").write_bytes(b"RIFF....junk")
     write(data / "silent.wav", np.zeros(8000, dtype=np.float32), 16000)
     with pytest.warns(UserWarning, match=r"skipping 2 unusable file\(s\):\n.*broken.wav: unreadable.*\n.*silent"):
-        run_training(train_cfg(data, tmp_path / "out", "trainer.max_steps=1", "data.val_ratio=0.3", "logger=none",
-                               "loop.validate_before_training=false"))
+        run_training(
+            train_cfg(
+                data,
+                tmp_path / "out",
+                "trainer.max_steps=1",
+                "data.val_ratio=0.3",
+                "logger=none",
+                "loop.validate_before_training=false",
+            )
+        )
     summary = json.loads((tmp_path / "out" / "train_summary.json").read_text())
     assert len(summary["skipped_files"]) == 2
 
 
 def test_decoder_can_be_unfrozen_while_the_encoder_and_vocoder_stay_frozen(clips, tmp_path):
     out = tmp_path / "dec"
-    run_training(train_cfg(clips, out, "trainer.max_steps=2", "optim.lr=0.01", "data.val_ratio=0.25", "logger=none",
-                           "trainable=[enhancer,vae.decoder]", "loop.validate_before_training=false"))
+    run_training(
+        train_cfg(
+            clips,
+            out,
+            "trainer.max_steps=2",
+            "optim.lr=0.01",
+            "data.val_ratio=0.25",
+            "logger=none",
+            "trainable=[enhancer,vae.decoder]",
+            "loop.validate_before_training=false",
+        )
+    )
     state = torch.load(out / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)["state_dict"]
     assert any(k.startswith("model.vae.decoder.") for k in state)
     assert not any(k.startswith(("model.vae.encoder.", "model.vocoder.")) for k in state)
@@ -202,9 +263,19 @@ def test_decoder_can_be_unfrozen_while_the_encoder_and_vocoder_stay_frozen(clips
 def test_the_whole_vae_trains_with_a_sampled_posterior_and_kl(clips, tmp_path):
     """VAE training (how the bundled demo VAE is made): encoder and decoder change, the vocoder does not."""
     out = tmp_path / "vae"
-    cfg = train_cfg(clips, out, "trainer.max_steps=2", "optim.lr=0.01", "data.val_ratio=0.25", "logger=none",
-                    "enhancement=none", "trainable=[vae]", "loss.kl=0.01", "loop.validate_before_training=false",
-                    "checkpoint.monitor=val/base/mel_l1")
+    cfg = train_cfg(
+        clips,
+        out,
+        "trainer.max_steps=2",
+        "optim.lr=0.01",
+        "data.val_ratio=0.25",
+        "logger=none",
+        "enhancement=none",
+        "trainable=[vae]",
+        "loss.kl=0.01",
+        "loop.validate_before_training=false",
+        "checkpoint.monitor=val/base/mel_l1",
+    )
     before = build_model(cfg.model, cfg.enhancement, cfg.frontend).vae.state_dict()
     run_training(cfg)
     state = torch.load(out / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)["state_dict"]
@@ -266,12 +337,25 @@ def test_losses():
 
 
 def test_export_round_trip(tmp_path):
-    chain = build_enhancer(OmegaConf.create({"name": "learnable_latent_filter", "channels": 8, "axis_length": 16,
-                                             "gain": 1.4, "cutoff": 0.3, "axis": -1}))
+    chain = build_enhancer(
+        OmegaConf.create(
+            {
+                "name": "learnable_latent_filter",
+                "channels": 8,
+                "axis_length": 16,
+                "gain": 1.4,
+                "cutoff": 0.3,
+                "axis": -1,
+            }
+        )
+    )
     with torch.no_grad():
         chain.latent_stages[0].gains.mul_(torch.linspace(0.5, 2, 9))
-    path = export_enhancer(chain, {"name": "learnable_latent_filter", "channels": 8, "axis_length": 16, "gain": 1.4,
-                                   "cutoff": 0.3, "axis": -1}, tmp_path / "e.safetensors")
+    path = export_enhancer(
+        chain,
+        {"name": "learnable_latent_filter", "channels": 8, "axis_length": 16, "gain": 1.4, "cutoff": 0.3, "axis": -1},
+        tmp_path / "e.safetensors",
+    )
     assert read_enhancement_config(str(path))["name"] == "learnable_latent_filter"
     loaded = build_enhancer(OmegaConf.create({**read_enhancement_config(str(path)), "checkpoint": str(path)}))
     z = torch.randn(2, 8, 5, 16)
@@ -280,8 +364,12 @@ def test_export_round_trip(tmp_path):
     (tmp_path / "not.safetensors").write_bytes(b"nope")
     for bad in (tmp_path / "missing.safetensors", tmp_path / "not.safetensors"):
         with pytest.raises(ConfigError, match="enhancement.checkpoint"):
-            compose("eval", ["model=tiny", f"enhancement.checkpoint={bad}"], schema=EvalConfig,
-                    validators=[resolve_enhancement])
+            compose(
+                "eval",
+                ["model=tiny", f"enhancement.checkpoint={bad}"],
+                schema=EvalConfig,
+                validators=[resolve_enhancement],
+            )
 
 
 @pytest.mark.slow
@@ -289,21 +377,44 @@ def test_export_from_any_checkpoint_matches_the_exported_file(proof_run, tmp_pat
     out, _, _ = proof_run
     again = export_from_checkpoint(Path(next((out / "checkpoints").glob("step*.ckpt"))), tmp_path / "again.safetensors")
     from safetensors.torch import load_file
-    assert torch.equal(load_file(str(again))["latent_stages.0.gains"],
-                       load_file(str(out / "enhancer.safetensors"))["latent_stages.0.gains"])
+
+    assert torch.equal(
+        load_file(str(again))["latent_stages.0.gains"],
+        load_file(str(out / "enhancer.safetensors"))["latent_stages.0.gains"],
+    )
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("extra", [[], ["enhancement=mel_postfilter", "adversarial.discriminator=mel",
-                                         "adversarial.channels=4", "ema.enabled=true"]], ids=["plain", "gan"])
+@pytest.mark.parametrize(
+    "extra",
+    [[], ["enhancement=mel_postfilter", "adversarial.discriminator=mel", "adversarial.channels=4", "ema.enabled=true"]],
+    ids=["plain", "gan"],
+)
 def test_ddp_training_with_two_cpu_processes(clips, tmp_path, extra):
     env = {**os.environ, "WANDB_MODE": "offline"}
     env.pop(runs_module.RUN_DIR_ENV, None)
-    done = subprocess.run([sys.executable, str(ROOT / "train.py"), *FAST, f"data.dir={clips}",
-                           f"out_dir={tmp_path / 'ddp'}", "trainer=ddp_cpu2", "trainer.max_steps=4", "optim.lr=0.05",
-                           "data.val_ratio=0.25", "logger=none", "trainer.val_check_interval=2",
-                           "trainer.check_val_every_n_epoch=null", *extra], capture_output=True, text=True, env=env,
-                          cwd=ROOT, timeout=600)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "train.py"),
+            *FAST,
+            f"data.dir={clips}",
+            f"out_dir={tmp_path / 'ddp'}",
+            "trainer=ddp_cpu2",
+            "trainer.max_steps=4",
+            "optim.lr=0.05",
+            "data.val_ratio=0.25",
+            "logger=none",
+            "trainer.val_check_interval=2",
+            "trainer.check_val_every_n_epoch=null",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads((tmp_path / "ddp" / "train_summary.json").read_text())
     assert summary["steps"] == 4 and (tmp_path / "ddp" / "enhancer.safetensors").exists()
@@ -317,8 +428,9 @@ def test_a_warmup_as_long_as_training_is_warned_about():
     from audiovae.training.run import warmup_warning
 
     def warned(*words):
-        return warmup_warning(compose("train", ["model=tiny", *words], schema=TrainConfig,
-                                      validators=[resolve_enhancement]))
+        return warmup_warning(
+            compose("train", ["model=tiny", *words], schema=TrainConfig, validators=[resolve_enhancement])
+        )
 
     assert "optim.warmup_steps=50 >= 20 training steps" in warned("trainer.max_steps=20")
     assert warned("trainer.max_steps=20", "optim.warmup_steps=5") is None
@@ -329,8 +441,9 @@ def test_steps_after_the_last_validation_are_warned_about():
     from audiovae.training.run import validation_warning
 
     def warned(*words):
-        return validation_warning(compose("train", ["model=tiny", *words], schema=TrainConfig,
-                                          validators=[resolve_enhancement]))
+        return validation_warning(
+            compose("train", ["model=tiny", *words], schema=TrainConfig, validators=[resolve_enhancement])
+        )
 
     assert "the last 50 steps are not validated" in warned("trainer.max_steps=300")  # every 250
     assert warned("trainer.max_steps=500") is None
@@ -345,8 +458,18 @@ def test_neural_enhancers_start_as_the_identity_train_and_round_trip_through_exp
     assert stage.is_identity() and torch.equal(stage(x), x)
     assert stage(x.bfloat16()).dtype == torch.bfloat16  # runs in the input's precision
     out = tmp_path / name
-    run_training(train_cfg(clips, out, f"enhancement={name}", "trainer.max_steps=2", "optim.lr=0.01",
-                           "data.val_ratio=0.25", "logger=none", "loop.validate_before_training=false"))
+    run_training(
+        train_cfg(
+            clips,
+            out,
+            f"enhancement={name}",
+            "trainer.max_steps=2",
+            "optim.lr=0.01",
+            "data.val_ratio=0.25",
+            "logger=none",
+            "loop.validate_before_training=false",
+        )
+    )
     exported = out / "enhancer.safetensors"
     loaded = build_enhancer(OmegaConf.create({**read_enhancement_config(str(exported)), "checkpoint": str(exported)}))
     trained = getattr(loaded, stages)[0]
@@ -356,8 +479,17 @@ def test_neural_enhancers_start_as_the_identity_train_and_round_trip_through_exp
 
 def test_trainer_takes_lightnings_own_arguments_and_old_loop_keys_name_the_new_one(clips, tmp_path):
     out = tmp_path / "acc"
-    run_training(train_cfg(clips, out, "trainer.max_steps=2", "trainer.accumulate_grad_batches=2",
-                           "data.val_ratio=0.25", "logger=none", "loop.validate_before_training=false"))
+    run_training(
+        train_cfg(
+            clips,
+            out,
+            "trainer.max_steps=2",
+            "trainer.accumulate_grad_batches=2",
+            "data.val_ratio=0.25",
+            "logger=none",
+            "loop.validate_before_training=false",
+        )
+    )
     state = torch.load(out / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
     assert state["global_step"] == 2  # two optimizer steps, each over two batches
     with pytest.raises(ConfigError, match="config key 'loop.max_steps' is now 'trainer.max_steps'"):

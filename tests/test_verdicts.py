@@ -1,6 +1,7 @@
 """Verdicts a researcher can trust: target metrics scored by their distance to the target, statistics that say
 what they can and cannot show, a selection rule that cannot reward damage, identity = base exactly, and where
 the high band goes."""
+
 import json
 
 import numpy as np
@@ -15,21 +16,29 @@ from audiovae.reporting.records import OK, FileResult, read_csv
 from audiovae.reporting.summary import summarize_metrics
 from tests.conftest import evaluate_folder, write_three_clips
 
-SELECT = OmegaConf.create({"metric": "lsd_hf", "guards": ["mel_distance", "lsd_lf", "spectral_correlation"],
-                           "min_improvement": {}})
+SELECT = OmegaConf.create(
+    {"metric": "lsd_hf", "guards": ["mel_distance", "lsd_lf", "spectral_correlation"], "min_improvement": {}}
+)
 
 
 def results_of(base: dict, enhanced: dict) -> list[FileResult]:
     """FileResults with per-metric value lists for base and enhanced."""
     n = len(next(iter(base.values())))
-    return [FileResult(i, f"f{i}.wav", OK, metrics={"base": {m: v[i] for m, v in base.items()},
-                                                    "enhanced": {m: v[i] for m, v in enhanced.items()}})
-            for i in range(n)]
+    return [
+        FileResult(
+            i,
+            f"f{i}.wav",
+            OK,
+            metrics={"base": {m: v[i] for m, v in base.items()}, "enhanced": {m: v[i] for m, v in enhanced.items()}},
+        )
+        for i in range(n)
+    ]
 
 
 def summary_of(base: dict, enhanced: dict) -> dict:
-    return {"metrics": summarize_metrics(results_of(base, enhanced), list(base), n_bootstrap=500, seed=0,
-                                         tolerance=1e-6)}
+    return {
+        "metrics": summarize_metrics(results_of(base, enhanced), list(base), n_bootstrap=500, seed=0, tolerance=1e-6)
+    }
 
 
 def test_a_target_metric_scores_50_and_200_percent_as_equally_far_from_100():
@@ -54,13 +63,20 @@ def test_doubling_an_intact_high_band_is_worse_than_base_not_a_win():
 def test_selection_skips_a_setting_that_breaks_a_guard_and_picks_the_modest_one():
     rng = np.random.default_rng(1)
     n = 6
-    base = {"lsd_hf": 1.5 + rng.normal(0, 0.05, n), "mel_distance": 1.8 + rng.normal(0, 0.05, n),
-            "lsd_lf": 1.5 + rng.normal(0, 0.05, n), "spectral_correlation": 0.8 + rng.normal(0, 0.01, n)}
+    base = {
+        "lsd_hf": 1.5 + rng.normal(0, 0.05, n),
+        "mel_distance": 1.8 + rng.normal(0, 0.05, n),
+        "lsd_lf": 1.5 + rng.normal(0, 0.05, n),
+        "spectral_correlation": 0.8 + rng.normal(0, 0.01, n),
+    }
     greedy = {**base, "lsd_hf": base["lsd_hf"] * 0.7, "mel_distance": base["mel_distance"] * 1.3}
     modest = {**base, "lsd_hf": base["lsd_hf"] * 0.95, "mel_distance": base["mel_distance"] * 0.99}
     worse = {**base, "lsd_hf": base["lsd_hf"] * 1.05}
-    summaries = {"greedy": summary_of(base, greedy), "modest": summary_of(base, modest),
-                 "worse": summary_of(base, worse)}
+    summaries = {
+        "greedy": summary_of(base, greedy),
+        "modest": summary_of(base, modest),
+        "worse": summary_of(base, worse),
+    }
     best, reason = select_best(summaries, SELECT, alpha=0.05)
     assert best == "modest", reason
     none, why = select_best({"worse": summaries["worse"], "greedy": summaries["greedy"]}, SELECT, alpha=0.05)
@@ -108,8 +124,16 @@ def clips(tmp_path_factory):
 
 
 def evaluate(clips, out, *overrides):
-    evaluate_folder(clips, out, "model=demo", "data.max_seconds=1.0", "logger=none", "outputs.save_audio=false",
-                    "metrics.bootstrap_samples=200", *overrides)
+    evaluate_folder(
+        clips,
+        out,
+        "model=demo",
+        "data.max_seconds=1.0",
+        "logger=none",
+        "outputs.save_audio=false",
+        "metrics.bootstrap_samples=200",
+        *overrides,
+    )
     return json.loads((out / "summary.json").read_text()) if (out / "summary.json").exists() else None
 
 
@@ -131,8 +155,14 @@ def test_an_identity_setting_in_a_sweep_is_the_base_exactly(clips, tmp_path):
 def test_per_band_retention_shows_where_a_mel_shelf_adds_energy(clips, tmp_path):
     # a mel-domain shelf of gain 2 from band 40 multiplies those mel magnitudes by 2: +6.02 dB of energy there,
     # 0 dB below the transition, whatever the VAE lost
-    summary = evaluate(clips, tmp_path / "shelf", "enhancement=mel_hf_shelf", "enhancement.gain=2.0",
-                       "enhancement.cutoff_band=40", "enhancement.transition_bands=0")
+    summary = evaluate(
+        clips,
+        tmp_path / "shelf",
+        "enhancement=mel_hf_shelf",
+        "enhancement.gain=2.0",
+        "enhancement.cutoff_band=40",
+        "enhancement.transition_bands=0",
+    )
     bands = summary["band_retention"]
     base, enhanced = np.array(bands["mean_db"]["base"]), np.array(bands["mean_db"]["enhanced"])
     assert len(bands["hz"]) == 64 and bands["n_files"] == 3 and np.all(np.diff(bands["hz"]) > 0)

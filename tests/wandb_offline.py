@@ -2,6 +2,7 @@
 tables from `files/media/table`. The log is LevelDB-style: a 7-byte file header (':W&B', magic, version),
 then records in 32 KiB blocks, each chunk `<crc32 u32><length u16><type u8><data>` (1 full, 2 first, 3 middle,
 4 last)."""
+
 import json
 import struct
 import time
@@ -66,13 +67,20 @@ def _read_offline_run(run_dir: Path) -> dict:
         elif kind == "exit":
             exit_code = record.exit.exit_code
         elif kind == "artifact":
-            artifacts.append({"type": record.artifact.type, "name": record.artifact.name,
-                              "aliases": list(record.artifact.aliases), "metadata": record.artifact.metadata,
-                              "paths": [e.local_path for e in record.artifact.manifest.contents],
-                              "entries": {e.path: e.local_path for e in record.artifact.manifest.contents}})
+            artifacts.append(
+                {
+                    "type": record.artifact.type,
+                    "name": record.artifact.name,
+                    "aliases": list(record.artifact.aliases),
+                    "metadata": record.artifact.metadata,
+                    "paths": [e.local_path for e in record.artifact.manifest.contents],
+                    "entries": {e.path: e.local_path for e in record.artifact.manifest.contents},
+                }
+            )
         elif kind == "history":
-            history.append({item.key or "/".join(item.nested_key): json.loads(item.value_json)
-                            for item in record.history.item})
+            history.append(
+                {item.key or "/".join(item.nested_key): json.loads(item.value_json) for item in record.history.item}
+            )
         elif kind == "run":
             run = record.run
             for item in run.config.update:
@@ -81,7 +89,15 @@ def _read_offline_run(run_dir: Path) -> dict:
     for path in (run_dir / "files" / "media" / "table").rglob("*.table.json"):
         key = str(path.relative_to(run_dir / "files" / "media" / "table").parent / path.name.split("_")[0])
         tables[key] = json.loads(path.read_text())
-    return {"summary": summary, "config": config, "job_type": run.job_type if run else None,
-            "group": run.run_group if run else None, "tables": tables, "artifacts": artifacts,
-            "exit_code": exit_code, "history": history, "id": run.run_id if run else None,
-            "project": run.project if run else None}
+    return {
+        "summary": summary,
+        "config": config,
+        "job_type": run.job_type if run else None,
+        "group": run.run_group if run else None,
+        "tables": tables,
+        "artifacts": artifacts,
+        "exit_code": exit_code,
+        "history": history,
+        "id": run.run_id if run else None,
+        "project": run.project if run else None,
+    }

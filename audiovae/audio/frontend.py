@@ -1,4 +1,5 @@
 """The log-mel front end AudioLDM2's VAE was trained on, batched and differentiable in torch."""
+
 import librosa
 import numpy as np
 import torch
@@ -39,9 +40,20 @@ class MelFrontEnd(nn.Module):
     VAE's downsampling. The computation runs in the input's dtype (float64 in, float64 out).
     """
 
-    def __init__(self, sample_rate: int, n_fft: int, win_length: int, hop_length: int, n_mels: int,
-                 fmin: float, fmax: float, clamp_min: float, normalize: bool, frame_multiple: int = 1,
-                 framing: str = "training_repo"):
+    def __init__(
+        self,
+        sample_rate: int,
+        n_fft: int,
+        win_length: int,
+        hop_length: int,
+        n_mels: int,
+        fmin: float,
+        fmax: float,
+        clamp_min: float,
+        normalize: bool,
+        frame_multiple: int = 1,
+        framing: str = "training_repo",
+    ):
         super().__init__()
         if framing not in FRAMINGS:
             raise ValueError(f"framing must be one of {FRAMINGS}, got {framing!r}")
@@ -65,8 +77,9 @@ class MelFrontEnd(nn.Module):
         """
         if not self.normalize:
             return waveform
-        stats = normalisation_stats(float(waveform.double().sum()), waveform.numel(), float(waveform.min()),
-                                    float(waveform.max()))
+        stats = normalisation_stats(
+            float(waveform.double().sum()), waveform.numel(), float(waveform.min()), float(waveform.max())
+        )
         return normalise(waveform, *stats)
 
     def num_frames(self, num_samples: int) -> int:
@@ -79,8 +92,15 @@ class MelFrontEnd(nn.Module):
         dtype, frames = waveform.dtype, self.num_frames(waveform.shape[-1])
         pad = (self.n_fft - self.hop_length) // 2 if self.framing == "training_repo" else self.n_fft // 2
         padded = nn.functional.pad(waveform.unsqueeze(1), (pad, pad), mode="reflect").squeeze(1)
-        spec = torch.stft(padded, self.n_fft, hop_length=self.hop_length, win_length=self.win_length,
-                          window=self.window.to(dtype), center=False, return_complex=True)[..., :frames].abs()
+        spec = torch.stft(
+            padded,
+            self.n_fft,
+            hop_length=self.hop_length,
+            win_length=self.win_length,
+            window=self.window.to(dtype),
+            center=False,
+            return_complex=True,
+        )[..., :frames].abs()
         mel = torch.matmul(self.mel_basis.to(dtype), spec)  # [B, n_mels, T]
         logmel = torch.log(torch.clamp(mel, min=self.clamp_min)).transpose(1, 2).unsqueeze(1)
         return self.pad_frames(logmel)

@@ -3,6 +3,7 @@
 >>> to_mono(np.array([[1.0, 3.0], [2.0, 4.0]]), "mix"), to_mono(np.array([[1.0, 3.0], [2.0, 4.0]]), "first")
 (array([2., 3.]), array([1., 2.]))
 """
+
 import io
 import os
 from dataclasses import dataclass
@@ -110,8 +111,10 @@ def open_sound(sound: Sound):
     start = round(sound.offset_s * file.samplerate)
     if start >= file.frames:
         file.close()
-        raise AudioError(sound, f"offset_s {sound.offset_s:g} is at or past the end of the file "
-                                f"({file.frames / file.samplerate:.3f} s)")
+        raise AudioError(
+            sound,
+            f"offset_s {sound.offset_s:g} is at or past the end of the file ({file.frames / file.samplerate:.3f} s)",
+        )
     left = file.frames - start
     length = left if sound.duration_s is None else min(left, round(sound.duration_s * file.samplerate))
     try:

@@ -9,6 +9,7 @@ is y[j·n + p] = Σ_k h_p[k] · x̃[j·o + k], x̃ = x with w zeros before and w
 (sinc(0) = 1); the output is cut to ⌈n·N / o⌉ samples. The kernel is computed in the signal's dtype, as
 torchaudio does (float32 for a float32 waveform).
 """
+
 import math
 
 import numpy as np
@@ -50,7 +51,7 @@ class SincResampleStream:
             self.buffer = x
             return np.zeros(0, dtype=np.float32)
         out = torch.nn.functional.conv1d(x[None, None, : (steps - 1) * self.o + size], self.kernel, stride=self.o)
-        self.buffer = x[steps * self.o:]
+        self.buffer = x[steps * self.o :]
         return out[0].transpose(0, 1).reshape(-1).numpy()
 
     def resample_chunk(self, chunk: np.ndarray, last: bool = False) -> np.ndarray:

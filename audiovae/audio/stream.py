@@ -1,5 +1,6 @@
 """A file read, mixed to mono and resampled block by block, so that a long recording is never held whole: one
 pass for the statistics that checking and normalising need, then its prepared samples in order."""
+
 from dataclasses import dataclass
 from typing import Iterator, Optional, Union
 
@@ -35,8 +36,14 @@ def to_channels(frames: np.ndarray, n_channels: int) -> np.ndarray:
     return frames[:, :n_channels]
 
 
-def mono_blocks(path: Sound, sample_rate: int, max_samples: Optional[int] = None, channels: str = "mix",
-                resampler: str = "soxr_hq", n_channels: int = 1) -> Iterator[np.ndarray]:
+def mono_blocks(
+    path: Sound,
+    sample_rate: int,
+    max_samples: Optional[int] = None,
+    channels: str = "mix",
+    resampler: str = "soxr_hq",
+    n_channels: int = 1,
+) -> Iterator[np.ndarray]:
     """The file as float32 mono (`to_mono` by the `channels` rule) at `sample_rate` in consecutive blocks, at most
     `max_samples` in all: the samples `load_audio` gives (soxr's stream resampler equals its one-shot high-quality
     resample). With `channels="model"` and a model of `n_channels` > 1 the blocks are `[n, n_channels]` frames
@@ -48,15 +55,20 @@ def mono_blocks(path: Sound, sample_rate: int, max_samples: Optional[int] = None
     keep = channels == "model" and n_channels > 1
     with open_sound(path) as file:
         if keep and 1 < file.channels < n_channels:
-            raise AudioError(path, f"{file.channels} channels, the model takes {n_channels} (a mono file is put on "
-                                   f"every channel)")
+            raise AudioError(
+                path, f"{file.channels} channels, the model takes {n_channels} (a mono file is put on every channel)"
+            )
         stream = None
         if file.samplerate != sample_rate:
             if keep and resampler == "audioldm2":
                 raise AudioError(path, "data.resampler=audioldm2 resamples one channel; use soxr_hq")
-            stream = (SincResampleStream(file.samplerate, sample_rate) if resampler == "audioldm2" else
-                      soxr.ResampleStream(file.samplerate, sample_rate, n_channels if keep else 1, dtype="float32",
-                                          quality="HQ"))
+            stream = (
+                SincResampleStream(file.samplerate, sample_rate)
+                if resampler == "audioldm2"
+                else soxr.ResampleStream(
+                    file.samplerate, sample_rate, n_channels if keep else 1, dtype="float32", quality="HQ"
+                )
+            )
         left, decoded = float("inf") if max_samples is None else max_samples, 0
         frames = block_frames(file.samplerate, sample_rate)
         while left > 0:
@@ -96,9 +108,18 @@ class PreparedAudio:
     n_channels: int = 1  # the channels read: the model's with channels="model", else 1 (samples `[N]` or `[N, C]`)
 
     @classmethod
-    def scan(cls, path: Sound, sample_rate: int, max_samples: Optional[int], silence_threshold_db: float,
-             normalize: bool, min_samples: int = 1, channels: str = "mix",
-             resampler: str = "soxr_hq", n_channels: int = 1) -> "PreparedAudio":
+    def scan(
+        cls,
+        path: Sound,
+        sample_rate: int,
+        max_samples: Optional[int],
+        silence_threshold_db: float,
+        normalize: bool,
+        min_samples: int = 1,
+        channels: str = "mix",
+        resampler: str = "soxr_hq",
+        n_channels: int = 1,
+    ) -> "PreparedAudio":
         """One pass: length, sum, min and max (over every channel kept); raises AudioError if empty, shorter than
         `min_samples`, non-finite, or silent once its mean is removed (a constant offset is no signal)."""
         n_channels = n_channels if channels == "model" else 1
@@ -111,13 +132,26 @@ class PreparedAudio:
         if count == 0:
             raise AudioError(path, "empty (zero samples)")
         if count < min_samples:
-            raise AudioError(path, f"too short: {count} samples ({count / sample_rate:.3f} s) at {sample_rate} Hz; "
-                                   f"at least {min_samples} ({min_samples / sample_rate:.3f} s, one metric STFT "
-                                   f"window) are needed")
+            raise AudioError(
+                path,
+                f"too short: {count} samples ({count / sample_rate:.3f} s) at {sample_rate} Hz; "
+                f"at least {min_samples} ({min_samples / sample_rate:.3f} s, one metric STFT "
+                f"window) are needed",
+            )
         mean, peak = normalisation_stats(total, count * n_channels, float(low), float(high))
         check_peak(path, peak, silence_threshold_db)
-        return cls(path if isinstance(path, SoundSource) else str(path), sample_rate, max_samples, count, mean, peak,
-                   normalize, channels, resampler, n_channels)
+        return cls(
+            path if isinstance(path, SoundSource) else str(path),
+            sample_rate,
+            max_samples,
+            count,
+            mean,
+            peak,
+            normalize,
+            channels,
+            resampler,
+            n_channels,
+        )
 
     def normalise(self, block: torch.Tensor) -> torch.Tensor:
         return normalise(block, self.mean, self.peak) if self.normalize else block
@@ -135,8 +169,12 @@ class SequentialReader:
     `release(position)`; only [released, furthest read) is kept in memory."""
 
     def __init__(self, audio: PreparedAudio):
-        self.audio, self.blocks = audio, mono_blocks(audio.path, audio.sample_rate, audio.max_samples, audio.channels,
-                                                audio.resampler, audio.n_channels)
+        self.audio, self.blocks = (
+            audio,
+            mono_blocks(
+                audio.path, audio.sample_rate, audio.max_samples, audio.channels, audio.resampler, audio.n_channels
+            ),
+        )
         self.trailing = (audio.n_channels,) if audio.n_channels > 1 else ()  # `[N, C]` samples of several channels
         self.buffer, self.start = torch.zeros((0, *self.trailing)), 0  # buffer holds samples [start, start + len)
 
@@ -164,4 +202,3 @@ class SequentialReader:
         """Samples before `position` will not be read again."""
         drop = max(0, min(position - self.start, self.buffer.shape[0]))
         self.buffer, self.start = self.buffer[drop:].clone(), self.start + drop
-

@@ -1,5 +1,6 @@
 """`python -m audiovae.cache info|clear [--dir DIR]`: what the cross-run cache holds, or empty it. Only the entries
 the cache wrote are removed; a folder that is not a cache is refused with one line and left as it is."""
+
 import argparse
 import sys
 
@@ -10,8 +11,9 @@ from audiovae.errors import exit_status
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m audiovae.cache", description=__doc__)
     parser.add_argument("command", choices=["info", "clear"])
-    parser.add_argument("--dir", default=None, help="the cache folder (default: $AUDIOVAE_CACHE_DIR or "
-                                                     "$AUDIOVAE_HOME/cache)")
+    parser.add_argument(
+        "--dir", default=None, help="the cache folder (default: $AUDIOVAE_CACHE_DIR or $AUDIOVAE_HOME/cache)"
+    )
     args = parser.parse_args(argv)
     store = CacheStore(args.dir)
 
@@ -20,10 +22,13 @@ def main(argv=None) -> int:
             if store.folder.exists():
                 store.check()
             info = store.info()
-            print(f"cache: {info['dir']}\nentries: {info['entries']} files ({info['unfinished']} unfinished)\n"
-                  f"size: {info['bytes'] / 1024 ** 2:.1f} MiB")
+            print(
+                f"cache: {info['dir']}\nentries: {info['entries']} files ({info['unfinished']} unfinished)\n"
+                f"size: {info['bytes'] / 1024**2:.1f} MiB"
+            )
         else:
             print(f"removed {store.clear()} entries from {store.folder}")
+
     return exit_status(run)
 
 

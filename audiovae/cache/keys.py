@@ -1,6 +1,7 @@
 """What decides a cache entry, hashed: a file's model outputs are decided by its content and the front end, data,
 segmenting, model weights, vocoder, precision, device type and library versions (`tensor_key`); its shared
 metric values also by the metric definitions (`metric_key`)."""
+
 import hashlib
 import json
 import os
@@ -21,8 +22,12 @@ def weights_fingerprint(*modules: torch.nn.Module) -> str:
     """sha256 over every parameter's and buffer's name, dtype, shape and the sha256 of its bytes (the weights,
     wherever they came from). The tensors are hashed on every core at once (hashlib releases the GIL): 0.2 s for
     AudioLDM2's 443 MB VAE + vocoder on 2 cores instead of 0.4 s."""
-    tensors = [(name, tensor.detach().cpu().contiguous()) for module in modules if module is not None
-               for name, tensor in sorted(module.state_dict().items())]
+    tensors = [
+        (name, tensor.detach().cpu().contiguous())
+        for module in modules
+        if module is not None
+        for name, tensor in sorted(module.state_dict().items())
+    ]
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         digests = pool.map(_tensor_digest, (tensor for _, tensor in tensors))
         h = hashlib.sha256()
@@ -32,7 +37,9 @@ def weights_fingerprint(*modules: torch.nn.Module) -> str:
 
 
 def _tensor_digest(tensor: torch.Tensor) -> str:
-    return hashlib.sha256(memoryview(tensor.reshape(-1).view(torch.uint8).numpy()) if tensor.numel() else b"").hexdigest()
+    return hashlib.sha256(
+        memoryview(tensor.reshape(-1).view(torch.uint8).numpy()) if tensor.numel() else b""
+    ).hexdigest()
 
 
 def tensor_key(file_fingerprint: str, run_part: dict) -> str:

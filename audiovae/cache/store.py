@@ -21,6 +21,7 @@ store's size is measured by one walk of its entries, then kept up to date with w
 A write that fails (disk full, a read-only folder) is said once on stderr and the run goes on without writing to
 the cache (`CacheStore.broken` holds the reason).
 """
+
 import fcntl
 import hashlib
 import json
@@ -91,7 +92,9 @@ def _atomic_write(path: Path, write) -> None:
         tmp.unlink(missing_ok=True)
 
 
-OWN_ROOT_FILE = re.compile(rf"{re.escape(MANIFEST)}|\.{re.escape(MARKER)}\.\d+\.[0-9a-f]{{8}}\.tmp")  # a claim under way
+OWN_ROOT_FILE = re.compile(
+    rf"{re.escape(MANIFEST)}|\.{re.escape(MARKER)}\.\d+\.[0-9a-f]{{8}}\.tmp"
+)  # a claim under way
 
 
 def _is_legacy_store(folder: Path) -> bool:
@@ -104,8 +107,12 @@ def _is_legacy_store(folder: Path) -> bool:
             if not (prefix.is_dir() and not prefix.is_symlink() and PREFIX.fullmatch(prefix.name)):
                 return False
             for entry in prefix.iterdir():
-                if not (entry.is_dir() and not entry.is_symlink() and KEY.fullmatch(entry.name)
-                        and entry.name.startswith(prefix.name)):
+                if not (
+                    entry.is_dir()
+                    and not entry.is_symlink()
+                    and KEY.fullmatch(entry.name)
+                    and entry.name.startswith(prefix.name)
+                ):
                     return False
                 if not all(ENTRY_FILE.fullmatch(f.name) and f.is_file() for f in entry.iterdir()):
                     return False
@@ -138,7 +145,7 @@ class CacheEntry:
 class CacheStore:
     def __init__(self, folder: Optional[Path] = None, max_gb: float = 20.0):
         self.folder = Path(folder).expanduser() if folder else default_cache_dir()
-        self.max_bytes = int(max_gb * 1024 ** 3)
+        self.max_bytes = int(max_gb * 1024**3)
         self._bytes: Optional[int] = None  # the store's size as of the last walk, plus this process's writes
         self._claimed = False
         self.broken: Optional[str] = None  # why writing stopped (a failed write), None while it works
@@ -155,10 +162,16 @@ class CacheStore:
             return
         if folder.exists() and not folder.is_dir():
             raise NotACacheError(f"cache folder '{folder}' is a file, not a folder: choose another cache.dir")
-        if folder.is_dir() and any(True for _ in folder.iterdir()) and not _is_legacy_store(folder) \
-                and not self.is_cache():  # (a marker that landed meanwhile: another process claimed the folder)
-            raise NotACacheError(f"'{folder}' is not an audiovae cache (no {MARKER} marker, and it holds other "
-                                 f"files): nothing there is touched; choose an empty or new cache folder")
+        if (
+            folder.is_dir()
+            and any(True for _ in folder.iterdir())
+            and not _is_legacy_store(folder)
+            and not self.is_cache()
+        ):  # (a marker that landed meanwhile: another process claimed the folder)
+            raise NotACacheError(
+                f"'{folder}' is not an audiovae cache (no {MARKER} marker, and it holds other "
+                f"files): nothing there is touched; choose an empty or new cache folder"
+            )
 
     def claim(self) -> bool:
         """Make the folder a store (marker, manifest of any older-layout entries) before the first write; False, with
@@ -183,8 +196,11 @@ class CacheStore:
     def _fail(self, err: OSError) -> None:
         if self.broken is None:
             self.broken = err.strerror or type(err).__name__
-            print(f"warning: the cache at {self.folder} cannot be written ({self.broken}): this run goes on without "
-                  f"writing to it", file=sys.stderr)
+            print(
+                f"warning: the cache at {self.folder} cannot be written ({self.broken}): this run goes on without "
+                f"writing to it",
+                file=sys.stderr,
+            )
 
     def _manifest_keys(self) -> list[str]:
         try:
@@ -210,8 +226,9 @@ class CacheStore:
             if record["key"] != key or record["sha256"] != _meta_digest(meta):
                 return None
             digests = meta["sha256"]
-            if len(digests) != meta["segments"] or any(_sha256(folder / f"seg{i}.pt") != digest
-                                                       for i, digest in enumerate(digests)):
+            if len(digests) != meta["segments"] or any(
+                _sha256(folder / f"seg{i}.pt") != digest for i, digest in enumerate(digests)
+            ):
                 return None
         except (OSError, ValueError, KeyError, TypeError):
             return None
@@ -350,8 +367,13 @@ class CacheStore:
     def info(self) -> dict:
         entries = self.entries()
         complete = sum(1 for folder, _, _ in entries if (folder / ENTRY).is_file())
-        return {"dir": str(self.folder), "entries": complete, "unfinished": len(entries) - complete,
-                "bytes": sum(size for _, size, _ in entries), "max_bytes": self.max_bytes}
+        return {
+            "dir": str(self.folder),
+            "entries": complete,
+            "unfinished": len(entries) - complete,
+            "bytes": sum(size for _, size, _ in entries),
+            "max_bytes": self.max_bytes,
+        }
 
     def clear(self) -> int:
         """Remove every entry the store wrote; returns how many folders went. NotACacheError for a folder that is

@@ -2,6 +2,7 @@
 
 Command-line words are `group=name` (a file `configs/<group>/<name>.yaml`) or `dotted.key=value`.
 """
+
 import hashlib
 import json
 from pathlib import Path
@@ -34,8 +35,9 @@ def _load_yaml(path: Path) -> DictConfig:
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
     if path.stat().st_size > MAX_CONFIG_BYTES:
-        raise ConfigError(f"cannot parse {path}: {path.stat().st_size} bytes is not a config file (at most "
-                          f"{MAX_CONFIG_BYTES} bytes)")
+        raise ConfigError(
+            f"cannot parse {path}: {path.stat().st_size} bytes is not a config file (at most {MAX_CONFIG_BYTES} bytes)"
+        )
     try:
         loaded = OmegaConf.load(path)
     except UnicodeDecodeError:
@@ -45,8 +47,9 @@ def _load_yaml(path: Path) -> DictConfig:
     except OSError as err:
         raise ConfigError(f"cannot read {path}: {err.strerror}") from None
     if not isinstance(loaded, DictConfig):
-        raise ConfigError(f"cannot parse {path}: a config is a mapping of keys to values, this is a "
-                          f"{type(loaded).__name__}")
+        raise ConfigError(
+            f"cannot parse {path}: a config is a mapping of keys to values, this is a {type(loaded).__name__}"
+        )
     return loaded
 
 
@@ -78,8 +81,9 @@ def _apply_override(cfg: DictConfig, word: str) -> None:
         parsed = OmegaConf.from_dotlist([f"value={value}"])["value"]
     except (yaml.YAMLError, ValueError) as err:
         reason = " ".join(str(err).splitlines()[0].split())
-        raise ConfigError(f"override '{word}': the value is not valid YAML ({reason}); quote it, e.g. "
-                          f"{key}='\"...\"'") from None
+        raise ConfigError(
+            f"override '{word}': the value is not valid YAML ({reason}); quote it, e.g. {key}='\"...\"'"
+        ) from None
     OmegaConf.update(cfg, key, parsed, merge=True)
 
 
@@ -98,8 +102,9 @@ def _group_sections(defaults: dict, selections: dict, config_dir: Path) -> dict[
         if picks is None:
             continue
         if not isinstance(picks, DictConfig):
-            raise ConfigError(f"config file {_group_file(group, defaults[group], config_dir)}: 'defaults' must map "
-                              f"groups to names")
+            raise ConfigError(
+                f"config file {_group_file(group, defaults[group], config_dir)}: 'defaults' must map groups to names"
+            )
         for other, name in picks.items():
             if other not in selections and other in defaults:
                 sections[other] = _load_yaml(_group_file(other, str(name), config_dir))
@@ -205,13 +210,14 @@ def compose_section(group: str, name: str, words: Sequence[str], config_dir: Pat
     from audiovae.config.schema import SECTION_SCHEMAS
 
     try:
-        cfg = OmegaConf.merge(OmegaConf.structured(SECTION_SCHEMAS[group]),
-                              _load_yaml(_group_file(group, name, config_dir)))
+        cfg = OmegaConf.merge(
+            OmegaConf.structured(SECTION_SCHEMAS[group]), _load_yaml(_group_file(group, name, config_dir))
+        )
         for word in words:
             key, value = word.split("=", 1)
             if not key.startswith(f"{group}."):
                 raise ConfigError(f"'{word}' is not a {group}.<key>=<value> setting")
-            _apply_override(cfg, f"{key[len(group) + 1:]}={value}")
+            _apply_override(cfg, f"{key[len(group) + 1 :]}={value}")
     except OmegaConfBaseException as err:
         raise ConfigError(_one_line(err).replace("config key '", f"config key '{group}.")) from None
     return cfg

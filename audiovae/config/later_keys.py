@@ -1,6 +1,7 @@
 """Keys added after runs were written, with the value those runs behaved as: a saved `config.yaml` of an older
 version still composes (`evaluate.py --config old/config.yaml` reproduces it) and `compare` reads it. A group
 file's whole section (`embedding`) stands for a section added later."""
+
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -8,24 +9,58 @@ from omegaconf import DictConfig, OmegaConf
 LATER_KEYS = {
     "model": {"vocoder_precision": "fp32", "vae_precision": "fp32"},
     "frontend": {"framing": "training_repo"},
-    "data": {"channels": "mix", "resampler": "soxr_hq", "pad": "silence", "pre_encode": False, "source": None,
-             "manifest": None, "dataset_root": None, "shards": None},
-    "metrics": {"max_lag_samples": 0, "align": "fixed", "align_samples": 0, "audioldm_eval_offset": 1120,
-                "fad_bootstrap_samples": 200},
+    "data": {
+        "channels": "mix",
+        "resampler": "soxr_hq",
+        "pad": "silence",
+        "pre_encode": False,
+        "source": None,
+        "manifest": None,
+        "dataset_root": None,
+        "shards": None,
+    },
+    "metrics": {
+        "max_lag_samples": 0,
+        "align": "fixed",
+        "align_samples": 0,
+        "audioldm_eval_offset": 1120,
+        "fad_bootstrap_samples": 200,
+    },
     "outputs": {"listening_files": 20},
     "cache": {"enabled": True, "dir": None, "max_gb": 20.0},
-    "adversarial": {"discriminator": "none", "loss": "lsgan", "weight": 1.0, "feature_matching": 2.0,
-                    "start_step": 0, "channels": 32,
-                    "optim": {"lr": 2.0e-4, "weight_decay": 0.0, "betas": [0.8, 0.99], "schedule": "constant",
-                              "warmup_steps": 0, "total_steps": None, "min_lr_ratio": 0.1}},
+    "adversarial": {
+        "discriminator": "none",
+        "loss": "lsgan",
+        "weight": 1.0,
+        "feature_matching": 2.0,
+        "start_step": 0,
+        "channels": 32,
+        "optim": {
+            "lr": 2.0e-4,
+            "weight_decay": 0.0,
+            "betas": [0.8, 0.99],
+            "schedule": "constant",
+            "warmup_steps": 0,
+            "total_steps": None,
+            "min_lr_ratio": 0.1,
+        },
+    },
     "checkpoint": {"last_every_n_steps": None},
     "ema": {"enabled": False, "decay": 0.999, "every_n_steps": 1, "start_step": 0},
 }
 LATER_GROUPS = {"embedding": "clap"}  # sections added later: their group file's values
 # keys that moved: Lightning's own loop settings are `trainer.*` (the Trainer's argument names)
-MOVED = {f"loop.{key}": f"trainer.{key}" for key in ("max_steps", "max_epochs", "val_check_interval",
-                                                      "check_val_every_n_epoch", "gradient_clip_val",
-                                                      "log_every_n_steps")}
+MOVED = {
+    f"loop.{key}": f"trainer.{key}"
+    for key in (
+        "max_steps",
+        "max_epochs",
+        "val_check_interval",
+        "check_val_every_n_epoch",
+        "gradient_clip_val",
+        "log_every_n_steps",
+    )
+}
 
 
 def check_not_moved(key: str) -> None:
@@ -33,8 +68,9 @@ def check_not_moved(key: str) -> None:
     from audiovae.errors import ConfigError
 
     if key in MOVED:
-        raise ConfigError(f"config key '{key}' is now '{MOVED[key]}' (an argument of Lightning's Trainer): "
-                          f"write {MOVED[key]}=...")
+        raise ConfigError(
+            f"config key '{key}' is now '{MOVED[key]}' (an argument of Lightning's Trainer): write {MOVED[key]}=..."
+        )
 
 
 def migrate_moved(body: DictConfig) -> None:

@@ -1,4 +1,5 @@
 """Typed schemas of every config section. Values live in `configs/*.yaml`; these only fix keys and types."""
+
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 

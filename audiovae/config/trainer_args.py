@@ -1,5 +1,6 @@
 """`trainer.*`: pytorch_lightning.Trainer's own arguments (`max_steps`, `accumulate_grad_batches`, `precision`,
 …), checked against its signature; the ones a job sets itself are refused with the reason."""
+
 import inspect
 from typing import Iterable
 
@@ -7,8 +8,23 @@ from omegaconf import DictConfig, OmegaConf
 
 from audiovae.errors import ConfigError
 
-PRECISIONS = ("32-true", "32", 32, "64-true", "64", 64, "16-mixed", "16", 16, "bf16-mixed", "bf16", "16-true",
-              "bf16-true", "transformer-engine", "transformer-engine-float16")  # what Lightning's Trainer accepts
+PRECISIONS = (
+    "32-true",
+    "32",
+    32,
+    "64-true",
+    "64",
+    64,
+    "16-mixed",
+    "16",
+    16,
+    "bf16-mixed",
+    "bf16",
+    "16-true",
+    "bf16-true",
+    "transformer-engine",
+    "transformer-engine-float16",
+)  # what Lightning's Trainer accepts
 
 
 def trainer_args(trainer: DictConfig, owned: Iterable[str]) -> dict:
@@ -24,8 +40,10 @@ def trainer_args(trainer: DictConfig, owned: Iterable[str]) -> dict:
         if key not in accepted:
             raise ConfigError(f"config key 'trainer.{key}': not an argument of pytorch_lightning.Trainer")
     if "precision" in args and args["precision"] not in PRECISIONS:
-        raise ConfigError(f"config key 'trainer.precision': must be one of {', '.join(map(str, PRECISIONS[::3]))} "
-                          f"(or another of Lightning's), got {args['precision']!r}")
+        raise ConfigError(
+            f"config key 'trainer.precision': must be one of {', '.join(map(str, PRECISIONS[::3]))} "
+            f"(or another of Lightning's), got {args['precision']!r}"
+        )
     return args
 
 

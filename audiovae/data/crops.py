@@ -1,4 +1,5 @@
 """A training crop as the front end prepares it (shared by in-memory and streamed training data)."""
+
 import numpy as np
 import torch
 

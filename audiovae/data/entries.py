@@ -1,5 +1,6 @@
 """What every data source lists: entries (identity, how to read the sound, where each was listed) and a listing
 of them with what was skipped."""
+
 from dataclasses import dataclass, field
 from typing import Union
 
@@ -38,8 +39,11 @@ class Listing:
         """`found 18 audio files; skipped 2: notes.txt (not matched by data.patterns), …` (a manifest's or shards'
         entries are `manifest entries`, `webdataset entries in 4 shards`)."""
         n = len(self.entries)
-        noun = (f"audio file{'s' if n != 1 else ''}" if self.kind == "folder" else
-                f"{self.kind} entr{'ies' if n != 1 else 'y'}")
+        noun = (
+            f"audio file{'s' if n != 1 else ''}"
+            if self.kind == "folder"
+            else f"{self.kind} entr{'ies' if n != 1 else 'y'}"
+        )
         text = f"found {n} {noun}"
         if self.shards:
             text += f" in {len(self.shards)} shard{'s' if len(self.shards) != 1 else ''}"

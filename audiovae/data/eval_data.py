@@ -1,6 +1,7 @@
 """Evaluation data: every entry scanned once (checked, its normalisation measured) and read later block by block
 as evaluation needs it, cut or kept whole; bad entries become records. Files and manifest entries are read by
 position (`EvalDataset`); shard members stream out of the rank's shards in one pass (`ShardEvalDataset`)."""
+
 import time
 from dataclasses import dataclass
 from typing import Optional, Sequence, Union
@@ -31,8 +32,10 @@ class EvalItem:
     open_s: float = 0.0  # seconds spent opening, checking and measuring it (the scan) before evaluation
 
 
-CHANGED = ("changed while being read (its content differs from when the run started): nothing was kept for it; "
-           "evaluate it again")
+CHANGED = (
+    "changed while being read (its content differs from when the run started): nothing was kept for it; "
+    "evaluate it again"
+)
 
 
 def changed_since_start(item: EvalItem) -> bool:
@@ -49,10 +52,20 @@ def changed_since_start(item: EvalItem) -> bool:
 class EvalDataset(Dataset):
     """Items for the entries at `indices` (positions in the run's full entry list)."""
 
-    def __init__(self, entries: Sequence[Entry], indices: Sequence[int], frontend: MelFrontEnd,
-                 max_samples: Optional[int], silence_threshold_db: float, stems: Optional[Sequence[str]] = None,
-                 min_samples: int = 1, channels: str = "mix", resampler: str = "soxr_hq",
-                 fingerprints: Optional[dict] = None, n_channels: int = 1):
+    def __init__(
+        self,
+        entries: Sequence[Entry],
+        indices: Sequence[int],
+        frontend: MelFrontEnd,
+        max_samples: Optional[int],
+        silence_threshold_db: float,
+        stems: Optional[Sequence[str]] = None,
+        min_samples: int = 1,
+        channels: str = "mix",
+        resampler: str = "soxr_hq",
+        fingerprints: Optional[dict] = None,
+        n_channels: int = 1,
+    ):
         self.entries, self.indices = list(entries), list(indices)
         self.keys = [e.key for e in self.entries]
         self.stems = list(stems) if stems is not None else list(self.keys)
@@ -72,15 +85,29 @@ class EvalDataset(Dataset):
         """The entry at `index` read from `path` (its sound), scanned: length, rate, channels, normalisation."""
         start = time.perf_counter()
         entry = self.entries[index]
-        item = EvalItem(index, entry.key, path, stem=self.stems[index], fingerprint=self.fingerprints.get(entry.key, ""),
-                        source=entry.origin)
+        item = EvalItem(
+            index,
+            entry.key,
+            path,
+            stem=self.stems[index],
+            fingerprint=self.fingerprints.get(entry.key, ""),
+            source=entry.origin,
+        )
         try:
             with open_sound(path) as info:
                 item.duration_s = info.frames / info.samplerate if info.samplerate else float("nan")
                 item.sample_rate_in, item.channels_in = info.samplerate, info.channels
-            item.audio = PreparedAudio.scan(path, self.frontend.sample_rate, self.max_samples or None,
-                                            self.silence_threshold_db, self.frontend.normalize, self.min_samples,
-                                            self.channels, self.resampler, self.n_channels)
+            item.audio = PreparedAudio.scan(
+                path,
+                self.frontend.sample_rate,
+                self.max_samples or None,
+                self.silence_threshold_db,
+                self.frontend.normalize,
+                self.min_samples,
+                self.channels,
+                self.resampler,
+                self.n_channels,
+            )
         except AudioError as err:
             item.error = err.reason
         item.open_s = time.perf_counter() - start
@@ -105,7 +132,7 @@ class ShardEvalDataset(IterableDataset):
         """Positions (in the full entry list) of the entries this rank yields."""
         shards = set(rank_shards(self.urls, self.rank, self.world))
         mine = [i for i in self.dataset.indices if self.dataset.entries[i].shard in shards]
-        return mine if len(self.urls) >= self.world else mine[self.rank::self.world]
+        return mine if len(self.urls) >= self.world else mine[self.rank :: self.world]
 
     def __len__(self) -> int:
         return len(self._mine())
@@ -115,7 +142,7 @@ class ShardEvalDataset(IterableDataset):
         worker = get_worker_info()
         shards = [u for u in self.urls if any(self.dataset.entries[i].shard == u for i in mine)]
         if worker is not None:
-            shards = shards[worker.id::worker.num_workers]
+            shards = shards[worker.id :: worker.num_workers]
             mine = [i for i in mine if self.dataset.entries[i].shard in set(shards)]
         wanted = {sample_key(self.dataset.entries[i]): self.dataset.entries[i].key for i in mine}
         position = {self.dataset.entries[i].key: i for i in mine}
@@ -134,8 +161,9 @@ class ShardEvalDataset(IterableDataset):
         for index in mine:
             if index not in seen:
                 entry = self.dataset.entries[index]
-                yield EvalItem(index, entry.key, entry.sound, error=reason, stem=self.dataset.stems[index],
-                               source=entry.origin)
+                yield EvalItem(
+                    index, entry.key, entry.sound, error=reason, stem=self.dataset.stems[index], source=entry.origin
+                )
 
 
 def collate_items(items: list[EvalItem]) -> list[EvalItem]:
@@ -156,15 +184,21 @@ class ShardSampler(Sampler):
         return len(self.positions)
 
 
-def eval_loader(dataset: Union[EvalDataset, ShardEvalDataset], batch_size: int, num_workers: int, rank: int = 0,
-                world_size: int = 1) -> DataLoader:
+def eval_loader(
+    dataset: Union[EvalDataset, ShardEvalDataset], batch_size: int, num_workers: int, rank: int = 0, world_size: int = 1
+) -> DataLoader:
     """Rank `rank` of `world_size`'s share of the entries (`ShardSampler`; shards: `ShardEvalDataset.select_rank`),
     `batch_size` entries at a time."""
     if isinstance(dataset, ShardEvalDataset):
         dataset.select_rank(rank, world_size)
         return DataLoader(dataset, batch_size=batch_size, num_workers=num_workers, collate_fn=collate_items)
-    return DataLoader(dataset, batch_size=batch_size, sampler=ShardSampler(len(dataset), rank, world_size),
-                      num_workers=num_workers, collate_fn=collate_items)
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=ShardSampler(len(dataset), rank, world_size),
+        num_workers=num_workers,
+        collate_fn=collate_items,
+    )
 
 
 def rank_items(loader: DataLoader) -> int:

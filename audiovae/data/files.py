@@ -10,6 +10,7 @@ True
 >>> output_stems(["sub/chirp.flac", ".hidden.wav"])
 {'sub/chirp.flac': 'sub__chirp.flac', '.hidden.wav': '_.hidden.wav'}
 """
+
 import fnmatch
 import hashlib
 import os
@@ -22,6 +23,8 @@ from audiovae.paths import display_name, not_regular
 
 RUN_MARKERS = (".audiovae-run", "run_hash.txt")  # a folder holding one is an audiovae run folder, never an input
 MAX_STEM_BYTES = 200  # an output stem, in UTF-8 bytes: room for ".reference.wav" and a temporary suffix in 255
+
+
 @dataclass
 class Discovery:
     """The files a run evaluates, and the entries it skipped with why."""
@@ -50,8 +53,9 @@ def is_run_folder(folder: Path) -> bool:
         return False
 
 
-def discover_audio_files(directory: Optional[str], patterns: Sequence[str],
-                         files: Optional[Sequence[str]] = None) -> Discovery:
+def discover_audio_files(
+    directory: Optional[str], patterns: Sequence[str], files: Optional[Sequence[str]] = None
+) -> Discovery:
     """The explicit `files` list if given (each once, in order; a missing one stays, to be reported as an error
     row), else every file under `directory` (recursive) whose name matches `patterns` case-insensitively, sorted by
     path so that runs and ranks agree on the order. Broken links, files the patterns do not match, entries that are
@@ -79,16 +83,19 @@ def discover_audio_files(directory: Optional[str], patterns: Sequence[str],
     paths, skipped = [], []
 
     def unreadable(err: OSError) -> None:
-        skipped.append((display_name(Path(err.filename).relative_to(root).as_posix()) + "/",
-                        f"unreadable folder ({err.strerror})"))
+        skipped.append(
+            (display_name(Path(err.filename).relative_to(root).as_posix()) + "/", f"unreadable folder ({err.strerror})")
+        )
 
     visited = set()  # real paths of the folders walked: a link back up is not followed twice
     for folder, dirs, names in os.walk(root, onerror=unreadable, followlinks=True):
         here = Path(folder)
         visited.add(os.path.realpath(here))
         runs = {d for d in dirs if is_run_folder(here / d)}
-        skipped += [(display_name((here / d).relative_to(root).as_posix()) + "/", "an audiovae run folder")
-                    for d in sorted(runs)]
+        skipped += [
+            (display_name((here / d).relative_to(root).as_posix()) + "/", "an audiovae run folder")
+            for d in sorted(runs)
+        ]
         dirs[:] = sorted(d for d in dirs if d not in runs and os.path.realpath(here / d) not in visited)
         for name in names:
             p = here / name
@@ -104,8 +111,10 @@ def discover_audio_files(directory: Optional[str], patterns: Sequence[str],
     paths.sort()
     skipped.sort()
     if not paths:
-        raise DataError(f"config key 'data.dir': no files matching {list(patterns)} under '{directory}'"
-                        + (f" ({len(skipped)} other entries skipped)" if skipped else ""))
+        raise DataError(
+            f"config key 'data.dir': no files matching {list(patterns)} under '{directory}'"
+            + (f" ({len(skipped)} other entries skipped)" if skipped else "")
+        )
     return Discovery(paths, skipped)
 
 
@@ -145,8 +154,10 @@ def output_stems(keys: Sequence[str]) -> dict[str, str]:
     counts: dict[str, int] = {}
     for stem in plain.values():
         counts[stem.lower()] = counts.get(stem.lower(), 0) + 1
-    return {key: stem if counts[stem.lower()] == 1 else f"{stem}-{hashlib.sha1(key.encode()).hexdigest()[:6]}"
-            for key, stem in plain.items()}
+    return {
+        key: stem if counts[stem.lower()] == 1 else f"{stem}-{hashlib.sha1(key.encode()).hexdigest()[:6]}"
+        for key, stem in plain.items()
+    }
 
 
 def file_fingerprint(path: Path) -> str:

@@ -11,6 +11,7 @@ in shards `latents-NNNNNN.tar` with `latents.json` listing them. A diffusion mod
 `enhanced.npy`; audiovae's training takes such shards as `data.shards` and uses `latent.npy` as the frozen encoder's
 output (no encode), for models of the same weights (`check_latent_set`).
 """
+
 import json
 
 from audiovae.errors import ConfigError
@@ -30,13 +31,19 @@ def check_latent_set(pattern: str, weights: str, crop: int, trains_encoder: bool
         return False
     meta = json.loads(first[1].get("json", b"{}"))
     if trains_encoder:
-        raise ConfigError("config key 'trainable': the encoder trains, so the pre-encoded latents of data.shards "
-                          "cannot stand for it; train the enhancer alone or use audio shards")
+        raise ConfigError(
+            "config key 'trainable': the encoder trains, so the pre-encoded latents of data.shards "
+            "cannot stand for it; train the enhancer alone or use audio shards"
+        )
     if meta.get("weights") != weights:
-        raise ConfigError(f"config key 'data.shards': its latents were encoded by other weights ({meta.get('model')}, "
-                          f"{str(meta.get('weights'))[:12]}) than this model's ({weights[:12]})")
+        raise ConfigError(
+            f"config key 'data.shards': its latents were encoded by other weights ({meta.get('model')}, "
+            f"{str(meta.get('weights'))[:12]}) than this model's ({weights[:12]})"
+        )
     if meta.get("segment_samples") != crop:
-        raise ConfigError(f"config key 'data.crop_seconds': the pre-encoded segments are "
-                          f"{meta.get('segment_samples')} samples, the crop {crop}; set it to the exporting run's "
-                          "data.max_seconds")
+        raise ConfigError(
+            f"config key 'data.crop_seconds': the pre-encoded segments are "
+            f"{meta.get('segment_samples')} samples, the crop {crop}; set it to the exporting run's "
+            "data.max_seconds"
+        )
     return True

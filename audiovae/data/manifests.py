@@ -14,6 +14,7 @@ entry of one identity is skipped with why.
 >>> entry_key({"path": "a/b.wav", "offset_s": 1.5, "duration_s": 2.0}, "a/b.wav")
 'a/b.wav#1.5+2'
 """
+
 import csv
 import gzip
 import io
@@ -45,8 +46,9 @@ def _text(path: Path) -> str:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
-        raise DataError(f"data.manifest '{display_name(path)}': not UTF-8 text ({err.reason} at byte "
-                        f"{err.start})") from None
+        raise DataError(
+            f"data.manifest '{display_name(path)}': not UTF-8 text ({err.reason} at byte {err.start})"
+        ) from None
 
 
 def _records(path: Path, text: str) -> tuple[list[tuple[str, dict]], str]:
@@ -120,8 +122,10 @@ def dataset_root(datafile: Path, root_file: str) -> Path:
     matching = [n for n in names if any(Path(str(p)).name == datafile.name for p in dict(listed.get(n, {})).values())]
     chosen = matching or (names if len(names) == 1 else [])
     if len(chosen) != 1:
-        raise DataError(f"data.dataset_root '{root_file}': cannot tell which dataset lists {datafile.name} "
-                        f"(datasets {names}; metadata.path should name it)")
+        raise DataError(
+            f"data.dataset_root '{root_file}': cannot tell which dataset lists {datafile.name} "
+            f"(datasets {names}; metadata.path should name it)"
+        )
     return Path(os.path.expanduser(str(spec[chosen[0]])))
 
 

@@ -6,6 +6,7 @@ a json member with its `id`, `source` and `caption`. Sample keys are the entries
 >>> safe_keys(["a/b.wav", "a/b.flac", "x#0.5+1"])
 ['a/b_wav', 'a/b_flac', 'x_0_5_1']
 """
+
 import io
 import json
 import math
@@ -72,8 +73,9 @@ def pack_entries(entries: Sequence[Entry], out: Path, per_shard: int, force: boo
     names = [out / (SHARD_NAME % i) for i in range(max(1, math.ceil(len(entries) / per_shard)))] + [out / INDEX]
     taken = [p for p in names if p.exists()]
     if taken and not force:
-        raise ConfigError(f"{taken[0]} exists: nothing was written (add --force to replace the files this command "
-                          "writes)")
+        raise ConfigError(
+            f"{taken[0]} exists: nothing was written (add --force to replace the files this command writes)"
+        )
     samples, left_out = [], []
     for entry, key in zip(entries, safe_keys([e.key for e in entries])):
         try:
@@ -84,6 +86,8 @@ def pack_entries(entries: Sequence[Entry], out: Path, per_shard: int, force: boo
         meta = {"id": entry.key, "source": entry.origin, **({"caption": entry.caption} if entry.caption else {})}
         samples.append((key, {extension: data, "json": json.dumps(meta, ensure_ascii=False).encode()}))
     written = write_shards(samples, str(out / SHARD_NAME), per_shard)
-    (out / INDEX).write_text(json.dumps({"shards": [p.name for p in written], "samples": len(samples),
-                                         "left_out": left_out}, indent=1) + "\n")
+    (out / INDEX).write_text(
+        json.dumps({"shards": [p.name for p in written], "samples": len(samples), "left_out": left_out}, indent=1)
+        + "\n"
+    )
     return written

@@ -11,6 +11,7 @@ measured; the rule decides what the VAE's convolutions and GroupNorm statistics 
 >>> pad_wave(torch.tensor([1., 2., 3.]), 7, "repeat").tolist()
 [1.0, 2.0, 3.0, 1.0, 2.0, 3.0, 1.0]
 """
+
 import torch
 
 PAD_RULES = ("silence", "repeat", "log_mel_zeros")  # data.pad

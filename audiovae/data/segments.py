@@ -1,4 +1,5 @@
 """Fixed-length segments of a long signal and their cross-faded reassembly."""
+
 import torch
 
 

@@ -8,6 +8,7 @@ decoding them, so it continues with the items and crops an uninterrupted run wou
 whole batches in turn (batch b to worker b mod workers), so the order of items does not depend on the number of
 workers.
 """
+
 import hashlib
 import io
 import warnings
@@ -35,9 +36,20 @@ def key_seed(key: str) -> int:
 class ShardCrops(IterableDataset):
     position_source: Optional[Callable[[], tuple[int, int]]] = None
 
-    def __init__(self, listing: Listing, frontend: MelFrontEnd, crop: int, seed: int, rank: int, world: int,
-                 batch_size: int, sample_rate: int, silence_threshold_db: float, channels: str = "mix",
-                 resampler: str = "soxr_hq"):
+    def __init__(
+        self,
+        listing: Listing,
+        frontend: MelFrontEnd,
+        crop: int,
+        seed: int,
+        rank: int,
+        world: int,
+        batch_size: int,
+        sample_rate: int,
+        silence_threshold_db: float,
+        channels: str = "mix",
+        resampler: str = "soxr_hq",
+    ):
         self.listing, self.frontend, self.crop, self.seed = listing, frontend, crop, seed
         self.rank, self.world, self.batch_size = rank, world, batch_size
         self.read = dict(sample_rate=sample_rate, channels=channels, resampler=resampler)
@@ -51,7 +63,7 @@ class ShardCrops(IterableDataset):
         if len(self.listing.shards) >= self.world:
             shards = set(rank_shards(self.listing.shards, rank, self.world))
             return [e.key for e in self.listing.entries if e.shard in shards]
-        return [e.key for e in self.listing.entries][rank::self.world]
+        return [e.key for e in self.listing.entries][rank :: self.world]
 
     def __len__(self) -> int:
         return self.per_rank
@@ -115,10 +127,15 @@ class ShardCrops(IterableDataset):
         wave, _ = sf.read(io.BytesIO(parts["wav"]), dtype="float32")
         segment = wave[k * self.crop : (k + 1) * self.crop]
         if latent.shape[0] * self.crop != len(wave):
-            raise DataError(f"{key}: its segments are {len(wave) // max(latent.shape[0], 1)} samples, the training "
-                            f"crop {self.crop}: set data.crop_seconds to the exporting run's data.max_seconds")
-        return {"waveform": torch.from_numpy(np.ascontiguousarray(segment)), "length": len(segment),
-                "latent": torch.from_numpy(latent[k])}
+            raise DataError(
+                f"{key}: its segments are {len(wave) // max(latent.shape[0], 1)} samples, the training "
+                f"crop {self.crop}: set data.crop_seconds to the exporting run's data.max_seconds"
+            )
+        return {
+            "waveform": torch.from_numpy(np.ascontiguousarray(segment)),
+            "length": len(segment),
+            "latent": torch.from_numpy(latent[k]),
+        }
 
     def __iter__(self):
         epoch, done = self.position_source() if self.position_source is not None else (0, 0)

@@ -11,6 +11,7 @@ audio member are skipped with why.
 >>> member_key("clips/a.b.flac"), shard_name("pipe:aws s3 cp s3://bucket/train-007.tar -")
 (('clips/a', 'b.flac'), 'train-007.tar')
 """
+
 import hashlib
 import io
 import json
@@ -38,7 +39,7 @@ def expand(pattern: str) -> list[str]:
 
 def shard_name(url: str) -> str:
     """The short name rows give a shard: its file name (for `pipe:` the last argument that is not `-`)."""
-    text = url[len("pipe:"):] if url.startswith("pipe:") else url
+    text = url[len("pipe:") :] if url.startswith("pipe:") else url
     words = [w for w in text.split() if w != "-"] or [text]
     return os.path.basename(words[-1].rstrip("/")) or url
 
@@ -99,8 +100,9 @@ def samples(url: str) -> Iterator[tuple[str, dict[str, bytes]]]:
 
 def audio_member(parts: dict[str, bytes]) -> Optional[str]:
     """The sample's audio extension (the first in AUDIO_EXTENSIONS order), None when it has none."""
-    return next((e for e in AUDIO_EXTENSIONS if e in parts), next((e for e in parts if e.lower() in
-                                                                    AUDIO_EXTENSIONS), None))
+    return next(
+        (e for e in AUDIO_EXTENSIONS if e in parts), next((e for e in parts if e.lower() in AUDIO_EXTENSIONS), None)
+    )
 
 
 def caption_of(parts: dict[str, bytes]) -> str:
@@ -151,8 +153,17 @@ def catalogue(pattern: str, keep: Optional[Callable[[str], bool]] = None) -> Lis
                 continue
             seen.add(name)
             data = parts[extension] if keep is not None and keep(name) else None
-            entries.append(Entry(name, SoundSource(name, data=data), origin=name, caption=caption_of(parts),
-                                 fingerprint=digest(parts[extension]), shard=url, member=f"{key}.{extension}"))
+            entries.append(
+                Entry(
+                    name,
+                    SoundSource(name, data=data),
+                    origin=name,
+                    caption=caption_of(parts),
+                    fingerprint=digest(parts[extension]),
+                    shard=url,
+                    member=f"{key}.{extension}",
+                )
+            )
     return Listing(entries, skipped, "webdataset", urls)
 
 

@@ -9,6 +9,7 @@ whole-file manifest entry and as a shard member has the same fingerprint.
 >>> Entry("a.wav", "a.wav").shard, excerpt_fingerprint("0123456789abcdef", 1.5, None)
 ('', '559a7446f7e58665')
 """
+
 import hashlib
 from pathlib import Path
 from typing import Iterator, Optional, Sequence, Union
@@ -22,8 +23,7 @@ from audiovae.data.manifests import read_manifest
 from audiovae.data.shards import catalogue, sample_key, stream_members
 from audiovae.errors import ConfigError
 
-__all__ = ["Entry", "Listing", "SOURCES", "entry_sounds", "fingerprint", "fingerprints", "list_entries",
-           "source_kind"]
+__all__ = ["Entry", "Listing", "SOURCES", "entry_sounds", "fingerprint", "fingerprints", "list_entries", "source_kind"]
 
 SOURCES = ("folder", "manifest", "webdataset")  # data.source (null: the one whose key is set)
 
@@ -31,14 +31,18 @@ SOURCES = ("folder", "manifest", "webdataset")  # data.source (null: the one who
 def source_kind(data: DictConfig) -> str:
     """`data.source`, or for null the source whose key is set: `shards` -> webdataset, `manifest` -> manifest,
     else folder. ConfigError when the chosen source's key is missing or another source's key is set too."""
-    given = {"folder": bool(data.get("dir") or data.get("files")), "manifest": bool(data.get("manifest")),
-             "webdataset": bool(data.get("shards"))}
+    given = {
+        "folder": bool(data.get("dir") or data.get("files")),
+        "manifest": bool(data.get("manifest")),
+        "webdataset": bool(data.get("shards")),
+    }
     kind = data.get("source")
     if kind is None:
         chosen = [k for k, is_set in given.items() if is_set]
         if len(chosen) > 1:
-            raise ConfigError(f"config keys {', '.join(KEYS[k] for k in chosen)}: set one data source, not "
-                              f"{len(chosen)}")
+            raise ConfigError(
+                f"config keys {', '.join(KEYS[k] for k in chosen)}: set one data source, not {len(chosen)}"
+            )
         return chosen[0] if chosen else "folder"
     if kind not in SOURCES:
         raise ConfigError(f"config key 'data.source': one of {', '.join(SOURCES)} (or null), got {kind!r}")

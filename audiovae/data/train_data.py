@@ -1,6 +1,7 @@
 """Training data: clips scanned once (bad files skipped with a warning), a seeded split by file, training crops
 (random ones that depend only on (seed, epoch, file), or each file's fixed tiles when they are pre-encoded), and
 fixed crops for validation. Folders and manifests are held in memory; shards stream (`data.shard_train`)."""
+
 import itertools
 import math
 import warnings
@@ -27,8 +28,13 @@ class Clip:
     fingerprint: str = ""  # sha256 of the file's bytes (its pre-encoded crops are cached under it)
 
 
-def scan_clips(entries: Sequence[Entry], sample_rate: int, silence_threshold_db: float,
-               channels: str = "mix", resampler: str = "soxr_hq") -> tuple[list[Clip], list[str]]:
+def scan_clips(
+    entries: Sequence[Entry],
+    sample_rate: int,
+    silence_threshold_db: float,
+    channels: str = "mix",
+    resampler: str = "soxr_hq",
+) -> tuple[list[Clip], list[str]]:
     """Load every entry once; returns the good clips and one 'entry: reason' line per bad one. Its content is
     hashed before and after it is read: one that changed in between is bad (its crops would be cached under a hash
     of other bytes)."""
@@ -51,13 +57,17 @@ def usable_entries(data: dict, keep: Optional[Callable[[str], bool]] = None) -> 
     'entry: reason' line for each one that looked usable but cannot be read (a FIFO, a device, an unreadable folder:
     skipped without being opened, as in evaluation; a duplicate manifest entry; a shard sample without audio)."""
     listing = list_entries(OmegaConf.create(data), keep)
-    unusable = [f"{what}: {why}" for what, why in listing.skipped
-                if listing.kind != "folder" or why.startswith(("not a regular file", "unreadable folder"))]
+    unusable = [
+        f"{what}: {why}"
+        for what, why in listing.skipped
+        if listing.kind != "folder" or why.startswith(("not a regular file", "unreadable folder"))
+    ]
     return listing, unusable
 
 
-def split_shard_entries(listing: Listing, val_ratio: float, seed: int, val_elsewhere: bool
-                        ) -> tuple[Listing, list[Entry], list[Entry]]:
+def split_shard_entries(
+    listing: Listing, val_ratio: float, seed: int, val_elsewhere: bool
+) -> tuple[Listing, list[Entry], list[Entry]]:
     """(the training entries as a listing to stream, the same as a list, the validation entries with their bytes
     read): `val_ratio` of the samples, chosen by `val_pick` (a seeded hash of the key, so a stream decides without
     counting; at least one); none with a validation folder."""
@@ -107,8 +117,11 @@ class TiledCrops(Dataset):
 
     def __init__(self, clips: list[Clip], frontend: MelFrontEnd, crop: int):
         self.clips, self.frontend, self.crop = clips, frontend, crop
-        self.items = [(position, offset) for position, clip in enumerate(clips)
-                      for offset in range(0, max(len(clip.waveform), 1), crop)]
+        self.items = [
+            (position, offset)
+            for position, clip in enumerate(clips)
+            for offset in range(0, max(len(clip.waveform), 1), crop)
+        ]
 
     def __len__(self) -> int:
         return len(self.items)
@@ -159,23 +172,47 @@ class TrainDataModule(pl.LightningDataModule):
     their training crops (`ShardCrops`), their validation entries (`val_ratio` of each shard's samples, chosen by a
     seeded hash of their keys) held in memory."""
 
-    def __init__(self, dir: Optional[str], val_dir: Optional[str], patterns: list[str], val_ratio: float,
-                 crop_samples: int, silence_threshold_db: float, batch_size: int, val_batch_size: int,
-                 num_workers: int, frontend: MelFrontEnd, seed: int, channels: str = "mix",
-                 resampler: str = "soxr_hq", pre_encode: bool = False, accumulate_grad_batches: int = 1,
-                 source: Optional[str] = None, manifest: Optional[str] = None, dataset_root: Optional[str] = None,
-                 shards: Optional[str] = None):
+    def __init__(
+        self,
+        dir: Optional[str],
+        val_dir: Optional[str],
+        patterns: list[str],
+        val_ratio: float,
+        crop_samples: int,
+        silence_threshold_db: float,
+        batch_size: int,
+        val_batch_size: int,
+        num_workers: int,
+        frontend: MelFrontEnd,
+        seed: int,
+        channels: str = "mix",
+        resampler: str = "soxr_hq",
+        pre_encode: bool = False,
+        accumulate_grad_batches: int = 1,
+        source: Optional[str] = None,
+        manifest: Optional[str] = None,
+        dataset_root: Optional[str] = None,
+        shards: Optional[str] = None,
+    ):
         super().__init__()
         self.frontend, self.crop, self.seed, self.pre_encode = frontend, crop_samples, seed, pre_encode
         self.accumulate = accumulate_grad_batches
         self.batch_size, self.val_batch_size, self.num_workers = batch_size, val_batch_size, num_workers
-        self.read = dict(sample_rate=frontend.sample_rate, silence_threshold_db=silence_threshold_db,
-                         channels=channels, resampler=resampler)
+        self.read = dict(
+            sample_rate=frontend.sample_rate,
+            silence_threshold_db=silence_threshold_db,
+            channels=channels,
+            resampler=resampler,
+        )
         from audiovae.data.shards import val_pick
 
         keep = None if val_dir else (lambda key: val_pick(key, seed, val_ratio))  # validation bytes, while listing
-        listing, bad = usable_entries(dict(source=source, dir=dir, patterns=patterns, manifest=manifest,
-                                           dataset_root=dataset_root, shards=shards), keep)
+        listing, bad = usable_entries(
+            dict(
+                source=source, dir=dir, patterns=patterns, manifest=manifest, dataset_root=dataset_root, shards=shards
+            ),
+            keep,
+        )
         self.shards: Optional[Listing] = None  # set when training crops stream from shards
         if listing.shards:
             self.shards, train_entries, val_entries = split_shard_entries(listing, val_ratio, seed, bool(val_dir))
@@ -202,10 +239,15 @@ class TrainDataModule(pl.LightningDataModule):
             warnings.warn(f"skipping {len(bad)} unusable file(s):\n  " + "\n  ".join(bad), stacklevel=2)
         n_train = len(self.shards.entries) if self.shards else len(self.train_clips)
         if not n_train or not self.val_clips:
-            where = f"data.shards '{shards}'" if shards else (f"data.manifest '{manifest}'" if manifest else
-                                                              f"data.dir '{dir}'")
-            raise DataError(f"need at least one training and one validation file with usable audio; found "
-                            f"{n_train} and {len(self.val_clips)} ({where})")
+            where = (
+                f"data.shards '{shards}'"
+                if shards
+                else (f"data.manifest '{manifest}'" if manifest else f"data.dir '{dir}'")
+            )
+            raise DataError(
+                f"need at least one training and one validation file with usable audio; found "
+                f"{n_train} and {len(self.val_clips)} ({where})"
+            )
 
     def _rank_world(self) -> tuple[int, int]:
         return (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
@@ -214,8 +256,11 @@ class TrainDataModule(pl.LightningDataModule):
         rank, world = self._rank_world()
         if self.shards is not None:
             return self._shard_loader(rank, world)
-        dataset = (TiledCrops(self.train_clips, self.frontend, self.crop) if self.pre_encode
-                   else RandomCrops(self.train_clips, self.frontend, self.crop, self.seed))
+        dataset = (
+            TiledCrops(self.train_clips, self.frontend, self.crop)
+            if self.pre_encode
+            else RandomCrops(self.train_clips, self.frontend, self.crop, self.seed)
+        )
         sampler = EpochSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=self.seed, drop_last=False)
         if self.trainer is not None:  # optimizer steps per epoch (the last partial accumulation steps too)
             steps_per_epoch = math.ceil(math.ceil(len(sampler) / self.batch_size) / self.accumulate)
@@ -225,14 +270,16 @@ class TrainDataModule(pl.LightningDataModule):
                 return step // steps_per_epoch, (step % steps_per_epoch) * self.batch_size * self.accumulate
 
             sampler.position_source = position
-        return DataLoader(sampler.dataset, batch_size=self.batch_size, sampler=sampler, num_workers=self.num_workers,
-                          drop_last=False)
+        return DataLoader(
+            sampler.dataset, batch_size=self.batch_size, sampler=sampler, num_workers=self.num_workers, drop_last=False
+        )
 
     def _shard_loader(self, rank: int, world: int) -> DataLoader:
         from audiovae.data.shard_crops import ShardCrops
 
-        dataset = ShardCrops(self.shards, self.frontend, self.crop, self.seed, rank, world, self.batch_size,
-                             **self.read)
+        dataset = ShardCrops(
+            self.shards, self.frontend, self.crop, self.seed, rank, world, self.batch_size, **self.read
+        )
         if self.trainer is not None:
             steps_per_epoch = math.ceil(math.ceil(len(dataset) / self.batch_size) / self.accumulate)
 
@@ -247,5 +294,9 @@ class TrainDataModule(pl.LightningDataModule):
     def val_dataloader(self) -> DataLoader:
         rank, world = self._rank_world()
         dataset = FixedCrops(self.val_clips, self.frontend, self.crop)
-        return DataLoader(dataset, batch_size=self.val_batch_size, sampler=ShardSampler(len(dataset), rank, world),
-                          num_workers=self.num_workers)
+        return DataLoader(
+            dataset,
+            batch_size=self.val_batch_size,
+            sampler=ShardSampler(len(dataset), rank, world),
+            num_workers=self.num_workers,
+        )

@@ -1,5 +1,6 @@
 """What every enhancer is: a small differentiable module acting on the latent, the decoded log-mel or the
 synthesised waveform (its `domain`: where in a model it acts; `audiovae.models.interface` says which a model has)."""
+
 from typing import ClassVar
 
 import torch

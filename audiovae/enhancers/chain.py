@@ -1,4 +1,5 @@
 """An ordered list of enhancers, split by domain."""
+
 import torch
 from torch import nn
 
@@ -40,25 +41,32 @@ class EnhancerChain(nn.Module):
         return wave
 
 
-def check_fits(chain: EnhancerChain, latent_shape: tuple, mel_shape: tuple, where: str = "enhancement",
-               wave_shape: tuple = (1, 1)) -> None:
+def check_fits(
+    chain: EnhancerChain, latent_shape: tuple, mel_shape: tuple, where: str = "enhancement", wave_shape: tuple = (1, 1)
+) -> None:
     """ConfigError (one line, at start-up) when the chain's stages cannot take the model's latents, log-mels
     `[1, 1, T, F]` or waveforms `[1, S]` (e.g. an enhancer made for another number of latent channels), found by one
     pass over zeros of those shapes instead of at the first file."""
     from audiovae.errors import ConfigError
 
     with torch.no_grad():
-        for stages, shape, what in ((chain.latent_stages, latent_shape, "latents"),
-                                    (chain.mel_stages, mel_shape, "log-mels"),
-                                    (chain.wave_stages, wave_shape, "waveforms")):
+        for stages, shape, what in (
+            (chain.latent_stages, latent_shape, "latents"),
+            (chain.mel_stages, mel_shape, "log-mels"),
+            (chain.wave_stages, wave_shape, "waveforms"),
+        ):
             x = torch.zeros(shape)
             for stage in stages:
                 try:
                     y = stage(x)
                 except (RuntimeError, ValueError, IndexError) as err:
-                    raise ConfigError(f"config key '{where}': {type(stage).__name__} does not fit this model's "
-                                      f"{what} of shape {list(shape)} ({str(err).splitlines()[0]})") from None
+                    raise ConfigError(
+                        f"config key '{where}': {type(stage).__name__} does not fit this model's "
+                        f"{what} of shape {list(shape)} ({str(err).splitlines()[0]})"
+                    ) from None
                 if tuple(y.shape) != tuple(shape):
-                    raise ConfigError(f"config key '{where}': {type(stage).__name__} turns this model's {what} of "
-                                      f"shape {list(shape)} into {list(y.shape)}")
+                    raise ConfigError(
+                        f"config key '{where}': {type(stage).__name__} turns this model's {what} of "
+                        f"shape {list(shape)} into {list(y.shape)}"
+                    )
                 x = y

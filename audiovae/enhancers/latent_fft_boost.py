@@ -1,4 +1,5 @@
 """The first enhancement: boost latent FFT bins above a normalised cutoff."""
+
 import torch
 
 from audiovae.enhancers.base import LATENT, Enhancer, apply_rfft_gains, rfft_bin_frequencies

@@ -1,4 +1,5 @@
 """Sharpen the latent grid with a discrete Laplacian."""
+
 import torch
 
 from audiovae.enhancers.base import LATENT, Enhancer

@@ -1,4 +1,5 @@
 """A trainable per-channel, per-frequency-bin gain in the latent rfft domain."""
+
 import torch
 from torch import nn
 
@@ -15,8 +16,9 @@ class LearnableLatentFilter(Enhancer):
 
     domain = LATENT
 
-    def __init__(self, channels: int = 8, axis_length: int = 16, gain: float = 1.4, cutoff: float = 0.3,
-                 axis: int = -1):
+    def __init__(
+        self, channels: int = 8, axis_length: int = 16, gain: float = 1.4, cutoff: float = 0.3, axis: int = -1
+    ):
         super().__init__()
         self.channels, self.axis_length, self.axis = channels, axis_length, axis
         init = fft_boost_gains(axis_length, cutoff, gain)

@@ -1,4 +1,5 @@
 """A decode-side high-shelf on the log-mel."""
+
 import math
 
 import torch

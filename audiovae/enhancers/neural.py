@@ -11,6 +11,7 @@ with depth); the residual is computed in the weights' dtype (or under autocast) 
 >>> f.is_identity(), torch.equal(f(x), x)
 (True, True)
 """
+
 import torch
 from torch import nn
 
@@ -27,8 +28,15 @@ def residual_stack(in_channels: int, hidden: int, layers: int, kernel_size: int)
     for i in range(layers):
         dilation = 2 ** max(i - 1, 0) if 0 < i < layers - 1 else 1
         pad = (dilation * (kernel_size // 2), kernel_size // 2)
-        convs.append(nn.Conv2d(in_channels if i == 0 else hidden, in_channels if i == layers - 1 else hidden,
-                               kernel_size, padding=pad, dilation=(dilation, 1)))
+        convs.append(
+            nn.Conv2d(
+                in_channels if i == 0 else hidden,
+                in_channels if i == layers - 1 else hidden,
+                kernel_size,
+                padding=pad,
+                dilation=(dilation, 1),
+            )
+        )
     nn.init.zeros_(convs[-1].weight)
     nn.init.zeros_(convs[-1].bias)
     modules = []
@@ -73,8 +81,10 @@ class LatentResNet(_Residual):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[1] != self.net[0].in_channels:
-            raise ValueError(f"latent_resnet expects {self.net[0].in_channels} latent channels, got latent shape "
-                             f"{tuple(x.shape)}: set enhancement.latent_channels")
+            raise ValueError(
+                f"latent_resnet expects {self.net[0].in_channels} latent channels, got latent shape "
+                f"{tuple(x.shape)}: set enhancement.latent_channels"
+            )
         if x.dim() == 3:
             return super().forward(x.unsqueeze(-1)).squeeze(-1)
         return super().forward(x)

@@ -1,6 +1,7 @@
 """Enhancers by config name. A config is `{name: <registered name>, <constructor argument>: value, ...}`,
 or `{name: chain, stages: [<config>, ...]}`, or `{name: none}`. Keys are checked against the constructor.
 Any of them may carry `checkpoint: PATH`, an exported enhancer whose config and weights are used instead."""
+
 import dataclasses
 import inspect
 import typing
@@ -59,8 +60,9 @@ def _stage_configs(cfg: DictConfig, where: str) -> list[tuple[str, DictConfig]]:
             stages += _stage_configs(stage, f"{where}.stages.{i}")
         return stages
     if name not in ENHANCERS:
-        raise ConfigError(f"config key '{where}.name': unknown enhancer '{name}'; "
-                          f"choose one of {sorted(ENHANCERS) + [CHAIN, NONE]}")
+        raise ConfigError(
+            f"config key '{where}.name': unknown enhancer '{name}'; choose one of {sorted(ENHANCERS) + [CHAIN, NONE]}"
+        )
     return [(where, cfg)]
 
 

@@ -1,4 +1,5 @@
 """An enhancer as one small file: safetensors weights with its enhancement config in the metadata."""
+
 import json
 from pathlib import Path
 

@@ -1,4 +1,5 @@
 """A high-shelf on the synthesised waveform: the enhancement of models whose output has no mel stage."""
+
 import torch
 
 from audiovae.enhancers.base import WAVE, Enhancer, apply_rfft_gains

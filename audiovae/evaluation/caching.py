@@ -1,5 +1,6 @@
 """A run's view of the cross-run cache (`audiovae.cache`): which entry holds a file's enhancer-independent work
 under this run's settings, and which of its shared values fit this run's metric definitions."""
+
 from dataclasses import dataclass
 from typing import Mapping, Optional
 
@@ -38,16 +39,30 @@ class RunCache:
 def model_key(model_cfg: DictConfig, model) -> dict:
     """What decides a model's outputs: its weights, its networks' configs and the settings of its family (the
     mel family's vocoder keys; every family's precision and options)."""
-    key = {"weights": weights_fingerprint(*model.weights()), **model.config_summary(),
-           "vae_precision": model_cfg.vae_precision}
+    key = {
+        "weights": weights_fingerprint(*model.weights()),
+        **model.config_summary(),
+        "vae_precision": model_cfg.vae_precision,
+    }
     if model.family != "audioldm":
         return {**key, "family": model.family, "options": OmegaConf.to_container(model_cfg.options, resolve=True)}
-    return {**key, "vocoder": model_cfg.vocoder, "griffin_lim_iters": model_cfg.griffin_lim_iters,
-            "vocoder_precision": model_cfg.vocoder_precision}
+    return {
+        **key,
+        "vocoder": model_cfg.vocoder,
+        "griffin_lim_iters": model_cfg.griffin_lim_iters,
+        "vocoder_precision": model_cfg.vocoder_precision,
+    }
 
 
-def build_run_cache(cfg: DictConfig, pipeline, metric_args: dict, fingerprints: Mapping[str, str],
-                    segment: int, overlap: int, alignment: tuple[int, int]) -> Optional[RunCache]:
+def build_run_cache(
+    cfg: DictConfig,
+    pipeline,
+    metric_args: dict,
+    fingerprints: Mapping[str, str],
+    segment: int,
+    overlap: int,
+    alignment: tuple[int, int],
+) -> Optional[RunCache]:
     """The cache for this evaluation, or None (`cache.enabled: false`, or a sampled posterior, whose latents
     depend on the batch a file lands in)."""
     if not cfg.cache.enabled or pipeline.model.sample_posterior:
@@ -56,15 +71,21 @@ def build_run_cache(cfg: DictConfig, pipeline, metric_args: dict, fingerprints: 
     run_part = {
         "frontend": OmegaConf.to_container(cfg.frontend, resolve=True),
         "data": {k: cfg.data[k] for k in ("chunking", "channels", "resampler", "pad")},
-        "segment": segment, "overlap": overlap,
+        "segment": segment,
+        "overlap": overlap,
         "model": model_key(cfg.model, model),
-        "precision": str(cfg.trainer.precision), "torch": torch.__version__,
+        "precision": str(cfg.trainer.precision),
+        "torch": torch.__version__,
     }
-    metrics_part = {"metrics": {name: metric_args for name in cfg.metrics.names},
-                    "alignment": list(alignment),  # (lag search radius, applied shift)
-                    **({"common_rate": cfg.metrics.common_rate} if cfg.metrics.get("common_rate") else {}),
-                    "embedding": OmegaConf.to_container(cfg.embedding, resolve=True) if needs_embedding(cfg.metrics.names)
-                    else None, "audiovae": __version__}
+    metrics_part = {
+        "metrics": {name: metric_args for name in cfg.metrics.names},
+        "alignment": list(alignment),  # (lag search radius, applied shift)
+        **({"common_rate": cfg.metrics.common_rate} if cfg.metrics.get("common_rate") else {}),
+        "embedding": OmegaConf.to_container(cfg.embedding, resolve=True)
+        if needs_embedding(cfg.metrics.names)
+        else None,
+        "audiovae": __version__,
+    }
     return RunCache(CacheStore(cfg.cache.dir, cfg.cache.max_gb), run_part, metric_key(metrics_part), fingerprints)
 
 

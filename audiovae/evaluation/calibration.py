@@ -7,6 +7,7 @@ lag that maximises the cross-correlation of the ceiling with the reference withi
 (`audiovae.metrics.functional.lag`) is the shift. A peak without clear correlation (ρ below `CLEAR_PEAK`, e.g. a
 Griffin-Lim vocoder that invents its phase) is no measurement: the shift is then 0 and the run says so.
 """
+
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
@@ -34,25 +35,45 @@ class MeasuredLag:
         if not self.file:
             return "metrics.align=vocoder_lag: no file could be read to measure the vocoder's lag; shift 0"
         if not self.measured:
-            return (f"metrics.align=vocoder_lag: no clear cross-correlation peak on {self.file} (ρ {self.corr:.2f} < "
-                    f"{CLEAR_PEAK:g}): the vocoder does not follow the waveform closely enough to measure a lag; "
-                    "shift 0")
-        return (f"metrics.align=vocoder_lag: the vocoder ceiling is {self.lag} samples late on {self.file} "
-                f"(ρ {self.corr:.2f}); waveform metrics compare reconstruction sample t + {self.shift} with reference "
-                "sample t")
+            return (
+                f"metrics.align=vocoder_lag: no clear cross-correlation peak on {self.file} (ρ {self.corr:.2f} < "
+                f"{CLEAR_PEAK:g}): the vocoder does not follow the waveform closely enough to measure a lag; "
+                "shift 0"
+            )
+        return (
+            f"metrics.align=vocoder_lag: the vocoder ceiling is {self.lag} samples late on {self.file} "
+            f"(ρ {self.corr:.2f}); waveform metrics compare reconstruction sample t + {self.shift} with reference "
+            "sample t"
+        )
 
 
 @torch.no_grad()
-def measure_vocoder_lag(pipeline: ReconstructionPipeline, paths: Sequence, keys: Sequence[str], segment: int,
-                        max_lag: int, silence_threshold_db: float, channels: str, resampler: str,
-                        pad: str = "silence", device: Optional[torch.device] = None) -> MeasuredLag:
+def measure_vocoder_lag(
+    pipeline: ReconstructionPipeline,
+    paths: Sequence,
+    keys: Sequence[str],
+    segment: int,
+    max_lag: int,
+    silence_threshold_db: float,
+    channels: str,
+    resampler: str,
+    pad: str = "silence",
+    device: Optional[torch.device] = None,
+) -> MeasuredLag:
     """The ceiling's lag on the first segment of the first readable file (see the module docstring)."""
     frontend = pipeline.frontend
     device = device or next(pipeline.model.parameters()).device
     for path, key in zip(paths, keys):
         try:
-            audio = PreparedAudio.scan(path, frontend.sample_rate, segment, silence_threshold_db, frontend.normalize,
-                                       channels=channels, resampler=resampler)
+            audio = PreparedAudio.scan(
+                path,
+                frontend.sample_rate,
+                segment,
+                silence_threshold_db,
+                frontend.normalize,
+                channels=channels,
+                resampler=resampler,
+            )
             piece = audio.reader().read(0, min(segment, audio.num_samples))
         except AudioError:
             continue

@@ -4,6 +4,7 @@ the model's rate, is resampled to it as it streams (soxr HQ, streaming: equal to
 once). A model that cannot produce a band then loses it in the metrics (lsd_hf, hf_retention) instead of having it
 left out of its reference. Both are on the model-rate reference's scale: the common-rate reference is normalised
 with the model-rate file's statistics (`PreparedAudio.mean`, `.peak`)."""
+
 from dataclasses import replace
 from typing import Mapping
 
@@ -25,17 +26,21 @@ class CommonRate:
 
     def __init__(self, audio: PreparedAudio, model_rate: int, rate: int):
         self.model_rate, self.rate = model_rate, rate
-        at_rate = replace(audio, sample_rate=rate, num_samples=common_length(audio.num_samples, model_rate, rate),
-                          max_samples=common_length(audio.max_samples, model_rate, rate) if audio.max_samples
-                          else None)
+        at_rate = replace(
+            audio,
+            sample_rate=rate,
+            num_samples=common_length(audio.num_samples, model_rate, rate),
+            max_samples=common_length(audio.max_samples, model_rate, rate) if audio.max_samples else None,
+        )
         self.reader, self.position, self.streams = at_rate.reader(), 0, {}
         self.channels = audio.n_channels  # `[n, C]` chunks for several channels
 
     def _resampled(self, key, chunk: torch.Tensor, last: bool) -> torch.Tensor:
         stream = self.streams.get(key)
         if stream is None:
-            stream = self.streams[key] = soxr.ResampleStream(self.model_rate, self.rate, self.channels,
-                                                             dtype="float32", quality="HQ")
+            stream = self.streams[key] = soxr.ResampleStream(
+                self.model_rate, self.rate, self.channels, dtype="float32", quality="HQ"
+            )
         out = stream.resample_chunk(np.ascontiguousarray(chunk.detach().float().cpu().numpy()), last=last)
         return torch.from_numpy(np.ascontiguousarray(out)).to(chunk.device)
 

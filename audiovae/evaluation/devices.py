@@ -2,6 +2,7 @@
 `precision: 32-true`) runs them in this process with a plain loop, without importing Lightning (its import and
 set-up are ~0.5 s of a start); anything else (several devices, DDP, mixed precision, any other Trainer argument)
 runs them under Lightning's `Trainer.test`, one `FileEvaluator` per rank. Both give the same rows."""
+
 import random
 import time
 import warnings
@@ -16,8 +17,14 @@ from audiovae.data.eval_data import EvalDataset, ShardEvalDataset, eval_loader, 
 from audiovae.errors import ConfigError
 from audiovae.evaluation.file_evaluator import FileEvaluator
 
-OWNED = dict(logger=False, use_distributed_sampler=False, enable_checkpointing=False, enable_model_summary=False,
-             inference_mode=True, enable_progress_bar=False)  # Trainer arguments evaluation sets itself (the
+OWNED = dict(
+    logger=False,
+    use_distributed_sampler=False,
+    enable_checkpointing=False,
+    enable_model_summary=False,
+    inference_mode=True,
+    enable_progress_bar=False,
+)  # Trainer arguments evaluation sets itself (the
 # FileEvaluator shows progress per file, with an ETA)
 SINGLE_PROCESS_KEYS = {"accelerator", "devices", "strategy", "num_nodes", "precision"}
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
@@ -36,9 +43,14 @@ class FilesRun:
 def single_process(trainer: DictConfig) -> bool:
     """Whether `trainer` asks for one process on one device at float32 and nothing else Lightning would do."""
     args = OmegaConf.to_container(trainer, resolve=True)
-    return (set(args) <= SINGLE_PROCESS_KEYS and args.get("accelerator", "auto") in ACCELERATORS
-            and str(args.get("devices", 1)) == "1" and args.get("strategy", "auto") == "auto"
-            and str(args.get("num_nodes", 1)) == "1" and str(args.get("precision", "32-true")) in ("32-true", "32"))
+    return (
+        set(args) <= SINGLE_PROCESS_KEYS
+        and args.get("accelerator", "auto") in ACCELERATORS
+        and str(args.get("devices", 1)) == "1"
+        and args.get("strategy", "auto") == "auto"
+        and str(args.get("num_nodes", 1)) == "1"
+        and str(args.get("precision", "32-true")) in ("32-true", "32")
+    )
 
 
 def check_trainer(trainer: DictConfig) -> None:
@@ -77,8 +89,13 @@ def single_device(accelerator: str) -> torch.device:
     return torch.device("cpu")
 
 
-def run_files(trainer: DictConfig, evaluator: FileEvaluator, dataset: EvalDataset | ShardEvalDataset, batch_size: int,
-              num_workers: int) -> FilesRun:
+def run_files(
+    trainer: DictConfig,
+    evaluator: FileEvaluator,
+    dataset: EvalDataset | ShardEvalDataset,
+    batch_size: int,
+    num_workers: int,
+) -> FilesRun:
     """`evaluator` over `dataset`'s files, `batch_size` files per step, in this process or under Lightning."""
     if not single_process(trainer):
         return _lightning_test(trainer, evaluator, dataset, batch_size, num_workers)
@@ -98,8 +115,13 @@ def run_files(trainer: DictConfig, evaluator: FileEvaluator, dataset: EvalDatase
     return FilesRun(str(device), 1, True, time.perf_counter() - start)
 
 
-def _lightning_test(trainer_cfg: DictConfig, evaluator: FileEvaluator, dataset: EvalDataset | ShardEvalDataset, batch_size: int,
-                    num_workers: int) -> FilesRun:
+def _lightning_test(
+    trainer_cfg: DictConfig,
+    evaluator: FileEvaluator,
+    dataset: EvalDataset | ShardEvalDataset,
+    batch_size: int,
+    num_workers: int,
+) -> FilesRun:
 
     from audiovae.evaluation.lightning_module import EvalDataModule, EvalModule
 
@@ -108,7 +130,9 @@ def _lightning_test(trainer_cfg: DictConfig, evaluator: FileEvaluator, dataset: 
     if len(dataset):
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", ".*does not have many workers.*")
-            trainer.test(EvalModule(evaluator), datamodule=EvalDataModule(dataset, batch_size, num_workers),
-                         verbose=False)
-    return FilesRun(str(trainer.strategy.root_device), trainer.world_size, trainer.is_global_zero,
-                    time.perf_counter() - start)
+            trainer.test(
+                EvalModule(evaluator), datamodule=EvalDataModule(dataset, batch_size, num_workers), verbose=False
+            )
+    return FilesRun(
+        str(trainer.strategy.root_device), trainer.world_size, trainer.is_global_zero, time.perf_counter() - start
+    )

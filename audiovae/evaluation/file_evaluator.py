@@ -1,6 +1,7 @@
 """Evaluates batches of files on one device: one row per file (and per enhancer setting of a sweep), persisted as
 it finishes. Run by a plain loop in a single process (`audiovae.evaluation.devices`) or by Lightning's
 `Trainer.test` on several devices (`audiovae.evaluation.lightning_module`)."""
+
 from pathlib import Path
 from typing import Mapping, Optional
 
@@ -29,12 +30,25 @@ class FileEvaluator:
     its files still need. `start`, `step` per batch, `end`; then `results[name]` holds every rank's new
     FileResults in file order."""
 
-    def __init__(self, pipeline: ReconstructionPipeline, metrics: dict[str, PerItemMetric], segmenting: Segmenting,
-                 enhancers: Mapping[str, nn.Module], out_dirs: Mapping[str, Path], save_audio: bool,
-                 save_plots: bool, max_plots: int, seed: int, done: Optional[Mapping[str, set]] = None,
-                 fingerprints: Optional[Mapping[str, str]] = None, cutoff_hz: Optional[float] = None,
-                 alignment: Alignment = Alignment(), embedder: Optional[Embedder] = None,
-                 cache: Optional[RunCache] = None, common_rate: Optional[int] = None):
+    def __init__(
+        self,
+        pipeline: ReconstructionPipeline,
+        metrics: dict[str, PerItemMetric],
+        segmenting: Segmenting,
+        enhancers: Mapping[str, nn.Module],
+        out_dirs: Mapping[str, Path],
+        save_audio: bool,
+        save_plots: bool,
+        max_plots: int,
+        seed: int,
+        done: Optional[Mapping[str, set]] = None,
+        fingerprints: Optional[Mapping[str, str]] = None,
+        cutoff_hz: Optional[float] = None,
+        alignment: Alignment = Alignment(),
+        embedder: Optional[Embedder] = None,
+        cache: Optional[RunCache] = None,
+        common_rate: Optional[int] = None,
+    ):
         self.pipeline, self.segmenting, self.out_dirs = pipeline, segmenting, dict(out_dirs)
         self.metrics = metrics
         self.enhancers = dict(enhancers)
@@ -66,13 +80,19 @@ class FileEvaluator:
         self.results = {key: [] for key in self.out_dirs}
         settings = f" ({len(self.out_dirs)} settings)" if len(self.out_dirs) > 1 else ""
         ranks = f" [rank {rank}/{world_size}]" if world_size > 1 else ""
-        self._progress = tqdm(total=files, desc=f"evaluating{settings}{ranks}", unit="file", disable=rank != 0,
-                              dynamic_ncols=True,
-                              bar_format="{desc}: {n_fmt}/{total_fmt} files [{elapsed}<{remaining}]{postfix}")
+        self._progress = tqdm(
+            total=files,
+            desc=f"evaluating{settings}{ranks}",
+            unit="file",
+            disable=rank != 0,
+            dynamic_ncols=True,
+            bar_format="{desc}: {n_fmt}/{total_fmt} files [{elapsed}<{remaining}]{postfix}",
+        )
 
     def _needed(self, batch: list[EvalItem]) -> dict[str, nn.Module]:
-        return {key: chain for key, chain in self.enhancers.items()
-                if any(item.key not in self.done[key] for item in batch)}
+        return {
+            key: chain for key, chain in self.enhancers.items() if any(item.key not in self.done[key] for item in batch)
+        }
 
     def step(self, batch: list[EvalItem]) -> None:
         """Evaluate the batch's files for every setting that still lacks one of them."""
@@ -82,9 +102,21 @@ class FileEvaluator:
         enhancers = self._needed(batch)
         if not enhancers:
             return
-        evaluate_items(batch, self.pipeline, self.metrics, self.segmenting, self.device, enhancers, generator,
-                       media=self._media, finished=self._finished, alignment=self.alignment, embedder=self.embedder,
-                       cache=self.cache, common_rate=self.common_rate)
+        evaluate_items(
+            batch,
+            self.pipeline,
+            self.metrics,
+            self.segmenting,
+            self.device,
+            enhancers,
+            generator,
+            media=self._media,
+            finished=self._finished,
+            alignment=self.alignment,
+            embedder=self.embedder,
+            cache=self.cache,
+            common_rate=self.common_rate,
+        )
 
     def _finished(self, key: str, result: FileResult) -> None:
         """Persist a file's result the moment it exists (after its audio and plot): stored = finished."""
@@ -102,9 +134,19 @@ class FileEvaluator:
         if item.key in self.done[key] or not (self.save_audio or plot):
             return None
         frontend = self.pipeline.frontend
-        return FileMedia(self.out_dirs[key], item.stem, item.key, frontend.sample_rate, frames,
-                         item.audio.num_samples, audio=self.save_audio, plot=plot, hz=frontend.band_centres,
-                         cutoff_hz=self.cutoff_hz, names=("reference", *self.pipeline.model.variants))
+        return FileMedia(
+            self.out_dirs[key],
+            item.stem,
+            item.key,
+            frontend.sample_rate,
+            frames,
+            item.audio.num_samples,
+            audio=self.save_audio,
+            plot=plot,
+            hz=frontend.band_centres,
+            cutoff_hz=self.cutoff_hz,
+            names=("reference", *self.pipeline.model.variants),
+        )
 
     def stop(self) -> None:
         """The run ends early (an error): the progress line is closed."""

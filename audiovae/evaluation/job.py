@@ -1,6 +1,7 @@
 """`evaluate.py`'s job, with or without `sweep.*`: config -> settings -> one pass over the files (each file
 encoded once for every setting; `audiovae.evaluation.devices`) -> per-setting results, summary, report, W&B -> the
 sweep's outputs."""
+
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -126,8 +127,17 @@ def build_setup(cfg: DictConfig) -> EvalSetup:
     pipeline = ReconstructionPipeline(frontend, model)
     metrics = build_metrics(cfg)
     embedder = load_embedder(cfg.embedding) if needs_embedding(cfg.metrics.names) else None
-    return EvalSetup(discovery.entries, keys, [stems[k] for k in keys], discovery, pipeline,
-                     segmenting_for(cfg, frontend.frame_multiple), metrics, embedder, listing_s)
+    return EvalSetup(
+        discovery.entries,
+        keys,
+        [stems[k] for k in keys],
+        discovery,
+        pipeline,
+        segmenting_for(cfg, frontend.frame_multiple),
+        metrics,
+        embedder,
+        listing_s,
+    )
 
 
 def check_model_settings(cfg: DictConfig, model) -> None:
@@ -135,18 +145,26 @@ def check_model_settings(cfg: DictConfig, model) -> None:
     vocoder ceiling, several channels through a one-channel resampler, a common rate with a shifted metric, log-mel
     padding of a model that encodes waveforms (the front end against the model: `check_enhancer`, per setting)."""
     if CEILING not in model.variants and cfg.metrics.align == "vocoder_lag":
-        raise ConfigError(f"config key 'metrics.align': vocoder_lag aligns to the vocoder ceiling, which the "
-                          f"{model.family} model has not; use fixed")
+        raise ConfigError(
+            f"config key 'metrics.align': vocoder_lag aligns to the vocoder ceiling, which the "
+            f"{model.family} model has not; use fixed"
+        )
     if cfg.data.channels == "model" and model.channels > 1 and cfg.data.resampler == "audioldm2":
-        raise ConfigError(f"config key 'data.resampler': audioldm2 resamples one channel, the {model.family} model "
-                          f"takes {model.channels}; use soxr_hq (or data.channels=mix)")
+        raise ConfigError(
+            f"config key 'data.resampler': audioldm2 resamples one channel, the {model.family} model "
+            f"takes {model.channels}; use soxr_hq (or data.channels=mix)"
+        )
     common = cfg.metrics.get("common_rate")
     if common and (cfg.metrics.align != "fixed" or cfg.metrics.align_samples):
-        raise ConfigError("config key 'metrics.common_rate': the waveform metrics' shift is in model-rate samples; "
-                          "use metrics.align=fixed with metrics.align_samples=0 (the lag search still runs)")
+        raise ConfigError(
+            "config key 'metrics.common_rate': the waveform metrics' shift is in model-rate samples; "
+            "use metrics.align=fixed with metrics.align_samples=0 (the lag search still runs)"
+        )
     if model.analysis != MEL and cfg.data.pad == "log_mel_zeros":
-        raise ConfigError(f"config key 'data.pad': log_mel_zeros pads the encoded log-mel, but the {model.family} "
-                          f"model encodes waveforms; use silence or repeat")
+        raise ConfigError(
+            f"config key 'data.pad': log_mel_zeros pads the encoded log-mel, but the {model.family} "
+            f"model encodes waveforms; use silence or repeat"
+        )
 
 
 def build_metrics(cfg: DictConfig) -> dict:
@@ -164,22 +182,33 @@ def min_samples(metrics: dict, sample_rate: int, common_rate: Optional[int] = No
     """The shortest clip (samples at the model's `sample_rate`) every configured metric is defined on: the
     longest STFT window among them (2048 samples at the defaults: 0.128 s at 16 kHz), a common-rate metric's
     window counted at its rate."""
+
     def at_model_rate(m) -> int:
         scale = sample_rate / common_rate if common_rate and m.domain == WAVEFORM else 1
         return math.ceil(m.min_samples * scale)
+
     return max([1, *(at_model_rate(m) for m in metrics.values())])
 
 
-def run_test(cfg: DictConfig, setup: EvalSetup, evaluator: FileEvaluator, todo: list[int],
-             fingerprints: Optional[dict] = None) -> FilesRun:
+def run_test(
+    cfg: DictConfig, setup: EvalSetup, evaluator: FileEvaluator, todo: list[int], fingerprints: Optional[dict] = None
+) -> FilesRun:
     """`evaluator` over the entries at positions `todo` (`audiovae.evaluation.devices`); `fingerprints` (entry key ->
     content hash taken before the run) let an entry that changes while it is read end as an error row."""
     max_samples = None if cfg.data.chunking else setup.segmenting.segment
-    dataset = EvalDataset(setup.entries, todo, setup.pipeline.frontend, max_samples,
-                          cfg.data.silence_threshold_db, setup.stems,
-                          min_samples=min_samples(setup.metrics, cfg.frontend.sample_rate, cfg.metrics.common_rate),
-                          channels=cfg.data.channels, resampler=cfg.data.resampler, fingerprints=fingerprints,
-                          n_channels=setup.pipeline.model.channels)
+    dataset = EvalDataset(
+        setup.entries,
+        todo,
+        setup.pipeline.frontend,
+        max_samples,
+        cfg.data.silence_threshold_db,
+        setup.stems,
+        min_samples=min_samples(setup.metrics, cfg.frontend.sample_rate, cfg.metrics.common_rate),
+        channels=cfg.data.channels,
+        resampler=cfg.data.resampler,
+        fingerprints=fingerprints,
+        n_channels=setup.pipeline.model.channels,
+    )
     if setup.discovery.shards:
         dataset = ShardEvalDataset(setup.discovery.shards, dataset)
     return run_files(cfg.trainer, evaluator, dataset, setup.segmenting.batch_segments, cfg.data.num_workers)
@@ -190,16 +219,25 @@ def alignment_for(cfg: DictConfig, setup: EvalSetup) -> tuple[Alignment, Optiona
     or the vocoder ceiling's lag measured before the run (`vocoder_lag`, `audiovae.evaluation.calibration`)."""
     if cfg.metrics.align != "vocoder_lag":
         return Alignment(cfg.metrics.max_lag_samples, cfg.metrics.align_samples), None
-    measured = measure_vocoder_lag(setup.pipeline, entry_sounds(setup.discovery), setup.keys, setup.segmenting.segment,
-                                   cfg.metrics.max_lag_samples, cfg.data.silence_threshold_db, cfg.data.channels,
-                                   cfg.data.resampler, cfg.data.pad)
+    measured = measure_vocoder_lag(
+        setup.pipeline,
+        entry_sounds(setup.discovery),
+        setup.keys,
+        setup.segmenting.segment,
+        cfg.metrics.max_lag_samples,
+        cfg.data.silence_threshold_db,
+        cfg.data.channels,
+        cfg.data.resampler,
+        cfg.data.pad,
+    )
     if is_launcher_process():
         print(measured.line())
     return Alignment(cfg.metrics.max_lag_samples, measured.shift), measured
 
 
-def evaluate_settings(cfg: DictConfig, setup: EvalSetup, settings: Sequence[Setting], enhancers: dict
-                      ) -> tuple[Optional[dict[str, tuple[list[FileResult], list[FileResult]]]], Optional[RunInfo]]:
+def evaluate_settings(
+    cfg: DictConfig, setup: EvalSetup, settings: Sequence[Setting], enhancers: dict
+) -> tuple[Optional[dict[str, tuple[list[FileResult], list[FileResult]]]], Optional[RunInfo]]:
     """Every setting (its enhancer chain in `enhancers`) over every file it lacks (resume), each file encoded once
     for all of them. Returns, on the global-zero rank, `{setting: (all its results in file order, the new ones)}`;
     None on the other ranks."""
@@ -208,26 +246,52 @@ def evaluate_settings(cfg: DictConfig, setup: EvalSetup, settings: Sequence[Sett
     fingerprint_s = time.perf_counter() - start
     done = {}
     for s in settings:
-        done[s.name], removed, changed = still_valid(ResultStore(s.out_dir / "partial").load_all(fingerprints),
-                                                     fingerprints)
+        done[s.name], removed, changed = still_valid(
+            ResultStore(s.out_dir / "partial").load_all(fingerprints), fingerprints
+        )
         if (removed or changed) and is_launcher_process():
             print(resume_note(s.name if len(settings) > 1 else "", removed, changed))
     todo = [i for i, key in enumerate(setup.keys) if any(key not in done[s.name] for s in settings)]
     alignment, measured = alignment_for(cfg, setup)
-    cache = build_run_cache(cfg, setup.pipeline, metric_settings(cfg), fingerprints, setup.segmenting.segment,
-                            setup.segmenting.overlap, (alignment.max_lag, alignment.shift))
-    evaluator = FileEvaluator(setup.pipeline, setup.metrics, setup.segmenting, enhancers,
-                        {s.name: s.out_dir for s in settings}, cfg.outputs.save_audio, cfg.outputs.save_plots,
-                        cfg.outputs.max_plots, cfg.seed, done={name: set(d) for name, d in done.items()},
-                        fingerprints=fingerprints, cutoff_hz=cfg.metrics.hf_cutoff_hz,
-                        alignment=alignment, embedder=setup.embedder, cache=cache,
-                        common_rate=cfg.metrics.get("common_rate"))
+    cache = build_run_cache(
+        cfg,
+        setup.pipeline,
+        metric_settings(cfg),
+        fingerprints,
+        setup.segmenting.segment,
+        setup.segmenting.overlap,
+        (alignment.max_lag, alignment.shift),
+    )
+    evaluator = FileEvaluator(
+        setup.pipeline,
+        setup.metrics,
+        setup.segmenting,
+        enhancers,
+        {s.name: s.out_dir for s in settings},
+        cfg.outputs.save_audio,
+        cfg.outputs.save_plots,
+        cfg.outputs.max_plots,
+        cfg.seed,
+        done={name: set(d) for name, d in done.items()},
+        fingerprints=fingerprints,
+        cutoff_hz=cfg.metrics.hf_cutoff_hz,
+        alignment=alignment,
+        embedder=setup.embedder,
+        cache=cache,
+        common_rate=cfg.metrics.get("common_rate"),
+    )
     run = run_test(cfg, setup, evaluator, todo, fingerprints)
     if not run.is_global_zero:
         return None, None
-    info = RunInfo(run.device, run.world_size, run.wall_s, align_samples=alignment.shift,
-                   measured_lag=asdict(measured) if measured else None, model=setup.pipeline.model.describe(),
-                   before_pass_s={"listing_s": setup.listing_s, "fingerprint_s": fingerprint_s})
+    info = RunInfo(
+        run.device,
+        run.world_size,
+        run.wall_s,
+        align_samples=alignment.shift,
+        measured_lag=asdict(measured) if measured else None,
+        model=setup.pipeline.model.describe(),
+        before_pass_s={"listing_s": setup.listing_s, "fingerprint_s": fingerprint_s},
+    )
     order = {key: i for i, key in enumerate(setup.keys)}
     out = {}
     for s in settings:
@@ -251,9 +315,14 @@ def run_evaluation(cfg: DictConfig) -> EvalOutcome:
     setup = build_setup(cfg)
     enhancers = {s.name: build_enhancer(s.config.enhancement) for s in settings}
     for s in settings:  # an enhancer made for another model fails here, not at the first file
-        setup.pipeline.model.check_enhancer(enhancers[s.name], setup.segmenting.segment // cfg.frontend.hop_length,
-                                            cfg.frontend.n_mels, cfg.frontend.hop_length, cfg.frontend.sample_rate,
-                                            f"enhancement (setting {s.name})" if cfg.sweep else "enhancement")
+        setup.pipeline.model.check_enhancer(
+            enhancers[s.name],
+            setup.segmenting.segment // cfg.frontend.hop_length,
+            cfg.frontend.n_mels,
+            cfg.frontend.hop_length,
+            cfg.frontend.sample_rate,
+            f"enhancement (setting {s.name})" if cfg.sweep else "enhancement",
+        )
     if is_launcher_process():
         print(setup.discovery.line())
         prepare_out_dir(cfg, out_dir, hash_)
@@ -261,8 +330,9 @@ def run_evaluation(cfg: DictConfig) -> EvalOutcome:
         return _evaluate_and_report(cfg, out_dir, hash_, settings, setup, enhancers)
 
 
-def _evaluate_and_report(cfg: DictConfig, out_dir: Path, hash_: str, settings: Sequence[Setting],
-                         setup: EvalSetup, enhancers: dict) -> EvalOutcome:
+def _evaluate_and_report(
+    cfg: DictConfig, out_dir: Path, hash_: str, settings: Sequence[Setting], setup: EvalSetup, enhancers: dict
+) -> EvalOutcome:
     if is_launcher_process():
         for s in settings:
             if s.out_dir != out_dir:
@@ -278,7 +348,10 @@ def _evaluate_and_report(cfg: DictConfig, out_dir: Path, hash_: str, settings: S
     if not cfg.sweep:
         return EvalOutcome(out_dir, counts["files"], counts["ok"], counts["failed"], warnings=warned)
     best, reason = write_sweep_outputs(cfg, out_dir, hash_, settings, summaries)
-    print(f"sweep of {len(settings)} settings: {out_dir / 'sweep.md'}; best: "
-          + (f"{best} ({reason})" if best else f"none — {reason}"))
-    return EvalOutcome(out_dir, counts["files"], counts["ok"], counts["failed"], report_name="sweep.md",
-                       warnings=warned)
+    print(
+        f"sweep of {len(settings)} settings: {out_dir / 'sweep.md'}; best: "
+        + (f"{best} ({reason})" if best else f"none — {reason}")
+    )
+    return EvalOutcome(
+        out_dir, counts["files"], counts["ok"], counts["failed"], report_name="sweep.md", warnings=warned
+    )

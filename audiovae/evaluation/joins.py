@@ -1,5 +1,6 @@
 """How files become model inputs and the outputs become files again: fixed-length segments (`Segmenting`) and,
 per file, the cross-fade of each output's consecutive segments back into one stream (`SegmentJoins`)."""
+
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -40,8 +41,9 @@ class SegmentJoins:
     """Overlap-add of one file's segments for every output: `push(out, row)` gives the part no later segment
     touches, so memory does not grow with the file's length."""
 
-    def __init__(self, starts: list[int], seg: Segmenting, num_samples: int, shared_variants: Sequence[str],
-                 keys: Sequence[str]):
+    def __init__(
+        self, starts: list[int], seg: Segmenting, num_samples: int, shared_variants: Sequence[str], keys: Sequence[str]
+    ):
         frames = num_samples // seg.hop
         wave = lambda: OverlapAdd(starts, seg.overlap, num_samples)  # noqa: E731
         mel = lambda: OverlapAdd([s // seg.hop for s in starts], seg.overlap // seg.hop, frames)  # noqa: E731
@@ -53,5 +55,8 @@ class SegmentJoins:
         return JoinedChunk(
             {name: join.push(getattr(out, f"{name}_wave")[row]) for name, join in self.waves.items()},
             {name: join.push(getattr(out, f"{name}_mel")[row, 0]) for name, join in self.mels.items()},
-            {key: (wave.push(out.enhanced_waves[key][row]), mel.push(out.enhanced_mels[key][row, 0]))
-             for key, (wave, mel) in self.enhanced.items()})
+            {
+                key: (wave.push(out.enhanced_waves[key][row]), mel.push(out.enhanced_mels[key][row, 0]))
+                for key, (wave, mel) in self.enhanced.items()
+            },
+        )

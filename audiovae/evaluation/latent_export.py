@@ -1,4 +1,5 @@
 """An evaluation's latents as a pre-encoded set (`audiovae-data latents`; the format: `audiovae.data.latents`)."""
+
 import io
 import json
 import math
@@ -34,8 +35,10 @@ def export_latents(run_dir: Path, out: Path, per_shard: int, force: bool = False
     entries exported). An entry that can no longer be read is left out and listed in `latents.json`."""
     saved, results = run_dir / "config.yaml", run_dir / "results.csv"
     if not saved.is_file() or not results.is_file():
-        raise ConfigError(f"{run_dir}: not a finished evaluation (no config.yaml and results.csv); a sweep's settings "
-                          "are its sub-folders")
+        raise ConfigError(
+            f"{run_dir}: not a finished evaluation (no config.yaml and results.csv); a sweep's settings "
+            "are its sub-folders"
+        )
     ok = {r["file"] for r in read_csv(results) if r["status"] == "ok"}
     cfg = compose(str(saved), [], schema=EvalConfig, validators=[resolve_enhancement])
     setup = build_setup(cfg)
@@ -43,8 +46,9 @@ def export_latents(run_dir: Path, out: Path, per_shard: int, force: bool = False
     names = [out / (SHARD_NAME % i) for i in range(max(1, math.ceil(len(entries) / per_shard)))] + [out / INDEX]
     taken = [p for p in names if p.exists()]
     if taken and not force:
-        raise ConfigError(f"{taken[0]} exists: nothing was written (add --force to replace the files this command "
-                          "writes)")
+        raise ConfigError(
+            f"{taken[0]} exists: nothing was written (add --force to replace the files this command writes)"
+        )
     pipeline, seg = setup.pipeline.eval(), setup.segmenting
     enhancer = build_enhancer(cfg.enhancement).eval()
     model = pipeline.model
@@ -54,29 +58,58 @@ def export_latents(run_dir: Path, out: Path, per_shard: int, force: bool = False
     samples, left_out = [], []
     for entry, key in zip(entries, safe_keys([e.key for e in entries])):
         try:
-            audio = PreparedAudio.scan(sounds[entry.key], frontend.sample_rate, None if cfg.data.chunking
-                                       else seg.segment, cfg.data.silence_threshold_db, frontend.normalize,
-                                       channels=cfg.data.channels, resampler=cfg.data.resampler)
+            audio = PreparedAudio.scan(
+                sounds[entry.key],
+                frontend.sample_rate,
+                None if cfg.data.chunking else seg.segment,
+                cfg.data.silence_threshold_db,
+                frontend.normalize,
+                channels=cfg.data.channels,
+                resampler=cfg.data.resampler,
+            )
         except AudioError as err:
             left_out.append({"id": entry.key, "reason": err.reason})
             continue
         reader = audio.reader()
         starts = seg.starts(audio.num_samples)
-        pieces = [pad_wave(reader.read(a, min(a + seg.segment, audio.num_samples)), seg.segment, seg.pad)
-                  for a in starts]
+        pieces = [
+            pad_wave(reader.read(a, min(a + seg.segment, audio.num_samples)), seg.segment, seg.pad) for a in starts
+        ]
         with torch.no_grad():
             latent = pipeline.shared(torch.stack(pieces)).latent
             enhanced = enhancer.enhance_latent(latent)
-        meta = {"id": entry.key, "source": entry.origin, "caption": entry.caption, "segments": len(starts),
-                "segment_samples": seg.segment, "segment_starts": starts, "sample_rate": frontend.sample_rate,
-                "model": cfg.model.name, "weights": fingerprint, "enhancement": dict(cfg.enhancement),
-                "run": str(run_dir)}
+        meta = {
+            "id": entry.key,
+            "source": entry.origin,
+            "caption": entry.caption,
+            "segments": len(starts),
+            "segment_samples": seg.segment,
+            "segment_starts": starts,
+            "sample_rate": frontend.sample_rate,
+            "model": cfg.model.name,
+            "weights": fingerprint,
+            "enhancement": dict(cfg.enhancement),
+            "run": str(run_dir),
+        }
         wave = io.BytesIO()
         sf.write(wave, torch.cat(pieces).numpy(), frontend.sample_rate, subtype="FLOAT", format="WAV")
-        samples.append((key, {"wav": wave.getvalue(), "latent.npy": array_bytes(latent.numpy()),
-                              "enhanced.npy": array_bytes(enhanced.numpy()),
-                              "json": json.dumps(meta, default=str).encode()}))
+        samples.append(
+            (
+                key,
+                {
+                    "wav": wave.getvalue(),
+                    "latent.npy": array_bytes(latent.numpy()),
+                    "enhanced.npy": array_bytes(enhanced.numpy()),
+                    "json": json.dumps(meta, default=str).encode(),
+                },
+            )
+        )
     written = write_shards(samples, str(out / SHARD_NAME), per_shard)
-    (out / INDEX).write_text(json.dumps({"shards": [p.name for p in written], "samples": len(samples),
-                                         "left_out": left_out, "run": str(run_dir)}, indent=1) + "\n")
+    (out / INDEX).write_text(
+        json.dumps(
+            {"shards": [p.name for p in written], "samples": len(samples), "left_out": left_out, "run": str(run_dir)},
+            indent=1,
+        )
+        + "\n"
+    )
     return written, len(samples)

@@ -1,5 +1,6 @@
 """Evaluation on several devices or processes (DDP): Lightning's `Trainer.test` runs a `FileEvaluator` on each
 rank over its share of the files. A single process runs it without Lightning (`audiovae.evaluation.devices`)."""
+
 import pytorch_lightning as pl
 from torch.utils.data import DataLoader
 

@@ -1,6 +1,7 @@
 """One file's measurement as its joined chunks stream in: per-file metrics of every variant (the shared ones once
 for all enhancer keys), per-band retention, the vocoder ceiling's lag, the waveforms kept whole for set metrics'
 embeddings; the values with the notes that explain a NaN."""
+
 import math
 import time
 from dataclasses import dataclass
@@ -72,24 +73,41 @@ class FileMeasurement:
     holds their values) and for each enhancer key, fed chunk by chunk (`update`), ended by `shared_values` and
     `own_values`. Metric seconds are kept per key and for the shared part."""
 
-    def __init__(self, item: EvalItem, metrics: dict[str, PerItemMetric], keys: Sequence[str],
-                 shared_variants: Sequence[str], sample_rate: int, alignment: Alignment = Alignment(),
-                 embedder: Optional[Embedder] = None, cached: Optional[dict] = None,
-                 common_rate: Optional[int] = None, channels: int = 1):
+    def __init__(
+        self,
+        item: EvalItem,
+        metrics: dict[str, PerItemMetric],
+        keys: Sequence[str],
+        shared_variants: Sequence[str],
+        sample_rate: int,
+        alignment: Alignment = Alignment(),
+        embedder: Optional[Embedder] = None,
+        cached: Optional[dict] = None,
+        common_rate: Optional[int] = None,
+        channels: int = 1,
+    ):
         self.item, self.metrics, self.keys, self.sample_rate = item, metrics, list(keys), sample_rate
         self.shared_variants, self.cached = list(shared_variants), cached
 
         def accumulator(m: PerItemMetric):  # several channels: a waveform metric per channel, averaged
             return ChannelMean(m.accumulator, channels) if channels > 1 and m.domain != MEL else m.accumulator()
 
-        self.shared = {} if cached is not None else {
-            variant: {name: accumulator(m) for name, m in metrics.items() if m.domain != MEL or variant == BASE}
-            for variant in self.shared_variants}
+        self.shared = (
+            {}
+            if cached is not None
+            else {
+                variant: {name: accumulator(m) for name, m in metrics.items() if m.domain != MEL or variant == BASE}
+                for variant in self.shared_variants
+            }
+        )
         self.own = {key: {name: accumulator(m) for name, m in metrics.items()} for key in self.keys}
         self.base_bands = BandEnergySums()  # per-band retention of the base decode, and of each enhanced one
         self.enhanced_bands = {key: BandEnergySums() for key in self.keys}
-        self.lag = (LagSearch(alignment.max_lag) if alignment.max_lag and cached is None
-                    and CEILING in self.shared_variants else None)  # the vocoder ceiling's lag
+        self.lag = (
+            LagSearch(alignment.max_lag)
+            if alignment.max_lag and cached is None and CEILING in self.shared_variants
+            else None
+        )  # the vocoder ceiling's lag
         self.shift = Shift(alignment.shift)
         # waveform metrics at metrics.common_rate: the reference read at that rate, reconstructions resampled to it
         self.common = CommonRate(item.audio, sample_rate, common_rate) if common_rate else None
@@ -111,13 +129,23 @@ class FileMeasurement:
                     self.whole["shared"].add(variant, wave)
             for key, (wave, _) in chunk.enhanced.items():
                 self.whole[key].add("enhanced", wave)
-        measured_ref, measured = self.shift(reference, {**{("shared", v): w for v, w in waves.items() if self.shared},
-                                                        **{("own", k): e[0] for k, e in chunk.enhanced.items()}})
+        measured_ref, measured = self.shift(
+            reference,
+            {
+                **{("shared", v): w for v, w in waves.items() if self.shared},
+                **{("own", k): e[0] for k, e in chunk.enhanced.items()},
+            },
+        )
         if self.common is not None:
             measured_ref, measured = self.common.push(measured)
         for variant, accumulators in self.shared.items():
-            self._update(accumulators, measured[("shared", variant)], measured_ref,
-                         mels[variant] if variant == BASE else None, mels["reference"])
+            self._update(
+                accumulators,
+                measured[("shared", variant)],
+                measured_ref,
+                mels[variant] if variant == BASE else None,
+                mels["reference"],
+            )
         if self.cached is None:
             self.base_bands.update(mels[BASE], mels["reference"])
         self.shared_seconds += time.perf_counter() - start
@@ -153,8 +181,10 @@ class FileMeasurement:
             metric, rate = self.metrics[name], self.item.sample_rate_in
             if metric.high_band and rate and rate / 2 <= metric.cutoff_hz:  # the input never held that band
                 values[name] = float("nan")
-                notes.append(f"{variant}/{name}: the input's rate ({rate} Hz) holds nothing above "
-                             f"{metric.cutoff_hz:g} Hz (metrics.hf_cutoff_hz): excluded")
+                notes.append(
+                    f"{variant}/{name}: the input's rate ({rate} Hz) holds nothing above "
+                    f"{metric.cutoff_hz:g} Hz (metrics.hf_cutoff_hz): excluded"
+                )
             elif math.isnan(values[name]):
                 notes.append(f"{variant}/{name}: {metric.nan_reason}")
         return values, notes
@@ -167,14 +197,17 @@ class FileMeasurement:
             return self.cached
         start = time.perf_counter()
         shared = {variant: self._values(variant, accs) for variant, accs in self.shared.items()}
-        values = {"metrics": {variant: v for variant, (v, _) in shared.items()},
-                  "notes": [note for _, notes in shared.values() for note in notes],
-                  "bands": self.base_bands.value().tolist()}
+        values = {
+            "metrics": {variant: v for variant, (v, _) in shared.items()},
+            "notes": [note for _, notes in shared.values() for note in notes],
+            "bands": self.base_bands.value().tolist(),
+        }
         if self.lag is not None:
             values["vocoder_lag"], values["vocoder_lag_corr"] = self.lag.value()
         if self.whole is not None:
-            values["embeddings"] = self.whole["shared"].embeddings(self.embedder, self.sample_rate,
-                                                                   ("reference", *self.shared_variants))
+            values["embeddings"] = self.whole["shared"].embeddings(
+                self.embedder, self.sample_rate, ("reference", *self.shared_variants)
+            )
         self.shared_seconds += time.perf_counter() - start
         return values
 

@@ -1,5 +1,6 @@
 """A file's audio and plot, written while its reconstruction streams in (never held whole). matplotlib is
 imported only by a run that draws plots."""
+
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -14,8 +15,20 @@ class FileMedia:
     variants) and, with `plot`, `plots/<stem>.png`, under `out_dir`. Feed consecutive chunks with `add`; `close()`
     finishes the files and draws the plot."""
 
-    def __init__(self, out_dir: Path, stem: str, title: str, sample_rate: int, frames: int, num_samples: int,
-                 audio: bool, plot: bool, hz=None, cutoff_hz: float = 0.0, names: Sequence[str] = WAVE_NAMES):
+    def __init__(
+        self,
+        out_dir: Path,
+        stem: str,
+        title: str,
+        sample_rate: int,
+        frames: int,
+        num_samples: int,
+        audio: bool,
+        plot: bool,
+        hz=None,
+        cutoff_hz: float = 0.0,
+        names: Sequence[str] = WAVE_NAMES,
+    ):
         self.title, self.plot_path = title, out_dir / "plots" / f"{stem}.png"
         self.audio_dir, self.stem, self.sample_rate, self.names = out_dir / "audio", stem, sample_rate, list(names)
         self.writers = {}  # name -> its wav, opened at the first chunk (which says its channels)
@@ -31,8 +44,11 @@ class FileMedia:
         for name, chunk in waves.items():
             if self.audio and name in self.names:
                 if name not in self.writers:
-                    self.writers[name] = wav_writer(self.audio_dir / f"{self.stem}.{name}.wav", self.sample_rate,
-                                                    chunk.shape[1] if chunk.dim() == 2 else 1)
+                    self.writers[name] = wav_writer(
+                        self.audio_dir / f"{self.stem}.{name}.wav",
+                        self.sample_rate,
+                        chunk.shape[1] if chunk.dim() == 2 else 1,
+                    )
                 self.writers[name].write(chunk.detach().float().cpu().numpy())
         if self.plot is not None:
             for name, chunk in mels.items():

@@ -1,5 +1,6 @@
 """The outputs of one evaluated setting: results.csv, summary.json, plots, report.md, report.html, the blind
 listening pages and its W&B run."""
+
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
@@ -50,22 +51,36 @@ def build_summary(setting: Setting, results: Sequence[FileResult], new: Sequence
     summary["skipped_inputs"] = [{"path": p, "reason": why} for p, why in info.skipped_inputs]
     if summary["time_accounting"]:
         summary["time_accounting"].update(info.before_pass_s)
-    summary["alignment"] = {**summarize_lags(results, cfg.metrics.max_lag_samples, info.align_samples,
-                                             cfg.frontend.sample_rate),
-                            "align": cfg.metrics.align, "measured_before_run": info.measured_lag}
-    summary["band_retention"] = summarize_bands(band_table(results), band_centres(cfg),
-                                                hf_cutoff(cfg.frontend.sample_rate, cfg.metrics.hf_cutoff_hz))
+    summary["alignment"] = {
+        **summarize_lags(results, cfg.metrics.max_lag_samples, info.align_samples, cfg.frontend.sample_rate),
+        "align": cfg.metrics.align,
+        "measured_before_run": info.measured_lag,
+    }
+    summary["band_retention"] = summarize_bands(
+        band_table(results), band_centres(cfg), hf_cutoff(cfg.frontend.sample_rate, cfg.metrics.hf_cutoff_hz)
+    )
     names = set_metric_names(cfg.metrics.names)
     if names:
         _, sets = embedding_sets(results, info.model["variants"])
-        summary["sets"] = {name: {**SET_METRICS[name].summarize(sets, cfg.metrics.fad_bootstrap_samples, cfg.seed,
-                                                                cfg.metrics.alpha),
-                                  "embedding": f"{cfg.embedding.name} ({cfg.embedding.path})"} for name in names}
+        summary["sets"] = {
+            name: {
+                **SET_METRICS[name].summarize(sets, cfg.metrics.fad_bootstrap_samples, cfg.seed, cfg.metrics.alpha),
+                "embedding": f"{cfg.embedding.name} ({cfg.embedding.path})",
+            }
+            for name in names
+        }
     return summary
 
 
-def summary_core(setting: Setting, results: Sequence[FileResult], new: Sequence[FileResult], wall_s: float,
-                 device: str, world_size: int, interface: dict) -> dict:
+def summary_core(
+    setting: Setting,
+    results: Sequence[FileResult],
+    new: Sequence[FileResult],
+    wall_s: float,
+    device: str,
+    world_size: int,
+    interface: dict,
+) -> dict:
     """What every job's summary.json holds (evaluation's and generation's): run info, counts, the statistics
     settings, per-metric statistics over the model's variants (`interface["variants"]`), mean timings and the wall
     time's accounting. `results` are all of the setting's rows (resumed and `new`); throughput counts the new
@@ -74,30 +89,55 @@ def summary_core(setting: Setting, results: Sequence[FileResult], new: Sequence[
     ok = [r for r in results if r.status == OK]
     new_audio_s = sum(r.evaluated_s for r in new if r.status == OK)
     summary = {
-        "run": {"out_dir": str(setting.out_dir), "config_hash": setting.run_hash, "model": cfg.model.name,
-                "model_interface": interface,
-                "enhancement": OmegaConf.to_container(cfg.enhancement), "sample_rate": cfg.frontend.sample_rate,
-                "device": device, "world_size": world_size, "versions": package_versions(),
-                "audio_seconds": sum(r.evaluated_s for r in ok),
-                "throughput_audio_s_per_s": new_audio_s / wall_s if new_audio_s and wall_s else None,
-                "resumed_files": len(results) - len(new), "config": OmegaConf.to_container(cfg, resolve=True)},
-        "counts": {"files": len(results), "ok": len(ok), "failed": len(results) - len(ok),
-                   "from_cache": sum(r.from_cache for r in ok)},
-        "statistics": {"alpha": cfg.metrics.alpha, "p_adjust": cfg.metrics.p_adjust,
-                       "tie_tolerance": cfg.metrics.tie_tolerance, "bootstrap_samples": cfg.metrics.bootstrap_samples},
-        "metrics": summarize_metrics(results, file_metric_names(cfg.metrics.names), cfg.metrics.bootstrap_samples,
-                                     cfg.seed, cfg.metrics.tie_tolerance, cfg.metrics.alpha, cfg.metrics.p_adjust,
-                                     interface["variants"]),
+        "run": {
+            "out_dir": str(setting.out_dir),
+            "config_hash": setting.run_hash,
+            "model": cfg.model.name,
+            "model_interface": interface,
+            "enhancement": OmegaConf.to_container(cfg.enhancement),
+            "sample_rate": cfg.frontend.sample_rate,
+            "device": device,
+            "world_size": world_size,
+            "versions": package_versions(),
+            "audio_seconds": sum(r.evaluated_s for r in ok),
+            "throughput_audio_s_per_s": new_audio_s / wall_s if new_audio_s and wall_s else None,
+            "resumed_files": len(results) - len(new),
+            "config": OmegaConf.to_container(cfg, resolve=True),
+        },
+        "counts": {
+            "files": len(results),
+            "ok": len(ok),
+            "failed": len(results) - len(ok),
+            "from_cache": sum(r.from_cache for r in ok),
+        },
+        "statistics": {
+            "alpha": cfg.metrics.alpha,
+            "p_adjust": cfg.metrics.p_adjust,
+            "tie_tolerance": cfg.metrics.tie_tolerance,
+            "bootstrap_samples": cfg.metrics.bootstrap_samples,
+        },
+        "metrics": summarize_metrics(
+            results,
+            file_metric_names(cfg.metrics.names),
+            cfg.metrics.bootstrap_samples,
+            cfg.seed,
+            cfg.metrics.tie_tolerance,
+            cfg.metrics.alpha,
+            cfg.metrics.p_adjust,
+            interface["variants"],
+        ),
         "timings": summarize_timings(results),
         "time_accounting": wall_accounting(new, wall_s, world_size),
     }
-    summary["counts"]["nan_values"] = sum(v["excluded"] for m in summary["metrics"].values()
-                                          for v in m["variants"].values())
+    summary["counts"]["nan_values"] = sum(
+        v["excluded"] for m in summary["metrics"].values() for v in m["variants"].values()
+    )
     return summary
 
 
-def embedding_sets(results: Sequence[FileResult], variants: Sequence[str] = VARIANTS
-                   ) -> tuple[list[str], dict[str, np.ndarray]]:
+def embedding_sets(
+    results: Sequence[FileResult], variants: Sequence[str] = VARIANTS
+) -> tuple[list[str], dict[str, np.ndarray]]:
     """(files, name -> `[n, D]` embeddings) of the reference and each of the model's `variants`, over the
     evaluated files that carry all of them."""
     names = ("reference", *variants)
@@ -128,13 +168,15 @@ def plot_summary(path, results: Sequence[FileResult], metric_names: Sequence[str
     from audiovae.reporting.plots import paired_plot  # matplotlib: only for a run that draws plots
 
     ok = [r for r in results if r.status == OK]
-    values = {n: np.array([[r.value("base", n), r.value("enhanced", n)] for r in ok], dtype=float)
-              for n in metric_names}
+    values = {
+        n: np.array([[r.value("base", n), r.value("enhanced", n)] for r in ok], dtype=float) for n in metric_names
+    }
     return paired_plot(path, ["base", "enhanced"], values)
 
 
-def write_setting_outputs(setting: Setting, results: Sequence[FileResult], new: Sequence[FileResult],
-                          info: RunInfo, job_type: str) -> dict:
+def write_setting_outputs(
+    setting: Setting, results: Sequence[FileResult], new: Sequence[FileResult], info: RunInfo, job_type: str
+) -> dict:
     """results.csv, summary.json, the summary plot, report.md and the W&B run of one setting; returns the summary."""
     cfg, out_dir = setting.config, setting.out_dir
     names = file_metric_names(cfg.metrics.names)
@@ -162,6 +204,15 @@ def write_setting_outputs(setting: Setting, results: Sequence[FileResult], new: 
                 run.config.update({"enhancer_source": read_provenance(cfg.enhancement.checkpoint)})
             if setting.values:  # the swept keys also at top level, for parallel-coordinates views
                 run.config.update({"sweep_setting": setting.values, **swept_keys(setting.values)})
-            log_evaluation(run, summary, results, names, out_dir, cfg.frontend.sample_rate,
-                           cfg.logger.max_table_files, cfg.logger.log_audio, info.model["variants"])
+            log_evaluation(
+                run,
+                summary,
+                results,
+                names,
+                out_dir,
+                cfg.frontend.sample_rate,
+                cfg.logger.max_table_files,
+                cfg.logger.log_audio,
+                info.model["variants"],
+            )
     return summary

@@ -10,6 +10,7 @@
 "None: no setting beats the base" is a valid outcome. Improvement is the headline Δ of the scores signed so that
 positive is better (a target metric's score is its distance to the target).
 """
+
 import math
 from typing import Optional, Sequence
 
@@ -22,12 +23,17 @@ from audiovae.reporting.verdict import improvement, is_significantly_worse
 
 def check_selection(select: DictConfig, metric_names: Sequence[str]) -> None:
     """ConfigError unless every metric `select` names is evaluated (checked before any file is evaluated)."""
-    named = [("select.metric", select.metric), *((f"select.guards.{i}", m) for i, m in enumerate(select.guards)),
-             *((f"select.min_improvement.{m}", m) for m in select.min_improvement)]
+    named = [
+        ("select.metric", select.metric),
+        *((f"select.guards.{i}", m) for i, m in enumerate(select.guards)),
+        *((f"select.min_improvement.{m}", m) for m in select.min_improvement),
+    ]
     for key, metric in named:
         if metric in SET_METRICS:
-            raise ConfigError(f"config key '{key}': '{metric}' is a set metric (one value per setting, no per-file "
-                              "comparison); select on a per-file metric")
+            raise ConfigError(
+                f"config key '{key}': '{metric}' is a set metric (one value per setting, no per-file "
+                "comparison); select on a per-file metric"
+            )
         if metric not in metric_names:
             raise ConfigError(f"config key '{key}': metric '{metric}' is not in metrics.names {list(metric_names)}")
 
@@ -61,5 +67,7 @@ def select_best(summaries: dict[str, dict], select: DictConfig, alpha: float) ->
         return None, f"no setting beats the base ({reasons})"
     best = max(allowed, key=lambda name: metric_improvement(summaries[name], select.metric))
     guards = ", ".join(select.guards) or "none"
-    return best, (f"largest {select.metric} improvement ({metric_improvement(summaries[best], select.metric):.3f}) "
-                  f"among settings that improve it and are not significantly worse in the guards ({guards})")
+    return best, (
+        f"largest {select.metric} improvement ({metric_improvement(summaries[best], select.metric):.3f}) "
+        f"among settings that improve it and are not significantly worse in the guards ({guards})"
+    )

@@ -8,6 +8,7 @@ values for a sweep. Each setting has a plain evaluation config that reproduces i
 >>> setting_name(grid[1])
 'gain=1.4,cutoff=0.3'
 """
+
 import itertools
 import re
 from dataclasses import dataclass, field
@@ -21,7 +22,11 @@ from audiovae.errors import ConfigError
 from audiovae.runs import run_hash
 
 SWEEPABLE = "enhancement."  # only the enhancer may vary: the encode and the base decode are shared
-EVAL_IGNORE = ("out_dir", "logger", "cache")  # sections that do not change an evaluation's results (a warm cache = cold)
+EVAL_IGNORE = (
+    "out_dir",
+    "logger",
+    "cache",
+)  # sections that do not change an evaluation's results (a warm cache = cold)
 
 
 @dataclass
@@ -50,8 +55,10 @@ def sweep_grid(sweep: DictConfig) -> list[dict[str, Any]]:
     grid = _flatten(OmegaConf.to_container(sweep), "")
     for key, values in grid.items():
         if not key.startswith(SWEEPABLE):
-            raise ConfigError(f"config key 'sweep.{key}': only enhancement.* can be swept (every setting shares "
-                              f"the same model, front end and data)")
+            raise ConfigError(
+                f"config key 'sweep.{key}': only enhancement.* can be swept (every setting shares "
+                f"the same model, front end and data)"
+            )
         if not isinstance(values, list) or not values:
             raise ConfigError(f"config key 'sweep.{key}': expected a non-empty list of values, got {values!r}")
     return [dict(zip(grid, combo)) for combo in itertools.product(*grid.values())]
@@ -59,7 +66,7 @@ def sweep_grid(sweep: DictConfig) -> list[dict[str, Any]]:
 
 def setting_name(values: dict[str, Any]) -> str:
     """A folder name: `gain=1.4,cutoff=0.3` (keys without their `enhancement.` prefix)."""
-    text = ",".join(f"{key[len(SWEEPABLE):]}={value}" for key, value in values.items())
+    text = ",".join(f"{key[len(SWEEPABLE) :]}={value}" for key, value in values.items())
     return re.sub(r"[^A-Za-z0-9._=,+-]", "_", text)
 
 

@@ -1,5 +1,6 @@
 """The append-only store of finished files that makes evaluation resumable (one JSON-lines file per rank), and
 the content fingerprints that decide which stored rows still hold."""
+
 import json
 from dataclasses import asdict
 from pathlib import Path
@@ -45,8 +46,9 @@ class ResultStore:
         return done
 
 
-def still_valid(done: dict[str, FileResult], fingerprints: dict[str, str]) -> tuple[dict[str, FileResult], list[str],
-                                                                                   list[str]]:
+def still_valid(
+    done: dict[str, FileResult], fingerprints: dict[str, str]
+) -> tuple[dict[str, FileResult], list[str], list[str]]:
     """(the stored rows that still hold, files no longer in the input, files whose content changed)."""
     removed = sorted(key for key in done if key not in fingerprints)
     changed = sorted(key for key, r in done.items() if key in fingerprints and r.fingerprint != fingerprints[key])
@@ -57,9 +59,13 @@ def resume_note(setting: str, removed: Sequence[str], changed: Sequence[str]) ->
     """One line saying which stored rows a resumed run drops ("" when none)."""
     parts = []
     if removed:
-        parts.append(f"{len(removed)} file(s) no longer in the input dropped ({', '.join(removed[:5])}"
-                     f"{', …' if len(removed) > 5 else ''})")
+        parts.append(
+            f"{len(removed)} file(s) no longer in the input dropped ({', '.join(removed[:5])}"
+            f"{', …' if len(removed) > 5 else ''})"
+        )
     if changed:
-        parts.append(f"{len(changed)} changed file(s) evaluated again ({', '.join(changed[:5])}"
-                     f"{', …' if len(changed) > 5 else ''})")
+        parts.append(
+            f"{len(changed)} changed file(s) evaluated again ({', '.join(changed[:5])}"
+            f"{', …' if len(changed) > 5 else ''})"
+        )
     return f"resume{' of ' + setting if setting else ''}: " + "; ".join(parts) if parts else ""

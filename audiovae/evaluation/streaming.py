@@ -1,6 +1,7 @@
 """Evaluate a batch of files: fixed-length segments through the pipeline, joined back (`joins`) and measured
 (`measurement`) per file as they stream out, in memory that does not grow with a file's length; the cross-run
 cache's part is kept by `caching.CacheBook`."""
+
 import time
 from typing import Callable, Mapping, Optional, Sequence
 
@@ -32,18 +33,39 @@ class FileStream:
     Per file, the shared variants (the vocoder ceiling of a mel model, and base: `variants` less "enhanced") are
     measured once and shared by every enhancer key."""
 
-    def __init__(self, item: EvalItem, starts: list[int], seg: Segmenting, metrics: dict[str, PerItemMetric],
-                 keys: Sequence[str], media: dict[str, Optional[FileMedia]], sample_rate: int,
-                 alignment: Alignment = Alignment(), embedder: Optional[Embedder] = None,
-                 cached: Optional[dict] = None, from_cache: bool = False,
-                 variants: Sequence[str] = (CEILING, BASE, ENHANCED), common_rate: Optional[int] = None):
+    def __init__(
+        self,
+        item: EvalItem,
+        starts: list[int],
+        seg: Segmenting,
+        metrics: dict[str, PerItemMetric],
+        keys: Sequence[str],
+        media: dict[str, Optional[FileMedia]],
+        sample_rate: int,
+        alignment: Alignment = Alignment(),
+        embedder: Optional[Embedder] = None,
+        cached: Optional[dict] = None,
+        from_cache: bool = False,
+        variants: Sequence[str] = (CEILING, BASE, ENHANCED),
+        common_rate: Optional[int] = None,
+    ):
         self.item, self.keys, self.media, self.sample_rate = item, list(keys), media, sample_rate
         shared_variants = [v for v in variants if v != ENHANCED]
         self.from_cache = from_cache  # its model outputs come from the cross-run cache
         self.num_samples, self.reader, self.position = item.audio.num_samples, item.audio.reader(), 0
         self.joins = SegmentJoins(starts, seg, self.num_samples, shared_variants, self.keys)
-        self.measurement = FileMeasurement(item, metrics, self.keys, shared_variants, sample_rate, alignment,
-                                           embedder, cached, common_rate, item.audio.n_channels)
+        self.measurement = FileMeasurement(
+            item,
+            metrics,
+            self.keys,
+            shared_variants,
+            sample_rate,
+            alignment,
+            embedder,
+            cached,
+            common_rate,
+            item.audio.n_channels,
+        )
         self.seconds = {key: {"open": item.open_s} for key in self.keys}  # key -> stage -> seconds (the scan first)
         self.shared_values: Optional[dict] = None  # set by results(): what the cache keeps for this file
 
@@ -69,8 +91,10 @@ class FileStream:
             if self.media.get(key) is not None:
                 start = time.perf_counter()
                 wave, mel = chunk.enhanced[key]
-                self.media[key].add({"reference": reference, **chunk.waves, "enhanced": wave},
-                                    {"reference": chunk.mels["reference"], "base": chunk.mels[BASE], "enhanced": mel})
+                self.media[key].add(
+                    {"reference": reference, **chunk.waves, "enhanced": wave},
+                    {"reference": chunk.mels["reference"], "base": chunk.mels[BASE], "enhanced": mel},
+                )
                 stages["media"] = stages.get("media", 0.0) + time.perf_counter() - start
 
     def abort(self) -> None:
@@ -90,14 +114,24 @@ class FileStream:
                 start = time.perf_counter()
                 self.media[key].close()  # the wavs finished, the figure drawn
                 self.seconds[key]["media"] = self.seconds[key].get("media", 0.0) + time.perf_counter() - start
-            out[key] = FileResult(it.index, it.key, OK, notes="; ".join(values["notes"] + notes), stem=it.stem,
-                                  duration_s=it.duration_s, evaluated_s=self.num_samples / self.sample_rate,
-                                  sample_rate_in=it.sample_rate_in, channels_in=it.channels_in,
-                                  seconds={**self.seconds[key], "metrics": metric_seconds},
-                                  metrics={**values["metrics"], "enhanced": own},
-                                  bands={"base": values["bands"], "enhanced": bands},
-                                  embeddings={**values.get("embeddings", {}), **embeddings},
-                                  from_cache=self.from_cache, source=source(it), **lag)
+            out[key] = FileResult(
+                it.index,
+                it.key,
+                OK,
+                notes="; ".join(values["notes"] + notes),
+                stem=it.stem,
+                duration_s=it.duration_s,
+                evaluated_s=self.num_samples / self.sample_rate,
+                sample_rate_in=it.sample_rate_in,
+                channels_in=it.channels_in,
+                seconds={**self.seconds[key], "metrics": metric_seconds},
+                metrics={**values["metrics"], "enhanced": own},
+                bands={"base": values["bands"], "enhanced": bands},
+                embeddings={**values.get("embeddings", {}), **embeddings},
+                from_cache=self.from_cache,
+                source=source(it),
+                **lag,
+            )
         return out
 
 
@@ -106,12 +140,21 @@ def source(item: EvalItem) -> str:
     return item.source if item.source and item.source != item.key else ""
 
 
-def evaluate_items(items: list[EvalItem], pipeline: ReconstructionPipeline, metrics: dict[str, PerItemMetric],
-                   seg: Segmenting, device: torch.device, enhancers: Mapping[str, nn.Module],
-                   generator: Optional[torch.Generator] = None, media: Optional[MediaFactory] = None,
-                   finished: Optional[Finished] = None, alignment: Alignment = Alignment(),
-                   embedder: Optional[Embedder] = None, cache: Optional[RunCache] = None,
-                   common_rate: Optional[int] = None) -> dict[str, list[FileResult]]:
+def evaluate_items(
+    items: list[EvalItem],
+    pipeline: ReconstructionPipeline,
+    metrics: dict[str, PerItemMetric],
+    seg: Segmenting,
+    device: torch.device,
+    enhancers: Mapping[str, nn.Module],
+    generator: Optional[torch.Generator] = None,
+    media: Optional[MediaFactory] = None,
+    finished: Optional[Finished] = None,
+    alignment: Alignment = Alignment(),
+    embedder: Optional[Embedder] = None,
+    cache: Optional[RunCache] = None,
+    common_rate: Optional[int] = None,
+) -> dict[str, list[FileResult]]:
     """Per named enhancer (setting), one FileResult per item (errors included, in item order). The files'
     segments go through the pipeline `seg.batch_segments` at a time, cut as they are needed, and every file is
     encoded once whatever the number of enhancers. `media(key, item, frames)` gives the FileMedia a file's outputs
@@ -133,9 +176,21 @@ def evaluate_items(items: list[EvalItem], pipeline: ReconstructionPipeline, metr
             frames = it.audio.num_samples // seg.hop
             files = {key: media(key, it, frames) if media else None for key in keys}
             cached = book.plan(it.index, it.key, len(starts))
-            streams[it.index] = FileStream(it, starts, seg, metrics, keys, files, rate, alignment, embedder, cached,
-                                           from_cache=book.is_hit(it.index), variants=pipeline.model.variants,
-                                           common_rate=common_rate)
+            streams[it.index] = FileStream(
+                it,
+                starts,
+                seg,
+                metrics,
+                keys,
+                files,
+                rate,
+                alignment,
+                embedder,
+                cached,
+                from_cache=book.is_hit(it.index),
+                variants=pipeline.model.variants,
+                common_rate=common_rate,
+            )
             work += [(it, starts, i) for i in range(len(starts))]
     results: dict[int, dict[str, FileResult]] = {}
 
@@ -150,9 +205,23 @@ def evaluate_items(items: list[EvalItem], pipeline: ReconstructionPipeline, metr
         stream = streams.pop(it.index, None)
         if stream is not None:
             stream.abort()
-        done(it, {key: FileResult(it.index, it.key, ERROR, error=reason, duration_s=it.duration_s, stem=it.stem,
-                                  sample_rate_in=it.sample_rate_in, channels_in=it.channels_in, source=source(it))
-                  for key in keys})
+        done(
+            it,
+            {
+                key: FileResult(
+                    it.index,
+                    it.key,
+                    ERROR,
+                    error=reason,
+                    duration_s=it.duration_s,
+                    stem=it.stem,
+                    sample_rate_in=it.sample_rate_in,
+                    channels_in=it.channels_in,
+                    source=source(it),
+                )
+                for key in keys
+            },
+        )
 
     for it in items:
         if it.error:
@@ -179,8 +248,10 @@ def evaluate_items(items: list[EvalItem], pipeline: ReconstructionPipeline, metr
                     rows.append(book.segment(it.index, i))
                 except Exception as err:  # a damaged entry: this file fails once, the entry goes
                     book.damaged(it.index)
-                    fail(it, f"its cache entry could not be read ({type(err).__name__}) and was removed: evaluate "
-                             "it again")
+                    fail(
+                        it,
+                        f"its cache entry could not be read ({type(err).__name__}) and was removed: evaluate it again",
+                    )
                     continue
                 load_seconds += time.perf_counter() - start
                 loaded.append((it, starts, i))
@@ -195,8 +266,17 @@ def evaluate_items(items: list[EvalItem], pipeline: ReconstructionPipeline, metr
             fresh.append((it, starts, i))
         groups = []
         if fresh:
-            groups.append((fresh, pipeline(torch.stack(segments).to(device), enhancers, generator,
-                                           zero_frames_after=valid if seg.pad == "log_mel_zeros" else None)))
+            groups.append(
+                (
+                    fresh,
+                    pipeline(
+                        torch.stack(segments).to(device),
+                        enhancers,
+                        generator,
+                        zero_frames_after=valid if seg.pad == "log_mel_zeros" else None,
+                    ),
+                )
+            )
         if loaded:
             shared = SharedOutputs.stack(rows, device, {"cache_load": load_seconds})
             groups.append((loaded, pipeline.enhance(shared, enhancers)))

@@ -1,6 +1,7 @@
 """A sweep's own outputs, beside each setting's: `sweep.csv`, `sweep.md`, `sweep.html`, `sweep.png`,
 `best_enhancement.yaml`, `best_config.yaml` and the `sweep_summary` W&B run. The settings themselves are evaluated like any evaluation
 (`audiovae.evaluation.job`)."""
+
 from html import escape
 from pathlib import Path
 from typing import Optional, Sequence
@@ -16,10 +17,20 @@ from audiovae.reporting.html import figure_html, link, relative_path, table_html
 from audiovae.reporting.records import write_csv
 from audiovae.reporting.tracking import wandb_run
 
-COMPARISON_COLUMNS = {"base_mean": "base", "enhanced_mean": "enhanced", "headline_delta": "delta",
-                      "ci_low": "ci_low", "ci_high": "ci_high", "wins": "wins", "losses": "losses", "ties": "ties",
-                      "win_rate": "win_rate", "median_delta": "median_delta", "wilcoxon_p": "wilcoxon_p",
-                      "p_adjusted": "p_adjusted"}
+COMPARISON_COLUMNS = {
+    "base_mean": "base",
+    "enhanced_mean": "enhanced",
+    "headline_delta": "delta",
+    "ci_low": "ci_low",
+    "ci_high": "ci_high",
+    "wins": "wins",
+    "losses": "losses",
+    "ties": "ties",
+    "win_rate": "win_rate",
+    "median_delta": "median_delta",
+    "wilcoxon_p": "wilcoxon_p",
+    "p_adjusted": "p_adjusted",
+}
 
 
 def sweep_rows(settings: Sequence[Setting], summaries: dict[str, dict]) -> list[dict]:
@@ -39,44 +50,71 @@ def sweep_rows(settings: Sequence[Setting], summaries: dict[str, dict]) -> list[
     return rows
 
 
-def comparison_lines(settings: Sequence[Setting], summaries: dict[str, dict], best: Optional[str],
-                     marked=lambda name, best: f"{name} (best)" if best else name) -> list[ComparisonLine]:
+def comparison_lines(
+    settings: Sequence[Setting],
+    summaries: dict[str, dict],
+    best: Optional[str],
+    marked=lambda name, best: f"{name} (best)" if best else name,
+) -> list[ComparisonLine]:
     """Every setting's comparison with base, per metric; `marked` writes a setting's label."""
-    return [ComparisonLine(metric, m["comparison"], labels={"setting": marked(s.name, s.name == best)},
-                           raw=(m["variants"]["base"]["mean"], m["variants"]["enhanced"]["mean"]) if "scores" in m
-                           else None)
-            for s in settings for metric, m in summaries[s.name]["metrics"].items()]
+    return [
+        ComparisonLine(
+            metric,
+            m["comparison"],
+            labels={"setting": marked(s.name, s.name == best)},
+            raw=(m["variants"]["base"]["mean"], m["variants"]["enhanced"]["mean"]) if "scores" in m else None,
+        )
+        for s in settings
+        for metric, m in summaries[s.name]["metrics"].items()
+    ]
 
 
 def best_line(best: Optional[str], reason: str, name=lambda setting: setting) -> str:
-    return (f"Best: {name(best)}: {reason}; its configs: best_enhancement.yaml, best_config.yaml." if best is not None
-            else f"Best: none — {reason}.")
+    return (
+        f"Best: {name(best)}: {reason}; its configs: best_enhancement.yaml, best_config.yaml."
+        if best is not None
+        else f"Best: none — {reason}."
+    )
 
 
-SWEEP_DELTA_NOTE = ("Δ is enhanced − base for dB metrics, the percent change of the mean for ratio-valued ones, and "
-                    "the change in distance to the target (dB, negative is closer) for target metrics (→).")
+SWEEP_DELTA_NOTE = (
+    "Δ is enhanced − base for dB metrics, the percent change of the mean for ratio-valued ones, and "
+    "the change in distance to the target (dB, negative is closer) for target metrics (→)."
+)
 
 
-def write_markdown(path: Path, settings: Sequence[Setting], summaries: dict[str, dict], best: Optional[str],
-                   reason: str) -> None:
-    lines = [f"# Sweep of {', '.join(settings[0].values)}", "",
-             best_line(best, reason, lambda setting: f"`{setting}`"), ""]
-    lines += comparison_table(comparison_lines(settings, summaries, best,
-                                               lambda name, b: f"`{name}`" + (" **(best)**" if b else "")))
+def write_markdown(
+    path: Path, settings: Sequence[Setting], summaries: dict[str, dict], best: Optional[str], reason: str
+) -> None:
+    lines = [
+        f"# Sweep of {', '.join(settings[0].values)}",
+        "",
+        best_line(best, reason, lambda setting: f"`{setting}`"),
+        "",
+    ]
+    lines += comparison_table(
+        comparison_lines(settings, summaries, best, lambda name, b: f"`{name}`" + (" **(best)**" if b else ""))
+    )
     lines += ["", SWEEP_DELTA_NOTE, "", "![sweep](sweep.png)", ""]
     path.write_text("\n".join(lines))
 
 
-def write_html(path: Path, settings: Sequence[Setting], summaries: dict[str, dict], best: Optional[str],
-               reason: str) -> None:
+def write_html(
+    path: Path, settings: Sequence[Setting], summaries: dict[str, dict], best: Optional[str], reason: str
+) -> None:
     """sweep.html: the same table and plot, and a link to each setting's report.html."""
-    reports = "".join(f'<li><a href="{link(relative_path(s.out_dir / "report.html", path.parent))}">'
-                      f'{escape(s.name)}</a>{" (best)" if s.name == best else ""}</li>'
-                      for s in settings if (s.out_dir / "report.html").exists())
-    body = (f"<header><h1>Sweep of {escape(', '.join(settings[0].values))}</h1><p>{escape(best_line(best, reason))}"
-            f'</p></header><div class="wide">{table_html(*comparison_rows(comparison_lines(settings, summaries, best)))}'
-            f'</div><p class="note">{escape(SWEEP_DELTA_NOTE)}</p>{figure_html("sweep.png", "Δ per setting", path.parent)}'
-            f"<h2>Each setting's report</h2><ul>{reports}</ul>")
+    reports = "".join(
+        f'<li><a href="{link(relative_path(s.out_dir / "report.html", path.parent))}">'
+        f"{escape(s.name)}</a>{' (best)' if s.name == best else ''}</li>"
+        for s in settings
+        if (s.out_dir / "report.html").exists()
+    )
+    body = (
+        f"<header><h1>Sweep of {escape(', '.join(settings[0].values))}</h1><p>{escape(best_line(best, reason))}"
+        f'</p></header><div class="wide">{table_html(*comparison_rows(comparison_lines(settings, summaries, best)))}'
+        f'</div><p class="note">{escape(SWEEP_DELTA_NOTE)}</p>{figure_html("sweep.png", "Δ per setting", path.parent)}'
+        f"<h2>Each setting's report</h2><ul>{reports}</ul>"
+    )
     write_page(path, "audiovae sweep", body, scripts=())
 
 
@@ -94,8 +132,9 @@ def plot_sweep(path: Path, rows: list[dict], metrics: Sequence[str], keys: Seque
         ax.errorbar(x, delta, yerr=[np.nan_to_num(delta - low), np.nan_to_num(high - delta)], marker="o", capsize=3)
         ax.axhline(0, color="0.5", linewidth=0.8)
         unit = delta_unit(metric)
-        ax.set(title=f"Δ {metric_label(metric)}" + (f" ({unit})" if unit else ""),
-               xlabel=keys[0] if single else "setting")
+        ax.set(
+            title=f"Δ {metric_label(metric)}" + (f" ({unit})" if unit else ""), xlabel=keys[0] if single else "setting"
+        )
         if not single:
             ax.set_xticks(x, [r["setting"] for r in rows], rotation=45, ha="right", fontsize=6)
     return save_figure(fig, path)
@@ -121,17 +160,21 @@ def summary_config(cfg: DictConfig, settings: Sequence[Setting]) -> DictConfig:
     """The summary run's config: what every setting shares (model, front end, data or a generation's prompts and
     diffusion, metrics, selection) and the swept keys with their values; no one setting's enhancement (it would be a
     stray point in parallel-coordinate views)."""
-    shared = {key: OmegaConf.to_container(cfg[key], resolve=True) if OmegaConf.is_config(cfg[key]) else cfg[key]
-              for key in ("model", "frontend", "data", "metrics", "select", "generation", "prompts", "seeds")
-              if key in cfg}
+    shared = {
+        key: OmegaConf.to_container(cfg[key], resolve=True) if OmegaConf.is_config(cfg[key]) else cfg[key]
+        for key in ("model", "frontend", "data", "metrics", "select", "generation", "prompts", "seeds")
+        if key in cfg
+    }
     shared["seed"] = cfg.seed
     swept = {key: [s.values[key] for s in settings] for key in settings[0].values}
-    return OmegaConf.create({**shared, "sweep": swept, "enhancement_name": cfg.enhancement.name,
-                             "settings": [s.name for s in settings]})
+    return OmegaConf.create(
+        {**shared, "sweep": swept, "enhancement_name": cfg.enhancement.name, "settings": [s.name for s in settings]}
+    )
 
 
-def write_sweep_outputs(cfg: DictConfig, out_dir: Path, hash_: str, settings: Sequence[Setting],
-                        summaries: dict[str, dict]) -> tuple[Optional[str], str]:
+def write_sweep_outputs(
+    cfg: DictConfig, out_dir: Path, hash_: str, settings: Sequence[Setting], summaries: dict[str, dict]
+) -> tuple[Optional[str], str]:
     """Every sweep-level output; returns the best setting's name (None: none qualifies) and why."""
     rows = sweep_rows(settings, summaries)
     write_csv(out_dir / "sweep.csv", rows)
@@ -146,7 +189,11 @@ def write_sweep_outputs(cfg: DictConfig, out_dir: Path, hash_: str, settings: Se
             import wandb
 
             columns = list(rows[0])
-            run.log({"sweep/settings": wandb.Table(columns=columns, data=[[r[c] for c in columns] for r in rows]),
-                     "sweep/plot": wandb.Image(str(out_dir / "sweep.png"))})
+            run.log(
+                {
+                    "sweep/settings": wandb.Table(columns=columns, data=[[r[c] for c in columns] for r in rows]),
+                    "sweep/plot": wandb.Image(str(out_dir / "sweep.png")),
+                }
+            )
             run.summary["sweep/best_setting"] = best
     return best, reason

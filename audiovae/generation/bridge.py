@@ -8,6 +8,7 @@ decodes through the enhancer exactly as evaluation does (`audiovae.models.enhanc
 stages on the diffusion-space latent (scaled by `vae.config.scaling_factor`), the VAE decode, the mel stages on the
 decoded log-mel, the vocoder, the wave stages. Only decoding changes: the diffusion, its seeds and its latents are
 the pipeline's own. It also makes the pipeline run under transformers ≥ 5 (`compatible_pipeline`)."""
+
 import copy
 import types
 from dataclasses import dataclass

@@ -7,6 +7,7 @@ own CLAP re-ranking of several candidates (`generation.rerank`).
 A cache entry's key: the pipeline's weights (every network's tensors), its scheduler's class and config, the prompt,
 negative prompt, seed, steps, guidance, audio length, candidates per prompt, the torch version and device type.
 """
+
 import time
 from dataclasses import dataclass
 from typing import Callable, Optional
@@ -36,20 +37,33 @@ def load_pipeline(model_cfg: DictConfig, model, device: torch.device = torch.dev
     diffusers_logging.disable_progress_bar()
     diffusers_logging.set_verbosity_error()  # the checkpoints' GPT2Model is wrapped below (compatible_pipeline)
     if model.family != "audioldm":
-        raise ConfigError(f"config key 'model': generation runs a latent diffusion pipeline of the audioldm family "
-                          f"(audioldm2, audioldm2-music, tiny_pipeline), not the {model.family} model")
+        raise ConfigError(
+            f"config key 'model': generation runs a latent diffusion pipeline of the audioldm family "
+            f"(audioldm2, audioldm2-music, tiny_pipeline), not the {model.family} model"
+        )
     source = ensure_built(model_cfg.path, model_cfg.build, marker="model_index.json")
 
     def load(local_only: bool):
-        return DiffusionPipeline.from_pretrained(source, vae=model.vae, vocoder=model.vocoder,
-                                                 cache_dir=model_cfg.cache_dir, local_files_only=local_only,
-                                                 low_cpu_mem_usage=False)
+        return DiffusionPipeline.from_pretrained(
+            source,
+            vae=model.vae,
+            vocoder=model.vocoder,
+            cache_dir=model_cfg.cache_dir,
+            local_files_only=local_only,
+            low_cpu_mem_usage=False,
+        )
 
-    pipe = load_offline_aware(f"pipeline '{model_cfg.name}'", source, load,
-                              model_how_to_get(model_cfg.name, model_cfg.path, None, None, "audioldm"))
+    pipe = load_offline_aware(
+        f"pipeline '{model_cfg.name}'",
+        source,
+        load,
+        model_how_to_get(model_cfg.name, model_cfg.path, None, None, "audioldm"),
+    )
     if not hasattr(pipe, "unet"):
-        raise ModelUnavailableError(f"pipeline '{model_cfg.name}': {source} holds a {type(pipe).__name__}, not a "
-                                    f"text-to-audio latent diffusion pipeline")
+        raise ModelUnavailableError(
+            f"pipeline '{model_cfg.name}': {source} holds a {type(pipe).__name__}, not a "
+            f"text-to-audio latent diffusion pipeline"
+        )
     pipe.set_progress_bar_config(disable=True)
     return compatible_pipeline(pipe.to(device))
 
@@ -63,10 +77,17 @@ def pipeline_key(pipe) -> dict:
     """What decides the pipeline's latents besides the request: every network's weights and config (GPT-2's
     `max_new_tokens` lives there) and the scheduler's class and config."""
     networks = {name: module for name, module in sorted(pipe.components.items()) if isinstance(module, torch.nn.Module)}
-    configs = {name: (module.config.to_dict() if hasattr(module.config, "to_dict") else dict(module.config))
-               for name, module in networks.items() if getattr(module, "config", None) is not None}
-    return {"weights": weights_fingerprint(*networks.values()), "configs": digest(configs),
-            "scheduler": type(pipe.scheduler).__name__, "scheduler_config": dict(pipe.scheduler.config)}
+    configs = {
+        name: (module.config.to_dict() if hasattr(module.config, "to_dict") else dict(module.config))
+        for name, module in networks.items()
+        if getattr(module, "config", None) is not None
+    }
+    return {
+        "weights": weights_fingerprint(*networks.values()),
+        "configs": digest(configs),
+        "scheduler": type(pipe.scheduler).__name__,
+        "scheduler_config": dict(pipe.scheduler.config),
+    }
 
 
 @dataclass
@@ -90,18 +111,37 @@ class LatentSource:
 
     def key(self, item: Item) -> str:
         s = self.settings
-        return digest({"format": LATENTS_FORMAT, "kind": "generation_latents", **self._pipeline_part,
-                       "prompt": item.prompt.text, "negative_prompt": s.negative_prompt, "seed": item.seed,
-                       "steps": s.steps, "guidance_scale": s.guidance_scale, "audio_length_s": s.audio_length_s,
-                       "waveforms_per_prompt": s.waveforms_per_prompt, "torch": torch.__version__,
-                       "device_type": self.device.type, "audiovae": __version__})
+        return digest(
+            {
+                "format": LATENTS_FORMAT,
+                "kind": "generation_latents",
+                **self._pipeline_part,
+                "prompt": item.prompt.text,
+                "negative_prompt": s.negative_prompt,
+                "seed": item.seed,
+                "steps": s.steps,
+                "guidance_scale": s.guidance_scale,
+                "audio_length_s": s.audio_length_s,
+                "waveforms_per_prompt": s.waveforms_per_prompt,
+                "torch": torch.__version__,
+                "device_type": self.device.type,
+                "audiovae": __version__,
+            }
+        )
 
     def run(self, item: Item) -> torch.Tensor:
         s = self.settings
         generator = torch.Generator(device="cpu").manual_seed(item.seed)
-        out = self.pipe(item.prompt.text, negative_prompt=s.negative_prompt, num_inference_steps=s.steps,
-                        guidance_scale=s.guidance_scale, audio_length_in_s=s.audio_length_s,
-                        num_waveforms_per_prompt=s.waveforms_per_prompt, generator=generator, output_type="latent")
+        out = self.pipe(
+            item.prompt.text,
+            negative_prompt=s.negative_prompt,
+            num_inference_steps=s.steps,
+            guidance_scale=s.guidance_scale,
+            audio_length_in_s=s.audio_length_s,
+            num_waveforms_per_prompt=s.waveforms_per_prompt,
+            generator=generator,
+            output_type="latent",
+        )
         self.diffusions += 1
         return out.audios.detach().float()
 
@@ -128,8 +168,11 @@ class LatentSource:
     def base_decode(self, item: Item, decode: Callable[[], tuple], settings: dict) -> tuple:
         """The item's base decode `(log-mel, waveform)`: from the cache (an entry beside its latents' entry, keyed
         also by the decode's `settings`: precisions, length), or `decode()` stored there."""
-        key = digest({"latents": self.key(item), "kind": "generation_base_decode", **settings}) \
-            if self.store is not None else None
+        key = (
+            digest({"latents": self.key(item), "kind": "generation_base_decode", **settings})
+            if self.store is not None
+            else None
+        )
         tensors, _ = self._cached(key, lambda: dict(zip(("mel", "wave"), decode())))
         return tensors["mel"], tensors["wave"]
 
@@ -142,10 +185,12 @@ def clap_ranking(pipe, prompt: str, waves: torch.Tensor) -> list[int]:
     import librosa
 
     inputs = pipe.tokenizer(prompt, return_tensors="pt", padding=True)
-    resampled = librosa.resample(waves.cpu().numpy(), orig_sr=pipe.vocoder.config.sampling_rate,
-                                 target_sr=pipe.feature_extractor.sampling_rate)
-    inputs["input_features"] = pipe.feature_extractor(list(resampled), return_tensors="pt",
-                                                      sampling_rate=pipe.feature_extractor.sampling_rate).input_features
+    resampled = librosa.resample(
+        waves.cpu().numpy(), orig_sr=pipe.vocoder.config.sampling_rate, target_sr=pipe.feature_extractor.sampling_rate
+    )
+    inputs["input_features"] = pipe.feature_extractor(
+        list(resampled), return_tensors="pt", sampling_rate=pipe.feature_extractor.sampling_rate
+    ).input_features
     logits = pipe.text_encoder(**inputs.to(pipe.text_encoder.device)).logits_per_text  # [1, N]
     return [int(i) for i in torch.argsort(logits[0], descending=True)]
 
@@ -159,6 +204,7 @@ def check_generation_settings(settings: DictConfig) -> None:
     if settings.waveforms_per_prompt < 1:
         raise ConfigError("config key 'generation.waveforms_per_prompt': at least 1")
     if settings.rerank and settings.waveforms_per_prompt < 2:
-        raise ConfigError("config key 'generation.rerank': re-ranking picks the best of several candidates; set "
-                          "generation.waveforms_per_prompt to 2 or more")
-
+        raise ConfigError(
+            "config key 'generation.rerank': re-ranking picks the best of several candidates; set "
+            "generation.waveforms_per_prompt to 2 or more"
+        )

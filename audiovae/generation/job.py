@@ -4,6 +4,7 @@ metrics, CLAP score and label KL per item → rows (resumable), summary, report,
 
 Generation joins evaluation's data path at the decodes: `model.decode(latent, enhanced)` and `model.vocode`, the very
 calls a reconstruction makes (`audiovae.pipeline`)."""
+
 import math
 import time
 from dataclasses import dataclass, field
@@ -88,8 +89,11 @@ def pick_device(name: str) -> torch.device:
 def item_fingerprint(item: Item, candidate: int) -> str:
     """What a stored row was made from: the prompt's text, its reference file's content, seed and candidate (a
     prompts file edited between runs makes its rows stale)."""
-    audio = file_fingerprint(Path(item.prompt.audio)) if item.prompt.audio and Path(item.prompt.audio).is_file() \
+    audio = (
+        file_fingerprint(Path(item.prompt.audio))
+        if item.prompt.audio and Path(item.prompt.audio).is_file()
         else item.prompt.audio
+    )
     return digest({"text": item.prompt.text, "audio": audio, "seed": item.seed, "candidate": candidate})[:32]
 
 
@@ -136,8 +140,10 @@ class Scorers:
         if prompt.audio not in self._reference:
             try:
                 clip = load_audio(prompt.audio, self.sample_rate)
-                self._reference[prompt.audio] = (self.classifier.probabilities(torch.from_numpy(clip.waveform),
-                                                                                self.sample_rate), "")
+                self._reference[prompt.audio] = (
+                    self.classifier.probabilities(torch.from_numpy(clip.waveform), self.sample_rate),
+                    "",
+                )
             except (AudiovaeError, OSError, ValueError, RuntimeError) as err:
                 self._reference[prompt.audio] = (None, f"reference audio {prompt.audio}: {err}")
         return self._reference[prompt.audio]
@@ -172,26 +178,36 @@ def build_scorers(cfg: DictConfig, device: torch.device) -> Scorers:
     waveform = [n for n in file_metric_names(names) if n not in prompt_metric_names(names)]
     embedder = load_embedder(cfg.embedding, device) if ("clap_score" in names or needs_embedding(names)) else None
     if "clap_score" in names and embedder.tokenizer is None:
-        raise ConfigError(f"config key 'embedding': clap_score needs the text tokenizer of the CLAP model, which "
-                          f"{cfg.embedding.path} does not hold")
+        raise ConfigError(
+            f"config key 'embedding': clap_score needs the text tokenizer of the CLAP model, which "
+            f"{cfg.embedding.path} does not hold"
+        )
     classifier = None
     if "kl_softmax" in names:
         classifier = load_classifier(cfg.classifier, device)
         if classifier is None:
-            raise ConfigError("config key 'classifier': kl_softmax needs a classifier (classifier=panns_cnn14, or "
-                              "classifier=tiny_cnn14 offline)")
-    return Scorers({n: build_metric(n, **settings) for n in waveform}, cfg.frontend.sample_rate, embedder, classifier,
-                   names)
+            raise ConfigError(
+                "config key 'classifier': kl_softmax needs a classifier (classifier=panns_cnn14, or "
+                "classifier=tiny_cnn14 offline)"
+            )
+    return Scorers(
+        {n: build_metric(n, **settings) for n in waveform}, cfg.frontend.sample_rate, embedder, classifier, names
+    )
 
 
 def check_generation_metrics(cfg: DictConfig) -> None:
     check_metric_names(cfg.metrics.names, generation=True)
-    reference_based = [n for n in file_metric_names(cfg.metrics.names)
-                       if n not in prompt_metric_names(cfg.metrics.names) and not _reference_free(n)]
+    reference_based = [
+        n
+        for n in file_metric_names(cfg.metrics.names)
+        if n not in prompt_metric_names(cfg.metrics.names) and not _reference_free(n)
+    ]
     if reference_based:
-        raise ConfigError(f"config key 'metrics.names': {reference_based[0]} compares with a reference recording, "
-                          f"which generated audio has not; use the reference-free metrics (hf_energy_share, "
-                          f"rolloff_85, rolloff_95, effective_bandwidth, hf_flatness), clap_score, kl_softmax, fad")
+        raise ConfigError(
+            f"config key 'metrics.names': {reference_based[0]} compares with a reference recording, "
+            f"which generated audio has not; use the reference-free metrics (hf_energy_share, "
+            f"rolloff_85, rolloff_95, effective_bandwidth, hf_flatness), clap_score, kl_softmax, fad"
+        )
 
 
 def _reference_free(name: str) -> bool:
@@ -228,9 +244,16 @@ def build_setup(cfg: DictConfig, device: torch.device, items: list[Item], rows: 
     pipe = load_pipeline(cfg.model, model, device)
     store = CacheStore(cfg.cache.dir, cfg.cache.max_gb) if cfg.cache.enabled else None
     source = LatentSource(pipe, cfg.generation, store, device)
-    return GenerationSetup(items, rows, output_stems([r.key for r in rows]), ReconstructionPipeline(frontend, model),
-                           source,
-                           build_scorers(cfg, device), output_samples(pipe, cfg.generation.audio_length_s), device)
+    return GenerationSetup(
+        items,
+        rows,
+        output_stems([r.key for r in rows]),
+        ReconstructionPipeline(frontend, model),
+        source,
+        build_scorers(cfg, device),
+        output_samples(pipe, cfg.generation.audio_length_s),
+        device,
+    )
 
 
 class ItemGenerator:
@@ -238,15 +261,24 @@ class ItemGenerator:
     pass shared, per setting the enhanced decode and its vocoder pass (`ReconstructionPipeline.enhance`, as in
     evaluation); audio and plots as they are made. `fingerprints`: row key -> `item_fingerprint`."""
 
-    def __init__(self, cfg: DictConfig, setup: GenerationSetup, settings: Sequence[Setting], enhancers: dict,
-                 fingerprints: dict[str, str]):
+    def __init__(
+        self,
+        cfg: DictConfig,
+        setup: GenerationSetup,
+        settings: Sequence[Setting],
+        enhancers: dict,
+        fingerprints: dict[str, str],
+    ):
         self.cfg, self.setup, self.settings, self.enhancers = cfg, setup, settings, enhancers
         self.fingerprints = fingerprints
         self.hz = mel_band_centres(cfg.frontend.n_mels, cfg.frontend.fmin, cfg.frontend.fmax)
         self.cutoff = hf_cutoff(cfg.frontend.sample_rate, cfg.metrics.hf_cutoff_hz)
         self.plotted = 0
-        self.decode_settings = {"samples": setup.samples, "vae_precision": cfg.model.vae_precision,
-                                "vocoder_precision": cfg.model.vocoder_precision}  # what else decides a base decode
+        self.decode_settings = {
+            "samples": setup.samples,
+            "vae_precision": cfg.model.vae_precision,
+            "vocoder_precision": cfg.model.vocoder_precision,
+        }  # what else decides a base decode
 
     @torch.no_grad()
     def generate(self, item: Item, rows: Sequence[Row], todo: dict) -> dict[str, list[GeneratedResult]]:
@@ -275,8 +307,10 @@ class ItemGenerator:
                 base_scores[row.key] = s.scorers.measure(base_wave[candidate[row.key]], item.prompt)
         needed = {setting.name: [r for r in rows if r.key in todo[setting.name]] for setting in self.settings}
         # the generated latents and their base decode, as evaluation's shared outputs (no reference to encode)
-        out = s.pipeline.enhance(SharedOutputs(latents, None, base_mel, None, base_wave, vocoder_passes=0),
-                                 {name: self.enhancers[name] for name, n in needed.items() if n})
+        out = s.pipeline.enhance(
+            SharedOutputs(latents, None, base_mel, None, base_wave, vocoder_passes=0),
+            {name: self.enhancers[name] for name, n in needed.items() if n},
+        )
         per_row, results = max(len(rows), 1), {}
         for setting in self.settings:
             if not needed[setting.name]:
@@ -293,53 +327,98 @@ class ItemGenerator:
                 stem = s.stems[row.key]
                 media = {}
                 with timed(media, "media", device):  # audio written, figure drawn (evaluation's stage name)
-                    self._save_media(setting.out_dir, stem, row, item, {BASE: base_wave[c], ENHANCED: wave[c]},
-                                     {BASE: base_mel[c, 0], ENHANCED: mel[c, 0]})
-                timing = {"diffusion": shared["diffusion"] / latents.shape[0],
-                          "base_decode": shared["base_decode"] / per_row, "vocoder": shared["vocoder"] / per_row,
-                          **({"rerank": shared["rerank"]} if "rerank" in shared else {}),
-                          "enhanced_decode": own.get("enhanced_decode", 0.0) / count,
-                          "enhanced_vocoder": own.get("vocoder", 0.0) / count,
-                          "enhancer": own.get("enhancer", 0.0) / count,
-                          "metrics": shared["metrics"] / per_row + metric_seconds["metrics"] / count,
-                          "media": media["media"]}
-                results[setting.name].append(GeneratedResult(
-                    index=0, file=row.key, status=OK, notes="; ".join(dict.fromkeys([*base_notes, *notes])),
-                    duration_s=s.samples / model.sample_rate, evaluated_s=s.samples / model.sample_rate,
-                    sample_rate_in=model.sample_rate, channels_in=1, seconds=timing,
-                    metrics={BASE: base_values, ENHANCED: values},
-                    embeddings={**({"base": encode_embedding(base_embeddings["clap"]),
-                                    "enhanced": encode_embedding(embeddings["clap"])} if "clap" in embeddings else {})},
-                    fingerprint=self.fingerprints[row.key], stem=stem, from_cache=diffusion.from_cache,
-                    prompt=item.prompt.text, prompt_id=item.prompt.id, seed=item.seed,
-                    candidate=c, ranking=list(ranking) if ranking else []))
+                    self._save_media(
+                        setting.out_dir,
+                        stem,
+                        row,
+                        item,
+                        {BASE: base_wave[c], ENHANCED: wave[c]},
+                        {BASE: base_mel[c, 0], ENHANCED: mel[c, 0]},
+                    )
+                timing = {
+                    "diffusion": shared["diffusion"] / latents.shape[0],
+                    "base_decode": shared["base_decode"] / per_row,
+                    "vocoder": shared["vocoder"] / per_row,
+                    **({"rerank": shared["rerank"]} if "rerank" in shared else {}),
+                    "enhanced_decode": own.get("enhanced_decode", 0.0) / count,
+                    "enhanced_vocoder": own.get("vocoder", 0.0) / count,
+                    "enhancer": own.get("enhancer", 0.0) / count,
+                    "metrics": shared["metrics"] / per_row + metric_seconds["metrics"] / count,
+                    "media": media["media"],
+                }
+                results[setting.name].append(
+                    GeneratedResult(
+                        index=0,
+                        file=row.key,
+                        status=OK,
+                        notes="; ".join(dict.fromkeys([*base_notes, *notes])),
+                        duration_s=s.samples / model.sample_rate,
+                        evaluated_s=s.samples / model.sample_rate,
+                        sample_rate_in=model.sample_rate,
+                        channels_in=1,
+                        seconds=timing,
+                        metrics={BASE: base_values, ENHANCED: values},
+                        embeddings={
+                            **(
+                                {
+                                    "base": encode_embedding(base_embeddings["clap"]),
+                                    "enhanced": encode_embedding(embeddings["clap"]),
+                                }
+                                if "clap" in embeddings
+                                else {}
+                            )
+                        },
+                        fingerprint=self.fingerprints[row.key],
+                        stem=stem,
+                        from_cache=diffusion.from_cache,
+                        prompt=item.prompt.text,
+                        prompt_id=item.prompt.id,
+                        seed=item.seed,
+                        candidate=c,
+                        ranking=list(ranking) if ranking else [],
+                    )
+                )
         return results
 
     def _save_media(self, out_dir: Path, stem: str, row: Row, item: Item, waves: dict, mels: dict) -> None:
         cfg = self.cfg
         plot = cfg.outputs.save_plots and self.plotted < cfg.outputs.max_plots
         if cfg.outputs.save_audio:
-            media = FileMedia(out_dir, stem, "", cfg.frontend.sample_rate, 0, 0, audio=True, plot=False,
-                              names=VARIANTS)
+            media = FileMedia(out_dir, stem, "", cfg.frontend.sample_rate, 0, 0, audio=True, plot=False, names=VARIANTS)
             media.add(waves, {})
             media.close()
         if plot:
             from audiovae.reporting.plots import plot_generated
 
-            plot_generated(out_dir / "plots" / f"{stem}.png", {k: m.float().cpu().numpy() for k, m in mels.items()},
-                           {k: w.float().cpu().numpy() for k, w in waves.items()}, self.hz, self.cutoff,
-                           cfg.frontend.sample_rate, f"{row.key}: “{item.prompt.text}”")
+            plot_generated(
+                out_dir / "plots" / f"{stem}.png",
+                {k: m.float().cpu().numpy() for k, m in mels.items()},
+                {k: w.float().cpu().numpy() for k, w in waves.items()},
+                self.hz,
+                self.cutoff,
+                cfg.frontend.sample_rate,
+                f"{row.key}: “{item.prompt.text}”",
+            )
             self.plotted += 1
 
 
 def failed_result(row: Row, err: Exception, stem: str, fingerprint: str) -> GeneratedResult:
-    return GeneratedResult(index=0, file=row.key, status=ERROR, error=str(err).splitlines()[0] if str(err) else
-                           type(err).__name__, stem=stem, fingerprint=fingerprint,
-                           prompt=row.item.prompt.text, prompt_id=row.item.prompt.id, seed=row.item.seed)
+    return GeneratedResult(
+        index=0,
+        file=row.key,
+        status=ERROR,
+        error=str(err).splitlines()[0] if str(err) else type(err).__name__,
+        stem=stem,
+        fingerprint=fingerprint,
+        prompt=row.item.prompt.text,
+        prompt_id=row.item.prompt.id,
+        seed=row.item.seed,
+    )
 
 
-def generate_settings(cfg: DictConfig, setup: GenerationSetup, settings: Sequence[Setting], enhancers: dict
-                      ) -> tuple[dict, float]:
+def generate_settings(
+    cfg: DictConfig, setup: GenerationSetup, settings: Sequence[Setting], enhancers: dict
+) -> tuple[dict, float]:
     """Every setting's rows, resumed from each setting's store; returns ({setting: (all rows in order, new)}, wall
     seconds of the new work)."""
     fingerprints = {r.key: item_fingerprint(r.item, r.candidate or 0) for r in setup.rows}
@@ -363,8 +442,14 @@ def generate_settings(cfg: DictConfig, setup: GenerationSetup, settings: Sequenc
         try:
             produced = generator.generate(item, rows, todo)
         except (AudiovaeError, RuntimeError, ValueError, OSError) as err:
-            produced = {s.name: [failed_result(r, err, setup.stems[r.key], fingerprints[r.key]) for r in rows
-                                 if r.key in todo[s.name]] for s in settings}
+            produced = {
+                s.name: [
+                    failed_result(r, err, setup.stems[r.key], fingerprints[r.key])
+                    for r in rows
+                    if r.key in todo[s.name]
+                ]
+                for s in settings
+            }
             print(f"item {item.key} failed: {produced[settings[0].name][0].error}")
         for name, results in produced.items():
             for result in results:
@@ -405,8 +490,11 @@ def reference_embeddings(cfg: DictConfig, setup: GenerationSetup) -> tuple[Optio
             continue
         embeddings.append(setup.scorers.embedder.embed(torch.from_numpy(clip.waveform), cfg.frontend.sample_rate))
     if len(embeddings) < 2:
-        return None, f"fad needs at least 2 reference recordings ({where}; reference=FOLDER or MANIFEST, or an audio " \
-                     f"column in the prompts file)"
+        return (
+            None,
+            f"fad needs at least 2 reference recordings ({where}; reference=FOLDER or MANIFEST, or an audio "
+            f"column in the prompts file)",
+        )
     return np.stack(embeddings), where
 
 
@@ -433,11 +521,18 @@ def run_generation(cfg: DictConfig) -> GenerateOutcome:
     frames = math.ceil(setup.samples / cfg.frontend.hop_length)
     frames += -frames % setup.model.frame_multiple(cfg.frontend.hop_length)
     for s in settings:
-        setup.model.check_enhancer(enhancers[s.name], frames, cfg.frontend.n_mels, cfg.frontend.hop_length,
-                                   cfg.frontend.sample_rate, f"enhancement (setting {s.name})" if cfg.sweep
-                                   else "enhancement")
-    print(f"{len(setup.items)} diffusions ({len({i.prompt.id for i in setup.items})} prompts × {len(cfg.seeds)} seeds), "
-          f"{len(setup.rows)} rows, {len(settings)} setting(s)")
+        setup.model.check_enhancer(
+            enhancers[s.name],
+            frames,
+            cfg.frontend.n_mels,
+            cfg.frontend.hop_length,
+            cfg.frontend.sample_rate,
+            f"enhancement (setting {s.name})" if cfg.sweep else "enhancement",
+        )
+    print(
+        f"{len(setup.items)} diffusions ({len({i.prompt.id for i in setup.items})} prompts × {len(cfg.seeds)} seeds), "
+        f"{len(setup.rows)} rows, {len(settings)} setting(s)"
+    )
     prepare_out_dir(cfg, out_dir, hash_)
     with run_lock(out_dir):
         for s in settings:
@@ -445,13 +540,17 @@ def run_generation(cfg: DictConfig) -> GenerateOutcome:
                 prepare_out_dir(s.config, s.out_dir, s.run_hash)
         produced, wall = generate_settings(cfg, setup, settings, enhancers)
         reference, reference_note = reference_embeddings(cfg, setup)
-        summaries = {s.name: write_generation_outputs(s, *produced[s.name], wall, setup, reference, reference_note)
-                     for s in settings}
+        summaries = {
+            s.name: write_generation_outputs(s, *produced[s.name], wall, setup, reference, reference_note)
+            for s in settings
+        }
     counts = summaries[settings[-1].name]["counts"]
     report = "report.md"
     if cfg.sweep:
         best, reason = write_sweep_outputs(cfg, out_dir, hash_, settings, summaries)
-        print(f"sweep of {len(settings)} settings: {out_dir / 'sweep.md'}; best: "
-              + (f"{best} ({reason})" if best else f"none — {reason}"))
+        print(
+            f"sweep of {len(settings)} settings: {out_dir / 'sweep.md'}; best: "
+            + (f"{best} ({reason})" if best else f"none — {reason}")
+        )
         report = "sweep.md"
     return GenerateOutcome(out_dir, counts["items"], counts["ok"], counts["failed"], setup.source.diffusions, report)

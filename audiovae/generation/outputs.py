@@ -1,5 +1,6 @@
 """The outputs of one generation setting: results.csv, columns.csv, summary.json, the summary plot, report.md,
 report.html (A/B players per prompt), the blind preference page and its W&B run; and a sweep's comparison."""
+
 import re
 from html import escape
 from pathlib import Path
@@ -30,10 +31,12 @@ from audiovae.reporting.summary import accounting_line, write_json
 from audiovae.reporting.tracking import files_table, summary_keys, wandb_run
 from audiovae.reporting.verdict import conclusion_lines
 
-REFERENCE_FREE_NOTE = ("The reference-free metrics (hf_energy_share, rolloff_*, effective_bandwidth, hf_flatness) say "
-                       "how much high band the decodes carry and how it is shaped, not whether it is right: more is "
-                       "what the enhancement aims at, but a noise burst also scores. Judge realism with fad/kl_softmax "
-                       "against reference recordings, clap_score for the prompt, and the blind preference page.")
+REFERENCE_FREE_NOTE = (
+    "The reference-free metrics (hf_energy_share, rolloff_*, effective_bandwidth, hf_flatness) say "
+    "how much high band the decodes carry and how it is shaped, not whether it is right: more is "
+    "what the enhancement aims at, but a noise burst also scores. Judge realism with fad/kl_softmax "
+    "against reference recordings, clap_score for the prompt, and the blind preference page."
+)
 EXTRA_SETTING = ("enhanced_decode", "enhanced_vocoder")  # what one more enhancer setting costs per item
 ITEM_WORK = ("diffusion", "base_decode", "vocoder", *EXTRA_SETTING)
 
@@ -46,29 +49,46 @@ def setting_cost(results: Sequence[GeneratedResult]) -> dict:
         return {"items": 0}
     mean = {k: float(np.mean([r.seconds.get(k, 0.0) for r in ran])) for k in ITEM_WORK}
     extra = sum(mean[k] for k in EXTRA_SETTING)
-    return {"items": len(ran), "item_seconds": sum(mean.values()), "setting_seconds": extra,
-            "setting_share": extra / sum(mean.values())}
+    return {
+        "items": len(ran),
+        "item_seconds": sum(mean.values()),
+        "setting_seconds": extra,
+        "setting_share": extra / sum(mean.values()),
+    }
 
 
 def generation_sets(results: Sequence[GeneratedResult], reference: Optional[np.ndarray]) -> dict:
     """fad's sets: the reference set and each variant's embeddings of the items that carry both."""
     have = [r for r in results if r.status == OK and all(v in r.embeddings for v in VARIANTS)]
     sets = {"reference": reference}
-    sets.update({v: np.stack([decode_embedding(r.embeddings[v]) for r in have]) if have else np.zeros((0, 0))
-                 for v in VARIANTS})
+    sets.update(
+        {v: np.stack([decode_embedding(r.embeddings[v]) for r in have]) if have else np.zeros((0, 0)) for v in VARIANTS}
+    )
     return sets
 
 
-def build_summary(setting: Setting, results: Sequence[GeneratedResult], new: Sequence[GeneratedResult], wall: float,
-                  setup, reference: Optional[np.ndarray], reference_note: str) -> dict:
+def build_summary(
+    setting: Setting,
+    results: Sequence[GeneratedResult],
+    new: Sequence[GeneratedResult],
+    wall: float,
+    setup,
+    reference: Optional[np.ndarray],
+    reference_note: str,
+) -> dict:
     cfg = setting.config
-    summary = summary_core(setting, results, new, wall, str(setup.device), 1,
-                           {**setup.model.describe(), "variants": list(VARIANTS)})
+    summary = summary_core(
+        setting, results, new, wall, str(setup.device), 1, {**setup.model.describe(), "variants": list(VARIANTS)}
+    )
     summary["run"]["job"] = "generate"
-    summary["generation"] = {"prompts": str(cfg.prompts), "n_prompts": len({i.prompt.id for i in setup.items}),
-                             "seeds": list(cfg.seeds), **OmegaConf.to_container(cfg.generation, resolve=True),
-                             "diffusions_run": setup.source.diffusions,
-                             "items_from_cache": sum(r.from_cache for r in new if r.status == OK)}
+    summary["generation"] = {
+        "prompts": str(cfg.prompts),
+        "n_prompts": len({i.prompt.id for i in setup.items}),
+        "seeds": list(cfg.seeds),
+        **OmegaConf.to_container(cfg.generation, resolve=True),
+        "diffusions_run": setup.source.diffusions,
+        "items_from_cache": sum(r.from_cache for r in new if r.status == OK),
+    }
     summary["counts"]["items"] = len(results)
     summary["setting_cost"] = setting_cost(results)
     summary["band_retention"] = {"n_files": 0}  # a generated item has no reference to measure retention against
@@ -82,8 +102,9 @@ def build_summary(setting: Setting, results: Sequence[GeneratedResult], new: Seq
             sets = generation_sets(results, reference)
             np.savez(setting.out_dir / "embeddings.npz", **{k: v.astype(np.float32) for k, v in sets.items()})
             fad = summarize_fad(sets, cfg.metrics.fad_bootstrap_samples, cfg.seed, cfg.metrics.alpha, paired=False)
-            summary["sets"] = {"fad": {**fad, "embedding": f"{cfg.embedding.name} ({cfg.embedding.path})",
-                                       "reference": reference_note}}
+            summary["sets"] = {
+                "fad": {**fad, "embedding": f"{cfg.embedding.name} ({cfg.embedding.path})", "reference": reference_note}
+            }
     return summary
 
 
@@ -96,25 +117,31 @@ def run_facts(summary: dict) -> list[str]:
     run, g, counts = summary["run"], summary["generation"], summary["counts"]
     model = run["model_interface"]
     negative = f"; negative prompt “{g['negative_prompt']}”" if g.get("negative_prompt") else ""
-    candidates = (f"; {g['waveforms_per_prompt']} candidates per prompt"
-                  + (", the best by the pipeline's CLAP score kept" if g["rerank"] else ", each a row")
-                  if g["waveforms_per_prompt"] > 1 else "")
+    candidates = (
+        f"; {g['waveforms_per_prompt']} candidates per prompt"
+        + (", the best by the pipeline's CLAP score kept" if g["rerank"] else ", each a row")
+        if g["waveforms_per_prompt"] > 1
+        else ""
+    )
     cost = summary["setting_cost"]
-    facts = [f"run: {run['out_dir']} (config hash {run['config_hash']})",
-             f"pipeline: {run['model']} ({model['family']} family, {model['sample_rate']} Hz); enhancement: "
-             f"{run['enhancement']}",
-             f"prompts: {g['n_prompts']} from {g['prompts']} × seeds {g['seeds']}: {counts['ok']} items generated, "
-             f"{counts['failed']} failed, of {counts['items']}",
-             f"diffusion: {g['steps']} steps, guidance {g['guidance_scale']:g}, {g['audio_length_s']:g} s{negative}"
-             f"{candidates}",
-             f"this run: {g['diffusions_run']} diffusions run, {g['items_from_cache']} items decoded from cached "
-             f"latents, {run['resumed_files']} rows resumed; device {run['device']}",
-             "the same latents are decoded by the base VAE and through the enhancer: every difference is the "
-             "decoder's"]
+    facts = [
+        f"run: {run['out_dir']} (config hash {run['config_hash']})",
+        f"pipeline: {run['model']} ({model['family']} family, {model['sample_rate']} Hz); enhancement: "
+        f"{run['enhancement']}",
+        f"prompts: {g['n_prompts']} from {g['prompts']} × seeds {g['seeds']}: {counts['ok']} items generated, "
+        f"{counts['failed']} failed, of {counts['items']}",
+        f"diffusion: {g['steps']} steps, guidance {g['guidance_scale']:g}, {g['audio_length_s']:g} s{negative}"
+        f"{candidates}",
+        f"this run: {g['diffusions_run']} diffusions run, {g['items_from_cache']} items decoded from cached "
+        f"latents, {run['resumed_files']} rows resumed; device {run['device']}",
+        "the same latents are decoded by the base VAE and through the enhancer: every difference is the decoder's",
+    ]
     if cost.get("items"):
-        facts.append(f"an enhancer setting costs {fmt(100 * cost['setting_share'], 3)} % of an item's generation time "
-                     f"({fmt(cost['setting_seconds'], 4)} s of {fmt(cost['item_seconds'], 4)} s, mean of "
-                     f"{cost['items']} items whose diffusion ran here)")
+        facts.append(
+            f"an enhancer setting costs {fmt(100 * cost['setting_share'], 3)} % of an item's generation time "
+            f"({fmt(cost['setting_seconds'], 4)} s of {fmt(cost['item_seconds'], 4)} s, mean of "
+            f"{cost['items']} items whose diffusion ran here)"
+        )
     return facts
 
 
@@ -125,17 +152,34 @@ def item_facts(result: GeneratedResult) -> str:
 
 def write_report(path: Path, summary: dict, results: Sequence[GeneratedResult], plots_dir: Optional[Path]) -> Path:
     metrics, stats = summary["metrics"], summary["statistics"]
-    lines = ["# Generation report: base vs enhanced decode of the same latents", "",
-             *(f"- {fact}" for fact in run_facts(summary)), "", "## Summary", "",
-             *comparison_table(summary_lines(metrics)), "", as_items(DELTA_NOTE),
-             *map(as_items, min_p_note([m["comparison"] for m in metrics.values()], stats["alpha"])), "",
-             REFERENCE_FREE_NOTE, "", "## Conclusion", "",
-             *map(as_items, conclusion_lines(metrics, stats["alpha"], stats["p_adjust"])), "",
-             *map(as_items, set_section(summary.get("sets", {}), stats["alpha"]))]
+    lines = [
+        "# Generation report: base vs enhanced decode of the same latents",
+        "",
+        *(f"- {fact}" for fact in run_facts(summary)),
+        "",
+        "## Summary",
+        "",
+        *comparison_table(summary_lines(metrics)),
+        "",
+        as_items(DELTA_NOTE),
+        *map(as_items, min_p_note([m["comparison"] for m in metrics.values()], stats["alpha"])),
+        "",
+        REFERENCE_FREE_NOTE,
+        "",
+        "## Conclusion",
+        "",
+        *map(as_items, conclusion_lines(metrics, stats["alpha"], stats["p_adjust"])),
+        "",
+        *map(as_items, set_section(summary.get("sets", {}), stats["alpha"])),
+    ]
     if summary.get("sets_note"):
         lines += [f"fad not computed: {summary['sets_note']}", ""]
-    lines += ["## Timing (mean seconds per item)", "", *(f"- {line}" for line in timing_lines(summary["timings"])),
-              *([f"- {accounting_line(summary['time_accounting'], 'items')}"] if summary.get("time_accounting") else [])]
+    lines += [
+        "## Timing (mean seconds per item)",
+        "",
+        *(f"- {line}" for line in timing_lines(summary["timings"])),
+        *([f"- {accounting_line(summary['time_accounting'], 'items')}"] if summary.get("time_accounting") else []),
+    ]
     failed = [r for r in results if r.status != OK]
     if failed:
         lines += ["", "## Items that could not be generated", "", *(f"- `{r.file}`: {r.error}" for r in failed)]
@@ -162,22 +206,35 @@ def write_report_html(path: Path, summary: dict, results: Sequence[GeneratedResu
     folder, names = path.parent, list(summary["metrics"])
     ok = [r for r in results if r.status == OK]
     articles = "".join(file_article(r, i, names, folder, item_facts(r)) for i, r in enumerate(ok))
-    sets_note = f'<p class="note">fad not computed: {escape(summary["sets_note"])}</p>' if summary.get("sets_note") \
-        else ""
-    body = ("<header><h1>Generation report: base vs enhanced decode of the same latents</h1>" +
-            facts_html(run_facts(summary)) +
-            '<p class="note">Also: <a href="report.md">report.md</a>, <a href="results.csv">results.csv</a>, '
-            '<a href="summary.json">summary.json</a>, <a href="columns.csv">columns.csv</a>.</p>'
-            f'<p class="note">{escape(REFERENCE_FREE_NOTE)}</p></header>' +
-            as_items(summary_section(summary, folder)) + sets_note + listening_links(folder) + failed_section(results) +
-            '<section id="files"><h2>Per item</h2>' +
-            file_controls(names, "Click an item, then 1, 2: base, enhanced at the same position.") +
-            f'<div id="file-list">{articles}</div></section>')
+    sets_note = (
+        f'<p class="note">fad not computed: {escape(summary["sets_note"])}</p>' if summary.get("sets_note") else ""
+    )
+    body = (
+        "<header><h1>Generation report: base vs enhanced decode of the same latents</h1>"
+        + facts_html(run_facts(summary))
+        + '<p class="note">Also: <a href="report.md">report.md</a>, <a href="results.csv">results.csv</a>, '
+        '<a href="summary.json">summary.json</a>, <a href="columns.csv">columns.csv</a>.</p>'
+        f'<p class="note">{escape(REFERENCE_FREE_NOTE)}</p></header>'
+        + as_items(summary_section(summary, folder))
+        + sets_note
+        + listening_links(folder)
+        + failed_section(results)
+        + '<section id="files"><h2>Per item</h2>'
+        + file_controls(names, "Click an item, then 1, 2: base, enhanced at the same position.")
+        + f'<div id="file-list">{articles}</div></section>'
+    )
     return write_page(path, "audiovae generation report", body, scripts=("player.js", "report.js"))
 
 
-def write_generation_outputs(setting: Setting, results: Sequence[GeneratedResult], new: Sequence[GeneratedResult],
-                             wall: float, setup, reference: Optional[np.ndarray], reference_note: str) -> dict:
+def write_generation_outputs(
+    setting: Setting,
+    results: Sequence[GeneratedResult],
+    new: Sequence[GeneratedResult],
+    wall: float,
+    setup,
+    reference: Optional[np.ndarray],
+    reference_note: str,
+) -> dict:
     cfg, out_dir = setting.config, setting.out_dir
     names = file_metric_names(cfg.metrics.names)
     summary = build_summary(setting, results, new, wall, setup, reference, reference_note)
@@ -190,17 +247,35 @@ def write_generation_outputs(setting: Setting, results: Sequence[GeneratedResult
         plot_summary(plots_dir / "summary.png", results, names)
     write_report(out_dir / "report.md", summary, results, plots_dir)
     if cfg.outputs.save_audio:
-        write_listening_pages(out_dir, results, cfg.seed, cfg.outputs.listening_files, modes=("preference",),
-                              captions={r.file: r.prompt for r in results})
+        write_listening_pages(
+            out_dir,
+            results,
+            cfg.seed,
+            cfg.outputs.listening_files,
+            modes=("preference",),
+            captions={r.file: r.prompt for r in results},
+        )
     write_report_html(out_dir / "report.html", summary, results)
     with wandb_run(cfg.logger, cfg, out_dir, "generate", setting.run_hash) as run:
         if run is not None:
             if setting.values:
                 run.config.update({"sweep_setting": setting.values, **swept_keys(setting.values)})
-            run.log({"generate/items": files_table(  # every row with prompt and seed, both decodes' audio
-                results, names, out_dir, cfg.frontend.sample_rate, cfg.logger.max_table_files, cfg.logger.log_audio,
-                VARIANTS, row_of=lambda r: generated_row(r, names), audio_names=VARIANTS,
-                about=lambda r: f": {r.prompt}")})
+            run.log(
+                {
+                    "generate/items": files_table(  # every row with prompt and seed, both decodes' audio
+                        results,
+                        names,
+                        out_dir,
+                        cfg.frontend.sample_rate,
+                        cfg.logger.max_table_files,
+                        cfg.logger.log_audio,
+                        VARIANTS,
+                        row_of=lambda r: generated_row(r, names),
+                        audio_names=VARIANTS,
+                        about=lambda r: f": {r.prompt}",
+                    )
+                }
+            )
             if plots_dir is not None and (plots_dir / "summary.png").exists():
                 import wandb
 
@@ -212,10 +287,12 @@ def write_generation_outputs(setting: Setting, results: Sequence[GeneratedResult
     return summary
 
 
-ITEM_UNITS = [{"column": "prompt_id", "unit": "", "description": "the prompt's id (its `id` field, or p000, ...)"},
-              {"column": "prompt", "unit": "", "description": "the prompt text"},
-              {"column": "seed", "unit": "", "description": "the diffusion's seed"},
-              {"column": "candidate", "unit": "", "description": "which of generation.waveforms_per_prompt candidates"}]
+ITEM_UNITS = [
+    {"column": "prompt_id", "unit": "", "description": "the prompt's id (its `id` field, or p000, ...)"},
+    {"column": "prompt", "unit": "", "description": "the prompt text"},
+    {"column": "seed", "unit": "", "description": "the diffusion's seed"},
+    {"column": "candidate", "unit": "", "description": "which of generation.waveforms_per_prompt candidates"},
+]
 ITEM_UNITS_KEYS = {u["column"] for u in ITEM_UNITS}
 
 

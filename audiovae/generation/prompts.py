@@ -12,6 +12,7 @@ captions is such a file), optionally `id` (default p000, p001, ...) and `audio`:
 >>> [i.key for i in plan_items(read_prompts(path), [0, 1])][:3]
 ['p000_s0', 'p000_s1', 'p001_s0']
 """
+
 import csv
 import json
 from dataclasses import dataclass
@@ -114,8 +115,9 @@ def read_reference_manifest(path) -> list[str]:
     manifest; records without one are skipped): fad's reference set (`reference=FILE`)."""
     path = Path(str(path)).expanduser()
     if path.suffix.lower() not in FORMATS[1:]:
-        raise ConfigError(f"config key 'reference': {path}: a folder or a .jsonl / .csv / .tsv manifest with an audio "
-                          f"column")
+        raise ConfigError(
+            f"config key 'reference': {path}: a folder or a .jsonl / .csv / .tsv manifest with an audio column"
+        )
     records, _ = _records(path, _text(path, "reference"), "reference")
     return [str(path.parent / str(r["audio"])) for _, r in records if isinstance(r, dict) and r.get("audio")]
 

@@ -5,6 +5,7 @@ and candidate it came from. results.csv carries them as the columns prompt_id, p
 >>> generated_row(r, [])["prompt"], generated_row(r, [])["seed"]
 ('rain', 1)
 """
+
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -28,6 +29,11 @@ def generated_row(result: GeneratedResult, metric_names: Sequence[str]) -> dict:
     """The results.csv row: `file` (the item key, as evaluation names a row), the item columns, then evaluation's
     columns (`to_row`) less the input-file facts."""
     row = {"file": result.file, **{c: getattr(result, c) for c in ITEM_COLUMNS}}
-    row.update({k: v for k, v in to_row(result, metric_names, VARIANTS).items()
-                if k not in ("file", "duration_s", "sample_rate_in", "channels_in")})
+    row.update(
+        {
+            k: v
+            for k, v in to_row(result, metric_names, VARIANTS).items()
+            if k not in ("file", "duration_s", "sample_rate_in", "channels_in")
+        }
+    )
     return row

@@ -1,4 +1,5 @@
 """python -m audiovae.listening {pages,score,webmushra} ... (also `audiovae-listening`)."""
+
 import argparse
 import sys
 from pathlib import Path
@@ -48,6 +49,7 @@ def main(argv: list[str]) -> int:
             from audiovae.listening.webmushra import export_webmushra
 
             print(export_webmushra(args.run, args.out, args.max_files, args.force))
+
     return exit_status(run)
 
 

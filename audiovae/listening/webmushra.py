@@ -2,6 +2,7 @@
 MUSHRA page per file (reference; stimuli vocoder, base and enhanced — webMUSHRA adds the hidden reference and
 shuffles the order itself) and the audio as 16-bit PCM copies under `webmushra/configs/resources/audio/audiovae/`.
 Copy the folder's `configs/` into a webMUSHRA installation and open `?config=audiovae.yaml`."""
+
 import csv
 from pathlib import Path
 from typing import Optional
@@ -38,24 +39,53 @@ def export_webmushra(run: Path, out: Optional[Path] = None, max_files: int = 20,
     resources = "configs/resources/audio/audiovae"
     names = [f"{resources}/t{i + 1:02d}/{name}.wav" for i in range(len(items)) for name in ("reference", *STIMULI)]
     claim_outputs(out, [*names, "configs/audiovae.yaml", "trials.csv"], force)
-    pages = [{"type": "generic", "id": "welcome", "name": "Welcome",
-              "content": "Rate how close each condition is to the reference (100: indistinguishable)."}]
+    pages = [
+        {
+            "type": "generic",
+            "id": "welcome",
+            "name": "Welcome",
+            "content": "Rate how close each condition is to the reference (100: indistinguishable).",
+        }
+    ]
     clipped, mapping = 0, []
     for i, (file, stem) in enumerate(items):
         trial = f"t{i + 1:02d}"
         paths = {name: f"{resources}/{trial}/{name}.wav" for name in ("reference", *STIMULI)}
         for name, path in paths.items():
             clipped += pcm16_copy(run / "audio" / f"{stem}.{name}.wav", out / path)
-        pages.append({"type": "mushra", "id": trial, "name": f"Trial {i + 1} of {len(items)}",
-                      "content": "Rate each condition against the reference.", "showWaveform": True,
-                      "enableLooping": True, "reference": paths["reference"], "createAnchor35": False,
-                      "createAnchor70": False, "stimuli": {name: paths[name] for name in STIMULI}})
+        pages.append(
+            {
+                "type": "mushra",
+                "id": trial,
+                "name": f"Trial {i + 1} of {len(items)}",
+                "content": "Rate each condition against the reference.",
+                "showWaveform": True,
+                "enableLooping": True,
+                "reference": paths["reference"],
+                "createAnchor35": False,
+                "createAnchor70": False,
+                "stimuli": {name: paths[name] for name in STIMULI},
+            }
+        )
         mapping.append({"trial": trial, "file": file})
-    pages.append({"type": "finish", "name": "Thank you", "content": "Thank you for listening.",
-                  "showResults": True, "writeResults": True})
-    config = {"testname": f"audiovae {run.name}", "testId": f"audiovae_{run.name}".replace("-", "_"),
-              "bufferSize": 2048, "stopOnErrors": True, "showButtonPreviousPage": True,
-              "remoteService": "service/write.php", "pages": pages}
+    pages.append(
+        {
+            "type": "finish",
+            "name": "Thank you",
+            "content": "Thank you for listening.",
+            "showResults": True,
+            "writeResults": True,
+        }
+    )
+    config = {
+        "testname": f"audiovae {run.name}",
+        "testId": f"audiovae_{run.name}".replace("-", "_"),
+        "bufferSize": 2048,
+        "stopOnErrors": True,
+        "showButtonPreviousPage": True,
+        "remoteService": "service/write.php",
+        "pages": pages,
+    }
     path = out / "configs" / "audiovae.yaml"
     path.write_text(OmegaConf.to_yaml(OmegaConf.create(config)))
     with open(out / "trials.csv", "w", newline="") as f:

@@ -1,5 +1,6 @@
 """audioldm_eval's paired autoencoder metrics under their own names (`audiovae.metrics.functional.audioldm_eval`
 has the definitions): the numbers AudioLDM-family papers print, defined at 16 kHz on whole files."""
+
 from audiovae.metrics.base import ABSOLUTE, HIGHER, LOWER, PERCENT, PerItemMetric, check_rate
 from audiovae.metrics.functional import audioldm_eval as upstream
 from audiovae.metrics.perceptual import WholeSignal

@@ -1,4 +1,5 @@
 """What every reconstruction metric is: its direction, domain and unit, per-item values and NaN exclusion."""
+
 from typing import Any, ClassVar, Optional
 
 import torch
@@ -15,8 +16,9 @@ HIGHER, LOWER, TARGET = "higher", "lower", "target"  # which way is better: up, 
 def check_rate(name: str, sample_rate: int, defined_at: int) -> None:
     """ConfigError (at start-up) when a metric defined at one rate is configured for a front end at another."""
     if sample_rate != defined_at:
-        raise ConfigError(f"config key 'metrics.names': {name} is defined at {defined_at} Hz, the front end runs at "
-                          f"{sample_rate} Hz")
+        raise ConfigError(
+            f"config key 'metrics.names': {name} is defined at {defined_at} Hz, the front end runs at {sample_rate} Hz"
+        )
 
 
 class ItemValues:
@@ -44,13 +46,13 @@ class PerItemMetric(ItemValues):
     across DDP ranks through `audiovae.metrics.synced` (torchmetrics), which evaluation does not import.
     """
 
-    direction: ClassVar[str]                  # HIGHER, LOWER or TARGET
+    direction: ClassVar[str]  # HIGHER, LOWER or TARGET
     target: ClassVar[Optional[float]] = None  # TARGET: the ideal value (hf_retention: 100 %)
     higher_is_better: ClassVar[Optional[bool]]  # derived from `direction`: None for a target metric
-    domain: ClassVar[str] = WAVEFORM          # what update() receives: waveforms [B, T] or log-mels [B, 1, T, F]
-    delta_kind: ClassVar[str] = ABSOLUTE      # how Δ (enhanced − base) is reported: absolute or percent change
+    domain: ClassVar[str] = WAVEFORM  # what update() receives: waveforms [B, T] or log-mels [B, 1, T, F]
+    delta_kind: ClassVar[str] = ABSOLUTE  # how Δ (enhanced − base) is reported: absolute or percent change
     unit: ClassVar[str] = ""
-    nan_reason: ClassVar[str] = ""            # the one case in which an item's value is undefined
+    nan_reason: ClassVar[str] = ""  # the one case in which an item's value is undefined
     is_differentiable: ClassVar[bool] = True  # per_item passes gradients (training losses may use it)
     name: str
     high_band: ClassVar[bool] = False  # measures only the band above `cutoff_hz` (undefined for inputs without one)

@@ -20,6 +20,7 @@ reported as `resampling_shift`.
 >>> round(frechet_distance(x, x), 12)
 0.0
 """
+
 import numpy as np
 
 from audiovae.metrics.base import LOWER
@@ -76,8 +77,13 @@ def summarize_fad(sets: dict[str, np.ndarray], n_boot: int, seed: int, alpha: fl
     reference = sets["reference"]
     variants = [v for v in sets if v != "reference"]
     n, m = len(sets[variants[0]]) if variants else len(reference), len(reference)
-    out = {"n_files": n, "direction": DIRECTION, "unit": UNIT, "bootstrap_samples": n_boot,
-           "variants": {v: {"value": frechet_distance(reference, sets[v])} for v in variants}}
+    out = {
+        "n_files": n,
+        "direction": DIRECTION,
+        "unit": UNIT,
+        "bootstrap_samples": n_boot,
+        "variants": {v: {"value": frechet_distance(reference, sets[v])} for v in variants},
+    }
     if not paired:
         out["n_reference"] = m
     if min(n, m) < MIN_FILES:

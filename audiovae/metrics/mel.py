@@ -1,4 +1,5 @@
 """Metrics between a reference log-mel and a decoded one, `[B, 1, T, F]` + lengths in frames."""
+
 from audiovae.metrics.base import ABSOLUTE, HIGHER, LOWER, MEL, PERCENT, PerItemMetric
 from audiovae.metrics.functional import mel_domain
 

@@ -1,5 +1,6 @@
 """Perceptual metrics of the speech field, through torchmetrics (their reference packages `pesq` and `pystoi`):
 defined on whole signals, so a file's pair is kept whole until its value is computed."""
+
 from typing import Callable
 
 import torch

@@ -20,6 +20,7 @@ their verdicts, and FAD/KL against a reference set or the blind pages judge real
 >>> round(float(HighBandShare(16000).per_item(x[None], x[None], None)), 0)  # white noise: half above sr/4
 50.0
 """
+
 from typing import ClassVar, Optional
 
 import torch
@@ -63,8 +64,9 @@ class ReferenceFreeMetric(PerItemMetric):
     nan_reason = "silent clip"
     high_band: ClassVar[bool] = False
 
-    def __init__(self, sample_rate: int, n_fft: int = 2048, hop: int = 512, cutoff_hz: Optional[float] = None,
-                 **kwargs):
+    def __init__(
+        self, sample_rate: int, n_fft: int = 2048, hop: int = 512, cutoff_hz: Optional[float] = None, **kwargs
+    ):
         super().__init__(**kwargs)
         self.sample_rate, self.n_fft, self.hop = sample_rate, n_fft, hop
         self.cutoff_hz = hf_cutoff(sample_rate, cutoff_hz)

@@ -8,6 +8,7 @@ from the signatures (`SETTINGS`), and evaluation, training validation and compar
 >>> build_metric("lsd_hf", sample_rate=16000).cutoff_hz
 4000.0
 """
+
 import inspect
 from dataclasses import dataclass, field
 from typing import Sequence
@@ -95,13 +96,17 @@ SETTINGS = _setting_defaults()  # metrics.<key> -> default, e.g. lsd_n_fft: 2048
 def settings_of(section) -> dict:
     """The metric settings of a config section (`metrics`): each key of SETTINGS, its default where absent."""
     return {key: section.get(key, default) if section is not None else default for key, default in SETTINGS.items()}
+
+
 # set metrics (one value per variant for the whole set of files: summary, report, W&B only): audiovae.metrics.sets
 
 
 def _spec(name: str) -> MetricSpec:
     if name not in METRICS and name not in PROMPT_METRICS:
-        raise ConfigError(f"config key 'metrics.names': unknown metric '{name}'; choose from "
-                          f"{[*METRIC_NAMES, *PROMPT_METRICS, *SET_METRICS]}")
+        raise ConfigError(
+            f"config key 'metrics.names': unknown metric '{name}'; choose from "
+            f"{[*METRIC_NAMES, *PROMPT_METRICS, *SET_METRICS]}"
+        )
     return METRICS.get(name) or PROMPT_METRICS[name]
 
 
@@ -114,15 +119,19 @@ def check_metric_names(names: Sequence[str], generation: bool = False) -> None:
     """ConfigError for an empty list, naming the first unknown metric, or outside generation a metric that needs
     a prompt (run at start-up, before any file is evaluated)."""
     if not names:
-        raise ConfigError(f"config key 'metrics.names': name at least one metric, e.g. metrics.names=[lsd_hf] (one "
-                          f"of {sorted([*METRICS, *PROMPT_METRICS, *SET_METRICS])})")
+        raise ConfigError(
+            f"config key 'metrics.names': name at least one metric, e.g. metrics.names=[lsd_hf] (one "
+            f"of {sorted([*METRICS, *PROMPT_METRICS, *SET_METRICS])})"
+        )
     for name in names:
         if name not in SET_METRICS:
             _spec(name)
     if not generation and prompt_metric_names(names):
         name = prompt_metric_names(names)[0]
-        raise ConfigError(f"config key 'metrics.names': {name} needs {PROMPT_METRICS[name].cls.needs}: audiovae-generate "
-                          f"measures it, a reconstruction has no prompt")
+        raise ConfigError(
+            f"config key 'metrics.names': {name} needs {PROMPT_METRICS[name].cls.needs}: audiovae-generate "
+            f"measures it, a reconstruction has no prompt"
+        )
 
 
 def file_metric_names(names: Sequence[str]) -> list[str]:

@@ -9,6 +9,7 @@ raw values stay in results.csv beside them.
 >>> scoring("snr").score([3.0]).tolist(), scoring("snr").higher_is_better
 ([3.0], True)
 """
+
 from dataclasses import dataclass
 from typing import Optional
 

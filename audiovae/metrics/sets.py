@@ -6,6 +6,7 @@ which metrics are set metrics without torch.
 >>> set_metric_names(["snr", "fad"]), needs_embedding(["snr"])
 (['fad'], False)
 """
+
 from typing import ClassVar, Sequence
 
 
@@ -29,9 +30,11 @@ class FAD(SetMetric):
     """Fréchet audio distance (`audiovae.metrics.fad`)."""
 
     name, direction = "fad", "lower"
-    note = ("FAD between the reference set and each variant's set of the {n} files evaluated (lower is better; "
-            "embeddings: {embedding}); [{level} % CI] from {boot} resamples of the files, re-centred on the "
-            "estimate. FAD grows as sets shrink: compare values at equal set sizes only.")
+    note = (
+        "FAD between the reference set and each variant's set of the {n} files evaluated (lower is better; "
+        "embeddings: {embedding}); [{level} % CI] from {boot} resamples of the files, re-centred on the "
+        "estimate. FAD grows as sets shrink: compare values at equal set sizes only."
+    )
 
     def summarize(self, sets: dict, n_boot: int, seed: int, alpha: float) -> dict:
         from audiovae.metrics.fad import summarize_fad

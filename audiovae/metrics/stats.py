@@ -9,6 +9,7 @@ zeros. With n untied files, the exact two-sided Wilcoxon signed-rank test cannot
 >>> adjust_p([0.01, 0.04, 0.03, float("nan")], "holm").round(3).tolist()
 [0.03, 0.06, 0.06, nan]
 """
+
 import math
 import warnings
 from dataclasses import asdict, dataclass
@@ -32,21 +33,21 @@ class PairedComparison:
     enhanced_mean: float
     enhanced_std: float
     enhanced_median: float
-    delta: float            # mean(enhanced − base)
-    percent_change: float   # 100 · (mean(enhanced) − mean(base)) / |mean(base)|
-    delta_kind: str         # which of the two is the headline Δ
+    delta: float  # mean(enhanced − base)
+    percent_change: float  # 100 · (mean(enhanced) − mean(base)) / |mean(base)|
+    delta_kind: str  # which of the two is the headline Δ
     headline_delta: float
-    wins: int               # files where enhanced is better beyond the tolerance
-    losses: int             # ... worse beyond the tolerance
-    ties: int               # ... within it
-    win_rate: float         # wins / n (ties are not wins)
-    ci_low: float           # 95 % bootstrap CI of the headline Δ
+    wins: int  # files where enhanced is better beyond the tolerance
+    losses: int  # ... worse beyond the tolerance
+    ties: int  # ... within it
+    win_rate: float  # wins / n (ties are not wins)
+    ci_low: float  # 95 % bootstrap CI of the headline Δ
     ci_high: float
-    median_delta: float     # effect size: median of the per-file differences enhanced − base
-    median_ci_low: float    # its 95 % bootstrap CI
+    median_delta: float  # effect size: median of the per-file differences enhanced − base
+    median_ci_low: float  # its 95 % bootstrap CI
     median_ci_high: float
-    wilcoxon_p: float       # two-sided, untied files only
-    min_p: float            # the smallest p the test can give with this many untied files (2 / 2^n)
+    wilcoxon_p: float  # two-sided, untied files only
+    min_p: float  # the smallest p the test can give with this many untied files (2 / 2^n)
     p_adjusted: float = float("nan")  # corrected for the number of metrics tested together (see adjust_p)
 
     def as_dict(self) -> dict:
@@ -82,9 +83,17 @@ def _bootstrap(base, enhanced, statistic, n_bootstrap: int, seed: int) -> tuple[
     batch = None if n_bootstrap * n <= BOOTSTRAP_VALUES else max(1, BOOTSTRAP_VALUES // n)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ci = stats.bootstrap((base, enhanced), statistic, paired=True, vectorized=True, n_resamples=n_bootstrap,
-                             batch=batch, confidence_level=0.95, method="percentile",
-                             rng=np.random.default_rng(seed))
+        ci = stats.bootstrap(
+            (base, enhanced),
+            statistic,
+            paired=True,
+            vectorized=True,
+            n_resamples=n_bootstrap,
+            batch=batch,
+            confidence_level=0.95,
+            method="percentile",
+            rng=np.random.default_rng(seed),
+        )
     return float(ci.confidence_interval.low), float(ci.confidence_interval.high)
 
 
@@ -93,8 +102,15 @@ def tied(base: np.ndarray, enhanced: np.ndarray, tolerance: float) -> np.ndarray
     return np.abs(enhanced - base) <= tolerance * np.maximum(np.abs(base), np.abs(enhanced))
 
 
-def compare_paired(base, enhanced, higher_is_better: bool, delta_kind: str = ABSOLUTE, n_bootstrap: int = 2000,
-                   seed: int = 0, tolerance: float = 0.0) -> PairedComparison:
+def compare_paired(
+    base,
+    enhanced,
+    higher_is_better: bool,
+    delta_kind: str = ABSOLUTE,
+    n_bootstrap: int = 2000,
+    seed: int = 0,
+    tolerance: float = 0.0,
+) -> PairedComparison:
     """Mean/std/median of each, Δ, percent change, wins/losses/ties (ties within `tolerance`, relative), seeded
     95 % bootstrap CIs of the headline Δ (absolute for dB-valued metrics, percent change for ratio-valued ones)
     and of the median difference, the Wilcoxon signed-rank p over untied files and the smallest p it could give."""
@@ -106,8 +122,11 @@ def compare_paired(base, enhanced, higher_is_better: bool, delta_kind: str = ABS
     n = int(base.size)
     nan = float("nan")
     if n == 0:
-        numbers = {f: nan for f in PairedComparison.__dataclass_fields__
-                   if f not in ("n", "delta_kind", "wins", "losses", "ties")}
+        numbers = {
+            f: nan
+            for f in PairedComparison.__dataclass_fields__
+            if f not in ("n", "delta_kind", "wins", "losses", "ties")
+        }
         return PairedComparison(n=0, delta_kind=delta_kind, wins=0, losses=0, ties=0, **numbers)
     headline = _mean_delta if delta_kind == ABSOLUTE else _percent_change
     diff = np.where(tied(base, enhanced, tolerance), 0.0, enhanced - base)
@@ -123,14 +142,28 @@ def compare_paired(base, enhanced, higher_is_better: bool, delta_kind: str = ABS
             warnings.simplefilter("ignore")
             p_value = float(stats.wilcoxon(diff[diff != 0]).pvalue)
     return PairedComparison(
-        n=n, base_mean=float(base.mean()), base_std=float(base.std(ddof=1)) if n > 1 else 0.0,
-        base_median=float(np.median(base)), enhanced_mean=float(enhanced.mean()),
-        enhanced_std=float(enhanced.std(ddof=1)) if n > 1 else 0.0, enhanced_median=float(np.median(enhanced)),
-        delta=float(_mean_delta(base, enhanced)), percent_change=float(_percent_change(base, enhanced)),
-        delta_kind=delta_kind, headline_delta=float(headline(base, enhanced)), wins=int(better.sum()),
-        losses=int(worse.sum()), ties=n - untied, win_rate=float(better.mean()), ci_low=ci_low, ci_high=ci_high,
-        median_delta=float(np.median(enhanced - base)), median_ci_low=median_low, median_ci_high=median_high,
-        wilcoxon_p=p_value, min_p=min_achievable_p(untied),
+        n=n,
+        base_mean=float(base.mean()),
+        base_std=float(base.std(ddof=1)) if n > 1 else 0.0,
+        base_median=float(np.median(base)),
+        enhanced_mean=float(enhanced.mean()),
+        enhanced_std=float(enhanced.std(ddof=1)) if n > 1 else 0.0,
+        enhanced_median=float(np.median(enhanced)),
+        delta=float(_mean_delta(base, enhanced)),
+        percent_change=float(_percent_change(base, enhanced)),
+        delta_kind=delta_kind,
+        headline_delta=float(headline(base, enhanced)),
+        wins=int(better.sum()),
+        losses=int(worse.sum()),
+        ties=n - untied,
+        win_rate=float(better.mean()),
+        ci_low=ci_low,
+        ci_high=ci_high,
+        median_delta=float(np.median(enhanced - base)),
+        median_ci_low=median_low,
+        median_ci_high=median_high,
+        wilcoxon_p=p_value,
+        min_p=min_achievable_p(untied),
     )
 
 

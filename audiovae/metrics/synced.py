@@ -1,5 +1,6 @@
 """Metrics whose values are gathered across DDP ranks (training's validation): a `PerItemMetric` as a torchmetrics
 state. Evaluation does not need this (each file's values are gathered as rows), so it never imports torchmetrics."""
+
 from typing import Optional, Sequence
 
 from torch import Tensor

@@ -1,4 +1,5 @@
 """Metrics between a reference waveform x (target) and a reconstruction y (preds), `[B, T]` + lengths."""
+
 from typing import Optional
 
 from audiovae.metrics.base import ABSOLUTE, HIGHER, LOWER, PERCENT, TARGET, PerItemMetric
@@ -38,8 +39,15 @@ class HFRetention(PerItemMetric):
     high_band = True
     plot_lower_bound = 0.0
 
-    def __init__(self, sample_rate: int, cutoff_hz: Optional[float] = None, power: bool = False, n_fft: int = 2048,
-                 hop: int = 512, **kwargs):
+    def __init__(
+        self,
+        sample_rate: int,
+        cutoff_hz: Optional[float] = None,
+        power: bool = False,
+        n_fft: int = 2048,
+        hop: int = 512,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.sample_rate, self.power, self.n_fft, self.hop = sample_rate, power, n_fft, hop
         self.cutoff_hz = hf_cutoff(sample_rate, cutoff_hz)
@@ -70,8 +78,15 @@ class LSD(PerItemMetric):
     nan_reason = "never undefined"
     plot_lower_bound = 0.0
 
-    def __init__(self, sample_rate: int, n_fft: int = 2048, hop: int = 512, band: str = "all",
-                 cutoff_hz: Optional[float] = None, **kwargs):
+    def __init__(
+        self,
+        sample_rate: int,
+        n_fft: int = 2048,
+        hop: int = 512,
+        band: str = "all",
+        cutoff_hz: Optional[float] = None,
+        **kwargs,
+    ):
         kwargs.setdefault("name", {"all": "lsd", "high": "lsd_hf", "low": "lsd_lf"}.get(band, "lsd"))
         super().__init__(**kwargs)
         self.sample_rate, self.n_fft, self.hop, self.band = sample_rate, n_fft, hop, band

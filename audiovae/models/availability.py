@@ -1,6 +1,7 @@
 """Whether a configured model can be loaded, answered before any heavy import (torch, diffusers, Lightning): a
 built or local folder can; a hub id can when the local Hugging Face cache has its config files or the hub
 answers a quick connect. Otherwise ModelUnavailableError with the download command, within seconds."""
+
 import os
 import socket
 from pathlib import Path
@@ -27,21 +28,26 @@ GATED = {"stable_audio_open": "accept the model's licence on its hub page and lo
 OFFLINE_MODELS = {"stable_audio_open": "tiny_oobleck", "encodec": "tiny_encodec", "dac": "tiny_dac"}
 
 
-def model_how_to_get(name: str, path: str, vae_subfolder: Optional[str], vocoder_subfolder: Optional[str],
-                     family: Optional[str] = None) -> str:
+def model_how_to_get(
+    name: str, path: str, vae_subfolder: Optional[str], vocoder_subfolder: Optional[str], family: Optional[str] = None
+) -> str:
     folders = " ".join(f"'{sub}/*'" for sub in (vae_subfolder, vocoder_subfolder) if sub)
     include = f" --include {folders}" if folders else ""
-    return (f"model '{name}' ({path}) is not in the local cache and the Hugging Face hub is unreachable. "
-            f"On a machine with internet {GATED.get(family, '')}run: huggingface-cli download {path}{include} "
-            f"--local-dir /some/dir, copy /some/dir here and set model.path=/some/dir (or "
-            f"model={OFFLINE_MODELS.get(family, 'tiny')} for an offline test model).")
+    return (
+        f"model '{name}' ({path}) is not in the local cache and the Hugging Face hub is unreachable. "
+        f"On a machine with internet {GATED.get(family, '')}run: huggingface-cli download {path}{include} "
+        f"--local-dir /some/dir, copy /some/dir here and set model.path=/some/dir (or "
+        f"model={OFFLINE_MODELS.get(family, 'tiny')} for an offline test model)."
+    )
 
 
 def embedding_how_to_get(name: str, path: str) -> str:
-    return (f"embedding model '{name}' ({path}) is not in the local cache and the Hugging Face hub is unreachable. "
-            f"On a machine with internet run: huggingface-cli download {path} --local-dir /some/dir, copy /some/dir "
-            f"here and set embedding.path=/some/dir (or embedding=tiny_clap for an offline test model; "
-            f"metrics.names without fad and clap_score needs no embedding model).")
+    return (
+        f"embedding model '{name}' ({path}) is not in the local cache and the Hugging Face hub is unreachable. "
+        f"On a machine with internet run: huggingface-cli download {path} --local-dir /some/dir, copy /some/dir "
+        f"here and set embedding.path=/some/dir (or embedding=tiny_clap for an offline test model; "
+        f"metrics.names without fad and clap_score needs no embedding model)."
+    )
 
 
 def in_hub_cache(repo: str, files: Sequence[str], cache_dir: Optional[str]) -> bool:
@@ -53,8 +59,9 @@ def in_hub_cache(repo: str, files: Sequence[str], cache_dir: Optional[str]) -> b
         return True
 
 
-def check_available(path: str, build: Optional[str], config_files: Sequence[str], cache_dir: Optional[str],
-                    how_to_get: str) -> None:
+def check_available(
+    path: str, build: Optional[str], config_files: Sequence[str], cache_dir: Optional[str], how_to_get: str
+) -> None:
     """ModelUnavailableError(`how_to_get`) when `path` is neither built on use, a folder, in the local hub cache
     (`config_files`), nor reachable on the hub."""
     if build is not None or Path(os.path.expanduser(path)).is_dir():
@@ -85,9 +92,13 @@ def preflight(cfg) -> None:
     files = [f"{sub}/config.json" if sub else "config.json" for sub in subs]
     if cfg.get("generation") is not None:  # a generation run loads the whole pipeline of model.path
         files.append("model_index.json")
-    check_available(model.path, model.build, files, model.cache_dir,
-                    model_how_to_get(model.name, model.path, *subs[:1], subs[1] if len(subs) > 1 else None,
-                                     model.get("family")))
+    check_available(
+        model.path,
+        model.build,
+        files,
+        model.cache_dir,
+        model_how_to_get(model.name, model.path, *subs[:1], subs[1] if len(subs) > 1 else None, model.get("family")),
+    )
     metrics = cfg.get("metrics")
     names = (metrics.get("names") or []) if metrics is not None else []
     generation_clap = "clap_score" in names and cfg.get("generation") is not None  # (evaluation refuses it)

@@ -10,6 +10,7 @@ checkpoint's torchlibrosa buffers; everything else loads by the checkpoint's own
 
 A clip's label probabilities: its waveform resampled to the classifier's rate (soxr HQ), the softmax of the logits.
 """
+
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,8 +61,9 @@ class Cnn14(nn.Module):
     def __init__(self, shape: Cnn14Shape = Cnn14Shape()):
         super().__init__()
         self.shape = shape
-        mel = librosa.filters.mel(sr=shape.sample_rate, n_fft=shape.window, n_mels=shape.mel_bins, fmin=shape.fmin,
-                                  fmax=shape.fmax)
+        mel = librosa.filters.mel(
+            sr=shape.sample_rate, n_fft=shape.window, n_mels=shape.mel_bins, fmin=shape.fmin, fmax=shape.fmax
+        )
         self.register_buffer("mel_basis", torch.tensor(mel, dtype=torch.float32), persistent=False)
         self.bn0 = nn.BatchNorm2d(shape.mel_bins)
         widths = (1, *shape.channels)
@@ -73,8 +75,18 @@ class Cnn14(nn.Module):
     def log_mel(self, wave: torch.Tensor) -> torch.Tensor:
         """`[B, 1, T, mel_bins]`: 10·log10 of the mel power, floored at 1e-10."""
         window = torch.hann_window(self.shape.window, device=wave.device)
-        spec = torch.stft(wave, self.shape.window, self.shape.hop, window=window, center=True, pad_mode="reflect",
-                          return_complex=True).abs() ** 2  # [B, F, T]
+        spec = (
+            torch.stft(
+                wave,
+                self.shape.window,
+                self.shape.hop,
+                window=window,
+                center=True,
+                pad_mode="reflect",
+                return_complex=True,
+            ).abs()
+            ** 2
+        )  # [B, F, T]
         mel = torch.matmul(self.mel_basis, spec).transpose(1, 2)  # [B, T, M]
         return (10 * torch.log10(torch.clamp(mel, min=1e-10)))[:, None]
 
@@ -162,12 +174,17 @@ def load_classifier(cfg: DictConfig, device: torch.device = torch.device("cpu"))
     folder = Path(ensure_built(cfg.path, cfg.get("build"), marker="checkpoint.pth", key="classifier.build"))
     checkpoint = folder / "checkpoint.pth" if folder.is_dir() else folder
     if not checkpoint.is_file():
-        raise ModelUnavailableError(f"classifier '{cfg.name}': no checkpoint at {checkpoint}; download PANNs' "
-                                    f"Cnn14_mAP=0.431.pth (zenodo.org/record/3987831) and set classifier.path to it "
-                                    f"(or classifier=tiny_cnn14 for an offline test model)")
+        raise ModelUnavailableError(
+            f"classifier '{cfg.name}': no checkpoint at {checkpoint}; download PANNs' "
+            f"Cnn14_mAP=0.431.pth (zenodo.org/record/3987831) and set classifier.path to it "
+            f"(or classifier=tiny_cnn14 for an offline test model)"
+        )
     shape_file = checkpoint.parent / "shape.json"  # a built model's; a released checkpoint's shape is the config's
-    shape = shape_of(json.loads(shape_file.read_text())) if cfg.get("build") and shape_file.is_file() else \
-        classifier_shape(cfg)
+    shape = (
+        shape_of(json.loads(shape_file.read_text()))
+        if cfg.get("build") and shape_file.is_file()
+        else classifier_shape(cfg)
+    )
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     state = state.get("model", state)
     model = Cnn14(shape)
@@ -175,6 +192,8 @@ def load_classifier(cfg: DictConfig, device: torch.device = torch.device("cpu"))
     try:
         model.load_state_dict(kept)
     except RuntimeError as err:
-        raise ConfigError(f"config key 'classifier.path': {checkpoint} is not a Cnn14 of the configured shape "
-                          f"({str(err).splitlines()[0]})") from None
+        raise ConfigError(
+            f"config key 'classifier.path': {checkpoint} is not a Cnn14 of the configured shape "
+            f"({str(err).splitlines()[0]})"
+        ) from None
     return LabelClassifier(model.eval().to(device), cfg.name, device)

@@ -1,6 +1,7 @@
 """Neural codecs as baselines (transformers `EncodecModel`, `DacModel`): waveform -> quantised latent `[B, D, T']`
 (the continuous embeddings of the chosen codes, what the decoder takes) -> waveform. No mel stage, no vocoder
 ceiling; a latent enhancer acts on the quantised embeddings."""
+
 import math
 from typing import Optional
 
@@ -14,8 +15,16 @@ from audiovae.models.interface import WaveformAutoencoder, to_channels
 class _Codec(WaveformAutoencoder):
     """Shared by the codecs: no posterior (encode is deterministic), latent `[B, hidden, S / hop]`."""
 
-    def __init__(self, codec: nn.Module, enhancer: EnhancerChain, sample_rate: int, channels: int, hop_length: int,
-                 latent_channels: int, vae_precision: str = "fp32"):
+    def __init__(
+        self,
+        codec: nn.Module,
+        enhancer: EnhancerChain,
+        sample_rate: int,
+        channels: int,
+        hop_length: int,
+        latent_channels: int,
+        vae_precision: str = "fp32",
+    ):
         super().__init__(enhancer, sample_rate, channels, hop_length, latent_channels, False, vae_precision)
         self.codec = codec
         self.codec.requires_grad_(False).eval()
@@ -33,18 +42,27 @@ class EncodecAutoencoder(_Codec):
 
     family = "encodec"
 
-    def __init__(self, codec: nn.Module, enhancer: EnhancerChain, bandwidth: Optional[float] = None,
-                 vae_precision: str = "fp32"):
+    def __init__(
+        self, codec: nn.Module, enhancer: EnhancerChain, bandwidth: Optional[float] = None, vae_precision: str = "fp32"
+    ):
         config = codec.config
         bandwidths = list(config.target_bandwidths)
         chosen = float(bandwidth if bandwidth is not None else bandwidths[0])
         if chosen not in bandwidths:
             from audiovae.errors import ConfigError
 
-            raise ConfigError(f"config key 'model.options.bandwidth': {chosen:g} kbps is not one of this "
-                              f"EnCodec's {bandwidths}")
-        super().__init__(codec, enhancer, config.sampling_rate, config.audio_channels,
-                         math.prod(config.upsampling_ratios), config.codebook_dim, vae_precision)
+            raise ConfigError(
+                f"config key 'model.options.bandwidth': {chosen:g} kbps is not one of this EnCodec's {bandwidths}"
+            )
+        super().__init__(
+            codec,
+            enhancer,
+            config.sampling_rate,
+            config.audio_channels,
+            math.prod(config.upsampling_ratios),
+            config.codebook_dim,
+            vae_precision,
+        )
         self.bandwidth = chosen
 
     def encode(self, wave: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
@@ -62,16 +80,18 @@ class DacAutoencoder(_Codec):
 
     family = "dac"
 
-    def __init__(self, codec: nn.Module, enhancer: EnhancerChain, n_quantizers: Optional[int] = None,
-                 vae_precision: str = "fp32"):
+    def __init__(
+        self, codec: nn.Module, enhancer: EnhancerChain, n_quantizers: Optional[int] = None, vae_precision: str = "fp32"
+    ):
         config = codec.config
         if n_quantizers is not None and not 1 <= n_quantizers <= config.n_codebooks:
             from audiovae.errors import ConfigError
 
-            raise ConfigError(f"config key 'model.options.n_quantizers': this DAC has {config.n_codebooks} codebooks, "
-                              f"got {n_quantizers}")
-        super().__init__(codec, enhancer, config.sampling_rate, 1, config.hop_length, config.hidden_size,
-                         vae_precision)
+            raise ConfigError(
+                f"config key 'model.options.n_quantizers': this DAC has {config.n_codebooks} codebooks, "
+                f"got {n_quantizers}"
+            )
+        super().__init__(codec, enhancer, config.sampling_rate, 1, config.hop_length, config.hidden_size, vae_precision)
         self.n_quantizers = n_quantizers
 
     def encode(self, wave: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:

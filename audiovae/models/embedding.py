@@ -7,6 +7,7 @@ extractor (CLAP's repeat padding, no random crop since no window is longer than 
 `get_audio_features`; the window embeddings averaged with weights = window lengths. So a file's embedding does
 not depend on anything random, and every second of the file counts once.
 """
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,22 +47,27 @@ class ClapEmbedder:
         out = []
         for first in range(0, len(windows), self.batch_size):
             batch = windows[first : first + self.batch_size]
-            inputs = self.feature_extractor(batch, sampling_rate=self.sample_rate, return_tensors="pt",
-                                            truncation="fusion" if fused else "rand_trunc", padding="repeatpad")
+            inputs = self.feature_extractor(
+                batch,
+                sampling_rate=self.sample_rate,
+                return_tensors="pt",
+                truncation="fusion" if fused else "rand_trunc",
+                padding="repeatpad",
+            )
             features = self.model.get_audio_features(**{k: v.to(self.device) for k, v in inputs.items()})
             features = getattr(features, "pooler_output", features)  # transformers 5 returns an output object
             out.append(features.double().cpu())
         weights = torch.tensor([len(w) for w in windows], dtype=torch.float64)
         return (torch.cat(out) * weights[:, None]).sum(0).div(weights.sum()).numpy()
 
-
     @torch.no_grad()
     def embed_text(self, texts: list[str]) -> np.ndarray:
         """`[n, D]` float64 text embeddings (`get_text_features`) of `texts`, in batches of `batch_size`."""
         out = []
         for first in range(0, len(texts), self.batch_size):
-            tokens = self.tokenizer(list(texts[first : first + self.batch_size]), padding=True, truncation=True,
-                                    return_tensors="pt")
+            tokens = self.tokenizer(
+                list(texts[first : first + self.batch_size]), padding=True, truncation=True, return_tensors="pt"
+            )
             features = self.model.get_text_features(**{k: v.to(self.device) for k, v in tokens.items()})
             out.append(getattr(features, "pooler_output", features).double().cpu())
         return torch.cat(out).numpy() if out else np.zeros((0, 0))
@@ -98,6 +104,7 @@ def load_embedder(cfg: DictConfig, device: torch.device = torch.device("cpu")) -
         extractor = ClapFeatureExtractor.from_pretrained(source, cache_dir=cfg.cache_dir, local_files_only=local_only)
         return model.eval().to(device), extractor, load_tokenizer(source, cfg.cache_dir, local_only)
 
-    model, extractor, tokenizer = load_offline_aware(f"embedding model '{cfg.name}'", source, load,
-                                                     embedding_how_to_get(cfg.name, cfg.path))
+    model, extractor, tokenizer = load_offline_aware(
+        f"embedding model '{cfg.name}'", source, load, embedding_how_to_get(cfg.name, cfg.path)
+    )
     return ClapEmbedder(model, extractor, cfg.batch_size, device, tokenizer)

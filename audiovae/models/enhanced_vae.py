@@ -1,5 +1,6 @@
 """The mel family (AudioLDM, MusicLDM, AudioLDM2): a frozen log-mel VAE (diffusers `AutoencoderKL`), an enhancer
 and a vocoder (transformers `SpeechT5HifiGan`, or Griffin-Lim); base and enhanced reconstructions from one encode."""
+
 from dataclasses import dataclass
 from typing import Optional
 
@@ -37,9 +38,16 @@ class EnhancedVAE(AudioAutoencoder):
     analysis = MEL
     has_ceiling = True
 
-    def __init__(self, vae: AutoencoderKL, vocoder: nn.Module, enhancer: EnhancerChain,
-                 sample_posterior: bool = False, vocoder_precision: str = "fp32", vae_precision: str = "fp32",
-                 sample_rate: int = 16000):
+    def __init__(
+        self,
+        vae: AutoencoderKL,
+        vocoder: nn.Module,
+        enhancer: EnhancerChain,
+        sample_posterior: bool = False,
+        vocoder_precision: str = "fp32",
+        vae_precision: str = "fp32",
+        sample_rate: int = 16000,
+    ):
         if vocoder_precision not in PRECISIONS:
             raise ValueError(f"vocoder_precision must be one of {PRECISIONS}, got {vocoder_precision!r}")
         super().__init__(enhancer, sample_rate, 1, sample_posterior, vae_precision)
@@ -104,11 +112,14 @@ class EnhancedVAE(AudioAutoencoder):
 
         d, vocoder_bands = self.downsampling, getattr(getattr(self.vocoder, "config", None), "model_in_dim", None)
         if n_mels % d:
-            raise ConfigError(f"config key 'frontend.n_mels': the model's VAE halves the mel axis "
-                              f"{d.bit_length() - 1} times, so it must be a multiple of {d}, got {n_mels}")
+            raise ConfigError(
+                f"config key 'frontend.n_mels': the model's VAE halves the mel axis "
+                f"{d.bit_length() - 1} times, so it must be a multiple of {d}, got {n_mels}"
+            )
         if vocoder_bands is not None and vocoder_bands != n_mels:
-            raise ConfigError(f"config key 'frontend.n_mels': the model's vocoder takes {vocoder_bands} mel bands, "
-                              f"got {n_mels}")
+            raise ConfigError(
+                f"config key 'frontend.n_mels': the model's vocoder takes {vocoder_bands} mel bands, got {n_mels}"
+            )
 
     def reconstruct(self, mel: torch.Tensor, generator: Optional[torch.Generator] = None) -> Reconstruction:
         latent = self.encode(mel, generator)

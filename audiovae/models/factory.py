@@ -1,4 +1,5 @@
 """Build the shared components of every run from its config."""
+
 from omegaconf import DictConfig
 
 from audiovae.audio.frontend import MelFrontEnd, build_frontend

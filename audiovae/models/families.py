@@ -7,6 +7,7 @@ checked against its signature. Adding a family is one module that calls `registe
 and one model config naming that module as its family (`family: my_package.my_family`): the module is imported
 when a config names it (README "Models").
 """
+
 import importlib
 import inspect
 from dataclasses import dataclass
@@ -44,11 +45,15 @@ def family_of(model: DictConfig) -> Family:
         try:
             importlib.import_module(name)
         except ImportError as err:
-            raise ConfigError(f"config key 'model.family': unknown family '{name}': not one of {sorted(FAMILIES)} "
-                              f"and no module of that name registers one ({err})") from None
+            raise ConfigError(
+                f"config key 'model.family': unknown family '{name}': not one of {sorted(FAMILIES)} "
+                f"and no module of that name registers one ({err})"
+            ) from None
         if name not in FAMILIES:
-            raise ConfigError(f"config key 'model.family': module '{name}' does not register a family of that name "
-                              f"(register_family(Family(__name__, build)))")
+            raise ConfigError(
+                f"config key 'model.family': module '{name}' does not register a family of that name "
+                f"(register_family(Family(__name__, build)))"
+            )
     return FAMILIES[name]
 
 
@@ -57,10 +62,13 @@ def family_options(family: Family, model: DictConfig) -> dict:
     options = OmegaConf.to_container(model.get("options") or OmegaConf.create({}), resolve=True)
     allowed = []
     if family.options_of is not None:
-        allowed = [p for p in inspect.signature(family.options_of.__init__).parameters
-                   if p not in ("self", *family.fixed)]
+        allowed = [
+            p for p in inspect.signature(family.options_of.__init__).parameters if p not in ("self", *family.fixed)
+        ]
     for key in options:
         if key not in allowed:
-            raise ConfigError(f"config key 'model.options.{key}': the {family.name} family takes "
-                              + (f"{', '.join(allowed)}" if allowed else "no options"))
+            raise ConfigError(
+                f"config key 'model.options.{key}': the {family.name} family takes "
+                + (f"{', '.join(allowed)}" if allowed else "no options")
+            )
     return options

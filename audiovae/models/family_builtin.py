@@ -1,5 +1,6 @@
 """The families this package ships: the mel VAE + vocoder family (AudioLDM, MusicLDM, AudioLDM2), Stable Audio
 Open's waveform VAE, and the EnCodec and DAC codecs."""
+
 from omegaconf import DictConfig
 
 from audiovae.audio.frontend import build_frontend
@@ -21,8 +22,11 @@ def build_mel(model: DictConfig, enhancer, frontend: DictConfig) -> EnhancedVAE:
     from diffusers import AutoencoderKL
     from transformers import SpeechT5HifiGan
 
-    for key in ("vocoder", "vocoder_precision", *(("griffin_lim_iters",) if model.vocoder == "griffin_lim" else
-                                                   ("vocoder_subfolder",))):
+    for key in (
+        "vocoder",
+        "vocoder_precision",
+        *(("griffin_lim_iters",) if model.vocoder == "griffin_lim" else ("vocoder_subfolder",)),
+    ):
         if model[key] is None:
             raise ConfigError(f"config key 'model.{key}': the audioldm family needs it (configs/model/audioldm2.yaml)")
     if model.vocoder not in VOCODERS:
@@ -34,17 +38,27 @@ def build_mel(model: DictConfig, enhancer, frontend: DictConfig) -> EnhancedVAE:
         vocoder = GriffinLimVocoder(build_frontend(frontend, frame_multiple=1), model.griffin_lim_iters)
     else:
         vocoder = load_pretrained(model, SpeechT5HifiGan, sub)
-    return EnhancedVAE(vae, vocoder, enhancer, sample_posterior=model.sample_posterior,
-                       vocoder_precision=model.vocoder_precision, vae_precision=model.vae_precision,
-                       sample_rate=frontend.sample_rate)
+    return EnhancedVAE(
+        vae,
+        vocoder,
+        enhancer,
+        sample_posterior=model.sample_posterior,
+        vocoder_precision=model.vocoder_precision,
+        vae_precision=model.vae_precision,
+        sample_rate=frontend.sample_rate,
+    )
 
 
 def build_oobleck(model: DictConfig, enhancer, frontend: DictConfig) -> WaveformVAE:
     from diffusers import AutoencoderOobleck
 
     family_options(OOBLECK_FAMILY, model)
-    return WaveformVAE(load_pretrained(model, AutoencoderOobleck, model.vae_subfolder), enhancer,
-                       model.sample_posterior, model.vae_precision)
+    return WaveformVAE(
+        load_pretrained(model, AutoencoderOobleck, model.vae_subfolder),
+        enhancer,
+        model.sample_posterior,
+        model.vae_precision,
+    )
 
 
 def _no_posterior(model: DictConfig) -> None:
@@ -57,8 +71,12 @@ def build_encodec(model: DictConfig, enhancer, frontend: DictConfig) -> EncodecA
 
     _no_posterior(model)
     options = family_options(ENCODEC_FAMILY, model)
-    return EncodecAutoencoder(load_pretrained(model, EncodecModel, model.vae_subfolder), enhancer,
-                              vae_precision=model.vae_precision, **options)
+    return EncodecAutoencoder(
+        load_pretrained(model, EncodecModel, model.vae_subfolder),
+        enhancer,
+        vae_precision=model.vae_precision,
+        **options,
+    )
 
 
 def build_dac(model: DictConfig, enhancer, frontend: DictConfig) -> DacAutoencoder:
@@ -66,12 +84,14 @@ def build_dac(model: DictConfig, enhancer, frontend: DictConfig) -> DacAutoencod
 
     _no_posterior(model)
     options = family_options(DAC_FAMILY, model)
-    return DacAutoencoder(load_pretrained(model, DacModel, model.vae_subfolder), enhancer,
-                          vae_precision=model.vae_precision, **options)
+    return DacAutoencoder(
+        load_pretrained(model, DacModel, model.vae_subfolder), enhancer, vae_precision=model.vae_precision, **options
+    )
 
 
 MEL_FAMILY = register_family(Family("audioldm", build_mel))
 OOBLECK_FAMILY = register_family(Family("stable_audio_open", build_oobleck))
-ENCODEC_FAMILY = register_family(Family("encodec", build_encodec, EncodecAutoencoder,
-                                          ("codec", "enhancer", "vae_precision")))
+ENCODEC_FAMILY = register_family(
+    Family("encodec", build_encodec, EncodecAutoencoder, ("codec", "enhancer", "vae_precision"))
+)
 DAC_FAMILY = register_family(Family("dac", build_dac, DacAutoencoder, ("codec", "enhancer", "vae_precision")))

@@ -1,4 +1,5 @@
 """A weight-free vocoder: log-mel -> linear magnitude -> fast Griffin-Lim, batched in torch."""
+
 import torch
 from torch import nn
 
@@ -28,12 +29,19 @@ class GriffinLimVocoder(nn.Module):
         self.register_buffer("window", frontend.window.double(), persistent=False)
 
     def _stft(self, wave: torch.Tensor) -> torch.Tensor:
-        return torch.stft(wave, self.n_fft, self.hop_length, self.win_length, self.window, center=True,
-                          pad_mode="reflect", return_complex=True)
+        return torch.stft(
+            wave,
+            self.n_fft,
+            self.hop_length,
+            self.win_length,
+            self.window,
+            center=True,
+            pad_mode="reflect",
+            return_complex=True,
+        )
 
     def _istft(self, spec: torch.Tensor, length: int) -> torch.Tensor:
-        return torch.istft(spec, self.n_fft, self.hop_length, self.win_length, self.window, center=True,
-                           length=length)
+        return torch.istft(spec, self.n_fft, self.hop_length, self.win_length, self.window, center=True, length=length)
 
     def magnitude(self, logmel: torch.Tensor) -> torch.Tensor:
         """`[B, T, n_mels]` log-mel -> `[B, n_fft/2+1, T+1]` linear magnitude (last frame repeated for centring)."""

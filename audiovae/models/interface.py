@@ -16,6 +16,7 @@ is C (`data.channels=model`, the default), as `[B, S, C]` (time first, as audio 
 `io_channels` 1 a model of several channels receives the mono signal on every channel and its output channels are
 averaged (`to_channels`, `to_mono`).
 """
+
 import math
 from typing import ClassVar, Optional
 
@@ -56,8 +57,14 @@ class AudioAutoencoder(nn.Module):
     analysis: ClassVar[str] = WAVE
     has_ceiling: ClassVar[bool] = False
 
-    def __init__(self, enhancer: EnhancerChain, sample_rate: int, channels: int, sample_posterior: bool = False,
-                 vae_precision: str = "fp32"):
+    def __init__(
+        self,
+        enhancer: EnhancerChain,
+        sample_rate: int,
+        channels: int,
+        sample_posterior: bool = False,
+        vae_precision: str = "fp32",
+    ):
         super().__init__()
         if vae_precision not in PRECISIONS:
             raise ValueError(f"vae_precision must be one of {PRECISIONS}, got {vae_precision!r}")
@@ -88,8 +95,13 @@ class AudioAutoencoder(nn.Module):
 
     def describe(self) -> dict:
         """What the model is, for summaries and cache keys."""
-        return {"family": self.family, "sample_rate": self.sample_rate, "channels": self.channels,
-                "analysis": self.analysis, "variants": list(self.variants)}
+        return {
+            "family": self.family,
+            "sample_rate": self.sample_rate,
+            "channels": self.channels,
+            "analysis": self.analysis,
+            "variants": list(self.variants),
+        }
 
     def frame_multiple(self, hop_length: int) -> int:
         """Segments are a whole number of this many front-end frames (of `hop_length` samples) so that every
@@ -132,8 +144,9 @@ class AudioAutoencoder(nn.Module):
         features = self.decode_raw(latent)
         return enhancer.enhance_mel(features) if enhanced and self.analysis == MEL else features
 
-    def vocode(self, features: torch.Tensor, num_samples: int, enhanced: bool = False,
-               enhancer: Optional[EnhancerChain] = None) -> torch.Tensor:
+    def vocode(
+        self, features: torch.Tensor, num_samples: int, enhanced: bool = False, enhancer: Optional[EnhancerChain] = None
+    ) -> torch.Tensor:
         """Synthesis, then with `enhanced` the enhancer's wave stages."""
         wave = self.synthesise(features, num_samples)
         if enhanced:
@@ -146,9 +159,11 @@ class AudioAutoencoder(nn.Module):
         from audiovae.errors import ConfigError
 
         if sample_rate != self.sample_rate:
-            raise ConfigError(f"config key 'frontend.sample_rate': the {self.family} model runs at {self.sample_rate} "
-                              f"Hz, the front end at {sample_rate} Hz; pick a front end of that rate "
-                              f"(frontend=..., configs/frontend)")
+            raise ConfigError(
+                f"config key 'frontend.sample_rate': the {self.family} model runs at {self.sample_rate} "
+                f"Hz, the front end at {sample_rate} Hz; pick a front end of that rate "
+                f"(frontend=..., configs/frontend)"
+            )
 
     def check_places(self, enhancer: EnhancerChain, where: str = "enhancement") -> None:
         """ConfigError (one line) when `enhancer` acts where this model has no stage (a mel enhancer on a
@@ -157,28 +172,53 @@ class AudioAutoencoder(nn.Module):
 
         missing = sorted(enhancer.domains - set(self.places))
         if missing:
-            stage = next(s for s in [*enhancer.latent_stages, *enhancer.mel_stages, *enhancer.wave_stages]
-                         if s.domain == missing[0])
-            raise ConfigError(f"config key '{where}': {type(stage).__name__} acts on the {missing[0]} stage, which "
-                              f"the {self.family} model has not (its stages: {', '.join(self.places)})")
+            stage = next(
+                s
+                for s in [*enhancer.latent_stages, *enhancer.mel_stages, *enhancer.wave_stages]
+                if s.domain == missing[0]
+            )
+            raise ConfigError(
+                f"config key '{where}': {type(stage).__name__} acts on the {missing[0]} stage, which "
+                f"the {self.family} model has not (its stages: {', '.join(self.places)})"
+            )
 
-    def check_enhancer(self, enhancer: EnhancerChain, frames: int, n_mels: int, hop_length: int, sample_rate: int,
-                       where: str = "enhancement") -> None:
+    def check_enhancer(
+        self,
+        enhancer: EnhancerChain,
+        frames: int,
+        n_mels: int,
+        hop_length: int,
+        sample_rate: int,
+        where: str = "enhancement",
+    ) -> None:
         """ConfigError at start-up when the front end cannot serve this model (`check_frontend`), or `enhancer`
         acts where the model has no stage or cannot take its latents, log-mels and waveforms of a segment of
         `frames` front-end frames (one pass over zeros)."""
         self.check_frontend(sample_rate, n_mels)
         self.check_places(enhancer, where)
-        check_fits(enhancer, self.latent_shape(frames, n_mels, hop_length), (1, 1, frames, n_mels), where,
-                   (1, frames * hop_length))
+        check_fits(
+            enhancer,
+            self.latent_shape(frames, n_mels, hop_length),
+            (1, 1, frames, n_mels),
+            where,
+            (1, frames * hop_length),
+        )
 
 
 class WaveformAutoencoder(AudioAutoencoder):
     """A model that encodes the waveform itself (a waveform VAE, a codec): `hop_length` samples per latent frame of
     `latent_channels`; synthesis is a crop to the input length."""
 
-    def __init__(self, enhancer: EnhancerChain, sample_rate: int, channels: int, hop_length: int,
-                 latent_channels: int, sample_posterior: bool = False, vae_precision: str = "fp32"):
+    def __init__(
+        self,
+        enhancer: EnhancerChain,
+        sample_rate: int,
+        channels: int,
+        hop_length: int,
+        latent_channels: int,
+        sample_posterior: bool = False,
+        vae_precision: str = "fp32",
+    ):
         super().__init__(enhancer, sample_rate, channels, sample_posterior, vae_precision)
         self.hop_length, self.latent_channels = int(hop_length), int(latent_channels)
 

@@ -1,5 +1,6 @@
 """Load a model's networks (and the embedding model of set metrics) with `from_pretrained`, from a hub id or a local
 folder: the local cache first, the hub only when it answers."""
+
 import os
 import shutil
 from pathlib import Path
@@ -42,11 +43,16 @@ def load_pretrained(model, cls, subfolder: str | None):
     sub = {"subfolder": subfolder} if subfolder else {}
 
     def load(local_only: bool):
-        return cls.from_pretrained(source, cache_dir=model.cache_dir, local_files_only=local_only, **sub,
-                                   **extra).eval()
+        return cls.from_pretrained(
+            source, cache_dir=model.cache_dir, local_files_only=local_only, **sub, **extra
+        ).eval()
 
-    return load_offline_aware(f"model '{model.name}'", source, load,
-                              model_how_to_get(model.name, model.path, subfolder, None, model.get("family")))
+    return load_offline_aware(
+        f"model '{model.name}'",
+        source,
+        load,
+        model_how_to_get(model.name, model.path, subfolder, None, model.get("family")),
+    )
 
 
 def load_offline_aware(what: str, source: str, load: Callable[[bool], Loaded], how_to_get: str) -> Loaded:

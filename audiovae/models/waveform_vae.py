@@ -1,5 +1,6 @@
 """The waveform VAE family (Stable Audio Open's `AutoencoderOobleck`, diffusers): waveform -> latent `[B, C, T']`
 -> waveform, no mel stage and no vocoder ceiling."""
+
 import math
 from typing import Optional
 
@@ -17,11 +18,19 @@ class WaveformVAE(WaveformAutoencoder):
 
     family = "stable_audio_open"
 
-    def __init__(self, vae: nn.Module, enhancer: EnhancerChain, sample_posterior: bool = False,
-                 vae_precision: str = "fp32"):
+    def __init__(
+        self, vae: nn.Module, enhancer: EnhancerChain, sample_posterior: bool = False, vae_precision: str = "fp32"
+    ):
         config = vae.config
-        super().__init__(enhancer, config.sampling_rate, config.audio_channels, math.prod(config.downsampling_ratios),
-                         config.decoder_input_channels, sample_posterior, vae_precision)
+        super().__init__(
+            enhancer,
+            config.sampling_rate,
+            config.audio_channels,
+            math.prod(config.downsampling_ratios),
+            config.decoder_input_channels,
+            sample_posterior,
+            vae_precision,
+        )
         self.vae = vae
         self.vae.requires_grad_(False).eval()
 

@@ -7,6 +7,7 @@ that lifts everything above a cutoff overshoots the bands that were intact.
 >>> summary["above_cutoff_db"], summary["below_cutoff_db"]
 ({'base': -6.0, 'enhanced': -1.0}, {'base': 0.0, 'enhanced': 0.0})
 """
+
 from pathlib import Path
 from typing import Sequence
 
@@ -40,16 +41,27 @@ def summarize_bands(table, hz: np.ndarray, cutoff_hz: float, variants: Sequence[
     high = np.asarray(hz) >= cutoff_hz
 
     def side(mask):
-        return {v: float(_nanmean(mean[i][mask], axis=0)) if mask.any() else float("nan")
-                for i, v in enumerate(variants)}
-    return {"hz": [float(f) for f in hz], "cutoff_hz": float(cutoff_hz), "n_files": int(table.shape[0]),
-            "mean_db": {v: [float(x) for x in mean[i]] for i, v in enumerate(variants)},
-            "above_cutoff_db": side(high), "below_cutoff_db": side(~high)}
+        return {
+            v: float(_nanmean(mean[i][mask], axis=0)) if mask.any() else float("nan") for i, v in enumerate(variants)
+        }
+
+    return {
+        "hz": [float(f) for f in hz],
+        "cutoff_hz": float(cutoff_hz),
+        "n_files": int(table.shape[0]),
+        "mean_db": {v: [float(x) for x in mean[i]] for i, v in enumerate(variants)},
+        "above_cutoff_db": side(high),
+        "below_cutoff_db": side(~high),
+    }
 
 
 def write_band_csv(path: Path, results: Sequence[FileResult], hz: np.ndarray) -> None:
     """band_retention.csv: one row per file and variant, one column per mel band named by its centre (Hz)."""
     columns = [f"{f:.0f}Hz" for f in hz]
-    rows = [{"file": r.file, "variant": v, **dict(zip(columns, r.bands[v]))}
-            for r in results if r.status == OK and r.bands for v in BAND_VARIANTS]
+    rows = [
+        {"file": r.file, "variant": v, **dict(zip(columns, r.bands[v]))}
+        for r in results
+        if r.status == OK and r.bands
+        for v in BAND_VARIANTS
+    ]
     write_csv(path, rows)

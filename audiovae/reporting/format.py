@@ -10,6 +10,7 @@ and one comparison table shared by the report, the sweep and compare.
 >>> delta_unit("snr"), delta_unit("lsd"), delta_unit("hf_retention"), signed_delta(-4.0, "%")
 ('dB', '%', 'dB', '-4.000 %')
 """
+
 import math
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
@@ -80,12 +81,14 @@ def _better_in(c: dict) -> str:
 
 
 def _median_cell(c: dict, unit: str) -> str:
-    return f"{fmt(c['median_delta'])} [{fmt(c['median_ci_low'])}, {fmt(c['median_ci_high'])}]" + \
-        (f" {unit}" if unit and unit != "%" else "")
+    return f"{fmt(c['median_delta'])} [{fmt(c['median_ci_low'])}, {fmt(c['median_ci_high'])}]" + (
+        f" {unit}" if unit and unit != "%" else ""
+    )
 
 
-def comparison_rows(lines: Sequence[ComparisonLine], a: str = "base", b: str = "enhanced",
-                    delta: str = "Δ", wins: str = "better in") -> tuple[list[str], list[list[str]]]:
+def comparison_rows(
+    lines: Sequence[ComparisonLine], a: str = "base", b: str = "enhanced", delta: str = "Δ", wins: str = "better in"
+) -> tuple[list[str], list[list[str]]]:
     """The comparison table's header and text cells: metric (its unit, and which way is better), labels, extra
     columns (numbers, or text), mean of A and of B, the headline Δ with its unit, in how many files B is better
     (ties within the numerical tolerance), the 95 % bootstrap CI of Δ, the median per-file difference with its CI
@@ -94,16 +97,35 @@ def comparison_rows(lines: Sequence[ComparisonLine], a: str = "base", b: str = "
     if not lines:
         return [], []
     label_names, extra_names = list(lines[0].labels), list(lines[0].extra)
-    header = ["metric", *label_names, *extra_names, a, b, delta, wins, "95 % CI of Δ", "median Δ [95 % CI]",
-              "Wilcoxon p", "corrected p"]
+    header = [
+        "metric",
+        *label_names,
+        *extra_names,
+        a,
+        b,
+        delta,
+        wins,
+        "95 % CI of Δ",
+        "median Δ [95 % CI]",
+        "Wilcoxon p",
+        "corrected p",
+    ]
     rows = []
     for line in lines:
         c, unit = line.comparison, delta_unit(line.metric)
-        cells = [metric_label(line.metric, unit=True), *(str(line.labels[k]) for k in label_names),
-                 *(fmt(line.extra[k]) if not isinstance(line.extra[k], str) else line.extra[k] for k in extra_names),
-                 _mean_cell(line, 0), _mean_cell(line, 1), signed_delta(c["headline_delta"], unit), _better_in(c),
-                 f"[{fmt(c['ci_low'])}, {fmt(c['ci_high'])}]", _median_cell(c, scoring(line.metric).unit),
-                 fmt(c["wilcoxon_p"], 4), fmt(c.get("p_adjusted"), 4)]
+        cells = [
+            metric_label(line.metric, unit=True),
+            *(str(line.labels[k]) for k in label_names),
+            *(fmt(line.extra[k]) if not isinstance(line.extra[k], str) else line.extra[k] for k in extra_names),
+            _mean_cell(line, 0),
+            _mean_cell(line, 1),
+            signed_delta(c["headline_delta"], unit),
+            _better_in(c),
+            f"[{fmt(c['ci_low'])}, {fmt(c['ci_high'])}]",
+            _median_cell(c, scoring(line.metric).unit),
+            fmt(c["wilcoxon_p"], 4),
+            fmt(c.get("p_adjusted"), 4),
+        ]
         rows.append(cells)
     return header, rows
 
@@ -125,6 +147,8 @@ def min_p_note(comparisons: Sequence[dict], alpha: float) -> list[str]:
     reachable = [c["min_p"] for c in comparisons if is_finite(c.get("min_p"))]
     if reachable and min(reachable) >= alpha:
         n = max(c["wins"] + c["losses"] for c in comparisons)
-        return [f"With {n} untied files no Wilcoxon p can fall below {min(reachable):.4g} (2 / 2^n) ≥ α = "
-                f"{alpha:g}: no metric can be called significant; read the signs, CIs and effect sizes."]
+        return [
+            f"With {n} untied files no Wilcoxon p can fall below {min(reachable):.4g} (2 / 2^n) ≥ α = "
+            f"{alpha:g}: no metric can be called significant; read the signs, CIs and effect sizes."
+        ]
     return []

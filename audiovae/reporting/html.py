@@ -7,6 +7,7 @@ disk, can be copied, or served as it is.
 >>> link("plots/a b.png")
 'plots/a%20b.png'
 """
+
 import json
 import os
 from html import escape
@@ -16,8 +17,10 @@ from typing import Optional, Sequence
 from urllib.parse import quote
 
 # Nothing leaves the page: scripts and styles only inline, media and images only from the page's own folders.
-CONTENT_POLICY = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' file: "
-                  "data:; media-src 'self' file: blob:; connect-src 'none'")
+CONTENT_POLICY = (
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' file: "
+    "data:; media-src 'self' file: blob:; connect-src 'none'"
+)
 
 
 def asset(name: str) -> str:
@@ -51,7 +54,7 @@ def table_html(header: Sequence[str], rows: Sequence[Sequence], cls: str = "") -
 
 
 def facts_html(facts: Sequence[str]) -> str:
-    return "<ul class=\"facts\">" + "".join(f"<li>{escape(f)}</li>" for f in facts) + "</ul>"
+    return '<ul class="facts">' + "".join(f"<li>{escape(f)}</li>" for f in facts) + "</ul>"
 
 
 def png_size(path: Path) -> Optional[tuple[int, int]]:
@@ -70,8 +73,10 @@ def figure_html(relative: str, alt: str, folder: Path) -> str:
         return ""
     size = png_size(folder / relative)
     dims = f' width="{size[0]}" height="{size[1]}"' if size else ""
-    return (f'<a href="{link(relative)}"><img class="figure" src="{link(relative)}" alt="{escape(alt)}"{dims} '
-            'loading="lazy"></a>')
+    return (
+        f'<a href="{link(relative)}"><img class="figure" src="{link(relative)}" alt="{escape(alt)}"{dims} '
+        'loading="lazy"></a>'
+    )
 
 
 def player_html(sources: Sequence[tuple[str, str]], folder: Path, preload: str = "metadata") -> str:
@@ -81,24 +86,34 @@ def player_html(sources: Sequence[tuple[str, str]], folder: Path, preload: str =
     present = [(label, path) for label, path in sources if (folder / path).exists()]
     if not present:
         return '<p class="note">no audio saved for this file</p>'
-    buttons = "".join(f'<button type="button" data-index="{i}" aria-pressed="{str(i == 0).lower()}">'
-                      f'{i + 1} · {escape(label)}</button>' for i, (label, _) in enumerate(present))
-    audios = "".join(f'<audio controls preload="{preload}" data-label="{escape(label)}" src="{link(path)}"'
-                     f'{"" if i == 0 else " hidden"}></audio>' for i, (label, path) in enumerate(present))
+    buttons = "".join(
+        f'<button type="button" data-index="{i}" aria-pressed="{str(i == 0).lower()}">'
+        f"{i + 1} · {escape(label)}</button>"
+        for i, (label, _) in enumerate(present)
+    )
+    audios = "".join(
+        f'<audio controls preload="{preload}" data-label="{escape(label)}" src="{link(path)}"'
+        f"{'' if i == 0 else ' hidden'}></audio>"
+        for i, (label, path) in enumerate(present)
+    )
     return f'<div class="player">{buttons}{audios}</div>'
 
 
 def render_page(title: str, body: str, scripts: Sequence[str] = ("player.js",), data: Optional[dict] = None) -> str:
     """A whole HTML document: `body` (HTML), the stylesheet and `scripts` from `web/` inlined, `data` as JSON in
     `<script id="<key>" type="application/json">` blocks."""
-    blocks = "".join(f'<script id="{escape(key)}" type="application/json">{_json_in_html(value)}</script>'
-                     for key, value in (data or {}).items())
+    blocks = "".join(
+        f'<script id="{escape(key)}" type="application/json">{_json_in_html(value)}</script>'
+        for key, value in (data or {}).items()
+    )
     code = "".join(f"<script>{asset(name)}</script>" for name in scripts)
-    return (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
-            f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_POLICY}">'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{escape(title)}</title><style>{asset('page.css')}</style></head>\n"
-            f"<body>\n{body}\n{blocks}{code}</body></html>\n")
+    return (
+        f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_POLICY}">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title><style>{asset('page.css')}</style></head>\n"
+        f"<body>\n{body}\n{blocks}{code}</body></html>\n"
+    )
 
 
 def _json_in_html(value) -> str:

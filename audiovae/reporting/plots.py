@@ -1,5 +1,6 @@
 """Figures: per-file spectrograms and spectra, and one paired plot of per-file values across columns (base vs
 enhanced, or several runs)."""
+
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,8 +63,12 @@ class FilePlot:
         """A FilePlot of whole signals (an object with the attributes of MEL_NAMES as `<name>_mel` `[1, 1, T, F]`
         and `reference` as a waveform `[N]`)."""
         mels = {name: getattr(signals, f"{name}_mel")[0, 0] for name in MEL_NAMES}
-        plot = cls(frames=mels["reference"].shape[0], seconds=signals.reference.shape[-1] / sample_rate, hz=hz,
-                   cutoff_hz=cutoff_hz)
+        plot = cls(
+            frames=mels["reference"].shape[0],
+            seconds=signals.reference.shape[-1] / sample_rate,
+            hz=hz,
+            cutoff_hz=cutoff_hz,
+        )
         for name, mel in mels.items():
             plot.add_mel(name, mel)
         return plot
@@ -75,8 +80,9 @@ DB_PER_NEPER = 20 / math.log(10)  # a natural-log magnitude difference in dB
 def _hz_axis(ax, hz: np.ndarray, cutoff_hz: float) -> None:
     """Mel-band y axis labelled in Hz (mel-spaced ticks) with a line at the cutoff."""
     ticks = [f for f in (0, 250, 500, 1000, 2000, 4000, 8000, 16000, 24000) if hz[0] <= f <= hz[-1]]
-    ax.set_yticks(np.interp(ticks, hz, np.arange(len(hz))) + 0.5,
-                  [f"{f // 1000}k" if f >= 1000 else str(f) for f in ticks])
+    ax.set_yticks(
+        np.interp(ticks, hz, np.arange(len(hz))) + 0.5, [f"{f // 1000}k" if f >= 1000 else str(f) for f in ticks]
+    )
     ax.axhline(np.interp(cutoff_hz, hz, np.arange(len(hz))) + 0.5, color="w", linewidth=0.8, linestyle="--")
     ax.set_ylabel("Hz")
 
@@ -95,9 +101,11 @@ def plot_file(path: Path, plot: FilePlot, title: str) -> Path:
     change = errors["enhanced"] - errors["base"]
     spread = max(1e-6, float(np.percentile(np.abs(change), 99)))
     panels = [(0, i, f"{name} log-mel", mels[name], "magma", low, high) for i, name in enumerate(MEL_NAMES)]
-    panels += [(1, 0, "|base − reference| (dB)", errors["base"], "viridis", 0, top),
-               (1, 1, "|enhanced − reference| (dB)", errors["enhanced"], "viridis", 0, top),
-               (1, 2, "enhanced error − base error (dB)", change, "RdBu_r", -spread, spread)]
+    panels += [
+        (1, 0, "|base − reference| (dB)", errors["base"], "viridis", 0, top),
+        (1, 1, "|enhanced − reference| (dB)", errors["enhanced"], "viridis", 0, top),
+        (1, 2, "enhanced error − base error (dB)", change, "RdBu_r", -spread, spread),
+    ]
     first = None  # one time axis: panels narrowed by a colour bar keep their neighbours' ticks
     for row, col, name, image, cmap, vmin, vmax in panels:
         ax = fig.add_subplot(grid[row, col], sharex=first)
@@ -121,9 +129,13 @@ def plot_file(path: Path, plot: FilePlot, title: str) -> Path:
 def metric_panels(names: Sequence[str]):
     """A figure with one panel per metric (up to 4 a row); returns it and the panels in `names` order."""
     cols = max(1, min(4, len(names)))
-    fig, axes = plt.subplots(max(1, math.ceil(len(names) / cols)), cols, figsize=(4 * cols, 3.2 * math.ceil(len(names) / cols)),
-                             squeeze=False)
-    for ax in list(axes.flat)[len(names):]:
+    fig, axes = plt.subplots(
+        max(1, math.ceil(len(names) / cols)),
+        cols,
+        figsize=(4 * cols, 3.2 * math.ceil(len(names) / cols)),
+        squeeze=False,
+    )
+    for ax in list(axes.flat)[len(names) :]:
         ax.axis("off")
     return fig, list(axes.flat)[: len(names)]
 
@@ -155,8 +167,13 @@ def paired_plot(path: Path, columns: Sequence[str], values: dict[str, np.ndarray
         table = np.asarray(values[name], dtype=float).reshape(-1, len(columns))
         finite = table[np.isfinite(table).all(axis=1)]
         if len(finite) > MAX_LINES:
-            parts = ax.violinplot([finite[:, j] for j in range(len(columns))], positions=x, widths=0.7,
-                                  showextrema=False, quantiles=[[0.1, 0.5, 0.9]] * len(columns))
+            parts = ax.violinplot(
+                [finite[:, j] for j in range(len(columns))],
+                positions=x,
+                widths=0.7,
+                showextrema=False,
+                quantiles=[[0.1, 0.5, 0.9]] * len(columns),
+            )
             for body in parts["bodies"]:
                 body.set(facecolor="0.75", edgecolor="0.5", alpha=0.8)
             parts["cquantiles"].set(color="0.3", linewidth=0.9)
@@ -166,8 +183,11 @@ def paired_plot(path: Path, columns: Sequence[str], values: dict[str, np.ndarray
         if len(finite):
             ax.plot(x, finite.mean(axis=0), color="C3", linewidth=2.5, marker="D")
         suffix = f" · {len(finite)} files" if len(finite) > MAX_LINES else ""
-        ax.set(xticks=x, xlim=(-0.5, len(columns) - 0.5) if len(finite) > MAX_LINES else (-0.2, len(columns) - 0.8),
-               title=metric_title(name, suffix=suffix))
+        ax.set(
+            xticks=x,
+            xlim=(-0.5, len(columns) - 0.5) if len(finite) > MAX_LINES else (-0.2, len(columns) - 0.8),
+            title=metric_title(name, suffix=suffix),
+        )
         ax.set_xticklabels([c[-12:] for c in columns])
     return save_figure(fig, path)
 
@@ -183,27 +203,35 @@ def plot_band_retention(path: Path, table: np.ndarray, bands: dict) -> Path:
         if len(table) > MAX_LINES:  # many files: the 10–90 % band of the files' curves and their median
             with np.errstate(all="ignore"):
                 low, mid, high = np.nanpercentile(table[:, i], [10, 50, 90], axis=0)
-            ax.fill_between(hz, low, high, color=colour, alpha=0.18, linewidth=0,
-                            label=f"{variant}: 10–90 % of files")
+            ax.fill_between(hz, low, high, color=colour, alpha=0.18, linewidth=0, label=f"{variant}: 10–90 % of files")
             ax.plot(hz, mid, color=colour, linewidth=1.0, linestyle="--")
         else:
             for curve in table[:, i] if len(table) else []:
                 ax.plot(hz, curve, color=colour, alpha=0.25, linewidth=0.7)
-        ax.plot(hz, bands["mean_db"][variant], color=colour, linewidth=2.2,
-                label=f"{variant} (mean above cutoff {bands['above_cutoff_db'][variant]:+.2f} dB)")
+        ax.plot(
+            hz,
+            bands["mean_db"][variant],
+            color=colour,
+            linewidth=2.2,
+            label=f"{variant} (mean above cutoff {bands['above_cutoff_db'][variant]:+.2f} dB)",
+        )
     ax.axhline(0, color="0.3", linewidth=0.9, linestyle="--")
     ax.axvline(bands["cutoff_hz"], color="0.3", linewidth=0.9, linestyle=":")
     means = np.array([m for m in bands["mean_db"].values()], dtype=float)
     if np.isfinite(means).any():  # the means decide the scale; single files' near-empty bands may leave it
         ax.set_ylim(min(-6.0, np.nanmin(means) - 3), max(6.0, np.nanmax(means) + 3))
-    ax.set(title=f"energy kept per mel band ({bands['n_files']} files)", xlabel="mel band centre (Hz)",
-           ylabel="dB relative to the reference")
+    ax.set(
+        title=f"energy kept per mel band ({bands['n_files']} files)",
+        xlabel="mel band centre (Hz)",
+        ylabel="dB relative to the reference",
+    )
     ax.legend(fontsize=8)
     return save_figure(fig, path)
 
 
-def plot_generated(path: Path, mels: dict, waves: dict, hz: np.ndarray, cutoff_hz: float, sample_rate: int,
-                   title: str) -> Path:
+def plot_generated(
+    path: Path, mels: dict, waves: dict, hz: np.ndarray, cutoff_hz: float, sample_rate: int, title: str
+) -> Path:
     """A generated item (no reference): base and enhanced log-mels (one colour scale), enhanced − base (dB; red:
     more energy) and the long-term power spectra of both waveforms (dB, 0 = the base's peak) with the cutoff."""
     fig = plt.figure(figsize=(19, 4.6))
@@ -213,8 +241,11 @@ def plot_generated(path: Path, mels: dict, waves: dict, hz: np.ndarray, cutoff_h
     low, high = float(mels["base"].min()), float(mels["base"].max())
     change = DB_PER_NEPER * (mels["enhanced"] - mels["base"])
     spread = max(1e-6, float(np.percentile(np.abs(change), 99)))
-    panels = [("base log-mel", mels["base"], "magma", low, high), ("enhanced log-mel", mels["enhanced"], "magma", low, high),
-              ("enhanced − base (dB)", change, "RdBu_r", -spread, spread)]
+    panels = [
+        ("base log-mel", mels["base"], "magma", low, high),
+        ("enhanced log-mel", mels["enhanced"], "magma", low, high),
+        ("enhanced − base (dB)", change, "RdBu_r", -spread, spread),
+    ]
     first = None
     for col, (name, image, cmap, vmin, vmax) in enumerate(panels):
         ax = fig.add_subplot(grid[0, col], sharex=first)
@@ -229,8 +260,19 @@ def plot_generated(path: Path, mels: dict, waves: dict, hz: np.ndarray, cutoff_h
     spectra = {}
     for name, wave in waves.items():
         x = torch.as_tensor(np.asarray(wave, dtype=np.float64))
-        spec = torch.stft(x, n_fft, n_fft // 4, window=torch.hann_window(n_fft, dtype=torch.float64), center=True,
-                          return_complex=True).abs().pow(2).sum(-1)
+        spec = (
+            torch.stft(
+                x,
+                n_fft,
+                n_fft // 4,
+                window=torch.hann_window(n_fft, dtype=torch.float64),
+                center=True,
+                return_complex=True,
+            )
+            .abs()
+            .pow(2)
+            .sum(-1)
+        )
         spectra[name] = spec.numpy()
     peak = max(float(spectra["base"].max()), 1e-30)
     freqs = np.arange(n_fft // 2 + 1) * sample_rate / n_fft

@@ -9,6 +9,7 @@ back only here).
 >>> back.file, back.metrics["enhanced"]
 ('a.wav', {'snr': 12.5})
 """
+
 import base64
 import csv
 import math
@@ -94,9 +95,17 @@ def to_row(result: FileResult, metric_names: Sequence[str], variants: Sequence[s
     """The results.csv row: file, status, error, notes, durations, time_*, and per metric and variant of the
     model's `variants` <variant>_m (vocoder_m, base_m, enhanced_m), for a target metric <variant>_m_from_target
     (dB from the target), and delta_m (of the scores)."""
-    row = {"file": result.file, **({"source": result.source} if result.source else {}), "status": result.status, "error": result.error, "notes": result.notes,
-           "duration_s": result.duration_s, "evaluated_s": result.evaluated_s,
-           "sample_rate_in": result.sample_rate_in, "channels_in": result.channels_in}
+    row = {
+        "file": result.file,
+        **({"source": result.source} if result.source else {}),
+        "status": result.status,
+        "error": result.error,
+        "notes": result.notes,
+        "duration_s": result.duration_s,
+        "evaluated_s": result.evaluated_s,
+        "sample_rate_in": result.sample_rate_in,
+        "channels_in": result.channels_in,
+    }
     if CEILING in variants:  # the vocoder ceiling's alignment (mel models)
         row.update({LAG_COLUMN: result.vocoder_lag, LAG_CORR_COLUMN: result.vocoder_lag_corr})
     for stage, seconds in result.seconds.items():
@@ -115,14 +124,26 @@ def to_row(result: FileResult, metric_names: Sequence[str], variants: Sequence[s
 def from_row(row: dict, metric_names: Sequence[str], index: int = 0) -> FileResult:
     """The FileResult of a results.csv row (`read_csv`'s parsed form); the inverse of `to_row`."""
     number = lambda key: row.get(key, float("nan"))  # noqa: E731
-    metrics = {variant: {name: row[f"{variant}_{name}"] for name in metric_names if f"{variant}_{name}" in row}
-               for variant in VARIANTS}
-    return FileResult(index, row["file"], row["status"], row.get("error", ""), row.get("notes", ""),
-                      number("duration_s"), number("evaluated_s"), int(number("sample_rate_in") or 0),
-                      int(number("channels_in") or 0),
-                      {k[5:]: v for k, v in row.items() if k.startswith("time_")}, metrics,
-                      vocoder_lag=number(LAG_COLUMN), vocoder_lag_corr=number(LAG_CORR_COLUMN),
-                      source=row.get("source", "") or "")
+    metrics = {
+        variant: {name: row[f"{variant}_{name}"] for name in metric_names if f"{variant}_{name}" in row}
+        for variant in VARIANTS
+    }
+    return FileResult(
+        index,
+        row["file"],
+        row["status"],
+        row.get("error", ""),
+        row.get("notes", ""),
+        number("duration_s"),
+        number("evaluated_s"),
+        int(number("sample_rate_in") or 0),
+        int(number("channels_in") or 0),
+        {k[5:]: v for k, v in row.items() if k.startswith("time_")},
+        metrics,
+        vocoder_lag=number(LAG_COLUMN),
+        vocoder_lag_corr=number(LAG_CORR_COLUMN),
+        source=row.get("source", "") or "",
+    )
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:
@@ -137,6 +158,7 @@ def write_csv(path: Path, rows: list[dict]) -> None:
 
 def read_csv(path: Path) -> list[dict]:
     """A CSV written by `write_csv` back as dicts with numbers parsed (empty cells -> NaN)."""
+
     def parse(value: str):
         if value == "":
             return float("nan")
@@ -144,6 +166,7 @@ def read_csv(path: Path) -> list[dict]:
             return float(value)
         except ValueError:
             return value
+
     with open(path, newline="") as f:
         return [{k: (parse(v) if k not in TEXT_COLUMNS else v) for k, v in row.items()} for row in csv.DictReader(f)]
 
@@ -164,16 +187,26 @@ STAGE_UNIT = ("s", "seconds of this file in stage")
 def column_units(row: dict) -> list[dict]:
     """columns.csv: every results.csv column of `row` (a `to_row` row) with its unit (dB, %, s, Hz or none) and
     what it holds, so a reader of the flat file knows what each number means."""
-    fixed = {"file": ("", "the entry: its path under data.dir, its manifest id (or path#offset+duration), or "
-                          "shard:key"),
-             "source": ("", "where the entry was listed: manifest:line (or :data[i]) or shard:key"), "status": ("", "ok or error"), "error": ("", "why it failed"),
-             "notes": ("", "why a value is NaN"), "duration_s": ("s", "length of the input file"),
-             "evaluated_s": ("s", "length evaluated"), "sample_rate_in": ("Hz", "input sample rate"),
-             "channels_in": ("", "input channels"),
-             LAG_COLUMN: ("samples", "lag maximising the cross-correlation of the vocoder ceiling with the reference "
-                                     "within ±metrics.max_lag_samples (positive: the vocoder's output is late)"),
-             LAG_CORR_COLUMN: ("", "normalised cross-correlation at that lag: 1 for a delayed copy, near 0 when the "
-                                   "waveforms are unrelated")}
+    fixed = {
+        "file": ("", "the entry: its path under data.dir, its manifest id (or path#offset+duration), or shard:key"),
+        "source": ("", "where the entry was listed: manifest:line (or :data[i]) or shard:key"),
+        "status": ("", "ok or error"),
+        "error": ("", "why it failed"),
+        "notes": ("", "why a value is NaN"),
+        "duration_s": ("s", "length of the input file"),
+        "evaluated_s": ("s", "length evaluated"),
+        "sample_rate_in": ("Hz", "input sample rate"),
+        "channels_in": ("", "input channels"),
+        LAG_COLUMN: (
+            "samples",
+            "lag maximising the cross-correlation of the vocoder ceiling with the reference "
+            "within ±metrics.max_lag_samples (positive: the vocoder's output is late)",
+        ),
+        LAG_CORR_COLUMN: (
+            "",
+            "normalised cross-correlation at that lag: 1 for a delayed copy, near 0 when the waveforms are unrelated",
+        ),
+    }
     out = []
     for column in row:
         if column in fixed:
@@ -184,15 +217,21 @@ def column_units(row: dict) -> list[dict]:
             name = column[6:]
             s = scoring(name)
             unit = s.delta_unit
-            text = (f"enhanced − base distance of {name} to its target {s.target:g} (negative: closer)" if s.is_target
-                    else f"enhanced vs base {name}: " + ("percent change" if unit == "%" else "difference"))
+            text = (
+                f"enhanced − base distance of {name} to its target {s.target:g} (negative: closer)"
+                if s.is_target
+                else f"enhanced vs base {name}: " + ("percent change" if unit == "%" else "difference")
+            )
         else:
             variant, name = column.split("_", 1)
             distance = name.endswith(FROM_TARGET)
             name = name[: -len(FROM_TARGET)] if distance else name
             s = scoring(name)
             unit = "dB" if distance else s.value_unit
-            text = (f"{variant} {name}: distance to {s.target:g} {s.value_unit}" if distance
-                    else f"{variant} {name} ({s.direction}" + (f" {s.target:g}" if s.is_target else "") + " is better)")
+            text = (
+                f"{variant} {name}: distance to {s.target:g} {s.value_unit}"
+                if distance
+                else f"{variant} {name} ({s.direction}" + (f" {s.target:g}" if s.is_target else "") + " is better)"
+            )
         out.append({"column": column, "unit": unit, "description": text})
     return out

@@ -1,4 +1,5 @@
 """report.md: a readable account of an evaluation, with a conclusion computed from the numbers."""
+
 from pathlib import Path
 from typing import Optional, Sequence
 from urllib.parse import quote
@@ -39,8 +40,10 @@ def summary_lines(metrics: dict) -> list[ComparisonLine]:
 
 
 def file_facts(result: FileResult) -> str:
-    return (f"{fmt(result.evaluated_s, 2)} s evaluated of {fmt(result.duration_s, 2)} s (input "
-            f"{int(result.sample_rate_in)} Hz, {int(result.channels_in)} ch)")
+    return (
+        f"{fmt(result.evaluated_s, 2)} s evaluated of {fmt(result.duration_s, 2)} s (input "
+        f"{int(result.sample_rate_in)} Hz, {int(result.channels_in)} ch)"
+    )
 
 
 def file_metric_rows(result: FileResult, names: Sequence[str]) -> tuple[list[str], list[list[str]]]:
@@ -65,21 +68,23 @@ def _file_section(result: FileResult, names: Sequence[str], plots_dir: Path | No
     return lines
 
 
-
-
 def alignment_lines(alignment: dict) -> list[str]:
     """The vocoder alignment check in words, and a warning when the ceiling is not aligned with the reference."""
     if not alignment.get("n_files"):
         return []
     a, n = alignment, alignment["n_files"]
     if not a["median_corr"] >= CLEAR_PEAK:  # NaN included
-        return [f"vocoder alignment: no clear cross-correlation peak between the vocoder ceiling and the reference "
-                f"(median normalised correlation {a['median_corr']:.2f} < {CLEAR_PEAK:g} over {n} files): its output "
-                "does not follow the reference's waveform closely enough to measure a lag"]
-    lines = [f"vocoder alignment: the vocoder ceiling's lag against the reference (cross-correlation peak within "
-             f"±{a['max_lag_samples']} samples) is {a['median_lag_samples']:g} samples in the median "
-             f"(range {a['min_lag_samples']:g} to {a['max_lag_samples_found']:g}; {a['files_off']} of {n} files not "
-             f"at 0; median normalised correlation {a['median_corr']:.2f}); waveform metrics compare reconstruction sample t + {a['align_samples']} with reference sample t"]
+        return [
+            f"vocoder alignment: no clear cross-correlation peak between the vocoder ceiling and the reference "
+            f"(median normalised correlation {a['median_corr']:.2f} < {CLEAR_PEAK:g} over {n} files): its output "
+            "does not follow the reference's waveform closely enough to measure a lag"
+        ]
+    lines = [
+        f"vocoder alignment: the vocoder ceiling's lag against the reference (cross-correlation peak within "
+        f"±{a['max_lag_samples']} samples) is {a['median_lag_samples']:g} samples in the median "
+        f"(range {a['min_lag_samples']:g} to {a['max_lag_samples_found']:g}; {a['files_off']} of {n} files not "
+        f"at 0; median normalised correlation {a['median_corr']:.2f}); waveform metrics compare reconstruction sample t + {a['align_samples']} with reference sample t"
+    ]
     warning = alignment_warning(a)
     return lines + ([warning] if warning else [])
 
@@ -90,39 +95,55 @@ def alignment_warning(alignment: dict) -> Optional[str]:
     a = alignment
     if not a.get("n_files") or not a["median_corr"] >= CLEAR_PEAK or a["median_lag_samples"] == a["align_samples"]:
         return None
-    return (f"WARNING: the vocoder ceiling is {a['median_lag_samples'] - a['align_samples']:g} samples "
-            f"({a['median_lag_ms']:.2f} ms before compensation) off the reference in the median: the front "
-            "end's framing may not match the model's own preprocessing (frontend.framing and frontend.* against its "
-            "config), and waveform metrics (snr, si_sdr, ...) count the misalignment as error; "
-            f"metrics.align_samples={round(a['median_lag_samples'])} (or metrics.align=vocoder_lag, which measures it "
-            "before the run) compensates a constant lag")
+    return (
+        f"WARNING: the vocoder ceiling is {a['median_lag_samples'] - a['align_samples']:g} samples "
+        f"({a['median_lag_ms']:.2f} ms before compensation) off the reference in the median: the front "
+        "end's framing may not match the model's own preprocessing (frontend.framing and frontend.* against its "
+        "config), and waveform metrics (snr, si_sdr, ...) count the misalignment as error; "
+        f"metrics.align_samples={round(a['median_lag_samples'])} (or metrics.align=vocoder_lag, which measures it "
+        "before the run) compensates a constant lag"
+    )
 
 
 def run_facts(summary: dict) -> list[str]:
     """The report's opening facts: run, model, files, device."""
     run, counts = summary["run"], summary["counts"]
     interface = run.get("model_interface") or {}
-    family = (f" ({interface['family']} family, {interface['sample_rate']} Hz, {interface['channels']} ch)"
-              if "family" in interface else "")
+    family = (
+        f" ({interface['family']} family, {interface['sample_rate']} Hz, {interface['channels']} ch)"
+        if "family" in interface
+        else ""
+    )
     config = run.get("config") or {}
     common = config.get("metrics", {}).get("common_rate")
-    prepared = ("after the front end's normalisation" if config.get("frontend", {}).get("normalize", True)
-                else "as read (frontend.normalize=false)")
-    reference = (f"reference: the model-rate waveform {prepared}, so every signal shares one scale" if not common else
-                 f"reference: waveform metrics at the common rate {common} Hz (the file read at that rate, on the "
-                 f"model-rate reference's scale; reconstructions resampled to it); mel-domain metrics on the model's "
-                 f"own log-mel")
-    return [f"run: {run['out_dir']} (config hash {run['config_hash']})",
-            f"model: {run['model']}{family}; enhancement: {run['enhancement']}",
-            f"files: {counts['ok']} evaluated, {counts['failed']} failed, of {counts['files']}; "
-            f"{fmt(run['audio_seconds'], 1)} s of audio at {run['sample_rate']} Hz",
-            f"device: {run['device']}; throughput {fmt(run['throughput_audio_s_per_s'], 2)} s of audio per second",
-            reference, *alignment_lines(summary.get("alignment", {}))]
+    prepared = (
+        "after the front end's normalisation"
+        if config.get("frontend", {}).get("normalize", True)
+        else "as read (frontend.normalize=false)"
+    )
+    reference = (
+        f"reference: the model-rate waveform {prepared}, so every signal shares one scale"
+        if not common
+        else f"reference: waveform metrics at the common rate {common} Hz (the file read at that rate, on the "
+        f"model-rate reference's scale; reconstructions resampled to it); mel-domain metrics on the model's "
+        f"own log-mel"
+    )
+    return [
+        f"run: {run['out_dir']} (config hash {run['config_hash']})",
+        f"model: {run['model']}{family}; enhancement: {run['enhancement']}",
+        f"files: {counts['ok']} evaluated, {counts['failed']} failed, of {counts['files']}; "
+        f"{fmt(run['audio_seconds'], 1)} s of audio at {run['sample_rate']} Hz",
+        f"device: {run['device']}; throughput {fmt(run['throughput_audio_s_per_s'], 2)} s of audio per second",
+        reference,
+        *alignment_lines(summary.get("alignment", {})),
+    ]
 
 
-DELTA_NOTE = ("Δ is enhanced − base for dB metrics, the percent change of the mean for ratio-valued ones, and for a "
-              "target metric (→) the change in distance to the target (dB; negative is closer). Better in: files "
-              "where enhanced is better beyond the numerical tolerance.")
+DELTA_NOTE = (
+    "Δ is enhanced − base for dB metrics, the percent change of the mean for ratio-valued ones, and for a "
+    "target metric (→) the change in distance to the target (dB; negative is closer). Better in: files "
+    "where enhanced is better beyond the numerical tolerance."
+)
 
 
 def timing_lines(timing: dict) -> list[str]:
@@ -135,13 +156,25 @@ def timing_lines(timing: dict) -> list[str]:
 def write_report(path: Path, summary: dict, results: Sequence[FileResult], plots_dir: Path | None) -> Path:
     metrics, stats = summary["metrics"], summary["statistics"]
     lines = [
-        "# Evaluation report: base vs enhanced VAE", "", *(f"- {fact}" for fact in run_facts(summary)),
-        "", "## Summary", "",
+        "# Evaluation report: base vs enhanced VAE",
+        "",
+        *(f"- {fact}" for fact in run_facts(summary)),
+        "",
+        "## Summary",
+        "",
         *comparison_table(summary_lines(metrics)),
-        "", DELTA_NOTE, *min_p_note([m["comparison"] for m in metrics.values()], stats["alpha"]),
-        "", "## Conclusion", "", *conclusion_lines(metrics, stats["alpha"], stats["p_adjust"]), "",
+        "",
+        DELTA_NOTE,
+        *min_p_note([m["comparison"] for m in metrics.values()], stats["alpha"]),
+        "",
+        "## Conclusion",
+        "",
+        *conclusion_lines(metrics, stats["alpha"], stats["p_adjust"]),
+        "",
         *set_section(summary.get("sets", {}), stats["alpha"]),
-        "## Timing (mean seconds per file)", "", *(f"- {line}" for line in timing_lines(summary["timings"])),
+        "## Timing (mean seconds per file)",
+        "",
+        *(f"- {line}" for line in timing_lines(summary["timings"])),
         *([f"- {accounting_line(summary['time_accounting'])}"] if summary.get("time_accounting") else []),
     ]
     failed = [r for r in results if r.status != OK]
@@ -175,13 +208,17 @@ def listed_files(results: Sequence[FileResult], summary: dict, noun: str = "file
     if limit is None or len(ok) <= limit or not summary["metrics"]:
         return ok, ""
     metric = ranking_metric(summary)
-    gains = [(file_improvement(metric, r.value("base", metric), r.value("enhanced", metric)), i) for i, r in enumerate(ok)]
+    gains = [
+        (file_improvement(metric, r.value("base", metric), r.value("enhanced", metric)), i) for i, r in enumerate(ok)
+    ]
     ranked = [i for gain, i in sorted((g, i) for g, i in gains if g is not None)]
     n_worst = min(limit // 2, len(ranked))
     n_best = min(limit - n_worst, len(ranked) - n_worst)
-    worst, best = ranked[:n_worst], ranked[len(ranked) - n_best:][::-1]
-    note = (f"{len(ok)} {noun}: listed below are the {len(worst)} with the worst and the {len(best)} with the best "
-            f"improvement in {metric} (outputs.report_files={limit}); every one is in results.csv and report.html.")
+    worst, best = ranked[:n_worst], ranked[len(ranked) - n_best :][::-1]
+    note = (
+        f"{len(ok)} {noun}: listed below are the {len(worst)} with the worst and the {len(best)} with the best "
+        f"improvement in {metric} (outputs.report_files={limit}); every one is in results.csv and report.html."
+    )
     return [ok[i] for i in worst + best], note
 
 
@@ -194,25 +231,45 @@ def set_rows(sets: dict, alpha: float) -> tuple[list[str], list[list[str]]]:
     models), enhanced − base with its CI and what that says."""
     level = f"{100 * (1 - alpha):g} %"
     variants = [v for v in VARIANTS if any(v in s["variants"] for s in sets.values())]
-    names = {CEILING: f"vocoder ceiling [{level} CI]"} if variants[0] == CEILING else {variants[0]: f"{variants[0]} [{level} CI]"}
+    names = (
+        {CEILING: f"vocoder ceiling [{level} CI]"}
+        if variants[0] == CEILING
+        else {variants[0]: f"{variants[0]} [{level} CI]"}
+    )
     header = ["metric", *(names.get(v, v) for v in variants), "Δ (enhanced − base)", "enhanced vs base"]
     rows = []
     for name, s in sets.items():
         v, delta = s["variants"], s.get("delta")
-        said = {"lower": "lower: closer to the reference set", "higher": "higher: further from the reference set",
-                "not distinguishable": "not distinguishable at this set size"}.get(delta["enhanced_vs_base"], "")\
-            if delta else f"undefined with {s['n_files']} file(s)"
+        said = (
+            {
+                "lower": "lower: closer to the reference set",
+                "higher": "higher: further from the reference set",
+                "not distinguishable": "not distinguishable at this set size",
+            }.get(delta["enhanced_vs_base"], "")
+            if delta
+            else f"undefined with {s['n_files']} file(s)"
+        )
         arrow = "↓" if s["direction"] == "lower" else "↑"
-        rows.append([f"{name} {arrow}", *(interval(v[k]["value"], v[k].get("ci")) if k in v else "–" for k in variants),
-                     interval(delta["value"], delta["ci"]) if delta else "n/a", said])
+        rows.append(
+            [
+                f"{name} {arrow}",
+                *(interval(v[k]["value"], v[k].get("ci")) if k in v else "–" for k in variants),
+                interval(delta["value"], delta["ci"]) if delta else "n/a",
+                said,
+            ]
+        )
     return header, rows
 
 
 def set_note(sets: dict, alpha: float) -> str:
     """Each set metric's sentence (`SetMetric.note`) about what its values are."""
-    return " ".join(SET_METRICS[name].note.format(n=s["n_files"], embedding=s["embedding"],
-                                                  level=f"{100 * (1 - alpha):g}", boot=s["bootstrap_samples"])
-                    for name, s in sets.items() if name in SET_METRICS)
+    return " ".join(
+        SET_METRICS[name].note.format(
+            n=s["n_files"], embedding=s["embedding"], level=f"{100 * (1 - alpha):g}", boot=s["bootstrap_samples"]
+        )
+        for name, s in sets.items()
+        if name in SET_METRICS
+    )
 
 
 def set_section(sets: dict, alpha: float) -> list[str]:
@@ -222,23 +279,34 @@ def set_section(sets: dict, alpha: float) -> list[str]:
     return ["## Set metrics", "", *markdown_table(*set_rows(sets, alpha)), "", set_note(sets, alpha), ""]
 
 
-BAND_NOTE = ("Energy each reconstruction keeps per mel band, relative to the reference (dB; 0 = kept, negative = "
-             "lost, positive = added), averaged over {n} files and over the bands below and above {cutoff:g} Hz "
-             "(per file and band: band_retention.csv).")
+BAND_NOTE = (
+    "Energy each reconstruction keeps per mel band, relative to the reference (dB; 0 = kept, negative = "
+    "lost, positive = added), averaged over {n} files and over the bands below and above {cutoff:g} Hz "
+    "(per file and band: band_retention.csv)."
+)
 
 
 def band_rows(bands: dict) -> tuple[list[str], list[list[str]]]:
-    return (["variant", "below cutoff (dB)", "above cutoff (dB)"],
-            [[v, signed_delta(bands["below_cutoff_db"][v], ""), signed_delta(bands["above_cutoff_db"][v], "")]
-             for v in bands["mean_db"]])
+    return (
+        ["variant", "below cutoff (dB)", "above cutoff (dB)"],
+        [
+            [v, signed_delta(bands["below_cutoff_db"][v], ""), signed_delta(bands["above_cutoff_db"][v], "")]
+            for v in bands["mean_db"]
+        ],
+    )
 
 
 def band_section(bands: dict, plots_dir: Path | None) -> list[str]:
     """Where the high band goes: mean retention above and below the cutoff per variant, and the per-band plot."""
     if not bands["n_files"]:
         return []
-    lines = ["## Where the high band goes", "", BAND_NOTE.format(n=bands["n_files"], cutoff=bands["cutoff_hz"]), "",
-             *markdown_table(*band_rows(bands))]
+    lines = [
+        "## Where the high band goes",
+        "",
+        BAND_NOTE.format(n=bands["n_files"], cutoff=bands["cutoff_hz"]),
+        "",
+        *markdown_table(*band_rows(bands)),
+    ]
     if plots_dir is not None and (plots_dir / "band_retention.png").exists():
         lines += ["", "![band retention](plots/band_retention.png)"]
     return lines

@@ -1,6 +1,7 @@
 """report.html: the evaluation report as a page to listen and look: the summary table, conclusion and band
 retention, and per file synchronised players for reference, vocoder ceiling, base and enhanced (keys 1–4), the
 file's metrics and its figure; files sortable by any metric's per-file Δ and filterable."""
+
 import json
 from html import escape
 from pathlib import Path
@@ -26,15 +27,17 @@ from audiovae.reporting.summary import accounting_line
 from audiovae.reporting.verdict import conclusion_lines
 
 PRELOADED_FILES = 50  # files whose players load their durations with the page; later ones load when played
-LISTENING_PAGES = {"mushra": "listening/mushra/index.html", "ab": "listening/ab/index.html",
-                   "preference": "listening/preference/index.html"}
+LISTENING_PAGES = {
+    "mushra": "listening/mushra/index.html",
+    "ab": "listening/ab/index.html",
+    "preference": "listening/preference/index.html",
+}
 
 
 def file_gains(result: FileResult, names: Sequence[str]) -> dict:
     """Per metric, the file's improvement of enhanced over base in the metric's Δ units, signed so that positive
     is better whatever the metric's direction (NaN → None)."""
-    return {name: file_improvement(name, result.value("base", name), result.value("enhanced", name))
-            for name in names}
+    return {name: file_improvement(name, result.value("base", name), result.value("enhanced", name)) for name in names}
 
 
 def sort_options(names: Sequence[str]) -> str:
@@ -60,56 +63,79 @@ def file_article(result: FileResult, order: int, names: Sequence[str], folder: P
     preload = "metadata" if order < PRELOADED_FILES else "none"
     sources = [(variant, f"audio/{stem}.{variant}.wav") for variant in WAVE_NAMES]
     notes = f'<p class="note">Notes: {escape(result.notes)}</p>' if result.notes else ""
-    return (f'<article class="file" tabindex="-1" data-order="{order}" data-file="{escape(result.file)}" '
-            f"data-gains='{escape(json.dumps(gains))}'>"
-            f"<h3>{escape(result.file)}</h3><p class=\"note\">{escape(facts or file_facts(result))}</p>"
-            f"{player_html(sources, folder, preload)}<div class=\"row\">{table_html(*marked_rows(result, names, gains))}</div>"
-            f"{notes}{figure_html(f'plots/{stem}.png', f'{result.file}: spectrograms and error maps', folder)}"
-            "</article>")
+    return (
+        f'<article class="file" tabindex="-1" data-order="{order}" data-file="{escape(result.file)}" '
+        f"data-gains='{escape(json.dumps(gains))}'>"
+        f'<h3>{escape(result.file)}</h3><p class="note">{escape(facts or file_facts(result))}</p>'
+        f'{player_html(sources, folder, preload)}<div class="row">{table_html(*marked_rows(result, names, gains))}</div>'
+        f"{notes}{figure_html(f'plots/{stem}.png', f'{result.file}: spectrograms and error maps', folder)}"
+        "</article>"
+    )
 
 
 def file_controls(names: Sequence[str], keys_note: str, delta_of: str = "enhanced over base") -> str:
     """The sort/limit/search controls `web/report.js` drives, and what the keys do."""
-    return (f'<div class="controls"><label>Sort <select id="sort">{sort_options(names)}</select></label>'
-            '<label>Show at most <input id="limit" type="number" min="0" placeholder="all"> files</label>'
-            '<label>Name contains <input id="search" type="search"></label><span id="shown"></span></div>'
-            f'<p class="keys">{escape(keys_note)} Space: play/pause; j/k: next/previous file. Δ sorting: per-file '
-            f"improvement of {escape(delta_of)}, signed so that larger is better.</p>")
+    return (
+        f'<div class="controls"><label>Sort <select id="sort">{sort_options(names)}</select></label>'
+        '<label>Show at most <input id="limit" type="number" min="0" placeholder="all"> files</label>'
+        '<label>Name contains <input id="search" type="search"></label><span id="shown"></span></div>'
+        f'<p class="keys">{escape(keys_note)} Space: play/pause; j/k: next/previous file. Δ sorting: per-file '
+        f"improvement of {escape(delta_of)}, signed so that larger is better.</p>"
+    )
 
 
 def files_section(results: Sequence[FileResult], names: Sequence[str], folder: Path) -> str:
     ok = [r for r in results if r.status == OK]
     articles = "".join(file_article(r, i, names, folder) for i, r in enumerate(ok))
-    return ('<section id="files"><h2>Per file</h2>' +
-            file_controls(names, "Click a file, then 1, 2, ...: reference, (vocoder ceiling,) base, enhanced at the "
-                          "same position.") +
-            f'<div id="file-list">{articles}</div></section>')
+    return (
+        '<section id="files"><h2>Per file</h2>'
+        + file_controls(
+            names, "Click a file, then 1, 2, ...: reference, (vocoder ceiling,) base, enhanced at the same position."
+        )
+        + f'<div id="file-list">{articles}</div></section>'
+    )
 
 
 def summary_section(summary: dict, folder: Path) -> str:
     metrics, stats, bands = summary["metrics"], summary["statistics"], summary["band_retention"]
-    parts = ["<section id=\"summary\"><h2>Summary</h2>",
-             f'<div class="wide">{table_html(*comparison_rows(summary_lines(metrics)), cls="summary")}</div>',
-             f'<p class="note">{escape(DELTA_NOTE)}</p>',
-             *(f'<p class="note">{escape(line)}</p>' for line in min_p_note([m["comparison"] for m in metrics.values()],
-                                                                           stats["alpha"])),
-             "<h2>Conclusion</h2><ul>",
-             *(f"<li>{escape(line[2:] if line.startswith('- ') else line)}</li>"
-               for line in conclusion_lines(metrics, stats["alpha"], stats["p_adjust"])), "</ul>"]
+    parts = [
+        '<section id="summary"><h2>Summary</h2>',
+        f'<div class="wide">{table_html(*comparison_rows(summary_lines(metrics)), cls="summary")}</div>',
+        f'<p class="note">{escape(DELTA_NOTE)}</p>',
+        *(
+            f'<p class="note">{escape(line)}</p>'
+            for line in min_p_note([m["comparison"] for m in metrics.values()], stats["alpha"])
+        ),
+        "<h2>Conclusion</h2><ul>",
+        *(
+            f"<li>{escape(line[2:] if line.startswith('- ') else line)}</li>"
+            for line in conclusion_lines(metrics, stats["alpha"], stats["p_adjust"])
+        ),
+        "</ul>",
+    ]
     sets = summary.get("sets", {})
     if sets:
-        parts += ["<h2>Set metrics</h2>", f'<div class="wide">{table_html(*set_rows(sets, stats["alpha"]))}</div>',
-                  f'<p class="note">{escape(set_note(sets, stats["alpha"]))}</p>']
+        parts += [
+            "<h2>Set metrics</h2>",
+            f'<div class="wide">{table_html(*set_rows(sets, stats["alpha"]))}</div>',
+            f'<p class="note">{escape(set_note(sets, stats["alpha"]))}</p>',
+        ]
     if bands["n_files"]:
-        parts += ["<h2>Where the high band goes</h2>",
-                  f'<p class="note">{escape(BAND_NOTE.format(n=bands["n_files"], cutoff=bands["cutoff_hz"]))}</p>',
-                  table_html(*band_rows(bands)), figure_html("plots/band_retention.png", "energy kept per band", folder)]
+        parts += [
+            "<h2>Where the high band goes</h2>",
+            f'<p class="note">{escape(BAND_NOTE.format(n=bands["n_files"], cutoff=bands["cutoff_hz"]))}</p>',
+            table_html(*band_rows(bands)),
+            figure_html("plots/band_retention.png", "energy kept per band", folder),
+        ]
     summary_png = figure_html("plots/summary.png", "per-file values, base and enhanced", folder)
     if summary_png:
         parts += ["<h2>Across files</h2>", summary_png]
     accounted = [accounting_line(summary["time_accounting"])] if summary.get("time_accounting") else []
-    parts += ["<h2>Timing (mean seconds per file)</h2>", facts_html(timing_lines(summary["timings"]) + accounted),
-              "</section>"]
+    parts += [
+        "<h2>Timing (mean seconds per file)</h2>",
+        facts_html(timing_lines(summary["timings"]) + accounted),
+        "</section>",
+    ]
     return "".join(parts)
 
 
@@ -117,28 +143,41 @@ def listening_links(folder: Path) -> str:
     present = {mode: page for mode, page in LISTENING_PAGES.items() if (folder / page).exists()}
     if not present:
         return ""
-    names = {"mushra": "MUSHRA-style ratings (0–100)", "ab": "A/B preference, base vs enhanced",
-             "preference": "A/B preference without a reference, base vs enhanced decode of the same latents"}
+    names = {
+        "mushra": "MUSHRA-style ratings (0–100)",
+        "ab": "A/B preference, base vs enhanced",
+        "preference": "A/B preference without a reference, base vs enhanced decode of the same latents",
+    }
     items = "".join(f'<li><a href="{link(page)}">{names[mode]}</a></li>' for mode, page in present.items())
-    return (f'<section id="listening"><h2>Blind listening</h2><ul>{items}</ul><p class="note">Variant names hidden, '
-            "order shuffled per file; answers download as JSON or CSV, and <code>python -m audiovae.listening score "
-            "ANSWERS...</code> un-blinds them.</p></section>")
+    return (
+        f'<section id="listening"><h2>Blind listening</h2><ul>{items}</ul><p class="note">Variant names hidden, '
+        "order shuffled per file; answers download as JSON or CSV, and <code>python -m audiovae.listening score "
+        "ANSWERS...</code> un-blinds them.</p></section>"
+    )
 
 
 def failed_section(results: Sequence[FileResult]) -> str:
     failed = [r for r in results if r.status != OK]
     if not failed:
         return ""
-    return ("<section id=\"failed\"><h2>Files that could not be evaluated</h2><ul>" +
-            "".join(f"<li><code>{escape(r.file)}</code>: {escape(r.error)}</li>" for r in failed) + "</ul></section>")
+    return (
+        '<section id="failed"><h2>Files that could not be evaluated</h2><ul>'
+        + "".join(f"<li><code>{escape(r.file)}</code>: {escape(r.error)}</li>" for r in failed)
+        + "</ul></section>"
+    )
 
 
 def write_report_html(path: Path, summary: dict, results: Sequence[FileResult]) -> Path:
     """`path` (in the run folder, whose audio/ and plots/ it links) for an evaluated setting."""
     folder, names = path.parent, list(summary["metrics"])
-    body = ("<header><h1>Evaluation report: base vs enhanced VAE</h1>" + facts_html(run_facts(summary)) +
-            '<p class="note">Also: <a href="report.md">report.md</a>, <a href="results.csv">results.csv</a>, '
-            '<a href="summary.json">summary.json</a>, <a href="columns.csv">columns.csv</a>.</p></header>' +
-            summary_section(summary, folder) + listening_links(folder) + failed_section(results) +
-            files_section(results, names, folder))
+    body = (
+        "<header><h1>Evaluation report: base vs enhanced VAE</h1>"
+        + facts_html(run_facts(summary))
+        + '<p class="note">Also: <a href="report.md">report.md</a>, <a href="results.csv">results.csv</a>, '
+        '<a href="summary.json">summary.json</a>, <a href="columns.csv">columns.csv</a>.</p></header>'
+        + summary_section(summary, folder)
+        + listening_links(folder)
+        + failed_section(results)
+        + files_section(results, names, folder)
+    )
     return write_page(path, "audiovae evaluation report", body, scripts=("player.js", "report.js"))

@@ -1,5 +1,6 @@
 """Aggregates of per-file results: per-variant statistics and the paired base-vs-enhanced comparison, kept
 structured (`{metric: {variants: {variant: stats}, comparison: ...}}`) until a writer flattens them."""
+
 import json
 import math
 from importlib.metadata import PackageNotFoundError, version
@@ -13,8 +14,7 @@ from audiovae.metrics.stats import adjust_p, compare_paired
 from audiovae.reporting.records import OK, VARIANTS, FileResult, variants_of
 from audiovae.reporting.verdict import verdict
 
-PACKAGES = ("audiovae", "torch", "pytorch-lightning", "diffusers", "transformers", "torchmetrics", "wandb",
-            "librosa")
+PACKAGES = ("audiovae", "torch", "pytorch-lightning", "diffusers", "transformers", "torchmetrics", "wandb", "librosa")
 
 
 def package_versions() -> dict:
@@ -30,15 +30,26 @@ def package_versions() -> dict:
 def _describe(values: np.ndarray) -> dict:
     finite = values[np.isfinite(values)]
     if finite.size == 0:
-        return {"mean": float("nan"), "std": float("nan"), "median": float("nan"), "n": 0,
-                "excluded": int(values.size)}
-    return {"mean": float(finite.mean()), "std": float(finite.std(ddof=1)) if finite.size > 1 else 0.0,
-            "median": float(np.median(finite)), "n": int(finite.size), "excluded": int(values.size - finite.size)}
+        return {"mean": float("nan"), "std": float("nan"), "median": float("nan"), "n": 0, "excluded": int(values.size)}
+    return {
+        "mean": float(finite.mean()),
+        "std": float(finite.std(ddof=1)) if finite.size > 1 else 0.0,
+        "median": float(np.median(finite)),
+        "n": int(finite.size),
+        "excluded": int(values.size - finite.size),
+    }
 
 
-def summarize_metrics(results: Sequence[FileResult], metric_names: Sequence[str], n_bootstrap: int, seed: int,
-                      tolerance: float = 0.0, alpha: float = 0.05, p_adjust: str = "holm",
-                      variants: Sequence[str] = VARIANTS) -> dict:
+def summarize_metrics(
+    results: Sequence[FileResult],
+    metric_names: Sequence[str],
+    n_bootstrap: int,
+    seed: int,
+    tolerance: float = 0.0,
+    alpha: float = 0.05,
+    p_adjust: str = "holm",
+    variants: Sequence[str] = VARIANTS,
+) -> dict:
     """metric -> {direction, target, unit, score_unit, delta_kind, variants: {variant: stats of the raw values},
     scores: {variant: stats of the scores} (target metrics), comparison: PairedComparison of the scores with its
     p corrected across the metrics, verdict}. Scores are what "better" compares (`metrics.scoring`)."""
@@ -48,13 +59,26 @@ def summarize_metrics(results: Sequence[FileResult], metric_names: Sequence[str]
         scorer = scoring(name)
         raw = {v: np.array([r.value(v, name) for r in ok], dtype=float) for v in variants_of(name, variants)}
         scores = {v: scorer.score(values) for v, values in raw.items()}
-        comparison = compare_paired(scores["base"], scores["enhanced"], scorer.higher_is_better,
-                                    scorer.delta_kind, n_bootstrap=n_bootstrap, seed=seed, tolerance=tolerance)
-        out[name] = {"direction": scorer.direction, "target": scorer.target,
-                     "higher_is_better": scorer.higher_is_better, "unit": scorer.value_unit,
-                     "score_unit": scorer.unit, "delta_kind": scorer.delta_kind, "delta_unit": scorer.delta_unit,
-                     "variants": {v: _describe(values) for v, values in raw.items()},
-                     "comparison": comparison.as_dict()}
+        comparison = compare_paired(
+            scores["base"],
+            scores["enhanced"],
+            scorer.higher_is_better,
+            scorer.delta_kind,
+            n_bootstrap=n_bootstrap,
+            seed=seed,
+            tolerance=tolerance,
+        )
+        out[name] = {
+            "direction": scorer.direction,
+            "target": scorer.target,
+            "higher_is_better": scorer.higher_is_better,
+            "unit": scorer.value_unit,
+            "score_unit": scorer.unit,
+            "delta_kind": scorer.delta_kind,
+            "delta_unit": scorer.delta_unit,
+            "variants": {v: _describe(values) for v, values in raw.items()},
+            "comparison": comparison.as_dict(),
+        }
         if scorer.is_target:
             out[name]["scores"] = {v: _describe(values) for v, values in scores.items()}
     adjusted = adjust_p([m["comparison"]["wilcoxon_p"] for m in out.values()], p_adjust)
@@ -86,11 +110,21 @@ def wall_accounting(new: Sequence[FileResult], wall_s: float, world_size: int = 
     ok = [r for r in new if r.status == OK]
     if not ok or not wall_s or wall_s <= 0:
         return {}
-    stages = sum(v for r in ok for stage, v in r.seconds.items() if stage not in DERIVED_STAGES and math.isfinite(v)
-                 and not (stage == "vocoder" and "vocoder_all" in r.seconds))  # one pass's: vocoder_all has all
+    stages = sum(
+        v
+        for r in ok
+        for stage, v in r.seconds.items()
+        if stage not in DERIVED_STAGES and math.isfinite(v) and not (stage == "vocoder" and "vocoder_all" in r.seconds)
+    )  # one pass's: vocoder_all has all
     budget = wall_s * max(world_size, 1)
-    return {"files": len(ok), "wall_s": wall_s, "processes": max(world_size, 1), "stage_seconds": stages,
-            "outside_stages_s": max(budget - stages, 0.0), "outside_stages_share": max(1 - stages / budget, 0.0)}
+    return {
+        "files": len(ok),
+        "wall_s": wall_s,
+        "processes": max(world_size, 1),
+        "stage_seconds": stages,
+        "outside_stages_s": max(budget - stages, 0.0),
+        "outside_stages_share": max(1 - stages / budget, 0.0),
+    }
 
 
 def accounting_line(accounting: dict, noun: str = "files") -> str:
@@ -99,11 +133,17 @@ def accounting_line(accounting: dict, noun: str = "files") -> str:
         return ""
     a = accounting
     processes = f" × {a['processes']} processes" if a["processes"] > 1 else ""
-    before = (f"; before it, listing the entries took {a['listing_s']:.2f} s and fingerprinting their content "
-              f"{a['fingerprint_s']:.2f} s" if "listing_s" in a else "")
-    return (f"wall time of the {a['files']} {noun} evaluated in this run: {a['wall_s']:.2f} s{processes}; the "
-            f"measured stages above account for {a['stage_seconds']:.2f} s, so {100 * a['outside_stages_share']:.1f} % "
-            f"went outside them (rows, progress, batching, waiting for data){before}")
+    before = (
+        f"; before it, listing the entries took {a['listing_s']:.2f} s and fingerprinting their content "
+        f"{a['fingerprint_s']:.2f} s"
+        if "listing_s" in a
+        else ""
+    )
+    return (
+        f"wall time of the {a['files']} {noun} evaluated in this run: {a['wall_s']:.2f} s{processes}; the "
+        f"measured stages above account for {a['stage_seconds']:.2f} s, so {100 * a['outside_stages_share']:.1f} % "
+        f"went outside them (rows, progress, batching, waiting for data){before}"
+    )
 
 
 def json_safe(obj):
@@ -123,14 +163,24 @@ def summarize_lags(results: Sequence[FileResult], max_lag: int, align: int, samp
     peaks are), with the search radius and the shift applied to the metrics."""
     found = [r for r in results if r.status == OK and np.isfinite(r.vocoder_lag)]
     lags = np.array([r.vocoder_lag for r in found], dtype=float)
-    out = {"max_lag_samples": max_lag, "align_samples": align, "n_files": int(len(lags)),
-           "median_corr": float(np.nanmedian([r.vocoder_lag_corr for r in found])) if found else float("nan")}
+    out = {
+        "max_lag_samples": max_lag,
+        "align_samples": align,
+        "n_files": int(len(lags)),
+        "median_corr": float(np.nanmedian([r.vocoder_lag_corr for r in found])) if found else float("nan"),
+    }
     if len(lags):
         median = float(np.median(lags))
-        out.update({"median_lag_samples": median, "median_lag_ms": 1000 * median / sample_rate,
-                    "min_lag_samples": float(lags.min()), "max_lag_samples_found": float(lags.max()),
-                    "files_off": int(np.count_nonzero(lags != 0)),
-                    "at_search_edge": int(np.count_nonzero(np.abs(lags) >= max_lag))})
+        out.update(
+            {
+                "median_lag_samples": median,
+                "median_lag_ms": 1000 * median / sample_rate,
+                "min_lag_samples": float(lags.min()),
+                "max_lag_samples_found": float(lags.max()),
+                "files_off": int(np.count_nonzero(lags != 0)),
+                "at_search_edge": int(np.count_nonzero(np.abs(lags) >= max_lag)),
+            }
+        )
     return out
 
 

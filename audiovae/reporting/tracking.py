@@ -1,5 +1,6 @@
 """Weights & Biases: the run every job opens (always finished, with the job's exit code), and what an evaluation
 logs to it (aggregates under stable summary keys, a per-file table with media)."""
+
 import netrc
 import os
 from contextlib import contextmanager
@@ -13,8 +14,12 @@ from audiovae.data.files import output_stem
 from audiovae.errors import ConfigError
 from audiovae.reporting.records import OK, VARIANTS, FileResult, to_row
 
-WANDB_FOLDERS = {"WANDB_DATA_DIR": "data", "WANDB_CACHE_DIR": "cache", "WANDB_CONFIG_DIR": "config",
-                 "WANDB_ARTIFACT_DIR": "artifacts"}  # where W&B would otherwise write under the user's home
+WANDB_FOLDERS = {
+    "WANDB_DATA_DIR": "data",
+    "WANDB_CACHE_DIR": "cache",
+    "WANDB_CONFIG_DIR": "config",
+    "WANDB_ARTIFACT_DIR": "artifacts",
+}  # where W&B would otherwise write under the user's home
 
 
 def keep_wandb_in(out_dir: Path) -> None:
@@ -41,22 +46,30 @@ def check_logger(logger: DictConfig) -> None:
     """Start-up check: an online run needs credentials (one line, exit 2, before any file is evaluated)."""
     mode = os.environ.get("WANDB_MODE", logger.mode)
     if logger.enabled and mode == "online" and not has_wandb_credentials():
-        raise ConfigError("config key 'logger.mode': online needs W&B credentials: run `wandb login` or set "
-                          "WANDB_API_KEY; or keep logger.mode=offline and upload later with audiovae-sync")
+        raise ConfigError(
+            "config key 'logger.mode': online needs W&B credentials: run `wandb login` or set "
+            "WANDB_API_KEY; or keep logger.mode=offline and upload later with audiovae-sync"
+        )
 
 
-def _run_arguments(logger: DictConfig, run_config: DictConfig, out_dir: Path, job_type: str,
-                   config_hash: str) -> dict:
+def _run_arguments(logger: DictConfig, run_config: DictConfig, out_dir: Path, job_type: str, config_hash: str) -> dict:
     """`wandb.init` arguments: run files under `out_dir/wandb`, run config = the resolved config + its hash.
     `WANDB_MODE` in the environment wins over `logger.mode`."""
     os.environ.setdefault("WANDB_SILENT", "true")
     keep_wandb_in(out_dir)
     config = OmegaConf.to_container(run_config, resolve=True)
     config["config_hash"] = config_hash
-    return dict(project=logger.project, entity=logger.entity, group=logger.group,
-                name=logger.name or Path(out_dir).absolute().name,
-                tags=list(logger.tags), mode=os.environ.get("WANDB_MODE", logger.mode), dir=str(out_dir),
-                job_type=job_type, config=config)
+    return dict(
+        project=logger.project,
+        entity=logger.entity,
+        group=logger.group,
+        name=logger.name or Path(out_dir).absolute().name,
+        tags=list(logger.tags),
+        mode=os.environ.get("WANDB_MODE", logger.mode),
+        dir=str(out_dir),
+        job_type=job_type,
+        config=config,
+    )
 
 
 RUN_ID_FILE = "run_id"  # under out_dir/wandb: the training's W&B run id, so a resumed training continues it
@@ -75,8 +88,14 @@ def training_run_id(out_dir: Path, resuming: bool) -> str:
     return run_id
 
 
-def make_wandb_logger(logger: DictConfig, run_config: DictConfig, out_dir: Path, job_type: str, config_hash: str,
-                      run_id: str | None = None):
+def make_wandb_logger(
+    logger: DictConfig,
+    run_config: DictConfig,
+    out_dir: Path,
+    job_type: str,
+    config_hash: str,
+    run_id: str | None = None,
+):
     """Lightning's WandbLogger for a Trainer (training), continuing run `run_id` if it exists; None when
     `logger.enabled` is false. The caller finishes its run with `finish_run` in a `finally`."""
     if not logger.enabled:
@@ -101,8 +120,9 @@ def finish_run(run, failed: bool) -> None:
 
 
 @contextmanager
-def wandb_run(logger: DictConfig, run_config: DictConfig, out_dir: Path, job_type: str,
-              config_hash: str) -> Iterator[Optional[object]]:
+def wandb_run(
+    logger: DictConfig, run_config: DictConfig, out_dir: Path, job_type: str, config_hash: str
+) -> Iterator[Optional[object]]:
     """A W&B run for the block (None when `logger.enabled` is false), finished when the block ends, with exit
     code 1 when it raised."""
     if not logger.enabled:
@@ -127,9 +147,12 @@ def summary_keys(summary: dict, prefix: str = "eval") -> dict:
 
 
 def _summary_keys(summary: dict) -> dict:
-    out = {"eval/n_files": summary["counts"]["files"], "eval/n_ok": summary["counts"]["ok"],
-           "eval/n_failed": summary["counts"]["failed"],
-           "eval/throughput_audio_s_per_s": summary["run"]["throughput_audio_s_per_s"]}
+    out = {
+        "eval/n_files": summary["counts"]["files"],
+        "eval/n_ok": summary["counts"]["ok"],
+        "eval/n_failed": summary["counts"]["failed"],
+        "eval/throughput_audio_s_per_s": summary["run"]["throughput_audio_s_per_s"],
+    }
     for name, m in summary["metrics"].items():
         for variant, stats in m["variants"].items():
             out[f"eval/{variant}/{name}"] = stats["mean"]
@@ -172,10 +195,18 @@ def _summary_keys(summary: dict) -> dict:
     return out
 
 
-def files_table(results: Sequence[FileResult], metric_names: Sequence[str], out_dir: Path, sample_rate: int,
-                max_media_rows: int, log_audio: bool, variants: Sequence[str] = VARIANTS,
-                row_of: Optional[Callable[[FileResult], dict]] = None, audio_names: Optional[Sequence[str]] = None,
-                about: Callable[[FileResult], str] = lambda result: ""):
+def files_table(
+    results: Sequence[FileResult],
+    metric_names: Sequence[str],
+    out_dir: Path,
+    sample_rate: int,
+    max_media_rows: int,
+    log_audio: bool,
+    variants: Sequence[str] = VARIANTS,
+    row_of: Optional[Callable[[FileResult], dict]] = None,
+    audio_names: Optional[Sequence[str]] = None,
+    about: Callable[[FileResult], str] = lambda result: "",
+):
     """Every results.csv row (`row_of`, default `to_row`); for the first rows the audio of `audio_names` (default
     the reference and the model's variants) and the spectrogram plot, each captioned `<file> · <variant>` and
     `about(result)` (a generated item's prompt)."""
@@ -193,29 +224,53 @@ def files_table(results: Sequence[FileResult], metric_names: Sequence[str], out_
             if log_audio:
                 for j, variant in enumerate(audio_variants):
                     wav = out_dir / "audio" / f"{stem}.{variant}.wav"
-                    media[j] = (wandb.Audio(str(wav), sample_rate=sample_rate,
-                                            caption=f"{result.file} · {variant}{about(result)}")
-                                if wav.exists() else None)
+                    media[j] = (
+                        wandb.Audio(
+                            str(wav), sample_rate=sample_rate, caption=f"{result.file} · {variant}{about(result)}"
+                        )
+                        if wav.exists()
+                        else None
+                    )
             plot = out_dir / "plots" / f"{stem}.png"
-            media[-1] = (wandb.Image(str(plot), caption=f"{result.file} · spectrograms{about(result)}")
-                         if plot.exists() else None)
+            media[-1] = (
+                wandb.Image(str(plot), caption=f"{result.file} · spectrograms{about(result)}")
+                if plot.exists()
+                else None
+            )
         table.add_data(*[row.get(c) for c in scalar_columns], *media)
     return table
 
 
-def log_evaluation(run, summary: dict, results: Sequence[FileResult], metric_names: Sequence[str], out_dir: Path,
-                   sample_rate: int, max_media_rows: int, log_audio: bool, variants: Sequence[str] = VARIANTS) -> None:
+def log_evaluation(
+    run,
+    summary: dict,
+    results: Sequence[FileResult],
+    metric_names: Sequence[str],
+    out_dir: Path,
+    sample_rate: int,
+    max_media_rows: int,
+    log_audio: bool,
+    variants: Sequence[str] = VARIANTS,
+) -> None:
     import wandb
 
-    run.log({"eval/files": files_table(results, metric_names, out_dir, sample_rate, max_media_rows, log_audio,
-                                       variants)})
+    run.log(
+        {"eval/files": files_table(results, metric_names, out_dir, sample_rate, max_media_rows, log_audio, variants)}
+    )
     for key, name in (("eval/summary_plot", "summary.png"), ("eval/band_retention_plot", "band_retention.png")):
         if (out_dir / "plots" / name).exists():
             run.log({key: wandb.Image(str(out_dir / "plots" / name))})
     bands = summary["band_retention"]
     if bands["n_files"]:
-        run.log({"eval/band_retention": wandb.Table(
-            columns=["hz", *bands["mean_db"]], data=[[hz, *(bands["mean_db"][v][i] for v in bands["mean_db"])]
-                                                     for i, hz in enumerate(bands["hz"])])})
+        run.log(
+            {
+                "eval/band_retention": wandb.Table(
+                    columns=["hz", *bands["mean_db"]],
+                    data=[
+                        [hz, *(bands["mean_db"][v][i] for v in bands["mean_db"])] for i, hz in enumerate(bands["hz"])
+                    ],
+                )
+            }
+        )
     for key, value in summary_keys(summary).items():
         run.summary[key] = value

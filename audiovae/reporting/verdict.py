@@ -42,39 +42,59 @@ def verdict(comparison: dict, higher_is_better: bool, alpha: float) -> dict:
         better = improvement(comparison, higher_is_better) > 0
         return _verdict(IMPROVED if better else WORSENED, signs, f"corrected p {_p(p_adj)}")
     if is_finite(min_p) and min_p >= alpha:
-        return _verdict(UNDECIDED, signs, f"with {untied} untied files the test cannot reach p < {alpha:g} "
-                                          f"(smallest possible p {_p(min_p)})")
-    return _verdict(UNDECIDED, signs, f"corrected p {_p(p_adj)} ≥ {alpha:g} (uncorrected "
-                                      f"{_p(comparison['wilcoxon_p'])})")
+        return _verdict(
+            UNDECIDED,
+            signs,
+            f"with {untied} untied files the test cannot reach p < {alpha:g} (smallest possible p {_p(min_p)})",
+        )
+    return _verdict(
+        UNDECIDED, signs, f"corrected p {_p(p_adj)} ≥ {alpha:g} (uncorrected {_p(comparison['wilcoxon_p'])})"
+    )
 
 
 def _verdict(outcome: str, signs: str, why: str) -> dict:
-    return {"outcome": outcome, "signs": signs, "why": why,
-            "reason": f"{signs}, but {why}" if outcome == UNDECIDED and signs and "cannot" in why
-            else ", ".join(part for part in (signs, why) if part)}
+    return {
+        "outcome": outcome,
+        "signs": signs,
+        "why": why,
+        "reason": f"{signs}, but {why}"
+        if outcome == UNDECIDED and signs and "cannot" in why
+        else ", ".join(part for part in (signs, why) if part),
+    }
 
 
 def conclusion_lines(metrics: dict, alpha: float, p_adjust: str) -> list[str]:
     """The report's conclusion: the metrics that improved, worsened, did not change, or could not be decided,
     with the reason; metrics undecided for one shared reason (too few files for the test) are named together."""
-    heads = {IMPROVED: "Improved by the enhancement", WORSENED: "Worsened by the enhancement",
-             UNCHANGED: "Unchanged", UNDECIDED: "Could not be decided"}
+    heads = {
+        IMPROVED: "Improved by the enhancement",
+        WORSENED: "Worsened by the enhancement",
+        UNCHANGED: "Unchanged",
+        UNDECIDED: "Could not be decided",
+    }
     groups: dict[tuple, list[str]] = {}
     for name, m in metrics.items():
         v = m["verdict"]
         shared = v["outcome"] in (UNDECIDED, UNCHANGED) and ("cannot" in v["why"] or v["outcome"] == UNCHANGED)
         key = (v["outcome"], v["why"] if shared else "")
-        groups.setdefault(key, []).append(f"{name} ({v['signs']})" if shared and v["signs"] else
-                                          name if shared else f"{name} ({v['reason']})")
+        groups.setdefault(key, []).append(
+            f"{name} ({v['signs']})" if shared and v["signs"] else name if shared else f"{name} ({v['reason']})"
+        )
     order = [IMPROVED, WORSENED, UNCHANGED, UNDECIDED]
-    lines = [f"- {heads[outcome]}" + (f", {why}" if why else "") + ": " + "; ".join(names) + "."
-             for outcome in order for (o, why), names in groups.items() if o == outcome]
+    lines = [
+        f"- {heads[outcome]}" + (f", {why}" if why else "") + ": " + "; ".join(names) + "."
+        for outcome in order
+        for (o, why), names in groups.items()
+        if o == outcome
+    ]
     if not lines:
         return ["- Not enough evaluated files to compare base and enhanced."]
     method = {"holm": "Holm", "bh": "Benjamini–Hochberg", "none": "no"}[p_adjust]
     tested = sum(1 for m in metrics.values() if is_finite(m["comparison"]["wilcoxon_p"]))
-    return lines + [f"- Wilcoxon signed-rank tests over files, two-sided, α = {alpha:g}, {method} correction for "
-                    f"the {tested} metrics tested together; ties are differences within the numerical tolerance."]
+    return lines + [
+        f"- Wilcoxon signed-rank tests over files, two-sided, α = {alpha:g}, {method} correction for "
+        f"the {tested} metrics tested together; ties are differences within the numerical tolerance."
+    ]
 
 
 def is_significantly_worse(comparison: dict, higher_is_better: bool, alpha: float) -> bool:
@@ -82,8 +102,9 @@ def is_significantly_worse(comparison: dict, higher_is_better: bool, alpha: floa
     side of 0 (what still protects when too few files let the test reach alpha)."""
     low, high = comparison["ci_low"], comparison["ci_high"]
     ci_worse = is_finite(low) and is_finite(high) and (high < 0 if higher_is_better else low > 0)
-    tested_worse = (is_finite(comparison["p_adjusted"]) and comparison["p_adjusted"] < alpha
-                    and improvement(comparison, higher_is_better) < 0)
+    tested_worse = (
+        is_finite(comparison["p_adjusted"])
+        and comparison["p_adjusted"] < alpha
+        and improvement(comparison, higher_is_better) < 0
+    )
     return ci_worse or tested_worse
-
-

@@ -8,6 +8,7 @@ blocks of chunks `<crc32 u32><length u16><type u8><data>` (type 1 full, 2 first,
 type byte and the data); a block with fewer than 7 bytes left is padded with zeros. Records other than artifacts
 are copied byte for byte.
 """
+
 import struct
 import zlib
 from pathlib import Path
@@ -65,7 +66,7 @@ def write_records(path: Path, header: bytes, records: list[bytes]) -> None:
                 out += bytes(left)
                 continue
             take = rest[: left - HEADER]
-            rest = rest[len(take):]
+            rest = rest[len(take) :]
             kind = (FULL if not rest else FIRST) if first else (LAST if not rest else MIDDLE)
             out += struct.pack("<IHB", _crc(kind, take), len(take), kind) + take
             first = False

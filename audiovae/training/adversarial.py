@@ -10,6 +10,7 @@ With D_k(x) the logits of sub-discriminator k and F_kl its l-th feature map (K s
 reference log-mel (the ceiling: what the enhancer can reach through this vocoder); `fake` is the enhanced log-mel
 or its vocoder output.
 """
+
 import torch
 from torch import nn
 
@@ -35,8 +36,10 @@ def generator_loss(kind: str, fake: Outputs) -> torch.Tensor:
 
 
 def feature_matching(real: Outputs, fake: Outputs) -> torch.Tensor:
-    per_scale = [torch.stack([(ff - rf.detach()).abs().mean() for rf, ff in zip(r[:-1], f[:-1])]).mean()
-                 for r, f in zip(real, fake)]
+    per_scale = [
+        torch.stack([(ff - rf.detach()).abs().mean() for rf, ff in zip(r[:-1], f[:-1])]).mean()
+        for r, f in zip(real, fake)
+    ]
     return torch.stack(per_scale).mean()
 
 
@@ -45,8 +48,9 @@ class AdversarialTraining(nn.Module):
     `weight · G + feature_matching · FM` from generator step `start_step` on, when the discriminator starts
     training too."""
 
-    def __init__(self, discriminator: str, loss: str, weight: float, feature_matching: float, start_step: int,
-                 channels: int):
+    def __init__(
+        self, discriminator: str, loss: str, weight: float, feature_matching: float, start_step: int, channels: int
+    ):
         super().__init__()
         if loss not in GAN_LOSSES:
             raise ConfigError(f"config key 'adversarial.loss': '{loss}' is not one of {', '.join(GAN_LOSSES)}")

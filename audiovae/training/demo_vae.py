@@ -6,6 +6,7 @@ Writes `--clips` seeded random music-like clips (`audiovae.demo.random_clip`) in
 trains every VAE parameter (configs/train_demo_vae.yaml), sets `scaling_factor` to 1 / std of the training
 latents (as AudioLDM2 does for its diffusion space), and saves `vae/` plus a model card `audiovae_model.json`.
 """
+
 import argparse
 import json
 import sys
@@ -29,7 +30,7 @@ def load_trained_vae(cfg, checkpoint: Path):
     """The configured (untrained) VAE with the trained weights of a checkpoint, and the front end."""
     model = build_model(cfg.model, cfg.enhancement, cfg.frontend)
     state = torch.load(str(checkpoint), map_location="cpu", weights_only=True)["state_dict"]
-    model.vae.load_state_dict({k[len(STATE_PREFIX):]: v for k, v in state.items() if k.startswith(STATE_PREFIX)})
+    model.vae.load_state_dict({k[len(STATE_PREFIX) :]: v for k, v in state.items() if k.startswith(STATE_PREFIX)})
     return model, build_frontend(cfg.frontend, model.downsampling)
 
 
@@ -60,13 +61,22 @@ def main(argv: list[str]) -> int:
     scaling = 1.0 / latent_std(model, frontend, clips, cfg.data.crop_seconds)
     model.vae.register_to_config(scaling_factor=round(scaling, 4))
     model.vae.save_pretrained(args.target / "vae", safe_serialization=True)
-    card = {"builder": "audiovae.training.demo_vae", "training_clips": len(clips), "steps": cfg.trainer.max_steps,
-            "monitor": cfg.checkpoint.monitor, "best_score": outcome.best_score,
-            "scaling_factor": round(scaling, 4), "config": "configs/train_demo_vae.yaml",
-            "overrides": args.overrides, "seed": cfg.seed}
+    card = {
+        "builder": "audiovae.training.demo_vae",
+        "training_clips": len(clips),
+        "steps": cfg.trainer.max_steps,
+        "monitor": cfg.checkpoint.monitor,
+        "best_score": outcome.best_score,
+        "scaling_factor": round(scaling, 4),
+        "config": "configs/train_demo_vae.yaml",
+        "overrides": args.overrides,
+        "seed": cfg.seed,
+    }
     (args.target / "audiovae_model.json").write_text(json.dumps(card, indent=2) + "\n")
-    print(f"demo VAE: {args.target} (best {cfg.checkpoint.monitor} = {outcome.best_score:.4f}, "
-          f"scaling_factor {scaling:.4f})")
+    print(
+        f"demo VAE: {args.target} (best {cfg.checkpoint.monitor} = {outcome.best_score:.4f}, "
+        f"scaling_factor {scaling:.4f})"
+    )
     return 0
 
 

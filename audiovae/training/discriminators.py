@@ -10,6 +10,7 @@ hidden activation, for feature matching) and its logits map last.
 
 All convolutions are weight-normalised (HiFi-GAN, EnCodec, DAC) with LeakyReLU(0.2) between them.
 """
+
 import torch
 from torch import nn
 from torch.nn.utils.parametrizations import weight_norm
@@ -36,10 +37,16 @@ class MelScale(nn.Module):
     def __init__(self, channels: int):
         super().__init__()
         c = channels
-        self.layers = nn.ModuleList(weight_norm(conv) for conv in (
-            nn.Conv2d(1, c, 3, padding=1), nn.Conv2d(c, 2 * c, 3, stride=2, padding=1),
-            nn.Conv2d(2 * c, 4 * c, 3, stride=2, padding=1), nn.Conv2d(4 * c, 4 * c, 3, padding=1),
-            nn.Conv2d(4 * c, 1, 3, padding=1)))
+        self.layers = nn.ModuleList(
+            weight_norm(conv)
+            for conv in (
+                nn.Conv2d(1, c, 3, padding=1),
+                nn.Conv2d(c, 2 * c, 3, stride=2, padding=1),
+                nn.Conv2d(2 * c, 4 * c, 3, stride=2, padding=1),
+                nn.Conv2d(4 * c, 4 * c, 3, padding=1),
+                nn.Conv2d(4 * c, 1, 3, padding=1),
+            )
+        )
 
     def forward(self, mel: torch.Tensor) -> list[torch.Tensor]:
         return _run(self.layers, mel)
@@ -57,7 +64,7 @@ class MelDiscriminator(nn.Module):
     def forward(self, mel: torch.Tensor) -> Outputs:
         outs = []
         for i, scale in enumerate(self.scales):
-            x = nn.functional.avg_pool2d(mel, (2 ** i, 1)) if i else mel
+            x = nn.functional.avg_pool2d(mel, (2**i, 1)) if i else mel
             outs.append(scale(x))
         return outs
 
@@ -98,6 +105,7 @@ DISCRIMINATORS = {"mel": MelDiscriminator, "stft": STFTDiscriminator}
 
 def build_discriminator(kind: str, channels: int) -> nn.Module:
     if kind not in DISCRIMINATORS:
-        raise ConfigError(f"config key 'adversarial.discriminator': '{kind}' is not one of none, "
-                          f"{', '.join(DISCRIMINATORS)}")
+        raise ConfigError(
+            f"config key 'adversarial.discriminator': '{kind}' is not one of none, {', '.join(DISCRIMINATORS)}"
+        )
     return DISCRIMINATORS[kind](channels)

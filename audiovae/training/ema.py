@@ -8,6 +8,7 @@ Validation runs with the average swapped in (so the monitored checkpoint is chos
 raw weights in `state_dict` (a resumed run continues them exactly) and the average under `EMA_KEY` in the
 same names, which export takes instead of the raw weights. The raw weights stay in the module after training.
 """
+
 from typing import Any
 
 import pytorch_lightning as pl
@@ -27,22 +28,25 @@ def _trained(pl_module: pl.LightningModule) -> nn.ModuleList:
 
 def _trained_names(pl_module: pl.LightningModule) -> list[str]:
     """The trained parameters' names in the module's state_dict (`model.<part>.<name>`), in parameter order."""
-    return [f"model.{part}.{name}" for part, module in pl_module.trained.items()
-            for name, _ in module.named_parameters()]
+    return [
+        f"model.{part}.{name}" for part, module in pl_module.trained.items() for name, _ in module.named_parameters()
+    ]
 
 
 class TrainedWeightsEMA(EMAWeightAveraging):
     def __init__(self, decay: float, every_n_steps: int = 1, start_step: int = 0):
-        super().__init__(use_buffers=False, decay=decay, update_every_n_steps=every_n_steps,
-                         update_starting_at_step=start_step)
+        super().__init__(
+            use_buffers=False, decay=decay, update_every_n_steps=every_n_steps, update_starting_at_step=start_step
+        )
         self._kwargs = {"multi_avg_fn": get_ema_multi_avg_fn(decay)}  # (one fused update over all tensors)
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if stage == "fit":
             self._average_model = AveragedModel(_trained(pl_module), use_buffers=False, **self._kwargs)
 
-    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
-                           batch_idx: int) -> None:
+    def on_train_batch_end(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
         step_idx = trainer.global_step - 1
         if trainer.global_step > self._latest_update_step and self.should_update(step_idx=step_idx):
             self._average_model.update_parameters(_trained(pl_module))
@@ -67,8 +71,10 @@ class TrainedWeightsEMA(EMAWeightAveraging):
 
     def averaged_state(self, pl_module: pl.LightningModule) -> dict[str, torch.Tensor]:
         """Trained parameter name (`model.<part>.<name>`, as in the module's state_dict) -> its average."""
-        return {name: p.detach().clone()
-                for name, p in zip(_trained_names(pl_module), self._average_model.module.parameters())}
+        return {
+            name: p.detach().clone()
+            for name, p in zip(_trained_names(pl_module), self._average_model.module.parameters())
+        }
 
     def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict) -> None:
         if self._average_model is not None and int(self._average_model.n_averaged) > 0:
@@ -82,4 +88,3 @@ class TrainedWeightsEMA(EMAWeightAveraging):
         for name, average in zip(_trained_names(pl_module), self._average_model.module.parameters()):
             average.data.copy_(state[name])
         self._average_model.n_averaged.fill_(checkpoint[EMA_COUNT_KEY])
-

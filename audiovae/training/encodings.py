@@ -7,6 +7,7 @@ a key of the file's content, the crop's offset and length, the front end, data r
 configuration, precisions, device type and torch version, so another run on the same files and model starts warm
 and a changed file or model misses.
 """
+
 from typing import Callable, Optional
 
 import torch
@@ -27,8 +28,10 @@ class CropEncodings:
     def key(self, fingerprint: str, offset: int, device_type: str) -> Optional[str]:
         if not fingerprint:
             return None  # a file that could not be fingerprinted is never cached
-        return tensor_key(fingerprint, {**self.run_part, "crop_offset": int(offset), "device_type": device_type,
-                                        "purpose": "training_crop"})
+        return tensor_key(
+            fingerprint,
+            {**self.run_part, "crop_offset": int(offset), "device_type": device_type, "purpose": "training_crop"},
+        )
 
     def _read(self, key: Optional[str]) -> Optional[Encodings]:
         if key is None:

@@ -1,6 +1,7 @@
 """Validation examples: reference / vocoder / base / enhanced audio and figures of a few validation clips, kept
 under `examples/` with a page to listen (`examples/index.html`) and logged to W&B, by a Lightning Callback every
 `every_n_val` validations."""
+
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -29,14 +30,21 @@ class FileSignals:
     enhanced_mel: torch.Tensor
 
     @classmethod
-    def of_outputs(cls, out: PipelineOutputs, key: str, waveform: torch.Tensor, i: int, n: int,
-                   hop: int) -> "FileSignals":
+    def of_outputs(
+        cls, out: PipelineOutputs, key: str, waveform: torch.Tensor, i: int, n: int, hop: int
+    ) -> "FileSignals":
         """Clip `i` of a validation batch (its first `n` samples) from the pipeline's outputs for enhancer `key`."""
         frames = n // hop
         ceiling = out.vocoder_wave[i, :n] if out.vocoder_wave is not None else None
-        return cls(waveform[i, :n], ceiling, out.base_wave[i, :n], out.enhanced_waves[key][i, :n],
-                   out.reference_mel[i : i + 1, :, :frames], out.base_mel[i : i + 1, :, :frames],
-                   out.enhanced_mels[key][i : i + 1, :, :frames])
+        return cls(
+            waveform[i, :n],
+            ceiling,
+            out.base_wave[i, :n],
+            out.enhanced_waves[key][i, :n],
+            out.reference_mel[i : i + 1, :, :frames],
+            out.base_mel[i : i + 1, :, :frames],
+            out.enhanced_mels[key][i : i + 1, :, :frames],
+        )
 
 
 class ValidationExamples(pl.Callback):
@@ -49,10 +57,22 @@ class ValidationExamples(pl.Callback):
         self.folder, self.every_n_val, self.count, self.key = Path(folder), every_n_val, count, enhancer_key
         self.validations = 0
 
-    def on_validation_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch,
-                                batch_idx: int, dataloader_idx: int = 0) -> None:
-        if (batch_idx != 0 or self.count <= 0 or trainer.sanity_checking or not trainer.is_global_zero
-                or self.validations % self.every_n_val != 0):
+    def on_validation_batch_end(
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        outputs,
+        batch,
+        batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
+        if (
+            batch_idx != 0
+            or self.count <= 0
+            or trainer.sanity_checking
+            or not trainer.is_global_zero
+            or self.validations % self.every_n_val != 0
+        ):
             return
 
         frontend, step = pl_module.frontend, trainer.global_step
@@ -60,12 +80,17 @@ class ValidationExamples(pl.Callback):
         rows = []
         for i in range(min(self.count, waveform.shape[0])):
             signals = FileSignals.of_outputs(outputs, self.key, waveform, i, int(lengths[i]), frontend.hop_length)
-            shown = FilePlot.of_signals(signals, frontend.band_centres, hf_cutoff(frontend.sample_rate),
-                                        frontend.sample_rate)
+            shown = FilePlot.of_signals(
+                signals, frontend.band_centres, hf_cutoff(frontend.sample_rate), frontend.sample_rate
+            )
             png = plot_file(self.folder / f"step{step:07d}_{i}.png", shown, f"val example {i}, step {step}")
             for name in self.names(signals):
-                sf.write(str(png.with_name(f"{png.stem}.{name}.wav")), getattr(signals, name).float().cpu().numpy(),
-                         frontend.sample_rate, subtype="FLOAT")
+                sf.write(
+                    str(png.with_name(f"{png.stem}.{name}.wav")),
+                    getattr(signals, name).float().cpu().numpy(),
+                    frontend.sample_rate,
+                    subtype="FLOAT",
+                )
             rows.append((i, signals, png))
         write_examples_page(self.folder)
         if trainer.logger is not None:
@@ -76,8 +101,14 @@ class ValidationExamples(pl.Callback):
         import wandb
 
         names = ValidationExamples.names(rows[0][1])
-        data = [[i, *(wandb.Audio(getattr(s, name).float().cpu().numpy(), sample_rate=sample_rate)
-                      for name in names), wandb.Image(str(png))] for i, s, png in rows]
+        data = [
+            [
+                i,
+                *(wandb.Audio(getattr(s, name).float().cpu().numpy(), sample_rate=sample_rate) for name in names),
+                wandb.Image(str(png)),
+            ]
+            for i, s, png in rows
+        ]
         table = wandb.Table(columns=["example", *names, "spectrogram"], data=data)
         trainer.logger.experiment.log({"val/examples": table, "trainer/global_step": step})
 

@@ -4,6 +4,7 @@
 
 An existing output is never replaced without --force, and never the checkpoint itself.
 """
+
 import argparse
 import pickle
 import sys
@@ -18,8 +19,8 @@ from audiovae.errors import CheckpointError, exit_status
 from audiovae.written import check_single_output
 
 CHECKPOINT_KEY = "audiovae_enhancement"  # where a training checkpoint keeps the enhancement config
-STATE_PREFIX = "model.enhancer."         # the enhancer's parameters inside the training module's state_dict
-EMA_KEY = "audiovae_ema"                 # the average of the trained parameters (training/ema.py), when kept
+STATE_PREFIX = "model.enhancer."  # the enhancer's parameters inside the training module's state_dict
+EMA_KEY = "audiovae_ema"  # the average of the trained parameters (training/ema.py), when kept
 
 
 def load_checkpoint(checkpoint: Path) -> dict:
@@ -31,8 +32,10 @@ def load_checkpoint(checkpoint: Path) -> dict:
         ckpt = torch.load(str(checkpoint), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         if "unsupported global" in str(err).lower():  # a pickle that names functions or classes to call
-            raise CheckpointError(f"{checkpoint}: refused: it holds objects that loading would have to execute "
-                                  f"(not an audiovae checkpoint, or a tampered one)") from None
+            raise CheckpointError(
+                f"{checkpoint}: refused: it holds objects that loading would have to execute "
+                f"(not an audiovae checkpoint, or a tampered one)"
+            ) from None
         raise CheckpointError(f"{checkpoint}: not a PyTorch checkpoint ({type(err).__name__})") from None
     except Exception as err:  # torch raises many kinds for a file that is not a checkpoint
         raise CheckpointError(f"{checkpoint}: not a PyTorch checkpoint ({type(err).__name__})") from None
@@ -50,7 +53,7 @@ def export_from_checkpoint(checkpoint: Path, out: Path, provenance: dict | None 
     enhancement = ckpt[CHECKPOINT_KEY]
     enhancer = build_enhancer(OmegaConf.create({k: v for k, v in enhancement.items() if k != "checkpoint"}))
     weights = {**ckpt["state_dict"], **ckpt.get(EMA_KEY, {})}  # (an average covers the parameters, not buffers)
-    state = {k[len(STATE_PREFIX):]: v for k, v in weights.items() if k.startswith(STATE_PREFIX)}
+    state = {k[len(STATE_PREFIX) :]: v for k, v in weights.items() if k.startswith(STATE_PREFIX)}
     enhancer.load_state_dict(state, strict=True)
     return export_enhancer(enhancer, enhancement, out, provenance)
 
@@ -66,6 +69,7 @@ def main(argv: list[str]) -> int:
         out = args.out or args.checkpoint.with_suffix(".enhancer.safetensors")
         check_single_output(out, [args.checkpoint], args.force)
         print(f"exported {export_from_checkpoint(args.checkpoint, out)}")
+
     return exit_status(run)
 
 

@@ -4,6 +4,7 @@ run at the end of the current step, saves `last.ckpt` there and exits non-zero, 
 
 Exit status: 128 + the signal number, as a shell reports a process ended by it: 143 for SIGTERM, 130 for SIGINT.
 """
+
 import signal
 import sys
 import threading
@@ -21,8 +22,10 @@ class TrainingStopped(AudiovaeError, RuntimeError):
 
     def __init__(self, signum: int, step: int, checkpoint: Path, out_dir: Path):
         self.exit_code = 128 + int(signum)
-        super().__init__(f"training stopped by {signal.Signals(signum).name} at step {step}; saved {checkpoint}: "
-                         f"continue with resume=true out_dir={out_dir}")
+        super().__init__(
+            f"training stopped by {signal.Signals(signum).name} at step {step}; saved {checkpoint}: "
+            f"continue with resume=true out_dir={out_dir}"
+        )
 
 
 class GracefulStop(pl.Callback):

@@ -1,4 +1,5 @@
 """Training losses: cheap mel-domain terms, and an optional waveform term through the frozen vocoder."""
+
 from typing import Callable, Optional
 
 import auraloss
@@ -26,8 +27,9 @@ class ReconstructionLoss(nn.Module):
     Terms with weight 0 are not computed. `forward` returns the total and each term's unweighted value.
     """
 
-    def __init__(self, mel_l1: float, mel_hf_l1: float, hf_cutoff_band: int, hf_band_weight: float, stft: float,
-                 kl: float = 0.0):
+    def __init__(
+        self, mel_l1: float, mel_hf_l1: float, hf_cutoff_band: int, hf_band_weight: float, stft: float, kl: float = 0.0
+    ):
         super().__init__()
         self.weights = {"mel_l1": mel_l1, "mel_hf_l1": mel_hf_l1, "stft": stft, "kl": kl}
         self.hf_cutoff_band, self.hf_band_weight = hf_cutoff_band, hf_band_weight
@@ -37,17 +39,22 @@ class ReconstructionLoss(nn.Module):
     def needs_waveform(self) -> bool:
         return self.stft_loss is not None
 
-    def forward(self, mel: torch.Tensor, target_mel: torch.Tensor,
-                wave: Optional[torch.Tensor] = None, target_wave: Optional[torch.Tensor] = None,
-                posterior: Optional[DiagonalGaussianDistribution] = None
-                ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def forward(
+        self,
+        mel: torch.Tensor,
+        target_mel: torch.Tensor,
+        wave: Optional[torch.Tensor] = None,
+        target_wave: Optional[torch.Tensor] = None,
+        posterior: Optional[DiagonalGaussianDistribution] = None,
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         terms: dict[str, Callable[[], torch.Tensor]] = {
             "mel_l1": lambda: (mel - target_mel).abs().mean(),
             "mel_hf_l1": lambda: band_weighted_l1(mel, target_mel, self.hf_cutoff_band, self.hf_band_weight),
             "stft": lambda: self.stft_loss(wave.unsqueeze(1), target_wave.unsqueeze(1)),
             "kl": lambda: mean_kl(posterior),
         }
-        values = {name: terms[name]() for name, w in self.weights.items()
-                  if w > 0 and (name != "kl" or posterior is not None)}
+        values = {
+            name: terms[name]() for name, w in self.weights.items() if w > 0 and (name != "kl" or posterior is not None)
+        }
         total = sum(self.weights[name] * value for name, value in values.items())
         return total, values

@@ -1,5 +1,6 @@
 """LightningModule that fine-tunes the enhancement of any model (`audiovae.models.interface`); the model's networks
 stay frozen unless configured."""
+
 import math
 from typing import Any, Optional, Sequence
 
@@ -57,7 +58,9 @@ def trainable_modules(model: AudioAutoencoder, names: Sequence[str]) -> dict[str
         module = model
         for part in name.split("."):
             if not hasattr(module, part):
-                raise ConfigError(f"config key 'trainable': '{name}' is not a part of the model (try enhancer, vae.decoder)")
+                raise ConfigError(
+                    f"config key 'trainable': '{name}' is not a part of the model (try enhancer, vae.decoder)"
+                )
             module = getattr(module, part)
         out[name] = module
     return out
@@ -113,11 +116,22 @@ class TrainModule(pl.LightningModule):
     its discriminator (manual optimisation: per batch one discriminator step, then one generator step; only the
     generator's steps count as `global_step`). With `encodings`, training crops' encodings are computed once."""
 
-    def __init__(self, frontend: MelFrontEnd, model: AudioAutoencoder, loss: ReconstructionLoss, trainable: Sequence[str],
-                 optim: DictConfig, val_metrics: Sequence[str], enhancement: DictConfig, total_steps: int,
-                 adversarial: Optional[AdversarialTraining] = None, adversarial_optim: Optional[DictConfig] = None,
-                 encodings: Optional[CropEncodings] = None, gradient_clip_val: Optional[float] = None,
-                 metric_settings: Optional[dict] = None):
+    def __init__(
+        self,
+        frontend: MelFrontEnd,
+        model: AudioAutoencoder,
+        loss: ReconstructionLoss,
+        trainable: Sequence[str],
+        optim: DictConfig,
+        val_metrics: Sequence[str],
+        enhancement: DictConfig,
+        total_steps: int,
+        adversarial: Optional[AdversarialTraining] = None,
+        adversarial_optim: Optional[DictConfig] = None,
+        encodings: Optional[CropEncodings] = None,
+        gradient_clip_val: Optional[float] = None,
+        metric_settings: Optional[dict] = None,
+    ):
         super().__init__()
         self.pipeline = ReconstructionPipeline(frontend, model)
         self.model, self.frontend, self.loss = model, frontend, loss
@@ -128,28 +142,39 @@ class TrainModule(pl.LightningModule):
         self.trains_encoder = trains_encoder(model, trainable)
         self.encodes_mel = self.pipeline.encodes_mel
         if self.trains_encoder and not self.encodes_mel:
-            raise ConfigError(f"config key 'trainable': training the encoder is built for the mel family (its posterior "
-                              f"gives the KL term), not for the {model.family} model; train its decoder or enhancer")
+            raise ConfigError(
+                f"config key 'trainable': training the encoder is built for the mel family (its posterior "
+                f"gives the KL term), not for the {model.family} model; train its decoder or enhancer"
+            )
         if not any(p.requires_grad for p in self.parameters()):
-            raise ConfigError(f"config key 'trainable': nothing to train: {list(trainable)} has no parameters (enhancement "
-                             f"'{enhancement.name}'); use enhancement=learnable_latent_filter or add vae.decoder")
+            raise ConfigError(
+                f"config key 'trainable': nothing to train: {list(trainable)} has no parameters (enhancement "
+                f"'{enhancement.name}'); use enhancement=learnable_latent_filter or add vae.decoder"
+            )
         self.optim_cfg, self.total_steps = optim, total_steps
         lr_lambda(optim.schedule, optim.warmup_steps, total_steps, optim.min_lr_ratio)  # checked before any step
         self.enhancement = OmegaConf.to_container(enhancement)
         metric_args = dict(sample_rate=frontend.sample_rate, **(metric_settings or {}))  # as evaluation's
-        self.val_metrics = nn.ModuleDict({
-            variant: nn.ModuleDict({domain: build_metric_collection(val_metrics, domain, f"val/{variant}/",
-                                                                    **metric_args)
-                                    for domain in ("waveform", MEL)})
-            for variant in ("base", "enhanced")})
+        self.val_metrics = nn.ModuleDict(
+            {
+                variant: nn.ModuleDict(
+                    {
+                        domain: build_metric_collection(val_metrics, domain, f"val/{variant}/", **metric_args)
+                        for domain in ("waveform", MEL)
+                    }
+                )
+                for variant in ("base", "enhanced")
+            }
+        )
         self._val_loss = {variant: [0.0, 0] for variant in ("base", "enhanced")}  # Σ loss · clips, clips
         self.strict_loading = False  # checkpoints carry only the trained parameters
         self.adversarial, self.adversarial_optim = adversarial, adversarial_optim
         self.automatic_optimization = adversarial is None
         self.gradient_clip_val = gradient_clip_val  # applied here under manual optimisation
         self.encodings = encodings  # (None when the encoder trains: run.crop_encodings decides)
-        self.decoder_frozen = not any(p.requires_grad for part in model_parts(model, *DECODER_PARTS)
-                                      for p in part.parameters())
+        self.decoder_frozen = not any(
+            p.requires_grad for part in model_parts(model, *DECODER_PARTS) for p in part.parameters()
+        )
         self.model_frozen = not any(p.requires_grad for part in model.weights() for p in part.parameters())
         self._val_shared: dict[int, SharedOutputs] = {}  # frozen model: batch -> its enhancer-independent outputs
         self._base_values: Optional[dict] = None  # frozen model: the base variant's validation values
@@ -219,7 +244,8 @@ class TrainModule(pl.LightningModule):
             raise NonFiniteLossError(
                 f"non-finite training loss {total.item()} at step {self.global_step} "
                 f"({', '.join(f'{k}={v.item():.4g}' for k, v in terms.items())}); the run stops and keeps its last "
-                f"good checkpoint: lower optim.lr or check the data")
+                f"good checkpoint: lower optim.lr or check the data"
+            )
 
     def _log_train(self, total: torch.Tensor, terms: dict, step: int) -> None:
         self.log("train/loss", total, prog_bar=True, logger=False)
@@ -244,8 +270,11 @@ class TrainModule(pl.LightningModule):
         if self.adversarial.active(step):
             if self.adversarial.on_audio:
                 with torch.no_grad():  # real: the vocoder on the reference log-mel (the ceiling); the reference
-                    real = (self.model.vocode(mel, batch["waveform"].shape[-1]) if self.encodes_mel  # itself for a
-                            else batch["waveform"])  # model without a vocoder
+                    real = (
+                        self.model.vocode(mel, batch["waveform"].shape[-1])
+                        if self.encodes_mel  # itself for a
+                        else batch["waveform"]
+                    )  # model without a vocoder
                 fake = wave
             else:
                 real, fake = mel, enhanced
@@ -276,8 +305,10 @@ class TrainModule(pl.LightningModule):
         many steps), so train losses, validation metrics, example tables and checkpoint names share one axis and
         the step-0 validation is at 0. Lightning's own logging would put validation one step back."""
         if self.logger is not None and not self.trainer.sanity_checking and self.trainer.is_global_zero:
-            self.logger.log_metrics({k: float(v.detach()) if torch.is_tensor(v) else float(v)
-                                     for k, v in values.items()}, step=self.global_step if step is None else step)
+            self.logger.log_metrics(
+                {k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in values.items()},
+                step=self.global_step if step is None else step,
+            )
 
     def validation_step(self, batch: dict, batch_idx: int) -> PipelineOutputs:
         """Loss and metrics of the base and enhanced reconstructions; returns the pipeline's outputs (for callbacks
@@ -322,8 +353,7 @@ class TrainModule(pl.LightningModule):
         opt, schedule = adamw_with_schedule(params, self.optim_cfg, self.total_steps)
         if self.adversarial is None:
             return {"optimizer": opt, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
-        opt_d, schedule_d = adamw_with_schedule(self.adversarial.parameters(), self.adversarial_optim,
-                                                self.total_steps)
+        opt_d, schedule_d = adamw_with_schedule(self.adversarial.parameters(), self.adversarial_optim, self.total_steps)
         return [opt, opt_d], [schedule, schedule_d]
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:

@@ -1,4 +1,5 @@
 """`train.py`'s job: config -> data -> Trainer.fit of the enhancer -> checkpoints, exported enhancer, W&B."""
+
 import re
 import sys
 from dataclasses import dataclass
@@ -70,19 +71,26 @@ def _resume_from(cfg: DictConfig, out_dir: Path) -> Optional[str]:
         last = folder / "last.ckpt"
         candidates = sorted(folder.glob("*.ckpt")) if folder.is_dir() else []
         if not candidates:
-            raise ConfigError(f"config key 'resume': no checkpoint to resume at {last}; set out_dir to the run to "
-                              f"continue, or ckpt_path")
+            raise ConfigError(
+                f"config key 'resume': no checkpoint to resume at {last}; set out_dir to the run to "
+                f"continue, or ckpt_path"
+            )
         if last.is_file() and _readable_step(last) is not None:
             return str(last)
         steps = {path: _readable_step(path) for path in candidates if path != last}
         readable = {path: step for path, step in steps.items() if step is not None}
         if not readable:
-            raise ConfigError(f"config key 'resume': no checkpoint in {folder} can be read (last.ckpt "
-                              f"{'is damaged' if last.is_file() else 'is missing'}): start a new run")
+            raise ConfigError(
+                f"config key 'resume': no checkpoint in {folder} can be read (last.ckpt "
+                f"{'is damaged' if last.is_file() else 'is missing'}): start a new run"
+            )
         best = max(readable, key=lambda path: (readable[path], path.stat().st_mtime))
         if is_launcher_process():
-            print(f"warning: {last} {'cannot be read' if last.is_file() else 'is missing'}: resuming from the newest "
-                  f"readable checkpoint, {best.name} (step {readable[best]})", file=sys.stderr)
+            print(
+                f"warning: {last} {'cannot be read' if last.is_file() else 'is missing'}: resuming from the newest "
+                f"readable checkpoint, {best.name} (step {readable[best]})",
+                file=sys.stderr,
+            )
         return str(best)
     return None
 
@@ -111,8 +119,10 @@ def warmup_warning(cfg: DictConfig) -> Optional[str]:
     `optim.lr`), else None."""
     steps = cfg.optim.total_steps or cfg.trainer.max_steps
     if cfg.optim.warmup_steps >= steps:
-        return (f"warning: optim.warmup_steps={cfg.optim.warmup_steps} >= {steps} training steps: the learning "
-                f"rate never reaches optim.lr={cfg.optim.lr:g}; lower optim.warmup_steps")
+        return (
+            f"warning: optim.warmup_steps={cfg.optim.warmup_steps} >= {steps} training steps: the learning "
+            f"rate never reaches optim.lr={cfg.optim.lr:g}; lower optim.warmup_steps"
+        )
     return None
 
 
@@ -123,12 +133,16 @@ def adversarial_trainer_args(cfg: DictConfig, args: dict) -> tuple[dict, Optiona
     if cfg.adversarial.discriminator == "none":
         return args, None
     if (args.get("accumulate_grad_batches") or 1) > 1:
-        raise ConfigError("config key 'trainer.accumulate_grad_batches': must be 1 with adversarial.discriminator "
-                          f"'{cfg.adversarial.discriminator}' (one discriminator and one generator step per batch); "
-                          "raise data.batch_size instead")
+        raise ConfigError(
+            "config key 'trainer.accumulate_grad_batches': must be 1 with adversarial.discriminator "
+            f"'{cfg.adversarial.discriminator}' (one discriminator and one generator step per batch); "
+            "raise data.batch_size instead"
+        )
     if str(args.get("precision")) in ("16-mixed", "16"):
-        raise ConfigError("config key 'trainer.precision': 16-mixed is not supported with adversarial training "
-                          "(its loss scaling spans two optimizers); use bf16-mixed or 32-true")
+        raise ConfigError(
+            "config key 'trainer.precision': 16-mixed is not supported with adversarial training "
+            "(its loss scaling spans two optimizers); use bf16-mixed or 32-true"
+        )
     args = dict(args)
     if args.get("strategy") == "ddp":  # the discriminator's backward leaves the generator's parameters unused (and
         args["strategy"] = "ddp_find_unused_parameters_true"  # back): each backward reduces only what it reached
@@ -140,11 +154,18 @@ def crop_encodings(cfg: DictConfig, model, crop: int) -> Optional[CropEncodings]
     a crop's encodings; None when crops are encoded at every step."""
     if not cfg.data.pre_encode or trains_encoder(model, cfg.trainable):
         return None
-    run_part = {"frontend": OmegaConf.to_container(cfg.frontend, resolve=True),
-                "data": {k: cfg.data[k] for k in ("channels", "resampler")}, "crop": crop,
-                "model": {"weights": weights_fingerprint(model.weights()[0]), **model.config_summary(),
-                          "vae_precision": cfg.model.vae_precision},
-                "precision": str(cfg.trainer.get("precision", "32-true")), "torch": torch.__version__}
+    run_part = {
+        "frontend": OmegaConf.to_container(cfg.frontend, resolve=True),
+        "data": {k: cfg.data[k] for k in ("channels", "resampler")},
+        "crop": crop,
+        "model": {
+            "weights": weights_fingerprint(model.weights()[0]),
+            **model.config_summary(),
+            "vae_precision": cfg.model.vae_precision,
+        },
+        "precision": str(cfg.trainer.get("precision", "32-true")),
+        "torch": torch.__version__,
+    }
     store = CacheStore(cfg.cache.dir, cfg.cache.max_gb) if cfg.cache.enabled else None
     return CropEncodings(run_part, store)
 
@@ -154,8 +175,10 @@ def validation_warning(cfg: DictConfig) -> Optional[str]:
     the best *validated* checkpoint), else None."""
     interval, steps = cfg.trainer.get("val_check_interval"), cfg.trainer.get("max_steps")
     if isinstance(interval, int) and not isinstance(interval, bool) and steps and steps > 0 and steps % interval:
-        return (f"warning: trainer.max_steps={steps} is not a multiple of trainer.val_check_interval={interval}: "
-                f"the last {steps % interval} steps are not validated and cannot be exported as best")
+        return (
+            f"warning: trainer.max_steps={steps} is not a multiple of trainer.val_check_interval={interval}: "
+            f"the last {steps % interval} steps are not validated and cannot be exported as best"
+        )
     return None
 
 
@@ -171,8 +194,9 @@ def run_training(cfg: DictConfig) -> TrainOutcome:
     model = build_model(cfg.model, cfg.enhancement, cfg.frontend)
     frontend = frontend_for(cfg.frontend, model)
     crop = segment_samples(cfg.data.crop_seconds, frontend.sample_rate, frontend.hop_length, frontend.frame_multiple)
-    model.check_enhancer(model.enhancer, crop // frontend.hop_length, cfg.frontend.n_mels, frontend.hop_length,
-                         frontend.sample_rate)
+    model.check_enhancer(
+        model.enhancer, crop // frontend.hop_length, cfg.frontend.n_mels, frontend.hop_length, frontend.sample_rate
+    )
     if is_launcher_process():
         prepare_out_dir(cfg, out_dir, hash_)
     ckpt_path = _resume_from(cfg, out_dir)
@@ -183,25 +207,51 @@ def run_training(cfg: DictConfig) -> TrainOutcome:
     if streamed:
         from audiovae.data.latents import check_latent_set
 
-        if check_latent_set(cfg.data.shards, weights_fingerprint(model.weights()[0]), crop,
-                            trains_encoder(model, cfg.trainable)) and is_launcher_process():
+        if (
+            check_latent_set(
+                cfg.data.shards, weights_fingerprint(model.weights()[0]), crop, trains_encoder(model, cfg.trainable)
+            )
+            and is_launcher_process()
+        ):
             print("note: data.shards is a pre-encoded set: its latents stand for the encoder's", file=sys.stderr)
     encodings = None if streamed else crop_encodings(cfg, model, crop)
     if cfg.data.pre_encode and encodings is None and is_launcher_process():
-        print("note: training crops stream from shards, random and encoded at every step (data.pre_encode applies "
-              "to folders and manifests)" if streamed else "note: the encoder trains, so training crops are random "
-              "and encoded at every step (data.pre_encode applies to a frozen encoder)", file=sys.stderr)
+        print(
+            "note: training crops stream from shards, random and encoded at every step (data.pre_encode applies "
+            "to folders and manifests)"
+            if streamed
+            else "note: the encoder trains, so training crops are random "
+            "and encoded at every step (data.pre_encode applies to a frozen encoder)",
+            file=sys.stderr,
+        )
     data_args["pre_encode"] = encodings is not None
     accumulate = cfg.trainer.get("accumulate_grad_batches") or 1
-    datamodule = TrainDataModule(**data_args, crop_samples=crop, frontend=frontend, seed=cfg.seed,
-                                 accumulate_grad_batches=accumulate)
+    datamodule = TrainDataModule(
+        **data_args, crop_samples=crop, frontend=frontend, seed=cfg.seed, accumulate_grad_batches=accumulate
+    )
     adv = cfg.adversarial
-    adversarial = (None if adv.discriminator == "none" else
-                   AdversarialTraining(adv.discriminator, adv.loss, adv.weight, adv.feature_matching, adv.start_step,
-                                       adv.channels))
-    module = TrainModule(frontend, model, ReconstructionLoss(**cfg.loss), cfg.trainable, cfg.optim, cfg.val_metrics,
-                         cfg.enhancement, cfg.optim.total_steps or cfg.trainer.max_steps, adversarial, adv.optim,
-                         encodings, clip, settings_of(cfg.metrics))
+    adversarial = (
+        None
+        if adv.discriminator == "none"
+        else AdversarialTraining(
+            adv.discriminator, adv.loss, adv.weight, adv.feature_matching, adv.start_step, adv.channels
+        )
+    )
+    module = TrainModule(
+        frontend,
+        model,
+        ReconstructionLoss(**cfg.loss),
+        cfg.trainable,
+        cfg.optim,
+        cfg.val_metrics,
+        cfg.enhancement,
+        cfg.optim.total_steps or cfg.trainer.max_steps,
+        adversarial,
+        adv.optim,
+        encodings,
+        clip,
+        settings_of(cfg.metrics),
+    )
     for warning in (warmup_warning(cfg), validation_warning(cfg)):  # once the run is known to start
         if warning and is_launcher_process():
             print(warning, file=sys.stderr)
@@ -220,22 +270,43 @@ def run_training(cfg: DictConfig) -> TrainOutcome:
         finish_run(getattr(logger, "_experiment", None), failed)
 
 
-def _fit_and_export(cfg: DictConfig, args: dict, out_dir: Path, hash_: str, ckpt_path: Optional[str],
-                    module: TrainModule, datamodule: TrainDataModule, logger) -> TrainOutcome:
+def _fit_and_export(
+    cfg: DictConfig,
+    args: dict,
+    out_dir: Path,
+    hash_: str,
+    ckpt_path: Optional[str],
+    module: TrainModule,
+    datamodule: TrainDataModule,
+    logger,
+) -> TrainOutcome:
     """`args`: the Trainer's arguments (`trainer.*` as checked, adapted to adversarial training)."""
     ckpt_dir = out_dir / "checkpoints"
-    checkpoints = ModelCheckpoint(dirpath=ckpt_dir, monitor=cfg.checkpoint.monitor, mode=cfg.checkpoint.mode,
-                                  save_top_k=cfg.checkpoint.save_top_k, filename="step{step:07d}",
-                                  auto_insert_metric_name=False)
+    checkpoints = ModelCheckpoint(
+        dirpath=ckpt_dir,
+        monitor=cfg.checkpoint.monitor,
+        mode=cfg.checkpoint.mode,
+        save_top_k=cfg.checkpoint.save_top_k,
+        filename="step{step:07d}",
+        auto_insert_metric_name=False,
+    )
     # last.ckpt: every `checkpoint.last_every_n_steps` optimizer steps (null: after every epoch); a resumed run
     # continues exactly where an uninterrupted one would, also mid-epoch (the sampler resumes the epoch's order from
     # the global step). (`save_last=True` would refresh it only when a best checkpoint is written.)
     every = cfg.checkpoint.last_every_n_steps
-    latest = ModelCheckpoint(dirpath=ckpt_dir, filename="last", monitor=None, save_top_k=1,
-                             enable_version_counter=False, **(dict(every_n_train_steps=every) if every else
-                                                              dict(save_on_train_epoch_end=True)))
-    callbacks = [checkpoints, latest, ValidationExamples(out_dir / "examples", cfg.examples.every_n_val,
-                                                        cfg.examples.count, ENHANCED)]
+    latest = ModelCheckpoint(
+        dirpath=ckpt_dir,
+        filename="last",
+        monitor=None,
+        save_top_k=1,
+        enable_version_counter=False,
+        **(dict(every_n_train_steps=every) if every else dict(save_on_train_epoch_end=True)),
+    )
+    callbacks = [
+        checkpoints,
+        latest,
+        ValidationExamples(out_dir / "examples", cfg.examples.every_n_val, cfg.examples.count, ENHANCED),
+    ]
     stop = GracefulStop(ckpt_dir / "last.ckpt")
     callbacks += [stop] + ([LearningRateMonitor(logging_interval="step")] if logger else [])
     if cfg.ema.enabled:
@@ -255,30 +326,57 @@ def _fit_and_export(cfg: DictConfig, args: dict, out_dir: Path, hash_: str, ckpt
 
     best = checkpoints.best_model_path or str(ckpt_dir / "last.ckpt")
     artifact_name = model_artifact_name(cfg)
-    provenance = {"out_dir": str(out_dir.absolute()), "checkpoint": str(best), "config_hash": hash_,
-                  "wandb_run_id": logger.experiment.id if logger is not None else None,
-                  "wandb_project": cfg.logger.project if logger is not None else None,
-                  "wandb_artifact": f"{artifact_name}:latest" if logger is not None else None}
+    provenance = {
+        "out_dir": str(out_dir.absolute()),
+        "checkpoint": str(best),
+        "config_hash": hash_,
+        "wandb_run_id": logger.experiment.id if logger is not None else None,
+        "wandb_project": cfg.logger.project if logger is not None else None,
+        "wandb_artifact": f"{artifact_name}:latest" if logger is not None else None,
+    }
     exported = export_from_checkpoint(Path(best), out_dir / EXPORT_NAME, provenance)
     best_score = float(checkpoints.best_model_score) if checkpoints.best_model_score is not None else None
-    summary = {"out_dir": str(out_dir), "config_hash": hash_, "versions": package_versions(),
-               "steps": trainer.global_step, "skipped_files": datamodule.skipped,
-               "pre_encoded_crops_computed": module.encodings.encoded if module.encodings is not None else None,
-               "train_files": ([e.key for e in datamodule.shards.entries] if datamodule.shards else
-                               [c.path for c in datamodule.train_clips]),
-               "val_files": [c.path for c in datamodule.val_clips],
-               "initial_validation": initial, "final_metrics": _scalars(trainer.callback_metrics),
-               "monitor": cfg.checkpoint.monitor, "best_score": best_score, "best_checkpoint": best,
-               "exported_enhancer": str(exported), "config": OmegaConf.to_container(cfg, resolve=True)}
+    summary = {
+        "out_dir": str(out_dir),
+        "config_hash": hash_,
+        "versions": package_versions(),
+        "steps": trainer.global_step,
+        "skipped_files": datamodule.skipped,
+        "pre_encoded_crops_computed": module.encodings.encoded if module.encodings is not None else None,
+        "train_files": (
+            [e.key for e in datamodule.shards.entries]
+            if datamodule.shards
+            else [c.path for c in datamodule.train_clips]
+        ),
+        "val_files": [c.path for c in datamodule.val_clips],
+        "initial_validation": initial,
+        "final_metrics": _scalars(trainer.callback_metrics),
+        "monitor": cfg.checkpoint.monitor,
+        "best_score": best_score,
+        "best_checkpoint": best,
+        "exported_enhancer": str(exported),
+        "config": OmegaConf.to_container(cfg, resolve=True),
+    }
     write_json(out_dir / "train_summary.json", summary)
     if logger is not None:
         import wandb
 
-        artifact = wandb.Artifact(artifact_name, type="model", metadata={
-            "monitor": cfg.checkpoint.monitor, "mode": cfg.checkpoint.mode, "best_score": best_score,
-            "best_checkpoint": Path(best).name, "steps": trainer.global_step, "config_hash": hash_,
-            "model": cfg.model.name, "enhancement": OmegaConf.to_container(cfg.enhancement),
-            "final_metrics": summary["final_metrics"], "config": summary["config"]})
+        artifact = wandb.Artifact(
+            artifact_name,
+            type="model",
+            metadata={
+                "monitor": cfg.checkpoint.monitor,
+                "mode": cfg.checkpoint.mode,
+                "best_score": best_score,
+                "best_checkpoint": Path(best).name,
+                "steps": trainer.global_step,
+                "config_hash": hash_,
+                "model": cfg.model.name,
+                "enhancement": OmegaConf.to_container(cfg.enhancement),
+                "final_metrics": summary["final_metrics"],
+                "config": summary["config"],
+            },
+        )
         artifact.add_file(str(exported))
         logger.experiment.log_artifact(artifact, aliases=["best", "latest"])
     return TrainOutcome(out_dir, exported, best, best_score)

@@ -1,4 +1,5 @@
 """Pure metric functions: per-item values `[B]` of padded batches, NaN where undefined."""
+
 from audiovae.metrics.functional.lsd import lsd
 from audiovae.metrics.functional.mel_distance import mel_distance
 from audiovae.metrics.functional.mel_domain import mel_l1, mel_psnr

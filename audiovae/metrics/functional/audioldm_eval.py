@@ -16,6 +16,7 @@ whole signals of one file at 16 kHz, estimate y against reference x, in float32 
   padding (librosa ≥ 0.10's default); LSD = mean_t sqrt(mean_f (log10(S_x² / (S_y + ε)² + ε))²), ε = 1e-12
   (log10 of power: Bels, one tenth of a dB-scale LSD).
 """
+
 import functools
 
 import numpy as np
@@ -33,8 +34,9 @@ SSIM_WIN, K1, K2 = 7, 0.01, 0.03
 def _mel_basis() -> Tensor:
     import librosa  # here, not at import: librosa (numba, scipy) costs ~0.3 s of every evaluation's start
 
-    return torch.from_numpy(librosa.filters.mel(sr=SAMPLE_RATE, n_fft=MEL_N_FFT, n_mels=N_MELS, fmin=FMIN,
-                                                fmax=FMAX)).float()
+    return torch.from_numpy(
+        librosa.filters.mel(sr=SAMPLE_RATE, n_fft=MEL_N_FFT, n_mels=N_MELS, fmin=FMIN, fmax=FMAX)
+    ).float()
 
 
 def _windowed_fourier_basis(n_fft: int) -> Tensor:
@@ -79,7 +81,7 @@ def ssim(y: Tensor, x: Tensor) -> float:
     if np.array_equal(my, mx):
         return float("nan")
     data_range = max(my.max(), mx.max()) - min(my.min(), mx.min())
-    n = SSIM_WIN ** 2
+    n = SSIM_WIN**2
     from scipy.ndimage import uniform_filter
 
     mean = lambda a: uniform_filter(a, size=SSIM_WIN)  # noqa: E731  (float32 in, float32 out, as skimage)
@@ -88,7 +90,7 @@ def ssim(y: Tensor, x: Tensor) -> float:
     vy, vx = cov_norm * (mean(my * my) - uy * uy), cov_norm * (mean(mx * mx) - ux * ux)
     vxy = cov_norm * (mean(my * mx) - uy * ux)
     c1, c2 = (K1 * data_range) ** 2, (K2 * data_range) ** 2
-    s = ((2 * uy * ux + c1) * (2 * vxy + c2)) / ((uy ** 2 + ux ** 2 + c1) * (vy + vx + c2))
+    s = ((2 * uy * ux + c1) * (2 * vxy + c2)) / ((uy**2 + ux**2 + c1) * (vy + vx + c2))
     pad = (SSIM_WIN - 1) // 2
     return float(s[pad:-pad, pad:-pad].mean(dtype=np.float64))
 
@@ -104,7 +106,11 @@ def lsd(y: Tensor, x: Tensor, offset: int = OFFSET) -> float:
     x = _peak_normalised(x.detach().float().cpu().reshape(-1)).double()
     n = min(y.shape[0], x.shape[0])
     window = torch.hann_window(LSD_N_FFT, dtype=torch.float64)
-    sy, sx = (torch.stft(a[:n], LSD_N_FFT, hop_length=LSD_HOP, window=window, center=True, pad_mode="constant",
-                         return_complex=True).abs() for a in (y, x))
-    d = torch.log10(sx ** 2 / ((sy + LSD_EPS) ** 2) + LSD_EPS) ** 2  # [F, T]
+    sy, sx = (
+        torch.stft(
+            a[:n], LSD_N_FFT, hop_length=LSD_HOP, window=window, center=True, pad_mode="constant", return_complex=True
+        ).abs()
+        for a in (y, x)
+    )
+    d = torch.log10(sx**2 / ((sy + LSD_EPS) ** 2) + LSD_EPS) ** 2  # [F, T]
     return float(torch.mean(torch.mean(d, dim=0) ** 0.5))

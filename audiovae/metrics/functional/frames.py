@@ -1,5 +1,6 @@
 """STFT frames of signals that arrive in consecutive chunks, equal to the STFT of the whole signal, and the base
 of the metrics that sum over them."""
+
 from typing import Optional
 
 import torch
@@ -22,12 +23,16 @@ class StftStream:
 
     def _frames(self, count: int) -> Tensor:
         if count <= 0:
-            return torch.zeros(self.buffer.shape[:-1] + (self.n_fft // 2 + 1, 0), dtype=self.buffer.dtype.to_complex(),
-                               device=self.buffer.device)
+            return torch.zeros(
+                self.buffer.shape[:-1] + (self.n_fft // 2 + 1, 0),
+                dtype=self.buffer.dtype.to_complex(),
+                device=self.buffer.device,
+            )
         window = torch.hann_window(self.n_fft, dtype=self.buffer.dtype, device=self.buffer.device)
         used = self.buffer[..., : (count - 1) * self.hop + self.n_fft]
-        frames = torch.stft(used.reshape(-1, used.shape[-1]), self.n_fft, self.hop, window=window, center=False,
-                            return_complex=True)
+        frames = torch.stft(
+            used.reshape(-1, used.shape[-1]), self.n_fft, self.hop, window=window, center=False, return_complex=True
+        )
         self.buffer = self.buffer[..., count * self.hop :]
         self.emitted += count
         return frames.reshape(used.shape[:-1] + frames.shape[-2:])
@@ -44,8 +49,9 @@ class StftStream:
         """The frames that reach past the end of the signal (zero padded); the stream is spent afterwards."""
         if self.buffer is None:
             raise ValueError("finish() before any push(): the signal is empty")
-        self.buffer = torch.cat([self.buffer, self.buffer.new_zeros(self.buffer.shape[:-1] + (self.n_fft // 2,))],
-                                dim=-1)
+        self.buffer = torch.cat(
+            [self.buffer, self.buffer.new_zeros(self.buffer.shape[:-1] + (self.n_fft // 2,))], dim=-1
+        )
         return self._frames(1 + self.received // self.hop - self.emitted)
 
 

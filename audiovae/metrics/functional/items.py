@@ -1,5 +1,6 @@
 """Per-item evaluation of padded batches, and the accumulator protocol that lets every metric follow a signal
 given in consecutive chunks (a long file is never held whole)."""
+
 from typing import Callable, Optional
 
 import torch
@@ -25,8 +26,13 @@ def whole(make: Callable[[], Accumulator]) -> Callable[[Tensor, Tensor], Tensor]
     return lambda y, x: make().update(y, x).value()
 
 
-def per_item(fn: Callable[[Tensor, Tensor], Tensor], preds: Tensor, target: Tensor,
-             lengths: Optional[Tensor] = None, time_dim: int = -1) -> Tensor:
+def per_item(
+    fn: Callable[[Tensor, Tensor], Tensor],
+    preds: Tensor,
+    target: Tensor,
+    lengths: Optional[Tensor] = None,
+    time_dim: int = -1,
+) -> Tensor:
     """Apply `fn(pred_i, target_i) -> scalar` to each item cropped to its length; returns `[B]` in the inputs'
     floating dtype.
 

@@ -10,6 +10,7 @@ A positive lag means `y` (the reconstruction) is late: y[t] ≈ x[t − lag].
 >>> best_lag(x, np.concatenate([np.zeros(7), x[:-7]]), 32), best_lag(x, x, 32)
 (7, 0)
 """
+
 from typing import Mapping
 
 import numpy as np
@@ -66,8 +67,7 @@ class LagSearch:
         x = x.detach().double().cpu().numpy().ravel()
         self.energy_x, self.energy_y = self.energy_x + float(x @ x), self.energy_y + float(y @ y)
         wx, wy = np.concatenate([self.x_tail, x]), np.concatenate([self.y_tail, y])
-        self.sums += cross_correlation(wx, wy, self.max_lag) - cross_correlation(self.x_tail, self.y_tail,
-                                                                                self.max_lag)
+        self.sums += cross_correlation(wx, wy, self.max_lag) - cross_correlation(self.x_tail, self.y_tail, self.max_lag)
         keep = len(wx) - min(self.max_lag, len(wx))  # the last max_lag samples (none when max_lag is 0)
         self.x_tail, self.y_tail = wx[keep:], wy[keep:]
 

@@ -1,4 +1,5 @@
 """Log-spectral distance (NU-Wave convention)."""
+
 from typing import Optional
 
 import torch
@@ -27,8 +28,16 @@ class LSDSums(FrameSums):
         return self.total / self.frames if self.frames else nan64()
 
 
-def lsd(preds: Tensor, target: Tensor, sample_rate: int, n_fft: int = 2048, hop: int = 512, band: str = "all",
-        cutoff_hz: Optional[float] = None, lengths: Optional[Tensor] = None) -> Tensor:
+def lsd(
+    preds: Tensor,
+    target: Tensor,
+    sample_rate: int,
+    n_fft: int = 2048,
+    hop: int = 512,
+    band: str = "all",
+    cutoff_hz: Optional[float] = None,
+    lengths: Optional[Tensor] = None,
+) -> Tensor:
     """LSD = mean_t sqrt(mean_f (log10 S_y − log10 S_x)²), S = clamp(|STFT|², 1e-8); Hann window, centred frames
     with zero padding.
 

@@ -1,4 +1,5 @@
 """Multi-scale mel distance (DAC convention)."""
+
 import warnings
 from functools import lru_cache
 from typing import Optional, Sequence
@@ -18,8 +19,9 @@ N_MELS = (5, 10, 20, 40, 80, 160, 320)
 def _mel_basis(sample_rate: int, n_fft: int, n_mels: int) -> Tensor:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # high n_mels at short windows leave some filters empty, as in DAC
-        basis = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=0, fmax=sample_rate / 2,
-                                    dtype="float64")
+        basis = librosa.filters.mel(
+            sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=0, fmax=sample_rate / 2, dtype="float64"
+        )
     return torch.from_numpy(basis)
 
 
@@ -60,8 +62,14 @@ class MelDistanceSums(Accumulator):
         return sum(scale.value() for scale in self.scales)
 
 
-def mel_distance(preds: Tensor, target: Tensor, sample_rate: int, window_lengths: Sequence[int] = WINDOW_LENGTHS,
-                 n_mels: Sequence[int] = N_MELS, lengths: Optional[Tensor] = None) -> Tensor:
+def mel_distance(
+    preds: Tensor,
+    target: Tensor,
+    sample_rate: int,
+    window_lengths: Sequence[int] = WINDOW_LENGTHS,
+    n_mels: Sequence[int] = N_MELS,
+    lengths: Optional[Tensor] = None,
+) -> Tensor:
     """Σ_scales mean |log10(clamp(mel_x, 1e-5)) − log10(clamp(mel_y, 1e-5))|.
 
     Per scale: magnitude STFT with a Hann window of length w, hop w/4, centred with zero padding; librosa slaney

@@ -1,4 +1,5 @@
 """Log-mel comparisons (no vocoder involved): the VAE's own error."""
+
 from typing import Optional
 
 import torch
@@ -18,7 +19,7 @@ class MelErrorSums(Accumulator):
     def update(self, y: Tensor, x: Tensor) -> "MelErrorSums":
         diff = y.double() - x.double()
         self.abs = self.abs + diff.abs().sum().cpu()
-        self.square = self.square + (diff ** 2).sum().cpu()
+        self.square = self.square + (diff**2).sum().cpu()
         self.count += diff.numel()
         if x.numel():
             self.low, self.high = min(self.low, float(x.min())), max(self.high, float(x.max()))
@@ -35,7 +36,7 @@ class MelPSNR(MelErrorSums):
         data_range = self.high - self.low
         if not self.count or data_range <= 0:
             return nan64()
-        return 10 * torch.log10(data_range ** 2 / (self.square / self.count))
+        return 10 * torch.log10(data_range**2 / (self.square / self.count))
 
 
 def mel_l1(preds: Tensor, target: Tensor, lengths: Optional[Tensor] = None) -> Tensor:

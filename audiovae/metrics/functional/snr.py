@@ -1,4 +1,5 @@
 """Signal-to-noise ratios (dB)."""
+
 from typing import Optional
 
 import torch
@@ -15,7 +16,7 @@ class SNRSums(Accumulator):
 
     def update(self, y: Tensor, x: Tensor) -> "SNRSums":
         x, y = x.double(), y.double()
-        self.signal = self.signal + (x ** 2).sum().cpu()
+        self.signal = self.signal + (x**2).sum().cpu()
         self.noise = self.noise + ((x - y) ** 2).sum().cpu()
         return self
 
@@ -34,16 +35,16 @@ class SISDRSums(Accumulator):
     def update(self, y: Tensor, x: Tensor) -> "SISDRSums":
         x, y = x.double(), y.double()
         self.xy = self.xy + (x * y).sum().cpu()
-        self.xx = self.xx + (x ** 2).sum().cpu()
-        self.yy = self.yy + (y ** 2).sum().cpu()
+        self.xx = self.xx + (x**2).sum().cpu()
+        self.yy = self.yy + (y**2).sum().cpu()
         return self
 
     def value(self) -> Tensor:
         if self.xx <= EPS:
             return nan64()
         alpha = (self.xy + EPS) / (self.xx + EPS)
-        noise = torch.clamp(alpha ** 2 * self.xx - 2 * alpha * self.xy + self.yy, min=0.0)
-        return 10 * torch.log10((alpha ** 2 * self.xx + EPS) / (noise + EPS))
+        noise = torch.clamp(alpha**2 * self.xx - 2 * alpha * self.xy + self.yy, min=0.0)
+        return 10 * torch.log10((alpha**2 * self.xx + EPS) / (noise + EPS))
 
 
 def snr(preds: Tensor, target: Tensor, lengths: Optional[Tensor] = None) -> Tensor:

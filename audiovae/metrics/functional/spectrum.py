@@ -3,6 +3,7 @@
 Both read the clip's STFT (Hann window, centred frames with zero padding, as LSD), so they follow a long file
 segment by segment and mean the same thing for a 1 s clip and a 1 h recording.
 """
+
 from typing import Optional
 
 import torch
@@ -24,7 +25,7 @@ class HighBandSums(FrameSums):
         high = self.high.to(X.device)
         mag_y, mag_x = Y[high].abs(), X[high].abs()
         if self.power:
-            mag_y, mag_x = mag_y ** 2, mag_x ** 2
+            mag_y, mag_x = mag_y**2, mag_x**2
         self.y, self.x = self.y + mag_y.sum().cpu(), self.x + mag_x.sum().cpu()
 
     def result(self) -> Tensor:
@@ -49,8 +50,16 @@ class AverageSpectra(FrameSums):
         return torch.clamp((a * b).sum() / (a.norm() * b.norm()), -1.0, 1.0)
 
 
-def hf_retention(preds: Tensor, target: Tensor, sample_rate: int, cutoff_hz: Optional[float] = None,
-                 power: bool = False, n_fft: int = 2048, hop: int = 512, lengths: Optional[Tensor] = None) -> Tensor:
+def hf_retention(
+    preds: Tensor,
+    target: Tensor,
+    sample_rate: int,
+    cutoff_hz: Optional[float] = None,
+    power: bool = False,
+    n_fft: int = 2048,
+    hop: int = 512,
+    lengths: Optional[Tensor] = None,
+) -> Tensor:
     """High-frequency retention (%): 100 · Σ_t Σ_{f_k ≥ fc} |Y_tk| / Σ_t Σ_{f_k ≥ fc} |X_tk|.
 
     X, Y: STFTs of the reference and the estimate (Hann n_fft, hop, centred, zero padded), f_k = k·sr/n_fft,
@@ -64,8 +73,9 @@ def hf_retention(preds: Tensor, target: Tensor, sample_rate: int, cutoff_hz: Opt
     return per_item(whole(lambda: HighBandSums(sample_rate, n_fft, hop, cutoff, power)), preds, target, lengths)
 
 
-def spectral_correlation(preds: Tensor, target: Tensor, n_fft: int = 2048, hop: int = 512,
-                         lengths: Optional[Tensor] = None) -> Tensor:
+def spectral_correlation(
+    preds: Tensor, target: Tensor, n_fft: int = 2048, hop: int = 512, lengths: Optional[Tensor] = None
+) -> Tensor:
     """Pearson correlation (−1…1) over bins k of the long-term average magnitude spectra mean_t |X_tk| and
     mean_t |Y_tk| (STFT as in `hf_retention`).
 
