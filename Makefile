@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test bench venv browser clean
+.PHONY: demo test lint bench venv browser clean
 
 venv: $(STAMP)
 
@@ -27,6 +27,11 @@ browser:
 
 test: $(STAMP) browser
 	WANDB_MODE=offline $(PY) -m pytest -q $(PYTEST_ARGS)
+
+# ruff (pinned in the test extra, configured in pyproject.toml): what CI checks before the tests.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 demo: $(STAMP)
 	$(PY) -m audiovae.demo outputs/demo/clips

@@ -1,5 +1,6 @@
 """Command-line entry points: `audiovae-eval` / `evaluate.py`, `audiovae-train` / `train.py`, `audiovae-generate` /
-`generate.py` (config words), and `audiovae-compare`, `audiovae-export`. Every user-caused error is one line on stderr and its exit status."""
+`generate.py` (config words), and `audiovae-compare`, `audiovae-export`. Every user-caused error is one line on
+stderr and its exit status."""
 
 import argparse
 import logging

@@ -95,9 +95,8 @@ def main() -> None:
         for key, r in results.items():
             if "audio_s_per_s" in r:
                 print(f"  {key}: {r['audio_s_per_s'] / first['audio_s_per_s']:.2f}x the first setting")
-    print(
-        f"wrote {write_result('eval_throughput', {'model': args.model, 'files': args.files, 'seconds': args.seconds, 'results': results})}"
-    )
+    payload = {"model": args.model, "files": args.files, "seconds": args.seconds, "results": results}
+    print(f"wrote {write_result('eval_throughput', payload)}")
 
 
 if __name__ == "__main__":

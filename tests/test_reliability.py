@@ -300,7 +300,7 @@ def test_fifos_sockets_and_device_links_are_skipped_without_being_opened(folder,
     signal.alarm(120)  # a hang fails the test instead of the suite
     try:
         code, err = run_eval(capsys, f"data.dir={folder}", f"out_dir={tmp_path / 'o'}")
-        out = capsys.readouterr().out
+        capsys.readouterr()
         listed = run_eval(
             capsys, f"data.files=[{folder / 'pipe.wav'},{folder / 'a.wav'}]", f"out_dir={tmp_path / 'listed'}"
         )

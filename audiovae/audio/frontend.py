@@ -36,8 +36,8 @@ class MelFrontEnd(nn.Module):
     - `audioldm2`: pad n_fft / 2 each side, frame t centred at t·hop (AudioLDM2's inference code, `TacotronSTFT`
       in `utilities/audio/stft.py` with `_pad_spec` cutting its N // hop + 1 frames to N // hop).
 
-    The two are the same frames hop / 2 samples apart. `frame_multiple` pads T with silence (log clamp_min) up to a multiple of the
-    VAE's downsampling. The computation runs in the input's dtype (float64 in, float64 out).
+    The two are the same frames hop / 2 samples apart. `frame_multiple` pads T with silence (log clamp_min) up to a
+    multiple of the VAE's downsampling. The computation runs in the input's dtype (float64 in, float64 out).
     """
 
     def __init__(

@@ -7,8 +7,9 @@ from audiovae.enhancers.latent_fft_boost import fft_boost_gains
 
 
 class WaveFFTBoost(Enhancer):
-    """x ← irfft(rfft(x) · g) over each segment `[B, S]` (each channel of `[B, S, C]`), g_k = gain if k/S > cutoff else 1 (cutoff in cycles per
-    sample: 0.25 is a quarter of the sample rate, e.g. 11.025 kHz at 44.1 kHz). Identity at gain 1."""
+    """x ← irfft(rfft(x) · g) over each segment `[B, S]` (each channel of `[B, S, C]`), g_k = gain if k/S > cutoff
+    else 1 (cutoff in cycles per sample: 0.25 is a quarter of the sample rate, e.g. 11.025 kHz at 44.1 kHz).
+    Identity at gain 1."""
 
     domain = WAVE
 

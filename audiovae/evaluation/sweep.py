@@ -1,6 +1,6 @@
 """A sweep's own outputs, beside each setting's: `sweep.csv`, `sweep.md`, `sweep.html`, `sweep.png`,
-`best_enhancement.yaml`, `best_config.yaml` and the `sweep_summary` W&B run. The settings themselves are evaluated like any evaluation
-(`audiovae.evaluation.job`)."""
+`best_enhancement.yaml`, `best_config.yaml` and the `sweep_summary` W&B run. The settings themselves are evaluated
+like any evaluation (`audiovae.evaluation.job`)."""
 
 from html import escape
 from pathlib import Path

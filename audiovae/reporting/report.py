@@ -83,7 +83,8 @@ def alignment_lines(alignment: dict) -> list[str]:
         f"vocoder alignment: the vocoder ceiling's lag against the reference (cross-correlation peak within "
         f"±{a['max_lag_samples']} samples) is {a['median_lag_samples']:g} samples in the median "
         f"(range {a['min_lag_samples']:g} to {a['max_lag_samples_found']:g}; {a['files_off']} of {n} files not "
-        f"at 0; median normalised correlation {a['median_corr']:.2f}); waveform metrics compare reconstruction sample t + {a['align_samples']} with reference sample t"
+        f"at 0; median normalised correlation {a['median_corr']:.2f}); waveform metrics compare reconstruction "
+        f"sample t + {a['align_samples']} with reference sample t"
     ]
     warning = alignment_warning(a)
     return lines + ([warning] if warning else [])

@@ -67,7 +67,8 @@ def file_article(result: FileResult, order: int, names: Sequence[str], folder: P
         f'<article class="file" tabindex="-1" data-order="{order}" data-file="{escape(result.file)}" '
         f"data-gains='{escape(json.dumps(gains))}'>"
         f'<h3>{escape(result.file)}</h3><p class="note">{escape(facts or file_facts(result))}</p>'
-        f'{player_html(sources, folder, preload)}<div class="row">{table_html(*marked_rows(result, names, gains))}</div>'
+        f"{player_html(sources, folder, preload)}"
+        f'<div class="row">{table_html(*marked_rows(result, names, gains))}</div>'
         f"{notes}{figure_html(f'plots/{stem}.png', f'{result.file}: spectrograms and error maps', folder)}"
         "</article>"
     )
