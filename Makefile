@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint bench venv browser clean
+.PHONY: demo test lint docs bench venv browser clean
 
 venv: $(STAMP)
 
@@ -32,6 +32,12 @@ test: $(STAMP) browser
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+# The documentation site (mkdocs, Material theme, API pages from the docstrings) under site/; --strict: a broken
+# link or reference fails the build.
+docs: $(STAMP)
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[docs]'
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 
 demo: $(STAMP)
 	$(PY) -m audiovae.demo outputs/demo/clips

@@ -5,7 +5,7 @@ evaluation, every other row ok or an error with a reason, no file outside `out_d
 changed (a snapshot before and after), memory growth under RSS_BOUND and no hang (HANG_S).
 
 The fast variant draws a few examples of each kind; the `slow` one more. With AUDIOVAE_FUZZ_COUNTS=FILE the counts
-of outcomes are written there (`python -m tests.fuzz_table` runs the suite so and rewrites the README's table).
+of outcomes are written there (`python -m tests.fuzz_table` runs the suite so and rewrites the table in docs/faults.md).
 """
 
 import contextlib
@@ -53,7 +53,7 @@ GOOD = "good.wav"
 RSS_BOUND = 1536 * 2**20  # memory a case may add to the process
 HANG_S = 180  # a case that runs longer hangs
 OUTCOMES = ("tried", "handled", "clear error", "silently wrong", "crashed", "overwritten", "hung", "memory")
-COUNTS: Counter = Counter()  # kind -> outcome -> count, for the README's table
+COUNTS: Counter = Counter()  # kind -> outcome -> count, for the table in docs/faults.md
 KINDS = {"names": "file names", "headers": "WAV header fields", "config": "config values", "faults": "fault points"}
 
 
@@ -508,10 +508,10 @@ def test_the_fuzz_harness_sees_what_it_guards(fuzz, tmp_path):
     assert math.isfinite(float(fuzz.reference["base_snr"]))
 
 
-def test_the_readmes_table_is_the_fuzz_suites_own_and_counts_no_harm():
-    from tests.fuzz_table import COLUMNS, README, render_table, table_in
+def test_the_faults_pages_table_is_the_fuzz_suites_own_and_counts_no_harm():
+    from tests.fuzz_table import COLUMNS, PAGE, render_table, table_in
 
-    table = table_in(README.read_text())
+    table = table_in(PAGE.read_text())
     rows = [line.strip("|").split("|") for line in table.splitlines()[2:-1]]
     counts = {kind: {c: int(cell) for c, cell in zip(COLUMNS, row[1:])} for kind, row in zip(KINDS, rows)}
     assert render_table(counts, KINDS) == table  # written by tests/fuzz_table.py from the suite's counts

@@ -1,7 +1,7 @@
 """The allowed range of every numeric config key and the choices of every enumerated one, checked at start-up (one
 line, exit 2, before any file is evaluated). Keys a job does not have are skipped. Every number anywhere in a config
 (enhancer settings and sweep values included) must be finite; the keys that size memory have an upper bound
-(`MEMORY_BOUNDS`, README "Bad input and faults"), so no value can make a run take unbounded memory.
+(`MEMORY_BOUNDS`, docs "Bad input and faults"), so no value can make a run take unbounded memory.
 
 >>> from omegaconf import OmegaConf
 >>> check_ranges(OmegaConf.create({"data": {"batch_size": 0}}))
@@ -95,7 +95,7 @@ RANGES = {
     "frontend.fmax": (0, INF, False, True),
     "frontend.clamp_min": (0, INF, False, True),
 }
-# upper bounds of the keys that size memory (README "Bad input and faults"): a value past them is refused
+# upper bounds of the keys that size memory (docs "Bad input and faults"): a value past them is refused
 MEMORY_BOUNDS = {
     "data.max_seconds": 60.0,  # one segment: the VAE's activations grow with it (demo: 1.2 GB at 60 s, 7.1 at 3600)
     "data.crop_seconds": 60.0,

@@ -86,7 +86,7 @@ GPU_BATCH = 8  # data.batch_size: null on a GPU
 
 def eval_batch_size(cfg: DictConfig) -> int:
     """`data.batch_size`, or for null 1 on the CPU (fastest there: batch 1 evaluated 0.51 s of audio per second at
-    full size, batch 4 0.40 and 8 0.36, README "Speed") and GPU_BATCH when the run will use a GPU."""
+    full size, batch 4 0.40 and 8 0.36, docs "Speed") and GPU_BATCH when the run will use a GPU."""
     if cfg.data.batch_size is not None:
         return cfg.data.batch_size
     gpu = torch.cuda.is_available() and cfg.trainer.accelerator in ("auto", "gpu", "cuda")

@@ -5,7 +5,7 @@ A family is a function `(model config, enhancer chain, front-end config) -> Audi
 `register_family`; its `options` (the config's `model.options`) are the keyword arguments of `options_of`'s class,
 checked against its signature. Adding a family is one module that calls `register_family(Family(__name__, ...))`
 and one model config naming that module as its family (`family: my_package.my_family`): the module is imported
-when a config names it (README "Models").
+when a config names it (docs "Models").
 """
 
 import importlib

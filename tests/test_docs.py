@@ -1,0 +1,53 @@
+"""The documentation a newcomer reads: a short README whose links reach the docs, a site whose every page is in its
+navigation, and a configuration reference equal to the schemas it is generated from."""
+
+import re
+from pathlib import Path
+
+import yaml
+
+from audiovae.config.reference import render
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = sorted((ROOT / "docs").glob("*.md"))
+
+
+def links(path: Path) -> list[str]:
+    """The relative link targets of a markdown file (outside code blocks), anchors dropped."""
+    text = re.sub(r"```.*?```", "", path.read_text(), flags=re.S)
+    return [
+        t.split("#")[0] for t in re.findall(r"\]\(([^)\s]+)\)", text) if not re.match(r"\w+:", t) and t.split("#")[0]
+    ]
+
+
+def test_the_configuration_reference_is_the_schemas_own():
+    assert (ROOT / "docs" / "config-reference.md").read_text() == render(), (
+        "regenerate it: python -m audiovae.config.reference > docs/config-reference.md"
+    )
+
+
+def test_the_reference_lists_every_key_with_its_range():
+    page = render()
+    rows = (
+        "| `data.shards` | str or null | `null` |",
+        "| `data.batch_size` | int or null | `null` | in [1, 256] |",
+        "| `data.pad` | str | `silence` | `silence` \\| `repeat` \\| `log_mel_zeros` |",
+        "| `optim.lr` | float | `0.001` | > 0 |",
+    )
+    for row in rows:
+        assert row in page, row
+
+
+def test_the_readme_is_short_and_every_link_of_it_and_the_docs_resolves():
+    readme = ROOT / "README.md"
+    assert len(readme.read_bytes()) <= 15_000
+    for path in [readme, *PAGES]:
+        for target in links(path):
+            assert (path.parent / target).exists(), f"{path.name}: {target}"
+    assert {"docs/data.md", "docs/training.md", "docs/tracking.md", "docs/metrics.md"} <= set(links(readme))
+
+
+def test_every_docs_page_is_in_the_sites_navigation():
+    nav = yaml.safe_load((ROOT / "mkdocs.yml").read_text())["nav"]
+    listed = {page for entry in nav for page in entry.values()}
+    assert listed == {p.name for p in PAGES} and len(listed) >= 8
