@@ -43,6 +43,8 @@ DATA_DEFINITION = ("channels", "resampler", "pad")  # data.* keys that decide th
 
 @dataclass
 class Run:
+    """One evaluation output folder as compare reads it: its name, folder, saved config and ok rows by file."""
+
     name: str
     folder: Path
     config: dict
@@ -50,6 +52,8 @@ class Run:
 
 
 def load_run(folder: Path) -> Run:
+    """The run in `folder` (its results.csv and config.yaml, older configs read through the keys added since);
+    CompareError (one line) when it is not an evaluation output folder."""
     results, config = folder / "results.csv", folder / "config.yaml"
     for path in (results, config):
         if not path.is_file():

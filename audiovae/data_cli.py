@@ -73,6 +73,7 @@ def _latents(args) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
+    """The command line of `audiovae-data`: `manifest`, `pack` and `latents`, each with `--force`."""
     p = argparse.ArgumentParser(prog="audiovae-data", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
     m = sub.add_parser("manifest", help="write a JSON-lines manifest of a folder's audio")
@@ -95,6 +96,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def cli(argv: Optional[Sequence[str]] = None) -> int:
+    """`audiovae-data`'s entry point: the subcommand's status, a user's error as one line and its exit status."""
     args = parser().parse_args(argv)
     if getattr(args, "per_shard", 1) < 1:
         print("error: --per-shard must be >= 1", file=sys.stderr)

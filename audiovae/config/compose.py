@@ -23,6 +23,7 @@ _register("audiovae.asset", lambda name: str(ASSET_DIR / name), replace=True)
 
 
 def config_groups(config_dir: Path = CONFIG_DIR) -> list[str]:
+    """The replaceable parts of a config: the folders of `configs/` (model, frontend, enhancement, data, …)."""
     return sorted(p.name for p in config_dir.iterdir() if p.is_dir())
 
 

@@ -51,6 +51,7 @@ def schema_keys(schema, prefix: str = "") -> dict[str, str]:
 
 
 def allowed(key: str) -> str:
+    """The choices or the range the start-up checks allow for `key` ("" when any value of its type is taken)."""
     if key in CHOICES:
         return " \\| ".join(f"`{c}`" for c in CHOICES[key])
     if key in RANGES:
@@ -59,6 +60,7 @@ def allowed(key: str) -> str:
 
 
 def shown(value) -> str:
+    """A default as the table shows it: code-formatted, null for None, long values cut at 60 characters."""
     if isinstance(value, float) and math.isinf(value):
         return "inf"
     text = "null" if value is None else str(value).replace("|", "\\|")
@@ -66,6 +68,8 @@ def shown(value) -> str:
 
 
 def render() -> str:
+    """The whole reference page: one table per job (eval, train, generate) of every schema key with its type,
+    default and allowed values."""
     lines = [
         "# Configuration reference",
         "",

@@ -18,6 +18,9 @@ from audiovae.errors import AudioError, DataError
 
 @dataclass
 class EvalItem:
+    """One entry on its way into evaluation: identity, how its sound is read, its scan (length, rate, channels,
+    normalisation) or why it failed, its output stem, its fingerprint at the start and where it was listed."""
+
     index: int
     key: str  # the entry's identity: a file name relative to data.dir, a manifest id, `shard:key`
     path: Union[str, SoundSource]  # how its sound is read

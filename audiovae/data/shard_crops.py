@@ -30,10 +30,14 @@ SHUFFLE_BUFFER = 64  # samples a rank's stream shuffles among (their encoded byt
 
 
 def key_seed(key: str) -> int:
+    """A 32-bit seed from a sample key (sha256), so a crop's offset depends on the key, not on its position."""
     return int(hashlib.sha256(key.encode()).hexdigest()[:8], 16)
 
 
 class ShardCrops(IterableDataset):
+    """Rank `rank` of `world`'s training items streamed from `listing`'s shards (the module docstring says how they
+    are ordered, split and resumed): `{"waveform": [crop], "length": n}`, and `"latent"` for a pre-encoded set."""
+
     position_source: Optional[Callable[[], tuple[int, int]]] = None
 
     def __init__(

@@ -23,6 +23,8 @@ from audiovae.errors import AudioError, DataError
 
 @dataclass
 class Clip:
+    """A training clip held in memory: its name, its mono waveform at the model rate and its content fingerprint."""
+
     path: str  # the entry's key (a file's path as listed)
     waveform: np.ndarray  # mono float32 at the model rate, not yet normalised
     fingerprint: str = ""  # sha256 of the file's bytes (its pre-encoded crops are cached under it)

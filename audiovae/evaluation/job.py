@@ -46,6 +46,9 @@ from audiovae.runs import is_launcher_process, prepare_out_dir, resolve_out_dir,
 
 @dataclass
 class EvalOutcome:
+    """What an evaluation ended with: its folder, the counts of entries, ok and failed, its report's name, whether
+    this process reports (rank 0), and warnings for stderr; `exit_code(strict)` is the command's status."""
+
     out_dir: Path
     n_files: int
     n_ok: int
@@ -115,6 +118,9 @@ def metric_settings(cfg: DictConfig) -> dict:
 
 
 def build_setup(cfg: DictConfig) -> EvalSetup:
+    """The entries of `data.*` (`audiovae.data.sources.list_entries`, timed), their unique output stems, the model
+    with its channel rule and front end, the reconstruction pipeline, the per-file metrics and (for set metrics) the
+    embedding model: everything an evaluation builds once, whatever its number of settings."""
     start = time.perf_counter()
     discovery = list_entries(cfg.data)
     listing_s = time.perf_counter() - start
@@ -301,6 +307,11 @@ def evaluate_settings(
 
 
 def run_evaluation(cfg: DictConfig) -> EvalOutcome:
+    """`evaluate.py`'s whole job on a composed config: checks at start-up (metrics, logger, trainer, cache, the
+    sweep's selection), the run folder (`out_dir` or `outputs/eval|sweep/<time>-<hash>`, refused when it holds another
+    config's results), the entries, pipeline and metrics once (`build_setup`), every setting over every entry it
+    lacks (resume), then each setting's outputs and, for a sweep, the sweep's. Returns what the command line says
+    and its exit status."""
     seed_everything(cfg.seed, cfg.trainer)
     torch.use_deterministic_algorithms(True, warn_only=True)
     check_metric_names(cfg.metrics.names)

@@ -25,6 +25,7 @@ from audiovae.reporting.records import read_csv
 
 
 def array_bytes(array: np.ndarray) -> bytes:
+    """`array` as the bytes of a `.npy` file (no pickling), as a shard member holds it."""
     buffer = io.BytesIO()
     np.save(buffer, array, allow_pickle=False)
     return buffer.getvalue()

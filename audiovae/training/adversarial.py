@@ -21,6 +21,8 @@ GAN_LOSSES = ("lsgan", "hinge")
 
 
 def discriminator_loss(kind: str, real: Outputs, fake: Outputs) -> torch.Tensor:
+    """Mean over the discriminator's scales of LSGAN's (1 − D(x))² + D(G(z))², or hinge's relu(1 − D(x)) +
+    relu(1 + D(G(z))), on each scale's last output."""
     terms = []
     for r, f in zip(real, fake):
         if kind == "lsgan":
@@ -31,11 +33,14 @@ def discriminator_loss(kind: str, real: Outputs, fake: Outputs) -> torch.Tensor:
 
 
 def generator_loss(kind: str, fake: Outputs) -> torch.Tensor:
+    """Mean over scales of LSGAN's (1 − D(G(z)))², or hinge's −D(G(z))."""
     terms = [((1 - f[-1]) ** 2).mean() if kind == "lsgan" else (-f[-1]).mean() for f in fake]
     return torch.stack(terms).mean()
 
 
 def feature_matching(real: Outputs, fake: Outputs) -> torch.Tensor:
+    """HiFi-GAN's feature matching: the mean over scales of the mean L1 distance between the discriminator's
+    intermediate features of the real (detached) and generated inputs."""
     per_scale = [
         torch.stack([(ff - rf.detach()).abs().mean() for rf, ff in zip(r[:-1], f[:-1])]).mean()
         for r, f in zip(real, fake)

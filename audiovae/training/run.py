@@ -41,6 +41,9 @@ EXPORT_NAME = "enhancer.safetensors"
 
 @dataclass
 class TrainOutcome:
+    """What a training ended with: its folder, the exported enhancer (None when nothing was validated), the best
+    checkpoint and its score."""
+
     out_dir: Path
     exported: Optional[Path]
     best_checkpoint: Optional[str]
