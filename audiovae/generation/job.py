@@ -61,6 +61,9 @@ REFERENCE_PATTERNS = ("*.wav", "*.flac", "*.mp3", "*.ogg")  # fad's reference fo
 
 @dataclass
 class GenerateOutcome:
+    """What a generation ended with: its folder, the counts of items, ok and failed, and the diffusions this process
+    ran."""
+
     out_dir: Path
     n_items: int
     n_ok: int
@@ -110,6 +113,8 @@ class Row:
 
 
 def plan_rows(items: Sequence[Item], candidates: int, rerank: bool) -> list[Row]:
+    """The rows a run writes: one per item, or one per candidate of each item when several are kept without re-ranking.
+    The rows a run writes: one per item, or one per candidate of each item when several are kept without re-ranking."""
     if candidates == 1 or rerank:
         return [Row(item, None) for item in items]
     return [Row(item, c) for item in items for c in range(candidates)]
@@ -173,6 +178,8 @@ class Scorers:
 
 
 def build_scorers(cfg: DictConfig, device: torch.device) -> Scorers:
+    """The metrics of `metrics.names` for generated audio: reference-free and set metrics on the waveform, CLAP and the
+    classifier for the prompt metrics (each model loaded only when a metric needs it)."""
     settings = dict(sample_rate=cfg.frontend.sample_rate, **settings_of(cfg.metrics))
     names = list(cfg.metrics.names)
     waveform = [n for n in file_metric_names(names) if n not in prompt_metric_names(names)]
@@ -196,6 +203,8 @@ def build_scorers(cfg: DictConfig, device: torch.device) -> Scorers:
 
 
 def check_generation_metrics(cfg: DictConfig) -> None:
+    """ConfigError (one line) for a metric generation cannot measure: one that needs the generated audio's own reference
+    recording, or a prompt metric without its model."""
     check_metric_names(cfg.metrics.names, generation=True)
     reference_based = [
         n
@@ -216,6 +225,9 @@ def _reference_free(name: str) -> bool:
 
 @dataclass
 class GenerationSetup:
+    """What a generation builds once: items and rows, their output stems, the reconstruction pipeline, the latent source
+    and the scorers."""
+
     items: list[Item]
     rows: list[Row]
     stems: dict
@@ -239,6 +251,8 @@ def plan_run(cfg: DictConfig) -> tuple[list[Item], list[Row]]:
 
 
 def build_setup(cfg: DictConfig, device: torch.device, items: list[Item], rows: list[Row]) -> GenerationSetup:
+    """The model, front end and diffusion pipeline on `device`, the cached latent source and the scorers for `items` and
+    `rows`."""
     model = build_model(cfg.model, cfg.enhancement, cfg.frontend).to(device)
     frontend = frontend_for(cfg.frontend, model).to(device)
     pipe = load_pipeline(cfg.model, model, device)
@@ -403,6 +417,7 @@ class ItemGenerator:
 
 
 def failed_result(row: Row, err: Exception, stem: str, fingerprint: str) -> GeneratedResult:
+    """The error row of a row whose generation failed: the error's first line, nothing else measured."""
     return GeneratedResult(
         index=0,
         file=row.key,
@@ -499,6 +514,9 @@ def reference_embeddings(cfg: DictConfig, setup: GenerationSetup) -> tuple[Optio
 
 
 def run_generation(cfg: DictConfig) -> GenerateOutcome:
+    """`generate.py`'s whole job on a composed config: prompts × seeds through the pipeline once each (latents cached),
+    every setting's decodes and metrics, resume, each setting's outputs and a sweep's; returns what the command line
+    says and its status."""
     from audiovae.evaluation.sweep import write_sweep_outputs
     from audiovae.generation.outputs import write_generation_outputs
 

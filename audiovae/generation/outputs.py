@@ -76,6 +76,8 @@ def build_summary(
     reference: Optional[np.ndarray],
     reference_note: str,
 ) -> dict:
+    """summary.json of a generation setting: evaluation's statistics over items (`summary_core`), the set metrics, and
+    the generation facts (diffusions run, items from the cache, what a further setting costs)."""
     cfg = setting.config
     summary = summary_core(
         setting, results, new, wall, str(setup.device), 1, {**setup.model.describe(), "variants": list(VARIANTS)}
@@ -114,6 +116,7 @@ def as_items(text: str) -> str:
 
 
 def run_facts(summary: dict) -> list[str]:
+    """The report's first lines: model, pipeline settings, items, seeds, counts and device."""
     run, g, counts = summary["run"], summary["generation"], summary["counts"]
     model = run["model_interface"]
     negative = f"; negative prompt “{g['negative_prompt']}”" if g.get("negative_prompt") else ""
@@ -146,11 +149,14 @@ def run_facts(summary: dict) -> list[str]:
 
 
 def item_facts(result: GeneratedResult) -> str:
+    """One item's line: its prompt id and text, seed and candidate."""
     candidate = f", candidate {result.candidate}" if result.candidate or result.ranking else ""
     return f"prompt {result.prompt_id}: “{result.prompt}” · seed {result.seed}{candidate}"
 
 
 def write_report(path: Path, summary: dict, results: Sequence[GeneratedResult], plots_dir: Optional[Path]) -> Path:
+    """report.md of a generation setting: facts, the summary table, the conclusion in items, a caution on reference-free
+    metrics, per prompt and seed tables and figures."""
     metrics, stats = summary["metrics"], summary["statistics"]
     lines = [
         "# Generation report: base vs enhanced decode of the same latents",
@@ -203,6 +209,7 @@ def write_report(path: Path, summary: dict, results: Sequence[GeneratedResult], 
 
 
 def write_report_html(path: Path, summary: dict, results: Sequence[GeneratedResult]) -> Path:
+    """report.html of a generation setting: the summary and A/B players per item with its prompt, sortable by Δ."""
     folder, names = path.parent, list(summary["metrics"])
     ok = [r for r in results if r.status == OK]
     articles = "".join(file_article(r, i, names, folder, item_facts(r)) for i, r in enumerate(ok))
@@ -235,6 +242,8 @@ def write_generation_outputs(
     reference: Optional[np.ndarray],
     reference_note: str,
 ) -> dict:
+    """Every output of a generation setting: results.csv, columns.csv, summary.json, embeddings, both reports, the
+    preference page and the W&B run; returns the summary."""
     cfg, out_dir = setting.config, setting.out_dir
     names = file_metric_names(cfg.metrics.names)
     summary = build_summary(setting, results, new, wall, setup, reference, reference_note)

@@ -27,6 +27,8 @@ FORMATS = (".txt", ".jsonl", ".csv", ".tsv")
 
 @dataclass(frozen=True)
 class Prompt:
+    """One prompt: its id, text and (optional) reference recording."""
+
     id: str
     text: str
     audio: Optional[str] = None  # the reference recording's path, resolved

@@ -18,6 +18,8 @@ ITEM_COLUMNS = ("prompt_id", "prompt", "seed", "candidate")
 
 @dataclass
 class GeneratedResult(FileResult):
+    """A generated item's row: evaluation's FileResult with its prompt, seed, candidate and CLAP ranking."""
+
     prompt: str = ""
     prompt_id: str = ""
     seed: int = -1

@@ -8,6 +8,8 @@ from audiovae.errors import exit_status
 
 
 def main(argv: list[str]) -> int:
+    """`python -m audiovae.listening pages | score | webmushra`: (re)write a run's blind pages, score answers, export to
+    webMUSHRA; returns the exit status."""
     parser = argparse.ArgumentParser(prog="audiovae-listening", description="Listening tests of evaluation runs")
     commands = parser.add_subparsers(dest="command", required=True)
     pages = commands.add_parser("pages", help="(re)write a run's blind pages under RUN/listening/")
@@ -54,6 +56,7 @@ def main(argv: list[str]) -> int:
 
 
 def cli() -> None:
+    """The `audiovae-listening` console entry point."""
     sys.exit(main(sys.argv[1:]))
 
 

@@ -34,6 +34,8 @@ KEY_FORMAT = "audiovae-listening-key"
 
 @dataclass
 class Trial:
+    """One blind trial: its public name, the file it hides, its output stem and which variant each letter plays."""
+
     trial: str  # t01, t02, ...: the only name a listener sees
     file: str
     stem: str
@@ -101,6 +103,8 @@ def place(source: Path, target: Path) -> None:
 
 
 def trial_html(trial: Trial, index: int, total: int, mode: str, page_dir: Path, caption: str = "") -> str:
+    """One trial's article: the players (with the reference unless the mode has none) and the answer controls of the
+    mode."""
     reference = [] if mode in WITHOUT_REFERENCE else [("reference", f"audio/{trial.trial}.ref.wav")]
     sources = reference + [(letter, f"audio/{trial.trial}.{letter}.wav") for letter in trial.slots]
     shown = f'<p class="caption">“{escape(caption)}”</p>' if caption else ""
@@ -152,6 +156,8 @@ def write_mode(
     max_files: int,
     captions: Optional[dict] = None,
 ) -> Path:
+    """A blind page of one mode over up to `max_files` items in a seeded order, its audio copied under anonymous names,
+    and its key written apart."""
     page_dir = (folder / LISTENING_PAGES[mode]).parent  # where report.html links it
     keys_dir = page_dir.parent / "keys"
     trials = plan_trials(items, mode, seed, max_files, mode_variants(mode, folder, items))

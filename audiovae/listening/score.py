@@ -84,6 +84,7 @@ def key_path_of(answers: dict) -> Optional[Path]:
 
 
 def load_key(path: Path) -> dict:
+    """A listening key file (the variants behind each trial's letters); ListeningError (one line) when it is not one."""
     try:
         key = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:  # ValueError: JSON errors and bytes that are not UTF-8
@@ -95,6 +96,7 @@ def load_key(path: Path) -> dict:
 
 
 def find_key(answers: dict, key: Optional[Path]) -> dict:
+    """The key of a set of answers: the one given, else the one their page says it came from."""
     path = key or key_path_of(answers)
     if path is None:
         raise ListeningError(
@@ -140,6 +142,7 @@ def mean_ci(values: Sequence[float]) -> tuple[float, float, float]:
 
 
 def summarize_mushra(rows: Sequence[dict]) -> dict:
+    """Per variant and per file: the mean rating with its bootstrap 95 % CI."""
     variants = [v for v in MODES["mushra"] if any(r["variant"] == v for r in rows)]
     summary = {"variants": {}, "files": {}}
     for v in variants:
@@ -177,6 +180,9 @@ def summarize_mushra(rows: Sequence[dict]) -> dict:
 
 
 def summarize_ab(rows: Sequence[dict]) -> dict:
+    """Counts of enhanced, base and no preference, overall and per file, with a two-sided sign test over the decided
+    answers."""
+
     def counts(subset):
         return {k: sum(r["preferred"] == k for r in subset) for k in ("enhanced", "base", "none")}
 
@@ -215,6 +221,7 @@ def objective_deltas(run: Path, files: Sequence[str]) -> tuple[list[str], dict]:
 
 
 def report_lines(mode: str, summary: dict, names: Sequence[str], deltas: dict, listeners: Sequence[str]) -> list[str]:
+    """The listening report in markdown: the summary table of the mode, per file, and the listeners."""
     lines = [f"# Listening test ({mode}): {len(listeners)} listener(s), {len(summary['files'])} file(s)", ""]
     if mode == "mushra":
         lines += markdown_table(

@@ -13,6 +13,7 @@ EXAMPLE = re.compile(r"step(\d+)_(\d+)\.png")
 
 
 def write_examples_page(folder: Path) -> Path:
+    """examples.html of a training: the validation examples' figures and audio by step, newest first."""
     examples = sorted(
         ((int(m[1]), int(m[2]), m[0]) for p in folder.glob("step*_*.png") if (m := EXAMPLE.fullmatch(p.name))),
         key=lambda e: (-e[0], e[1]),

@@ -54,6 +54,7 @@ def table_html(header: Sequence[str], rows: Sequence[Sequence], cls: str = "") -
 
 
 def facts_html(facts: Sequence[str]) -> str:
+    """A list of facts as a page shows them (escaped)."""
     return '<ul class="facts">' + "".join(f"<li>{escape(f)}</li>" for f in facts) + "</ul>"
 
 
@@ -122,6 +123,7 @@ def _json_in_html(value) -> str:
 
 
 def write_page(path: Path, title: str, body: str, **kwargs) -> Path:
+    """Write a static page (`render_page`) atomically: a temporary file replaced into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(render_page(title, body, **kwargs), encoding="utf-8")

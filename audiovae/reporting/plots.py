@@ -146,6 +146,7 @@ def metric_title(name: str, prefix: str = "", suffix: str = "") -> str:
 
 
 def save_figure(fig, path: Path) -> Path:
+    """Lay out, save (80 dpi) and close a figure; returns its path."""
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=80)

@@ -36,6 +36,9 @@ TEXT_COLUMNS = ("file", "source", "status", "error", "notes", "prompt", "prompt_
 
 @dataclass
 class FileResult:
+    """One file's result, as every job stores it: identity, status, durations, per-stage seconds, metrics per variant,
+    band retention, lag, fingerprint, output stem, embeddings."""
+
     index: int
     file: str
     status: str
@@ -66,6 +69,7 @@ def encode_embedding(vector) -> str:
 
 
 def decode_embedding(text: str) -> np.ndarray:
+    """The float64 vector of an embedding stored with `encode_embedding`."""
     return np.frombuffer(base64.b64decode(text), dtype="<f4").astype(np.float64)
 
 

@@ -40,6 +40,7 @@ def summary_lines(metrics: dict) -> list[ComparisonLine]:
 
 
 def file_facts(result: FileResult) -> str:
+    """A file's line: seconds evaluated of its length, its input rate and channels."""
     return (
         f"{fmt(result.evaluated_s, 2)} s evaluated of {fmt(result.duration_s, 2)} s (input "
         f"{int(result.sample_rate_in)} Hz, {int(result.channels_in)} ch)"
@@ -148,6 +149,7 @@ DELTA_NOTE = (
 
 
 def timing_lines(timing: dict) -> list[str]:
+    """The timing section's lines: mean seconds per stage and the enhancer's share of its decode."""
     lines = [f"{stage}: {fmt(sec, 4)}" for stage, sec in timing.items() if stage != "enhancer_share_of_decode"]
     if "enhancer_share_of_decode" in timing:
         lines.append(f"the enhancer is {fmt(100 * timing['enhancer_share_of_decode'], 2)} % of the enhanced decode")
@@ -155,6 +157,8 @@ def timing_lines(timing: dict) -> list[str]:
 
 
 def write_report(path: Path, summary: dict, results: Sequence[FileResult], plots_dir: Path | None) -> Path:
+    """report.md of an evaluation setting: facts, the summary table, the conclusion, where the high band goes, timings,
+    failed files and the per-file details (bounded by outputs.report_files)."""
     metrics, stats = summary["metrics"], summary["statistics"]
     lines = [
         "# Evaluation report: base vs enhanced VAE",
@@ -224,6 +228,7 @@ def listed_files(results: Sequence[FileResult], summary: dict, noun: str = "file
 
 
 def interval(value: float, ci) -> str:
+    """`value [low, high]` (the value alone without a CI)."""
     return f"{fmt(value)} [{fmt(ci[0])}, {fmt(ci[1])}]" if ci else fmt(value)
 
 
@@ -288,6 +293,7 @@ BAND_NOTE = (
 
 
 def band_rows(bands: dict) -> tuple[list[str], list[list[str]]]:
+    """The band-retention table: per variant the mean dB below and above the cutoff."""
     return (
         ["variant", "below cutoff (dB)", "above cutoff (dB)"],
         [

@@ -41,6 +41,7 @@ def file_gains(result: FileResult, names: Sequence[str]) -> dict:
 
 
 def sort_options(names: Sequence[str]) -> str:
+    """The sort menu of the per-file section: as evaluated, by name, and worst or best first by each metric's Δ."""
     options = [("order", "as evaluated"), ("name", "file name")]
     for name in names:
         options += [(f"worst:{name}", f"Δ {name}: worst first"), (f"best:{name}", f"Δ {name}: best first")]
@@ -86,6 +87,7 @@ def file_controls(names: Sequence[str], keys_note: str, delta_of: str = "enhance
 
 
 def files_section(results: Sequence[FileResult], names: Sequence[str], folder: Path) -> str:
+    """The per-file section: controls and one article per evaluated file."""
     ok = [r for r in results if r.status == OK]
     articles = "".join(file_article(r, i, names, folder) for i, r in enumerate(ok))
     return (
@@ -98,6 +100,7 @@ def files_section(results: Sequence[FileResult], names: Sequence[str], folder: P
 
 
 def summary_section(summary: dict, folder: Path) -> str:
+    """The summary section: the comparison table, its note, the conclusion and the band retention."""
     metrics, stats, bands = summary["metrics"], summary["statistics"], summary["band_retention"]
     parts = [
         '<section id="summary"><h2>Summary</h2>',
@@ -141,6 +144,7 @@ def summary_section(summary: dict, folder: Path) -> str:
 
 
 def listening_links(folder: Path) -> str:
+    """Links to the run's blind listening pages that exist ("" when none)."""
     present = {mode: page for mode, page in LISTENING_PAGES.items() if (folder / page).exists()}
     if not present:
         return ""
@@ -158,6 +162,7 @@ def listening_links(folder: Path) -> str:
 
 
 def failed_section(results: Sequence[FileResult]) -> str:
+    """The list of files that could not be evaluated, with why ("" when none)."""
     failed = [r for r in results if r.status != OK]
     if not failed:
         return ""

@@ -18,6 +18,7 @@ PACKAGES = ("audiovae", "torch", "pytorch-lightning", "diffusers", "transformers
 
 
 def package_versions() -> dict:
+    """Versions of the packages that decide numbers (torch, diffusers, transformers, …), for summary.json."""
     out = {}
     for name in PACKAGES:
         try:
@@ -185,4 +186,5 @@ def summarize_lags(results: Sequence[FileResult], max_lag: int, align: int, samp
 
 
 def write_json(path: Path, obj: dict) -> None:
+    """Write `obj` as strict JSON (NaN and infinities as null), indented."""
     path.write_text(json.dumps(json_safe(obj), indent=2, allow_nan=False) + "\n")

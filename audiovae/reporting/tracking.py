@@ -252,6 +252,8 @@ def log_evaluation(
     log_audio: bool,
     variants: Sequence[str] = VARIANTS,
 ) -> None:
+    """Log an evaluation setting to its W&B run: the summary under stable keys, the per-file table with audio and
+    figures, the plots."""
     import wandb
 
     run.log(
