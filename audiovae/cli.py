@@ -115,22 +115,27 @@ def main(job: str, argv: Sequence[str]) -> int:
 
 
 def eval_main(argv: Optional[Sequence[str]] = None) -> int:
+    """The `audiovae-eval` console entry point (`evaluate.py`)."""
     return main("eval", sys.argv[1:] if argv is None else argv)
 
 
 def train_main(argv: Optional[Sequence[str]] = None) -> int:
+    """The `audiovae-train` console entry point (`train.py`)."""
     return main("train", sys.argv[1:] if argv is None else argv)
 
 
 def generate_main(argv: Optional[Sequence[str]] = None) -> int:
+    """The `audiovae-generate` console entry point (`generate.py`)."""
     return main("generate", sys.argv[1:] if argv is None else argv)
 
 
 def compare_main(argv: Optional[Sequence[str]] = None) -> int:
+    """The `audiovae-compare` console entry point."""
     compare = import_job("audiovae.compare", "main")
     return compare(sys.argv[1:] if argv is None else list(argv))
 
 
 def export_main(argv: Optional[Sequence[str]] = None) -> int:
+    """The `audiovae-export` console entry point."""
     export = import_job("audiovae.training.export", "main")
     return export(sys.argv[1:] if argv is None else list(argv))

@@ -132,6 +132,7 @@ def common_metrics(runs: list[Run], variant: str) -> list[str]:
 
 
 def common_files(runs: list[Run]) -> list[str]:
+    """The files every run evaluated without error, sorted: what a comparison pairs."""
     return sorted(set(runs[0].results).intersection(*[r.results for r in runs[1:]]))
 
 
@@ -200,6 +201,7 @@ def compare_runs(
 
 
 def comparison_lines(table: list[dict]) -> list[ComparisonLine]:
+    """The comparison table's rows in the shared table format (`reporting.format.comparison_table`)."""
     return [
         ComparisonLine(
             t["metric"],
@@ -224,6 +226,7 @@ TABLE_NAMES = {"a": "A mean", "b": "B mean", "delta": "Δ (B − A)", "wins": "B
 
 
 def run_lines(runs: list[Run], unaligned: dict[str, int], notes: list[str]) -> list[str]:
+    """The comparison's first lines: each run's folder, model and enhancement, files left out, notes."""
     lines = [
         f"{r.name}: {r.folder}, model {r.config.get('model', {}).get('name')}, enhancement "
         f"{r.config.get('enhancement')}"
@@ -243,6 +246,7 @@ def run_lines(runs: list[Run], unaligned: dict[str, int], notes: list[str]) -> l
 
 
 def markdown(table: list[dict], runs: list[Run], variant: str, unaligned: dict[str, int], notes: list[str]) -> str:
+    """compare.md: the runs, the comparison table, its note and the figure."""
     lines = [f"# Comparison of {len(runs)} runs ({variant} reconstructions)", ""]
     lines += [f"- {line}" for line in run_lines(runs, unaligned, notes)]
     lines += ["", *comparison_table(comparison_lines(table), **TABLE_NAMES)]
@@ -290,6 +294,8 @@ COMPARE_OUTPUTS = ("compare.csv", "compare_files.csv", "compare.png", "compare.m
 
 
 def main(argv: list[str]) -> int:
+    """`audiovae-compare RUN RUN [...]`: the paired comparison of runs over their common files (markdown, page, figure,
+    optional W&B run); returns the exit status."""
     parser = argparse.ArgumentParser(prog="audiovae-compare", description=__doc__.splitlines()[0])
     parser.add_argument(
         "runs",

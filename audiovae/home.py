@@ -6,6 +6,7 @@ from pathlib import Path
 
 
 def audiovae_home() -> Path:
+    """`$AUDIOVAE_HOME` (default `~/.cache/audiovae`): where audiovae writes outside `out_dir` (models, cache)."""
     return Path(os.environ.get("AUDIOVAE_HOME", "~/.cache/audiovae")).expanduser()
 
 

@@ -18,6 +18,7 @@ from audiovae.models.interface import AudioAutoencoder, mix
 
 
 def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work (CUDA, MPS), so that a timing measures it."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     elif device.type == "mps":

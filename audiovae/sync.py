@@ -23,6 +23,7 @@ def offline_runs(folder: Path) -> list[Path]:
 
 
 def main(argv: list[str]) -> int:
+    """`audiovae-sync RUN [...]`: relocate moved offline W&B runs to their folder, then `wandb sync` them."""
     parser = argparse.ArgumentParser(prog="audiovae-sync", description=__doc__.splitlines()[0])
     parser.add_argument("out_dirs", nargs="+", type=Path)
     parser.add_argument("--dry-run", action="store_true", help="relocate and list, do not upload")
@@ -44,6 +45,7 @@ def main(argv: list[str]) -> int:
 
 
 def cli() -> int:
+    """The `audiovae-sync` console entry point."""
     return main(sys.argv[1:])
 
 

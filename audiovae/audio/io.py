@@ -21,6 +21,8 @@ from audiovae.paths import not_regular, open_name
 
 @dataclass
 class AudioClip:
+    """A whole clip in memory: its mono float32 waveform at `sample_rate`, and the file's own rate and channels."""
+
     waveform: np.ndarray  # float32 [N], mono, at `sample_rate`
     sample_rate: int
     orig_sample_rate: int

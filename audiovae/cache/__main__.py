@@ -9,6 +9,8 @@ from audiovae.errors import exit_status
 
 
 def main(argv=None) -> int:
+    """`python -m audiovae.cache info | clear [--dir DIR]`: what the store holds, or remove the entries it wrote
+    (nothing else)."""
     parser = argparse.ArgumentParser(prog="python -m audiovae.cache", description=__doc__)
     parser.add_argument("command", choices=["info", "clear"])
     parser.add_argument(

@@ -43,8 +43,10 @@ def _tensor_digest(tensor: torch.Tensor) -> str:
 
 
 def tensor_key(file_fingerprint: str, run_part: dict) -> str:
+    """The key of a file's cached model outputs: its content fingerprint and all of the run that decides them."""
     return digest({"format": CACHE_FORMAT, "file": file_fingerprint, **run_part})
 
 
 def metric_key(metric_part: dict) -> str:
+    """The key of a file's cached shared metric values: the metric definitions' version and their settings."""
     return digest({"definitions": METRIC_DEFINITIONS, **metric_part})

@@ -50,6 +50,7 @@ class NotACacheError(AudiovaeError, ValueError):
 
 
 def default_cache_dir() -> Path:
+    """`$AUDIOVAE_CACHE_DIR`, else `$AUDIOVAE_HOME/cache` (default `~/.cache/audiovae/cache`)."""
     return Path(os.environ.get("AUDIOVAE_CACHE_DIR") or audiovae_home() / "cache").expanduser()
 
 
@@ -143,6 +144,9 @@ class CacheEntry:
 
 
 class CacheStore:
+    """The cross-run cache on disk: owned, verified entries of segment tensors and shared values, the least recently
+    used evicted past `max_gb`; it never removes what it did not write."""
+
     def __init__(self, folder: Optional[Path] = None, max_gb: float = 20.0):
         self.folder = Path(folder).expanduser() if folder else default_cache_dir()
         self.max_bytes = int(max_gb * 1024**3)

@@ -148,6 +148,9 @@ class MetricsConfig(MeasuredMetricsConfig):
 
 @dataclass
 class OutputsConfig:
+    """What an evaluation writes beside its rows: audio, plots (of the first `max_plots` files), blind pages,
+    report.md's bound."""
+
     save_audio: bool = MISSING
     save_plots: bool = MISSING
     max_plots: int = MISSING
@@ -267,6 +270,9 @@ class LoopConfig:
 
 @dataclass
 class CheckpointConfig:
+    """Checkpoints of a training: last.ckpt every N steps, the monitored validation metric and its mode, how many best
+    to keep."""
+
     last_every_n_steps: Optional[int] = None  # null: last.ckpt after every epoch only
     monitor: str = MISSING
     mode: str = MISSING

@@ -47,6 +47,7 @@ def _matches(name: str, patterns: Sequence[str]) -> bool:
 
 
 def is_run_folder(folder: Path) -> bool:
+    """Whether `folder` is an audiovae run folder (it holds a run marker): never read as input."""
     try:
         return any((folder / marker).exists() for marker in RUN_MARKERS)
     except OSError:  # an unreadable folder: listed as skipped by the walk

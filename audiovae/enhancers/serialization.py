@@ -46,5 +46,6 @@ def read_enhancement_config(path: str) -> dict:
 
 
 def load_enhancer_weights(enhancer: EnhancerChain, path: str) -> EnhancerChain:
+    """Load an exported enhancer's weights (safetensors) into `enhancer`, every tensor required."""
     enhancer.load_state_dict(load_file(path), strict=True)
     return enhancer

@@ -22,6 +22,8 @@ from audiovae.pipeline import ReconstructionPipeline
 
 @dataclass(frozen=True)
 class MeasuredLag:
+    """The vocoder ceiling's lag measured before a run: the shift applied, the lag, its correlation, the file."""
+
     shift: int  # applied to the waveform metrics (0 when not measured)
     lag: int  # the lag found
     corr: float  # ρ at that lag

@@ -155,6 +155,7 @@ def write_embeddings(path, results: Sequence[FileResult], variants: Sequence[str
 
 
 def band_centres(cfg) -> np.ndarray:
+    """The centre frequencies (Hz) of the front end's mel bands."""
     return mel_band_centres(cfg.frontend.n_mels, cfg.frontend.fmin, cfg.frontend.fmax)
 
 

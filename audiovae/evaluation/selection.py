@@ -39,6 +39,7 @@ def check_selection(select: DictConfig, metric_names: Sequence[str]) -> None:
 
 
 def metric_improvement(summary: dict, metric: str) -> float:
+    """A setting's improvement in `metric`: its Δ signed so that positive is better."""
     m = summary["metrics"][metric]
     return improvement(m["comparison"], m["higher_is_better"])
 

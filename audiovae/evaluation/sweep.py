@@ -70,6 +70,7 @@ def comparison_lines(
 
 
 def best_line(best: Optional[str], reason: str, name=lambda setting: setting) -> str:
+    """The sweep's verdict line: the best setting and why, or none and why."""
     return (
         f"Best: {name(best)}: {reason}; its configs: best_enhancement.yaml, best_config.yaml."
         if best is not None
@@ -86,6 +87,7 @@ SWEEP_DELTA_NOTE = (
 def write_markdown(
     path: Path, settings: Sequence[Setting], summaries: dict[str, dict], best: Optional[str], reason: str
 ) -> None:
+    """sweep.md: per setting and metric the means, improvement, win rate, CI and p, and the best setting."""
     lines = [
         f"# Sweep of {', '.join(settings[0].values)}",
         "",

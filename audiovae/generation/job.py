@@ -113,8 +113,7 @@ class Row:
 
 
 def plan_rows(items: Sequence[Item], candidates: int, rerank: bool) -> list[Row]:
-    """The rows a run writes: one per item, or one per candidate of each item when several are kept without re-ranking.
-    The rows a run writes: one per item, or one per candidate of each item when several are kept without re-ranking."""
+    """The rows a run writes: one per item, or per candidate of each item when several are kept unranked."""
     if candidates == 1 or rerank:
         return [Row(item, None) for item in items]
     return [Row(item, c) for item in items for c in range(candidates)]

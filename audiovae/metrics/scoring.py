@@ -58,5 +58,6 @@ class Scoring:
 
 
 def scoring(name: str) -> Scoring:
+    """The scoring of metric `name`: its direction, target, unit and the kind of its Δ."""
     info = metric_info(name)
     return Scoring(info.direction, info.target, info.unit, info.delta_kind)

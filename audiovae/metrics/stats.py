@@ -195,4 +195,5 @@ def adjust_p(p_values, method: str) -> np.ndarray:
 
 
 def is_finite(value) -> bool:
+    """Whether `value` is a finite number (None and NaN are not)."""
     return value is not None and isinstance(value, (int, float)) and math.isfinite(value)

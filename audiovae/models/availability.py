@@ -31,6 +31,8 @@ OFFLINE_MODELS = {"stable_audio_open": "tiny_oobleck", "encodec": "tiny_encodec"
 def model_how_to_get(
     name: str, path: str, vae_subfolder: Optional[str], vocoder_subfolder: Optional[str], family: Optional[str] = None
 ) -> str:
+    """The one-line message for weights that are neither local nor downloadable: the download command and the config key
+    to set."""
     folders = " ".join(f"'{sub}/*'" for sub in (vae_subfolder, vocoder_subfolder) if sub)
     include = f" --include {folders}" if folders else ""
     return (
@@ -42,6 +44,7 @@ def model_how_to_get(
 
 
 def embedding_how_to_get(name: str, path: str) -> str:
+    """The same message for an embedding model (CLAP)."""
     return (
         f"embedding model '{name}' ({path}) is not in the local cache and the Hugging Face hub is unreachable. "
         f"On a machine with internet run: huggingface-cli download {path} --local-dir /some/dir, copy /some/dir "
@@ -51,6 +54,7 @@ def embedding_how_to_get(name: str, path: str) -> str:
 
 
 def in_hub_cache(repo: str, files: Sequence[str], cache_dir: Optional[str]) -> bool:
+    """Whether every one of `files` of `repo` is in the local Hugging Face cache."""
     from huggingface_hub import try_to_load_from_cache
 
     try:

@@ -196,18 +196,21 @@ TINY_DAC = dict(
 
 
 def build_tiny_oobleck(path: Path, seed: int = 0) -> Path:
+    """Write a tiny seeded Oobleck VAE (Stable Audio Open's family) to `path` for offline tests."""
     from diffusers import AutoencoderOobleck
 
     return _write_seeded(path, "tiny_oobleck", seed, lambda: AutoencoderOobleck(**TINY_OOBLECK), "vae")
 
 
 def build_tiny_encodec(path: Path, seed: int = 0) -> Path:
+    """Write a tiny seeded EnCodec to `path` for offline tests."""
     from transformers import EncodecConfig, EncodecModel
 
     return _write_seeded(path, "tiny_encodec", seed, lambda: EncodecModel(EncodecConfig(**TINY_ENCODEC)))
 
 
 def build_tiny_dac(path: Path, seed: int = 0) -> Path:
+    """Write a tiny seeded DAC to `path` for offline tests."""
     from transformers import DacConfig, DacModel
 
     return _write_seeded(path, "tiny_dac", seed, lambda: DacModel(DacConfig(**TINY_DAC)))

@@ -33,6 +33,8 @@ SPECTRAL_BUFFERS = ("spectrogram_extractor.", "logmel_extractor.", "spec_augment
 
 @dataclass(frozen=True)
 class Cnn14Shape:
+    """PANNs Cnn14's front end and layout: 32 kHz, 1024-sample window, 320 hop, 64 mel bins, channels, classes."""
+
     sample_rate: int = 32000
     window: int = 1024
     hop: int = 320
@@ -44,6 +46,8 @@ class Cnn14Shape:
 
 
 class ConvBlock(nn.Module):
+    """Cnn14's block: two 3×3 convolutions with batch norm and ReLU, then average pooling."""
+
     def __init__(self, cin: int, cout: int):
         super().__init__()
         self.conv1 = nn.Conv2d(cin, cout, 3, padding=1, bias=False)

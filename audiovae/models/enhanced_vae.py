@@ -18,6 +18,8 @@ __all__ = ["EnhancedVAE", "PRECISIONS", "Reconstruction"]
 
 @dataclass
 class Reconstruction:
+    """One pass of the mel VAE: the scaled latent, the base and the enhanced decoded log-mels."""
+
     latent: torch.Tensor  # [B, C, T/d, F/d], scaled by vae.config.scaling_factor
     base_mel: torch.Tensor  # [B, 1, T, F]
     enhanced_mel: torch.Tensor  # [B, 1, T, F]

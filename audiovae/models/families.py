@@ -33,6 +33,7 @@ FAMILIES: dict[str, Family] = {}
 
 
 def register_family(family: Family) -> Family:
+    """Add a model family to the table configs name it by (`model.family`); returns it."""
     FAMILIES[family.name] = family
     return family
 

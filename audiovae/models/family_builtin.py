@@ -50,6 +50,7 @@ def build_mel(model: DictConfig, enhancer, frontend: DictConfig) -> EnhancedVAE:
 
 
 def build_oobleck(model: DictConfig, enhancer, frontend: DictConfig) -> WaveformVAE:
+    """Stable Audio Open's Oobleck VAE (a waveform model) from `model.path`, with the enhancer chain."""
     from diffusers import AutoencoderOobleck
 
     family_options(OOBLECK_FAMILY, model)
@@ -67,6 +68,7 @@ def _no_posterior(model: DictConfig) -> None:
 
 
 def build_encodec(model: DictConfig, enhancer, frontend: DictConfig) -> EncodecAutoencoder:
+    """EnCodec (a neural codec: its quantised latent, `options.bandwidth`) from `model.path`."""
     from transformers import EncodecModel
 
     _no_posterior(model)
@@ -80,6 +82,7 @@ def build_encodec(model: DictConfig, enhancer, frontend: DictConfig) -> EncodecA
 
 
 def build_dac(model: DictConfig, enhancer, frontend: DictConfig) -> DacAutoencoder:
+    """DAC (a neural codec: `options.n_quantizers`) from `model.path`."""
     from transformers import DacModel
 
     _no_posterior(model)

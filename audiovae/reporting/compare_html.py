@@ -15,8 +15,7 @@ from audiovae.reporting.report_html import file_controls
 
 
 def file_article(file: str, order: int, runs, rows: Sequence[dict], variant: str, folder: Path) -> str:
-    """One file's article of the comparison page: the reference and every run's variant as players, with their metrics.
-    One file's article of the comparison page: the reference and every run's variant as players, with their metrics."""
+    """One file's article of the comparison page: the reference and each run's variant as players, with metrics."""
     first, last = runs[0], runs[-1]
     sources = [
         ("reference", relative_path(first.folder / "audio" / f"{first.results[file].stem}.reference.wav", folder))

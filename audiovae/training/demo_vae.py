@@ -47,6 +47,7 @@ def latent_std(model, frontend, clips: list[Path], crop_seconds: float) -> float
 
 
 def main(argv: list[str]) -> int:
+    """Train the bundled demo VAE on synthesised music-like clips and write it to the assets."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clips", type=int, default=256, help="number of synthesised training clips")
     parser.add_argument("--target", type=Path, default=ASSET_DIR / "models" / "demo")

@@ -104,6 +104,7 @@ DISCRIMINATORS = {"mel": MelDiscriminator, "stft": STFTDiscriminator}
 
 
 def build_discriminator(kind: str, channels: int) -> nn.Module:
+    """The discriminator of `adversarial.discriminator` (`mel` or `stft`) with `channels`; ConfigError otherwise."""
     if kind not in DISCRIMINATORS:
         raise ConfigError(
             f"config key 'adversarial.discriminator': '{kind}' is not one of none, {', '.join(DISCRIMINATORS)}"

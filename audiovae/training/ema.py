@@ -34,6 +34,8 @@ def _trained_names(pl_module: pl.LightningModule) -> list[str]:
 
 
 class TrainedWeightsEMA(EMAWeightAveraging):
+    """Lightning's EMA weight averaging of the trained parameters only (not the frozen ones), from a step on."""
+
     def __init__(self, decay: float, every_n_steps: int = 1, start_step: int = 0):
         super().__init__(
             use_buffers=False, decay=decay, update_every_n_steps=every_n_steps, update_starting_at_step=start_step

@@ -19,6 +19,9 @@ Encodings = dict[str, torch.Tensor]  # "mel", "latent" [, "base_mel"], batched
 
 
 class CropEncodings:
+    """Pre-encoded training crops kept in memory and in the cross-run store (the module docstring says what decides a
+    key)."""
+
     def __init__(self, run_part: dict, store: Optional[CacheStore], memory_mb: float = 2048.0):
         self.run_part, self.store, self.memory_bytes = run_part, store, memory_mb * 2**20
         self.memory: dict[str, Encodings] = {}

@@ -59,6 +59,8 @@ def export_from_checkpoint(checkpoint: Path, out: Path, provenance: dict | None 
 
 
 def main(argv: list[str]) -> int:
+    """`audiovae-export CHECKPOINT [OUT]`: the trained enhancer of a checkpoint as one safetensors file evaluation
+    loads."""
     parser = argparse.ArgumentParser(prog="audiovae-export", description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint", type=Path, help="a training checkpoint (last.ckpt, step*.ckpt)")
     parser.add_argument("out", type=Path, nargs="?", help="default: <checkpoint>.enhancer.safetensors")

@@ -59,4 +59,5 @@ def _out_dtype(x: Tensor) -> torch.dtype:
 
 
 def nan64() -> Tensor:
+    """A float64 NaN tensor: the value of a metric that is not defined on an item."""
     return torch.tensor(float("nan"), dtype=torch.float64)

@@ -27,11 +27,15 @@ class MelErrorSums(Accumulator):
 
 
 class MelL1(MelErrorSums):
+    """Mean absolute log-mel error over the frames and bands seen: Σ|y − x| / count."""
+
     def value(self) -> Tensor:
         return self.abs / self.count if self.count else nan64()
 
 
 class MelPSNR(MelErrorSums):
+    """Log-mel PSNR: 10·log10(range² / MSE), the range of the reference log-mel seen."""
+
     def value(self) -> Tensor:
         data_range = self.high - self.low
         if not self.count or data_range <= 0:
