@@ -51,3 +51,15 @@ def test_every_docs_page_is_in_the_sites_navigation():
     nav = yaml.safe_load((ROOT / "mkdocs.yml").read_text())["nav"]
     listed = {page for entry in nav for page in entry.values()}
     assert listed == {p.name for p in PAGES} and len(listed) >= 8
+
+
+def test_every_public_function_and_class_of_a_module_has_a_docstring():
+    import ast
+
+    missing = []
+    for path in sorted((ROOT / "audiovae").rglob("*.py")):
+        for node in ast.parse(path.read_text()).body:
+            public = isinstance(node, (ast.FunctionDef, ast.ClassDef)) and not node.name.startswith("_")
+            if public and not ast.get_docstring(node):
+                missing.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}")
+    assert not missing, missing
