@@ -4,8 +4,9 @@
     audiovae-data pack SOURCE OUT_DIR            # a folder or manifest packed into WebDataset shards
     audiovae-data latents RUN_DIR OUT_DIR        # an evaluation's latents as a pre-encoded shard set
 
-Nothing existing is overwritten: an output file that exists, or an output folder that is not empty, is refused
-(one line, exit 2) unless `--force`, and then only files this command names are replaced.
+Nothing existing is overwritten: a file the command would write (the manifest; a shard or the index of a folder of
+shards) that exists is refused in one line, exit 2, before anything is written, unless `--force`, and then only the
+files this command names are replaced; other files in the folder are never touched.
 """
 
 import argparse
@@ -13,7 +14,8 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-from audiovae.errors import ConfigError, exit_status
+from audiovae.errors import exit_status
+from audiovae.written import check_single_output
 
 PATTERNS = [
     "*.wav",
@@ -31,14 +33,6 @@ PATTERNS = [
 ]
 
 
-def _refuse_existing(paths: Sequence[Path], force: bool) -> None:
-    taken = [p for p in paths if p.exists()]
-    if taken and not force:
-        raise ConfigError(
-            f"{taken[0]} exists: nothing was written (add --force to replace the files this command writes)"
-        )
-
-
 def _manifest(args) -> int:
     from omegaconf import OmegaConf
 
@@ -46,7 +40,7 @@ def _manifest(args) -> int:
     from audiovae.data.sources import list_entries
 
     out = Path(args.out)
-    _refuse_existing([out], args.force)
+    check_single_output(out, [Path(args.folder)], args.force)
     listing = list_entries(OmegaConf.create({"dir": args.folder, "patterns": args.patterns or PATTERNS}))
     out.parent.mkdir(parents=True, exist_ok=True)
     n = write_manifest(listing.entries, out)

@@ -3,7 +3,6 @@ training reads instead of encoding; nothing existing is overwritten."""
 
 import io
 import json
-import os
 import tarfile
 
 import numpy as np
@@ -11,27 +10,11 @@ import pytest
 import soundfile as sf
 import torch
 
-from audiovae import cli
-from audiovae import runs as runs_module
 from audiovae.data_cli import cli as data_cli
-from audiovae.reporting.records import read_csv
 from tests.conftest import chirp, noise, tone, write
+from tests.test_data_sources import evaluate  # the same fast evaluation (tiny model, cache off)
 
-EVAL = [
-    "model=tiny",
-    "logger=none",
-    "data.max_seconds=1.0",
-    "metrics.bootstrap_samples=50",
-    "outputs.save_plots=false",
-    "cache.enabled=false",
-]
 METRICS = ("base_snr", "enhanced_snr", "enhanced_lsd", "delta_hf_retention")
-
-
-def evaluate(out, *extra):
-    os.environ.pop(runs_module.RUN_DIR_ENV, None)
-    assert cli.main("eval", [*EVAL, f"out_dir={out}", *extra]) == 0
-    return read_csv(out / "results.csv")
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader, Dataset, IterableDataset, Sampler, get_
 from audiovae.audio.frontend import MelFrontEnd
 from audiovae.audio.io import SoundSource, open_sound
 from audiovae.audio.stream import PreparedAudio
-from audiovae.data.shards import digest, rank_shards, sample_key, stream_members
+from audiovae.data.shards import audio_of, digest, rank_shards, sample_key, stream_members
 from audiovae.data.sources import Entry, fingerprint
 from audiovae.errors import AudioError, DataError
 
@@ -143,20 +143,22 @@ class ShardEvalDataset(IterableDataset):
     def __iter__(self):
         mine = self._mine()
         worker = get_worker_info()
-        shards = [u for u in self.urls if any(self.dataset.entries[i].shard == u for i in mine)]
+        used = {self.dataset.entries[i].shard for i in mine}
+        shards = [u for u in self.urls if u in used]
         if worker is not None:
             shards = shards[worker.id :: worker.num_workers]
-            mine = [i for i in mine if self.dataset.entries[i].shard in set(shards)]
+            kept = set(shards)
+            mine = [i for i in mine if self.dataset.entries[i].shard in kept]
         wanted = {sample_key(self.dataset.entries[i]): self.dataset.entries[i].key for i in mine}
         position = {self.dataset.entries[i].key: i for i in mine}
         seen = set()
         try:
-            for key, data in stream_members(shards, wanted):
+            for key, parts in stream_members(shards, wanted):
                 index = position[key]
                 if index in seen:
                     continue
                 seen.add(index)
-                yield self.dataset.item(index, SoundSource(key, data=data))
+                yield self.dataset.item(index, SoundSource(key, data=audio_of(parts)))
         except DataError as err:  # a shard that became unreadable: its remaining entries are error rows
             reason = str(err)
         else:

@@ -20,7 +20,8 @@ from omegaconf import OmegaConf
 from audiovae.audio.io import open_sound
 from audiovae.data.shards import write_shards
 from audiovae.data.sources import Entry, Listing, list_entries
-from audiovae.errors import AudioError, ConfigError
+from audiovae.errors import AudioError
+from audiovae.written import check_single_output
 
 SHARD_NAME = "shard-%06d.tar"
 INDEX = "shards.json"
@@ -66,28 +67,34 @@ def audio_bytes(entry: Entry) -> tuple[bytes, str]:
     return buffer.getvalue(), "wav"
 
 
+def check_shard_outputs(out: Path, shard_name: str, index: str, count: int, per_shard: int, force: bool) -> None:
+    """Before `count` samples are packed into `out/<shard_name % i>` (`per_shard` each) and `out/<index>`: refuse,
+    with `written.check_single_output`, any of those files that exists (unless `force`)."""
+    shards = max(1, math.ceil(count / per_shard))
+    for path in [out / (shard_name % i) for i in range(shards)] + [out / index]:
+        check_single_output(path, [], force)
+
+
 def pack_entries(entries: Sequence[Entry], out: Path, per_shard: int, force: bool = False) -> list[Path]:
-    """Write `entries` as shards `out/shard-NNNNNN.tar` (`per_shard` samples each) and `out/shards.json`; an entry
-    that cannot be read is left out and listed there. Refuses (ConfigError) to replace existing files without
-    `force`."""
-    names = [out / (SHARD_NAME % i) for i in range(max(1, math.ceil(len(entries) / per_shard)))] + [out / INDEX]
-    taken = [p for p in names if p.exists()]
-    if taken and not force:
-        raise ConfigError(
-            f"{taken[0]} exists: nothing was written (add --force to replace the files this command writes)"
-        )
-    samples, left_out = [], []
-    for entry, key in zip(entries, safe_keys([e.key for e in entries])):
-        try:
-            data, extension = audio_bytes(entry)
-        except AudioError as err:
-            left_out.append({"id": entry.key, "reason": err.reason})
-            continue
-        meta = {"id": entry.key, "source": entry.origin, **({"caption": entry.caption} if entry.caption else {})}
-        samples.append((key, {extension: data, "json": json.dumps(meta, ensure_ascii=False).encode()}))
-    written = write_shards(samples, str(out / SHARD_NAME), per_shard)
+    """Write `entries` as shards `out/shard-NNNNNN.tar` (`per_shard` samples each, streamed: one sample in memory at
+    a time) and `out/shards.json`; an entry that cannot be read is left out and listed there. Refuses to replace
+    existing files without `force`."""
+    check_shard_outputs(out, SHARD_NAME, INDEX, len(entries), per_shard, force)
+    left_out, packed = [], []
+
+    def samples():
+        for entry, key in zip(entries, safe_keys([e.key for e in entries])):
+            try:
+                data, extension = audio_bytes(entry)
+            except AudioError as err:
+                left_out.append({"id": entry.key, "reason": err.reason})
+                continue
+            meta = {"id": entry.key, "source": entry.origin, **({"caption": entry.caption} if entry.caption else {})}
+            packed.append(entry.key)
+            yield key, {extension: data, "json": json.dumps(meta, ensure_ascii=False).encode()}
+
+    written = write_shards(samples(), str(out / SHARD_NAME), per_shard)
     (out / INDEX).write_text(
-        json.dumps({"shards": [p.name for p in written], "samples": len(samples), "left_out": left_out}, indent=1)
-        + "\n"
+        json.dumps({"shards": [p.name for p in written], "samples": len(packed), "left_out": left_out}, indent=1) + "\n"
     )
     return written

@@ -22,7 +22,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 from audiovae.audio.frontend import MelFrontEnd
 from audiovae.audio.io import SoundSource, check_waveform, load_audio
 from audiovae.data.crops import prepared_crop
-from audiovae.data.shards import audio_member, rank_shards, sample_key, samples
+from audiovae.data.shards import audio_of, rank_shards, sample_key, stream_members
 from audiovae.data.sources import Listing
 from audiovae.errors import AudioError, DataError
 
@@ -80,16 +80,9 @@ class ShardCrops(IterableDataset):
         shards = [shards[i] for i in rng.permutation(len(shards))] if not few else shards
 
         def members() -> Iterator[tuple[str, dict[str, bytes]]]:
-            position = 0
-            for url in shards:
-                for key, parts in samples(url):
-                    name, extension = self.train.get((url, key)), audio_member(parts)
-                    if name is None or extension is None:
-                        continue
-                    position += 1
-                    if few and (position - 1) % self.world != self.rank:
-                        continue
-                    yield name, parts
+            for position, member in enumerate(stream_members(shards, self.train)):
+                if not few or position % self.world == self.rank:
+                    yield member
 
         buffer, produced = [], 0
         for member in members():
@@ -111,7 +104,7 @@ class ShardCrops(IterableDataset):
         if "latent.npy" in parts:
             return self.segment_of(key, parts, rng)
         try:
-            sound = SoundSource(key, data=parts[audio_member(parts)])
+            sound = SoundSource(key, data=audio_of(parts))
             wave = load_audio(sound, **self.read).waveform
             check_waveform(sound, wave, self.silence_threshold_db)
         except AudioError as err:

@@ -17,8 +17,9 @@ import io
 import json
 import os
 import tarfile
+from collections import Counter
 from pathlib import Path
-from typing import Callable, Iterator, Optional, Sequence
+from typing import Callable, Iterable, Iterator, Optional, Sequence
 
 from audiovae.audio.io import SoundSource
 from audiovae.data.entries import Entry, Listing
@@ -47,7 +48,7 @@ def shard_name(url: str) -> str:
 def shard_names(urls: Sequence[str]) -> dict[str, str]:
     """A unique short name per url: `shard_name`, or the whole url where two would share one."""
     short = {u: shard_name(u) for u in urls}
-    counts = {n: list(short.values()).count(n) for n in short.values()}
+    counts = Counter(short.values())
     return {u: n if counts[n] == 1 else u for u, n in short.items()}
 
 
@@ -173,14 +174,19 @@ def rank_shards(urls: Sequence[str], rank: int, world: int) -> list[str]:
     return list(urls[rank::world]) if len(urls) >= world else list(urls)
 
 
-def stream_members(urls: Sequence[str], wanted: dict[tuple[str, str], str]) -> Iterator[tuple[str, bytes]]:
-    """(entry key, audio bytes) of the entries `wanted` names by (shard url, sample key), streaming the shards
-    `urls` in order, one pass."""
+def stream_members(urls: Sequence[str], wanted: dict[tuple[str, str], str]) -> Iterator[tuple[str, dict[str, bytes]]]:
+    """(entry key, members by extension) of the samples with audio that `wanted` names by (shard url, sample key),
+    streaming the shards `urls` in order, one pass (`audio_of` picks the audio)."""
     for url in urls:
         for key, parts in samples(url):
-            name, extension = wanted.get((url, key)), audio_member(parts)
-            if name is not None and extension is not None:
-                yield name, parts[extension]
+            name = wanted.get((url, key))
+            if name is not None and audio_member(parts) is not None:
+                yield name, parts
+
+
+def audio_of(parts: dict[str, bytes]) -> bytes:
+    """The bytes of a sample's audio member (`audio_member`)."""
+    return parts[audio_member(parts)]
 
 
 def sample_key(entry: Entry) -> tuple[str, str]:
@@ -188,7 +194,7 @@ def sample_key(entry: Entry) -> tuple[str, str]:
     return entry.shard, member_key(entry.member)[0]
 
 
-def write_shards(items: Sequence[tuple[str, dict[str, bytes]]], pattern: str, per_shard: int) -> list[Path]:
+def write_shards(items: Iterable[tuple[str, dict[str, bytes]]], pattern: str, per_shard: int) -> list[Path]:
     """Pack (key, {extension: bytes}) samples into tars named by `pattern` (`out/shard-%06d.tar`), `per_shard`
     samples each, members in sample order (as webdataset's ShardWriter writes them). Returns the tars written."""
     written, tar, count = [], None, 0

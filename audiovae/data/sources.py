@@ -20,7 +20,7 @@ from audiovae.audio.io import SoundSource
 from audiovae.data.entries import Entry, Listing
 from audiovae.data.files import discover_audio_files, file_fingerprint, file_key
 from audiovae.data.manifests import read_manifest
-from audiovae.data.shards import catalogue, sample_key, stream_members
+from audiovae.data.shards import audio_of, catalogue, sample_key, stream_members
 from audiovae.errors import ConfigError
 
 __all__ = ["Entry", "Listing", "SOURCES", "entry_sounds", "fingerprint", "fingerprints", "list_entries", "source_kind"]
@@ -78,31 +78,36 @@ def excerpt_fingerprint(file_print: str, offset_s: float, duration_s: Optional[f
     return hashlib.sha256(f"{file_print}#{offset_s!r}+{duration_s!r}".encode()).hexdigest()[:16]
 
 
-def fingerprint(entry: Entry) -> str:
+def fingerprint(entry: Entry, file_prints: Optional[dict] = None) -> str:
     """The entry's content fingerprint now ("" when it cannot be read): a shard member's as catalogued, a file's
-    bytes, an excerpt's file bytes with its offset and duration."""
+    bytes, an excerpt's file bytes with its offset and duration. `file_prints` (path -> fingerprint) holds the files
+    already hashed, so several excerpts of one file read it once."""
     sound = entry.sound
-    if not isinstance(sound, SoundSource):
-        return file_fingerprint(Path(sound))
-    if sound.path is None:
+    path = sound if not isinstance(sound, SoundSource) else sound.path
+    if path is None:
         return entry.fingerprint
-    whole = file_fingerprint(Path(sound.path))
-    if not whole or (not sound.offset_s and sound.duration_s is None):
+    file_prints = {} if file_prints is None else file_prints
+    if str(path) not in file_prints:
+        file_prints[str(path)] = file_fingerprint(Path(path))
+    whole = file_prints[str(path)]
+    if not isinstance(sound, SoundSource) or not whole or (not sound.offset_s and sound.duration_s is None):
         return whole
     return excerpt_fingerprint(whole, sound.offset_s, sound.duration_s)
 
 
 def fingerprints(entries: Sequence[Entry]) -> dict[str, str]:
-    """Entry key -> `fingerprint`."""
-    return {e.key: fingerprint(e) for e in entries}
+    """Entry key -> `fingerprint`, each file hashed once however many entries it holds."""
+    file_prints: dict[str, str] = {}
+    return {e.key: fingerprint(e, file_prints) for e in entries}
 
 
-def entry_sounds(listing: Listing) -> Iterator[Union[str, SoundSource]]:
-    """The entries' sounds in order, lazily: shard members stream out of their shards as they are asked for (so
-    reading the first few reads only the first shard's start)."""
+def entry_sounds(listing: Listing) -> Iterator[tuple[str, Union[str, SoundSource]]]:
+    """(entry key, sound) of the entries in order, lazily: shard members stream out of their shards as they are
+    asked for (so reading the first few reads only the first shard's start; a member no longer in its shard is
+    not yielded)."""
     if not listing.shards:
-        yield from (e.sound for e in listing.entries)
+        yield from ((e.key, e.sound) for e in listing.entries)
         return
     wanted = {sample_key(e): e.key for e in listing.entries}
-    for key, data in stream_members(listing.shards, wanted):
-        yield SoundSource(key, data=data)
+    for key, parts in stream_members(listing.shards, wanted):
+        yield key, SoundSource(key, data=audio_of(parts))

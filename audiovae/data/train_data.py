@@ -82,7 +82,7 @@ def split_shard_entries(
     train = [e for e in listing.entries if e.key not in picked]
     val = [e for e in listing.entries if e.key in picked]
     if any(e.sound.data is None for e in val):  # not kept by the catalogue pass: streamed once more
-        sounds = {s.name: s for s in entry_sounds(Listing(val, [], listing.kind, listing.shards))}
+        sounds = dict(entry_sounds(Listing(val, [], listing.kind, listing.shards)))
         val = [Entry(e.key, sounds[e.key], e.origin, e.caption, e.fingerprint) for e in val if e.key in sounds]
     return Listing(train, [], listing.kind, listing.shards), train, val
 
@@ -264,17 +264,24 @@ class TrainDataModule(pl.LightningDataModule):
             else RandomCrops(self.train_clips, self.frontend, self.crop, self.seed)
         )
         sampler = EpochSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=self.seed, drop_last=False)
-        if self.trainer is not None:  # optimizer steps per epoch (the last partial accumulation steps too)
-            steps_per_epoch = math.ceil(math.ceil(len(sampler) / self.batch_size) / self.accumulate)
-
-            def position() -> tuple[int, int]:
-                step = self.trainer.global_step
-                return step // steps_per_epoch, (step % steps_per_epoch) * self.batch_size * self.accumulate
-
-            sampler.position_source = position
+        sampler.position_source = self._position_source(len(sampler))
         return DataLoader(
             sampler.dataset, batch_size=self.batch_size, sampler=sampler, num_workers=self.num_workers, drop_last=False
         )
+
+    def _position_source(self, items: int) -> Optional[Callable[[], tuple[int, int]]]:
+        """Where a pass over this rank's `items` per epoch starts: (epoch, items of it already trained on), derived
+        from the trainer's global step (optimizer steps per epoch count the last partial accumulation too); None
+        without a trainer."""
+        if self.trainer is None:
+            return None
+        steps_per_epoch = math.ceil(math.ceil(items / self.batch_size) / self.accumulate)
+
+        def position() -> tuple[int, int]:
+            step = self.trainer.global_step
+            return step // steps_per_epoch, (step % steps_per_epoch) * self.batch_size * self.accumulate
+
+        return position
 
     def _shard_loader(self, rank: int, world: int) -> DataLoader:
         from audiovae.data.shard_crops import ShardCrops
@@ -282,14 +289,7 @@ class TrainDataModule(pl.LightningDataModule):
         dataset = ShardCrops(
             self.shards, self.frontend, self.crop, self.seed, rank, world, self.batch_size, **self.read
         )
-        if self.trainer is not None:
-            steps_per_epoch = math.ceil(math.ceil(len(dataset) / self.batch_size) / self.accumulate)
-
-            def position() -> tuple[int, int]:
-                step = self.trainer.global_step
-                return step // steps_per_epoch, (step % steps_per_epoch) * self.batch_size * self.accumulate
-
-            dataset.position_source = position
+        dataset.position_source = self._position_source(len(dataset))
         warnings.filterwarnings("ignore", ".*IterableDataset.*has .__len__. defined.*")  # each worker takes its own
         return DataLoader(dataset, batch_size=self.batch_size, num_workers=self.num_workers, drop_last=False)
 

@@ -9,10 +9,11 @@ Griffin-Lim vocoder that invents its phase) is no measurement: the shift is then
 """
 
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Iterable, Optional
 
 import torch
 
+from audiovae.audio.io import Sound
 from audiovae.audio.stream import PreparedAudio
 from audiovae.data.padding import pad_wave
 from audiovae.errors import AudioError
@@ -52,8 +53,7 @@ class MeasuredLag:
 @torch.no_grad()
 def measure_vocoder_lag(
     pipeline: ReconstructionPipeline,
-    paths: Sequence,
-    keys: Sequence[str],
+    sounds: Iterable[tuple[str, Sound]],
     segment: int,
     max_lag: int,
     silence_threshold_db: float,
@@ -62,10 +62,11 @@ def measure_vocoder_lag(
     pad: str = "silence",
     device: Optional[torch.device] = None,
 ) -> MeasuredLag:
-    """The ceiling's lag on the first segment of the first readable file (see the module docstring)."""
+    """The ceiling's lag on the first segment of the first readable one of `sounds` ((entry key, sound) pairs, read
+    lazily: see the module docstring)."""
     frontend = pipeline.frontend
     device = device or next(pipeline.model.parameters()).device
-    for path, key in zip(paths, keys):
+    for key, path in sounds:
         try:
             audio = PreparedAudio.scan(
                 path,

@@ -228,7 +228,6 @@ def alignment_for(cfg: DictConfig, setup: EvalSetup) -> tuple[Alignment, Optiona
     measured = measure_vocoder_lag(
         setup.pipeline,
         entry_sounds(setup.discovery),
-        setup.keys,
         setup.segmenting.segment,
         cfg.metrics.max_lag_samples,
         cfg.data.silence_threshold_db,

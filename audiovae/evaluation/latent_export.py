@@ -2,7 +2,6 @@
 
 import io
 import json
-import math
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +12,9 @@ from audiovae.audio.stream import PreparedAudio
 from audiovae.cache.keys import weights_fingerprint
 from audiovae.config.compose import compose
 from audiovae.config.schema import EvalConfig
+from audiovae.data.entries import Listing
 from audiovae.data.latents import INDEX, SHARD_NAME
-from audiovae.data.packing import safe_keys
+from audiovae.data.packing import check_shard_outputs, safe_keys
 from audiovae.data.padding import pad_wave
 from audiovae.data.shards import write_shards
 from audiovae.data.sources import entry_sounds
@@ -44,59 +44,58 @@ def export_latents(run_dir: Path, out: Path, per_shard: int, force: bool = False
     cfg = compose(str(saved), [], schema=EvalConfig, validators=[resolve_enhancement])
     setup = build_setup(cfg)
     entries = [e for e in setup.entries if e.key in ok]
-    names = [out / (SHARD_NAME % i) for i in range(max(1, math.ceil(len(entries) / per_shard)))] + [out / INDEX]
-    taken = [p for p in names if p.exists()]
-    if taken and not force:
-        raise ConfigError(
-            f"{taken[0]} exists: nothing was written (add --force to replace the files this command writes)"
-        )
+    check_shard_outputs(out, SHARD_NAME, INDEX, len(entries), per_shard, force)
     pipeline, seg = setup.pipeline.eval(), setup.segmenting
     enhancer = build_enhancer(cfg.enhancement).eval()
-    model = pipeline.model
-    fingerprint = weights_fingerprint(model.weights()[0])
+    fingerprint = weights_fingerprint(pipeline.model.weights()[0])
     frontend = pipeline.frontend
-    sounds = dict(zip([e.key for e in setup.entries], entry_sounds(setup.discovery)))
-    samples, left_out = [], []
-    for entry, key in zip(entries, safe_keys([e.key for e in entries])):
-        try:
-            audio = PreparedAudio.scan(
-                sounds[entry.key],
-                frontend.sample_rate,
-                None if cfg.data.chunking else seg.segment,
-                cfg.data.silence_threshold_db,
-                frontend.normalize,
-                channels=cfg.data.channels,
-                resampler=cfg.data.resampler,
-            )
-        except AudioError as err:
-            left_out.append({"id": entry.key, "reason": err.reason})
-            continue
-        reader = audio.reader()
-        starts = seg.starts(audio.num_samples)
-        pieces = [
-            pad_wave(reader.read(a, min(a + seg.segment, audio.num_samples)), seg.segment, seg.pad) for a in starts
-        ]
-        with torch.no_grad():
-            latent = pipeline.shared(torch.stack(pieces)).latent
-            enhanced = enhancer.enhance_latent(latent)
-        meta = {
-            "id": entry.key,
-            "source": entry.origin,
-            "caption": entry.caption,
-            "segments": len(starts),
-            "segment_samples": seg.segment,
-            "segment_starts": starts,
-            "sample_rate": frontend.sample_rate,
-            "model": cfg.model.name,
-            "weights": fingerprint,
-            "enhancement": dict(cfg.enhancement),
-            "run": str(run_dir),
-        }
-        wave = io.BytesIO()
-        sf.write(wave, torch.cat(pieces).numpy(), frontend.sample_rate, subtype="FLOAT", format="WAV")
-        samples.append(
-            (
-                key,
+    by_key = {e.key: e for e in entries}
+    safe = dict(zip(by_key, safe_keys(list(by_key))))
+    left_out, exported, seen = [], [], set()
+
+    def samples():  # streamed into the shards: one entry's audio and latents in memory at a time
+        for key, sound in entry_sounds(Listing(entries, [], setup.discovery.kind, setup.discovery.shards)):
+            entry = by_key[key]
+            seen.add(key)
+            try:
+                audio = PreparedAudio.scan(
+                    sound,
+                    frontend.sample_rate,
+                    None if cfg.data.chunking else seg.segment,
+                    cfg.data.silence_threshold_db,
+                    frontend.normalize,
+                    channels=cfg.data.channels,
+                    resampler=cfg.data.resampler,
+                )
+            except AudioError as err:
+                left_out.append({"id": key, "reason": err.reason})
+                continue
+            reader = audio.reader()
+            starts = seg.starts(audio.num_samples)
+            pieces = [
+                pad_wave(reader.read(a, min(a + seg.segment, audio.num_samples)), seg.segment, seg.pad) for a in starts
+            ]
+            with torch.no_grad():
+                latent = pipeline.shared(torch.stack(pieces)).latent
+                enhanced = enhancer.enhance_latent(latent)
+            meta = {
+                "id": key,
+                "source": entry.origin,
+                "caption": entry.caption,
+                "segments": len(starts),
+                "segment_samples": seg.segment,
+                "segment_starts": starts,
+                "sample_rate": frontend.sample_rate,
+                "model": cfg.model.name,
+                "weights": fingerprint,
+                "enhancement": dict(cfg.enhancement),
+                "run": str(run_dir),
+            }
+            wave = io.BytesIO()
+            sf.write(wave, torch.cat(pieces).numpy(), frontend.sample_rate, subtype="FLOAT", format="WAV")
+            exported.append(key)
+            yield (
+                safe[key],
                 {
                     "wav": wave.getvalue(),
                     "latent.npy": array_bytes(latent.numpy()),
@@ -104,13 +103,14 @@ def export_latents(run_dir: Path, out: Path, per_shard: int, force: bool = False
                     "json": json.dumps(meta, default=str).encode(),
                 },
             )
-        )
-    written = write_shards(samples, str(out / SHARD_NAME), per_shard)
+
+    written = write_shards(samples(), str(out / SHARD_NAME), per_shard)
+    left_out += [{"id": e.key, "reason": "no longer in its shard"} for e in entries if e.key not in seen]
     (out / INDEX).write_text(
         json.dumps(
-            {"shards": [p.name for p in written], "samples": len(samples), "left_out": left_out, "run": str(run_dir)},
+            {"shards": [p.name for p in written], "samples": len(exported), "left_out": left_out, "run": str(run_dir)},
             indent=1,
         )
         + "\n"
     )
-    return written, len(samples)
+    return written, len(exported)
