@@ -11,6 +11,7 @@ from typing import Optional, Sequence
 from audiovae.config.compose import CONFIG_DIR, compose, config_groups
 from audiovae.errors import exit_status
 from audiovae.models.availability import preflight
+from audiovae.plugins import load_config_plugins
 from audiovae.startup import import_job
 
 PRIMARY = {"eval": "eval", "train": "train", "generate": "generate"}
@@ -108,7 +109,8 @@ def main(job: str, argv: Sequence[str]) -> int:
 
         check_home()
         resolve_enhancement = import_job("audiovae.enhancers.registry", "resolve_enhancement")  # imports torch
-        cfg = compose(args.config, args.overrides, schema=_schema(job), validators=[check_ranges, resolve_enhancement])
+        validators = [load_config_plugins, check_ranges, resolve_enhancement]  # plugins first: they add names
+        cfg = compose(args.config, args.overrides, schema=_schema(job), validators=validators)
         return JOBS[job](cfg)
 
     return exit_status(run)

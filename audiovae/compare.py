@@ -25,9 +25,10 @@ from omegaconf import OmegaConf
 from audiovae.config.later_keys import LATER_KEYS
 from audiovae.errors import CompareError, exit_status
 from audiovae.metrics.base import WAVEFORM
-from audiovae.metrics.registry import METRIC_NAMES, SETTINGS, metric_info
+from audiovae.metrics.registry import METRICS, SETTINGS, metric_info
 from audiovae.metrics.scoring import scoring
 from audiovae.metrics.stats import adjust_p, compare_paired
+from audiovae.plugins import load_plugins
 from audiovae.reporting.compare_html import write_compare_html
 from audiovae.reporting.format import ComparisonLine, comparison_rows, comparison_table
 from audiovae.reporting.plots import paired_plot
@@ -59,7 +60,8 @@ def load_run(folder: Path) -> Run:
         if not path.is_file():
             raise CompareError(f"{folder}: not an evaluation output folder ({path.name} is missing)")
     config = OmegaConf.to_container(OmegaConf.load(config), resolve=False)
-    names = [m for m in config.get("metrics", {}).get("names", []) if m in METRIC_NAMES]
+    load_plugins(config.get("plugins"))  # the metrics a plugin registered, with their directions
+    names = [m for m in config.get("metrics", {}).get("names", []) if m in METRICS]
     ok = {r.file: r for r in read_results(results, names) if r.status == OK}
     return Run(folder.name, folder, config, ok)
 
@@ -124,7 +126,7 @@ def common_metrics(runs: list[Run], variant: str) -> list[str]:
     names = [
         m
         for m in runs[0].config["metrics"]["names"]
-        if m in METRIC_NAMES
+        if m in METRICS
         and all(m in r.config["metrics"]["names"] for r in runs[1:])
         and not (only and metric_info(m).domain != WAVEFORM)
     ]

@@ -48,6 +48,7 @@ class DataConfig:
     """Where the entries come from (`audiovae.data.sources`) and how they are read and cut."""
 
     source: Optional[str] = None  # folder | manifest | webdataset; null: the one whose key is set
+    options: Dict[str, Any] = field(default_factory=dict)  # a plugin source's arguments
     dir: Optional[str] = None
     files: Optional[List[str]] = None
     manifest: Optional[str] = None
@@ -173,6 +174,7 @@ class SelectConfig:
 class EvalConfig:
     """`evaluate.py`: the whole resolved configuration of an evaluation run."""
 
+    plugins: List[str] = field(default_factory=list)  # modules or .py files imported first (audiovae.plugins)
     model: ModelConfig = field(default_factory=ModelConfig)
     frontend: FrontEndConfig = field(default_factory=FrontEndConfig)
     enhancement: Dict[str, Any] = MISSING
@@ -195,6 +197,7 @@ class TrainDataConfig:
     """Arguments of `audiovae.data.train_data.TrainDataModule`."""
 
     source: Optional[str] = None  # folder | manifest | webdataset; null: the one whose key is set
+    options: Dict[str, Any] = field(default_factory=dict)  # a plugin source's arguments
     dir: Optional[str] = None
     manifest: Optional[str] = None
     dataset_root: Optional[str] = None
@@ -291,6 +294,7 @@ class ExamplesConfig:
 class TrainConfig:
     """`train.py`: the whole resolved configuration of a training run."""
 
+    plugins: List[str] = field(default_factory=list)  # modules or .py files imported first (audiovae.plugins)
     model: ModelConfig = field(default_factory=ModelConfig)
     frontend: FrontEndConfig = field(default_factory=FrontEndConfig)
     enhancement: Dict[str, Any] = MISSING
@@ -347,6 +351,7 @@ class ClassifierConfig:
 class GenerateConfig:
     """`audiovae-generate`: the whole resolved configuration of a generation run."""
 
+    plugins: List[str] = field(default_factory=list)  # modules or .py files imported first (audiovae.plugins)
     model: ModelConfig = field(default_factory=ModelConfig)
     frontend: FrontEndConfig = field(default_factory=FrontEndConfig)
     enhancement: Dict[str, Any] = MISSING

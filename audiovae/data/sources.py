@@ -11,10 +11,11 @@ whole-file manifest entry and as a shard member has the same fingerprint.
 """
 
 import hashlib
+import inspect
 from pathlib import Path
-from typing import Iterator, Optional, Sequence, Union
+from typing import Callable, Iterator, Optional, Sequence, Union
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from audiovae.audio.io import SoundSource
 from audiovae.data.entries import Entry, Listing
@@ -23,9 +24,49 @@ from audiovae.data.manifests import read_manifest
 from audiovae.data.shards import audio_of, catalogue, sample_key, stream_members
 from audiovae.errors import ConfigError
 
-__all__ = ["Entry", "Listing", "SOURCES", "entry_sounds", "fingerprint", "fingerprints", "list_entries", "source_kind"]
+__all__ = [
+    "Entry",
+    "Listing",
+    "SOURCES",
+    "register_source",
+    "entry_sounds",
+    "fingerprint",
+    "fingerprints",
+    "list_entries",
+    "source_kind",
+]
 
 SOURCES = ("folder", "manifest", "webdataset")  # data.source (null: the one whose key is set)
+LISTERS: dict[str, Callable[..., Listing]] = {}  # data.source -> a plugin's lister (`register_source`)
+
+
+def register_source(name: str, lister: Callable[..., Listing]) -> None:
+    """Add a data source that `data.source` names as `name` (a plugin's, docs "Extending"): `lister(**data.options)`
+    returns a `Listing` of `Entry`s whose `sound` is a local path or a `SoundSource` (an excerpt, or bytes with the
+    entry's `fingerprint` set). Its keyword arguments are the source's `data.options`, checked against its signature.
+    The same function again replaces it; a built-in name or one taken by another lister is a ConfigError."""
+    taken = LISTERS.get(name)
+    if name in SOURCES or (taken is not None and taken.__qualname__ != lister.__qualname__):
+        raise ConfigError(f"data source '{name}' is already registered; register the plugin's under another name")
+    LISTERS[name] = lister
+
+
+def source_options(name: str, options) -> dict:
+    """`data.options` as the keyword arguments of source `name`'s lister: a key it does not take, or a required
+    argument left unset, is one line naming the key."""
+    given = OmegaConf.to_container(options, resolve=True) if isinstance(options, DictConfig) else dict(options or {})
+    params = inspect.signature(LISTERS[name]).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    for key in given:
+        if key not in params and not takes_any:
+            raise ConfigError(
+                f"config key 'data.options.{key}': the {name} source takes {', '.join(params) or 'no options'}"
+            )
+    for key, param in params.items():
+        required = param.default is param.empty and param.kind in (param.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY)
+        if required and key not in given:
+            raise ConfigError(f"config key 'data.options.{key}': the {name} source needs it")
+    return given
 
 
 def source_kind(data: DictConfig) -> str:
@@ -37,6 +78,15 @@ def source_kind(data: DictConfig) -> str:
         "webdataset": bool(data.get("shards")),
     }
     kind = data.get("source")
+    if kind in LISTERS:  # a plugin's source: data.options are its arguments, no other source's key is set
+        others = [KEYS[k] for k, is_set in given.items() if is_set]
+        if others:
+            raise ConfigError(f"config key '{others[0]}': set, but data.source is {kind}")
+        return kind
+    if data.get("options") and kind not in LISTERS:
+        raise ConfigError(
+            f"config key 'data.options': options of a plugin's data source; data.source is {kind or 'not set'}"
+        )
     if kind is None:
         chosen = [k for k, is_set in given.items() if is_set]
         if len(chosen) > 1:
@@ -45,7 +95,10 @@ def source_kind(data: DictConfig) -> str:
             )
         return chosen[0] if chosen else "folder"
     if kind not in SOURCES:
-        raise ConfigError(f"config key 'data.source': one of {', '.join(SOURCES)} (or null), got {kind!r}")
+        raise ConfigError(
+            f"config key 'data.source': one of {', '.join([*SOURCES, *LISTERS])} (or null), got {kind!r}"
+            + ("" if LISTERS else "; a plugin's source is registered by a module listed in `plugins`")
+        )
     if not given[kind] and kind != "folder":
         raise ConfigError(f"config key '{KEYS[kind]}': data.source={kind} needs it")
     others = [KEYS[k] for k, is_set in given.items() if is_set and k != kind]
@@ -63,6 +116,13 @@ def list_entries(data: DictConfig, keep=None) -> Listing:
     (a catalogue pass streams each shard once: `audiovae.data.shards`; the members whose key `keep` accepts keep
     their bytes)."""
     kind = source_kind(data)
+    if kind in LISTERS:
+        listing = LISTERS[kind](**source_options(kind, data.get("options")))
+        if not isinstance(listing, Listing):
+            raise ConfigError(
+                f"config key 'data.source': the {kind} source returned {type(listing).__name__}, not a Listing"
+            )
+        return Listing(listing.entries, listing.skipped, kind)
     if kind == "manifest":
         entries, skipped = read_manifest(data.manifest, data.get("dataset_root"))
         return Listing(entries, skipped, "manifest")

@@ -195,6 +195,7 @@ class TrainDataModule(pl.LightningDataModule):
         manifest: Optional[str] = None,
         dataset_root: Optional[str] = None,
         shards: Optional[str] = None,
+        options: Optional[dict] = None,
     ):
         super().__init__()
         self.frontend, self.crop, self.seed, self.pre_encode = frontend, crop_samples, seed, pre_encode
@@ -211,7 +212,13 @@ class TrainDataModule(pl.LightningDataModule):
         keep = None if val_dir else (lambda key: val_pick(key, seed, val_ratio))  # validation bytes, while listing
         listing, bad = usable_entries(
             dict(
-                source=source, dir=dir, patterns=patterns, manifest=manifest, dataset_root=dataset_root, shards=shards
+                source=source,
+                dir=dir,
+                patterns=patterns,
+                manifest=manifest,
+                dataset_root=dataset_root,
+                shards=shards,
+                options=options or {},
             ),
             keep,
         )

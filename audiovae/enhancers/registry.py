@@ -10,7 +10,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from audiovae.enhancers.base import Enhancer
+from audiovae.enhancers.base import DOMAINS, Enhancer
 from audiovae.enhancers.chain import EnhancerChain
 from audiovae.enhancers.latent_fft_boost import LatentFFTBoost
 from audiovae.enhancers.latent_laplacian import LatentLaplacian
@@ -33,6 +33,18 @@ ENHANCERS: dict[str, type[Enhancer]] = {
 NONE, CHAIN = "none", "chain"
 # Keys of the `enhancement` section that are not constructor arguments of the enhancer itself.
 RESERVED = ("name", "checkpoint")
+
+
+def register_enhancer(name: str, cls: type[Enhancer]) -> None:
+    """Add an enhancer that `enhancement.name` (or a chain stage) names as `name` (a plugin's, docs "Extending"):
+    an Enhancer subclass with a `domain` (latent, mel or wave) whose constructor arguments are its config keys.
+    The same class again replaces it (a module imported twice); a name taken by another is a ConfigError."""
+    taken = ENHANCERS.get(name)
+    if name in (NONE, CHAIN) or (taken is not None and taken.__qualname__ != cls.__qualname__):
+        raise ConfigError(f"enhancer '{name}' is already registered; register the plugin's under another name")
+    if not (isinstance(cls, type) and issubclass(cls, Enhancer)) or getattr(cls, "domain", None) not in DOMAINS:
+        raise ConfigError(f"enhancer '{name}': {cls!r} must be an Enhancer subclass whose domain is one of {DOMAINS}")
+    ENHANCERS[name] = cls
 
 
 def _schema(cls: type) -> type:

@@ -10,7 +10,10 @@ from omegaconf import DictConfig, OmegaConf
 from audiovae import __version__
 from audiovae.cache.keys import metric_key, tensor_key, weights_fingerprint
 from audiovae.cache.store import CacheEntry, CacheStore
+from audiovae.metrics.registry import file_metric_names, metric_info
 from audiovae.metrics.sets import needs_embedding
+from audiovae.models.families import family_of
+from audiovae.plugins import source_digest
 
 
 @dataclass
@@ -45,7 +48,13 @@ def model_key(model_cfg: DictConfig, model) -> dict:
         "vae_precision": model_cfg.vae_precision,
     }
     if model.family != "audioldm":
-        return {**key, "family": model.family, "options": OmegaConf.to_container(model_cfg.options, resolve=True)}
+        code = source_digest(family_of(model_cfg).build)  # a plugin family's code (None: audiovae's own)
+        return {
+            **key,
+            "family": model.family,
+            "options": OmegaConf.to_container(model_cfg.options, resolve=True),
+            **({"family_code": code} if code else {}),
+        }
     return {
         **key,
         "vocoder": model_cfg.vocoder,
@@ -79,6 +88,7 @@ def build_run_cache(
     }
     metrics_part = {
         "metrics": {name: metric_args for name in cfg.metrics.names},
+        **_plugin_code(cfg.metrics.names),
         "alignment": list(alignment),  # (lag search radius, applied shift)
         **({"common_rate": cfg.metrics.common_rate} if cfg.metrics.get("common_rate") else {}),
         "embedding": OmegaConf.to_container(cfg.embedding, resolve=True)
@@ -87,6 +97,13 @@ def build_run_cache(
         "audiovae": __version__,
     }
     return RunCache(CacheStore(cfg.cache.dir, cfg.cache.max_gb), run_part, metric_key(metrics_part), fingerprints)
+
+
+def _plugin_code(names) -> dict:
+    """`{"plugin_code": {metric: digest of its plugin's source}}` for the metrics a plugin defines (empty without)."""
+    code = {name: source_digest(metric_info(name)) for name in file_metric_names(names)}
+    code = {name: digest for name, digest in code.items() if digest}
+    return {"plugin_code": code} if code else {}
 
 
 class CacheBook:

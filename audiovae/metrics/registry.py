@@ -11,11 +11,11 @@ from the signatures (`SETTINGS`), and evaluation, training validation and compar
 
 import inspect
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Optional, Sequence
 
 from audiovae.errors import ConfigError
 from audiovae.metrics.audioldm_eval import LSDAudioLDMEval, PSNRAudioLDMEval, SSIMAudioLDMEval
-from audiovae.metrics.base import PerItemMetric
+from audiovae.metrics.base import HIGHER, LOWER, TARGET, PerItemMetric
 from audiovae.metrics.mel import MelL1, MelPSNR
 from audiovae.metrics.perceptual import PESQ, STOI
 from audiovae.metrics.reference_free import (
@@ -68,7 +68,7 @@ METRICS: dict[str, MetricSpec] = {
     "effective_bandwidth": MetricSpec(EffectiveBandwidth, _LONG_TERM),
     "hf_flatness": MetricSpec(HighBandFlatness, _HIGH_BAND),
 }
-METRIC_NAMES = tuple(METRICS)  # per-file metrics of waveform (or log-mel) pairs
+METRIC_NAMES = tuple(METRICS)  # the built-in per-file metrics of waveform (or log-mel) pairs (plugins: METRICS)
 # per-item metrics the generation job computes from models (`audiovae.generation.job.Scorers`): the prompt and the
 # embedding model (clap_score), the classifier and the prompt's reference recording (kl_softmax)
 PROMPT_METRICS: dict[str, MetricSpec] = {"clap_score": MetricSpec(ClapScore), "kl_softmax": MetricSpec(LabelKL)}
@@ -93,6 +93,29 @@ def _setting_defaults() -> dict:
 SETTINGS = _setting_defaults()  # metrics.<key> -> default, e.g. lsd_n_fft: 2048 (from LSD.__init__)
 
 
+def register_metric(name: str, cls: type[PerItemMetric], from_settings: Optional[dict] = None, **fixed) -> None:
+    """Add a per-file metric that configs name as `name` (a plugin's, docs "Extending"): `cls` a PerItemMetric,
+    `from_settings` its constructor argument -> the shared setting it takes (`sample_rate`, or a key of SETTINGS:
+    `hf_cutoff_hz`, `spectrum_n_fft`, ...), `fixed` arguments fixed by the name. Registering a name again with the
+    same class replaces it (a module imported twice); a name taken by another metric is a ConfigError."""
+    taken = METRICS.get(name) or PROMPT_METRICS.get(name)
+    if name in SET_METRICS or (taken is not None and taken.cls.__qualname__ != cls.__qualname__):
+        raise ConfigError(f"metric '{name}' is already registered; register the plugin's metric under another name")
+    if not (isinstance(cls, type) and issubclass(cls, PerItemMetric)) or getattr(cls, "direction", None) not in (
+        HIGHER,
+        LOWER,
+        TARGET,
+    ):
+        raise ConfigError(
+            f"metric '{name}': {cls!r} must be a PerItemMetric subclass whose `direction` is higher, lower or target"
+        )
+    known = {"sample_rate", *SETTINGS}
+    unknown = set((from_settings or {}).values()) - known
+    if unknown:
+        raise ConfigError(f"metric '{name}': unknown settings {sorted(unknown)}; the settings are {sorted(known)}")
+    METRICS[name] = MetricSpec(cls, dict(from_settings or {}), dict(fixed))
+
+
 def settings_of(section) -> dict:
     """The metric settings of a config section (`metrics`): each key of SETTINGS, its default where absent."""
     return {key: section.get(key, default) if section is not None else default for key, default in SETTINGS.items()}
@@ -105,7 +128,7 @@ def _spec(name: str) -> MetricSpec:
     if name not in METRICS and name not in PROMPT_METRICS:
         raise ConfigError(
             f"config key 'metrics.names': unknown metric '{name}'; choose from "
-            f"{[*METRIC_NAMES, *PROMPT_METRICS, *SET_METRICS]}"
+            f"{[*METRICS, *PROMPT_METRICS, *SET_METRICS]}"
         )
     return METRICS.get(name) or PROMPT_METRICS[name]
 

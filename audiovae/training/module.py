@@ -12,7 +12,7 @@ from torch import nn
 from audiovae.audio.frontend import MelFrontEnd
 from audiovae.errors import ConfigError, NonFiniteLossError
 from audiovae.metrics.base import MEL
-from audiovae.metrics.registry import METRIC_NAMES
+from audiovae.metrics.registry import METRICS
 from audiovae.metrics.scoring import scoring
 from audiovae.metrics.synced import build_metric_collection
 from audiovae.models.interface import AudioAutoencoder
@@ -31,7 +31,7 @@ def target_distances(values: dict) -> dict:
     out = {}
     for key, value in values.items():
         name = key.rsplit("/", 1)[-1]
-        if name in METRIC_NAMES and scoring(name).is_target:
+        if name in METRICS and scoring(name).is_target:
             out[f"{key}{FROM_TARGET}"] = torch.tensor(float(scoring(name).score(float(value))))
     return out
 

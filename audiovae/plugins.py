@@ -1,0 +1,96 @@
+"""Code of the user's own that a run imports first (`plugins: [...]`): modules or `.py` files that register a
+metric (`audiovae.metrics.registry.register_metric`), an enhancer (`audiovae.enhancers.registry.register_enhancer`),
+a model family (`audiovae.models.families.register_family`) or a data source (`audiovae.data.sources.register_source`)
+on import. The names they register are then config values like the built-in ones (docs "Extending").
+
+A plugin is named by a module name importable from the environment (`my_lab.metrics`) or by a path to a `.py`
+file (relative to the working folder; the saved config holds its absolute path). A saved `config.yaml` keeps the
+list, so reproducing a run imports them again; a plugin's source is part of the cross-run cache's keys for what it
+defines (`source_digest`).
+"""
+
+import hashlib
+import importlib
+import importlib.util
+import inspect
+import sys
+from pathlib import Path
+from typing import Iterable, Optional
+
+from audiovae.errors import ConfigError
+
+_LOADED: dict[str, str] = {}  # module name or a file's absolute path -> the module it was imported as
+
+
+def _module_name(path: Path) -> str:
+    """A stable module name for a plugin file: its stem and a digest of its absolute path."""
+    digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:8]
+    return f"audiovae_plugin_{path.stem}_{digest}"
+
+
+def load_plugin(name: str, where: str = "plugins") -> str:
+    """Import one plugin (a module name or a `.py` file) once per process; returns its module name.
+
+    ConfigError naming `where` and the plugin when the file is missing or the import fails (its exception in one
+    line)."""
+    key = str(Path(name).expanduser().resolve()) if name.endswith(".py") else name
+    if key in _LOADED:
+        return _LOADED[key]
+    try:
+        if name.endswith(".py"):
+            path = Path(name).expanduser()
+            if not path.is_file():
+                raise ConfigError(f"config key '{where}': plugin file {name} does not exist")
+            module = _module_name(path)
+            if module not in sys.modules:
+                spec = importlib.util.spec_from_file_location(module, path)
+                loaded = importlib.util.module_from_spec(spec)
+                sys.modules[module] = loaded  # classes defined there pickle by this name (DataLoader workers)
+                try:
+                    spec.loader.exec_module(loaded)
+                except BaseException:
+                    del sys.modules[module]
+                    raise
+        else:
+            module = importlib.import_module(name).__name__
+    except ConfigError:
+        raise
+    except Exception as err:
+        first = str(err).splitlines()[0] if str(err) else ""
+        raise ConfigError(
+            f"config key '{where}': importing plugin {name} failed: {type(err).__name__}: {first}"
+        ) from None
+    _LOADED[key] = module
+    return module
+
+
+def load_plugins(names: Optional[Iterable[str]]) -> list[str]:
+    """Import each plugin of a config's `plugins` list in order; their module names."""
+    return [load_plugin(str(name), f"plugins[{i}]") for i, name in enumerate(names or [])]
+
+
+def load_config_plugins(cfg) -> None:
+    """The config validator that imports `cfg.plugins` before anything reads the names they register; a plugin
+    file's path becomes absolute, so the saved config reproduces the run from any folder."""
+    names = list(cfg.get("plugins") or [])
+    load_plugins(names)
+    if names:
+        cfg.plugins = [str(Path(n).expanduser().resolve()) if str(n).endswith(".py") else n for n in names]
+
+
+def is_builtin(obj) -> bool:
+    """True for a class or function of audiovae itself (not a plugin's)."""
+    return (getattr(obj, "__module__", "") or "").split(".")[0] == "audiovae"
+
+
+def source_digest(obj) -> Optional[str]:
+    """A digest of the source of the module that defines `obj` when it is a plugin's (None for audiovae's own, whose
+    definitions are versioned with the package): a changed plugin never reuses a cache entry of its old code."""
+    if is_builtin(obj):
+        return None
+    module = sys.modules.get(getattr(obj, "__module__", ""))
+    try:
+        text = inspect.getsource(module) if module is not None else ""
+    except (OSError, TypeError):
+        text = ""
+    return hashlib.sha256((text or repr(obj)).encode()).hexdigest()[:16]

@@ -1,0 +1,171 @@
+"""The "Extending" pages run as written: each page's files are written into an empty folder and its commands run
+there in order (the jobs in this process, with `logger=none` added; `python ...` in a subprocess); then what the
+page promises is checked on the outputs. Plugins register into process-wide tables, which are restored after."""
+
+import json
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from audiovae import cli, plugins
+from audiovae.data import sources
+from audiovae.enhancers import registry as enhancers
+from audiovae.errors import ConfigError
+from audiovae.metrics import registry as metrics
+from audiovae.models import families
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = ROOT / "docs" / "extending"
+BLOCK = re.compile(r"```(\w+)\n(.*?)```", re.S)
+JOBS = {"audiovae-eval": "eval", "audiovae-train": "train"}
+# no W&B run, no listening pages, plots or audio, a short Griffin-Lim: the page's code still runs, in seconds
+FAST = {
+    "eval": ["outputs.listening_files=0", "outputs.save_plots=false", "outputs.save_audio=false"],
+    "train": ["trainer.max_steps=3", "trainer.val_check_interval=3", "examples.count=0", "data.val_ratio=0.4"],
+}
+COMMON = ["logger=none", "model.griffin_lim_iters=4"]  # no W&B run and no listening pages: the page's code still runs
+
+
+def page_blocks(page: Path) -> tuple[dict[str, str], list[str]]:
+    """(file name -> text of each block whose first line is `# file: NAME`, the commands of its bash blocks)."""
+    files, commands = {}, []
+    for lang, body in BLOCK.findall(page.read_text()):
+        first = body.splitlines()[0] if body else ""
+        if first.startswith("# file: "):
+            files[first[len("# file: ") :].strip()] = body
+        elif lang == "bash":
+            joined = body.replace("\\\n", " ")
+            commands += [line.split("  #")[0].strip() for line in joined.splitlines() if line.strip()]
+    return files, commands
+
+
+def run_page(name: str, folder: Path, monkeypatch) -> list[str]:
+    """Write the page's files into `folder` and run its commands there; the commands run."""
+    files, commands = page_blocks(PAGES / name)
+    assert files and commands, f"{name}: no files or commands found"
+    for file, text in files.items():
+        (folder / file).write_text(text)
+    monkeypatch.chdir(folder)
+    for command in commands:
+        words = shlex.split(command)
+        if words[0] in JOBS:
+            job = JOBS[words[0]]
+            assert cli.main(job, words[1:] + COMMON + FAST[job]) == 0, command
+        elif words[0] == "python":
+            done = subprocess.run([sys.executable, *words[1:]], cwd=folder, capture_output=True, text=True)
+            assert done.returncode == 0, f"{command}: {done.stderr[-2000:]}"
+        else:  # pragma: no cover - a page with a command this test does not know
+            raise AssertionError(f"{name}: unknown command {command!r}")
+    return commands
+
+
+@pytest.fixture
+def registries():
+    """The plugin tables as they were before the test (a page's registrations do not leak into other tests)."""
+    import audiovae.models.factory  # noqa: F401 - registers the built-in families before the snapshot
+
+    saved = [
+        (table, dict(table))
+        for table in (metrics.METRICS, enhancers.ENHANCERS, families.FAMILIES, sources.LISTERS, plugins._LOADED)
+    ]
+    yield
+    for table, before in saved:
+        table.clear()
+        table.update(before)
+
+
+def summary(run: Path) -> dict:
+    return json.loads((run / "summary.json").read_text())
+
+
+def test_every_extending_page_is_run_here():
+    pages = sorted(p.name for p in PAGES.glob("*.md") if p.name != "index.md")
+    tested = sorted(name for name in PAGE_TESTS)
+    assert pages == tested
+
+
+def check_metric_page(folder: Path) -> None:
+    import csv
+
+    run, again = folder / "runs" / "convergence", folder / "runs" / "convergence-again"
+    rows = list(csv.DictReader((run / "results.csv").open()))
+    assert len(rows) == 5 and all(float(r["base_spectral_convergence"]) > 0 for r in rows)
+    assert summary(run)["metrics"]["spectral_convergence"]["direction"] == "lower"
+    saved = (run / "config.yaml").read_text()
+    assert str(folder / "spectral_convergence.py") in saved  # the absolute path: reproducible from anywhere
+    values = {
+        n: summary(r)["metrics"]["spectral_convergence"]["variants"]["base"]["mean"] for n, r in [(1, run), (2, again)]
+    }
+    assert values[1] == values[2]
+
+
+def check_enhancer_page(folder: Path) -> None:
+    from audiovae.enhancers.registry import load_enhancer
+
+    tilt = summary(folder / "runs" / "tilt")["metrics"]["hf_retention"]["variants"]
+    assert tilt["enhanced"]["mean"] > tilt["base"]["mean"]  # +6 dB at the top band: more high band
+    exported = folder / "runs" / "train-gain" / "enhancer.safetensors"
+    gains = load_enhancer(str(exported)).mel_stages[0].gain_db.detach()
+    assert gains.abs().max() > 0  # trained away from the identity it started at
+    trained = summary(folder / "runs" / "trained-gain")
+    assert (
+        trained["metrics"]["hf_retention"]["variants"]["enhanced"]["mean"]
+        != (trained["metrics"]["hf_retention"]["variants"]["base"]["mean"])
+    )
+
+
+def check_model_family_page(folder: Path) -> None:
+    result = summary(folder / "runs" / "band-limit")
+    assert result["run"]["model_interface"]["family"] == "band_limit" and result["counts"]["ok"] == 5
+    base = result["metrics"]
+    assert abs(base["hf_energy_share"]["variants"]["base"]["mean"]) < 0.05  # % of the energy above 4 kHz: leakage
+    assert base["lsd_lf"]["variants"]["base"]["mean"] < 0.5
+
+
+def check_data_source_page(folder: Path) -> None:
+    import csv
+
+    rows = {r["file"]: r for r in csv.DictReader((folder / "runs" / "scp" / "results.csv").open())}
+    clips = sorted(p.name for p in (folder / "outputs" / "demo" / "clips").glob("*.wav"))
+    assert sorted(rows) == [f"utt{i}" for i in range(len(clips))] and rows["utt0"]["source"] == "wav.scp:1"
+    skipped = json.dumps(summary(folder / "runs" / "scp"))
+    assert "utterance utt0 is listed twice" in skipped and "a piped command" in skipped
+    assert (folder / "runs" / "scp-train" / "enhancer.safetensors").is_file()
+    words = ["model=demo", "data.dir=outputs/demo/clips", "out_dir=runs/folder", *COMMON, *FAST["eval"]]
+    assert cli.main("eval", words) == 0
+    by_file = {r["file"]: r for r in csv.DictReader((folder / "runs" / "folder" / "results.csv").open())}
+    for i, clip in enumerate(clips):
+        assert rows[f"utt{i}"]["base_lsd"] == by_file[clip]["base_lsd"]
+
+
+PAGE_TESTS = {
+    "data-source.md": check_data_source_page,
+    "metric.md": check_metric_page,
+    "enhancer.md": check_enhancer_page,
+    "model-family.md": check_model_family_page,
+}
+
+
+@pytest.mark.parametrize("page", sorted(PAGE_TESTS))
+def test_the_page_runs_as_written(page, tmp_path, monkeypatch, registries):
+    run_page(page, tmp_path, monkeypatch)
+    PAGE_TESTS[page](tmp_path)
+
+
+def test_a_plugin_that_fails_to_import_is_one_line(tmp_path, monkeypatch, registries, capsys):
+    (tmp_path / "broken.py").write_text("import no_such_module_here\n")
+    monkeypatch.chdir(tmp_path)
+    assert cli.main("eval", ["model=tiny", "plugins=[broken.py]", "logger=none"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        "error: config key 'plugins[0]': importing plugin broken.py failed: ModuleNotFoundError: "
+        "No module named 'no_such_module_here'"
+    )
+    assert cli.main("eval", ["model=tiny", "plugins=[missing.py]", "logger=none"]) == 2
+    assert "plugin file missing.py does not exist" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="metric 'snr' is already registered"):
+        metrics.register_metric("snr", type("Other", (metrics.PerItemMetric,), {"direction": "lower"}))
