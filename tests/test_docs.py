@@ -44,7 +44,8 @@ def test_the_readme_is_short_and_every_link_of_it_and_the_docs_resolves():
     for path in [readme, *PAGES]:
         for target in links(path):
             assert (path.parent / target).exists(), f"{path.name}: {target}"
-    assert {"docs/data.md", "docs/training.md", "docs/tracking.md", "docs/metrics.md"} <= set(links(readme))
+    one_click = {"docs/data.md", "docs/training.md", "docs/tracking.md", "docs/metrics/index.md"}
+    assert one_click | {"docs/extending/metric.md", "docs/getting-started.md"} <= set(links(readme))
 
 
 def test_every_docs_page_is_in_the_sites_navigation():
@@ -69,3 +70,29 @@ def test_every_public_function_and_class_of_a_module_has_a_docstring():
             if public and not ast.get_docstring(node):
                 missing.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}")
     assert not missing, missing
+
+
+def test_every_metric_has_one_row_on_its_family_page_that_matches_its_class():
+    """The metric pages say what the code does: each registered metric is a row of exactly one family page, whose
+    unit, direction and Δ convention are the class's own."""
+    from audiovae.metrics.registry import METRICS, PROMPT_METRICS
+    from audiovae.metrics.sets import SET_METRICS
+
+    rows = {}
+    for page in sorted((ROOT / "docs" / "metrics").glob("*.md")):
+        for line in page.read_text().splitlines():
+            cells = [c.strip() for c in line.strip().strip("|").split(" | ")]
+            if line.startswith("| `") and len(cells) == 6:
+                name = cells[0].strip("`")
+                assert name not in rows, f"{name} on {page.name} and {rows[name][0]}"
+                rows[name] = (page.name, cells)
+    classes = {name: spec.cls for name, spec in {**METRICS, **PROMPT_METRICS}.items()}
+    assert set(rows) == {*classes, *SET_METRICS}
+    for name, (page, (_, unit, better, _definition, _undefined, delta)) in rows.items():
+        cls = classes.get(name) or SET_METRICS[name]
+        assert unit == (cls.unit or "—"), f"{page}: {name}'s unit"
+        expected = f"target {cls.target:g} {cls.unit}".strip() if cls.direction == "target" else cls.direction
+        assert better == expected, f"{page}: {name}'s direction"
+        kind = getattr(cls, "delta_kind", "absolute")
+        want = {"absolute": "enhanced − base", "percent": "percent change"}[kind]
+        assert delta.startswith("change of d" if cls.direction == "target" else want), f"{page}: {name}'s Δ"
