@@ -54,6 +54,7 @@ class SharedOutputs:
     vocoder_passes: int = 2
 
     def row(self, i: int) -> dict[str, torch.Tensor]:
+        """Item i's enhancer-independent tensors (what a cache entry stores per segment)."""
         return {name: getattr(self, name)[i] for name in SHARED if getattr(self, name) is not None}
 
     @classmethod

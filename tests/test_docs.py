@@ -72,6 +72,33 @@ def test_every_public_function_and_class_of_a_module_has_a_docstring():
     assert not missing, missing
 
 
+def test_every_public_method_and_property_has_a_docstring():
+    """Methods of the package's public classes: their own docstring, or the one of the base method they override
+    (`inspect.getdoc`, as the API pages show it)."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import audiovae
+
+    missing, seen = [], 0
+    for info in pkgutil.walk_packages(audiovae.__path__, "audiovae."):
+        if info.name.endswith("__main__"):
+            continue
+        module = importlib.import_module(info.name)
+        for class_name, cls in vars(module).items():
+            if class_name.startswith("_") or not inspect.isclass(cls) or cls.__module__ != module.__name__:
+                continue
+            for name, attr in vars(cls).items():
+                function = attr.fget if isinstance(attr, property) else getattr(attr, "__func__", attr)
+                if name.startswith("_") or not inspect.isfunction(function):
+                    continue
+                seen += 1
+                if not inspect.getdoc(attr if isinstance(attr, property) else getattr(cls, name)):
+                    missing.append(f"{module.__name__}.{class_name}.{name}")
+    assert seen > 250 and not missing, missing
+
+
 def test_every_metric_has_one_row_on_its_family_page_that_matches_its_class():
     """The metric pages say what the code does: each registered metric is a row of exactly one family page, whose
     unit, direction and Δ convention are the class's own."""

@@ -83,6 +83,7 @@ class MelFrontEnd(nn.Module):
         return normalise(waveform, *stats)
 
     def num_frames(self, num_samples: int) -> int:
+        """Frames of the log-mel of `num_samples` samples: ⌊num_samples / hop_length⌋."""
         return num_samples // self.hop_length
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:

@@ -30,6 +30,7 @@ class AudioClip:
 
     @property
     def duration_s(self) -> float:
+        """Length in seconds: samples / sample_rate."""
         return len(self.waveform) / self.sample_rate
 
 
@@ -80,12 +81,14 @@ class Excerpt:
         file.seek(start)
 
     def read(self, frames: int = -1, dtype: str = "float64", always_2d: bool = False):
+        """Up to `frames` frames (all that are left with −1) from the current position, never past the excerpt's end."""
         frames = self.left if frames < 0 else min(frames, self.left)
         block = self.file.read(frames, dtype=dtype, always_2d=always_2d)
         self.left -= len(block)
         return block
 
     def close(self) -> None:
+        """Close the underlying file."""
         self.file.close()
 
     def __enter__(self) -> "Excerpt":

@@ -55,6 +55,8 @@ class SincResampleStream:
         return out[0].transpose(0, 1).reshape(-1).numpy()
 
     def resample_chunk(self, chunk: np.ndarray, last: bool = False) -> np.ndarray:
+        """Resample the next chunk of input samples; `last` flushes the filter's tail, so the chunks' outputs
+        together equal the whole signal's (torchaudio's output length ⌈n·new / orig⌉)."""
         self.seen += len(chunk)
         x = torch.cat([self.buffer, torch.from_numpy(np.ascontiguousarray(chunk, dtype=np.float32))])
         if last:

@@ -154,9 +154,12 @@ class PreparedAudio:
         )
 
     def normalise(self, block: torch.Tensor) -> torch.Tensor:
+        """A block on the file's normalised scale, 0.5 · (x − mean) / (peak + 1e-8) with the whole file's statistics,
+        when the front end normalises (`audiovae.audio.frontend.normalise`); else as it is."""
         return normalise(block, self.mean, self.peak) if self.normalize else block
 
     def reader(self) -> "SequentialReader":
+        """A new `SequentialReader` of this audio, from its start."""
         return SequentialReader(self)
 
     def read_all(self) -> torch.Tensor:
@@ -189,6 +192,7 @@ class SequentialReader:
         self.buffer = torch.cat(parts)
 
     def read(self, a: int, b: int) -> torch.Tensor:
+        """Samples [a, b) as a tensor (zeros past the end); a may not go back before what was released."""
         if a < self.start:
             raise ValueError(f"{self.audio.path}: samples before {self.start} were released (asked from {a})")
         if self.start + self.buffer.shape[0] < min(b, self.audio.num_samples):

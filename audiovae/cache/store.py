@@ -131,6 +131,7 @@ class CacheEntry:
 
     @property
     def segments(self) -> int:
+        """How many segments the entry holds."""
         return int(self.meta["segments"])
 
     def segment(self, i: int) -> dict:
@@ -140,6 +141,7 @@ class CacheEntry:
         return torch.load(self.folder / f"seg{i}.pt", map_location="cpu", weights_only=True)
 
     def values(self, metric_key: str) -> Optional[dict]:
+        """The shared metric values stored under `metric_key` (None: not measured with these definitions)."""
         return self.meta.get("values", {}).get(metric_key)
 
 
@@ -369,6 +371,8 @@ class CacheStore:
         return removed
 
     def info(self) -> dict:
+        """What `python -m audiovae.cache info` prints: the folder, complete and unfinished entries, bytes and
+        max_bytes."""
         entries = self.entries()
         complete = sum(1 for folder, _, _ in entries if (folder / ENTRY).is_file())
         return {

@@ -23,6 +23,7 @@ class Entry:
 
     @property
     def name(self) -> str:
+        """What messages call the entry: its sound's name (a path, or an excerpt's or member's name)."""
         return str(self.sound)
 
 

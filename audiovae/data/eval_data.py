@@ -129,6 +129,7 @@ class ShardEvalDataset(IterableDataset):
         self.rank, self.world = 0, 1
 
     def select_rank(self, rank: int, world: int) -> None:
+        """Read only the entries of DDP rank `rank` of `world` (set by the evaluation module before iterating)."""
         self.rank, self.world = rank, world
 
     def _mine(self) -> list[int]:

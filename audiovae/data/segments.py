@@ -45,6 +45,8 @@ class OverlapAdd:
         return w
 
     def push(self, segment: torch.Tensor) -> torch.Tensor:
+        """Add the next segment; returns the samples that no later segment overlaps, with linear cross-fades where
+        segments overlap."""
         i, length = self.count, segment.shape[0]
         if i >= len(self.starts):
             raise ValueError(f"all {len(self.starts)} segments were already pushed")

@@ -26,16 +26,19 @@ class EnhancerChain(nn.Module):
         return all(stage.is_identity() for stage in [*self.latent_stages, *self.mel_stages, *self.wave_stages])
 
     def enhance_latent(self, z: torch.Tensor) -> torch.Tensor:
+        """The latent through the latent stages, in order (unchanged without any)."""
         for stage in self.latent_stages:
             z = stage(z)
         return z
 
     def enhance_mel(self, logmel: torch.Tensor) -> torch.Tensor:
+        """The decoded log-mel through the mel stages, in order."""
         for stage in self.mel_stages:
             logmel = stage(logmel)
         return logmel
 
     def enhance_wave(self, wave: torch.Tensor) -> torch.Tensor:
+        """The synthesised waveform through the wave stages, in order."""
         for stage in self.wave_stages:
             wave = stage(wave)
         return wave

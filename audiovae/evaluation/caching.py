@@ -28,6 +28,7 @@ class RunCache:
     device_type: str = "cpu"
 
     def key(self, file_key: str) -> Optional[str]:
+        """The cache key of a file's entry under this run's settings (None for a file without a content fingerprint)."""
         fingerprint = self.fingerprints.get(file_key)
         if not fingerprint:
             return None
@@ -131,6 +132,7 @@ class CacheBook:
         return entry.values(self.cache.metric_key)
 
     def is_hit(self, index: int) -> bool:
+        """Whether item `index` is taken from the cache."""
         return index in self.hits
 
     def segment(self, index: int, i: int) -> dict:
@@ -138,6 +140,7 @@ class CacheBook:
         return self.hits[index].segment(i)
 
     def put(self, index: int, i: int, row: dict) -> None:
+        """Store segment i of item `index` while its entry is being written (nothing for a hit or without a cache)."""
         if index in self.writing:
             self.writing[index].append(self.cache.store.put_segment(self.keys[index], i, row))
 

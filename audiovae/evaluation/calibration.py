@@ -32,9 +32,11 @@ class MeasuredLag:
 
     @property
     def measured(self) -> bool:
+        """Whether the cross-correlation peak was clear enough (ρ ≥ CLEAR_PEAK) to trust the lag."""
         return self.corr >= CLEAR_PEAK
 
     def line(self) -> str:
+        """The console line saying what was measured on which file and which shift the waveform metrics use."""
         if not self.file:
             return "metrics.align=vocoder_lag: no file could be read to measure the vocoder's lag; shift 0"
         if not self.measured:

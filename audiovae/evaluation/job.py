@@ -59,10 +59,12 @@ class EvalOutcome:
 
     @classmethod
     def of_worker_rank(cls, out_dir: Path) -> "EvalOutcome":
+        """The outcome of a DDP rank other than 0: it writes its rows and no report."""
         return cls(out_dir, 0, 0, 0, reporting=False)
 
     @property
     def report(self) -> Path:
+        """The path of the run's report.md."""
         return self.out_dir / self.report_name
 
     def exit_code(self, strict: bool) -> int:

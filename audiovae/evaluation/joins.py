@@ -24,6 +24,7 @@ class Segmenting:
     pad: str = "silence"
 
     def starts(self, num_samples: int) -> list[int]:
+        """The first sample of each segment of a file of `num_samples` samples (one segment without chunking)."""
         return segment_starts(num_samples, self.segment, self.overlap) if self.chunking else [0]
 
 
@@ -52,6 +53,8 @@ class SegmentJoins:
         self.enhanced = {key: (wave(), mel()) for key in keys}
 
     def push(self, out: PipelineOutputs, row: int) -> JoinedChunk:
+        """Join row `row` of a batch's outputs onto the file's previous segments: the waveforms and log-mels of every
+        variant that are final."""
         return JoinedChunk(
             {name: join.push(getattr(out, f"{name}_wave")[row]) for name, join in self.waves.items()},
             {name: join.push(getattr(out, f"{name}_mel")[row, 0]) for name, join in self.mels.items()},

@@ -32,7 +32,8 @@ class Alignment:
 class Embedder(Protocol):
     """The embedding model of set metrics (`audiovae.models.embedding.ClapEmbedder`)."""
 
-    def embed(self, wave: torch.Tensor, sample_rate: int): ...
+    def embed(self, wave: torch.Tensor, sample_rate: int):
+        """The embedding of one waveform `[S]` at `sample_rate`."""
 
 
 class WholeWaves:
@@ -43,10 +44,12 @@ class WholeWaves:
         self.parts: dict[str, list[torch.Tensor]] = {}
 
     def add(self, variant: str, chunk: torch.Tensor) -> None:
+        """Keep the next chunk of `variant`'s waveform (channels averaged), for metrics defined on whole signals."""
         chunk = chunk.mean(dim=-1) if chunk.dim() == 2 else chunk
         self.parts.setdefault(variant, []).append(chunk.detach().float().cpu())
 
     def embeddings(self, embedder: Embedder, sample_rate: int, variants: Sequence[str]) -> dict[str, str]:
+        """Each variant's whole waveform embedded by `embedder`, encoded for the file's row."""
         return {v: encode_embedding(embedder.embed(torch.cat(self.parts[v]), sample_rate)) for v in variants}
 
 
@@ -58,11 +61,13 @@ class ChannelMean:
         self.parts = [make() for _ in range(channels)]
 
     def update(self, y: torch.Tensor, x: torch.Tensor) -> "ChannelMean":
+        """Add the next chunk `[T, C]` of y and x, channel c to its own accumulator."""
         for c, acc in enumerate(self.parts):
             acc.update(y[:, c], x[:, c])
         return self
 
     def value(self) -> torch.Tensor:
+        """The mean over channels of their values (NaN channels left out; NaN when all are)."""
         values = torch.stack([torch.as_tensor(acc.value(), dtype=torch.float64).reshape(()) for acc in self.parts])
         finite = values[~torch.isnan(values)]
         return finite.mean() if finite.numel() else torch.tensor(float("nan"), dtype=torch.float64)

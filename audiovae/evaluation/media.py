@@ -62,6 +62,7 @@ class FileMedia:
         self.writers, self.plot, self.audio = {}, None, False
 
     def close(self) -> None:
+        """Finish the file's audio writers and draw its plot."""
         for writer in self.writers.values():
             writer.close()
         if self.plot is not None:

@@ -17,6 +17,7 @@ class ResultStore:
         self.path = folder / f"rows.rank{rank}.jsonl"
 
     def append(self, result: FileResult) -> None:
+        """Append one file's result as a json line, flushed (what resume reads back)."""
         self.folder.mkdir(parents=True, exist_ok=True)
         with open(self.path, "a") as f:
             f.write(json.dumps(asdict(result)) + "\n")

@@ -34,20 +34,26 @@ class EnhancedDecoder(nn.Module):
 
     @property
     def config(self):
+        """The VAE's config (the pipeline reads its scaling factor)."""
         return self.vae.config
 
     @property
     def dtype(self) -> torch.dtype:
+        """The VAE's dtype."""
         return self.vae.dtype
 
     @property
     def device(self) -> torch.device:
+        """The VAE's device."""
         return self.vae.device
 
     def encode(self, *args, **kwargs):
+        """The VAE's own encode."""
         return self.vae.encode(*args, **kwargs)
 
     def decode(self, unscaled: torch.Tensor, *args, **kwargs) -> _Decoded:
+        """Decode a pipeline latent (unscaled) through the enhancer: its latent stages on the diffusion-space latent,
+        the VAE's decode, its mel stages."""
         scale = float(self.vae.config.scaling_factor)
         latent = self.enhancer.enhance_latent(unscaled * scale)  # the diffusion-space latent, as in evaluation
         mel = self.vae.decode(latent / scale, *args, **kwargs).sample

@@ -110,6 +110,8 @@ class LatentSource:
         self._pipeline_part = pipeline_key(pipe) if store is not None else None
 
     def key(self, item: Item) -> str:
+        """The cache key of an item's latents: the pipeline's weights, the generation settings, the prompt and the
+        seed."""
         s = self.settings
         return digest(
             {
@@ -130,6 +132,7 @@ class LatentSource:
         )
 
     def run(self, item: Item) -> torch.Tensor:
+        """Run the pipeline's diffusion for one (prompt, seed) and return its latents (seeded generator on the CPU)."""
         s = self.settings
         generator = torch.Generator(device="cpu").manual_seed(item.seed)
         out = self.pipe(
@@ -160,6 +163,7 @@ class LatentSource:
         return tensors, False
 
     def latents(self, item: Item) -> Diffusion:
+        """An item's latents, from the cache when there, else diffused (and stored), with the seconds it took."""
         key = self.key(item) if self.store is not None else None
         start = time.perf_counter()
         tensors, from_cache = self._cached(key, lambda: {"latents": self.run(item)})

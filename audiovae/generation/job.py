@@ -73,9 +73,11 @@ class GenerateOutcome:
 
     @property
     def report(self) -> Path:
+        """The path of the run's report.md."""
         return self.out_dir / self.report_name
 
     def exit_code(self, strict: bool) -> int:
+        """1 when no item succeeded, or with `strict` when any failed; else 0."""
         return 1 if self.n_ok == 0 or (strict and self.n_failed > 0) else 0
 
 
@@ -109,6 +111,7 @@ class Row:
 
     @property
     def key(self) -> str:
+        """The row's name: the item's key, with `_c<n>` for candidate n."""
         return self.item.key if self.candidate is None else f"{self.item.key}_c{self.candidate}"
 
 
@@ -133,6 +136,7 @@ class Scorers:
     _reference: dict = field(default_factory=dict)
 
     def text_embedding(self, prompt: Prompt) -> np.ndarray:
+        """The prompt's text embedding (computed once per prompt)."""
         if prompt.text not in self._text:
             self._text[prompt.text] = self.embedder.embed_text([prompt.text])[0]
         return self._text[prompt.text]
@@ -238,6 +242,7 @@ class GenerationSetup:
 
     @property
     def model(self):
+        """The model the pipeline decodes with."""
         return self.pipeline.model
 
 

@@ -43,6 +43,7 @@ class Item:
 
     @property
     def key(self) -> str:
+        """`<prompt id>_s<seed>`: the item's name in rows and files."""
         return f"{self.prompt.id}_s{self.seed}"
 
 

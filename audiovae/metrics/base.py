@@ -25,6 +25,7 @@ class ItemValues:
     """The mean over per-item values and how many were left out, from `values()` (NaN: undefined)."""
 
     def values(self) -> Tensor:  # pragma: no cover
+        """Every item's value so far, `[N]` float64, NaN where undefined."""
         raise NotImplementedError
 
     def compute(self) -> Tensor:
@@ -72,6 +73,7 @@ class PerItemMetric(ItemValues):
         self.reset()
 
     def accumulator(self) -> Accumulator:  # pragma: no cover
+        """A fresh accumulator for one item: the metric's statistics, fed chunk by chunk (`Accumulator`)."""
         raise NotImplementedError
 
     def per_item(self, preds: Tensor, target: Tensor, lengths: Optional[Tensor]) -> Tensor:
@@ -79,9 +81,11 @@ class PerItemMetric(ItemValues):
         return per_item(whole(self.accumulator), preds, target, lengths, time_dim=-2 if self.domain == MEL else -1)
 
     def reset(self) -> None:
+        """Forget the items seen so far."""
         self._values: list[Tensor] = []
 
     def update(self, preds: Tensor, target: Tensor, lengths: Optional[Tensor] = None) -> None:
+        """Add the per-item values of a padded batch (`per_item`), kept on the CPU in float64."""
         self._values.append(self.per_item(preds, target, lengths).detach().double().cpu())
 
     def values(self) -> Tensor:

@@ -79,6 +79,7 @@ class ReferenceFreeMetric(PerItemMetric):
         return _Value(self)
 
     def value(self, spectrum: PowerSpectrum) -> Tensor:  # pragma: no cover
+        """The metric from the estimate's accumulated long-term power spectrum (and its high-band flatness sums)."""
         raise NotImplementedError
 
     def flatness_band(self) -> Optional[Tensor]:
@@ -105,6 +106,7 @@ class HighBandShare(ReferenceFreeMetric):
     plot_lower_bound, plot_upper_bound = 0.0, 100.0
 
     def value(self, s: PowerSpectrum) -> Tensor:
+        """100 · Σ_{f_k ≥ fc} P_k / Σ_k P_k."""
         high = band_mask(len(s.power), self.n_fft, self.sample_rate, "high", self.cutoff_hz)
         return 100 * s.power[high].sum() / s.power.sum()
 
@@ -121,6 +123,7 @@ class SpectralRolloff(ReferenceFreeMetric):
         self.fraction = fraction
 
     def value(self, s: PowerSpectrum) -> Tensor:
+        """The lowest f_k whose cumulative power reaches `fraction` of the total."""
         cumulative = torch.cumsum(s.power, 0)
         k = int(torch.searchsorted(cumulative, self.fraction * cumulative[-1]))
         return self.freqs[min(k, len(self.freqs) - 1)]
@@ -133,6 +136,7 @@ class EffectiveBandwidth(ReferenceFreeMetric):
     plot_lower_bound = 0.0
 
     def value(self, s: PowerSpectrum) -> Tensor:
+        """The highest f_k whose power is within FLOOR_DB (60 dB) of the peak bin's."""
         above = torch.nonzero(s.power >= s.power.max() * 10 ** (-FLOOR_DB / 10)).flatten()
         return self.freqs[int(above[-1])]
 
@@ -149,6 +153,7 @@ class HighBandFlatness(ReferenceFreeMetric):
         return band_mask(self.n_fft // 2 + 1, self.n_fft, self.sample_rate, "high", self.cutoff_hz)
 
     def value(self, s: PowerSpectrum) -> Tensor:
+        """The mean high-band flatness over the frames with energy there (NaN without any)."""
         return s.flatness / s.frames if s.frames else nan64()
 
 

@@ -32,6 +32,7 @@ class Scoring:
 
     @property
     def is_target(self) -> bool:
+        """Whether the metric is scored by its distance to a target (hf_retention: 100 %)."""
         return self.direction == TARGET
 
     @property

@@ -23,6 +23,9 @@ class SetMetric:
     note: ClassVar[str] = ""
 
     def summarize(self, sets: dict, n_boot: int, seed: int, alpha: float) -> dict:  # pragma: no cover
+        """`{n_files, direction, unit, bootstrap_samples, variants: {variant: {value, ci}}, delta: {value, ci,
+        enhanced_vs_base}}` of `sets` (variant -> one row per file), with `n_boot` paired resamples seeded by `seed`
+        and (1 − alpha) intervals."""
         raise NotImplementedError
 
 
@@ -37,6 +40,8 @@ class FAD(SetMetric):
     )
 
     def summarize(self, sets: dict, n_boot: int, seed: int, alpha: float) -> dict:
+        """FAD of each variant's set against the reference set, with bootstrap intervals
+        (`audiovae.metrics.fad.summarize_fad`)."""
         from audiovae.metrics.fad import summarize_fad
 
         return summarize_fad(sets, n_boot, seed, alpha)

@@ -51,6 +51,7 @@ class PairedComparison:
     p_adjusted: float = float("nan")  # corrected for the number of metrics tested together (see adjust_p)
 
     def as_dict(self) -> dict:
+        """The comparison as a plain dict (summary.json's per-metric statistics)."""
         return asdict(self)
 
 

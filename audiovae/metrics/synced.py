@@ -24,10 +24,12 @@ class SyncedMetric(ItemValues, Metric):
 
     @property
     def higher_is_better(self) -> Optional[bool]:
+        """The wrapped metric's direction as torchmetrics reads it (None for a target metric)."""
         return self.metric.higher_is_better
 
     @property
     def is_differentiable(self) -> bool:
+        """Whether the wrapped metric passes gradients."""
         return self.metric.is_differentiable
 
     def update(self, preds: Tensor, target: Tensor, lengths: Optional[Tensor] = None) -> None:

@@ -113,6 +113,8 @@ class LabelClassifier:
 
     @torch.no_grad()
     def probabilities(self, wave: torch.Tensor, sample_rate: int) -> np.ndarray:
+        """The softmax label probabilities of one waveform `[S]` (resampled to the classifier's rate by soxr HQ),
+        float64."""
         x = wave.detach().float().cpu().numpy().reshape(-1)
         if sample_rate != self.model.shape.sample_rate:
             x = soxr.resample(x, sample_rate, self.model.shape.sample_rate, quality="HQ").astype(np.float32)

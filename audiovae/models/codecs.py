@@ -66,6 +66,8 @@ class EncodecAutoencoder(_Codec):
         self.bandwidth = chosen
 
     def encode(self, wave: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        """The waveform's codes at `bandwidth`, decoded by the quantizer to continuous latents `[B, C, T']` (the
+        quantized embedding that latent enhancers act on)."""
         with self._vae_autocast(wave.device):
             codes = self.codec.encode(to_channels(wave, self.channels), bandwidth=self.bandwidth).audio_codes
             return self.codec.quantizer.decode(codes[0].transpose(0, 1)).float()
@@ -95,6 +97,7 @@ class DacAutoencoder(_Codec):
         self.n_quantizers = n_quantizers
 
     def encode(self, wave: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        """The quantized representation `[B, C, T']` of the waveform with `n_quantizers` codebooks (all when None)."""
         with self._vae_autocast(wave.device):
             out = self.codec.encode(wave.unsqueeze(1), n_quantizers=self.n_quantizers)
             return out.quantized_representation.float()

@@ -31,14 +31,18 @@ class ClapEmbedder:
 
     @property
     def sample_rate(self) -> int:
+        """The rate CLAP's feature extractor reads (48 kHz)."""
         return int(self.feature_extractor.sampling_rate)
 
     @property
     def window(self) -> int:
+        """Samples per CLAP window (10 s at 48 kHz)."""
         return int(self.feature_extractor.nb_max_samples)
 
     @torch.no_grad()
     def embed(self, wave: torch.Tensor, sample_rate: int) -> np.ndarray:
+        """One waveform's embedding: resampled to 48 kHz, cut into windows, each embedded, averaged with weights =
+        window lengths."""
         x = wave.detach().float().cpu().numpy().reshape(-1)
         if sample_rate != self.sample_rate:
             x = soxr.resample(x, sample_rate, self.sample_rate, quality="HQ").astype(np.float32)

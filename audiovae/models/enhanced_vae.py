@@ -60,6 +60,7 @@ class EnhancedVAE(AudioAutoencoder):
 
     @property
     def scaling_factor(self) -> float:
+        """The VAE's latent scaling factor (the diffusion space's latent = the VAE's latent · scaling_factor)."""
         return float(self.vae.config.scaling_factor)
 
     @property
@@ -124,5 +125,6 @@ class EnhancedVAE(AudioAutoencoder):
             )
 
     def reconstruct(self, mel: torch.Tensor, generator: Optional[torch.Generator] = None) -> Reconstruction:
+        """One encode, then the base and the enhanced decode of the same latent."""
         latent = self.encode(mel, generator)
         return Reconstruction(latent, self.decode(latent, enhanced=False), self.decode(latent, enhanced=True))

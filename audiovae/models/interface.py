@@ -113,6 +113,7 @@ class AudioAutoencoder(nn.Module):
         raise NotImplementedError
 
     def weights(self) -> tuple[nn.Module, ...]:
+        """The modules whose weights decide the outputs (hashed into the cross-run cache's keys)."""
         raise NotImplementedError
 
     def config_summary(self) -> dict:
@@ -125,6 +126,7 @@ class AudioAutoencoder(nn.Module):
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=self.vae_precision == "bf16")
 
     def encode(self, features: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        """features -> latent: the posterior's mode, or with `sample_posterior` a sample drawn with `generator`."""
         raise NotImplementedError
 
     def decode_raw(self, latent: torch.Tensor) -> torch.Tensor:

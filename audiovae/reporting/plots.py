@@ -36,6 +36,7 @@ class FilePlot:
 
     @property
     def block(self) -> int:
+        """Frames averaged into one time column: ⌈frames / columns⌉."""
         return max(1, math.ceil(self.frames / self.columns))
 
     def add_mel(self, name: str, chunk: torch.Tensor) -> None:
@@ -51,6 +52,7 @@ class FilePlot:
         self._bands[name] = energy if name not in self._bands else self._bands[name] + energy
 
     def mel(self, name: str) -> np.ndarray:
+        """Variant `name`'s log-mel averaged over blocks of frames, `[columns, n_mels]`."""
         total, count, _ = self._mels[name]
         return (total / count.clamp(min=1)[:, None]).numpy()
 

@@ -60,6 +60,7 @@ class FileResult:
     source: str = ""  # where its entry was listed when that is not its key: `train.jsonl:12`, `shard-000.tar:clip7`
 
     def value(self, variant: str, name: str) -> float:
+        """The value of metric `name` for `variant` (NaN when it was not measured)."""
         return self.metrics.get(variant, {}).get(name, float("nan"))
 
 

@@ -64,9 +64,11 @@ class AdversarialTraining(nn.Module):
 
     @property
     def on_audio(self) -> bool:
+        """Whether the discriminator judges waveforms (else log-mels)."""
         return self.discriminator.domain == "audio"
 
     def active(self, step: int) -> bool:
+        """Whether the adversarial terms apply at optimizer step `step` (from `start_step` on)."""
         return step >= self.start_step
 
     def discriminator_step_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
@@ -85,4 +87,5 @@ class AdversarialTraining(nn.Module):
         return {"adv": generator_loss(self.kind, fake_out), "fm": feature_matching(real_out, fake_out)}
 
     def weighted(self, terms: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The generator's adversarial loss: weight · adv + feature_matching · fm."""
         return self.weight * terms["adv"] + self.fm_weight * terms["fm"]

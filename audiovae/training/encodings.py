@@ -29,6 +29,8 @@ class CropEncodings:
         self.encoded = 0  # crops this process computed (the rest were read back)
 
     def key(self, fingerprint: str, offset: int, device_type: str) -> Optional[str]:
+        """The cache key of a pre-encoded training crop: the file's fingerprint, the crop's offset, the device type
+        and the run's model settings (None without a fingerprint)."""
         if not fingerprint:
             return None  # a file that could not be fingerprinted is never cached
         return tensor_key(

@@ -37,6 +37,7 @@ class ReconstructionLoss(nn.Module):
 
     @property
     def needs_waveform(self) -> bool:
+        """Whether a term reads waveforms (the multi-resolution STFT loss), so the vocoder must run."""
         return self.stft_loss is not None
 
     def forward(

@@ -38,6 +38,8 @@ class StftStream:
         return frames.reshape(used.shape[:-1] + frames.shape[-2:])
 
     def push(self, chunk: Tensor) -> Tensor:
+        """Add the next chunk `[..., n]`; returns the frames `[..., n_fft // 2 + 1, t]` whose samples have all
+        arrived (t may be 0)."""
         if self.buffer is None:
             self.buffer = chunk.new_zeros(chunk.shape[:-1] + (self.n_fft // 2,))
         self.buffer = torch.cat([self.buffer, chunk], dim=-1)
@@ -62,11 +64,13 @@ class PairedStft:
         self.y, self.x = StftStream(n_fft, hop), StftStream(n_fft, hop)
 
     def push(self, y: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Add the next chunks of y and x (one shape); returns their completed frames `(Y, X)`."""
         if y.shape != x.shape:
             raise ValueError(f"estimate {tuple(y.shape)} and reference {tuple(x.shape)} chunks must have one shape")
         return self.y.push(y), self.x.push(x)
 
     def finish(self) -> tuple[Tensor, Tensor]:
+        """The last frames `(Y, X)`, those reaching past the end (zero padded)."""
         return self.y.finish(), self.x.finish()
 
 
@@ -95,16 +99,21 @@ class FrameSums(Accumulator):
         self.stft, self.finished = PairedStft(n_fft, hop), False
 
     def add(self, Y: Tensor, X: Tensor) -> None:  # pragma: no cover
+        """Add a batch of completed frames of the estimate Y and reference X (`[bins, t]`, complex float64) to the
+        sums."""
         raise NotImplementedError
 
     def result(self) -> Tensor:  # pragma: no cover
+        """The value from the sums once every frame has been added."""
         raise NotImplementedError
 
     def update(self, y: Tensor, x: Tensor) -> "FrameSums":
+        """Push the chunks through the paired STFT and `add` the frames they complete."""
         self.add(*self.stft.push(y.double(), x.double()))
         return self
 
     def value(self) -> Tensor:
+        """`add` the last (zero-padded) frames once, then `result()`."""
         if not self.finished:
             self.add(*self.stft.finish())
             self.finished = True

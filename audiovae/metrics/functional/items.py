@@ -15,9 +15,13 @@ class Accumulator:
     does not depend on how the signal was chunked. Statistics are kept in float64."""
 
     def update(self, y: Tensor, x: Tensor) -> "Accumulator":  # pragma: no cover
+        """Add the next chunk of the estimate y and the reference x (equal shapes, time last; `[..., T, F]` for
+        log-mels); returns self."""
         raise NotImplementedError
 
     def value(self) -> Tensor:  # pragma: no cover
+        """The metric's value for everything added (float64 scalar; NaN where it is undefined). Called once, at the
+        end."""
         raise NotImplementedError
 
 
