@@ -42,15 +42,14 @@ def load_plugin(name: str, where: str = "plugins") -> str:
             if not path.is_file():
                 raise ConfigError(f"config key '{where}': plugin file {name} does not exist")
             module = _module_name(path)
-            if module not in sys.modules:
-                spec = importlib.util.spec_from_file_location(module, path)
-                loaded = importlib.util.module_from_spec(spec)
-                sys.modules[module] = loaded  # classes defined there pickle by this name (DataLoader workers)
-                try:
-                    spec.loader.exec_module(loaded)
-                except BaseException:
-                    del sys.modules[module]
-                    raise
+            spec = importlib.util.spec_from_file_location(module, path)
+            loaded = importlib.util.module_from_spec(spec)
+            sys.modules[module] = loaded  # classes defined there pickle by this name (DataLoader workers)
+            try:
+                spec.loader.exec_module(loaded)
+            except BaseException:
+                del sys.modules[module]
+                raise
         else:
             module = importlib.import_module(name).__name__
     except ConfigError:

@@ -169,3 +169,92 @@ def test_a_plugin_that_fails_to_import_is_one_line(tmp_path, monkeypatch, regist
     assert "plugin file missing.py does not exist" in capsys.readouterr().err
     with pytest.raises(ConfigError, match="metric 'snr' is already registered"):
         metrics.register_metric("snr", type("Other", (metrics.PerItemMetric,), {"direction": "lower"}))
+
+
+GAIN_METRIC = """
+from audiovae.metrics.base import HIGHER, ABSOLUTE, PerItemMetric
+from audiovae.metrics.functional.snr import SNRSums
+from audiovae.metrics.registry import register_metric
+
+
+class Scaled(SNRSums):
+    def value(self):
+        return {factor} * super().value()
+
+
+class ScaledSNR(PerItemMetric):
+    name, direction, unit, delta_kind = "scaled_snr", HIGHER, "dB", ABSOLUTE
+
+    def accumulator(self):
+        return Scaled()
+
+
+register_metric("scaled_snr", ScaledSNR)
+"""
+
+
+def scaled_snr(run: Path) -> float:
+    return summary(run)["metrics"]["scaled_snr"]["variants"]["base"]["mean"]
+
+
+def test_an_edited_plugin_metric_is_measured_again_not_taken_from_the_cache(tmp_path, monkeypatch, registries):
+    """The cross-run cache keys a plugin metric's values by its module's source: a second run with the same file
+    takes everything from the cache, one with the file edited measures the metric again."""
+    from tests.conftest import write_three_clips
+
+    clips = write_three_clips(tmp_path / "clips")
+    plugin = tmp_path / "scaled.py"
+    monkeypatch.chdir(tmp_path)
+    words = ["model=tiny", "logger=none", "plugins=[scaled.py]", "metrics.names=[snr,scaled_snr]", f"data.dir={clips}"]
+    words += FAST["eval"]
+    plugin.write_text(GAIN_METRIC.format(factor=1.0))
+    assert cli.main("eval", [*words, "out_dir=one"]) == 0
+    assert cli.main("eval", [*words, "out_dir=again"]) == 0
+    assert summary(tmp_path / "again")["counts"]["from_cache"] == 3
+    plugins._LOADED.clear()  # a new process would import the edited file
+    plugin.write_text(GAIN_METRIC.format(factor=2.0))
+    assert cli.main("eval", [*words, "out_dir=edited"]) == 0
+    assert scaled_snr(tmp_path / "edited") == pytest.approx(2 * scaled_snr(tmp_path / "one"), rel=1e-9)
+    snr = summary(tmp_path / "edited")["metrics"]["snr"]["variants"]["base"]["mean"]
+    assert snr == summary(tmp_path / "one")["metrics"]["snr"]["variants"]["base"]["mean"]
+
+
+def test_compare_reads_a_plugin_metric_of_the_runs_it_compares(tmp_path, monkeypatch, registries, capsys):
+    from audiovae.compare import main as compare
+    from tests.conftest import write_three_clips
+
+    clips = write_three_clips(tmp_path / "clips")
+    (tmp_path / "scaled.py").write_text(GAIN_METRIC.format(factor=1.0))
+    monkeypatch.chdir(tmp_path)
+    words = ["model=tiny", "logger=none", "plugins=[scaled.py]", "metrics.names=[scaled_snr]", f"data.dir={clips}"]
+    words += FAST["eval"]
+    assert cli.main("eval", [*words, "out_dir=a", "enhancement=none"]) == 0
+    assert cli.main("eval", [*words, "out_dir=b", "enhancement=mel_hf_shelf"]) == 0
+    metrics.METRICS.pop("scaled_snr")  # compare runs in a fresh process: only the runs' configs name the plugin
+    plugins._LOADED.clear()
+    capsys.readouterr()
+    assert compare([str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "compared")]) == 0
+    assert "scaled_snr" in capsys.readouterr().out
+
+
+def test_a_plugin_sources_options_are_checked_in_one_line(tmp_path, monkeypatch, registries, capsys):
+    (tmp_path / "listing.py").write_text(
+        "from audiovae.data.entries import Listing\n"
+        "from audiovae.data.sources import register_source\n"
+        "def listing(path: str, limit: int = 3):\n"
+        "    return Listing([])\n"
+        "register_source('my_list', listing)\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    base = ["model=tiny", "logger=none", "plugins=[listing.py]", "data.source=my_list"]
+    assert cli.main("eval", [*base, "data.options.colour=red", "data.options.path=x"]) == 2
+    assert (
+        capsys.readouterr().err.strip()
+        == "error: config key 'data.options.colour': the my_list source takes path, limit"
+    )
+    assert cli.main("eval", base) == 2
+    assert capsys.readouterr().err.strip() == "error: config key 'data.options.path': the my_list source needs it"
+    assert cli.main("eval", [*base, "data.options.path=x", "data.dir=clips"]) == 2
+    assert "config key 'data.dir': set, but data.source is my_list" in capsys.readouterr().err
+    assert cli.main("eval", ["model=tiny", "logger=none", "data.options.path=x"]) == 2
+    assert "config key 'data.options': options of a plugin's data source" in capsys.readouterr().err
