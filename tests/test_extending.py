@@ -2,6 +2,7 @@
 there in order (the jobs in this process, with `logger=none` added; `python ...` in a subprocess); then what the
 page promises is checked on the outputs. Plugins register into process-wide tables, which are restored after."""
 
+import importlib
 import json
 import re
 import shlex
@@ -22,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PAGES = ROOT / "docs" / "extending"
 BLOCK = re.compile(r"```(\w+)\n(.*?)```", re.S)
 JOBS = {"audiovae-eval": "eval", "audiovae-train": "train"}
+TOOLS = {"audiovae-export": "audiovae.training.export"}
 # no W&B run, no listening pages, plots or audio, a short Griffin-Lim: the page's code still runs, in seconds
 FAST = {
     "eval": ["outputs.listening_files=0", "outputs.save_plots=false", "outputs.save_audio=false"],
@@ -55,6 +57,8 @@ def run_page(name: str, folder: Path, monkeypatch) -> list[str]:
         if words[0] in JOBS:
             job = JOBS[words[0]]
             assert cli.main(job, words[1:] + COMMON + FAST[job]) == 0, command
+        elif words[0] in TOOLS:
+            assert importlib.import_module(TOOLS[words[0]]).main(words[1:]) == 0, command
         elif words[0] == "python":
             done = subprocess.run([sys.executable, *words[1:]], cwd=folder, capture_output=True, text=True)
             assert done.returncode == 0, f"{command}: {done.stderr[-2000:]}"
@@ -76,6 +80,14 @@ def registries():
     for table, before in saved:
         table.clear()
         table.update(before)
+
+
+def compose_eval(words: list[str]):
+    from audiovae.config.compose import compose
+    from audiovae.config.schema import EvalConfig
+
+    validators = [plugins.load_config_plugins, enhancers.resolve_enhancement]
+    return compose("eval", words, schema=EvalConfig, validators=validators)
 
 
 def summary(run: Path) -> dict:
@@ -111,6 +123,15 @@ def check_enhancer_page(folder: Path) -> None:
     exported = folder / "runs" / "train-gain" / "enhancer.safetensors"
     gains = load_enhancer(str(exported)).mel_stages[0].gain_db.detach()
     assert gains.abs().max() > 0  # trained away from the identity it started at
+    by_hand = load_enhancer(str(folder / "runs" / "gain-last.safetensors")).mel_stages[0].gain_db.detach()
+    assert by_hand.abs().max() > 0
+    enhancers.ENHANCERS.pop("mel_band_gain")  # a new process, without plugins=[...]
+    plugins._LOADED.clear()
+    words = ["model=demo", "logger=none", "enhancement.checkpoint=runs/train-gain/enhancer.safetensors"]
+    with pytest.raises(
+        ConfigError, match=r"holds a plugin's enhancer 'mel_band_gain': add plugins=\[/.*mel_band_gain.py\]"
+    ):
+        compose_eval(words)
     trained = summary(folder / "runs" / "trained-gain")
     assert (
         trained["metrics"]["hf_retention"]["variants"]["enhanced"]["mean"]

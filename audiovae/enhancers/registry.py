@@ -17,7 +17,7 @@ from audiovae.enhancers.latent_laplacian import LatentLaplacian
 from audiovae.enhancers.learnable_latent_filter import LearnableLatentFilter
 from audiovae.enhancers.mel_hf_shelf import MelHFShelf
 from audiovae.enhancers.neural import LatentResNet, MelPostFilter
-from audiovae.enhancers.serialization import load_enhancer_weights, read_enhancement_config
+from audiovae.enhancers.serialization import load_enhancer_weights, read_enhancement_config, read_plugins
 from audiovae.enhancers.wave_fft_boost import WaveFFTBoost
 from audiovae.errors import ConfigError
 
@@ -103,6 +103,12 @@ def resolve_enhancement(run_cfg: DictConfig) -> None:
         except (FileNotFoundError, ValueError) as err:
             raise ConfigError(f"config key 'enhancement.checkpoint': {err}") from None
         run_cfg.enhancement = OmegaConf.create({**exported, "checkpoint": checkpoint})
+        missing = [n for n in read_plugins(checkpoint) if n not in (run_cfg.get("plugins") or [])]
+        if missing and run_cfg.enhancement.get("name") not in (*ENHANCERS, NONE, CHAIN):
+            raise ConfigError(
+                f"config key 'enhancement.checkpoint': {checkpoint} holds a plugin's enhancer "
+                f"'{run_cfg.enhancement.name}': add plugins=[{','.join(missing)}] (its training's plugins)"
+            )
     validated_stages(run_cfg.enhancement)
 
 

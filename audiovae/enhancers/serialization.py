@@ -10,18 +10,35 @@ from audiovae.enhancers.chain import EnhancerChain
 
 METADATA_KEY = "audiovae_enhancement"
 PROVENANCE_KEY = "audiovae_provenance"  # where it was trained: W&B run id, model artifact, out_dir, checkpoint
+PLUGINS_KEY = "audiovae_plugins"  # the plugins the training run imported (its enhancer may be a plugin's)
 
 
-def export_enhancer(enhancer: EnhancerChain, enhancement: dict, path: Path, provenance: dict | None = None) -> Path:
-    """Write the chain's weights, its (checkpoint-free) enhancement config and, if given, its provenance."""
+def export_enhancer(
+    enhancer: EnhancerChain,
+    enhancement: dict,
+    path: Path,
+    provenance: dict | None = None,
+    plugins: list | None = None,
+) -> Path:
+    """Write the chain's weights, its (checkpoint-free) enhancement config and, if given, its provenance and the
+    plugins its training imported."""
     path.parent.mkdir(parents=True, exist_ok=True)
     config = {k: v for k, v in enhancement.items() if k != "checkpoint"}
     state = {k: v.detach().cpu().contiguous() for k, v in enhancer.state_dict().items()}
     metadata = {METADATA_KEY: json.dumps(config)}
     if provenance:
         metadata[PROVENANCE_KEY] = json.dumps(provenance)
+    if plugins:
+        metadata[PLUGINS_KEY] = json.dumps(list(plugins))
     save_file(state, str(path), metadata=metadata)
     return path
+
+
+def read_plugins(path: str) -> list:
+    """The plugins an exported enhancer's training imported (empty without any)."""
+    with safe_open(path, framework="pt") as f:
+        metadata = f.metadata() or {}
+    return json.loads(metadata.get(PLUGINS_KEY, "[]"))
 
 
 def read_provenance(path: str) -> dict:

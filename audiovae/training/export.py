@@ -16,9 +16,11 @@ from omegaconf import OmegaConf
 from audiovae.enhancers.registry import build_enhancer
 from audiovae.enhancers.serialization import export_enhancer
 from audiovae.errors import CheckpointError, exit_status
+from audiovae.plugins import load_plugins
 from audiovae.written import check_single_output
 
 CHECKPOINT_KEY = "audiovae_enhancement"  # where a training checkpoint keeps the enhancement config
+PLUGINS_KEY = "audiovae_plugins"  # ... and the plugins the run imported
 STATE_PREFIX = "model.enhancer."  # the enhancer's parameters inside the training module's state_dict
 EMA_KEY = "audiovae_ema"  # the average of the trained parameters (training/ema.py), when kept
 
@@ -51,11 +53,13 @@ def export_from_checkpoint(checkpoint: Path, out: Path, provenance: dict | None 
     if CHECKPOINT_KEY not in ckpt:
         raise CheckpointError(f"{checkpoint} is not an audiovae training checkpoint")
     enhancement = ckpt[CHECKPOINT_KEY]
+    plugins = list(ckpt.get(PLUGINS_KEY) or [])
+    load_plugins(plugins)  # a plugin's enhancer is built from its class
     enhancer = build_enhancer(OmegaConf.create({k: v for k, v in enhancement.items() if k != "checkpoint"}))
     weights = {**ckpt["state_dict"], **ckpt.get(EMA_KEY, {})}  # (an average covers the parameters, not buffers)
     state = {k[len(STATE_PREFIX) :]: v for k, v in weights.items() if k.startswith(STATE_PREFIX)}
     enhancer.load_state_dict(state, strict=True)
-    return export_enhancer(enhancer, enhancement, out, provenance)
+    return export_enhancer(enhancer, enhancement, out, provenance, plugins)
 
 
 def main(argv: list[str]) -> int:

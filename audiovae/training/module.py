@@ -20,7 +20,7 @@ from audiovae.pipeline import PipelineOutputs, ReconstructionPipeline, SharedOut
 from audiovae.reporting.records import FROM_TARGET
 from audiovae.training.adversarial import AdversarialTraining
 from audiovae.training.encodings import CropEncodings, Encodings
-from audiovae.training.export import CHECKPOINT_KEY
+from audiovae.training.export import CHECKPOINT_KEY, PLUGINS_KEY
 from audiovae.training.losses import ReconstructionLoss
 
 ENHANCED = "enhanced"  # the name of the trained enhancer's outputs in the pipeline's results
@@ -131,8 +131,10 @@ class TrainModule(pl.LightningModule):
         encodings: Optional[CropEncodings] = None,
         gradient_clip_val: Optional[float] = None,
         metric_settings: Optional[dict] = None,
+        plugins: Sequence[str] = (),
     ):
         super().__init__()
+        self.plugins = list(plugins)  # saved with each checkpoint: its export builds a plugin's enhancer
         self.pipeline = ReconstructionPipeline(frontend, model)
         self.model, self.frontend, self.loss = model, frontend, loss
         self.model.requires_grad_(False)
@@ -362,3 +364,4 @@ class TrainModule(pl.LightningModule):
         prefixes = (*(f"model.{name}." for name in self.trained), "adversarial.")
         checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefixes)}
         checkpoint[CHECKPOINT_KEY] = self.enhancement
+        checkpoint[PLUGINS_KEY] = self.plugins

@@ -254,6 +254,7 @@ def run_training(cfg: DictConfig) -> TrainOutcome:
         encodings,
         clip,
         settings_of(cfg.metrics),
+        list(cfg.plugins),
     )
     for warning in (warmup_warning(cfg), validation_warning(cfg)):  # once the run is known to start
         if warning and is_launcher_process():
