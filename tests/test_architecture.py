@@ -168,6 +168,12 @@ TRAIN = [
         ),
         ("train", ["enhancement=latent_fft_boost"], "config key 'trainable': nothing to train"),
         ("train", ["optim.schedule=linear"], "config key 'optim.schedule': 'linear' is not cosine or constant"),
+        (
+            "train",
+            ["val_metrics=[mel_l1]"],
+            "config key 'checkpoint.monitor': val/enhanced/mel_distance is not logged by this run; add mel_distance "
+            "to val_metrics, or monitor one of val/enhanced/loss, val/enhanced/mel_l1",
+        ),
     ],
     ids=[
         "metric",
@@ -178,6 +184,7 @@ TRAIN = [
         "trainable",
         "nothing",
         "schedule",
+        "monitor",
     ],
 )
 def test_start_up_errors_are_one_line_exit_2_before_any_file_is_evaluated(

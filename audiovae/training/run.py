@@ -21,6 +21,7 @@ from audiovae.data.train_data import TrainDataModule
 from audiovae.errors import AudiovaeError, ConfigError
 from audiovae.metrics.registry import settings_of
 from audiovae.models.factory import build_model, frontend_for
+from audiovae.reporting.records import FROM_TARGET
 from audiovae.reporting.summary import package_versions, write_json
 from audiovae.reporting.tracking import check_logger, finish_run, make_wandb_logger, training_run_id
 from audiovae.runs import is_launcher_process, prepare_out_dir, resolve_out_dir, run_hash, run_lock
@@ -102,6 +103,23 @@ def model_artifact_name(cfg: DictConfig) -> str:
     """One W&B model collection per model and enhancer kind (`enhancer-demo-learnable_latent_filter`), so every
     training of that pair is a new version of it."""
     return re.sub(r"[^A-Za-z0-9._-]", "-", f"enhancer-{cfg.model.name}-{cfg.enhancement.name}")
+
+
+def check_monitor(cfg: DictConfig) -> None:
+    """ConfigError (at start-up, before anything is written) when `checkpoint.monitor` is not a key the run logs:
+    `val/<base|enhanced>/<loss or a val_metrics name>` (`<m>_from_target` for a target metric), or `train/loss`.
+    Lightning would find out at the first validation, after training, with a traceback."""
+    logged = [*validation_keys(cfg.val_metrics), "train/loss"]
+    monitor = cfg.checkpoint.monitor
+    if monitor not in logged:
+        name = str(monitor).rsplit("/", 1)[-1].removesuffix(FROM_TARGET)
+        hint = (
+            f"add {name} to val_metrics, or " if str(monitor).startswith("val/") and name not in cfg.val_metrics else ""
+        )
+        raise ConfigError(
+            f"config key 'checkpoint.monitor': {monitor} is not logged by this run; {hint}monitor one of "
+            f"{', '.join(k for k in logged if k.startswith('val/enhanced/'))}"
+        )
 
 
 def define_summaries(experiment, cfg: DictConfig) -> None:
@@ -189,6 +207,7 @@ def run_training(cfg: DictConfig) -> TrainOutcome:
     """Fit, export and summarise; the W&B run (if any) is finished whatever happens, with exit code 1 on failure."""
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     check_logger(cfg.logger)
+    check_monitor(cfg)
     # the Trainer's arguments, checked before anything is written (a bad trainer.* key fails here)
     args, clip = adversarial_trainer_args(cfg, trainer_args(cfg.trainer, OWNED))
     hash_ = run_hash(cfg, TRAIN_IGNORE)
