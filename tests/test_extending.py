@@ -113,6 +113,8 @@ def check_metric_page(folder: Path) -> None:
         n: summary(r)["metrics"]["spectral_convergence"]["variants"]["base"]["mean"] for n, r in [(1, run), (2, again)]
     }
     assert values[1] == values[2]
+    trained = json.loads((folder / "runs" / "train-sc" / "train_summary.json").read_text())
+    assert trained["monitor"] == "val/enhanced/spectral_convergence" and trained["best_score"] > 0
 
 
 def check_enhancer_page(folder: Path) -> None:
