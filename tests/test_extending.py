@@ -82,12 +82,12 @@ def registries():
         table.update(before)
 
 
-def compose_eval(words: list[str]):
+def compose_eval(words: list[str], primary: str = "eval"):
     from audiovae.config.compose import compose
     from audiovae.config.schema import EvalConfig
 
     validators = [plugins.load_config_plugins, enhancers.resolve_enhancement]
-    return compose("eval", words, schema=EvalConfig, validators=validators)
+    return compose(primary, words, schema=EvalConfig, validators=validators)
 
 
 def summary(run: Path) -> dict:
@@ -147,6 +147,11 @@ def check_model_family_page(folder: Path) -> None:
     base = result["metrics"]
     assert abs(base["hf_energy_share"]["variants"]["base"]["mean"]) < 0.05  # % of the energy above 4 kHz: leakage
     assert base["lsd_lf"]["variants"]["base"]["mean"] < 0.5
+    from audiovae.models.factory import build_model
+
+    cfg = compose_eval(["model.options.factr=4"], primary=str(folder / "band_limit.yaml"))
+    with pytest.raises(ConfigError, match=r"^config key 'model.options.factr': the band_limit family takes factor$"):
+        build_model(cfg.model, cfg.enhancement, cfg.frontend)  # a plugin family's options are checked too
 
 
 def check_data_source_page(folder: Path) -> None:

@@ -5,7 +5,7 @@ from omegaconf import DictConfig
 from audiovae.audio.frontend import MelFrontEnd, build_frontend
 from audiovae.enhancers.registry import build_enhancer
 from audiovae.models import family_builtin  # noqa: F401 (the built-in families register themselves)
-from audiovae.models.families import family_of
+from audiovae.models.families import family_of, family_options
 from audiovae.models.interface import AudioAutoencoder
 
 __all__ = ["build_frontend", "build_model", "frontend_for"]
@@ -14,7 +14,9 @@ __all__ = ["build_frontend", "build_model", "frontend_for"]
 def build_model(model: DictConfig, enhancement: DictConfig, frontend: DictConfig) -> AudioAutoencoder:
     """The configured model of its family (`model.family`, `audiovae.models.families`) with the configured
     enhancer."""
-    return family_of(model).build(model, build_enhancer(enhancement), frontend)
+    family = family_of(model)
+    family_options(family, model)  # every family's `model.options`, a plugin's too, before anything loads
+    return family.build(model, build_enhancer(enhancement), frontend)
 
 
 def frontend_for(frontend: DictConfig, model: AudioAutoencoder) -> MelFrontEnd:

@@ -31,7 +31,6 @@ def build_mel(model: DictConfig, enhancer, frontend: DictConfig) -> EnhancedVAE:
             raise ConfigError(f"config key 'model.{key}': the audioldm family needs it (configs/model/audioldm2.yaml)")
     if model.vocoder not in VOCODERS:
         raise ConfigError(f"config key 'model.vocoder': '{model.vocoder}' is not one of {', '.join(VOCODERS)}")
-    family_options(MEL_FAMILY, model)
     vae = load_pretrained(model, AutoencoderKL, model.vae_subfolder)
     sub = vocoder_weights(model)
     if sub is None:
@@ -53,7 +52,6 @@ def build_oobleck(model: DictConfig, enhancer, frontend: DictConfig) -> Waveform
     """Stable Audio Open's Oobleck VAE (a waveform model) from `model.path`, with the enhancer chain."""
     from diffusers import AutoencoderOobleck
 
-    family_options(OOBLECK_FAMILY, model)
     return WaveformVAE(
         load_pretrained(model, AutoencoderOobleck, model.vae_subfolder),
         enhancer,
