@@ -28,12 +28,17 @@ def _module_name(path: Path) -> str:
     return f"audiovae_plugin_{path.stem}_{digest}"
 
 
+def as_saved(name: str) -> str:
+    """A plugin as a saved config names it: a `.py` file by its absolute path, a module by its name."""
+    return str(Path(name).expanduser().resolve()) if name.endswith(".py") else name
+
+
 def load_plugin(name: str, where: str = "plugins") -> str:
     """Import one plugin (a module name or a `.py` file) once per process; returns its module name.
 
     ConfigError naming `where` and the plugin when the file is missing or the import fails (its exception in one
     line)."""
-    key = str(Path(name).expanduser().resolve()) if name.endswith(".py") else name
+    key = as_saved(name)
     if key in _LOADED:
         return _LOADED[key]
     try:
@@ -74,7 +79,14 @@ def load_config_plugins(cfg) -> None:
     names = list(cfg.get("plugins") or [])
     load_plugins(names)
     if names:
-        cfg.plugins = [str(Path(n).expanduser().resolve()) if str(n).endswith(".py") else n for n in names]
+        cfg.plugins = [as_saved(str(n)) for n in names]
+
+
+def check_name_free(what: str, name: str, new, taken=None, reserved: tuple = ()) -> None:
+    """ConfigError when `name` is reserved or registered to `taken`, another definition than `new` (one of the same
+    qualified name is the same definition imported again: a module loaded twice)."""
+    if name in reserved or (taken is not None and taken.__qualname__ != new.__qualname__):
+        raise ConfigError(f"{what} '{name}' is already registered; register the plugin's under another name")
 
 
 def is_builtin(obj) -> bool:

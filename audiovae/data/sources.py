@@ -11,18 +11,19 @@ whole-file manifest entry and as a shard member has the same fingerprint.
 """
 
 import hashlib
-import inspect
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Sequence, Union
 
 from omegaconf import DictConfig, OmegaConf
 
 from audiovae.audio.io import SoundSource
+from audiovae.config.keywords import check_keywords
 from audiovae.data.entries import Entry, Listing
 from audiovae.data.files import discover_audio_files, file_fingerprint, file_key
 from audiovae.data.manifests import read_manifest
 from audiovae.data.shards import audio_of, catalogue, sample_key, stream_members
 from audiovae.errors import ConfigError
+from audiovae.plugins import check_name_free
 
 __all__ = [
     "Entry",
@@ -45,9 +46,7 @@ def register_source(name: str, lister: Callable[..., Listing]) -> None:
     returns a `Listing` of `Entry`s whose `sound` is a local path or a `SoundSource` (an excerpt, or bytes with the
     entry's `fingerprint` set). Its keyword arguments are the source's `data.options`, checked against its signature.
     The same function again replaces it; a built-in name or one taken by another lister is a ConfigError."""
-    taken = LISTERS.get(name)
-    if name in SOURCES or (taken is not None and taken.__qualname__ != lister.__qualname__):
-        raise ConfigError(f"data source '{name}' is already registered; register the plugin's under another name")
+    check_name_free("data source", name, lister, LISTERS.get(name), reserved=SOURCES)
     LISTERS[name] = lister
 
 
@@ -55,18 +54,7 @@ def source_options(name: str, options) -> dict:
     """`data.options` as the keyword arguments of source `name`'s lister: a key it does not take, or a required
     argument left unset, is one line naming the key."""
     given = OmegaConf.to_container(options, resolve=True) if isinstance(options, DictConfig) else dict(options or {})
-    params = inspect.signature(LISTERS[name]).parameters
-    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-    for key in given:
-        if key not in params and not takes_any:
-            raise ConfigError(
-                f"config key 'data.options.{key}': the {name} source takes {', '.join(params) or 'no options'}"
-            )
-    for key, param in params.items():
-        required = param.default is param.empty and param.kind in (param.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY)
-        if required and key not in given:
-            raise ConfigError(f"config key 'data.options.{key}': the {name} source needs it")
-    return given
+    return check_keywords(LISTERS[name], given, "data.options", f"{name} source", required=True)
 
 
 def source_kind(data: DictConfig) -> str:
@@ -83,7 +71,7 @@ def source_kind(data: DictConfig) -> str:
         if others:
             raise ConfigError(f"config key '{others[0]}': set, but data.source is {kind}")
         return kind
-    if data.get("options") and kind not in LISTERS:
+    if data.get("options"):
         raise ConfigError(
             f"config key 'data.options': options of a plugin's data source; data.source is {kind or 'not set'}"
         )

@@ -20,6 +20,7 @@ from audiovae.enhancers.neural import LatentResNet, MelPostFilter
 from audiovae.enhancers.serialization import load_enhancer_weights, read_enhancement_config, read_plugins
 from audiovae.enhancers.wave_fft_boost import WaveFFTBoost
 from audiovae.errors import ConfigError
+from audiovae.plugins import check_name_free
 
 ENHANCERS: dict[str, type[Enhancer]] = {
     "latent_fft_boost": LatentFFTBoost,
@@ -39,9 +40,7 @@ def register_enhancer(name: str, cls: type[Enhancer]) -> None:
     """Add an enhancer that `enhancement.name` (or a chain stage) names as `name` (a plugin's, docs "Extending"):
     an Enhancer subclass with a `domain` (latent, mel or wave) whose constructor arguments are its config keys.
     The same class again replaces it (a module imported twice); a name taken by another is a ConfigError."""
-    taken = ENHANCERS.get(name)
-    if name in (NONE, CHAIN) or (taken is not None and taken.__qualname__ != cls.__qualname__):
-        raise ConfigError(f"enhancer '{name}' is already registered; register the plugin's under another name")
+    check_name_free("enhancer", name, cls, ENHANCERS.get(name), reserved=(NONE, CHAIN))
     if not (isinstance(cls, type) and issubclass(cls, Enhancer)) or getattr(cls, "domain", None) not in DOMAINS:
         raise ConfigError(f"enhancer '{name}': {cls!r} must be an Enhancer subclass whose domain is one of {DOMAINS}")
     ENHANCERS[name] = cls

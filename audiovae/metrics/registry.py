@@ -28,6 +28,7 @@ from audiovae.metrics.reference_free import (
 )
 from audiovae.metrics.sets import SET_METRICS
 from audiovae.metrics.waveform import LSD, SISDR, SNR, HFRetention, MelDistance, SpectralCorrelation
+from audiovae.plugins import check_name_free
 
 
 @dataclass(frozen=True)
@@ -99,8 +100,7 @@ def register_metric(name: str, cls: type[PerItemMetric], from_settings: Optional
     `hf_cutoff_hz`, `spectrum_n_fft`, ...), `fixed` arguments fixed by the name. Registering a name again with the
     same class replaces it (a module imported twice); a name taken by another metric is a ConfigError."""
     taken = METRICS.get(name) or PROMPT_METRICS.get(name)
-    if name in SET_METRICS or (taken is not None and taken.cls.__qualname__ != cls.__qualname__):
-        raise ConfigError(f"metric '{name}' is already registered; register the plugin's metric under another name")
+    check_name_free("metric", name, cls, taken.cls if taken else None, reserved=tuple(SET_METRICS))
     if not (isinstance(cls, type) and issubclass(cls, PerItemMetric)) or getattr(cls, "direction", None) not in (
         HIGHER,
         LOWER,

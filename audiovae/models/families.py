@@ -9,12 +9,12 @@ when a config names it (docs "Models").
 """
 
 import importlib
-import inspect
 from dataclasses import dataclass
 from typing import Callable, Optional
 
 from omegaconf import DictConfig, OmegaConf
 
+from audiovae.config.keywords import check_keywords
 from audiovae.errors import ConfigError
 
 
@@ -61,15 +61,5 @@ def family_of(model: DictConfig) -> Family:
 def family_options(family: Family, model: DictConfig) -> dict:
     """`model.options` checked against the family class's constructor: unknown keys are refused in one line."""
     options = OmegaConf.to_container(model.get("options") or OmegaConf.create({}), resolve=True)
-    allowed = []
-    if family.options_of is not None:
-        allowed = [
-            p for p in inspect.signature(family.options_of.__init__).parameters if p not in ("self", *family.fixed)
-        ]
-    for key in options:
-        if key not in allowed:
-            raise ConfigError(
-                f"config key 'model.options.{key}': the {family.name} family takes "
-                + (f"{', '.join(allowed)}" if allowed else "no options")
-            )
-    return options
+    init = family.options_of.__init__ if family.options_of is not None else None
+    return check_keywords(init, options, "model.options", f"{family.name} family", skip=family.fixed)

@@ -14,13 +14,12 @@ import torch
 from omegaconf import OmegaConf
 
 from audiovae.enhancers.registry import build_enhancer
-from audiovae.enhancers.serialization import export_enhancer
+from audiovae.enhancers.serialization import PLUGINS_KEY, export_enhancer  # the same key in a checkpoint
 from audiovae.errors import CheckpointError, exit_status
 from audiovae.plugins import load_plugins
 from audiovae.written import check_single_output
 
 CHECKPOINT_KEY = "audiovae_enhancement"  # where a training checkpoint keeps the enhancement config
-PLUGINS_KEY = "audiovae_plugins"  # ... and the plugins the run imported
 STATE_PREFIX = "model.enhancer."  # the enhancer's parameters inside the training module's state_dict
 EMA_KEY = "audiovae_ema"  # the average of the trained parameters (training/ema.py), when kept
 
