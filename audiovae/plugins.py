@@ -50,11 +50,14 @@ def load_plugin(name: str, where: str = "plugins") -> str:
             spec = importlib.util.spec_from_file_location(module, path)
             loaded = importlib.util.module_from_spec(spec)
             sys.modules[module] = loaded  # classes defined there pickle by this name (DataLoader workers)
+            writes, sys.dont_write_bytecode = sys.dont_write_bytecode, True  # no __pycache__ in the user's folder
             try:
                 spec.loader.exec_module(loaded)
             except BaseException:
                 del sys.modules[module]
                 raise
+            finally:
+                sys.dont_write_bytecode = writes
         else:
             module = importlib.import_module(name).__name__
     except ConfigError:

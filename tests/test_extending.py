@@ -286,3 +286,16 @@ def test_a_plugin_sources_options_are_checked_in_one_line(tmp_path, monkeypatch,
     assert "config key 'data.dir': set, but data.source is my_list" in capsys.readouterr().err
     assert cli.main("eval", ["model=tiny", "logger=none", "data.options.path=x"]) == 2
     assert "config key 'data.options': options of a plugin's data source" in capsys.readouterr().err
+
+
+def test_a_plugin_file_leaves_its_folder_as_it_was(tmp_path, monkeypatch, registries):
+    """Importing a `.py` plugin writes no `__pycache__` beside it (nothing outside out_dir), whatever the
+    interpreter's bytecode setting, which it leaves as it found it."""
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine")
+    (folder / "quiet.py").write_text("VALUE = 1\n")
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    plugins.load_plugin(str(folder / "quiet.py"))
+    assert sorted(p.name for p in folder.iterdir()) == ["notes.txt", "quiet.py"]
+    assert sys.dont_write_bytecode is False
