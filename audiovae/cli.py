@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 import warnings
+from pathlib import Path
 from typing import Optional, Sequence
 
 from audiovae.config.compose import CONFIG_DIR, compose, config_groups
@@ -79,6 +80,31 @@ def _quiet_libraries() -> None:
     warnings.filterwarnings("ignore", message=".*past_key_values.*is deprecated.*", category=FutureWarning)
 
 
+def from_file(config: str, config_dir=CONFIG_DIR) -> bool:
+    """Whether `--config` names a file outside the installation's `configs/` folder (a run folder's config.yaml,
+    someone's YAML): its code-running keys need consent."""
+    path = Path(config) if Path(config).suffix in {".yaml", ".yml"} else config_dir / f"{config}.yaml"
+    return not path.resolve().is_relative_to(Path(config_dir).resolve())
+
+
+def admit_code(config: str, overrides: Sequence[str], trust: bool):
+    """The config validator that checks consent for every key that runs code (`audiovae.consent`), then imports the
+    plugins; a `model.family` that names a module is checked once the plugins have registered theirs."""
+    from audiovae.consent import check_consent, code_uses, typed_uses
+    from audiovae.models.families import BUILTIN_FAMILIES, FAMILIES
+
+    trusted, typed = trust or not from_file(config), typed_uses(overrides)
+    source = f"--config {config}"
+
+    def admit(cfg) -> None:
+        families = () if cfg.get("plugins") else {*BUILTIN_FAMILIES, *FAMILIES}  # a plugin may register it
+        check_consent(code_uses(cfg, families), typed, trusted, source)
+        load_config_plugins(cfg)
+        check_consent(code_uses(cfg, {*BUILTIN_FAMILIES, *FAMILIES}), typed, trusted, source)
+
+    return admit
+
+
 def groups_help(config_dir=CONFIG_DIR) -> str:
     """The config groups and their choices, for --help: `model: audioldm2, demo, tiny, ...`."""
     lines = ["config groups (pick one with group=name):"]
@@ -100,6 +126,11 @@ def main(job: str, argv: Sequence[str]) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--config", default=PRIMARY[job], help="a config name in configs/ or a saved config.yaml")
+    parser.add_argument(
+        "--trust-code",
+        action="store_true",
+        help="run the plugins, pipe: commands and family modules that a config file names (docs: Code and consent)",
+    )
     parser.add_argument("overrides", nargs="*", help="group=name or dotted.key=value")
     args = parser.parse_args(argv)
 
@@ -109,7 +140,8 @@ def main(job: str, argv: Sequence[str]) -> int:
 
         check_home()
         resolve_enhancement = import_job("audiovae.enhancers.registry", "resolve_enhancement")  # imports torch
-        validators = [load_config_plugins, check_ranges, resolve_enhancement]  # plugins first: they add names
+        admit = admit_code(args.config, args.overrides, args.trust_code)
+        validators = [admit, check_ranges, resolve_enhancement]  # consent and plugins first: they add names
         cfg = compose(args.config, args.overrides, schema=_schema(job), validators=validators)
         return JOBS[job](cfg)
 

@@ -14,6 +14,7 @@ so is a run of audiovae 0.1, whose hf_retention and spectral_correlation read on
 """
 
 import argparse
+import json
 import sys
 import time
 from dataclasses import dataclass
@@ -22,13 +23,14 @@ from pathlib import Path
 import numpy as np
 from omegaconf import OmegaConf
 
+from audiovae.config.compose import load_run_config
 from audiovae.config.later_keys import LATER_KEYS
 from audiovae.errors import CompareError, exit_status
 from audiovae.metrics.base import WAVEFORM
-from audiovae.metrics.registry import METRICS, SETTINGS, metric_info
+from audiovae.metrics.registry import METRICS, SETTINGS, describe_saved_metric, metric_info
 from audiovae.metrics.scoring import scoring
+from audiovae.metrics.sets import SET_METRICS
 from audiovae.metrics.stats import adjust_p, compare_paired
-from audiovae.plugins import load_plugins
 from audiovae.reporting.compare_html import write_compare_html
 from audiovae.reporting.format import ComparisonLine, comparison_rows, comparison_table
 from audiovae.reporting.plots import paired_plot
@@ -59,11 +61,30 @@ def load_run(folder: Path) -> Run:
     for path in (results, config):
         if not path.is_file():
             raise CompareError(f"{folder}: not an evaluation output folder ({path.name} is missing)")
-    config = OmegaConf.to_container(OmegaConf.load(config), resolve=False)
-    load_plugins(config.get("plugins"))  # the metrics a plugin registered, with their directions
+    config = OmegaConf.to_container(load_run_config(config), resolve=False)
+    describe_plugin_metrics(folder, config)
     names = [m for m in config.get("metrics", {}).get("names", []) if m in METRICS]
     ok = {r.file: r for r in read_results(results, names) if r.status == OK}
     return Run(folder.name, folder, config, ok)
+
+
+def describe_plugin_metrics(folder: Path, config: dict) -> None:
+    """Make the run's plugin metrics known from its summary.json (direction, target, unit, Δ kind, domain) without
+    importing its plugins: a run folder is someone else's, and compare runs none of its code."""
+    names = [m for m in config.get("metrics", {}).get("names", []) if m not in METRICS and m not in SET_METRICS]
+    if not names:
+        return
+    try:
+        saved = json.loads((folder / "summary.json").read_text()).get("metrics", {})
+    except (OSError, ValueError, AttributeError):
+        saved = {}
+    for name in names:
+        if not isinstance(saved.get(name), dict):
+            raise CompareError(
+                f"{folder}: metric '{name}' is a plugin's and the run's summary.json does not describe it "
+                f"(an unfinished run?); compare reads a plugin metric's direction from there"
+            )
+        describe_saved_metric(name, saved[name])
 
 
 def _differences(a: dict, b: dict, prefix: str) -> list[str]:

@@ -59,9 +59,12 @@ def _pack(args) -> int:
 
 
 def _latents(args) -> int:
+    from audiovae.cli import admit_code
     from audiovae.evaluation.latent_export import export_latents
 
-    written, count = export_latents(Path(args.run_dir), Path(args.out_dir), args.per_shard, args.force)
+    saved = str(Path(args.run_dir) / "config.yaml")
+    admit = admit_code(saved, [], args.trust_code)
+    written, count = export_latents(Path(args.run_dir), Path(args.out_dir), args.per_shard, args.force, admit)
     print(f"wrote the latents of {count} entries into {len(written)} shard(s) under {args.out_dir}")
     return 0
 
@@ -86,6 +89,7 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("out_dir")
     t.add_argument("--per-shard", type=int, default=1000)
     t.add_argument("--force", action="store_true")
+    t.add_argument("--trust-code", action="store_true", help="run the code the run's config names")
     return p
 
 

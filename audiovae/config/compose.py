@@ -5,6 +5,7 @@ Command-line words are `group=name` (a file `configs/<group>/<name>.yaml`) or `d
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Callable, Iterable, Optional, Sequence
 
@@ -52,6 +53,38 @@ def _load_yaml(path: Path) -> DictConfig:
             f"cannot parse {path}: a config is a mapping of keys to values, this is a {type(loaded).__name__}"
         )
     return loaded
+
+
+_ENV_RESOLVER = re.compile(r"\$\{\s*oc\.env\s*:")
+
+
+def _environment_reads(node, where: str = "") -> list[str]:
+    """The dotted keys of `node` (a plain container) whose value reads an environment variable (`${oc.env:NAME}`)."""
+    if isinstance(node, dict):
+        return [k for key, value in node.items() for k in _environment_reads(value, f"{where}{key}.")]
+    if isinstance(node, list):
+        return [k for i, value in enumerate(node) for k in _environment_reads(value, f"{where[:-1]}[{i}].")]
+    return [where[:-1]] if isinstance(node, str) and _ENV_RESOLVER.search(node) else []
+
+
+def refuse_environment(body: DictConfig, path: Path) -> None:
+    """ConfigError when a config file from outside the installation's configs/ reads the environment: a shared
+    file would copy a variable's value (a token) into config.yaml, the report and the W&B run. Typed on the command
+    line, `${oc.env:...}` is the user's own."""
+    keys = _environment_reads(OmegaConf.to_container(body, resolve=False))
+    if keys:
+        raise ConfigError(
+            f"config {path}: key '{keys[0]}' reads an environment variable (${{oc.env:...}}); a config file may not "
+            f"copy the environment into a run's outputs: give the value on the command line ({keys[0]}=...)"
+        )
+
+
+def load_run_config(path: Path) -> DictConfig:
+    """A run folder's saved `config.yaml` for a command that only reads it (compare, listening): parsed safely, and
+    refused when it reads the environment (a run folder is someone else's)."""
+    body = _load_yaml(Path(path))
+    refuse_environment(body, Path(path))
+    return body
 
 
 def _group_file(group: str, name: str, config_dir: Path) -> Path:
@@ -123,6 +156,8 @@ def _load_primary(primary: str, config_dir: Path, chain: tuple = ()) -> DictConf
         names = " -> ".join(str(p.name) for p in (*chain, path.resolve()))
         raise ConfigError(f"config {path}: 'extends' comes back to itself ({names})")
     body = _load_yaml(path)
+    if not path.resolve().is_relative_to(config_dir.resolve()):
+        refuse_environment(body, path)
     parent_name = body.pop("extends", None)
     if parent_name is None:
         return body

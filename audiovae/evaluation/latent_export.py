@@ -3,6 +3,7 @@
 import io
 import json
 from pathlib import Path
+from typing import Callable, Optional
 
 import numpy as np
 import soundfile as sf
@@ -31,9 +32,12 @@ def array_bytes(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def export_latents(run_dir: Path, out: Path, per_shard: int, force: bool = False) -> tuple[list[Path], int]:
+def export_latents(
+    run_dir: Path, out: Path, per_shard: int, force: bool = False, admit: Optional[Callable] = None
+) -> tuple[list[Path], int]:
     """Write the run's latents as shards under `out` (the format: `audiovae.data.latents`); returns (shards written,
-    entries exported). An entry that can no longer be read is left out and listed in `latents.json`."""
+    entries exported). An entry that can no longer be read is left out and listed in `latents.json`. `admit` is the
+    consent check for the code the run's config names (`audiovae.cli.admit_code`), run before anything else."""
     saved, results = run_dir / "config.yaml", run_dir / "results.csv"
     if not saved.is_file() or not results.is_file():
         raise ConfigError(
@@ -41,7 +45,8 @@ def export_latents(run_dir: Path, out: Path, per_shard: int, force: bool = False
             "are its sub-folders"
         )
     ok = {r["file"] for r in read_csv(results) if r["status"] == "ok"}
-    cfg = compose(str(saved), [], schema=EvalConfig, validators=[resolve_enhancement])
+    validators = [admit] if admit is not None else []
+    cfg = compose(str(saved), [], schema=EvalConfig, validators=[*validators, resolve_enhancement])
     setup = build_setup(cfg)
     entries = [e for e in setup.entries if e.key in ok]
     check_shard_outputs(out, SHARD_NAME, INDEX, len(entries), per_shard, force)

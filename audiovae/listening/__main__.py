@@ -30,12 +30,11 @@ def main(argv: list[str]) -> int:
 
     def run() -> None:
         if args.command == "pages":
-            from omegaconf import OmegaConf
-
+            from audiovae.config.compose import load_run_config
             from audiovae.listening.blind import run_results, write_listening_pages
 
             results = run_results(args.run)
-            seed = args.seed if args.seed is not None else OmegaConf.load(args.run / "config.yaml").seed
+            seed = args.seed if args.seed is not None else load_run_config(args.run / "config.yaml").seed
             written = write_listening_pages(args.run, results, seed, args.max_files)
             for path in written.values():
                 print(path)

@@ -207,11 +207,11 @@ def summarize_ab(rows: Sequence[dict]) -> dict:
 
 def objective_deltas(run: Path, files: Sequence[str]) -> tuple[list[str], dict]:
     """The run's metric names and per file the Δ of each (`file_delta`, enhanced vs base) from results.csv."""
-    from omegaconf import OmegaConf
+    from audiovae.config.compose import load_run_config
 
     if not (run / "results.csv").exists() or not (run / "config.yaml").exists():
         return [], {}
-    names = file_metric_names(OmegaConf.load(run / "config.yaml").metrics.names)
+    names = file_metric_names(load_run_config(run / "config.yaml").metrics.names)
     results = {r.file: r for r in read_results(run / "results.csv", names) if r.status == OK}
     return names, {
         f: {n: file_delta(n, results[f].value("base", n), results[f].value("enhanced", n)) for n in names}

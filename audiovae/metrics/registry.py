@@ -116,6 +116,35 @@ def register_metric(name: str, cls: type[PerItemMetric], from_settings: Optional
     METRICS[name] = MetricSpec(cls, dict(from_settings or {}), dict(fixed))
 
 
+class DescribedMetric(PerItemMetric):
+    """A metric known only by what a run saved of it (`summary.json`): its direction, target, unit, Δ kind and
+    domain. Read-only commands (compare) describe a plugin's metric this way instead of importing the plugin; it
+    cannot measure."""
+
+    def accumulator(self):
+        raise ConfigError(f"metric '{self.name}' is described by a saved run; measuring it needs its plugin")
+
+
+def describe_saved_metric(name: str, saved: dict) -> None:
+    """Make `name` known from a run's summary entry (`{direction, target, unit, delta_kind, domain}`) unless it is
+    registered; ConfigError when the entry does not say how the metric is scored."""
+    if name in METRICS or name in PROMPT_METRICS:
+        return
+    direction = saved.get("direction")
+    if direction not in (HIGHER, LOWER, TARGET) or saved.get("delta_kind") is None:
+        raise ConfigError(f"metric '{name}': the run's summary.json does not say its direction and Δ kind")
+    attributes = {
+        "name": name,
+        "direction": direction,
+        "target": saved.get("target"),
+        "unit": saved.get("unit") or "",
+        "delta_kind": saved["delta_kind"],
+        "domain": saved.get("domain") or "unknown",
+        "is_differentiable": False,
+    }
+    METRICS[name] = MetricSpec(type(f"Described_{name}", (DescribedMetric,), attributes))
+
+
 def settings_of(section) -> dict:
     """The metric settings of a config section (`metrics`): each key of SETTINGS, its default where absent."""
     return {key: section.get(key, default) if section is not None else default for key, default in SETTINGS.items()}

@@ -30,6 +30,8 @@ class Family:
 
 
 FAMILIES: dict[str, Family] = {}
+BUILTIN_FAMILIES = ("audioldm", "stable_audio_open", "encodec", "dac")  # what `family_builtin` registers; any other
+# `model.family` is a plugin's or names a module to import (code: `audiovae.consent`)
 
 
 def register_family(family: Family) -> Family:

@@ -9,6 +9,7 @@ from typing import Sequence
 
 import numpy as np
 
+from audiovae.metrics.registry import metric_info
 from audiovae.metrics.scoring import scoring
 from audiovae.metrics.stats import adjust_p, compare_paired
 from audiovae.reporting.records import OK, VARIANTS, FileResult, variants_of
@@ -77,6 +78,7 @@ def summarize_metrics(
             "score_unit": scorer.unit,
             "delta_kind": scorer.delta_kind,
             "delta_unit": scorer.delta_unit,
+            "domain": metric_info(name).domain,
             "variants": {v: _describe(values) for v, values in raw.items()},
             "comparison": comparison.as_dict(),
         }

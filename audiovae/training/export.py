@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 from omegaconf import OmegaConf
 
+from audiovae.consent import check_consent, plugin_use
 from audiovae.enhancers.registry import build_enhancer
 from audiovae.enhancers.serialization import PLUGINS_KEY, export_enhancer  # the same key in a checkpoint
 from audiovae.errors import CheckpointError, exit_status
@@ -45,14 +46,19 @@ def load_checkpoint(checkpoint: Path) -> dict:
     return ckpt
 
 
-def export_from_checkpoint(checkpoint: Path, out: Path, provenance: dict | None = None) -> Path:
+def export_from_checkpoint(
+    checkpoint: Path, out: Path, provenance: dict | None = None, trust_code: bool = False
+) -> Path:
     """Export the enhancer saved in a training checkpoint (last, best or any other), with its `provenance`: its
-    EMA weights when the run kept an average (`ema.enabled`), else its raw weights."""
+    EMA weights when the run kept an average (`ema.enabled`), else its raw weights. The plugins the checkpoint
+    records are imported only with `trust_code` (a checkpoint may be someone else's: `audiovae.consent`)."""
     ckpt = load_checkpoint(checkpoint)
     if CHECKPOINT_KEY not in ckpt:
         raise CheckpointError(f"{checkpoint} is not an audiovae training checkpoint")
     enhancement = ckpt[CHECKPOINT_KEY]
-    plugins = list(ckpt.get(PLUGINS_KEY) or [])
+    plugins = [str(name) for name in ckpt.get(PLUGINS_KEY) or []]
+    uses = [plugin_use(i, name) for i, name in enumerate(plugins)]
+    check_consent(uses, set(), trust_code, str(checkpoint), "export again with --trust-code")
     load_plugins(plugins)  # a plugin's enhancer is built from its class
     enhancer = build_enhancer(OmegaConf.create({k: v for k, v in enhancement.items() if k != "checkpoint"}))
     weights = {**ckpt["state_dict"], **ckpt.get(EMA_KEY, {})}  # (an average covers the parameters, not buffers)
@@ -68,12 +74,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("checkpoint", type=Path, help="a training checkpoint (last.ckpt, step*.ckpt)")
     parser.add_argument("out", type=Path, nargs="?", help="default: <checkpoint>.enhancer.safetensors")
     parser.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    parser.add_argument("--trust-code", action="store_true", help="import the plugins the checkpoint records")
     args = parser.parse_args(argv)
 
     def run() -> None:
         out = args.out or args.checkpoint.with_suffix(".enhancer.safetensors")
         check_single_output(out, [args.checkpoint], args.force)
-        print(f"exported {export_from_checkpoint(args.checkpoint, out)}")
+        print(f"exported {export_from_checkpoint(args.checkpoint, out, trust_code=args.trust_code)}")
 
     return exit_status(run)
 

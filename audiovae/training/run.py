@@ -357,7 +357,7 @@ def _fit_and_export(
         "wandb_project": cfg.logger.project if logger is not None else None,
         "wandb_artifact": f"{artifact_name}:latest" if logger is not None else None,
     }
-    exported = export_from_checkpoint(Path(best), out_dir / EXPORT_NAME, provenance)
+    exported = export_from_checkpoint(Path(best), out_dir / EXPORT_NAME, provenance, trust_code=True)  # its own
     best_score = float(checkpoints.best_model_score) if checkpoints.best_model_score is not None else None
     summary = {
         "out_dir": str(out_dir),
