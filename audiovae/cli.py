@@ -9,7 +9,7 @@ import warnings
 from pathlib import Path
 from typing import Optional, Sequence
 
-from audiovae.config.compose import CONFIG_DIR, compose, config_groups
+from audiovae.config.compose import CONFIG_DIR, absolute_paths, compose, config_groups
 from audiovae.errors import exit_status
 from audiovae.models.availability import preflight
 from audiovae.plugins import load_config_plugins
@@ -141,7 +141,7 @@ def main(job: str, argv: Sequence[str]) -> int:
         check_home()
         resolve_enhancement = import_job("audiovae.enhancers.registry", "resolve_enhancement")  # imports torch
         admit = admit_code(args.config, args.overrides, args.trust_code)
-        validators = [admit, check_ranges, resolve_enhancement]  # consent and plugins first: they add names
+        validators = [admit, absolute_paths, check_ranges, resolve_enhancement]  # consent, plugins first: add names
         cfg = compose(args.config, args.overrides, schema=_schema(job), validators=validators)
         return JOBS[job](cfg)
 

@@ -58,6 +58,10 @@ def load_run(folder: Path) -> Run:
     """The run in `folder` (its results.csv and config.yaml, older configs read through the keys added since);
     CompareError (one line) when it is not an evaluation output folder."""
     results, config = folder / "results.csv", folder / "config.yaml"
+    if config.is_file() and not results.is_file() and (folder / "partial").is_dir():
+        raise CompareError(
+            f"{folder}: an unfinished evaluation (no results.csv yet): run its command again to finish it, then compare"
+        )
     for path in (results, config):
         if not path.is_file():
             raise CompareError(f"{folder}: not an evaluation output folder ({path.name} is missing)")

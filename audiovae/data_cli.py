@@ -42,6 +42,7 @@ def _manifest(args) -> int:
     out = Path(args.out)
     check_single_output(out, [Path(args.folder)], args.force)
     listing = list_entries(OmegaConf.create({"dir": args.folder, "patterns": args.patterns or PATTERNS}))
+    check_single_output(out, [Path(str(e.sound)) for e in listing.entries], args.force)  # never one it lists
     out.parent.mkdir(parents=True, exist_ok=True)
     n = write_manifest(listing.entries, out)
     print(f"{listing.line()}; wrote {n} entries to {out}")

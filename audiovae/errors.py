@@ -68,6 +68,11 @@ class AudioError(AudiovaeError, ValueError):
         super().__init__(f"{display_name(self.path)}: {reason}")  # any name prints
 
 
+class EnhancerError(AudiovaeError, RuntimeError):
+    """An enhancer (a plugin's, typically) raised or returned something that is not its input's kind: a tensor of
+    the same shape. Evaluation and generation make it an error row of the items it ran on."""
+
+
 class ModelUnavailableError(AudiovaeError, RuntimeError):
     """The weights are neither local nor downloadable; the message says how to get them."""
 

@@ -62,6 +62,10 @@ def load_plugin(name: str, where: str = "plugins") -> str:
             module = importlib.import_module(name).__name__
     except ConfigError:
         raise
+    except SystemExit as err:  # a plugin that exits would end the run as if it had finished
+        raise ConfigError(
+            f"config key '{where}': plugin {name} called sys.exit({err.code!r}) while being imported"
+        ) from None
     except Exception as err:
         first = str(err).splitlines()[0] if str(err) else ""
         raise ConfigError(
@@ -85,11 +89,21 @@ def load_config_plugins(cfg) -> None:
         cfg.plugins = [as_saved(str(n)) for n in names]
 
 
+def definition(obj) -> str:
+    """`module.qualname`: what makes two objects the same definition (a module imported twice defines it again)."""
+    return f"{getattr(obj, '__module__', '')}.{getattr(obj, '__qualname__', repr(obj))}"
+
+
 def check_name_free(what: str, name: str, new, taken=None, reserved: tuple = ()) -> None:
-    """ConfigError when `name` is reserved or registered to `taken`, another definition than `new` (one of the same
-    qualified name is the same definition imported again: a module loaded twice)."""
-    if name in reserved or (taken is not None and taken.__qualname__ != new.__qualname__):
-        raise ConfigError(f"{what} '{name}' is already registered; register the plugin's under another name")
+    """ConfigError when `name` is reserved or registered to `taken`, another definition than `new` (the same module
+    and qualified name is the same definition imported again: a module loaded twice). A built-in's name is never a
+    plugin's, whatever its class is called."""
+    if name in reserved or (taken is not None and definition(taken) != definition(new)):
+        owner = "a built-in" if name in reserved or (taken is not None and is_builtin(taken)) else "another plugin"
+        raise ConfigError(
+            f"{what} '{name}' is already registered by {owner}"
+            f"{'' if taken is None else f' ({definition(taken)})'}; register the plugin's under another name"
+        )
 
 
 def is_builtin(obj) -> bool:

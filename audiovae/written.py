@@ -39,7 +39,12 @@ def claim_outputs(folder: Path, names: Iterable[str], force: bool = False) -> No
     listed = _listed(folder)
     for name in names:
         target = folder / name
-        if not force and name not in listed and (target.exists() or target.is_symlink()):
+        if target.is_symlink():
+            raise OverwriteError(
+                f"{target} is a symbolic link: audiovae never writes through one (it would replace the file it "
+                f"points to); nothing was written"
+            )
+        if not force and name not in listed and target.exists():
             raise OverwriteError(
                 f"{target} exists and was not written by audiovae: nothing was written; choose "
                 f"another --out, or add --force to overwrite it"
@@ -52,9 +57,16 @@ def claim_outputs(folder: Path, names: Iterable[str], force: bool = False) -> No
 
 
 def check_single_output(out: Path, inputs: Iterable[Path], force: bool = False) -> None:
-    """Before a command writes the single file `out`: OverwriteError when it is one of `inputs` (always) or exists
-    (unless `force`)."""
+    """Before a command writes the single file `out`: OverwriteError when it is one of `inputs`, a symbolic link or a
+    folder (always), or exists (unless `force`)."""
     out = Path(out)
+    if out.is_symlink():
+        raise OverwriteError(
+            f"{out} is a symbolic link: audiovae never writes through one (it would replace the file it points to); "
+            f"name another output file"
+        )
+    if out.is_dir():
+        raise OverwriteError(f"{out} is a folder: name an output file")
     for source in inputs:
         if (
             out.exists()

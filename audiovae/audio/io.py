@@ -4,8 +4,10 @@
 (array([2., 3.]), array([1., 2.]))
 """
 
+import errno
 import io
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Union
@@ -75,8 +77,8 @@ class Excerpt:
     """A SoundFile seen from `start` for at most `length` frames: `frames`, `samplerate`, `channels`, `read(n)` and
     `close()` as the SoundFile's, positions relative to the excerpt."""
 
-    def __init__(self, file: sf.SoundFile, start: int, length: int):
-        self.file, self.left = file, length
+    def __init__(self, file: sf.SoundFile, start: int, length: int, missing: int = 0):
+        self.file, self.left, self.missing = file, length, missing  # missing: frames asked for past the file's end
         self.frames, self.samplerate, self.channels = length, file.samplerate, file.channels
         file.seek(start)
 
@@ -121,9 +123,9 @@ def open_sound(sound: Sound):
             f"offset_s {sound.offset_s:g} is at or past the end of the file ({file.frames / file.samplerate:.3f} s)",
         )
     left = file.frames - start
-    length = left if sound.duration_s is None else min(left, round(sound.duration_s * file.samplerate))
+    asked = left if sound.duration_s is None else round(sound.duration_s * file.samplerate)
     try:
-        return Excerpt(file, start, length)
+        return Excerpt(file, start, min(left, asked), max(0, asked - left))
     except (sf.LibsndfileError, RuntimeError) as err:
         file.close()
         raise AudioError(sound, f"cannot seek to offset_s {sound.offset_s:g} ({err})") from None
@@ -185,8 +187,45 @@ def check_peak(path, peak: float, silence_threshold_db: float) -> None:
         raise AudioError(path, f"silent (peak below {silence_threshold_db:g} dBFS once its mean is removed)")
 
 
-def wav_writer(path: Path, sample_rate: int, channels: int = 1) -> sf.SoundFile:
+def write_failure(path, err: BaseException) -> OSError:
+    """An OSError for a write libsndfile could not finish (it reports a full disk as a short write, an assertion in
+    soundfile): ENOSPC when the folder's file system has under 1 MiB free, else EIO, naming the file."""
+    try:
+        free = shutil.disk_usage(Path(path).parent).free
+    except OSError:
+        free = 0
+    code = errno.ENOSPC if free < (1 << 20) else errno.EIO
+    return OSError(code, f"{os.strerror(code)}: {type(err).__name__} {err}".strip(), str(path))
+
+
+class WavWriter:
+    """A 32-bit float wav open for writing in consecutive chunks; a write that fails is an OSError naming the file
+    (`write_failure`), which the commands report in one line with what finished kept."""
+
+    def __init__(self, path: Path, sample_rate: int, channels: int):
+        self.name = str(path)
+        try:
+            self.file = sf.SoundFile(self.name, "w", sample_rate, channels, subtype="FLOAT")
+        except (sf.LibsndfileError, RuntimeError) as err:
+            raise write_failure(path, err) from None
+
+    def write(self, data: np.ndarray) -> None:
+        """Append `[n]` or `[n, channels]` float32 samples."""
+        try:
+            self.file.write(data)
+        except (AssertionError, sf.LibsndfileError, RuntimeError) as err:
+            raise write_failure(self.name, err) from None
+
+    def close(self) -> None:
+        """Finish the file."""
+        try:
+            self.file.close()
+        except (AssertionError, sf.LibsndfileError, RuntimeError) as err:
+            raise write_failure(self.name, err) from None
+
+
+def wav_writer(path: Path, sample_rate: int, channels: int = 1) -> WavWriter:
     """A 32-bit float wav (mono, or `channels`) open for writing in consecutive chunks (`.write(float32 array
     [n] or [n, channels])`, then `.close()`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    return sf.SoundFile(str(path), "w", sample_rate, channels, subtype="FLOAT")
+    return WavWriter(path, sample_rate, channels)

@@ -90,6 +90,38 @@ def mono_blocks(
                 yield tail[: int(min(left, tail.shape[0]))]
 
 
+def channel_peak_db(path: Sound) -> float:
+    """The peak |x − mean| of the loudest channel, dBFS (read in blocks): how loud a file is before mixing."""
+    with open_sound(path) as file:
+        if file.channels < 2:
+            return -np.inf
+        peak = 0.0
+        while True:
+            block = file.read(BLOCK_FRAMES, dtype="float32", always_2d=True)
+            if not len(block):
+                break
+            peak = max(peak, float(np.max(np.abs(block - block.mean(axis=0)))))
+    return 20 * np.log10(peak) if peak > 0 else -np.inf
+
+
+def dropped_input(path: Sound, channels: str, n_channels: int) -> tuple[str, ...]:
+    """What of the input is not evaluated, for the row's notes: channels past the model's, excerpt seconds past the
+    file's end (the manifest asked for more than the file holds)."""
+    notes = []
+    with open_sound(path) as file:
+        if channels == "model" and 1 < n_channels < file.channels:
+            notes.append(
+                f"input: channels {n_channels + 1}-{file.channels} of {file.channels} dropped (the model takes "
+                f"{n_channels})"
+            )
+        if getattr(file, "missing", 0) > 0:
+            notes.append(
+                f"input: the excerpt runs {file.missing / file.samplerate:.3f} s past the file's end; "
+                f"{file.frames / file.samplerate:.3f} s evaluated"
+            )
+    return tuple(notes)
+
+
 @dataclass
 class PreparedAudio:
     """A file's prepared waveform (mono, model rate, cut to `max_samples`, AudioLDM's normalisation
@@ -106,6 +138,7 @@ class PreparedAudio:
     channels: str = "mix"  # data.channels: how several channels become one (`model`: kept for a multi-channel model)
     resampler: str = "soxr_hq"  # data.resampler
     n_channels: int = 1  # the channels read: the model's with channels="model", else 1 (samples `[N]` or `[N, C]`)
+    notes: tuple[str, ...] = ()  # what of the input is not evaluated (`dropped_input`)
 
     @classmethod
     def scan(
@@ -139,7 +172,17 @@ class PreparedAudio:
                 f"window) are needed",
             )
         mean, peak = normalisation_stats(total, count * n_channels, float(low), float(high))
-        check_peak(path, peak, silence_threshold_db)
+        try:
+            check_peak(path, peak, silence_threshold_db)
+        except AudioError:
+            if channels != "first" and n_channels == 1 and channel_peak_db(path) >= silence_threshold_db:
+                raise AudioError(
+                    path,
+                    f"its channels cancel when mixed to mono (anti-phase): silent mixed, {channel_peak_db(path):.1f} "
+                    f"dBFS in its loudest channel; evaluate one channel with data.channels=first",
+                ) from None
+            raise
+        notes = dropped_input(path, channels, n_channels)
         return cls(
             path if isinstance(path, SoundSource) else str(path),
             sample_rate,
@@ -151,6 +194,7 @@ class PreparedAudio:
             channels,
             resampler,
             n_channels,
+            notes,
         )
 
     def normalise(self, block: torch.Tensor) -> torch.Tensor:

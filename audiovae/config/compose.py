@@ -5,6 +5,7 @@ Command-line words are `group=name` (a file `configs/<group>/<name>.yaml`) or `d
 
 import hashlib
 import json
+import os
 import re
 from pathlib import Path
 from typing import Callable, Iterable, Optional, Sequence
@@ -15,6 +16,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from audiovae.config.later_keys import check_not_moved, later_layer, migrate_moved
 from audiovae.errors import ConfigError
+from audiovae.paths import not_regular
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 ASSET_DIR = Path(__file__).resolve().parents[1] / "assets"
@@ -35,6 +37,9 @@ def _load_yaml(path: Path) -> DictConfig:
     """A YAML mapping from `path`; ConfigError (one line) for a missing, binary, oversized, unparsable or non-mapping
     file. Safe loading only: YAML tags that would build Python objects are refused."""
     if not path.is_file():
+        kind = not_regular(path)
+        if kind:
+            raise ConfigError(f"config file {path} is {kind}, not a config file")
         raise ConfigError(f"config file not found: {path}")
     if path.stat().st_size > MAX_CONFIG_BYTES:
         raise ConfigError(
@@ -151,7 +156,12 @@ def _load_primary(primary: str, config_dir: Path, chain: tuple = ()) -> DictConf
     that comes back to a config it passed is refused."""
     path = Path(primary)
     if path.suffix not in {".yaml", ".yml"}:
-        path = config_dir / f"{primary}.yaml"
+        named = config_dir / f"{primary}.yaml"
+        if (os.sep in primary or not named.exists()) and (path.exists() or path.is_symlink()):  # a path, not a name
+            kind = not_regular(path) or "not a .yaml file"
+            hint = f" ({path / 'config.yaml'}?)" if (path / "config.yaml").is_file() else ""
+            raise ConfigError(f"--config {primary}: {kind}; give a config name in configs/ or a .yaml file{hint}")
+        path = named
     if path.resolve() in chain:
         names = " -> ".join(str(p.name) for p in (*chain, path.resolve()))
         raise ConfigError(f"config {path}: 'extends' comes back to itself ({names})")
@@ -223,6 +233,30 @@ def compose(
         validate(cfg)
     OmegaConf.set_readonly(cfg, True)
     return cfg
+
+
+PATH_KEYS = ("data.dir", "data.manifest", "data.dataset_root", "data.val_dir", "prompts", "reference", "ckpt_path")
+_URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
+
+
+def absolute_paths(cfg: DictConfig) -> None:
+    """The config validator that makes the input paths absolute (`PATH_KEYS`, the local parts of `data.shards` and
+    `enhancement.checkpoint`): the saved config.yaml then names the same files from any folder, instead of other
+    audio under the same relative name."""
+
+    def absolute(value: str) -> str:
+        return value if _URL.match(value) else os.path.abspath(os.path.expanduser(value))
+
+    for key in PATH_KEYS:
+        value = OmegaConf.select(cfg, key, default=None)
+        if isinstance(value, str) and value:
+            OmegaConf.update(cfg, key, absolute(value), merge=False)
+    shards = OmegaConf.select(cfg, "data.shards", default=None)
+    if isinstance(shards, str) and shards:
+        OmegaConf.update(cfg, "data.shards", "::".join(absolute(p) for p in shards.split("::")), merge=False)
+    enhancement = cfg.get("enhancement")
+    if isinstance(enhancement, DictConfig) and isinstance(enhancement.get("checkpoint"), str):
+        enhancement.checkpoint = absolute(enhancement.checkpoint)
 
 
 def config_hash(cfg: DictConfig) -> str:

@@ -50,7 +50,7 @@ RANGES = {
     "model.griffin_lim_iters": (1, INF, True, True),
     "seed": (0, 2**32 - 1, True, True),
     "generation.steps": (1, INF, True, True),
-    "generation.guidance_scale": (0, INF, True, True),
+    "generation.guidance_scale": (0, 100, True, True),  # AudioLDM2 uses 3.5; far past 100 the latents overflow
     "generation.audio_length_s": (0, INF, False, True),
     "generation.waveforms_per_prompt": (1, INF, True, True),
     "optim.lr": (0, INF, False, True),
@@ -119,6 +119,9 @@ MEMORY_BOUNDS = {
     "model.griffin_lim_iters": 10000,
     "adversarial.channels": 1024,
     "examples.count": 1024,
+    "generation.audio_length_s": 600.0,  # the latent, the vocoder's output and every decode grow with it
+    "generation.waveforms_per_prompt": 64,  # candidates of one diffusion, held together
+    "generation.steps": 10000,
 }
 for _key, _high in MEMORY_BOUNDS.items():
     _low, _, _low_in, _ = RANGES[_key]
@@ -195,7 +198,14 @@ def check_ranges(cfg: DictConfig) -> None:
         value = OmegaConf.select(cfg, key, default=None)
         if value is not None and value not in choices:
             raise ConfigError(f"config key '{key}': must be one of {', '.join(choices)}, got {value!r}")
+    for key, (low, high) in LIST_RANGES.items():
+        for i, value in enumerate(OmegaConf.select(cfg, key, default=None) or []):
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ConfigError(f"config key '{key}[{i}]': must be a whole number in [{low}, {high}], got {value!r}")
     check_consistency(cfg)
+
+
+LIST_RANGES = {"seeds": (0, 2**63 - 1)}  # each item of a list key (torch seeds a generator with a signed 64-bit int)
 
 
 def _get(cfg: DictConfig, key: str):

@@ -89,18 +89,27 @@ def discover_audio_files(
         )
 
     visited = set()  # real paths of the folders walked: a link back up is not followed twice
+    top = os.path.realpath(root)
     for folder, dirs, names in os.walk(root, onerror=unreadable, followlinks=True):
         here = Path(folder)
         visited.add(os.path.realpath(here))
-        runs = {d for d in dirs if is_run_folder(here / d)}
-        skipped += [
-            (display_name((here / d).relative_to(root).as_posix()) + "/", "an audiovae run folder")
-            for d in sorted(runs)
-        ]
-        dirs[:] = sorted(d for d in dirs if d not in runs and os.path.realpath(here / d) not in visited)
+        kept = []
+        for d in sorted(dirs):
+            shown = display_name((here / d).relative_to(root).as_posix()) + "/"
+            why = _not_walked(here / d, top, visited)
+            if why:
+                skipped.append((shown, why))
+            elif why is None:
+                kept.append(d)
+        dirs[:] = kept
         for name in names:
             p = here / name
             relative = display_name(p.relative_to(root).as_posix())
+            try:
+                p.exists()
+            except OSError as err:
+                skipped.append((relative, f"unreadable ({err.strerror})"))
+                continue
             if p.is_symlink() and not p.exists():
                 skipped.append((relative, "broken link"))
             elif not _matches(display_name(name), patterns):
@@ -117,6 +126,27 @@ def discover_audio_files(
             + (f" ({len(skipped)} other entries skipped)" if skipped else "")
         )
     return Discovery(paths, skipped)
+
+
+SYSTEM_FOLDERS = ("/proc", "/sys", "/dev")  # pseudo file systems: never audio, endless or unreadable to walk
+
+
+def _not_walked(folder: Path, top: str, visited: set) -> Optional[str]:
+    """Why a sub-folder is not walked (listed as skipped), "" to pass over it silently (walked already), None to walk
+    it: an audiovae run folder, a link to a folder above data.dir or into /proc, /sys, /dev, an unreadable one."""
+    try:
+        real = os.path.realpath(folder)
+        if is_run_folder(folder):
+            return "an audiovae run folder"
+    except OSError as err:
+        return f"unreadable folder ({err.strerror})"
+    if real in visited:
+        return ""
+    if folder.is_symlink() and (top == real or top.startswith(real.rstrip(os.sep) + os.sep)):
+        return f"a link to {display_name(real)}, a folder above data.dir: not followed"
+    if any(real == s or real.startswith(s + os.sep) for s in SYSTEM_FOLDERS):
+        return f"a link into {display_name(real)}: not followed"
+    return None
 
 
 def file_key(path: Path, root: Optional[str]) -> str:

@@ -21,6 +21,7 @@ import io
 import json
 import math
 import os
+import zlib
 from pathlib import Path
 from typing import Optional
 
@@ -33,16 +34,30 @@ PATH_FIELDS = ("path", "wav")  # ours / audiocraft's, AudioLDM's
 CAPTION_FIELDS = ("caption", "text", "description")
 
 
+MAX_TEXT_BYTES = 256 << 20  # a manifest's text (decompressed): ~1M entries; a larger one is split into several
+
+
+def _bounded_read(stream, limit: int, what: str) -> bytes:
+    """At most `limit` bytes of `stream`; DataError naming `what` past it (a gzip bomb stops at the limit)."""
+    raw = stream.read(limit + 1)
+    if len(raw) > limit:
+        raise DataError(f"{what}: more than {limit >> 20} MiB of text; split it into several manifests")
+    return raw
+
+
 def _text(path: Path) -> str:
+    what = f"data.manifest '{display_name(path)}'"
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as file:
+            if path.suffix != ".gz":
+                raw = _bounded_read(file, MAX_TEXT_BYTES, what)
+            else:
+                try:
+                    raw = _bounded_read(gzip.GzipFile(fileobj=file), MAX_TEXT_BYTES, what)
+                except (OSError, EOFError, zlib.error) as err:
+                    raise DataError(f"{what}: not gzip, or truncated ({err})") from None
     except OSError as err:
-        raise DataError(f"data.manifest '{display_name(path)}': cannot be read ({err.strerror})") from None
-    if path.suffix == ".gz":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as err:
-            raise DataError(f"data.manifest '{display_name(path)}': not gzip ({err})") from None
+        raise DataError(f"{what}: cannot be read ({err.strerror})") from None
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
@@ -64,6 +79,9 @@ def _records(path: Path, text: str) -> tuple[list[tuple[str, dict]], str]:
         if isinstance(whole, dict) and "data" in whole:
             if not isinstance(whole["data"], list):
                 raise DataError(f"{name}: 'data' must be a list of entries")
+            for i, record in enumerate(whole["data"]):
+                if not isinstance(record, dict):
+                    raise DataError(f"{name}:data[{i}]: an entry must be a JSON object, got {type(record).__name__}")
             return [(f"{name}:data[{i}]", r) for i, r in enumerate(whole["data"])], "audioldm"
     if path.suffix in (".csv", ".tsv") or path.name.endswith((".csv.gz", ".tsv.gz")):
         dialect = "excel-tab" if ".tsv" in path.name else "excel"
@@ -87,8 +105,10 @@ def _records(path: Path, text: str) -> tuple[list[tuple[str, dict]], str]:
 
 def _seconds(record: dict, name: str, where: str) -> Optional[float]:
     value = record.get(name)
-    if value in (None, ""):
+    if value is None or value == "":
         return None
+    if isinstance(value, bool):  # JSON true is not 1 s
+        raise DataError(f"{where}: '{name}' must be a number of seconds, got {json.dumps(value)}")
     try:
         seconds = float(value)
     except (TypeError, ValueError):
@@ -113,20 +133,34 @@ def dataset_root(datafile: Path, root_file: str) -> Path:
     """The root of AudioLDM's dataset that lists `datafile` in `root_file` (`{"<name>": "<root>", "metadata":
     {"path": {"<name>": {"train": <datafile>, …}}}}`); relative roots are taken from the working folder, as
     AudioLDM-training-finetuning runs from its repository root."""
+    what = f"data.dataset_root '{root_file}'"
+    if not Path(root_file).is_file():  # a FIFO or a device would block or never end
+        raise DataError(f"{what}: not a file")
     try:
-        spec = json.loads(Path(root_file).read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise DataError(f"data.dataset_root '{root_file}': cannot be read as JSON ({err})") from None
+        with open(root_file, "rb") as file:
+            spec = json.loads(_bounded_read(file, MAX_TEXT_BYTES, what))
+    except (OSError, ValueError) as err:
+        raise DataError(f"{what}: cannot be read as JSON ({err})") from None
+    if not isinstance(spec, dict):
+        raise DataError(f"{what}: must be a JSON object of dataset roots, got {type(spec).__name__}")
     names = [k for k in spec if k != "metadata"]
-    listed = spec.get("metadata", {}).get("path", {})
-    matching = [n for n in names if any(Path(str(p)).name == datafile.name for p in dict(listed.get(n, {})).values())]
+    listed = spec.get("metadata") or {}
+    listed = listed.get("path") if isinstance(listed, dict) else None
+    if not isinstance(listed, (dict, type(None))) or not all(
+        isinstance(v, (dict, type(None))) for v in (listed or {}).values()
+    ):
+        raise DataError(f"{what}: 'metadata.path' must map each dataset to its datafiles ({{\"train\": ...}})")
+    listed = listed or {}
+    matching = [n for n in names if any(Path(str(p)).name == datafile.name for p in dict(listed.get(n) or {}).values())]
     chosen = matching or (names if len(names) == 1 else [])
     if len(chosen) != 1:
         raise DataError(
             f"data.dataset_root '{root_file}': cannot tell which dataset lists {datafile.name} "
             f"(datasets {names}; metadata.path should name it)"
         )
-    return Path(os.path.expanduser(str(spec[chosen[0]])))
+    if not isinstance(spec[chosen[0]], str):
+        raise DataError(f"{what}: the root of '{chosen[0]}' must be a path, got {json.dumps(spec[chosen[0]])}")
+    return Path(os.path.expanduser(spec[chosen[0]]))
 
 
 def read_manifest(manifest: str, root_file: Optional[str] = None) -> tuple[list[Entry], list[tuple[str, str]]]:

@@ -67,19 +67,23 @@ def audio_bytes(entry: Entry) -> tuple[bytes, str]:
     return buffer.getvalue(), "wav"
 
 
-def check_shard_outputs(out: Path, shard_name: str, index: str, count: int, per_shard: int, force: bool) -> None:
+def check_shard_outputs(
+    out: Path, shard_name: str, index: str, count: int, per_shard: int, force: bool, inputs: Sequence[Path] = ()
+) -> None:
     """Before `count` samples are packed into `out/<shard_name % i>` (`per_shard` each) and `out/<index>`: refuse,
-    with `written.check_single_output`, any of those files that exists (unless `force`)."""
+    with `written.check_single_output`, any of those files that exists (unless `force`), is a link or a folder, or is
+    one of the `inputs`."""
     shards = max(1, math.ceil(count / per_shard))
     for path in [out / (shard_name % i) for i in range(shards)] + [out / index]:
-        check_single_output(path, [], force)
+        check_single_output(path, inputs, force)
 
 
 def pack_entries(entries: Sequence[Entry], out: Path, per_shard: int, force: bool = False) -> list[Path]:
     """Write `entries` as shards `out/shard-NNNNNN.tar` (`per_shard` samples each, streamed: one sample in memory at
     a time) and `out/shards.json`; an entry that cannot be read is left out and listed there. Refuses to replace
     existing files without `force`."""
-    check_shard_outputs(out, SHARD_NAME, INDEX, len(entries), per_shard, force)
+    inputs = [getattr(e.sound, "path", e.sound) for e in entries]  # a file, an excerpt's file; None: bytes
+    check_shard_outputs(out, SHARD_NAME, INDEX, len(entries), per_shard, force, [Path(p) for p in inputs if p])
     left_out, packed = [], []
 
     def samples():

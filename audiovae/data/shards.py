@@ -16,6 +16,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import tarfile
 from collections import Counter
 from pathlib import Path
@@ -25,14 +26,30 @@ from audiovae.audio.io import SoundSource
 from audiovae.data.entries import Entry, Listing
 from audiovae.errors import DataError
 
+_META = re.compile(r"__[^/]*__($|/)")  # webdataset's metadata members (`__key__`), not samples
 AUDIO_EXTENSIONS = ("flac", "wav", "mp3", "ogg", "oga", "opus", "aiff", "aif", "caf", "w64", "rf64", "au")
 
 
-def expand(pattern: str) -> list[str]:
-    """The shard urls of `pattern` (braces expanded; several patterns joined by `::`, as webdataset takes them)."""
-    from webdataset.shardlists import expand_urls
+MAX_SHARDS = 100_000  # names one pattern may expand to (10^8 names took 6 GB before this bound)
+MAX_MEMBER_BYTES = 512 << 20  # a member larger than this is skipped unread (pack a longer recording as excerpts)
 
-    urls = expand_urls(pattern)
+
+def expand(pattern: str) -> list[str]:
+    """The shard urls of `pattern` (braces expanded lazily, at most MAX_SHARDS; several patterns joined by `::`,
+    as webdataset takes them; environment variables are not substituted, unlike webdataset's `expand_urls`)."""
+    from itertools import islice
+
+    from braceexpand import braceexpand
+
+    urls = []
+    for part in str(pattern).split("::"):
+        try:
+            urls += islice(braceexpand(part), MAX_SHARDS + 1 - len(urls))
+        except Exception as err:  # braceexpand's UnbalancedBracesError and the like
+            raise DataError(f"data.shards '{pattern}': not a brace pattern ({err})") from None
+        if len(urls) > MAX_SHARDS:
+            raise DataError(f"data.shards '{pattern}': names more than {MAX_SHARDS} shards")
+    urls = [u for u in urls if u]
     if not urls:
         raise DataError(f"data.shards '{pattern}': names no shard")
     return urls
@@ -73,21 +90,52 @@ def open_url(url: str):
         raise DataError(f"data.shards: '{url}' cannot be opened ({err})") from None
 
 
-def samples(url: str) -> Iterator[tuple[str, dict[str, bytes]]]:
-    """(key, {extension: bytes}) of the shard's samples in order, streamed: a sample's members are consecutive,
-    as webdataset writes them. DataError naming the shard when it is not a tar or its command fails."""
-    from webdataset.tariterators import tar_file_iterator
+def _member_kind(info: tarfile.TarInfo) -> str:
+    kinds = {
+        tarfile.SYMTYPE: "a symbolic link",
+        tarfile.LNKTYPE: "a hard link",
+        tarfile.CHRTYPE: "a character device",
+        tarfile.BLKTYPE: "a block device",
+        tarfile.FIFOTYPE: "a FIFO",
+    }
+    return kinds.get(info.type, f"not a regular file (tar type {info.type!r})")
 
+
+def members(stream, dropped: Optional[list] = None) -> Iterator[tuple[str, bytes]]:
+    """(name, bytes) of a tar stream's regular members in order, each read only when it is at most MAX_MEMBER_BYTES
+    (webdataset's `__key__`-style metadata members and folders are passed over); the others are appended to
+    `dropped` as (name, why) without being read."""
+    tar = tarfile.open(fileobj=stream, mode="r|*")
+    for info in tar:
+        if info.isdir() or _META.match(info.name):
+            continue
+        if not info.isreg():
+            why = _member_kind(info)
+        elif info.size > MAX_MEMBER_BYTES:
+            why = f"{info.size} bytes, over the {MAX_MEMBER_BYTES >> 20} MiB a member may hold"
+        else:
+            yield info.name, tar.extractfile(info).read()
+            tar.members = []
+            continue
+        tar.members = []
+        if dropped is not None:
+            dropped.append((info.name, f"{why}: not read"))
+
+
+def samples(url: str, dropped: Optional[list] = None) -> Iterator[tuple[str, dict[str, bytes]]]:
+    """(key, {extension: bytes}) of the shard's samples in order, streamed: a sample's members are consecutive,
+    as webdataset writes them; members that are not read are appended to `dropped` (`members`). DataError naming the
+    shard when it is not a tar or its command fails."""
     stream = open_url(url)
     key, parts = None, {}
     try:
-        for member in tar_file_iterator(stream):
-            k, extension = member_key(member["fname"])
+        for name, data in members(stream, dropped):
+            k, extension = member_key(name)
             if k != key and key is not None:
                 yield key, parts
                 parts = {}
             key = k
-            parts[extension] = member["data"]
+            parts[extension] = data
         if key is not None:
             yield key, parts
     except (tarfile.TarError, OSError, ValueError, EOFError) as err:
@@ -143,7 +191,8 @@ def catalogue(pattern: str, keep: Optional[Callable[[str], bool]] = None) -> Lis
     names = shard_names(urls)
     entries, skipped, seen = [], [], set()
     for url in urls:
-        for key, parts in samples(url):
+        dropped = []
+        for key, parts in samples(url, dropped):
             name = f"{names[url]}:{key}"
             extension = audio_member(parts)
             if extension is None:
@@ -165,6 +214,7 @@ def catalogue(pattern: str, keep: Optional[Callable[[str], bool]] = None) -> Lis
                     member=f"{key}.{extension}",
                 )
             )
+        skipped += [(f"{names[url]}:{member}", why) for member, why in dropped]
     return Listing(entries, skipped, "webdataset", urls)
 
 

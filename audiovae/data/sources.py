@@ -11,6 +11,8 @@ whole-file manifest entry and as a shard member has the same fingerprint.
 """
 
 import hashlib
+import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Sequence, Union
 
@@ -21,7 +23,7 @@ from audiovae.config.keywords import check_keywords
 from audiovae.data.entries import Entry, Listing
 from audiovae.data.files import discover_audio_files, file_fingerprint, file_key
 from audiovae.data.manifests import read_manifest
-from audiovae.data.shards import audio_of, catalogue, sample_key, stream_members
+from audiovae.data.shards import audio_of, catalogue, digest, sample_key, stream_members
 from audiovae.errors import ConfigError
 from audiovae.plugins import check_name_free
 
@@ -105,12 +107,7 @@ def list_entries(data: DictConfig, keep=None) -> Listing:
     their bytes)."""
     kind = source_kind(data)
     if kind in LISTERS:
-        listing = LISTERS[kind](**source_options(kind, data.get("options")))
-        if not isinstance(listing, Listing):
-            raise ConfigError(
-                f"config key 'data.source': the {kind} source returned {type(listing).__name__}, not a Listing"
-            )
-        return Listing(listing.entries, listing.skipped, kind)
+        return plugin_listing(kind, LISTERS[kind], source_options(kind, data.get("options")))
     if kind == "manifest":
         entries, skipped = read_manifest(data.manifest, data.get("dataset_root"))
         return Listing(entries, skipped, "manifest")
@@ -119,6 +116,33 @@ def list_entries(data: DictConfig, keep=None) -> Listing:
     found = discover_audio_files(data.get("dir"), data.patterns, data.get("files"))
     entries = [Entry(file_key(p, data.get("dir")), str(p), origin=file_key(p, data.get("dir"))) for p in found.paths]
     return Listing(entries, found.skipped, "folder")
+
+
+def plugin_listing(kind: str, lister: Callable[..., Listing], options: dict) -> Listing:
+    """A plugin source's listing, checked: ConfigError (one line naming the source and its module) when the lister
+    raises, returns anything but a Listing, or lists anything but Entries whose sound is a path or a SoundSource."""
+    who = f"config key 'data.source': the {kind} source (plugin {getattr(lister, '__module__', '?')})"
+    try:
+        listing = lister(**options)
+        if not isinstance(listing, Listing):
+            raise ConfigError(f"{who} returned {type(listing).__name__}, not a Listing")
+        entries, skipped = list(listing.entries), list(listing.skipped)  # a generator of entries may raise too
+    except ConfigError:
+        raise
+    except Exception as err:
+        first = str(err).splitlines()[0] if str(err) else ""
+        raise ConfigError(f"{who} failed: {type(err).__name__}: {first}") from None
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, Entry):
+            raise ConfigError(f"{who}: entries[{i}] is a {type(entry).__name__}, not an Entry")
+        if not isinstance(entry.sound, (str, os.PathLike, SoundSource)):
+            raise ConfigError(
+                f"{who}: entry {entry.key!r} has a {type(entry.sound).__name__} as its sound (a path or a SoundSource)"
+            )
+        data = getattr(entry.sound, "data", None)
+        if data is not None and not entry.fingerprint:  # bytes in memory: their content decides resume and cache
+            entries[i] = replace(entry, fingerprint=digest(bytes(data)))
+    return Listing(entries, skipped, kind)
 
 
 def excerpt_fingerprint(file_print: str, offset_s: float, duration_s: Optional[float]) -> str:

@@ -28,20 +28,44 @@ class EnhancerChain(nn.Module):
     def enhance_latent(self, z: torch.Tensor) -> torch.Tensor:
         """The latent through the latent stages, in order (unchanged without any)."""
         for stage in self.latent_stages:
-            z = stage(z)
+            z = run_stage(stage, z, "latents")
         return z
 
     def enhance_mel(self, logmel: torch.Tensor) -> torch.Tensor:
         """The decoded log-mel through the mel stages, in order."""
         for stage in self.mel_stages:
-            logmel = stage(logmel)
+            logmel = run_stage(stage, logmel, "log-mels")
         return logmel
 
     def enhance_wave(self, wave: torch.Tensor) -> torch.Tensor:
         """The synthesised waveform through the wave stages, in order."""
         for stage in self.wave_stages:
-            wave = stage(wave)
+            wave = run_stage(stage, wave, "waveforms")
         return wave
+
+
+def stage_name(stage: Enhancer) -> str:
+    """How messages name a stage: its class, and the module of a plugin's."""
+    from audiovae.plugins import is_builtin
+
+    name = type(stage).__name__
+    return name if is_builtin(type(stage)) else f"{name} (plugin {type(stage).__module__})"
+
+
+def run_stage(stage: Enhancer, x: torch.Tensor, what: str) -> torch.Tensor:
+    """`stage(x)`, or EnhancerError naming the stage when it raises or returns anything but a tensor of x's shape."""
+    from audiovae.errors import EnhancerError
+
+    try:
+        y = stage(x)
+    except Exception as err:
+        first = str(err).splitlines()[0] if str(err) else ""
+        raise EnhancerError(f"enhancer {stage_name(stage)} failed on {what}: {type(err).__name__}: {first}") from None
+    if not isinstance(y, torch.Tensor):
+        raise EnhancerError(f"enhancer {stage_name(stage)} returned a {type(y).__name__} for {what}, not a tensor")
+    if y.shape != x.shape:
+        raise EnhancerError(f"enhancer {stage_name(stage)} turned {what} of shape {list(x.shape)} into {list(y.shape)}")
+    return y
 
 
 def check_fits(

@@ -63,6 +63,16 @@ def read_enhancement_config(path: str) -> dict:
 
 
 def load_enhancer_weights(enhancer: EnhancerChain, path: str) -> EnhancerChain:
-    """Load an exported enhancer's weights (safetensors) into `enhancer`, every tensor required."""
-    enhancer.load_state_dict(load_file(path), strict=True)
+    """Load an exported enhancer's weights (safetensors) into `enhancer`, every tensor required; CheckpointError
+    (one line) when the file's tensors do not fit what its metadata describes (names or shapes)."""
+    from audiovae.errors import CheckpointError
+
+    try:
+        enhancer.load_state_dict(load_file(path), strict=True)
+    except RuntimeError as err:
+        detail = " ".join(str(err).split())
+        raise CheckpointError(
+            f"config key 'enhancement.checkpoint': {path}: its weights do not fit the enhancer its metadata describes "
+            f"({detail[:300]})"
+        ) from None
     return enhancer

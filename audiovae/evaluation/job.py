@@ -19,7 +19,7 @@ from audiovae.data.sources import Entry, Listing, entry_sounds, list_entries
 from audiovae.data.sources import fingerprints as entry_fingerprints
 from audiovae.enhancers.base import MEL
 from audiovae.enhancers.registry import build_enhancer
-from audiovae.errors import ConfigError
+from audiovae.errors import ConfigError, DataError
 from audiovae.evaluation.caching import build_run_cache
 from audiovae.evaluation.calibration import MeasuredLag, measure_vocoder_lag
 from audiovae.evaluation.devices import FilesRun, check_trainer, run_files, seed_everything
@@ -125,6 +125,9 @@ def build_setup(cfg: DictConfig) -> EvalSetup:
     embedding model: everything an evaluation builds once, whatever its number of settings."""
     start = time.perf_counter()
     discovery = list_entries(cfg.data)
+    if not discovery.entries:  # a shard set or a plugin source that lists nothing (a folder and a manifest say so)
+        where = cfg.data.get("shards") or cfg.data.get("source")
+        raise DataError(f"data {where!r}: {discovery.line()}: nothing to evaluate")
     listing_s = time.perf_counter() - start
     keys = [e.key for e in discovery.entries]
     stems = output_stems(keys)

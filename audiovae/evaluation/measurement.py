@@ -15,6 +15,7 @@ from audiovae.evaluation.joins import JoinedChunk
 from audiovae.metrics.base import MEL, PerItemMetric
 from audiovae.metrics.functional.lag import LagSearch, Shift
 from audiovae.metrics.functional.mel_domain import BandEnergySums
+from audiovae.metrics.guarded import metric_errors, metric_value
 from audiovae.models.variants import BASE, CEILING
 from audiovae.reporting.records import encode_embedding
 
@@ -163,11 +164,12 @@ class FileMeasurement:
 
     def _update(self, accumulators: dict, wave, reference, mel, reference_mel) -> None:
         for name, acc in accumulators.items():
-            if self.metrics[name].domain == MEL:
-                if mel is not None:  # (a common-rate flush carries waveforms only)
-                    acc.update(mel, reference_mel)
-            elif reference.shape[0]:  # a shifted stream's first chunk may hold nothing yet
-                acc.update(wave, reference)
+            with metric_errors(self.item.key, name, self.metrics[name]):
+                if self.metrics[name].domain == MEL:
+                    if mel is not None:  # (a common-rate flush carries waveforms only)
+                        acc.update(mel, reference_mel)
+                elif reference.shape[0]:  # a shifted stream's first chunk may hold nothing yet
+                    acc.update(wave, reference)
 
     def _flush_common(self) -> None:
         """The common-rate resamplers' last samples into the waveform metrics (the end of the file)."""
@@ -180,7 +182,9 @@ class FileMeasurement:
             self._update(self.own[key], measured[("own", key)], reference, None, None)
 
     def _values(self, variant: str, accumulators: dict) -> tuple[dict, list[str]]:
-        values = {name: float(acc.value()) for name, acc in accumulators.items()}
+        values = {
+            name: metric_value(self.item.key, name, self.metrics[name], acc) for name, acc in accumulators.items()
+        }
         notes = []
         for name in values:
             metric, rate = self.metrics[name], self.item.sample_rate_in

@@ -10,7 +10,7 @@ from torch import nn
 
 from audiovae.data.eval_data import CHANGED, EvalItem, changed_since_start
 from audiovae.data.padding import pad_wave
-from audiovae.errors import AudioError
+from audiovae.errors import AudioError, EnhancerError
 from audiovae.evaluation.caching import CacheBook, RunCache
 from audiovae.evaluation.joins import Segmenting, SegmentJoins
 from audiovae.evaluation.measurement import Alignment, Embedder, FileMeasurement
@@ -24,6 +24,18 @@ __all__ = ["FileStream", "evaluate_items"]
 
 MediaFactory = Callable[[str, EvalItem, int], Optional[FileMedia]]  # (key, item, frames) -> the file's media
 Finished = Callable[[str, FileResult], None]  # (enhancer key, result): called as each file finishes
+
+
+def check_finite(item, chunk) -> None:
+    """AudioError naming the variant (and enhancer) whose decoded waveform or log-mel holds NaN or inf: the file is an
+    error row, not an `ok` row whose metrics are NaN."""
+    parts = [(name, tensor) for name, tensor in (*chunk.waves.items(), *chunk.mels.items())]
+    for key, (wave, mel) in chunk.enhanced.items():
+        name = f"enhanced (setting {key})" if len(chunk.enhanced) > 1 else "enhanced"
+        parts += [(name, wave), (name, mel)]
+    for name, tensor in parts:
+        if not torch.isfinite(tensor).all():
+            raise AudioError(item.key, f"the {name} decode holds NaN or inf (an enhancer or setting out of range)")
 
 
 class FileStream:
@@ -77,6 +89,7 @@ class FileStream:
     def push(self, out: PipelineOutputs, row: int, seconds: dict[str, dict[str, float]]) -> None:
         """Segment `row` of `out`, with the pipeline seconds charged to it per enhancer key."""
         chunk = self.joins.push(out, row)
+        check_finite(self.item, chunk)
         n = chunk.waves[BASE].shape[0]
         start = time.perf_counter()
         reference = self.reader.read(self.position, self.position + n).to(chunk.waves[BASE].device)
@@ -118,7 +131,7 @@ class FileStream:
                 it.index,
                 it.key,
                 OK,
-                notes="; ".join(values["notes"] + notes),
+                notes="; ".join([*(it.audio.notes if it.audio is not None else ()), *values["notes"], *notes]),
                 stem=it.stem,
                 duration_s=it.duration_s,
                 evaluated_s=self.num_samples / self.sample_rate,
@@ -231,8 +244,13 @@ def evaluate_items(
         if changed_since_start(it):  # its numbers could mix two contents: no row values, no cache entry
             fail(it, CHANGED)
             return
-        stream = streams.pop(it.index)
-        outcome = stream.results()
+        stream = streams[it.index]
+        try:
+            outcome = stream.results()
+        except AudioError as err:  # a metric (a plugin's) failed on this file
+            fail(it, err.reason)
+            return
+        streams.pop(it.index)
         book.finished(it.index, stream.shared_values, stream.measured_shared)
         done(it, outcome)
 
@@ -265,21 +283,27 @@ def evaluate_items(
             valid.append(piece.shape[0])
             fresh.append((it, starts, i))
         groups = []
-        if fresh:
-            groups.append(
-                (
-                    fresh,
-                    pipeline(
-                        torch.stack(segments).to(device),
-                        enhancers,
-                        generator,
-                        zero_frames_after=valid if seg.pad == "log_mel_zeros" else None,
-                    ),
+        try:
+            if fresh:
+                groups.append(
+                    (
+                        fresh,
+                        pipeline(
+                            torch.stack(segments).to(device),
+                            enhancers,
+                            generator,
+                            zero_frames_after=valid if seg.pad == "log_mel_zeros" else None,
+                        ),
+                    )
                 )
-            )
-        if loaded:
-            shared = SharedOutputs.stack(rows, device, {"cache_load": load_seconds})
-            groups.append((loaded, pipeline.enhance(shared, enhancers)))
+            if loaded:
+                shared = SharedOutputs.stack(rows, device, {"cache_load": load_seconds})
+                groups.append((loaded, pipeline.enhance(shared, enhancers)))
+        except EnhancerError as err:  # every file of the batch it ran on fails with the enhancer's reason
+            for it, _, _ in [*fresh, *loaded]:
+                if it.index in streams:
+                    fail(it, str(err))
+            groups = []
         for batch, out in groups:
             share = {key: {stage: value / len(batch) for stage, value in out.seconds[key].items()} for key in keys}
             for row, (it, starts, i) in enumerate(batch):

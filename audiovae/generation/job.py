@@ -21,7 +21,7 @@ from audiovae.cache.keys import digest
 from audiovae.cache.store import CacheStore, check_cache
 from audiovae.data.files import discover_audio_files, file_fingerprint, output_stems
 from audiovae.enhancers.registry import build_enhancer
-from audiovae.errors import AudiovaeError, ConfigError
+from audiovae.errors import AudioError, AudiovaeError, ConfigError
 from audiovae.evaluation.media import FileMedia
 from audiovae.evaluation.selection import check_selection
 from audiovae.evaluation.settings import EVAL_IGNORE, Setting, plan_settings
@@ -36,6 +36,7 @@ from audiovae.generation.diffusion import (
 from audiovae.generation.prompts import Item, Prompt, plan_items, read_prompts, read_reference_manifest
 from audiovae.generation.records import GeneratedResult
 from audiovae.metrics.functional.frames import hf_cutoff
+from audiovae.metrics.guarded import as_number, metric_errors, metric_label
 from audiovae.metrics.reference_free import ReferenceFreeMetric
 from audiovae.metrics.registry import (
     build_metric,
@@ -86,9 +87,19 @@ def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
-        return torch.device(name)
+        device = torch.device(name)
     except RuntimeError:
         raise ConfigError(f"config key 'device': '{name}' is not a device (auto, cpu, cuda, cuda:N)") from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0 or (device.index or 0) >= count:
+            raise ConfigError(
+                f"config key 'device': {name} asked for, but this machine has {count} CUDA device(s); use device=auto "
+                f"or cpu"
+            )
+    elif device.type not in ("cpu", "cuda"):
+        raise ConfigError(f"config key 'device': '{name}' is not a device this job runs on (auto, cpu, cuda, cuda:N)")
+    return device
 
 
 def item_fingerprint(item: Item, candidate: int) -> str:
@@ -161,7 +172,11 @@ class Scorers:
         values, notes, embeddings = {}, [], {}
         batch = wave.detach().double().cpu()[None]
         for name, metric in self.metrics.items():
-            values[name] = float(metric.per_item(batch, batch, None)[0])
+            with metric_errors(prompt.id, name, metric):
+                value = metric.per_item(batch, batch, None)
+            if not isinstance(value, torch.Tensor) or value.shape != (1,):
+                raise AudioError(prompt.id, f"metric {metric_label(name, metric)} gave no value per item")
+            values[name] = as_number(prompt.id, name, metric, value[0])
         if self.embedder is not None:
             audio = self.embedder.embed(wave, self.sample_rate)
             embeddings["clap"] = audio
@@ -254,12 +269,36 @@ def plan_run(cfg: DictConfig) -> tuple[list[Item], list[Row]]:
     return items, plan_rows(items, cfg.generation.waveforms_per_prompt, cfg.generation.rerank)
 
 
+def check_pipeline_inputs(pipe, items: Sequence[Item], seconds: float, prompts_file: str) -> None:
+    """ConfigError (before anything is written) for what the pipeline would refuse or silently cut: a length
+    shorter than one latent frame, a prompt longer than a text encoder's tokenizer takes (it would be truncated)."""
+    vocoder = pipe.vocoder.config
+    shortest = float(np.prod(vocoder.upsample_rates)) / vocoder.sampling_rate * pipe.vae_scale_factor
+    if seconds < shortest:
+        raise ConfigError(
+            f"config key 'generation.audio_length_s': {seconds:g} s is shorter than one latent frame of this pipeline "
+            f"({shortest:g} s)"
+        )
+    for prompt in {item.prompt.id: item.prompt for item in items}.values():
+        for tokenizer in (getattr(pipe, "tokenizer", None), getattr(pipe, "tokenizer_2", None)):
+            limit = getattr(tokenizer, "model_max_length", None)
+            if tokenizer is None or not limit or limit > 1_000_000:
+                continue
+            count = len(tokenizer(prompt.text, verbose=False).input_ids)
+            if count > limit:
+                raise ConfigError(
+                    f"config key 'prompts': {prompts_file} prompt {prompt.id}: {count} tokens, the pipeline's "
+                    f"{type(tokenizer).__name__} reads at most {limit} (the rest would be cut); shorten it"
+                )
+
+
 def build_setup(cfg: DictConfig, device: torch.device, items: list[Item], rows: list[Row]) -> GenerationSetup:
     """The model, front end and diffusion pipeline on `device`, the cached latent source and the scorers for `items` and
     `rows`."""
     model = build_model(cfg.model, cfg.enhancement, cfg.frontend).to(device)
     frontend = frontend_for(cfg.frontend, model).to(device)
     pipe = load_pipeline(cfg.model, model, device)
+    check_pipeline_inputs(pipe, items, cfg.generation.audio_length_s, cfg.prompts)
     store = CacheStore(cfg.cache.dir, cfg.cache.max_gb) if cfg.cache.enabled else None
     source = LatentSource(pipe, cfg.generation, store, device)
     return GenerationSetup(
@@ -313,6 +352,8 @@ class ItemGenerator:
                 return mel, model.synthesise(mel, s.samples)
 
         base_mel, base_wave = s.source.base_decode(item, decode, self.decode_settings)
+        if not (torch.isfinite(latents).all() and torch.isfinite(base_wave).all()):
+            raise AudioError(item.key, "the generated latents or their base decode hold NaN or inf")
         chosen, ranking = list(range(latents.shape[0])), None
         if self.cfg.generation.rerank:
             with timed(shared, "rerank", device):
@@ -335,6 +376,8 @@ class ItemGenerator:
                 continue
             own, count = out.seconds[setting.name], len(needed[setting.name])
             mel, wave = out.enhanced_mels[setting.name], out.enhanced_waves[setting.name]
+            if not (torch.isfinite(mel).all() and torch.isfinite(wave).all()):
+                raise AudioError(item.key, f"the enhanced decode of setting {setting.name} holds NaN or inf")
             metric_seconds = {}
             results[setting.name] = []
             for row in needed[setting.name]:

@@ -51,9 +51,19 @@ def _fail(path: Path, where: str, reason: str, key: str = "prompts") -> ConfigEr
     return ConfigError(f"config key '{key}': {path}{where}: {reason}")
 
 
+MAX_PROMPT_FILE_BYTES = 64 << 20  # a prompts or reference file is text: ~500k prompts
+
+
 def _text(path: Path, key: str) -> str:
+    """The file's text (a leading UTF-8 byte-order mark dropped); a folder, FIFO or device is refused unread (a FIFO
+    would block), and so is a file over MAX_PROMPT_FILE_BYTES."""
+    if not path.is_file():
+        reason = "does not exist" if not path.exists() else "not a regular file (a folder, FIFO or device)"
+        raise _fail(path, "", reason, key)
+    if path.stat().st_size > MAX_PROMPT_FILE_BYTES:
+        raise _fail(path, "", f"{path.stat().st_size} bytes, over the {MAX_PROMPT_FILE_BYTES >> 20} MiB of text", key)
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as err:
         raise _fail(path, "", getattr(err, "strerror", None) or str(err), key) from None
 

@@ -4,9 +4,11 @@ from omegaconf import DictConfig
 
 from audiovae.audio.frontend import MelFrontEnd, build_frontend
 from audiovae.enhancers.registry import build_enhancer
+from audiovae.errors import AudiovaeError, ConfigError
 from audiovae.models import family_builtin  # noqa: F401 (the built-in families register themselves)
 from audiovae.models.families import family_of, family_options
 from audiovae.models.interface import AudioAutoencoder
+from audiovae.plugins import is_builtin
 
 __all__ = ["build_frontend", "build_model", "frontend_for"]
 
@@ -16,7 +18,19 @@ def build_model(model: DictConfig, enhancement: DictConfig, frontend: DictConfig
     enhancer."""
     family = family_of(model)
     family_options(family, model)  # every family's `model.options`, a plugin's too, before anything loads
-    return family.build(model, build_enhancer(enhancement), frontend)
+    enhancer = build_enhancer(enhancement)
+    if is_builtin(family.build):
+        return family.build(model, enhancer, frontend)
+    try:
+        return family.build(model, enhancer, frontend)
+    except AudiovaeError:
+        raise
+    except Exception as err:  # a plugin family that cannot build: one line naming it, before any file
+        first = str(err).splitlines()[0] if str(err) else ""
+        raise ConfigError(
+            f"config key 'model.family': the {family.name} family (plugin {family.build.__module__}) failed to build "
+            f"the model: {type(err).__name__}: {first}"
+        ) from None
 
 
 def frontend_for(frontend: DictConfig, model: AudioAutoencoder) -> MelFrontEnd:

@@ -35,7 +35,13 @@ BUILTIN_FAMILIES = ("audioldm", "stable_audio_open", "encodec", "dac")  # what `
 
 
 def register_family(family: Family) -> Family:
-    """Add a model family to the table configs name it by (`model.family`); returns it."""
+    """Add a model family to the table configs name it by (`model.family`); returns it. The same build function
+    again replaces it (a module imported twice); a built-in's name or one taken by another plugin is a ConfigError."""
+    from audiovae.plugins import check_name_free, is_builtin
+
+    taken = FAMILIES.get(family.name)
+    reserved = BUILTIN_FAMILIES if not is_builtin(family.build) else ()
+    check_name_free("model family", family.name, family.build, taken.build if taken else None, reserved)
     FAMILIES[family.name] = family
     return family
 

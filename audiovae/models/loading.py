@@ -1,6 +1,7 @@
 """Load a model's networks (and the embedding model of set metrics) with `from_pretrained`, from a hub id or a local
 folder: the local cache first, the hub only when it answers."""
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -34,11 +35,33 @@ def ensure_built(path: str, build: str | None, marker: str = "vae/config.json", 
     return str(folder)
 
 
+def check_model_kind(source: str, subfolder: str | None, cls, model) -> None:
+    """ConfigError when a local folder's `config.json` names another kind of model than `cls` (a DAC folder given to
+    the EnCodec family): transformers would load it with a warning and fail later on a missing attribute."""
+    config = Path(source) / (subfolder or "") / "config.json"
+    try:
+        spec = json.loads(config.read_text()) if config.is_file() else {}
+    except (OSError, ValueError):
+        return
+    if not isinstance(spec, dict):
+        return
+    expected = getattr(getattr(cls, "config_class", None), "model_type", None)
+    found = spec.get("model_type")
+    if cls.__module__.startswith("diffusers"):
+        expected, found = cls.__name__, spec.get("_class_name")
+    if expected and found and expected != found:
+        raise ConfigError(
+            f"config key 'model.path': {config} describes a {found} model; the {model.get('family')} family loads "
+            f"{expected} (model.family and model.path must agree)"
+        )
+
+
 def load_pretrained(model, cls, subfolder: str | None):
     """`cls.from_pretrained(model.path, subfolder=subfolder)` in eval mode (a model built on first use is built
     first): the local cache or folder, the hub only when it answers (`load_offline_aware`)."""
     marker = f"{model.vae_subfolder}/config.json" if model.vae_subfolder else "config.json"
     source = ensure_built(model.path, model.build, marker)
+    check_model_kind(source, subfolder, cls, model)
     extra = {"low_cpu_mem_usage": False} if cls.__module__.startswith("diffusers") else {}  # no `accelerate` needed
     sub = {"subfolder": subfolder} if subfolder else {}
 
