@@ -4,13 +4,14 @@ stderr and its exit status."""
 
 import argparse
 import logging
+import os
 import sys
 import warnings
 from pathlib import Path
 from typing import Optional, Sequence
 
 from audiovae.config.compose import CONFIG_DIR, absolute_paths, compose, config_groups
-from audiovae.errors import exit_status
+from audiovae.errors import DEBUG_ENV, exit_status
 from audiovae.models.availability import preflight
 from audiovae.plugins import load_config_plugins
 from audiovae.startup import import_job
@@ -131,8 +132,13 @@ def main(job: str, argv: Sequence[str]) -> int:
         action="store_true",
         help="run the plugins, pipe: commands and family modules that a config file names (docs: Code and consent)",
     )
+    parser.add_argument(
+        "--debug", action="store_true", help="a plugin's exception shows its traceback (also AUDIOVAE_DEBUG=1)"
+    )
     parser.add_argument("overrides", nargs="*", help="group=name or dotted.key=value")
     args = parser.parse_args(argv)
+    if args.debug:
+        os.environ[DEBUG_ENV] = "1"
 
     def run() -> int:
         from audiovae.config.ranges import check_ranges

@@ -15,6 +15,7 @@ that one class to one line on stderr and its status. Library callers may still c
 """
 
 import errno
+import os
 import sys
 from typing import Callable, Optional
 
@@ -23,6 +24,14 @@ from audiovae.paths import display_name
 # a run that stops because its outputs cannot be written (disk full, quota, read-only or unwritable folder, I/O error)
 STORAGE_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO)
 STORAGE_EXIT = 4
+
+
+DEBUG_ENV = "AUDIOVAE_DEBUG"  # set (or --debug): a plugin's exception keeps its traceback instead of one line
+
+
+def debugging() -> bool:
+    """Whether plugin authors asked for tracebacks (`--debug`, or AUDIOVAE_DEBUG=1)."""
+    return os.environ.get(DEBUG_ENV, "") not in ("", "0")
 
 
 def exit_status(command: Callable[[], Optional[int]]) -> int:

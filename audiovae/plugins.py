@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Iterable, Optional
 
-from audiovae.errors import ConfigError
+from audiovae.errors import ConfigError, debugging
 
 _LOADED: dict[str, str] = {}  # module name or a file's absolute path -> the module it was imported as
 
@@ -67,6 +67,8 @@ def load_plugin(name: str, where: str = "plugins") -> str:
             f"config key '{where}': plugin {name} called sys.exit({err.code!r}) while being imported"
         ) from None
     except Exception as err:
+        if debugging():
+            raise
         first = str(err).splitlines()[0] if str(err) else ""
         raise ConfigError(
             f"config key '{where}': importing plugin {name} failed: {type(err).__name__}: {first}"

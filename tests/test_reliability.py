@@ -552,12 +552,18 @@ def test_a_first_ctrl_c_stops_training_at_the_end_of_the_step_with_exit_130(trai
         return original(self, batch, batch_idx)
 
     monkeypatch.setattr(train_module.TrainModule, "training_step", interrupted)
-    code, err = run_train(capsys, train_clips, tmp_path / "stopped")
+    # Python's own handler, as in a terminal (a shell's background job starts with SIGINT ignored)
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        code, err = run_train(capsys, train_clips, tmp_path / "stopped")
+        handler = signal.getsignal(signal.SIGINT)
+    finally:
+        signal.signal(signal.SIGINT, inherited)
     assert code == 130 and "training stopped by SIGINT at step 2" in one_line(
         err.replace("\nstopping at the end of this step (Ctrl+C again to stop at once)", "")
     )
     assert last_gains(tmp_path / "stopped")[1] == 2
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is given back
+    assert handler is signal.default_int_handler  # the handler is given back
 
 
 def test_every_command_says_a_storage_failure_in_one_line_with_exit_4(capsys):

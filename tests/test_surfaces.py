@@ -599,3 +599,12 @@ def test_a_byte_order_mark_is_not_part_of_the_first_prompt(here):
     (here / "p.csv").write_bytes("\ufeffprompt,id\na dog barks,x\n".encode())
     assert [p.text for p in read_prompts(here / "p.txt")] == ["a dog barks", "rain"]
     assert [(p.id, p.text) for p in read_prompts(here / "p.csv")] == [("x", "a dog barks")]
+
+
+def test_debug_shows_a_plugins_traceback(here, registries, monkeypatch):  # noqa: F811
+    (here / "bad.py").write_text(BAD_METRIC.format(raise_=True, value="0.0"))
+    monkeypatch.delenv("AUDIOVAE_DEBUG", raising=False)
+    words = [*WORDS, "plugins=[bad.py]", "metrics.names=[snr,bad]", "data.dir=clips", "out_dir=run"]
+    with pytest.raises(ZeroDivisionError, match="no"):
+        cli.main("eval", ["--debug", *words])
+    monkeypatch.delenv("AUDIOVAE_DEBUG", raising=False)

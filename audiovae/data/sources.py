@@ -24,7 +24,7 @@ from audiovae.data.entries import Entry, Listing
 from audiovae.data.files import discover_audio_files, file_fingerprint, file_key
 from audiovae.data.manifests import read_manifest
 from audiovae.data.shards import audio_of, catalogue, digest, sample_key, stream_members
-from audiovae.errors import ConfigError
+from audiovae.errors import ConfigError, debugging
 from audiovae.plugins import check_name_free
 
 __all__ = [
@@ -130,6 +130,8 @@ def plugin_listing(kind: str, lister: Callable[..., Listing], options: dict) -> 
     except ConfigError:
         raise
     except Exception as err:
+        if debugging():
+            raise
         first = str(err).splitlines()[0] if str(err) else ""
         raise ConfigError(f"{who} failed: {type(err).__name__}: {first}") from None
     for i, entry in enumerate(entries):

@@ -54,11 +54,13 @@ def stage_name(stage: Enhancer) -> str:
 
 def run_stage(stage: Enhancer, x: torch.Tensor, what: str) -> torch.Tensor:
     """`stage(x)`, or EnhancerError naming the stage when it raises or returns anything but a tensor of x's shape."""
-    from audiovae.errors import EnhancerError
+    from audiovae.errors import EnhancerError, debugging
 
     try:
         y = stage(x)
     except Exception as err:
+        if debugging():
+            raise
         first = str(err).splitlines()[0] if str(err) else ""
         raise EnhancerError(f"enhancer {stage_name(stage)} failed on {what}: {type(err).__name__}: {first}") from None
     if not isinstance(y, torch.Tensor):

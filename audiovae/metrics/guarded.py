@@ -6,7 +6,7 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-from audiovae.errors import AudioError
+from audiovae.errors import AudioError, debugging
 from audiovae.plugins import is_builtin
 
 
@@ -23,6 +23,8 @@ def metric_errors(where: str, name: str, metric):
     except AudioError:
         raise
     except Exception as err:
+        if debugging():
+            raise
         first = str(err).splitlines()[0] if str(err) else ""
         raise AudioError(where, f"metric {metric_label(name, metric)} failed: {type(err).__name__}: {first}") from None
 

@@ -4,7 +4,7 @@ from omegaconf import DictConfig
 
 from audiovae.audio.frontend import MelFrontEnd, build_frontend
 from audiovae.enhancers.registry import build_enhancer
-from audiovae.errors import AudiovaeError, ConfigError
+from audiovae.errors import AudiovaeError, ConfigError, debugging
 from audiovae.models import family_builtin  # noqa: F401 (the built-in families register themselves)
 from audiovae.models.families import family_of, family_options
 from audiovae.models.interface import AudioAutoencoder
@@ -26,6 +26,8 @@ def build_model(model: DictConfig, enhancement: DictConfig, frontend: DictConfig
     except AudiovaeError:
         raise
     except Exception as err:  # a plugin family that cannot build: one line naming it, before any file
+        if debugging():
+            raise
         first = str(err).splitlines()[0] if str(err) else ""
         raise ConfigError(
             f"config key 'model.family': the {family.name} family (plugin {family.build.__module__}) failed to build "
