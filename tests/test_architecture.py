@@ -81,6 +81,7 @@ FLOORS = [
         "audiovae.written",
         "audiovae.config",
         "audiovae.plugins",
+        "audiovae.consent",
     },
     {"audiovae.audio", "audiovae.enhancers", "audiovae.cache", "audiovae.metrics", "audiovae.data"},
     {"audiovae.models", "audiovae.pipeline"},

@@ -10,6 +10,7 @@ of outcomes are written there (`python -m tests.fuzz_table` runs the suite so an
 
 import contextlib
 import errno
+import gzip
 import io
 import json
 import math
@@ -18,9 +19,11 @@ import re
 import shutil
 import signal
 import struct
+import tarfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 from unittest import mock
 
 import numpy as np
@@ -54,7 +57,17 @@ RSS_BOUND = 1536 * 2**20  # memory a case may add to the process
 HANG_S = 180  # a case that runs longer hangs
 OUTCOMES = ("tried", "handled", "clear error", "silently wrong", "crashed", "overwritten", "hung", "memory")
 COUNTS: Counter = Counter()  # kind -> outcome -> count, for the table in docs/faults.md
-KINDS = {"names": "file names", "headers": "WAV header fields", "config": "config values", "faults": "fault points"}
+KINDS = {
+    "names": "file names",
+    "headers": "WAV header fields",
+    "config": "config values",
+    "faults": "fault points",
+    "manifests": "manifest fields and encodings",
+    "shards": "tar members and brace patterns",
+    "plugins": "plugin behaviours and consent",
+    "prompts": "prompt files",
+    "options": "model options",
+}
 
 
 class Hung(Exception):
@@ -107,11 +120,13 @@ class Fuzz:
         (case / "data" / GOOD).write_bytes(self.good)
         return case
 
-    def run(self, case: Path, *overrides, cache: bool = False, changes: tuple = ()) -> Outcome:
-        """`changes`: paths below `case` the case itself rewrites (left out of the snapshot)."""
+    def run(self, case: Path, *overrides, cache: bool = False, changes: tuple = (), head: tuple = ()) -> Outcome:
+        """`changes`: paths below `case` the case itself rewrites (left out of the snapshot); `head`: words before the
+        overrides (`--config FILE`, `--trust-code`)."""
         os.environ.pop(runs_module.RUN_DIR_ENV, None)
         before = {k: v for k, v in snapshot(case, ("out", "cache")).items() if k not in changes}
         args = [
+            *head,
             *FUZZ,
             f"data.dir={case / 'data'}",
             f"out_dir={case / 'out'}",
@@ -492,6 +507,291 @@ def test_a_fault_at_any_point_is_said_and_leaves_the_rest_whole(n, fuzz):
         counted("faults", check)
 
     fuzzed(n, st.tuples(st.sampled_from(FAULTS), st.integers(0, 3)), case)
+
+
+# manifests: any field value and encoding; the good file's whole-file entry stays equal to its run alone
+_json_value = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=12),
+    st.lists(st.integers(0, 3), max_size=2),
+)
+_paths = st.sampled_from(["data/good.wav", "missing.wav", "", "data", "data/good.wav\t", "/dev/zero", "m.jsonl"])
+
+
+@st.composite
+def manifest_case(draw) -> tuple[str, bytes, bool]:
+    """(file name, bytes, whether the good file's line is intact) of a manifest: the good file first, then a fuzzed
+    record, in a drawn format and encoding (`cut`: the file truncated, which may cut the good line too)."""
+    fmt = draw(st.sampled_from(["jsonl", "jsonl.gz", "csv", "tsv", "json"]))
+    record = {
+        "path": draw(st.one_of(_paths, _json_value)),
+        "offset_s": draw(_json_value),
+        "duration_s": draw(_json_value),
+        "id": draw(st.one_of(st.none(), st.text(max_size=8), st.integers())),
+        "caption": draw(st.text(max_size=20)),
+    }
+    record = {k: v for k, v in record.items() if draw(st.booleans()) or k == "path"}
+    if fmt == "json":
+        entries = [{"wav": "data/good.wav"}, {("wav" if k == "path" else k): v for k, v in record.items()}]
+        text = json.dumps({"data": entries}, allow_nan=True)
+    elif fmt in ("csv", "tsv"):
+        sep = "," if fmt == "csv" else "\t"
+        cells = ["" if v is None else str(v).replace(sep, " ").replace("\n", " ") for v in record.values()]
+        header = list(record)
+        good = ["data/good.wav"] + [""] * (len(header) - 1)
+        text = "\n".join(sep.join(line) for line in (header, good, cells)) + "\n"
+    else:
+        text = json.dumps({"path": "data/good.wav"}) + "\n" + json.dumps(record, allow_nan=True) + "\n"
+    encoding = draw(st.sampled_from(["utf-8", "utf-8-sig", "latin-1", "utf-16", "cut"]))
+    data = text.encode("utf-8" if encoding == "cut" else encoding, errors="replace")
+    if fmt.endswith(".gz"):
+        data = gzip.compress(data)
+    if encoding == "cut":
+        data = data[: max(1, len(data) * 2 // 3)]
+    return f"m.{fmt}", data, encoding != "cut"
+
+
+@pytest.mark.parametrize("n", examples(10, 150))
+def test_any_manifest_is_read_or_refused_in_one_line(n, fuzz):
+    def case(drawn):
+        name, data, intact = drawn
+
+        def check() -> str:
+            case = fuzz.case()
+            (case / name).write_bytes(data)
+            outcome = fuzz.run(case, "data.dir=null", f"data.manifest={case / name}")
+            if outcome.code == 2:
+                assert name in outcome.err or "data.manifest" in outcome.err, outcome.err
+                return "clear error"
+            if not intact and "data/good.wav" not in outcome.rows:  # the cut took the good line: its rows say why
+                return "clear error" if outcome.code == 1 else "handled"
+            good = outcome.rows.get("data/good.wav")
+            assert good is not None and good["status"] == "ok", outcome.rows
+            fuzz.same_as_alone(good)
+            return "handled"
+
+        counted("manifests", check)
+
+    fuzzed(n, manifest_case(), case)
+
+
+# shards: any tar members (links, devices, FIFOs, folders, junk, metadata) and brace patterns
+_member_names = st.sampled_from(["x.wav", "x.flac", "x.json", "y.txt", "__key__", "dir/z.wav", "a.b.wav", "noext"])
+_member_kinds = st.sampled_from(["reg", "sym", "lnk", "chr", "fifo", "dir"])
+_member_data = st.sampled_from(["good", "junk", "json", "empty"])
+PATTERNS = ("{s}", "{d}/s-{{0..0}}.tar", "{s}::{s}", "{d}/s-{{0..99999999}}.tar", "{d}/s-{{0..", "{d}/missing.tar")
+
+
+def write_tar(path: Path, good: bytes, members: list) -> None:
+    kinds = {"sym": tarfile.SYMTYPE, "lnk": tarfile.LNKTYPE, "chr": tarfile.CHRTYPE, "fifo": tarfile.FIFOTYPE}
+    with tarfile.open(path, "w") as tar:
+        for name, kind, content in [("good.wav", "reg", "good"), *members]:
+            data = {"good": good, "junk": b"\x00junk" * 9, "json": b'{"caption": 3}', "empty": b""}[content]
+            info = tarfile.TarInfo(name)
+            if kind == "reg":
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+            else:
+                info.type = tarfile.DIRTYPE if kind == "dir" else kinds[kind]
+                info.linkname = "good.wav" if kind in ("sym", "lnk") else ""
+                tar.addfile(info)
+
+
+@pytest.mark.parametrize("n", examples(10, 150))
+def test_any_shard_set_is_read_or_refused_in_one_line(n, fuzz):
+    def case(drawn):
+        members, pattern = drawn
+
+        def check() -> str:
+            case = fuzz.case()
+            shard = case / "s.tar"
+            write_tar(shard, fuzz.good, members)
+            (case / "s-0.tar").write_bytes(shard.read_bytes())
+            outcome = fuzz.run(case, "data.dir=null", f"data.shards={pattern.format(s=shard, d=case)}")
+            if outcome.code == 2:
+                assert "data.shards" in outcome.err or "data '" in outcome.err, outcome.err
+                return "clear error"
+            good = [row for key, row in outcome.rows.items() if key.endswith(":good")]
+            assert good and all(row["status"] == "ok" for row in good), outcome.rows
+            for row in good:
+                fuzz.same_as_alone(row)
+            return "handled"
+
+        counted("shards", check)
+
+    drawn_members = st.lists(st.tuples(_member_names, _member_kinds, _member_data), max_size=4)
+    fuzzed(n, st.tuples(drawn_members, st.sampled_from(PATTERNS)), case)
+
+
+# plugins: a metric that misbehaves in any way, named in any place, with or without consent
+BEHAVIOURS = {
+    "ok": "return self.sums.value()",
+    "raises": "raise ValueError('bad value')",
+    "text": "return 'text'",
+    "none": "return None",
+    "shape": "return torch.zeros(3)",
+    "nan": "return float('nan')",
+    "exit": "raise SystemExit(0)",
+}
+FUZZ_PLUGIN = """
+from pathlib import Path
+from typing import Optional
+import torch
+from audiovae.metrics.base import LOWER, PerItemMetric
+from audiovae.metrics.functional.snr import SNRSums
+from audiovae.metrics.registry import register_metric
+
+Path({sentinel!r}).write_text("ran")
+{at_import}
+
+
+class Acc:
+    def __init__(self):
+        self.sums = SNRSums()
+
+    def update(self, preds, target):
+        self.sums.update(preds, target)
+
+    def value(self):
+        {value}
+
+
+class Fuzzed(PerItemMetric):
+    name, direction = "fuzzed", LOWER
+
+    def accumulator(self):
+        return Acc()
+
+
+register_metric("fuzzed", Fuzzed)
+"""
+WHERE = ("command line", "config file", "config file with --trust-code")
+
+
+@pytest.mark.parametrize("n", examples(8, 80))
+def test_any_plugin_runs_only_with_consent_and_fails_in_one_place(n, fuzz):
+    from audiovae import plugins
+    from audiovae.metrics import registry
+
+    def case(drawn):
+        behaviour, at_import, where = drawn
+
+        def check() -> str:
+            case = fuzz.case()
+            sentinel = case / "SENTINEL"
+            body = FUZZ_PLUGIN.format(
+                sentinel=str(sentinel),
+                at_import={"none": "", "exit": "raise SystemExit(0)", "error": "1 / 0"}[at_import],
+                value=BEHAVIOURS[behaviour],
+            )
+            (case / "fuzzed.py").write_text(body)
+            words = [f"plugins=[{case / 'fuzzed.py'}]", "metrics.names=[snr,lsd,lsd_hf,mel_l1,fuzzed]"]
+            head = ()
+            if where != "command line":
+                (case / "their.yaml").write_text("extends: eval\nplugins: [" + str(case / "fuzzed.py") + "]\n")
+                head = ("--config", str(case / "their.yaml"), *(("--trust-code",) if "trust" in where else ()))
+                words = ["metrics.names=[snr,lsd,lsd_hf,mel_l1,fuzzed]"]
+            try:
+                outcome = fuzz.run(case, *words, head=head, changes=("SENTINEL",))
+            finally:
+                registry.METRICS.pop("fuzzed", None)
+                plugins._LOADED.clear()
+            consented = where != "config file"
+            assert sentinel.exists() == consented, "a plugin ran without consent" if not consented else "not run"
+            if not consented or at_import != "none":
+                assert outcome.code == 2 and ("would run code" in outcome.err or "fuzzed.py" in outcome.err)
+                return "clear error"
+            row = outcome.rows[GOOD]
+            if behaviour in ("ok", "nan"):
+                assert row["status"] == "ok", row
+                fuzz.same_as_alone(row)
+                return "handled"
+            assert row["status"] == "error" and "metric fuzzed (plugin " in row["error"], row
+            return "clear error"
+
+        counted("plugins", check)
+
+    drawn = st.tuples(
+        st.sampled_from(list(BEHAVIOURS)), st.sampled_from(["none", "exit", "error"]), st.sampled_from(WHERE)
+    )
+    fuzzed(n, drawn, case)
+
+
+# prompt files: any bytes in any of the formats are prompts or one line naming the file
+@pytest.mark.parametrize("n", examples(20, 150))
+def test_any_prompt_file_is_read_or_refused_in_one_line(n, tmp_path):
+    from audiovae.errors import ConfigError
+    from audiovae.generation.prompts import read_prompts
+
+    def case(drawn):
+        suffix, text, encoding = drawn
+
+        def check() -> str:
+            path = tmp_path / f"p{suffix}"
+            path.write_bytes(text.encode(encoding, errors="replace"))
+            try:
+                prompts = read_prompts(path)
+            except ConfigError as err:
+                assert "\n" not in str(err) and str(path) in str(err), str(err)
+                return "clear error"
+            assert prompts and all(p.text.strip() and not p.text.startswith("\ufeff") for p in prompts), prompts
+            assert len({p.id for p in prompts}) == len(prompts)
+            return "handled"
+
+        counted("prompts", check)
+
+    lines = st.lists(
+        st.one_of(
+            st.text(max_size=30),
+            st.sampled_from(['{"prompt": "a dog"}', '{"caption": 3}', "prompt,id", "rain,r1", '{"id": "x"}', "#c"]),
+        ),
+        max_size=5,
+    ).map("\n".join)
+    fuzzed(
+        n,
+        st.tuples(
+            st.sampled_from([".txt", ".jsonl", ".csv", ".tsv"]),
+            lines,
+            st.sampled_from(["utf-8", "utf-8-sig", "latin-1"]),
+        ),
+        case,
+    )
+
+
+# model options: any value of any key is a typed keyword argument or one line naming `model.options.<key>`
+@pytest.mark.parametrize("n", examples(20, 150))
+def test_any_model_option_is_typed_or_refused_in_one_line(n):
+    from omegaconf import OmegaConf
+
+    from audiovae.config.keywords import fits
+    from audiovae.errors import ConfigError
+    from audiovae.models.families import family_options
+    from audiovae.models.family_builtin import DAC_FAMILY, ENCODEC_FAMILY
+
+    families = {"dac": DAC_FAMILY, "encodec": ENCODEC_FAMILY}
+
+    def case(drawn):
+        family, key, value = drawn
+
+        def check() -> str:
+            model = OmegaConf.create({"family": family, "options": {key: value}})
+            try:
+                options = family_options(families[family], model)
+            except ConfigError as err:
+                assert f"config key 'model.options.{key}'" in str(err) and "\n" not in str(err), str(err)
+                return "clear error"
+            hints = {"n_quantizers": Optional[int], "bandwidth": Optional[float]}
+            assert key in hints and fits(options[key], hints[key]), (key, value)
+            return "handled"
+
+        counted("options", check)
+
+    values = st.one_of(st.none(), st.booleans(), st.integers(-5, 40), st.floats(-5, 40), st.text(max_size=5))
+    keys = st.sampled_from(["n_quantizers", "bandwidth", "codec", "sample_rate", "nonsense"])
+    fuzzed(n, st.tuples(st.sampled_from(list(families)), keys, st.one_of(values, st.lists(values, max_size=2))), case)
 
 
 def test_the_fuzz_harness_sees_what_it_guards(fuzz, tmp_path):

@@ -34,21 +34,64 @@ MAX_SHARDS = 100_000  # names one pattern may expand to (10^8 names took 6 GB be
 MAX_MEMBER_BYTES = 512 << 20  # a member larger than this is skipped unread (pack a longer recording as excerpts)
 
 
-def expand(pattern: str) -> list[str]:
-    """The shard urls of `pattern` (braces expanded lazily, at most MAX_SHARDS; several patterns joined by `::`,
-    as webdataset takes them; environment variables are not substituted, unlike webdataset's `expand_urls`)."""
-    from itertools import islice
+_RANGE = re.compile(r"\{(-?\d+|[a-zA-Z])\.\.(-?\d+|[a-zA-Z])(?:\.\.(-?\d+))?\}")
 
+
+def _sequence(text: str, i: int, stop: str) -> tuple[int, int]:
+    """(names the brace pattern `text[i:]` expands to up to a `stop` character at its depth, where it stopped)."""
+    count = 1
+    while i < len(text) and text[i] not in stop:
+        if text[i] == "\\":
+            i += 2
+        elif text[i] == "{" and (group := _group(text, i))[0] is not None:
+            count, i = count * group[0], group[1]
+        else:
+            i += 1
+    return count, i
+
+
+def _group(text: str, i: int) -> tuple[Optional[int], int]:
+    """(names a `{...}` group at `text[i]` expands to, the index after it); (None, i) when it is not a group."""
+    match = _RANGE.match(text, i)
+    if match:
+        low, high, step = match.groups()
+        ends = [int(v) if v.lstrip("-").isdigit() else ord(v) for v in (low, high)]
+        return abs(ends[1] - ends[0]) // max(1, abs(int(step or 1))) + 1, match.end()
+    total, alternatives, j = 0, 0, i + 1
+    while True:
+        count, j = _sequence(text, j, ",}")
+        if j >= len(text):
+            return None, i
+        total, alternatives = total + count, alternatives + 1
+        if text[j] == "}":
+            return (total, j + 1) if alternatives > 1 else (None, i)
+        j += 1
+
+
+def brace_count(pattern: str) -> int:
+    """How many names a brace pattern expands to, counted without expanding it.
+
+    >>> brace_count("a-{000..063}.tar"), brace_count("{a,b{0..2}}/x-{0..9..2}"), brace_count("plain.tar")
+    (64, 20, 1)
+    """
+    return _sequence(pattern, 0, "")[0]
+
+
+def expand(pattern: str) -> list[str]:
+    """The shard urls of `pattern` (braces expanded after counting them: at most MAX_SHARDS; several patterns
+    joined by `::`, as webdataset takes them; environment variables are not substituted, unlike webdataset's
+    `expand_urls`)."""
     from braceexpand import braceexpand
 
+    parts = str(pattern).split("::")
+    if sum(brace_count(part) for part in parts) > MAX_SHARDS:
+        raise DataError(f"data.shards '{pattern}': names more than {MAX_SHARDS} shards")
     urls = []
-    for part in str(pattern).split("::"):
+    for part in parts:
         try:
-            urls += islice(braceexpand(part), MAX_SHARDS + 1 - len(urls))
+            urls += list(braceexpand(part))
         except Exception as err:  # braceexpand's UnbalancedBracesError and the like
             raise DataError(f"data.shards '{pattern}': not a brace pattern ({err})") from None
-        if len(urls) > MAX_SHARDS:
-            raise DataError(f"data.shards '{pattern}': names more than {MAX_SHARDS} shards")
     urls = [u for u in urls if u]
     if not urls:
         raise DataError(f"data.shards '{pattern}': names no shard")

@@ -58,7 +58,7 @@ def run_stage(stage: Enhancer, x: torch.Tensor, what: str) -> torch.Tensor:
 
     try:
         y = stage(x)
-    except Exception as err:
+    except (Exception, SystemExit) as err:  # a plugin's sys.exit would end the batch as if it had finished
         if debugging():
             raise
         first = str(err).splitlines()[0] if str(err) else ""

@@ -22,7 +22,7 @@ def metric_errors(where: str, name: str, metric):
         yield
     except AudioError:
         raise
-    except Exception as err:
+    except (Exception, SystemExit) as err:  # a plugin's sys.exit would end the batch as if it had finished
         if debugging():
             raise
         first = str(err).splitlines()[0] if str(err) else ""
