@@ -4,6 +4,7 @@ folder's code; no environment value of a config file reaches a run's outputs."""
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -230,3 +231,26 @@ def test_an_environment_value_never_reaches_a_runs_outputs(folder, capsys, monke
     assert cli.main("eval", words) == 0
     assert "tok-5e4c7f" in (folder / "typed" / "config.yaml").read_text()
     assert os.environ["AUDIOVAE_TEST_TOKEN"] == "tok-5e4c7f"
+
+
+@pytest.mark.parametrize("how", ["command line", "trust"])
+def test_a_module_plugin_and_a_url_run_with_consent(folder, capsys, monkeypatch, how):
+    monkeypatch.syspath_prepend(str(folder))
+    monkeypatch.delitem(sys.modules, "quiet_module", raising=False)  # imported afresh, as in a new process
+    (folder / "quiet_module.py").write_text(f"open({str(folder / 'SENTINEL')!r}, 'w').write('ran')\n")
+    url = "http://127.0.0.1:9/a.tar"  # nothing listens: curl runs and fails
+    if how == "command line":
+        words = [*WORDS, "model=tiny", "plugins=[quiet_module]", f"data.shards={url}"]
+    else:
+        config = a_config(folder, {"plugins": ["quiet_module"], "data": {"shards": url}})
+        words = ["--config", config, "--trust-code", *WORDS]
+    err = refused(capsys, "eval", [*words, "data.dir=null", "out_dir=run"])
+    assert "would run code" not in err and f"data.shards: '{url}' failed" in err and "curl" in err
+    assert (folder / "SENTINEL").read_text() == "ran"
+
+
+def test_a_family_module_typed_on_the_command_line_is_imported(folder, capsys, monkeypatch):
+    monkeypatch.syspath_prepend(str(folder))
+    (folder / "quiet_family.py").write_text(f"open({str(folder / 'SENTINEL')!r}, 'w').write('ran')\n")
+    err = refused(capsys, "eval", [*WORDS, "model=tiny", "model.family=quiet_family", "data.dir=clips", "out_dir=r"])
+    assert "module 'quiet_family' does not register a family" in err and (folder / "SENTINEL").exists()
