@@ -141,6 +141,7 @@ def test_a_pipe_command_runs_with_trust_code_or_from_the_command_line(folder, ca
 
 def test_a_family_module_is_imported_with_trust_code(folder, capsys, monkeypatch):
     monkeypatch.syspath_prepend(str(folder))
+    monkeypatch.delitem(sys.modules, "quiet_family", raising=False)  # imported afresh, as in a new process
     (folder / "quiet_family.py").write_text(f"open({str(folder / 'SENTINEL')!r}, 'w').write('ran')\n")
     config = a_config(folder, {"model": {"family": "quiet_family"}})
     err = refused(capsys, "eval", ["--config", config, "--trust-code", *WORDS, "data.dir=clips", "out_dir=run"])
@@ -251,6 +252,7 @@ def test_a_module_plugin_and_a_url_run_with_consent(folder, capsys, monkeypatch,
 
 def test_a_family_module_typed_on_the_command_line_is_imported(folder, capsys, monkeypatch):
     monkeypatch.syspath_prepend(str(folder))
+    monkeypatch.delitem(sys.modules, "quiet_family", raising=False)  # imported afresh, as in a new process
     (folder / "quiet_family.py").write_text(f"open({str(folder / 'SENTINEL')!r}, 'w').write('ran')\n")
     err = refused(capsys, "eval", [*WORDS, "model=tiny", "model.family=quiet_family", "data.dir=clips", "out_dir=r"])
     assert "module 'quiet_family' does not register a family" in err and (folder / "SENTINEL").exists()
