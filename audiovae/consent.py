@@ -36,6 +36,7 @@ class CodeUse:
     value: str
 
     def describe(self) -> str:
+        """What runs, as the refusal lists it: `plugins[0]: plugin /abs/x.py`, `data.shards: command `...``."""
         if self.kind == "command":
             return f"{self.key}: command `{self.value}`"
         if self.kind == "url":
