@@ -290,7 +290,10 @@ def test_a_new_family_is_one_module_and_one_config(clips, tmp_path, monkeypatch)
     config = tmp_path / "toy.yaml"
     out = tmp_path / "out"
     config.write_text(textwrap.dedent(TOY_CONFIG.format(clips=clips, out=out)))
-    assert cli.main("eval", ["--config", str(config), "enhancement=latent_fft_boost"]) == 0
+    # a family module named by a config file is code from a file: it runs with the user's consent
+    assert cli.main("eval", ["--config", str(config), "enhancement=latent_fft_boost"]) == 2
+    assert "toy_family_module" not in sys.modules and not out.exists()
+    assert cli.main("eval", ["--config", str(config), "--trust-code", "enhancement=latent_fft_boost"]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["run"]["model_interface"]["family"] == "toy_family_module"
     assert summary["counts"]["ok"] == 4 and (out / "report.html").exists()
