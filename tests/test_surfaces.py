@@ -604,8 +604,54 @@ def test_a_byte_order_mark_is_not_part_of_the_first_prompt(here):
 
 def test_debug_shows_a_plugins_traceback(here, registries, monkeypatch):  # noqa: F811
     (here / "bad.py").write_text(BAD_METRIC.format(raise_=True, value="0.0"))
-    monkeypatch.delenv("AUDIOVAE_DEBUG", raising=False)
+    monkeypatch.setenv("AUDIOVAE_DEBUG", "0")  # off; the test's end restores the environment as it was
     words = [*WORDS, "plugins=[bad.py]", "metrics.names=[snr,bad]", "data.dir=clips", "out_dir=run"]
     with pytest.raises(ZeroDivisionError, match="no"):
         cli.main("eval", ["--debug", *words])
-    monkeypatch.delenv("AUDIOVAE_DEBUG", raising=False)
+
+
+PICKY_ENHANCER = """
+import torch
+from audiovae.enhancers.base import Enhancer, LATENT
+from audiovae.enhancers.registry import register_enhancer
+
+
+class Picky(Enhancer):
+    domain = LATENT
+
+    def __init__(self, record: str = "", fail_above: float = 1e9):
+        super().__init__()
+        self.record, self.fail_above = record, fail_above
+
+    def forward(self, z):
+        means = z.flatten(1).mean(1)
+        if self.record:
+            with open(self.record, "a") as f:
+                f.writelines(f"{float(m)!r}\\n" for m in means)
+        if (means > self.fail_above).any():
+            raise ValueError("latent mean too high")
+        return z
+
+    def is_identity(self):
+        return False
+
+
+register_enhancer("picky", Picky)
+"""
+
+
+def test_an_enhancer_failing_on_one_file_of_a_batch_fails_that_file_alone(here, registries):  # noqa: F811
+    (here / "picky.py").write_text(PICKY_ENHANCER)
+    words = [*WORDS, "plugins=[picky.py]", "enhancement=none", "enhancement.name=picky", "data.dir=clips"]
+    assert cli.main("eval", [*words, "data.batch_size=1", "enhancement.record=means.txt", "out_dir=alone"]) == 0
+    # each file's latent mean (the enhancer also runs on zeros at start-up, and twice per segment)
+    means = sorted({float(line) for line in (here / "means.txt").read_text().split()} - {0.0})
+    assert len(means) >= 3 and means[-1] > means[-2]
+    threshold = (means[-1] + means[-2]) / 2  # only the file with the highest latent mean fails
+    assert cli.main("eval", [*words, "data.batch_size=3", f"enhancement.fail_above={threshold}", "out_dir=batch"]) == 0
+    batch, alone = rows(here / "batch"), rows(here / "alone")
+    failed = [key for key, row in batch.items() if row["status"] == "error"]
+    assert len(failed) == 1 and "enhancer Picky (plugin audiovae_plugin_picky_" in batch[failed[0]]["error"]
+    for key, row in batch.items():
+        if key not in failed:
+            assert row["status"] == "ok" and float(row["base_snr"]) == pytest.approx(float(alone[key]["base_snr"]))

@@ -254,6 +254,44 @@ def evaluate_items(
         book.finished(it.index, stream.shared_values, stream.measured_shared)
         done(it, outcome)
 
+    def groups_of(fresh, segments, valid, loaded, rows, load_seconds) -> list:
+        groups = []
+        if fresh:
+            zero_after = valid if seg.pad == "log_mel_zeros" else None
+            out = pipeline(torch.stack(segments).to(device), enhancers, generator, zero_frames_after=zero_after)
+            groups.append((fresh, out))
+        if loaded:
+            shared = SharedOutputs.stack(rows, device, {"cache_load": load_seconds})
+            groups.append((loaded, pipeline.enhance(shared, enhancers)))
+        return groups
+
+    def model_groups(fresh, segments, valid, loaded, rows, load_seconds) -> list:
+        """(batch items, outputs) of the fresh segments and the cache rows; when an enhancer fails on the batch, each
+        item runs alone, so only the files it fails on become error rows (with its reason)."""
+        try:
+            return groups_of(fresh, segments, valid, loaded, rows, load_seconds)
+        except EnhancerError as err:
+            if len(fresh) + len(loaded) == 1:
+                failed(fresh or loaded, err)
+                return []
+        groups = []
+        for k, item in enumerate(fresh):
+            try:
+                groups += groups_of([item], [segments[k]], [valid[k]], [], [], 0.0)
+            except EnhancerError as err:
+                failed([item], err)
+        for k, item in enumerate(loaded):
+            try:
+                groups += groups_of([], [], [], [item], [rows[k]], load_seconds / len(loaded))
+            except EnhancerError as err:
+                failed([item], err)
+        return groups
+
+    def failed(batch, err: EnhancerError) -> None:
+        for it, _, _ in batch:
+            if it.index in streams:
+                fail(it, str(err))
+
     for first in range(0, len(work), seg.batch_segments):
         fresh, segments, valid, loaded, rows = [], [], [], [], []
         load_seconds = 0.0
@@ -282,28 +320,7 @@ def evaluate_items(
             segments.append(pad_wave(piece, seg.segment, seg.pad))
             valid.append(piece.shape[0])
             fresh.append((it, starts, i))
-        groups = []
-        try:
-            if fresh:
-                groups.append(
-                    (
-                        fresh,
-                        pipeline(
-                            torch.stack(segments).to(device),
-                            enhancers,
-                            generator,
-                            zero_frames_after=valid if seg.pad == "log_mel_zeros" else None,
-                        ),
-                    )
-                )
-            if loaded:
-                shared = SharedOutputs.stack(rows, device, {"cache_load": load_seconds})
-                groups.append((loaded, pipeline.enhance(shared, enhancers)))
-        except EnhancerError as err:  # every file of the batch it ran on fails with the enhancer's reason
-            for it, _, _ in [*fresh, *loaded]:
-                if it.index in streams:
-                    fail(it, str(err))
-            groups = []
+        groups = model_groups(fresh, segments, valid, loaded, rows, load_seconds)
         for batch, out in groups:
             share = {key: {stage: value / len(batch) for stage, value in out.seconds[key].items()} for key in keys}
             for row, (it, starts, i) in enumerate(batch):
