@@ -27,6 +27,16 @@ URL_COMMANDS = {"pipe": None, "http": "curl", "https": "curl", "gs": "gsutil", "
 _SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*):")
 
 
+def url_scheme(text: str) -> str:
+    """The url scheme `text` starts with, lower case ("" for a path).
+
+    >>> url_scheme("pipe:cat a.tar"), url_scheme("S3://b/a.tar"), url_scheme("data/a-{0..3}.tar")
+    ('pipe', 's3', '')
+    """
+    match = _SCHEME.match(text)
+    return match.group(1).lower() if match else ""
+
+
 @dataclass(frozen=True)
 class CodeUse:
     """One thing a config would run: the key that asks for it and what it is (`kind`: plugin, command, module)."""
@@ -40,8 +50,7 @@ class CodeUse:
         if self.kind == "command":
             return f"{self.key}: command `{self.value}`"
         if self.kind == "url":
-            scheme = _SCHEME.match(self.value).group(1).lower()
-            return f"{self.key}: {URL_COMMANDS[scheme]} {self.value}"
+            return f"{self.key}: {URL_COMMANDS[url_scheme(self.value)]} {self.value}"
         return f"{self.key}: {self.kind} {self.value}"
 
     @property
@@ -54,8 +63,7 @@ def url_uses(key: str, pattern: Optional[str]) -> list[CodeUse]:
     """The commands a shard pattern runs: each `::`-separated part with a url scheme that runs a program."""
     out = []
     for part in str(pattern or "").split("::"):
-        match = _SCHEME.match(part)
-        scheme = match.group(1).lower() if match else ""
+        scheme = url_scheme(part)
         if scheme == "pipe":
             out.append(CodeUse(key, "command", part[len("pipe:") :]))
         elif scheme in URL_COMMANDS:

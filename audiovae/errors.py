@@ -34,6 +34,16 @@ def debugging() -> bool:
     return os.environ.get(DEBUG_ENV, "") not in ("", "0")
 
 
+def one_line(err: BaseException) -> str:
+    """`Type: first line of the message`: how a plugin's exception is named in a one-line error or an error row.
+
+    >>> one_line(ValueError("bad value\\nmore")), one_line(KeyError())
+    ('ValueError: bad value', 'KeyError: ')
+    """
+    text = str(err)
+    return f"{type(err).__name__}: {text.splitlines()[0] if text else ''}"
+
+
 def exit_status(command: Callable[[], Optional[int]]) -> int:
     """Every command-line entry point's body runs through here: its own status (None: 0); an AudiovaeError becomes
     `error: <message>` on stderr and its exit status; an OSError of storage (STORAGE_ERRORS) one line naming the file

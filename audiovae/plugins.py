@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Iterable, Optional
 
-from audiovae.errors import ConfigError, debugging
+from audiovae.errors import ConfigError, debugging, one_line
 
 _LOADED: dict[str, str] = {}  # module name or a file's absolute path -> the module it was imported as
 
@@ -69,10 +69,7 @@ def load_plugin(name: str, where: str = "plugins") -> str:
     except Exception as err:
         if debugging():
             raise
-        first = str(err).splitlines()[0] if str(err) else ""
-        raise ConfigError(
-            f"config key '{where}': importing plugin {name} failed: {type(err).__name__}: {first}"
-        ) from None
+        raise ConfigError(f"config key '{where}': importing plugin {name} failed: {one_line(err)}") from None
     _LOADED[key] = module
     return module
 
@@ -111,6 +108,15 @@ def check_name_free(what: str, name: str, new, taken=None, reserved: tuple = ())
 def is_builtin(obj) -> bool:
     """True for a class or function of audiovae itself (not a plugin's)."""
     return (getattr(obj, "__module__", "") or "").split(".")[0] == "audiovae"
+
+
+def labelled(name: str, obj) -> str:
+    """How messages name what `obj` (a class or function) defines: `name`, and the module of a plugin's.
+
+    >>> labelled("snr", is_builtin), labelled("mine", type("Mine", (), {"__module__": "lab.metrics"}))
+    ('snr', 'mine (plugin lab.metrics)')
+    """
+    return name if is_builtin(obj) else f"{name} (plugin {obj.__module__})"
 
 
 def source_digest(obj) -> Optional[str]:

@@ -524,3 +524,12 @@ def test_a_stereo_model_keeps_both_channels_and_measures_each(tmp_path):
     # both channels through a common rate and a wave-domain enhancer
     common = evaluate(clips, tmp_path / "common", *quiet, "metrics.common_rate=48000", "enhancement=wave_fft_boost")
     assert common["counts"]["ok"] == 2 and common["metrics"]["lsd"]["variants"]["enhanced"]["n"] == 2
+
+
+def test_the_builtin_family_names_are_the_ones_family_builtin_registers():
+    """consent.py decides whether `model.family` names a module from BUILTIN_FAMILIES, before the built-ins import."""
+    from audiovae.models import family_builtin  # noqa: F401 - registers the built-in families
+    from audiovae.models.families import BUILTIN_FAMILIES, FAMILIES
+    from audiovae.plugins import is_builtin
+
+    assert sorted(name for name, family in FAMILIES.items() if is_builtin(family.build)) == sorted(BUILTIN_FAMILIES)

@@ -104,21 +104,20 @@ def channel_peak_db(path: Sound) -> float:
     return 20 * np.log10(peak) if peak > 0 else -np.inf
 
 
-def dropped_input(path: Sound, channels: str, n_channels: int) -> tuple[str, ...]:
-    """What of the input is not evaluated, for the row's notes: channels past the model's, excerpt seconds past the
-    file's end (the manifest asked for more than the file holds)."""
+def dropped_input(file, channels: str, n_channels: int) -> tuple[str, ...]:
+    """What of an open sound (`open_sound`) is not evaluated, for the row's notes: channels past the model's, excerpt
+    seconds past the file's end (the manifest asked for more than the file holds)."""
     notes = []
-    with open_sound(path) as file:
-        if channels == "model" and 1 < n_channels < file.channels:
-            notes.append(
-                f"input: channels {n_channels + 1}-{file.channels} of {file.channels} dropped (the model takes "
-                f"{n_channels})"
-            )
-        if getattr(file, "missing", 0) > 0:
-            notes.append(
-                f"input: the excerpt runs {file.missing / file.samplerate:.3f} s past the file's end; "
-                f"{file.frames / file.samplerate:.3f} s evaluated"
-            )
+    if channels == "model" and 1 < n_channels < file.channels:
+        notes.append(
+            f"input: channels {n_channels + 1}-{file.channels} of {file.channels} dropped "
+            f"(the model takes {n_channels})"
+        )
+    if getattr(file, "missing", 0) > 0:
+        notes.append(
+            f"input: the excerpt runs {file.missing / file.samplerate:.3f} s past the file's end; "
+            f"{file.frames / file.samplerate:.3f} s evaluated"
+        )
     return tuple(notes)
 
 
@@ -138,7 +137,6 @@ class PreparedAudio:
     channels: str = "mix"  # data.channels: how several channels become one (`model`: kept for a multi-channel model)
     resampler: str = "soxr_hq"  # data.resampler
     n_channels: int = 1  # the channels read: the model's with channels="model", else 1 (samples `[N]` or `[N, C]`)
-    notes: tuple[str, ...] = ()  # what of the input is not evaluated (`dropped_input`)
 
     @classmethod
     def scan(
@@ -175,14 +173,14 @@ class PreparedAudio:
         try:
             check_peak(path, peak, silence_threshold_db)
         except AudioError:
-            if channels != "first" and n_channels == 1 and channel_peak_db(path) >= silence_threshold_db:
+            loudest = channel_peak_db(path) if channels != "first" and n_channels == 1 else -np.inf
+            if loudest >= silence_threshold_db:
                 raise AudioError(
                     path,
-                    f"its channels cancel when mixed to mono (anti-phase): silent mixed, {channel_peak_db(path):.1f} "
-                    f"dBFS in its loudest channel; evaluate one channel with data.channels=first",
+                    f"its channels cancel when mixed to mono (anti-phase): silent mixed, {loudest:.1f} dBFS in its "
+                    f"loudest channel; evaluate one channel with data.channels=first",
                 ) from None
             raise
-        notes = dropped_input(path, channels, n_channels)
         return cls(
             path if isinstance(path, SoundSource) else str(path),
             sample_rate,
@@ -194,7 +192,6 @@ class PreparedAudio:
             channels,
             resampler,
             n_channels,
-            notes,
         )
 
     def normalise(self, block: torch.Tensor) -> torch.Tensor:

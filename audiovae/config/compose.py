@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from audiovae.config.later_keys import check_not_moved, later_layer, migrate_moved
+from audiovae.consent import url_scheme
 from audiovae.errors import ConfigError
 from audiovae.paths import not_regular
 
@@ -236,7 +237,6 @@ def compose(
 
 
 PATH_KEYS = ("data.dir", "data.manifest", "data.dataset_root", "data.val_dir", "prompts", "reference", "ckpt_path")
-_URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 
 
 def absolute_paths(cfg: DictConfig) -> None:
@@ -245,7 +245,7 @@ def absolute_paths(cfg: DictConfig) -> None:
     audio under the same relative name."""
 
     def absolute(value: str) -> str:
-        return value if _URL.match(value) else os.path.abspath(os.path.expanduser(value))
+        return value if url_scheme(value) else os.path.abspath(os.path.expanduser(value))
 
     for key in PATH_KEYS:
         value = OmegaConf.select(cfg, key, default=None)

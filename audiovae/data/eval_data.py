@@ -10,7 +10,7 @@ from torch.utils.data import DataLoader, Dataset, IterableDataset, Sampler, get_
 
 from audiovae.audio.frontend import MelFrontEnd
 from audiovae.audio.io import SoundSource, open_sound
-from audiovae.audio.stream import PreparedAudio
+from audiovae.audio.stream import PreparedAudio, dropped_input
 from audiovae.data.shards import audio_of, digest, rank_shards, sample_key, stream_members
 from audiovae.data.sources import Entry, fingerprint
 from audiovae.errors import AudioError, DataError
@@ -33,6 +33,7 @@ class EvalItem:
     fingerprint: str = ""  # its content hash when the run started ("": not checked); see `changed_since_start`
     source: str = ""  # where the entry was listed (`train.jsonl:12`, `shard-000.tar:clip7`; a file: its key)
     open_s: float = 0.0  # seconds spent opening, checking and measuring it (the scan) before evaluation
+    notes: tuple[str, ...] = ()  # what of the input is not evaluated (`audio.stream.dropped_input`)
 
 
 CHANGED = (
@@ -100,6 +101,7 @@ class EvalDataset(Dataset):
             with open_sound(path) as info:
                 item.duration_s = info.frames / info.samplerate if info.samplerate else float("nan")
                 item.sample_rate_in, item.channels_in = info.samplerate, info.channels
+                item.notes = dropped_input(info, self.channels, self.n_channels)
             item.audio = PreparedAudio.scan(
                 path,
                 self.frontend.sample_rate,

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Optional, Sequence
 
 from audiovae.audio.io import SoundSource
+from audiovae.consent import URL_COMMANDS, url_scheme
 from audiovae.data.entries import Entry, Listing
 from audiovae.errors import DataError
 
@@ -125,7 +126,7 @@ def open_url(url: str):
     """A readable stream of the shard (a local file, or a `pipe:` command's output), with webdataset's gopen."""
     from webdataset.gopen import gopen
 
-    if not url.startswith(("pipe:", "http:", "https:", "gs:", "s3:")) and not Path(url).is_file():
+    if url_scheme(url) not in URL_COMMANDS and not Path(url).is_file():
         raise DataError(f"data.shards: '{url}' is not a file")
     try:
         return gopen(url)

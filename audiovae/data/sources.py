@@ -24,8 +24,8 @@ from audiovae.data.entries import Entry, Listing
 from audiovae.data.files import discover_audio_files, file_fingerprint, file_key
 from audiovae.data.manifests import read_manifest
 from audiovae.data.shards import audio_of, catalogue, digest, sample_key, stream_members
-from audiovae.errors import ConfigError, debugging
-from audiovae.plugins import check_name_free
+from audiovae.errors import ConfigError, debugging, one_line
+from audiovae.plugins import check_name_free, labelled
 
 __all__ = [
     "Entry",
@@ -121,7 +121,7 @@ def list_entries(data: DictConfig, keep=None) -> Listing:
 def plugin_listing(kind: str, lister: Callable[..., Listing], options: dict) -> Listing:
     """A plugin source's listing, checked: ConfigError (one line naming the source and its module) when the lister
     raises, returns anything but a Listing, or lists anything but Entries whose sound is a path or a SoundSource."""
-    who = f"config key 'data.source': the {kind} source (plugin {getattr(lister, '__module__', '?')})"
+    who = f"config key 'data.source': the {labelled(kind + ' source', lister)}"
     try:
         listing = lister(**options)
         if not isinstance(listing, Listing):
@@ -132,8 +132,7 @@ def plugin_listing(kind: str, lister: Callable[..., Listing], options: dict) -> 
     except Exception as err:
         if debugging():
             raise
-        first = str(err).splitlines()[0] if str(err) else ""
-        raise ConfigError(f"{who} failed: {type(err).__name__}: {first}") from None
+        raise ConfigError(f"{who} failed: {one_line(err)}") from None
     for i, entry in enumerate(entries):
         if not isinstance(entry, Entry):
             raise ConfigError(f"{who}: entries[{i}] is a {type(entry).__name__}, not an Entry")

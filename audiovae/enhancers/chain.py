@@ -44,29 +44,22 @@ class EnhancerChain(nn.Module):
         return wave
 
 
-def stage_name(stage: Enhancer) -> str:
-    """How messages name a stage: its class, and the module of a plugin's."""
-    from audiovae.plugins import is_builtin
-
-    name = type(stage).__name__
-    return name if is_builtin(type(stage)) else f"{name} (plugin {type(stage).__module__})"
-
-
 def run_stage(stage: Enhancer, x: torch.Tensor, what: str) -> torch.Tensor:
     """`stage(x)`, or EnhancerError naming the stage when it raises or returns anything but a tensor of x's shape."""
-    from audiovae.errors import EnhancerError, debugging
+    from audiovae.errors import EnhancerError, debugging, one_line
+    from audiovae.plugins import labelled
 
+    name = labelled(type(stage).__name__, type(stage))
     try:
         y = stage(x)
     except (Exception, SystemExit) as err:  # a plugin's sys.exit would end the batch as if it had finished
         if debugging():
             raise
-        first = str(err).splitlines()[0] if str(err) else ""
-        raise EnhancerError(f"enhancer {stage_name(stage)} failed on {what}: {type(err).__name__}: {first}") from None
+        raise EnhancerError(f"enhancer {name} failed on {what}: {one_line(err)}") from None
     if not isinstance(y, torch.Tensor):
-        raise EnhancerError(f"enhancer {stage_name(stage)} returned a {type(y).__name__} for {what}, not a tensor")
+        raise EnhancerError(f"enhancer {name} returned a {type(y).__name__} for {what}, not a tensor")
     if y.shape != x.shape:
-        raise EnhancerError(f"enhancer {stage_name(stage)} turned {what} of shape {list(x.shape)} into {list(y.shape)}")
+        raise EnhancerError(f"enhancer {name} turned {what} of shape {list(x.shape)} into {list(y.shape)}")
     return y
 
 

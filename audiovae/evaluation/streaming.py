@@ -29,7 +29,7 @@ Finished = Callable[[str, FileResult], None]  # (enhancer key, result): called a
 def check_finite(item, chunk) -> None:
     """AudioError naming the variant (and enhancer) whose decoded waveform or log-mel holds NaN or inf: the file is an
     error row, not an `ok` row whose metrics are NaN."""
-    parts = [(name, tensor) for name, tensor in (*chunk.waves.items(), *chunk.mels.items())]
+    parts = [*chunk.waves.items(), *chunk.mels.items()]
     for key, (wave, mel) in chunk.enhanced.items():
         name = f"enhanced (setting {key})" if len(chunk.enhanced) > 1 else "enhanced"
         parts += [(name, wave), (name, mel)]
@@ -131,7 +131,7 @@ class FileStream:
                 it.index,
                 it.key,
                 OK,
-                notes="; ".join([*(it.audio.notes if it.audio is not None else ()), *values["notes"], *notes]),
+                notes="; ".join([*it.notes, *values["notes"], *notes]),
                 stem=it.stem,
                 duration_s=it.duration_s,
                 evaluated_s=self.num_samples / self.sample_rate,

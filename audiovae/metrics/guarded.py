@@ -6,13 +6,13 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-from audiovae.errors import AudioError, debugging
-from audiovae.plugins import is_builtin
+from audiovae.errors import AudioError, debugging, one_line
+from audiovae.plugins import labelled
 
 
 def metric_label(name: str, metric) -> str:
     """How messages name a metric: its config name, and the module of a plugin's."""
-    return name if is_builtin(type(metric)) else f"{name} (plugin {type(metric).__module__})"
+    return labelled(name, type(metric))
 
 
 @contextmanager
@@ -25,8 +25,7 @@ def metric_errors(where: str, name: str, metric):
     except (Exception, SystemExit) as err:  # a plugin's sys.exit would end the batch as if it had finished
         if debugging():
             raise
-        first = str(err).splitlines()[0] if str(err) else ""
-        raise AudioError(where, f"metric {metric_label(name, metric)} failed: {type(err).__name__}: {first}") from None
+        raise AudioError(where, f"metric {metric_label(name, metric)} failed: {one_line(err)}") from None
 
 
 def as_number(where: str, name: str, metric, value) -> float:

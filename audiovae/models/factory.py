@@ -4,11 +4,11 @@ from omegaconf import DictConfig
 
 from audiovae.audio.frontend import MelFrontEnd, build_frontend
 from audiovae.enhancers.registry import build_enhancer
-from audiovae.errors import AudiovaeError, ConfigError, debugging
+from audiovae.errors import AudiovaeError, ConfigError, debugging, one_line
 from audiovae.models import family_builtin  # noqa: F401 (the built-in families register themselves)
 from audiovae.models.families import family_of, family_options
 from audiovae.models.interface import AudioAutoencoder
-from audiovae.plugins import is_builtin
+from audiovae.plugins import is_builtin, labelled
 
 __all__ = ["build_frontend", "build_model", "frontend_for"]
 
@@ -28,10 +28,9 @@ def build_model(model: DictConfig, enhancement: DictConfig, frontend: DictConfig
     except Exception as err:  # a plugin family that cannot build: one line naming it, before any file
         if debugging():
             raise
-        first = str(err).splitlines()[0] if str(err) else ""
         raise ConfigError(
-            f"config key 'model.family': the {family.name} family (plugin {family.build.__module__}) failed to build "
-            f"the model: {type(err).__name__}: {first}"
+            f"config key 'model.family': the {labelled(family.name + ' family', family.build)} failed to build the "
+            f"model: {one_line(err)}"
         ) from None
 
 
