@@ -142,3 +142,23 @@ def test_a_change_is_caught(tmp_path, capsys, one_thread, monkeypatch, mutant):
     found = violations(evaluate_demo(tmp_path, capsys), json.loads(PINNED.read_text()))
     assert found, "a deliberate change went unnoticed"
     assert {kind for *_, kind in found} & {"exact", "vae"}, found
+
+
+SAVED_RUN = Path(__file__).parent / "data" / "saved_run"  # a run's config.yaml and per-file values, kept as data
+
+
+@pytest.mark.slow
+def test_a_saved_config_of_the_older_layout_reproduces_its_values(tmp_path, capsys, one_thread):
+    """`--config run/config.yaml` of a run saved in the older layout (flat metric settings `metrics.lsd_n_fft`,
+    the vocoder keys at the top of `model`), every setting off its default, gives that run's values."""
+    clips = write_demo_clips(tmp_path / "clips", seconds=2.0)
+    text = (SAVED_RUN / "config.yaml").read_text()
+    text = text.replace("/work/main/", f"{Path(__file__).resolve().parents[1]}/")
+    text = text.replace("/tmp/saved/clips", str(clips[0].parent)).replace("/tmp/saved/run", str(tmp_path / "run"))
+    (tmp_path / "config.yaml").write_text(text)
+    os.environ.pop(runs_module.RUN_DIR_ENV, None)
+    assert cli.main("eval", ["--config", str(tmp_path / "config.yaml")]) == 0, capsys.readouterr().err
+    measured = {row["file"]: numbers(row) for row in read_csv(tmp_path / "run" / "results.csv")}
+    saved = json.loads((SAVED_RUN / "numbers.json").read_text())
+    assert sorted(measured) == sorted(saved) and "enhanced_lsd_audioldm_eval" in saved["band.wav"]
+    assert violations(measured, saved) == []
