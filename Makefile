@@ -25,8 +25,11 @@ browser:
 	      echo "chromium could not be installed: the browser tests will skip"; \
 	    else echo "no chromium and no root apt-get: the browser tests will skip"; fi; }
 
+# One pytest worker per core (pytest-xdist), each test file on one worker (its module fixtures run once), every
+# process (workers and the jobs they start) on one intra-op thread: the numbers do not depend on the machine's cores.
+TEST_WORKERS ?= auto
 test: $(STAMP) browser
-	WANDB_MODE=offline $(PY) -m pytest -q $(PYTEST_ARGS)
+	WANDB_MODE=offline OMP_NUM_THREADS=1 $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # ruff (pinned in the test extra, configured in pyproject.toml): what CI checks before the tests.
 lint: $(STAMP)

@@ -145,9 +145,9 @@ def main(job: str, argv: Sequence[str]) -> int:
         from audiovae.home import check_home
 
         check_home()
-        resolve_enhancement = import_job("audiovae.enhancers.registry", "resolve_enhancement")  # imports torch
+        resolve_sections = import_job("audiovae.sections", "resolve_sections")  # imports torch
         admit = admit_code(args.config, args.overrides, args.trust_code)
-        validators = [admit, absolute_paths, check_ranges, resolve_enhancement]  # consent, plugins first: add names
+        validators = [admit, absolute_paths, check_ranges, resolve_sections]  # consent, plugins first: add names
         cfg = compose(args.config, args.overrides, schema=_schema(job), validators=validators)
         return JOBS[job](cfg)
 

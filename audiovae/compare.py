@@ -27,7 +27,7 @@ from audiovae.config.compose import load_run_config
 from audiovae.config.later_keys import LATER_KEYS
 from audiovae.errors import CompareError, exit_status
 from audiovae.metrics.base import WAVEFORM
-from audiovae.metrics.registry import METRICS, SETTINGS, describe_saved_metric, metric_info
+from audiovae.metrics.registry import METRICS, describe_saved_metric, metric_definitions, metric_info
 from audiovae.metrics.scoring import scoring
 from audiovae.metrics.sets import SET_METRICS
 from audiovae.metrics.stats import adjust_p, compare_paired
@@ -39,8 +39,8 @@ from audiovae.written import claim_outputs
 
 MUST_MATCH = ("frontend",)  # sections that make two runs' numbers comparable (the model may differ: that is the
 # comparison across models; the front end decides the reference's rate and level and the mel-domain metrics)
-METRIC_DEFINITION = (*SETTINGS, "align", "align_samples", "common_rate")  # metrics.* keys: the metrics' settings,
-# the alignment, the rate of the waveform metrics
+METRIC_DEFINITION = ("align", "align_samples", "common_rate")  # metrics.* keys: the alignment, the rate of the
+# waveform metrics (and, from `metric_definitions`, the high band and the sections of the metrics both runs measured)
 DATA_DEFINITION = ("channels", "resampler", "pad")  # data.* keys that decide the reference and what the VAE sees
 
 
@@ -102,10 +102,11 @@ def _differences(a: dict, b: dict, prefix: str) -> list[str]:
     return out
 
 
-def _definition(config: dict, waveform_only: bool = False) -> dict:
-    """What decides the numbers: the MUST_MATCH sections, the METRIC_DEFINITION and DATA_DEFINITION keys (absent:
-    a run written before the key existed, LATER_KEYS); with `waveform_only` (runs at one common rate) of the front
-    end only its normalisation, which sets the reference's scale."""
+def _definition(config: dict, names: list[str], waveform_only: bool = False) -> dict:
+    """What decides the numbers of the metrics `names`: the MUST_MATCH sections, the METRIC_DEFINITION and
+    DATA_DEFINITION keys (absent: a run written before the key existed, LATER_KEYS), the metrics' own settings;
+    with `waveform_only` (runs at one common rate) of the front end only its normalisation, which sets the
+    reference's scale."""
 
     def picked(section: str, keys: tuple) -> dict:
         values = config.get(section, {})
@@ -114,7 +115,8 @@ def _definition(config: dict, waveform_only: bool = False) -> dict:
     sections = {section: {**LATER_KEYS.get(section, {}), **config.get(section, {})} for section in MUST_MATCH}
     if waveform_only:
         sections["frontend"] = {"normalize": sections["frontend"].get("normalize")}
-    return {**sections, "metrics": picked("metrics", METRIC_DEFINITION), "data": picked("data", DATA_DEFINITION)}
+    metrics = {**picked("metrics", METRIC_DEFINITION), **metric_definitions(config.get("metrics", {}), names)}
+    return {**sections, "metrics": metrics, "data": picked("data", DATA_DEFINITION)}
 
 
 def waveform_only(runs: list[Run]) -> bool:
@@ -125,14 +127,18 @@ def waveform_only(runs: list[Run]) -> bool:
     return len(rates) == 1 and None not in rates and len(frontends) > 1
 
 
+def measured(run: Run) -> list[str]:
+    """The metrics a run measured."""
+    return list(run.config.get("metrics", {}).get("names", []))
+
+
 def check_comparable(runs: list[Run], force: bool) -> list[str]:
     """The config differences in front end and metric definitions; raises unless `force`."""
     found, only = [], waveform_only(runs)
     for run in runs[1:]:
-        found += [
-            f"{runs[0].name} vs {run.name}: {d}"
-            for d in _differences(_definition(runs[0].config, only), _definition(run.config, only), "")
-        ]
+        names = [n for n in runs[0].config.get("metrics", {}).get("names", []) if n in measured(run)]
+        first, other = _definition(runs[0].config, names, only), _definition(run.config, names, only)
+        found += [f"{runs[0].name} vs {run.name}: {d}" for d in _differences(first, other, "")]
     if found and not force:
         raise CompareError(
             "runs differ in front end or metric definitions, so their numbers are not comparable ("

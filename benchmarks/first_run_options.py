@@ -1,8 +1,8 @@
 """What makes a first (cold-cache) evaluation faster, measured against eager float32 on the same inputs with the
 outputs compared: channels-last VAE, torch.compile (inductor) and TorchScript (trace, freeze,
 optimize_for_inference) of the decoder and the vocoder, bf16 autocast of
-the vocoder (`model.vocoder_precision: bf16`) and of the VAE (`model.vae_precision: bf16`), and the three vocoder
-passes as one batched call. An option may
+the vocoder (`model.options.vocoder_precision: bf16`) and of the VAE (`model.vae_precision: bf16`), and the three
+vocoder passes as one batched call. An option may
 be a default only where it is faster and equal within 1e-5 (relative L2 of the waveform).
 
     python benchmarks/first_run_options.py [--model audioldm2_random] [--seconds 10.24] [--repeats 3]

@@ -9,7 +9,7 @@ included). Printed: the plain loop's wall time over evaluate.py's for
 
 - a first run (a cold cross-run cache),
 - a repeat run with another enhancer setting (the cache warm from the first run),
-- a first run with the VAE and the vocoder in bf16 (`model.vae_precision=bf16 model.vocoder_precision=bf16`),
+- a first run with the VAE and the vocoder in bf16 (`model.vae_precision=bf16 model.options.vocoder_precision=bf16`),
 
 and that both compute the same numbers; also `evaluate.py --help` and the offline model-unavailable error times, and
 the plain loop's start-up alone (on an empty folder): its wall time minus that is the model work and metrics any
@@ -174,7 +174,7 @@ def main() -> None:
             t, _ = plain(1.4)
             times["plain"].append(t)
             t, outs["bf16"] = evaluate(
-                "bf16", 1.4, tmp / f"cache-bf16-{r}", "model.vocoder_precision=bf16", "model.vae_precision=bf16"
+                "bf16", 1.4, tmp / f"cache-bf16-{r}", "model.options.vocoder_precision=bf16", "model.vae_precision=bf16"
             )
             times["bf16_first"].append(t)
             print({k: [round(x, 1) for x in v] for k, v in times.items()}, flush=True)

@@ -74,15 +74,15 @@ def evaluate_folder(data_dir, out_dir, *overrides):
     """One evaluation of `data_dir` into `out_dir` in this process (config words as on the command line); returns
     its EvalOutcome. Usable from module-scoped fixtures, which run before the per-test environment clean-up."""
     from audiovae.config import EvalConfig, compose
-    from audiovae.enhancers import resolve_enhancement
     from audiovae.evaluation.job import run_evaluation
+    from audiovae.sections import resolve_sections
 
     os.environ.pop(RUN_DIR_ENV, None)
     cfg = compose(
         "eval",
         [*overrides, f"data.dir={data_dir}", f"out_dir={out_dir}"],
         schema=EvalConfig,
-        validators=[resolve_enhancement],
+        validators=[resolve_sections],
     )
     return run_evaluation(cfg)
 

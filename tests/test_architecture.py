@@ -83,7 +83,15 @@ FLOORS = [
         "audiovae.plugins",
         "audiovae.consent",
     },
-    {"audiovae.audio", "audiovae.enhancers", "audiovae.cache", "audiovae.metrics", "audiovae.data"},
+    {
+        "audiovae.audio",
+        "audiovae.enhancers",
+        "audiovae.cache",
+        "audiovae.metrics",
+        "audiovae.data",
+        "audiovae.sections",
+        "audiovae.reference",
+    },
     {"audiovae.models", "audiovae.pipeline"},
     {"audiovae.reporting", "audiovae.listening", "audiovae.runs"},
     {"audiovae.evaluation", "audiovae.training", "audiovae.generation", "audiovae.compare", "audiovae.demo"},
@@ -149,8 +157,8 @@ TRAIN = [
         ("eval", ["model.build=bogus"], "config key 'model.build': unknown builder 'bogus'"),
         (
             "eval",
-            ["model=demo", "model.griffin_lim_iters=0"],
-            "config key 'model.griffin_lim_iters': must be in [1, 10000]",
+            ["model=demo", "model.options.griffin_lim_iters=0"],
+            "config key 'model.options.griffin_lim_iters': must be in [1, 10000], got 0",
         ),
         (
             "eval",
@@ -297,14 +305,12 @@ def test_a_mel_only_enhancer_reuses_the_base_decode_exactly():
     import torch
 
     from audiovae.config import EvalConfig, compose
-    from audiovae.enhancers import resolve_enhancement
     from audiovae.enhancers.registry import build_enhancer
     from audiovae.models.factory import build_frontend, build_model
     from audiovae.pipeline import ReconstructionPipeline
+    from audiovae.sections import resolve_sections
 
-    cfg = compose(
-        "eval", ["model=tiny", "enhancement=mel_hf_shelf"], schema=EvalConfig, validators=[resolve_enhancement]
-    )
+    cfg = compose("eval", ["model=tiny", "enhancement=mel_hf_shelf"], schema=EvalConfig, validators=[resolve_sections])
     model = build_model(cfg.model, cfg.enhancement, cfg.frontend)
     pipeline = ReconstructionPipeline(build_frontend(cfg.frontend, model.downsampling), model)
     shelf = build_enhancer(cfg.enhancement)

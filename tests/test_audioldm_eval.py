@@ -69,7 +69,7 @@ def test_an_evaluation_reports_them_equal_to_the_port_on_its_saved_audio(tmp_pat
         "metrics.bootstrap_samples=50",
         "outputs.save_plots=false",
         f"metrics.names=[{names}]",
-        "metrics.audioldm_eval_offset=0",
+        "metrics.lsd_audioldm_eval.offset=0",
     )
     rows = read_csv(tmp_path / "out" / "results.csv")
     assert [r["status"] for r in rows] == ["ok", "ok"]

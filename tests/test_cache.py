@@ -85,14 +85,14 @@ def test_other_weights_or_front_end_miss_and_other_metrics_reuse_the_model_work(
     evaluate(clips, tmp_path / "fmax", cache, "metrics.names=[snr,lsd]", "frontend.fmax=7000")
     assert counts(tmp_path / "fmax")["from_cache"] == 0
     # a metric defined otherwise: the model work is served, the shared values are measured again, and correct
-    warm = evaluate(clips, tmp_path / "lsd1024", cache, "metrics.names=[snr,lsd]", "metrics.lsd_n_fft=1024")
+    warm = evaluate(clips, tmp_path / "lsd1024", cache, "metrics.names=[snr,lsd]", "metrics.lsd.n_fft=1024")
     assert counts(tmp_path / "lsd1024")["from_cache"] == 3
     cold = evaluate(
         clips,
         tmp_path / "lsd1024_cold",
         cache,
         "metrics.names=[snr,lsd]",
-        "metrics.lsd_n_fft=1024",
+        "metrics.lsd.n_fft=1024",
         "cache.enabled=false",
     )
     assert warm == cold

@@ -13,10 +13,10 @@ import yaml
 from audiovae import compare
 from audiovae import runs as runs_module
 from audiovae.config import EvalConfig, compose
-from audiovae.enhancers import resolve_enhancement
 from audiovae.evaluation.job import run_evaluation
 from audiovae.metrics.scoring import scoring
 from audiovae.reporting.records import read_csv
+from audiovae.sections import resolve_sections
 from tests.conftest import chirp, noise, tone, write
 from tests.wandb_offline import read_offline_run
 
@@ -46,7 +46,7 @@ def two_runs(tmp_path_factory):
                 f"out_dir={out / name}",
             ],
             schema=EvalConfig,
-            validators=[resolve_enhancement],
+            validators=[resolve_sections],
         )
         run_evaluation(cfg)
     return out / "gain10", out / "gain16"
@@ -95,15 +95,30 @@ def test_compare_refuses_runs_of_another_model_unless_forced(two_runs, tmp_path,
     assert compare.main([str(a), str(tmp_path / "nothing"), "--out", str(tmp_path / "z")]) == 2
 
 
-def test_compare_refuses_a_run_whose_spectrum_metrics_were_defined_otherwise(two_runs, tmp_path, capsys):
+def test_compare_refuses_a_run_whose_metrics_were_defined_otherwise(two_runs, tmp_path, capsys):
     a, b = two_runs
-    old = tmp_path / "v01"  # audiovae 0.1 configs have no metrics.spectrum_*: whole-clip FFT metrics
+    other = tmp_path / "other_stft"
+    shutil.copytree(b, other)
+    cfg = yaml.safe_load((other / "config.yaml").read_text())
+    cfg["metrics"]["lsd"]["n_fft"] = 1024
+    (other / "config.yaml").write_text(yaml.safe_dump(cfg))
+    assert compare.main([str(a), str(other), "--out", str(tmp_path / "x")]) == 2
+    assert "metrics.lsd.n_fft: 2048 vs 1024" in capsys.readouterr().err
+
+
+def test_compare_reads_a_run_saved_with_the_flat_metric_settings(two_runs, tmp_path, capsys):
+    a, b = two_runs
+    old = tmp_path / "flat"  # `metrics.lsd_n_fft` of the older layout: the same definition as `metrics.lsd.n_fft`
     shutil.copytree(b, old)
     cfg = yaml.safe_load((old / "config.yaml").read_text())
-    del cfg["metrics"]["spectrum_n_fft"], cfg["metrics"]["spectrum_hop"]
+    del cfg["metrics"]["lsd"]
+    cfg["metrics"].update(lsd_n_fft=2048, lsd_hop=512)
     (old / "config.yaml").write_text(yaml.safe_dump(cfg))
-    assert compare.main([str(a), str(old), "--out", str(tmp_path / "x")]) == 2
-    assert "metrics.spectrum_n_fft: 2048 vs None" in capsys.readouterr().err
+    assert compare.main([str(a), str(old), "--out", str(tmp_path / "same")]) == 0, capsys.readouterr().err
+    cfg["metrics"]["lsd_hop"] = 256
+    (old / "config.yaml").write_text(yaml.safe_dump(cfg))
+    assert compare.main([str(a), str(old), "--out", str(tmp_path / "other")]) == 2
+    assert "metrics.lsd.hop: 512 vs 256" in capsys.readouterr().err
 
 
 @pytest.mark.slow

@@ -2,11 +2,11 @@ import pytest
 from omegaconf import OmegaConf
 
 from audiovae.config import ConfigError, EvalConfig, compose, config_hash, save_config
-from audiovae.enhancers import resolve_enhancement
+from audiovae.sections import resolve_sections
 
 
 def eval_cfg(*overrides):
-    return compose("eval", list(overrides), schema=EvalConfig, validators=[resolve_enhancement])
+    return compose("eval", list(overrides), schema=EvalConfig, validators=[resolve_sections])
 
 
 def test_groups_are_chosen_by_name_and_keys_overridden():
@@ -51,7 +51,7 @@ def test_chain_stages_are_validated_and_overridable_by_index():
 def test_saved_config_recomposes_to_the_same_config_and_hash(tmp_path):
     cfg = eval_cfg("model=tiny", "enhancement.gain=1.7")
     path = save_config(cfg, tmp_path)
-    again = compose(str(path), schema=EvalConfig, validators=[resolve_enhancement])
+    again = compose(str(path), schema=EvalConfig, validators=[resolve_sections])
     assert OmegaConf.to_container(again) == OmegaConf.to_container(cfg)
     assert (tmp_path / "config_hash.txt").read_text().strip() == config_hash(cfg)
 
@@ -59,7 +59,7 @@ def test_saved_config_recomposes_to_the_same_config_and_hash(tmp_path):
 def test_saved_config_accepts_group_swaps_and_overrides(tmp_path):
     path = save_config(eval_cfg("model=tiny"), tmp_path)
     swapped = compose(
-        str(path), ["enhancement=latent_laplacian", "seed=3"], schema=EvalConfig, validators=[resolve_enhancement]
+        str(path), ["enhancement=latent_laplacian", "seed=3"], schema=EvalConfig, validators=[resolve_sections]
     )
     assert swapped.enhancement.name == "latent_laplacian" and "cutoff" not in swapped.enhancement
     assert swapped.seed == 3
@@ -79,7 +79,7 @@ def test_config_is_read_only():
 
 
 def test_a_primary_can_extend_another_and_override_its_defaults_and_keys():
-    demo = compose("eval_demo", schema=EvalConfig, validators=[resolve_enhancement])
+    demo = compose("eval_demo", schema=EvalConfig, validators=[resolve_sections])
     base = eval_cfg()
     assert demo.model.name == "demo" and base.model.name == "audioldm2"
     assert demo.data.max_seconds == 4.0 and demo.data.batch_size == base.data.batch_size
@@ -105,5 +105,5 @@ def test_a_saved_config_from_before_later_keys_still_composes_as_it_behaved(tmp_
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(old))
     cfg = compose(str(tmp_path / "config.yaml"), schema=EvalConfig)
     assert cfg.data.pad == "silence" and cfg.metrics.align == "fixed" and cfg.metrics.max_lag_samples == 0
-    assert cfg.model.vocoder_precision == "fp32" and cfg.embedding.name == "clap" and cfg.cache.enabled
+    assert cfg.model.options.vocoder == "hifigan" and cfg.embedding.name == "clap" and cfg.cache.enabled
     assert cfg.frontend.framing == "audioldm2"  # what the saved config says wins

@@ -101,10 +101,11 @@ def latent_set(clips, tmp_path_factory):
 def test_exported_latents_are_the_runs_own_and_decode_to_its_base_audio(latent_set):
     from audiovae.config.compose import compose
     from audiovae.config.schema import EvalConfig
-    from audiovae.enhancers.registry import build_enhancer, resolve_enhancement
+    from audiovae.enhancers.registry import build_enhancer
     from audiovae.models.factory import build_model
+    from audiovae.sections import resolve_sections
 
-    cfg = compose(str(latent_set / "run" / "config.yaml"), [], schema=EvalConfig, validators=[resolve_enhancement])
+    cfg = compose(str(latent_set / "run" / "config.yaml"), [], schema=EvalConfig, validators=[resolve_sections])
     model = build_model(cfg.model, cfg.enhancement, cfg.frontend).eval()
     enhancer = build_enhancer(cfg.enhancement).eval()
     with tarfile.open(latent_set / "set" / "latents-000000.tar") as tar:

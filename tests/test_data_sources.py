@@ -309,7 +309,7 @@ def test_a_shard_changed_after_it_was_listed_gives_error_rows_not_other_audio(tm
 def train_cfg(out_dir, *overrides):
     from audiovae.config import compose
     from audiovae.config.schema import TrainConfig
-    from audiovae.enhancers.registry import resolve_enhancement
+    from audiovae.sections import resolve_sections
 
     fast = [
         "model=tiny",
@@ -326,7 +326,7 @@ def train_cfg(out_dir, *overrides):
         "trainer.max_steps=9",
     ]
     return compose(
-        "train", [*fast, f"out_dir={out_dir}", *overrides], schema=TrainConfig, validators=[resolve_enhancement]
+        "train", [*fast, f"out_dir={out_dir}", *overrides], schema=TrainConfig, validators=[resolve_sections]
     )
 
 

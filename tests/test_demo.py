@@ -4,8 +4,8 @@ import torch
 
 from audiovae.config import EvalConfig, compose
 from audiovae.demo import demo_clips, random_clip, write_demo_clips, write_random_clips
-from audiovae.enhancers import resolve_enhancement
 from audiovae.models.factory import build_frontend, build_model
+from audiovae.sections import resolve_sections
 
 
 def test_demo_clips_are_deterministic_music_like_and_written_once(tmp_path):
@@ -29,7 +29,7 @@ def test_bundled_demo_vae_reconstructs_the_demo_clips_and_loses_high_band_detail
     7.1 for its untrained initialisation) and, like AudioLDM2's VAE, err more in the high band."""
     errors = {}
     for model in ("demo", "demo_untrained"):
-        cfg = compose("eval_demo", [f"model={model}"], schema=EvalConfig, validators=[resolve_enhancement])
+        cfg = compose("eval_demo", [f"model={model}"], schema=EvalConfig, validators=[resolve_sections])
         vae = build_model(cfg.model, cfg.enhancement, cfg.frontend)
         frontend = build_frontend(cfg.frontend, vae.downsampling)
         mel = frontend(torch.stack([frontend.prepare(torch.from_numpy(c)) for c in demo_clips(4.0, sr=16000).values()]))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from audiovae.config.reference import render
+from audiovae.reference import render
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = sorted((ROOT / "docs").rglob("*.md"))
@@ -22,7 +22,7 @@ def links(path: Path) -> list[str]:
 
 def test_the_configuration_reference_is_the_schemas_own():
     assert (ROOT / "docs" / "config-reference.md").read_text() == render(), (
-        "regenerate it: python -m audiovae.config.reference > docs/config-reference.md"
+        "regenerate it: python -m audiovae.reference > docs/config-reference.md"
     )
 
 

@@ -11,10 +11,10 @@ import torch
 
 from audiovae import cli
 from audiovae.config import EvalConfig, compose
-from audiovae.enhancers import resolve_enhancement
 from audiovae.errors import ModelUnavailableError
 from audiovae.models.factory import build_model, frontend_for
 from audiovae.pipeline import ReconstructionPipeline
+from audiovae.sections import resolve_sections
 from tests.conftest import chirp, noise, tone, write
 from tests.wandb_offline import read_offline_run
 
@@ -166,7 +166,7 @@ def test_the_pipeline_of_a_waveform_model_is_its_own_encode_and_decode(clips):
         "eval",
         ["model=tiny_dac", "enhancement=latent_fft_boost", "enhancement.gain=1.5"],
         schema=EvalConfig,
-        validators=[resolve_enhancement],
+        validators=[resolve_sections],
     )
     model = build_model(cfg.model, cfg.enhancement, cfg.frontend)
     pipeline = ReconstructionPipeline(frontend_for(cfg.frontend, model), model)
@@ -199,14 +199,14 @@ def test_each_family_loads_from_a_local_folder_and_says_how_to_get_a_hub_model(c
         )
         assert summary["counts"]["ok"] == 1
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    cfg = compose("eval", ["model=stable_audio_open"], schema=EvalConfig, validators=[resolve_enhancement])
+    cfg = compose("eval", ["model=stable_audio_open"], schema=EvalConfig, validators=[resolve_sections])
     with pytest.raises(
         ModelUnavailableError,
         match="accept the model's licence.*huggingface-cli download "
         "stabilityai/stable-audio-open-1.0 --include 'vae/\\*'",
     ):
         build_model(cfg.model, cfg.enhancement, cfg.frontend)
-    cfg = compose("eval", ["model=encodec_24khz"], schema=EvalConfig, validators=[resolve_enhancement])
+    cfg = compose("eval", ["model=encodec_24khz"], schema=EvalConfig, validators=[resolve_sections])
     with pytest.raises(ModelUnavailableError, match="download facebook/encodec_24khz --local-dir.*model=tiny_encodec"):
         build_model(cfg.model, cfg.enhancement, cfg.frontend)
 
@@ -329,7 +329,7 @@ def test_a_latent_enhancer_trains_on_a_waveform_model_and_its_export_evaluates(c
         f"data.dir={clips}",
         f"out_dir={tmp_path / 'train'}",
     ]
-    outcome = run_training(compose("train", words, schema=TrainConfig, validators=[resolve_enhancement]))
+    outcome = run_training(compose("train", words, schema=TrainConfig, validators=[resolve_sections]))
     summary = json.loads((tmp_path / "train" / "train_summary.json").read_text())
     assert summary["final_metrics"] and outcome.exported is not None and outcome.exported.exists()
     assert sorted(p.name for p in (tmp_path / "train" / "examples").glob("*_0.*.wav"))[:1]  # examples without a ceiling
@@ -533,3 +533,18 @@ def test_the_builtin_family_names_are_the_ones_family_builtin_registers():
     from audiovae.plugins import is_builtin
 
     assert sorted(name for name, family in FAMILIES.items() if is_builtin(family.build)) == sorted(BUILTIN_FAMILIES)
+
+
+def test_a_family_missing_a_stage_fails_when_it_is_built_naming_it():
+    from audiovae.enhancers.chain import EnhancerChain
+    from audiovae.models.interface import WaveformAutoencoder
+
+    class NoWeights(WaveformAutoencoder):
+        def encode(self, wave, generator=None):
+            return wave
+
+        def decode_raw(self, latent):
+            return latent
+
+    with pytest.raises(TypeError, match="abstract class NoWeights with abstract method '?weights"):
+        NoWeights(EnhancerChain([]), sample_rate=16000, channels=1, hop_length=4, latent_channels=1)

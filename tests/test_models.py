@@ -6,12 +6,13 @@ from omegaconf import OmegaConf
 
 from audiovae.config import ConfigError, EvalConfig, compose
 from audiovae.demo import demo_clips
-from audiovae.enhancers import EnhancerChain, LatentFFTBoost, MelHFShelf, resolve_enhancement
+from audiovae.enhancers import EnhancerChain, LatentFFTBoost, MelHFShelf
 from audiovae.models import EnhancedVAE, ModelUnavailableError, build_tiny_model
 from audiovae.models.builders import build_demo_untrained
 from audiovae.models.factory import build_frontend, build_model
 from audiovae.models.griffin_lim import GriffinLimVocoder
 from audiovae.models.loading import load_pretrained
+from audiovae.sections import resolve_sections
 
 
 def load_models(name, path, vae_subfolder, vocoder_subfolder, cache_dir=None):
@@ -35,7 +36,7 @@ def load_models(name, path, vae_subfolder, vocoder_subfolder, cache_dir=None):
 
 
 def tiny_cfg(*overrides):
-    return compose("eval", ["model=tiny", *overrides], schema=EvalConfig, validators=[resolve_enhancement])
+    return compose("eval", ["model=tiny", *overrides], schema=EvalConfig, validators=[resolve_sections])
 
 
 @pytest.fixture(scope="module")
@@ -162,7 +163,7 @@ def test_griffin_lim_inverts_the_front_end_deterministically():
 
 def test_griffin_lim_vocoder_needs_only_the_vae_folder(tmp_path):
     build_demo_untrained(tmp_path / "m")
-    cfg = tiny_cfg(f"model.path={tmp_path / 'm'}", "model.build=null", "model.vocoder=griffin_lim")
+    cfg = tiny_cfg(f"model.path={tmp_path / 'm'}", "model.build=null", "model.options.vocoder=griffin_lim")
     model = build_model(cfg.model, cfg.enhancement, cfg.frontend)
     assert isinstance(model.vocoder, GriffinLimVocoder) and model.downsampling == 4
     mel = torch.full((1, 1, 16, 64), -5.0)
@@ -170,8 +171,8 @@ def test_griffin_lim_vocoder_needs_only_the_vae_folder(tmp_path):
     with pytest.raises(ModelUnavailableError, match="vocoder"):
         hifigan = tiny_cfg(f"model.path={tmp_path / 'm'}", "model.build=null")
         build_model(hifigan.model, hifigan.enhancement, hifigan.frontend)
-    with pytest.raises(ConfigError, match="model.vocoder"):
-        bad = tiny_cfg("model.vocoder=wavenet")
+    with pytest.raises(ConfigError, match="config key 'model.options.vocoder': must be one of hifigan, griffin_lim"):
+        bad = tiny_cfg("model.options.vocoder=wavenet")
         build_model(bad.model, bad.enhancement, bad.frontend)
 
 

@@ -143,7 +143,7 @@ def checkpoint(tmp_path_factory):
     """A real training checkpoint of the tiny model (one step)."""
     from audiovae.config.compose import compose
     from audiovae.config.schema import TrainConfig
-    from audiovae.enhancers import resolve_enhancement
+    from audiovae.sections import resolve_sections
     from audiovae.training.run import run_training
 
     base = tmp_path_factory.mktemp("ckpt")
@@ -164,7 +164,7 @@ def checkpoint(tmp_path_factory):
             f"out_dir={base / 'run'}",
         ],
         schema=TrainConfig,
-        validators=[resolve_enhancement],
+        validators=[resolve_sections],
     )
     run_training(cfg)
     return base / "run" / "checkpoints" / "last.ckpt"
@@ -518,7 +518,7 @@ def test_resume_with_a_damaged_last_ckpt_falls_back_to_the_newest_readable_one(
 ):
     from audiovae.config.compose import compose
     from audiovae.config.schema import TrainConfig
-    from audiovae.enhancers import resolve_enhancement
+    from audiovae.sections import resolve_sections
     from tests.conftest import last_gains, train_crashing_at_step
 
     assert run_train(capsys, train_clips, tmp_path / "straight")[0] == 0
@@ -527,7 +527,7 @@ def test_resume_with_a_damaged_last_ckpt_falls_back_to_the_newest_readable_one(
         "train",
         [*TRAIN, f"data.dir={train_clips}", f"out_dir={tmp_path / 'crashed'}"],
         schema=TrainConfig,
-        validators=[resolve_enhancement],
+        validators=[resolve_sections],
     )
     train_crashing_at_step(cfg, 5, monkeypatch)  # checkpoints at steps 2 and 4 exist
     last = tmp_path / "crashed" / "checkpoints" / "last.ckpt"

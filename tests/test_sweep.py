@@ -11,12 +11,12 @@ import pytest
 
 from audiovae import runs as runs_module
 from audiovae.config import ConfigError, EvalConfig, compose
-from audiovae.enhancers import resolve_enhancement
 from audiovae.evaluation.file_evaluator import FileEvaluator
 from audiovae.evaluation.job import run_evaluation
 from audiovae.evaluation.selection import select_best
 from audiovae.models.enhanced_vae import EnhancedVAE
 from audiovae.reporting.records import read_csv
+from audiovae.sections import resolve_sections
 from tests.conftest import write_three_clips
 from tests.wandb_offline import read_offline_run
 
@@ -45,7 +45,7 @@ def cfg_for(clips, out, *overrides):
         "eval",
         [*FAST, f"data.dir={clips}", f"out_dir={out}", *overrides],
         schema=EvalConfig,
-        validators=[resolve_enhancement],
+        validators=[resolve_sections],
     )
 
 
@@ -126,7 +126,7 @@ def test_sweep_table_plot_and_best_setting_that_evaluates_to_the_reported_number
         str(out / "best_config.yaml"),
         [f"out_dir={tmp_path / 'best'}", "logger=none"],
         schema=EvalConfig,
-        validators=[resolve_enhancement],
+        validators=[resolve_sections],
     )
     assert not best_cfg.sweep and best_cfg.enhancement.gain == best["enhancement.gain"]
     run_evaluation(best_cfg)
@@ -142,7 +142,7 @@ def test_the_default_guards_refuse_a_setting_that_buys_lsd_hf_with_damage(sweep_
         n: json.loads((out / "settings" / n / "summary.json").read_text()) for n in ("gain=1.0", "gain=1.4", "gain=1.8")
     }
     assert summaries["gain=1.4"]["metrics"]["lsd_hf"]["comparison"]["headline_delta"] < 0  # lsd_hf improves
-    defaults = compose("eval", [], schema=EvalConfig, validators=[resolve_enhancement])
+    defaults = compose("eval", [], schema=EvalConfig, validators=[resolve_sections])
     best, reason = select_best(summaries, defaults.select, defaults.metrics.alpha)
     assert best is None and "gain=1.4 significantly worse in" in reason
 

@@ -16,8 +16,8 @@ import yaml
 from audiovae import runs as runs_module
 from audiovae.config import compose
 from audiovae.config.schema import TrainConfig
-from audiovae.enhancers import resolve_enhancement
 from audiovae.reporting.wandb_records import artifact_paths, read_records
+from audiovae.sections import resolve_sections
 from audiovae.training.run import run_training
 from tests.conftest import chirp, noise, tone, train_crashing_at_step, write
 from tests.wandb_offline import read_offline_run
@@ -216,7 +216,7 @@ def test_a_killed_and_resumed_training_is_one_wandb_run(clips, tmp_path, monkeyp
                 *extra,
             ],
             schema=TrainConfig,
-            validators=[resolve_enhancement],
+            validators=[resolve_sections],
         )
 
     train_crashing_at_step(cfg(), 3, monkeypatch)

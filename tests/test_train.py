@@ -19,11 +19,12 @@ from audiovae.config import ConfigError, EvalConfig, compose
 from audiovae.config.schema import TrainConfig
 from audiovae.data.train_data import RandomCrops, split_by_file
 from audiovae.demo import write_demo_clips
-from audiovae.enhancers import LearnableLatentFilter, build_enhancer, resolve_enhancement
+from audiovae.enhancers import LearnableLatentFilter, build_enhancer
 from audiovae.enhancers.serialization import export_enhancer, read_enhancement_config
 from audiovae.errors import NonFiniteLossError
 from audiovae.evaluation.job import run_evaluation
 from audiovae.models.factory import build_frontend, build_model
+from audiovae.sections import resolve_sections
 from audiovae.training import module as train_module_mod
 from audiovae.training.export import export_from_checkpoint
 from audiovae.training.losses import ReconstructionLoss, band_weighted_l1
@@ -65,7 +66,7 @@ def train_cfg(data_dir, out_dir, *overrides):
         "train",
         [*FAST, f"data.dir={data_dir}", f"out_dir={out_dir}", *overrides],
         schema=TrainConfig,
-        validators=[resolve_enhancement],
+        validators=[resolve_sections],
     )
 
 
@@ -133,13 +134,13 @@ def test_exported_enhancer_evaluates_to_the_validation_numbers(proof_run, tmp_pa
             "metrics.bootstrap_samples=100",
         ],
         schema=EvalConfig,
-        validators=[resolve_enhancement],
+        validators=[resolve_sections],
     )
     assert cfg.enhancement.name == "learnable_latent_filter" and cfg.enhancement.checkpoint == str(exported)
     run_evaluation(cfg)
     result = json.loads((tmp_path / "eval" / "summary.json").read_text())
     assert result["metrics"]["mel_l1"]["variants"]["enhanced"]["mean"] == pytest.approx(outcome.best_score, rel=1e-4)
-    saved = compose(str(tmp_path / "eval" / "config.yaml"), schema=EvalConfig, validators=[resolve_enhancement])
+    saved = compose(str(tmp_path / "eval" / "config.yaml"), schema=EvalConfig, validators=[resolve_sections])
     assert saved.enhancement.checkpoint == str(exported)
 
 
@@ -368,7 +369,7 @@ def test_export_round_trip(tmp_path):
                 "eval",
                 ["model=tiny", f"enhancement.checkpoint={bad}"],
                 schema=EvalConfig,
-                validators=[resolve_enhancement],
+                validators=[resolve_sections],
             )
 
 
@@ -424,12 +425,12 @@ def test_ddp_training_with_two_cpu_processes(clips, tmp_path, extra):
 def test_a_warmup_as_long_as_training_is_warned_about():
     from audiovae.config import compose
     from audiovae.config.schema import TrainConfig
-    from audiovae.enhancers.registry import resolve_enhancement
+    from audiovae.sections import resolve_sections
     from audiovae.training.run import warmup_warning
 
     def warned(*words):
         return warmup_warning(
-            compose("train", ["model=tiny", *words], schema=TrainConfig, validators=[resolve_enhancement])
+            compose("train", ["model=tiny", *words], schema=TrainConfig, validators=[resolve_sections])
         )
 
     assert "optim.warmup_steps=50 >= 20 training steps" in warned("trainer.max_steps=20")
@@ -442,7 +443,7 @@ def test_steps_after_the_last_validation_are_warned_about():
 
     def warned(*words):
         return validation_warning(
-            compose("train", ["model=tiny", *words], schema=TrainConfig, validators=[resolve_enhancement])
+            compose("train", ["model=tiny", *words], schema=TrainConfig, validators=[resolve_sections])
         )
 
     assert "the last 50 steps are not validated" in warned("trainer.max_steps=300")  # every 250
@@ -506,5 +507,5 @@ def test_a_saved_training_config_with_loop_keys_is_migrated(clips, tmp_path):
     cfg = OmegaConf.to_container(train_cfg(clips, tmp_path / "x"))
     cfg["loop"]["max_steps"] = cfg["trainer"].pop("max_steps")  # as written before the move
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
-    again = compose(str(tmp_path / "config.yaml"), schema=TrainConfig, validators=[resolve_enhancement])
+    again = compose(str(tmp_path / "config.yaml"), schema=TrainConfig, validators=[resolve_sections])
     assert again.trainer.max_steps == cfg["loop"]["max_steps"] and "max_steps" not in again.loop

@@ -233,7 +233,7 @@ def gan_recipe_run(tmp_path_factory):
     from audiovae.config import compose
     from audiovae.config.schema import TrainConfig
     from audiovae.demo import write_random_clips
-    from audiovae.enhancers import resolve_enhancement
+    from audiovae.sections import resolve_sections
 
     d = tmp_path_factory.mktemp("music")
     write_random_clips(d / "train", 16, seconds=2.0, seed=1001)
@@ -251,7 +251,7 @@ def gan_recipe_run(tmp_path_factory):
             "examples.count=0",
         ],
         schema=TrainConfig,
-        validators=[resolve_enhancement],
+        validators=[resolve_sections],
     )
     outcome = run_training(cfg)
     return d, outcome, json.loads((d / "run" / "train_summary.json").read_text())
@@ -260,8 +260,8 @@ def gan_recipe_run(tmp_path_factory):
 @pytest.mark.slow
 def test_the_gan_recipe_on_the_demo_domain_and_its_export_through_evaluate(gan_recipe_run, tmp_path):
     from audiovae.config import EvalConfig, compose
-    from audiovae.enhancers import resolve_enhancement
     from audiovae.evaluation.job import run_evaluation
+    from audiovae.sections import resolve_sections
 
     d, outcome, summary = gan_recipe_run
     start, end = summary["initial_validation"], summary["final_metrics"]
@@ -293,7 +293,7 @@ def test_the_gan_recipe_on_the_demo_domain_and_its_export_through_evaluate(gan_r
             "metrics.bootstrap_samples=100",
         ],
         schema=EvalConfig,
-        validators=[resolve_enhancement],
+        validators=[resolve_sections],
     )
     run_evaluation(cfg)
     metrics = json.loads((tmp_path / "eval" / "summary.json").read_text())["metrics"]
@@ -314,7 +314,7 @@ def test_the_gan_recipe_on_the_demo_domain_and_its_export_through_evaluate(gan_r
             "metrics.bootstrap_samples=100",
         ],
         schema=EvalConfig,
-        validators=[resolve_enhancement],
+        validators=[resolve_sections],
     )
     run_evaluation(shelf)
     metrics = json.loads((tmp_path / "shelf" / "summary.json").read_text())["metrics"]

@@ -90,6 +90,7 @@ def load_run_config(path: Path) -> DictConfig:
     refused when it reads the environment (a run folder is someone else's)."""
     body = _load_yaml(Path(path))
     refuse_environment(body, Path(path))
+    migrate_moved(body)
     return body
 
 
@@ -124,6 +125,8 @@ def _apply_override(cfg: DictConfig, word: str) -> None:
         raise ConfigError(
             f"override '{word}': the value is not valid YAML ({reason}); quote it, e.g. {key}='\"...\"'"
         ) from None
+    if key == "model.family" and "model" in cfg and parsed != cfg.model.get("family"):
+        cfg.model.options = {}  # another family's options are not this one's (model.options.* words come after)
     OmegaConf.update(cfg, key, parsed, merge=True)
 
 
@@ -210,6 +213,8 @@ def compose(
     defaults.update(selections)
 
     layers = [OmegaConf.structured(schema)] if schema is not None else [OmegaConf.create({})]
+    for section in getattr(schema, "open_sections", ()):  # keys beside the schema's, checked by a validator
+        OmegaConf.set_struct(layers[0][section], False)
     if schema is not None and saved:  # keys added since it was written
         layers.append(later_layer(layers[0], config_dir))
     for group, section in _group_sections(defaults, selections, config_dir).items():
@@ -221,8 +226,8 @@ def compose(
             body.pop(group)
     layers.append(body)
     try:
-        cfg = OmegaConf.merge(*layers)
-        for word in dotted:
+        cfg = _merged(layers)
+        for word in sorted(dotted, key=lambda w: not w.startswith("model.family=")):  # the family before its options
             _apply_override(cfg, word)
         OmegaConf.resolve(cfg)
         missing = sorted(OmegaConf.missing_keys(cfg))
@@ -233,6 +238,18 @@ def compose(
     for validate in validators:
         validate(cfg)
     OmegaConf.set_readonly(cfg, True)
+    return cfg
+
+
+def _merged(layers: list) -> DictConfig:
+    """The layers merged in order, later wins; `model.options` belongs to its `model.family`, so a layer that names
+    another family starts its options afresh (a plugin family's config over eval's default mel model)."""
+    cfg = layers[0]
+    for layer in layers[1:]:
+        family = OmegaConf.select(layer, "model.family", default=None)
+        if family is not None and "model" in cfg and family != OmegaConf.select(cfg, "model.family", default=None):
+            cfg.model.options = {}
+        cfg = OmegaConf.merge(cfg, layer)
     return cfg
 
 

@@ -1,11 +1,57 @@
 """A config section as the keyword arguments of a callable (`model.options` of a family's class, `data.options` of a
-plugin's data source): each key checked against the callable's signature, in one line naming the key."""
+plugin's data source, `metrics.<section>` of a metric): each key checked against the callable's signature, its
+annotated type and its `Range` (`Annotated[int, Range(2, 65536)]`), in one line naming the key."""
 
 import inspect
+import math
 import typing
+from dataclasses import dataclass
 from typing import Any, Callable, Optional, Union
 
 from audiovae.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Range:
+    """The allowed values of a numeric argument, declared with it: `n_fft: Annotated[int, Range(2, 65536)] = 2048`.
+    `low_in`/`high_in`: whether the bound itself is allowed.
+
+    >>> Range(0, 1, high_in=False).why_not(1), Range(2).why_not(2)
+    ('must be in [0, 1), got 1', '')
+    """
+
+    low: float = -math.inf
+    high: float = math.inf
+    low_in: bool = True
+    high_in: bool = True
+
+    def words(self) -> str:
+        """`in [2, 65536]`, `> 0`, ... as the config reference and the errors say it."""
+        low, high = _number(self.low), _number(self.high)
+        if self.high == math.inf:
+            return f"{'>=' if self.low_in else '>'} {low}"
+        if self.low == -math.inf:
+            return f"{'<=' if self.high_in else '<'} {high}"
+        return f"in {'[' if self.low_in else '('}{low}, {high}{']' if self.high_in else ')'}"
+
+    def why_not(self, value) -> str:
+        """ "" when `value` is in the range (or not a number: the type check speaks of that), else the reason."""
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return ""
+        low_ok = self.low < value or (self.low_in and value == self.low)
+        high_ok = value < self.high or (self.high_in and value == self.high)
+        return "" if low_ok and high_ok else f"must be {self.words()}, got {value}"
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if math.isfinite(value) and value == int(value) else f"{value:g}"
+
+
+def declared_range(annotation) -> Optional[Range]:
+    """The `Range` of an `Annotated[...]` annotation, also inside `Optional[...]` (None without one)."""
+    if typing.get_origin(annotation) is Union:
+        return next(filter(None, map(declared_range, typing.get_args(annotation))), None)
+    return next((m for m in getattr(annotation, "__metadata__", ()) if isinstance(m, Range)), None)
 
 
 def check_keywords(
@@ -26,7 +72,10 @@ def check_keywords(
     for key, value in given.items():
         expected = hints.get(key)
         if expected is not None and not fits(value, expected):
-            raise ConfigError(f"config key '{where}.{key}': the {who} takes {_name(expected)} here, got {value!r}")
+            raise ConfigError(f"config key '{where}.{key}': the {who} takes {type_words(expected)} here, got {value!r}")
+        bounds = declared_range(expected)
+        if bounds is not None and bounds.why_not(value):
+            raise ConfigError(f"config key '{where}.{key}': {bounds.why_not(value)}")
     if required:
         for p in named:
             if p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in given:
@@ -36,15 +85,20 @@ def check_keywords(
 
 def _hints(target: Optional[Callable]) -> dict:
     try:
-        return typing.get_type_hints(target) if target is not None else {}
+        return typing.get_type_hints(target, include_extras=True) if target is not None else {}
     except Exception:  # annotations that do not resolve: no type check
         return {}
 
 
-def _name(annotation) -> str:
+def type_words(annotation) -> str:
+    """A type as an error message and the config reference say it: `a whole number`, `a number or null`, ..."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        return type_words(typing.get_args(annotation)[0])
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
     if typing.get_origin(annotation) is Union:
-        return " or ".join(_name(a) for a in args) + (" or null" if type(None) in typing.get_args(annotation) else "")
+        return " or ".join(type_words(a) for a in args) + (
+            " or null" if type(None) in typing.get_args(annotation) else ""
+        )
     return {int: "a whole number", float: "a number", str: "text", bool: "true or false"}.get(
         annotation, getattr(annotation, "__name__", str(annotation))
     )
@@ -59,6 +113,8 @@ def fits(value: Any, annotation) -> bool:
     """
     if annotation is Any:
         return True
+    if typing.get_origin(annotation) is typing.Annotated:
+        return fits(value, typing.get_args(annotation)[0])
     if typing.get_origin(annotation) is Union:
         return any(fits(value, a) for a in typing.get_args(annotation))
     if annotation is type(None):

@@ -7,7 +7,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 LATER_KEYS = {
-    "model": {"vocoder_precision": "fp32", "vae_precision": "fp32"},
+    "model": {"vae_precision": "fp32"},
     "frontend": {"framing": "training_repo"},
     "data": {
         "channels": "mix",
@@ -23,7 +23,6 @@ LATER_KEYS = {
         "max_lag_samples": 0,
         "align": "fixed",
         "align_samples": 0,
-        "audioldm_eval_offset": 1120,
         "fad_bootstrap_samples": 200,
     },
     "outputs": {"listening_files": 20},
@@ -49,40 +48,59 @@ LATER_KEYS = {
     "ema": {"enabled": False, "decay": 0.999, "every_n_steps": 1, "start_step": 0},
 }
 LATER_GROUPS = {"embedding": "clap"}  # sections added later: their group file's values
-# keys that moved: Lightning's own loop settings are `trainer.*` (the Trainer's argument names)
+MEL_OPTIONS = ("vocoder", "vocoder_subfolder", "griffin_lim_iters", "vocoder_precision")  # the mel family's
+# keys that moved -> where they are now (one key may now be several): Lightning's own loop settings are `trainer.*`
+# (the Trainer's argument names); a metric's settings are its own section's (`metrics.<section>.<argument>`)
 MOVED = {
-    f"loop.{key}": f"trainer.{key}"
-    for key in (
-        "max_steps",
-        "max_epochs",
-        "val_check_interval",
-        "check_val_every_n_epoch",
-        "gradient_clip_val",
-        "log_every_n_steps",
-    )
+    **{
+        f"loop.{key}": (f"trainer.{key}",)
+        for key in (
+            "max_steps",
+            "max_epochs",
+            "val_check_interval",
+            "check_val_every_n_epoch",
+            "gradient_clip_val",
+            "log_every_n_steps",
+        )
+    },
+    "metrics.lsd_n_fft": ("metrics.lsd.n_fft",),
+    "metrics.lsd_hop": ("metrics.lsd.hop",),
+    "metrics.spectrum_n_fft": (
+        "metrics.hf_retention.n_fft",
+        "metrics.spectral_correlation.n_fft",
+        "metrics.spectrum.n_fft",
+    ),
+    "metrics.spectrum_hop": ("metrics.hf_retention.hop", "metrics.spectral_correlation.hop", "metrics.spectrum.hop"),
+    "metrics.audioldm_eval_offset": ("metrics.lsd_audioldm_eval.offset",),
+    **{f"model.{key}": (f"model.options.{key}",) for key in MEL_OPTIONS},
 }
 
 
 def check_not_moved(key: str) -> None:
-    """ConfigError naming the new key when a command line uses a moved one."""
+    """ConfigError naming the new key(s) when a command line uses a moved one."""
     from audiovae.errors import ConfigError
 
     if key in MOVED:
+        now = MOVED[key]
+        where = {"trainer": "an argument of Lightning's Trainer", "model": "the mel family's own option"}.get(
+            now[0].split(".")[0], "a metric's own setting"
+        )
         raise ConfigError(
-            f"config key '{key}' is now '{MOVED[key]}' (an argument of Lightning's Trainer): write {MOVED[key]}=..."
+            f"config key '{key}' is now {' and '.join(repr(k) for k in now)} ({where}): write {now[0]}=..."
         )
 
 
 def migrate_moved(body: DictConfig) -> None:
-    """A saved config's moved keys, put where they are now (in place)."""
+    """A saved config's moved keys, put where they are now (in place; a key set there already wins)."""
     for old, new in MOVED.items():
-        section, key = old.split(".")
-        if section in body and key in body[section]:
-            value = body[section].pop(key)
-            new_section, new_key = new.split(".")
-            if new_section not in body:
-                body[new_section] = {}
-            body[new_section][new_key] = value
+        section, key = old.rsplit(".", 1)
+        node = OmegaConf.select(body, section, default=None)
+        if not isinstance(node, DictConfig) or key not in node:
+            continue
+        value = node.pop(key)
+        for target in new if value is not None else ():  # null: the key did not apply (another family's)
+            if OmegaConf.select(body, target, default=None) is None:
+                OmegaConf.update(body, target, value, force_add=True)
 
 
 def later_layer(schema_cfg: DictConfig, config_dir: Path) -> DictConfig:

@@ -1,7 +1,8 @@
 """The allowed range of every numeric config key and the choices of every enumerated one, checked at start-up (one
 line, exit 2, before any file is evaluated). Keys a job does not have are skipped. Every number anywhere in a config
 (enhancer settings and sweep values included) must be finite; the keys that size memory have an upper bound
-(`MEMORY_BOUNDS`, docs "Bad input and faults"), so no value can make a run take unbounded memory.
+(`MEMORY_BOUNDS`, docs "Bad input and faults"), so no value can make a run take unbounded memory. A metric's own
+settings (`metrics.<section>.*`) carry their ranges on its constructor (`audiovae.metrics.registry.check_section`).
 
 >>> from omegaconf import OmegaConf
 >>> check_ranges(OmegaConf.create({"data": {"batch_size": 0}}))
@@ -29,10 +30,6 @@ RANGES = {
     "data.val_ratio": (0, 1, True, False),
     "data.silence_threshold_db": (-INF, 0, True, True),
     "metrics.bootstrap_samples": (1, INF, True, True),
-    "metrics.lsd_n_fft": (2, INF, True, True),
-    "metrics.lsd_hop": (1, INF, True, True),
-    "metrics.spectrum_n_fft": (2, INF, True, True),
-    "metrics.spectrum_hop": (1, INF, True, True),
     "metrics.hf_cutoff_hz": (0, INF, False, True),
     "metrics.tie_tolerance": (0, 1, True, False),
     "metrics.alpha": (0, 1, False, False),
@@ -42,12 +39,10 @@ RANGES = {
     "metrics.max_lag_samples": (0, INF, True, True),
     "metrics.align_samples": (-65536, 65536, True, True),
     "metrics.common_rate": (8000, 384000, True, True),
-    "metrics.audioldm_eval_offset": (0, INF, True, True),
     "metrics.fad_bootstrap_samples": (1, INF, True, True),
     "embedding.batch_size": (1, INF, True, True),
     "cache.max_gb": (0, INF, False, True),
     "logger.max_table_files": (0, INF, True, True),
-    "model.griffin_lim_iters": (1, INF, True, True),
     "seed": (0, 2**32 - 1, True, True),
     "generation.steps": (1, INF, True, True),
     "generation.guidance_scale": (0, 100, True, True),  # AudioLDM2 uses 3.5; far past 100 the latents overflow
@@ -106,17 +101,11 @@ MEMORY_BOUNDS = {
     "metrics.max_lag_samples": 65536,  # the lag search keeps 2N+1 sums and correlates N-sample tails
     "metrics.bootstrap_samples": 100000,
     "metrics.fad_bootstrap_samples": 10000,
-    "metrics.lsd_n_fft": 65536,
-    "metrics.lsd_hop": 65536,
-    "metrics.spectrum_n_fft": 65536,
-    "metrics.spectrum_hop": 65536,
-    "metrics.audioldm_eval_offset": 1 << 20,
     "frontend.sample_rate": 384000,
     "frontend.n_fft": 65536,
     "frontend.win_length": 65536,
     "frontend.hop_length": 65536,
     "frontend.n_mels": 1024,
-    "model.griffin_lim_iters": 10000,
     "adversarial.channels": 1024,
     "examples.count": 1024,
     "generation.audio_length_s": 600.0,  # the latent, the vocoder's output and every decode grow with it
@@ -126,7 +115,7 @@ MEMORY_BOUNDS = {
 for _key, _high in MEMORY_BOUNDS.items():
     _low, _, _low_in, _ = RANGES[_key]
     RANGES[_key] = (_low, _high, _low_in, True)
-# (model.vocoder and optim.schedule are checked where they are used, also at start-up)
+# (model.options and optim.schedule are checked where they are used, also at start-up)
 CHOICES = {
     "metrics.p_adjust": ("holm", "bh", "none"),
     "logger.mode": ("offline", "online", "disabled"),
@@ -135,7 +124,6 @@ CHOICES = {
     "data.resampler": ("soxr_hq", "audioldm2"),
     "data.pad": ("silence", "repeat", "log_mel_zeros"),
     "metrics.align": ("fixed", "vocoder_lag"),
-    "model.vocoder_precision": ("fp32", "bf16"),
     "model.vae_precision": ("fp32", "bf16"),
     "adversarial.discriminator": ("none", "mel", "stft"),
     "adversarial.loss": ("lsgan", "hinge"),
@@ -221,8 +209,6 @@ RELATIONS = (
     ("frontend.hop_length", "frontend.win_length", "<=", 1, "frontend.win_length"),
     ("frontend.n_mels", "frontend.n_fft", "<=", 0.5, "frontend.n_fft / 2"),
     ("metrics.hf_cutoff_hz", "frontend.sample_rate", "<", 0.5, "frontend.sample_rate / 2"),
-    ("metrics.lsd_hop", "metrics.lsd_n_fft", "<=", 1, "metrics.lsd_n_fft"),
-    ("metrics.spectrum_hop", "metrics.spectrum_n_fft", "<=", 1, "metrics.spectrum_n_fft"),
 )
 
 

@@ -1,7 +1,7 @@
 """Typed schemas of every config section. Values live in `configs/*.yaml`; these only fix keys and types."""
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, ClassVar, Dict, List, Optional
 
 from omegaconf import MISSING
 
@@ -25,20 +25,16 @@ class FrontEndConfig:
 @dataclass
 class ModelConfig:
     """Arguments of `audiovae.models.factory.build_model`: the family (`audiovae.models.families`), where its
-    weights are, and its settings. The vocoder keys apply to the mel family (audioldm) alone; `options` holds a
-    family's own arguments (encodec: bandwidth; dac: n_quantizers), checked against its class's signature."""
+    weights are, and its settings; `options` holds a family's own arguments (audioldm: the vocoder's,
+    `audiovae.models.mel_options`; encodec: bandwidth; dac: n_quantizers), checked against its class's signature."""
 
     family: str = "audioldm"
     name: str = MISSING
     path: Optional[str] = MISSING  # null: a family that loads no weights
     vae_subfolder: Optional[str] = "vae"  # null: the weights are the folder itself
-    vocoder_subfolder: Optional[str] = None  # the mel family: where the HiFi-GAN's weights are
-    vocoder: Optional[str] = None  # the mel family: hifigan | griffin_lim
-    griffin_lim_iters: Optional[int] = None  # the mel family with vocoder=griffin_lim
     build: Optional[str] = None
     cache_dir: Optional[str] = None
     sample_posterior: bool = False
-    vocoder_precision: Optional[str] = None  # the mel family: fp32 | bf16
     vae_precision: str = "fp32"
     options: Dict[str, Any] = field(default_factory=dict)
 
@@ -114,15 +110,12 @@ class TrainerConfig:
 
 @dataclass
 class MetricSettingsConfig:
-    """The metrics' own settings (their constructors' arguments, `audiovae.metrics.registry.SETTINGS`, which a
-    test holds these defaults equal to): the same for evaluation and training validation."""
+    """The run's high band, shared by every high-band metric, the band table and the plots. Beside it `metrics`
+    holds one section per metric (`metrics.lsd.n_fft`): its constructor's arguments, checked and completed from
+    the constructor by `audiovae.metrics.registry.resolve_metric_settings`; the same for evaluation and training
+    validation."""
 
     hf_cutoff_hz: Optional[float] = None
-    lsd_n_fft: int = 2048
-    lsd_hop: int = 512
-    spectrum_n_fft: int = 2048
-    spectrum_hop: int = 512
-    audioldm_eval_offset: int = 1120
 
 
 @dataclass
@@ -173,6 +166,8 @@ class SelectConfig:
 @dataclass
 class EvalConfig:
     """`evaluate.py`: the whole resolved configuration of an evaluation run."""
+
+    open_sections: ClassVar[tuple] = ("metrics",)  # also holds the metrics' settings sections
 
     plugins: List[str] = field(default_factory=list)  # modules or .py files imported first (audiovae.plugins)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -294,6 +289,8 @@ class ExamplesConfig:
 class TrainConfig:
     """`train.py`: the whole resolved configuration of a training run."""
 
+    open_sections: ClassVar[tuple] = ("metrics",)  # also holds the metrics' settings sections
+
     plugins: List[str] = field(default_factory=list)  # modules or .py files imported first (audiovae.plugins)
     model: ModelConfig = field(default_factory=ModelConfig)
     frontend: FrontEndConfig = field(default_factory=FrontEndConfig)
@@ -350,6 +347,8 @@ class ClassifierConfig:
 @dataclass
 class GenerateConfig:
     """`audiovae-generate`: the whole resolved configuration of a generation run."""
+
+    open_sections: ClassVar[tuple] = ("metrics",)  # also holds the metrics' settings sections
 
     plugins: List[str] = field(default_factory=list)  # modules or .py files imported first (audiovae.plugins)
     model: ModelConfig = field(default_factory=ModelConfig)

@@ -41,33 +41,24 @@ class RunCache:
 
 
 def model_key(model_cfg: DictConfig, model) -> dict:
-    """What decides a model's outputs: its weights, its networks' configs and the settings of its family (the
-    mel family's vocoder keys; every family's precision and options)."""
-    key = {
+    """What decides a model's outputs: its weights, what the model says of its configuration (`config_summary`:
+    its networks' configs and its family's settings, e.g. the mel family's vocoder), its precision and options,
+    and a plugin family's code."""
+    code = source_digest(family_of(model_cfg).build)  # a plugin family's code (None: audiovae's own)
+    return {
         "weights": weights_fingerprint(*model.weights()),
         **model.config_summary(),
         "vae_precision": model_cfg.vae_precision,
-    }
-    if model.family != "audioldm":
-        code = source_digest(family_of(model_cfg).build)  # a plugin family's code (None: audiovae's own)
-        return {
-            **key,
-            "family": model.family,
-            "options": OmegaConf.to_container(model_cfg.options, resolve=True),
-            **({"family_code": code} if code else {}),
-        }
-    return {
-        **key,
-        "vocoder": model_cfg.vocoder,
-        "griffin_lim_iters": model_cfg.griffin_lim_iters,
-        "vocoder_precision": model_cfg.vocoder_precision,
+        "family": model.family,
+        "options": OmegaConf.to_container(model_cfg.options, resolve=True),
+        **({"family_code": code} if code else {}),
     }
 
 
 def build_run_cache(
     cfg: DictConfig,
     pipeline,
-    metric_args: dict,
+    metric_arguments: dict,
     fingerprints: Mapping[str, str],
     segment: int,
     overlap: int,
@@ -88,7 +79,7 @@ def build_run_cache(
         "torch": torch.__version__,
     }
     metrics_part = {
-        "metrics": {name: metric_args for name in cfg.metrics.names},
+        "metrics": metric_arguments,  # name -> its constructor's arguments
         **_plugin_code(cfg.metrics.names),
         "alignment": list(alignment),  # (lag search radius, applied shift)
         **({"common_rate": cfg.metrics.common_rate} if cfg.metrics.get("common_rate") else {}),

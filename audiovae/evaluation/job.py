@@ -32,7 +32,7 @@ from audiovae.evaluation.settings import EVAL_IGNORE, Setting, plan_settings
 from audiovae.evaluation.store import ResultStore, resume_note, still_valid
 from audiovae.evaluation.sweep import write_sweep_outputs
 from audiovae.metrics.base import WAVEFORM
-from audiovae.metrics.registry import build_metric, check_metric_names, file_metric_names, metric_info, settings_of
+from audiovae.metrics.registry import check_metric_names, file_metric_names, metric_arguments, metric_info
 from audiovae.metrics.sets import needs_embedding
 from audiovae.models.embedding import ClapEmbedder, load_embedder
 from audiovae.models.factory import build_model, frontend_for
@@ -113,10 +113,14 @@ class EvalSetup:
     listing_s: float = 0.0  # seconds spent listing the entries (a shard catalogue streams every shard)
 
 
-def metric_settings(cfg: DictConfig) -> dict:
-    """The `build_metric` arguments: the front end's rate and the metric settings of `metrics.*`
-    (`audiovae.metrics.registry.SETTINGS`), the same for training validation."""
-    return dict(sample_rate=cfg.frontend.sample_rate, **settings_of(cfg.metrics))
+def measured_arguments(cfg: DictConfig) -> dict[str, dict]:
+    """Each per-file metric of `metrics.names` -> its constructor arguments (`metric_arguments`): waveform metrics
+    at `metrics.common_rate` when set (else the front end's rate), mel-domain ones on the front end's log-mel."""
+    common, rate = cfg.metrics.get("common_rate"), cfg.frontend.sample_rate
+    return {
+        name: metric_arguments(name, common if common and metric_info(name).domain == WAVEFORM else rate, cfg.metrics)
+        for name in file_metric_names(cfg.metrics.names)
+    }
 
 
 def build_setup(cfg: DictConfig) -> EvalSetup:
@@ -179,14 +183,8 @@ def check_model_settings(cfg: DictConfig, model) -> None:
 
 
 def build_metrics(cfg: DictConfig) -> dict:
-    """The per-file metrics of `metrics.names`: waveform metrics at `metrics.common_rate` when set (else the
-    model's rate), mel-domain ones on the front end's log-mel."""
-    settings, common = metric_settings(cfg), cfg.metrics.get("common_rate")
-    out = {}
-    for name in file_metric_names(cfg.metrics.names):
-        at_common = common and metric_info(name).domain == WAVEFORM
-        out[name] = build_metric(name, **{**settings, **({"sample_rate": common} if at_common else {})})
-    return out
+    """The per-file metrics of `metrics.names`, built from `measured_arguments`."""
+    return {name: metric_info(name)(**arguments) for name, arguments in measured_arguments(cfg).items()}
 
 
 def min_samples(metrics: dict, sample_rate: int, common_rate: Optional[int] = None) -> int:
@@ -266,7 +264,7 @@ def evaluate_settings(
     cache = build_run_cache(
         cfg,
         setup.pipeline,
-        metric_settings(cfg),
+        measured_arguments(cfg),
         fingerprints,
         setup.segmenting.segment,
         setup.segmenting.overlap,

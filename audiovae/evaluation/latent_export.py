@@ -19,10 +19,11 @@ from audiovae.data.packing import check_shard_outputs, safe_keys
 from audiovae.data.padding import pad_wave
 from audiovae.data.shards import write_shards
 from audiovae.data.sources import entry_sounds
-from audiovae.enhancers.registry import build_enhancer, resolve_enhancement
+from audiovae.enhancers.registry import build_enhancer
 from audiovae.errors import AudioError, ConfigError
 from audiovae.evaluation.job import build_setup
 from audiovae.reporting.records import read_csv
+from audiovae.sections import resolve_sections
 
 
 def array_bytes(array: np.ndarray) -> bytes:
@@ -46,7 +47,7 @@ def export_latents(
         )
     ok = {r["file"] for r in read_csv(results) if r["status"] == "ok"}
     validators = [admit] if admit is not None else []
-    cfg = compose(str(saved), [], schema=EvalConfig, validators=[*validators, resolve_enhancement])
+    cfg = compose(str(saved), [], schema=EvalConfig, validators=[*validators, resolve_sections])
     setup = build_setup(cfg)
     entries = [e for e in setup.entries if e.key in ok]
     check_shard_outputs(out, SHARD_NAME, INDEX, len(entries), per_shard, force)

@@ -13,7 +13,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 import torch
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from audiovae.audio.frontend import mel_band_centres
 from audiovae.audio.io import load_audio
@@ -44,7 +44,6 @@ from audiovae.metrics.registry import (
     file_metric_names,
     metric_info,
     prompt_metric_names,
-    settings_of,
 )
 from audiovae.metrics.sets import needs_embedding
 from audiovae.models.classifier import label_kl, load_classifier
@@ -198,7 +197,6 @@ class Scorers:
 def build_scorers(cfg: DictConfig, device: torch.device) -> Scorers:
     """The metrics of `metrics.names` for generated audio: reference-free and set metrics on the waveform, CLAP and the
     classifier for the prompt metrics (each model loaded only when a metric needs it)."""
-    settings = dict(sample_rate=cfg.frontend.sample_rate, **settings_of(cfg.metrics))
     names = list(cfg.metrics.names)
     waveform = [n for n in file_metric_names(names) if n not in prompt_metric_names(names)]
     embedder = load_embedder(cfg.embedding, device) if ("clap_score" in names or needs_embedding(names)) else None
@@ -216,7 +214,11 @@ def build_scorers(cfg: DictConfig, device: torch.device) -> Scorers:
                 "classifier=tiny_cnn14 offline)"
             )
     return Scorers(
-        {n: build_metric(n, **settings) for n in waveform}, cfg.frontend.sample_rate, embedder, classifier, names
+        {n: build_metric(n, cfg.frontend.sample_rate, cfg.metrics) for n in waveform},
+        cfg.frontend.sample_rate,
+        embedder,
+        classifier,
+        names,
     )
 
 
@@ -334,7 +336,7 @@ class ItemGenerator:
         self.decode_settings = {
             "samples": setup.samples,
             "vae_precision": cfg.model.vae_precision,
-            "vocoder_precision": cfg.model.vocoder_precision,
+            "options": OmegaConf.to_container(cfg.model.options, resolve=True),
         }  # what else decides a base decode
 
     @torch.no_grad()

@@ -1,9 +1,13 @@
 """audioldm_eval's paired autoencoder metrics under their own names (`audiovae.metrics.functional.audioldm_eval`
 has the definitions): the numbers AudioLDM-family papers print, defined at 16 kHz on whole files."""
 
+from typing import Annotated
+
+from audiovae.config.keywords import Range
 from audiovae.metrics.base import ABSOLUTE, HIGHER, LOWER, PERCENT, PerItemMetric, check_rate
 from audiovae.metrics.functional import audioldm_eval as upstream
 from audiovae.metrics.perceptual import WholeSignal
+from audiovae.metrics.table import register_metric
 
 
 class _AudioLDMEvalMetric(PerItemMetric):
@@ -17,13 +21,13 @@ class _AudioLDMEvalMetric(PerItemMetric):
 
 class LSDAudioLDMEval(_AudioLDMEvalMetric):
     """audioldm_eval's LSD (ssr_eval `AudioMetrics`), in Bels: n_fft 743, hop 160, both signals peak-normalised,
-    the estimate's first `offset` samples dropped (`metrics.audioldm_eval_offset`, upstream 1120); log10 of
+    the estimate's first `offset` samples dropped (`metrics.lsd_audioldm_eval.offset`, upstream 1120); log10 of
     power ratios, like `lsd`."""
 
     name, direction, unit, delta_kind = "lsd_audioldm_eval", LOWER, "", PERCENT
     nan_reason = "a silent signal (its peak normalisation divides by 0)"
 
-    def __init__(self, sample_rate: int, offset: int = upstream.OFFSET, **kwargs):
+    def __init__(self, sample_rate: int, offset: Annotated[int, Range(0, 1 << 20)] = upstream.OFFSET, **kwargs):
         super().__init__(sample_rate, **kwargs)
         self.offset = offset
 
@@ -61,3 +65,8 @@ class SSIMAudioLDMEval(_AudioLDMEvalMetric):
 
     def accumulator(self) -> WholeSignal:
         return WholeSignal(upstream.ssim)
+
+
+register_metric("lsd_audioldm_eval", LSDAudioLDMEval)
+register_metric("psnr_audioldm_eval", PSNRAudioLDMEval)
+register_metric("ssim_audioldm_eval", SSIMAudioLDMEval)

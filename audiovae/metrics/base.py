@@ -1,16 +1,19 @@
 """What every reconstruction metric is: its direction, domain and unit, per-item values and NaN exclusion."""
 
-from typing import Any, ClassVar, Optional
+from typing import Annotated, Any, ClassVar, Optional
 
 import torch
 from torch import Tensor
 
+from audiovae.config.keywords import Range
 from audiovae.errors import ConfigError
 from audiovae.metrics.functional.items import Accumulator, per_item, whole
 
 WAVEFORM, MEL = "waveform", "mel"
 ABSOLUTE, PERCENT = "absolute", "percent"
 HIGHER, LOWER, TARGET = "higher", "lower", "target"  # which way is better: up, down, or towards `target`
+FFTSize = Annotated[int, Range(2, 65536)]  # a metric's STFT size (bounded: it sizes memory)
+Hop = Annotated[int, Range(1, 65536)]  # a metric's STFT hop
 
 
 def check_rate(name: str, sample_rate: int, defined_at: int) -> None:
@@ -71,6 +74,15 @@ class PerItemMetric(ItemValues):
     def __init__(self, name: Optional[str] = None):
         self.name = name or self.name
         self.reset()
+
+    @classmethod
+    def settings_problem(cls, settings: dict) -> Optional[tuple[str, str]]:
+        """(argument, reason) when the settings of `metrics.<section>` are each in range but together describe
+        nothing (a hop longer than its window); None when they fit. Checked at start-up."""
+        n_fft, hop = settings.get("n_fft"), settings.get("hop")
+        if isinstance(n_fft, int) and isinstance(hop, int) and hop > n_fft:
+            return "hop", f"must be <= n_fft = {n_fft}, got {hop}"
+        return None
 
     def accumulator(self) -> Accumulator:  # pragma: no cover
         """A fresh accumulator for one item: the metric's statistics, fed chunk by chunk (`Accumulator`)."""

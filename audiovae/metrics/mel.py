@@ -2,6 +2,7 @@
 
 from audiovae.metrics.base import ABSOLUTE, HIGHER, LOWER, MEL, PERCENT, PerItemMetric
 from audiovae.metrics.functional import mel_domain
+from audiovae.metrics.table import register_metric
 
 
 class MelL1(PerItemMetric):
@@ -23,3 +24,7 @@ class MelPSNR(PerItemMetric):
 
     def accumulator(self) -> mel_domain.MelPSNR:
         return mel_domain.MelPSNR()
+
+
+register_metric("mel_l1", MelL1)
+register_metric("mel_psnr", MelPSNR)

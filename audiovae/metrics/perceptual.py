@@ -8,6 +8,7 @@ from torch import Tensor
 
 from audiovae.metrics.base import ABSOLUTE, HIGHER, PerItemMetric, check_rate
 from audiovae.metrics.functional.items import Accumulator, nan64
+from audiovae.metrics.table import register_metric
 
 
 class WholeSignal(Accumulator):
@@ -73,3 +74,7 @@ class STOI(PerItemMetric):
         from torchmetrics.functional.audio import short_time_objective_intelligibility
 
         return WholeSignal(lambda y, x: short_time_objective_intelligibility(y, x, self.sample_rate))
+
+
+register_metric("pesq_wb", PESQ)
+register_metric("stoi", STOI)

@@ -26,9 +26,10 @@ from typing import ClassVar, Optional
 import torch
 from torch import Tensor
 
-from audiovae.metrics.base import ABSOLUTE, HIGHER, LOWER, PERCENT, PerItemMetric
+from audiovae.metrics.base import ABSOLUTE, HIGHER, LOWER, PERCENT, FFTSize, Hop, PerItemMetric
 from audiovae.metrics.functional.frames import FrameSums, band_mask, hf_cutoff
 from audiovae.metrics.functional.items import EPS, nan64
+from audiovae.metrics.table import register_metric, register_prompt_metric
 
 AMIN = 1e-10  # hf_flatness: powers below it count as it (librosa.feature.spectral_flatness's amin)
 FLOOR_DB = 60.0  # effective_bandwidth: bins within this many dB of the long-term spectrum's peak count
@@ -65,7 +66,7 @@ class ReferenceFreeMetric(PerItemMetric):
     high_band: ClassVar[bool] = False
 
     def __init__(
-        self, sample_rate: int, n_fft: int = 2048, hop: int = 512, cutoff_hz: Optional[float] = None, **kwargs
+        self, sample_rate: int, n_fft: FFTSize = 2048, hop: Hop = 512, cutoff_hz: Optional[float] = None, **kwargs
     ):
         super().__init__(**kwargs)
         self.sample_rate, self.n_fft, self.hop = sample_rate, n_fft, hop
@@ -117,7 +118,7 @@ class SpectralRolloff(ReferenceFreeMetric):
     direction, unit, delta_kind = HIGHER, "Hz", PERCENT
     plot_lower_bound = 0.0
 
-    def __init__(self, sample_rate: int, fraction: float = 0.85, n_fft: int = 2048, hop: int = 512, **kwargs):
+    def __init__(self, sample_rate: int, fraction: float = 0.85, n_fft: FFTSize = 2048, hop: Hop = 512, **kwargs):
         kwargs.setdefault("name", f"rolloff_{round(100 * fraction)}")
         super().__init__(sample_rate, n_fft, hop, **kwargs)
         self.fraction = fraction
@@ -187,3 +188,13 @@ class LabelKL(PromptMetric):
     nan_reason = "the prompt has no reference audio"
     needs = "a classifier (classifier=...) and reference audio per prompt (an audio column in the prompts file)"
     plot_lower_bound = 0.0
+
+
+# one section for the long-term spectrum that every reference-free metric reads
+register_metric("hf_energy_share", HighBandShare, "spectrum")
+register_metric("rolloff_85", SpectralRolloff, "spectrum", fraction=0.85)
+register_metric("rolloff_95", SpectralRolloff, "spectrum", fraction=0.95)
+register_metric("effective_bandwidth", EffectiveBandwidth, "spectrum")
+register_metric("hf_flatness", HighBandFlatness, "spectrum")
+register_prompt_metric("clap_score", ClapScore)
+register_prompt_metric("kl_softmax", LabelKL)

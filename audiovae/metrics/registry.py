@@ -1,119 +1,139 @@
-"""The metric table: config name -> class and arguments. Attributes a report needs (direction, unit, Δ kind,
-domain) are read from the class, so nothing is built to read them (audiocraft's builders do the same). A metric's
-settings (`metrics.<key>`: cutoff, STFT sizes, offsets) are its constructor's arguments: their defaults are read
-from the signatures (`SETTINGS`), and evaluation, training validation and compare take them from there.
+"""The metrics by config name: the built-in families register theirs on import (`audiovae.metrics.table`), and
+this module builds them from a config's `metrics` section, checks that section at start-up and reads a metric's
+attributes (direction, unit, Δ kind, domain) from its class, so nothing is built to read them.
 
 >>> metric_info("lsd_hf").higher_is_better, metric_info("snr").unit
 (False, 'dB')
->>> build_metric("lsd_hf", sample_rate=16000).cutoff_hz
-4000.0
+>>> build_metric("lsd_hf", 16000, {"lsd": {"n_fft": 1024}}).n_fft, build_metric("lsd_hf", 16000).cutoff_hz
+(1024, 4000.0)
 """
 
+import dataclasses
 import inspect
-from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from importlib import import_module
+from typing import Any, Mapping, Optional, Sequence
 
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from audiovae.config.keywords import declared_range, fits, type_words
 from audiovae.errors import ConfigError
-from audiovae.metrics.audioldm_eval import LSDAudioLDMEval, PSNRAudioLDMEval, SSIMAudioLDMEval
 from audiovae.metrics.base import HIGHER, LOWER, TARGET, PerItemMetric
-from audiovae.metrics.mel import MelL1, MelPSNR
-from audiovae.metrics.perceptual import PESQ, STOI
-from audiovae.metrics.reference_free import (
-    ClapScore,
-    EffectiveBandwidth,
-    HighBandFlatness,
-    HighBandShare,
-    LabelKL,
-    SpectralRolloff,
-)
 from audiovae.metrics.sets import SET_METRICS
-from audiovae.metrics.waveform import LSD, SISDR, SNR, HFRetention, MelDistance, SpectralCorrelation
-from audiovae.plugins import check_name_free
+from audiovae.metrics.table import (  # noqa: F401 - plugins import register_metric from here
+    METRICS,
+    PROMPT_METRICS,
+    MetricSpec,
+    annotations,
+    own_arguments,
+    register_metric,
+    section_arguments,
+    section_specs,
+    sections,
+)
 
-
-@dataclass(frozen=True)
-class MetricSpec:
-    """A metric's class, which of its constructor arguments come from the shared settings (argument -> settings
-    key, see `build_metric`), and the arguments fixed by its name (e.g. `band="high"` for lsd_hf)."""
-
-    cls: type[PerItemMetric]
-    from_settings: dict = field(default_factory=dict)
-    fixed: dict = field(default_factory=dict)
-
-
-_LSD = {"sample_rate": "sample_rate", "n_fft": "lsd_n_fft", "hop": "lsd_hop", "cutoff_hz": "hf_cutoff_hz"}
-_SPECTRUM = {"n_fft": "spectrum_n_fft", "hop": "spectrum_hop"}
-_LONG_TERM = {"sample_rate": "sample_rate", **_SPECTRUM}
-_HIGH_BAND = {**_LONG_TERM, "cutoff_hz": "hf_cutoff_hz"}
-
-METRICS: dict[str, MetricSpec] = {
-    "snr": MetricSpec(SNR),
-    "si_sdr": MetricSpec(SISDR),
-    "hf_retention": MetricSpec(HFRetention, {"sample_rate": "sample_rate", "cutoff_hz": "hf_cutoff_hz", **_SPECTRUM}),
-    "spectral_correlation": MetricSpec(SpectralCorrelation, _SPECTRUM),
-    "lsd": MetricSpec(LSD, _LSD, {"band": "all"}),
-    "lsd_hf": MetricSpec(LSD, _LSD, {"band": "high"}),
-    "lsd_lf": MetricSpec(LSD, _LSD, {"band": "low"}),
-    "mel_distance": MetricSpec(MelDistance, {"sample_rate": "sample_rate"}),
-    "mel_l1": MetricSpec(MelL1),
-    "mel_psnr": MetricSpec(MelPSNR),
-    "pesq_wb": MetricSpec(PESQ, {"sample_rate": "sample_rate"}),
-    "stoi": MetricSpec(STOI, {"sample_rate": "sample_rate"}),
-    "lsd_audioldm_eval": MetricSpec(LSDAudioLDMEval, {"sample_rate": "sample_rate", "offset": "audioldm_eval_offset"}),
-    "psnr_audioldm_eval": MetricSpec(PSNRAudioLDMEval, {"sample_rate": "sample_rate"}),
-    "ssim_audioldm_eval": MetricSpec(SSIMAudioLDMEval, {"sample_rate": "sample_rate"}),
-    # reference-free (audiovae.metrics.reference_free): of the estimate alone, for generated audio
-    "hf_energy_share": MetricSpec(HighBandShare, _HIGH_BAND),
-    "rolloff_85": MetricSpec(SpectralRolloff, _LONG_TERM, {"fraction": 0.85}),
-    "rolloff_95": MetricSpec(SpectralRolloff, _LONG_TERM, {"fraction": 0.95}),
-    "effective_bandwidth": MetricSpec(EffectiveBandwidth, _LONG_TERM),
-    "hf_flatness": MetricSpec(HighBandFlatness, _HIGH_BAND),
-}
+FAMILIES = ("waveform", "mel", "perceptual", "audioldm_eval", "reference_free")  # each registers its metrics
+for family in FAMILIES:  # in this order: the order of METRIC_NAMES
+    import_module(f"audiovae.metrics.{family}")
 METRIC_NAMES = tuple(METRICS)  # the built-in per-file metrics of waveform (or log-mel) pairs (plugins: METRICS)
-# per-item metrics the generation job computes from models (`audiovae.generation.job.Scorers`): the prompt and the
-# embedding model (clap_score), the classifier and the prompt's reference recording (kl_softmax)
-PROMPT_METRICS: dict[str, MetricSpec] = {"clap_score": MetricSpec(ClapScore), "kl_softmax": MetricSpec(LabelKL)}
 
 
-def _setting_defaults() -> dict:
-    """`metrics.<key>` -> its default: the default of the constructor argument it feeds (every metric that takes
-    it must agree)."""
-    out = {}
-    for name, spec in METRICS.items():
-        params = inspect.signature(spec.cls.__init__).parameters
-        for arg, key in spec.from_settings.items():
-            if key == "sample_rate":  # the front end's, not a metric setting
-                continue
-            default = params[arg].default
-            if key in out and out[key] != default:  # pragma: no cover - a table error, caught by the tests
-                raise ValueError(f"metric setting {key}: {name} defaults it to {default}, another to {out[key]}")
-            out[key] = default
-    return out
+def section_defaults(section: str) -> dict:
+    """`metrics.<section>` as the constructors default it."""
+    return {arg: p.default for arg, p in section_arguments(section).items() if p.default is not p.empty}
 
 
-SETTINGS = _setting_defaults()  # metrics.<key> -> default, e.g. lsd_n_fft: 2048 (from LSD.__init__)
+def section_values(section: str, metrics: Optional[Mapping] = None) -> dict:
+    """The settings of `metrics.<section>`: the config's values over the constructors' defaults."""
+    given = (metrics or {}).get(section) or {}
+    return {**section_defaults(section), **dict(given)}
 
 
-def register_metric(name: str, cls: type[PerItemMetric], from_settings: Optional[dict] = None, **fixed) -> None:
-    """Add a per-file metric that configs name as `name` (a plugin's, docs "Extending"): `cls` a PerItemMetric,
-    `from_settings` its constructor argument -> the shared setting it takes (`sample_rate`, or a key of SETTINGS:
-    `hf_cutoff_hz`, `spectrum_n_fft`, ...), `fixed` arguments fixed by the name. Registering a name again with the
-    same class replaces it (a module imported twice); a name taken by another metric is a ConfigError."""
-    taken = METRICS.get(name) or PROMPT_METRICS.get(name)
-    check_name_free("metric", name, cls, taken.cls if taken else None, reserved=tuple(SET_METRICS))
-    if not (isinstance(cls, type) and issubclass(cls, PerItemMetric)) or getattr(cls, "direction", None) not in (
-        HIGHER,
-        LOWER,
-        TARGET,
-    ):
-        raise ConfigError(
-            f"metric '{name}': {cls!r} must be a PerItemMetric subclass whose `direction` is higher, lower or target"
-        )
-    known = {"sample_rate", *SETTINGS}
-    unknown = set((from_settings or {}).values()) - known
-    if unknown:
-        raise ConfigError(f"metric '{name}': unknown settings {sorted(unknown)}; the settings are {sorted(known)}")
-    METRICS[name] = MetricSpec(cls, dict(from_settings or {}), dict(fixed))
+def metric_arguments(name: str, sample_rate: int, metrics: Optional[Mapping] = None) -> dict:
+    """The constructor arguments of the metric `name` at `sample_rate`: its section of `metrics` (a config's
+    `metrics` section or a dict of it; absent: the defaults), the run's high band `metrics.hf_cutoff_hz` and the
+    arguments its name fixes. What the cache keys a metric's values by."""
+    spec = _spec(name)
+    accepted = inspect.signature(spec.cls).parameters
+    run = {"sample_rate": sample_rate, "cutoff_hz": (metrics or {}).get("hf_cutoff_hz")}
+    own = {a: v for a, v in section_values(spec.section, metrics).items() if a in own_arguments(spec)}
+    return {**own, **{a: v for a, v in run.items() if a in accepted}, **spec.fixed}
+
+
+def build_metric(name: str, sample_rate: int, metrics: Optional[Mapping] = None) -> PerItemMetric:
+    """One metric by its config name at `sample_rate`, built from `metric_arguments`."""
+    return _spec(name).cls(**metric_arguments(name, sample_rate, metrics))
+
+
+def check_section(section: str, given: Mapping) -> dict:
+    """`given` (the config's `metrics.<section>`) checked against its metrics' constructors: each key one of their
+    arguments, of its annotated type and in its `Range`, required ones present, and together consistent
+    (`settings_problem`); the full section (defaults filled in) or ConfigError naming the key."""
+    arguments = section_arguments(section)
+    where, takes = f"metrics.{section}", ", ".join(arguments) or "no settings"
+    for key in given:
+        if key not in arguments:
+            raise ConfigError(f"config key '{where}.{key}': {_members(section)} {takes}")
+    values = {**section_defaults(section), **dict(given)}
+    for spec in section_specs(section):
+        hints = annotations(spec)
+        for arg, p in own_arguments(spec).items():
+            if arg not in values:
+                raise ConfigError(f"config key '{where}.{arg}': {spec.cls.__name__} needs it")
+            value, expected = values[arg], hints.get(arg)
+            if expected is not None and not fits(value, expected):
+                raise ConfigError(f"config key '{where}.{arg}': takes {type_words(expected)}, got {value!r}")
+            bounds = declared_range(expected)
+            if bounds is not None and bounds.why_not(value):
+                raise ConfigError(f"config key '{where}.{arg}': {bounds.why_not(value)}")
+        problem = spec.cls.settings_problem({a: values[a] for a in own_arguments(spec)})
+        if problem:
+            raise ConfigError(f"config key '{where}.{problem[0]}': {problem[1]}")
+    return values
+
+
+def _members(section: str) -> str:
+    names = [name for name, spec in METRICS.items() if spec.section == section]
+    return f"the metrics {', '.join(names)} take" if len(names) > 1 else f"the metric {names[0]} takes"
+
+
+def measured_names(cfg: DictConfig) -> list[str]:
+    """The per-file metrics a job's config measures: `metrics.names` (evaluation, generation) or `val_metrics`
+    (training)."""
+    names = cfg.metrics.get("names") if "names" in cfg.metrics else cfg.get("val_metrics")
+    return [n for n in (names or []) if n in METRICS]
+
+
+def resolve_metric_settings(cfg: DictConfig) -> None:
+    """compose() hook: every key of `metrics` that is no field of its schema must be a metric's settings section
+    (`metrics.lsd.n_fft`); each given section is checked (`check_section`) and the sections of the measured metrics
+    are written in full, so the saved config says every setting its numbers depend on."""
+    node = cfg.get("metrics")
+    if node is None:
+        return
+    fields = {f.name for f in dataclasses.fields(OmegaConf.get_type(node))}
+    known = sections()
+    for key in node:
+        if key not in fields and key not in known:
+            raise ConfigError(
+                f"config key 'metrics.{key}': neither a metrics key nor a metric's settings section; the sections "
+                f"are {', '.join(known)} (docs: Configuration reference)"
+            )
+    wanted = [s for s in known if s in node or any(METRICS[n].section == s for n in measured_names(cfg))]
+    with open_dict(node):
+        for section in wanted:
+            given = node.get(section) or {}
+            if not isinstance(given, (dict, DictConfig)):
+                raise ConfigError(f"config key 'metrics.{section}': a section of settings, got {given!r}")
+            node[section] = check_section(
+                section, OmegaConf.to_container(given) if isinstance(given, DictConfig) else given
+            )
+
+
+def metric_definitions(metrics: Mapping, names: Sequence[str]) -> dict[str, Any]:
+    """What decides the numbers of the metrics `names` (compare holds runs to it): their sections in full and the
+    high band's edge."""
+    wanted = [s for s in sections() if any(METRICS[n].section == s for n in names if n in METRICS)]
+    return {"hf_cutoff_hz": metrics.get("hf_cutoff_hz"), **{s: section_values(s, metrics) for s in wanted}}
 
 
 class DescribedMetric(PerItemMetric):
@@ -143,11 +163,6 @@ def describe_saved_metric(name: str, saved: dict) -> None:
         "is_differentiable": False,
     }
     METRICS[name] = MetricSpec(type(f"Described_{name}", (DescribedMetric,), attributes))
-
-
-def settings_of(section) -> dict:
-    """The metric settings of a config section (`metrics`): each key of SETTINGS, its default where absent."""
-    return {key: section.get(key, default) if section is not None else default for key, default in SETTINGS.items()}
 
 
 # set metrics (one value per variant for the whole set of files: summary, report, W&B only): audiovae.metrics.sets
@@ -189,19 +204,6 @@ def check_metric_names(names: Sequence[str], generation: bool = False) -> None:
 def file_metric_names(names: Sequence[str]) -> list[str]:
     """The per-file metrics of `metrics.names` (without the set metrics)."""
     return [name for name in names if name not in SET_METRICS]
-
-
-def build_metric(name: str, sample_rate: int, **settings) -> PerItemMetric:
-    """One metric by its config name at `sample_rate`, with the metric settings it takes among `settings` (keys of
-    SETTINGS; absent: the default): `hf_cutoff_hz` (default sr/4) is shared by hf_retention and lsd_hf/lf,
-    `spectrum_*` set the STFT of hf_retention and spectral_correlation, `lsd_*` that of the lsd family,
-    `audioldm_eval_offset` the samples lsd_audioldm_eval drops from the estimate's start."""
-    unknown = set(settings) - set(SETTINGS)
-    if unknown:
-        raise ValueError(f"unknown metric settings {sorted(unknown)}; the settings are {sorted(SETTINGS)}")
-    values = {**SETTINGS, **settings, "sample_rate": sample_rate}
-    spec = _spec(name)
-    return spec.cls(**{arg: values[key] for arg, key in spec.from_settings.items()}, **spec.fixed)
 
 
 def metric_info(name: str) -> type[PerItemMetric]:

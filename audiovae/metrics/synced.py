@@ -1,7 +1,7 @@
 """Metrics whose values are gathered across DDP ranks (training's validation): a `PerItemMetric` as a torchmetrics
 state. Evaluation does not need this (each file's values are gathered as rows), so it never imports torchmetrics."""
 
-from typing import Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
 from torch import Tensor
 from torchmetrics import Metric, MetricCollection
@@ -41,8 +41,10 @@ class SyncedMetric(ItemValues, Metric):
         return vals if isinstance(vals, Tensor) else concat_values(vals)
 
 
-def build_metric_collection(names: Sequence[str], domain: str, prefix: str = "", **kwargs) -> MetricCollection:
-    """The configured metrics of one `domain` ("waveform" or "mel") as a synchronised collection, keys
-    `<prefix><name>`."""
-    metrics = [build_metric(n, **kwargs) for n in names if metric_info(n).domain == domain]
+def build_metric_collection(
+    names: Sequence[str], domain: str, sample_rate: int, settings: Optional[Mapping] = None, prefix: str = ""
+) -> MetricCollection:
+    """The configured metrics of one `domain` ("waveform" or "mel") at `sample_rate` as a synchronised collection,
+    keys `<prefix><name>`; `settings`: the config's `metrics` section, as evaluation builds them from."""
+    metrics = [build_metric(n, sample_rate, settings) for n in names if metric_info(n).domain == domain]
     return MetricCollection({m.name: SyncedMetric(m) for m in metrics}, prefix=prefix, compute_groups=False)

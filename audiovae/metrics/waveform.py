@@ -2,12 +2,13 @@
 
 from typing import Optional
 
-from audiovae.metrics.base import ABSOLUTE, HIGHER, LOWER, PERCENT, TARGET, PerItemMetric
+from audiovae.metrics.base import ABSOLUTE, HIGHER, LOWER, PERCENT, TARGET, FFTSize, Hop, PerItemMetric
 from audiovae.metrics.functional.frames import band_mask, hf_cutoff
 from audiovae.metrics.functional.lsd import LSDSums
 from audiovae.metrics.functional.mel_distance import N_MELS, WINDOW_LENGTHS, MelDistanceSums
 from audiovae.metrics.functional.snr import SISDRSums, SNRSums
 from audiovae.metrics.functional.spectrum import AverageSpectra, HighBandSums
+from audiovae.metrics.table import register_metric
 
 
 class SNR(PerItemMetric):
@@ -44,8 +45,8 @@ class HFRetention(PerItemMetric):
         sample_rate: int,
         cutoff_hz: Optional[float] = None,
         power: bool = False,
-        n_fft: int = 2048,
-        hop: int = 512,
+        n_fft: FFTSize = 2048,
+        hop: Hop = 512,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -63,7 +64,7 @@ class SpectralCorrelation(PerItemMetric):
     nan_reason = "flat average magnitude spectrum"
     plot_lower_bound, plot_upper_bound = -1.0, 1.0
 
-    def __init__(self, n_fft: int = 2048, hop: int = 512, **kwargs):
+    def __init__(self, n_fft: FFTSize = 2048, hop: Hop = 512, **kwargs):
         super().__init__(**kwargs)
         self.n_fft, self.hop = n_fft, hop
 
@@ -81,8 +82,8 @@ class LSD(PerItemMetric):
     def __init__(
         self,
         sample_rate: int,
-        n_fft: int = 2048,
-        hop: int = 512,
+        n_fft: FFTSize = 2048,
+        hop: Hop = 512,
         band: str = "all",
         cutoff_hz: Optional[float] = None,
         **kwargs,
@@ -112,3 +113,14 @@ class MelDistance(PerItemMetric):
 
     def accumulator(self) -> MelDistanceSums:
         return MelDistanceSums(self.sample_rate, WINDOW_LENGTHS, N_MELS)
+
+
+register_metric("snr", SNR)
+register_metric("si_sdr", SISDR)
+register_metric("hf_retention", HFRetention)
+register_metric("spectral_correlation", SpectralCorrelation)
+# one section for the three bands of one LSD: their STFT agrees, so lsd_hf and lsd_lf split what lsd measures
+register_metric("lsd", LSD, "lsd", band="all")
+register_metric("lsd_hf", LSD, "lsd", band="high")
+register_metric("lsd_lf", LSD, "lsd", band="low")
+register_metric("mel_distance", MelDistance)

@@ -10,6 +10,7 @@ from urllib.parse import urlparse
 
 from audiovae.errors import ModelUnavailableError
 from audiovae.metrics.sets import needs_embedding
+from audiovae.models.mel_options import mel_options
 
 
 def hub_reachable(timeout_s: float = 3.0) -> bool:
@@ -76,7 +77,8 @@ def check_available(
 
 def vocoder_weights(model) -> Optional[str]:
     """The subfolder of a mel model's vocoder weights, None for a vocoder without weights (`griffin_lim`)."""
-    return None if model.vocoder == "griffin_lim" else model.vocoder_subfolder
+    options = mel_options(model)
+    return None if options.vocoder == "griffin_lim" else options.vocoder_subfolder
 
 
 def model_subfolders(model) -> list[str]:

@@ -49,12 +49,14 @@ class EnhancedVAE(AudioAutoencoder):
         vocoder_precision: str = "fp32",
         vae_precision: str = "fp32",
         sample_rate: int = 16000,
+        vocoder_options: Optional[dict] = None,
     ):
         if vocoder_precision not in PRECISIONS:
             raise ValueError(f"vocoder_precision must be one of {PRECISIONS}, got {vocoder_precision!r}")
         super().__init__(enhancer, sample_rate, 1, sample_posterior, vae_precision)
         self.vae, self.vocoder = vae, vocoder
         self.vocoder_precision = vocoder_precision
+        self.vocoder_options = dict(vocoder_options or {"vocoder_precision": vocoder_precision})
         self.vae.requires_grad_(False).eval()
         self.vocoder.requires_grad_(False).eval()
 
@@ -79,7 +81,7 @@ class EnhancedVAE(AudioAutoencoder):
         return (self.vae, self.vocoder)
 
     def config_summary(self) -> dict:
-        return {"vae_config": dict(self.vae.config)}
+        return {"vae_config": dict(self.vae.config), "vocoder": self.vocoder_options}
 
     def posterior(self, mel: torch.Tensor) -> DiagonalGaussianDistribution:
         """The VAE's posterior over the (unscaled) latent."""

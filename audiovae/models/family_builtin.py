@@ -11,30 +11,21 @@ from audiovae.models.enhanced_vae import EnhancedVAE
 from audiovae.models.families import Family, family_options, register_family
 from audiovae.models.griffin_lim import GriffinLimVocoder
 from audiovae.models.loading import load_pretrained
+from audiovae.models.mel_options import MelOptions
 from audiovae.models.waveform_vae import WaveformVAE
-
-VOCODERS = ("hifigan", "griffin_lim")
 
 
 def build_mel(model: DictConfig, enhancer, frontend: DictConfig) -> EnhancedVAE:
-    """The VAE (`AutoencoderKL` in `vae_subfolder`) and HiFi-GAN (`SpeechT5HifiGan` in `vocoder_subfolder`), or
-    Griffin-Lim on the front end's mel filterbank (no weights)."""
+    """The VAE (`AutoencoderKL` in `vae_subfolder`) and HiFi-GAN (`SpeechT5HifiGan` in `options.vocoder_subfolder`),
+    or Griffin-Lim on the front end's mel filterbank (no weights): `model.options` (`MelOptions`)."""
     from diffusers import AutoencoderKL
     from transformers import SpeechT5HifiGan
 
-    for key in (
-        "vocoder",
-        "vocoder_precision",
-        *(("griffin_lim_iters",) if model.vocoder == "griffin_lim" else ("vocoder_subfolder",)),
-    ):
-        if model[key] is None:
-            raise ConfigError(f"config key 'model.{key}': the audioldm family needs it (configs/model/audioldm2.yaml)")
-    if model.vocoder not in VOCODERS:
-        raise ConfigError(f"config key 'model.vocoder': '{model.vocoder}' is not one of {', '.join(VOCODERS)}")
+    options = MelOptions(**family_options(MEL_FAMILY, model))
     vae = load_pretrained(model, AutoencoderKL, model.vae_subfolder)
     sub = vocoder_weights(model)
     if sub is None:
-        vocoder = GriffinLimVocoder(build_frontend(frontend, frame_multiple=1), model.griffin_lim_iters)
+        vocoder = GriffinLimVocoder(build_frontend(frontend, frame_multiple=1), options.griffin_lim_iters)
     else:
         vocoder = load_pretrained(model, SpeechT5HifiGan, sub)
     return EnhancedVAE(
@@ -42,9 +33,10 @@ def build_mel(model: DictConfig, enhancer, frontend: DictConfig) -> EnhancedVAE:
         vocoder,
         enhancer,
         sample_posterior=model.sample_posterior,
-        vocoder_precision=model.vocoder_precision,
+        vocoder_precision=options.vocoder_precision,
         vae_precision=model.vae_precision,
         sample_rate=frontend.sample_rate,
+        vocoder_options=options.as_dict(),
     )
 
 
@@ -90,7 +82,7 @@ def build_dac(model: DictConfig, enhancer, frontend: DictConfig) -> DacAutoencod
     )
 
 
-MEL_FAMILY = register_family(Family("audioldm", build_mel))
+MEL_FAMILY = register_family(Family("audioldm", build_mel, MelOptions))
 OOBLECK_FAMILY = register_family(Family("stable_audio_open", build_oobleck))
 ENCODEC_FAMILY = register_family(
     Family("encodec", build_encodec, EncodecAutoencoder, ("codec", "enhancer", "vae_precision"))

@@ -19,7 +19,7 @@ class GriffinLimVocoder(nn.Module):
     def __init__(self, frontend: MelFrontEnd, n_iter: int, momentum: float = 0.99, nnls_iters: int = 50):
         super().__init__()
         if n_iter < 1:
-            raise ConfigError(f"config key 'model.griffin_lim_iters': must be >= 1, got {n_iter}")
+            raise ConfigError(f"config key 'model.options.griffin_lim_iters': must be >= 1, got {n_iter}")
         self.n_fft, self.hop_length, self.win_length = frontend.n_fft, frontend.hop_length, frontend.win_length
         self.n_iter, self.momentum, self.nnls_iters = n_iter, momentum, nnls_iters
         # float64 throughout: Griffin-Lim with momentum amplifies rounding, and in float32 a clip's result would

@@ -18,6 +18,7 @@ averaged (`to_channels`, `to_mono`).
 """
 
 import math
+from abc import ABC, abstractmethod
 from typing import ClassVar, Optional
 
 import torch
@@ -27,7 +28,7 @@ from audiovae.enhancers.base import LATENT, MEL, WAVE
 from audiovae.enhancers.chain import EnhancerChain, check_fits
 from audiovae.models.variants import BASE, CEILING, ENHANCED
 
-PRECISIONS = ("fp32", "bf16")  # model.vae_precision, model.vocoder_precision
+PRECISIONS = ("fp32", "bf16")  # model.vae_precision, the mel family's options.vocoder_precision
 
 
 def to_channels(wave: torch.Tensor, channels: int) -> torch.Tensor:
@@ -46,12 +47,13 @@ def mix(wave: torch.Tensor) -> torch.Tensor:
     return wave.mean(dim=-1) if wave.dim() == 3 else wave
 
 
-class AudioAutoencoder(nn.Module):
+class AudioAutoencoder(nn.Module, ABC):
     """Base class of every model family: frozen weights, an enhancer chain, the four stages.
 
     Subclasses set `family`, `analysis` (MEL: encodes log-mels from the front end; WAVE: encodes waveforms) and
-    `has_ceiling`, and implement `encode`, `decode_raw`, `synthesise`, `frame_multiple`, `latent_shape` and
-    `weights` (the modules whose weights decide its outputs: the cache key)."""
+    `has_ceiling`, and implement the abstract methods `encode`, `decode_raw`, `synthesise`, `frame_multiple`,
+    `latent_shape` and `weights` (the modules whose weights decide its outputs: the cache key): a family missing
+    one fails when it is built, naming the method. `config_summary` adds what else decides its outputs."""
 
     family: ClassVar[str] = ""
     analysis: ClassVar[str] = WAVE
@@ -103,21 +105,25 @@ class AudioAutoencoder(nn.Module):
             "variants": list(self.variants),
         }
 
+    @abstractmethod
     def frame_multiple(self, hop_length: int) -> int:
         """Segments are a whole number of this many front-end frames (of `hop_length` samples) so that every
         stage maps them to whole latent frames."""
         raise NotImplementedError
 
+    @abstractmethod
     def latent_shape(self, frames: int, n_mels: int, hop_length: int) -> tuple[int, ...]:
         """The latent of one segment of `frames` front-end frames of `hop_length` samples (`[1, ...]`)."""
         raise NotImplementedError
 
+    @abstractmethod
     def weights(self) -> tuple[nn.Module, ...]:
         """The modules whose weights decide the outputs (hashed into the cross-run cache's keys)."""
         raise NotImplementedError
 
     def config_summary(self) -> dict:
-        """The loaded networks' configs (with `weights`, what decides a cache entry)."""
+        """The loaded networks' configs and the family's own settings (with `weights`, what decides a cache
+        entry)."""
         return {}
 
     # --- the stages -------------------------------------------------------------------------------------------
@@ -125,14 +131,17 @@ class AudioAutoencoder(nn.Module):
         """bf16 autocast around the autoencoder when `vae_precision="bf16"` (outputs are cast back to float32)."""
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=self.vae_precision == "bf16")
 
+    @abstractmethod
     def encode(self, features: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
         """features -> latent: the posterior's mode, or with `sample_posterior` a sample drawn with `generator`."""
         raise NotImplementedError
 
+    @abstractmethod
     def decode_raw(self, latent: torch.Tensor) -> torch.Tensor:
         """latent -> features, without any enhancer."""
         raise NotImplementedError
 
+    @abstractmethod
     def synthesise(self, features: torch.Tensor, num_samples: int) -> torch.Tensor:
         """features -> `[B, num_samples]` (or `[B, num_samples, C]`) waveform (float32), without any enhancer."""
         raise NotImplementedError

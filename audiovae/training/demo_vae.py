@@ -19,8 +19,8 @@ from audiovae.config.compose import ASSET_DIR, compose
 from audiovae.config.schema import TrainConfig
 from audiovae.data.segments import segment_samples
 from audiovae.demo import write_random_clips
-from audiovae.enhancers.registry import resolve_enhancement
 from audiovae.models.factory import build_frontend, build_model
+from audiovae.sections import resolve_sections
 from audiovae.training.run import run_training
 
 STATE_PREFIX = "model.vae."
@@ -53,7 +53,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--target", type=Path, default=ASSET_DIR / "models" / "demo")
     parser.add_argument("overrides", nargs="*")
     args = parser.parse_args(argv)
-    cfg = compose("train_demo_vae", args.overrides, schema=TrainConfig, validators=[resolve_enhancement])
+    cfg = compose("train_demo_vae", args.overrides, schema=TrainConfig, validators=[resolve_sections])
     clip_dir = Path(cfg.data.dir)
     clips = sorted(clip_dir.glob("*.wav")) or write_random_clips(clip_dir, args.clips, seed=cfg.seed + 1)
 

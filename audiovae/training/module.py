@@ -156,12 +156,13 @@ class TrainModule(pl.LightningModule):
         self.optim_cfg, self.total_steps = optim, total_steps
         lr_lambda(optim.schedule, optim.warmup_steps, total_steps, optim.min_lr_ratio)  # checked before any step
         self.enhancement = OmegaConf.to_container(enhancement)
-        metric_args = dict(sample_rate=frontend.sample_rate, **(metric_settings or {}))  # as evaluation's
         self.val_metrics = nn.ModuleDict(
             {
                 variant: nn.ModuleDict(
                     {
-                        domain: build_metric_collection(val_metrics, domain, f"val/{variant}/", **metric_args)
+                        domain: build_metric_collection(
+                            val_metrics, domain, frontend.sample_rate, metric_settings, f"val/{variant}/"
+                        )
                         for domain in ("waveform", MEL)
                     }
                 )

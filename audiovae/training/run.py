@@ -19,7 +19,6 @@ from audiovae.data.segments import segment_samples
 from audiovae.data.sources import source_kind
 from audiovae.data.train_data import TrainDataModule
 from audiovae.errors import AudiovaeError, ConfigError
-from audiovae.metrics.registry import settings_of
 from audiovae.models.factory import build_model, frontend_for
 from audiovae.reporting.records import FROM_TARGET
 from audiovae.reporting.summary import package_versions, write_json
@@ -272,7 +271,7 @@ def run_training(cfg: DictConfig) -> TrainOutcome:
         adv.optim,
         encodings,
         clip,
-        settings_of(cfg.metrics),
+        OmegaConf.to_container(cfg.metrics, resolve=True),
         list(cfg.plugins),
     )
     for warning in (warmup_warning(cfg), validation_warning(cfg)):  # once the run is known to start

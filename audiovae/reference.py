@@ -1,8 +1,9 @@
 """The configuration reference (docs/config-reference.md), generated from the schemas: every key of every job with
 its type, its default (the job's primary config composed with its default groups) and its allowed range or choices
-(`audiovae.config.ranges`). A test keeps the committed page equal to `render()`.
+(`audiovae.config.ranges`), and every metric's settings with the default, type and range of its constructor's
+argument. A test keeps the committed page equal to `render()`.
 
-    python -m audiovae.config.reference > docs/config-reference.md
+    python -m audiovae.reference > docs/config-reference.md
 """
 
 import dataclasses
@@ -12,8 +13,11 @@ import typing
 from omegaconf import OmegaConf
 
 from audiovae.config.compose import compose
+from audiovae.config.keywords import declared_range
 from audiovae.config.ranges import CHOICES, RANGES, _bound
 from audiovae.config.schema import EvalConfig, GenerateConfig, TrainConfig
+from audiovae.metrics.registry import METRICS, section_defaults
+from audiovae.metrics.table import annotations, own_arguments, sections
 
 JOBS = (
     ("eval", "evaluate.py / audiovae-eval", EvalConfig),
@@ -74,7 +78,7 @@ def render() -> str:
         "# Configuration reference",
         "",
         "Generated from the schemas (`audiovae/config/schema.py`), the default configs (`configs/`) and the "
-        "start-up checks (`audiovae/config/ranges.py`) by `python -m audiovae.config.reference`; a test keeps "
+        "start-up checks (`audiovae/config/ranges.py`) by `python -m audiovae.reference`; a test keeps "
         "this page equal to them. Sections typed `dict` (`enhancement`, `trainer`, `sweep`) take the keys of "
         "what they build: the enhancer's arguments, Lightning's `Trainer` arguments, lists of values to sweep.",
         "",
@@ -89,7 +93,38 @@ def render() -> str:
             default = "(the group's keys)" if isinstance(node, dict) and node else shown(node)
             lines.append(f"| `{key}` | {kind} | {default} | {allowed(key)} |")
         lines.append("")
-    return "\n".join(lines)
+    return "\n".join(lines) + "\n" + render_metric_settings()
+
+
+def render_metric_settings() -> str:
+    """The table of every metric's settings (`metrics.<section>.<argument>`): type, default and range from the
+    constructor, and the metrics that read the section; a plugin's once it is registered."""
+    lines = [
+        "## Metric settings",
+        "",
+        "Each metric's constructor arguments are its section of `metrics` (evaluation, generation and training "
+        "validation alike): e.g. `metrics.lsd.n_fft=1024`. A section shared by several metrics holds what they must "
+        "agree on. `metrics.hf_cutoff_hz` (above) is the run's high band for all of them.",
+        "",
+        "| key | type | default | allowed | metrics |",
+        "|---|---|---|---|---|",
+    ]
+    for section in sections():
+        members = [name for name, spec in METRICS.items() if spec.section == section]
+        defaults = section_defaults(section)
+        for spec in (METRICS[name] for name in members):
+            hints = annotations(spec)
+            for argument in own_arguments(spec):
+                if f"`metrics.{section}.{argument}`" in "".join(lines):
+                    continue
+                bounds = declared_range(hints.get(argument))
+                kind = type_name(typing.get_args(hints[argument])[0] if bounds else hints.get(argument, typing.Any))
+                default = shown(defaults[argument]) if argument in defaults else "(required)"
+                allowed_values = bounds.words().removeprefix("in ") if bounds else ""
+                lines.append(
+                    f"| `metrics.{section}.{argument}` | {kind} | {default} | {allowed_values} | {', '.join(members)} |"
+                )
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
