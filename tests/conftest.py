@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audiovae.runs import RUN_DIR_ENV
+from audiovae.runs.folders import RUN_DIR_ENV
 from tests.browser import PageLog, chromium_path
 
 os.environ.setdefault("WANDB_MODE", "offline")
@@ -44,6 +44,11 @@ def wandb_dir(tmp_path, monkeypatch):
 def no_inherited_run_dir(monkeypatch):
     """Every run picks its own out_dir: a previous run in this process exported AUDIOVAE_RUN_DIR for DDP."""
     monkeypatch.delenv(RUN_DIR_ENV, raising=False)
+
+
+def whole_of(audio):
+    """A PreparedAudio's whole prepared waveform `[N]`, read as evaluation reads it (for short test clips)."""
+    return audio.reader().read(0, audio.num_samples)
 
 
 def tone(freq_hz: float, seconds: float, sr: int, amp: float = 0.5) -> np.ndarray:

@@ -5,7 +5,7 @@ import torch
 
 from audiovae.audio import AudioError, check_waveform, load_audio, stream
 from audiovae.audio.frontend import MelFrontEnd
-from tests.conftest import noise, tone, write
+from tests.conftest import noise, tone, whole_of, write
 
 
 def dominant_hz(x: np.ndarray, sr: int) -> float:
@@ -45,7 +45,7 @@ def test_first_channel_rule_keeps_channel_0_whole_and_streamed(tmp_path):
         whole = load_audio(stereo, 16000, rule).waveform
         np.testing.assert_array_equal(np.concatenate(list(stream.mono_blocks(stereo, 16000, channels=rule))), whole)
         prepared = stream.PreparedAudio.scan(stereo, 16000, None, -80.0, normalize=False, channels=rule)
-        np.testing.assert_array_equal(prepared.read_all().numpy(), whole)
+        np.testing.assert_array_equal(whole_of(prepared).numpy(), whole)
     mixed = load_audio(stereo, 16000, "mix").waveform
     assert 20 * np.log10(np.linalg.norm(mixed - first.waveform) / np.linalg.norm(first.waveform)) > -20  # they differ
 
@@ -91,7 +91,7 @@ def test_a_file_read_block_by_block_equals_the_whole_file_load(tmp_path, monkeyp
     audio = stream.PreparedAudio.scan(path, 16000, None, -80.0, normalize=True)
     prepared = frontend.prepare(torch.from_numpy(whole))
     assert audio.num_samples == len(whole)
-    torch.testing.assert_close(audio.read_all(), prepared, rtol=0, atol=0)
+    torch.testing.assert_close(whole_of(audio), prepared, rtol=0, atol=0)
     reader = audio.reader()  # overlapping reads in order, releasing what is done: the engine's pattern
     torch.testing.assert_close(reader.read(0, 9000), prepared[:9000], rtol=0, atol=0)
     torch.testing.assert_close(reader.read(7000, 16000), prepared[7000:16000], rtol=0, atol=0)
@@ -103,4 +103,4 @@ def test_a_file_read_block_by_block_equals_the_whole_file_load(tmp_path, monkeyp
         reader.read(6000, 7000)
     cut = stream.PreparedAudio.scan(path, 16000, 5000, -80.0, normalize=False)
     assert cut.num_samples == 5000
-    np.testing.assert_array_equal(cut.read_all().numpy(), whole[:5000])
+    np.testing.assert_array_equal(whole_of(cut).numpy(), whole[:5000])

@@ -69,7 +69,7 @@ def test_a_changed_file_misses_and_the_others_hit(clips, tmp_path):
 
 
 def _stored(out):
-    from audiovae.evaluation.store import ResultStore
+    from audiovae.runs.store import ResultStore
 
     return ResultStore(out / "partial").load_all().values()
 

@@ -172,7 +172,7 @@ def test_a_crafted_checkpoint_is_refused_without_running_it(tmp_path):
         (["data.channels=left"], "config key 'data.channels': must be one of mix, first, model, got 'left'"),
         (["data.resampler=kaiser"], "config key 'data.resampler': must be one of soxr_hq, audioldm2, got 'kaiser'"),
         (["out_dir=/proc/1/audiovae-run"], "config key 'out_dir': cannot write to '/proc/1/audiovae-run'"),
-        # values that crashed or exhausted memory (#26: 13 GB for a 1e9 lag search, 29.8 GiB for 1e9 resamples)
+        # values that crashed or exhausted memory (13 GB for a 1e9 lag search, 29.8 GiB for 1e9 resamples)
         (["data.max_seconds=inf"], "config key 'data.max_seconds': must be a finite number, got inf"),
         (["data.max_seconds=3600"], "config key 'data.max_seconds': must be in (0, 60], got 3600"),
         (["metrics.max_lag_samples=1000000000"], "config key 'metrics.max_lag_samples': must be in [0, 65536]"),

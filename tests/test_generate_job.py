@@ -47,7 +47,8 @@ def rows(out: Path) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    """The issue's command: tiny pipeline, two prompts × seeds [0, 1], default metrics (clap_score by tiny CLAP)."""
+    """The documented command (docs/generation.md): tiny pipeline, two prompts × seeds [0, 1], default metrics
+    (clap_score by tiny CLAP)."""
     tmp = tmp_path_factory.mktemp("generate")
     before = os.environ.get("AUDIOVAE_CACHE_DIR")
     os.environ["AUDIOVAE_CACHE_DIR"] = str(tmp / "cache")

@@ -1,6 +1,6 @@
-"""Named regressions of the newcomer fuzz (issue #26): nothing of the user's is lost, no input hangs, crashes or
-lies. Each test is one reported case: the command as a user ran it, its exit status, its one-line message, and a
-snapshot of the user's files before and after."""
+"""Named regressions found by fuzzing the command line as a newcomer would: nothing of the user's is lost, no input
+hangs, crashes or lies. Each test is one reported case: the command as a user ran it, its exit status, its one-line
+message, and a snapshot of the user's files before and after."""
 
 import errno
 import json

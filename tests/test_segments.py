@@ -1,7 +1,24 @@
 import pytest
 import torch
 
-from audiovae.data.segments import crossfade_join, cut_segments, segment_starts
+from audiovae.data.segments import OverlapAdd, segment_starts
+
+
+# helpers: a signal cut into segments, and segments joined in one call (`OverlapAdd` pushed each in turn)
+def cut_segments(signal: torch.Tensor, starts: list[int], segment: int) -> torch.Tensor:
+    """`[N]` -> `[K, segment]`, zero-padded past the end."""
+    out = signal.new_zeros(len(starts), segment)
+    for i, s in enumerate(starts):
+        piece = signal[s : s + segment]
+        out[i, : piece.shape[0]] = piece
+    return out
+
+
+def crossfade_join(segments: torch.Tensor, starts: list[int], overlap: int, total: int) -> torch.Tensor:
+    """Overlap-add `[K, L, ...]` segments placed at `starts` along dim 1 with linear cross-fades of `overlap`
+    samples (weights sum to 1 everywhere), cropped to `total`. Exact for K = 1."""
+    join = OverlapAdd(starts, overlap, total)
+    return torch.cat([join.push(segment) for segment in segments])
 
 
 @pytest.mark.parametrize("n, seg, overlap", [(100, 40, 10), (40, 40, 10), (10, 40, 0), (1000, 64, 16), (81, 40, 0)])
@@ -35,7 +52,6 @@ def test_overlap_must_be_shorter_than_a_segment():
 
 
 def test_streaming_join_returns_each_part_once_no_later_segment_touches_it():
-    from audiovae.data.segments import OverlapAdd
 
     n, seg, overlap = 1000, 64, 16
     starts = segment_starts(n, seg, overlap)

@@ -13,9 +13,9 @@ from audiovae import runs as runs_module
 from audiovae.config import ConfigError, EvalConfig, compose
 from audiovae.evaluation.file_evaluator import FileEvaluator
 from audiovae.evaluation.job import run_evaluation
-from audiovae.evaluation.selection import select_best
 from audiovae.models.enhanced_vae import EnhancedVAE
 from audiovae.reporting.records import read_csv
+from audiovae.runs.selection import select_best
 from audiovae.sections import resolve_sections
 from tests.conftest import write_three_clips
 from tests.wandb_offline import read_offline_run

@@ -16,11 +16,11 @@ import yaml
 from audiovae import runs as runs_module
 from audiovae.config import compose
 from audiovae.config.schema import TrainConfig
-from audiovae.reporting.wandb_records import artifact_paths, read_records
+from audiovae.reporting.wandb_records import read_records
 from audiovae.sections import resolve_sections
 from audiovae.training.run import run_training
 from tests.conftest import chirp, noise, tone, train_crashing_at_step, write
-from tests.wandb_offline import read_offline_run
+from tests.wandb_offline import artifact_paths, read_offline_run
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN = [

@@ -509,3 +509,20 @@ def test_a_saved_training_config_with_loop_keys_is_migrated(clips, tmp_path):
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
     again = compose(str(tmp_path / "config.yaml"), schema=TrainConfig, validators=[resolve_sections])
     assert again.trainer.max_steps == cfg["loop"]["max_steps"] and "max_steps" not in again.loop
+
+
+def test_a_folder_without_a_validation_file_is_one_line_before_any_step(tmp_path, capsys):
+    """The data module lists its files in `setup` (Lightning's hook): one clip cannot be split into training and
+    validation, and the run stops there with one line, no checkpoint written."""
+    from audiovae import cli
+
+    write(tmp_path / "clips" / "a.wav", tone(440, 1.0, 16000), 16000)
+    os.environ.pop(runs_module.RUN_DIR_ENV, None)
+    words = ["model=tiny", "logger=none", f"data.dir={tmp_path / 'clips'}", f"out_dir={tmp_path / 'run'}"]
+    assert cli.main("train", [*words, "trainer.max_steps=2", "optim.warmup_steps=0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == (
+        f"error: need at least one training and one validation file with usable audio; found 1 and 0 "
+        f"(data.dir '{tmp_path / 'clips'}')"
+    )
+    assert not (tmp_path / "run" / "checkpoints").exists()

@@ -9,11 +9,11 @@ import pytest
 from omegaconf import OmegaConf
 from scipy import stats
 
-from audiovae.evaluation.selection import select_best
 from audiovae.metrics.scoring import scoring
 from audiovae.metrics.stats import adjust_p, compare_paired, min_achievable_p
 from audiovae.reporting.records import OK, FileResult, read_csv
 from audiovae.reporting.summary import summarize_metrics
+from audiovae.runs.selection import select_best
 from tests.conftest import evaluate_folder, write_three_clips
 
 SELECT = OmegaConf.create(

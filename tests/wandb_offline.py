@@ -7,6 +7,7 @@ import json
 import struct
 import time
 from pathlib import Path
+from typing import Iterator
 
 from wandb.proto import wandb_internal_pb2 as pb
 
@@ -101,3 +102,12 @@ def _read_offline_run(run_dir: Path) -> dict:
         "id": run.run_id if run else None,
         "project": run.project if run else None,
     }
+
+
+def artifact_paths(records: list[bytes]) -> Iterator[str]:
+    """Every local path an artifact record of the log refers to."""
+    for raw in records:
+        record = pb.Record()
+        record.ParseFromString(raw)
+        if record.WhichOneof("record_type") == "artifact":
+            yield from (entry.local_path for entry in record.artifact.manifest.contents if entry.local_path)

@@ -203,10 +203,6 @@ class PreparedAudio:
         """A new `SequentialReader` of this audio, from its start."""
         return SequentialReader(self)
 
-    def read_all(self) -> torch.Tensor:
-        """The whole prepared waveform `[N]` (for short clips and tests)."""
-        return self.reader().read(0, self.num_samples)
-
 
 class SequentialReader:
     """Prepared samples of one file: `read(a, b)` (zero-padded past the end) for any a at or after the last

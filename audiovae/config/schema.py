@@ -154,7 +154,7 @@ class OutputsConfig:
 
 @dataclass
 class SelectConfig:
-    """How a sweep names its best setting (`audiovae.evaluation.selection`): the largest improvement over base in
+    """How a sweep names its best setting (`audiovae.runs.selection`): the largest improvement over base in
     `metric`, among the settings that improve it, are not significantly worse than base in any `guards` metric,
     and improve each `min_improvement` metric by at least the given value (headline Δ units); else none."""
 

@@ -14,20 +14,11 @@ def segment_starts(num_samples: int, segment: int, overlap: int) -> list[int]:
     return starts
 
 
-def cut_segments(signal: torch.Tensor, starts: list[int], segment: int) -> torch.Tensor:
-    """`[N]` -> `[K, segment]`, zero-padded past the end."""
-    out = signal.new_zeros(len(starts), segment)
-    for i, s in enumerate(starts):
-        piece = signal[s : s + segment]
-        out[i, : piece.shape[0]] = piece
-    return out
-
-
 class OverlapAdd:
     """Streaming cross-fade join: `push` segments `[L, ...]` in order; each push returns the part of the joined
     signal (along dim 0) that no later segment overlaps, so a long file is never held whole. Segments sit at
     `starts` with linear cross-fades of `overlap` samples (weights sum to 1 everywhere); the join is cropped to
-    `total`. The concatenated pushes equal `crossfade_join` exactly."""
+    `total`. The concatenated pushes equal the whole join exactly (`tests/test_segments.py`)."""
 
     def __init__(self, starts: list[int], overlap: int, total: int):
         self.starts, self.overlap, self.total = list(starts), overlap, total
@@ -69,13 +60,6 @@ class OverlapAdd:
         out = self.sum[:final] / scale
         self.sum, self.weight, self.done = self.sum[final:], self.weight[final:], self.done + final
         return out
-
-
-def crossfade_join(segments: torch.Tensor, starts: list[int], overlap: int, total: int) -> torch.Tensor:
-    """Overlap-add `[K, L, ...]` segments placed at `starts` along dim 1 with linear cross-fades of `overlap`
-    samples (weights sum to 1 everywhere), cropped to `total`. Exact for K = 1."""
-    join = OverlapAdd(starts, overlap, total)
-    return torch.cat([join.push(segment) for segment in segments])
 
 
 def segment_samples(seconds: float, sample_rate: int, hop: int, downsampling: int) -> int:

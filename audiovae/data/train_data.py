@@ -6,11 +6,11 @@ import itertools
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Callable, Optional, Sequence
+from typing import Callable, Mapping, Optional, Sequence
 
 import numpy as np
 import pytorch_lightning as pl
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from audiovae.audio.frontend import MelFrontEnd
@@ -170,88 +170,78 @@ class EpochSampler(DistributedSampler):
 
 
 class TrainDataModule(pl.LightningDataModule):
-    """Training and validation crops of `data.*`: a folder or a manifest is scanned into memory; shards stream
-    their training crops (`ShardCrops`), their validation entries (`val_ratio` of each shard's samples, chosen by a
-    seeded hash of their keys) held in memory."""
+    """Training and validation crops of the `data` config section (`TrainDataConfig`), listed and scanned in
+    `setup` (on every process Lightning starts): a folder or a manifest is scanned into memory; shards stream their
+    training crops (`ShardCrops`), their validation entries (`val_ratio` of each shard's samples, chosen by a seeded
+    hash of their keys) held in memory. `crop_samples`: the crop length; `pre_encode`: tiled crops whose encodings
+    are kept; `accumulate_grad_batches`: where a resumed epoch starts."""
 
     def __init__(
         self,
-        dir: Optional[str],
-        val_dir: Optional[str],
-        patterns: list[str],
-        val_ratio: float,
-        crop_samples: int,
-        silence_threshold_db: float,
-        batch_size: int,
-        val_batch_size: int,
-        num_workers: int,
+        data: Mapping,
         frontend: MelFrontEnd,
+        crop_samples: int,
         seed: int,
-        channels: str = "mix",
-        resampler: str = "soxr_hq",
         pre_encode: bool = False,
         accumulate_grad_batches: int = 1,
-        source: Optional[str] = None,
-        manifest: Optional[str] = None,
-        dataset_root: Optional[str] = None,
-        shards: Optional[str] = None,
-        options: Optional[dict] = None,
     ):
         super().__init__()
+        self.data = dict(OmegaConf.to_container(data, resolve=True) if isinstance(data, DictConfig) else data)
         self.frontend, self.crop, self.seed, self.pre_encode = frontend, crop_samples, seed, pre_encode
         self.accumulate = accumulate_grad_batches
-        self.batch_size, self.val_batch_size, self.num_workers = batch_size, val_batch_size, num_workers
+        self.batch_size, self.val_batch_size = self.data["batch_size"], self.data["val_batch_size"]
+        self.num_workers = self.data["num_workers"]
         self.read = dict(
             sample_rate=frontend.sample_rate,
-            silence_threshold_db=silence_threshold_db,
-            channels=channels,
-            resampler=resampler,
-        )
-        from audiovae.data.shards import val_pick
-
-        keep = None if val_dir else (lambda key: val_pick(key, seed, val_ratio))  # validation bytes, while listing
-        listing, bad = usable_entries(
-            dict(
-                source=source,
-                dir=dir,
-                patterns=patterns,
-                manifest=manifest,
-                dataset_root=dataset_root,
-                shards=shards,
-                options=options or {},
-            ),
-            keep,
+            silence_threshold_db=self.data["silence_threshold_db"],
+            channels=self.data.get("channels", "mix"),
+            resampler=self.data.get("resampler", "soxr_hq"),
         )
         self.shards: Optional[Listing] = None  # set when training crops stream from shards
+        self.train_clips: list[Clip] = []
+        self.val_clips: list[Clip] = []
+        self.skipped: list[str] = []
+        self._listed = False
+
+    def setup(self, stage: Optional[str] = None) -> None:
+        """List and scan the files once: the training and validation clips (or shard entries); DataError when either
+        set is empty; a warning naming each unusable file."""
+        if self._listed:
+            return
+        self._listed = True
+        data, val_dir = self.data, self.data.get("val_dir")
+        from audiovae.data.shards import val_pick
+
+        keep = None if val_dir else (lambda key: val_pick(key, self.seed, data["val_ratio"]))  # validation bytes
+        section = {k: data.get(k) for k in ("source", "dir", "patterns", "manifest", "dataset_root", "shards")}
+        listing, bad = usable_entries({**section, "options": data.get("options") or {}}, keep)
         if listing.shards:
-            self.shards, train_entries, val_entries = split_shard_entries(listing, val_ratio, seed, bool(val_dir))
-            self.train_clips = []  # streamed
+            self.shards, _, val_entries = split_shard_entries(listing, data["val_ratio"], self.seed, bool(val_dir))
             clips, bad_scan = scan_clips(val_entries, **self.read)
-            bad += bad_scan
         else:
-            clips, bad_train = scan_clips(listing.entries, **self.read)
-            bad += bad_train
+            clips, bad_scan = scan_clips(listing.entries, **self.read)
+        bad += bad_scan
         if val_dir:
-            if not listing.shards:
-                self.train_clips = clips
-            val_listing, bad_val = usable_entries(dict(dir=val_dir, patterns=patterns))
+            self.train_clips = [] if listing.shards else clips
+            val_listing, bad_val = usable_entries(dict(dir=val_dir, patterns=data["patterns"]))
             self.val_clips, bad_scan = scan_clips(val_listing.entries, **self.read)
             bad += bad_val + bad_scan
         elif listing.shards:
             self.val_clips = clips
         else:
-            train_pos, val_pos = split_by_file(len(clips), val_ratio, seed)
-            self.train_clips = [clips[i] for i in train_pos]
-            self.val_clips = [clips[i] for i in val_pos]
+            train_pos, val_pos = split_by_file(len(clips), data["val_ratio"], self.seed)
+            self.train_clips, self.val_clips = [clips[i] for i in train_pos], [clips[i] for i in val_pos]
         self.skipped = bad
         if bad:
             warnings.warn(f"skipping {len(bad)} unusable file(s):\n  " + "\n  ".join(bad), stacklevel=2)
+        self._check_not_empty()
+
+    def _check_not_empty(self) -> None:
         n_train = len(self.shards.entries) if self.shards else len(self.train_clips)
         if not n_train or not self.val_clips:
-            where = (
-                f"data.shards '{shards}'"
-                if shards
-                else (f"data.manifest '{manifest}'" if manifest else f"data.dir '{dir}'")
+            data = self.data
+            where = next(
+                f"data.{key} '{data[key]}'" for key in ("shards", "manifest", "dir") if data.get(key) or key == "dir"
             )
             raise DataError(
                 f"need at least one training and one validation file with usable audio; found "

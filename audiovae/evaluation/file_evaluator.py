@@ -2,6 +2,7 @@
 it finishes. Run by a plain loop in a single process (`audiovae.evaluation.devices`) or by Lightning's
 `Trainer.test` on several devices (`audiovae.evaluation.lightning_module`)."""
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Optional
 
@@ -11,20 +12,24 @@ from torch import nn
 from tqdm import tqdm
 
 from audiovae.data.eval_data import EvalItem
-from audiovae.evaluation.caching import RunCache
-from audiovae.evaluation.joins import Segmenting
-from audiovae.evaluation.measurement import Alignment, Embedder
-from audiovae.evaluation.media import FileMedia
-from audiovae.evaluation.store import ResultStore
+from audiovae.evaluation.context import MeasuringContext
 from audiovae.evaluation.streaming import evaluate_items
-from audiovae.metrics.base import PerItemMetric
-from audiovae.metrics.functional.frames import hf_cutoff
-from audiovae.pipeline import ReconstructionPipeline
 from audiovae.reporting.records import FileResult
+from audiovae.runs.media import FileMedia, PlotSpec
+from audiovae.runs.store import ResultStore
+
+
+@dataclass(frozen=True)
+class MediaPlan:
+    """What a run writes beside its rows (`outputs.*`): every file's audio, and plots of the first `max_plots`."""
+
+    save_audio: bool = False
+    save_plots: bool = False
+    max_plots: int = 0
 
 
 class FileEvaluator:
-    """The reconstruction pipeline for a set of named enhancer settings (one for a plain evaluation, one per
+    """The run's measuring `context` for a set of named enhancer settings (one for a plain evaluation, one per
     combination for a sweep): `enhancers` and `out_dirs` map each setting's name to its enhancer chain and output
     folder. `done` holds the file keys each setting already has (resume); a batch runs only the settings some of
     its files still need. `start`, `step` per batch, `end`; then `results[name]` holds every rank's new
@@ -32,34 +37,19 @@ class FileEvaluator:
 
     def __init__(
         self,
-        pipeline: ReconstructionPipeline,
-        metrics: dict[str, PerItemMetric],
-        segmenting: Segmenting,
+        context: MeasuringContext,
         enhancers: Mapping[str, nn.Module],
         out_dirs: Mapping[str, Path],
-        save_audio: bool,
-        save_plots: bool,
-        max_plots: int,
-        seed: int,
+        media: MediaPlan = MediaPlan(),
+        seed: int = 0,
         done: Optional[Mapping[str, set]] = None,
         fingerprints: Optional[Mapping[str, str]] = None,
-        cutoff_hz: Optional[float] = None,
-        alignment: Alignment = Alignment(),
-        embedder: Optional[Embedder] = None,
-        cache: Optional[RunCache] = None,
-        common_rate: Optional[int] = None,
     ):
-        self.pipeline, self.segmenting, self.out_dirs = pipeline, segmenting, dict(out_dirs)
-        self.metrics = metrics
+        self.context, self.pipeline, self.out_dirs = context, context.pipeline, dict(out_dirs)
         self.enhancers = dict(enhancers)
         self.fingerprints = dict(fingerprints or {})  # file key -> content fingerprint, stored with its row
         self.done = {key: set(done.get(key, ())) if done else set() for key in self.out_dirs}
-        self.save_audio, self.save_plots, self.max_plots, self.seed = save_audio, save_plots, max_plots, seed
-        self.cutoff_hz = hf_cutoff(pipeline.frontend.sample_rate, cutoff_hz)  # the line in file plots
-        self.alignment = alignment
-        self.embedder = embedder  # set metrics' embedding model
-        self.cache = cache  # the cross-run cache of enhancer-independent work (None: off)
-        self.common_rate = common_rate  # metrics.common_rate: the rate of the waveform metrics (None: the model's)
+        self.media, self.seed = media, seed
         self.device = torch.device("cpu")
         self.results: dict[str, list[FileResult]] = {}
         self._stores: dict[str, ResultStore] = {}
@@ -71,11 +61,11 @@ class FileEvaluator:
         self.pipeline.to(device).eval()
         for chain in self.enhancers.values():
             chain.to(device).eval()
-        if self.cache is not None:
-            self.cache.device_type = device.type
-        if self.embedder is not None:
-            self.embedder.model.to(device)
-            self.embedder.device = device
+        if self.context.cache is not None:
+            self.context.cache.device_type = device.type
+        if self.context.embedder is not None:
+            self.context.embedder.model.to(device)
+            self.context.embedder.device = device
         self._stores = {key: ResultStore(folder / "partial", rank=rank) for key, folder in self.out_dirs.items()}
         self.results = {key: [] for key in self.out_dirs}
         settings = f" ({len(self.out_dirs)} settings)" if len(self.out_dirs) > 1 else ""
@@ -102,21 +92,7 @@ class FileEvaluator:
         enhancers = self._needed(batch)
         if not enhancers:
             return
-        evaluate_items(
-            batch,
-            self.pipeline,
-            self.metrics,
-            self.segmenting,
-            self.device,
-            enhancers,
-            generator,
-            media=self._media,
-            finished=self._finished,
-            alignment=self.alignment,
-            embedder=self.embedder,
-            cache=self.cache,
-            common_rate=self.common_rate,
-        )
+        evaluate_items(batch, self.context, self.device, enhancers, generator, self._media, self._finished)
 
     def _finished(self, key: str, result: FileResult) -> None:
         """Persist a file's result the moment it exists (after its audio and plot): stored = finished."""
@@ -130,22 +106,16 @@ class FileEvaluator:
 
     def _media(self, key: str, item: EvalItem, frames: int) -> Optional[FileMedia]:
         """Where a file's audio and plot go as it streams out; None for a file this setting already has."""
-        plot = self.save_plots and item.index < self.max_plots
-        if item.key in self.done[key] or not (self.save_audio or plot):
+        plot = self.media.save_plots and item.index < self.media.max_plots
+        if item.key in self.done[key] or not (self.media.save_audio or plot):
             return None
-        frontend = self.pipeline.frontend
+        rate = self.context.sample_rate
+        figure = PlotSpec(
+            frames, item.audio.num_samples / rate, self.pipeline.frontend.band_centres, self.context.cutoff_hz
+        )
+        names = ("reference", *self.pipeline.model.variants)
         return FileMedia(
-            self.out_dirs[key],
-            item.stem,
-            item.key,
-            frontend.sample_rate,
-            frames,
-            item.audio.num_samples,
-            audio=self.save_audio,
-            plot=plot,
-            hz=frontend.band_centres,
-            cutoff_hz=self.cutoff_hz,
-            names=("reference", *self.pipeline.model.variants),
+            self.out_dirs[key], item.stem, item.key, rate, self.media.save_audio, figure if plot else None, names
         )
 
     def stop(self) -> None:

@@ -22,16 +22,13 @@ from audiovae.enhancers.registry import build_enhancer
 from audiovae.errors import ConfigError, DataError
 from audiovae.evaluation.caching import build_run_cache
 from audiovae.evaluation.calibration import MeasuredLag, measure_vocoder_lag
+from audiovae.evaluation.context import Alignment, MeasuringContext
 from audiovae.evaluation.devices import FilesRun, check_trainer, run_files, seed_everything
-from audiovae.evaluation.file_evaluator import FileEvaluator
+from audiovae.evaluation.file_evaluator import FileEvaluator, MediaPlan
 from audiovae.evaluation.joins import Segmenting
-from audiovae.evaluation.measurement import Alignment
 from audiovae.evaluation.outputs import RunInfo, write_setting_outputs
-from audiovae.evaluation.selection import check_selection
-from audiovae.evaluation.settings import EVAL_IGNORE, Setting, plan_settings
-from audiovae.evaluation.store import ResultStore, resume_note, still_valid
-from audiovae.evaluation.sweep import write_sweep_outputs
 from audiovae.metrics.base import WAVEFORM
+from audiovae.metrics.functional.frames import hf_cutoff
 from audiovae.metrics.registry import check_metric_names, file_metric_names, metric_arguments, metric_info
 from audiovae.metrics.sets import needs_embedding
 from audiovae.models.embedding import ClapEmbedder, load_embedder
@@ -41,7 +38,11 @@ from audiovae.pipeline import ReconstructionPipeline
 from audiovae.reporting.records import FileResult
 from audiovae.reporting.report import alignment_warning
 from audiovae.reporting.tracking import check_logger
-from audiovae.runs import is_launcher_process, prepare_out_dir, resolve_out_dir, run_hash, run_lock
+from audiovae.runs.folders import is_launcher_process, prepare_out_dir, resolve_out_dir, run_hash, run_lock
+from audiovae.runs.selection import check_selection
+from audiovae.runs.settings import EVAL_IGNORE, Setting, plan_settings
+from audiovae.runs.store import ResultStore, resume_note, still_valid
+from audiovae.runs.sweep import write_sweep_outputs
 
 
 @dataclass
@@ -116,7 +117,7 @@ class EvalSetup:
 def measured_arguments(cfg: DictConfig) -> dict[str, dict]:
     """Each per-file metric of `metrics.names` -> its constructor arguments (`metric_arguments`): waveform metrics
     at `metrics.common_rate` when set (else the front end's rate), mel-domain ones on the front end's log-mel."""
-    common, rate = cfg.metrics.get("common_rate"), cfg.frontend.sample_rate
+    common, rate = cfg.metrics.common_rate, cfg.frontend.sample_rate
     return {
         name: metric_arguments(name, common if common and metric_info(name).domain == WAVEFORM else rate, cfg.metrics)
         for name in file_metric_names(cfg.metrics.names)
@@ -169,7 +170,7 @@ def check_model_settings(cfg: DictConfig, model) -> None:
             f"config key 'data.resampler': audioldm2 resamples one channel, the {model.family} model "
             f"takes {model.channels}; use soxr_hq (or data.channels=mix)"
         )
-    common = cfg.metrics.get("common_rate")
+    common = cfg.metrics.common_rate
     if common and (cfg.metrics.align != "fixed" or cfg.metrics.align_samples):
         raise ConfigError(
             "config key 'metrics.common_rate': the waveform metrics' shift is in model-rate samples; "
@@ -270,24 +271,20 @@ def evaluate_settings(
         setup.segmenting.overlap,
         (alignment.max_lag, alignment.shift),
     )
-    evaluator = FileEvaluator(
+    context = MeasuringContext(
         setup.pipeline,
         setup.metrics,
         setup.segmenting,
-        enhancers,
-        {s.name: s.out_dir for s in settings},
-        cfg.outputs.save_audio,
-        cfg.outputs.save_plots,
-        cfg.outputs.max_plots,
-        cfg.seed,
-        done={name: set(d) for name, d in done.items()},
-        fingerprints=fingerprints,
-        cutoff_hz=cfg.metrics.hf_cutoff_hz,
-        alignment=alignment,
-        embedder=setup.embedder,
-        cache=cache,
-        common_rate=cfg.metrics.get("common_rate"),
+        alignment,
+        setup.embedder,
+        cache,
+        cfg.metrics.common_rate,
+        hf_cutoff(cfg.frontend.sample_rate, cfg.metrics.hf_cutoff_hz),
     )
+    media = MediaPlan(cfg.outputs.save_audio, cfg.outputs.save_plots, cfg.outputs.max_plots)
+    out_dirs = {s.name: s.out_dir for s in settings}
+    done_keys = {name: set(d) for name, d in done.items()}
+    evaluator = FileEvaluator(context, enhancers, out_dirs, media, cfg.seed, done_keys, fingerprints)
     run = run_test(cfg, setup, evaluator, todo, fingerprints)
     if not run.is_global_zero:
         return None, None

@@ -33,6 +33,33 @@ def array_bytes(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
+def latent_sample(audio: PreparedAudio, pipeline, enhancer, seg, meta: dict) -> dict:
+    """One entry's shard sample: its segments' audio (`wav`), their latents and enhanced latents (`.npy`) and `meta`
+    with where the segments start, as the format says (`audiovae.data.latents`)."""
+    reader = audio.reader()
+    starts = seg.starts(audio.num_samples)
+    pieces = [pad_wave(reader.read(a, min(a + seg.segment, audio.num_samples)), seg.segment, seg.pad) for a in starts]
+    with torch.no_grad():
+        latent = pipeline.shared(torch.stack(pieces)).latent
+        enhanced = enhancer.enhance_latent(latent)
+    rate = pipeline.frontend.sample_rate
+    meta = {
+        **meta,
+        "segments": len(starts),
+        "segment_samples": seg.segment,
+        "segment_starts": starts,
+        "sample_rate": rate,
+    }
+    wave = io.BytesIO()
+    sf.write(wave, torch.cat(pieces).numpy(), rate, subtype="FLOAT", format="WAV")
+    return {
+        "wav": wave.getvalue(),
+        "latent.npy": array_bytes(latent.numpy()),
+        "enhanced.npy": array_bytes(enhanced.numpy()),
+        "json": json.dumps(meta, default=str).encode(),
+    }
+
+
 def export_latents(
     run_dir: Path, out: Path, per_shard: int, force: bool = False, admit: Optional[Callable] = None
 ) -> tuple[list[Path], int]:
@@ -76,39 +103,17 @@ def export_latents(
             except AudioError as err:
                 left_out.append({"id": key, "reason": err.reason})
                 continue
-            reader = audio.reader()
-            starts = seg.starts(audio.num_samples)
-            pieces = [
-                pad_wave(reader.read(a, min(a + seg.segment, audio.num_samples)), seg.segment, seg.pad) for a in starts
-            ]
-            with torch.no_grad():
-                latent = pipeline.shared(torch.stack(pieces)).latent
-                enhanced = enhancer.enhance_latent(latent)
             meta = {
                 "id": key,
                 "source": entry.origin,
                 "caption": entry.caption,
-                "segments": len(starts),
-                "segment_samples": seg.segment,
-                "segment_starts": starts,
-                "sample_rate": frontend.sample_rate,
                 "model": cfg.model.name,
                 "weights": fingerprint,
                 "enhancement": dict(cfg.enhancement),
                 "run": str(run_dir),
             }
-            wave = io.BytesIO()
-            sf.write(wave, torch.cat(pieces).numpy(), frontend.sample_rate, subtype="FLOAT", format="WAV")
             exported.append(key)
-            yield (
-                safe[key],
-                {
-                    "wav": wave.getvalue(),
-                    "latent.npy": array_bytes(latent.numpy()),
-                    "enhanced.npy": array_bytes(enhanced.numpy()),
-                    "json": json.dumps(meta, default=str).encode(),
-                },
-            )
+            yield safe[key], latent_sample(audio, pipeline, enhancer, seg, meta)
 
     written = write_shards(samples(), str(out / SHARD_NAME), per_shard)
     left_out += [{"id": e.key, "reason": "no longer in its shard"} for e in entries if e.key not in seen]

@@ -4,13 +4,13 @@ embeddings; the values with the notes that explain a NaN."""
 
 import math
 import time
-from dataclasses import dataclass
-from typing import Optional, Protocol, Sequence
+from typing import Optional, Sequence
 
 import torch
 
 from audiovae.data.eval_data import EvalItem
 from audiovae.evaluation.common_rate import CommonRate
+from audiovae.evaluation.context import Embedder, MeasuringContext
 from audiovae.evaluation.joins import JoinedChunk
 from audiovae.metrics.base import MEL, PerItemMetric
 from audiovae.metrics.functional.lag import LagSearch, Shift
@@ -18,23 +18,6 @@ from audiovae.metrics.functional.mel_domain import BandEnergySums
 from audiovae.metrics.guarded import metric_errors, metric_value
 from audiovae.models.variants import BASE, CEILING
 from audiovae.reporting.records import encode_embedding
-
-
-@dataclass(frozen=True)
-class Alignment:
-    """`max_lag`: the vocoder ceiling's lag against the reference is searched within ±max_lag samples per file
-    (0: not searched); `shift`: reconstructions are compared sample t + shift with reference sample t in the
-    waveform metrics (`metrics.align_samples`; mel-domain metrics and media are not shifted)."""
-
-    max_lag: int = 0
-    shift: int = 0
-
-
-class Embedder(Protocol):
-    """The embedding model of set metrics (`audiovae.models.embedding.ClapEmbedder`)."""
-
-    def embed(self, wave: torch.Tensor, sample_rate: int):
-        """The embedding of one waveform `[S]` at `sample_rate`."""
 
 
 class WholeWaves:
@@ -79,21 +62,10 @@ class FileMeasurement:
     holds their values) and for each enhancer key, fed chunk by chunk (`update`), ended by `shared_values` and
     `own_values`. Metric seconds are kept per key and for the shared part."""
 
-    def __init__(
-        self,
-        item: EvalItem,
-        metrics: dict[str, PerItemMetric],
-        keys: Sequence[str],
-        shared_variants: Sequence[str],
-        sample_rate: int,
-        alignment: Alignment = Alignment(),
-        embedder: Optional[Embedder] = None,
-        cached: Optional[dict] = None,
-        common_rate: Optional[int] = None,
-        channels: int = 1,
-    ):
-        self.item, self.metrics, self.keys, self.sample_rate = item, metrics, list(keys), sample_rate
-        self.shared_variants, self.cached = list(shared_variants), cached
+    def __init__(self, item: EvalItem, context: MeasuringContext, keys: Sequence[str], cached: Optional[dict] = None):
+        metrics, alignment, channels = context.metrics, context.alignment, item.audio.n_channels
+        self.item, self.metrics, self.keys, self.sample_rate = item, metrics, list(keys), context.sample_rate
+        self.shared_variants, self.cached = context.shared_variants, cached
 
         def accumulator(m: PerItemMetric):  # several channels: a waveform metric per channel, averaged
             return ChannelMean(m.accumulator, channels) if channels > 1 and m.domain != MEL else m.accumulator()
@@ -116,10 +88,11 @@ class FileMeasurement:
         )  # the vocoder ceiling's lag
         self.shift = Shift(alignment.shift)
         # waveform metrics at metrics.common_rate: the reference read at that rate, reconstructions resampled to it
-        self.common = CommonRate(item.audio, sample_rate, common_rate) if common_rate else None
-        self.embedder = embedder
+        rate = context.common_rate
+        self.common = CommonRate(item.audio, self.sample_rate, rate) if rate else None
+        self.embedder = context.embedder
         whole_keys = self.keys if cached is not None else ["shared", *self.keys]
-        self.whole = {key: WholeWaves() for key in whole_keys} if embedder is not None else None
+        self.whole = {key: WholeWaves() for key in whole_keys} if self.embedder is not None else None
         self.seconds = {key: 0.0 for key in self.keys}  # each key's own metric passes
         self.shared_seconds = 0.0
 

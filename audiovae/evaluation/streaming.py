@@ -3,6 +3,7 @@
 cache's part is kept by `caching.CacheBook`."""
 
 import time
+from dataclasses import dataclass, field
 from typing import Callable, Mapping, Optional, Sequence
 
 import torch
@@ -11,14 +12,14 @@ from torch import nn
 from audiovae.data.eval_data import CHANGED, EvalItem, changed_since_start
 from audiovae.data.padding import pad_wave
 from audiovae.errors import AudioError, EnhancerError
-from audiovae.evaluation.caching import CacheBook, RunCache
-from audiovae.evaluation.joins import Segmenting, SegmentJoins
-from audiovae.evaluation.measurement import Alignment, Embedder, FileMeasurement
-from audiovae.evaluation.media import FileMedia
-from audiovae.metrics.base import PerItemMetric
-from audiovae.models.variants import BASE, CEILING, ENHANCED
-from audiovae.pipeline import PipelineOutputs, ReconstructionPipeline, SharedOutputs
+from audiovae.evaluation.caching import CacheBook
+from audiovae.evaluation.context import MeasuringContext
+from audiovae.evaluation.joins import SegmentJoins
+from audiovae.evaluation.measurement import FileMeasurement
+from audiovae.models.variants import BASE
+from audiovae.pipeline import PipelineOutputs, SharedOutputs
 from audiovae.reporting.records import ERROR, OK, FileResult
+from audiovae.runs.media import FileMedia
 
 __all__ = ["FileStream", "evaluate_items"]
 
@@ -38,6 +39,19 @@ def check_finite(item, chunk) -> None:
             raise AudioError(item.key, f"the {name} decode holds NaN or inf (an enhancer or setting out of range)")
 
 
+def identity(item: EvalItem) -> dict:
+    """The FileResult fields that say which file a row is (its ok row's and its error row's alike)."""
+    return {
+        "index": item.index,
+        "file": item.key,
+        "stem": item.stem,
+        "duration_s": item.duration_s,
+        "sample_rate_in": item.sample_rate_in,
+        "channels_in": item.channels_in,
+        "source": item.source if item.source and item.source != item.key else "",
+    }
+
+
 class FileStream:
     """One file on its way through the pipeline. Its segments' outputs arrive in order (`push`): joined, read
     against the reference, measured and written to the media; `results()` ends the file.
@@ -49,35 +63,17 @@ class FileStream:
         self,
         item: EvalItem,
         starts: list[int],
-        seg: Segmenting,
-        metrics: dict[str, PerItemMetric],
+        context: MeasuringContext,
         keys: Sequence[str],
         media: dict[str, Optional[FileMedia]],
-        sample_rate: int,
-        alignment: Alignment = Alignment(),
-        embedder: Optional[Embedder] = None,
         cached: Optional[dict] = None,
         from_cache: bool = False,
-        variants: Sequence[str] = (CEILING, BASE, ENHANCED),
-        common_rate: Optional[int] = None,
     ):
-        self.item, self.keys, self.media, self.sample_rate = item, list(keys), media, sample_rate
-        shared_variants = [v for v in variants if v != ENHANCED]
+        self.item, self.keys, self.media, self.sample_rate = item, list(keys), media, context.sample_rate
         self.from_cache = from_cache  # its model outputs come from the cross-run cache
         self.num_samples, self.reader, self.position = item.audio.num_samples, item.audio.reader(), 0
-        self.joins = SegmentJoins(starts, seg, self.num_samples, shared_variants, self.keys)
-        self.measurement = FileMeasurement(
-            item,
-            metrics,
-            self.keys,
-            shared_variants,
-            sample_rate,
-            alignment,
-            embedder,
-            cached,
-            common_rate,
-            item.audio.n_channels,
-        )
+        self.joins = SegmentJoins(starts, context.segmenting, self.num_samples, context.shared_variants, self.keys)
+        self.measurement = FileMeasurement(item, context, self.keys, cached)
         self.seconds = {key: {"open": item.open_s} for key in self.keys}  # key -> stage -> seconds (the scan first)
         self.shared_values: Optional[dict] = None  # set by results(): what the cache keeps for this file
 
@@ -128,211 +124,224 @@ class FileStream:
                 self.media[key].close()  # the wavs finished, the figure drawn
                 self.seconds[key]["media"] = self.seconds[key].get("media", 0.0) + time.perf_counter() - start
             out[key] = FileResult(
-                it.index,
-                it.key,
-                OK,
+                **identity(it),
+                status=OK,
                 notes="; ".join([*it.notes, *values["notes"], *notes]),
-                stem=it.stem,
-                duration_s=it.duration_s,
                 evaluated_s=self.num_samples / self.sample_rate,
-                sample_rate_in=it.sample_rate_in,
-                channels_in=it.channels_in,
                 seconds={**self.seconds[key], "metrics": metric_seconds},
                 metrics={**values["metrics"], "enhanced": own},
                 bands={"base": values["bands"], "enhanced": bands},
                 embeddings={**values.get("embeddings", {}), **embeddings},
                 from_cache=self.from_cache,
-                source=source(it),
                 **lag,
             )
         return out
 
 
-def source(item: EvalItem) -> str:
-    """The row's `source`: where a manifest or shard entry was listed ("" for a file, whose key says it)."""
-    return item.source if item.source and item.source != item.key else ""
+@dataclass
+class SegmentBatch:
+    """The segments of one pass through the model: `fresh` (item, starts, position) read from their files, with
+    their padded `segments` and `valid` samples, and `loaded` ones whose model outputs (`rows`) came from the cache in
+    `load_seconds`."""
+
+    fresh: list = field(default_factory=list)
+    segments: list = field(default_factory=list)
+    valid: list = field(default_factory=list)
+    loaded: list = field(default_factory=list)
+    rows: list = field(default_factory=list)
+    load_seconds: float = 0.0
+
+    def __len__(self) -> int:
+        return len(self.fresh) + len(self.loaded)
+
+    def alone(self) -> list["SegmentBatch"]:
+        """Each segment as a batch of its own (the cache's load time shared out)."""
+        share = self.load_seconds / max(len(self.loaded), 1)
+        return [SegmentBatch([f], [s], [v]) for f, s, v in zip(self.fresh, self.segments, self.valid)] + [
+            SegmentBatch(loaded=[item], rows=[row], load_seconds=share) for item, row in zip(self.loaded, self.rows)
+        ]
+
+
+class BatchRun:
+    """One call of `evaluate_items`: every file's stream, the cache's bookkeeping (`CacheBook`) and the results as
+    files finish (`finished` is told each one). `run` feeds the segments through the model batch by batch."""
+
+    def __init__(
+        self,
+        context: MeasuringContext,
+        device: torch.device,
+        enhancers: Mapping[str, nn.Module],
+        generator: Optional[torch.Generator],
+        finished: Optional[Finished],
+    ):
+        self.context, self.device, self.enhancers, self.generator = context, device, enhancers, generator
+        self.keys, self.finished = list(enhancers), finished
+        self.book = CacheBook(context.cache)
+        self.streams: dict[int, FileStream] = {}
+        self.results: dict[int, dict[str, FileResult]] = {}
+
+    def open(self, items: list[EvalItem], media: Optional[MediaFactory]) -> list[tuple]:
+        """A stream per readable item (an unreadable one is its error row); the (item, starts, position) of every
+        segment in pipeline order."""
+        seg, work = self.context.segmenting, []
+        for it in items:
+            if it.error:
+                continue
+            starts = seg.starts(it.audio.num_samples)
+            frames = it.audio.num_samples // seg.hop
+            files = {key: media(key, it, frames) if media else None for key in self.keys}
+            cached = self.book.plan(it.index, it.key, len(starts))
+            self.streams[it.index] = FileStream(
+                it, starts, self.context, self.keys, files, cached, self.book.is_hit(it.index)
+            )
+            work += [(it, starts, i) for i in range(len(starts))]
+        for it in items:
+            if it.error:
+                self.fail(it, it.error)
+        return work
+
+    def done(self, it: EvalItem, outcome: dict[str, FileResult]) -> None:
+        """Keep a file's results and tell `finished`."""
+        self.results[it.index] = outcome
+        for key, result in outcome.items():
+            if self.finished is not None:
+                self.finished(key, result)
+
+    def fail(self, it: EvalItem, reason: str) -> None:
+        """The file's error row for every setting; its stream and cache entry are dropped."""
+        self.book.failed(it.index)
+        stream = self.streams.pop(it.index, None)
+        if stream is not None:
+            stream.abort()
+        self.done(it, {key: FileResult(**identity(it), status=ERROR, error=reason) for key in self.keys})
+
+    def finish(self, it: EvalItem) -> None:
+        """The file's last segment is in: its results (or its error row when it changed or a metric failed)."""
+        if changed_since_start(it):  # its numbers could mix two contents: no row values, no cache entry
+            self.fail(it, CHANGED)
+            return
+        stream = self.streams[it.index]
+        try:
+            outcome = stream.results()
+        except AudioError as err:  # a metric (a plugin's) failed on this file
+            self.fail(it, err.reason)
+            return
+        self.streams.pop(it.index)
+        self.book.finished(it.index, stream.shared_values, stream.measured_shared)
+        self.done(it, outcome)
+
+    def collect(self, work: list[tuple]) -> SegmentBatch:
+        """The next batch's segments: from the cache where the file's entry is there, else read and padded."""
+        seg, batch = self.context.segmenting, SegmentBatch()
+        for it, starts, i in work:
+            if it.index not in self.streams:  # failed earlier
+                continue
+            if self.book.is_hit(it.index):
+                start = time.perf_counter()
+                try:
+                    batch.rows.append(self.book.segment(it.index, i))
+                except Exception as err:  # a damaged entry: this file fails once, the entry goes
+                    self.book.damaged(it.index)
+                    reason = (
+                        f"its cache entry could not be read ({type(err).__name__}) and was removed: evaluate it again"
+                    )
+                    self.fail(it, reason)
+                    continue
+                batch.load_seconds += time.perf_counter() - start
+                batch.loaded.append((it, starts, i))
+                continue
+            try:
+                piece = self.streams[it.index].reader.read(
+                    starts[i], min(starts[i] + seg.segment, it.audio.num_samples)
+                )
+            except AudioError as err:
+                self.fail(it, err.reason)
+                continue
+            batch.segments.append(pad_wave(piece, seg.segment, seg.pad))
+            batch.valid.append(piece.shape[0])
+            batch.fresh.append((it, starts, i))
+        return batch
+
+    def outputs(self, batch: SegmentBatch) -> list[tuple[list, PipelineOutputs]]:
+        """(batch items, model outputs) of the fresh segments and of the cache rows."""
+        pipeline, groups = self.context.pipeline, []
+        if batch.fresh:
+            zero_after = batch.valid if self.context.segmenting.pad == "log_mel_zeros" else None
+            segments = torch.stack(batch.segments).to(self.device)
+            groups.append(
+                (batch.fresh, pipeline(segments, self.enhancers, self.generator, zero_frames_after=zero_after))
+            )
+        if batch.loaded:
+            shared = SharedOutputs.stack(batch.rows, self.device, {"cache_load": batch.load_seconds})
+            groups.append((batch.loaded, pipeline.enhance(shared, self.enhancers)))
+        return groups
+
+    def model_groups(self, batch: SegmentBatch) -> list[tuple[list, PipelineOutputs]]:
+        """`outputs`; when an enhancer fails on the batch, each item runs alone, so only the files it fails on become
+        error rows (with its reason)."""
+        try:
+            return self.outputs(batch)
+        except EnhancerError as err:
+            if len(batch) == 1:
+                self._enhancer_failed([*batch.fresh, *batch.loaded], err)
+                return []
+        groups = []
+        for one in batch.alone():
+            try:
+                groups += self.outputs(one)
+            except EnhancerError as err:
+                self._enhancer_failed([*one.fresh, *one.loaded], err)
+        return groups
+
+    def _enhancer_failed(self, items: list[tuple], err: EnhancerError) -> None:
+        for it, _, _ in items:
+            if it.index in self.streams:
+                self.fail(it, str(err))
+
+    def push(self, groups: list[tuple[list, PipelineOutputs]]) -> None:
+        """Each segment's outputs into its file's stream (with its share of the pass's seconds); a file whose last
+        segment this is finishes."""
+        for batch, out in groups:
+            share = {key: {stage: v / len(batch) for stage, v in out.seconds[key].items()} for key in self.keys}
+            for row, (it, starts, i) in enumerate(batch):
+                if it.index not in self.streams:
+                    continue
+                try:
+                    self.streams[it.index].push(out, row, share)
+                except AudioError as err:
+                    self.fail(it, err.reason)
+                    continue
+                self.book.put(it.index, i, out.shared.row(row))
+                if i == len(starts) - 1:
+                    self.finish(it)
+
+    def run(self, work: list[tuple]) -> None:
+        """Every segment through the model, `segmenting.batch_segments` at a time."""
+        size = self.context.segmenting.batch_segments
+        for first in range(0, len(work), size):
+            groups = self.model_groups(self.collect(work[first : first + size]))
+            self.push(groups)
+            del groups
 
 
 def evaluate_items(
     items: list[EvalItem],
-    pipeline: ReconstructionPipeline,
-    metrics: dict[str, PerItemMetric],
-    seg: Segmenting,
+    context: MeasuringContext,
     device: torch.device,
     enhancers: Mapping[str, nn.Module],
     generator: Optional[torch.Generator] = None,
     media: Optional[MediaFactory] = None,
     finished: Optional[Finished] = None,
-    alignment: Alignment = Alignment(),
-    embedder: Optional[Embedder] = None,
-    cache: Optional[RunCache] = None,
-    common_rate: Optional[int] = None,
 ) -> dict[str, list[FileResult]]:
     """Per named enhancer (setting), one FileResult per item (errors included, in item order). The files'
-    segments go through the pipeline `seg.batch_segments` at a time, cut as they are needed, and every file is
-    encoded once whatever the number of enhancers. `media(key, item, frames)` gives the FileMedia a file's outputs
-    stream into (None: none); `finished(key, result)` is called as soon as a file's result exists (to persist it);
-    with an `embedder`, each result carries its file's embeddings (reference and every variant) for set metrics.
-    With a `cache`, a file whose enhancer-independent work is there skips the front end, encode, base decode and
-    its synthesis (and, when its shared values fit this run's metrics, their metrics); a file that is not there
-    is written to it as it streams.
-    With `common_rate`, waveform metrics compare at that rate (`audiovae.evaluation.common_rate`).
+    segments go through the pipeline `segmenting.batch_segments` at a time, cut as they are needed, and every file
+    is encoded once whatever the number of enhancers. `media(key, item, frames)` gives the FileMedia a file's
+    outputs stream into (None: none); `finished(key, result)` is called as soon as a file's result exists (to
+    persist it). The `context` says what is measured: with an embedder each result carries its file's embeddings
+    (set metrics); with a cache a file whose enhancer-independent work is there skips the front end, encode, base
+    decode and its synthesis (and, when its shared values fit this run's metrics, their metrics), and a file that is
+    not there is written to it as it streams; with a common rate waveform metrics compare at that rate.
     An AudioError while a file streams (a decoder that fails part-way) ends that file alone with status error."""
-    keys = list(enhancers)
-    rate = pipeline.frontend.sample_rate
-    streams: dict[int, FileStream] = {}
-    book = CacheBook(cache)
-    work = []  # (item, its segment starts, segment position) in pipeline order
-    for it in items:
-        if not it.error:
-            starts = seg.starts(it.audio.num_samples)
-            frames = it.audio.num_samples // seg.hop
-            files = {key: media(key, it, frames) if media else None for key in keys}
-            cached = book.plan(it.index, it.key, len(starts))
-            streams[it.index] = FileStream(
-                it,
-                starts,
-                seg,
-                metrics,
-                keys,
-                files,
-                rate,
-                alignment,
-                embedder,
-                cached,
-                from_cache=book.is_hit(it.index),
-                variants=pipeline.model.variants,
-                common_rate=common_rate,
-            )
-            work += [(it, starts, i) for i in range(len(starts))]
-    results: dict[int, dict[str, FileResult]] = {}
-
-    def done(it: EvalItem, outcome: dict[str, FileResult]) -> None:
-        results[it.index] = outcome
-        for key, result in outcome.items():
-            if finished is not None:
-                finished(key, result)
-
-    def fail(it: EvalItem, reason: str) -> None:
-        book.failed(it.index)
-        stream = streams.pop(it.index, None)
-        if stream is not None:
-            stream.abort()
-        done(
-            it,
-            {
-                key: FileResult(
-                    it.index,
-                    it.key,
-                    ERROR,
-                    error=reason,
-                    duration_s=it.duration_s,
-                    stem=it.stem,
-                    sample_rate_in=it.sample_rate_in,
-                    channels_in=it.channels_in,
-                    source=source(it),
-                )
-                for key in keys
-            },
-        )
-
-    for it in items:
-        if it.error:
-            fail(it, it.error)
-
-    def finish(it: EvalItem) -> None:
-        if changed_since_start(it):  # its numbers could mix two contents: no row values, no cache entry
-            fail(it, CHANGED)
-            return
-        stream = streams[it.index]
-        try:
-            outcome = stream.results()
-        except AudioError as err:  # a metric (a plugin's) failed on this file
-            fail(it, err.reason)
-            return
-        streams.pop(it.index)
-        book.finished(it.index, stream.shared_values, stream.measured_shared)
-        done(it, outcome)
-
-    def groups_of(fresh, segments, valid, loaded, rows, load_seconds) -> list:
-        groups = []
-        if fresh:
-            zero_after = valid if seg.pad == "log_mel_zeros" else None
-            out = pipeline(torch.stack(segments).to(device), enhancers, generator, zero_frames_after=zero_after)
-            groups.append((fresh, out))
-        if loaded:
-            shared = SharedOutputs.stack(rows, device, {"cache_load": load_seconds})
-            groups.append((loaded, pipeline.enhance(shared, enhancers)))
-        return groups
-
-    def model_groups(fresh, segments, valid, loaded, rows, load_seconds) -> list:
-        """(batch items, outputs) of the fresh segments and the cache rows; when an enhancer fails on the batch, each
-        item runs alone, so only the files it fails on become error rows (with its reason)."""
-        try:
-            return groups_of(fresh, segments, valid, loaded, rows, load_seconds)
-        except EnhancerError as err:
-            if len(fresh) + len(loaded) == 1:
-                failed(fresh or loaded, err)
-                return []
-        groups = []
-        for k, item in enumerate(fresh):
-            try:
-                groups += groups_of([item], [segments[k]], [valid[k]], [], [], 0.0)
-            except EnhancerError as err:
-                failed([item], err)
-        for k, item in enumerate(loaded):
-            try:
-                groups += groups_of([], [], [], [item], [rows[k]], load_seconds / len(loaded))
-            except EnhancerError as err:
-                failed([item], err)
-        return groups
-
-    def failed(batch, err: EnhancerError) -> None:
-        for it, _, _ in batch:
-            if it.index in streams:
-                fail(it, str(err))
-
-    for first in range(0, len(work), seg.batch_segments):
-        fresh, segments, valid, loaded, rows = [], [], [], [], []
-        load_seconds = 0.0
-        for it, starts, i in work[first : first + seg.batch_segments]:
-            if it.index not in streams:  # failed earlier
-                continue
-            if book.is_hit(it.index):
-                start = time.perf_counter()
-                try:
-                    rows.append(book.segment(it.index, i))
-                except Exception as err:  # a damaged entry: this file fails once, the entry goes
-                    book.damaged(it.index)
-                    fail(
-                        it,
-                        f"its cache entry could not be read ({type(err).__name__}) and was removed: evaluate it again",
-                    )
-                    continue
-                load_seconds += time.perf_counter() - start
-                loaded.append((it, starts, i))
-                continue
-            try:
-                piece = streams[it.index].reader.read(starts[i], min(starts[i] + seg.segment, it.audio.num_samples))
-            except AudioError as err:
-                fail(it, err.reason)
-                continue
-            segments.append(pad_wave(piece, seg.segment, seg.pad))
-            valid.append(piece.shape[0])
-            fresh.append((it, starts, i))
-        groups = model_groups(fresh, segments, valid, loaded, rows, load_seconds)
-        for batch, out in groups:
-            share = {key: {stage: value / len(batch) for stage, value in out.seconds[key].items()} for key in keys}
-            for row, (it, starts, i) in enumerate(batch):
-                if it.index not in streams:
-                    continue
-                try:
-                    streams[it.index].push(out, row, share)
-                except AudioError as err:
-                    fail(it, err.reason)
-                    continue
-                book.put(it.index, i, out.shared.row(row))
-                if i == len(starts) - 1:
-                    finish(it)
-        del groups, segments, rows
-    return {key: [results[it.index][key] for it in items] for key in keys}
+    run = BatchRun(context, device, enhancers, generator, finished)
+    run.run(run.open(items, media))
+    return {key: [run.results[it.index][key] for it in items] for key in run.keys}

@@ -22,10 +22,6 @@ from audiovae.cache.store import CacheStore, check_cache
 from audiovae.data.files import discover_audio_files, file_fingerprint, output_stems
 from audiovae.enhancers.registry import build_enhancer
 from audiovae.errors import AudioError, AudiovaeError, ConfigError
-from audiovae.evaluation.media import FileMedia
-from audiovae.evaluation.selection import check_selection
-from audiovae.evaluation.settings import EVAL_IGNORE, Setting, plan_settings
-from audiovae.evaluation.store import ResultStore, resume_note, still_valid
 from audiovae.generation.diffusion import (
     LatentSource,
     check_generation_settings,
@@ -53,7 +49,11 @@ from audiovae.models.variants import BASE, ENHANCED
 from audiovae.pipeline import ReconstructionPipeline, SharedOutputs, timed
 from audiovae.reporting.records import ERROR, OK, encode_embedding
 from audiovae.reporting.tracking import check_logger
-from audiovae.runs import check_out_dir, prepare_out_dir, resolve_out_dir, run_hash, run_lock
+from audiovae.runs.folders import check_out_dir, prepare_out_dir, resolve_out_dir, run_hash, run_lock
+from audiovae.runs.media import FileMedia
+from audiovae.runs.selection import check_selection
+from audiovae.runs.settings import EVAL_IGNORE, Setting, plan_settings
+from audiovae.runs.store import ResultStore, resume_note, still_valid
 
 VARIANTS = (BASE, ENHANCED)  # a generated item has no reference and no vocoder ceiling
 REFERENCE_PATTERNS = ("*.wav", "*.flac", "*.mp3", "*.ogg")  # fad's reference folder
@@ -385,14 +385,12 @@ class ItemGenerator:
             for row in needed[setting.name]:
                 c = candidate[row.key]
                 with timed(metric_seconds, "metrics", device):
-                    values, embeddings, notes = s.scorers.measure(wave[c], item.prompt)
-                base_values, base_embeddings, base_notes = base_scores[row.key]
-                stem = s.stems[row.key]
+                    scores = s.scorers.measure(wave[c], item.prompt)
                 media = {}
                 with timed(media, "media", device):  # audio written, figure drawn (evaluation's stage name)
                     self._save_media(
                         setting.out_dir,
-                        stem,
+                        s.stems[row.key],
                         row,
                         item,
                         {BASE: base_wave[c], ENHANCED: wave[c]},
@@ -409,45 +407,47 @@ class ItemGenerator:
                     "metrics": shared["metrics"] / per_row + metric_seconds["metrics"] / count,
                     "media": media["media"],
                 }
-                results[setting.name].append(
-                    GeneratedResult(
-                        index=0,
-                        file=row.key,
-                        status=OK,
-                        notes="; ".join(dict.fromkeys([*base_notes, *notes])),
-                        duration_s=s.samples / model.sample_rate,
-                        evaluated_s=s.samples / model.sample_rate,
-                        sample_rate_in=model.sample_rate,
-                        channels_in=1,
-                        seconds=timing,
-                        metrics={BASE: base_values, ENHANCED: values},
-                        embeddings={
-                            **(
-                                {
-                                    "base": encode_embedding(base_embeddings["clap"]),
-                                    "enhanced": encode_embedding(embeddings["clap"]),
-                                }
-                                if "clap" in embeddings
-                                else {}
-                            )
-                        },
-                        fingerprint=self.fingerprints[row.key],
-                        stem=stem,
-                        from_cache=diffusion.from_cache,
-                        prompt=item.prompt.text,
-                        prompt_id=item.prompt.id,
-                        seed=item.seed,
-                        candidate=c,
-                        ranking=list(ranking) if ranking else [],
-                    )
-                )
+                result = self._result(item, row, c, (base_scores[row.key], scores), timing, ranking)
+                result.from_cache = diffusion.from_cache
+                results[setting.name].append(result)
         return results
+
+    def _result(self, item: Item, row: Row, candidate: int, scores: tuple, timing: dict, ranking) -> GeneratedResult:
+        """A row's result: its base and enhanced `scores` ((values, embeddings, notes) each), its seconds per stage
+        and the CLAP ranking of its candidates."""
+        (base_values, base_embeddings, base_notes), (values, embeddings, notes) = scores
+        rate, samples = self.setup.model.sample_rate, self.setup.samples
+        clap = (
+            {"base": encode_embedding(base_embeddings["clap"]), "enhanced": encode_embedding(embeddings["clap"])}
+            if "clap" in embeddings
+            else {}
+        )
+        return GeneratedResult(
+            index=0,
+            file=row.key,
+            status=OK,
+            notes="; ".join(dict.fromkeys([*base_notes, *notes])),
+            duration_s=samples / rate,
+            evaluated_s=samples / rate,
+            sample_rate_in=rate,
+            channels_in=1,
+            seconds=timing,
+            metrics={BASE: base_values, ENHANCED: values},
+            embeddings=clap,
+            fingerprint=self.fingerprints[row.key],
+            stem=self.setup.stems[row.key],
+            prompt=item.prompt.text,
+            prompt_id=item.prompt.id,
+            seed=item.seed,
+            candidate=candidate,
+            ranking=list(ranking) if ranking else [],
+        )
 
     def _save_media(self, out_dir: Path, stem: str, row: Row, item: Item, waves: dict, mels: dict) -> None:
         cfg = self.cfg
         plot = cfg.outputs.save_plots and self.plotted < cfg.outputs.max_plots
         if cfg.outputs.save_audio:
-            media = FileMedia(out_dir, stem, "", cfg.frontend.sample_rate, 0, 0, audio=True, plot=False, names=VARIANTS)
+            media = FileMedia(out_dir, stem, "", cfg.frontend.sample_rate, audio=True, names=VARIANTS)
             media.add(waves, {})
             media.close()
         if plot:
@@ -566,8 +566,8 @@ def run_generation(cfg: DictConfig) -> GenerateOutcome:
     """`generate.py`'s whole job on a composed config: prompts × seeds through the pipeline once each (latents cached),
     every setting's decodes and metrics, resume, each setting's outputs and a sweep's; returns what the command line
     says and its status."""
-    from audiovae.evaluation.sweep import write_sweep_outputs
     from audiovae.generation.outputs import write_generation_outputs
+    from audiovae.runs.sweep import write_sweep_outputs
 
     torch.manual_seed(cfg.seed)
     torch.use_deterministic_algorithms(True, warn_only=True)

@@ -9,8 +9,6 @@ from typing import Optional, Sequence
 import numpy as np
 from omegaconf import OmegaConf
 
-from audiovae.evaluation.outputs import plot_summary, summary_core, swept_keys
-from audiovae.evaluation.settings import Setting
 from audiovae.generation.records import VARIANTS, GeneratedResult, generated_row
 from audiovae.listening.blind import write_listening_pages
 from audiovae.metrics.registry import file_metric_names
@@ -30,6 +28,8 @@ from audiovae.reporting.report_html import failed_section, file_article, file_co
 from audiovae.reporting.summary import accounting_line, write_json
 from audiovae.reporting.tracking import files_table, summary_keys, wandb_run
 from audiovae.reporting.verdict import conclusion_lines
+from audiovae.runs.settings import Setting
+from audiovae.runs.summary import plot_summary, summary_core, swept_keys
 
 REFERENCE_FREE_NOTE = (
     "The reference-free metrics (hf_energy_share, rolloff_*, effective_bandwidth, hf_flatness) say "

@@ -7,7 +7,6 @@ from importlib import import_module
 _WHERE = {
     "AudioAutoencoder": "interface",
     "EnhancedVAE": "enhanced_vae",
-    "Reconstruction": "enhanced_vae",
     "WaveformVAE": "waveform_vae",
     "EncodecAutoencoder": "codecs",
     "DacAutoencoder": "codecs",

@@ -1,7 +1,6 @@
 """The mel family (AudioLDM, MusicLDM, AudioLDM2): a frozen log-mel VAE (diffusers `AutoencoderKL`), an enhancer
 and a vocoder (transformers `SpeechT5HifiGan`, or Griffin-Lim); base and enhanced reconstructions from one encode."""
 
-from dataclasses import dataclass
 from typing import Optional
 
 import torch
@@ -13,16 +12,7 @@ from audiovae.enhancers.base import MEL
 from audiovae.enhancers.chain import EnhancerChain
 from audiovae.models.interface import PRECISIONS, AudioAutoencoder
 
-__all__ = ["EnhancedVAE", "PRECISIONS", "Reconstruction"]
-
-
-@dataclass
-class Reconstruction:
-    """One pass of the mel VAE: the scaled latent, the base and the enhanced decoded log-mels."""
-
-    latent: torch.Tensor  # [B, C, T/d, F/d], scaled by vae.config.scaling_factor
-    base_mel: torch.Tensor  # [B, 1, T, F]
-    enhanced_mel: torch.Tensor  # [B, 1, T, F]
+__all__ = ["EnhancedVAE", "PRECISIONS"]
 
 
 class EnhancedVAE(AudioAutoencoder):
@@ -125,8 +115,3 @@ class EnhancedVAE(AudioAutoencoder):
             raise ConfigError(
                 f"config key 'frontend.n_mels': the model's vocoder takes {vocoder_bands} mel bands, got {n_mels}"
             )
-
-    def reconstruct(self, mel: torch.Tensor, generator: Optional[torch.Generator] = None) -> Reconstruction:
-        """One encode, then the base and the enhanced decode of the same latent."""
-        latent = self.encode(mel, generator)
-        return Reconstruction(latent, self.decode(latent, enhanced=False), self.decode(latent, enhanced=True))

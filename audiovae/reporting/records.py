@@ -13,7 +13,7 @@ back only here).
 import base64
 import csv
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -30,34 +30,69 @@ WAVE_NAMES = ("reference", CEILING, BASE, ENHANCED)  # the audio a file may writ
 VARIANTS = (CEILING, BASE, ENHANCED)  # a mel model's; a waveform model has no vocoder ceiling (models.interface)
 FROM_TARGET = "_from_target"  # suffix of a target metric's distance columns (dB from the target)
 OK, ERROR = "ok", "error"
-LAG_COLUMN, LAG_CORR_COLUMN = "vocoder_lag_samples", "vocoder_lag_corr"
 TEXT_COLUMNS = ("file", "source", "status", "error", "notes", "prompt", "prompt_id")  # the last two: generation's
+
+
+@dataclass(frozen=True)
+class Column:
+    """How a FileResult field is a results.csv column: its `name` (the field's unless given), `unit`, what it holds
+    (columns.csv says both), whether it is left out when empty (`optional`) and the variant a model must have for it
+    (`needs`: the vocoder ceiling's lag exists for mel models only)."""
+
+    unit: str
+    doc: str
+    name: str = ""
+    optional: bool = False
+    needs: str = ""
+
+
+def column(default, unit: str, doc: str, **spec):
+    """A FileResult field that is a results.csv column (`Column`): one declaration gives the row, its reading back,
+    its unit and its description."""
+    return field(default=default, metadata={"column": Column(unit, doc, **spec)})
 
 
 @dataclass
 class FileResult:
     """One file's result, as every job stores it: identity, status, durations, per-stage seconds, metrics per variant,
-    band retention, lag, fingerprint, output stem, embeddings."""
+    band retention, lag, fingerprint, output stem, embeddings. The fields declared with `column` are results.csv's
+    leading columns, in this order; `time_<stage>` and the metric columns follow (`to_row`)."""
 
     index: int
-    file: str
-    status: str
-    error: str = ""
-    notes: str = ""  # why a metric value is NaN, e.g. "base/hf_retention: reference has no content above the cutoff"
-    duration_s: float = float("nan")
-    evaluated_s: float = float("nan")
-    sample_rate_in: int = 0
-    channels_in: int = 0
+    file: str = column(
+        "", "", "the entry: its path under data.dir, its manifest id (or path#offset+duration), or shard:key"
+    )
+    status: str = column("", "", "ok or error")
+    source: str = column(
+        "", "", "where the entry was listed: manifest:line (or :data[i]) or shard:key", optional=True
+    )  # when that is not its key: `train.jsonl:12`, `shard-000.tar:clip7`
+    error: str = column("", "", "why it failed")
+    notes: str = column("", "", "why a value is NaN")  # e.g. "base/hf_retention: reference has no content above ..."
+    duration_s: float = column(float("nan"), "s", "length of the input file")
+    evaluated_s: float = column(float("nan"), "s", "length evaluated")
+    sample_rate_in: int = column(0, "Hz", "input sample rate")
+    channels_in: int = column(0, "", "input channels")
+    vocoder_lag: float = column(
+        float("nan"),
+        "samples",
+        "lag maximising the cross-correlation of the vocoder ceiling with the reference within "
+        "±metrics.max_lag_samples (positive: the vocoder's output is late)",
+        name="vocoder_lag_samples",
+        needs=CEILING,
+    )  # NaN: not searched
+    vocoder_lag_corr: float = column(
+        float("nan"),
+        "",
+        "normalised cross-correlation at that lag: 1 for a delayed copy, near 0 when the waveforms are unrelated",
+        needs=CEILING,
+    )
     seconds: dict = field(default_factory=dict)  # stage -> seconds for this file
     metrics: dict = field(default_factory=dict)  # variant -> metric -> value
     bands: dict = field(default_factory=dict)  # variant (base, enhanced) -> per mel band retention (dB), low to high
-    vocoder_lag: float = float("nan")  # samples; the vocoder ceiling's lag against the reference (NaN: not searched)
-    vocoder_lag_corr: float = float("nan")  # the normalised cross-correlation at that lag
     fingerprint: str = ""  # of the file's bytes when evaluated: resume re-evaluates a file whose content changed
     stem: str = ""  # its unique output name: audio/<stem>.<variant>.wav, plots/<stem>.png
     embeddings: dict = field(default_factory=dict)  # reference/vocoder/base/enhanced -> encode_embedding (set metrics)
     from_cache: bool = False  # its enhancer-independent work (and shared values) came from the cross-run cache
-    source: str = ""  # where its entry was listed when that is not its key: `train.jsonl:12`, `shard-000.tar:clip7`
 
     def value(self, variant: str, name: str) -> float:
         """The value of metric `name` for `variant` (NaN when it was not measured)."""
@@ -96,23 +131,25 @@ def file_improvement(name: str, base: float, other: float) -> Optional[float]:
     return value if math.isfinite(value) else None
 
 
+def columns_of(result_type: type = FileResult) -> list[tuple[str, Column]]:
+    """(field name, Column) of every field of `result_type` that is a results.csv column, in order."""
+    return [(f.name, f.metadata["column"]) for f in fields(result_type) if "column" in f.metadata]
+
+
+COLUMNS = {spec.name or name: spec for name, spec in columns_of()}  # results.csv name -> its Column
+LAG_COLUMN, LAG_CORR_COLUMN = "vocoder_lag_samples", "vocoder_lag_corr"
+
+
 def to_row(result: FileResult, metric_names: Sequence[str], variants: Sequence[str] = VARIANTS) -> dict:
-    """The results.csv row: file, status, error, notes, durations, time_*, and per metric and variant of the
-    model's `variants` <variant>_m (vocoder_m, base_m, enhanced_m), for a target metric <variant>_m_from_target
-    (dB from the target), and delta_m (of the scores)."""
-    row = {
-        "file": result.file,
-        **({"source": result.source} if result.source else {}),
-        "status": result.status,
-        "error": result.error,
-        "notes": result.notes,
-        "duration_s": result.duration_s,
-        "evaluated_s": result.evaluated_s,
-        "sample_rate_in": result.sample_rate_in,
-        "channels_in": result.channels_in,
-    }
-    if CEILING in variants:  # the vocoder ceiling's alignment (mel models)
-        row.update({LAG_COLUMN: result.vocoder_lag, LAG_CORR_COLUMN: result.vocoder_lag_corr})
+    """The results.csv row: the `column` fields (file, source, status, error, notes, durations, rates, the vocoder
+    lag of a model with a ceiling), time_*, and per metric and variant of the model's `variants` <variant>_m
+    (vocoder_m, base_m, enhanced_m), for a target metric <variant>_m_from_target (dB from the target), and delta_m
+    (of the scores)."""
+    row = {}
+    for name, spec in columns_of():
+        value = getattr(result, name)
+        if not (spec.optional and not value) and (not spec.needs or spec.needs in variants):
+            row[spec.name or name] = value
     for stage, seconds in result.seconds.items():
         row[f"time_{stage}"] = seconds
     for name in metric_names:
@@ -126,29 +163,25 @@ def to_row(result: FileResult, metric_names: Sequence[str], variants: Sequence[s
     return row
 
 
+def _cell(value, default):
+    """A parsed cell as its field's type (the field's default where the cell is absent or empty)."""
+    if value is None or (isinstance(value, float) and math.isnan(value) and not isinstance(default, float)):
+        return default
+    if isinstance(default, bool) or not isinstance(default, (int, float, str)):
+        return value
+    return type(default)(value)
+
+
 def from_row(row: dict, metric_names: Sequence[str], index: int = 0) -> FileResult:
     """The FileResult of a results.csv row (`read_csv`'s parsed form); the inverse of `to_row`."""
-    number = lambda key: row.get(key, float("nan"))  # noqa: E731
+    defaults = {f.name: f.default for f in fields(FileResult)}
+    values = {name: _cell(row.get(spec.name or name), defaults[name]) for name, spec in columns_of()}
     metrics = {
         variant: {name: row[f"{variant}_{name}"] for name in metric_names if f"{variant}_{name}" in row}
         for variant in VARIANTS
     }
-    return FileResult(
-        index,
-        row["file"],
-        row["status"],
-        row.get("error", ""),
-        row.get("notes", ""),
-        number("duration_s"),
-        number("evaluated_s"),
-        int(number("sample_rate_in") or 0),
-        int(number("channels_in") or 0),
-        {k[5:]: v for k, v in row.items() if k.startswith("time_")},
-        metrics,
-        vocoder_lag=number(LAG_COLUMN),
-        vocoder_lag_corr=number(LAG_CORR_COLUMN),
-        source=row.get("source", "") or "",
-    )
+    seconds = {k[5:]: v for k, v in row.items() if k.startswith("time_")}
+    return FileResult(index, **values, seconds=seconds, metrics=metrics)
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:
@@ -192,30 +225,10 @@ STAGE_UNIT = ("s", "seconds of this file in stage")
 def column_units(row: dict) -> list[dict]:
     """columns.csv: every results.csv column of `row` (a `to_row` row) with its unit (dB, %, s, Hz or none) and
     what it holds, so a reader of the flat file knows what each number means."""
-    fixed = {
-        "file": ("", "the entry: its path under data.dir, its manifest id (or path#offset+duration), or shard:key"),
-        "source": ("", "where the entry was listed: manifest:line (or :data[i]) or shard:key"),
-        "status": ("", "ok or error"),
-        "error": ("", "why it failed"),
-        "notes": ("", "why a value is NaN"),
-        "duration_s": ("s", "length of the input file"),
-        "evaluated_s": ("s", "length evaluated"),
-        "sample_rate_in": ("Hz", "input sample rate"),
-        "channels_in": ("", "input channels"),
-        LAG_COLUMN: (
-            "samples",
-            "lag maximising the cross-correlation of the vocoder ceiling with the reference "
-            "within ±metrics.max_lag_samples (positive: the vocoder's output is late)",
-        ),
-        LAG_CORR_COLUMN: (
-            "",
-            "normalised cross-correlation at that lag: 1 for a delayed copy, near 0 when the waveforms are unrelated",
-        ),
-    }
     out = []
     for column in row:
-        if column in fixed:
-            unit, text = fixed[column]
+        if column in COLUMNS:
+            unit, text = COLUMNS[column].unit, COLUMNS[column].doc
         elif column.startswith("time_"):
             unit, text = STAGE_UNIT[0], f"{STAGE_UNIT[1]} {column[5:]}"
         elif column.startswith("delta_"):

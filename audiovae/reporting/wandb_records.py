@@ -12,7 +12,6 @@ are copied byte for byte.
 import struct
 import zlib
 from pathlib import Path
-from typing import Iterator
 
 from wandb.proto import wandb_internal_pb2 as pb
 
@@ -73,15 +72,6 @@ def write_records(path: Path, header: bytes, records: list[bytes]) -> None:
             if not rest:
                 break
     Path(path).write_bytes(bytes(out))
-
-
-def artifact_paths(records: list[bytes]) -> Iterator[str]:
-    """Every local path an artifact record of the log refers to."""
-    for raw in records:
-        record = pb.Record()
-        record.ParseFromString(raw)
-        if record.WhichOneof("record_type") == "artifact":
-            yield from (entry.local_path for entry in record.artifact.manifest.contents if entry.local_path)
 
 
 def relocate(log: Path) -> int:

@@ -23,7 +23,7 @@ from audiovae.models.factory import build_model, frontend_for
 from audiovae.reporting.records import FROM_TARGET
 from audiovae.reporting.summary import package_versions, write_json
 from audiovae.reporting.tracking import check_logger, finish_run, make_wandb_logger, training_run_id
-from audiovae.runs import is_launcher_process, prepare_out_dir, resolve_out_dir, run_hash, run_lock
+from audiovae.runs.folders import is_launcher_process, prepare_out_dir, resolve_out_dir, run_hash, run_lock
 from audiovae.training.adversarial import AdversarialTraining
 from audiovae.training.ema import TrainedWeightsEMA
 from audiovae.training.encodings import CropEncodings
@@ -130,6 +130,68 @@ def define_summaries(experiment, cfg: DictConfig) -> None:
         experiment.define_metric(key, summary=summary, step_metric="trainer/global_step")
 
 
+def _export_and_summarise(
+    cfg: DictConfig, out_dir: Path, hash_: str, trainer, facts: dict, datamodule, module, logger
+) -> Path:
+    """The best checkpoint's enhancer exported (with its provenance), train_summary.json, and the W&B model artifact;
+    the exported file. `facts`: the validation before training, the best score and its checkpoint."""
+    best, best_score, initial = facts["best_checkpoint"], facts["best_score"], facts["initial_validation"]
+    artifact_name = model_artifact_name(cfg)
+    provenance = {
+        "out_dir": str(out_dir.absolute()),
+        "checkpoint": str(best),
+        "config_hash": hash_,
+        "wandb_run_id": logger.experiment.id if logger is not None else None,
+        "wandb_project": cfg.logger.project if logger is not None else None,
+        "wandb_artifact": f"{artifact_name}:latest" if logger is not None else None,
+    }
+    exported = export_from_checkpoint(Path(best), out_dir / EXPORT_NAME, provenance, trust_code=True)  # its own
+    summary = {
+        "out_dir": str(out_dir),
+        "config_hash": hash_,
+        "versions": package_versions(),
+        "steps": trainer.global_step,
+        "skipped_files": datamodule.skipped,
+        "pre_encoded_crops_computed": module.encodings.encoded if module.encodings is not None else None,
+        "train_files": (
+            [e.key for e in datamodule.shards.entries]
+            if datamodule.shards
+            else [c.path for c in datamodule.train_clips]
+        ),
+        "val_files": [c.path for c in datamodule.val_clips],
+        "initial_validation": initial,
+        "final_metrics": _scalars(trainer.callback_metrics),
+        "monitor": cfg.checkpoint.monitor,
+        "best_score": best_score,
+        "best_checkpoint": best,
+        "exported_enhancer": str(exported),
+        "config": OmegaConf.to_container(cfg, resolve=True),
+    }
+    write_json(out_dir / "train_summary.json", summary)
+    if logger is not None:
+        import wandb
+
+        artifact = wandb.Artifact(
+            artifact_name,
+            type="model",
+            metadata={
+                "monitor": cfg.checkpoint.monitor,
+                "mode": cfg.checkpoint.mode,
+                "best_score": best_score,
+                "best_checkpoint": Path(best).name,
+                "steps": trainer.global_step,
+                "config_hash": hash_,
+                "model": cfg.model.name,
+                "enhancement": OmegaConf.to_container(cfg.enhancement),
+                "final_metrics": summary["final_metrics"],
+                "config": summary["config"],
+            },
+        )
+        artifact.add_file(str(exported))
+        logger.experiment.log_artifact(artifact, aliases=["best", "latest"])
+    return exported
+
+
 def _scalars(metrics: dict) -> dict:
     return {k: float(v) for k, v in metrics.items()}
 
@@ -202,6 +264,60 @@ def validation_warning(cfg: DictConfig) -> Optional[str]:
     return None
 
 
+def training_data(cfg: DictConfig, model, frontend, crop: int) -> tuple[TrainDataModule, Optional[CropEncodings]]:
+    """The data module of `data.*` and the store of pre-encoded crops (None: crops encoded at every step), with a
+    note where `data.pre_encode` does not apply or the shards are a pre-encoded set."""
+    streamed = source_kind(cfg.data) == "webdataset"
+    if streamed:
+        from audiovae.data.latents import check_latent_set
+
+        pre_encoded = check_latent_set(
+            cfg.data.shards, weights_fingerprint(model.weights()[0]), crop, trains_encoder(model, cfg.trainable)
+        )
+        if pre_encoded and is_launcher_process():
+            print("note: data.shards is a pre-encoded set: its latents stand for the encoder's", file=sys.stderr)
+    encodings = None if streamed else crop_encodings(cfg, model, crop)
+    if cfg.data.pre_encode and encodings is None and is_launcher_process():
+        print(
+            "note: training crops stream from shards, random and encoded at every step (data.pre_encode applies "
+            "to folders and manifests)"
+            if streamed
+            else "note: the encoder trains, so training crops are random "
+            "and encoded at every step (data.pre_encode applies to a frozen encoder)",
+            file=sys.stderr,
+        )
+    accumulate = cfg.trainer.get("accumulate_grad_batches") or 1
+    return TrainDataModule(cfg.data, frontend, crop, cfg.seed, encodings is not None, accumulate), encodings
+
+
+def training_module(cfg: DictConfig, frontend, model, encodings: Optional[CropEncodings], clip) -> TrainModule:
+    """The LightningModule of `train.yaml`: losses, optimisers, the adversarial part, validation metrics."""
+    adv = cfg.adversarial
+    adversarial = (
+        None
+        if adv.discriminator == "none"
+        else AdversarialTraining(
+            adv.discriminator, adv.loss, adv.weight, adv.feature_matching, adv.start_step, adv.channels
+        )
+    )
+    return TrainModule(
+        frontend,
+        model,
+        ReconstructionLoss(**cfg.loss),
+        cfg.trainable,
+        cfg.optim,
+        cfg.val_metrics,
+        cfg.enhancement,
+        cfg.optim.total_steps or cfg.trainer.max_steps,
+        adversarial,
+        adv.optim,
+        encodings,
+        clip,
+        OmegaConf.to_container(cfg.metrics, resolve=True),
+        list(cfg.plugins),
+    )
+
+
 def run_training(cfg: DictConfig) -> TrainOutcome:
     """Fit, export and summarise; the W&B run (if any) is finished whatever happens, with exit code 1 on failure."""
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
@@ -222,58 +338,8 @@ def run_training(cfg: DictConfig) -> TrainOutcome:
         prepare_out_dir(cfg, out_dir, hash_)
     ckpt_path = _resume_from(cfg, out_dir)
 
-    data_args = OmegaConf.to_container(cfg.data)
-    data_args.pop("crop_seconds")
-    streamed = source_kind(cfg.data) == "webdataset"
-    if streamed:
-        from audiovae.data.latents import check_latent_set
-
-        if (
-            check_latent_set(
-                cfg.data.shards, weights_fingerprint(model.weights()[0]), crop, trains_encoder(model, cfg.trainable)
-            )
-            and is_launcher_process()
-        ):
-            print("note: data.shards is a pre-encoded set: its latents stand for the encoder's", file=sys.stderr)
-    encodings = None if streamed else crop_encodings(cfg, model, crop)
-    if cfg.data.pre_encode and encodings is None and is_launcher_process():
-        print(
-            "note: training crops stream from shards, random and encoded at every step (data.pre_encode applies "
-            "to folders and manifests)"
-            if streamed
-            else "note: the encoder trains, so training crops are random "
-            "and encoded at every step (data.pre_encode applies to a frozen encoder)",
-            file=sys.stderr,
-        )
-    data_args["pre_encode"] = encodings is not None
-    accumulate = cfg.trainer.get("accumulate_grad_batches") or 1
-    datamodule = TrainDataModule(
-        **data_args, crop_samples=crop, frontend=frontend, seed=cfg.seed, accumulate_grad_batches=accumulate
-    )
-    adv = cfg.adversarial
-    adversarial = (
-        None
-        if adv.discriminator == "none"
-        else AdversarialTraining(
-            adv.discriminator, adv.loss, adv.weight, adv.feature_matching, adv.start_step, adv.channels
-        )
-    )
-    module = TrainModule(
-        frontend,
-        model,
-        ReconstructionLoss(**cfg.loss),
-        cfg.trainable,
-        cfg.optim,
-        cfg.val_metrics,
-        cfg.enhancement,
-        cfg.optim.total_steps or cfg.trainer.max_steps,
-        adversarial,
-        adv.optim,
-        encodings,
-        clip,
-        OmegaConf.to_container(cfg.metrics, resolve=True),
-        list(cfg.plugins),
-    )
+    datamodule, encodings = training_data(cfg, model, frontend, crop)
+    module = training_module(cfg, frontend, model, encodings, clip)
     for warning in (warmup_warning(cfg), validation_warning(cfg)):  # once the run is known to start
         if warning and is_launcher_process():
             print(warning, file=sys.stderr)
@@ -292,18 +358,11 @@ def run_training(cfg: DictConfig) -> TrainOutcome:
         finish_run(getattr(logger, "_experiment", None), failed)
 
 
-def _fit_and_export(
-    cfg: DictConfig,
-    args: dict,
-    out_dir: Path,
-    hash_: str,
-    ckpt_path: Optional[str],
-    module: TrainModule,
-    datamodule: TrainDataModule,
-    logger,
-) -> TrainOutcome:
-    """`args`: the Trainer's arguments (`trainer.*` as checked, adapted to adversarial training)."""
-    ckpt_dir = out_dir / "checkpoints"
+def training_callbacks(
+    cfg: DictConfig, ckpt_dir: Path, out_dir: Path, logger
+) -> tuple[list, ModelCheckpoint, GracefulStop]:
+    """The Trainer's callbacks (the best checkpoints, last.ckpt, validation examples, the graceful stop, the
+    learning-rate monitor with a logger, the EMA of the trained weights), the best-checkpoint one and the stop."""
     checkpoints = ModelCheckpoint(
         dirpath=ckpt_dir,
         monitor=cfg.checkpoint.monitor,
@@ -333,6 +392,22 @@ def _fit_and_export(
     callbacks += [stop] + ([LearningRateMonitor(logging_interval="step")] if logger else [])
     if cfg.ema.enabled:
         callbacks.append(TrainedWeightsEMA(cfg.ema.decay, cfg.ema.every_n_steps, cfg.ema.start_step))
+    return callbacks, checkpoints, stop
+
+
+def _fit_and_export(
+    cfg: DictConfig,
+    args: dict,
+    out_dir: Path,
+    hash_: str,
+    ckpt_path: Optional[str],
+    module: TrainModule,
+    datamodule: TrainDataModule,
+    logger,
+) -> TrainOutcome:
+    """`args`: the Trainer's arguments (`trainer.*` as checked, adapted to adversarial training)."""
+    ckpt_dir = out_dir / "checkpoints"
+    callbacks, checkpoints, stop = training_callbacks(cfg, ckpt_dir, out_dir, logger)
     trainer = build_trainer(**args, **FIXED_TRAINER, logger=logger if logger else False, callbacks=callbacks)
     initial = None
     if cfg.loop.validate_before_training and ckpt_path is None:
@@ -347,58 +422,7 @@ def _fit_and_export(
         return TrainOutcome(out_dir, None, None, None)
 
     best = checkpoints.best_model_path or str(ckpt_dir / "last.ckpt")
-    artifact_name = model_artifact_name(cfg)
-    provenance = {
-        "out_dir": str(out_dir.absolute()),
-        "checkpoint": str(best),
-        "config_hash": hash_,
-        "wandb_run_id": logger.experiment.id if logger is not None else None,
-        "wandb_project": cfg.logger.project if logger is not None else None,
-        "wandb_artifact": f"{artifact_name}:latest" if logger is not None else None,
-    }
-    exported = export_from_checkpoint(Path(best), out_dir / EXPORT_NAME, provenance, trust_code=True)  # its own
     best_score = float(checkpoints.best_model_score) if checkpoints.best_model_score is not None else None
-    summary = {
-        "out_dir": str(out_dir),
-        "config_hash": hash_,
-        "versions": package_versions(),
-        "steps": trainer.global_step,
-        "skipped_files": datamodule.skipped,
-        "pre_encoded_crops_computed": module.encodings.encoded if module.encodings is not None else None,
-        "train_files": (
-            [e.key for e in datamodule.shards.entries]
-            if datamodule.shards
-            else [c.path for c in datamodule.train_clips]
-        ),
-        "val_files": [c.path for c in datamodule.val_clips],
-        "initial_validation": initial,
-        "final_metrics": _scalars(trainer.callback_metrics),
-        "monitor": cfg.checkpoint.monitor,
-        "best_score": best_score,
-        "best_checkpoint": best,
-        "exported_enhancer": str(exported),
-        "config": OmegaConf.to_container(cfg, resolve=True),
-    }
-    write_json(out_dir / "train_summary.json", summary)
-    if logger is not None:
-        import wandb
-
-        artifact = wandb.Artifact(
-            artifact_name,
-            type="model",
-            metadata={
-                "monitor": cfg.checkpoint.monitor,
-                "mode": cfg.checkpoint.mode,
-                "best_score": best_score,
-                "best_checkpoint": Path(best).name,
-                "steps": trainer.global_step,
-                "config_hash": hash_,
-                "model": cfg.model.name,
-                "enhancement": OmegaConf.to_container(cfg.enhancement),
-                "final_metrics": summary["final_metrics"],
-                "config": summary["config"],
-            },
-        )
-        artifact.add_file(str(exported))
-        logger.experiment.log_artifact(artifact, aliases=["best", "latest"])
+    facts = {"initial_validation": initial, "best_score": best_score, "best_checkpoint": best}
+    exported = _export_and_summarise(cfg, out_dir, hash_, trainer, facts, datamodule, module, logger)
     return TrainOutcome(out_dir, exported, best, best_score)

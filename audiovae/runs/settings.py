@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from audiovae.enhancers.registry import resolve_enhancement
 from audiovae.errors import ConfigError
-from audiovae.runs import run_hash
+from audiovae.runs.folders import run_hash
 
 SWEEPABLE = "enhancement."  # only the enhancer may vary: the encode and the base decode are shared
 EVAL_IGNORE = (

@@ -1,8 +1,9 @@
 """A file's audio and plot, written while its reconstruction streams in (never held whole). matplotlib is
 imported only by a run that draws plots."""
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Mapping, Optional, Sequence
 
 import torch
 
@@ -10,10 +11,21 @@ from audiovae.audio.io import wav_writer
 from audiovae.reporting.records import WAVE_NAMES
 
 
+@dataclass(frozen=True)
+class PlotSpec:
+    """A file's figure: its log-mels' `frames` over `seconds`, the mel bands' centres `hz` and the high band's edge
+    `cutoff_hz` (a dashed line)."""
+
+    frames: int
+    seconds: float
+    hz: object = None
+    cutoff_hz: float = 0.0
+
+
 class FileMedia:
     """`audio/<stem>.<name>.wav` (32-bit float) for each waveform of `names` (the reference and the model's
-    variants) and, with `plot`, `plots/<stem>.png`, under `out_dir`. Feed consecutive chunks with `add`; `close()`
-    finishes the files and draws the plot."""
+    variants) when `audio`, and with a `plot` spec `plots/<stem>.png`, under `out_dir`. Feed consecutive chunks
+    with `add`; `close()` finishes the files and draws the plot."""
 
     def __init__(
         self,
@@ -21,12 +33,8 @@ class FileMedia:
         stem: str,
         title: str,
         sample_rate: int,
-        frames: int,
-        num_samples: int,
         audio: bool,
-        plot: bool,
-        hz=None,
-        cutoff_hz: float = 0.0,
+        plot: Optional[PlotSpec] = None,
         names: Sequence[str] = WAVE_NAMES,
     ):
         self.title, self.plot_path = title, out_dir / "plots" / f"{stem}.png"
@@ -34,10 +42,10 @@ class FileMedia:
         self.writers = {}  # name -> its wav, opened at the first chunk (which says its channels)
         self.audio = audio
         self.plot = None
-        if plot:
+        if plot is not None:
             from audiovae.reporting.plots import FilePlot
 
-            self.plot = FilePlot(frames, num_samples / sample_rate, hz, cutoff_hz)
+            self.plot = FilePlot(plot.frames, plot.seconds, plot.hz, plot.cutoff_hz)
 
     def add(self, waves: Mapping[str, torch.Tensor], mels: Mapping[str, torch.Tensor]) -> None:
         """The next samples of every waveform of `names` and the next `[t, F]` frames of every log-mel."""

@@ -9,13 +9,13 @@ from typing import Optional, Sequence
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from audiovae.evaluation.selection import metric_improvement, select_best
-from audiovae.evaluation.settings import Setting, sweep_group
 from audiovae.metrics.registry import file_metric_names
 from audiovae.reporting.format import ComparisonLine, comparison_rows, comparison_table, delta_unit, metric_label
 from audiovae.reporting.html import figure_html, link, relative_path, table_html, write_page
 from audiovae.reporting.records import write_csv
 from audiovae.reporting.tracking import wandb_run
+from audiovae.runs.selection import metric_improvement, select_best
+from audiovae.runs.settings import Setting, sweep_group
 
 COMPARISON_COLUMNS = {
     "base_mean": "base",
