@@ -13,6 +13,7 @@ import soundfile as sf
 import torch
 
 from audiovae import runs as runs_module
+from audiovae.cli import main
 from audiovae.evaluation import job as run_module
 from audiovae.evaluation.devices import FilesRun
 from audiovae.evaluation.file_evaluator import FileEvaluator
@@ -305,29 +306,29 @@ def test_start_up_errors_are_one_line_with_exit_2(args, message, tmp_path):
 
 
 @pytest.mark.slow
-def test_exit_status_reflects_failures(data_dir, tmp_path):
+def test_exit_status_reflects_failures(data_dir, tmp_path, capsys):
     empty = tmp_path / "nothing"
     empty.mkdir()
     (empty / "notes.txt").write_text("no audio")
-    done = cli(*FAST, "logger=none", f"data.dir={empty}", f"out_dir={tmp_path / 'a'}")
+    done = cli(*FAST, "logger=none", f"data.dir={empty}", f"out_dir={tmp_path / 'a'}")  # a real process's status
     assert done.returncode == 2 and "no files matching" in done.stderr
+    os.environ.pop(runs_module.RUN_DIR_ENV, None)
     only_bad = [str(data_dir / n) for n in BAD]
-    done = cli(*FAST, "logger=none", f"data.files=[{','.join(only_bad)}]", f"out_dir={tmp_path / 'b'}")
-    assert done.returncode == 1 and "evaluated 0/4" in done.stdout
-    mixed = [str(data_dir / "noise.wav"), str(data_dir / "silent.wav")]
-    done = cli(*FAST, "logger=none", f"data.files=[{','.join(mixed)}]", f"out_dir={tmp_path / 'c'}")
-    assert done.returncode == 0 and "report:" in done.stdout
-    done = cli(*FAST, "logger=none", "strict=true", f"data.files=[{','.join(mixed)}]", f"out_dir={tmp_path / 'd'}")
-    assert done.returncode == 1
+    assert main("eval", [*FAST, "logger=none", f"data.files=[{','.join(only_bad)}]", f"out_dir={tmp_path / 'b'}"]) == 1
+    assert "evaluated 0/4" in capsys.readouterr().out
+    mixed = f"data.files=[{data_dir / 'noise.wav'},{data_dir / 'silent.wav'}]"
+    assert main("eval", [*FAST, "logger=none", mixed, f"out_dir={tmp_path / 'c'}"]) == 0
+    assert "report:" in capsys.readouterr().out
+    assert main("eval", [*FAST, "logger=none", "strict=true", mixed, f"out_dir={tmp_path / 'd'}"]) == 1
 
 
 @pytest.mark.slow
 def test_saved_config_reproduces_the_run(data_dir, tmp_path):
     first = tmp_path / "first"
     files = f"data.files=[{data_dir / 'tone.wav'},{data_dir / 'noise.wav'}]"
-    assert cli(*FAST, "logger=none", files, f"out_dir={first}").returncode == 0
-    again = cli("--config", str(first / "config.yaml"), f"out_dir={tmp_path / 'again'}")
-    assert again.returncode == 0, again.stderr
+    os.environ.pop(runs_module.RUN_DIR_ENV, None)
+    assert main("eval", [*FAST, "logger=none", files, f"out_dir={first}"]) == 0
+    assert main("eval", ["--config", str(first / "config.yaml"), f"out_dir={tmp_path / 'again'}"]) == 0
     assert_same_rows(read_csv(first / "results.csv"), read_csv(tmp_path / "again" / "results.csv"))
 
 

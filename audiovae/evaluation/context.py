@@ -5,10 +5,12 @@ from dataclasses import dataclass
 from typing import Optional, Protocol
 
 import torch
+from omegaconf import DictConfig
 
 from audiovae.evaluation.caching import RunCache
 from audiovae.evaluation.joins import Segmenting
 from audiovae.metrics.base import PerItemMetric
+from audiovae.metrics.functional.frames import hf_cutoff
 from audiovae.models.variants import ENHANCED
 from audiovae.pipeline import ReconstructionPipeline
 
@@ -45,6 +47,12 @@ class MeasuringContext:
     cache: Optional[RunCache] = None
     common_rate: Optional[int] = None
     cutoff_hz: float = 0.0
+
+    @classmethod
+    def of(cls, cfg: DictConfig, pipeline, metrics, segmenting, alignment, embedder, cache) -> "MeasuringContext":
+        """An evaluation config's context: the parts the job built, and the keys it reads from `metrics.*`."""
+        cutoff = hf_cutoff(cfg.frontend.sample_rate, cfg.metrics.hf_cutoff_hz)
+        return cls(pipeline, metrics, segmenting, alignment, embedder, cache, cfg.metrics.common_rate, cutoff)
 
     @property
     def sample_rate(self) -> int:

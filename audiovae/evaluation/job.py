@@ -28,7 +28,6 @@ from audiovae.evaluation.file_evaluator import FileEvaluator, MediaPlan
 from audiovae.evaluation.joins import Segmenting
 from audiovae.evaluation.outputs import RunInfo, write_setting_outputs
 from audiovae.metrics.base import WAVEFORM
-from audiovae.metrics.functional.frames import hf_cutoff
 from audiovae.metrics.registry import check_metric_names, file_metric_names, metric_arguments, metric_info
 from audiovae.metrics.sets import needs_embedding
 from audiovae.models.embedding import ClapEmbedder, load_embedder
@@ -271,15 +270,8 @@ def evaluate_settings(
         setup.segmenting.overlap,
         (alignment.max_lag, alignment.shift),
     )
-    context = MeasuringContext(
-        setup.pipeline,
-        setup.metrics,
-        setup.segmenting,
-        alignment,
-        setup.embedder,
-        cache,
-        cfg.metrics.common_rate,
-        hf_cutoff(cfg.frontend.sample_rate, cfg.metrics.hf_cutoff_hz),
+    context = MeasuringContext.of(
+        cfg, setup.pipeline, setup.metrics, setup.segmenting, alignment, setup.embedder, cache
     )
     media = MediaPlan(cfg.outputs.save_audio, cfg.outputs.save_plots, cfg.outputs.max_plots)
     out_dirs = {s.name: s.out_dir for s in settings}
