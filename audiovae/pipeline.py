@@ -76,9 +76,9 @@ class PipelineOutputs:
     base_mel: torch.Tensor
     vocoder_wave: torch.Tensor | None  # [K, S] reference mel through the vocoder (the ceiling; mel models only)
     base_wave: torch.Tensor
-    enhanced_mels: dict  # enhancer key -> [K, 1, T, F]
-    enhanced_waves: dict  # enhancer key -> [K, S]
-    seconds: dict = field(default_factory=dict)  # enhancer key -> stage -> wall seconds for all K segments
+    enhanced_mels: dict  # enhancer setting -> [K, 1, T, F]
+    enhanced_waves: dict  # enhancer setting -> [K, S]
+    seconds: dict = field(default_factory=dict)  # enhancer setting -> stage -> wall seconds for all K segments
     shared: SharedOutputs | None = None
 
 
@@ -168,19 +168,19 @@ class ReconstructionPipeline(nn.Module):
         stages; `vocoder` (mel models) is the mean of the passes made for it."""
         device = shared.latent.device
         mels, waves, seconds = {}, {}, {}
-        for key, enhancer in enhancers.items():
+        for setting, enhancer in enhancers.items():
             own = dict(shared.seconds)
             if enhancer.is_identity():  # the base decode exactly: rounding noise is not an effect
-                mels[key], waves[key] = shared.base_mel, shared.base_wave
+                mels[setting], waves[setting] = shared.base_mel, shared.base_wave
                 own.update(enhanced_decode=0.0, enhancer=0.0)
                 if shared.vocoder_passes and "vocoder" in own:
                     own["vocoder_all"] = own["vocoder"]
                     own["vocoder"] = own["vocoder"] / shared.vocoder_passes
-                seconds[key] = own
+                seconds[setting] = own
                 continue
             enhanced = self._enhanced_mel if self.encodes_mel else self._enhanced_wave
-            mels[key], waves[key] = enhanced(shared, enhancer, own, device)
-            seconds[key] = own
+            mels[setting], waves[setting] = enhanced(shared, enhancer, own, device)
+            seconds[setting] = own
         return PipelineOutputs(
             shared.reference_mel, shared.base_mel, shared.vocoder_wave, shared.base_wave, mels, waves, seconds, shared
         )

@@ -48,7 +48,7 @@ class FileEvaluator:
         self.context, self.pipeline, self.out_dirs = context, context.pipeline, dict(out_dirs)
         self.enhancers = dict(enhancers)
         self.fingerprints = dict(fingerprints or {})  # file key -> content fingerprint, stored with its row
-        self.done = {key: set(done.get(key, ())) if done else set() for key in self.out_dirs}
+        self.done = {name: set(done.get(name, ())) if done else set() for name in self.out_dirs}
         self.media, self.seed = media, seed
         self.device = torch.device("cpu")
         self.results: dict[str, list[FileResult]] = {}
@@ -66,8 +66,8 @@ class FileEvaluator:
         if self.context.embedder is not None:
             self.context.embedder.model.to(device)
             self.context.embedder.device = device
-        self._stores = {key: ResultStore(folder / "partial", rank=rank) for key, folder in self.out_dirs.items()}
-        self.results = {key: [] for key in self.out_dirs}
+        self._stores = {name: ResultStore(folder / "partial", rank=rank) for name, folder in self.out_dirs.items()}
+        self.results = {name: [] for name in self.out_dirs}
         settings = f" ({len(self.out_dirs)} settings)" if len(self.out_dirs) > 1 else ""
         ranks = f" [rank {rank}/{world_size}]" if world_size > 1 else ""
         self._progress = tqdm(
@@ -81,7 +81,9 @@ class FileEvaluator:
 
     def _needed(self, batch: list[EvalItem]) -> dict[str, nn.Module]:
         return {
-            key: chain for key, chain in self.enhancers.items() if any(item.key not in self.done[key] for item in batch)
+            name: chain
+            for name, chain in self.enhancers.items()
+            if any(item.key not in self.done[name] for item in batch)
         }
 
     def step(self, batch: list[EvalItem]) -> None:
@@ -94,20 +96,20 @@ class FileEvaluator:
             return
         evaluate_items(batch, self.context, self.device, enhancers, generator, self._media, self._finished)
 
-    def _finished(self, key: str, result: FileResult) -> None:
+    def _finished(self, setting: str, result: FileResult) -> None:
         """Persist a file's result the moment it exists (after its audio and plot): stored = finished."""
-        if result.file not in self.done[key]:
+        if result.file not in self.done[setting]:
             result.fingerprint = self.fingerprints.get(result.file, "")
-            self._stores[key].append(result)
-            self.results[key].append(result)
-        if key == next(iter(self.out_dirs)):  # one tick per file, whatever the number of settings
+            self._stores[setting].append(result)
+            self.results[setting].append(result)
+        if setting == next(iter(self.out_dirs)):  # one tick per file, whatever the number of settings
             self._progress.set_postfix_str(result.file + ("" if result.status == "ok" else " (error)"), refresh=False)
             self._progress.update(1)
 
-    def _media(self, key: str, item: EvalItem, frames: int) -> Optional[FileMedia]:
+    def _media(self, setting: str, item: EvalItem, frames: int) -> Optional[FileMedia]:
         """Where a file's audio and plot go as it streams out; None for a file this setting already has."""
         plot = self.media.save_plots and item.index < self.media.max_plots
-        if item.key in self.done[key] or not (self.media.save_audio or plot):
+        if item.key in self.done[setting] or not (self.media.save_audio or plot):
             return None
         rate = self.context.sample_rate
         figure = PlotSpec(
@@ -115,7 +117,7 @@ class FileEvaluator:
         )
         names = ("reference", *self.pipeline.model.variants)
         return FileMedia(
-            self.out_dirs[key], item.stem, item.key, rate, self.media.save_audio, figure if plot else None, names
+            self.out_dirs[setting], item.stem, item.key, rate, self.media.save_audio, figure if plot else None, names
         )
 
     def stop(self) -> None:
@@ -128,6 +130,6 @@ class FileEvaluator:
         if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
             gathered = [None] * dist.get_world_size()
             dist.all_gather_object(gathered, self.results)
-            self.results = {key: [r for part in gathered for r in part[key]] for key in self.out_dirs}
+            self.results = {name: [r for part in gathered for r in part[name]] for name in self.out_dirs}
         for results in self.results.values():
             results.sort(key=lambda r: r.index)

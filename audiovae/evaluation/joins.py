@@ -31,7 +31,7 @@ class Segmenting:
 @dataclass
 class JoinedChunk:
     """The next finished part of one file: the shared variants' waveforms (`waves`: the vocoder ceiling of a mel
-    model, base), the reference and base log-mel frames (`mels`) and per enhancer key its (waveform, log-mel)."""
+    model, base), the reference and base log-mel frames (`mels`) and per enhancer setting its (waveform, log-mel)."""
 
     waves: dict[str, torch.Tensor]
     mels: dict[str, torch.Tensor]
@@ -43,14 +43,19 @@ class SegmentJoins:
     touches, so memory does not grow with the file's length."""
 
     def __init__(
-        self, starts: list[int], seg: Segmenting, num_samples: int, shared_variants: Sequence[str], keys: Sequence[str]
+        self,
+        starts: list[int],
+        seg: Segmenting,
+        num_samples: int,
+        shared_variants: Sequence[str],
+        settings: Sequence[str],
     ):
         frames = num_samples // seg.hop
         wave = lambda: OverlapAdd(starts, seg.overlap, num_samples)  # noqa: E731
         mel = lambda: OverlapAdd([s // seg.hop for s in starts], seg.overlap // seg.hop, frames)  # noqa: E731
         self.waves = {variant: wave() for variant in shared_variants}
         self.mels = {"reference": mel(), "base": mel()}
-        self.enhanced = {key: (wave(), mel()) for key in keys}
+        self.enhanced = {name: (wave(), mel()) for name in settings}
 
     def push(self, out: PipelineOutputs, row: int) -> JoinedChunk:
         """Join row `row` of a batch's outputs onto the file's previous segments: the waveforms and log-mels of every
@@ -59,7 +64,7 @@ class SegmentJoins:
             {name: join.push(getattr(out, f"{name}_wave")[row]) for name, join in self.waves.items()},
             {name: join.push(getattr(out, f"{name}_mel")[row, 0]) for name, join in self.mels.items()},
             {
-                key: (wave.push(out.enhanced_waves[key][row]), mel.push(out.enhanced_mels[key][row, 0]))
-                for key, (wave, mel) in self.enhanced.items()
+                name: (wave.push(out.enhanced_waves[name][row]), mel.push(out.enhanced_mels[name][row, 0]))
+                for name, (wave, mel) in self.enhanced.items()
             },
         )

@@ -1,5 +1,5 @@
 """One file's measurement as its joined chunks stream in: per-file metrics of every variant (the shared ones once
-for all enhancer keys), per-band retention, the vocoder ceiling's lag, the waveforms kept whole for set metrics'
+for all enhancer settings), per-band retention, the vocoder ceiling's lag, the waveforms kept whole for set metrics'
 embeddings; the values with the notes that explain a NaN."""
 
 import math
@@ -59,12 +59,14 @@ class ChannelMean:
 
 class FileMeasurement:
     """The metrics of one file for the shared variants (`shared_variants`; not measured again when `cached`
-    holds their values) and for each enhancer key, fed chunk by chunk (`update`), ended by `shared_values` and
-    `own_values`. Metric seconds are kept per key and for the shared part."""
+    holds their values) and for each enhancer setting, fed chunk by chunk (`update`), ended by `shared_values` and
+    `own_values`. Metric seconds are kept per setting and for the shared part."""
 
-    def __init__(self, item: EvalItem, context: MeasuringContext, keys: Sequence[str], cached: Optional[dict] = None):
+    def __init__(
+        self, item: EvalItem, context: MeasuringContext, settings: Sequence[str], cached: Optional[dict] = None
+    ):
         metrics, alignment, channels = context.metrics, context.alignment, item.audio.n_channels
-        self.item, self.metrics, self.keys, self.sample_rate = item, metrics, list(keys), context.sample_rate
+        self.item, self.metrics, self.settings, self.sample_rate = item, metrics, list(settings), context.sample_rate
         self.shared_variants, self.cached = context.shared_variants, cached
 
         def accumulator(m: PerItemMetric):  # several channels: a waveform metric per channel, averaged
@@ -78,9 +80,9 @@ class FileMeasurement:
                 for variant in self.shared_variants
             }
         )
-        self.own = {key: {name: accumulator(m) for name, m in metrics.items()} for key in self.keys}
+        self.own = {setting: {name: accumulator(m) for name, m in metrics.items()} for setting in self.settings}
         self.base_bands = BandEnergySums()  # per-band retention of the base decode, and of each enhanced one
-        self.enhanced_bands = {key: BandEnergySums() for key in self.keys}
+        self.enhanced_bands = {setting: BandEnergySums() for setting in self.settings}
         self.lag = (
             LagSearch(alignment.max_lag)
             if alignment.max_lag and cached is None and CEILING in self.shared_variants
@@ -91,9 +93,9 @@ class FileMeasurement:
         rate = context.common_rate
         self.common = CommonRate(item.audio, self.sample_rate, rate) if rate else None
         self.embedder = context.embedder
-        whole_keys = self.keys if cached is not None else ["shared", *self.keys]
-        self.whole = {key: WholeWaves() for key in whole_keys} if self.embedder is not None else None
-        self.seconds = {key: 0.0 for key in self.keys}  # each key's own metric passes
+        whole_parts = self.settings if cached is not None else ["shared", *self.settings]
+        self.whole = {setting: WholeWaves() for setting in whole_parts} if self.embedder is not None else None
+        self.seconds = {setting: 0.0 for setting in self.settings}  # each setting's own metric passes
         self.shared_seconds = 0.0
 
     def update(self, reference: torch.Tensor, chunk: JoinedChunk) -> None:
@@ -106,8 +108,8 @@ class FileMeasurement:
             if "shared" in self.whole:
                 for variant, wave in (("reference", reference), *waves.items()):
                     self.whole["shared"].add(variant, wave)
-            for key, (wave, _) in chunk.enhanced.items():
-                self.whole[key].add("enhanced", wave)
+            for setting, (wave, _) in chunk.enhanced.items():
+                self.whole[setting].add("enhanced", wave)
         measured_ref, measured = self.shift(
             reference,
             {
@@ -128,12 +130,12 @@ class FileMeasurement:
         if self.cached is None:
             self.base_bands.update(mels[BASE], mels["reference"])
         self.shared_seconds += time.perf_counter() - start
-        for key in self.keys:
+        for setting in self.settings:
             start = time.perf_counter()
-            mel = chunk.enhanced[key][1]
-            self._update(self.own[key], measured[("own", key)], measured_ref, mel, mels["reference"])
-            self.enhanced_bands[key].update(mel, mels["reference"])
-            self.seconds[key] += time.perf_counter() - start
+            mel = chunk.enhanced[setting][1]
+            self._update(self.own[setting], measured[("own", setting)], measured_ref, mel, mels["reference"])
+            self.enhanced_bands[setting].update(mel, mels["reference"])
+            self.seconds[setting] += time.perf_counter() - start
 
     def _update(self, accumulators: dict, wave, reference, mel, reference_mel) -> None:
         for name, acc in accumulators.items():
@@ -151,8 +153,8 @@ class FileMeasurement:
         reference, measured = self.common.flush(list(self.common.streams))
         for variant, accumulators in self.shared.items():
             self._update(accumulators, measured[("shared", variant)], reference, None, None)
-        for key in self.keys:
-            self._update(self.own[key], measured[("own", key)], reference, None, None)
+        for setting in self.settings:
+            self._update(self.own[setting], measured[("own", setting)], reference, None, None)
 
     def _values(self, variant: str, accumulators: dict) -> tuple[dict, list[str]]:
         values = {
@@ -193,13 +195,13 @@ class FileMeasurement:
         self.shared_seconds += time.perf_counter() - start
         return values
 
-    def own_values(self, key: str) -> tuple[dict, list[str], list[float], dict, float]:
-        """(the enhanced values, their notes, the band retention, the enhanced embedding, the key's metric seconds
-        including the shared part) of enhancer `key`."""
+    def own_values(self, setting: str) -> tuple[dict, list[str], list[float], dict, float]:
+        """(the enhanced values, their notes, the band retention, the enhanced embedding, the setting's metric seconds
+        including the shared part) of enhancer `setting`."""
         start = time.perf_counter()
-        values, notes = self._values("enhanced", self.own[key])
+        values, notes = self._values("enhanced", self.own[setting])
         embeddings = {}
         if self.whole is not None:
-            embeddings = self.whole[key].embeddings(self.embedder, self.sample_rate, ("enhanced",))
-        seconds = time.perf_counter() - start + self.seconds[key] + self.shared_seconds
-        return values, notes, self.enhanced_bands[key].value().tolist(), embeddings, seconds
+            embeddings = self.whole[setting].embeddings(self.embedder, self.sample_rate, ("enhanced",))
+        seconds = time.perf_counter() - start + self.seconds[setting] + self.shared_seconds
+        return values, notes, self.enhanced_bands[setting].value().tolist(), embeddings, seconds

@@ -23,16 +23,16 @@ from audiovae.runs.media import FileMedia
 
 __all__ = ["FileStream", "evaluate_items"]
 
-MediaFactory = Callable[[str, EvalItem, int], Optional[FileMedia]]  # (key, item, frames) -> the file's media
-Finished = Callable[[str, FileResult], None]  # (enhancer key, result): called as each file finishes
+MediaFactory = Callable[[str, EvalItem, int], Optional[FileMedia]]  # (setting, item, frames) -> the file's media
+Finished = Callable[[str, FileResult], None]  # (setting, result): called as each file finishes
 
 
 def check_finite(item, chunk) -> None:
     """AudioError naming the variant (and enhancer) whose decoded waveform or log-mel holds NaN or inf: the file is an
     error row, not an `ok` row whose metrics are NaN."""
     parts = [*chunk.waves.items(), *chunk.mels.items()]
-    for key, (wave, mel) in chunk.enhanced.items():
-        name = f"enhanced (setting {key})" if len(chunk.enhanced) > 1 else "enhanced"
+    for setting, (wave, mel) in chunk.enhanced.items():
+        name = f"enhanced (setting {setting})" if len(chunk.enhanced) > 1 else "enhanced"
         parts += [(name, wave), (name, mel)]
     for name, tensor in parts:
         if not torch.isfinite(tensor).all():
@@ -57,24 +57,26 @@ class FileStream:
     against the reference, measured and written to the media; `results()` ends the file.
 
     Per file, the shared variants (the vocoder ceiling of a mel model, and base: `variants` less "enhanced") are
-    measured once and shared by every enhancer key."""
+    measured once and shared by every enhancer setting."""
 
     def __init__(
         self,
         item: EvalItem,
         starts: list[int],
         context: MeasuringContext,
-        keys: Sequence[str],
+        settings: Sequence[str],
         media: dict[str, Optional[FileMedia]],
         cached: Optional[dict] = None,
         from_cache: bool = False,
     ):
-        self.item, self.keys, self.media, self.sample_rate = item, list(keys), media, context.sample_rate
+        self.item, self.settings, self.media, self.sample_rate = item, list(settings), media, context.sample_rate
         self.from_cache = from_cache  # its model outputs come from the cross-run cache
         self.num_samples, self.reader, self.position = item.audio.num_samples, item.audio.reader(), 0
-        self.joins = SegmentJoins(starts, context.segmenting, self.num_samples, context.shared_variants, self.keys)
-        self.measurement = FileMeasurement(item, context, self.keys, cached)
-        self.seconds = {key: {"open": item.open_s} for key in self.keys}  # key -> stage -> seconds (the scan first)
+        self.joins = SegmentJoins(starts, context.segmenting, self.num_samples, context.shared_variants, self.settings)
+        self.measurement = FileMeasurement(item, context, self.settings, cached)
+        self.seconds = {
+            name: {"open": item.open_s} for name in self.settings
+        }  # setting -> stage -> seconds (scan first)
         self.shared_values: Optional[dict] = None  # set by results(): what the cache keeps for this file
 
     @property
@@ -83,7 +85,7 @@ class FileStream:
         return self.measurement.cached is None
 
     def push(self, out: PipelineOutputs, row: int, seconds: dict[str, dict[str, float]]) -> None:
-        """Segment `row` of `out`, with the pipeline seconds charged to it per enhancer key."""
+        """Segment `row` of `out`, with the pipeline seconds charged to it per enhancer setting."""
         chunk = self.joins.push(out, row)
         check_finite(self.item, chunk)
         n = chunk.waves[BASE].shape[0]
@@ -93,14 +95,14 @@ class FileStream:
         self.reader.release(self.position)
         read = time.perf_counter() - start
         self.measurement.update(reference, chunk)
-        for key in self.keys:
-            stages = self.seconds[key]
-            for stage, value in {**seconds[key], "read": read}.items():
+        for setting in self.settings:
+            stages = self.seconds[setting]
+            for stage, value in {**seconds[setting], "read": read}.items():
                 stages[stage] = stages.get(stage, 0.0) + value
-            if self.media.get(key) is not None:
+            if self.media.get(setting) is not None:
                 start = time.perf_counter()
-                wave, mel = chunk.enhanced[key]
-                self.media[key].add(
+                wave, mel = chunk.enhanced[setting]
+                self.media[setting].add(
                     {"reference": reference, **chunk.waves, "enhanced": wave},
                     {"reference": chunk.mels["reference"], "base": chunk.mels[BASE], "enhanced": mel},
                 )
@@ -113,22 +115,22 @@ class FileStream:
                 media.abort()
 
     def results(self) -> dict[str, FileResult]:
-        """Every key's FileResult; media are closed (written) first."""
+        """Every setting's FileResult; media are closed (written) first."""
         self.shared_values = values = self.measurement.shared_values()
         it, out = self.item, {}
         lag = {k: values[k] for k in ("vocoder_lag", "vocoder_lag_corr") if k in values}
-        for key in self.keys:
-            own, notes, bands, embeddings, metric_seconds = self.measurement.own_values(key)
-            if self.media.get(key) is not None:
+        for setting in self.settings:
+            own, notes, bands, embeddings, metric_seconds = self.measurement.own_values(setting)
+            if self.media.get(setting) is not None:
                 start = time.perf_counter()
-                self.media[key].close()  # the wavs finished, the figure drawn
-                self.seconds[key]["media"] = self.seconds[key].get("media", 0.0) + time.perf_counter() - start
-            out[key] = FileResult(
+                self.media[setting].close()  # the wavs finished, the figure drawn
+                self.seconds[setting]["media"] = self.seconds[setting].get("media", 0.0) + time.perf_counter() - start
+            out[setting] = FileResult(
                 **identity(it),
                 status=OK,
                 notes="; ".join([*it.notes, *values["notes"], *notes]),
                 evaluated_s=self.num_samples / self.sample_rate,
-                seconds={**self.seconds[key], "metrics": metric_seconds},
+                seconds={**self.seconds[setting], "metrics": metric_seconds},
                 metrics={**values["metrics"], "enhanced": own},
                 bands={"base": values["bands"], "enhanced": bands},
                 embeddings={**values.get("embeddings", {}), **embeddings},
@@ -175,7 +177,7 @@ class BatchRun:
         finished: Optional[Finished],
     ):
         self.context, self.device, self.enhancers, self.generator = context, device, enhancers, generator
-        self.keys, self.finished = list(enhancers), finished
+        self.settings, self.finished = list(enhancers), finished
         self.book = CacheBook(context.cache)
         self.streams: dict[int, FileStream] = {}
         self.results: dict[int, dict[str, FileResult]] = {}
@@ -189,10 +191,10 @@ class BatchRun:
                 continue
             starts = seg.starts(it.audio.num_samples)
             frames = it.audio.num_samples // seg.hop
-            files = {key: media(key, it, frames) if media else None for key in self.keys}
+            files = {name: media(name, it, frames) if media else None for name in self.settings}
             cached = self.book.plan(it.index, it.key, len(starts))
             self.streams[it.index] = FileStream(
-                it, starts, self.context, self.keys, files, cached, self.book.is_hit(it.index)
+                it, starts, self.context, self.settings, files, cached, self.book.is_hit(it.index)
             )
             work += [(it, starts, i) for i in range(len(starts))]
         for it in items:
@@ -203,9 +205,9 @@ class BatchRun:
     def done(self, it: EvalItem, outcome: dict[str, FileResult]) -> None:
         """Keep a file's results and tell `finished`."""
         self.results[it.index] = outcome
-        for key, result in outcome.items():
+        for setting, result in outcome.items():
             if self.finished is not None:
-                self.finished(key, result)
+                self.finished(setting, result)
 
     def fail(self, it: EvalItem, reason: str) -> None:
         """The file's error row for every setting; its stream and cache entry are dropped."""
@@ -213,7 +215,7 @@ class BatchRun:
         stream = self.streams.pop(it.index, None)
         if stream is not None:
             stream.abort()
-        self.done(it, {key: FileResult(**identity(it), status=ERROR, error=reason) for key in self.keys})
+        self.done(it, {name: FileResult(**identity(it), status=ERROR, error=reason) for name in self.settings})
 
     def finish(self, it: EvalItem) -> None:
         """The file's last segment is in: its results (or its error row when it changed or a metric failed)."""
@@ -302,7 +304,7 @@ class BatchRun:
         """Each segment's outputs into its file's stream (with its share of the pass's seconds); a file whose last
         segment this is finishes."""
         for batch, out in groups:
-            share = {key: {stage: v / len(batch) for stage, v in out.seconds[key].items()} for key in self.keys}
+            share = {name: {stage: v / len(batch) for stage, v in out.seconds[name].items()} for name in self.settings}
             for row, (it, starts, i) in enumerate(batch):
                 if it.index not in self.streams:
                     continue
@@ -335,8 +337,8 @@ def evaluate_items(
 ) -> dict[str, list[FileResult]]:
     """Per named enhancer (setting), one FileResult per item (errors included, in item order). The files'
     segments go through the pipeline `segmenting.batch_segments` at a time, cut as they are needed, and every file
-    is encoded once whatever the number of enhancers. `media(key, item, frames)` gives the FileMedia a file's
-    outputs stream into (None: none); `finished(key, result)` is called as soon as a file's result exists (to
+    is encoded once whatever the number of enhancers. `media(setting, item, frames)` gives the FileMedia a file's
+    outputs stream into (None: none); `finished(setting, result)` is called as soon as a file's result exists (to
     persist it). The `context` says what is measured: with an embedder each result carries its file's embeddings
     (set metrics); with a cache a file whose enhancer-independent work is there skips the front end, encode, base
     decode and its synthesis (and, when its shared values fit this run's metrics, their metrics), and a file that is
@@ -344,4 +346,4 @@ def evaluate_items(
     An AudioError while a file streams (a decoder that fails part-way) ends that file alone with status error."""
     run = BatchRun(context, device, enhancers, generator, finished)
     run.run(run.open(items, media))
-    return {key: [run.results[it.index][key] for it in items] for key in run.keys}
+    return {name: [run.results[it.index][name] for it in items] for name in run.settings}
