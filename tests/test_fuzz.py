@@ -4,7 +4,7 @@ asserts the exit status, a one-line message for a refused start, the good file's
 evaluation, every other row ok or an error with a reason, no file outside `out_dir` and the run's cache created or
 changed (a snapshot before and after), memory growth under RSS_BOUND and no hang (HANG_S).
 
-The fast variant draws a few examples of each kind; the `slow` one more: half of its count in `make test`, all of it
+The fast variant draws a few examples of each kind; the `slow` one more: a third of its count in `make test`, all of it
 with AUDIOVAE_FUZZ_COUNTS=FILE, which also writes the counts of outcomes there (`python -m tests.fuzz_table` runs the
 suite so and rewrites the table in docs/faults.md).
 """
@@ -222,8 +222,8 @@ FULL = bool(os.environ.get("AUDIOVAE_FUZZ_COUNTS"))  # the table's run draws eve
 
 
 def examples(fast: int, slow: int):
-    """The fast variant's examples and the slow one's (half of `slow` unless FULL; never fewer than `fast`)."""
-    slow = slow if FULL else max(fast, slow // 2)
+    """The fast variant's examples and the slow one's (a third of `slow` unless FULL; never fewer than `fast`)."""
+    slow = slow if FULL else max(fast, slow // 3)
     return [pytest.param(fast, id="fast"), pytest.param(slow, id="slow", marks=pytest.mark.slow)]
 
 
