@@ -17,7 +17,7 @@ from audiovae.config.keywords import declared_range
 from audiovae.config.ranges import CHOICES, RANGES, _bound
 from audiovae.config.schema import EvalConfig, GenerateConfig, TrainConfig
 from audiovae.metrics.registry import METRICS, section_defaults
-from audiovae.metrics.table import annotations, own_arguments, sections
+from audiovae.metrics.table import annotations, own_arguments, section_members, sections
 
 JOBS = (
     ("eval", "evaluate.py / audiovae-eval", EvalConfig),
@@ -27,8 +27,10 @@ JOBS = (
 
 
 def type_name(annotation) -> str:
-    """`int`, `str or null`, `list[int]`, `dict` (any keys), … of a schema annotation."""
+    """`int`, `str or null`, `list[int]`, `dict` (any keys), … of a schema annotation (an `Annotated` one's type)."""
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return type_name(args[0])
     if origin is typing.Union:
         names = [type_name(a) for a in args if a is not type(None)]
         return " or ".join(names) + (" or null" if type(None) in args else "")
@@ -110,15 +112,14 @@ def render_metric_settings() -> str:
         "|---|---|---|---|---|",
     ]
     for section in sections():
-        members = [name for name, spec in METRICS.items() if spec.section == section]
-        defaults = section_defaults(section)
+        members, defaults, seen = section_members(section), section_defaults(section), set()
         for spec in (METRICS[name] for name in members):
             hints = annotations(spec)
             for argument in own_arguments(spec):
-                if f"`metrics.{section}.{argument}`" in "".join(lines):
+                if argument in seen:  # a shared argument: one row for the section
                     continue
-                bounds = declared_range(hints.get(argument))
-                kind = type_name(typing.get_args(hints[argument])[0] if bounds else hints.get(argument, typing.Any))
+                seen.add(argument)
+                kind, bounds = type_name(hints.get(argument, typing.Any)), declared_range(hints.get(argument))
                 default = shown(defaults[argument]) if argument in defaults else "(required)"
                 allowed_values = bounds.words().removeprefix("in ") if bounds else ""
                 lines.append(

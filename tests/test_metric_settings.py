@@ -12,7 +12,7 @@ from audiovae import cli
 from audiovae.config import EvalConfig, compose
 from audiovae.config.schema import TrainConfig
 from audiovae.errors import ConfigError
-from audiovae.evaluation.job import build_metrics
+from audiovae.evaluation.job import build_metrics, measured_arguments
 from audiovae.metrics.registry import METRICS, build_metric, section_defaults
 from audiovae.metrics.table import own_arguments, sections
 from audiovae.reference import render_metric_settings
@@ -42,7 +42,7 @@ def test_evaluation_and_training_validation_build_the_same_metrics_from_the_same
     from audiovae.metrics.synced import build_metric_collection
 
     trained = build_metric_collection(["lsd_hf"], "waveform", tr.frontend.sample_rate, tr.metrics)["lsd_hf"].metric
-    evaluated = build_metrics(ev)["lsd_hf"]
+    evaluated = build_metrics(measured_arguments(ev))["lsd_hf"]
     assert (trained.cutoff_hz, trained.n_fft, trained.hop) == (evaluated.cutoff_hz, evaluated.n_fft, evaluated.hop)
     assert (evaluated.cutoff_hz, evaluated.n_fft, evaluated.hop) == (3000, 1024, 256)
 
@@ -50,14 +50,23 @@ def test_evaluation_and_training_validation_build_the_same_metrics_from_the_same
 @pytest.mark.parametrize(
     "word, message",
     [
-        ("metrics.lsd.n_fft=abc", "config key 'metrics.lsd.n_fft': takes a whole number, got 'abc'"),
-        ("metrics.lsd.n_fft=1024.5", "config key 'metrics.lsd.n_fft': takes a whole number, got 1024.5"),
+        (
+            "metrics.lsd.n_fft=abc",
+            "config key 'metrics.lsd.n_fft': the metric lsd takes a whole number here, got 'abc'",
+        ),
+        (
+            "metrics.lsd.n_fft=1024.5",
+            "config key 'metrics.lsd.n_fft': the metric lsd takes a whole number here, got 1024.5",
+        ),
         ("metrics.lsd.n_fft=1", "config key 'metrics.lsd.n_fft': must be in [2, 65536], got 1"),
         ("metrics.lsd.n_fft=1048576", "config key 'metrics.lsd.n_fft': must be in [2, 65536], got 1048576"),
         ("metrics.lsd.hop=4096", "config key 'metrics.lsd.hop': must be <= n_fft = 2048, got 4096"),
         ("metrics.lsd.window=4", "config key 'metrics.lsd.window': the metrics lsd, lsd_hf, lsd_lf take n_fft, hop"),
         ("metrics.lsd_hf.n_fft=1024", "config key 'metrics.lsd_hf': neither a metrics key nor a metric's settings"),
-        ("metrics.hf_retention.power=maybe", "config key 'metrics.hf_retention.power': takes true or false"),
+        (
+            "metrics.hf_retention.power=maybe",
+            "config key 'metrics.hf_retention.power': the metric hf_retention takes true or false here",
+        ),
         ("metrics.lsd_n_fft=1024", "config key 'metrics.lsd_n_fft' is now 'metrics.lsd.n_fft'"),
         (
             "metrics.spectrum_n_fft=1024",
@@ -134,7 +143,9 @@ def test_a_plugin_metric_owns_a_setting_checked_and_documented_like_a_builtin(tm
     assert cli.main("eval", [*base, "metrics.loudest_chunks.frames=0", f"out_dir={tmp_path / 'no'}"]) == 2
     assert "config key 'metrics.loudest_chunks.frames': must be in [1, 64], got 0" in capsys.readouterr().err
     assert cli.main("eval", [*base, "metrics.loudest_chunks.frames=two", f"out_dir={tmp_path / 'no'}"]) == 2
-    assert "'metrics.loudest_chunks.frames': takes a whole number, got 'two'" in capsys.readouterr().err
+    assert "'metrics.loudest_chunks.frames': the metric loudest_chunks takes a whole number here, got 'two'" in (
+        capsys.readouterr().err
+    )
     assert cli.main("eval", [*base, "metrics.loudest_chunks.frame=2", f"out_dir={tmp_path / 'no'}"]) == 2
     assert "the metric loudest_chunks takes frames" in capsys.readouterr().err
     assert cli.main("eval", [*base, "metrics.loudest_chunks.frames=3", f"out_dir={tmp_path / 'run'}"]) == 0

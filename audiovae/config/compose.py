@@ -125,9 +125,15 @@ def _apply_override(cfg: DictConfig, word: str) -> None:
         raise ConfigError(
             f"override '{word}': the value is not valid YAML ({reason}); quote it, e.g. {key}='\"...\"'"
         ) from None
-    if key == "model.family" and "model" in cfg and parsed != cfg.model.get("family"):
-        cfg.model.options = {}  # another family's options are not this one's (model.options.* words come after)
+    if key == "model.family":  # (model.options.* words come after it)
+        _options_follow_family(cfg, parsed)
     OmegaConf.update(cfg, key, parsed, merge=True)
+
+
+def _options_follow_family(cfg: DictConfig, family) -> None:
+    """`model.options` belong to `model.family`: naming another family starts them afresh (in place)."""
+    if family is not None and "model" in cfg and family != cfg.model.get("family"):
+        cfg.model.options = {}
 
 
 def _one_line(err: OmegaConfBaseException) -> str:
@@ -246,9 +252,7 @@ def _merged(layers: list) -> DictConfig:
     another family starts its options afresh (a plugin family's config over eval's default mel model)."""
     cfg = layers[0]
     for layer in layers[1:]:
-        family = OmegaConf.select(layer, "model.family", default=None)
-        if family is not None and "model" in cfg and family != OmegaConf.select(cfg, "model.family", default=None):
-            cfg.model.options = {}
+        _options_follow_family(cfg, OmegaConf.select(layer, "model.family", default=None))
         cfg = OmegaConf.merge(cfg, layer)
     return cfg
 

@@ -109,6 +109,7 @@ class EvalSetup:
     pipeline: ReconstructionPipeline
     segmenting: Segmenting
     metrics: dict
+    metric_arguments: dict  # name -> the constructor arguments its metric was built with (what the cache keys)
     embedder: Optional[ClapEmbedder] = None  # set metrics' embedding model, loaded only when they are configured
     listing_s: float = 0.0  # seconds spent listing the entries (a shard catalogue streams every shard)
 
@@ -140,7 +141,8 @@ def build_setup(cfg: DictConfig) -> EvalSetup:
     model.read_channels(cfg.data.channels)  # a stereo model's two channels, or mono
     frontend = frontend_for(cfg.frontend, model)
     pipeline = ReconstructionPipeline(frontend, model)
-    metrics = build_metrics(cfg)
+    arguments = measured_arguments(cfg)
+    metrics = build_metrics(arguments)
     embedder = load_embedder(cfg.embedding) if needs_embedding(cfg.metrics.names) else None
     return EvalSetup(
         discovery.entries,
@@ -150,6 +152,7 @@ def build_setup(cfg: DictConfig) -> EvalSetup:
         pipeline,
         segmenting_for(cfg, frontend.frame_multiple),
         metrics,
+        arguments,
         embedder,
         listing_s,
     )
@@ -182,9 +185,9 @@ def check_model_settings(cfg: DictConfig, model) -> None:
         )
 
 
-def build_metrics(cfg: DictConfig) -> dict:
-    """The per-file metrics of `metrics.names`, built from `measured_arguments`."""
-    return {name: metric_info(name)(**arguments) for name, arguments in measured_arguments(cfg).items()}
+def build_metrics(arguments: dict[str, dict]) -> dict:
+    """The per-file metrics, each built from its constructor arguments (`measured_arguments`)."""
+    return {name: metric_info(name)(**args) for name, args in arguments.items()}
 
 
 def min_samples(metrics: dict, sample_rate: int, common_rate: Optional[int] = None) -> int:
@@ -264,7 +267,7 @@ def evaluate_settings(
     cache = build_run_cache(
         cfg,
         setup.pipeline,
-        measured_arguments(cfg),
+        setup.metric_arguments,
         fingerprints,
         setup.segmenting.segment,
         setup.segmenting.overlap,

@@ -13,7 +13,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from audiovae.audio.frontend import mel_band_centres
 from audiovae.audio.io import load_audio
@@ -336,7 +336,7 @@ class ItemGenerator:
         self.decode_settings = {
             "samples": setup.samples,
             "vae_precision": cfg.model.vae_precision,
-            "options": OmegaConf.to_container(cfg.model.options, resolve=True),
+            "model": setup.model.config_summary(),  # its networks and its family's settings (the vocoder's)
         }  # what else decides a base decode
 
     @torch.no_grad()
@@ -407,14 +407,15 @@ class ItemGenerator:
                     "metrics": shared["metrics"] / per_row + metric_seconds["metrics"] / count,
                     "media": media["media"],
                 }
-                result = self._result(item, row, c, (base_scores[row.key], scores), timing, ranking)
-                result.from_cache = diffusion.from_cache
-                results[setting.name].append(result)
+                scored = (base_scores[row.key], scores)
+                results[setting.name].append(self._result(item, row, c, scored, timing, ranking, diffusion.from_cache))
         return results
 
-    def _result(self, item: Item, row: Row, candidate: int, scores: tuple, timing: dict, ranking) -> GeneratedResult:
-        """A row's result: its base and enhanced `scores` ((values, embeddings, notes) each), its seconds per stage
-        and the CLAP ranking of its candidates."""
+    def _result(
+        self, item: Item, row: Row, candidate: int, scores: tuple, timing: dict, ranking, from_cache: bool
+    ) -> GeneratedResult:
+        """A row's result: its base and enhanced `scores` ((values, embeddings, notes) each), its seconds per stage,
+        the CLAP ranking of its candidates and whether its latents came from the cache."""
         (base_values, base_embeddings, base_notes), (values, embeddings, notes) = scores
         rate, samples = self.setup.model.sample_rate, self.setup.samples
         clap = (
@@ -441,6 +442,7 @@ class ItemGenerator:
             seed=item.seed,
             candidate=candidate,
             ranking=list(ranking) if ranking else [],
+            from_cache=from_cache,
         )
 
     def _save_media(self, out_dir: Path, stem: str, row: Row, item: Item, waves: dict, mels: dict) -> None:

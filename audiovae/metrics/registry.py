@@ -15,20 +15,22 @@ from typing import Any, Mapping, Optional, Sequence
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from audiovae.config.keywords import declared_range, fits, type_words
+from audiovae.config.keywords import check_keywords
 from audiovae.errors import ConfigError
 from audiovae.metrics.base import HIGHER, LOWER, TARGET, PerItemMetric
 from audiovae.metrics.sets import SET_METRICS
 from audiovae.metrics.table import (  # noqa: F401 - plugins import register_metric from here
     METRICS,
+    NOT_SETTINGS,
     PROMPT_METRICS,
+    RUN_ARGUMENTS,
     MetricSpec,
-    annotations,
     own_arguments,
     register_metric,
     section_arguments,
-    section_specs,
+    section_members,
     sections,
+    sections_of,
 )
 
 FAMILIES = ("waveform", "mel", "perceptual", "audioldm_eval", "reference_free")  # each registers its metrics
@@ -66,34 +68,26 @@ def build_metric(name: str, sample_rate: int, metrics: Optional[Mapping] = None)
 
 def check_section(section: str, given: Mapping) -> dict:
     """`given` (the config's `metrics.<section>`) checked against its metrics' constructors: each key one of their
-    arguments, of its annotated type and in its `Range`, required ones present, and together consistent
-    (`settings_problem`); the full section (defaults filled in) or ConfigError naming the key."""
+    arguments, and for each metric its arguments (`check_keywords`: annotated type, `Range`, required ones present)
+    and together consistent (`settings_problem`); the full section (defaults filled in) or ConfigError naming the
+    key."""
     arguments = section_arguments(section)
     where, takes = f"metrics.{section}", ", ".join(arguments) or "no settings"
+    members = section_members(section)
     for key in given:
         if key not in arguments:
-            raise ConfigError(f"config key '{where}.{key}': {_members(section)} {takes}")
+            who = f"metrics {', '.join(members)} take" if len(members) > 1 else f"metric {members[0]} takes"
+            raise ConfigError(f"config key '{where}.{key}': the {who} {takes}")
     values = {**section_defaults(section), **dict(given)}
-    for spec in section_specs(section):
-        hints = annotations(spec)
-        for arg, p in own_arguments(spec).items():
-            if arg not in values:
-                raise ConfigError(f"config key '{where}.{arg}': {spec.cls.__name__} needs it")
-            value, expected = values[arg], hints.get(arg)
-            if expected is not None and not fits(value, expected):
-                raise ConfigError(f"config key '{where}.{arg}': takes {type_words(expected)}, got {value!r}")
-            bounds = declared_range(expected)
-            if bounds is not None and bounds.why_not(value):
-                raise ConfigError(f"config key '{where}.{arg}': {bounds.why_not(value)}")
-        problem = spec.cls.settings_problem({a: values[a] for a in own_arguments(spec)})
+    for name in members:
+        spec = METRICS[name]
+        own = {a: values[a] for a in own_arguments(spec) if a in values}
+        skip = (*NOT_SETTINGS, *RUN_ARGUMENTS, *spec.fixed)
+        check_keywords(spec.cls.__init__, own, where, f"metric {name}", skip=skip, required=True)
+        problem = spec.cls.settings_problem(own)
         if problem:
             raise ConfigError(f"config key '{where}.{problem[0]}': {problem[1]}")
     return values
-
-
-def _members(section: str) -> str:
-    names = [name for name, spec in METRICS.items() if spec.section == section]
-    return f"the metrics {', '.join(names)} take" if len(names) > 1 else f"the metric {names[0]} takes"
 
 
 def measured_names(cfg: DictConfig) -> list[str]:
@@ -118,7 +112,8 @@ def resolve_metric_settings(cfg: DictConfig) -> None:
                 f"config key 'metrics.{key}': neither a metrics key nor a metric's settings section; the sections "
                 f"are {', '.join(known)} (docs: Configuration reference)"
             )
-    wanted = [s for s in known if s in node or any(METRICS[n].section == s for n in measured_names(cfg))]
+    measured = sections_of(measured_names(cfg))
+    wanted = [s for s in known if s in node or s in measured]
     with open_dict(node):
         for section in wanted:
             given = node.get(section) or {}
@@ -132,8 +127,7 @@ def resolve_metric_settings(cfg: DictConfig) -> None:
 def metric_definitions(metrics: Mapping, names: Sequence[str]) -> dict[str, Any]:
     """What decides the numbers of the metrics `names` (compare holds runs to it): their sections in full and the
     high band's edge."""
-    wanted = [s for s in sections() if any(METRICS[n].section == s for n in names if n in METRICS)]
-    return {"hf_cutoff_hz": metrics.get("hf_cutoff_hz"), **{s: section_values(s, metrics) for s in wanted}}
+    return {"hf_cutoff_hz": metrics.get("hf_cutoff_hz"), **{s: section_values(s, metrics) for s in sections_of(names)}}
 
 
 class DescribedMetric(PerItemMetric):

@@ -56,9 +56,20 @@ def annotations(spec: MetricSpec) -> dict:
         return {}
 
 
+def section_members(section: str) -> list[str]:
+    """The names of the metrics whose settings live in `metrics.<section>`."""
+    return [name for name, spec in METRICS.items() if spec.section == section]
+
+
 def section_specs(section: str) -> list[MetricSpec]:
     """The metrics whose settings live in `metrics.<section>`."""
-    return [spec for spec in METRICS.values() if spec.section == section]
+    return [METRICS[name] for name in section_members(section)]
+
+
+def sections_of(names) -> list[str]:
+    """The settings sections that the metrics `names` read (registration order; unknown names have none)."""
+    wanted = {METRICS[n].section for n in names if n in METRICS}
+    return [s for s in sections() if s in wanted]
 
 
 def section_arguments(section: str) -> dict[str, inspect.Parameter]:

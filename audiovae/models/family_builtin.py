@@ -11,7 +11,7 @@ from audiovae.models.enhanced_vae import EnhancedVAE
 from audiovae.models.families import Family, family_options, register_family
 from audiovae.models.griffin_lim import GriffinLimVocoder
 from audiovae.models.loading import load_pretrained
-from audiovae.models.mel_options import MelOptions
+from audiovae.models.mel_options import MelOptions, mel_options
 from audiovae.models.waveform_vae import WaveformVAE
 
 
@@ -21,7 +21,7 @@ def build_mel(model: DictConfig, enhancer, frontend: DictConfig) -> EnhancedVAE:
     from diffusers import AutoencoderKL
     from transformers import SpeechT5HifiGan
 
-    options = MelOptions(**family_options(MEL_FAMILY, model))
+    options = mel_options(model)
     vae = load_pretrained(model, AutoencoderKL, model.vae_subfolder)
     sub = vocoder_weights(model)
     if sub is None:
