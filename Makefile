@@ -53,6 +53,7 @@ bench: $(STAMP)
 	WANDB_MODE=offline $(PY) benchmarks/memory_vs_length.py
 	$(PY) benchmarks/first_run_options.py
 	$(PY) benchmarks/vs_plain_loop.py
+	$(PY) benchmarks/shared_stft.py
 	$(PY) benchmarks/train_steps.py
 	$(PY) benchmarks/gan_proof.py
 	WANDB_MODE=offline $(PY) benchmarks/generation_setting_cost.py

@@ -11,6 +11,7 @@ from torchmetrics.functional.audio import scale_invariant_signal_distortion_rati
 
 from audiovae.metrics import METRIC_NAMES, build_metric, build_metric_collection
 from audiovae.metrics import functional as F
+from audiovae.metrics.functional.frames import SharedTransforms
 from audiovae.metrics.synced import SyncedMetric
 from tests import metric_references as ref
 from tests.conftest import chirp, noise, tone
@@ -271,3 +272,45 @@ def test_a_clip_given_in_chunks_gives_the_whole_clip_value(name):
             if b > a:
                 acc.update(y[a:b], x[a:b])
         assert acc.value().item() == pytest.approx(expected, rel=1e-9, abs=1e-12)
+
+
+def test_metrics_reading_one_framing_share_each_signals_stft_and_give_their_own_values(monkeypatch):
+    # A file's lsd, lsd_hf, lsd_lf, hf_retention, spectral_correlation (n_fft 2048, hop 512) and mel_distance's
+    # 2048-sample scale read one STFT of each signal: evaluation transforms each chunk once, the values unchanged.
+    names = ["lsd", "lsd_hf", "lsd_lf", "hf_retention", "spectral_correlation", "mel_distance", "hf_energy_share"]
+    metrics = {name: build_metric(name, SR) for name in names}
+    x = torch.from_numpy(SIGNALS["mix"])
+    estimates = {"base": torch.from_numpy(distorted(SIGNALS["mix"])), "enhanced": x + 0.01 * torch.randn(x.shape)}
+    alone = {
+        (e, n): m.accumulator().update(y, x).value().item() for e, y in estimates.items() for n, m in metrics.items()
+    }
+
+    calls = []
+    stft = torch.stft
+    monkeypatch.setattr(
+        torch, "stft", lambda signal, n_fft, *a, **k: calls.append(n_fft) or stft(signal, n_fft, *a, **k)
+    )
+    cuts = [0, 3000, 3001, 5000, x.shape[0]]
+
+    def fed(accumulators: dict) -> dict:
+        for a, b in zip(cuts, cuts[1:]):
+            for (estimate, _), acc in accumulators.items():
+                acc.update(estimates[estimate][a:b], x[a:b])
+        return {key: acc.value().item() for key, acc in accumulators.items()}
+
+    fed({("base", "lsd"): metrics["lsd"].accumulator()})
+    per_signal, calls[:] = calls.count(2048) / 2, []  # one metric alone: its estimate's transforms and the reference's
+    transforms = SharedTransforms()
+    shared = {(e, n): m.accumulator() for e in estimates for n, m in metrics.items()}
+    for (estimate, _), acc in shared.items():
+        transforms.share(acc, estimate, "reference")
+    assert fed(shared) == pytest.approx(alone, rel=1e-12, abs=0)
+    assert calls.count(2048) == 3 * per_signal > 0  # the reference and two estimates, once each, not once per metric
+
+    with pytest.raises(ValueError, match="push the same chunks in turn"):  # a reader out of step is refused
+        transforms = SharedTransforms()
+        first, second = metrics["lsd"].accumulator(), metrics["lsd_hf"].accumulator()
+        for acc in (first, second):
+            transforms.share(acc, "base", "reference")
+        first.update(estimates["base"][:100], x[:100])
+        second.update(estimates["base"][100:200], x[100:200])

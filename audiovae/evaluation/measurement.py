@@ -13,6 +13,7 @@ from audiovae.evaluation.common_rate import CommonRate
 from audiovae.evaluation.context import Embedder, MeasuringContext
 from audiovae.evaluation.joins import JoinedChunk
 from audiovae.metrics.base import MEL, PerItemMetric
+from audiovae.metrics.functional.frames import SharedTransforms
 from audiovae.metrics.functional.lag import LagSearch, Shift
 from audiovae.metrics.functional.mel_domain import BandEnergySums
 from audiovae.metrics.guarded import metric_errors, metric_value
@@ -81,6 +82,14 @@ class FileMeasurement:
             }
         )
         self.own = {setting: {name: accumulator(m) for name, m in metrics.items()} for setting in self.settings}
+        transforms = SharedTransforms()  # each signal's STFT once per framing, whichever metrics read it
+        for estimate, accumulators in [
+            *((("shared", v), accs) for v, accs in self.shared.items()),
+            *((("own", k), accs) for k, accs in self.own.items()),
+        ]:
+            for acc in accumulators.values():
+                for channel, part in enumerate(acc.parts if isinstance(acc, ChannelMean) else [acc]):
+                    transforms.share(part, (estimate, channel), ("reference", channel))
         self.base_bands = BandEnergySums()  # per-band retention of the base decode, and of each enhanced one
         self.enhanced_bands = {setting: BandEnergySums() for setting in self.settings}
         self.lag = (

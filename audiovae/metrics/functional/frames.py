@@ -1,7 +1,7 @@
 """STFT frames of signals that arrive in consecutive chunks, equal to the STFT of the whole signal, and the base
 of the metrics that sum over them."""
 
-from typing import Optional
+from typing import Hashable, Optional
 
 import torch
 from torch import Tensor
@@ -13,8 +13,8 @@ BANDS = ("all", "high", "low")
 
 class StftStream:
     """`torch.stft(x, n_fft, hop, hann_window(n_fft), center=True, pad_mode="constant")` of a signal `[..., N]`
-    given as consecutive chunks: `push(chunk)` returns the frames `[..., n_fft // 2 + 1, t]` whose samples have
-    all arrived, `finish()` the rest; together the 1 + N // hop frames of the whole signal."""
+    given as consecutive chunks, in float64: `push(chunk)` returns the frames `[..., n_fft // 2 + 1, t]` whose
+    samples have all arrived, `finish()` the rest; together the 1 + N // hop frames of the whole signal."""
 
     def __init__(self, n_fft: int, hop: int):
         self.n_fft, self.hop = n_fft, hop
@@ -40,6 +40,7 @@ class StftStream:
     def push(self, chunk: Tensor) -> Tensor:
         """Add the next chunk `[..., n]`; returns the frames `[..., n_fft // 2 + 1, t]` whose samples have all
         arrived (t may be 0)."""
+        chunk = chunk.double()
         if self.buffer is None:
             self.buffer = chunk.new_zeros(chunk.shape[:-1] + (self.n_fft // 2,))
         self.buffer = torch.cat([self.buffer, chunk], dim=-1)
@@ -57,11 +58,44 @@ class StftStream:
         return self._frames(1 + self.received // self.hop - self.emitted)
 
 
-class PairedStft:
-    """Frames of an estimate y and a reference x pushed together (always equal lengths): `(Y, X)` per push."""
+class SharedStftStream(StftStream):
+    """A StftStream that `readers` accumulators push the same chunks into, in turn: the first push of each round
+    transforms the chunk, the others get its frames (a push of other memory within a round is refused)."""
 
     def __init__(self, n_fft: int, hop: int):
-        self.y, self.x = StftStream(n_fft, hop), StftStream(n_fft, hop)
+        super().__init__(n_fft, hop)
+        self.readers = self.pushes = 0
+        self.chunk: Tensor | None = None
+        self.frames: Tensor | None = None
+        self.tail: Tensor | None = None
+
+    def push(self, chunk: Tensor) -> Tensor:
+        """The frames the chunk completes: transformed by the round's first reader, handed to the others."""
+        if self.pushes % max(self.readers, 1) == 0:
+            self.chunk, self.frames = chunk, super().push(chunk)
+        elif not _same_memory(chunk, self.chunk):
+            raise ValueError("the readers of a shared STFT stream must push the same chunks in turn")
+        self.pushes += 1
+        return self.frames
+
+    def finish(self) -> Tensor:
+        """The last frames, computed once for every reader."""
+        if self.tail is None:
+            self.tail = super().finish()
+        return self.tail
+
+
+def _same_memory(a: Tensor, b: Tensor) -> bool:
+    return (a.data_ptr(), a.shape, a.stride(), a.dtype) == (b.data_ptr(), b.shape, b.stride(), b.dtype)
+
+
+class PairedStft:
+    """Frames of an estimate y and a reference x pushed together (always equal lengths): `(Y, X)` per push; each
+    signal's stream is its own, or one that other accumulators share (`SharedTransforms`)."""
+
+    def __init__(self, n_fft: int, hop: int, y: Optional[StftStream] = None, x: Optional[StftStream] = None):
+        self.n_fft, self.hop = n_fft, hop
+        self.y, self.x = y or StftStream(n_fft, hop), x or StftStream(n_fft, hop)
 
     def push(self, y: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
         """Add the next chunks of y and x (one shape); returns their completed frames `(Y, X)`."""
@@ -100,16 +134,20 @@ class FrameSums(Accumulator):
 
     def add(self, Y: Tensor, X: Tensor) -> None:  # pragma: no cover
         """Add a batch of completed frames of the estimate Y and reference X (`[bins, t]`, complex float64) to the
-        sums."""
+        sums. Read them, never change them in place: the file's other STFT metrics may read the same frames."""
         raise NotImplementedError
 
     def result(self) -> Tensor:  # pragma: no cover
         """The value from the sums once every frame has been added."""
         raise NotImplementedError
 
+    def frame_sums(self) -> list["FrameSums"]:
+        """Itself, unless a subclass changes `update` (then what it pushes is not the file's signal)."""
+        return [self] if type(self).update is FrameSums.update else []
+
     def update(self, y: Tensor, x: Tensor) -> "FrameSums":
         """Push the chunks through the paired STFT and `add` the frames they complete."""
-        self.add(*self.stft.push(y.double(), x.double()))
+        self.add(*self.stft.push(y, x))
         return self
 
     def value(self) -> Tensor:
@@ -118,3 +156,25 @@ class FrameSums(Accumulator):
             self.add(*self.stft.finish())
             self.finished = True
         return self.result()
+
+
+class SharedTransforms:
+    """The STFT streams of one file's signals, one per (signal, n_fft, hop): the STFT accumulators that read a
+    signal with one framing share its stream, so each chunk of it is transformed once (lsd, lsd_hf, lsd_lf,
+    hf_retention and spectral_correlation at their defaults read one STFT of the reconstruction and one of the
+    reference). Every accumulator is shared before its first chunk and then fed every chunk, as evaluation does."""
+
+    def __init__(self):
+        self.streams: dict[tuple, SharedStftStream] = {}
+
+    def _stream(self, signal: Hashable, n_fft: int, hop: int) -> SharedStftStream:
+        stream = self.streams.setdefault((signal, n_fft, hop), SharedStftStream(n_fft, hop))
+        stream.readers += 1
+        return stream
+
+    def share(self, accumulator: Accumulator, estimate: Hashable, reference: Hashable) -> None:
+        """Let `accumulator`'s STFTs (`Accumulator.frame_sums`) read the shared streams of the signals named
+        `estimate` and `reference`."""
+        for sums in accumulator.frame_sums() if isinstance(accumulator, Accumulator) else ():
+            n_fft, hop = sums.stft.n_fft, sums.stft.hop
+            sums.stft = PairedStft(n_fft, hop, self._stream(estimate, n_fft, hop), self._stream(reference, n_fft, hop))

@@ -24,6 +24,11 @@ class Accumulator:
         end."""
         raise NotImplementedError
 
+    def frame_sums(self) -> list:
+        """The STFT accumulators (`frames.FrameSums`) that this one feeds its chunks unchanged, which evaluation lets
+        the file's other metrics share (`frames.SharedTransforms`); none by default."""
+        return []
+
 
 def whole(make: Callable[[], Accumulator]) -> Callable[[Tensor, Tensor], Tensor]:
     """`fn(y, x)`: the value of a fresh accumulator given the whole pair at once."""

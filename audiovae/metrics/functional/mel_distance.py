@@ -52,8 +52,10 @@ class MelDistanceSums(Accumulator):
             raise ValueError("window_lengths and n_mels must have the same length")
         self.scales = [LogMelL1Sums(sample_rate, w, m) for w, m in zip(window_lengths, n_mels)]
 
+    def frame_sums(self) -> list[FrameSums]:
+        return list(self.scales)
+
     def update(self, y: Tensor, x: Tensor) -> "MelDistanceSums":
-        y, x = y.double(), x.double()
         for scale in self.scales:
             scale.update(y, x)
         return self
