@@ -27,7 +27,7 @@ def block_frames(file_rate: int, sample_rate: int) -> int:
     return max(1, min(BLOCK_FRAMES, BLOCK_FRAMES * file_rate // sample_rate))
 
 
-def to_channels(frames: np.ndarray, n_channels: int) -> np.ndarray:
+def fill_channels(frames: np.ndarray, n_channels: int) -> np.ndarray:
     """`[N, C]` frames as `[N, n_channels]`: a one-channel file on every channel, a file of more its first ones."""
     if frames.shape[1] == 1:
         return np.repeat(frames, n_channels, axis=1)
@@ -47,7 +47,7 @@ def mono_blocks(
     """The file as float32 mono (`to_mono` by the `channels` rule) at `sample_rate` in consecutive blocks, at most
     `max_samples` in all: the samples `load_audio` gives (soxr's stream resampler equals its one-shot high-quality
     resample). With `channels="model"` and a model of `n_channels` > 1 the blocks are `[n, n_channels]` frames
-    (`to_channels`: a mono file on every channel; a file of 2 to n_channels − 1 channels is an AudioError).
+    (`fill_channels`: a mono file on every channel; a file of 2 to n_channels − 1 channels is an AudioError).
 
     Only what actually decodes is yielded: a truncated file ends where its decoder stops, whatever its header
     claims (soundfile's `blocks()` trusts the header and repeats its last buffer past the end). A decoding error
@@ -79,8 +79,8 @@ def mono_blocks(
             if not len(block):
                 break
             decoded += len(block)
-            mono = to_channels(block, n_channels) if keep else to_mono(block, channels)
-            out = stream.resample_chunk(mono, last=False) if stream else mono
+            samples = fill_channels(block, n_channels) if keep else to_mono(block, channels)
+            out = stream.resample_chunk(samples, last=False) if stream else samples
             if out.shape[0]:
                 yield out[: int(min(left, out.shape[0]))]
                 left -= out.shape[0]

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from audiovae.enhancers.chain import EnhancerChain
-from audiovae.models.interface import WaveformAutoencoder, to_channels
+from audiovae.models.interface import WaveformAutoencoder, to_network
 
 
 class _Codec(WaveformAutoencoder):
@@ -69,12 +69,12 @@ class EncodecAutoencoder(_Codec):
         """The waveform's codes at `bandwidth`, decoded by the quantizer to continuous latents `[B, C, T']` (the
         quantized embedding that latent enhancers act on)."""
         with self._vae_autocast(wave.device):
-            codes = self.codec.encode(to_channels(wave, self.channels), bandwidth=self.bandwidth).audio_codes
+            codes = self.codec.encode(to_network(wave, self.channels), bandwidth=self.bandwidth).audio_codes
             return self.codec.quantizer.decode(codes[0].transpose(0, 1)).float()
 
     def decode_raw(self, latent: torch.Tensor) -> torch.Tensor:
         with self._vae_autocast(latent.device):
-            return self.from_model_layout(self.codec.decoder(latent).float())
+            return self.from_network(self.codec.decoder(latent).float())
 
 
 class DacAutoencoder(_Codec):

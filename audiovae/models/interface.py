@@ -11,10 +11,11 @@ A model is four stages, each a method:
 It declares its `sample_rate`, `channels`, latent shape, where an enhancer may act (`places`: latent, mel, wave)
 and the variants it yields (`variants`): a mel model has a vocoder ceiling (the reference log-mel straight through
 the vocoder, "vocoder"), a waveform model has none. The evaluation and training code speak of these alone.
-Waveforms enter and leave at `sample_rate` as mono `[B, S]`, or, for a model of C > 1 channels whose `io_channels`
-is C (`data.channels=model`, the default), as `[B, S, C]` (time first, as audio files hold frames); with
-`io_channels` 1 a model of several channels receives the mono signal on every channel and its output channels are
-averaged (`to_channels`, `to_mono`).
+One waveform layout across the package: samples first, channels last, as audio files hold frames: a batch is
+mono `[B, S]` or, for a model of C > 1 channels whose `io_channels` is C (`data.channels=model`, the default),
+`[B, S, C]`; a file's chunks are `[N]` or `[N, C]`. The `[B, C, S]` of the networks a family wraps exists only
+inside its `encode` and `decode_raw`, between `to_network` and `from_network`; with `io_channels` 1 a model of
+several channels receives the mono signal on every channel and its output channels are averaged.
 """
 
 import math
@@ -31,19 +32,15 @@ from audiovae.models.variants import BASE, CEILING, ENHANCED
 PRECISIONS = ("fp32", "bf16")  # model.vae_precision, the mel family's options.vocoder_precision
 
 
-def to_channels(wave: torch.Tensor, channels: int) -> torch.Tensor:
-    """`[B, S]` mono -> `[B, channels, S]` (the same signal on every channel); `[B, S, C]` -> `[B, C, S]`."""
+def to_network(wave: torch.Tensor, channels: int) -> torch.Tensor:
+    """A batch in the package's layout as a wrapped network takes it: `[B, S]` mono -> `[B, channels, S]` (the same
+    signal on every channel); `[B, S, C]` -> `[B, C, S]`."""
     return wave.transpose(1, 2) if wave.dim() == 3 else wave.unsqueeze(1).expand(-1, channels, -1)
 
 
-def to_mono(wave: torch.Tensor) -> torch.Tensor:
-    """`[B, C, S]` (or `[B, S]`) -> `[B, S]`: the mean of the channels."""
-    return wave.mean(dim=1) if wave.dim() == 3 else wave
-
-
 def mix(wave: torch.Tensor) -> torch.Tensor:
-    """A batch `[B, S, C]` of several channels as their mean; mono `[B, S]` as it is (what the measurement log-mel
-    of a multi-channel run reads)."""
+    """A batch `[B, S, C]` of several channels as their mean `[B, S]`; mono `[B, S]` as it is (what the measurement
+    log-mel of a multi-channel run reads)."""
     return wave.mean(dim=-1) if wave.dim() == 3 else wave
 
 
@@ -80,9 +77,10 @@ class AudioAutoencoder(nn.Module, ABC):
         self.io_channels = self.channels if rule == "model" else 1
         return self.io_channels
 
-    def from_model_layout(self, wave: torch.Tensor) -> torch.Tensor:
-        """The model's `[B, C, S]` output as this run's waveforms: `[B, S, C]`, or mono `[B, S]`."""
-        return wave.transpose(1, 2) if self.io_channels > 1 else to_mono(wave)
+    def from_network(self, wave: torch.Tensor) -> torch.Tensor:
+        """A wrapped network's `[B, C, S]` output in the package's layout: `[B, S, C]`, or mono `[B, S]` (the mean
+        of its channels) when `io_channels` is 1."""
+        return wave.transpose(1, 2) if self.io_channels > 1 else wave.mean(dim=1)
 
     # --- what the model declares -------------------------------------------------------------------------------
     @property

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from audiovae.enhancers.chain import EnhancerChain
-from audiovae.models.interface import WaveformAutoencoder, to_channels
+from audiovae.models.interface import WaveformAutoencoder, to_network
 
 
 class WaveformVAE(WaveformAutoencoder):
@@ -42,7 +42,7 @@ class WaveformVAE(WaveformAutoencoder):
 
     def encode(self, wave: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
         with self._vae_autocast(wave.device):
-            posterior = self.vae.encode(to_channels(wave, self.channels)).latent_dist
+            posterior = self.vae.encode(to_network(wave, self.channels)).latent_dist
         if self.sample_posterior:
             if generator is None:
                 raise ValueError("model.sample_posterior=true needs an explicit seeded generator")
@@ -51,4 +51,4 @@ class WaveformVAE(WaveformAutoencoder):
 
     def decode_raw(self, latent: torch.Tensor) -> torch.Tensor:
         with self._vae_autocast(latent.device):
-            return self.from_model_layout(self.vae.decode(latent).sample.float())
+            return self.from_network(self.vae.decode(latent).sample.float())
