@@ -77,6 +77,9 @@ class FilePlot:
 
 
 DB_PER_NEPER = 20 / math.log(10)  # a natural-log magnitude difference in dB
+# a file's figure has one size and the same labels whatever the file: fixed margins (figure fractions) cost nothing,
+# where tight_layout measures every label of its ten axes (a quarter of the figure's time)
+FILE_LAYOUT = dict(left=0.035, right=0.99, bottom=0.075, top=0.9, wspace=0.28, hspace=0.32)
 
 
 def _hz_axis(ax, hz: np.ndarray, cutoff_hz: float) -> None:
@@ -94,7 +97,7 @@ def plot_file(path: Path, plot: FilePlot, title: str) -> Path:
     |enhanced − reference| in dB (one colour scale) and their difference (blue: enhanced closer, red: farther).
     Right: energy kept per band (dB, 0 = the reference's). Mel axes in Hz, the dashed line at the cutoff."""
     fig = plt.figure(figsize=(19, 7))
-    grid = fig.add_gridspec(2, 4, width_ratios=[1, 1, 1, 1.1])
+    grid = fig.add_gridspec(2, 4, width_ratios=[1, 1, 1, 1.1], **FILE_LAYOUT)
     mels = {name: plot.mel(name) for name in MEL_NAMES}
     extent = (0, plot.seconds, 0, mels["reference"].shape[1])
     low, high = float(mels["reference"].min()), float(mels["reference"].max())
@@ -125,7 +128,7 @@ def plot_file(path: Path, plot: FilePlot, title: str) -> Path:
     ax.set(title="energy kept per mel band", xlabel="Hz", ylabel="dB relative to the reference")
     ax.legend(fontsize=8)
     fig.suptitle(title)
-    return save_figure(fig, path)
+    return save_figure(fig, path, laid_out=True)
 
 
 def metric_panels(names: Sequence[str]):
@@ -147,11 +150,13 @@ def metric_title(name: str, prefix: str = "", suffix: str = "") -> str:
     return f"{prefix}{metric_label(name, unit=True)}{suffix}"
 
 
-def save_figure(fig, path: Path) -> Path:
-    """Lay out, save (80 dpi) and close a figure; returns its path."""
-    fig.tight_layout()
+def save_figure(fig, path: Path, laid_out: bool = False) -> Path:
+    """Lay out (`tight_layout`, unless the figure's grid fixes its margins: `laid_out`), save (80 dpi, PNG at zlib
+    level 1: a quarter of the encoding time for a tenth more bytes) and close a figure; returns its path."""
+    if not laid_out:
+        fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=80)
+    fig.savefig(path, dpi=80, pil_kwargs={"compress_level": 1})
     plt.close(fig)
     return path
 
