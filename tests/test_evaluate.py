@@ -25,6 +25,7 @@ from tests.wandb_offline import read_offline_run
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ["model=tiny", "data.max_seconds=1.0", "metrics.bootstrap_samples=200"]
+NO_PLOTS = "outputs.save_plots=false"  # a run whose numbers alone the test reads (reference_run's figures are checked)
 GOOD = ["tone.wav", "sub/chirp.flac", "noise.wav", "long.wav"]
 BAD = {"broken.wav": "unreadable", "empty.wav": "empty", "nan.wav": "NaN or inf", "silent.wav": "silent"}
 
@@ -96,9 +97,16 @@ def test_first_channel_rule_evaluates_a_stereo_file_as_its_channel_0(tmp_path):
     left, right = chirp(200, 7000, 1.0, 16000), noise(1.0, 16000, amp=0.3)
     write(tmp_path / "stereo" / "a.wav", np.stack([left, right], axis=1), 16000)
     write(tmp_path / "mono" / "a.wav", left, 16000)
-    evaluate(tmp_path / "stereo", tmp_path / "first", "data.channels=first", "logger=none", "outputs.save_audio=false")
-    evaluate(tmp_path / "stereo", tmp_path / "mix", "logger=none", "outputs.save_audio=false")
-    evaluate(tmp_path / "mono", tmp_path / "alone", "logger=none", "outputs.save_audio=false")
+    evaluate(
+        tmp_path / "stereo",
+        tmp_path / "first",
+        "data.channels=first",
+        "logger=none",
+        "outputs.save_audio=false",
+        NO_PLOTS,
+    )
+    evaluate(tmp_path / "stereo", tmp_path / "mix", "logger=none", "outputs.save_audio=false", NO_PLOTS)
+    evaluate(tmp_path / "mono", tmp_path / "alone", "logger=none", "outputs.save_audio=false", NO_PLOTS)
     first, mix, alone = (read_csv(tmp_path / name / "results.csv") for name in ("first", "mix", "alone"))
     assert_same_rows(first, alone)
     assert first[0]["channels_in"] == 2 and mix[0]["base_snr"] != pytest.approx(first[0]["base_snr"], rel=1e-3)
@@ -208,9 +216,9 @@ def test_wandb_offline_run_matches_results_csv(reference_run):
 
 
 def test_same_config_same_files_same_metrics_whatever_the_batch_size(data_dir, reference_run, tmp_path):
-    evaluate(data_dir, tmp_path / "same", "data.batch_size=3", "logger=none")
+    evaluate(data_dir, tmp_path / "same", "data.batch_size=3", "logger=none", NO_PLOTS)
     assert_same_rows(read_csv(reference_run / "results.csv"), read_csv(tmp_path / "same" / "results.csv"))
-    evaluate(data_dir, tmp_path / "again", "data.batch_size=1", "logger=none")
+    evaluate(data_dir, tmp_path / "again", "data.batch_size=1", "logger=none", NO_PLOTS)
     assert_same_rows(
         read_csv(reference_run / "results.csv"), read_csv(tmp_path / "again" / "results.csv"), **ACROSS_BATCHES
     )
@@ -229,11 +237,11 @@ def test_interrupted_run_resumes_and_ends_like_an_uninterrupted_one(data_dir, re
 
     monkeypatch.setattr(FileEvaluator, "step", crash_on_second_batch)
     with pytest.raises(RuntimeError, match="simulated crash"):
-        evaluate(data_dir, out, "data.batch_size=3", "logger=none")
+        evaluate(data_dir, out, "data.batch_size=3", "logger=none", NO_PLOTS)
     finished = (out / "partial" / "rows.rank0.jsonl").read_text().splitlines()
     assert len(finished) == 3 and not (out / "results.csv").exists()
     monkeypatch.setattr(FileEvaluator, "step", original)
-    evaluate(data_dir, out, "data.batch_size=3", "logger=none")
+    evaluate(data_dir, out, "data.batch_size=3", "logger=none", NO_PLOTS)
     summary = json.loads((out / "summary.json").read_text())
     assert summary["run"]["resumed_files"] == 3
     assert_same_rows(read_csv(reference_run / "results.csv"), read_csv(out / "results.csv"))
@@ -314,12 +322,17 @@ def test_exit_status_reflects_failures(data_dir, tmp_path, capsys):
     assert done.returncode == 2 and "no files matching" in done.stderr
     os.environ.pop(runs_module.RUN_DIR_ENV, None)
     only_bad = [str(data_dir / n) for n in BAD]
-    assert main("eval", [*FAST, "logger=none", f"data.files=[{','.join(only_bad)}]", f"out_dir={tmp_path / 'b'}"]) == 1
+    assert (
+        main(
+            "eval", [*FAST, "logger=none", NO_PLOTS, f"data.files=[{','.join(only_bad)}]", f"out_dir={tmp_path / 'b'}"]
+        )
+        == 1
+    )
     assert "evaluated 0/4" in capsys.readouterr().out
     mixed = f"data.files=[{data_dir / 'noise.wav'},{data_dir / 'silent.wav'}]"
-    assert main("eval", [*FAST, "logger=none", mixed, f"out_dir={tmp_path / 'c'}"]) == 0
+    assert main("eval", [*FAST, "logger=none", NO_PLOTS, mixed, f"out_dir={tmp_path / 'c'}"]) == 0
     assert "report:" in capsys.readouterr().out
-    assert main("eval", [*FAST, "logger=none", "strict=true", mixed, f"out_dir={tmp_path / 'd'}"]) == 1
+    assert main("eval", [*FAST, "logger=none", NO_PLOTS, "strict=true", mixed, f"out_dir={tmp_path / 'd'}"]) == 1
 
 
 @pytest.mark.slow
@@ -327,7 +340,7 @@ def test_saved_config_reproduces_the_run(data_dir, tmp_path):
     first = tmp_path / "first"
     files = f"data.files=[{data_dir / 'tone.wav'},{data_dir / 'noise.wav'}]"
     os.environ.pop(runs_module.RUN_DIR_ENV, None)
-    assert main("eval", [*FAST, "logger=none", files, f"out_dir={first}"]) == 0
+    assert main("eval", [*FAST, "logger=none", NO_PLOTS, files, f"out_dir={first}"]) == 0
     assert main("eval", ["--config", str(first / "config.yaml"), f"out_dir={tmp_path / 'again'}"]) == 0
     assert_same_rows(read_csv(first / "results.csv"), read_csv(tmp_path / "again" / "results.csv"))
 
@@ -362,7 +375,7 @@ def test_lightning_on_one_device_gives_the_rows_of_the_plain_loop(data_dir, refe
     lightning_runs = []
     original = runner._lightning_test
     monkeypatch.setattr(runner, "_lightning_test", lambda *a: lightning_runs.append(a) or original(*a))
-    evaluate(data_dir, tmp_path / "lightning", "data.batch_size=3", "trainer.benchmark=false", "logger=none")
+    evaluate(data_dir, tmp_path / "lightning", "data.batch_size=3", "trainer.benchmark=false", "logger=none", NO_PLOTS)
     assert len(lightning_runs) == 1
     assert_same_rows(read_csv(reference_run / "results.csv"), read_csv(tmp_path / "lightning" / "results.csv"))
     runs = [json.loads((out / "summary.json").read_text())["run"] for out in (reference_run, tmp_path / "lightning")]
@@ -393,6 +406,7 @@ def test_only_one_float32_device_and_no_other_trainer_argument_runs_without_ligh
 def test_ddp_with_two_cpu_processes_equals_one_process(data_dir, reference_run, tmp_path):
     done = cli(
         *FAST,
+        NO_PLOTS,
         "trainer=ddp_cpu2",
         "data.batch_size=3",
         "logger=none",

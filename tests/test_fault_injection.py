@@ -135,6 +135,7 @@ def test_every_bad_input_gets_its_row_and_reason_and_good_files_equal_their_run_
         start(
             "evaluate.py",
             *EVAL,
+            "outputs.save_plots=false",  # its numbers alone are read
             f"data.files=[{files}]",
             f"out_dir={alone}",
             env=env_for(tmp_path / "h", audiovae_home),

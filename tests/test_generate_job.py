@@ -184,7 +184,7 @@ def _generation_seconds(out: Path) -> float:
 
 
 def test_a_second_setting_reuses_the_diffusion_and_is_at_least_3x_faster(tmp_path):
-    words = ["generation.steps=12", "metrics.names=[hf_energy_share,rolloff_95]"]
+    words = ["generation.steps=12", "metrics.names=[hf_energy_share,rolloff_95]", "outputs.save_plots=false"]
     assert generate(tmp_path, "first", *words) == 0
     assert generate(tmp_path, "second", *words, "enhancement.gain=1.8") == 0
     first = json.loads((tmp_path / "first/summary.json").read_text())

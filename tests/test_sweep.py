@@ -32,6 +32,7 @@ FAST = [
     "select.min_improvement.spectral_correlation=-50",
 ]
 GAINS = "sweep.enhancement.gain=[1.0,1.4,1.8]"
+NO_PLOTS = "outputs.save_plots=false"  # a run whose numbers alone the test reads (the sweep's figures are checked)
 COLUMNS = ("base_snr", "vocoder_snr", "enhanced_snr", "enhanced_hf_retention", "enhanced_mel_l1", "delta_lsd")
 
 
@@ -174,10 +175,10 @@ def test_interrupted_sweep_resumes_per_setting_and_file(sweep_run, clips, tmp_pa
 
     monkeypatch.setattr(FileEvaluator, "step", crash_on_second_batch)
     with pytest.raises(RuntimeError, match="simulated crash"):
-        run_evaluation(cfg_for(clips, tmp_path / "r", GAINS, "logger=none"))
+        run_evaluation(cfg_for(clips, tmp_path / "r", GAINS, "logger=none", NO_PLOTS))
     monkeypatch.setattr(FileEvaluator, "step", original)
     counter = EncodeCounter(monkeypatch)
-    run_evaluation(cfg_for(clips, tmp_path / "r", GAINS, "logger=none"))
+    run_evaluation(cfg_for(clips, tmp_path / "r", GAINS, "logger=none", NO_PLOTS))
     assert counter.segments == 2  # the file finished before the interruption is not encoded again
     for name in ("gain=1.0", "gain=1.4", "gain=1.8"):
         resumed, straight = rows_of(tmp_path / "r" / "settings" / name), rows_of(out / "settings" / name)
@@ -203,6 +204,7 @@ def test_ddp_sweep_with_two_cpu_processes_equals_one_process(sweep_run, clips, t
             str(ROOT / "evaluate.py"),
             *FAST,
             GAINS,
+            NO_PLOTS,
             "trainer=ddp_cpu2",
             "logger=none",
             f"data.dir={clips}",
