@@ -8,11 +8,14 @@ STAMP  := $(VENV)/.installed-stamp
 
 venv: $(STAMP)
 
-# torch==2.13.0 first: a local CPU build on the project machines, a normal wheel elsewhere.
+# torch==2.13.0 first: a local CPU build on the project machines, a normal wheel elsewhere. pip installs without
+# compiling bytecode (it compiles one file at a time); compileall then compiles on every core (its one complaint,
+# a torch test file written for Python 3.12, is not ours to fix).
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check torch==2.13.0
-	$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
+	$(PY) -m pip install -q --disable-pip-version-check --no-compile torch==2.13.0
+	$(PY) -m pip install -q --disable-pip-version-check --no-compile -e '.[test]'
+	@$(PY) -m compileall -q -j 0 $$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') >/dev/null || true
 	@touch $(STAMP)
 
 # Chromium for the page tests (tests/browser.py drives it with Playwright): from the system packages when missing
