@@ -186,8 +186,12 @@ def test_a_second_run_on_a_folder_in_use_is_refused(bad_folder, tmp_path, audiov
     first = start("evaluate.py", *EVAL, f"data.dir={bad_folder}", f"out_dir={out}", env=env)
     deadline = time.monotonic() + 120
     while not (out / ".audiovae-lock").exists() and time.monotonic() < deadline and first.poll() is None:
-        time.sleep(0.1)
-    code, _, stderr = finish(start("evaluate.py", *EVAL, f"data.dir={bad_folder}", f"out_dir={out}", env=env))
+        time.sleep(0.01)
+    first.send_signal(signal.SIGSTOP)  # held while it holds the folder: the second run's start-up cannot outlast it
+    try:
+        code, _, stderr = finish(start("evaluate.py", *EVAL, f"data.dir={bad_folder}", f"out_dir={out}", env=env))
+    finally:
+        first.send_signal(signal.SIGCONT)
     assert code == 2 and "is in use by another run" in stderr and len(stderr.strip().splitlines()) == 1
     assert finish(first)[0] == 0
 
