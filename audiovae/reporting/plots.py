@@ -152,7 +152,7 @@ def metric_title(name: str, prefix: str = "", suffix: str = "") -> str:
 
 def save_figure(fig, path: Path, laid_out: bool = False) -> Path:
     """Lay out (`tight_layout`, unless the figure's grid fixes its margins: `laid_out`), save (80 dpi, PNG at zlib
-    level 1: a quarter of the encoding time for a tenth more bytes) and close a figure; returns its path."""
+    level 1: a quarter of the encoding time for 10–15 % more bytes) and close a figure; returns its path."""
     if not laid_out:
         fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
