@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from omegaconf import OmegaConf
 
 from audiovae.errors import ConfigError, ModelUnavailableError
-from audiovae.metrics.fad import frechet_distance, summarize_fad
+from audiovae.metrics.fad import extrapolated_fad, frechet_distance, summarize_fad
+from audiovae.metrics.kad import kernel_distance, median_pairwise_distance
 from tests.conftest import evaluate_folder, write_three_clips
 from tests.metric_references import frechet_distance_scipy
 from tests.wandb_offline import read_offline_run
@@ -57,7 +59,7 @@ def fad_run(tmp_path_factory):
         out,
         "model=tiny",
         "embedding=tiny_clap",
-        "metrics.names=[snr,fad]",
+        "metrics.names=[snr,fad,fad_inf,kad]",
         "metrics.bootstrap_samples=50",
         "metrics.fad_bootstrap_samples=50",
         "outputs.save_plots=false",
@@ -89,6 +91,22 @@ def test_an_evaluation_reports_fad_per_variant_from_its_embeddings(fad_run):
     assert logged["eval/delta/fad"] == pytest.approx(fad["delta"]["value"])
 
 
+def test_kad_and_fad_inf_are_reported_beside_fad_from_the_same_embeddings(fad_run):
+    summary = json.loads((fad_run / "summary.json").read_text())
+    saved = {k: v.astype(np.float64) for k, v in np.load(fad_run / "embeddings.npz").items() if k != "files"}
+    kad, inf = summary["sets"]["kad"], summary["sets"]["fad_inf"]
+    assert kad["bandwidth"] == pytest.approx(median_pairwise_distance(saved["reference"]), rel=1e-6)
+    for variant in ("vocoder", "base", "enhanced"):
+        expected = kernel_distance(saved["reference"], saved[variant], kad["bandwidth"])
+        assert kad["variants"][variant]["value"] == pytest.approx(expected, rel=1e-4, abs=1e-9)
+        fit = extrapolated_fad(saved["reference"], saved[variant], seed=OmegaConf.load(fad_run / "config.yaml").seed)
+        assert inf["variants"][variant]["value"] == pytest.approx(fit["value"], rel=1e-4, abs=1e-9)
+    report = (fad_run / "report.md").read_text()
+    assert "| kad ↓ |" in report and "| fad_inf ↓ |" in report and "median pairwise distance" in report
+    logged = read_offline_run(next((fad_run / "wandb").glob("offline-run-*")))["summary"]
+    assert logged["eval/enhanced/kad"] == pytest.approx(kad["variants"]["enhanced"]["value"])
+
+
 def test_a_files_embedding_is_the_clap_embedding_of_its_saved_audio(fad_run, audiovae_home):
     from audiovae.config import EvalConfig, compose
     from audiovae.models.embedding import load_embedder
@@ -102,14 +120,15 @@ def test_a_files_embedding_is_the_clap_embedding_of_its_saved_audio(fad_run, aud
 
 
 def test_a_resumed_run_keeps_the_embeddings_and_the_same_fad(fad_run):
-    before = json.loads((fad_run / "summary.json").read_text())["sets"]["fad"]
+    before_sets = json.loads((fad_run / "summary.json").read_text())["sets"]
+    before = before_sets["fad"]
     clips = fad_run.parent / "clips"
     evaluate_folder(
         clips,
         fad_run,
         "model=tiny",
         "embedding=tiny_clap",
-        "metrics.names=[snr,fad]",
+        "metrics.names=[snr,fad,fad_inf,kad]",
         "metrics.bootstrap_samples=50",
         "metrics.fad_bootstrap_samples=50",
         "outputs.save_plots=false",
@@ -118,6 +137,7 @@ def test_a_resumed_run_keeps_the_embeddings_and_the_same_fad(fad_run):
     after = json.loads((fad_run / "summary.json").read_text())
     assert after["run"]["resumed_files"] == 3
     assert after["sets"]["fad"]["variants"] == before["variants"]
+    assert after["sets"]["kad"]["variants"] == before_sets["kad"]["variants"]
 
 
 def test_without_the_embedding_model_offline_a_run_fails_in_seconds_saying_how_to_get_it(tmp_path, monkeypatch):

@@ -17,6 +17,7 @@ import soundfile as sf
 import torch
 
 from audiovae.cli import main
+from audiovae.metrics.kad import median_pairwise_distance
 from tests.conftest import chirp, noise, tone, write
 from tests.wandb_offline import read_offline_run
 
@@ -408,7 +409,7 @@ def test_kl_and_fad_against_reference_recordings(tmp_path):
                 STEPS,
                 SECONDS,
                 "classifier=tiny_cnn14",
-                "metrics.names=[hf_energy_share,kl_softmax,fad]",
+                "metrics.names=[hf_energy_share,kl_softmax,fad,kad]",
                 f"reference={tmp_path / 'reference.csv'}",
                 "metrics.fad_bootstrap_samples=20",
                 f"out_dir={tmp_path / 'out'}",
@@ -435,6 +436,9 @@ def test_kl_and_fad_against_reference_recordings(tmp_path):
         assert fad["variants"][variant]["value"] == pytest.approx(
             eigen_fad(saved["reference"].astype(np.float64), saved[variant].astype(np.float64)), rel=1e-3, abs=1e-6
         )
+    kad = summary["sets"]["kad"]  # against the same independent reference set, its bandwidth from the reference
+    assert kad["n_reference"] == 4 and kad["reference"] == fad["reference"]
+    assert kad["bandwidth"] == pytest.approx(median_pairwise_distance(saved["reference"].astype(np.float64)), rel=1e-5)
 
 
 def test_reference_free_metrics_equal_independent_computations():

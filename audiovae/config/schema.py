@@ -73,7 +73,7 @@ class CacheConfig:
 
 @dataclass
 class EmbeddingConfig:
-    """Arguments of `audiovae.models.embedding.load_embedder`: the embedding model of set metrics (fad)."""
+    """Arguments of `audiovae.models.embedding.load_embedder`: the embedding model of the set metrics (fad, ...)."""
 
     name: str = MISSING
     path: str = MISSING
@@ -356,7 +356,7 @@ class GenerateConfig:
     enhancement: Dict[str, Any] = MISSING
     prompts: Optional[str] = None
     seeds: List[int] = MISSING
-    reference: Optional[str] = None  # fad's reference recordings: a folder or a manifest
+    reference: Optional[str] = None  # the set metrics' (fad, fad_inf, kad) reference recordings: a folder or a manifest
     generation: GenerationSettingsConfig = field(default_factory=GenerationSettingsConfig)
     metrics: MeasuredMetricsConfig = field(default_factory=MeasuredMetricsConfig)  # no reference to align
     embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)

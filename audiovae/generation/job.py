@@ -41,7 +41,7 @@ from audiovae.metrics.registry import (
     metric_info,
     prompt_metric_names,
 )
-from audiovae.metrics.sets import needs_embedding
+from audiovae.metrics.sets import SET_METRICS, needs_embedding
 from audiovae.models.classifier import label_kl, load_classifier
 from audiovae.models.embedding import clap_score, load_embedder
 from audiovae.models.factory import build_model, frontend_for
@@ -235,7 +235,8 @@ def check_generation_metrics(cfg: DictConfig) -> None:
         raise ConfigError(
             f"config key 'metrics.names': {reference_based[0]} compares with a reference recording, "
             f"which generated audio has not; use the reference-free metrics (hf_energy_share, "
-            f"rolloff_85, rolloff_95, effective_bandwidth, hf_flatness), clap_score, kl_softmax, fad"
+            f"rolloff_85, rolloff_95, effective_bandwidth, hf_flatness), clap_score, kl_softmax and the set metrics "
+            f"({', '.join(SET_METRICS)})"
         )
 
 
@@ -552,13 +553,13 @@ def reference_embeddings(cfg: DictConfig, setup: GenerationSetup) -> tuple[Optio
         try:
             clip = load_audio(path, cfg.frontend.sample_rate)
         except (AudiovaeError, OSError, ValueError) as err:
-            print(f"fad reference {path} skipped: {err}")
+            print(f"set-metric reference {path} skipped: {err}")
             continue
         embeddings.append(setup.scorers.embedder.embed(torch.from_numpy(clip.waveform), cfg.frontend.sample_rate))
     if len(embeddings) < 2:
         return (
             None,
-            f"fad needs at least 2 reference recordings ({where}; reference=FOLDER or MANIFEST, or an audio "
+            f"set metrics need at least 2 reference recordings ({where}; reference=FOLDER or MANIFEST, or an audio "
             f"column in the prompts file)",
         )
     return np.stack(embeddings), where

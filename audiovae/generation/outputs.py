@@ -12,7 +12,7 @@ from omegaconf import OmegaConf
 from audiovae.generation.records import VARIANTS, GeneratedResult, generated_row
 from audiovae.listening.blind import write_listening_pages
 from audiovae.metrics.registry import file_metric_names
-from audiovae.metrics.sets import set_metric_names
+from audiovae.metrics.sets import SET_METRICS, set_metric_names
 from audiovae.reporting.format import comparison_table, fmt, markdown_table, min_p_note
 from audiovae.reporting.html import facts_html, write_page
 from audiovae.reporting.records import OK, column_units, decode_embedding, write_csv
@@ -94,18 +94,22 @@ def build_summary(
     summary["counts"]["items"] = len(results)
     summary["setting_cost"] = setting_cost(results)
     summary["band_retention"] = {"n_files": 0}  # a generated item has no reference to measure retention against
-    if set_metric_names(cfg.metrics.names):
-        from audiovae.metrics.fad import summarize_fad
-
+    names = set_metric_names(cfg.metrics.names)
+    if names:
         if reference is None:
             summary["sets"] = {}
             summary["sets_note"] = reference_note
         else:
             sets = generation_sets(results, reference)
             np.savez(setting.out_dir / "embeddings.npz", **{k: v.astype(np.float32) for k, v in sets.items()})
-            fad = summarize_fad(sets, cfg.metrics.fad_bootstrap_samples, cfg.seed, cfg.metrics.alpha, paired=False)
+            boot, embedding = cfg.metrics.fad_bootstrap_samples, f"{cfg.embedding.name} ({cfg.embedding.path})"
             summary["sets"] = {
-                "fad": {**fad, "embedding": f"{cfg.embedding.name} ({cfg.embedding.path})", "reference": reference_note}
+                name: {
+                    **SET_METRICS[name].summarize(sets, boot, cfg.seed, cfg.metrics.alpha, paired=False),
+                    "embedding": embedding,
+                    "reference": reference_note,
+                }
+                for name in names
             }
     return summary
 
@@ -179,7 +183,7 @@ def write_report(path: Path, summary: dict, results: Sequence[GeneratedResult], 
         *map(as_items, set_section(summary.get("sets", {}), stats["alpha"])),
     ]
     if summary.get("sets_note"):
-        lines += [f"fad not computed: {summary['sets_note']}", ""]
+        lines += [f"set metrics not computed: {summary['sets_note']}", ""]
     lines += [
         "## Timing (mean seconds per item)",
         "",
@@ -214,7 +218,9 @@ def write_report_html(path: Path, summary: dict, results: Sequence[GeneratedResu
     ok = [r for r in results if r.status == OK]
     articles = "".join(file_article(r, i, names, folder, item_facts(r)) for i, r in enumerate(ok))
     sets_note = (
-        f'<p class="note">fad not computed: {escape(summary["sets_note"])}</p>' if summary.get("sets_note") else ""
+        f'<p class="note">set metrics not computed: {escape(summary["sets_note"])}</p>'
+        if summary.get("sets_note")
+        else ""
     )
     body = (
         "<header><h1>Generation report: base vs enhanced decode of the same latents</h1>"

@@ -8,13 +8,8 @@ where Σ is singular and `sqrtm`-based code needs an offset. With more files tha
 Tr (Σ_a^½ Σ_b Σ_a^½)^½ is used (symmetric eigendecompositions). FAD grows as sets shrink (its estimate is biased
 upwards at small n): compare values at equal set sizes only.
 
-Uncertainty: files are resampled with replacement (the same files for the reference and every variant, since
-the sets are paired by file) and FAD recomputed `n_boot` times. A resample repeats files, and fewer distinct
-embeddings alone raise FAD (100 random 512-dim embeddings: resamples sit 1.9 above the estimate with a spread of
-0.5, so a plain percentile interval would not even contain the estimate). The spread is the sampling
-uncertainty, the shift an artefact of resampling: the interval is the percentile interval of the resamples
-re-centred on the estimate, θ*_b − (mean θ* − θ̂) (a variant's lower bound at least 0), and the shift is
-reported as `resampling_shift`.
+Uncertainty: `audiovae.metrics.set_stats` (files resampled, the interval re-centred on the estimate: a resample
+repeats files, and fewer distinct embeddings alone raise FAD).
 
 >>> x = np.random.default_rng(0).normal(size=(20, 4))
 >>> round(frechet_distance(x, x), 12)
@@ -27,6 +22,7 @@ from audiovae.metrics.base import LOWER
 
 NAME, DIRECTION, UNIT = "fad", LOWER, ""
 MIN_FILES = 2  # a covariance needs two embeddings
+INF_STEPS = 25  # FAD∞: set sizes fitted (fadtk's `steps`)
 
 
 def _centred(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -61,47 +57,32 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(max(value, 0.0))  # rounding can leave −1e-15 for identical sets
 
 
-def _recentred_interval(draws: np.ndarray, estimate: float, alpha: float) -> tuple[list[float], float]:
-    """(the 1 − alpha percentile interval of `draws` re-centred on `estimate`, the shift removed)."""
-    shift = float(draws.mean() - estimate)
-    centred = draws - shift
-    return [float(np.quantile(centred, alpha / 2)), float(np.quantile(centred, 1 - alpha / 2))], shift
+def extrapolated_fad(a: np.ndarray, b: np.ndarray, seed: int, steps: int = INF_STEPS) -> dict:
+    """FAD∞ (Gui et al. 2024, fadtk's `score_inf`): FAD of the reference set `a` against n rows of `b` drawn with
+    replacement, for n on `steps` points of ⌊linspace(n_min, len(b))⌋, fitted as FAD(n) = FAD∞ + slope/n by least
+    squares; FAD∞ is the intercept. Draws: numpy's legacy generator seeded with `seed` (fadtk draws from the global
+    one, `np.random.choice`). fadtk's n_min, 500, is for frame embeddings; on file embeddings n_min = max(2, ⌊n/2⌋).
+    Returns {value, slope, r2, n_min}."""
+    n = len(b)
+    if min(len(a), n) < MIN_FILES:
+        return {"value": float("nan"), "slope": float("nan"), "r2": float("nan"), "n_min": n}
+    n_min = max(MIN_FILES, n // 2)
+    ns = [int(k) for k in np.linspace(n_min, n, steps)]
+    draw = np.random.RandomState(seed)
+    scores = np.array([frechet_distance(a, b[draw.choice(n, size=k, replace=True)]) for k in ns])
+    x = 1 / np.array(ns)
+    if np.ptp(x) == 0:  # one set size: no line to fit
+        return {"value": float("nan"), "slope": float("nan"), "r2": float("nan"), "n_min": n_min}
+    slope, intercept = np.polyfit(x, scores, 1)
+    spread = np.sum((scores - scores.mean()) ** 2)
+    r2 = 1 - np.sum((scores - (slope * x + intercept)) ** 2) / spread if spread > 0 else 1.0
+    return {"value": float(intercept), "slope": float(slope), "r2": float(r2), "n_min": n_min}
 
 
 def summarize_fad(sets: dict[str, np.ndarray], n_boot: int, seed: int, alpha: float, paired: bool = True) -> dict:
-    """`sets`: "reference" and each variant -> `[n, D]` embeddings. Per variant its FAD to the reference with a
-    bootstrap CI, and enhanced − base with its CI. `paired`: the reference's rows are the same files as the
-    variants' (reconstruction; one resample of files for all); unpaired (generation against a reference set of
-    its own size m): the reference set is resampled on its own, the variants' items together (base and enhanced
-    decode the same latents)."""
-    reference = sets["reference"]
-    variants = [v for v in sets if v != "reference"]
-    n, m = len(sets[variants[0]]) if variants else len(reference), len(reference)
-    out = {
-        "n_files": n,
-        "direction": DIRECTION,
-        "unit": UNIT,
-        "bootstrap_samples": n_boot,
-        "variants": {v: {"value": frechet_distance(reference, sets[v])} for v in variants},
-    }
-    if not paired:
-        out["n_reference"] = m
-    if min(n, m) < MIN_FILES:
-        return out
-    rng = np.random.default_rng(seed)
-    draws = {v: np.empty(n_boot) for v in variants}
-    for b in range(n_boot):
-        idx = rng.integers(0, n, n)
-        ref_idx = idx if paired else rng.integers(0, m, m)
-        for v in variants:
-            draws[v][b] = frechet_distance(reference[ref_idx], sets[v][idx])
-    for v in variants:
-        stats = out["variants"][v]
-        ci, stats["resampling_shift"] = _recentred_interval(draws[v], stats["value"], alpha)
-        stats["ci"] = [max(ci[0], 0.0), ci[1]]  # a distance: re-centring must not carry the bound below 0
-    if "base" in sets and "enhanced" in sets:
-        value = out["variants"]["enhanced"]["value"] - out["variants"]["base"]["value"]
-        ci, shift = _recentred_interval(draws["enhanced"] - draws["base"], value, alpha)
-        verdict = "lower" if ci[1] < 0 else "higher" if ci[0] > 0 else "not distinguishable"
-        out["delta"] = {"value": value, "ci": ci, "resampling_shift": shift, "enhanced_vs_base": verdict}
-    return out
+    """FAD of each variant's set against the reference set, bootstrap intervals and enhanced − base
+    (`audiovae.metrics.set_stats.summarize_set_distance`; `paired`: the reference's rows are the variants' files)."""
+    from audiovae.metrics.set_stats import summarize_set_distance
+
+    meta = {"direction": DIRECTION, "unit": UNIT}
+    return summarize_set_distance(sets, frechet_distance, meta, n_boot, seed, alpha, paired, floor=0.0)

@@ -50,7 +50,7 @@ def embedding_how_to_get(name: str, path: str) -> str:
         f"embedding model '{name}' ({path}) is not in the local cache and the Hugging Face hub is unreachable. "
         f"On a machine with internet run: huggingface-cli download {path} --local-dir /some/dir, copy /some/dir "
         f"here and set embedding.path=/some/dir (or embedding=tiny_clap for an offline test model; "
-        f"metrics.names without fad and clap_score needs no embedding model)."
+        f"metrics.names without set metrics (fad, fad_inf, kad) and clap_score needs no embedding model)."
     )
 
 
