@@ -40,6 +40,8 @@ def type_name(annotation) -> str:
         return "dict"
     if annotation is typing.Any:
         return "any"
+    if origin is typing.Literal:
+        return " or ".join(f"`{a}`" for a in args)
     return getattr(annotation, "__name__", str(annotation))
 
 

@@ -146,3 +146,15 @@ def frechet_distance_scipy(a, b, eps=1e-6):
     covmean = covmean.real
     diff = mu1 - mu2
     return diff.dot(diff) + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean)
+
+
+def lsd_low_band_matched(y, x, n_fft=2048, hop=512):
+    """LSD (this project's: log10 of clamp(|STFT|², 1e-8), all bins) after AudioSR's energy scaling as its
+    `lsd_calculation_pitfall/demo_comparison.py` does it: the estimate's magnitudes times mean|X| / mean|Y| over the
+    lowest int(bins · 10 / 100) bins and every frame (librosa STFT, Hann, centred, zero padded)."""
+    X, Y = _magnitude(x, n_fft, hop), _magnitude(y, n_fft, hop)
+    lower = int(X.shape[0] * 10 / 100)
+    low_y = np.mean(Y[:lower, :])
+    Y = Y * (np.mean(X[:lower, :]) / low_y if low_y > 0 else 1.0)
+    log_x, log_y = np.log10(np.maximum(X**2, 1e-8)), np.log10(np.maximum(Y**2, 1e-8))
+    return np.mean(np.sqrt(np.mean((log_y - log_x) ** 2, axis=0)))

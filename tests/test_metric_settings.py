@@ -22,7 +22,7 @@ from tests.conftest import tone, write
 
 def test_every_section_is_its_metrics_constructor_arguments_and_is_documented():
     assert set(sections()) >= {"lsd", "hf_retention", "spectral_correlation", "spectrum", "lsd_audioldm_eval"}
-    assert section_defaults("lsd") == {"n_fft": 2048, "hop": 512}  # LSD.__init__'s, for lsd, lsd_hf and lsd_lf
+    assert section_defaults("lsd") == {"n_fft": 2048, "hop": 512, "scaling": "raw"}  # LSD.__init__'s
     assert {METRICS[n].section for n in ("lsd", "lsd_hf", "lsd_lf")} == {"lsd"}
     assert section_defaults("lsd_audioldm_eval") == {"offset": 1120}
     for spec in METRICS.values():  # the run's arguments and the name's are never a section's
@@ -36,15 +36,18 @@ def test_every_section_is_its_metrics_constructor_arguments_and_is_documented():
 
 def test_evaluation_and_training_validation_build_the_same_metrics_from_the_same_keys():
     words = ["model=tiny", "metrics.hf_cutoff_hz=3000", "metrics.lsd.n_fft=1024", "metrics.lsd.hop=256"]
+    words.append("metrics.lsd.scaling=low_band_energy")
     ev = compose("eval", [*words, "metrics.names=[lsd_hf]"], schema=EvalConfig, validators=[resolve_sections])
     tr = compose("train", words, schema=TrainConfig, validators=[resolve_sections])
-    assert ev.metrics.lsd == tr.metrics.lsd == {"n_fft": 1024, "hop": 256}  # the saved config says them in full
+    full = {"n_fft": 1024, "hop": 256, "scaling": "low_band_energy"}
+    assert ev.metrics.lsd == tr.metrics.lsd == full  # the saved config says them in full
     from audiovae.metrics.synced import build_metric_collection
 
     trained = build_metric_collection(["lsd_hf"], "waveform", tr.frontend.sample_rate, tr.metrics)["lsd_hf"].metric
     evaluated = build_metrics(measured_arguments(ev))["lsd_hf"]
     assert (trained.cutoff_hz, trained.n_fft, trained.hop) == (evaluated.cutoff_hz, evaluated.n_fft, evaluated.hop)
     assert (evaluated.cutoff_hz, evaluated.n_fft, evaluated.hop) == (3000, 1024, 256)
+    assert trained.scaling == evaluated.scaling == "low_band_energy"
 
 
 @pytest.mark.parametrize(
@@ -61,7 +64,14 @@ def test_evaluation_and_training_validation_build_the_same_metrics_from_the_same
         ("metrics.lsd.n_fft=1", "config key 'metrics.lsd.n_fft': must be in [2, 65536], got 1"),
         ("metrics.lsd.n_fft=1048576", "config key 'metrics.lsd.n_fft': must be in [2, 65536], got 1048576"),
         ("metrics.lsd.hop=4096", "config key 'metrics.lsd.hop': must be <= n_fft = 2048, got 4096"),
-        ("metrics.lsd.window=4", "config key 'metrics.lsd.window': the metrics lsd, lsd_hf, lsd_lf take n_fft, hop"),
+        (
+            "metrics.lsd.window=4",
+            "config key 'metrics.lsd.window': the metrics lsd, lsd_hf, lsd_lf take n_fft, hop, scaling",
+        ),
+        (
+            "metrics.lsd.scaling=peak",
+            "config key 'metrics.lsd.scaling': the metric lsd takes one of raw, low_band_energy here, got 'peak'",
+        ),
         ("metrics.lsd_hf.n_fft=1024", "config key 'metrics.lsd_hf': neither a metrics key nor a metric's settings"),
         (
             "metrics.hf_retention.power=maybe",

@@ -314,3 +314,40 @@ def test_metrics_reading_one_framing_share_each_signals_stft_and_give_their_own_
             transforms.share(acc, "base", "reference")
         first.update(estimates["base"][:100], x[:100])
         second.update(estimates["base"][100:200], x[100:200])
+
+
+def test_lsd_with_low_band_energy_scaling_follows_audiosr_and_forgives_a_level_only():
+    matched = {"lsd": {"scaling": "low_band_energy"}}
+    x = SIGNALS["mix"]
+    for y in (distorted(x), 0.3 * distorted(x, seed=2)):  # as measured and at another level
+        value = build_metric("lsd", SR, matched).per_item(torch.from_numpy(y)[None], torch.from_numpy(x)[None], None)
+        assert value.item() == pytest.approx(ref.lsd_low_band_matched(y, x), rel=1e-6)
+    quieter = torch.from_numpy(0.5 * x)[None]  # right but 6 dB down: raw LSD charges the level, scaled LSD does not
+    raw = build_metric("lsd", SR).per_item(quieter, torch.from_numpy(x)[None], None).item()
+    scaled = build_metric("lsd", SR, matched).per_item(quieter, torch.from_numpy(x)[None], None).item()
+    assert raw == pytest.approx(2 * np.log10(2), rel=1e-6) and scaled == pytest.approx(0.0, abs=1e-9)
+
+
+def test_scaled_lsd_in_chunks_and_sharing_the_files_stft_equals_it_whole():
+    metric = build_metric("lsd_hf", SR, {"lsd": {"scaling": "low_band_energy"}})
+    x, y = torch.from_numpy(SIGNALS["chirp"]), torch.from_numpy(0.7 * distorted(SIGNALS["chirp"]))
+    whole_value = metric.accumulator().update(y, x).value().item()
+    transforms = SharedTransforms()
+    chunked, beside = metric.accumulator(), build_metric("lsd", SR).accumulator()
+    for acc in (chunked, beside):
+        transforms.share(acc, "base", "reference")
+    for a, b in zip([0, 3000, 3001, 5000], [3000, 3001, 5000, x.shape[0]]):
+        chunked.update(y[a:b], x[a:b])
+        beside.update(y[a:b], x[a:b])
+    assert chunked.value().item() == pytest.approx(whole_value, rel=1e-12)
+    assert beside.value().item() == pytest.approx(build_metric("lsd", SR).accumulator().update(y, x).value().item())
+
+
+def test_the_report_states_the_lsd_scaling_rule_of_a_run_that_measures_lsd():
+    from audiovae.reporting.report import lsd_scaling_lines
+
+    assert lsd_scaling_lines({"names": ["snr"], "lsd": {"scaling": "low_band_energy"}}) == []
+    (raw,) = lsd_scaling_lines({"names": ["snr", "lsd_hf"], "lsd": {"scaling": "raw"}})
+    (scaled,) = lsd_scaling_lines({"names": ["lsd", "lsd_hf"], "lsd": {"scaling": "low_band_energy"}})
+    assert raw.startswith("lsd_hf: ") and "level difference counts" in raw
+    assert scaled.startswith("lsd, lsd_hf: ") and "metrics.lsd.scaling=low_band_energy" in scaled

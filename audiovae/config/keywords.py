@@ -99,6 +99,8 @@ def type_words(annotation) -> str:
         return " or ".join(type_words(a) for a in args) + (
             " or null" if type(None) in typing.get_args(annotation) else ""
         )
+    if typing.get_origin(annotation) is typing.Literal:
+        return "one of " + ", ".join(map(str, typing.get_args(annotation)))
     return {int: "a whole number", float: "a number", str: "text", bool: "true or false"}.get(
         annotation, getattr(annotation, "__name__", str(annotation))
     )
@@ -110,6 +112,8 @@ def fits(value: Any, annotation) -> bool:
 
     >>> fits(2.5, int), fits(3, Optional[int]), fits(None, Optional[int]), fits(True, float), fits("abc", float)
     (False, True, True, False, False)
+    >>> fits("raw", typing.Literal["raw", "matched"]), fits("other", typing.Literal["raw", "matched"])
+    (True, False)
     """
     if annotation is Any:
         return True
@@ -119,6 +123,8 @@ def fits(value: Any, annotation) -> bool:
         return any(fits(value, a) for a in typing.get_args(annotation))
     if annotation is type(None):
         return value is None
+    if typing.get_origin(annotation) is typing.Literal:
+        return any(value == choice and type(value) is type(choice) for choice in typing.get_args(annotation))
     if annotation is bool:
         return isinstance(value, bool)
     if annotation is int:

@@ -4,7 +4,8 @@ from typing import Optional
 
 from audiovae.metrics.base import ABSOLUTE, HIGHER, LOWER, PERCENT, TARGET, FFTSize, Hop, PerItemMetric
 from audiovae.metrics.functional.frames import band_mask, hf_cutoff
-from audiovae.metrics.functional.lsd import LSDSums
+from audiovae.metrics.functional.items import Accumulator
+from audiovae.metrics.functional.lsd import Scaling, lsd_accumulator
 from audiovae.metrics.functional.mel_distance import N_MELS, WINDOW_LENGTHS, MelDistanceSums
 from audiovae.metrics.functional.snr import SISDRSums, SNRSums
 from audiovae.metrics.functional.spectrum import AverageSpectra, HighBandSums
@@ -73,7 +74,9 @@ class SpectralCorrelation(PerItemMetric):
 
 
 class LSD(PerItemMetric):
-    """Log-spectral distance in log10-power units over all, high (f ≥ fc) or low (f < fc) bins."""
+    """Log-spectral distance in log10-power units over all, high (f ≥ fc) or low (f < fc) bins; `scaling`:
+    "raw" spectra or "low_band_energy", the estimate scaled to the reference's low-band energy first (AudioSR's
+    evaluation; `audiovae.metrics.functional.lsd`)."""
 
     name, direction, unit, delta_kind = "lsd", LOWER, "", PERCENT
     nan_reason = "never undefined"
@@ -86,17 +89,19 @@ class LSD(PerItemMetric):
         hop: Hop = 512,
         band: str = "all",
         cutoff_hz: Optional[float] = None,
+        scaling: Scaling = "raw",
         **kwargs,
     ):
         kwargs.setdefault("name", {"all": "lsd", "high": "lsd_hf", "low": "lsd_lf"}.get(band, "lsd"))
         super().__init__(**kwargs)
         self.sample_rate, self.n_fft, self.hop, self.band = sample_rate, n_fft, hop, band
+        self.scaling = scaling
         self.cutoff_hz = hf_cutoff(sample_rate, cutoff_hz)
         band_mask(1, n_fft, sample_rate, band, self.cutoff_hz)  # validates `band`
         self.high_band = band == "high"
 
-    def accumulator(self) -> LSDSums:
-        return LSDSums(self.sample_rate, self.n_fft, self.hop, self.band, self.cutoff_hz)
+    def accumulator(self) -> Accumulator:
+        return lsd_accumulator(self.sample_rate, self.n_fft, self.hop, self.band, self.cutoff_hz, self.scaling)
 
 
 class MelDistance(PerItemMetric):

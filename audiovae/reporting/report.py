@@ -137,8 +137,24 @@ def run_facts(summary: dict) -> list[str]:
         f"{fmt(run['audio_seconds'], 1)} s of audio at {run['sample_rate']} Hz",
         f"device: {run['device']}; throughput {fmt(run['throughput_audio_s_per_s'], 2)} s of audio per second",
         reference,
+        *lsd_scaling_lines(config.get("metrics", {})),
         *alignment_lines(summary.get("alignment", {})),
     ]
+
+
+def lsd_scaling_lines(metrics: dict) -> list[str]:
+    """The LSD scaling rule of a run that measures lsd, lsd_hf or lsd_lf (`metrics.lsd.scaling`)."""
+    measured = [n for n in metrics.get("names", []) if n in ("lsd", "lsd_hf", "lsd_lf")]
+    if not measured:
+        return []
+    if metrics.get("lsd", {}).get("scaling", "raw") == "low_band_energy":
+        rule = (
+            "each reconstruction scaled first to the reference's mean STFT magnitude in the lowest 10 % of the bins "
+            "(metrics.lsd.scaling=low_band_energy, AudioSR's evaluation)"
+        )
+    else:
+        rule = "spectra as they are, a level difference counts (metrics.lsd.scaling=raw)"
+    return [f"{', '.join(measured)}: {rule}"]
 
 
 DELTA_NOTE = (
