@@ -1,7 +1,8 @@
-"""PESQ (wide band) and STOI: equal to torchmetrics' functions on the saved audio, NaN with a reason where undefined,
-refused at start-up where the rate does not fit."""
+"""PESQ (wide band), STOI and the loudness error: equal to torchmetrics' and pyloudnorm's functions on the saved audio,
+NaN with a reason where undefined, refused at start-up where the rate does not fit."""
 
 import numpy as np
+import pyloudnorm
 import pytest
 import soundfile as sf
 import torch
@@ -31,7 +32,7 @@ def test_pesq_and_stoi_equal_torchmetrics_on_the_saved_audio(tmp_path):
         "logger=none",
         "metrics.bootstrap_samples=100",
         "outputs.save_plots=false",
-        "metrics.names=[pesq_wb,stoi,snr]",
+        "metrics.names=[pesq_wb,stoi,snr,loudness_error]",
     )
     rows = read_csv(tmp_path / "out" / "results.csv")
     assert [r["status"] for r in rows] == ["ok", "ok"]
@@ -45,6 +46,9 @@ def test_pesq_and_stoi_equal_torchmetrics_on_the_saved_audio(tmp_path):
             stoi = float(short_time_objective_intelligibility(audio[variant], audio["reference"], 16000))
             assert row[f"{variant}_pesq_wb"] == pytest.approx(pesq, abs=1e-6)
             assert row[f"{variant}_stoi"] == pytest.approx(stoi, abs=1e-6)
+            meter = pyloudnorm.Meter(16000)
+            loudness = [meter.integrated_loudness(audio[v].double().numpy()) for v in (variant, "reference")]
+            assert row[f"{variant}_loudness_error"] == pytest.approx(abs(loudness[0] - loudness[1]), abs=1e-4)
         assert 1.0 <= row["base_pesq_wb"] <= 4.65 and row["delta_pesq_wb"] == pytest.approx(
             row["enhanced_pesq_wb"] - row["base_pesq_wb"]
         )
@@ -62,3 +66,17 @@ def test_a_clip_pesq_cannot_rate_is_nan_and_a_copy_scores_the_maximum():
 def test_pesq_at_another_rate_is_refused_at_start_up():
     with pytest.raises(ConfigError, match="pesq_wb is defined at 16000 Hz, the front end runs at 48000 Hz"):
         build_metric("pesq_wb", sample_rate=48000)
+
+
+def test_loudness_error_reads_bs1770_levels_and_is_nan_where_undefined():
+    sr = 48000
+    t = np.arange(2 * sr) / sr
+    full = torch.from_numpy(np.sin(2 * np.pi * 1000 * t))  # BS.1770: a full-scale 1 kHz sine in one channel
+    assert pyloudnorm.Meter(sr).integrated_loudness(full.numpy()) == pytest.approx(-3.01, abs=0.05)  # -3.01 LUFS
+    metric = build_metric("loudness_error", sample_rate=sr)
+    assert float(metric.accumulator().update(0.1 * full, full).value()) == pytest.approx(20.0, abs=1e-6)
+    assert float(metric.accumulator().update(full, 0.1 * full).value()) == pytest.approx(20.0, abs=1e-6)
+    assert float(metric.accumulator().update(full, full).value()) == 0.0
+    assert torch.isnan(metric.accumulator().update(full[: sr // 4], full[: sr // 4]).value())  # under one block
+    assert torch.isnan(metric.accumulator().update(torch.zeros(sr), full[:sr]).value())  # silent: below the gate
+    assert metric.direction == "lower" and metric.unit == "LU"

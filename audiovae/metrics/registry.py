@@ -33,7 +33,7 @@ from audiovae.metrics.table import (  # noqa: F401 - plugins import register_met
     sections_of,
 )
 
-FAMILIES = ("waveform", "mel", "perceptual", "audioldm_eval", "reference_free")  # each registers its metrics
+FAMILIES = ("waveform", "mel", "perceptual", "loudness", "audioldm_eval", "reference_free")  # each registers its own
 for family in FAMILIES:  # in this order: the order of METRIC_NAMES
     import_module(f"audiovae.metrics.{family}")
 METRIC_NAMES = tuple(METRICS)  # the built-in per-file metrics of waveform (or log-mel) pairs (plugins: METRICS)
