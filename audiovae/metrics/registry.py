@@ -33,7 +33,8 @@ from audiovae.metrics.table import (  # noqa: F401 - plugins import register_met
     sections_of,
 )
 
-FAMILIES = ("waveform", "mel", "perceptual", "loudness", "audioldm_eval", "reference_free")  # each registers its own
+# each family module registers its own metrics
+FAMILIES = ("waveform", "mel", "perceptual", "loudness", "visqol", "audioldm_eval", "reference_free")
 for family in FAMILIES:  # in this order: the order of METRIC_NAMES
     import_module(f"audiovae.metrics.{family}")
 METRIC_NAMES = tuple(METRICS)  # the built-in per-file metrics of waveform (or log-mel) pairs (plugins: METRICS)

@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
+from audiovae.errors import ConfigError
 from audiovae.metrics.registry import metric_info
 from audiovae.metrics.scoring import scoring
 from audiovae.metrics.stats import is_finite
@@ -140,6 +141,20 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list
 def comparison_table(lines: Sequence[ComparisonLine], **names) -> list[str]:
     """The comparison table (`comparison_rows`) as markdown lines."""
     return markdown_table(*comparison_rows(lines, **names))
+
+
+def scale_notes(names: Sequence[str]) -> list[str]:
+    """One line per measured metric whose values reach less (or otherwise) than their range suggests
+    (`PerItemMetric.scale_note`: ViSQOL's audio mode tops out at 4.73)."""
+    notes = []
+    for name in names:
+        try:
+            note = metric_info(name).scale_note
+        except ConfigError:  # a metric of a run read back that this installation does not know (a plugin's)
+            continue
+        if note:
+            notes.append(f"{name}: {note}.")
+    return notes
 
 
 def min_p_note(comparisons: Sequence[dict], alpha: float) -> list[str]:

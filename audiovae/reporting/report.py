@@ -16,6 +16,7 @@ from audiovae.reporting.format import (
     markdown_table,
     metric_label,
     min_p_note,
+    scale_notes,
     signed_delta,
 )
 from audiovae.reporting.records import OK, VARIANTS, FileResult, file_delta, file_improvement, variants_of
@@ -187,6 +188,7 @@ def write_report(path: Path, summary: dict, results: Sequence[FileResult], plots
         "",
         DELTA_NOTE,
         *min_p_note([m["comparison"] for m in metrics.values()], stats["alpha"]),
+        *scale_notes(list(metrics)),
         "",
         "## Conclusion",
         "",

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Sequence
 
 from audiovae.data.files import output_stem
-from audiovae.reporting.format import comparison_rows, min_p_note
+from audiovae.reporting.format import comparison_rows, min_p_note, scale_notes
 from audiovae.reporting.html import facts_html, figure_html, link, player_html, table_html, write_page
 from audiovae.reporting.records import OK, WAVE_NAMES, FileResult, file_improvement
 from audiovae.reporting.report import (
@@ -109,6 +109,7 @@ def summary_section(summary: dict, folder: Path) -> str:
         *(
             f'<p class="note">{escape(line)}</p>'
             for line in min_p_note([m["comparison"] for m in metrics.values()], stats["alpha"])
+            + scale_notes(list(metrics))
         ),
         "<h2>Conclusion</h2><ul>",
         *(
