@@ -155,7 +155,18 @@ def page(browser):
 LONGEST_FIRST = ("test_train_gan.py", "test_fuzz.py", "test_fault_injection.py", "test_evaluate.py")
 
 
+@pytest.hookimpl(trylast=True)  # after `-m` and `-k` have chosen
 def pytest_collection_modifyitems(config, items):
-    """Order the collected tests so that the files of LONGEST_FIRST come first (in that order), the rest as found."""
+    """Order the collected tests so that the files of LONGEST_FIRST come first (in that order), the rest as found.
+    A fuzz property's `[fast]` variant is the inner loop's sample of its `[slow]` one (tests/test_fuzz.py): in a
+    session that runs the slow variant too, the fast one is left out (the slow one draws more examples of the same
+    strategies), except when the fuzz table counts every case (AUDIOVAE_FUZZ_COUNTS)."""
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+    if os.environ.get("AUDIOVAE_FUZZ_COUNTS"):
+        return
+    ids = {item.nodeid for item in items}
+    covered = [i for i in items if i.nodeid.endswith("[fast]") and i.nodeid[: -len("[fast]")] + "[slow]" in ids]
+    if covered:
+        config.hook.pytest_deselected(items=covered)
+        items[:] = [item for item in items if item not in covered]

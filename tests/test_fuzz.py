@@ -4,9 +4,10 @@ asserts the exit status, a one-line message for a refused start, the good file's
 evaluation, every other row ok or an error with a reason, no file outside `out_dir` and the run's cache created or
 changed (a snapshot before and after), memory growth under RSS_BOUND and no hang (HANG_S).
 
-The fast variant draws a few examples of each kind; the `slow` one more: a third of its count in `make test`, all of it
-with AUDIOVAE_FUZZ_COUNTS=FILE, which also writes the counts of outcomes there (`python -m tests.fuzz_table` runs the
-suite so and rewrites the table in docs/faults.md).
+The fast variant draws a few examples of each kind (`pytest -m 'not slow'`); the `slow` one more: a third of its
+count in `make test`, which leaves the fast one out (tests/conftest.py), all of it with AUDIOVAE_FUZZ_COUNTS=FILE,
+which also writes the counts of outcomes there (`python -m tests.fuzz_table` runs the suite so, both variants, and
+rewrites the table in docs/faults.md).
 """
 
 import contextlib

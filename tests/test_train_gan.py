@@ -258,6 +258,7 @@ def gan_recipe_run(tmp_path_factory):
 
 
 @pytest.mark.slow
+@pytest.mark.proof  # 300 steps of the recipe: about 3 min on one core
 def test_the_gan_recipe_on_the_demo_domain_and_its_export_through_evaluate(gan_recipe_run, tmp_path):
     from audiovae.config import EvalConfig, compose
     from audiovae.evaluation.job import run_evaluation
