@@ -33,8 +33,8 @@ from audiovae.generation.prompts import Item, Prompt, plan_items, read_prompts, 
 from audiovae.generation.records import GeneratedResult
 from audiovae.metrics.functional.frames import hf_cutoff
 from audiovae.metrics.guarded import as_number, metric_errors, metric_label
-from audiovae.metrics.reference_free import ReferenceFreeMetric
 from audiovae.metrics.registry import (
+    METRICS,
     build_metric,
     check_metric_names,
     file_metric_names,
@@ -234,14 +234,14 @@ def check_generation_metrics(cfg: DictConfig) -> None:
     if reference_based:
         raise ConfigError(
             f"config key 'metrics.names': {reference_based[0]} compares with a reference recording, "
-            f"which generated audio has not; use the reference-free metrics (hf_energy_share, "
-            f"rolloff_85, rolloff_95, effective_bandwidth, hf_flatness), clap_score, kl_softmax and the set metrics "
+            f"which generated audio has not; use the reference-free metrics "
+            f"({', '.join(n for n in METRICS if _reference_free(n))}), clap_score, kl_softmax and the set metrics "
             f"({', '.join(SET_METRICS)})"
         )
 
 
 def _reference_free(name: str) -> bool:
-    return issubclass(metric_info(name), ReferenceFreeMetric)
+    return metric_info(name).reference_free
 
 
 @dataclass

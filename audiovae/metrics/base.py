@@ -58,6 +58,7 @@ class PerItemMetric(ItemValues):
     unit: ClassVar[str] = ""
     nan_reason: ClassVar[str] = ""  # the one case in which an item's value is undefined
     scale_note: ClassVar[str] = ""  # what its values can reach, where that is not obvious (the report says it)
+    reference_free: ClassVar[bool] = False  # reads only the estimate (usable on generated audio)
     is_differentiable: ClassVar[bool] = True  # per_item passes gradients (training losses may use it)
     name: str
     high_band: ClassVar[bool] = False  # measures only the band above `cutoff_hz` (undefined for inputs without one)

@@ -11,9 +11,12 @@ are alike. σ, the bandwidth: the median pairwise distance of the reference set 
 kadtk's `median_pairwise_distance`), so one kernel measures every variant and their difference means something;
 kadtk's command line takes it from each evaluated set instead. Computed in float64 (kadtk: float32).
 
+A set against a copy of itself scores 200 (mean_{i≠j} k(x_i, x_j) − 1) / m, just below 0:
+
 >>> x = np.random.default_rng(0).normal(size=(30, 4))
->>> round(kernel_distance(x, x[::-1], median_pairwise_distance(x)), 12)
-0.0
+>>> k = np.exp(-((x[:, None] - x[None]) ** 2).sum(-1) / (2 * 2.0**2 + EPS))
+>>> bool(np.isclose(kernel_distance(x, x, 2.0), 200 * ((k.sum() - 30) / (30 * 29) - 1) / 30))
+True
 """
 
 import numpy as np

@@ -64,6 +64,7 @@ class ReferenceFreeMetric(PerItemMetric):
 
     nan_reason = "silent clip"
     high_band: ClassVar[bool] = False
+    reference_free: ClassVar[bool] = True
 
     def __init__(
         self, sample_rate: int, n_fft: FFTSize = 2048, hop: Hop = 512, cutoff_hz: Optional[float] = None, **kwargs
