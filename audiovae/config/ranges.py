@@ -40,6 +40,7 @@ RANGES = {
     "metrics.align_samples": (-65536, 65536, True, True),
     "metrics.common_rate": (8000, 384000, True, True),
     "metrics.fad_bootstrap_samples": (1, INF, True, True),
+    "metrics.workers": (0, INF, True, True),
     "embedding.batch_size": (1, INF, True, True),
     "cache.max_gb": (0, INF, False, True),
     "logger.max_table_files": (0, INF, True, True),
@@ -101,6 +102,7 @@ MEMORY_BOUNDS = {
     "metrics.max_lag_samples": 65536,  # the lag search keeps 2N+1 sums and correlates N-sample tails
     "metrics.bootstrap_samples": 100000,
     "metrics.fad_bootstrap_samples": 10000,
+    "metrics.workers": 256,
     "frontend.sample_rate": 384000,
     "frontend.n_fft": 65536,
     "frontend.win_length": 65536,

@@ -2,7 +2,7 @@
 loop, each file's stream and its measurement (nothing relays its parts)."""
 
 from dataclasses import dataclass
-from typing import Optional, Protocol
+from typing import TYPE_CHECKING, Optional, Protocol
 
 import torch
 from omegaconf import DictConfig
@@ -13,6 +13,9 @@ from audiovae.metrics.base import PerItemMetric
 from audiovae.metrics.functional.frames import hf_cutoff
 from audiovae.models.variants import ENHANCED
 from audiovae.pipeline import ReconstructionPipeline
+
+if TYPE_CHECKING:
+    from audiovae.evaluation.metric_pool import MetricPool
 
 
 @dataclass(frozen=True)
@@ -36,8 +39,9 @@ class Embedder(Protocol):
 class MeasuringContext:
     """The run's constants of measurement: the reconstruction `pipeline`, the per-file `metrics`, how files are cut
     (`segmenting`), the waveform metrics' `alignment`, the set metrics' `embedder` (None: no set metric), the
-    cross-run `cache` (None: off), the waveform metrics' `common_rate` (None: the model's rate) and the high band's
-    edge `cutoff_hz` (Hz, drawn in the file plots)."""
+    cross-run `cache` (None: off), the waveform metrics' `common_rate` (None: the model's rate), the high band's
+    edge `cutoff_hz` (Hz, drawn in the file plots) and the `pool` of worker processes that compute the metrics of
+    whole signals while the model runs on the next files (None: computed in this process, `metrics.workers`)."""
 
     pipeline: ReconstructionPipeline
     metrics: dict[str, PerItemMetric]
@@ -47,12 +51,15 @@ class MeasuringContext:
     cache: Optional[RunCache] = None
     common_rate: Optional[int] = None
     cutoff_hz: float = 0.0
+    pool: Optional["MetricPool"] = None
 
     @classmethod
-    def of(cls, cfg: DictConfig, pipeline, metrics, segmenting, alignment, embedder, cache) -> "MeasuringContext":
+    def of(
+        cls, cfg: DictConfig, pipeline, metrics, segmenting, alignment, embedder, cache, pool=None
+    ) -> "MeasuringContext":
         """An evaluation config's context: the parts the job built, and the keys it reads from `metrics.*`."""
         cutoff = hf_cutoff(cfg.frontend.sample_rate, cfg.metrics.hf_cutoff_hz)
-        return cls(pipeline, metrics, segmenting, alignment, embedder, cache, cfg.metrics.common_rate, cutoff)
+        return cls(pipeline, metrics, segmenting, alignment, embedder, cache, cfg.metrics.common_rate, cutoff, pool)
 
     @property
     def sample_rate(self) -> int:

@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from audiovae.data.eval_data import EvalItem
 from audiovae.evaluation.context import MeasuringContext
-from audiovae.evaluation.streaming import evaluate_items
+from audiovae.evaluation.streaming import PendingFiles, evaluate_items
 from audiovae.reporting.records import FileResult
 from audiovae.runs.media import FileMedia, PlotSpec
 from audiovae.runs.store import ResultStore
@@ -53,6 +53,7 @@ class FileEvaluator:
         self.device = torch.device("cpu")
         self.results: dict[str, list[FileResult]] = {}
         self._stores: dict[str, ResultStore] = {}
+        self.pending = PendingFiles()  # files of earlier batches whose metrics the pool still computes
 
     def start(self, device: torch.device, files: int, rank: int = 0, world_size: int = 1) -> None:
         """Before the first batch: the models on `device`, a result store per setting, the progress bar (rank 0
@@ -94,7 +95,9 @@ class FileEvaluator:
         enhancers = self._needed(batch)
         if not enhancers:
             return
-        evaluate_items(batch, self.context, self.device, enhancers, generator, self._media, self._finished)
+        evaluate_items(
+            batch, self.context, self.device, enhancers, generator, self._media, self._finished, self.pending
+        )
 
     def _finished(self, setting: str, result: FileResult) -> None:
         """Persist a file's result the moment it exists (after its audio and plot): stored = finished."""
@@ -125,7 +128,10 @@ class FileEvaluator:
         self._progress.close()
 
     def end(self) -> None:
-        """After the last batch: every rank's results gathered (DDP) and put in file order."""
+        """After the last batch: the files still waiting for their metrics concluded, every rank's results gathered
+        (DDP) and put in file order."""
+        with torch.inference_mode():  # as the batches ran
+            self.pending.drain()
         self._progress.close()
         if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
             gathered = [None] * dist.get_world_size()

@@ -26,6 +26,7 @@ from audiovae.evaluation.context import Alignment, MeasuringContext
 from audiovae.evaluation.devices import FilesRun, check_trainer, run_files, seed_everything
 from audiovae.evaluation.file_evaluator import FileEvaluator, MediaPlan
 from audiovae.evaluation.joins import Segmenting
+from audiovae.evaluation.metric_pool import metric_pool
 from audiovae.evaluation.outputs import RunInfo, write_setting_outputs
 from audiovae.metrics.base import WAVEFORM
 from audiovae.metrics.registry import check_metric_names, file_metric_names, metric_arguments, metric_info
@@ -273,14 +274,15 @@ def evaluate_settings(
         setup.segmenting.overlap,
         (alignment.max_lag, alignment.shift),
     )
-    context = MeasuringContext.of(
-        cfg, setup.pipeline, setup.metrics, setup.segmenting, alignment, setup.embedder, cache
-    )
     media = MediaPlan(cfg.outputs.save_audio, cfg.outputs.save_plots, cfg.outputs.max_plots)
     out_dirs = {s.name: s.out_dir for s in settings}
     done_keys = {name: set(d) for name, d in done.items()}
-    evaluator = FileEvaluator(context, enhancers, out_dirs, media, cfg.seed, done_keys, fingerprints)
-    run = run_test(cfg, setup, evaluator, todo, fingerprints)
+    with metric_pool(cfg.metrics.workers if todo else 0, setup.metrics) as pool:
+        context = MeasuringContext.of(
+            cfg, setup.pipeline, setup.metrics, setup.segmenting, alignment, setup.embedder, cache, pool
+        )
+        evaluator = FileEvaluator(context, enhancers, out_dirs, media, cfg.seed, done_keys, fingerprints)
+        run = run_test(cfg, setup, evaluator, todo, fingerprints)
     if not run.is_global_zero:
         return None, None
     info = RunInfo(

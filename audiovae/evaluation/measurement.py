@@ -4,6 +4,7 @@ embeddings; the values with the notes that explain a NaN."""
 
 import math
 import time
+from concurrent.futures import Executor, Future
 from typing import Optional, Sequence
 
 import torch
@@ -17,6 +18,7 @@ from audiovae.metrics.functional.frames import SharedTransforms
 from audiovae.metrics.functional.lag import LagSearch, Shift
 from audiovae.metrics.functional.mel_domain import BandEnergySums
 from audiovae.metrics.guarded import metric_errors, metric_value
+from audiovae.metrics.perceptual import WholeSignal
 from audiovae.models.variants import BASE, CEILING
 from audiovae.reporting.records import encode_embedding
 
@@ -101,6 +103,7 @@ class FileMeasurement:
         # waveform metrics at metrics.common_rate: the reference read at that rate, reconstructions resampled to it
         rate = context.common_rate
         self.common = CommonRate(item.audio, self.sample_rate, rate) if rate else None
+        self.flushed = False
         self.embedder = context.embedder
         whole_parts = self.settings if cached is not None else ["shared", *self.settings]
         self.whole = {setting: WholeWaves() for setting in whole_parts} if self.embedder is not None else None
@@ -155,10 +158,24 @@ class FileMeasurement:
                 elif reference.shape[0]:  # a shifted stream's first chunk may hold nothing yet
                     acc.update(wave, reference)
 
+    def submit(self, pool: Executor) -> list[Future]:
+        """End the file's streams and hand the metrics computed on whole signals (`WholeSignal`: pesq_wb, stoi,
+        visqol, ...) to the worker processes of `pool`; the values are read, as without a pool, by `shared_values`
+        and `own_values`, which wait for them."""
+        self._flush_common()
+        futures = []
+        for accumulators in [*self.shared.values(), *self.own.values()]:
+            for acc in accumulators.values():
+                for part in acc.parts if isinstance(acc, ChannelMean) else [acc]:
+                    if isinstance(part, WholeSignal):
+                        futures.append(part.submit(pool))
+        return futures
+
     def _flush_common(self) -> None:
-        """The common-rate resamplers' last samples into the waveform metrics (the end of the file)."""
-        if self.common is None or not self.common.streams:
+        """The common-rate resamplers' last samples into the waveform metrics (the end of the file; once)."""
+        if self.common is None or not self.common.streams or self.flushed:
             return
+        self.flushed = True
         reference, measured = self.common.flush(list(self.common.streams))
         for variant, accumulators in self.shared.items():
             self._update(accumulators, measured[("shared", variant)], reference, None, None)

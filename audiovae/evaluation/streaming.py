@@ -3,6 +3,8 @@
 cache's part is kept by `caching.CacheBook`."""
 
 import time
+from collections import deque
+from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Optional, Sequence
 
@@ -21,8 +23,9 @@ from audiovae.pipeline import PipelineOutputs, SharedOutputs
 from audiovae.reporting.records import ERROR, OK, FileResult
 from audiovae.runs.media import FileMedia
 
-__all__ = ["FileStream", "evaluate_items"]
+__all__ = ["FileStream", "PendingFiles", "evaluate_items"]
 
+MAX_PENDING_PER_WORKER = 2  # files waiting for their metrics in the pool, per worker process (beside a batch's)
 MediaFactory = Callable[[str, EvalItem, int], Optional[FileMedia]]  # (setting, item, frames) -> the file's media
 Finished = Callable[[str, FileResult], None]  # (setting, result): called as each file finishes
 
@@ -164,6 +167,32 @@ class SegmentBatch:
         ]
 
 
+class PendingFiles:
+    """Files whose whole-signal metrics the pool computes, first in first out, across batches: each waits here
+    with its batch's run until its values are in, then is concluded (its row written) in file order."""
+
+    def __init__(self):
+        self.queue: deque[tuple["BatchRun", EvalItem, list[Future]]] = deque()
+
+    def __len__(self) -> int:
+        return len(self.queue)
+
+    def add(self, run: "BatchRun", it: EvalItem, futures: list[Future]) -> None:
+        """`it` of `run` waits for `futures`."""
+        self.queue.append((run, it, futures))
+
+    def drain(self, keep: int = 0) -> None:
+        """Conclude the first files whose metrics are done, and wait for the first ones while more than `keep`
+        wait."""
+        while self.queue:
+            run, it, futures = self.queue[0]
+            if len(self.queue) <= keep and not all(f.done() for f in futures):
+                return
+            wait(futures)
+            self.queue.popleft()
+            run.conclude(it)
+
+
 class BatchRun:
     """One call of `evaluate_items`: every file's stream, the cache's bookkeeping (`CacheBook`) and the results as
     files finish (`finished` is told each one). `run` feeds the segments through the model batch by batch."""
@@ -175,17 +204,22 @@ class BatchRun:
         enhancers: Mapping[str, nn.Module],
         generator: Optional[torch.Generator],
         finished: Optional[Finished],
+        pending: Optional[PendingFiles] = None,
     ):
         self.context, self.device, self.enhancers, self.generator = context, device, enhancers, generator
         self.settings, self.finished = list(enhancers), finished
         self.book = CacheBook(context.cache)
         self.streams: dict[int, FileStream] = {}
         self.results: dict[int, dict[str, FileResult]] = {}
+        self.pending = PendingFiles() if pending is None else pending  # files whose metrics the pool computes
+        self.own_pending = pending is None  # drained when this run ends (else by whoever gave it)
+        self.batch_files = 0
 
     def open(self, items: list[EvalItem], media: Optional[MediaFactory]) -> list[tuple]:
         """A stream per readable item (an unreadable one is its error row); the (item, starts, position) of every
         segment in pipeline order."""
         seg, work = self.context.segmenting, []
+        self.batch_files = len(items)  # held in memory by this batch anyway: they may also wait for their metrics
         for it in items:
             if it.error:
                 continue
@@ -218,7 +252,17 @@ class BatchRun:
         self.done(it, {name: FileResult(**identity(it), status=ERROR, error=reason) for name in self.settings})
 
     def finish(self, it: EvalItem) -> None:
-        """The file's last segment is in: its results (or its error row when it changed or a metric failed)."""
+        """The file's last segment is in. With a pool its whole-signal metrics go to the workers and the file waits
+        in `pending` (in order; at most MAX_PENDING_PER_WORKER per worker, so held signals stay bounded); else its
+        results now."""
+        if self.context.pool is None or changed_since_start(it):
+            self.conclude(it)
+            return
+        self.pending.add(self, it, self.streams[it.index].measurement.submit(self.context.pool))
+        self.pending.drain(keep=MAX_PENDING_PER_WORKER * self.context.pool.workers + self.batch_files)
+
+    def conclude(self, it: EvalItem) -> None:
+        """The file's results (or its error row when it changed or a metric failed)."""
         if changed_since_start(it):  # its numbers could mix two contents: no row values, no cache entry
             self.fail(it, CHANGED)
             return
@@ -324,6 +368,9 @@ class BatchRun:
             groups = self.model_groups(self.collect(work[first : first + size]))
             self.push(groups)
             del groups
+            self.pending.drain(keep=len(self.pending))  # the files whose metrics are done, without waiting
+        if self.own_pending:
+            self.pending.drain()
 
 
 def evaluate_items(
@@ -334,6 +381,7 @@ def evaluate_items(
     generator: Optional[torch.Generator] = None,
     media: Optional[MediaFactory] = None,
     finished: Optional[Finished] = None,
+    pending: Optional[PendingFiles] = None,
 ) -> dict[str, list[FileResult]]:
     """Per named enhancer (setting), one FileResult per item (errors included, in item order). The files'
     segments go through the pipeline `segmenting.batch_segments` at a time, cut as they are needed, and every file
@@ -343,7 +391,10 @@ def evaluate_items(
     (set metrics); with a cache a file whose enhancer-independent work is there skips the front end, encode, base
     decode and its synthesis (and, when its shared values fit this run's metrics, their metrics), and a file that is
     not there is written to it as it streams; with a common rate waveform metrics compare at that rate.
-    An AudioError while a file streams (a decoder that fails part-way) ends that file alone with status error."""
-    run = BatchRun(context, device, enhancers, generator, finished)
+    An AudioError while a file streams (a decoder that fails part-way) ends that file alone with status error.
+    With a metric pool (`context.pool`) and a `pending` queue of the caller's, files whose metrics are still being
+    computed stay in it when this returns (the caller drains it; they are then reported to `finished`), so the
+    model goes on with the next batch: the result lists hold the files concluded so far."""
+    run = BatchRun(context, device, enhancers, generator, finished, pending)
     run.run(run.open(items, media))
-    return {name: [run.results[it.index][name] for it in items] for name in run.settings}
+    return {name: [run.results[it.index][name] for it in items if it.index in run.results] for name in run.settings}

@@ -41,16 +41,16 @@ class LoudnessError(PerItemMetric):
     def min_samples(self) -> int:
         return math.ceil(BLOCK_S * self.sample_rate) + 1
 
-    def accumulator(self) -> WholeSignal:
+    def score(self, y: Tensor, x: Tensor) -> float:
+        """|L(y) − L(x)| in LU (NaN where either has no integrated loudness)."""
         import pyloudnorm
 
         meter = pyloudnorm.Meter(self.sample_rate)
+        difference = meter.integrated_loudness(y.double().numpy()) - meter.integrated_loudness(x.double().numpy())
+        return abs(difference) if np.isfinite(difference) else math.nan
 
-        def error(y: Tensor, x: Tensor) -> float:
-            difference = meter.integrated_loudness(y.double().numpy()) - meter.integrated_loudness(x.double().numpy())
-            return abs(difference) if np.isfinite(difference) else math.nan
-
-        return WholeSignal(error)
+    def accumulator(self) -> WholeSignal:
+        return WholeSignal(self.score)
 
 
 register_metric("loudness_error", LoudnessError)

@@ -1,7 +1,8 @@
 """Perceptual metrics of the speech field, through torchmetrics (their reference packages `pesq` and `pystoi`):
 defined on whole signals, so a file's pair is kept whole until its value is computed."""
 
-from typing import Callable
+from concurrent.futures import Executor, Future
+from typing import Callable, Optional
 
 import torch
 from torch import Tensor
@@ -13,20 +14,31 @@ from audiovae.metrics.table import register_metric
 
 class WholeSignal(Accumulator):
     """Collects a pair's chunks and applies `fn(y, x)` to the whole signals (NaN where `fn` raises: e.g. PESQ on a
-    clip without speech-like activity)."""
+    clip without speech-like activity). `submit(pool)` hands the computation to a worker process (`fn` must then
+    pickle: a metric's method); `value()` waits for it there."""
 
     def __init__(self, fn: Callable[[Tensor, Tensor], Tensor]):
         self.fn, self.ys, self.xs = fn, [], []
+        self.future: Optional[Future] = None
 
     def update(self, y: Tensor, x: Tensor) -> "WholeSignal":
         self.ys.append(y.detach().float().cpu().reshape(-1))
         self.xs.append(x.detach().float().cpu().reshape(-1))
         return self
 
-    def value(self) -> Tensor:
+    def submit(self, pool: Executor) -> Future:
+        """Start `fn` on the whole signals in `pool`; the chunks are let go."""
         y, x = torch.cat(self.ys), torch.cat(self.xs)
+        self.ys, self.xs = [], []
+        self.future = pool.submit(self.fn, y, x)
+        return self.future
+
+    def value(self) -> Tensor:
         try:
-            return torch.as_tensor(self.fn(y, x), dtype=torch.float64).reshape(())
+            result = (
+                self.future.result() if self.future is not None else self.fn(torch.cat(self.ys), torch.cat(self.xs))
+            )
+            return torch.as_tensor(result, dtype=torch.float64).reshape(())
         except Exception:  # the packages raise their own error types (NoUtterancesError, ValueError, ...)
             return nan64()
 
@@ -48,10 +60,14 @@ class PESQ(PerItemMetric):
     def min_samples(self) -> int:
         return self.sample_rate // 4  # PESQ needs at least a quarter second
 
-    def accumulator(self) -> WholeSignal:
+    def score(self, y: Tensor, x: Tensor) -> Tensor:
+        """Wide-band PESQ of `y` against `x` (whole signals)."""
         from torchmetrics.functional.audio import perceptual_evaluation_speech_quality
 
-        return WholeSignal(lambda y, x: perceptual_evaluation_speech_quality(y, x, self.sample_rate, "wb"))
+        return perceptual_evaluation_speech_quality(y, x, self.sample_rate, "wb")
+
+    def accumulator(self) -> WholeSignal:
+        return WholeSignal(self.score)
 
 
 class STOI(PerItemMetric):
@@ -70,10 +86,14 @@ class STOI(PerItemMetric):
     def min_samples(self) -> int:
         return self.sample_rate // 4
 
-    def accumulator(self) -> WholeSignal:
+    def score(self, y: Tensor, x: Tensor) -> Tensor:
+        """STOI of `y` against `x` (whole signals)."""
         from torchmetrics.functional.audio import short_time_objective_intelligibility
 
-        return WholeSignal(lambda y, x: short_time_objective_intelligibility(y, x, self.sample_rate))
+        return short_time_objective_intelligibility(y, x, self.sample_rate)
+
+    def accumulator(self) -> WholeSignal:
+        return WholeSignal(self.score)
 
 
 register_metric("pesq_wb", PESQ)

@@ -12,7 +12,9 @@ A file is scored whole (its signals held while it is measured, as for pesq_wb); 
 """
 
 import math
-from typing import ClassVar, Literal
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import ClassVar, Iterator, Literal
 
 import numpy as np
 import soxr
@@ -26,12 +28,37 @@ MODE_RATES = {"audio": 48000, "speech": 16000}
 CEILINGS = {"audio": 4.7321}  # what identical signals score
 
 
+@contextmanager
+def one_numba_thread() -> Iterator[None]:
+    """visqol-python's parallel numba kernels sum in an order that depends on their thread count (the same pair
+    scored 4.49999 on two threads, 4.50014 on one): one thread, so a value does not depend on the machine's cores or
+    on the process that computes it."""
+    import numba
+
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
+
+
+@lru_cache(maxsize=2)
+def visqol_api(mode: str):
+    """visqol-python's `VisqolApi` created for `mode` (once per process)."""
+    from visqol import VisqolApi
+
+    api = VisqolApi()
+    api.create(mode=mode)
+    return api
+
+
 class ViSQOL(PerItemMetric):
     """ViSQOL v3's MOS-LQO of the estimate against the reference, in `mode` "audio" (48 kHz) or "speech" (16 kHz)."""
 
     name, direction, unit, delta_kind = "visqol", HIGHER, "MOS", ABSOLUTE
     is_differentiable = False
-    nan_reason = "ViSQOL could not score this pair (too short for one of its patches)"
+    nan_reason = "ViSQOL could not score this pair"
     scale_note: ClassVar[str] = (
         "ViSQOL audio mode (48 kHz) scores identical signals 4.73, its ceiling, not 5; speech mode (16 kHz) is "
         "for speech only"
@@ -40,20 +67,14 @@ class ViSQOL(PerItemMetric):
     def __init__(self, sample_rate: int, mode: Literal["audio", "speech"] = "audio", **kwargs):
         super().__init__(**kwargs)
         self.sample_rate, self.mode = sample_rate, mode
-        self._api = None
 
     @property
     def min_samples(self) -> int:
-        return self.sample_rate // 2  # ViSQOL's patches need about half a second
+        return self.sample_rate if self.mode == "audio" else self.sample_rate // 2  # its patches (audio: 0.95 s fails)
 
     def api(self):
-        """The ViSQOL instance of this metric's mode, created once (its models load from the package)."""
-        if self._api is None:
-            from visqol import VisqolApi
-
-            self._api = VisqolApi()
-            self._api.create(mode=self.mode)
-        return self._api
+        """The ViSQOL instance of this metric's mode (one per process and mode: its models load from the package)."""
+        return visqol_api(self.mode)
 
     def score(self, y: Tensor, x: Tensor) -> float:
         """MOS-LQO of estimate `y` against reference `x` (whole mono signals at `sample_rate`)."""
@@ -61,7 +82,8 @@ class ViSQOL(PerItemMetric):
         ref, deg = (s.double().numpy() for s in (x, y))
         if self.sample_rate != rate:
             ref, deg = (soxr.resample(s, self.sample_rate, rate, quality="HQ") for s in (ref, deg))
-        value = self.api().measure_from_arrays(np.ascontiguousarray(ref), np.ascontiguousarray(deg), rate).moslqo
+        with one_numba_thread():
+            value = self.api().measure_from_arrays(np.ascontiguousarray(ref), np.ascontiguousarray(deg), rate).moslqo
         return float(value) if math.isfinite(value) else math.nan
 
     def accumulator(self) -> WholeSignal:

@@ -21,8 +21,14 @@ RUN_DIR_ENV = "AUDIOVAE_RUN_DIR"  # lets DDP worker processes find the run direc
 
 
 def run_hash(cfg: DictConfig, ignore: Sequence[str]) -> str:
-    """Hash of the top-level sections that decide a run's results (those in `ignore` left out)."""
-    return config_hash(OmegaConf.masked_copy(cfg, [k for k in cfg if k not in ignore]))
+    """Hash of the config's keys that decide a run's results: `ignore` names the ones left out, a top-level section
+    (`cache`) or a key in one (`metrics.workers`)."""
+    kept = OmegaConf.to_container(OmegaConf.masked_copy(cfg, [k for k in cfg if k not in ignore]), resolve=True)
+    for key in ignore:
+        section, _, name = key.partition(".")
+        if name and isinstance(kept.get(section), dict):
+            kept[section].pop(name, None)
+    return config_hash(OmegaConf.create(kept))
 
 
 def is_launcher_process() -> bool:

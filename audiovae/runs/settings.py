@@ -26,7 +26,8 @@ EVAL_IGNORE = (
     "out_dir",
     "logger",
     "cache",
-)  # sections that do not change an evaluation's results (a warm cache = cold)
+    "metrics.workers",
+)  # what does not change an evaluation's results (a warm cache = cold; the metrics' processes)
 
 
 @dataclass

@@ -1,0 +1,82 @@
+"""Worker processes for the metrics computed on whole signals (`WholeSignal`: pesq_wb, stoi, visqol, loudness_error,
+the MOS predictors): CPU-bound and computed once a file has ended, they run in `metrics.workers` processes while the
+model encodes and decodes the next files (the pattern of DAC's evaluation script). The file's row waits for them;
+rows stay in file order (`streaming.PendingFiles`); besides the files of the batch the model has just run, at most
+two files per worker wait (their signals are held); a file is written, and can be resumed from, only once its
+values are in. The values are the inline ones: the same functions on the same float32 signals.
+
+`metrics.workers`: null (default) starts half the machine's cores (at most AUTO_MAX_WORKERS) when the run names such
+a metric and the machine has at least AUTO_MIN_CORES cores, none otherwise; 0 computes them in this process; N starts
+N. On 2 cores a worker did not pay off (docs/benchmarks.md: the worker's start-up and the model and the metrics
+slowing each other down cost more than the overlap saved), hence no worker there by default.
+
+Workers are spawned (not forked: the parent's torch and OpenMP threads do not fork safely), each on one intra-op
+thread, and import what a metric needs once.
+"""
+
+import os
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from multiprocessing import get_context
+from typing import Iterator, Mapping, Optional
+
+from audiovae.metrics.base import PerItemMetric
+from audiovae.metrics.perceptual import WholeSignal
+
+AUTO_MIN_CORES = 4  # metrics.workers=null: workers only on machines with at least this many cores ...
+AUTO_MAX_WORKERS = 4  # ... half of them, at most this many
+
+
+class MetricPool(ProcessPoolExecutor):
+    """A process pool that knows its size (`workers`)."""
+
+    def __init__(self, workers: int):
+        super().__init__(max_workers=workers, mp_context=get_context("spawn"), initializer=_one_thread)
+        self.workers = workers
+        for _ in range(workers):  # the workers start and import the metrics while the model loads and starts
+            self.submit(_warm_up)
+
+
+def _one_thread() -> None:
+    """A worker computes on one thread (torch's, numba's): the model keeps the other cores."""
+    import torch
+
+    torch.set_num_threads(1)
+    try:
+        import numba
+    except ImportError:  # pragma: no cover - numba comes with librosa
+        return
+    numba.set_num_threads(1)
+
+
+def _warm_up() -> None:
+    import audiovae.metrics.registry  # noqa: F401 - every metric family, so the first file's metrics start at once
+
+
+def whole_signal_metrics(metrics: Mapping[str, PerItemMetric]) -> list[str]:
+    """The metrics among `metrics` computed on whole signals at a file's end (what the pool computes)."""
+    return [name for name, metric in metrics.items() if isinstance(metric.accumulator(), WholeSignal)]
+
+
+def pool_workers(setting: Optional[int], metrics: Mapping[str, PerItemMetric]) -> int:
+    """How many worker processes `metrics.workers` = `setting` means for a run measuring `metrics`."""
+    if not whole_signal_metrics(metrics):
+        return 0
+    if setting is None:
+        cores = os.cpu_count() or 1
+        return min(AUTO_MAX_WORKERS, cores // 2) if cores >= AUTO_MIN_CORES else 0
+    return setting
+
+
+@contextmanager
+def metric_pool(setting: Optional[int], metrics: Mapping[str, PerItemMetric]) -> Iterator[Optional[MetricPool]]:
+    """The pool of a run (None: the metrics are computed in this process), shut down when the run ends."""
+    workers = pool_workers(setting, metrics)
+    if not workers:
+        yield None
+        return
+    pool = MetricPool(workers)
+    try:
+        yield pool
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
