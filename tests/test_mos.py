@@ -65,3 +65,17 @@ def test_they_are_reference_free_speech_models():
     for name in (*DNSMOS, "plcmos"):
         info = metric_info(name)
         assert info.reference_free and info.direction == "higher" and "speech" in info.scale_note
+
+
+def test_the_onnx_runtime_writes_nothing_under_home_when_imported(tmp_path):
+    # torchmetrics imports it whenever it is installed (its own DNSMOS), so every training would: onnxruntime 1.30+
+    # writes a device id and a telemetry store under ~/.cache/Microsoft on import (pinned below 1.30)
+    import subprocess
+    import sys
+
+    home = tmp_path / "home"
+    home.mkdir()
+    done = subprocess.run(
+        [sys.executable, "-c", "import onnxruntime"], env={"HOME": str(home), "PATH": ""}, timeout=120
+    )
+    assert done.returncode == 0 and list(home.rglob("*")) == []

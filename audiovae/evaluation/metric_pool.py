@@ -5,10 +5,10 @@ rows stay in file order (`streaming.PendingFiles`); besides the files of the bat
 two files per worker wait (their signals are held); a file is written, and can be resumed from, only once its
 values are in. The values are the inline ones: the same functions on the same float32 signals.
 
-`metrics.workers`: null (default) starts half the machine's cores (at most AUTO_MAX_WORKERS) when the run names such
-a metric and the machine has at least AUTO_MIN_CORES cores, none otherwise; 0 computes them in this process; N starts
-N. On 2 cores a worker did not pay off (docs/benchmarks.md: the worker's start-up and the model and the metrics
-slowing each other down cost more than the overlap saved), hence no worker there by default.
+`metrics.workers`: 0 (default) computes them in this process; N starts N; null starts half the machine's cores (at
+most AUTO_MAX_WORKERS) when the run names such a metric and the machine has at least AUTO_MIN_CORES cores, none
+otherwise. On 2 cores a worker did not pay off (docs/benchmarks.md: the worker's start-up and the model and the
+metrics slowing each other down cost more than the overlap saved).
 
 Workers are spawned (not forked: the parent's torch and OpenMP threads do not fork safely), each on one intra-op
 thread, and import what a metric needs once.
