@@ -68,8 +68,8 @@ def test_they_are_reference_free_speech_models():
 
 
 def test_the_onnx_runtime_writes_nothing_under_home_when_imported(tmp_path):
-    # torchmetrics imports it whenever it is installed (its own DNSMOS), so every training would: onnxruntime 1.30+
-    # writes a device id and a telemetry store under ~/.cache/Microsoft on import (pinned below 1.30)
+    # torchmetrics imports it whenever it is installed (its own DNSMOS), so every training would: onnxruntime 1.29+
+    # writes a device id and a telemetry store under ~/.cache/Microsoft on import (pinned below 1.29)
     import subprocess
     import sys
 
