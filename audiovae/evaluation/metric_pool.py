@@ -60,7 +60,7 @@ def whole_signal_metrics(metrics: Mapping[str, PerItemMetric]) -> list[str]:
 
 def pool_workers(setting: Optional[int], metrics: Mapping[str, PerItemMetric]) -> int:
     """How many worker processes `metrics.workers` = `setting` means for a run measuring `metrics`."""
-    if not whole_signal_metrics(metrics):
+    if setting == 0 or not whole_signal_metrics(metrics):
         return 0
     if setting is None:
         cores = os.cpu_count() or 1

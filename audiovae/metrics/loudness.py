@@ -18,24 +18,19 @@ import math
 import numpy as np
 from torch import Tensor
 
-from audiovae.metrics.base import ABSOLUTE, LOWER, PerItemMetric
-from audiovae.metrics.perceptual import WholeSignal
+from audiovae.metrics.base import ABSOLUTE, LOWER
+from audiovae.metrics.perceptual import WholeSignalMetric
 from audiovae.metrics.table import register_metric
 
 BLOCK_S = 0.4  # BS.1770's gating block: shorter signals have no integrated loudness
 
 
-class LoudnessError(PerItemMetric):
+class LoudnessError(WholeSignalMetric):
     """|integrated loudness of y − that of x| in LU (BS.1770-4, pyloudnorm)."""
 
     name, direction, unit, delta_kind = "loudness_error", LOWER, "LU", ABSOLUTE
-    is_differentiable = False
     nan_reason = "shorter than one 400 ms block, or silent below the −70 LUFS gate"
     plot_lower_bound = 0.0
-
-    def __init__(self, sample_rate: int, **kwargs):
-        super().__init__(**kwargs)
-        self.sample_rate = sample_rate
 
     @property
     def min_samples(self) -> int:
@@ -48,9 +43,6 @@ class LoudnessError(PerItemMetric):
         meter = pyloudnorm.Meter(self.sample_rate)
         difference = meter.integrated_loudness(y.double().numpy()) - meter.integrated_loudness(x.double().numpy())
         return abs(difference) if np.isfinite(difference) else math.nan
-
-    def accumulator(self) -> WholeSignal:
-        return WholeSignal(self.score)
 
 
 register_metric("loudness_error", LoudnessError)

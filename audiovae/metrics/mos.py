@@ -26,8 +26,8 @@ import numpy as np
 import soxr
 from torch import Tensor
 
-from audiovae.metrics.base import ABSOLUTE, HIGHER, PerItemMetric
-from audiovae.metrics.perceptual import WholeSignal
+from audiovae.metrics.base import ABSOLUTE, HIGHER
+from audiovae.metrics.perceptual import WholeSignalMetric
 from audiovae.metrics.table import register_metric
 
 RATE = 16000  # the models' rate
@@ -70,12 +70,11 @@ def dnsmos_scores(audio: np.ndarray, personalized: bool = False) -> dict:
     return _SCORES[key]
 
 
-class DNSMOS(PerItemMetric):
+class DNSMOS(WholeSignalMetric):
     """One of DNSMOS' four predictions (`output`: sig, bak, ovrl or p808) of the estimate alone."""
 
     direction, unit, delta_kind = HIGHER, "MOS", ABSOLUTE
     reference_free: ClassVar[bool] = True
-    is_differentiable = False
     nan_reason = "the models returned no score"
     scale_note: ClassVar[str] = SPEECH_ONLY
 
@@ -87,38 +86,22 @@ class DNSMOS(PerItemMetric):
         **kwargs,
     ):
         kwargs.setdefault("name", f"dnsmos_{output}")
-        super().__init__(**kwargs)
-        self.sample_rate, self.output, self.personalized = sample_rate, output, personalized
-
-    @property
-    def min_samples(self) -> int:
-        return self.sample_rate // 4
+        super().__init__(sample_rate, **kwargs)
+        self.output, self.personalized = output, personalized
 
     def score(self, y: Tensor, x: Tensor) -> float:
         """The prediction for estimate `y` (`x`, the reference, is not read)."""
         value = dnsmos_scores(prepared(y, self.sample_rate), self.personalized)[f"{self.output}_mos"]
         return value if math.isfinite(value) else math.nan
 
-    def accumulator(self) -> WholeSignal:
-        return WholeSignal(self.score)
 
-
-class PLCMOS(PerItemMetric):
+class PLCMOS(WholeSignalMetric):
     """PLCMOS v2's prediction for the estimate alone."""
 
     name, direction, unit, delta_kind = "plcmos", HIGHER, "MOS", ABSOLUTE
     reference_free: ClassVar[bool] = True
-    is_differentiable = False
     nan_reason = "the model returned no score"
     scale_note: ClassVar[str] = SPEECH_ONLY
-
-    def __init__(self, sample_rate: int, **kwargs):
-        super().__init__(**kwargs)
-        self.sample_rate = sample_rate
-
-    @property
-    def min_samples(self) -> int:
-        return self.sample_rate // 4
 
     def score(self, y: Tensor, x: Tensor) -> float:
         """PLCMOS v2 of estimate `y` (`x` is not read), its rater embeddings drawn from numpy's generator seeded with
@@ -130,9 +113,6 @@ class PLCMOS(PerItemMetric):
         finally:
             np.random.set_state(state)
         return value if math.isfinite(value) else math.nan
-
-    def accumulator(self) -> WholeSignal:
-        return WholeSignal(self.score)
 
 
 @lru_cache(maxsize=1)

@@ -43,40 +43,11 @@ class WholeSignal(Accumulator):
             return nan64()
 
 
-class PESQ(PerItemMetric):
-    """Wide-band PESQ (ITU-T P.862.2), MOS-LQO from 1.04 to 4.64: torchmetrics'
-    `perceptual_evaluation_speech_quality(y, x, 16000, "wb")`. Defined at 16 kHz only."""
+class WholeSignalMetric(PerItemMetric):
+    """A metric computed by `score(y, x)` on a file's whole signals once it has ended (`WholeSignal`; the computation
+    a metric pool may take over): not differentiable, defined from a quarter second unless a subclass says more."""
 
-    name, direction, unit, delta_kind = "pesq_wb", HIGHER, "MOS", ABSOLUTE
     is_differentiable = False
-    nan_reason = "PESQ found no speech-like activity in the reference (silence, or too short)"
-
-    def __init__(self, sample_rate: int, **kwargs):
-        check_rate(self.name, sample_rate, 16000)
-        super().__init__(**kwargs)
-        self.sample_rate = sample_rate
-
-    @property
-    def min_samples(self) -> int:
-        return self.sample_rate // 4  # PESQ needs at least a quarter second
-
-    def score(self, y: Tensor, x: Tensor) -> Tensor:
-        """Wide-band PESQ of `y` against `x` (whole signals)."""
-        from torchmetrics.functional.audio import perceptual_evaluation_speech_quality
-
-        return perceptual_evaluation_speech_quality(y, x, self.sample_rate, "wb")
-
-    def accumulator(self) -> WholeSignal:
-        return WholeSignal(self.score)
-
-
-class STOI(PerItemMetric):
-    """Short-time objective intelligibility (Taal et al. 2011), 0–1: torchmetrics'
-    `short_time_objective_intelligibility(y, x, sample_rate)` (pystoi; resamples to 10 kHz internally)."""
-
-    name, direction, unit, delta_kind = "stoi", HIGHER, "", ABSOLUTE
-    is_differentiable = False
-    nan_reason = "pystoi failed on this pair"  # a reference without frames above its silence threshold scores 0
 
     def __init__(self, sample_rate: int, **kwargs):
         super().__init__(**kwargs)
@@ -86,14 +57,44 @@ class STOI(PerItemMetric):
     def min_samples(self) -> int:
         return self.sample_rate // 4
 
+    def score(self, y: Tensor, x: Tensor):  # pragma: no cover
+        """The value for the whole estimate `y` and reference `x` (a number; raising means NaN)."""
+        raise NotImplementedError
+
+    def accumulator(self) -> WholeSignal:
+        return WholeSignal(self.score)
+
+
+class PESQ(WholeSignalMetric):
+    """Wide-band PESQ (ITU-T P.862.2), MOS-LQO from 1.04 to 4.64: torchmetrics'
+    `perceptual_evaluation_speech_quality(y, x, 16000, "wb")`. Defined at 16 kHz only."""
+
+    name, direction, unit, delta_kind = "pesq_wb", HIGHER, "MOS", ABSOLUTE
+    nan_reason = "PESQ found no speech-like activity in the reference (silence, or too short)"
+
+    def __init__(self, sample_rate: int, **kwargs):
+        check_rate(self.name, sample_rate, 16000)
+        super().__init__(sample_rate, **kwargs)
+
+    def score(self, y: Tensor, x: Tensor) -> Tensor:
+        """Wide-band PESQ of `y` against `x` (whole signals)."""
+        from torchmetrics.functional.audio import perceptual_evaluation_speech_quality
+
+        return perceptual_evaluation_speech_quality(y, x, self.sample_rate, "wb")
+
+
+class STOI(WholeSignalMetric):
+    """Short-time objective intelligibility (Taal et al. 2011), 0–1: torchmetrics'
+    `short_time_objective_intelligibility(y, x, sample_rate)` (pystoi; resamples to 10 kHz internally)."""
+
+    name, direction, unit, delta_kind = "stoi", HIGHER, "", ABSOLUTE
+    nan_reason = "pystoi failed on this pair"  # a reference without frames above its silence threshold scores 0
+
     def score(self, y: Tensor, x: Tensor) -> Tensor:
         """STOI of `y` against `x` (whole signals)."""
         from torchmetrics.functional.audio import short_time_objective_intelligibility
 
         return short_time_objective_intelligibility(y, x, self.sample_rate)
-
-    def accumulator(self) -> WholeSignal:
-        return WholeSignal(self.score)
 
 
 register_metric("pesq_wb", PESQ)

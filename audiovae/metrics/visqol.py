@@ -20,8 +20,8 @@ import numpy as np
 import soxr
 from torch import Tensor
 
-from audiovae.metrics.base import ABSOLUTE, HIGHER, PerItemMetric
-from audiovae.metrics.perceptual import WholeSignal
+from audiovae.metrics.base import ABSOLUTE, HIGHER
+from audiovae.metrics.perceptual import WholeSignalMetric
 from audiovae.metrics.table import register_metric
 
 MODE_RATES = {"audio": 48000, "speech": 16000}
@@ -53,11 +53,10 @@ def visqol_api(mode: str):
     return api
 
 
-class ViSQOL(PerItemMetric):
+class ViSQOL(WholeSignalMetric):
     """ViSQOL v3's MOS-LQO of the estimate against the reference, in `mode` "audio" (48 kHz) or "speech" (16 kHz)."""
 
     name, direction, unit, delta_kind = "visqol", HIGHER, "MOS", ABSOLUTE
-    is_differentiable = False
     nan_reason = "ViSQOL could not score this pair"
     scale_note: ClassVar[str] = (
         "ViSQOL audio mode (48 kHz) scores identical signals 4.73, its ceiling, not 5; speech mode (16 kHz) is "
@@ -65,8 +64,8 @@ class ViSQOL(PerItemMetric):
     )
 
     def __init__(self, sample_rate: int, mode: Literal["audio", "speech"] = "audio", **kwargs):
-        super().__init__(**kwargs)
-        self.sample_rate, self.mode = sample_rate, mode
+        super().__init__(sample_rate, **kwargs)
+        self.mode = mode
 
     @property
     def min_samples(self) -> int:
@@ -85,9 +84,6 @@ class ViSQOL(PerItemMetric):
         with one_numba_thread():
             value = self.api().measure_from_arrays(np.ascontiguousarray(ref), np.ascontiguousarray(deg), rate).moslqo
         return float(value) if math.isfinite(value) else math.nan
-
-    def accumulator(self) -> WholeSignal:
-        return WholeSignal(self.score)
 
 
 register_metric("visqol", ViSQOL)
