@@ -253,8 +253,8 @@ class BatchRun:
 
     def finish(self, it: EvalItem) -> None:
         """The file's last segment is in. With a pool its whole-signal metrics go to the workers and the file waits
-        in `pending` (in order; at most MAX_PENDING_PER_WORKER per worker, so held signals stay bounded); else its
-        results now."""
+        in `pending` (in order; besides this batch's files at most MAX_PENDING_PER_WORKER per worker, so held
+        signals stay bounded); else its results now."""
         if self.context.pool is None or changed_since_start(it):
             self.conclude(it)
             return
