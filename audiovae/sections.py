@@ -6,10 +6,12 @@ so the saved config says every value a run used."""
 from omegaconf import DictConfig
 
 from audiovae.enhancers.registry import resolve_enhancement
-from audiovae.metrics.registry import resolve_metric_settings
+from audiovae.metrics.registry import check_protocol, resolve_metric_settings
 
 
 def resolve_sections(cfg: DictConfig) -> None:
-    """Check and complete the metrics' settings sections, then the enhancement section (in place)."""
+    """Check and complete the metrics' settings sections (a protocol's metrics kept), then the enhancement section
+    (in place)."""
+    check_protocol(cfg)
     resolve_metric_settings(cfg)
     resolve_enhancement(cfg)

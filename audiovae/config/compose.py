@@ -31,6 +31,10 @@ def config_groups(config_dir: Path = CONFIG_DIR) -> list[str]:
     return sorted(p.name for p in config_dir.iterdir() if p.is_dir())
 
 
+# Groups whose files hold top-level keys rather than their own section: merged after the primary's own keys, so a
+# protocol's `metrics.names` replaces the primary's (dotted overrides still come last).
+TOP_LEVEL_GROUPS = ("protocol",)
+
 MAX_CONFIG_BYTES = 1 << 20  # a config file is text of a few KB; anything larger is not one
 
 
@@ -202,7 +206,7 @@ def compose(
     `primary` is a name in `config_dir` (e.g. "eval") or a path to a YAML file, such as a run's saved
     `config.yaml`. Its `defaults:` mapping picks one file per group; `group=name` words change the pick.
     Layers, later wins: schema, (for a saved config: the keys added since it was written, `later_keys`), group
-    files, the primary's own keys, dotted overrides.
+    files, the primary's own keys, the files of `TOP_LEVEL_GROUPS` (a protocol), dotted overrides.
     """
     body = _load_primary(primary, config_dir)
     saved = Path(primary).suffix in {".yaml", ".yml"}  # a run's saved config (not a name in configs/)
@@ -223,14 +227,18 @@ def compose(
         OmegaConf.set_struct(layers[0][section], False)
     if schema is not None and saved:  # keys added since it was written
         layers.append(later_layer(layers[0], config_dir))
+    top_level = []
     for group, section in _group_sections(defaults, selections, config_dir).items():
-        layers.append(OmegaConf.create({group: section}))
+        if group in TOP_LEVEL_GROUPS:
+            top_level.append(section)
+        else:
+            layers.append(OmegaConf.create({group: section}))
     # A chosen group file replaces that section of a saved config wholesale rather than merging into it (a
     # primary's own keys of a group, e.g. train.yaml's trainer.max_steps, still apply on top of the choice).
     for group in selections:
         if saved and group in body:
             body.pop(group)
-    layers.append(body)
+    layers += [body, *top_level]
     try:
         cfg = _merged(layers)
         for word in sorted(dotted, key=lambda w: not w.startswith("model.family=")):  # the family before its options

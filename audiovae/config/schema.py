@@ -165,6 +165,16 @@ class SelectConfig:
 
 
 @dataclass
+class ProtocolConfig:
+    """`protocol=<name>` (configs/protocol/): a named tool's metrics, computed as that tool computes them."""
+
+    name: str = "none"
+    tool: str = ""  # the code whose numbers the protocol reproduces (package, version, script)
+    metrics: List[str] = field(default_factory=list)  # what it measures: metrics.names must keep each of them
+    columns: Dict[str, str] = field(default_factory=dict)  # metric -> the tool's own column name
+
+
+@dataclass
 class EvalConfig:
     """`evaluate.py`: the whole resolved configuration of an evaluation run."""
 
@@ -176,6 +186,7 @@ class EvalConfig:
     enhancement: Dict[str, Any] = MISSING
     data: DataConfig = field(default_factory=DataConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    protocol: ProtocolConfig = field(default_factory=ProtocolConfig)
     embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
     cache: CacheConfig = field(default_factory=CacheConfig)
     outputs: OutputsConfig = field(default_factory=OutputsConfig)

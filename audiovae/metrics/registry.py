@@ -34,7 +34,7 @@ from audiovae.metrics.table import (  # noqa: F401 - plugins import register_met
 )
 
 # each family module registers its own metrics
-FAMILIES = ("waveform", "mel", "perceptual", "loudness", "visqol", "mos", "audioldm_eval", "reference_free")
+FAMILIES = ("waveform", "mel", "perceptual", "loudness", "visqol", "mos", "audioldm_eval", "dac", "reference_free")
 for family in FAMILIES:  # in this order: the order of METRIC_NAMES
     import_module(f"audiovae.metrics.{family}")
 METRIC_NAMES = tuple(METRICS)  # the built-in per-file metrics of waveform (or log-mel) pairs (plugins: METRICS)
@@ -123,6 +123,21 @@ def resolve_metric_settings(cfg: DictConfig) -> None:
             node[section] = check_section(
                 section, OmegaConf.to_container(given) if isinstance(given, DictConfig) else given
             )
+
+
+def check_protocol(cfg: DictConfig) -> None:
+    """compose() hook: a run under a protocol (`protocol=dac`) measures every metric of it, so its numbers are the
+    tool's; ConfigError naming `metrics.names` when an override left one out (adding others is fine)."""
+    protocol = cfg.get("protocol")
+    if protocol is None or protocol.get("name", "none") == "none":
+        return
+    names = list(cfg.metrics.get("names") or [])
+    left_out = [m for m in protocol.metrics if m not in names]
+    if left_out:
+        raise ConfigError(
+            f"config key 'metrics.names': protocol={protocol.name} measures {left_out[0]}, which metrics.names "
+            f"leaves out; keep the protocol's metrics (add others) or choose protocol=none"
+        )
 
 
 def metric_definitions(metrics: Mapping, names: Sequence[str]) -> dict[str, Any]:

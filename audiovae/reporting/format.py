@@ -144,17 +144,17 @@ def comparison_table(lines: Sequence[ComparisonLine], **names) -> list[str]:
 
 
 def scale_notes(names: Sequence[str]) -> list[str]:
-    """One line per measured metric whose values reach less (or otherwise) than their range suggests
-    (`PerItemMetric.scale_note`: ViSQOL's audio mode tops out at 4.73)."""
-    notes = []
+    """One line per note of the measured metrics whose values reach less (or otherwise) than their range suggests
+    (`PerItemMetric.scale_note`: ViSQOL's audio mode tops out at 4.73), naming the metrics it is about."""
+    by_note: dict[str, list[str]] = {}
     for name in names:
         try:
             note = metric_info(name).scale_note
         except ConfigError:  # a metric of a run read back that this installation does not know (a plugin's)
             continue
         if note:
-            notes.append(f"{name}: {note}.")
-    return notes
+            by_note.setdefault(note, []).append(name)
+    return [f"{', '.join(about)}: {note}." for note, about in by_note.items()]
 
 
 def min_p_note(comparisons: Sequence[dict], alpha: float) -> list[str]:

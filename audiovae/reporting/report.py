@@ -138,8 +138,20 @@ def run_facts(summary: dict) -> list[str]:
         f"{fmt(run['audio_seconds'], 1)} s of audio at {run['sample_rate']} Hz",
         f"device: {run['device']}; throughput {fmt(run['throughput_audio_s_per_s'], 2)} s of audio per second",
         reference,
+        *protocol_lines(config.get("protocol") or {}),
         *lsd_scaling_lines(config.get("metrics", {})),
         *alignment_lines(summary.get("alignment", {})),
+    ]
+
+
+def protocol_lines(protocol: dict) -> list[str]:
+    """The protocol a run measured under (`protocol=dac`): the tool whose numbers it reproduces and the tool's names
+    of its columns."""
+    if protocol.get("name", "none") == "none":
+        return []
+    columns = ", ".join(f"{ours} = {theirs}" for ours, theirs in (protocol.get("columns") or {}).items())
+    return [
+        f"protocol {protocol['name']}: the metrics of {protocol.get('tool', '')}" + (f" ({columns})" if columns else "")
     ]
 
 
