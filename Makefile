@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test proofs lint docs bench venv browser clean
+.PHONY: demo test slow proofs lint docs bench venv browser clean
 
 venv: $(STAMP)
 
@@ -36,10 +36,16 @@ browser:
 
 # One pytest worker per core (pytest-xdist), each test file on one worker (its module fixtures run once), every
 # process (workers and the jobs they start) on one intra-op thread: the numbers do not depend on the machine's cores.
-# `make test` leaves out the `proof` runs (a recipe's claim shown by minutes of real training): `make proofs`; CI runs both.
+# `make test` is the inner loop: it leaves out the `slow` tests (jobs killed and resumed, DDP on two processes, the
+# fuzz properties' larger draws, whole-job runs a faster test already covers): `make slow`; and the `proof` runs (a
+# recipe's claim shown by minutes of real training): `make proofs`. CI runs all three.
 TEST_WORKERS ?= auto
+PYTEST := WANDB_MODE=offline OMP_NUM_THREADS=1 $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 test: $(STAMP) browser
-	WANDB_MODE=offline OMP_NUM_THREADS=1 $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not proof" $(PYTEST_ARGS)
+	$(PYTEST) -m "not slow and not proof" $(PYTEST_ARGS)
+
+slow: $(STAMP) browser
+	$(PYTEST) -m "slow and not proof" $(PYTEST_ARGS)
 
 proofs: $(STAMP)
 	WANDB_MODE=offline OMP_NUM_THREADS=1 $(PY) -m pytest -q -p no:cacheprovider -m proof $(PYTEST_ARGS)

@@ -26,7 +26,7 @@ JOBS = {"audiovae-eval": "eval", "audiovae-train": "train"}
 TOOLS = {"audiovae-export": "audiovae.training.export"}
 # no W&B run, no listening pages, plots or audio, a short Griffin-Lim: the page's code still runs, in seconds
 FAST = {
-    "eval": ["outputs.listening_files=0", "outputs.save_plots=false", "outputs.save_audio=false"],
+    "eval": ["outputs.listening_files=0", "outputs.save_plots=false", "outputs.save_audio=false", "data.max_seconds=1"],
     "train": ["trainer.max_steps=3", "trainer.val_check_interval=3", "examples.count=0", "data.val_ratio=0.4"],
 }
 COMMON = ["logger=none"]  # no W&B run

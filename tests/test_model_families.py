@@ -46,7 +46,10 @@ def columns(out) -> list[str]:
         return next(csv.reader(f))
 
 
-@pytest.mark.parametrize("model", sorted(WAVE_MODELS))
+# tiny_dac in the inner loop; the other families' whole runs (their own paths are tested faster below) in `make slow`
+@pytest.mark.parametrize(
+    "model", [m if m == "tiny_dac" else pytest.param(m, marks=pytest.mark.slow) for m in sorted(WAVE_MODELS)]
+)
 def test_each_waveform_model_evaluates_end_to_end_with_report_wandb_cache_and_resume(model, clips, tmp_path):
     rate, family = WAVE_MODELS[model]
     out = tmp_path / "run"
