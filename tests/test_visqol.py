@@ -45,3 +45,15 @@ def test_visqol_equals_the_package_on_the_signals_at_its_modes_rate(mode):
 def test_the_report_says_the_ceiling_of_visqol():
     (note,) = scale_notes(["snr", "visqol", "a_metric_of_another_installation"])
     assert note.startswith("visqol: ") and "4.73" in note
+
+
+def test_scoring_leaves_torchs_thread_count_as_it_was():
+    """Numba's OpenMP pool shares its runtime with torch: a score must not move the model to more threads."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        x = torch.from_numpy(clip(1.2, 16000))
+        build_metric("visqol", 16000).accumulator().update(x * 0.9, x).value()
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

@@ -27,26 +27,48 @@ AUTO_MIN_CORES = 4  # metrics.workers=null: workers only on machines with at lea
 AUTO_MAX_WORKERS = 4  # ... half of them, at most this many
 
 
+ONE_THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")  # read by the BLAS at its import
+
+
 class MetricPool(ProcessPoolExecutor):
     """A process pool that knows its size (`workers`)."""
 
     def __init__(self, workers: int):
         super().__init__(max_workers=workers, mp_context=get_context("spawn"), initializer=_one_thread)
         self.workers = workers
-        for _ in range(workers):  # the workers start and import the metrics while the model loads and starts
-            self.submit(_warm_up)
+        with _environment({name: "1" for name in ONE_THREAD_ENV}):  # inherited by the workers spawned here
+            for _ in range(workers):  # the workers start and import the metrics while the model loads and starts
+                self.submit(_warm_up)
+
+
+@contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    """`values` in os.environ for the duration (what a process spawned meanwhile inherits), then as before."""
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _one_thread() -> None:
-    """A worker computes on one thread (torch's, numba's): the model keeps the other cores."""
-    import torch
-
-    torch.set_num_threads(1)
+    """A worker computes on one thread (numba's, torch's; its BLAS from ONE_THREAD_ENV): the model keeps the other
+    cores. Several threads per worker would compete with the model's (OpenBLAS' threads spin while they wait).
+    Numba first: starting its OpenMP pool sets the count of the runtime torch shares."""
     try:
         import numba
     except ImportError:  # pragma: no cover - numba comes with librosa
-        return
-    numba.set_num_threads(1)
+        numba = None
+    if numba is not None:
+        numba.set_num_threads(1)
+    import torch
+
+    torch.set_num_threads(1)
 
 
 def _warm_up() -> None:

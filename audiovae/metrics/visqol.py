@@ -32,7 +32,12 @@ CEILINGS = {"audio": 4.7321}  # what identical signals score
 def one_numba_thread() -> Iterator[None]:
     """visqol-python's parallel numba kernels sum in an order that depends on their thread count (the same pair
     scored 4.49999 on two threads, 4.50014 on one): one thread, so a value does not depend on the machine's cores or
-    on the process that computes it."""
+    on the process that computes it. Numba's OpenMP layer shares the OpenMP runtime with torch, so starting numba's
+    pool or setting its count sets torch's too: both are put back as they were (restoring numba's alone left the
+    model on two threads after the first ViSQOL score)."""
+    import torch
+
+    torch_before = torch.get_num_threads()  # first: numba's first call starts its pool and sets the count
     import numba
 
     before = numba.get_num_threads()
@@ -41,6 +46,7 @@ def one_numba_thread() -> Iterator[None]:
         yield
     finally:
         numba.set_num_threads(before)
+        torch.set_num_threads(torch_before)
 
 
 @lru_cache(maxsize=2)
