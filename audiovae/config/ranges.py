@@ -39,6 +39,7 @@ RANGES = {
     "metrics.max_lag_samples": (0, INF, True, True),
     "metrics.align_samples": (-65536, 65536, True, True),
     "metrics.common_rate": (8000, 384000, True, True),
+    "metrics.loudness_normalize": (-70, 0, False, True),  # BS.1770's absolute gate is -70 LUFS
     "metrics.fad_bootstrap_samples": (1, INF, True, True),
     "metrics.workers": (0, INF, True, True),
     "embedding.batch_size": (1, INF, True, True),

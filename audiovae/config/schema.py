@@ -138,6 +138,7 @@ class MetricsConfig(MeasuredMetricsConfig):
     align: str = MISSING
     align_samples: int = MISSING
     common_rate: Optional[int] = None  # waveform metrics at this rate for every model (null: the model's rate)
+    loudness_normalize: Optional[float] = None  # LUFS: every waveform scaled to it before the waveform metrics
     workers: Optional[int] = None  # processes for the whole-signal metrics (null: by the machine's cores)
 
 

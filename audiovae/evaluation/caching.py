@@ -83,6 +83,11 @@ def build_run_cache(
         **_plugin_code(cfg.metrics.names),
         "alignment": list(alignment),  # (lag search radius, applied shift)
         **({"common_rate": cfg.metrics.common_rate} if cfg.metrics.get("common_rate") else {}),
+        **(
+            {"loudness_normalize": cfg.metrics.loudness_normalize}
+            if cfg.metrics.get("loudness_normalize") is not None
+            else {}
+        ),
         "embedding": OmegaConf.to_container(cfg.embedding, resolve=True)
         if needs_embedding(cfg.metrics.names)
         else None,

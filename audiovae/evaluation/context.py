@@ -40,8 +40,10 @@ class MeasuringContext:
     """The run's constants of measurement: the reconstruction `pipeline`, the per-file `metrics`, how files are cut
     (`segmenting`), the waveform metrics' `alignment`, the set metrics' `embedder` (None: no set metric), the
     cross-run `cache` (None: off), the waveform metrics' `common_rate` (None: the model's rate), the high band's
-    edge `cutoff_hz` (Hz, drawn in the file plots) and the `pool` of worker processes that compute the metrics of
-    whole signals while the model runs on the next files (None: computed in this process, `metrics.workers`)."""
+    edge `cutoff_hz` (Hz, drawn in the file plots), the `pool` of worker processes that compute the metrics of
+    whole signals while the model runs on the next files (None: computed in this process, `metrics.workers`) and
+    the integrated loudness (LUFS) every waveform is scaled to before the waveform metrics (`loudness_target`,
+    `metrics.loudness_normalize`; None: as decoded)."""
 
     pipeline: ReconstructionPipeline
     metrics: dict[str, PerItemMetric]
@@ -52,6 +54,7 @@ class MeasuringContext:
     common_rate: Optional[int] = None
     cutoff_hz: float = 0.0
     pool: Optional["MetricPool"] = None
+    loudness_target: Optional[float] = None
 
     @classmethod
     def of(
@@ -59,7 +62,9 @@ class MeasuringContext:
     ) -> "MeasuringContext":
         """An evaluation config's context: the parts the job built, and the keys it reads from `metrics.*`."""
         cutoff = hf_cutoff(cfg.frontend.sample_rate, cfg.metrics.hf_cutoff_hz)
-        return cls(pipeline, metrics, segmenting, alignment, embedder, cache, cfg.metrics.common_rate, cutoff, pool)
+        target = cfg.metrics.get("loudness_normalize")
+        rate = cfg.metrics.common_rate
+        return cls(pipeline, metrics, segmenting, alignment, embedder, cache, rate, cutoff, pool, target)
 
     @property
     def sample_rate(self) -> int:

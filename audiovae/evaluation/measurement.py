@@ -13,6 +13,7 @@ from audiovae.data.eval_data import EvalItem
 from audiovae.evaluation.common_rate import CommonRate
 from audiovae.evaluation.context import Embedder, MeasuringContext
 from audiovae.evaluation.joins import JoinedChunk
+from audiovae.evaluation.loudness_match import LoudnessMatch
 from audiovae.metrics.base import MEL, PerItemMetric
 from audiovae.metrics.functional.frames import SharedTransforms
 from audiovae.metrics.functional.lag import LagSearch, Shift
@@ -103,6 +104,8 @@ class FileMeasurement:
         # waveform metrics at metrics.common_rate: the reference read at that rate, reconstructions resampled to it
         rate = context.common_rate
         self.common = CommonRate(item.audio, self.sample_rate, rate) if rate else None
+        target = context.loudness_target  # waveform metrics on signals scaled to one loudness, once the file ends
+        self.loudness = LoudnessMatch(target, rate or self.sample_rate) if target is not None else None
         self.flushed = False
         self.embedder = context.embedder
         whole_parts = self.settings if cached is not None else ["shared", *self.settings]
@@ -131,6 +134,9 @@ class FileMeasurement:
         )
         if self.common is not None:
             measured_ref, measured = self.common.push(measured)
+        now = self.loudness is None  # the waveform metrics now, or once the file's loudness is known
+        if not now:
+            self.loudness.hold(measured_ref, measured)
         for variant, accumulators in self.shared.items():
             self._update(
                 accumulators,
@@ -138,6 +144,7 @@ class FileMeasurement:
                 measured_ref,
                 mels[variant] if variant == BASE else None,
                 mels["reference"],
+                now,
             )
         if self.cached is None:
             self.base_bands.update(mels[BASE], mels["reference"])
@@ -145,24 +152,45 @@ class FileMeasurement:
         for setting in self.settings:
             start = time.perf_counter()
             mel = chunk.enhanced[setting][1]
-            self._update(self.own[setting], measured[("own", setting)], measured_ref, mel, mels["reference"])
+            self._update(self.own[setting], measured[("own", setting)], measured_ref, mel, mels["reference"], now)
             self.enhanced_bands[setting].update(mel, mels["reference"])
             self.seconds[setting] += time.perf_counter() - start
 
-    def _update(self, accumulators: dict, wave, reference, mel, reference_mel) -> None:
+    def _update(self, accumulators: dict, wave, reference, mel, reference_mel, waveform: bool = True) -> None:
+        """Feed `accumulators` the next span: the mel-domain metrics `mel` (when given), the waveform metrics `wave`
+        (when `waveform`)."""
         for name, acc in accumulators.items():
             with metric_errors(self.item.key, name, self.metrics[name]):
                 if self.metrics[name].domain == MEL:
                     if mel is not None:  # (a common-rate flush carries waveforms only)
                         acc.update(mel, reference_mel)
-                elif reference.shape[0]:  # a shifted stream's first chunk may hold nothing yet
+                elif waveform and reference.shape[0]:  # a shifted stream's first chunk may hold nothing yet
                     acc.update(wave, reference)
+
+    def _waveforms(self, reference, measured: dict) -> None:
+        """The waveform metrics' next span (no mels): fed now, or held for the file's loudness match."""
+        if self.loudness is not None and not self.loudness.released:
+            self.loudness.hold(reference, measured)
+            return
+        for variant, accumulators in self.shared.items():
+            self._update(accumulators, measured[("shared", variant)], reference, None, None)
+        for setting in self.settings:
+            self._update(self.own[setting], measured[("own", setting)], reference, None, None)
+
+    def _flush_loudness(self) -> None:
+        """The held spans into the waveform metrics, each signal scaled to the target loudness (the end of the file;
+        once)."""
+        if self.loudness is None or self.loudness.released:
+            return
+        for reference, measured in self.loudness.release():
+            self._waveforms(reference, measured)
 
     def submit(self, pool: Executor) -> list[Future]:
         """End the file's streams and hand the metrics computed on whole signals (`WholeSignal`: pesq_wb, stoi,
         visqol, ...) to the worker processes of `pool`; the values are read, as without a pool, by `shared_values`
         and `own_values`, which wait for them."""
         self._flush_common()
+        self._flush_loudness()
         futures = []
         for accumulators in [*self.shared.values(), *self.own.values()]:
             for acc in accumulators.values():
@@ -177,10 +205,7 @@ class FileMeasurement:
             return
         self.flushed = True
         reference, measured = self.common.flush(list(self.common.streams))
-        for variant, accumulators in self.shared.items():
-            self._update(accumulators, measured[("shared", variant)], reference, None, None)
-        for setting in self.settings:
-            self._update(self.own[setting], measured[("own", setting)], reference, None, None)
+        self._waveforms(reference, measured)
 
     def _values(self, variant: str, accumulators: dict) -> tuple[dict, list[str]]:
         values = {
@@ -203,6 +228,7 @@ class FileMeasurement:
         """The shared variants' values, notes, band retention, lag and embeddings: measured here, or as the cache
         holds them (JSON-able, so the cache can keep them). Call once, at the end of the file."""
         self._flush_common()
+        self._flush_loudness()
         if self.cached is not None:
             return self.cached
         start = time.perf_counter()
@@ -224,6 +250,8 @@ class FileMeasurement:
     def own_values(self, setting: str) -> tuple[dict, list[str], list[float], dict, float]:
         """(the enhanced values, their notes, the band retention, the enhanced embedding, the setting's metric seconds
         including the shared part) of enhancer `setting`."""
+        self._flush_common()
+        self._flush_loudness()
         start = time.perf_counter()
         values, notes = self._values("enhanced", self.own[setting])
         embeddings = {}

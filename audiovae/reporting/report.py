@@ -139,8 +139,21 @@ def run_facts(summary: dict) -> list[str]:
         f"device: {run['device']}; throughput {fmt(run['throughput_audio_s_per_s'], 2)} s of audio per second",
         reference,
         *protocol_lines(config.get("protocol") or {}),
+        *loudness_lines(config.get("metrics", {})),
         *lsd_scaling_lines(config.get("metrics", {})),
         *alignment_lines(summary.get("alignment", {})),
+    ]
+
+
+def loudness_lines(metrics: dict) -> list[str]:
+    """The loudness normalisation of a run's waveform metrics (`metrics.loudness_normalize`), when it has one."""
+    target = metrics.get("loudness_normalize")
+    if target is None:
+        return []
+    return [
+        f"waveform metrics after loudness normalisation: the reference and each reconstruction scaled to {target:g} "
+        f"LUFS integrated loudness (BS.1770, metrics.loudness_normalize); mel-domain metrics, set-metric embeddings "
+        f"and the saved audio as decoded"
     ]
 
 
