@@ -1,10 +1,14 @@
 """Metrics off the critical path: the whole-signal metrics computed by worker processes while the model runs on the
 next files give the rows of the inline run, value for value and in the same order; how many workers a run gets."""
 
+import pickle
+
 import pytest
+import torch
 
 from audiovae.evaluation import metric_pool as pool_module
-from audiovae.evaluation.metric_pool import pool_workers
+from audiovae.evaluation.metric_pool import MetricPool, pool_workers, whole_signal_metrics
+from audiovae.metrics.perceptual import WholeSignal
 from audiovae.metrics.registry import build_metric
 from audiovae.reporting.records import read_csv
 from tests.conftest import evaluate_folder, write
@@ -60,3 +64,43 @@ def test_a_bad_worker_count_is_one_line(word, tmp_path, capsys):
     assert main("eval", [*RUN, word, f"data.dir={tmp_path / 'clips'}", f"out_dir={tmp_path / 'out'}"]) == 2
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert line.startswith("error: config key 'metrics.workers'")
+
+
+# one metric of each class computed on whole signals (the DNSMOS outputs, DAC's columns: one each)
+WHOLE = [
+    "pesq_wb",
+    "stoi",
+    "visqol",
+    "loudness_error",
+    "dnsmos_ovrl",
+    "plcmos",
+    "lsd_audioldm_eval",
+    "psnr_audioldm_eval",
+    "ssim_audioldm_eval",
+    "dac_mel_22k",
+    "dac_sisdr_44k",
+    "dac_visqol_speech_44k",
+]
+
+
+def test_every_kind_of_whole_signal_metric_gives_its_inline_value_in_a_worker():
+    metrics = {name: build_metric(name, 16000) for name in WHOLE}
+    assert whole_signal_metrics(metrics) == WHOLE
+    x = torch.from_numpy(voiced(1.2, 16000, 150, 7))
+    y = x + 0.01 * torch.randn(x.shape, generator=torch.Generator().manual_seed(1))
+    inline = {name: m.accumulator().update(y, x).value().item() for name, m in metrics.items()}
+    with MetricPool(1) as pool:
+        accumulators = {name: m.accumulator().update(y, x) for name, m in metrics.items()}
+        for acc in accumulators.values():
+            acc.submit(pool)
+        pooled = {name: acc.value().item() for name, acc in accumulators.items()}
+    assert pooled == inline  # identical, not close (a lambda that did not pickle gave NaN here)
+    assert all(v == v for v in inline.values())
+
+
+def test_a_computation_the_pool_cannot_take_raises_instead_of_giving_nan():
+    acc = WholeSignal(lambda y, x: 0.0).update(torch.ones(10), torch.ones(10))
+    with MetricPool(1) as pool:
+        acc.submit(pool)
+        with pytest.raises((pickle.PicklingError, AttributeError)):
+            acc.value()

@@ -18,7 +18,7 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from multiprocessing import get_context
-from typing import Iterator, Mapping, Optional
+from typing import Iterator, Mapping, Optional, Sequence
 
 from audiovae.metrics.base import PerItemMetric
 from audiovae.metrics.perceptual import WholeSignal
@@ -33,12 +33,12 @@ ONE_THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS") 
 class MetricPool(ProcessPoolExecutor):
     """A process pool that knows its size (`workers`)."""
 
-    def __init__(self, workers: int):
+    def __init__(self, workers: int, metrics: Sequence[PerItemMetric] = ()):
         super().__init__(max_workers=workers, mp_context=get_context("spawn"), initializer=_one_thread)
         self.workers = workers
         with _environment({name: "1" for name in ONE_THREAD_ENV}):  # inherited by the workers spawned here
-            for _ in range(workers):  # the workers start and import the metrics while the model loads and starts
-                self.submit(_warm_up)
+            for _ in range(workers):  # the workers start and ready `metrics` while the model loads and starts
+                self.submit(_warm_up, list(metrics))
 
 
 @contextmanager
@@ -71,8 +71,23 @@ def _one_thread() -> None:
     torch.set_num_threads(1)
 
 
-def _warm_up() -> None:
-    import audiovae.metrics.registry  # noqa: F401 - every metric family, so the first file's metrics start at once
+def _warm_up(metrics: Sequence[PerItemMetric]) -> None:
+    """Import every metric family and score each of `metrics` once on a second of a tone (their packages imported,
+    their models loaded, numba's kernels compiled or read from its cache), so the first file's metrics start at once."""
+    import math
+
+    import torch
+
+    import audiovae.metrics.registry  # noqa: F401
+
+    for metric in metrics:
+        rate = metric.sample_rate
+        t = torch.arange(max(rate, metric.min_samples)) / rate
+        tone = 0.3 * torch.sin(2 * math.pi * 440 * t) * (1 + torch.sin(2 * math.pi * 3 * t))
+        try:
+            metric.score(tone * 0.9, tone)
+        except Exception:  # a metric that cannot score a tone is ready all the same
+            pass
 
 
 def whole_signal_metrics(metrics: Mapping[str, PerItemMetric]) -> list[str]:
@@ -97,7 +112,8 @@ def metric_pool(setting: Optional[int], metrics: Mapping[str, PerItemMetric]) ->
     if not workers:
         yield None
         return
-    pool = MetricPool(workers)
+    whole = whole_signal_metrics(metrics)
+    pool = MetricPool(workers, [metrics[name] for name in whole])
     try:
         yield pool
     finally:

@@ -1,6 +1,7 @@
 """audioldm_eval's paired autoencoder metrics under their own names (`audiovae.metrics.functional.audioldm_eval`
 has the definitions): the numbers AudioLDM-family papers print, defined at 16 kHz on whole files."""
 
+from functools import partial
 from typing import Annotated
 
 from audiovae.config.keywords import Range
@@ -36,7 +37,7 @@ class LSDAudioLDMEval(_AudioLDMEvalMetric):
         return self.offset + upstream.LSD_N_FFT
 
     def accumulator(self) -> WholeSignal:
-        return WholeSignal(lambda y, x: upstream.lsd(y, x, self.offset))
+        return WholeSignal(partial(upstream.lsd, offset=self.offset))  # a partial pickles for a metric worker
 
 
 class PSNRAudioLDMEval(_AudioLDMEvalMetric):

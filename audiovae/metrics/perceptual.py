@@ -8,14 +8,24 @@ import torch
 from torch import Tensor
 
 from audiovae.metrics.base import ABSOLUTE, HIGHER, PerItemMetric, check_rate
-from audiovae.metrics.functional.items import Accumulator, nan64
+from audiovae.metrics.functional.items import Accumulator
 from audiovae.metrics.table import register_metric
+
+
+def computed(fn: Callable[[Tensor, Tensor], Tensor], y: Tensor, x: Tensor) -> float:
+    """`fn(y, x)` as a float, NaN where `fn` raises (the packages raise their own error types: NoUtterancesError,
+    ValueError, ...), in whichever process computes it."""
+    try:
+        return float(torch.as_tensor(fn(y, x), dtype=torch.float64).reshape(()))
+    except Exception:
+        return float("nan")
 
 
 class WholeSignal(Accumulator):
     """Collects a pair's chunks and applies `fn(y, x)` to the whole signals (NaN where `fn` raises: e.g. PESQ on a
     clip without speech-like activity). `submit(pool)` hands the computation to a worker process (`fn` must then
-    pickle: a metric's method); `value()` waits for it there."""
+    pickle: a metric's method or a module's function); `value()` waits for it there, and a pool that could not
+    compute it (`fn` does not pickle, a worker died) raises instead of giving NaN."""
 
     def __init__(self, fn: Callable[[Tensor, Tensor], Tensor]):
         self.fn, self.ys, self.xs = fn, [], []
@@ -30,17 +40,15 @@ class WholeSignal(Accumulator):
         """Start `fn` on the whole signals in `pool`; the chunks are let go."""
         y, x = torch.cat(self.ys), torch.cat(self.xs)
         self.ys, self.xs = [], []
-        self.future = pool.submit(self.fn, y, x)
+        self.future = pool.submit(computed, self.fn, y, x)
         return self.future
 
     def value(self) -> Tensor:
-        try:
-            result = (
-                self.future.result() if self.future is not None else self.fn(torch.cat(self.ys), torch.cat(self.xs))
-            )
-            return torch.as_tensor(result, dtype=torch.float64).reshape(())
-        except Exception:  # the packages raise their own error types (NoUtterancesError, ValueError, ...)
-            return nan64()
+        if self.future is not None:
+            result = self.future.result()
+        else:
+            result = computed(self.fn, torch.cat(self.ys), torch.cat(self.xs))
+        return torch.tensor(result, dtype=torch.float64)
 
 
 class WholeSignalMetric(PerItemMetric):

@@ -51,11 +51,18 @@ def one_numba_thread() -> Iterator[None]:
 
 @lru_cache(maxsize=2)
 def visqol_api(mode: str):
-    """visqol-python's `VisqolApi` created for `mode` (once per process)."""
+    """visqol-python's `VisqolApi` created for `mode` (once per process) and run once on a second of a tone: a
+    process's first score differs from its later ones in the last digits (1e-14), so without it the same pair could
+    score differently in a fresh process than in a metric worker that had scored before."""
     from visqol import VisqolApi
 
     api = VisqolApi()
     api.create(mode=mode)
+    rate = MODE_RATES[mode]
+    t = np.arange(rate) / rate
+    tone = 0.3 * np.sin(2 * np.pi * 440 * t) * (1 + np.sin(2 * np.pi * 3 * t))
+    with one_numba_thread():
+        api.measure_from_arrays(tone, 0.9 * tone, rate)
     return api
 
 
