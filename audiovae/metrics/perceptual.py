@@ -14,9 +14,13 @@ from audiovae.metrics.table import register_metric
 
 def computed(fn: Callable[[Tensor, Tensor], Tensor], y: Tensor, x: Tensor) -> float:
     """`fn(y, x)` as a float, NaN where `fn` raises (the packages raise their own error types: NoUtterancesError,
-    ValueError, ...), in whichever process computes it."""
+    ValueError, ...), in whichever process computes it, with the BLAS on one thread: a sum's order, and so its last
+    digit, then does not depend on the process (a metric worker runs on one thread) or the machine's cores."""
+    from threadpoolctl import threadpool_limits
+
     try:
-        return float(torch.as_tensor(fn(y, x), dtype=torch.float64).reshape(()))
+        with threadpool_limits(limits=1, user_api="blas"):
+            return float(torch.as_tensor(fn(y, x), dtype=torch.float64).reshape(()))
     except Exception:
         return float("nan")
 
