@@ -7,8 +7,8 @@ values are in. The values are the inline ones: the same functions on the same fl
 
 `metrics.workers`: 0 (default) computes them in this process; N starts N; null starts half the machine's cores (at
 most AUTO_MAX_WORKERS) when the run names such a metric and the machine has at least AUTO_MIN_CORES cores, none
-otherwise. On 2 cores a worker did not pay off (docs/benchmarks.md: the worker's start-up and the model and the
-metrics slowing each other down cost more than the overlap saved).
+otherwise (the model takes every core it is given; docs/benchmarks.md has the 2-core measurement with the model on
+one thread).
 
 Workers are spawned (not forked: the parent's torch and OpenMP threads do not fork safely), each on one intra-op
 thread, and import what a metric needs once.
