@@ -20,6 +20,7 @@ from audiovae.metrics.functional.lag import LagSearch, Shift
 from audiovae.metrics.functional.mel_domain import BandEnergySums
 from audiovae.metrics.guarded import metric_errors, metric_value
 from audiovae.metrics.perceptual import WholeSignal
+from audiovae.metrics.speech_activity import speech_fraction, speech_note
 from audiovae.models.variants import BASE, CEILING
 from audiovae.reporting.records import encode_embedding
 
@@ -110,6 +111,8 @@ class FileMeasurement:
         self.embedder = context.embedder
         whole_parts = self.settings if cached is not None else ["shared", *self.settings]
         self.whole = {setting: WholeWaves() for setting in whole_parts} if self.embedder is not None else None
+        self.speech_models = [name for name, m in metrics.items() if m.speech_only]  # their domain checked
+        self.speech_reference = [] if self.speech_models and cached is None else None
         self.seconds = {setting: 0.0 for setting in self.settings}  # each setting's own metric passes
         self.shared_seconds = 0.0
 
@@ -117,6 +120,8 @@ class FileMeasurement:
         """The next chunk of the file: `reference` (model rate) and the joined outputs of the same span."""
         start = time.perf_counter()
         waves, mels = chunk.waves, chunk.mels
+        if self.speech_reference is not None:
+            self.speech_reference.append(reference.detach().float().cpu())
         if self.lag is not None:
             self.lag.update(waves[CEILING], reference)
         if self.whole is not None:
@@ -238,6 +243,9 @@ class FileMeasurement:
             "notes": [note for _, notes in shared.values() for note in notes],
             "bands": self.base_bands.value().tolist(),
         }
+        if self.speech_reference:  # a speech model measured: is the reference speech?
+            fraction = speech_fraction(torch.cat(self.speech_reference), self.sample_rate)
+            values["notes"] += [note for note in [speech_note(fraction, self.speech_models)] if note]
         if self.lag is not None:
             values["vocoder_lag"], values["vocoder_lag_corr"] = self.lag.value()
         if self.whole is not None:

@@ -59,6 +59,7 @@ class PerItemMetric(ItemValues):
     nan_reason: ClassVar[str] = ""  # the one case in which an item's value is undefined
     scale_note: ClassVar[str] = ""  # what its values can reach, where that is not obvious (the report says it)
     reference_free: ClassVar[bool] = False  # reads only the estimate (usable on generated audio)
+    speech_only: ClassVar[bool] = False  # a model of speech: a run warns where the reference is not speech-like
     is_differentiable: ClassVar[bool] = True  # per_item passes gradients (training losses may use it)
     name: str
     high_band: ClassVar[bool] = False  # measures only the band above `cutoff_hz` (undefined for inputs without one)

@@ -75,6 +75,7 @@ class DNSMOS(WholeSignalMetric):
 
     direction, unit, delta_kind = HIGHER, "MOS", ABSOLUTE
     reference_free: ClassVar[bool] = True
+    speech_only = True
     nan_reason = "the models returned no score"
     scale_note: ClassVar[str] = SPEECH_ONLY
 
@@ -100,6 +101,7 @@ class PLCMOS(WholeSignalMetric):
 
     name, direction, unit, delta_kind = "plcmos", HIGHER, "MOS", ABSOLUTE
     reference_free: ClassVar[bool] = True
+    speech_only = True
     nan_reason = "the model returned no score"
     scale_note: ClassVar[str] = SPEECH_ONLY
 

@@ -82,6 +82,7 @@ class PESQ(WholeSignalMetric):
     `perceptual_evaluation_speech_quality(y, x, 16000, "wb")`. Defined at 16 kHz only."""
 
     name, direction, unit, delta_kind = "pesq_wb", HIGHER, "MOS", ABSOLUTE
+    speech_only = True
     nan_reason = "PESQ found no speech-like activity in the reference (silence, or too short)"
 
     def __init__(self, sample_rate: int, **kwargs):
@@ -100,6 +101,7 @@ class STOI(WholeSignalMetric):
     `short_time_objective_intelligibility(y, x, sample_rate)` (pystoi; resamples to 10 kHz internally)."""
 
     name, direction, unit, delta_kind = "stoi", HIGHER, "", ABSOLUTE
+    speech_only = True
     nan_reason = "pystoi failed on this pair"  # a reference without frames above its silence threshold scores 0
 
     def score(self, y: Tensor, x: Tensor) -> Tensor:

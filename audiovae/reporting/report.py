@@ -7,6 +7,7 @@ from urllib.parse import quote
 from audiovae.data.files import output_stem
 from audiovae.metrics.functional.lag import CLEAR_PEAK
 from audiovae.metrics.sets import SET_METRICS
+from audiovae.metrics.speech_activity import OUT_OF_DOMAIN
 from audiovae.models.variants import CEILING
 from audiovae.reporting.format import (
     ComparisonLine,
@@ -145,6 +146,21 @@ def run_facts(summary: dict) -> list[str]:
     ]
 
 
+def speech_domain_lines(results: Sequence[FileResult]) -> list[str]:
+    """A line when files' references are not speech-like while a speech model measured them (their notes say
+    `OUT_OF_DOMAIN`, audiovae.metrics.speech_activity)."""
+    ok = [r for r in results if r.status == OK]
+    flagged = [r for r in ok if OUT_OF_DOMAIN in r.notes]
+    if not flagged:
+        return []
+    note = next(part for part in flagged[0].notes.split("; ") if OUT_OF_DOMAIN in part)
+    models = note.split(": ", 2)[-1].replace(f" {OUT_OF_DOMAIN}", "")
+    return [
+        f"{len(flagged)} of {len(ok)} files' references are not speech-like (speech in under half of their 32 ms "
+        f"windows, Silero VAD): {models} are speech models, so their values there are {OUT_OF_DOMAIN}."
+    ]
+
+
 def loudness_lines(metrics: dict) -> list[str]:
     """The loudness normalisation of a run's waveform metrics (`metrics.loudness_normalize`), when it has one."""
     target = metrics.get("loudness_normalize")
@@ -214,6 +230,7 @@ def write_report(path: Path, summary: dict, results: Sequence[FileResult], plots
         DELTA_NOTE,
         *min_p_note([m["comparison"] for m in metrics.values()], stats["alpha"]),
         *scale_notes(list(metrics)),
+        *speech_domain_lines(results),
         "",
         "## Conclusion",
         "",
