@@ -5,15 +5,19 @@ import pytest
 import torch
 
 from audiovae.demo import demo_clips
+from audiovae.metrics import speech_activity
 from audiovae.metrics.speech_activity import OUT_OF_DOMAIN, SPEECH_MIN, speech_fraction
 from audiovae.reporting.records import read_csv
 from tests.conftest import evaluate_folder, tone, write
+from tests.test_mos import no_network  # noqa: F401 - the fixture
 from tests.test_perceptual import voiced
 
 SR = 16000
 
 
-def test_a_voiced_clip_is_speech_and_music_is_not():
+@pytest.mark.usefixtures("no_network")
+def test_a_voiced_clip_is_speech_and_music_is_not_with_no_network():
+    speech_activity._vad.cache_clear()  # the model loads here, from the package, with sockets refused
     assert speech_fraction(torch.from_numpy(voiced(2.0, SR, 150, 1)), SR) > 0.9
     for name, clip in demo_clips(2.0).items():
         assert speech_fraction(torch.from_numpy(clip), SR) < SPEECH_MIN, name
