@@ -11,16 +11,9 @@ order: chunk-additive metrics see the same sums as on the scaled whole signals.
 import math
 from typing import Hashable, Iterator, Mapping
 
-import numpy as np
 import torch
 
-
-def integrated_loudness(wave: torch.Tensor, sample_rate: int) -> float:
-    """BS.1770-4 integrated loudness (LUFS) of `wave` (`[S]` or `[S, C]`); NaN where it has none."""
-    import pyloudnorm
-
-    value = pyloudnorm.Meter(sample_rate).integrated_loudness(wave.double().numpy())
-    return float(value) if np.isfinite(value) else math.nan
+from audiovae.metrics.loudness import integrated_loudness
 
 
 def gain_to(target: float, loudness: float) -> float:

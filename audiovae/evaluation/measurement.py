@@ -27,7 +27,7 @@ from audiovae.reporting.records import encode_embedding
 
 class WholeWaves:
     """A file's waveforms per variant (of several channels: their mix), kept whole for the embedding model (set
-    metrics see whole files)."""
+    metrics see whole files) and for the speech check of the reference."""
 
     def __init__(self):
         self.parts: dict[str, list[torch.Tensor]] = {}
@@ -37,9 +37,13 @@ class WholeWaves:
         chunk = chunk.mean(dim=-1) if chunk.dim() == 2 else chunk
         self.parts.setdefault(variant, []).append(chunk.detach().float().cpu())
 
+    def whole(self, variant: str) -> torch.Tensor:
+        """`variant`'s waveform so far, `[S]`."""
+        return torch.cat(self.parts[variant])
+
     def embeddings(self, embedder: Embedder, sample_rate: int, variants: Sequence[str]) -> dict[str, str]:
         """Each variant's whole waveform embedded by `embedder`, encoded for the file's row."""
-        return {v: encode_embedding(embedder.embed(torch.cat(self.parts[v]), sample_rate)) for v in variants}
+        return {v: encode_embedding(embedder.embed(self.whole(v), sample_rate)) for v in variants}
 
 
 class ChannelMean:
@@ -112,7 +116,7 @@ class FileMeasurement:
         whole_parts = self.settings if cached is not None else ["shared", *self.settings]
         self.whole = {setting: WholeWaves() for setting in whole_parts} if self.embedder is not None else None
         self.speech_models = [name for name, m in metrics.items() if m.speech_only]  # their domain checked
-        self.speech_reference = [] if self.speech_models and cached is None else None
+        self.speech_reference = WholeWaves() if self.speech_models and cached is None else None
         self.seconds = {setting: 0.0 for setting in self.settings}  # each setting's own metric passes
         self.shared_seconds = 0.0
 
@@ -121,7 +125,7 @@ class FileMeasurement:
         start = time.perf_counter()
         waves, mels = chunk.waves, chunk.mels
         if self.speech_reference is not None:
-            self.speech_reference.append(reference.detach().float().cpu())
+            self.speech_reference.add("reference", reference)
         if self.lag is not None:
             self.lag.update(waves[CEILING], reference)
         if self.whole is not None:
@@ -194,8 +198,7 @@ class FileMeasurement:
         """End the file's streams and hand the metrics computed on whole signals (`WholeSignal`: pesq_wb, stoi,
         visqol, ...) to the worker processes of `pool`; the values are read, as without a pool, by `shared_values`
         and `own_values`, which wait for them."""
-        self._flush_common()
-        self._flush_loudness()
+        self._end_streams()
         futures = []
         for accumulators in [*self.shared.values(), *self.own.values()]:
             for acc in accumulators.values():
@@ -203,6 +206,12 @@ class FileMeasurement:
                     if isinstance(part, WholeSignal):
                         futures.append(part.submit(pool))
         return futures
+
+    def _end_streams(self) -> None:
+        """The end of the file: the common-rate resamplers' last samples, then the spans held for the loudness match,
+        into the waveform metrics (each once, whichever of submit / shared_values / own_values comes first)."""
+        self._flush_common()
+        self._flush_loudness()
 
     def _flush_common(self) -> None:
         """The common-rate resamplers' last samples into the waveform metrics (the end of the file; once)."""
@@ -232,8 +241,7 @@ class FileMeasurement:
     def shared_values(self) -> dict:
         """The shared variants' values, notes, band retention, lag and embeddings: measured here, or as the cache
         holds them (JSON-able, so the cache can keep them). Call once, at the end of the file."""
-        self._flush_common()
-        self._flush_loudness()
+        self._end_streams()
         if self.cached is not None:
             return self.cached
         start = time.perf_counter()
@@ -243,8 +251,8 @@ class FileMeasurement:
             "notes": [note for _, notes in shared.values() for note in notes],
             "bands": self.base_bands.value().tolist(),
         }
-        if self.speech_reference:  # a speech model measured: is the reference speech?
-            fraction = speech_fraction(torch.cat(self.speech_reference), self.sample_rate)
+        if self.speech_reference is not None:  # a speech model measured: is the reference speech?
+            fraction = speech_fraction(self.speech_reference.whole("reference"), self.sample_rate)
             values["notes"] += [note for note in [speech_note(fraction, self.speech_models)] if note]
         if self.lag is not None:
             values["vocoder_lag"], values["vocoder_lag_corr"] = self.lag.value()
@@ -258,8 +266,7 @@ class FileMeasurement:
     def own_values(self, setting: str) -> tuple[dict, list[str], list[float], dict, float]:
         """(the enhanced values, their notes, the band retention, the enhanced embedding, the setting's metric seconds
         including the shared part) of enhancer `setting`."""
-        self._flush_common()
-        self._flush_loudness()
+        self._end_streams()
         start = time.perf_counter()
         values, notes = self._values("enhanced", self.own[setting])
         embeddings = {}

@@ -74,16 +74,14 @@ def _one_thread() -> None:
 def _warm_up(metrics: Sequence[PerItemMetric]) -> None:
     """Import every metric family and score each of `metrics` once on a second of a tone (their packages imported,
     their models loaded, numba's kernels compiled or read from its cache), so the first file's metrics start at once."""
-    import math
-
     import torch
 
     import audiovae.metrics.registry  # noqa: F401
+    from audiovae.metrics.perceptual import readying_tone
 
     for metric in metrics:
         rate = metric.sample_rate
-        t = torch.arange(max(rate, metric.min_samples)) / rate
-        tone = 0.3 * torch.sin(2 * math.pi * 440 * t) * (1 + torch.sin(2 * math.pi * 3 * t))
+        tone = torch.from_numpy(readying_tone(rate, max(rate, metric.min_samples))).float()
         try:
             metric.score(tone * 0.9, tone)
         except Exception:  # a metric that cannot score a tone is ready all the same

@@ -27,14 +27,13 @@ import math
 from functools import lru_cache
 from typing import ClassVar, Literal
 
-import numpy as np
 import torch
 from torch import Tensor
 
 from audiovae.metrics.base import ABSOLUTE, HIGHER, LOWER, PERCENT
 from audiovae.metrics.perceptual import WholeSignalMetric
 from audiovae.metrics.table import register_metric
-from audiovae.metrics.visqol import MODE_RATES, ViSQOL, one_numba_thread
+from audiovae.metrics.visqol import MODE_RATES, ViSQOL
 
 RATES = {"22k": 22050, "44k": 44100}
 SUFFIXES = {rate: k for k, rate in RATES.items()}
@@ -159,10 +158,7 @@ class DACViSQOL(ViSQOL):
         """MOS-LQO as DAC computes it for estimate `y` and reference `x` (whole mono signals at `sample_rate`)."""
         target = MODE_RATES[self.mode]
         x, y = (resample(resample(s.float(), self.sample_rate, self.rate), self.rate, target) for s in (x, y))
-        ref, deg = (np.ascontiguousarray(s.double().numpy()) for s in (y, x))  # the script's order
-        with one_numba_thread():
-            value = self.api().measure_from_arrays(ref, deg, target).moslqo
-        return float(value) if math.isfinite(value) else math.nan
+        return self.measure(y.double().numpy(), x.double().numpy())  # the script's order: y as the reference
 
 
 for _k, _rate in RATES.items():

@@ -25,6 +25,14 @@ from audiovae.metrics.table import register_metric
 BLOCK_S = 0.4  # BS.1770's gating block: shorter signals have no integrated loudness
 
 
+def integrated_loudness(wave: Tensor, sample_rate: int) -> float:
+    """BS.1770-4 integrated loudness (LUFS) of `wave` (`[S]` or `[S, C]`, pyloudnorm); NaN where it has none."""
+    import pyloudnorm
+
+    value = pyloudnorm.Meter(sample_rate).integrated_loudness(wave.double().numpy())
+    return float(value) if np.isfinite(value) else math.nan
+
+
 class LoudnessError(WholeSignalMetric):
     """|integrated loudness of y − that of x| in LU (BS.1770-4, pyloudnorm)."""
 
@@ -38,11 +46,7 @@ class LoudnessError(WholeSignalMetric):
 
     def score(self, y: Tensor, x: Tensor) -> float:
         """|L(y) − L(x)| in LU (NaN where either has no integrated loudness)."""
-        import pyloudnorm
-
-        meter = pyloudnorm.Meter(self.sample_rate)
-        difference = meter.integrated_loudness(y.double().numpy()) - meter.integrated_loudness(x.double().numpy())
-        return abs(difference) if np.isfinite(difference) else math.nan
+        return abs(integrated_loudness(y, self.sample_rate) - integrated_loudness(x, self.sample_rate))
 
 
 register_metric("loudness_error", LoudnessError)

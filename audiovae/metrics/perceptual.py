@@ -4,12 +4,20 @@ defined on whole signals, so a file's pair is kept whole until its value is comp
 from concurrent.futures import Executor, Future
 from typing import Callable, Optional
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from audiovae.metrics.base import ABSOLUTE, HIGHER, PerItemMetric, check_rate
 from audiovae.metrics.functional.items import Accumulator
 from audiovae.metrics.table import register_metric
+
+
+def readying_tone(rate: int, samples: int) -> np.ndarray:
+    """`samples` of a 440 Hz tone at `rate` under a 3 Hz swell: what a model scores once to be ready (its packages
+    imported, its kernels compiled) before the first file."""
+    t = np.arange(samples) / rate
+    return 0.3 * np.sin(2 * np.pi * 440 * t) * (1 + np.sin(2 * np.pi * 3 * t))
 
 
 def computed(fn: Callable[[Tensor, Tensor], Tensor], y: Tensor, x: Tensor) -> float:

@@ -21,7 +21,7 @@ import soxr
 from torch import Tensor
 
 from audiovae.metrics.base import ABSOLUTE, HIGHER
-from audiovae.metrics.perceptual import WholeSignalMetric
+from audiovae.metrics.perceptual import WholeSignalMetric, readying_tone
 from audiovae.metrics.table import register_metric
 
 MODE_RATES = {"audio": 48000, "speech": 16000}
@@ -59,8 +59,7 @@ def visqol_api(mode: str):
     api = VisqolApi()
     api.create(mode=mode)
     rate = MODE_RATES[mode]
-    t = np.arange(rate) / rate
-    tone = 0.3 * np.sin(2 * np.pi * 440 * t) * (1 + np.sin(2 * np.pi * 3 * t))
+    tone = readying_tone(rate, rate)
     with one_numba_thread():
         api.measure_from_arrays(tone, 0.9 * tone, rate)
     return api
@@ -94,8 +93,13 @@ class ViSQOL(WholeSignalMetric):
         ref, deg = (s.double().numpy() for s in (x, y))
         if self.sample_rate != rate:
             ref, deg = (soxr.resample(s, self.sample_rate, rate, quality="HQ") for s in (ref, deg))
+        return self.measure(ref, deg)
+
+    def measure(self, reference: np.ndarray, degraded: np.ndarray) -> float:
+        """MOS-LQO of `degraded` against `reference`, both already at the mode's rate (NaN where ViSQOL gives none)."""
+        arrays = (np.ascontiguousarray(s, dtype=np.float64) for s in (reference, degraded))
         with one_numba_thread():
-            value = self.api().measure_from_arrays(np.ascontiguousarray(ref), np.ascontiguousarray(deg), rate).moslqo
+            value = self.api().measure_from_arrays(*arrays, MODE_RATES[self.mode]).moslqo
         return float(value) if math.isfinite(value) else math.nan
 
 

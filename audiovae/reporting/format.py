@@ -143,17 +143,25 @@ def comparison_table(lines: Sequence[ComparisonLine], **names) -> list[str]:
     return markdown_table(*comparison_rows(lines, **names))
 
 
+def known_metrics(names: Sequence[str]) -> dict:
+    """`metric_info` of each of `names` this installation knows (a run read back may name a plugin's metric that it
+    does not)."""
+    known = {}
+    for name in names:
+        try:
+            known[name] = metric_info(name)
+        except ConfigError:
+            continue
+    return known
+
+
 def scale_notes(names: Sequence[str]) -> list[str]:
     """One line per note of the measured metrics whose values reach less (or otherwise) than their range suggests
     (`PerItemMetric.scale_note`: ViSQOL's audio mode tops out at 4.73), naming the metrics it is about."""
     by_note: dict[str, list[str]] = {}
-    for name in names:
-        try:
-            note = metric_info(name).scale_note
-        except ConfigError:  # a metric of a run read back that this installation does not know (a plugin's)
-            continue
-        if note:
-            by_note.setdefault(note, []).append(name)
+    for name, info in known_metrics(names).items():
+        if info.scale_note:
+            by_note.setdefault(info.scale_note, []).append(name)
     return [f"{', '.join(about)}: {note}." for note, about in by_note.items()]
 
 

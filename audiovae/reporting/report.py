@@ -14,6 +14,7 @@ from audiovae.reporting.format import (
     comparison_table,
     delta_unit,
     fmt,
+    known_metrics,
     markdown_table,
     metric_label,
     min_p_note,
@@ -146,15 +147,14 @@ def run_facts(summary: dict) -> list[str]:
     ]
 
 
-def speech_domain_lines(results: Sequence[FileResult]) -> list[str]:
-    """A line when files' references are not speech-like while a speech model measured them (their notes say
-    `OUT_OF_DOMAIN`, audiovae.metrics.speech_activity)."""
+def speech_domain_lines(results: Sequence[FileResult], names: Sequence[str]) -> list[str]:
+    """A line when files' references are not speech-like while a speech model among the measured `names` read them
+    (their notes say `OUT_OF_DOMAIN`, audiovae.metrics.speech_activity)."""
     ok = [r for r in results if r.status == OK]
     flagged = [r for r in ok if OUT_OF_DOMAIN in r.notes]
     if not flagged:
         return []
-    note = next(part for part in flagged[0].notes.split("; ") if OUT_OF_DOMAIN in part)
-    models = note.split(": ", 2)[-1].replace(f" {OUT_OF_DOMAIN}", "")
+    models = ", ".join(name for name, info in known_metrics(names).items() if info.speech_only)
     return [
         f"{len(flagged)} of {len(ok)} files' references are not speech-like (speech in under half of their 32 ms "
         f"windows, Silero VAD): {models} are speech models, so their values there are {OUT_OF_DOMAIN}."
@@ -230,7 +230,7 @@ def write_report(path: Path, summary: dict, results: Sequence[FileResult], plots
         DELTA_NOTE,
         *min_p_note([m["comparison"] for m in metrics.values()], stats["alpha"]),
         *scale_notes(list(metrics)),
-        *speech_domain_lines(results),
+        *speech_domain_lines(results, list(metrics)),
         "",
         "## Conclusion",
         "",
