@@ -43,7 +43,10 @@ def test_a_speech_model_on_music_is_noted_and_counted(clips, tmp_path):
     assert OUT_OF_DOMAIN in notes["tone.wav"] and "stoi" in notes["tone.wav"]
     assert OUT_OF_DOMAIN not in notes["speech.wav"]
     report = (run / "report.md").read_text()
-    assert "1 of 2 files' references are not speech-like" in report and "stoi are speech models" in report
+    assert "1 of 2 files' references are not speech-like" in report
+    assert "the values of the speech models measured (stoi) are out of" in report
+    page = (run / "report.html").read_text()  # the page says it too, beside its table
+    assert "1 of 2 files&#x27; references are not speech-like" in page
 
 
 def test_a_run_without_a_speech_model_says_nothing_of_speech(clips, tmp_path):

@@ -146,7 +146,7 @@ class DACViSQOL(ViSQOL):
 
     scale_note: ClassVar[str] = (
         "dac_visqol_* keep DAC's evaluate.py argument order (the reference scored against the reconstruction); "
-        "the audio mode's ceiling is 4.73"
+        "audio mode's ceiling is 4.73, not 5; speech mode is for speech only"
     )
 
     def __init__(self, sample_rate: int, rate: int, mode: Literal["audio", "speech"] = "audio", **kwargs):

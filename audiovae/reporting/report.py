@@ -157,7 +157,7 @@ def speech_domain_lines(results: Sequence[FileResult], names: Sequence[str]) -> 
     models = ", ".join(name for name, info in known_metrics(names).items() if info.speech_only)
     return [
         f"{len(flagged)} of {len(ok)} files' references are not speech-like (speech in under half of their 32 ms "
-        f"windows, Silero VAD): {models} are speech models, so their values there are {OUT_OF_DOMAIN}."
+        f"windows, Silero VAD): there the values of the speech models measured ({models}) are {OUT_OF_DOMAIN}."
     ]
 
 

@@ -20,6 +20,7 @@ from audiovae.reporting.report import (
     run_facts,
     set_note,
     set_rows,
+    speech_domain_lines,
     summary_lines,
     timing_lines,
 )
@@ -99,8 +100,9 @@ def files_section(results: Sequence[FileResult], names: Sequence[str], folder: P
     )
 
 
-def summary_section(summary: dict, folder: Path) -> str:
-    """The summary section: the comparison table, its note, the conclusion and the band retention."""
+def summary_section(summary: dict, folder: Path, results: Sequence[FileResult] = ()) -> str:
+    """The summary section: the comparison table, its notes (with the speech models' domain, from `results`), the
+    conclusion and the band retention."""
     metrics, stats, bands = summary["metrics"], summary["statistics"], summary["band_retention"]
     parts = [
         '<section id="summary"><h2>Summary</h2>',
@@ -110,6 +112,7 @@ def summary_section(summary: dict, folder: Path) -> str:
             f'<p class="note">{escape(line)}</p>'
             for line in min_p_note([m["comparison"] for m in metrics.values()], stats["alpha"])
             + scale_notes(list(metrics))
+            + speech_domain_lines(results, list(metrics))
         ),
         "<h2>Conclusion</h2><ul>",
         *(
@@ -182,7 +185,7 @@ def write_report_html(path: Path, summary: dict, results: Sequence[FileResult]) 
         + facts_html(run_facts(summary))
         + '<p class="note">Also: <a href="report.md">report.md</a>, <a href="results.csv">results.csv</a>, '
         '<a href="summary.json">summary.json</a>, <a href="columns.csv">columns.csv</a>.</p></header>'
-        + summary_section(summary, folder)
+        + summary_section(summary, folder, results)
         + listening_links(folder)
         + failed_section(results)
         + files_section(results, names, folder)
