@@ -66,7 +66,7 @@ def test_a_bad_worker_count_is_one_line(word, tmp_path, capsys):
     assert line.startswith("error: config key 'metrics.workers'")
 
 
-# one metric of each class computed on whole signals (the DNSMOS outputs, DAC's columns: one each)
+# one metric of each class computed on whole signals (the DNSMOS outputs, DAC's and VERSA's columns: one each)
 WHOLE = [
     "pesq_wb",
     "stoi",
@@ -80,6 +80,10 @@ WHOLE = [
     "dac_mel_22k",
     "dac_sisdr_44k",
     "dac_visqol_speech_44k",
+    "espnet_ci_sdr",
+    "espnet_si_snr",
+    "espnet_pesq",
+    "espnet_mcd",
 ]
 
 

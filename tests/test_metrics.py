@@ -140,7 +140,8 @@ def test_scaled_estimates_have_closed_form_values(scale, seed):
 # DAC's twelve columns are three classes at two rates, each checked against DAC's code in tests/test_protocols.py:
 # the properties of every metric below take one column of each class
 DAC_REPRESENTATIVES = ("dac_mel_22k", "dac_sisdr_44k", "dac_visqol_audio_22k")
-PER_CLASS = [n for n in METRIC_NAMES if not n.startswith("dac_") or n in DAC_REPRESENTATIVES]
+# espnet_sdr is espnet_ci_sdr's computation in float64 (both checked against VERSA's functions there too)
+PER_CLASS = [n for n in METRIC_NAMES if (not n.startswith("dac_") or n in DAC_REPRESENTATIVES) and n != "espnet_sdr"]
 
 
 @pytest.mark.parametrize("name", [n for n in PER_CLASS if n not in ("mel_l1", "mel_psnr")])

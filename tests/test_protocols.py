@@ -18,6 +18,7 @@ from audiovae.metrics.registry import build_metric
 from audiovae.reporting.records import read_csv
 from audiovae.sections import resolve_sections
 from tests.conftest import evaluate_folder, write
+from tests.reference_tools import espnet_protocol
 from tests.reference_tools.dac_protocol import CASES, RATE, pair
 
 REFERENCES = json.loads((Path(__file__).parent / "data" / "dac_protocol_references.json").read_text())
@@ -25,9 +26,9 @@ PROTOCOL = compose("eval", ["model=demo", "protocol=dac"], schema=EvalConfig, va
 CHEAP = [m for m in PROTOCOL.metrics if "visqol" not in m]
 
 
-def ours(name: str, x: np.ndarray, y: np.ndarray) -> float:
+def ours(name: str, x: np.ndarray, y: np.ndarray, rate: int = RATE) -> float:
     """`name` on estimate y and reference x, fed in two chunks as a run feeds a file."""
-    acc = build_metric(name, RATE).accumulator()
+    acc = build_metric(name, rate).accumulator()
     half = len(x) // 2
     acc.update(torch.from_numpy(y[:half]), torch.from_numpy(x[:half]))
     return acc.update(torch.from_numpy(y[half:]), torch.from_numpy(x[half:])).value().item()
@@ -101,3 +102,56 @@ def test_an_evaluation_under_protocol_dac_gives_dacs_columns(tmp_path):
     assert yaml.safe_load((run / "config.yaml").read_text())["protocol"]["name"] == "dac"
     report = (run / "report.md").read_text()
     assert "descript-audio-codec 1.0.0 scripts/evaluate.py" in report and "dac_mel_44k = mel-44k" in report
+
+
+ESPNET_REFERENCES = json.loads((Path(__file__).parent / "data" / "espnet_protocol_references.json").read_text())
+ESPNET = compose("eval", ["model=demo", "protocol=espnet_codec"], schema=EvalConfig, validators=[resolve_sections])
+
+
+@pytest.mark.parametrize("case", espnet_protocol.CASES)
+def test_the_espnet_codec_columns_equal_versas_functions(case):
+    """Each column of protocol=espnet_codec equals VERSA's own function on the same pair (mir_eval's SDR, ci_sdr,
+    fast_bss_eval's SI-SDR, WORLD mel cepstra, pesq, pystoi, ViSQOL), at 16 kHz and, resampled, at 24 kHz."""
+    x, y, rate = espnet_protocol.pair(case)
+    expected = ESPNET_REFERENCES["cases"][case]
+    protocol = ESPNET.protocol
+    names = protocol.metrics if case == "lowpass" else [m for m in protocol.metrics if m != "visqol"]
+    for name in names:
+        assert ours(name, x, y, rate) == pytest.approx(expected[protocol.columns[name]], rel=1e-4), name
+
+
+def test_versas_sdr_and_si_snr_differ_from_the_zero_mean_si_sdr_and_pesq_failures_score_zero():
+    x, y, _ = espnet_protocol.pair("lowpass")
+    # the distortion filter forgives the low-pass's phase: SDR far above SI-SNR, which does not remove the mean
+    assert ours("espnet_sdr", x, y) > ours("espnet_si_snr", x, y) + 20
+    assert ours("espnet_pesq", np.zeros_like(x), y) == 0.0  # VERSA writes 0.0 where PESQ fails
+    assert np.isnan(ours("espnet_sdr", np.zeros_like(x), y))  # BSS Eval refuses a silent reference
+
+
+def test_espnet_pesq_below_16_khz_and_mcd_without_world_are_refused_in_one_line(monkeypatch):
+    with pytest.raises(ConfigError, match="espnet_pesq is defined from 16000 Hz.*runs at 8000 Hz"):
+        build_metric("espnet_pesq", 8000)
+    import audiovae.metrics.espnet as espnet
+
+    monkeypatch.setattr(espnet, "find_spec", lambda name: None if name == "pysptk" else object())
+    with pytest.raises(ConfigError, match=r"espnet_mcd needs pysptk .*pip install 'audiovae\[espnet\]'"):
+        build_metric("espnet_mcd", RATE)
+
+
+@pytest.mark.slow
+def test_an_evaluation_under_protocol_espnet_codec_gives_versas_columns(tmp_path):
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    x, _, rate = espnet_protocol.pair("lowpass")
+    write(clips / "a.wav", x, rate)
+    words = ["model=demo", "logger=none", "protocol=espnet_codec", "outputs.save_plots=false"]
+    run = evaluate_folder(clips, tmp_path / "run", *words, "outputs.listening_files=0").out_dir
+    rows = read_csv(run / "results.csv")
+    protocol = ESPNET.protocol
+    assert {c.split("_", 1)[1] for c in rows[0] if c.startswith("base_")} >= set(protocol.metrics)
+    reference, _ = sf.read(run / "audio" / "a.wav.reference.wav", dtype="float32")
+    estimate, _ = sf.read(run / "audio" / "a.wav.enhanced.wav", dtype="float32")
+    for name in ("espnet_mcd", "espnet_ci_sdr", "espnet_si_snr", "espnet_pesq"):
+        assert rows[0][f"enhanced_{name}"] == pytest.approx(ours(name, reference, estimate, rate), rel=1e-5), name
+    report = (run / "report.md").read_text()
+    assert "VERSA" in report and "espnet_si_snr = si_snr" in report

@@ -34,7 +34,18 @@ from audiovae.metrics.table import (  # noqa: F401 - plugins import register_met
 )
 
 # each family module registers its own metrics
-FAMILIES = ("waveform", "mel", "perceptual", "loudness", "visqol", "mos", "audioldm_eval", "dac", "reference_free")
+FAMILIES = (
+    "waveform",
+    "mel",
+    "perceptual",
+    "loudness",
+    "visqol",
+    "mos",
+    "audioldm_eval",
+    "dac",
+    "espnet",
+    "reference_free",
+)
 for family in FAMILIES:  # in this order: the order of METRIC_NAMES
     import_module(f"audiovae.metrics.{family}")
 METRIC_NAMES = tuple(METRICS)  # the built-in per-file metrics of waveform (or log-mel) pairs (plugins: METRICS)
