@@ -15,6 +15,10 @@ from audiovae.metrics.sets import needs_embedding
 from audiovae.models.families import family_of
 from audiovae.plugins import source_digest
 
+# what a file's cached shared values hold (FileMeasurement.shared_values): "reference-scored" = the reference-free
+# metrics' values of the reference itself beside the shared variants' (entries without them are not reused)
+SHARED_VALUES = "reference-scored"
+
 
 @dataclass
 class RunCache:
@@ -92,6 +96,7 @@ def build_run_cache(
         if needs_embedding(cfg.metrics.names)
         else None,
         "audiovae": __version__,
+        "shared_values": SHARED_VALUES,
     }
     return RunCache(CacheStore(cfg.cache.dir, cfg.cache.max_gb), run_part, metric_key(metrics_part), fingerprints)
 

@@ -1,6 +1,7 @@
 """One file's measurement as its joined chunks stream in: per-file metrics of every variant (the shared ones once
-for all enhancer settings), per-band retention, the vocoder ceiling's lag, the waveforms kept whole for set metrics'
-embeddings; the values with the notes that explain a NaN."""
+for all enhancer settings; the reference itself by the reference-free metrics), per-band retention, the vocoder
+ceiling's lag, the waveforms kept whole for set metrics' embeddings; the values with the notes that explain a
+NaN."""
 
 import math
 import time
@@ -21,7 +22,7 @@ from audiovae.metrics.functional.mel_domain import BandEnergySums
 from audiovae.metrics.guarded import metric_errors, metric_value
 from audiovae.metrics.perceptual import WholeSignal
 from audiovae.metrics.speech_activity import speech_fraction, speech_note
-from audiovae.models.variants import BASE, CEILING
+from audiovae.models.variants import BASE, CEILING, REFERENCE
 from audiovae.reporting.records import encode_embedding
 
 
@@ -89,6 +90,9 @@ class FileMeasurement:
                 for variant in self.shared_variants
             }
         )
+        reference_free = {name: m for name, m in metrics.items() if m.reference_free and m.domain != MEL}
+        if cached is None and reference_free:  # what the original itself gives them
+            self.shared[REFERENCE] = {name: accumulator(m) for name, m in reference_free.items()}
         self.own = {setting: {name: accumulator(m) for name, m in metrics.items()} for setting in self.settings}
         transforms = SharedTransforms()  # each signal's STFT once per framing, whichever metrics read it
         for estimate, accumulators in [
@@ -149,7 +153,7 @@ class FileMeasurement:
         for variant, accumulators in self.shared.items():
             self._update(
                 accumulators,
-                measured[("shared", variant)],
+                self._estimate(variant, measured, measured_ref),
                 measured_ref,
                 mels[variant] if variant == BASE else None,
                 mels["reference"],
@@ -176,13 +180,18 @@ class FileMeasurement:
                 elif waveform and reference.shape[0]:  # a shifted stream's first chunk may hold nothing yet
                     acc.update(wave, reference)
 
+    @staticmethod
+    def _estimate(variant: str, measured: dict, reference: torch.Tensor) -> torch.Tensor:
+        """What shared `variant`'s metrics read as the estimate: its reconstruction, or the reference itself."""
+        return reference if variant == REFERENCE else measured[("shared", variant)]
+
     def _waveforms(self, reference, measured: dict) -> None:
         """The waveform metrics' next span (no mels): fed now, or held for the file's loudness match."""
         if self.loudness is not None and not self.loudness.released:
             self.loudness.hold(reference, measured)
             return
         for variant, accumulators in self.shared.items():
-            self._update(accumulators, measured[("shared", variant)], reference, None, None)
+            self._update(accumulators, self._estimate(variant, measured, reference), reference, None, None)
         for setting in self.settings:
             self._update(self.own[setting], measured[("own", setting)], reference, None, None)
 

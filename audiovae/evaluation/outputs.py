@@ -12,6 +12,7 @@ from audiovae.listening.blind import write_listening_pages
 from audiovae.metrics.functional.frames import hf_cutoff
 from audiovae.metrics.registry import file_metric_names
 from audiovae.metrics.sets import SET_METRICS, set_metric_names
+from audiovae.models.variants import scored
 from audiovae.reporting.bands import band_table, summarize_bands, write_band_csv
 from audiovae.reporting.records import OK, VARIANTS, FileResult, column_units, decode_embedding, to_row, write_csv
 from audiovae.reporting.report import write_report
@@ -43,7 +44,8 @@ def build_summary(setting: Setting, results: Sequence[FileResult], new: Sequence
     """summary.json's content: run info, counts, per-metric statistics and mean timings. `results` are all of the
     setting's files (resumed and `new`); throughput counts the new ones."""
     cfg = setting.config
-    summary = summary_core(setting, results, new, info.wall_s, info.device, info.world_size, info.model)
+    variants = scored(info.model["variants"])  # the reference too, by its reference-free metrics
+    summary = summary_core(setting, results, new, info.wall_s, info.device, info.world_size, info.model, variants)
     summary["skipped_inputs"] = [{"path": p, "reason": why} for p, why in info.skipped_inputs]
     if summary["time_accounting"]:
         summary["time_accounting"].update(info.before_pass_s)
@@ -101,7 +103,7 @@ def write_setting_outputs(
     summary = build_summary(setting, results, new, info)
     if "sets" in summary:
         write_embeddings(out_dir / "embeddings.npz", results, info.model["variants"])
-    rows = [to_row(r, names, info.model["variants"]) for r in results]
+    rows = [to_row(r, names, scored(info.model["variants"])) for r in results]
     write_csv(out_dir / "results.csv", rows)
     write_csv(out_dir / "columns.csv", column_units(max(rows, key=len)) if rows else [])
     write_band_csv(out_dir / "band_retention.csv", results, band_centres(cfg))
@@ -131,6 +133,6 @@ def write_setting_outputs(
                 cfg.frontend.sample_rate,
                 cfg.logger.max_table_files,
                 cfg.logger.log_audio,
-                info.model["variants"],
+                scored(info.model["variants"]),
             )
     return summary

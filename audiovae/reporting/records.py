@@ -23,7 +23,7 @@ from audiovae.data.files import output_stems
 from audiovae.metrics.base import ABSOLUTE, WAVEFORM
 from audiovae.metrics.registry import metric_info
 from audiovae.metrics.scoring import scoring
-from audiovae.models.variants import BASE, CEILING, ENHANCED
+from audiovae.models.variants import BASE, CEILING, ENHANCED, REFERENCE
 
 WAVE_NAMES = ("reference", CEILING, BASE, ENHANCED)  # the audio a file may write: audio/<stem>.<name>.wav
 
@@ -110,8 +110,14 @@ def decode_embedding(text: str) -> np.ndarray:
 
 
 def variants_of(name: str, variants: Sequence[str] = VARIANTS) -> tuple[str, ...]:
-    """The variants of a model's `variants` a metric is measured on: mel-domain metrics have no vocoder ceiling."""
-    return tuple(v for v in variants if v != CEILING or metric_info(name).domain == WAVEFORM)
+    """The variants of `variants` (an evaluation's: `variants.scored`) a metric is measured on: mel-domain metrics
+    have no vocoder ceiling, and only the reference-free ones score the reference itself."""
+    info = metric_info(name)
+    return tuple(
+        v
+        for v in variants
+        if (v != CEILING or info.domain == WAVEFORM) and (v != REFERENCE or getattr(info, "reference_free", False))
+    )
 
 
 def file_delta(name: str, base: float, enhanced: float) -> float:
@@ -178,8 +184,9 @@ def from_row(row: dict, metric_names: Sequence[str], index: int = 0) -> FileResu
     values = {name: _cell(row.get(spec.name or name), defaults[name]) for name, spec in columns_of()}
     metrics = {
         variant: {name: row[f"{variant}_{name}"] for name in metric_names if f"{variant}_{name}" in row}
-        for variant in VARIANTS
+        for variant in (REFERENCE, *VARIANTS)
     }
+    metrics = {variant: values for variant, values in metrics.items() if values}
     seconds = {k[5:]: v for k, v in row.items() if k.startswith("time_")}
     return FileResult(index, **values, seconds=seconds, metrics=metrics)
 

@@ -8,7 +8,7 @@ from audiovae.data.files import output_stem
 from audiovae.metrics.functional.lag import CLEAR_PEAK
 from audiovae.metrics.sets import SET_METRICS
 from audiovae.metrics.speech_activity import OUT_OF_DOMAIN
-from audiovae.models.variants import CEILING
+from audiovae.models.variants import CEILING, REFERENCE
 from audiovae.reporting.format import (
     ComparisonLine,
     comparison_table,
@@ -27,17 +27,23 @@ from audiovae.reporting.verdict import conclusion_lines
 
 
 def summary_lines(metrics: dict) -> list[ComparisonLine]:
-    """One comparison line per metric, with the vocoder ceiling's mean where the metric has one (a model without a
-    ceiling has no such column); a target metric shows its raw means beside their distances to the target."""
+    """One comparison line per metric, with the reference's own mean where a reference-free metric scored it (the
+    original's value: what the decodes are measured against) and the vocoder ceiling's where the metric has one (a
+    model without a ceiling has no such column); a target metric shows its raw means beside their distances to the
+    target."""
     lines = []
-    has_ceiling = any(CEILING in m["variants"] for m in metrics.values())
+    columns = [
+        (variant, label)
+        for variant, label in ((REFERENCE, "reference"), (CEILING, "vocoder ceiling"))
+        if any(variant in m["variants"] for m in metrics.values())
+    ]
     for name, m in metrics.items():
-        v = m["variants"]
-        ceiling = fmt(v[CEILING]["mean"]) if CEILING in v else "–"
-        if "scores" in m and CEILING in v:
-            ceiling += f" ({fmt(m['scores'][CEILING]['mean'])} dB off)"
+        v, extra = m["variants"], {}
+        for variant, label in columns:
+            extra[label] = fmt(v[variant]["mean"]) if variant in v else "–"
+            if "scores" in m and variant in v:
+                extra[label] += f" ({fmt(m['scores'][variant]['mean'])} dB off)"
         raw = (v["base"]["mean"], v["enhanced"]["mean"]) if "scores" in m else None
-        extra = {"vocoder ceiling": ceiling} if has_ceiling else {}
         lines.append(ComparisonLine(name, m["comparison"], extra=extra, raw=raw))
     return lines
 
@@ -51,14 +57,15 @@ def file_facts(result: FileResult) -> str:
 
 
 def file_metric_rows(result: FileResult, names: Sequence[str]) -> tuple[list[str], list[list[str]]]:
-    """A file's metric table: per metric the vocoder ceiling, base, enhanced and the Δ of the scores."""
-    has_ceiling = CEILING in result.metrics
-    header = ["metric", *[CEILING] * has_ceiling, "base", "enhanced", "Δ (better: ↑ above 0, ↓ and → below)"]
+    """A file's metric table: per metric the reference's own value (reference-free metrics), the vocoder ceiling,
+    base, enhanced and the Δ of the scores."""
+    extra = [v for v in (REFERENCE, CEILING) if v in result.metrics]
+    header = ["metric", *extra, "base", "enhanced", "Δ (better: ↑ above 0, ↓ and → below)"]
     rows = []
     for n in names:
-        ceiling = [fmt(result.value(CEILING, n)) if CEILING in variants_of(n) else "–"] * has_ceiling
+        cells = [fmt(result.value(v, n)) if v in variants_of(n, (v,)) else "–" for v in extra]
         delta = signed_delta(file_delta(n, result.value("base", n), result.value("enhanced", n)), delta_unit(n))
-        rows.append([metric_label(n), *ceiling, fmt(result.value("base", n)), fmt(result.value("enhanced", n)), delta])
+        rows.append([metric_label(n), *cells, fmt(result.value("base", n)), fmt(result.value("enhanced", n)), delta])
     return header, rows
 
 
@@ -206,6 +213,17 @@ DELTA_NOTE = (
 )
 
 
+def reference_lines(metrics: dict) -> list[str]:
+    """What the reference column holds, where a reference-free metric scored the original itself."""
+    names = [name for name, m in metrics.items() if REFERENCE in m["variants"]]
+    if not names:
+        return []
+    return [
+        f"reference: the original's own value of the metrics that read one signal ({', '.join(names)}): what its "
+        "decodes are read against; the comparison and the verdicts are base against enhanced."
+    ]
+
+
 def timing_lines(timing: dict) -> list[str]:
     """The timing section's lines: mean seconds per stage and the enhancer's share of its decode."""
     lines = [f"{stage}: {fmt(sec, 4)}" for stage, sec in timing.items() if stage != "enhancer_share_of_decode"]
@@ -228,6 +246,7 @@ def write_report(path: Path, summary: dict, results: Sequence[FileResult], plots
         *comparison_table(summary_lines(metrics)),
         "",
         DELTA_NOTE,
+        *reference_lines(metrics),
         *min_p_note([m["comparison"] for m in metrics.values()], stats["alpha"]),
         *scale_notes(list(metrics)),
         *speech_domain_lines(results, list(metrics)),

@@ -17,6 +17,7 @@ from audiovae.reporting.report import (
     band_rows,
     file_facts,
     file_metric_rows,
+    reference_lines,
     run_facts,
     set_note,
     set_rows,
@@ -110,7 +111,8 @@ def summary_section(summary: dict, folder: Path, results: Sequence[FileResult] =
         f'<p class="note">{escape(DELTA_NOTE)}</p>',
         *(
             f'<p class="note">{escape(line)}</p>'
-            for line in min_p_note([m["comparison"] for m in metrics.values()], stats["alpha"])
+            for line in reference_lines(metrics)
+            + min_p_note([m["comparison"] for m in metrics.values()], stats["alpha"])
             + scale_notes(list(metrics))
             + speech_domain_lines(results, list(metrics))
         ),

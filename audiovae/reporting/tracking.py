@@ -214,7 +214,7 @@ def files_table(
 
     rows = [row_of(r) if row_of else to_row(r, metric_names, variants) for r in results]
     scalar_columns = list(dict.fromkeys(k for r in rows for k in r))
-    audio_variants = tuple(audio_names) if audio_names is not None else ("reference", *variants)
+    audio_variants = tuple(audio_names) if audio_names is not None else tuple(dict.fromkeys(("reference", *variants)))
     media_columns = [f"audio_{v}" for v in audio_variants] + ["spectrogram"]
     table = wandb.Table(columns=scalar_columns + media_columns)
     for i, (result, row) in enumerate(zip(results, rows)):

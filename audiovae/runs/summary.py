@@ -1,6 +1,6 @@
 """What every job's summary.json holds (evaluation's and generation's) and the per-file paired plot beside it."""
 
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 from omegaconf import OmegaConf
@@ -19,11 +19,12 @@ def summary_core(
     device: str,
     world_size: int,
     interface: dict,
+    scored_variants: Optional[Sequence[str]] = None,
 ) -> dict:
     """What every job's summary.json holds (evaluation's and generation's): run info, counts, the statistics
-    settings, per-metric statistics over the model's variants (`interface["variants"]`), mean timings and the wall
-    time's accounting. `results` are all of the setting's rows (resumed and `new`); throughput counts the new
-    ones."""
+    settings, per-metric statistics over `scored_variants` (default: the model's, `interface["variants"]`; an
+    evaluation's add the reference), mean timings and the wall time's accounting. `results` are all of the
+    setting's rows (resumed and `new`); throughput counts the new ones."""
     cfg = setting.config
     ok = [r for r in results if r.status == OK]
     new_audio_s = sum(r.evaluated_s for r in new if r.status == OK)
@@ -63,7 +64,7 @@ def summary_core(
             cfg.metrics.tie_tolerance,
             cfg.metrics.alpha,
             cfg.metrics.p_adjust,
-            interface["variants"],
+            interface["variants"] if scored_variants is None else scored_variants,
         ),
         "timings": summarize_timings(results),
         "time_accounting": wall_accounting(new, wall_s, world_size),
