@@ -72,6 +72,7 @@ def _quiet_libraries() -> None:
     ):
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", message=".*experimental.*")  # Optuna's WilcoxonPruner, TPE's group
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
     warnings.filterwarnings("ignore", message=".*anonymous setting.*")
     warnings.filterwarnings("ignore", message=".*module\\(s\\) in eval mode.*")  # frozen VAE/vocoder: intended
@@ -104,6 +105,16 @@ def admit_code(config: str, overrides: Sequence[str], trust: bool):
         check_consent(code_uses(cfg, {*BUILTIN_FAMILIES, *FAMILIES}), typed, trusted, source)
 
     return admit
+
+
+def job_config(job: str, config: str, overrides: Sequence[str], trust: bool = False):
+    """The composed, checked config of `job` from `config` and `overrides`, as its command line composes it: consent
+    for code (`trust`: --trust-code), plugins, absolute input paths, ranges, the metrics' sections."""
+    from audiovae.config.ranges import check_ranges
+
+    resolve_sections = import_job("audiovae.sections", "resolve_sections")  # imports torch
+    validators = [admit_code(config, overrides, trust), absolute_paths, check_ranges, resolve_sections]
+    return compose(config, overrides, schema=_schema(job), validators=validators)
 
 
 def groups_help(config_dir=CONFIG_DIR) -> str:
@@ -141,15 +152,10 @@ def main(job: str, argv: Sequence[str]) -> int:
         os.environ[DEBUG_ENV] = "1"
 
     def run() -> int:
-        from audiovae.config.ranges import check_ranges
         from audiovae.home import check_home
 
         check_home()
-        resolve_sections = import_job("audiovae.sections", "resolve_sections")  # imports torch
-        admit = admit_code(args.config, args.overrides, args.trust_code)
-        validators = [admit, absolute_paths, check_ranges, resolve_sections]  # consent, plugins first: add names
-        cfg = compose(args.config, args.overrides, schema=_schema(job), validators=validators)
-        return JOBS[job](cfg)
+        return JOBS[job](job_config(job, args.config, args.overrides, args.trust_code))
 
     return exit_status(run)
 
@@ -173,6 +179,12 @@ def compare_main(argv: Optional[Sequence[str]] = None) -> int:
     """The `audiovae-compare` console entry point."""
     compare = import_job("audiovae.compare", "main")
     return compare(sys.argv[1:] if argv is None else list(argv))
+
+
+def search_main(argv: Optional[Sequence[str]] = None) -> int:
+    """The `audiovae-search` console entry point."""
+    search = import_job("audiovae.search.run", "main")
+    return search(sys.argv[1:] if argv is None else list(argv))
 
 
 def export_main(argv: Optional[Sequence[str]] = None) -> int:

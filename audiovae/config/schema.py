@@ -386,3 +386,30 @@ class GenerateConfig:
 
 
 SECTION_SCHEMAS = {"logger": LoggerConfig, "trainer": TrainerConfig, "model": ModelConfig, "frontend": FrontEndConfig}
+
+
+@dataclass
+class StudyConfig:
+    """`search:` of `audiovae-search` (configs/search.yaml): the job its trials run and how values are drawn."""
+
+    job: str = "eval"  # eval | train: what each trial runs
+    config: str = "eval"  # that job's config: a name in configs/ or a YAML file
+    overrides: List[str] = field(default_factory=list)  # that job's key=value words, for every trial
+    space: Dict[str, Any] = field(default_factory=dict)  # key -> {type, low, high, log, step, choices, when}
+    objectives: List[str] = field(default_factory=list)  # metrics whose improvement over base is maximised
+    trials: int = 20  # trials of the study, all workers together (finished and pruned count; failed are retried)
+    sampler: str = "tpe"  # tpe | cmaes | random | grid
+    seed: int = 0
+    pruner: str = "wilcoxon"  # wilcoxon | median | none
+    p_threshold: float = 0.1  # wilcoxon: prune when the one-sided paired test's p is below this
+    startup_steps: int = 2  # files (evaluation) or validations (training) before a trial can be pruned
+    storage: Optional[str] = None  # null: the journal file <out_dir>/study.journal; or an RDB URL (sqlite:///x.db)
+    name: Optional[str] = None  # the study's name in its storage; null: search-<config hash>
+
+
+@dataclass
+class SearchConfig:
+    """`audiovae-search`: a study of a job's settings."""
+
+    search: StudyConfig = field(default_factory=StudyConfig)
+    out_dir: Optional[str] = None  # null: outputs/search/<name>

@@ -4,7 +4,7 @@ it finishes. Run by a plain loop in a single process (`audiovae.evaluation.devic
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Optional
+from typing import Callable, Mapping, Optional
 
 import torch
 import torch.distributed as dist
@@ -44,6 +44,7 @@ class FileEvaluator:
         seed: int = 0,
         done: Optional[Mapping[str, set]] = None,
         fingerprints: Optional[Mapping[str, str]] = None,
+        observer: Optional[Callable[[str, FileResult], None]] = None,
     ):
         self.context, self.pipeline, self.out_dirs = context, context.pipeline, dict(out_dirs)
         self.enhancers = dict(enhancers)
@@ -54,6 +55,7 @@ class FileEvaluator:
         self.results: dict[str, list[FileResult]] = {}
         self._stores: dict[str, ResultStore] = {}
         self.pending = PendingFiles()  # files of earlier batches whose metrics the pool still computes
+        self.observer = observer  # told of each stored result (a search's pruner); may stop the run by raising
 
     def start(self, device: torch.device, files: int, rank: int = 0, world_size: int = 1) -> None:
         """Before the first batch: the models on `device`, a result store per setting, the progress bar (rank 0
@@ -105,6 +107,8 @@ class FileEvaluator:
             result.fingerprint = self.fingerprints.get(result.file, "")
             self._stores[setting].append(result)
             self.results[setting].append(result)
+            if self.observer is not None:
+                self.observer(setting, result)
         if setting == next(iter(self.out_dirs)):  # one tick per file, whatever the number of settings
             self._progress.set_postfix_str(result.file + ("" if result.status == "ok" else " (error)"), refresh=False)
             self._progress.update(1)

@@ -6,7 +6,7 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import torch
 from omegaconf import DictConfig
@@ -86,6 +86,8 @@ def segmenting_for(cfg: DictConfig, frame_multiple: int) -> Segmenting:
         raise ConfigError("config key 'data.chunk_overlap_seconds': must be shorter than data.max_seconds")
     return Segmenting(segment, overlap, cfg.data.chunking, eval_batch_size(cfg), hop, cfg.data.pad)
 
+
+Observer = Callable[[str, FileResult], None]  # told of each file's result (`evaluate_settings`)
 
 GPU_BATCH = 8  # data.batch_size: null on a GPU
 
@@ -248,11 +250,12 @@ def alignment_for(cfg: DictConfig, setup: EvalSetup) -> tuple[Alignment, Optiona
 
 
 def evaluate_settings(
-    cfg: DictConfig, setup: EvalSetup, settings: Sequence[Setting], enhancers: dict
+    cfg: DictConfig, setup: EvalSetup, settings: Sequence[Setting], enhancers: dict, observer: Optional[Observer] = None
 ) -> tuple[Optional[dict[str, tuple[list[FileResult], list[FileResult]]]], Optional[RunInfo]]:
     """Every setting (its enhancer chain in `enhancers`) over every file it lacks (resume), each file encoded once
     for all of them. Returns, on the global-zero rank, `{setting: (all its results in file order, the new ones)}`;
-    None on the other ranks."""
+    None on the other ranks. `observer(setting, result)` is told of every file's result in file order, the stored
+    ones (resume) first, each new one when it is stored (a search prunes a trial by raising there)."""
     start = time.perf_counter()
     fingerprints = entry_fingerprints(setup.entries)
     fingerprint_s = time.perf_counter() - start
@@ -264,6 +267,11 @@ def evaluate_settings(
         if (removed or changed) and is_launcher_process():
             print(resume_note(s.name if len(settings) > 1 else "", removed, changed))
     todo = [i for i, key in enumerate(setup.keys) if any(key not in done[s.name] for s in settings)]
+    if observer is not None:
+        for s in settings:
+            for key in setup.keys:
+                if key in done[s.name]:
+                    observer(s.name, done[s.name][key])
     alignment, measured = alignment_for(cfg, setup)
     cache = build_run_cache(
         cfg,
@@ -281,7 +289,7 @@ def evaluate_settings(
         context = MeasuringContext.of(
             cfg, setup.pipeline, setup.metrics, setup.segmenting, alignment, setup.embedder, cache, pool
         )
-        evaluator = FileEvaluator(context, enhancers, out_dirs, media, cfg.seed, done_keys, fingerprints)
+        evaluator = FileEvaluator(context, enhancers, out_dirs, media, cfg.seed, done_keys, fingerprints, observer)
         run = run_test(cfg, setup, evaluator, todo, fingerprints)
     if not run.is_global_zero:
         return None, None
@@ -302,12 +310,12 @@ def evaluate_settings(
     return out, info
 
 
-def run_evaluation(cfg: DictConfig) -> EvalOutcome:
+def run_evaluation(cfg: DictConfig, observer: Optional[Observer] = None) -> EvalOutcome:
     """`evaluate.py`'s whole job on a composed config: checks at start-up (metrics, logger, trainer, cache, the
     sweep's selection), the run folder (`out_dir` or `outputs/eval|sweep/<time>-<hash>`, refused when it holds another
     config's results), the entries, pipeline and metrics once (`build_setup`), every setting over every entry it
     lacks (resume), then each setting's outputs and, for a sweep, the sweep's. Returns what the command line says
-    and its exit status."""
+    and its exit status. `observer`: see `evaluate_settings`."""
     seed_everything(cfg.seed, cfg.trainer)
     torch.use_deterministic_algorithms(True, warn_only=True)
     check_metric_names(cfg.metrics.names)
@@ -334,17 +342,23 @@ def run_evaluation(cfg: DictConfig) -> EvalOutcome:
         print(setup.discovery.line())
         prepare_out_dir(cfg, out_dir, hash_)
     with run_lock(out_dir):
-        return _evaluate_and_report(cfg, out_dir, hash_, settings, setup, enhancers)
+        return _evaluate_and_report(cfg, out_dir, hash_, settings, setup, enhancers, observer)
 
 
 def _evaluate_and_report(
-    cfg: DictConfig, out_dir: Path, hash_: str, settings: Sequence[Setting], setup: EvalSetup, enhancers: dict
+    cfg: DictConfig,
+    out_dir: Path,
+    hash_: str,
+    settings: Sequence[Setting],
+    setup: EvalSetup,
+    enhancers: dict,
+    observer: Optional[Observer] = None,
 ) -> EvalOutcome:
     if is_launcher_process():
         for s in settings:
             if s.out_dir != out_dir:
                 prepare_out_dir(s.config, s.out_dir, s.run_hash)
-    evaluated, info = evaluate_settings(cfg, setup, settings, enhancers)
+    evaluated, info = evaluate_settings(cfg, setup, settings, enhancers, observer)
     if evaluated is None:
         return EvalOutcome.of_worker_rank(out_dir)
     job_type = "sweep" if cfg.sweep else "eval"

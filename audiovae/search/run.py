@@ -1,0 +1,240 @@
+"""`audiovae-search`: an Optuna study of a job's settings, run by one or more worker processes that share its storage
+(`--workers N` here; the same command on another machine with the same storage joins the study), then the study's
+outputs (`audiovae.search.outputs`).
+
+Every worker repeats: under the study folder's budget lock, hand back the trials of workers that died, stop when the
+study has its `search.trials`, ask for a trial; draw its values, run it in its run folder (a trial whose values ran
+before takes that run's values instead of running again), tell the study.
+"""
+
+import argparse
+import multiprocessing
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Optional, Sequence
+
+from omegaconf import DictConfig, OmegaConf
+
+from audiovae.config.compose import config_hash
+from audiovae.errors import ConfigError, exit_status
+from audiovae.search.space import draw, grid, job_words, parse_space
+from audiovae.search.study import (
+    budget_lock,
+    counted,
+    hand_back_stale_trials,
+    open_study,
+    worker_id,
+)
+from audiovae.search.trials import run_eval_trial, trial_folder
+
+JOBS = ("eval",)  # the jobs a study's trials can run
+WAIT_S = 1.0  # how often a worker looks again at a trial another worker runs with the same values
+
+
+def compose_search(config: str, overrides: Sequence[str]) -> DictConfig:
+    """The search config (`configs/search.yaml` and its descendants) with `overrides`: `search.*` and `out_dir=`
+    words set the search's keys; every other word is the job's (appended to `search.overrides`: `data.dir=/x`)."""
+    from audiovae.config.compose import compose
+    from audiovae.config.schema import SearchConfig
+
+    own = [w for w in overrides if w.startswith(("search.", "out_dir="))]
+    job = [w for w in overrides if w not in own]
+    cfg = compose(config, own, schema=SearchConfig)
+    if not job:
+        return cfg
+    cfg = OmegaConf.create(OmegaConf.to_container(cfg))
+    cfg.search.overrides = [*cfg.search.overrides, *job]
+    OmegaConf.set_readonly(cfg, True)
+    return cfg
+
+
+def study_name(cfg: DictConfig) -> str:
+    """`search.name`, else `search-<hash>` of what decides the trials (job, its config and overrides, the space,
+    the objectives, sampler and seed): the same search continues its study."""
+    s = cfg.search
+    if s.name:
+        return str(s.name)
+    keys = {k: s[k] for k in ("job", "config", "overrides", "space", "objectives", "sampler", "seed")}
+    return f"search-{config_hash(OmegaConf.create(keys))}"
+
+
+def study_dir(cfg: DictConfig) -> Path:
+    """Where the study's journal, trials and outputs go: `out_dir`, else outputs/search/<study name>."""
+    return Path(cfg.out_dir) if cfg.out_dir else Path("outputs") / "search" / study_name(cfg)
+
+
+class Search:
+    """A study's constant parts, as every worker builds them from the search config: the space, the objectives,
+    how a job config is composed (`--trust-code` passed on), where it lives."""
+
+    def __init__(self, cfg: DictConfig, trust: bool = False):
+        from audiovae.cli import job_config
+
+        self.cfg, self.search, self.trust = cfg, cfg.search, trust
+        if self.search.job not in JOBS:
+            raise ConfigError(f"config key 'search.job': one of {', '.join(JOBS)}, got {self.search.job!r}")
+        if self.search.trials < 1:
+            raise ConfigError(f"config key 'search.trials': at least 1, got {self.search.trials}")
+        self.dimensions = parse_space(OmegaConf.to_container(self.search.space), self.search.job)
+        self.name, self.out_dir = study_name(cfg), study_dir(cfg).resolve()
+        self.compose_job = lambda config, words: job_config(self.search.job, config, words, trust)
+        base = self.compose_job(self.search.config, list(self.search.overrides))  # refused here, before a trial
+        if base.get("sweep"):
+            raise ConfigError("config key 'search.overrides': a trial is one setting; leave sweep.* to the space")
+        self.objectives = list(self.search.objectives) or [base.select.metric]
+        from audiovae.runs.selection import check_selection
+
+        names = list(base.metrics.names)
+        for i, metric in enumerate(self.objectives):
+            check_selection(OmegaConf.create({"metric": metric, "guards": [], "min_improvement": {}}), names)
+        self.select = base.select
+        self.budget = int(self.search.trials)
+        if self.search.sampler == "grid":
+            size = 1
+            for values in grid(self.dimensions).values():
+                size *= len(values)
+            self.budget = min(self.budget, size)
+
+    def study(self):
+        """The study in its storage (created by the first worker)."""
+        return open_study(self.search, self.name, self.out_dir, self.dimensions, len(self.objectives))
+
+
+def _same_values(study, trial, run_hash: str):
+    """The finished trial with the same run (None: none); waits while another worker runs it."""
+    from optuna.trial import TrialState
+
+    while True:
+        same = [
+            t
+            for t in study.get_trials(deepcopy=False)
+            if t.number != trial.number and t.user_attrs.get("run_hash") == run_hash
+        ]
+        done = [t for t in same if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
+        if done:
+            return done[0]
+        if not any(t.state == TrialState.RUNNING for t in same):
+            return None
+        time.sleep(WAIT_S)
+        hand_back_stale_trials(study)
+
+
+def run_one(search: Search, study, trial) -> None:
+    """Draw, run and tell one trial."""
+    from optuna.trial import TrialState
+
+    values = draw(trial, search.dimensions)
+    words = job_words(values, search.dimensions)
+    run_dir, hash_ = trial_folder(search.search, words, search.out_dir, search.compose_job)
+    trial.set_user_attr("run_hash", hash_)
+    trial.set_user_attr("run_dir", str(run_dir.relative_to(search.out_dir)))
+    trial.set_user_attr("words", words)
+    same = _same_values(study, trial, hash_)
+    if same is not None:  # these values ran: their run is this trial's
+        trial.set_user_attr("same_as", same.number)
+        for key in ("steps", "seconds", "pruned_at"):
+            if key in same.user_attrs:
+                trial.set_user_attr(key, same.user_attrs[key])
+        if same.state == TrialState.PRUNED:
+            study.tell(trial, state=TrialState.PRUNED)
+        else:
+            study.tell(trial, same.values)
+        return
+    group = f"search-{search.name}" if not search.name.startswith("search-") else search.name
+    run = run_eval_trial(trial, search.search, words, run_dir, search.objectives, search.compose_job, group)
+    trial.set_user_attr("steps", run.steps)
+    trial.set_user_attr("seconds", round(run.seconds, 3))
+    if run.values is None:
+        trial.set_user_attr("pruned_at", run.pruned_at)
+        study.tell(trial, state=TrialState.PRUNED)
+    else:
+        study.tell(trial, run.values)
+
+
+def work(cfg: dict, trust: bool = False, threads: Optional[int] = None) -> int:
+    """One worker: trials until the study has its budget. Returns the trials it ran."""
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    from optuna.trial import TrialState
+
+    search = Search(OmegaConf.create(cfg), trust)
+    study = search.study()
+    ran = 0
+    while True:
+        with budget_lock(search.out_dir):
+            hand_back_stale_trials(study)
+            if counted(study) >= search.budget:
+                return ran
+            trial = study.ask()
+            trial.set_user_attr("worker", worker_id())
+        try:
+            run_one(search, study, trial)
+        except Exception as err:  # a trial's own failure: recorded, counted, the study goes on
+            reason = f"{type(err).__name__}: {err}".splitlines()[0]
+            trial.set_user_attr("error", reason)
+            study.tell(trial, state=TrialState.FAIL)
+            print(f"trial {trial.number} failed: {reason}", file=sys.stderr)
+            if os.environ.get("AUDIOVAE_DEBUG"):
+                traceback.print_exc()
+        ran += 1
+
+
+def _worker(cfg: dict, trust: bool, threads: int) -> None:
+    from audiovae.cli import _quiet_libraries
+
+    _quiet_libraries()
+    work(cfg, trust, threads)
+
+
+def run_workers(cfg: DictConfig, workers: int, trust: bool) -> None:
+    """`workers` processes (spawned: each its own torch) sharing the machine's cores, or this process for one."""
+    plain = OmegaConf.to_container(cfg, resolve=True)
+    if workers <= 1:
+        work(plain, trust)
+        return
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    context = multiprocessing.get_context("spawn")
+    processes = [context.Process(target=_worker, args=(plain, trust, threads)) for _ in range(workers)]
+    for p in processes:
+        p.start()
+    for p in processes:
+        p.join()
+
+
+def main(argv: Sequence[str]) -> int:
+    """`audiovae-search [--config NAME] [--workers N] [--trust-code] [key=value ...]`."""
+    from audiovae.cli import _quiet_libraries
+
+    _quiet_libraries()
+    parser = argparse.ArgumentParser(
+        prog="audiovae-search",
+        description="audiovae search: an Optuna study of a job's settings (docs: Search). search.* and out_dir= "
+        "words set the study (search.trials=40); every other word is the job's, for every trial (data.dir=/x)",
+    )
+    parser.add_argument("--config", default="search", help="a search config in configs/ or a YAML file")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes on this machine (default 1)")
+    parser.add_argument("--trust-code", action="store_true", help="run code the job's config names (plugins)")
+    parser.add_argument("overrides", nargs="*", help="search.key=value (the study) or key=value (the job's)")
+    args = parser.parse_args(argv)
+
+    def run() -> int:
+        from audiovae.home import check_home
+        from audiovae.search.outputs import write_study_outputs
+
+        check_home()
+        if args.workers < 1:
+            raise ConfigError(f"--workers: at least 1, got {args.workers}")
+        cfg = compose_search(args.config, args.overrides)
+        search = Search(cfg, args.trust_code)  # every one-line config error before a worker starts
+        search.study()
+        run_workers(cfg, args.workers, args.trust_code)
+        best = write_study_outputs(search)
+        print(f"study {search.name}: {search.out_dir / 'study.html'}; " + best)
+        return 0
+
+    return exit_status(run)

@@ -1,0 +1,108 @@
+"""One trial: an ordinary run of the study's job with the trial's values, in the run folder its run hash names, so
+that its `config.yaml` reproduces it alone, the same values never run twice, and an interrupted trial resumes.
+
+An evaluation trial reports, file by file in the study's fixed file order, how much the enhanced decode improves on
+the base in the first objective (the per-file improvement, positive = better, as the verdicts use it), and is pruned
+there when the pruner says so (`WilcoxonPruner`: a paired signed-rank test against the best trial over the same
+files). Its values are the improvements of its summary (`runs.selection.metric_improvement`).
+"""
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+from omegaconf import DictConfig, OmegaConf
+
+from audiovae.search.space import job_words
+
+TRIALS = "trials"  # <out_dir>/trials/<run hash>/: one run folder per distinct trial
+
+
+@dataclass
+class TrialRun:
+    """What a trial's run gave: its folder, its objective values (None: pruned), the files it measured, its
+    summary (None: pruned) and the seconds it took."""
+
+    run_dir: Path
+    values: Optional[list[float]]
+    steps: int
+    summary: Optional[dict] = None
+    seconds: float = 0.0
+    pruned_at: Optional[int] = None
+    notes: list = field(default_factory=list)
+
+
+def job_config(search: DictConfig, words: Sequence[str], out_dir: Optional[Path], compose_job: Callable) -> DictConfig:
+    """The job's config for `words` (the study's overrides, then the trial's), writing into `out_dir`."""
+    extra = [f"out_dir={out_dir}"] if out_dir is not None else []
+    return compose_job(search.config, [*search.overrides, *words, *extra])
+
+
+def trial_folder(search: DictConfig, words: Sequence[str], out_dir: Path, compose_job: Callable) -> tuple[Path, str]:
+    """(the trial's run folder under `out_dir/trials/`, its run hash): the same values give the same folder."""
+    from audiovae.runs.folders import run_hash
+    from audiovae.runs.settings import EVAL_IGNORE
+
+    cfg = job_config(search, words, None, compose_job)
+    hash_ = run_hash(cfg, EVAL_IGNORE)
+    return out_dir / TRIALS / hash_, hash_
+
+
+def improvements(summary: dict, objectives: Sequence[str]) -> list[float]:
+    """The summary's improvement over base in each objective (headline Δ signed so that positive is better)."""
+    from audiovae.runs.selection import metric_improvement
+
+    return [float(metric_improvement(summary, name)) for name in objectives]
+
+
+def run_eval_trial(
+    trial,
+    search: DictConfig,
+    words: Sequence[str],
+    run_dir: Path,
+    objectives: Sequence[str],
+    compose_job: Callable,
+    group: str,
+) -> TrialRun:
+    """Evaluate the trial's setting into `run_dir`, reporting each file's improvement in `objectives[0]` to `trial`
+    (step = the file's position in the study's file order) and stopping when the pruner prunes it."""
+    import optuna
+
+    from audiovae.evaluation.job import run_evaluation
+    from audiovae.reporting.records import OK, file_improvement
+
+    logger = [f"logger.group={group}", f"logger.name=trial-{trial.number}"]
+    cfg = job_config(search, [*words, *logger], run_dir, compose_job)
+    first, reported, position = objectives[0], [], iter(range(1 << 62))
+    prunable = len(objectives) == 1
+
+    def observe(setting: str, result) -> None:  # results arrive in the file order (stored ones first)
+        step = next(position)
+        if result.status != OK:
+            return
+        gain = file_improvement(first, result.value("base", first), result.value("enhanced", first))
+        if gain is None:
+            return
+        trial.report(gain, step=step)
+        reported.append(step)
+        if prunable and trial.should_prune():
+            raise optuna.TrialPruned(f"worse than the best trial after {len(reported)} files")
+
+    start = time.perf_counter()
+    try:
+        outcome = run_evaluation(cfg, observe)
+    except optuna.TrialPruned:
+        return TrialRun(run_dir, None, len(reported), None, time.perf_counter() - start, pruned_at=len(reported))
+    summary = json.loads((outcome.out_dir / "summary.json").read_text())
+    return TrialRun(run_dir, improvements(summary, objectives), len(reported), summary, time.perf_counter() - start)
+
+
+def trial_config(run_dir: Path) -> Optional[DictConfig]:
+    """A trial's saved config.yaml (None before its run wrote it)."""
+    path = run_dir / "config.yaml"
+    return OmegaConf.load(path) if path.exists() else None
+
+
+__all__ = ["TrialRun", "job_config", "job_words", "run_eval_trial", "trial_folder", "improvements", "trial_config"]

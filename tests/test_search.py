@@ -1,0 +1,214 @@
+"""`audiovae-search`: Optuna studies of evaluation settings on the demo model. Two workers share one journal study
+without losing or repeating a trial; an RDB (SQLite) study draws the same trials; a clearly worse trial is pruned by
+the paired Wilcoxon test; a dead worker's trial is handed back and the study completes; the best trial's config
+reproduces its values; the study page loads from disk in headless Chromium; a bad space is one line."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+from optuna.trial import TrialState
+
+from audiovae.errors import ConfigError
+from audiovae.reporting.records import read_csv
+from audiovae.search.run import Search, compose_search, run_workers, work
+from audiovae.search.space import draw, job_words, parse_space
+from audiovae.search.study import hand_back_stale_trials
+from tests.conftest import tone, write
+
+SR = 16000
+METRICS = "metrics.names=[lsd_hf,mel_distance,lsd_lf]"
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("search_clips")
+    for i, f in enumerate((220, 330, 440, 550, 660)):
+        write(folder / f"c{i}.wav", tone(f, 1.0, SR, amp=0.3) + tone(3000 + 500 * i, 1.0, SR, amp=0.08), SR)
+    return folder
+
+
+def words(clips, out_dir, *extra):
+    """The search words of a study on `clips` into `out_dir`: the study's keys, then the job's words."""
+    return [
+        "search.config=eval_demo",
+        "search.space={enhancement.gain: {type: float, low: 0.8, high: 2.0}, "
+        "enhancement.cutoff: {type: float, low: 0.15, high: 0.45}}",
+        f"out_dir={out_dir}",
+        *extra,
+        f"data.dir={clips}",
+        METRICS,
+        "logger=none",
+        "outputs.save_audio=false",
+        "outputs.save_plots=false",
+        "outputs.listening_files=0",
+        "model.options.griffin_lim_iters=4",
+        "cache.enabled=false",
+    ]
+
+
+def search_of(clips, out_dir, *extra) -> Search:
+    return Search(compose_search("search", words(clips, out_dir, *extra)))
+
+
+@pytest.fixture(scope="module")
+def two_workers(clips, tmp_path_factory):
+    out = tmp_path_factory.mktemp("journal")
+    search = search_of(clips, out, "search.trials=8", "search.pruner=none")
+    search.study()
+    run_workers(search.cfg, 2, trust=False)
+    return search
+
+
+def test_two_workers_complete_the_budget_with_no_trial_lost_or_run_twice(two_workers):
+    study = two_workers.study()
+    trials = study.get_trials()
+    assert len(trials) == 8 and all(t.state == TrialState.COMPLETE for t in trials)
+    assert len({t.user_attrs["worker"] for t in trials}) == 2  # both processes took trials
+    folders = [t.user_attrs["run_dir"] for t in trials if "same_as" not in t.user_attrs]
+    assert len(folders) == len(set(folders))
+    for folder in folders:  # each trial's run measured every file once
+        rows = read_csv(two_workers.out_dir / folder / "results.csv")
+        assert sorted(r["file"] for r in rows) == [f"c{i}.wav" for i in range(5)]
+    study_rows = read_csv(two_workers.out_dir / "study.csv") if (two_workers.out_dir / "study.csv").exists() else []
+    assert study_rows == []  # the workers leave the outputs to the command
+
+
+def test_the_study_outputs_and_the_best_trials_config_reproduce_its_values(two_workers, tmp_path):
+    from audiovae.search.outputs import write_study_outputs
+
+    line = write_study_outputs(two_workers)
+    out = two_workers.out_dir
+    rows = read_csv(out / "study.csv")
+    assert [r["trial"] for r in rows] == list(range(8)) and {r["state"] for r in rows} == {"complete"}
+    study = two_workers.study()
+    for row, trial in zip(rows, study.trials):
+        assert row["lsd_hf_improvement"] == pytest.approx(trial.values[0])
+        assert row["enhancement.gain"] == pytest.approx(trial.params["enhancement.gain"])
+    if (out / "best_config.yaml").exists():
+        best = int(line.split("trial-")[1].split()[0])
+        trial = study.trials[best]
+        from audiovae.cli import job_config
+
+        cfg = job_config("eval", str(out / "best_config.yaml"), [f"out_dir={tmp_path / 'again'}"])
+        from audiovae.evaluation.job import run_evaluation
+
+        run_evaluation(cfg)
+        reproduced = {r["file"]: r for r in read_csv(tmp_path / "again" / "results.csv")}
+        original = {r["file"]: r for r in read_csv(out / trial.user_attrs["run_dir"] / "results.csv")}
+        for name, row in original.items():
+            assert reproduced[name]["enhanced_lsd_hf"] == pytest.approx(row["enhanced_lsd_hf"], rel=1e-6)
+        assert float(cfg.enhancement.gain) == pytest.approx(trial.params["enhancement.gain"])
+    else:
+        assert "best: none" in line
+    assert (out / "study.html").exists() and (out / "plots" / "history.png").exists()
+
+
+def test_the_study_page_loads_from_disk_with_its_pictures(two_workers, page):
+    from audiovae.search.outputs import write_study_outputs
+
+    write_study_outputs(two_workers)
+    page.page.goto((two_workers.out_dir / "study.html").as_uri())
+    assert page.page.locator("table.trials tbody tr").count() == 8
+    widths = page.page.evaluate("[...document.images].map(i => i.complete ? i.naturalWidth : 0)")
+    assert len(widths) >= 3 and all(w > 100 for w in widths)
+    assert page.errors == [] and all(r.startswith("file://") for r in page.requests)
+
+
+def test_an_rdb_study_draws_the_same_trials_as_the_journal_study(clips, tmp_path):
+    params = {}
+    for kind in ("journal", "sqlite"):
+        storage = [f"search.storage=sqlite:///{tmp_path / 'study.db'}"] if kind == "sqlite" else []
+        search = search_of(clips, tmp_path / kind, "search.trials=3", "search.pruner=none", *storage)
+        work(search.cfg)
+        params[kind] = [t.params for t in search.study().trials]
+    assert params["journal"] == params["sqlite"] and len(params["sqlite"]) == 3
+    assert (tmp_path / "study.db").exists() and not (tmp_path / "sqlite" / "study.journal").exists()
+
+
+def test_a_clearly_worse_trial_is_pruned_by_the_paired_test(clips, tmp_path):
+    search = search_of(clips, tmp_path / "pruned", "search.trials=2", "search.startup_steps=2")
+    study = search.study()
+    study.enqueue_trial({"enhancement.gain": 1.0, "enhancement.cutoff": 0.3})  # no change: improvement 0
+    study.enqueue_trial({"enhancement.gain": 2.0, "enhancement.cutoff": 0.15})  # boosts noise into the high band
+    work(search.cfg)
+    first, second = search.study().trials
+    assert first.state == TrialState.COMPLETE and first.values[0] == pytest.approx(0.0, abs=1e-9)
+    assert second.state == TrialState.PRUNED and second.user_attrs["pruned_at"] < 5  # before the last file
+
+
+def test_a_dead_workers_trial_is_handed_back_and_the_study_completes(clips, tmp_path):
+    search = search_of(clips, tmp_path / "stale", "search.trials=2", "search.pruner=none")
+    study = search.study()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    trial = study.ask({})
+    trial.set_user_attr("worker", f"{socket.gethostname()}:{dead.pid}")
+    trial.suggest_float("enhancement.gain", 0.8, 2.0)
+    trial.suggest_float("enhancement.cutoff", 0.15, 0.45)
+    assert hand_back_stale_trials(study) == [0]
+    work(search.cfg)
+    trials = search.study().trials
+    assert trials[0].state == TrialState.FAIL and "stopped mid-trial" in trials[0].user_attrs["failed_because"]
+    assert trials[1].user_attrs["retry_of"] == 0 and trials[1].params == trials[0].params
+    assert sum(t.state == TrialState.COMPLETE for t in trials) == 2
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_trial_leaves_a_trial_the_next_worker_finishes(clips, tmp_path):
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "audiovae.search", *words(clips, out, "search.trials=2", "search.pruner=none")]
+    worker = subprocess.Popen(cmd)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(out.glob("trials/*/partial/*")):
+        time.sleep(0.2)
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait()
+    search = search_of(clips, out, "search.trials=2", "search.pruner=none")
+    work(search.cfg)
+    trials = search.study().trials
+    assert sum(t.state == TrialState.COMPLETE for t in trials) == 2
+    assert any(t.state == TrialState.FAIL and "stopped mid-trial" in t.user_attrs["failed_because"] for t in trials)
+
+
+def test_a_bad_space_is_one_line_naming_the_key():
+    with pytest.raises(ConfigError, match=r"search.space.data.dir': a eval study searches enhancement"):
+        parse_space({"data.dir": {"type": "categorical", "choices": ["a"]}}, "eval")
+    with pytest.raises(ConfigError, match=r"search.space.enhancement.gain': needs low < high"):
+        parse_space({"enhancement.gain": {"type": "float", "low": 2, "high": 1}}, "eval")
+    with pytest.raises(ConfigError, match=r"search.space.enhancement.gain.type': one of float, int, categorical"):
+        parse_space({"enhancement.gain": {"type": "normal"}}, "eval")
+    with pytest.raises(ConfigError, match=r"when': enhancement='x' is not a choice"):
+        parse_space({"enhancement.gain": {"type": "float", "low": 1, "high": 2, "when": {"enhancement": "x"}}}, "eval")
+
+
+def test_conditional_keys_are_drawn_only_under_their_choice():
+    import optuna
+
+    space = parse_space(
+        {
+            "enhancement": {"type": "categorical", "choices": ["latent_fft_boost", "mel_hf_shelf"]},
+            "enhancement.cutoff": {
+                "type": "float",
+                "low": 0.2,
+                "high": 0.4,
+                "when": {"enhancement": "latent_fft_boost"},
+            },
+        },
+        "eval",
+    )
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
+    seen = set()
+    for _ in range(12):
+        trial = study.ask()
+        drawn = draw(trial, space)
+        assert ("enhancement.cutoff" in drawn) == (drawn["enhancement"] == "latent_fft_boost")
+        seen.add(drawn["enhancement"])
+        words = job_words(drawn, space)
+        assert words[0].startswith("enhancement=")  # the group's file before its keys
+        study.tell(trial, 0.0)
+    assert seen == {"latent_fft_boost", "mel_hf_shelf"}
