@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test slow proofs lint docs bench venv browser clean
+.PHONY: demo search-demo test slow proofs lint docs bench venv browser clean
 
 venv: $(STAMP)
 
@@ -64,6 +64,11 @@ docs: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m audiovae.demo outputs/demo/clips
 	WANDB_MODE=offline $(PY) evaluate.py --config eval_demo
+
+# An Optuna study of the demo enhancer's gain and cutoff on the same clips, two worker processes (docs: Search).
+search-demo: $(STAMP)
+	$(PY) -m audiovae.demo outputs/demo/clips
+	WANDB_MODE=offline $(VENV)/bin/audiovae-search --config search_demo --workers 2
 
 # Full-size benchmarks (random AudioLDM2-sized weights, built on first use); see README "Benchmarks".
 bench: $(STAMP)

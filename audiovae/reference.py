@@ -15,7 +15,7 @@ from omegaconf import OmegaConf
 from audiovae.config.compose import compose
 from audiovae.config.keywords import declared_range
 from audiovae.config.ranges import CHOICES, RANGES, _bound
-from audiovae.config.schema import EvalConfig, GenerateConfig, TrainConfig
+from audiovae.config.schema import EvalConfig, GenerateConfig, SearchConfig, TrainConfig
 from audiovae.metrics.registry import METRICS, section_defaults
 from audiovae.metrics.table import annotations, own_arguments, section_members, sections
 
@@ -23,6 +23,7 @@ JOBS = (
     ("eval", "evaluate.py / audiovae-eval", EvalConfig),
     ("train", "train.py / audiovae-train", TrainConfig),
     ("generate", "generate.py / audiovae-generate", GenerateConfig),
+    ("search", "audiovae-search", SearchConfig),
 )
 
 
@@ -76,7 +77,7 @@ def shown(value) -> str:
 
 
 def render() -> str:
-    """The whole reference page: one table per job (eval, train, generate) of every schema key with its type,
+    """The whole reference page: one table per job (eval, train, generate, search) of every schema key with its type,
     default and allowed values."""
     lines = [
         "# Configuration reference",

@@ -119,6 +119,7 @@ def test_the_study_page_loads_from_disk_with_its_pictures(two_workers, page):
     assert page.errors == [] and all(r.startswith("file://") for r in page.requests)
 
 
+@pytest.mark.slow
 def test_an_rdb_study_draws_the_same_trials_as_the_journal_study(clips, tmp_path):
     params = {}
     for kind in ("journal", "sqlite"):
@@ -212,3 +213,68 @@ def test_conditional_keys_are_drawn_only_under_their_choice():
         assert words[0].startswith("enhancement=")  # the group's file before its keys
         study.tell(trial, 0.0)
     assert seen == {"latent_fft_boost", "mel_hf_shelf"}
+
+
+def test_each_trial_and_the_study_summary_are_wandb_runs_in_the_studys_group(clips, tmp_path):
+    from audiovae.search.outputs import write_study_outputs
+    from tests.wandb_offline import read_offline_run
+
+    job = [w for w in words(clips, tmp_path / "logged", "search.trials=1", "search.pruner=none") if w != "logger=none"]
+    search = Search(compose_search("search", job))
+    work(search.cfg)
+    write_study_outputs(search)
+    trial = search.study().trials[0]
+    logged = read_offline_run(next((search.out_dir / trial.user_attrs["run_dir"] / "wandb").glob("offline-run-*")))
+    assert logged["group"] == search.group and logged["job_type"] == "eval"
+    assert logged["config"]["enhancement"]["gain"] == pytest.approx(trial.params["enhancement.gain"])
+    summary = read_offline_run(next((search.out_dir / "wandb").glob("offline-run-*")))
+    assert summary["job_type"] == "search_summary" and summary["group"] == search.group
+    assert "search/trials" in summary["tables"]
+
+
+def test_a_training_study_prunes_the_trial_that_falls_behind_at_a_validation(tmp_path):
+    from audiovae.demo import write_demo_clips
+    from audiovae.search.outputs import write_study_outputs
+
+    clips = tmp_path / "clips"
+    write_demo_clips(clips, seconds=1.5)
+    job = [
+        "model=tiny",
+        f"data.dir={clips}",
+        "data.crop_seconds=1.0",
+        "data.batch_size=2",
+        "data.val_batch_size=2",
+        "data.val_ratio=0.4",
+        "examples.count=0",
+        "optim.warmup_steps=1",
+        "checkpoint.monitor=val/enhanced/mel_l1",
+        "checkpoint.last_every_n_steps=2",
+        "trainer.max_steps=6",
+        "trainer.val_check_interval=2",
+        "trainer.check_val_every_n_epoch=null",
+        "logger=none",
+    ]
+    study_words = [
+        "search.job=train",
+        "search.config=train",
+        "search.space={optim.lr: {type: float, low: 1e-8, high: 0.1, log: true}}",
+        "search.trials=3",
+        "search.startup_steps=1",
+        f"out_dir={tmp_path / 'study'}",
+    ]
+    search = Search(compose_search("search", [*study_words, *job]))
+    assert search.directions == ["minimize"] and search.objectives == ["val/enhanced/mel_l1"]
+    study = search.study()
+    for lr in (0.05, 0.03, 1e-8):  # the last barely moves: behind the median of the others at its 2nd validation
+        study.enqueue_trial({"optim.lr": lr})
+    work(search.cfg)
+    trials = search.study().trials
+    assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.COMPLETE, TrialState.PRUNED]
+    assert trials[2].user_attrs["pruned_at"] < 6  # stopped before its last step
+    assert (search.out_dir / trials[0].user_attrs["run_dir"] / "enhancer.safetensors").exists()
+    line = write_study_outputs(search)
+    assert "trial-0" in line or "trial-1" in line
+    rows = read_csv(search.out_dir / "study.csv")
+    assert rows[2]["state"] == "pruned" and "val/enhanced/mel_l1" in rows[0]
+    with pytest.raises(ConfigError, match="search.pruner': wilcoxon tests per-file values"):
+        Search(compose_search("search", [*study_words, "search.pruner=wilcoxon", *job])).study()

@@ -400,7 +400,7 @@ class StudyConfig:
     trials: int = 20  # trials of the study, all workers together (finished and pruned count; failed are retried)
     sampler: str = "tpe"  # tpe | cmaes | random | grid
     seed: int = 0
-    pruner: str = "wilcoxon"  # wilcoxon | median | none
+    pruner: str = "auto"  # auto (wilcoxon: evaluation, median: training) | wilcoxon | median | hyperband | none
     p_threshold: float = 0.1  # wilcoxon: prune when the one-sided paired test's p is below this
     startup_steps: int = 2  # files (evaluation) or validations (training) before a trial can be pruned
     storage: Optional[str] = None  # null: the journal file <out_dir>/study.journal; or an RDB URL (sqlite:///x.db)

@@ -19,12 +19,21 @@ from audiovae.runs.settings import Setting
 from audiovae.runs.sweep import write_best
 
 PLOTS = "plots"
+MIN_FOR_IMPORTANCE = 4  # finished trials before parameter importances are drawn (fewer say nothing)
 
 
-def trial_rows(study, objectives: list[str]) -> list[dict]:
-    """study.csv: per trial its number, state, parameters, objective values (improvement over base, positive =
-    better), the files (or validations) it ran, its seconds, run folder and why it stopped (pruned at, failed
-    because, the trial whose run it shares)."""
+def objective_columns(search) -> list[str]:
+    """study.csv's objective columns: `<metric>_improvement` (evaluation: over base, positive = better), or the
+    monitored validation metric (training, in its own direction)."""
+    if search.search.job == "train":
+        return list(search.objectives)
+    return [f"{name}_improvement" for name in search.objectives]
+
+
+def trial_rows(study, columns: list[str]) -> list[dict]:
+    """study.csv: per trial its number, state, parameters, objective values (`objective_columns`), the files (or
+    validations) it ran, its seconds, run folder and why it stopped (pruned at, failed because, the trial whose run
+    it shares)."""
     from optuna.trial import TrialState
 
     params = list(dict.fromkeys(k for t in study.trials for k in t.params))
@@ -34,8 +43,8 @@ def trial_rows(study, objectives: list[str]) -> list[dict]:
         row = {"trial": t.number, "state": t.state.name.lower()}
         row.update({key: t.params.get(key, "") for key in params})
         finished = t.state == TrialState.COMPLETE and t.values
-        for i, name in enumerate(objectives):
-            row[f"{name}_improvement"] = t.values[i] if finished else float("nan")
+        for i, column in enumerate(columns):
+            row[column] = t.values[i] if finished else float("nan")
         row["steps"] = attrs.get("steps", "")
         row["seconds"] = attrs.get("seconds", "")
         row["run_dir"] = attrs.get("run_dir", "")
@@ -49,7 +58,7 @@ def _note(trial) -> str:
     if "same_as" in attrs:
         return f"the run of trial {attrs['same_as']} (same values)"
     if "pruned_at" in attrs:
-        return f"pruned after {attrs['pruned_at']} files: worse than the best trial"
+        return f"pruned after {attrs.get('steps', '?')} reports (at {attrs['pruned_at']}): behind the other trials"
     if "error" in attrs:
         return attrs["error"]
     if "failed_because" in attrs:
@@ -72,7 +81,15 @@ def summaries_of(study, out_dir: Path) -> dict[str, dict]:
 
 
 def select_trial(search, summaries: dict[str, dict]) -> tuple[Optional[str], str]:
-    """The guarded rule over the finished trials, on the first objective with the job's guards."""
+    """The guarded rule over the finished trials, on the first objective with the job's guards (a training study:
+    the best monitored score)."""
+    if search.search.job == "train":
+        study = search.study()
+        try:
+            best = study.best_trial
+        except ValueError:
+            return None, "no trial finished"
+        return f"trial-{best.number}", f"best {search.objectives[0]} ({best.values[0]:.4g})"
     if not summaries:
         return None, "no trial finished"
     first = search.objectives[0]
@@ -83,7 +100,7 @@ def select_trial(search, summaries: dict[str, dict]) -> tuple[Optional[str], str
     return select_best(summaries, select, alpha)
 
 
-def _plot_history(path: Path, study, objective: str) -> None:
+def _plot_history(path: Path, study, objective: str, maximize: bool = True) -> None:
     from optuna.trial import TrialState
 
     from audiovae.reporting.plots import plt, save_figure
@@ -95,9 +112,9 @@ def _plot_history(path: Path, study, objective: str) -> None:
     if pruned:
         means = [sum(t.intermediate_values.values()) / len(t.intermediate_values) for t in pruned]
         ax.plot([t.number for t in pruned], means, "x", label="pruned (mean over its files)", color="tab:red")
-    best, running = [], float("-inf")
+    best, running = [], float("-inf") if maximize else float("inf")
     for t in sorted(done, key=lambda t: t.number):
-        running = max(running, t.values[0])
+        running = max(running, t.values[0]) if maximize else min(running, t.values[0])
         best.append((t.number, running))
     if best:
         ax.step(*zip(*best), where="post", color="tab:green", label="best so far")
@@ -106,7 +123,7 @@ def _plot_history(path: Path, study, objective: str) -> None:
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("trial")
-    ax.set_ylabel(f"{objective} improvement over base")
+    ax.set_ylabel(objective)
     ax.legend(fontsize=7, loc="best")
     save_figure(fig, path)
 
@@ -127,17 +144,21 @@ def _plot_slices(path: Path, study, objective: str) -> None:
         ax.scatter(xs, [t.values[0] for t in have], c=[t.number for t in have], cmap="viridis", s=18)
         ax.set_xlabel(key)
         ax.axhline(0.0, color="0.6", lw=0.8, ls="--")
-    axes[0][0].set_ylabel(f"{objective} improvement")
+    axes[0][0].set_ylabel(objective)
     save_figure(fig, path)
 
 
-def _plot_importances(path: Path, study) -> None:
+def _plot_importances(path: Path, study, seed: int) -> None:
     import optuna
+    from optuna.trial import TrialState
 
     from audiovae.reporting.plots import plt, save_figure
 
+    if len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))) < MIN_FOR_IMPORTANCE:
+        return
     try:
-        importances = optuna.importance.get_param_importances(study)
+        evaluator = optuna.importance.FanovaImportanceEvaluator(seed=seed)
+        importances = optuna.importance.get_param_importances(study, evaluator=evaluator)
     except (RuntimeError, ValueError, ZeroDivisionError):  # too few finished trials, or one parameter value
         return
     if not importances:
@@ -160,21 +181,23 @@ def _plot_pareto(path: Path, study, objectives: list[str]) -> None:
     for on_front, colour, label in ((False, "0.6", "dominated"), (True, "tab:red", "Pareto front")):
         pts = [t for t in done if (t.number in front) == on_front]
         ax.scatter([t.values[0] for t in pts], [t.values[1] for t in pts], color=colour, label=label, s=20)
-    ax.set_xlabel(f"{objectives[0]} improvement")
-    ax.set_ylabel(f"{objectives[1]} improvement")
+    ax.set_xlabel(objectives[0])
+    ax.set_ylabel(objectives[1])
     ax.legend(fontsize=7)
     save_figure(fig, path)
 
 
-def write_plots(out_dir: Path, study, objectives: list[str]) -> list[tuple[str, str]]:
-    """The study's pictures under plots/: (file, caption) of those drawn."""
+def write_plots(
+    out_dir: Path, study, objectives: list[str], seed: int = 0, maximize: bool = True
+) -> list[tuple[str, str]]:
+    """The study's pictures under plots/ (`objectives`: their axis labels): (file, caption) of those drawn."""
     folder = out_dir / PLOTS
     folder.mkdir(parents=True, exist_ok=True)
     figures = [("history.png", "optimisation history"), ("slices.png", "each parameter's slice")]
-    _plot_history(folder / "history.png", study, objectives[0])
+    _plot_history(folder / "history.png", study, objectives[0], maximize)
     _plot_slices(folder / "slices.png", study, objectives[0])
     if len(objectives) == 1:
-        _plot_importances(folder / "importances.png", study)
+        _plot_importances(folder / "importances.png", study, seed)
         figures.append(("importances.png", "parameter importances"))
     if len(objectives) == 2:
         _plot_pareto(folder / "pareto.png", study, objectives)
@@ -185,8 +208,8 @@ def write_plots(out_dir: Path, study, objectives: list[str]) -> list[tuple[str, 
 def write_study_outputs(search) -> str:
     """study.csv, study.html, the best trial's configs; returns the line the command prints about the best."""
     study = search.study()
-    out_dir, objectives = search.out_dir, search.objectives
-    rows = trial_rows(study, objectives)
+    out_dir, columns = search.out_dir, objective_columns(search)
+    rows = trial_rows(study, columns)
     write_csv(out_dir / "study.csv", rows)
     best, reason = select_trial(search, summaries_of(study, out_dir))
     if best is not None:
@@ -194,10 +217,32 @@ def write_study_outputs(search) -> str:
         run_dir = out_dir / trial.user_attrs["run_dir"]
         config = OmegaConf.load(run_dir / "config.yaml")
         write_best(out_dir, Setting(best, config, run_dir, trial.user_attrs["run_hash"]))
-    figures = write_plots(out_dir, study, objectives)
+    figures = write_plots(out_dir, study, columns, int(search.search.seed), search.directions[0] == "maximize")
     write_page(out_dir / "study.html", f"Study {search.name}", _body(search, study, rows, figures, best, reason))
+    log_study(search, rows, figures, best)
     line = f"best: {best} ({reason})" if best else f"best: none — {reason}"
     return line
+
+
+def log_study(search, rows: list[dict], figures, best: Optional[str]) -> None:
+    """The study's summary W&B run (the job's logger settings, in the trials' group): the trial table, the
+    pictures and the best trial."""
+    from audiovae.config.compose import config_hash
+    from audiovae.reporting.tracking import wandb_run
+
+    logger = OmegaConf.create(OmegaConf.to_container(search.base.logger))
+    logger.group, logger.name = search.group, f"{search.group}-summary"
+    config = OmegaConf.create({"search": OmegaConf.to_container(search.search, resolve=True)})
+    with wandb_run(logger, config, search.out_dir, "search_summary", config_hash(config)) as run:
+        if run is None:
+            return
+        import wandb
+
+        columns = list(rows[0]) if rows else []
+        run.log({"search/trials": wandb.Table(columns=columns, data=[[r[c] for c in columns] for r in rows])})
+        for relative, caption in figures:
+            run.log({f"search/{Path(relative).stem}": wandb.Image(str(search.out_dir / relative), caption=caption)})
+        run.summary["search/best_trial"] = best
 
 
 def _body(search, study, rows: list[dict], figures, best: Optional[str], reason: str) -> str:
@@ -207,7 +252,7 @@ def _body(search, study, rows: list[dict], figures, best: Optional[str], reason:
     facts = [
         f"job: {search.search.job} with {search.search.config} and {len(search.search.overrides)} overrides",
         f"objective{'s' if len(search.objectives) > 1 else ''}: "
-        + ", ".join(f"{m} improvement over base (maximised)" for m in search.objectives),
+        + ", ".join(f"{c} ({d}d)" for c, d in zip(objective_columns(search), search.directions)),
         f"sampler {search.search.sampler} (seed {search.search.seed}), pruner {search.search.pruner}",
         "trials: " + ", ".join(f"{n} {s}" for s, n in sorted(states.items())) + f" (budget {search.budget})",
         f"storage: {search.search.storage or 'study.journal'}",

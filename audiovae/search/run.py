@@ -28,9 +28,9 @@ from audiovae.search.study import (
     open_study,
     worker_id,
 )
-from audiovae.search.trials import run_eval_trial, trial_folder
+from audiovae.search.trials import run_eval_trial, run_train_trial, trial_folder
 
-JOBS = ("eval",)  # the jobs a study's trials can run
+JOBS = ("eval", "train")  # the jobs a study's trials can run
 WAIT_S = 1.0  # how often a worker looks again at a trial another worker runs with the same values
 
 
@@ -82,15 +82,26 @@ class Search:
         self.name, self.out_dir = study_name(cfg), study_dir(cfg).resolve()
         self.compose_job = lambda config, words: job_config(self.search.job, config, words, trust)
         base = self.compose_job(self.search.config, list(self.search.overrides))  # refused here, before a trial
-        if base.get("sweep"):
+        if self.search.job == "eval" and base.get("sweep"):
             raise ConfigError("config key 'search.overrides': a trial is one setting; leave sweep.* to the space")
-        self.objectives = list(self.search.objectives) or [base.select.metric]
-        from audiovae.runs.selection import check_selection
+        self.base = base
+        if self.search.job == "train":  # the monitored validation metric, in its direction
+            monitor = base.checkpoint.monitor
+            if list(self.search.objectives) not in ([], [monitor]):
+                raise ConfigError(
+                    f"config key 'search.objectives': a training study optimises checkpoint.monitor ({monitor}); "
+                    "set that instead"
+                )
+            self.objectives, self.select = [monitor], None
+            self.directions = ["minimize" if base.checkpoint.mode == "min" else "maximize"]
+        else:  # improvements over base, each maximised
+            from audiovae.runs.selection import check_selection
 
-        names = list(base.metrics.names)
-        for i, metric in enumerate(self.objectives):
-            check_selection(OmegaConf.create({"metric": metric, "guards": [], "min_improvement": {}}), names)
-        self.select = base.select
+            self.objectives = list(self.search.objectives) or [base.select.metric]
+            for metric in self.objectives:
+                empty = OmegaConf.create({"metric": metric, "guards": [], "min_improvement": {}})
+                check_selection(empty, list(base.metrics.names))
+            self.select, self.directions = base.select, ["maximize"] * len(self.objectives)
         self.budget = int(self.search.trials)
         if self.search.sampler == "grid":
             size = 1
@@ -98,9 +109,14 @@ class Search:
                 size *= len(values)
             self.budget = min(self.budget, size)
 
+    @property
+    def group(self) -> str:
+        """The W&B group of the study's runs (every trial and the summary)."""
+        return self.name if self.name.startswith("search-") else f"search-{self.name}"
+
     def study(self):
         """The study in its storage (created by the first worker)."""
-        return open_study(self.search, self.name, self.out_dir, self.dimensions, len(self.objectives))
+        return open_study(self.search, self.name, self.out_dir, self.dimensions, self.directions)
 
 
 def _same_values(study, trial, run_hash: str):
@@ -122,6 +138,16 @@ def _same_values(study, trial, run_hash: str):
         hand_back_stale_trials(study)
 
 
+def tell(study, trial, values=None, state=None) -> None:
+    """`study.tell`, where the grid sampler's `study.stop()` at the grid's last point (which Optuna allows only inside
+    `optimize`) is not an error: the trial is stored before it, and the budget ends the workers' loop."""
+    try:
+        study.tell(trial, values, state=state)
+    except RuntimeError as err:
+        if "Study.stop" not in str(err):
+            raise
+
+
 def run_one(search: Search, study, trial) -> None:
     """Draw, run and tell one trial."""
     from optuna.trial import TrialState
@@ -139,19 +165,22 @@ def run_one(search: Search, study, trial) -> None:
             if key in same.user_attrs:
                 trial.set_user_attr(key, same.user_attrs[key])
         if same.state == TrialState.PRUNED:
-            study.tell(trial, state=TrialState.PRUNED)
+            tell(study, trial, state=TrialState.PRUNED)
         else:
-            study.tell(trial, same.values)
+            tell(study, trial, same.values)
         return
-    group = f"search-{search.name}" if not search.name.startswith("search-") else search.name
-    run = run_eval_trial(trial, search.search, words, run_dir, search.objectives, search.compose_job, group)
+    if search.search.job == "train":
+        monitor = search.objectives[0]
+        run = run_train_trial(trial, search.search, words, run_dir, monitor, search.compose_job, search.group)
+    else:
+        run = run_eval_trial(trial, search.search, words, run_dir, search.objectives, search.compose_job, search.group)
     trial.set_user_attr("steps", run.steps)
     trial.set_user_attr("seconds", round(run.seconds, 3))
     if run.values is None:
         trial.set_user_attr("pruned_at", run.pruned_at)
-        study.tell(trial, state=TrialState.PRUNED)
+        tell(study, trial, state=TrialState.PRUNED)
     else:
-        study.tell(trial, run.values)
+        tell(study, trial, run.values)
 
 
 def work(cfg: dict, trust: bool = False, threads: Optional[int] = None) -> int:
@@ -176,8 +205,10 @@ def work(cfg: dict, trust: bool = False, threads: Optional[int] = None) -> int:
             run_one(search, study, trial)
         except Exception as err:  # a trial's own failure: recorded, counted, the study goes on
             reason = f"{type(err).__name__}: {err}".splitlines()[0]
+            if study.get_trials(deepcopy=False)[trial.number].state.is_finished():
+                raise  # not the trial's: this worker's own bookkeeping failed
             trial.set_user_attr("error", reason)
-            study.tell(trial, state=TrialState.FAIL)
+            tell(study, trial, state=TrialState.FAIL)
             print(f"trial {trial.number} failed: {reason}", file=sys.stderr)
             if os.environ.get("AUDIOVAE_DEBUG"):
                 traceback.print_exc()

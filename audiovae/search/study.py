@@ -22,7 +22,7 @@ from audiovae.search.space import Dimension, grid
 JOURNAL = "study.journal"
 BUDGET_LOCK = "budget.lock"  # taken while a worker counts the trials and asks for the next one
 SAMPLERS = ("tpe", "cmaes", "random", "grid")
-PRUNERS = ("wilcoxon", "median", "none")
+PRUNERS = ("auto", "wilcoxon", "median", "hyperband", "none")  # auto: wilcoxon (evaluation), median (training)
 COUNTED = ("COMPLETE", "PRUNED", "RUNNING")  # a trial budget's trials, with the failed ones that failed on their own
 
 
@@ -60,15 +60,25 @@ def sampler_for(search: DictConfig, dimensions: list[Dimension]):
 
 
 def pruner_for(search: DictConfig, objectives: int):
-    """The pruner `search.pruner` names (none for a multi-objective study: Optuna prunes single objectives)."""
+    """The pruner `search.pruner` names (none for a multi-objective study: Optuna prunes single objectives).
+    WilcoxonPruner compares per-file values, so it is an evaluation study's; a training study's reports are its
+    validations (median, Hyperband)."""
     import optuna
 
     if search.pruner not in PRUNERS:
         raise ConfigError(f"config key 'search.pruner': one of {', '.join(PRUNERS)}, got {search.pruner!r}")
-    if search.pruner == "none" or objectives > 1:
+    kind = {"eval": "wilcoxon", "train": "median"}[search.job] if search.pruner == "auto" else search.pruner
+    if kind == "wilcoxon" and search.job == "train":
+        raise ConfigError(
+            "config key 'search.pruner': wilcoxon tests per-file values of evaluation trials; a training study "
+            "reports validations: median, hyperband or none"
+        )
+    if kind == "none" or objectives > 1:
         return optuna.pruners.NopPruner()
-    if search.pruner == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=1, n_warmup_steps=int(search.startup_steps))
+    if kind == "median":  # a trial's validation (or file) k against the median of the others' at k
+        return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=int(search.startup_steps))
+    if kind == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=max(1, int(search.startup_steps)))
     if not 0 < search.p_threshold < 1:
         raise ConfigError(f"config key 'search.p_threshold': between 0 and 1, got {search.p_threshold}")
     return optuna.pruners.WilcoxonPruner(
@@ -76,8 +86,9 @@ def pruner_for(search: DictConfig, objectives: int):
     )
 
 
-def open_study(search: DictConfig, name: str, out_dir: Path, dimensions: list[Dimension], objectives: int):
-    """The study `name` in its storage, created on first use (every worker calls this; the first creates it)."""
+def open_study(search: DictConfig, name: str, out_dir: Path, dimensions: list[Dimension], directions: list[str]):
+    """The study `name` in its storage, created on first use (every worker calls this; the first creates it), each
+    objective in its direction (maximize, minimize)."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -87,8 +98,8 @@ def open_study(search: DictConfig, name: str, out_dir: Path, dimensions: list[Di
         storage=storage_for(search, out_dir),
         study_name=name,
         sampler=sampler_for(search, dimensions),
-        pruner=pruner_for(search, objectives),
-        directions=["maximize"] * objectives,
+        pruner=pruner_for(search, len(directions)),
+        directions=list(directions),
         load_if_exists=True,
     )
 

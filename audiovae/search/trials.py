@@ -1,10 +1,14 @@
 """One trial: an ordinary run of the study's job with the trial's values, in the run folder its run hash names, so
-that its `config.yaml` reproduces it alone, the same values never run twice, and an interrupted trial resumes.
+that its `config.yaml` reproduces it alone, the same values never run twice, and an interrupted trial resumes (an
+evaluation from its stored rows, a training from its `last.ckpt`).
 
 An evaluation trial reports, file by file in the study's fixed file order, how much the enhanced decode improves on
 the base in the first objective (the per-file improvement, positive = better, as the verdicts use it), and is pruned
 there when the pruner says so (`WilcoxonPruner`: a paired signed-rank test against the best trial over the same
 files). Its values are the improvements of its summary (`runs.selection.metric_improvement`).
+
+A training trial reports its monitored validation metric (`checkpoint.monitor`) at every validation, step = the
+global step, and is pruned there (median or Hyperband); its value is the best score of that metric.
 """
 
 import json
@@ -43,11 +47,21 @@ def job_config(search: DictConfig, words: Sequence[str], out_dir: Optional[Path]
 def trial_folder(search: DictConfig, words: Sequence[str], out_dir: Path, compose_job: Callable) -> tuple[Path, str]:
     """(the trial's run folder under `out_dir/trials/`, its run hash): the same values give the same folder."""
     from audiovae.runs.folders import run_hash
-    from audiovae.runs.settings import EVAL_IGNORE
 
     cfg = job_config(search, words, None, compose_job)
-    hash_ = run_hash(cfg, EVAL_IGNORE)
+    hash_ = run_hash(cfg, ignored_keys(search.job))
     return out_dir / TRIALS / hash_, hash_
+
+
+def ignored_keys(job: str) -> tuple:
+    """The config keys that do not change a `job` run's results (its run hash leaves them out)."""
+    if job == "train":
+        from audiovae.training.run import TRAIN_IGNORE
+
+        return TRAIN_IGNORE
+    from audiovae.runs.settings import EVAL_IGNORE
+
+    return EVAL_IGNORE
 
 
 def improvements(summary: dict, objectives: Sequence[str]) -> list[float]:
@@ -99,10 +113,65 @@ def run_eval_trial(
     return TrialRun(run_dir, improvements(summary, objectives), len(reported), summary, time.perf_counter() - start)
 
 
+def validation_reporter(trial, monitor: str):
+    """A Lightning callback that reports `monitor` to `trial` after every validation (step = the global step) and
+    stops the training by raising `TrialPruned` when the pruner prunes it."""
+    import optuna
+    import pytorch_lightning as pl
+
+    class ReportValidation(pl.Callback):
+        def __init__(self):
+            self.steps, self.last_step = 0, None
+
+        def on_validation_end(self, trainer, pl_module) -> None:
+            value = trainer.callback_metrics.get(monitor)
+            if trainer.sanity_checking or value is None or trainer.global_step == self.last_step:
+                return
+            self.steps, self.last_step = self.steps + 1, trainer.global_step
+            trial.report(float(value), step=trainer.global_step)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"{monitor} behind the other trials at step {trainer.global_step}")
+
+    return ReportValidation()
+
+
+def run_train_trial(
+    trial, search: DictConfig, words: Sequence[str], run_dir: Path, monitor: str, compose_job: Callable, group: str
+) -> TrialRun:
+    """Train the trial's setting into `run_dir` (continuing from its last.ckpt when a worker stopped mid-trial),
+    reporting `monitor` at every validation."""
+    import optuna
+
+    from audiovae.training.run import run_training
+
+    resume = ["resume=true"] if list((run_dir / "checkpoints").glob("*.ckpt")) else []
+    logger = [f"logger.group={group}", f"logger.name=trial-{trial.number}"]
+    cfg = job_config(search, [*words, *logger, *resume], run_dir, compose_job)
+    reporter = validation_reporter(trial, monitor)
+    start = time.perf_counter()
+    try:
+        outcome = run_training(cfg, [reporter])
+    except optuna.TrialPruned:
+        seconds = time.perf_counter() - start
+        return TrialRun(run_dir, None, reporter.steps, None, seconds, pruned_at=reporter.last_step)
+    if outcome.best_score is None:
+        raise RuntimeError(f"the training validated no {monitor}: nothing to compare")
+    return TrialRun(run_dir, [float(outcome.best_score)], reporter.steps, None, time.perf_counter() - start)
+
+
 def trial_config(run_dir: Path) -> Optional[DictConfig]:
     """A trial's saved config.yaml (None before its run wrote it)."""
     path = run_dir / "config.yaml"
     return OmegaConf.load(path) if path.exists() else None
 
 
-__all__ = ["TrialRun", "job_config", "job_words", "run_eval_trial", "trial_folder", "improvements", "trial_config"]
+__all__ = [
+    "TrialRun",
+    "job_config",
+    "job_words",
+    "run_eval_trial",
+    "run_train_trial",
+    "trial_folder",
+    "improvements",
+    "trial_config",
+]

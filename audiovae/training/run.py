@@ -4,7 +4,7 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import pytorch_lightning as pl
 import torch
@@ -318,8 +318,9 @@ def training_module(cfg: DictConfig, frontend, model, encodings: Optional[CropEn
     )
 
 
-def run_training(cfg: DictConfig) -> TrainOutcome:
-    """Fit, export and summarise; the W&B run (if any) is finished whatever happens, with exit code 1 on failure."""
+def run_training(cfg: DictConfig, callbacks: Sequence = ()) -> TrainOutcome:
+    """Fit, export and summarise; the W&B run (if any) is finished whatever happens, with exit code 1 on failure.
+    `callbacks`: more Lightning callbacks for the Trainer (a search's pruner reports each validation there)."""
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     check_logger(cfg.logger)
     check_monitor(cfg)
@@ -350,7 +351,7 @@ def run_training(cfg: DictConfig) -> TrainOutcome:
     failed = True
     try:
         with run_lock(out_dir):
-            outcome = _fit_and_export(cfg, args, out_dir, hash_, ckpt_path, module, datamodule, logger)
+            outcome = _fit_and_export(cfg, args, out_dir, hash_, ckpt_path, module, datamodule, logger, callbacks)
         failed = False
         return outcome
     finally:
@@ -404,10 +405,12 @@ def _fit_and_export(
     module: TrainModule,
     datamodule: TrainDataModule,
     logger,
+    extra_callbacks: Sequence = (),
 ) -> TrainOutcome:
     """`args`: the Trainer's arguments (`trainer.*` as checked, adapted to adversarial training)."""
     ckpt_dir = out_dir / "checkpoints"
     callbacks, checkpoints, stop = training_callbacks(cfg, ckpt_dir, out_dir, logger)
+    callbacks += list(extra_callbacks)
     trainer = build_trainer(**args, **FIXED_TRAINER, logger=logger if logger else False, callbacks=callbacks)
     initial = None
     if cfg.loop.validate_before_training and ckpt_path is None:
