@@ -157,6 +157,7 @@ LONGEST_FIRST = (  # measured in `make test` (slow tests left out) and `make slo
     "test_fuzz.py",
     "test_extending.py",
     "test_metrics.py",
+    "test_search.py",
     "test_fault_injection.py",
     "test_tracking.py",
     "test_generate_job.py",

@@ -58,8 +58,8 @@ def search_of(clips, out_dir, *extra) -> Search:
 @pytest.fixture(scope="module")
 def two_workers(clips, tmp_path_factory):
     out = tmp_path_factory.mktemp("journal")
-    search = search_of(clips, out, "search.trials=8", "search.pruner=none")
-    search.study()
+    search = search_of(clips, out, "search.trials=8", "search.pruner=none", "select.guards=[]")
+    search.study().enqueue_trial({"enhancement.gain": 0.7, "enhancement.cutoff": 0.15})  # improves lsd_hf here
     run_workers(search.cfg, 2, trust=False)
     return search
 
@@ -89,22 +89,20 @@ def test_the_study_outputs_and_the_best_trials_config_reproduce_its_values(two_w
     for row, trial in zip(rows, study.trials):
         assert row["lsd_hf_improvement"] == pytest.approx(trial.values[0])
         assert row["enhancement.gain"] == pytest.approx(trial.params["enhancement.gain"])
-    if (out / "best_config.yaml").exists():
-        best = int(line.split("trial-")[1].split()[0])
-        trial = study.trials[best]
-        from audiovae.cli import job_config
+    assert (out / "best_config.yaml").exists() and (out / "best_enhancement.yaml").exists(), line
+    best = int(line.split("trial-")[1].split()[0])
+    trial = study.trials[best]
+    assert trial.values[0] == max(t.values[0] for t in study.trials)  # no guards here: the largest improvement
+    from audiovae.cli import job_config
+    from audiovae.evaluation.job import run_evaluation
 
-        cfg = job_config("eval", str(out / "best_config.yaml"), [f"out_dir={tmp_path / 'again'}"])
-        from audiovae.evaluation.job import run_evaluation
-
-        run_evaluation(cfg)
-        reproduced = {r["file"]: r for r in read_csv(tmp_path / "again" / "results.csv")}
-        original = {r["file"]: r for r in read_csv(out / trial.user_attrs["run_dir"] / "results.csv")}
-        for name, row in original.items():
-            assert reproduced[name]["enhanced_lsd_hf"] == pytest.approx(row["enhanced_lsd_hf"], rel=1e-6)
-        assert float(cfg.enhancement.gain) == pytest.approx(trial.params["enhancement.gain"])
-    else:
-        assert "best: none" in line
+    cfg = job_config("eval", str(out / "best_config.yaml"), [f"out_dir={tmp_path / 'again'}"])
+    run_evaluation(cfg)
+    reproduced = {r["file"]: r for r in read_csv(tmp_path / "again" / "results.csv")}
+    original = {r["file"]: r for r in read_csv(out / trial.user_attrs["run_dir"] / "results.csv")}
+    for name, row in original.items():
+        assert reproduced[name]["enhanced_lsd_hf"] == pytest.approx(row["enhanced_lsd_hf"], rel=1e-6)
+    assert float(cfg.enhancement.gain) == pytest.approx(trial.params["enhancement.gain"])
     assert (out / "study.html").exists() and (out / "plots" / "history.png").exists()
 
 
@@ -278,3 +276,43 @@ def test_a_training_study_prunes_the_trial_that_falls_behind_at_a_validation(tmp
     assert rows[2]["state"] == "pruned" and "val/enhanced/mel_l1" in rows[0]
     with pytest.raises(ConfigError, match="search.pruner': wilcoxon tests per-file values"):
         Search(compose_search("search", [*study_words, "search.pruner=wilcoxon", *job])).study()
+
+
+def test_a_two_objective_study_draws_its_pareto_front(tmp_path):
+    import optuna
+
+    from audiovae.search.outputs import write_plots
+
+    study = optuna.create_study(directions=["maximize", "maximize"], sampler=optuna.samplers.RandomSampler(seed=0))
+    study.optimize(lambda t: (t.suggest_float("g", 0, 1), 1 - t.suggest_float("g2", 0, 1) ** 2), n_trials=12)
+    figures = write_plots(tmp_path, study, ["lsd_hf_improvement", "mel_distance_improvement"])
+    assert ("plots/pareto.png", "Pareto front") in figures and (tmp_path / "plots" / "pareto.png").stat().st_size
+    assert not (tmp_path / "plots" / "importances.png").exists()  # a single objective's
+
+
+def test_the_bundled_demo_study_composes_and_its_space_parses():
+    cfg = compose_search("search_demo", [])
+    space = parse_space(dict(cfg.search.space), "eval")
+    assert [d.key for d in space] == ["enhancement.gain", "enhancement.cutoff"] and cfg.search.trials == 12
+
+
+def test_values_that_ran_are_not_run_again(clips, tmp_path):
+    search = search_of(clips, tmp_path / "twice", "search.trials=2", "search.pruner=none")
+    study = search.study()
+    for _ in range(2):
+        study.enqueue_trial({"enhancement.gain": 1.2, "enhancement.cutoff": 0.3})
+    work(search.cfg)
+    first, second = search.study().trials
+    assert second.user_attrs["same_as"] == 0 and second.values == first.values
+    assert len(list((search.out_dir / "trials").iterdir())) == 1
+
+
+def test_the_command_refuses_a_bad_study_in_one_line_before_any_trial(tmp_path, capsys):
+    from audiovae.search.run import main
+
+    bad = ["search.space={data.dir: {type: categorical, choices: [a]}}", f"out_dir={tmp_path / 's'}"]
+    assert main(["--config", "search_demo", *bad]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("error: config key 'search.space.data.dir'")
+    assert main(["--config", "search_demo", "--workers", "0", f"out_dir={tmp_path / 's'}"]) == 2
+    assert not (tmp_path / "s" / "trials").exists()

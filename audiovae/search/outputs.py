@@ -57,8 +57,8 @@ def _note(trial) -> str:
     attrs = trial.user_attrs
     if "same_as" in attrs:
         return f"the run of trial {attrs['same_as']} (same values)"
-    if "pruned_at" in attrs:
-        return f"pruned after {attrs.get('steps', '?')} reports (at {attrs['pruned_at']}): behind the other trials"
+    if "pruned_because" in attrs:
+        return attrs["pruned_because"]
     if "error" in attrs:
         return attrs["error"]
     if "failed_because" in attrs:

@@ -114,9 +114,9 @@ class Search:
         """The W&B group of the study's runs (every trial and the summary)."""
         return self.name if self.name.startswith("search-") else f"search-{self.name}"
 
-    def study(self):
-        """The study in its storage (created by the first worker)."""
-        return open_study(self.search, self.name, self.out_dir, self.dimensions, self.directions)
+    def study(self, worker: int = 0):
+        """The study in its storage (created by the first worker), with worker `worker`'s sampler."""
+        return open_study(self.search, self.name, self.out_dir, self.dimensions, self.directions, worker)
 
 
 def _same_values(study, trial, run_hash: str):
@@ -161,7 +161,7 @@ def run_one(search: Search, study, trial) -> None:
     same = _same_values(study, trial, hash_)
     if same is not None:  # these values ran: their run is this trial's
         trial.set_user_attr("same_as", same.number)
-        for key in ("steps", "seconds", "pruned_at"):
+        for key in ("steps", "seconds", "pruned_at", "pruned_because"):
             if key in same.user_attrs:
                 trial.set_user_attr(key, same.user_attrs[key])
         if same.state == TrialState.PRUNED:
@@ -178,13 +178,20 @@ def run_one(search: Search, study, trial) -> None:
     trial.set_user_attr("seconds", round(run.seconds, 3))
     if run.values is None:
         trial.set_user_attr("pruned_at", run.pruned_at)
+        why = (
+            f"pruned at step {run.pruned_at} after {run.steps} validations: behind the other trials there"
+            if search.search.job == "train"
+            else f"pruned after {run.steps} files: worse than the best trial on the same files"
+        )
+        trial.set_user_attr("pruned_because", why)
         tell(study, trial, state=TrialState.PRUNED)
     else:
         tell(study, trial, run.values)
 
 
-def work(cfg: dict, trust: bool = False, threads: Optional[int] = None) -> int:
-    """One worker: trials until the study has its budget. Returns the trials it ran."""
+def work(cfg: dict, trust: bool = False, threads: Optional[int] = None, worker: int = 0) -> int:
+    """Worker number `worker` (its sampler's seed: search.seed + worker): trials until the study has its budget.
+    Returns the trials it ran."""
     import torch
 
     if threads:
@@ -192,7 +199,7 @@ def work(cfg: dict, trust: bool = False, threads: Optional[int] = None) -> int:
     from optuna.trial import TrialState
 
     search = Search(OmegaConf.create(cfg), trust)
-    study = search.study()
+    study = search.study(worker)
     ran = 0
     while True:
         with budget_lock(search.out_dir):
@@ -215,22 +222,23 @@ def work(cfg: dict, trust: bool = False, threads: Optional[int] = None) -> int:
         ran += 1
 
 
-def _worker(cfg: dict, trust: bool, threads: int) -> None:
+def _worker(cfg: dict, trust: bool, threads: int, worker: int) -> None:
     from audiovae.cli import _quiet_libraries
 
     _quiet_libraries()
-    work(cfg, trust, threads)
+    work(cfg, trust, threads, worker)
 
 
-def run_workers(cfg: DictConfig, workers: int, trust: bool) -> None:
-    """`workers` processes (spawned: each its own torch) sharing the machine's cores, or this process for one."""
+def run_workers(cfg: DictConfig, workers: int, trust: bool, first: int = 0) -> None:
+    """`workers` processes (spawned: each its own torch) sharing the machine's cores, or this process for one;
+    numbered from `first` (their samplers' seeds: search.seed + number)."""
     plain = OmegaConf.to_container(cfg, resolve=True)
     if workers <= 1:
-        work(plain, trust)
+        work(plain, trust, worker=first)
         return
     threads = max(1, (os.cpu_count() or 1) // workers)
     context = multiprocessing.get_context("spawn")
-    processes = [context.Process(target=_worker, args=(plain, trust, threads)) for _ in range(workers)]
+    processes = [context.Process(target=_worker, args=(plain, trust, threads, first + i)) for i in range(workers)]
     for p in processes:
         p.start()
     for p in processes:
@@ -249,6 +257,13 @@ def main(argv: Sequence[str]) -> int:
     )
     parser.add_argument("--config", default="search", help="a search config in configs/ or a YAML file")
     parser.add_argument("--workers", type=int, default=1, help="worker processes on this machine (default 1)")
+    parser.add_argument(
+        "--first-worker",
+        type=int,
+        default=0,
+        help="the number of this command's first worker (its sampler draws with search.seed + number): give each "
+        "machine that joins a study its own range, e.g. 0 here, 4 on the next machine with --workers 4",
+    )
     parser.add_argument("--trust-code", action="store_true", help="run code the job's config names (plugins)")
     parser.add_argument("overrides", nargs="*", help="search.key=value (the study) or key=value (the job's)")
     args = parser.parse_args(argv)
@@ -263,7 +278,7 @@ def main(argv: Sequence[str]) -> int:
         cfg = compose_search(args.config, args.overrides)
         search = Search(cfg, args.trust_code)  # every one-line config error before a worker starts
         search.study()
-        run_workers(cfg, args.workers, args.trust_code)
+        run_workers(cfg, args.workers, args.trust_code, args.first_worker)
         best = write_study_outputs(search)
         print(f"study {search.name}: {search.out_dir / 'study.html'}; " + best)
         return 0

@@ -43,11 +43,12 @@ def storage_for(search: DictConfig, out_dir: Path):
         raise ConfigError(f"config key 'search.storage': {url!r} cannot be opened ({type(err).__name__}: {err})")
 
 
-def sampler_for(search: DictConfig, dimensions: list[Dimension]):
-    """The seeded sampler `search.sampler` names."""
+def sampler_for(search: DictConfig, dimensions: list[Dimension], worker: int = 0):
+    """The sampler `search.sampler` names, seeded with `search.seed` + `worker` (workers drawing from one seed would
+    propose the same values side by side)."""
     import optuna
 
-    kind, seed = search.sampler, int(search.seed)
+    kind, seed = search.sampler, int(search.seed) + int(worker)
     if kind not in SAMPLERS:
         raise ConfigError(f"config key 'search.sampler': one of {', '.join(SAMPLERS)}, got {kind!r}")
     if kind == "grid":
@@ -86,9 +87,11 @@ def pruner_for(search: DictConfig, objectives: int):
     )
 
 
-def open_study(search: DictConfig, name: str, out_dir: Path, dimensions: list[Dimension], directions: list[str]):
+def open_study(
+    search: DictConfig, name: str, out_dir: Path, dimensions: list[Dimension], directions: list[str], worker: int = 0
+):
     """The study `name` in its storage, created on first use (every worker calls this; the first creates it), each
-    objective in its direction (maximize, minimize)."""
+    objective in its direction (maximize, minimize), with worker `worker`'s sampler."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -97,7 +100,7 @@ def open_study(search: DictConfig, name: str, out_dir: Path, dimensions: list[Di
     return optuna.create_study(
         storage=storage_for(search, out_dir),
         study_name=name,
-        sampler=sampler_for(search, dimensions),
+        sampler=sampler_for(search, dimensions, worker),
         pruner=pruner_for(search, len(directions)),
         directions=list(directions),
         load_if_exists=True,
