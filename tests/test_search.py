@@ -15,7 +15,7 @@ from optuna.trial import TrialState
 
 from audiovae.errors import ConfigError
 from audiovae.reporting.records import read_csv
-from audiovae.search.run import Search, compose_search, run_workers, work
+from audiovae.search.run import Search, compose_search, run_workers, tell, work
 from audiovae.search.space import draw, job_words, parse_space
 from audiovae.search.study import hand_back_stale_trials
 from tests.conftest import tone, write
@@ -316,3 +316,39 @@ def test_the_command_refuses_a_bad_study_in_one_line_before_any_trial(tmp_path, 
     assert line.startswith("error: config key 'search.space.data.dir'")
     assert main(["--config", "search_demo", "--workers", "0", f"out_dir={tmp_path / 's'}"]) == 2
     assert not (tmp_path / "s" / "trials").exists()
+
+
+def test_each_sampler_is_seeded_per_worker_and_a_grid_needs_steps_or_choices():
+    import optuna
+    from omegaconf import OmegaConf
+
+    from audiovae.search.study import sampler_for
+
+    space = parse_space(
+        {
+            "enhancement.gain": {"type": "float", "low": 1.0, "high": 1.5, "step": 0.25},
+            "enhancement.axis": {"type": "categorical", "choices": [-1, -2]},
+        },
+        "eval",
+    )
+    kinds = {"tpe": "TPESampler", "cmaes": "CmaEsSampler", "random": "RandomSampler", "grid": "GridSampler"}
+    for kind, name in kinds.items():
+        assert type(sampler_for(OmegaConf.create({"sampler": kind, "seed": 3}), space)).__name__ == name
+
+    def draws(worker):
+        study = optuna.create_study(
+            sampler=sampler_for(OmegaConf.create({"sampler": "random", "seed": 3}), space, worker)
+        )
+        return [draw(study.ask(), space) for _ in range(3)]
+
+    assert draws(0) == draws(0) != draws(1)
+    study = optuna.create_study(sampler=sampler_for(OmegaConf.create({"sampler": "grid", "seed": 0}), space))
+    seen = []
+    for _ in range(6):
+        trial = study.ask()
+        seen.append(tuple(draw(trial, space).values()))
+        tell(study, trial, 0.0)  # the grid's last point stops the study: not an error here
+    assert sorted(seen) == sorted((g, a) for g in (1.0, 1.25, 1.5) for a in (-1, -2))  # every point once
+    stepless = parse_space({"enhancement.gain": {"type": "float", "low": 1.0, "high": 1.5}}, "eval")
+    with pytest.raises(ConfigError, match="a grid needs a step for a float"):
+        sampler_for(OmegaConf.create({"sampler": "grid", "seed": 0}), stepless)
