@@ -16,16 +16,15 @@ uses) is restored as `float`. Run:
 
 import importlib.resources
 import json
-import subprocess
 import sys
-import tarfile
 import tempfile
 import types
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from tests.reference_tools import use_downloaded
 
 OUT = Path(__file__).parents[1] / "data" / "dac_protocol_references.json"
 PACKAGES = {
@@ -126,13 +125,7 @@ def _visqol_binding() -> None:
 
 def _import_dac(folder: Path):
     """(audiotools, dac.nn.loss) from the downloaded sources."""
-    for wheel in folder.glob("*.whl"):
-        with zipfile.ZipFile(wheel) as z:
-            z.extractall(folder / "src")
-    for sdist in folder.glob("*.tar.gz"):
-        with tarfile.open(sdist) as t:
-            t.extractall(folder / "sdist", filter="data")
-    sys.path[:0] = [str(folder / "src"), *(str(p) for p in (folder / "sdist").glob("*"))]
+    use_downloaded(PACKAGES, folder)
     sys.modules["importlib_resources"] = importlib.resources
     sys.modules["torch.utils.tensorboard"] = _Absent("torch.utils.tensorboard")
     np.float = float  # removed from numpy in 1.24; audiotools' visqol casts with it
@@ -178,13 +171,7 @@ def dac_columns(audiotools, losses, x: np.ndarray, y: np.ndarray) -> dict:
 def main() -> None:
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        for name, version in PACKAGES.items():
-            subprocess.run(
-                [sys.executable, "-m", "pip", "download", "-q", "--no-deps", f"{name}=={version}", "-d", tmp],
-                check=True,
-            )
-        audiotools, losses = _import_dac(folder)
+        audiotools, losses = _import_dac(Path(tmp))
         cases = {case: dac_columns(audiotools, losses, *pair(case)) for case in CASES}
     payload = {"packages": PACKAGES, "rate": RATE, "seconds": SECONDS, "cases": cases}
     OUT.write_text(json.dumps(payload, indent=1) + "\n")

@@ -17,15 +17,13 @@ import argparse
 import importlib.util
 import json
 import subprocess
-import sys
-import tarfile
 import tempfile
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from tests.reference_tools import use_downloaded
 from tests.reference_tools.dac_protocol import _visqol_binding
 
 OUT = Path(__file__).parents[1] / "data" / "espnet_protocol_references.json"
@@ -70,21 +68,6 @@ def _module(path: Path):
     return module
 
 
-def _download(folder: Path) -> None:
-    for name, version in PACKAGES.items():
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", "-q", "--no-deps", f"{name}=={version}", "-d", str(folder)],
-            check=True,
-        )
-    for wheel in folder.glob("*.whl"):
-        with zipfile.ZipFile(wheel) as z:
-            z.extractall(folder / "src")
-    for sdist in folder.glob("*.tar.gz"):
-        with tarfile.open(sdist) as t:
-            t.extractall(folder / "sdist", filter="data")
-    sys.path[:0] = [str(folder / "src"), *(str(p) for p in (folder / "sdist").glob("*"))]
-
-
 def versa_columns(versa: dict, x: np.ndarray, y: np.ndarray, rate: int) -> dict:
     """VERSA's values for reference `x` and estimate `y` (float64, as its scorer's `wav_normalize` gives them)."""
     gt, pred = x.astype(np.float64), y.astype(np.float64)
@@ -110,7 +93,7 @@ def main() -> None:
     ).stdout.strip()
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:
-        _download(Path(tmp))
+        use_downloaded(PACKAGES, Path(tmp))
         _visqol_binding()
         metrics = args.versa / "versa"
         versa = {
