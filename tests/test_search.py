@@ -1,7 +1,8 @@
-"""`audiovae-search`: Optuna studies of evaluation settings on the demo model. Two workers share one journal study
-without losing or repeating a trial; an RDB (SQLite) study draws the same trials; a clearly worse trial is pruned by
-the paired Wilcoxon test; a dead worker's trial is handed back and the study completes; the best trial's config
-reproduces its values; the study page loads from disk in headless Chromium; a bad space is one line."""
+"""`audiovae-search`: Optuna studies on the demo and tiny models. Two workers share one journal study without losing
+or repeating a trial; an RDB (SQLite) study draws the same trials; a clearly worse trial is pruned by the paired
+Wilcoxon test, a training trial that falls behind by the median pruner; a dead worker's trial is handed back and the
+study completes; the best trial's config reproduces its values; the study page loads from disk in headless
+Chromium; a bad space is one line. The studies of several trials are `slow` (`make slow`)."""
 
 import os
 import signal
@@ -64,6 +65,7 @@ def two_workers(clips, tmp_path_factory):
     return search
 
 
+@pytest.mark.slow
 def test_two_workers_complete_the_budget_with_no_trial_lost_or_run_twice(two_workers):
     study = two_workers.study()
     trials = study.get_trials()
@@ -78,6 +80,7 @@ def test_two_workers_complete_the_budget_with_no_trial_lost_or_run_twice(two_wor
     assert study_rows == []  # the workers leave the outputs to the command
 
 
+@pytest.mark.slow
 def test_the_study_outputs_and_the_best_trials_config_reproduce_its_values(two_workers, tmp_path):
     from audiovae.search.outputs import write_study_outputs
 
@@ -106,6 +109,7 @@ def test_the_study_outputs_and_the_best_trials_config_reproduce_its_values(two_w
     assert (out / "study.html").exists() and (out / "plots" / "history.png").exists()
 
 
+@pytest.mark.slow
 def test_the_study_page_loads_from_disk_with_its_pictures(two_workers, page):
     from audiovae.search.outputs import write_study_outputs
 
@@ -213,6 +217,7 @@ def test_conditional_keys_are_drawn_only_under_their_choice():
     assert seen == {"latent_fft_boost", "mel_hf_shelf"}
 
 
+@pytest.mark.slow
 def test_each_trial_and_the_study_summary_are_wandb_runs_in_the_studys_group(clips, tmp_path):
     from audiovae.search.outputs import write_study_outputs
     from tests.wandb_offline import read_offline_run
@@ -230,6 +235,7 @@ def test_each_trial_and_the_study_summary_are_wandb_runs_in_the_studys_group(cli
     assert "search/trials" in summary["tables"]
 
 
+@pytest.mark.slow
 def test_a_training_study_prunes_the_trial_that_falls_behind_at_a_validation(tmp_path):
     from audiovae.demo import write_demo_clips
     from audiovae.search.outputs import write_study_outputs
