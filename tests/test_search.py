@@ -10,6 +10,8 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 import pytest
 from optuna.trial import TrialState
@@ -119,6 +121,8 @@ def test_the_study_page_loads_from_disk_with_its_pictures(two_workers, page):
     widths = page.page.evaluate("[...document.images].map(i => i.complete ? i.naturalWidth : 0)")
     assert len(widths) >= 3 and all(w > 100 for w in widths)
     assert page.errors == [] and all(r.startswith("file://") for r in page.requests)
+    reports = page.page.eval_on_selector_all("ul.reports a", "links => links.map(a => a.href)")
+    assert len(reports) == 8 and all(Path(unquote(urlparse(h).path)).is_file() for h in reports)
 
 
 @pytest.mark.slow

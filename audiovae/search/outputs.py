@@ -117,7 +117,7 @@ def _plot_history(path: Path, study, objective: str, maximize: bool = True) -> N
         running = max(running, t.values[0]) if maximize else min(running, t.values[0])
         best.append((t.number, running))
     if best:
-        ax.step(*zip(*best), where="post", color="tab:green", label="best so far")
+        ax.step(*zip(*best), where="post", color="tab:green", label="best objective so far")
     ax.axhline(0.0, color="0.6", lw=0.8, ls="--")
     from matplotlib.ticker import MaxNLocator
 
@@ -193,7 +193,10 @@ def write_plots(
     """The study's pictures under plots/ (`objectives`: their axis labels): (file, caption) of those drawn."""
     folder = out_dir / PLOTS
     folder.mkdir(parents=True, exist_ok=True)
-    figures = [("history.png", "optimisation history"), ("slices.png", "each parameter's slice")]
+    figures = [
+        ("history.png", "optimisation history"),
+        ("slices.png", "each parameter's slice (colour: the trial's number, dark first)"),
+    ]
     _plot_history(folder / "history.png", study, objectives[0], maximize)
     _plot_slices(folder / "slices.png", study, objectives[0])
     if len(objectives) == 1:
@@ -263,7 +266,12 @@ def _body(search, study, rows: list[dict], figures, best: Optional[str], reason:
         else f"Best: none — {reason}."
     )
     header = list(rows[0]) if rows else []
-    cells = [[_cell(k, r[k]) for k in header] for r in rows]
+    cells = [[_cell(r[k]) for k in header] for r in rows]
+    reports = [
+        f'<li><a href="{link(r["run_dir"] + "/report.html")}">trial {r["trial"]}</a>: {escape(r["run_dir"])}</li>'
+        for r in rows
+        if r["run_dir"] and (search.out_dir / r["run_dir"] / "report.html").exists() and "same values" not in r["note"]
+    ]
     parts = [
         f"<header><h1>Study {escape(search.name)}</h1><ul>",
         *(f"<li>{escape(f)}</li>" for f in facts),
@@ -272,17 +280,13 @@ def _body(search, study, rows: list[dict], figures, best: Optional[str], reason:
         *(f"<h2>{escape(caption)}</h2>{figure_html(rel, caption, search.out_dir)}" for rel, caption in figures),
         "</section><section id='trials'><h2>Trials</h2>",
         f"<div class='wide'>{table_html(header, cells, cls='trials')}</div>",
+        *(["<h2>Each trial's report</h2><ul class='reports'>", *reports, "</ul>"] if reports else []),
         "</section>",
     ]
     return "".join(parts)
 
 
-def _cell(key: str, value):
-    if key == "run_dir" and value:
-        return f"{value}"
+def _cell(value):
     if isinstance(value, float):
         return "–" if value != value else f"{value:.4g}"
     return str(value)
-
-
-__all__ = ["write_study_outputs", "trial_rows", "select_trial", "link"]

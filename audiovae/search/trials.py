@@ -13,13 +13,11 @@ global step, and is pruned there (median or Hyperband); its value is the best sc
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from omegaconf import DictConfig, OmegaConf
-
-from audiovae.search.space import job_words
+from omegaconf import DictConfig
 
 TRIALS = "trials"  # <out_dir>/trials/<run hash>/: one run folder per distinct trial
 
@@ -35,7 +33,6 @@ class TrialRun:
     summary: Optional[dict] = None
     seconds: float = 0.0
     pruned_at: Optional[int] = None
-    notes: list = field(default_factory=list)
 
 
 def job_config(search: DictConfig, words: Sequence[str], out_dir: Optional[Path], compose_job: Callable) -> DictConfig:
@@ -157,21 +154,3 @@ def run_train_trial(
     if outcome.best_score is None:
         raise RuntimeError(f"the training validated no {monitor}: nothing to compare")
     return TrialRun(run_dir, [float(outcome.best_score)], reporter.steps, None, time.perf_counter() - start)
-
-
-def trial_config(run_dir: Path) -> Optional[DictConfig]:
-    """A trial's saved config.yaml (None before its run wrote it)."""
-    path = run_dir / "config.yaml"
-    return OmegaConf.load(path) if path.exists() else None
-
-
-__all__ = [
-    "TrialRun",
-    "job_config",
-    "job_words",
-    "run_eval_trial",
-    "run_train_trial",
-    "trial_folder",
-    "improvements",
-    "trial_config",
-]
