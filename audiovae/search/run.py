@@ -119,8 +119,9 @@ class Search:
         return open_study(self.search, self.name, self.out_dir, self.dimensions, self.directions, worker)
 
 
-def _same_values(study, trial, run_hash: str):
-    """The finished trial with the same run (None: none); waits while another worker runs it."""
+def _same_values(study, trial, run_hash: str, out_dir: Path):
+    """The finished trial with the same run (None: none); waits while another worker runs it (and hands it back,
+    under the study's lock, if that worker dies)."""
     from optuna.trial import TrialState
 
     while True:
@@ -135,7 +136,8 @@ def _same_values(study, trial, run_hash: str):
         if not any(t.state == TrialState.RUNNING for t in same):
             return None
         time.sleep(WAIT_S)
-        hand_back_stale_trials(study)
+        with budget_lock(out_dir):
+            hand_back_stale_trials(study)
 
 
 def tell(study, trial, values=None, state=None) -> None:
@@ -158,7 +160,7 @@ def run_one(search: Search, study, trial) -> None:
     trial.set_user_attr("run_hash", hash_)
     trial.set_user_attr("run_dir", str(run_dir.relative_to(search.out_dir)))
     trial.set_user_attr("words", words)
-    same = _same_values(study, trial, hash_)
+    same = _same_values(study, trial, hash_, search.out_dir)
     if same is not None:  # these values ran: their run is this trial's
         trial.set_user_attr("same_as", same.number)
         for key in ("steps", "seconds", "pruned_at", "pruned_because"):

@@ -141,7 +141,9 @@ def _alive(worker: str) -> Optional[bool]:
 def hand_back_stale_trials(study) -> list[int]:
     """Trials left RUNNING by a worker of this host that no longer runs (killed, the machine's power lost): each is
     marked FAIL with the reason, and its values are queued again, so the study finishes it (its run folder resumes
-    from the rows it stored). Returns their numbers."""
+    from the rows it stored). Returns their numbers. Call it under `budget_lock`: then one worker hands a trial
+    back once."""
+    from optuna.exceptions import UpdateFinishedTrialError
     from optuna.trial import TrialState
 
     handed = []
@@ -150,8 +152,11 @@ def hand_back_stale_trials(study) -> list[int]:
         if _alive(worker) is not False:
             continue
         storage = study._storage
-        storage.set_trial_user_attr(trial._trial_id, "failed_because", f"its worker {worker} stopped mid-trial")
-        storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+        try:
+            storage.set_trial_user_attr(trial._trial_id, "failed_because", f"its worker {worker} stopped mid-trial")
+            storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+        except UpdateFinishedTrialError:  # another worker handed it back first
+            continue
         study.enqueue_trial(dict(trial.params), user_attrs={"retry_of": trial.number}, skip_if_exists=False)
         handed.append(trial.number)
     return handed
