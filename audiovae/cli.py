@@ -89,14 +89,19 @@ def from_file(config: str, config_dir=CONFIG_DIR) -> bool:
     return not path.resolve().is_relative_to(Path(config_dir).resolve())
 
 
-def admit_code(config: str, overrides: Sequence[str], trust: bool):
+def admit_code(
+    config: str, overrides: Sequence[str], trust: bool, typed: Optional[Sequence[str]] = None, via: Sequence[str] = ()
+):
     """The config validator that checks consent for every key that runs code (`audiovae.consent`), then imports the
-    plugins; a `model.family` that names a module is checked once the plugins have registered theirs."""
+    plugins; a `model.family` that names a module is checked once the plugins have registered theirs. `typed`: the
+    words of `overrides` the user typed (default: all of them); `via`: the configs the others come from (a search
+    config's overrides for its trials): a file among `config` and `via` needs consent for what it runs."""
     from audiovae.consent import check_consent, code_uses, typed_uses
     from audiovae.models.families import BUILTIN_FAMILIES, FAMILIES
 
-    trusted, typed = trust or not from_file(config), typed_uses(overrides)
-    source = f"--config {config}"
+    trusted = trust or not any(from_file(c) for c in (config, *via))
+    typed = typed_uses(overrides if typed is None else typed)
+    source = f"--config {via[0] if via else config}"
 
     def admit(cfg) -> None:
         families = () if cfg.get("plugins") else {*BUILTIN_FAMILIES, *FAMILIES}  # a plugin may register it
@@ -107,13 +112,21 @@ def admit_code(config: str, overrides: Sequence[str], trust: bool):
     return admit
 
 
-def job_config(job: str, config: str, overrides: Sequence[str], trust: bool = False):
+def job_config(
+    job: str,
+    config: str,
+    overrides: Sequence[str],
+    trust: bool = False,
+    typed: Optional[Sequence[str]] = None,
+    via: Sequence[str] = (),
+):
     """The composed, checked config of `job` from `config` and `overrides`, as its command line composes it: consent
-    for code (`trust`: --trust-code), plugins, absolute input paths, ranges, the metrics' sections."""
+    for code (`trust`: --trust-code; `typed`, `via`: see `admit_code`), plugins, absolute input paths, ranges, the
+    metrics' sections."""
     from audiovae.config.ranges import check_ranges
 
     resolve_sections = import_job("audiovae.sections", "resolve_sections")  # imports torch
-    validators = [admit_code(config, overrides, trust), absolute_paths, check_ranges, resolve_sections]
+    validators = [admit_code(config, overrides, trust, typed, via), absolute_paths, check_ranges, resolve_sections]
     return compose(config, overrides, schema=_schema(job), validators=validators)
 
 

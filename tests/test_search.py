@@ -63,7 +63,7 @@ def two_workers(clips, tmp_path_factory):
     out = tmp_path_factory.mktemp("journal")
     search = search_of(clips, out, "search.trials=8", "search.pruner=none", "select.guards=[]")
     search.study().enqueue_trial({"enhancement.gain": 0.7, "enhancement.cutoff": 0.15})  # improves lsd_hf here
-    run_workers(search.cfg, 2, trust=False)
+    run_workers(search.cfg, 2)
     return search
 
 
@@ -362,3 +362,30 @@ def test_each_sampler_is_seeded_per_worker_and_a_grid_needs_steps_or_choices():
     stepless = parse_space({"enhancement.gain": {"type": "float", "low": 1.0, "high": 1.5}}, "eval")
     with pytest.raises(ConfigError, match="a grid needs a step for a float"):
         sampler_for(OmegaConf.create({"sampler": "grid", "seed": 0}), stepless)
+
+
+def test_a_study_file_runs_no_code_without_consent(tmp_path, capsys):
+    import yaml
+
+    from audiovae.search.run import Consent, main
+
+    sentinel, plugin = tmp_path / "SENTINEL", tmp_path / "quiet.py"
+    plugin.write_text(f"open({str(sentinel)!r}, 'w').write('ran')\n")
+    study = tmp_path / "study.yaml"
+    body = {
+        "extends": "search",
+        "search": {
+            "config": "eval_demo",  # the job's config is the installation's: the study file still is someone's
+            "overrides": [f"plugins=[{plugin}]"],
+            "space": {"enhancement.gain": {"type": "float", "low": 1.0, "high": 2.0}},
+        },
+        "out_dir": str(tmp_path / "s"),
+    }
+    study.write_text(yaml.safe_dump(body))
+    assert main(["--config", str(study)]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"error: --config {study} would run code: plugins[0]: plugin {plugin}")
+    assert not sentinel.exists() and not (tmp_path / "s").exists()
+    typed = f"plugins=[{plugin}]"  # typed on the command line, the same plugin is the user's own
+    Search(compose_search(str(study), [typed]), Consent(False, str(study), (typed,)))
+    assert sentinel.exists()

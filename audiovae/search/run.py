@@ -8,11 +8,13 @@ before takes that run's values instead of running again), tell the study.
 """
 
 import argparse
+import math
 import multiprocessing
 import os
 import sys
 import time
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -32,6 +34,24 @@ from audiovae.search.trials import run_eval_trial, run_train_trial, trial_folder
 
 JOBS = ("eval", "train")  # the jobs a study's trials can run
 WAIT_S = 1.0  # how often a worker looks again at a trial another worker runs with the same values
+STUDY_WORDS = ("search.", "out_dir=")  # command-line words that set the study; every other word is the job's
+
+
+@dataclass(frozen=True)
+class Consent:
+    """What runs code in a study's trials with the user's consent: everything with `trust` (--trust-code);
+    otherwise what comes from the installation's configs/ (the search config `source` and its job config) or was
+    `typed` on the command line. A search config from a file is someone's: its `search.overrides` and space may not
+    run plugins, `pipe:` commands or family modules without consent."""
+
+    trust: bool = False
+    source: str = "search"
+    typed: tuple = ()
+
+
+def job_words_of(overrides: Sequence[str]) -> list[str]:
+    """The command-line words that are the job's (not `STUDY_WORDS`)."""
+    return [w for w in overrides if not w.startswith(STUDY_WORDS)]
 
 
 def compose_search(config: str, overrides: Sequence[str]) -> DictConfig:
@@ -40,9 +60,8 @@ def compose_search(config: str, overrides: Sequence[str]) -> DictConfig:
     from audiovae.config.compose import compose
     from audiovae.config.schema import SearchConfig
 
-    own = [w for w in overrides if w.startswith(("search.", "out_dir="))]
-    job = [w for w in overrides if w not in own]
-    cfg = compose(config, own, schema=SearchConfig)
+    job = job_words_of(overrides)
+    cfg = compose(config, [w for w in overrides if w not in job], schema=SearchConfig)
     if not job:
         return cfg
     cfg = OmegaConf.create(OmegaConf.to_container(cfg))
@@ -68,19 +87,21 @@ def study_dir(cfg: DictConfig) -> Path:
 
 class Search:
     """A study's constant parts, as every worker builds them from the search config: the space, the objectives,
-    how a job config is composed (`--trust-code` passed on), where it lives."""
+    how a job config is composed (with the user's `consent`), where it lives."""
 
-    def __init__(self, cfg: DictConfig, trust: bool = False):
+    def __init__(self, cfg: DictConfig, consent: Consent = Consent()):
         from audiovae.cli import job_config
 
-        self.cfg, self.search, self.trust = cfg, cfg.search, trust
+        self.cfg, self.search, self.consent = cfg, cfg.search, consent
         if self.search.job not in JOBS:
             raise ConfigError(f"config key 'search.job': one of {', '.join(JOBS)}, got {self.search.job!r}")
         if self.search.trials < 1:
             raise ConfigError(f"config key 'search.trials': at least 1, got {self.search.trials}")
         self.dimensions = parse_space(OmegaConf.to_container(self.search.space), self.search.job)
         self.name, self.out_dir = study_name(cfg), study_dir(cfg).resolve()
-        self.compose_job = lambda config, words: job_config(self.search.job, config, words, trust)
+        self.compose_job = lambda config, words: job_config(
+            self.search.job, config, words, consent.trust, consent.typed, (consent.source,)
+        )
         base = self.compose_job(self.search.config, list(self.search.overrides))  # refused here, before a trial
         if self.search.job == "eval" and base.get("sweep"):
             raise ConfigError("config key 'search.overrides': a trial is one setting; leave sweep.* to the space")
@@ -104,10 +125,7 @@ class Search:
             self.select, self.directions = base.select, ["maximize"] * len(self.objectives)
         self.budget = int(self.search.trials)
         if self.search.sampler == "grid":
-            size = 1
-            for values in grid(self.dimensions).values():
-                size *= len(values)
-            self.budget = min(self.budget, size)
+            self.budget = min(self.budget, math.prod(len(values) for values in grid(self.dimensions).values()))
 
     @property
     def group(self) -> str:
@@ -191,7 +209,7 @@ def run_one(search: Search, study, trial) -> None:
         tell(study, trial, run.values)
 
 
-def work(cfg: dict, trust: bool = False, threads: Optional[int] = None, worker: int = 0) -> int:
+def work(cfg: dict, consent: Consent = Consent(), threads: Optional[int] = None, worker: int = 0) -> int:
     """Worker number `worker` (its sampler's seed: search.seed + worker): trials until the study has its budget.
     Returns the trials it ran."""
     import torch
@@ -200,7 +218,7 @@ def work(cfg: dict, trust: bool = False, threads: Optional[int] = None, worker: 
         torch.set_num_threads(threads)
     from optuna.trial import TrialState
 
-    search = Search(OmegaConf.create(cfg), trust)
+    search = Search(OmegaConf.create(cfg), consent)
     study = search.study(worker)
     ran = 0
     while True:
@@ -224,23 +242,23 @@ def work(cfg: dict, trust: bool = False, threads: Optional[int] = None, worker: 
         ran += 1
 
 
-def _worker(cfg: dict, trust: bool, threads: int, worker: int) -> None:
+def _worker(cfg: dict, consent: Consent, threads: int, worker: int) -> None:
     from audiovae.cli import _quiet_libraries
 
     _quiet_libraries()
-    work(cfg, trust, threads, worker)
+    work(cfg, consent, threads, worker)
 
 
-def run_workers(cfg: DictConfig, workers: int, trust: bool, first: int = 0) -> None:
+def run_workers(cfg: DictConfig, workers: int, consent: Consent = Consent(), first: int = 0) -> None:
     """`workers` processes (spawned: each its own torch) sharing the machine's cores, or this process for one;
     numbered from `first` (their samplers' seeds: search.seed + number)."""
     plain = OmegaConf.to_container(cfg, resolve=True)
     if workers <= 1:
-        work(plain, trust, worker=first)
+        work(plain, consent, worker=first)
         return
     threads = max(1, (os.cpu_count() or 1) // workers)
     context = multiprocessing.get_context("spawn")
-    processes = [context.Process(target=_worker, args=(plain, trust, threads, first + i)) for i in range(workers)]
+    processes = [context.Process(target=_worker, args=(plain, consent, threads, first + i)) for i in range(workers)]
     for p in processes:
         p.start()
     for p in processes:
@@ -278,9 +296,10 @@ def main(argv: Sequence[str]) -> int:
         if args.workers < 1:
             raise ConfigError(f"--workers: at least 1, got {args.workers}")
         cfg = compose_search(args.config, args.overrides)
-        search = Search(cfg, args.trust_code)  # every one-line config error before a worker starts
+        consent = Consent(args.trust_code, args.config, tuple(job_words_of(args.overrides)))
+        search = Search(cfg, consent)  # every one-line config error before a worker starts
         search.study()
-        run_workers(cfg, args.workers, args.trust_code, args.first_worker)
+        run_workers(cfg, args.workers, consent, args.first_worker)
         best = write_study_outputs(search)
         print(f"study {search.name}: {search.out_dir / 'study.html'}; " + best)
         return 0
