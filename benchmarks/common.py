@@ -7,8 +7,10 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
+import numpy as np
+import soundfile as sf
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,3 +64,12 @@ def write_result(name: str, payload: dict) -> Path:
     body = {"benchmark": name, "taken": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": machine(), **payload}
     path.write_text(json.dumps(json_safe(body), indent=2, allow_nan=False) + "\n")
     return path
+
+
+def write_clips(folder: Path, clips: Iterable[np.ndarray], sample_rate: int) -> Path:
+    """`folder`/clips/00.wav, 01.wav, ... (float32) of `clips`: an evaluation benchmark's input folder."""
+    out = Path(folder) / "clips"
+    out.mkdir()
+    for i, clip in enumerate(clips):
+        sf.write(out / f"{i:02d}.wav", np.asarray(clip, dtype=np.float32), sample_rate)
+    return out

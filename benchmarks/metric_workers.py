@@ -14,9 +14,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 import torch
-from common import write_result
+from common import write_clips, write_result
 
 from audiovae.config import EvalConfig, compose
 from audiovae.evaluation.job import run_evaluation
@@ -72,10 +71,7 @@ def main() -> None:
     torch.set_num_threads(1)
     os.environ.setdefault("WANDB_MODE", "offline")
     with tempfile.TemporaryDirectory() as tmp:
-        clips = Path(tmp) / "clips"
-        clips.mkdir()
-        for i in range(args.files):
-            sf.write(clips / f"{i:02d}.wav", speech_like(args.seconds, 110 + 13 * i, i), SR)
+        clips = write_clips(Path(tmp), (speech_like(args.seconds, 110 + 13 * i, i) for i in range(args.files)), SR)
         iters = args.griffin_lim_iters  # so that the metrics cost more than the model
         evaluate(clips, Path(tmp) / "warm", HEAVY, 0, iters)  # imports, numba caches, first passes: not timed
         model, _ = evaluate(clips, Path(tmp) / "model", ["snr"], 0, iters)

@@ -13,12 +13,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 import torch
-from common import write_result
+from common import write_clips, write_result
 
 from audiovae.demo import random_clip
-from audiovae.search.outputs import select_trial, summaries_of
+from audiovae.search.outputs import select_trial
 from audiovae.search.run import Search, compose_search, work
 
 SR = 16000
@@ -55,7 +54,7 @@ def study(clips: Path, out: Path, cache: Path, pruner: str) -> Search:
 def facts(search: Search) -> dict:
     """File evaluations (Σ files each trial measured), trials pruned, the guarded best and Optuna's best."""
     s = search.study()
-    best, _ = select_trial(search, summaries_of(s, search.out_dir))
+    best, _ = select_trial(search, s)
     guarded = s.trials[int(best.split("-")[1])].params if best else None
     return {
         "file_evaluations": sum(int(t.user_attrs.get("steps", 0)) for t in s.trials),
@@ -74,11 +73,8 @@ def main() -> None:
     torch.set_num_threads(1)
     os.environ.setdefault("WANDB_MODE", "offline")
     with tempfile.TemporaryDirectory() as tmp:
-        clips = Path(tmp) / "clips"
-        clips.mkdir()
-        for i in range(args.files):
-            clip = random_clip(np.random.default_rng(500 + i), args.seconds, SR)
-            sf.write(clips / f"{i:02d}.wav", (0.5 * clip).astype(np.float32), SR)
+        clips = (0.5 * random_clip(np.random.default_rng(500 + i), args.seconds, SR) for i in range(args.files))
+        clips = write_clips(Path(tmp), clips, SR)
         out = {}
         for pruner in ("none", "wilcoxon"):
             start = time.perf_counter()

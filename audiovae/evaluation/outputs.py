@@ -99,11 +99,11 @@ def write_setting_outputs(
 ) -> dict:
     """results.csv, summary.json, the summary plot, report.md and the W&B run of one setting; returns the summary."""
     cfg, out_dir = setting.config, setting.out_dir
-    names = file_metric_names(cfg.metrics.names)
+    names, variants = file_metric_names(cfg.metrics.names), scored(info.model["variants"])
     summary = build_summary(setting, results, new, info)
     if "sets" in summary:
         write_embeddings(out_dir / "embeddings.npz", results, info.model["variants"])
-    rows = [to_row(r, names, scored(info.model["variants"])) for r in results]
+    rows = [to_row(r, names, variants) for r in results]
     write_csv(out_dir / "results.csv", rows)
     write_csv(out_dir / "columns.csv", column_units(max(rows, key=len)) if rows else [])
     write_band_csv(out_dir / "band_retention.csv", results, band_centres(cfg))
@@ -133,6 +133,6 @@ def write_setting_outputs(
                 cfg.frontend.sample_rate,
                 cfg.logger.max_table_files,
                 cfg.logger.log_audio,
-                scored(info.model["variants"]),
+                variants,
             )
     return summary

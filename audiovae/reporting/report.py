@@ -224,6 +224,17 @@ def reference_lines(metrics: dict) -> list[str]:
     ]
 
 
+def summary_notes(metrics: dict, alpha: float, results: Sequence[FileResult]) -> list[str]:
+    """The notes under an evaluation's summary table (report.md and report.html write the same): what the reference
+    column holds, the smallest p the test can reach, the metrics' scale notes, the speech models' domain."""
+    return [
+        *reference_lines(metrics),
+        *min_p_note([m["comparison"] for m in metrics.values()], alpha),
+        *scale_notes(list(metrics)),
+        *speech_domain_lines(results, list(metrics)),
+    ]
+
+
 def timing_lines(timing: dict) -> list[str]:
     """The timing section's lines: mean seconds per stage and the enhancer's share of its decode."""
     lines = [f"{stage}: {fmt(sec, 4)}" for stage, sec in timing.items() if stage != "enhancer_share_of_decode"]
@@ -246,10 +257,7 @@ def write_report(path: Path, summary: dict, results: Sequence[FileResult], plots
         *comparison_table(summary_lines(metrics)),
         "",
         DELTA_NOTE,
-        *reference_lines(metrics),
-        *min_p_note([m["comparison"] for m in metrics.values()], stats["alpha"]),
-        *scale_notes(list(metrics)),
-        *speech_domain_lines(results, list(metrics)),
+        *summary_notes(metrics, stats["alpha"], results),
         "",
         "## Conclusion",
         "",

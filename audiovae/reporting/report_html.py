@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Sequence
 
 from audiovae.data.files import output_stem
-from audiovae.reporting.format import comparison_rows, min_p_note, scale_notes
+from audiovae.reporting.format import comparison_rows
 from audiovae.reporting.html import facts_html, figure_html, link, player_html, table_html, write_page
 from audiovae.reporting.records import OK, WAVE_NAMES, FileResult, file_improvement
 from audiovae.reporting.report import (
@@ -17,12 +17,11 @@ from audiovae.reporting.report import (
     band_rows,
     file_facts,
     file_metric_rows,
-    reference_lines,
     run_facts,
     set_note,
     set_rows,
-    speech_domain_lines,
     summary_lines,
+    summary_notes,
     timing_lines,
 )
 from audiovae.reporting.summary import accounting_line
@@ -109,13 +108,7 @@ def summary_section(summary: dict, folder: Path, results: Sequence[FileResult] =
         '<section id="summary"><h2>Summary</h2>',
         f'<div class="wide">{table_html(*comparison_rows(summary_lines(metrics)), cls="summary")}</div>',
         f'<p class="note">{escape(DELTA_NOTE)}</p>',
-        *(
-            f'<p class="note">{escape(line)}</p>'
-            for line in reference_lines(metrics)
-            + min_p_note([m["comparison"] for m in metrics.values()], stats["alpha"])
-            + scale_notes(list(metrics))
-            + speech_domain_lines(results, list(metrics))
-        ),
+        *(f'<p class="note">{escape(line)}</p>' for line in summary_notes(metrics, stats["alpha"], results)),
         "<h2>Conclusion</h2><ul>",
         *(
             f"<li>{escape(line[2:] if line.startswith('- ') else line)}</li>"

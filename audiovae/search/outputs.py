@@ -80,16 +80,16 @@ def summaries_of(study, out_dir: Path) -> dict[str, dict]:
     return out
 
 
-def select_trial(search, summaries: dict[str, dict]) -> tuple[Optional[str], str]:
-    """The guarded rule over the finished trials, on the first objective with the job's guards (a training study:
-    the best monitored score)."""
+def select_trial(search, study) -> tuple[Optional[str], str]:
+    """The guarded rule over the finished trials of `study`, on the first objective with the job's guards (a
+    training study: the best monitored score)."""
     if search.search.job == "train":
-        study = search.study()
         try:
             best = study.best_trial
         except ValueError:
             return None, "no trial finished"
         return f"trial-{best.number}", f"best {search.objectives[0]} ({best.values[0]:.4g})"
+    summaries = summaries_of(study, search.out_dir)
     if not summaries:
         return None, "no trial finished"
     first = search.objectives[0]
@@ -214,7 +214,7 @@ def write_study_outputs(search) -> str:
     out_dir, columns = search.out_dir, objective_columns(search)
     rows = trial_rows(study, columns)
     write_csv(out_dir / "study.csv", rows)
-    best, reason = select_trial(search, summaries_of(study, out_dir))
+    best, reason = select_trial(search, study)
     if best is not None:
         trial = study.trials[int(best.split("-")[1])]
         run_dir = out_dir / trial.user_attrs["run_dir"]

@@ -24,14 +24,12 @@ TRIALS = "trials"  # <out_dir>/trials/<run hash>/: one run folder per distinct t
 
 @dataclass
 class TrialRun:
-    """What a trial's run gave: its folder, its objective values (None: pruned), the files it measured, its
-    summary (None: pruned) and the seconds it took."""
+    """What a trial's run gave: its objective values (None: pruned), the reports it made (files or validations),
+    the seconds it took and where it was pruned."""
 
-    run_dir: Path
     values: Optional[list[float]]
     steps: int
-    summary: Optional[dict] = None
-    seconds: float = 0.0
+    seconds: float
     pruned_at: Optional[int] = None
 
 
@@ -105,9 +103,9 @@ def run_eval_trial(
     try:
         outcome = run_evaluation(cfg, observe)
     except optuna.TrialPruned:
-        return TrialRun(run_dir, None, len(reported), None, time.perf_counter() - start, pruned_at=len(reported))
+        return TrialRun(None, len(reported), time.perf_counter() - start, pruned_at=len(reported))
     summary = json.loads((outcome.out_dir / "summary.json").read_text())
-    return TrialRun(run_dir, improvements(summary, objectives), len(reported), summary, time.perf_counter() - start)
+    return TrialRun(improvements(summary, objectives), len(reported), time.perf_counter() - start)
 
 
 def validation_reporter(trial, monitor: str):
@@ -149,8 +147,7 @@ def run_train_trial(
     try:
         outcome = run_training(cfg, [reporter])
     except optuna.TrialPruned:
-        seconds = time.perf_counter() - start
-        return TrialRun(run_dir, None, reporter.steps, None, seconds, pruned_at=reporter.last_step)
+        return TrialRun(None, reporter.steps, time.perf_counter() - start, pruned_at=reporter.last_step)
     if outcome.best_score is None:
         raise RuntimeError(f"the training validated no {monitor}: nothing to compare")
-    return TrialRun(run_dir, [float(outcome.best_score)], reporter.steps, None, time.perf_counter() - start)
+    return TrialRun([float(outcome.best_score)], reporter.steps, time.perf_counter() - start)
