@@ -389,3 +389,25 @@ def test_a_study_file_runs_no_code_without_consent(tmp_path, capsys):
     typed = f"plugins=[{plugin}]"  # typed on the command line, the same plugin is the user's own
     Search(compose_search(str(study), [typed]), Consent(False, str(study), (typed,)))
     assert sentinel.exists()
+
+
+def test_a_study_writes_only_into_its_own_folder(tmp_path, capsys):
+    from audiovae.search.run import main
+
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "study.csv").write_text("someone's table\n")
+    before = {p.name: p.read_bytes() for p in theirs.iterdir()}
+    assert main(["--config", "search_demo", f"out_dir={theirs}"]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line == (
+        f"error: config key 'out_dir': '{theirs}' holds files that are not an audiovae study's (study.csv): "
+        "choose an empty or new folder"
+    )
+    assert {p.name: p.read_bytes() for p in theirs.iterdir()} == before  # nothing written beside it
+    ours = Search(compose_search("search_demo", [f"out_dir={tmp_path / 'ours'}", "search.name=one"]))
+    ours.study()
+    other = Search(compose_search("search_demo", [f"out_dir={tmp_path / 'ours'}", "search.name=two"]))
+    with pytest.raises(ConfigError, match="holds the study 'one', not 'two'"):
+        other.study()
+    assert ours.study() is not None  # the same study continues in its folder

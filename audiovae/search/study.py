@@ -20,6 +20,7 @@ from audiovae.errors import ConfigError
 from audiovae.search.space import Dimension, grid
 
 JOURNAL = "study.journal"
+STUDY_MARKER = ".audiovae-study"  # the study's name: the folder is that study's (its outputs are audiovae's own)
 BUDGET_LOCK = "budget.lock"  # taken while a worker counts the trials and asks for the next one
 SAMPLERS = ("tpe", "cmaes", "random", "grid")
 PRUNERS = ("auto", "wilcoxon", "median", "hyperband", "none")  # auto: wilcoxon (evaluation), median (training)
@@ -91,20 +92,48 @@ def open_study(
     search: DictConfig, name: str, out_dir: Path, dimensions: list[Dimension], directions: list[str], worker: int = 0
 ):
     """The study `name` in its storage, created on first use (every worker calls this; the first creates it), each
-    objective in its direction (maximize, minimize), with worker `worker`'s sampler."""
+    objective in its direction (maximize, minimize), with worker `worker`'s sampler. Its settings and `out_dir` are
+    checked before anything is written (`claim_study_dir`)."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     # WilcoxonPruner and TPE's `group` are marked experimental (their interface may change): said in docs/search.md
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    sampler, pruner = sampler_for(search, dimensions, worker), pruner_for(search, len(directions))
+    claim_study_dir(out_dir, name)
     return optuna.create_study(
         storage=storage_for(search, out_dir),
         study_name=name,
-        sampler=sampler_for(search, dimensions, worker),
-        pruner=pruner_for(search, len(directions)),
+        sampler=sampler,
+        pruner=pruner,
         directions=list(directions),
         load_if_exists=True,
     )
+
+
+def claim_study_dir(out_dir: Path, name: str) -> None:
+    """ConfigError, before anything is written, for an `out_dir` that is a file, holds files that are not a study's,
+    or holds another study; then the folder is marked as study `name`'s (`STUDY_MARKER`), so its outputs may be
+    rewritten by the study's later commands and workers."""
+    marker = out_dir / STUDY_MARKER
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"config key 'out_dir': '{out_dir}' is a file, not a folder: choose another out_dir")
+    if marker.is_file():
+        held = marker.read_text().strip()
+        if held != name:
+            raise ConfigError(
+                f"config key 'out_dir': '{out_dir}' holds the study {held!r}, not {name!r}: choose another out_dir "
+                "(or search.name to continue that study)"
+            )
+        return
+    foreign = sorted(p.name for p in out_dir.iterdir()) if out_dir.is_dir() else []
+    if foreign:
+        raise ConfigError(
+            f"config key 'out_dir': '{out_dir}' holds files that are not an audiovae study's "
+            f"({', '.join(foreign[:3])}{', …' if len(foreign) > 3 else ''}): choose an empty or new folder"
+        )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    marker.write_text(name + "\n")
 
 
 @contextmanager
